@@ -1,0 +1,333 @@
+//! The command line: every command, flag and help text of `duet`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Examples:
+  duet init --name Ana
+  duet notebook new \"Ana / Bo 1-1\" --me manager --with Bo --every 7d
+  duet agenda add \"Promotion timeline\"
+  duet note \"Shipped the importer\" --section wins
+  duet commit add \"Send the leveling doc\" --owner me --due fri
+  duet wrap --takeaway \"On track for Q1\" --next \"Draft the plan\" --need \"Intro to the platform team\"
+  duet show
+
+Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found or ambiguous id,
+4 home in use by another process, 5 damaged store or file, 6 set-up needed (init, notebook).";
+
+/// Duet: offline-first notebooks for 1-1 meetings, shared by a manager and a report.
+#[derive(Debug, Parser)]
+#[command(name = "duet", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// The home directory holding this device's identity and notebooks.
+    #[arg(long, global = true, env = "DUET_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Work on this notebook (id prefix or title) instead of the current one.
+    #[arg(long, short = 'n', global = true, value_name = "NOTEBOOK")]
+    pub notebook: Option<String>,
+    /// Print stable machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make this device's identity (once per device).
+    #[command(after_help = "Example:\n  duet init --name \"Ana Lima\"")]
+    Init {
+        /// Your name as the other person will see it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Create, list and choose notebooks.
+    #[command(subcommand)]
+    Notebook(NotebookCmd),
+    /// Put meetings on the books, list, show, cancel or reschedule them.
+    #[command(subcommand)]
+    Meeting(MeetingCmd),
+    /// Append to a section of the current meeting.
+    #[command(
+        after_help = "Examples:\n  duet note \"Tired after the launch\" --section checkin\n  duet note \"Migration landed\" --section wins"
+    )]
+    Note {
+        /// The text to append.
+        text: String,
+        /// Which section: checkin, wins, challenges, look-ahead, notes.
+        #[arg(long, short, default_value = "notes")]
+        section: String,
+        /// A meeting other than the current one (id prefix or date).
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
+    /// The shared agenda: add, list, tick off and move items.
+    #[command(subcommand)]
+    Agenda(AgendaCmd),
+    /// Commitments and who owns them.
+    #[command(subcommand)]
+    Commit(CommitCmd),
+    /// End the meeting with clarity: takeaway, next steps, needs; carry over what is left.
+    #[command(
+        after_help = "Example:\n  duet wrap --takeaway \"Scope is clear\" --next \"Ana drafts the plan\" --need \"Time with design\""
+    )]
+    Wrap {
+        /// The key takeaway.
+        #[arg(long)]
+        takeaway: Option<String>,
+        /// Next steps.
+        #[arg(long = "next")]
+        next_steps: Option<String>,
+        /// What the report needs.
+        #[arg(long)]
+        need: Option<String>,
+        /// A meeting other than the current one.
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
+    /// Show the current meeting and everything still open.
+    #[command(after_help = "Example:\n  duet show\n  duet show --json | jq .open_commitments")]
+    Show,
+    /// Write the notebook out as Markdown, JSON, or standard .automerge files.
+    #[command(
+        after_help = "Examples:\n  duet export --format md --output notes.md\n  duet export --format automerge --output ./export"
+    )]
+    Export {
+        /// md, json or automerge.
+        #[arg(long, short, value_enum, default_value_t = ExportKind::Md)]
+        format: ExportKind,
+        /// Where to write (a folder for automerge; stdout for md/json if absent).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Merge a folder written by `export --format automerge` (possibly edited elsewhere).
+    #[command(after_help = "Example:\n  duet import ./export")]
+    Import {
+        /// The export folder.
+        dir: PathBuf,
+    },
+    /// Exchange changes as one file (USB stick, AirDrop) when devices cannot connect.
+    #[command(subcommand)]
+    Bundle(BundleCmd),
+    /// Print shell completions.
+    #[command(
+        after_help = "Example:\n  duet completions bash > ~/.local/share/bash-completion/completions/duet"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Run Duet's main job end to end in temporary homes: two devices edit offline and merge.
+    Demo,
+}
+
+/// `duet notebook ...`
+#[derive(Debug, Subcommand)]
+pub enum NotebookCmd {
+    /// Create a notebook for you and the other person, and make it current.
+    #[command(
+        after_help = "Example:\n  duet notebook new \"Ana / Bo\" --me manager --with Bo --every 2w --minutes 45"
+    )]
+    New {
+        /// Its title.
+        title: String,
+        /// Your role: manager or report.
+        #[arg(long)]
+        me: String,
+        /// The other person's name.
+        #[arg(long)]
+        with: String,
+        #[command(flatten)]
+        cadence: CadenceArgs,
+        /// The first meeting's date (default today).
+        #[arg(long, value_name = "DATE")]
+        first: Option<String>,
+    },
+    /// List notebooks (* marks the current one).
+    List,
+    /// Make a notebook current (id prefix or title).
+    Use {
+        /// Id prefix or title.
+        notebook: String,
+    },
+    /// Rename the current notebook.
+    Rename {
+        /// The new title.
+        title: String,
+    },
+    /// Change how often you meet.
+    #[command(after_help = "Example:\n  duet notebook cadence --every 2w --minutes 45")]
+    Cadence {
+        #[command(flatten)]
+        cadence: CadenceArgs,
+    },
+    /// Show the current notebook's people and cadence.
+    Show,
+}
+
+/// Meeting rhythm flags.
+#[derive(Debug, Args)]
+pub struct CadenceArgs {
+    /// Days between meetings: 7d, 2w, 14.
+    #[arg(long, value_name = "INTERVAL")]
+    pub every: Option<String>,
+    /// Planned length in minutes.
+    #[arg(long)]
+    pub minutes: Option<u32>,
+}
+
+/// `duet meeting ...`
+#[derive(Debug, Subcommand)]
+pub enum MeetingCmd {
+    /// Put a meeting on the books (default: one cadence after the last).
+    #[command(
+        after_help = "Examples:\n  duet meeting new --on \"next tue\"\n  duet meeting new --on 2026-12-03"
+    )]
+    New {
+        /// Its date: 2026-12-03, tomorrow, next tue, +7d.
+        #[arg(long, value_name = "DATE")]
+        on: Option<String>,
+    },
+    /// List every meeting.
+    List,
+    /// Show one meeting in full (default: the current one).
+    Show {
+        /// Id prefix or date.
+        id: Option<String>,
+    },
+    /// Cancel a meeting; undiscussed items carry to the next one.
+    Cancel {
+        /// Id prefix or date (default: the current one).
+        id: Option<String>,
+    },
+    /// Move a meeting to another date.
+    #[command(after_help = "Example:\n  duet meeting reschedule --to \"next thu\"")]
+    Reschedule {
+        /// Id prefix or date (default: the current one).
+        id: Option<String>,
+        /// The new date.
+        #[arg(long, value_name = "DATE")]
+        to: String,
+    },
+}
+
+/// `duet agenda ...`
+#[derive(Debug, Subcommand)]
+pub enum AgendaCmd {
+    /// Add an item to the current meeting's agenda (or the backlog).
+    #[command(
+        after_help = "Examples:\n  duet agenda add \"Conference budget\"\n  duet agenda add \"Career ladder, someday\" --backlog"
+    )]
+    Add {
+        /// The item.
+        text: String,
+        /// Keep it in the backlog instead of a meeting.
+        #[arg(long, conflicts_with = "meeting")]
+        backlog: bool,
+        /// A meeting other than the current one.
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
+    /// List the current meeting's agenda and the backlog.
+    List {
+        /// A meeting other than the current one.
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
+    /// Mark an item discussed.
+    Done {
+        /// Id prefix.
+        id: String,
+        /// The meeting it is in, if not the current one.
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
+    /// Move an item to another meeting, the next one, or the backlog.
+    #[command(
+        after_help = "Examples:\n  duet agenda move k3f --to next\n  duet agenda move k3f --to backlog"
+    )]
+    Move {
+        /// Id prefix.
+        id: String,
+        /// A meeting id prefix or date, `next`, or `backlog`.
+        #[arg(long)]
+        to: String,
+        /// The meeting it is in, if not the current one.
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
+}
+
+/// `duet commit ...`
+#[derive(Debug, Subcommand)]
+pub enum CommitCmd {
+    /// Record a commitment made in the current meeting.
+    #[command(
+        after_help = "Example:\n  duet commit add \"Review the design doc\" --owner them --due \"next wed\""
+    )]
+    Add {
+        /// What is promised.
+        text: String,
+        /// me, them, or a name.
+        #[arg(long, default_value = "me")]
+        owner: String,
+        /// Due date.
+        #[arg(long, value_name = "DATE")]
+        due: Option<String>,
+    },
+    /// Mark a commitment done.
+    Done {
+        /// Id prefix.
+        id: String,
+    },
+    /// Drop a commitment on purpose.
+    Drop {
+        /// Id prefix.
+        id: String,
+    },
+    /// List commitments (all of them, or only open ones).
+    List {
+        /// Only open commitments.
+        #[arg(long)]
+        open: bool,
+    },
+}
+
+/// `duet bundle ...`
+#[derive(Debug, Subcommand)]
+pub enum BundleCmd {
+    /// Write the current notebook to one file. It holds the notebook's secret: keep it safe.
+    #[command(after_help = "Example:\n  duet bundle out /media/usb/ana-bo.duet")]
+    Out {
+        /// The file to write.
+        file: PathBuf,
+    },
+    /// Merge a bundle file into the notebook it belongs to.
+    #[command(
+        after_help = "Examples:\n  duet bundle in /media/usb/ana-bo.duet\n  duet bundle in ana-bo.duet --join --as report   # first time on this device"
+    )]
+    In {
+        /// The file to read.
+        file: PathBuf,
+        /// Add the notebook to this home if it is new here.
+        #[arg(long, requires = "as_role")]
+        join: bool,
+        /// Who you are in the notebook when joining: manager or report.
+        #[arg(long = "as", value_name = "ROLE", id = "as_role")]
+        as_role: Option<String>,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportKind {
+    /// Markdown.
+    Md,
+    /// JSON.
+    Json,
+    /// Standard .automerge files and a manifest (needs --output DIR).
+    Automerge,
+}

@@ -1,0 +1,396 @@
+//! Runs one parsed command against the `Duet` façade and prints its result as text or JSON.
+
+use crate::args::{
+    AgendaCmd, BundleCmd, CadenceArgs, Cli, Command, CommitCmd, ExportKind, MeetingCmd, NotebookCmd,
+};
+use crate::render::{self, Palette};
+use anyhow::{anyhow, Context, Result};
+use clap::CommandFactory;
+use duet_core::dates;
+use duet_core::model::views::Cadence;
+use duet_core::model::CommitmentStatus;
+use duet_core::{Duet, DuetError, JoinAs, MoveTarget, Owner, Role, Section};
+use jiff::civil::Date;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Runs the command; errors bubble up to `main` for the message and exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let out = Output {
+        json: cli.json,
+        palette: Palette::for_stdout(),
+    };
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "duet", &mut std::io::stdout());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Demo => return crate::demo::run(out.json),
+        Command::Init { name } => {
+            let home = home_dir(cli.home)?;
+            let duet = Duet::init(&home, &name)?;
+            out.print(
+                &serde_json::json!({ "name": duet.name(), "device": duet.device_id(), "home": home }),
+                || format!("Made the identity of {} in {}\nNext: duet notebook new TITLE --me manager|report --with NAME\n", duet.name(), home.display()),
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    let home = home_dir(cli.home)?;
+    let mut duet = Duet::open(&home)?;
+    if let Some(nb) = &cli.notebook {
+        duet.select(nb)?;
+    }
+    execute(&mut duet, cli.command, &out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How to print results.
+pub struct Output {
+    pub json: bool,
+    pub palette: Palette,
+}
+
+impl Output {
+    /// Prints JSON of `value`, or the text `text` renders.
+    pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
+        if self.json {
+            match serde_json::to_string_pretty(value) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("duet: cannot encode JSON: {e}"),
+            }
+        } else {
+            print!("{}", text());
+        }
+    }
+}
+
+fn home_dir(home: Option<PathBuf>) -> Result<PathBuf> {
+    match home {
+        Some(h) => Ok(h),
+        None => Duet::default_home().ok_or_else(|| {
+            anyhow!("cannot find a data directory for Duet; pass --home DIR or set DUET_HOME")
+        }),
+    }
+}
+
+fn date(input: &str) -> Result<Date> {
+    Ok(dates::parse_date(input, dates::today()).map_err(|e| DuetError::Invalid(e.to_string()))?)
+}
+
+fn role(input: &str) -> Result<Role> {
+    Ok(input.parse::<Role>().map_err(DuetError::Invalid)?)
+}
+
+fn cadence(args: &CadenceArgs, base: Cadence) -> Result<Cadence> {
+    let every_days = match &args.every {
+        Some(e) => dates::parse_interval_days(e).map_err(|e| DuetError::Invalid(e.to_string()))?,
+        None => base.every_days,
+    };
+    Ok(Cadence {
+        every_days,
+        minutes: args.minutes.unwrap_or(base.minutes),
+    })
+}
+
+/// Runs a command that needs an open home.
+pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
+    let p = out.palette;
+    match command {
+        Command::Init { .. } | Command::Completions { .. } | Command::Demo => {
+            unreachable!("handled before opening the home")
+        }
+        Command::Notebook(cmd) => match cmd {
+            NotebookCmd::New {
+                title,
+                me,
+                with,
+                cadence: c,
+                first,
+            } => {
+                let first = first
+                    .as_deref()
+                    .map(date)
+                    .transpose()?
+                    .unwrap_or_else(dates::today);
+                let nb = duet.notebook_new(
+                    &title,
+                    role(&me)?,
+                    &with,
+                    cadence(&c, Cadence::default())?,
+                    first,
+                )?;
+                out.print(&nb, || format!("Created notebook {} ({}); it is now current, with a first meeting on {first}.\n", nb.title, &nb.id[..8]));
+            }
+            NotebookCmd::List => {
+                let list = duet.notebooks()?;
+                out.print(&list, || render::notebooks(&list, p));
+            }
+            NotebookCmd::Use { notebook } => {
+                let nb = duet.use_notebook(&notebook)?;
+                out.print(&nb, || format!("Now using {}.\n", nb.title));
+            }
+            NotebookCmd::Rename { title } => {
+                let nb = duet.rename(&title)?;
+                out.print(&nb, || format!("Renamed to {}.\n", nb.title));
+            }
+            NotebookCmd::Cadence { cadence: c } => {
+                let base = duet.notebook()?.cadence;
+                let nb = duet.set_cadence(cadence(&c, base)?)?;
+                out.print(&nb, || {
+                    format!(
+                        "Meeting every {} days for {} minutes.\n",
+                        nb.cadence.every_days, nb.cadence.minutes
+                    )
+                });
+            }
+            NotebookCmd::Show => {
+                let nb = duet.notebook()?;
+                out.print(&nb, || render::notebook(&nb, p));
+            }
+        },
+        Command::Meeting(cmd) => match cmd {
+            MeetingCmd::New { on } => {
+                let on = on.as_deref().map(date).transpose()?;
+                let m = duet.meeting_new(on)?;
+                out.print(&m, || {
+                    format!("Meeting {} on {} is on the books.\n", m.id, m.date)
+                });
+            }
+            MeetingCmd::List => {
+                let list = duet.meetings()?;
+                let current = list
+                    .iter()
+                    .find(|m| m.status.is_upcoming())
+                    .map(|m| m.id.clone());
+                out.print(&list, || render::meetings(&list, current.as_deref(), p));
+            }
+            MeetingCmd::Show { id } => {
+                let m = duet.meeting(id.as_deref())?;
+                let nb = duet.notebook()?;
+                out.print(&m, || render::meeting(&m, &nb, p));
+            }
+            MeetingCmd::Cancel { id } => {
+                let w = duet.cancel(id.as_deref())?;
+                out.print(&w, || {
+                    format!(
+                        "Canceled the meeting on {}; {} item(s) carried to {} ({}).\n",
+                        w.held.date,
+                        w.carried.len(),
+                        w.next.date,
+                        w.next.id
+                    )
+                });
+            }
+            MeetingCmd::Reschedule { id, to } => {
+                let m = duet.reschedule(id.as_deref(), date(&to)?)?;
+                out.print(&m, || format!("Meeting {} is now on {}.\n", m.id, m.date));
+            }
+        },
+        Command::Note {
+            text,
+            section,
+            meeting,
+        } => {
+            let section: Section = section.parse().map_err(DuetError::Invalid)?;
+            let id = duet.note(section, &text, meeting.as_deref())?;
+            out.print(
+                &serde_json::json!({ "meeting": id, "section": section }),
+                || format!("Added to {} of meeting {id}.\n", section.title()),
+            );
+        }
+        Command::Agenda(cmd) => match cmd {
+            AgendaCmd::Add {
+                text,
+                backlog,
+                meeting,
+            } => {
+                let item = duet.agenda_add(&text, backlog, meeting.as_deref())?;
+                let place = if backlog { "the backlog" } else { "the agenda" };
+                out.print(&item, || format!("Added {} to {place}.\n", item.id));
+            }
+            AgendaCmd::List { meeting } => {
+                let (m, backlog) = duet.agenda(meeting.as_deref())?;
+                let nb = duet.notebook()?;
+                let value = serde_json::json!({ "meeting": m.as_ref().map(|m| &m.summary), "agenda": m.as_ref().map(|m| &m.agenda), "backlog": backlog });
+                out.print(&value, || {
+                    let mut s = String::new();
+                    if let Some(m) = &m {
+                        s.push_str(&format!("Agenda for {}:\n", m.summary.date));
+                        for item in &m.agenda {
+                            s.push_str(&render::item_line(item, &nb, p));
+                        }
+                        if m.agenda.is_empty() {
+                            s.push_str("  (empty)\n");
+                        }
+                    }
+                    if !backlog.is_empty() {
+                        s.push_str("Backlog:\n");
+                        for item in &backlog {
+                            s.push_str(&render::item_line(item, &nb, p));
+                        }
+                    }
+                    s
+                });
+            }
+            AgendaCmd::Done { id, meeting } => {
+                let item = duet.agenda_done(&id, meeting.as_deref())?;
+                out.print(&item, || format!("Discussed: {}\n", item.text));
+            }
+            AgendaCmd::Move { id, to, meeting } => {
+                let target = match to.trim().to_ascii_lowercase().as_str() {
+                    "backlog" => MoveTarget::Backlog,
+                    "next" => MoveTarget::Next,
+                    other => MoveTarget::Meeting(other.to_owned()),
+                };
+                let (item, place) = duet.agenda_move(&id, &target, meeting.as_deref())?;
+                out.print(&serde_json::json!({ "item": item, "to": place }), || {
+                    format!("Moved {} to {place}.\n", item.id)
+                });
+            }
+        },
+        Command::Commit(cmd) => match cmd {
+            CommitCmd::Add { text, owner, due } => {
+                let owner = match owner.trim().to_ascii_lowercase().as_str() {
+                    "me" => Owner::Me,
+                    "them" => Owner::Them,
+                    _ => Owner::Named(owner),
+                };
+                let due = due.as_deref().map(date).transpose()?;
+                let c = duet.commit_add(&text, &owner, due, None)?;
+                let nb = duet.notebook()?;
+                out.print(&c, || {
+                    format!(
+                        "Commitment {} for {}{}.\n",
+                        c.id,
+                        nb.name_of(&c.owner),
+                        c.due
+                            .as_deref()
+                            .map(|d| format!(", due {d}"))
+                            .unwrap_or_default()
+                    )
+                });
+            }
+            CommitCmd::Done { id } => {
+                let c = duet.commit_close(&id, CommitmentStatus::Done)?;
+                out.print(&c, || format!("Done: {}\n", c.text));
+            }
+            CommitCmd::Drop { id } => {
+                let c = duet.commit_close(&id, CommitmentStatus::Dropped)?;
+                out.print(&c, || format!("Dropped: {}\n", c.text));
+            }
+            CommitCmd::List { open } => {
+                let list = duet.commitments(open)?;
+                let nb = duet.notebook()?;
+                out.print(&list, || {
+                    if list.is_empty() {
+                        return "No commitments.\n".into();
+                    }
+                    list.iter()
+                        .map(|c| render::commitment_line(c, &nb, p))
+                        .collect()
+                });
+            }
+        },
+        Command::Wrap {
+            takeaway,
+            next_steps,
+            need,
+            meeting,
+        } => {
+            let w = duet.wrap(
+                meeting.as_deref(),
+                takeaway.as_deref(),
+                next_steps.as_deref(),
+                need.as_deref(),
+            )?;
+            out.print(&w, || {
+                let verb = if w.next_created { "is now on the books" } else { "was already on the books" };
+                format!("Meeting on {} wrapped. Next meeting {} ({}) {verb}; {} item(s) carried over.\n", w.held.date, w.next.date, w.next.id, w.carried.len())
+            });
+        }
+        Command::Show => {
+            let o = duet.overview()?;
+            out.print(&o, || render::overview(&o, p));
+        }
+        Command::Export { format, output } => export(duet, format, output.as_deref(), out)?,
+        Command::Import { dir } => {
+            let r = duet.import_automerge(&dir)?;
+            out.print(&r, || {
+                format!(
+                    "Merged {} new change(s) into {} document(s).\n",
+                    r.changes, r.documents
+                )
+            });
+        }
+        Command::Bundle(cmd) => match cmd {
+            BundleCmd::Out { file } => {
+                let bytes = duet.bundle_out(&file)?;
+                out.print(&serde_json::json!({ "file": file, "bytes": bytes }), || {
+                    format!("Wrote {} ({bytes} bytes). It contains the notebook and its secret: hand it over privately.\n", file.display())
+                });
+            }
+            BundleCmd::In {
+                file,
+                join,
+                as_role,
+            } => {
+                let join = match (join, as_role) {
+                    (true, Some(r)) => Some(JoinAs::Role(role(&r)?)),
+                    _ => None,
+                };
+                let r = duet.bundle_in(&file, join)?;
+                out.print(&r, || {
+                    let joined = if r.joined {
+                        "Joined the notebook. "
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{joined}Merged {} new change(s) into {} document(s).\n",
+                        r.changes, r.documents
+                    )
+                });
+            }
+        },
+    }
+    Ok(())
+}
+
+fn export(duet: &mut Duet, format: ExportKind, output: Option<&Path>, out: &Output) -> Result<()> {
+    match format {
+        ExportKind::Automerge => {
+            let dir = output.ok_or_else(|| {
+                DuetError::Invalid("--format automerge needs --output DIR".into())
+            })?;
+            let manifest = duet.export_automerge(dir)?;
+            out.print(&manifest, || {
+                format!(
+                    "Wrote {} document(s) and {} to {}.\n",
+                    manifest.documents.len(),
+                    duet_core::MANIFEST_FILE,
+                    dir.display()
+                )
+            });
+        }
+        ExportKind::Md | ExportKind::Json => {
+            let nb = duet.notebook()?;
+            let history = duet.history()?;
+            let text = if format == ExportKind::Md {
+                render::markdown(&nb, &history)
+            } else {
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "notebook": nb, "meetings": history }),
+                )? + "\n"
+            };
+            match output {
+                Some(path) => std::fs::write(path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(())
+}

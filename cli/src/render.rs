@@ -1,0 +1,329 @@
+//! Text rendering of Duet's views for a terminal, and the Markdown export.
+//!
+//! Colour is decided once ([`Palette::for_stdout`]): only on a terminal, never with
+//! `NO_COLOR` set or `TERM=dumb`. Markdown output never has colour.
+
+use duet_core::model::views::{
+    AgendaItem, Commitment, Conflict, MeetingSummary, MeetingView, NotebookView, Overview,
+};
+use duet_core::model::{CommitmentStatus, MeetingStatus, Section};
+use owo_colors::OwoColorize;
+use std::fmt::Write;
+use std::io::IsTerminal;
+
+/// Whether to colour output.
+#[derive(Debug, Clone, Copy)]
+pub struct Palette {
+    color: bool,
+}
+
+impl Palette {
+    /// Colour for standard output if it is a terminal and the user has not opted out.
+    pub fn for_stdout() -> Palette {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        Palette {
+            color: std::io::stdout().is_terminal() && !no_color && !dumb,
+        }
+    }
+
+    fn heading(&self, s: &str) -> String {
+        if self.color {
+            s.bold().to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+
+    fn dim(&self, s: &str) -> String {
+        if self.color {
+            s.dimmed().to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+
+    fn warn(&self, s: &str) -> String {
+        if self.color {
+            s.yellow().to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+
+    fn id(&self, s: &str) -> String {
+        if self.color {
+            s.cyan().to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+}
+
+/// `duet show`.
+pub fn overview(o: &Overview, p: Palette) -> String {
+    let mut out = String::new();
+    let nb = &o.notebook;
+    let _ = writeln!(
+        out,
+        "{}",
+        p.heading(&format!("{} — {}", nb.title, people_line(nb)))
+    );
+    match &o.meeting {
+        Some(m) => out.push_str(&meeting(m, nb, p)),
+        None => {
+            let _ = writeln!(
+                out,
+                "\nNo upcoming meeting. Put one on the books: duet meeting new"
+            );
+        }
+    }
+    if !o.open_commitments.is_empty() {
+        let _ = writeln!(out, "\n{}", p.heading("Open commitments"));
+        for c in &o.open_commitments {
+            out.push_str(&commitment_line(c, nb, p));
+        }
+    }
+    if !o.backlog.is_empty() {
+        let _ = writeln!(out, "\n{}", p.heading("Backlog"));
+        for item in &o.backlog {
+            out.push_str(&item_line(item, nb, p));
+        }
+    }
+    out
+}
+
+/// One meeting in full.
+pub fn meeting(m: &MeetingView, nb: &NotebookView, p: Palette) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{} {}  {}",
+        p.heading(&format!("Meeting {}", m.summary.date)),
+        p.dim(&format!("[{}]", status_word(m.summary.status))),
+        p.id(&m.summary.id)
+    );
+    out.push_str(&conflicts(&m.summary.conflicts, p));
+    let _ = writeln!(out, "\n{}", p.heading("Agenda"));
+    if m.agenda.is_empty() {
+        let _ = writeln!(out, "  {}", p.dim("(empty — duet agenda add \"...\")"));
+    }
+    for item in &m.agenda {
+        out.push_str(&item_line(item, nb, p));
+    }
+    for section in Section::ALL {
+        let text = m.section(section);
+        if text.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{}", p.heading(section.title()));
+        for line in text.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    if !m.commitments.is_empty() {
+        let _ = writeln!(out, "\n{}", p.heading("Commitments made"));
+        for c in &m.commitments {
+            out.push_str(&commitment_line(c, nb, p));
+        }
+    }
+    out
+}
+
+/// A list of meetings.
+pub fn meetings(list: &[MeetingSummary], current: Option<&str>, p: Palette) -> String {
+    let mut out = String::new();
+    for m in list {
+        let mark = if Some(m.id.as_str()) == current {
+            "→"
+        } else {
+            " "
+        };
+        let _ = writeln!(
+            out,
+            "{mark} {}  {}  {}",
+            p.id(&m.id),
+            m.date,
+            status_word(m.status)
+        );
+        out.push_str(&conflicts(&m.conflicts, p));
+    }
+    if list.is_empty() {
+        out.push_str("No meetings yet: duet meeting new\n");
+    }
+    out
+}
+
+/// A list of notebooks.
+pub fn notebooks(list: &[NotebookView], p: Palette) -> String {
+    let mut out = String::new();
+    for nb in list {
+        let mark = if nb.current { "*" } else { " " };
+        let _ = writeln!(
+            out,
+            "{mark} {}  {}  ({}; every {} days, {} min)",
+            p.id(&nb.id[..8.min(nb.id.len())]),
+            nb.title,
+            people_line(nb),
+            nb.cadence.every_days,
+            nb.cadence.minutes
+        );
+    }
+    if list.is_empty() {
+        out.push_str("No notebooks yet: duet notebook new TITLE --me manager --with NAME\n");
+    }
+    out
+}
+
+/// One notebook's details.
+pub fn notebook(nb: &NotebookView, p: Palette) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}  {}", p.heading(&nb.title), p.id(&nb.id));
+    for person in &nb.people {
+        let me = if nb.me.as_deref() == Some(person.id.as_str()) {
+            " (you)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {}: {}{me}", person.role, person.name);
+    }
+    let _ = writeln!(
+        out,
+        "  meets every {} days for {} minutes",
+        nb.cadence.every_days, nb.cadence.minutes
+    );
+    out
+}
+
+/// An agenda item line.
+pub fn item_line(item: &AgendaItem, nb: &NotebookView, p: Palette) -> String {
+    let check = if item.discussed { "[x]" } else { "[ ]" };
+    let mut out = format!(
+        "  {check} {}  {}  {}",
+        p.id(&item.id),
+        item.text,
+        p.dim(&format!("— {}", nb.name_of(&item.author)))
+    );
+    if let Some(from) = &item.carried_from {
+        out.push_str(&p.dim(&format!(" (carried from {from})")));
+    }
+    out.push('\n');
+    for alt in &item.also {
+        out.push_str(&format!(
+            "      {} {alt}\n",
+            p.warn("also edited elsewhere:")
+        ));
+    }
+    out
+}
+
+/// A commitment line.
+pub fn commitment_line(c: &Commitment, nb: &NotebookView, p: Palette) -> String {
+    let check = match c.status {
+        CommitmentStatus::Open => "[ ]",
+        CommitmentStatus::Done => "[x]",
+        CommitmentStatus::Dropped => "[-]",
+    };
+    let due = c
+        .due
+        .as_deref()
+        .map(|d| format!(", due {d}"))
+        .unwrap_or_default();
+    let mut out = format!(
+        "  {check} {}  {}  {}\n",
+        p.id(&c.id),
+        c.text,
+        p.dim(&format!("— {}{due}", nb.name_of(&c.owner)))
+    );
+    out.push_str(&conflicts(&c.conflicts, p));
+    out
+}
+
+fn conflicts(list: &[Conflict], p: Palette) -> String {
+    let mut out = String::new();
+    for c in list {
+        let _ = writeln!(
+            out,
+            "      {} {} set to {} concurrently; showing {}",
+            p.warn("conflict:"),
+            c.field,
+            c.values.join(" and "),
+            c.values.first().map(String::as_str).unwrap_or("")
+        );
+    }
+    out
+}
+
+fn people_line(nb: &NotebookView) -> String {
+    nb.people
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.role))
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
+fn status_word(s: MeetingStatus) -> &'static str {
+    s.as_str()
+}
+
+/// The whole notebook as Markdown.
+pub fn markdown(nb: &NotebookView, history: &[MeetingView]) -> String {
+    let mut out = format!("# {}\n\n", nb.title);
+    for person in &nb.people {
+        let _ = writeln!(out, "- {}: {}", person.role, person.name);
+    }
+    let _ = writeln!(
+        out,
+        "- cadence: every {} days, {} minutes",
+        nb.cadence.every_days, nb.cadence.minutes
+    );
+    for m in history {
+        let _ = writeln!(
+            out,
+            "\n## {} ({})\n",
+            m.summary.date,
+            m.summary.status.as_str()
+        );
+        if !m.agenda.is_empty() {
+            out.push_str("### Agenda\n\n");
+            for item in &m.agenda {
+                let check = if item.discussed { "x" } else { " " };
+                let _ = writeln!(
+                    out,
+                    "- [{check}] {} — {}",
+                    item.text,
+                    nb.name_of(&item.author)
+                );
+                for alt in &item.also {
+                    let _ = writeln!(out, "  - also edited elsewhere: {alt}");
+                }
+            }
+            out.push('\n');
+        }
+        for section in Section::ALL {
+            let text = m.section(section);
+            if !text.is_empty() {
+                let _ = writeln!(out, "### {}\n\n{}\n", section.title(), text);
+            }
+        }
+        if !m.commitments.is_empty() {
+            out.push_str("### Commitments\n\n");
+            for c in &m.commitments {
+                let due = c
+                    .due
+                    .as_deref()
+                    .map(|d| format!(", due {d}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "- [{}] {} — {}{due}",
+                    c.status.as_str(),
+                    c.text,
+                    nb.name_of(&c.owner)
+                );
+            }
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,90 @@
+//! The command line's surface: help with examples, version, completions, exit codes.
+
+use assert_cmd::Command;
+
+fn duet(home: &std::path::Path) -> Command {
+    let mut cmd = Command::cargo_bin("duet").expect("duet binary");
+    cmd.env("DUET_HOME", home).env("NO_COLOR", "1");
+    cmd
+}
+
+#[test]
+fn every_command_has_help_with_examples() {
+    let home = tempfile::tempdir().expect("tempdir");
+    for args in [
+        vec!["--help"],
+        vec!["note", "--help"],
+        vec!["agenda", "add", "--help"],
+        vec!["commit", "add", "--help"],
+        vec!["wrap", "--help"],
+        vec!["bundle", "in", "--help"],
+        vec!["export", "--help"],
+    ] {
+        let out = duet(home.path()).args(&args).output().expect("runs");
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Example"), "{args:?} help lacks examples:\n{text}");
+    }
+}
+
+#[test]
+fn version_and_completions_print() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = duet(home.path()).arg("--version").output().expect("runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("duet {}", env!("CARGO_PKG_VERSION"))
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let out = duet(home.path())
+            .args(["completions", shell])
+            .output()
+            .expect("runs");
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("agenda"), "{shell}");
+    }
+}
+
+#[test]
+fn commands_before_init_say_what_to_do_with_exit_6() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = duet(home.path()).arg("show").output().expect("runs");
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("duet init --name"));
+}
+
+#[test]
+fn unreadable_dates_and_unknown_ids_have_distinct_exit_codes() {
+    let home = tempfile::tempdir().expect("tempdir");
+    duet(home.path()).args(["init", "--name", "Ana"]).assert().success();
+    duet(home.path())
+        .args(["notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo"])
+        .assert()
+        .success();
+    let out = duet(home.path())
+        .args(["meeting", "new", "--on", "someday"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("next tue"));
+    let out = duet(home.path())
+        .args(["agenda", "done", "zzzz"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no agenda item matches"));
+}
+
+#[test]
+fn the_demo_runs_with_no_setup_and_converges() {
+    let out = Command::cargo_bin("duet")
+        .expect("duet binary")
+        .args(["demo", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let overview: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let agenda = overview["meeting"]["agenda"].as_array().expect("agenda");
+    assert_eq!(agenda.len(), 3);
+    assert_eq!(overview["open_commitments"].as_array().map(Vec::len), Some(2));
+}

@@ -1,0 +1,101 @@
+//! The façade's error: what went wrong, in terms a person can act on.
+
+use crate::bundle::BundleError;
+use crate::model::ModelError;
+use crate::store::StoreError;
+use std::path::PathBuf;
+
+/// Errors of the [`Duet`](crate::Duet) façade.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DuetError {
+    /// The home has no device identity yet.
+    #[error("no Duet identity in {home}; run `duet init --name YOUR_NAME` first")]
+    NotInitialized {
+        /// The home directory.
+        home: PathBuf,
+    },
+    /// `init` on a home that already has an identity.
+    #[error("{home} already holds the identity of {name}; use another --home for another device")]
+    AlreadyInitialized {
+        /// The home directory.
+        home: PathBuf,
+        /// The existing name.
+        name: String,
+    },
+    /// No notebook to work on.
+    #[error(
+        "no notebook selected; create one with `duet notebook new TITLE --me manager --with NAME`"
+    )]
+    NoNotebook,
+    /// The notebook has no meeting still to come.
+    #[error("no upcoming meeting in this notebook; put one on the books with `duet meeting new --on DATE`")]
+    NoCurrentMeeting,
+    /// Nothing matches what was typed.
+    #[error("no {kind} matches {query:?}")]
+    NotFound {
+        /// What was looked for.
+        kind: &'static str,
+        /// What was typed.
+        query: String,
+    },
+    /// Several things match what was typed.
+    #[error("{query:?} matches several {kind}s ({}); type more characters", candidates.join(", "))]
+    Ambiguous {
+        /// What was looked for.
+        kind: &'static str,
+        /// What was typed.
+        query: String,
+        /// The matching ids.
+        candidates: Vec<String>,
+    },
+    /// A value the user gave is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// A meeting's document has not reached this device yet.
+    #[error("meeting {meeting} is listed but its notes have not reached this device yet; sync or import a bundle first")]
+    MeetingNotHere {
+        /// The meeting id.
+        meeting: String,
+    },
+    /// A bundle or export for a notebook this home does not hold.
+    #[error("this file is for the notebook {title:?} ({id}), which this home does not hold; to add it here, run the same command with --join --as manager|report")]
+    UnknownNotebook {
+        /// Its title.
+        title: String,
+        /// Its id.
+        id: String,
+    },
+    /// A file that claims to be part of a notebook is not.
+    #[error("{0}")]
+    BadImport(String),
+    /// The device store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A document could not be read or edited.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A bundle file could not be read.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl DuetError {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        DuetError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}

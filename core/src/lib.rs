@@ -1,0 +1,33 @@
+//! Duet's core library: one shared notebook per manager–report pair, kept offline-first.
+//!
+//! Data flows one way: a front end (the `duet` CLI, later the mobile core) calls the
+//! [`Duet`] façade, which opens the device [`store`](Store), loads the notebook's
+//! documents through [`model`], applies typed edits, and appends each edit durably before
+//! returning. Devices merge with Automerge; offline exchange goes through [`bundle`] files
+//! and standard `.automerge` exports.
+//!
+//! - `model`: the notebook schema over Automerge documents (the only module that knows key paths)
+//! - `store`: the device store on sled (identity, secrets, document snapshots and chunks)
+//! - `crypto`: device keys and notebook secrets
+//! - `bundle`: the offline exchange file format
+//! - `dates`, `ids`: the small parsers people type into
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod bundle;
+pub mod crypto;
+pub mod dates;
+mod duet;
+mod error;
+pub mod ids;
+pub mod model;
+mod notebook;
+pub mod store;
+
+pub use duet::{
+    Duet, ExportManifest, ExportedDoc, JoinAs, MergeReport, MoveTarget, Owner, WrapOutcome,
+    MANIFEST_FILE,
+};
+pub use error::DuetError;
+pub use model::views;
+pub use model::{Role, Section};

@@ -1,0 +1,282 @@
+//! The index document: the small, always-loaded part of a notebook.
+//!
+//! ```text
+//! ROOT { schema, kind: "duet-index", title,
+//!        people      { person_id: { name, role } },
+//!        devices     { device_pubkey: person_id },
+//!        cadence     { every_days, minutes },
+//!        meetings    { meeting_id: { date, status } },
+//!        backlog     { item_id: agenda item (see `item`) },
+//!        commitments { commitment_id: made_in } }
+//! ```
+//!
+//! Commitments live in the meeting document they were made in (text, owner, due, status);
+//! the index keeps only a pointer to each *open* one, removed when it closes. That keeps the
+//! index small after years of use: closing a commitment is archiving it, with no copy.
+
+use super::am;
+use super::item::{self, NewItem};
+use super::views::{AgendaItem, Cadence, Conflict, MeetingSummary, Person};
+use super::{MeetingStatus, ModelError, Role, SCHEMA_VERSION};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ROOT};
+
+/// The document id of a notebook's index in the store and in exports.
+pub const INDEX_DOC: &str = "index";
+
+/// What a new notebook starts with.
+#[derive(Debug, Clone)]
+pub struct NewNotebook<'a> {
+    /// Title.
+    pub title: &'a str,
+    /// The two people.
+    pub people: [Person; 2],
+    /// The creating device's public key and its person id.
+    pub device: (&'a str, &'a str),
+    /// Meeting rhythm.
+    pub cadence: Cadence,
+}
+
+/// Writes a new index document. Only the creating device calls this; every other device
+/// receives the index by sync, so its top-level maps are never created twice.
+pub fn create(doc: &mut AutoCommit, nb: &NewNotebook<'_>) -> Result<(), ModelError> {
+    doc.put(ROOT, "schema", SCHEMA_VERSION)?;
+    doc.put(ROOT, "kind", "duet-index")?;
+    doc.put(ROOT, "title", nb.title)?;
+    let people = doc.put_object(ROOT, "people", ObjType::Map)?;
+    for p in &nb.people {
+        let obj = doc.put_object(&people, p.id.as_str(), ObjType::Map)?;
+        doc.put(&obj, "name", p.name.as_str())?;
+        doc.put(&obj, "role", p.role.as_str())?;
+    }
+    let devices = doc.put_object(ROOT, "devices", ObjType::Map)?;
+    doc.put(&devices, nb.device.0, nb.device.1)?;
+    let cadence = doc.put_object(ROOT, "cadence", ObjType::Map)?;
+    doc.put(&cadence, "every_days", i64::from(nb.cadence.every_days))?;
+    doc.put(&cadence, "minutes", i64::from(nb.cadence.minutes))?;
+    for key in ["meetings", "backlog", "commitments", "questions"] {
+        doc.put_object(ROOT, key, ObjType::Map)?;
+    }
+    Ok(())
+}
+
+/// Checks that a document is a Duet index.
+pub fn validate(doc: &AutoCommit) -> Result<(), ModelError> {
+    if am::str(doc, &ROOT, "kind")?.as_deref() != Some("duet-index") {
+        return Err(ModelError::Schema("not a Duet index document".into()));
+    }
+    for key in [
+        "people",
+        "devices",
+        "cadence",
+        "meetings",
+        "backlog",
+        "commitments",
+    ] {
+        am::required_map(doc, &ROOT, key)?;
+    }
+    Ok(())
+}
+
+/// The notebook's title (concurrent renames: the deterministic winner).
+pub fn title(doc: &AutoCommit) -> Result<String, ModelError> {
+    Ok(am::str(doc, &ROOT, "title")?.unwrap_or_default())
+}
+
+/// Renames the notebook.
+pub fn set_title(doc: &mut AutoCommit, title: &str) -> Result<(), ModelError> {
+    doc.put(ROOT, "title", title)?;
+    Ok(())
+}
+
+/// The people, manager first.
+pub fn people(doc: &AutoCommit) -> Result<Vec<Person>, ModelError> {
+    let map = am::required_map(doc, &ROOT, "people")?;
+    let mut out = Vec::new();
+    for id in am::keys(doc, &map) {
+        let Some(obj) = am::map(doc, &map, &id)? else {
+            continue;
+        };
+        let role = am::str(doc, &obj, "role")?
+            .and_then(|r| r.parse::<Role>().ok())
+            .unwrap_or(Role::Report);
+        out.push(Person {
+            name: am::str(doc, &obj, "name")?.unwrap_or_else(|| id.clone()),
+            id,
+            role,
+        });
+    }
+    out.sort_by_key(|p| (p.role != Role::Manager, p.name.clone()));
+    Ok(out)
+}
+
+/// The person id a device writes as.
+pub fn device_person(doc: &AutoCommit, device: &str) -> Result<Option<String>, ModelError> {
+    let devices = am::required_map(doc, &ROOT, "devices")?;
+    am::str(doc, &devices, device)
+}
+
+/// The device keys registered for each person.
+pub fn devices(doc: &AutoCommit) -> Result<Vec<(String, String)>, ModelError> {
+    let devices = am::required_map(doc, &ROOT, "devices")?;
+    let mut out = Vec::new();
+    for key in am::keys(doc, &devices) {
+        if let Some(person) = am::str(doc, &devices, &key)? {
+            out.push((key, person));
+        }
+    }
+    Ok(out)
+}
+
+/// Registers a device as writing for a person.
+pub fn add_device(doc: &mut AutoCommit, device: &str, person: &str) -> Result<(), ModelError> {
+    let devices = am::required_map(doc, &ROOT, "devices")?;
+    doc.put(&devices, device, person)?;
+    Ok(())
+}
+
+/// The meeting rhythm.
+pub fn cadence(doc: &AutoCommit) -> Result<Cadence, ModelError> {
+    let obj = am::required_map(doc, &ROOT, "cadence")?;
+    let d = Cadence::default();
+    let get = |key, default: u32| -> Result<u32, ModelError> {
+        Ok(am::int(doc, &obj, key)?
+            .and_then(|v| u32::try_from(v).ok())
+            .filter(|v| *v > 0)
+            .unwrap_or(default))
+    };
+    Ok(Cadence {
+        every_days: get("every_days", d.every_days)?,
+        minutes: get("minutes", d.minutes)?,
+    })
+}
+
+/// Changes the meeting rhythm.
+pub fn set_cadence(doc: &mut AutoCommit, cadence: Cadence) -> Result<(), ModelError> {
+    let obj = am::required_map(doc, &ROOT, "cadence")?;
+    doc.put(&obj, "every_days", i64::from(cadence.every_days))?;
+    doc.put(&obj, "minutes", i64::from(cadence.minutes))?;
+    Ok(())
+}
+
+/// Puts a meeting on the books.
+pub fn add_meeting(doc: &mut AutoCommit, id: &str, date: &str) -> Result<(), ModelError> {
+    let meetings = am::required_map(doc, &ROOT, "meetings")?;
+    let obj = doc.put_object(&meetings, id, ObjType::Map)?;
+    doc.put(&obj, "date", date)?;
+    doc.put(&obj, "status", MeetingStatus::Scheduled.as_str())?;
+    Ok(())
+}
+
+fn meeting_obj(doc: &AutoCommit, id: &str) -> Result<ObjId, ModelError> {
+    let meetings = am::required_map(doc, &ROOT, "meetings")?;
+    am::map(doc, &meetings, id)?.ok_or_else(|| ModelError::Missing {
+        kind: "meeting",
+        id: id.to_owned(),
+    })
+}
+
+/// Sets a meeting's date.
+pub fn set_meeting_date(doc: &mut AutoCommit, id: &str, date: &str) -> Result<(), ModelError> {
+    let obj = meeting_obj(doc, id)?;
+    doc.put(&obj, "date", date)?;
+    Ok(())
+}
+
+/// Sets a meeting's status.
+pub fn set_meeting_status(
+    doc: &mut AutoCommit,
+    id: &str,
+    status: MeetingStatus,
+) -> Result<(), ModelError> {
+    let obj = meeting_obj(doc, id)?;
+    doc.put(&obj, "status", status.as_str())?;
+    Ok(())
+}
+
+/// Every meeting, by date then id.
+pub fn meetings(doc: &AutoCommit) -> Result<Vec<MeetingSummary>, ModelError> {
+    let map = am::required_map(doc, &ROOT, "meetings")?;
+    let mut out = Vec::new();
+    for id in am::keys(doc, &map) {
+        let Some(obj) = am::map(doc, &map, &id)? else {
+            continue;
+        };
+        let dates = am::all_str(doc, &obj, "date")?;
+        let statuses = am::all_str(doc, &obj, "status")?;
+        let mut conflicts = Vec::new();
+        if dates.len() > 1 {
+            conflicts.push(Conflict {
+                field: "date".into(),
+                values: dates.clone(),
+            });
+        }
+        if statuses.len() > 1 {
+            conflicts.push(Conflict {
+                field: "status".into(),
+                values: statuses.clone(),
+            });
+        }
+        out.push(MeetingSummary {
+            id,
+            date: dates.first().cloned().unwrap_or_default(),
+            status: MeetingStatus::parse(statuses.first().map(String::as_str).unwrap_or("")),
+            conflicts,
+        });
+    }
+    out.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// The current meeting: the earliest one still to come.
+pub fn current_meeting(doc: &AutoCommit) -> Result<Option<MeetingSummary>, ModelError> {
+    Ok(meetings(doc)?.into_iter().find(|m| m.status.is_upcoming()))
+}
+
+/// The backlog's live items.
+pub fn backlog(doc: &AutoCommit) -> Result<Vec<AgendaItem>, ModelError> {
+    item::list(doc, &am::required_map(doc, &ROOT, "backlog")?)
+}
+
+/// The backlog map object, for item operations.
+pub fn backlog_obj(doc: &AutoCommit) -> Result<ObjId, ModelError> {
+    am::required_map(doc, &ROOT, "backlog")
+}
+
+/// Adds an item to the backlog.
+pub fn add_backlog(doc: &mut AutoCommit, new: &NewItem<'_>) -> Result<bool, ModelError> {
+    let backlog = backlog_obj(doc)?;
+    item::put(doc, &backlog, new)
+}
+
+/// Records an open commitment made in a meeting.
+pub fn add_open_commitment(
+    doc: &mut AutoCommit,
+    id: &str,
+    made_in: &str,
+) -> Result<(), ModelError> {
+    let map = am::required_map(doc, &ROOT, "commitments")?;
+    doc.put(&map, id, made_in)?;
+    Ok(())
+}
+
+/// Forgets an open commitment (it was closed; its record stays in its meeting).
+pub fn remove_open_commitment(doc: &mut AutoCommit, id: &str) -> Result<(), ModelError> {
+    let map = am::required_map(doc, &ROOT, "commitments")?;
+    if doc.get(&map, id)?.is_some() {
+        doc.delete(&map, id)?;
+    }
+    Ok(())
+}
+
+/// Open commitments as `(commitment id, meeting id)`.
+pub fn open_commitments(doc: &AutoCommit) -> Result<Vec<(String, String)>, ModelError> {
+    let map = am::required_map(doc, &ROOT, "commitments")?;
+    let mut out = Vec::new();
+    for id in am::keys(doc, &map) {
+        if let Some(made_in) = am::str(doc, &map, &id)? {
+            out.push((id, made_in));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,185 @@
+//! A meeting document: one per meeting, loaded only when that meeting is shown or edited.
+//!
+//! ```text
+//! ROOT { schema, kind: "duet-meeting", meeting_id,
+//!        agenda      { item_id: agenda item (see `item`) },
+//!        commitments { id: { text, owner, due, status, made_in, closed_at } },
+//!        checkin, wins, challenges, look_ahead, notes,   # Text: the loose rhythm
+//!        takeaway, next_steps, needs }                    # Text: the close
+//! ```
+
+use super::am;
+use super::item::{self, NewItem};
+use super::views::{AgendaItem, Commitment, Conflict, SectionText};
+use super::{CommitmentStatus, ModelError, Section, SCHEMA_VERSION};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ObjType, ROOT};
+
+/// Writes a new meeting document. Only the device creating the meeting calls this.
+pub fn create(doc: &mut AutoCommit, meeting_id: &str) -> Result<(), ModelError> {
+    doc.put(ROOT, "schema", SCHEMA_VERSION)?;
+    doc.put(ROOT, "kind", "duet-meeting")?;
+    doc.put(ROOT, "meeting_id", meeting_id)?;
+    doc.put_object(ROOT, "agenda", ObjType::Map)?;
+    doc.put_object(ROOT, "commitments", ObjType::Map)?;
+    for section in Section::ALL {
+        doc.put_object(ROOT, section.key(), ObjType::Text)?;
+    }
+    Ok(())
+}
+
+/// Checks that a document is a Duet meeting, returning its meeting id.
+pub fn validate(doc: &AutoCommit) -> Result<String, ModelError> {
+    if am::str(doc, &ROOT, "kind")?.as_deref() != Some("duet-meeting") {
+        return Err(ModelError::Schema("not a Duet meeting document".into()));
+    }
+    am::required_map(doc, &ROOT, "agenda")?;
+    am::required_map(doc, &ROOT, "commitments")?;
+    am::str(doc, &ROOT, "meeting_id")?
+        .ok_or_else(|| ModelError::Schema("meeting document without meeting_id".into()))
+}
+
+/// Appends a paragraph to a section.
+pub fn append(doc: &mut AutoCommit, section: Section, text: &str) -> Result<(), ModelError> {
+    let obj = am::text_obj(doc, &ROOT, section.key())?;
+    am::append_paragraph(doc, &obj, text)
+}
+
+/// Replaces a section's text with a minimal diff, so concurrent typing still merges.
+pub fn set(doc: &mut AutoCommit, section: Section, text: &str) -> Result<(), ModelError> {
+    let obj = am::text_obj(doc, &ROOT, section.key())?;
+    doc.update_text(&obj, text)?;
+    Ok(())
+}
+
+/// Every section's text, in display order.
+pub fn sections(doc: &AutoCommit) -> Result<Vec<SectionText>, ModelError> {
+    Section::ALL
+        .into_iter()
+        .map(|section| {
+            Ok(SectionText {
+                section,
+                text: am::text(doc, &ROOT, section.key())?,
+            })
+        })
+        .collect()
+}
+
+/// The agenda map object, for item operations.
+pub fn agenda_obj(doc: &AutoCommit) -> Result<ObjId, ModelError> {
+    am::required_map(doc, &ROOT, "agenda")
+}
+
+/// The agenda's live items, in order.
+pub fn agenda(doc: &AutoCommit) -> Result<Vec<AgendaItem>, ModelError> {
+    item::list(doc, &agenda_obj(doc)?)
+}
+
+/// Adds an agenda item (no-op if an item with that id is already here).
+pub fn add_item(doc: &mut AutoCommit, new: &NewItem<'_>) -> Result<bool, ModelError> {
+    let agenda = agenda_obj(doc)?;
+    item::put(doc, &agenda, new)
+}
+
+/// What a new commitment holds.
+#[derive(Debug, Clone)]
+pub struct NewCommitment<'a> {
+    /// Fresh id.
+    pub id: &'a str,
+    /// What was promised.
+    pub text: &'a str,
+    /// Owner's person id.
+    pub owner: &'a str,
+    /// Due date.
+    pub due: Option<&'a str>,
+    /// The meeting this document belongs to.
+    pub made_in: &'a str,
+}
+
+/// Records a commitment made in this meeting.
+pub fn add_commitment(doc: &mut AutoCommit, new: &NewCommitment<'_>) -> Result<(), ModelError> {
+    let map = am::required_map(doc, &ROOT, "commitments")?;
+    let obj = doc.put_object(&map, new.id, ObjType::Map)?;
+    am::put_text(doc, &obj, "text", new.text)?;
+    doc.put(&obj, "owner", new.owner)?;
+    if let Some(due) = new.due {
+        doc.put(&obj, "due", due)?;
+    }
+    doc.put(&obj, "status", CommitmentStatus::Open.as_str())?;
+    doc.put(&obj, "made_in", new.made_in)?;
+    Ok(())
+}
+
+/// Closes or reopens a commitment.
+pub fn set_commitment_status(
+    doc: &mut AutoCommit,
+    id: &str,
+    status: CommitmentStatus,
+    at: i64,
+) -> Result<(), ModelError> {
+    let map = am::required_map(doc, &ROOT, "commitments")?;
+    let obj = am::map(doc, &map, id)?.ok_or_else(|| ModelError::Missing {
+        kind: "commitment",
+        id: id.to_owned(),
+    })?;
+    doc.put(&obj, "status", status.as_str())?;
+    if status == CommitmentStatus::Open {
+        doc.delete(&obj, "closed_at")?;
+    } else {
+        doc.put(&obj, "closed_at", at)?;
+    }
+    Ok(())
+}
+
+/// Every commitment made in this meeting, in id order.
+pub fn commitments(doc: &AutoCommit) -> Result<Vec<Commitment>, ModelError> {
+    let map = am::required_map(doc, &ROOT, "commitments")?;
+    let meeting = am::str(doc, &ROOT, "meeting_id")?.unwrap_or_default();
+    let mut out = Vec::new();
+    for id in am::keys(doc, &map) {
+        let Some(obj) = am::map(doc, &map, &id)? else {
+            continue;
+        };
+        out.push(read_commitment(doc, &obj, id, &meeting)?);
+    }
+    Ok(out)
+}
+
+/// One commitment made in this meeting.
+pub fn commitment(doc: &AutoCommit, id: &str) -> Result<Option<Commitment>, ModelError> {
+    let map = am::required_map(doc, &ROOT, "commitments")?;
+    let meeting = am::str(doc, &ROOT, "meeting_id")?.unwrap_or_default();
+    match am::map(doc, &map, id)? {
+        Some(obj) => Ok(Some(read_commitment(doc, &obj, id.to_owned(), &meeting)?)),
+        None => Ok(None),
+    }
+}
+
+fn read_commitment(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    id: String,
+    meeting: &str,
+) -> Result<Commitment, ModelError> {
+    let statuses = am::all_str(doc, obj, "status")?;
+    let dues = am::all_str(doc, obj, "due")?;
+    let mut conflicts = Vec::new();
+    for (field, values) in [("status", &statuses), ("due", &dues)] {
+        if values.len() > 1 {
+            conflicts.push(Conflict {
+                field: field.into(),
+                values: values.clone(),
+            });
+        }
+    }
+    Ok(Commitment {
+        id,
+        text: am::text(doc, obj, "text")?,
+        owner: am::str(doc, obj, "owner")?.unwrap_or_default(),
+        due: dues.first().cloned(),
+        status: CommitmentStatus::parse(statuses.first().map(String::as_str).unwrap_or("")),
+        made_in: am::str(doc, obj, "made_in")?.unwrap_or_else(|| meeting.to_owned()),
+        closed_at: am::int(doc, obj, "closed_at")?,
+        conflicts,
+    })
+}

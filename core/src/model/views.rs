@@ -1,0 +1,177 @@
+//! Plain, serialisable views of a notebook: what front ends render and `--json` prints.
+//!
+//! Field names here are a stable contract for scripts: add fields, never rename them.
+
+use super::{CommitmentStatus, MeetingStatus, Role};
+use serde::{Deserialize, Serialize};
+
+/// One of the two people of a notebook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// Random id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Manager or report.
+    pub role: Role,
+}
+
+/// How often the pair meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cadence {
+    /// Days between meetings.
+    pub every_days: u32,
+    /// Planned length in minutes.
+    pub minutes: u32,
+}
+
+impl Default for Cadence {
+    fn default() -> Self {
+        Cadence {
+            every_days: 7,
+            minutes: 30,
+        }
+    }
+}
+
+/// Values written concurrently to one field: `values[0]` is the one shown, the rest lost
+/// the deterministic tie-break but stay readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The field that has several values.
+    pub field: String,
+    /// Every value, the shown one first.
+    pub values: Vec<String>,
+}
+
+/// A notebook as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotebookView {
+    /// Public notebook id (hex).
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// The two people.
+    pub people: Vec<Person>,
+    /// Meeting rhythm.
+    pub cadence: Cadence,
+    /// The person this device writes as, if this device is registered.
+    pub me: Option<String>,
+    /// Whether this is the home's current notebook.
+    pub current: bool,
+}
+
+impl NotebookView {
+    /// The person with this id.
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.people.iter().find(|p| p.id == id)
+    }
+
+    /// A display name for a person id (the id itself when unknown).
+    pub fn name_of(&self, id: &str) -> String {
+        self.person(id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| id.to_owned())
+    }
+}
+
+/// A meeting as listed in the index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingSummary {
+    /// Random id.
+    pub id: String,
+    /// Date, `YYYY-MM-DD`.
+    pub date: String,
+    /// State.
+    pub status: MeetingStatus,
+    /// Fields set concurrently to different values (date, status).
+    pub conflicts: Vec<Conflict>,
+}
+
+/// An agenda item, in a meeting or in the backlog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgendaItem {
+    /// Random id, kept when the item moves.
+    pub id: String,
+    /// The text.
+    pub text: String,
+    /// Author's person id.
+    pub author: String,
+    /// When it was added (Unix milliseconds).
+    pub added_at: i64,
+    /// Whether it was discussed.
+    pub discussed: bool,
+    /// The meeting it was carried over from, if any.
+    pub carried_from: Option<String>,
+    /// Other versions of the text that were written concurrently elsewhere (a copy that lost
+    /// a tie-break, or an edit made while another device moved the item).
+    pub also: Vec<String>,
+}
+
+/// A commitment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitment {
+    /// Random id.
+    pub id: String,
+    /// What was promised.
+    pub text: String,
+    /// Owner's person id.
+    pub owner: String,
+    /// Due date, `YYYY-MM-DD`.
+    pub due: Option<String>,
+    /// State.
+    pub status: CommitmentStatus,
+    /// The meeting it was made in.
+    pub made_in: String,
+    /// When it was closed (Unix milliseconds).
+    pub closed_at: Option<i64>,
+    /// Fields set concurrently to different values.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A text section of a meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionText {
+    /// Section key (`checkin`, `wins`, ...).
+    pub section: super::Section,
+    /// Its text.
+    pub text: String,
+}
+
+/// One meeting in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingView {
+    /// Id, date, status and conflicts from the index.
+    #[serde(flatten)]
+    pub summary: MeetingSummary,
+    /// Agenda items that live in this meeting, in order.
+    pub agenda: Vec<AgendaItem>,
+    /// The rhythm and the close, in display order.
+    pub sections: Vec<SectionText>,
+    /// Commitments made in this meeting.
+    pub commitments: Vec<Commitment>,
+}
+
+impl MeetingView {
+    /// The text of one section.
+    pub fn section(&self, section: super::Section) -> &str {
+        self.sections
+            .iter()
+            .find(|s| s.section == section)
+            .map(|s| s.text.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// What `duet show` renders: the current meeting and everything still open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    /// The notebook.
+    pub notebook: NotebookView,
+    /// The current meeting (the next one not yet held), if any.
+    pub meeting: Option<MeetingView>,
+    /// Open commitments, oldest first.
+    pub open_commitments: Vec<Commitment>,
+    /// Agenda items kept for later.
+    pub backlog: Vec<AgendaItem>,
+}

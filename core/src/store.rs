@@ -1,0 +1,467 @@
+//! The device store on sled: identity, notebook secrets, and each document as a snapshot
+//! plus incremental change chunks.
+//!
+//! Durability: every write path ends in [`Store::flush`], which the façade calls before it
+//! reports an edit as done (sled otherwise writes only every 500 ms). Each record carries a
+//! BLAKE3 checksum, so a damaged value is reported as [`StoreError::Corrupt`], never loaded
+//! as a silently wrong notebook. Compaction folds a document's chunks into its snapshot in
+//! one sled transaction, and only every [`COMPACT_AFTER_CHUNKS`] chunks: rewriting large
+//! values often makes sled's files grow badly.
+//!
+//! One process owns a home at a time: an advisory lock on `home/LOCK` is taken before sled
+//! opens, and the holder writes its pid and command there, so a second opener gets
+//! [`StoreError::Locked`] naming it instead of a hang.
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+/// How many change chunks a document may gather before they are folded into its snapshot.
+/// Loading many small chunks costs a little per chunk; rewriting the snapshot costs sled
+/// space, so fold rarely.
+pub const COMPACT_AFTER_CHUNKS: usize = 64;
+
+/// The first byte of every record: lets a later format coexist with this one.
+const RECORD_VERSION: u8 = 1;
+/// Key tag of a document's snapshot; sorts before [`CHUNK_TAG`] so a prefix scan yields the
+/// snapshot first, then the chunks in order.
+const SNAPSHOT_TAG: u8 = b'a';
+/// Key tag of a document's change chunks (followed by a big-endian sequence number).
+const CHUNK_TAG: u8 = b'c';
+/// Bytes of BLAKE3 checksum kept per record.
+const CHECKSUM_LEN: usize = 8;
+
+/// Errors of the device store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another process holds the home.
+    #[error("the Duet home {path} is in use by another process ({holder}); wait for it to finish, or stop it")]
+    Locked {
+        /// The home.
+        path: PathBuf,
+        /// Who holds it, as it recorded itself.
+        holder: String,
+    },
+    /// A file operation failed (permissions, full disk, ...).
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// sled reported an error (I/O or a damaged log).
+    #[error("store error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A record failed its checksum or could not be decoded.
+    #[error("damaged record in the store ({what}); restore it from a peer or a backup")]
+    Corrupt {
+        /// Which record.
+        what: String,
+    },
+    /// sled could not open the files at all.
+    #[error("the store at {path} is damaged and cannot be opened ({detail}); move it aside and re-sync from a peer")]
+    Damaged {
+        /// The store directory.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// What the store keeps about a notebook beside its documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotebookRecord {
+    /// Public notebook id.
+    pub id: String,
+    /// The secret, hex.
+    pub secret_hex: String,
+    /// Title when last seen (for listing without loading the index).
+    pub title: String,
+}
+
+/// A document's stored bytes, verified: the snapshot followed by its chunks, in order.
+#[derive(Debug, Clone)]
+pub struct StoredDoc {
+    /// Bytes Automerge can load in one call.
+    pub bytes: Vec<u8>,
+    /// How many chunks follow the snapshot.
+    pub chunks: usize,
+}
+
+/// The device store of one home.
+pub struct Store {
+    home: PathBuf,
+    db: sled::Db,
+    meta: sled::Tree,
+    notebooks: sled::Tree,
+    docs: sled::Tree,
+    next_chunk: HashMap<(String, String), u64>,
+    _lock: File,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("home", &self.home).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `home`, taking its lock.
+    pub fn open(home: &Path) -> Result<Store, StoreError> {
+        fs::create_dir_all(home).map_err(|source| StoreError::Io {
+            action: "creating",
+            path: home.to_owned(),
+            source,
+        })?;
+        let lock = take_lock(home)?;
+        let db_path = home.join("store");
+        let config = sled::Config::new()
+            .path(&db_path)
+            .cache_capacity(64 * 1024 * 1024);
+        // sled can panic on some damaged files instead of returning an error.
+        let db = catch_unwind(AssertUnwindSafe(|| config.open()))
+            .map_err(|panic| StoreError::Damaged {
+                path: db_path.clone(),
+                detail: panic_text(&panic),
+            })?
+            .map_err(|e| match e {
+                sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => {
+                    StoreError::Damaged {
+                        path: db_path.clone(),
+                        detail: e.to_string(),
+                    }
+                }
+                other => StoreError::Sled(other),
+            })?;
+        let meta = db.open_tree("meta")?;
+        let notebooks = db.open_tree("notebooks")?;
+        let docs = db.open_tree("docs")?;
+        Ok(Store {
+            home: home.to_owned(),
+            db,
+            meta,
+            notebooks,
+            docs,
+            next_chunk: HashMap::new(),
+            _lock: lock,
+        })
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// Makes every write so far durable. Call before reporting success.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A small metadata value (identity, settings).
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        get_record(&self.meta, key.as_bytes(), || format!("setting {key}"))
+    }
+
+    /// Sets a metadata value (not flushed).
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.meta.insert(key.as_bytes(), frame(value))?;
+        Ok(())
+    }
+
+    /// Every notebook this home holds.
+    pub fn notebooks(&self) -> Result<Vec<NotebookRecord>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.notebooks.iter() {
+            let (key, value) = entry?;
+            let what = || format!("notebook {}", String::from_utf8_lossy(&key));
+            let payload = unframe(&value).ok_or_else(|| StoreError::Corrupt { what: what() })?;
+            let record: NotebookRecord = serde_json::from_slice(payload)
+                .map_err(|_| StoreError::Corrupt { what: what() })?;
+            out.push(record);
+        }
+        Ok(out)
+    }
+
+    /// Saves a notebook record (not flushed).
+    pub fn put_notebook(&self, record: &NotebookRecord) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(record).map_err(|_| StoreError::Corrupt {
+            what: format!("notebook {}", record.id),
+        })?;
+        self.notebooks.insert(record.id.as_bytes(), frame(&json))?;
+        Ok(())
+    }
+
+    /// Loads a document's verified bytes, or `None` if this home has no such document.
+    pub fn load_doc(&self, notebook: &str, doc: &str) -> Result<Option<StoredDoc>, StoreError> {
+        let prefix = doc_prefix(notebook, doc);
+        let mut bytes = Vec::new();
+        let mut chunks = 0;
+        let mut found = false;
+        for entry in self.docs.scan_prefix(&prefix) {
+            let (key, value) = entry?;
+            found = true;
+            let payload = unframe(&value).ok_or_else(|| StoreError::Corrupt {
+                what: format!(
+                    "document {doc} of notebook {notebook}, record {}",
+                    String::from_utf8_lossy(&key[prefix.len()..])
+                ),
+            })?;
+            if key.get(prefix.len()) == Some(&CHUNK_TAG) {
+                chunks += 1;
+            }
+            bytes.extend_from_slice(payload);
+        }
+        Ok(found.then_some(StoredDoc { bytes, chunks }))
+    }
+
+    /// The ids of every document of a notebook.
+    pub fn doc_ids(&self, notebook: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = format!("{notebook}\0");
+        let mut ids: Vec<String> = Vec::new();
+        for key in self.docs.scan_prefix(prefix.as_bytes()).keys() {
+            let key = key?;
+            let rest = &key[prefix.len()..];
+            let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+            let id = String::from_utf8_lossy(&rest[..end]).into_owned();
+            if ids.last() != Some(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Appends a change chunk to a document (not flushed). Returns the chunk count now.
+    pub fn append_chunk(
+        &mut self,
+        notebook: &str,
+        doc: &str,
+        changes: &[u8],
+    ) -> Result<u64, StoreError> {
+        let slot = (notebook.to_owned(), doc.to_owned());
+        let seq = match self.next_chunk.get(&slot) {
+            Some(seq) => *seq,
+            None => self.last_chunk_seq(notebook, doc)?.map_or(0, |s| s + 1),
+        };
+        let mut key = doc_prefix(notebook, doc);
+        key.push(CHUNK_TAG);
+        key.extend_from_slice(&seq.to_be_bytes());
+        self.docs.insert(key, frame(changes))?;
+        self.next_chunk.insert(slot, seq + 1);
+        Ok(seq + 1)
+    }
+
+    fn last_chunk_seq(&self, notebook: &str, doc: &str) -> Result<Option<u64>, StoreError> {
+        let mut prefix = doc_prefix(notebook, doc);
+        prefix.push(CHUNK_TAG);
+        match self.docs.scan_prefix(&prefix).keys().next_back() {
+            Some(key) => {
+                let key = key?;
+                let seq: [u8; 8] =
+                    key[prefix.len()..]
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt {
+                            what: format!("chunk key of document {doc}"),
+                        })?;
+                Ok(Some(u64::from_be_bytes(seq)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces a document's snapshot and chunks with one snapshot, in one transaction.
+    /// `covered_chunks` is how many chunks the snapshot includes (those loaded before it was
+    /// made); chunks appended since are kept.
+    pub fn compact(
+        &mut self,
+        notebook: &str,
+        doc: &str,
+        snapshot: &[u8],
+    ) -> Result<(), StoreError> {
+        let prefix = doc_prefix(notebook, doc);
+        let mut snap_key = prefix.clone();
+        snap_key.push(SNAPSHOT_TAG);
+        let mut chunk_prefix = prefix;
+        chunk_prefix.push(CHUNK_TAG);
+        let chunk_keys: Vec<sled::IVec> = self
+            .docs
+            .scan_prefix(&chunk_prefix)
+            .keys()
+            .collect::<Result<_, _>>()?;
+        let framed = frame(snapshot);
+        let result: Result<(), TransactionError<()>> = (&self.docs,).transaction(|(docs,)| {
+            docs.insert(snap_key.as_slice(), framed.as_slice())?;
+            for key in &chunk_keys {
+                docs.remove(key)?;
+            }
+            Ok::<(), ConflictableTransactionError<()>>(())
+        });
+        result.map_err(|e| match e {
+            TransactionError::Storage(e) => StoreError::Sled(e),
+            TransactionError::Abort(()) => StoreError::Corrupt {
+                what: format!("compaction of document {doc}"),
+            },
+        })?;
+        self.next_chunk
+            .remove(&(notebook.to_owned(), doc.to_owned()));
+        Ok(())
+    }
+
+    /// Bytes the store's files take on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+fn doc_prefix(notebook: &str, doc: &str) -> Vec<u8> {
+    format!("{notebook}\0{doc}\0").into_bytes()
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + CHECKSUM_LEN + payload.len());
+    out.push(RECORD_VERSION);
+    out.extend_from_slice(&blake3::hash(payload).as_bytes()[..CHECKSUM_LEN]);
+    out.extend_from_slice(payload);
+    out
+}
+
+fn unframe(record: &[u8]) -> Option<&[u8]> {
+    if record.len() < 1 + CHECKSUM_LEN || record[0] != RECORD_VERSION {
+        return None;
+    }
+    let (sum, payload) = record[1..].split_at(CHECKSUM_LEN);
+    (blake3::hash(payload).as_bytes()[..CHECKSUM_LEN] == *sum).then_some(payload)
+}
+
+fn get_record(
+    tree: &sled::Tree,
+    key: &[u8],
+    what: impl Fn() -> String,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    match tree.get(key)? {
+        Some(value) => unframe(&value)
+            .map(|p| Some(p.to_vec()))
+            .ok_or_else(|| StoreError::Corrupt { what: what() }),
+        None => Ok(None),
+    }
+}
+
+fn take_lock(home: &Path) -> Result<File, StoreError> {
+    let path = home.join("LOCK");
+    let io = |action, source| StoreError::Io {
+        action,
+        path: path.clone(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| io("opening", e))?;
+    if fs2::FileExt::try_lock_exclusive(&file).is_err() {
+        let mut holder = String::new();
+        // Best effort: the holder may be rewriting the file right now.
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        return Err(StoreError::Locked {
+            path: home.to_owned(),
+            holder: if holder.is_empty() {
+                "unknown process".into()
+            } else {
+                holder.to_owned()
+            },
+        });
+    }
+    let me = format!(
+        "pid {}: {}",
+        std::process::id(),
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    file.set_len(0).map_err(|e| io("writing", e))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| io("writing", e))?;
+    file.write_all(me.as_bytes())
+        .map_err(|e| io("writing", e))?;
+    Ok(file)
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "sled panicked while opening".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_append_in_order_and_compact_into_a_snapshot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(dir.path()).expect("open");
+        assert!(store.load_doc("nb", "index").expect("load").is_none());
+        store.append_chunk("nb", "index", b"one").expect("append");
+        store.append_chunk("nb", "index", b"two").expect("append");
+        store.append_chunk("nb", "m1", b"other").expect("append");
+        let doc = store
+            .load_doc("nb", "index")
+            .expect("load")
+            .expect("present");
+        assert_eq!(doc.bytes, b"onetwo");
+        assert_eq!(doc.chunks, 2);
+        store.compact("nb", "index", b"SNAP").expect("compact");
+        store.append_chunk("nb", "index", b"three").expect("append");
+        let doc = store
+            .load_doc("nb", "index")
+            .expect("load")
+            .expect("present");
+        assert_eq!(doc.bytes, b"SNAPthree");
+        assert_eq!(doc.chunks, 1);
+        assert_eq!(store.doc_ids("nb").expect("ids"), vec!["index", "m1"]);
+    }
+
+    #[test]
+    fn a_flipped_byte_is_reported_not_loaded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(dir.path()).expect("open");
+        store
+            .append_chunk("nb", "index", b"payload")
+            .expect("append");
+        let key = store.docs.iter().keys().next().expect("one").expect("key");
+        let mut value = store.docs.get(&key).expect("get").expect("value").to_vec();
+        let last = value.len() - 1;
+        value[last] ^= 1;
+        store.docs.insert(&key, value).expect("insert");
+        let err = store.load_doc("nb", "index").expect_err("corrupt");
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_second_opener_is_told_who_holds_the_home() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _first = Store::open(dir.path()).expect("open");
+        let err = Store::open(dir.path()).expect_err("locked");
+        match err {
+            StoreError::Locked { holder, .. } => {
+                assert!(
+                    holder.contains(&format!("pid {}", std::process::id())),
+                    "{holder}"
+                )
+            }
+            other => panic!("expected Locked, got {other}"),
+        }
+    }
+}
