@@ -245,6 +245,17 @@ pub enum AgendaCmd {
         #[arg(long, short)]
         meeting: Option<String>,
     },
+    /// Rewrite an item's text.
+    #[command(after_help = "Example:\n  duet agenda edit k3f \"Conference budget (2027)\"")]
+    Edit {
+        /// Id prefix.
+        id: String,
+        /// The new text.
+        text: String,
+        /// The meeting it is in, if not the current one.
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
     /// Move an item to another meeting, the next one, or the backlog.
     #[command(
         after_help = "Examples:\n  duet agenda move k3f --to next\n  duet agenda move k3f --to backlog"

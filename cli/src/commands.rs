@@ -239,6 +239,10 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
                 let item = duet.agenda_done(&id, meeting.as_deref())?;
                 out.print(&item, || format!("Discussed: {}\n", item.text));
             }
+            AgendaCmd::Edit { id, text, meeting } => {
+                let item = duet.agenda_edit(&id, &text, meeting.as_deref())?;
+                out.print(&item, || format!("Now: {}\n", item.text));
+            }
             AgendaCmd::Move { id, to, meeting } => {
                 let target = match to.trim().to_ascii_lowercase().as_str() {
                     "backlog" => MoveTarget::Backlog,

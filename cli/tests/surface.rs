@@ -23,7 +23,10 @@ fn every_command_has_help_with_examples() {
         let out = duet(home.path()).args(&args).output().expect("runs");
         assert!(out.status.success(), "{args:?}");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("Example"), "{args:?} help lacks examples:\n{text}");
+        assert!(
+            text.contains("Example"),
+            "{args:?} help lacks examples:\n{text}"
+        );
     }
 }
 
@@ -41,7 +44,10 @@ fn version_and_completions_print() {
             .output()
             .expect("runs");
         assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains("agenda"), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("agenda"),
+            "{shell}"
+        );
     }
 }
 
@@ -56,9 +62,14 @@ fn commands_before_init_say_what_to_do_with_exit_6() {
 #[test]
 fn unreadable_dates_and_unknown_ids_have_distinct_exit_codes() {
     let home = tempfile::tempdir().expect("tempdir");
-    duet(home.path()).args(["init", "--name", "Ana"]).assert().success();
     duet(home.path())
-        .args(["notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo"])
+        .args(["init", "--name", "Ana"])
+        .assert()
+        .success();
+    duet(home.path())
+        .args([
+            "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+        ])
         .assert()
         .success();
     let out = duet(home.path())
@@ -82,9 +93,16 @@ fn the_demo_runs_with_no_setup_and_converges() {
         .args(["demo", "--json"])
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let overview: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let agenda = overview["meeting"]["agenda"].as_array().expect("agenda");
     assert_eq!(agenda.len(), 3);
-    assert_eq!(overview["open_commitments"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        overview["open_commitments"].as_array().map(Vec::len),
+        Some(2)
+    );
 }

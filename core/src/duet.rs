@@ -504,6 +504,30 @@ impl Duet {
         })
     }
 
+    /// Rewrites an agenda item's text (a minimal diff, so concurrent typing still merges).
+    pub fn agenda_edit(
+        &mut self,
+        item_id: &str,
+        text: &str,
+        meeting_id: Option<&str>,
+    ) -> Result<AgendaItem, DuetError> {
+        let text = clean_text(text, "agenda item")?;
+        let mut nb = self.load()?;
+        let (place, id) = self.find_item(&mut nb, item_id, meeting_id)?;
+        let doc = match &place {
+            ItemPlace::Backlog => &mut nb.index.am,
+            ItemPlace::Meeting(m) => &mut nb.meeting(&self.store, m)?.am,
+        };
+        let items = items_obj(doc, &place)?;
+        item::set_text(doc, &items, &id, &text)?;
+        let item = item::get(doc, &items, &id)?;
+        self.save(&mut nb)?;
+        item.ok_or_else(|| DuetError::NotFound {
+            kind: "agenda item",
+            query: id,
+        })
+    }
+
     /// Moves an agenda item to the backlog, the next meeting, or a named meeting.
     pub fn agenda_move(
         &mut self,
@@ -948,13 +972,14 @@ impl Duet {
                 nb.meetings.insert(id.clone(), Doc::fresh(nb.actor()));
                 nb.meeting(&self.store, &id)?
             };
-            let new = target
+            let before = target.am.get_heads();
+            target
                 .am
                 .merge(&mut doc.am)
                 .map_err(crate::model::ModelError::from)?;
-            if !new.is_empty() {
+            if target.am.get_heads() != before {
                 report.documents += 1;
-                report.changes += new.len();
+                report.changes += target.am.get_changes(&before).len();
             }
         }
         report.reconciled = nb.reconcile_moves(&self.store)?;

@@ -1,0 +1,247 @@
+//! Two devices that edit the same notebook offline converge by exchanging bundle files,
+//! and bad files change nothing.
+
+use duet_tests::{pair, path, send, Device};
+use serde_json::Value;
+
+fn export_json(d: &Device) -> Value {
+    d.json(&["export", "--format", "json"])
+}
+
+#[test]
+fn homes_that_edited_offline_converge_after_bundles_both_ways() {
+    let (ana, bo) = pair();
+    // 1. Both edit the same meeting with no connection.
+    ana.ok(&["agenda", "add", "ana-agenda-marker"]);
+    ana.ok(&["note", "ana-checkin-marker", "--section", "checkin"]);
+    ana.ok(&[
+        "commit",
+        "add",
+        "ana-commit-marker",
+        "--owner",
+        "them",
+        "--due",
+        "2030-01-02",
+    ]);
+    bo.ok(&["agenda", "add", "bo-agenda-marker"]);
+    bo.ok(&["note", "bo-checkin-marker", "--section", "checkin"]);
+    bo.ok(&["note", "bo-win-marker", "--section", "wins"]);
+    // 2. Exchange bundles both ways.
+    send(&bo, &ana);
+    send(&ana, &bo);
+    // 3. Same views, every edit present.
+    let (a, b) = (export_json(&ana), export_json(&bo));
+    assert_eq!(a["meetings"], b["meetings"]);
+    let text = a.to_string();
+    for marker in [
+        "ana-agenda-marker",
+        "ana-checkin-marker",
+        "ana-commit-marker",
+        "bo-agenda-marker",
+        "bo-checkin-marker",
+        "bo-win-marker",
+    ] {
+        assert!(text.contains(marker), "{marker} lost: {text}");
+    }
+    let show = bo.json(&["show"]);
+    let owner = show["open_commitments"][0]["owner"]
+        .as_str()
+        .expect("owner");
+    assert_eq!(
+        show["notebook"]["me"].as_str(),
+        Some(owner),
+        "'them' on Ana's side is Bo"
+    );
+}
+
+#[test]
+fn concurrent_reschedules_keep_one_winner_and_show_the_conflict() {
+    let (ana, bo) = pair();
+    ana.ok(&["meeting", "reschedule", "--to", "2031-03-04"]);
+    bo.ok(&["meeting", "reschedule", "--to", "2031-03-05"]);
+    send(&bo, &ana);
+    send(&ana, &bo);
+    let (a, b) = (
+        ana.json(&["meeting", "show"]),
+        bo.json(&["meeting", "show"]),
+    );
+    assert_eq!(a["date"], b["date"], "both devices pick the same winner");
+    let conflict = &a["conflicts"][0];
+    assert_eq!(conflict["field"], "date");
+    let values: Vec<&str> = conflict["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(values.len(), 2);
+    assert!(values.contains(&"2031-03-04") && values.contains(&"2031-03-05"));
+    let shown = ana.ok(&["show"]);
+    assert!(shown.contains("conflict: date set to"), "{shown}");
+}
+
+#[test]
+fn an_edit_to_an_item_moved_concurrently_is_not_lost() {
+    let (ana, bo) = pair();
+    let item = ana.json(&["agenda", "add", "Original wording"]);
+    let id = item["id"].as_str().expect("id").to_owned();
+    send(&ana, &bo);
+    // Ana wraps: the undiscussed item moves to the next meeting. Bo rewords it meanwhile.
+    let wrap = ana.json(&["wrap", "--takeaway", "t"]);
+    assert_eq!(wrap["carried"][0].as_str(), Some(id.as_str()));
+    bo.ok(&["agenda", "edit", &id, "Bo's better wording"]);
+    send(&bo, &ana);
+    send(&ana, &bo);
+    for device in [&ana, &bo] {
+        let agenda = device.json(&["agenda", "list"]);
+        let items = agenda["agenda"].as_array().expect("items");
+        let moved = items
+            .iter()
+            .find(|i| i["id"] == id.as_str())
+            .expect("carried item");
+        assert_eq!(
+            moved["also"][0].as_str(),
+            Some("Bo's better wording"),
+            "{agenda}"
+        );
+        assert_eq!(items.len(), 1, "one item, not two: {agenda}");
+    }
+    assert_eq!(ana.json(&["agenda", "list"]), bo.json(&["agenda", "list"]));
+}
+
+#[test]
+fn garbage_and_foreign_bundles_are_refused_and_change_nothing() {
+    let (ana, _bo) = pair();
+    ana.ok(&["note", "before", "--section", "notes"]);
+    let before = export_json(&ana);
+
+    let garbage = ana.file("garbage.duet");
+    std::fs::write(&garbage, b"this is not a bundle at all").expect("write");
+    let out = ana.run(&["bundle", "in", path(&garbage)]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Duet bundle"));
+
+    let good = ana.file("good.duet");
+    ana.ok(&["bundle", "out", path(&good)]);
+    let mut bytes = std::fs::read(&good).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&good, &bytes).expect("write");
+    let out = ana.run(&["bundle", "in", path(&good)]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"));
+
+    let carol = Device::new("Carol");
+    carol.ok(&[
+        "notebook",
+        "new",
+        "Carol / Dan",
+        "--me",
+        "report",
+        "--with",
+        "Dan",
+    ]);
+    let foreign = carol.file("foreign.duet");
+    carol.ok(&["bundle", "out", path(&foreign)]);
+    let out = ana.run(&["bundle", "in", path(&foreign)]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Carol / Dan"));
+
+    assert_eq!(export_json(&ana), before);
+    assert_eq!(
+        ana.json(&["notebook", "list"]).as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn wrap_carries_over_and_books_the_next_meeting_from_the_cadence() {
+    let ana = Device::new("Ana");
+    ana.ok(&[
+        "notebook",
+        "new",
+        "Ana / Bo",
+        "--me",
+        "manager",
+        "--with",
+        "Bo",
+        "--every",
+        "2w",
+        "--first",
+        "2030-01-07",
+    ]);
+    let done = ana.json(&["agenda", "add", "discussed item"]);
+    ana.json(&["agenda", "add", "left for later"]);
+    ana.ok(&["agenda", "done", done["id"].as_str().expect("id")]);
+    let wrap = ana.json(&[
+        "wrap",
+        "--takeaway",
+        "clear",
+        "--next",
+        "plan",
+        "--need",
+        "time",
+    ]);
+    assert_eq!(wrap["held"]["status"], "held");
+    assert_eq!(wrap["next"]["date"], "2030-01-21");
+    assert_eq!(wrap["next_created"], true);
+    let show = ana.json(&["show"]);
+    assert_eq!(show["meeting"]["date"], "2030-01-21");
+    let agenda = show["meeting"]["agenda"].as_array().expect("agenda");
+    assert_eq!(agenda.len(), 1);
+    assert_eq!(agenda[0]["text"], "left for later");
+    let held = ana.json(&["meeting", "show", "2030-01-07"]);
+    let takeaway = held["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .find(|s| s["section"] == "takeaway")
+        .expect("takeaway");
+    assert_eq!(takeaway["text"], "clear");
+}
+
+#[test]
+fn automerge_export_loads_elsewhere_and_foreign_edits_merge_back() {
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
+
+    let ana = Device::new("Ana");
+    ana.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    ana.ok(&["agenda", "add", "from duet"]);
+    let dir = ana.file("export");
+    let manifest = ana.json(&["export", "--format", "automerge", "--output", path(&dir)]);
+    let meeting = manifest["documents"]
+        .as_array()
+        .expect("docs")
+        .iter()
+        .find(|d| d["kind"] == "meeting")
+        .expect("meeting doc");
+    let file = dir.join(meeting["file"].as_str().expect("file"));
+
+    // Another tool loads the plain .automerge file and adds an agenda item in Duet's schema.
+    let mut doc =
+        AutoCommit::load(&std::fs::read(&file).expect("read")).expect("standard automerge file");
+    let (_, agenda) = doc.get(ROOT, "agenda").expect("get").expect("agenda map");
+    let item = doc
+        .put_object(&agenda, "fromtool", ObjType::Map)
+        .expect("put");
+    let text = doc.put_object(&item, "text", ObjType::Text).expect("text");
+    doc.splice_text(&text, 0, 0, "added by another tool")
+        .expect("splice");
+    doc.put(&item, "author", "someone").expect("put");
+    doc.put(&item, "position", 1e15).expect("put");
+    std::fs::write(&file, doc.save()).expect("write");
+
+    let report = ana.json(&["import", path(&dir)]);
+    assert_eq!(report["documents"], 1);
+    let agenda = ana.json(&["agenda", "list"]);
+    let texts: Vec<&str> = agenda["agenda"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["text"].as_str())
+        .collect();
+    assert_eq!(texts, vec!["from duet", "added by another tool"]);
+}
