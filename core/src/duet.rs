@@ -9,6 +9,7 @@ use crate::bundle::{Bundle, BundleDoc};
 use crate::crypto::{DeviceKey, NotebookSecret};
 use crate::error::DuetError;
 use crate::ids::{self, PrefixMatch};
+use crate::model::commitments::{self, COMMITMENTS_DOC};
 use crate::model::index::{self, NewNotebook, INDEX_DOC};
 use crate::model::item::{self, NewItem};
 use crate::model::meeting::{self, NewCommitment};
@@ -22,11 +23,12 @@ use automerge::ActorId;
 use jiff::civil::Date;
 use jiff::ToSpan;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-const META_DEVICE_KEY: &str = "device_key";
-const META_NAME: &str = "name";
-const META_CURRENT: &str = "current_notebook";
+pub(crate) const META_DEVICE_KEY: &str = "device_key";
+pub(crate) const META_NAME: &str = "name";
+pub(crate) const META_CURRENT: &str = "current_notebook";
 /// The manifest file of an Automerge export folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
 const MANIFEST_FORMAT: &str = "duet-automerge-export";
@@ -121,6 +123,9 @@ pub struct Duet {
     name: String,
     actor: ActorId,
     selected: Option<String>,
+    /// The notebook loaded by the last call, kept while this process holds the store's
+    /// lock (so nothing else can change it): the next edit need not load it again.
+    cache: RefCell<Option<Notebook>>,
 }
 
 impl std::fmt::Debug for Duet {
@@ -162,6 +167,7 @@ impl Duet {
             name,
             actor: ActorId::random(),
             selected: None,
+            cache: RefCell::new(None),
         })
     }
 
@@ -184,6 +190,7 @@ impl Duet {
             name: String::from_utf8_lossy(&name).into_owned(),
             actor: ActorId::random(),
             selected: None,
+            cache: RefCell::new(None),
         })
     }
 
@@ -249,6 +256,9 @@ impl Duet {
                 cadence,
             },
         )?;
+        let mut open = Doc::fresh(&self.actor);
+        commitments::create(&mut open.am)?;
+        nb.commitments = Some(open);
         nb.create_meeting(&ids::new_id(), &first.to_string())?;
         self.store.put_notebook(&NotebookRecord {
             id: id.clone(),
@@ -330,14 +340,16 @@ impl Duet {
     /// One meeting in full: by id prefix, or the current one.
     pub fn meeting(&self, id: Option<&str>) -> Result<MeetingView, DuetError> {
         let mut nb = self.load()?;
-        let id = resolve_meeting(&nb, id)?;
-        meeting_view(&self.store, &mut nb, &id)
+        let id = resolve_meeting(&mut nb, id)?;
+        let view = meeting_view(&self.store, &mut nb, &id)?;
+        self.keep(nb);
+        Ok(view)
     }
 
     /// Cancels a meeting; its undiscussed agenda items move to the next one.
     pub fn cancel(&mut self, id: Option<&str>) -> Result<WrapOutcome, DuetError> {
         let mut nb = self.load()?;
-        let id = resolve_meeting(&nb, id)?;
+        let id = resolve_meeting(&mut nb, id)?;
         index::set_meeting_status(&mut nb.index.am, &id, MeetingStatus::Canceled)?;
         let outcome = self.close_meeting(&mut nb, &id)?;
         self.save(&mut nb)?;
@@ -351,7 +363,7 @@ impl Duet {
         date: Date,
     ) -> Result<MeetingSummary, DuetError> {
         let mut nb = self.load()?;
-        let id = resolve_meeting(&nb, id)?;
+        let id = resolve_meeting(&mut nb, id)?;
         index::set_meeting_date(&mut nb.index.am, &id, &date.to_string())?;
         index::set_meeting_status(&mut nb.index.am, &id, MeetingStatus::Rescheduled)?;
         self.save(&mut nb)?;
@@ -367,9 +379,10 @@ impl Duet {
     ) -> Result<String, DuetError> {
         let text = clean_text(text, "note")?;
         let mut nb = self.load()?;
-        let id = resolve_meeting(&nb, meeting_id)?;
+        let id = resolve_meeting(&mut nb, meeting_id)?;
         meeting::append(&mut nb.meeting(&self.store, &id)?.am, section, &text)?;
         self.save(&mut nb)?;
+        self.keep(nb);
         Ok(id)
     }
 
@@ -383,7 +396,7 @@ impl Duet {
         needs: Option<&str>,
     ) -> Result<WrapOutcome, DuetError> {
         let mut nb = self.load()?;
-        let id = resolve_meeting(&nb, id)?;
+        let id = resolve_meeting(&mut nb, id)?;
         {
             let doc = &mut nb.meeting(&self.store, &id)?.am;
             for (section, text) in [
@@ -405,7 +418,7 @@ impl Duet {
     /// After a meeting is held or canceled: find or make the next meeting and carry the
     /// undiscussed items there.
     fn close_meeting(&mut self, nb: &mut Notebook, id: &str) -> Result<WrapOutcome, DuetError> {
-        let (next_id, created) = match index::current_meeting(&nb.index.am)? {
+        let (next_id, created) = match nb.current_meeting()? {
             Some(m) if m.id != id => (m.id, false),
             _ => {
                 let this = summary(nb, id)?;
@@ -455,12 +468,13 @@ impl Duet {
             index::add_backlog(&mut nb.index.am, &new)?;
             item::get(&nb.index.am, &index::backlog_obj(&nb.index.am)?, &id)?
         } else {
-            let mid = resolve_meeting(&nb, meeting_id)?;
+            let mid = resolve_meeting(&mut nb, meeting_id)?;
             let doc = &mut nb.meeting(&self.store, &mid)?.am;
             meeting::add_item(doc, &new)?;
             item::get(doc, &meeting::agenda_obj(doc)?, &id)?
         };
         self.save(&mut nb)?;
+        self.keep(nb);
         item.ok_or_else(|| DuetError::NotFound {
             kind: "agenda item",
             query: id,
@@ -474,7 +488,7 @@ impl Duet {
     ) -> Result<(Option<MeetingView>, Vec<AgendaItem>), DuetError> {
         let mut nb = self.load()?;
         let backlog = index::backlog(&nb.index.am)?;
-        let meeting = match resolve_meeting(&nb, meeting_id) {
+        let meeting = match resolve_meeting(&mut nb, meeting_id) {
             Ok(id) => Some(meeting_view(&self.store, &mut nb, &id)?),
             Err(DuetError::NoCurrentMeeting) => None,
             Err(e) => return Err(e),
@@ -539,7 +553,7 @@ impl Duet {
         let (from, id) = self.find_item(&mut nb, item_id, meeting_id)?;
         let to_place = match to {
             MoveTarget::Backlog => ItemPlace::Backlog,
-            MoveTarget::Meeting(m) => ItemPlace::Meeting(resolve_meeting(&nb, Some(m))?),
+            MoveTarget::Meeting(m) => ItemPlace::Meeting(resolve_meeting(&mut nb, Some(m))?),
             MoveTarget::Next => {
                 let after = match &from {
                     ItemPlace::Meeting(m) => Some(m.clone()),
@@ -620,7 +634,7 @@ impl Duet {
         let text = clean_text(text, "commitment")?;
         let mut nb = self.load()?;
         let owner = self.resolve_owner(&nb, owner)?;
-        let mid = match resolve_meeting(&nb, meeting_id) {
+        let mid = match resolve_meeting(&mut nb, meeting_id) {
             Ok(id) => id,
             Err(DuetError::NoCurrentMeeting) => index::meetings(&nb.index.am)?
                 .pop()
@@ -642,7 +656,7 @@ impl Duet {
             },
         )?;
         let made = meeting::commitment(doc, &id)?;
-        index::add_open_commitment(&mut nb.index.am, &id, &mid)?;
+        commitments::add_open(&mut nb.commitments(&self.store)?.am, &id, &mid)?;
         self.save(&mut nb)?;
         made.ok_or(DuetError::NotFound {
             kind: "commitment",
@@ -657,7 +671,7 @@ impl Duet {
         status: CommitmentStatus,
     ) -> Result<Commitment, DuetError> {
         let mut nb = self.load()?;
-        let open = index::open_commitments(&nb.index.am)?;
+        let open = commitments::open(&nb.commitments(&self.store)?.am)?;
         let id = resolve_id(
             "open commitment",
             query,
@@ -675,7 +689,7 @@ impl Duet {
         meeting::set_commitment_status(doc, &id, status, now_millis())?;
         let closed = meeting::commitment(doc, &id)?;
         if status != CommitmentStatus::Open {
-            index::remove_open_commitment(&mut nb.index.am, &id)?;
+            commitments::remove_open(&mut nb.commitments(&self.store)?.am, &id)?;
         }
         self.save(&mut nb)?;
         closed.ok_or(DuetError::NotFound {
@@ -707,16 +721,18 @@ impl Duet {
     pub fn overview(&self) -> Result<Overview, DuetError> {
         let mut nb = self.load()?;
         let notebook = self.view_of(&nb, true)?;
-        let meeting = match index::current_meeting(&nb.index.am)? {
+        let meeting = match nb.current_meeting()? {
             Some(m) => Some(meeting_view(&self.store, &mut nb, &m.id)?),
             None => None,
         };
-        Ok(Overview {
+        let overview = Overview {
             notebook,
             open_commitments: open_commitments(&self.store, &mut nb)?,
             backlog: index::backlog(&nb.index.am)?,
             meeting,
-        })
+        };
+        self.keep(nb);
+        Ok(overview)
     }
 
     /// Every meeting in full, by date (loads the whole history).
@@ -742,12 +758,12 @@ impl Duet {
         std::fs::create_dir_all(dir).map_err(|e| DuetError::io("creating", dir, e))?;
         let mut documents = Vec::new();
         for id in nb.all_doc_ids(&self.store)? {
-            let (kind, file, bytes) = if id == INDEX_DOC {
-                ("index", "index.automerge".to_owned(), nb.index.am.save())
-            } else {
-                let doc = nb.meeting(&self.store, &id)?;
-                ("meeting", format!("meeting-{id}.automerge"), doc.am.save())
+            let (kind, file) = match id.as_str() {
+                INDEX_DOC => ("index", "index.automerge".to_owned()),
+                COMMITMENTS_DOC => ("commitments", "commitments.automerge".to_owned()),
+                _ => ("meeting", format!("meeting-{id}.automerge")),
             };
+            let bytes = nb.doc(&self.store, &id)?.am.save();
             write_atomically(&dir.join(&file), &bytes)?;
             documents.push(ExportedDoc {
                 id,
@@ -821,11 +837,7 @@ impl Duet {
         let record = self.record(&nb.id)?;
         let mut docs = Vec::new();
         for id in nb.all_doc_ids(&self.store)? {
-            let bytes = if id == INDEX_DOC {
-                nb.index.am.save()
-            } else {
-                nb.meeting(&self.store, &id)?.am.save()
-            };
+            let bytes = nb.doc(&self.store, &id)?.am.save();
             docs.push(BundleDoc { id, bytes });
         }
         let bundle = Bundle {
@@ -916,6 +928,8 @@ impl Duet {
         docs: Vec<BundleDoc>,
         joining: bool,
     ) -> Result<MergeReport, DuetError> {
+        // The merge writes behind any cached copy: drop it.
+        self.cache.borrow_mut().take();
         // Parse and check everything before changing anything.
         let mut incoming = Vec::new();
         for d in docs {
@@ -924,6 +938,8 @@ impl Duet {
             })?;
             if d.id == INDEX_DOC {
                 index::validate(&doc.am)?;
+            } else if d.id == COMMITMENTS_DOC {
+                commitments::validate(&doc.am)?;
             } else {
                 let mid = meeting::validate(&doc.am)?;
                 if mid != d.id || d.id.is_empty() || d.id.contains('\0') {
@@ -964,14 +980,7 @@ impl Duet {
             report.documents += 1;
         }
         for (id, mut doc) in incoming {
-            let target = if id == INDEX_DOC {
-                &mut nb.index
-            } else if nb.has_meeting(&self.store, &id)? {
-                nb.meeting(&self.store, &id)?
-            } else {
-                nb.meetings.insert(id.clone(), Doc::fresh(nb.actor()));
-                nb.meeting(&self.store, &id)?
-            };
+            let target = nb.doc_or_empty(&self.store, &id)?;
             let before = target.am.get_heads();
             target
                 .am
@@ -1005,7 +1014,17 @@ impl Duet {
 
     fn load(&self) -> Result<Notebook, DuetError> {
         let id = self.current_id()?;
+        if let Some(nb) = self.cache.borrow_mut().take() {
+            if nb.id == id {
+                return Ok(nb);
+            }
+        }
         Notebook::load(&self.store, &id, &self.actor)
+    }
+
+    /// Keeps a notebook whose state matches the store for the next call.
+    fn keep(&self, nb: Notebook) {
+        *self.cache.borrow_mut() = Some(nb);
     }
 
     fn save(&mut self, nb: &mut Notebook) -> Result<(), DuetError> {
@@ -1180,7 +1199,7 @@ fn carry_over(
 
 fn open_commitments(store: &Store, nb: &mut Notebook) -> Result<Vec<Commitment>, DuetError> {
     let mut out = Vec::new();
-    for (id, made_in) in index::open_commitments(&nb.index.am)? {
+    for (id, made_in) in commitments::open(&nb.commitments(store)?.am)? {
         match nb.meeting(store, &made_in) {
             Ok(doc) => {
                 if let Some(c) = meeting::commitment(&doc.am, &id)? {
@@ -1222,9 +1241,10 @@ fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingVie
     })
 }
 
-fn resolve_meeting(nb: &Notebook, query: Option<&str>) -> Result<String, DuetError> {
+fn resolve_meeting(nb: &mut Notebook, query: Option<&str>) -> Result<String, DuetError> {
     match query {
-        None => index::current_meeting(&nb.index.am)?
+        None => nb
+            .current_meeting()?
             .map(|m| m.id)
             .ok_or(DuetError::NoCurrentMeeting),
         Some(q) => {

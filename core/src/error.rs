@@ -90,6 +90,12 @@ pub enum DuetError {
     },
 }
 
+impl From<automerge::AutomergeError> for DuetError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        DuetError::Model(ModelError::Automerge(e))
+    }
+}
+
 impl DuetError {
     pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
         DuetError::Io {

@@ -22,6 +22,7 @@ mod error;
 pub mod ids;
 pub mod model;
 mod notebook;
+pub mod sample;
 pub mod store;
 
 pub use duet::{

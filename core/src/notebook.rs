@@ -5,6 +5,8 @@
 //! does not grow with the number of past meetings.
 
 use crate::error::DuetError;
+use crate::model::commitments::{self, COMMITMENTS_DOC};
+use crate::model::views::MeetingSummary;
 use crate::model::{index, item, meeting};
 use crate::store::{Store, StoreError, COMPACT_AFTER_CHUNKS};
 use automerge::{ActorId, AutoCommit, ChangeHash};
@@ -51,6 +53,11 @@ pub(crate) struct Notebook {
     pub id: String,
     pub index: Doc,
     pub meetings: BTreeMap<String, Doc>,
+    /// The open-commitments document, loaded on first use.
+    pub commitments: Option<Doc>,
+    /// The current meeting as last computed, with the index heads it was computed at:
+    /// finding it scans every meeting, so repeated edits reuse it until the index changes.
+    current: Option<(Vec<ChangeHash>, Option<MeetingSummary>)>,
     actor: ActorId,
 }
 
@@ -67,6 +74,8 @@ impl Notebook {
             id: id.to_owned(),
             index,
             meetings: BTreeMap::new(),
+            commitments: None,
+            current: None,
             actor: actor.clone(),
         })
     }
@@ -77,12 +86,45 @@ impl Notebook {
             id: id.to_owned(),
             index: Doc::fresh(actor),
             meetings: BTreeMap::new(),
+            commitments: None,
+            current: None,
             actor: actor.clone(),
         }
     }
 
-    pub fn actor(&self) -> &ActorId {
-        &self.actor
+    /// The current meeting: the earliest one still to come.
+    pub fn current_meeting(&mut self) -> Result<Option<MeetingSummary>, DuetError> {
+        let heads = self.index.am.get_heads();
+        if let Some((at, current)) = &self.current {
+            if *at == heads {
+                return Ok(current.clone());
+            }
+        }
+        let current = index::current_meeting(&self.index.am)?;
+        self.current = Some((heads, current.clone()));
+        Ok(current)
+    }
+
+    /// The open-commitments document, loaded on first use.
+    pub fn commitments(&mut self, store: &Store) -> Result<&mut Doc, DuetError> {
+        if self.commitments.is_none() {
+            let doc =
+                load_doc(store, &self.id, COMMITMENTS_DOC, &self.actor)?.ok_or_else(|| {
+                    DuetError::Store(StoreError::Corrupt {
+                        what: format!(
+                            "the commitments document of notebook {} is missing",
+                            self.id
+                        ),
+                    })
+                })?;
+            commitments::validate(&doc.am)?;
+            self.commitments = Some(doc);
+        }
+        self.commitments.as_mut().ok_or_else(|| {
+            DuetError::Store(StoreError::Corrupt {
+                what: "commitments document".into(),
+            })
+        })
     }
 
     /// The meeting's document, loaded on first use.
@@ -100,6 +142,35 @@ impl Notebook {
             .ok_or_else(|| DuetError::MeetingNotHere {
                 meeting: id.to_owned(),
             })
+    }
+
+    /// Any of the notebook's documents by id: the index, the open commitments, or a meeting.
+    pub fn doc(&mut self, store: &Store, id: &str) -> Result<&mut Doc, DuetError> {
+        match id {
+            index::INDEX_DOC => Ok(&mut self.index),
+            COMMITMENTS_DOC => self.commitments(store),
+            _ => self.meeting(store, id),
+        }
+    }
+
+    /// Like [`Notebook::doc`], but a document the store lacks starts empty (to merge into).
+    pub fn doc_or_empty(&mut self, store: &Store, id: &str) -> Result<&mut Doc, DuetError> {
+        let stored = match id {
+            index::INDEX_DOC => true,
+            COMMITMENTS_DOC => {
+                self.commitments.is_some() || store.load_doc(&self.id, id)?.is_some()
+            }
+            _ => self.has_meeting(store, id)?,
+        };
+        if !stored {
+            let doc = Doc::fresh(&self.actor);
+            if id == COMMITMENTS_DOC {
+                self.commitments = Some(doc);
+            } else {
+                self.meetings.insert(id.to_owned(), doc);
+            }
+        }
+        self.doc(store, id)
     }
 
     /// Whether the store holds this meeting's document.
@@ -152,6 +223,9 @@ impl Notebook {
     /// the edit survives a crash.
     pub fn persist(&mut self, store: &mut Store) -> Result<(), DuetError> {
         persist_doc(store, &self.id, index::INDEX_DOC, &mut self.index)?;
+        if let Some(doc) = &mut self.commitments {
+            persist_doc(store, &self.id, COMMITMENTS_DOC, doc)?;
+        }
         for (id, doc) in &mut self.meetings {
             persist_doc(store, &self.id, id, doc)?;
         }
@@ -164,6 +238,9 @@ impl Notebook {
         let mut ids = store.doc_ids(&self.id)?;
         ids.extend(self.meetings.keys().cloned());
         ids.push(index::INDEX_DOC.to_owned());
+        if self.commitments.is_some() {
+            ids.push(COMMITMENTS_DOC.to_owned());
+        }
         ids.sort();
         ids.dedup();
         Ok(ids)

@@ -6,20 +6,18 @@
 //!        devices     { device_pubkey: person_id },
 //!        cadence     { every_days, minutes },
 //!        meetings    { meeting_id: { date, status } },
-//!        backlog     { item_id: agenda item (see `item`) },
-//!        commitments { commitment_id: made_in } }
+//!        backlog     { item_id: agenda item (see `item`) } }
 //! ```
 //!
-//! Commitments live in the meeting document they were made in (text, owner, due, status);
-//! the index keeps only a pointer to each *open* one, removed when it closes. That keeps the
-//! index small after years of use: closing a commitment is archiving it, with no copy.
+//! Commitments live in the meeting document they were made in; the open ones are listed in
+//! the separate open-commitments document (see `commitments`), which keeps this one small.
 
 use super::am;
 use super::item::{self, NewItem};
 use super::views::{AgendaItem, Cadence, Conflict, MeetingSummary, Person};
 use super::{MeetingStatus, ModelError, Role, SCHEMA_VERSION};
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ROOT};
+use automerge::{AutoCommit, ObjId, ObjType, ROOT};
 
 /// The document id of a notebook's index in the store and in exports.
 pub const INDEX_DOC: &str = "index";
@@ -54,7 +52,7 @@ pub fn create(doc: &mut AutoCommit, nb: &NewNotebook<'_>) -> Result<(), ModelErr
     let cadence = doc.put_object(ROOT, "cadence", ObjType::Map)?;
     doc.put(&cadence, "every_days", i64::from(nb.cadence.every_days))?;
     doc.put(&cadence, "minutes", i64::from(nb.cadence.minutes))?;
-    for key in ["meetings", "backlog", "commitments", "questions"] {
+    for key in ["meetings", "backlog", "questions"] {
         doc.put_object(ROOT, key, ObjType::Map)?;
     }
     Ok(())
@@ -65,14 +63,7 @@ pub fn validate(doc: &AutoCommit) -> Result<(), ModelError> {
     if am::str(doc, &ROOT, "kind")?.as_deref() != Some("duet-index") {
         return Err(ModelError::Schema("not a Duet index document".into()));
     }
-    for key in [
-        "people",
-        "devices",
-        "cadence",
-        "meetings",
-        "backlog",
-        "commitments",
-    ] {
+    for key in ["people", "devices", "cadence", "meetings", "backlog"] {
         am::required_map(doc, &ROOT, key)?;
     }
     Ok(())
@@ -247,36 +238,4 @@ pub fn backlog_obj(doc: &AutoCommit) -> Result<ObjId, ModelError> {
 pub fn add_backlog(doc: &mut AutoCommit, new: &NewItem<'_>) -> Result<bool, ModelError> {
     let backlog = backlog_obj(doc)?;
     item::put(doc, &backlog, new)
-}
-
-/// Records an open commitment made in a meeting.
-pub fn add_open_commitment(
-    doc: &mut AutoCommit,
-    id: &str,
-    made_in: &str,
-) -> Result<(), ModelError> {
-    let map = am::required_map(doc, &ROOT, "commitments")?;
-    doc.put(&map, id, made_in)?;
-    Ok(())
-}
-
-/// Forgets an open commitment (it was closed; its record stays in its meeting).
-pub fn remove_open_commitment(doc: &mut AutoCommit, id: &str) -> Result<(), ModelError> {
-    let map = am::required_map(doc, &ROOT, "commitments")?;
-    if doc.get(&map, id)?.is_some() {
-        doc.delete(&map, id)?;
-    }
-    Ok(())
-}
-
-/// Open commitments as `(commitment id, meeting id)`.
-pub fn open_commitments(doc: &AutoCommit) -> Result<Vec<(String, String)>, ModelError> {
-    let map = am::required_map(doc, &ROOT, "commitments")?;
-    let mut out = Vec::new();
-    for id in am::keys(doc, &map) {
-        if let Some(made_in) = am::str(doc, &map, &id)? {
-            out.push((id, made_in));
-        }
-    }
-    Ok(out)
 }

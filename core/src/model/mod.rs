@@ -12,6 +12,7 @@
 //!   losing values as conflicts instead of hiding them.
 
 mod am;
+pub mod commitments;
 pub mod index;
 pub mod item;
 pub mod meeting;

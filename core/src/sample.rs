@@ -1,0 +1,247 @@
+//! A generator of realistic notebooks for benchmarks and load tests: years of weekly
+//! meetings written by two authors, as Duet stores them (an index, the open commitments, and
+//! one document per meeting) and, for comparison, as one single Automerge document with the same content.
+//!
+//! Every edit is its own Automerge change, alternating between the two authors' actors, as
+//! real use produces them.
+
+use crate::crypto::{DeviceKey, NotebookSecret};
+use crate::duet::{META_CURRENT, META_DEVICE_KEY, META_NAME};
+use crate::error::DuetError;
+use crate::model::commitments::{self, COMMITMENTS_DOC};
+use crate::model::index::{self, NewNotebook, INDEX_DOC};
+use crate::model::item::NewItem;
+use crate::model::meeting::{self, NewCommitment};
+use crate::model::views::{Cadence, Person};
+use crate::model::{CommitmentStatus, MeetingStatus, Role, Section};
+use crate::store::{NotebookRecord, Store};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, ObjType, ROOT};
+use jiff::civil::date;
+use jiff::ToSpan;
+use std::path::Path;
+
+/// The shape of a generated notebook.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleSpec {
+    /// Weekly meetings (the last one is still to come).
+    pub meetings: usize,
+    /// Agenda items per meeting.
+    pub agenda_per_meeting: usize,
+    /// Commitments made per meeting.
+    pub commitments_per_meeting: usize,
+    /// Bytes of notes per meeting, over the five rhythm sections.
+    pub note_bytes_per_meeting: usize,
+}
+
+impl SampleSpec {
+    /// `years` of weekly 1-1s: five years is 260 meetings, ~3,000 agenda items, ~1,500
+    /// commitments and ~1 MB of notes.
+    pub fn years(years: usize) -> SampleSpec {
+        SampleSpec {
+            meetings: 52 * years,
+            agenda_per_meeting: 12,
+            commitments_per_meeting: 6,
+            note_bytes_per_meeting: 3_900,
+        }
+    }
+}
+
+/// A generated notebook.
+pub struct SampleNotebook {
+    /// The notebook's secret.
+    pub secret: NotebookSecret,
+    /// Its documents as Duet stores them: the index, the open commitments, then each meeting.
+    pub docs: Vec<(String, AutoCommit)>,
+    /// The same content as one Automerge document (the baseline Duet's split beats).
+    pub single: AutoCommit,
+    /// The device key registered as the manager.
+    pub device: DeviceKey,
+}
+
+const PARAGRAPH: &str = "We talked through the week: what moved, what is stuck, and what \
+    would help next; both agreed on the priorities and on who follows up. ";
+
+/// Generates a notebook of the given shape.
+pub fn generate(spec: SampleSpec) -> Result<SampleNotebook, DuetError> {
+    let ana = ActorId::random();
+    let bo = ActorId::random();
+    let device = DeviceKey::generate();
+    let (ana_id, bo_id) = ("anaperso".to_owned(), "boperson".to_owned());
+    let mut idx = AutoCommit::new().with_actor(ana.clone());
+    index::create(
+        &mut idx,
+        &NewNotebook {
+            title: "Ana / Bo weekly",
+            people: [
+                Person {
+                    id: ana_id.clone(),
+                    name: "Ana".into(),
+                    role: Role::Manager,
+                },
+                Person {
+                    id: bo_id.clone(),
+                    name: "Bo".into(),
+                    role: Role::Report,
+                },
+            ],
+            device: (&device.public_hex(), &ana_id),
+            cadence: Cadence::default(),
+        },
+    )?;
+    idx.commit();
+    let mut open = AutoCommit::new().with_actor(ana.clone());
+    commitments::create(&mut open)?;
+    open.commit();
+    let mut single = AutoCommit::new().with_actor(ana.clone());
+    single.put(ROOT, "title", "Ana / Bo weekly")?;
+    let single_meetings = single.put_object(ROOT, "meetings", ObjType::Map)?;
+    single.commit();
+
+    let start = date(2021, 11, 29);
+    let mut docs = Vec::new();
+    let mut open_from_last: Vec<(String, String)> = Vec::new();
+    let mut counter = 0usize;
+    for m in 0..spec.meetings {
+        let mid = format!("m{m:07}");
+        let day = start
+            .checked_add((7 * m as i64).days())
+            .map_err(|e| DuetError::Invalid(e.to_string()))?
+            .to_string();
+        let last = m + 1 == spec.meetings;
+        index::add_meeting(&mut idx, &mid, &day)?;
+        idx.commit();
+        let mut doc = AutoCommit::new().with_actor(ana.clone());
+        meeting::create(&mut doc, &mid)?;
+        doc.commit();
+        let sm = single.put_object(&single_meetings, mid.as_str(), ObjType::Map)?;
+        single.put(&sm, "date", day.as_str())?;
+        let s_agenda = single.put_object(&sm, "agenda", ObjType::Map)?;
+        let s_commit = single.put_object(&sm, "commitments", ObjType::Map)?;
+        let mut s_sections = Vec::new();
+        for section in Section::ALL {
+            s_sections.push(single.put_object(&sm, section.key(), ObjType::Text)?);
+        }
+        single.commit();
+
+        for a in 0..spec.agenda_per_meeting {
+            let actor = if a % 2 == 0 { &ana } else { &bo };
+            let author = if a % 2 == 0 { &ana_id } else { &bo_id };
+            counter += 1;
+            let id = format!("a{counter:07}");
+            let text = format!("Agenda item {counter}: a topic worth raising this week");
+            doc.set_actor(actor.clone());
+            meeting::add_item(
+                &mut doc,
+                &NewItem {
+                    id: &id,
+                    text: &text,
+                    author,
+                    added_at: counter as i64,
+                    position: counter as f64,
+                    carried_from: None,
+                    discussed: !last,
+                },
+            )?;
+            doc.commit();
+            single.set_actor(actor.clone());
+            let it = single.put_object(&s_agenda, id.as_str(), ObjType::Map)?;
+            let t = single.put_object(&it, "text", ObjType::Text)?;
+            single.splice_text(&t, 0, 0, &text)?;
+            single.put(&it, "author", author.as_str())?;
+            single.put(&it, "discussed", !last)?;
+            single.commit();
+        }
+        let paragraphs = spec.note_bytes_per_meeting / PARAGRAPH.len();
+        for p in 0..paragraphs {
+            let actor = if p % 2 == 0 { &ana } else { &bo };
+            let section = Section::ALL[p % 5];
+            doc.set_actor(actor.clone());
+            meeting::append(&mut doc, section, PARAGRAPH)?;
+            doc.commit();
+            single.set_actor(actor.clone());
+            let t = &s_sections[p % 5];
+            let len = automerge::ReadDoc::length(&single, t);
+            single.splice_text(t, len, 0, PARAGRAPH)?;
+            single.commit();
+        }
+        // Last week's open commitments close in this meeting.
+        for (cid, made_in) in open_from_last.drain(..) {
+            if let Some((_, prev)) = docs.iter_mut().find(|(id, _)| *id == made_in) {
+                let prev: &mut AutoCommit = prev;
+                prev.set_actor(bo.clone());
+                meeting::set_commitment_status(prev, &cid, CommitmentStatus::Done, counter as i64)?;
+                prev.commit();
+            }
+            open.set_actor(bo.clone());
+            commitments::remove_open(&mut open, &cid)?;
+            open.commit();
+        }
+        for c in 0..spec.commitments_per_meeting {
+            counter += 1;
+            let id = format!("c{counter:07}");
+            let owner = if c % 2 == 0 { &ana_id } else { &bo_id };
+            let text = format!("Commitment {counter}: follow up on this by next week");
+            doc.set_actor(if c % 2 == 0 { ana.clone() } else { bo.clone() });
+            meeting::add_commitment(
+                &mut doc,
+                &NewCommitment {
+                    id: &id,
+                    text: &text,
+                    owner,
+                    due: None,
+                    made_in: &mid,
+                },
+            )?;
+            doc.commit();
+            open.set_actor(ana.clone());
+            commitments::add_open(&mut open, &id, &mid)?;
+            open.commit();
+            open_from_last.push((id.clone(), mid.clone()));
+            let c_obj = single.put_object(&s_commit, id.as_str(), ObjType::Map)?;
+            let t = single.put_object(&c_obj, "text", ObjType::Text)?;
+            single.splice_text(&t, 0, 0, &text)?;
+            single.put(&c_obj, "owner", owner.as_str())?;
+            single.commit();
+        }
+        if !last {
+            index::set_meeting_status(&mut idx, &mid, MeetingStatus::Held)?;
+            idx.commit();
+        }
+        docs.push((mid, doc));
+    }
+    let mut all = vec![
+        (INDEX_DOC.to_owned(), idx),
+        (COMMITMENTS_DOC.to_owned(), open),
+    ];
+    all.extend(docs);
+    Ok(SampleNotebook {
+        secret: NotebookSecret::generate(),
+        docs: all,
+        single,
+        device,
+    })
+}
+
+/// Writes a generated notebook into a new home (snapshots, as after compaction), ready for
+/// `Duet::open`. Returns the sum of the documents' `save()` sizes.
+pub fn write_home(home: &Path, sample: &mut SampleNotebook) -> Result<usize, DuetError> {
+    let mut store = Store::open(home)?;
+    store.set_meta(META_DEVICE_KEY, &sample.device.to_bytes())?;
+    store.set_meta(META_NAME, b"Ana")?;
+    let id = sample.secret.notebook_id();
+    store.put_notebook(&NotebookRecord {
+        id: id.clone(),
+        secret_hex: data_encoding::HEXLOWER.encode(sample.secret.as_bytes()),
+        title: "Ana / Bo weekly".into(),
+    })?;
+    store.set_meta(META_CURRENT, id.as_bytes())?;
+    let mut total = 0;
+    for (doc_id, doc) in &mut sample.docs {
+        let bytes = doc.save();
+        total += bytes.len();
+        store.compact(&id, doc_id, &bytes)?;
+    }
+    store.flush()?;
+    Ok(total)
+}
