@@ -1221,13 +1221,10 @@ fn open_commitments(store: &Store, nb: &mut Notebook) -> Result<Vec<Commitment>,
 }
 
 fn summary(nb: &Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
-    index::meetings(&nb.index.am)?
-        .into_iter()
-        .find(|m| m.id == id)
-        .ok_or(DuetError::NotFound {
-            kind: "meeting",
-            query: id.to_owned(),
-        })
+    index::meeting(&nb.index.am, id)?.ok_or(DuetError::NotFound {
+        kind: "meeting",
+        query: id.to_owned(),
+    })
 }
 
 fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {

@@ -26,6 +26,13 @@ use std::path::{Path, PathBuf};
 /// space, so fold rarely.
 pub const COMPACT_AFTER_CHUNKS: usize = 64;
 
+/// sled's log segment size. sled's default (512 KiB) left a five-year notebook taking 3.7x
+/// its documents' size on disk; 16 KiB segments take 1.6x with the same edit latency
+/// (measured with `sample`, 260 meetings).
+const SEGMENT_BYTES: usize = 16 * 1024;
+/// sled's page cache bound: five years of notes are a few MB, so this is never the limit.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The first byte of every record: lets a later format coexist with this one.
 const RECORD_VERSION: u8 = 1;
 /// Key tag of a document's snapshot; sorts before [`CHUNK_TAG`] so a prefix scan yields the
@@ -126,7 +133,8 @@ impl Store {
         let db_path = home.join("store");
         let config = sled::Config::new()
             .path(&db_path)
-            .cache_capacity(64 * 1024 * 1024);
+            .cache_capacity(CACHE_BYTES)
+            .segment_size(SEGMENT_BYTES);
         // sled can panic on some damaged files instead of returning an error.
         let db = catch_unwind(AssertUnwindSafe(|| config.open()))
             .map_err(|panic| StoreError::Damaged {

@@ -125,21 +125,23 @@ pub fn put_text(
 }
 
 /// Appends `content` to a Text object as a new paragraph (a newline between entries).
+/// Reads only the last character, so appending costs the same however long the text is.
 pub fn append_paragraph(
     doc: &mut AutoCommit,
     text: &ObjId,
     content: &str,
 ) -> Result<(), ModelError> {
     let len = doc.length(text);
-    let existing = if len == 0 {
-        String::new()
-    } else {
-        doc.text(text)?
+    let ends_open = match len.checked_sub(1) {
+        Some(last) => doc
+            .get(text, last)?
+            .is_some_and(|(v, _)| v.as_str() != Some("\n")),
+        None => false,
     };
-    let joined = if existing.is_empty() || existing.ends_with('\n') {
-        content.to_owned()
-    } else {
+    let joined = if ends_open {
         format!("\n{content}")
+    } else {
+        content.to_owned()
     };
     doc.splice_text(text, len, 0, &joined)?;
     Ok(())

@@ -190,38 +190,69 @@ pub fn meetings(doc: &AutoCommit) -> Result<Vec<MeetingSummary>, ModelError> {
     let map = am::required_map(doc, &ROOT, "meetings")?;
     let mut out = Vec::new();
     for id in am::keys(doc, &map) {
-        let Some(obj) = am::map(doc, &map, &id)? else {
-            continue;
-        };
-        let dates = am::all_str(doc, &obj, "date")?;
-        let statuses = am::all_str(doc, &obj, "status")?;
-        let mut conflicts = Vec::new();
-        if dates.len() > 1 {
-            conflicts.push(Conflict {
-                field: "date".into(),
-                values: dates.clone(),
-            });
+        if let Some(obj) = am::map(doc, &map, &id)? {
+            out.push(read_meeting(doc, &obj, id)?);
         }
-        if statuses.len() > 1 {
-            conflicts.push(Conflict {
-                field: "status".into(),
-                values: statuses.clone(),
-            });
-        }
-        out.push(MeetingSummary {
-            id,
-            date: dates.first().cloned().unwrap_or_default(),
-            status: MeetingStatus::parse(statuses.first().map(String::as_str).unwrap_or("")),
-            conflicts,
-        });
     }
     out.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.id.cmp(&b.id)));
     Ok(out)
 }
 
-/// The current meeting: the earliest one still to come.
+/// One meeting's summary.
+pub fn meeting(doc: &AutoCommit, id: &str) -> Result<Option<MeetingSummary>, ModelError> {
+    let map = am::required_map(doc, &ROOT, "meetings")?;
+    match am::map(doc, &map, id)? {
+        Some(obj) => Ok(Some(read_meeting(doc, &obj, id.to_owned())?)),
+        None => Ok(None),
+    }
+}
+
+fn read_meeting(doc: &AutoCommit, obj: &ObjId, id: String) -> Result<MeetingSummary, ModelError> {
+    let dates = am::all_str(doc, obj, "date")?;
+    let statuses = am::all_str(doc, obj, "status")?;
+    let mut conflicts = Vec::new();
+    if dates.len() > 1 {
+        conflicts.push(Conflict {
+            field: "date".into(),
+            values: dates.clone(),
+        });
+    }
+    if statuses.len() > 1 {
+        conflicts.push(Conflict {
+            field: "status".into(),
+            values: statuses.clone(),
+        });
+    }
+    Ok(MeetingSummary {
+        id,
+        date: dates.first().cloned().unwrap_or_default(),
+        status: MeetingStatus::parse(statuses.first().map(String::as_str).unwrap_or("")),
+        conflicts,
+    })
+}
+
+/// The current meeting: the earliest one still to come. Reads only each meeting's status,
+/// and the date of the few still to come: this runs for nearly every command.
 pub fn current_meeting(doc: &AutoCommit) -> Result<Option<MeetingSummary>, ModelError> {
-    Ok(meetings(doc)?.into_iter().find(|m| m.status.is_upcoming()))
+    let map = am::required_map(doc, &ROOT, "meetings")?;
+    let mut best: Option<(String, String)> = None;
+    for id in am::keys(doc, &map) {
+        let Some(obj) = am::map(doc, &map, &id)? else {
+            continue;
+        };
+        let status = am::str(doc, &obj, "status")?.unwrap_or_default();
+        if !MeetingStatus::parse(&status).is_upcoming() {
+            continue;
+        }
+        let date = am::str(doc, &obj, "date")?.unwrap_or_default();
+        if best.as_ref().is_none_or(|(d, i)| (&date, &id) < (d, i)) {
+            best = Some((date, id));
+        }
+    }
+    match best {
+        Some((_, id)) => meeting(doc, &id),
+        None => Ok(None),
+    }
 }
 
 /// The backlog's live items.

@@ -183,3 +183,23 @@ fn read_commitment(
         conflicts,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_paragraphs_are_separated_by_one_newline() {
+        let mut doc = AutoCommit::new();
+        create(&mut doc, "m1").expect("create");
+        append(&mut doc, Section::Wins, "first").expect("append");
+        append(&mut doc, Section::Wins, "second").expect("append");
+        set(&mut doc, Section::Notes, "ends open\n").expect("set");
+        append(&mut doc, Section::Notes, "next").expect("append");
+        let all = sections(&doc).expect("sections");
+        let text = |s: Section| all.iter().find(|t| t.section == s).map(|t| t.text.clone());
+        assert_eq!(text(Section::Wins).as_deref(), Some("first\nsecond"));
+        assert_eq!(text(Section::Notes).as_deref(), Some("ends open\nnext"));
+        assert_eq!(validate(&doc).expect("valid"), "m1");
+    }
+}
