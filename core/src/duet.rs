@@ -235,9 +235,9 @@ impl Duet {
         let id = secret.notebook_id();
         let my_id = ids::new_id();
         let device = self.device.public_hex();
-        let mut nb = Notebook::fresh(&id, &self.actor);
+        let mut nb = Notebook::fresh(&self.store, &id, &self.actor);
         index::create(
-            &mut nb.index.am,
+            &mut nb.index()?.am,
             &NewNotebook {
                 title: &title,
                 people: [
@@ -276,8 +276,8 @@ impl Duet {
         let current = self.current_id().ok();
         let mut out = Vec::new();
         for record in self.store.notebooks()? {
-            let nb = Notebook::load(&self.store, &record.id, &self.actor)?;
-            out.push(self.view_of(&nb, current.as_deref() == Some(record.id.as_str()))?);
+            let mut nb = Notebook::load(&self.store, &record.id, &self.actor)?;
+            out.push(self.view_of(&mut nb, current.as_deref() == Some(record.id.as_str()))?);
         }
         out.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
@@ -294,16 +294,16 @@ impl Duet {
 
     /// The selected notebook.
     pub fn notebook(&self) -> Result<NotebookView, DuetError> {
-        let nb = self.load()?;
-        let current = self.current_id().ok();
-        self.view_of(&nb, current.as_deref() == Some(nb.id.as_str()))
+        let mut nb = self.load()?;
+        let is_current = self.current_id().ok().as_deref() == Some(nb.id.as_str());
+        self.view_of(&mut nb, is_current)
     }
 
     /// Renames the selected notebook.
     pub fn rename(&mut self, title: &str) -> Result<NotebookView, DuetError> {
         let title = clean_text(title, "title")?;
         let mut nb = self.load()?;
-        index::set_title(&mut nb.index.am, &title)?;
+        index::set_title(&mut nb.index()?.am, &title)?;
         self.save(&mut nb)?;
         self.notebook()
     }
@@ -312,7 +312,7 @@ impl Duet {
     pub fn set_cadence(&mut self, cadence: Cadence) -> Result<NotebookView, DuetError> {
         check_cadence(cadence)?;
         let mut nb = self.load()?;
-        index::set_cadence(&mut nb.index.am, cadence)?;
+        index::set_cadence(&mut nb.index()?.am, cadence)?;
         self.save(&mut nb)?;
         self.notebook()
     }
@@ -324,24 +324,24 @@ impl Duet {
         let mut nb = self.load()?;
         let date = match date {
             Some(d) => d,
-            None => next_date(&nb)?,
+            None => next_date(&mut nb)?,
         };
         let id = ids::new_id();
         nb.create_meeting(&id, &date.to_string())?;
         self.save(&mut nb)?;
-        summary(&nb, &id)
+        summary(&mut nb, &id)
     }
 
     /// Every meeting, by date.
     pub fn meetings(&self) -> Result<Vec<MeetingSummary>, DuetError> {
-        Ok(index::meetings(&self.load()?.index.am)?)
+        Ok(index::meetings(&self.load()?.index()?.am)?)
     }
 
     /// One meeting in full: by id prefix, or the current one.
     pub fn meeting(&self, id: Option<&str>) -> Result<MeetingView, DuetError> {
         let mut nb = self.load()?;
-        let id = resolve_meeting(&mut nb, id)?;
-        let view = meeting_view(&self.store, &mut nb, &id)?;
+        let id = resolve_meeting(&self.store, &mut nb, id)?;
+        let view = meeting_view(&mut nb, &id)?;
         self.keep(nb);
         Ok(view)
     }
@@ -349,8 +349,8 @@ impl Duet {
     /// Cancels a meeting; its undiscussed agenda items move to the next one.
     pub fn cancel(&mut self, id: Option<&str>) -> Result<WrapOutcome, DuetError> {
         let mut nb = self.load()?;
-        let id = resolve_meeting(&mut nb, id)?;
-        index::set_meeting_status(&mut nb.index.am, &id, MeetingStatus::Canceled)?;
+        let id = resolve_meeting(&self.store, &mut nb, id)?;
+        index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Canceled)?;
         let outcome = self.close_meeting(&mut nb, &id)?;
         self.save(&mut nb)?;
         Ok(outcome)
@@ -363,11 +363,11 @@ impl Duet {
         date: Date,
     ) -> Result<MeetingSummary, DuetError> {
         let mut nb = self.load()?;
-        let id = resolve_meeting(&mut nb, id)?;
-        index::set_meeting_date(&mut nb.index.am, &id, &date.to_string())?;
-        index::set_meeting_status(&mut nb.index.am, &id, MeetingStatus::Rescheduled)?;
+        let id = resolve_meeting(&self.store, &mut nb, id)?;
+        index::set_meeting_date(&mut nb.index()?.am, &id, &date.to_string())?;
+        index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Rescheduled)?;
         self.save(&mut nb)?;
-        summary(&nb, &id)
+        summary(&mut nb, &id)
     }
 
     /// Appends a paragraph to a section of a meeting (the current one by default).
@@ -379,8 +379,8 @@ impl Duet {
     ) -> Result<String, DuetError> {
         let text = clean_text(text, "note")?;
         let mut nb = self.load()?;
-        let id = resolve_meeting(&mut nb, meeting_id)?;
-        meeting::append(&mut nb.meeting(&self.store, &id)?.am, section, &text)?;
+        let id = resolve_meeting(&self.store, &mut nb, meeting_id)?;
+        meeting::append(&mut nb.meeting(&id)?.am, section, &text)?;
         self.save(&mut nb)?;
         self.keep(nb);
         Ok(id)
@@ -396,9 +396,9 @@ impl Duet {
         needs: Option<&str>,
     ) -> Result<WrapOutcome, DuetError> {
         let mut nb = self.load()?;
-        let id = resolve_meeting(&mut nb, id)?;
+        let id = resolve_meeting(&self.store, &mut nb, id)?;
         {
-            let doc = &mut nb.meeting(&self.store, &id)?.am;
+            let doc = &mut nb.meeting(&id)?.am;
             for (section, text) in [
                 (Section::Takeaway, takeaway),
                 (Section::NextSteps, next_steps),
@@ -409,7 +409,7 @@ impl Duet {
                 }
             }
         }
-        index::set_meeting_status(&mut nb.index.am, &id, MeetingStatus::Held)?;
+        index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Held)?;
         let outcome = self.close_meeting(&mut nb, &id)?;
         self.save(&mut nb)?;
         Ok(outcome)
@@ -418,11 +418,11 @@ impl Duet {
     /// After a meeting is held or canceled: find or make the next meeting and carry the
     /// undiscussed items there.
     fn close_meeting(&mut self, nb: &mut Notebook, id: &str) -> Result<WrapOutcome, DuetError> {
-        let (next_id, created) = match nb.current_meeting()? {
+        let (next_id, created) = match nb.current_meeting(&self.store)? {
             Some(m) if m.id != id => (m.id, false),
             _ => {
                 let this = summary(nb, id)?;
-                let every = index::cadence(&nb.index.am)?.every_days;
+                let every = index::cadence(&nb.index()?.am)?.every_days;
                 let base = parse_stored_date(&this.date)?.max(crate::dates::today());
                 let date = base
                     .checked_add(i64::from(every).days())
@@ -432,7 +432,7 @@ impl Duet {
                 (new_id, true)
             }
         };
-        let carried = carry_over(&self.store, nb, id, &next_id)?;
+        let carried = carry_over(nb, id, &next_id)?;
         Ok(WrapOutcome {
             held: summary(nb, id)?,
             next: summary(nb, &next_id)?,
@@ -452,7 +452,7 @@ impl Duet {
     ) -> Result<AgendaItem, DuetError> {
         let text = clean_text(text, "agenda item")?;
         let mut nb = self.load()?;
-        let author = self.me(&nb)?;
+        let author = self.me(&mut nb)?;
         let id = ids::new_id();
         let now = now_millis();
         let new = NewItem {
@@ -465,11 +465,12 @@ impl Duet {
             discussed: false,
         };
         let item = if backlog {
-            index::add_backlog(&mut nb.index.am, &new)?;
-            item::get(&nb.index.am, &index::backlog_obj(&nb.index.am)?, &id)?
+            index::add_backlog(&mut nb.index()?.am, &new)?;
+            let index = &nb.index()?.am;
+            item::get(index, &index::backlog_obj(index)?, &id)?
         } else {
-            let mid = resolve_meeting(&mut nb, meeting_id)?;
-            let doc = &mut nb.meeting(&self.store, &mid)?.am;
+            let mid = resolve_meeting(&self.store, &mut nb, meeting_id)?;
+            let doc = &mut nb.meeting(&mid)?.am;
             meeting::add_item(doc, &new)?;
             item::get(doc, &meeting::agenda_obj(doc)?, &id)?
         };
@@ -487,9 +488,9 @@ impl Duet {
         meeting_id: Option<&str>,
     ) -> Result<(Option<MeetingView>, Vec<AgendaItem>), DuetError> {
         let mut nb = self.load()?;
-        let backlog = index::backlog(&nb.index.am)?;
-        let meeting = match resolve_meeting(&mut nb, meeting_id) {
-            Ok(id) => Some(meeting_view(&self.store, &mut nb, &id)?),
+        let backlog = index::backlog(&nb.index()?.am)?;
+        let meeting = match resolve_meeting(&self.store, &mut nb, meeting_id) {
+            Ok(id) => Some(meeting_view(&mut nb, &id)?),
             Err(DuetError::NoCurrentMeeting) => None,
             Err(e) => return Err(e),
         };
@@ -505,8 +506,8 @@ impl Duet {
         let mut nb = self.load()?;
         let (place, id) = self.find_item(&mut nb, item_id, meeting_id)?;
         let doc = match &place {
-            ItemPlace::Backlog => &mut nb.index.am,
-            ItemPlace::Meeting(m) => &mut nb.meeting(&self.store, m)?.am,
+            ItemPlace::Backlog => &mut nb.index()?.am,
+            ItemPlace::Meeting(m) => &mut nb.meeting(m)?.am,
         };
         let items = items_obj(doc, &place)?;
         item::set_discussed(doc, &items, &id, true)?;
@@ -529,8 +530,8 @@ impl Duet {
         let mut nb = self.load()?;
         let (place, id) = self.find_item(&mut nb, item_id, meeting_id)?;
         let doc = match &place {
-            ItemPlace::Backlog => &mut nb.index.am,
-            ItemPlace::Meeting(m) => &mut nb.meeting(&self.store, m)?.am,
+            ItemPlace::Backlog => &mut nb.index()?.am,
+            ItemPlace::Meeting(m) => &mut nb.meeting(m)?.am,
         };
         let items = items_obj(doc, &place)?;
         item::set_text(doc, &items, &id, &text)?;
@@ -553,13 +554,15 @@ impl Duet {
         let (from, id) = self.find_item(&mut nb, item_id, meeting_id)?;
         let to_place = match to {
             MoveTarget::Backlog => ItemPlace::Backlog,
-            MoveTarget::Meeting(m) => ItemPlace::Meeting(resolve_meeting(&mut nb, Some(m))?),
+            MoveTarget::Meeting(m) => {
+                ItemPlace::Meeting(resolve_meeting(&self.store, &mut nb, Some(m))?)
+            }
             MoveTarget::Next => {
                 let after = match &from {
                     ItemPlace::Meeting(m) => Some(m.clone()),
                     ItemPlace::Backlog => None,
                 };
-                let next = index::meetings(&nb.index.am)?
+                let next = index::meetings(&nb.index()?.am)?
                     .into_iter()
                     .find(|m| m.status.is_upcoming() && Some(&m.id) != after.as_ref())
                     .ok_or(DuetError::NoCurrentMeeting)?;
@@ -571,10 +574,10 @@ impl Duet {
                 "agenda item {id} is already there"
             )));
         }
-        move_item(&self.store, &mut nb, &id, &from, &to_place)?;
+        move_item(&mut nb, &id, &from, &to_place)?;
         let doc = match &to_place {
-            ItemPlace::Backlog => &nb.index.am,
-            ItemPlace::Meeting(m) => &nb.meeting(&self.store, m)?.am,
+            ItemPlace::Backlog => &nb.index()?.am,
+            ItemPlace::Meeting(m) => &nb.meeting(m)?.am,
         };
         let item = item::get(doc, &items_obj(doc, &to_place)?, &id)?;
         self.save(&mut nb)?;
@@ -591,13 +594,13 @@ impl Duet {
         query: &str,
         meeting_id: Option<&str>,
     ) -> Result<(ItemPlace, String), DuetError> {
-        let mut candidates: Vec<(ItemPlace, String)> = index::backlog(&nb.index.am)?
+        let mut candidates: Vec<(ItemPlace, String)> = index::backlog(&nb.index()?.am)?
             .into_iter()
             .map(|i| (ItemPlace::Backlog, i.id))
             .collect();
-        match resolve_meeting(nb, meeting_id) {
+        match resolve_meeting(&self.store, nb, meeting_id) {
             Ok(mid) => {
-                let doc = &nb.meeting(&self.store, &mid)?.am;
+                let doc = &nb.meeting(&mid)?.am;
                 candidates.extend(
                     meeting::agenda(doc)?
                         .into_iter()
@@ -633,10 +636,10 @@ impl Duet {
     ) -> Result<Commitment, DuetError> {
         let text = clean_text(text, "commitment")?;
         let mut nb = self.load()?;
-        let owner = self.resolve_owner(&nb, owner)?;
-        let mid = match resolve_meeting(&mut nb, meeting_id) {
+        let owner = self.resolve_owner(&mut nb, owner)?;
+        let mid = match resolve_meeting(&self.store, &mut nb, meeting_id) {
             Ok(id) => id,
-            Err(DuetError::NoCurrentMeeting) => index::meetings(&nb.index.am)?
+            Err(DuetError::NoCurrentMeeting) => index::meetings(&nb.index()?.am)?
                 .pop()
                 .map(|m| m.id)
                 .ok_or(DuetError::NoCurrentMeeting)?,
@@ -644,7 +647,7 @@ impl Duet {
         };
         let id = ids::new_id();
         let due = due.map(|d| d.to_string());
-        let doc = &mut nb.meeting(&self.store, &mid)?.am;
+        let doc = &mut nb.meeting(&mid)?.am;
         meeting::add_commitment(
             doc,
             &NewCommitment {
@@ -656,7 +659,7 @@ impl Duet {
             },
         )?;
         let made = meeting::commitment(doc, &id)?;
-        commitments::add_open(&mut nb.commitments(&self.store)?.am, &id, &mid)?;
+        commitments::add_open(&mut nb.commitments()?.am, &id, &mid)?;
         self.save(&mut nb)?;
         made.ok_or(DuetError::NotFound {
             kind: "commitment",
@@ -671,7 +674,7 @@ impl Duet {
         status: CommitmentStatus,
     ) -> Result<Commitment, DuetError> {
         let mut nb = self.load()?;
-        let open = commitments::open(&nb.commitments(&self.store)?.am)?;
+        let open = commitments::open(&nb.commitments()?.am)?;
         let id = resolve_id(
             "open commitment",
             query,
@@ -685,11 +688,11 @@ impl Duet {
                 kind: "commitment",
                 query: query.to_owned(),
             })?;
-        let doc = &mut nb.meeting(&self.store, &made_in)?.am;
+        let doc = &mut nb.meeting(&made_in)?.am;
         meeting::set_commitment_status(doc, &id, status, now_millis())?;
         let closed = meeting::commitment(doc, &id)?;
         if status != CommitmentStatus::Open {
-            commitments::remove_open(&mut nb.commitments(&self.store)?.am, &id)?;
+            commitments::remove_open(&mut nb.commitments()?.am, &id)?;
         }
         self.save(&mut nb)?;
         closed.ok_or(DuetError::NotFound {
@@ -702,11 +705,11 @@ impl Duet {
     pub fn commitments(&self, open_only: bool) -> Result<Vec<Commitment>, DuetError> {
         let mut nb = self.load()?;
         if open_only {
-            return open_commitments(&self.store, &mut nb);
+            return open_commitments(&mut nb);
         }
         let mut out = Vec::new();
-        for m in index::meetings(&nb.index.am)? {
-            match nb.meeting(&self.store, &m.id) {
+        for m in index::meetings(&nb.index()?.am)? {
+            match nb.meeting(&m.id) {
                 Ok(doc) => out.extend(meeting::commitments(&doc.am)?),
                 Err(DuetError::MeetingNotHere { .. }) => {}
                 Err(e) => return Err(e),
@@ -720,15 +723,15 @@ impl Duet {
     /// The current meeting and everything still open.
     pub fn overview(&self) -> Result<Overview, DuetError> {
         let mut nb = self.load()?;
-        let notebook = self.view_of(&nb, true)?;
-        let meeting = match nb.current_meeting()? {
-            Some(m) => Some(meeting_view(&self.store, &mut nb, &m.id)?),
+        let notebook = self.view_of(&mut nb, true)?;
+        let meeting = match nb.current_meeting(&self.store)? {
+            Some(m) => Some(meeting_view(&mut nb, &m.id)?),
             None => None,
         };
         let overview = Overview {
             notebook,
-            open_commitments: open_commitments(&self.store, &mut nb)?,
-            backlog: index::backlog(&nb.index.am)?,
+            open_commitments: open_commitments(&mut nb)?,
+            backlog: index::backlog(&nb.index()?.am)?,
             meeting,
         };
         self.keep(nb);
@@ -739,8 +742,8 @@ impl Duet {
     pub fn history(&self) -> Result<Vec<MeetingView>, DuetError> {
         let mut nb = self.load()?;
         let mut out = Vec::new();
-        for m in index::meetings(&nb.index.am)? {
-            match meeting_view(&self.store, &mut nb, &m.id) {
+        for m in index::meetings(&nb.index()?.am)? {
+            match meeting_view(&mut nb, &m.id) {
                 Ok(v) => out.push(v),
                 Err(DuetError::MeetingNotHere { .. }) => {}
                 Err(e) => return Err(e),
@@ -757,13 +760,13 @@ impl Duet {
         let mut nb = self.load()?;
         std::fs::create_dir_all(dir).map_err(|e| DuetError::io("creating", dir, e))?;
         let mut documents = Vec::new();
-        for id in nb.all_doc_ids(&self.store)? {
+        for id in nb.all_doc_ids()? {
             let (kind, file) = match id.as_str() {
                 INDEX_DOC => ("index", "index.automerge".to_owned()),
                 COMMITMENTS_DOC => ("commitments", "commitments.automerge".to_owned()),
                 _ => ("meeting", format!("meeting-{id}.automerge")),
             };
-            let bytes = nb.doc(&self.store, &id)?.am.save();
+            let bytes = nb.doc(&id)?.am.save();
             write_atomically(&dir.join(&file), &bytes)?;
             documents.push(ExportedDoc {
                 id,
@@ -775,7 +778,7 @@ impl Duet {
             format: MANIFEST_FORMAT.into(),
             version: 1,
             notebook_id: nb.id.clone(),
-            title: index::title(&nb.index.am)?,
+            title: index::title(&nb.index()?.am)?,
             documents,
         };
         let json = serde_json::to_vec_pretty(&manifest)
@@ -836,8 +839,8 @@ impl Duet {
         let mut nb = self.load()?;
         let record = self.record(&nb.id)?;
         let mut docs = Vec::new();
-        for id in nb.all_doc_ids(&self.store)? {
-            let bytes = nb.doc(&self.store, &id)?.am.save();
+        for id in nb.all_doc_ids()? {
+            let bytes = nb.doc(&id)?.am.save();
             docs.push(BundleDoc { id, bytes });
         }
         let bundle = Bundle {
@@ -849,7 +852,7 @@ impl Duet {
                         what: format!("secret of notebook {}", nb.id),
                     })
                 })?,
-            title: index::title(&nb.index.am)?,
+            title: index::title(&nb.index()?.am)?,
             docs,
         };
         let bytes = bundle.encode();
@@ -914,7 +917,7 @@ impl Duet {
         })?;
         let mut report = self.merge_docs(&id, docs, true)?;
         let mut nb = Notebook::load(&self.store, &id, &self.actor)?;
-        index::add_device(&mut nb.index.am, &self.device.public_hex(), &person.id)?;
+        index::add_device(&mut nb.index()?.am, &self.device.public_hex(), &person.id)?;
         self.store.set_meta(META_CURRENT, id.as_bytes())?;
         nb.persist(&mut self.store)?;
         self.selected = Some(id);
@@ -959,8 +962,8 @@ impl Duet {
                 ));
             };
             let (_, index) = incoming.remove(pos);
-            let mut nb = Notebook::fresh(notebook, &self.actor);
-            nb.index
+            let mut nb = Notebook::fresh(&self.store, notebook, &self.actor);
+            nb.index()?
                 .am
                 .merge(&mut { index }.am)
                 .map_err(crate::model::ModelError::from)?;
@@ -976,11 +979,11 @@ impl Duet {
             reconciled: 0,
         };
         if joining {
-            report.changes += nb.index.am.get_changes(&[]).len();
+            report.changes += nb.index()?.am.get_changes(&[]).len();
             report.documents += 1;
         }
         for (id, mut doc) in incoming {
-            let target = nb.doc_or_empty(&self.store, &id)?;
+            let target = nb.doc_or_empty(&id)?;
             let before = target.am.get_heads();
             target
                 .am
@@ -991,7 +994,7 @@ impl Duet {
                 report.changes += target.am.get_changes(&before).len();
             }
         }
-        report.reconciled = nb.reconcile_moves(&self.store)?;
+        report.reconciled = nb.reconcile_moves()?;
         nb.persist(&mut self.store)?;
         Ok(report)
     }
@@ -1051,14 +1054,14 @@ impl Duet {
         resolve_id("notebook", query, records.iter().map(|r| r.id.as_str()))
     }
 
-    fn me(&self, nb: &Notebook) -> Result<String, DuetError> {
-        index::device_person(&nb.index.am, &self.device.public_hex())?.ok_or_else(|| {
+    fn me(&self, nb: &mut Notebook) -> Result<String, DuetError> {
+        index::device_person(&nb.index()?.am, &self.device.public_hex())?.ok_or_else(|| {
             DuetError::Invalid("this device is not registered in the notebook; join it with a bundle (--join --as ...)".into())
         })
     }
 
-    fn resolve_owner(&self, nb: &Notebook, owner: &Owner) -> Result<String, DuetError> {
-        let people = index::people(&nb.index.am)?;
+    fn resolve_owner(&self, nb: &mut Notebook, owner: &Owner) -> Result<String, DuetError> {
+        let people = index::people(&nb.index()?.am)?;
         let me = self.me(nb)?;
         match owner {
             Owner::Me => Ok(me),
@@ -1093,13 +1096,13 @@ impl Duet {
         }
     }
 
-    fn view_of(&self, nb: &Notebook, current: bool) -> Result<NotebookView, DuetError> {
+    fn view_of(&self, nb: &mut Notebook, current: bool) -> Result<NotebookView, DuetError> {
         Ok(NotebookView {
             id: nb.id.clone(),
-            title: index::title(&nb.index.am)?,
-            people: index::people(&nb.index.am)?,
-            cadence: index::cadence(&nb.index.am)?,
-            me: index::device_person(&nb.index.am, &self.device.public_hex())?,
+            title: index::title(&nb.index()?.am)?,
+            people: index::people(&nb.index()?.am)?,
+            cadence: index::cadence(&nb.index()?.am)?,
+            me: index::device_person(&nb.index()?.am, &self.device.public_hex())?,
             current,
         })
     }
@@ -1138,15 +1141,14 @@ fn items_obj(
 
 /// Moves one item: a copy under the same id in its new home, the original marked moved.
 fn move_item(
-    store: &Store,
     nb: &mut Notebook,
     id: &str,
     from: &ItemPlace,
     to: &ItemPlace,
 ) -> Result<(), DuetError> {
     let source = match from {
-        ItemPlace::Backlog => &mut nb.index.am,
-        ItemPlace::Meeting(m) => &mut nb.meeting(store, m)?.am,
+        ItemPlace::Backlog => &mut nb.index()?.am,
+        ItemPlace::Meeting(m) => &mut nb.meeting(m)?.am,
     };
     let items = items_obj(source, from)?;
     let original = item::mark_moved(source, &items, id, to.name())?;
@@ -1165,29 +1167,23 @@ fn move_item(
     };
     match to {
         ItemPlace::Backlog => {
-            index::add_backlog(&mut nb.index.am, &new)?;
+            index::add_backlog(&mut nb.index()?.am, &new)?;
         }
         ItemPlace::Meeting(m) => {
-            meeting::add_item(&mut nb.meeting(store, m)?.am, &new)?;
+            meeting::add_item(&mut nb.meeting(m)?.am, &new)?;
         }
     }
     Ok(())
 }
 
-fn carry_over(
-    store: &Store,
-    nb: &mut Notebook,
-    from: &str,
-    to: &str,
-) -> Result<Vec<String>, DuetError> {
-    let pending: Vec<String> = meeting::agenda(&nb.meeting(store, from)?.am)?
+fn carry_over(nb: &mut Notebook, from: &str, to: &str) -> Result<Vec<String>, DuetError> {
+    let pending: Vec<String> = meeting::agenda(&nb.meeting(from)?.am)?
         .into_iter()
         .filter(|i| !i.discussed)
         .map(|i| i.id)
         .collect();
     for id in &pending {
         move_item(
-            store,
             nb,
             id,
             &ItemPlace::Meeting(from.to_owned()),
@@ -1197,10 +1193,10 @@ fn carry_over(
     Ok(pending)
 }
 
-fn open_commitments(store: &Store, nb: &mut Notebook) -> Result<Vec<Commitment>, DuetError> {
+fn open_commitments(nb: &mut Notebook) -> Result<Vec<Commitment>, DuetError> {
     let mut out = Vec::new();
-    for (id, made_in) in commitments::open(&nb.commitments(store)?.am)? {
-        match nb.meeting(store, &made_in) {
+    for (id, made_in) in commitments::open(&nb.commitments()?.am)? {
+        match nb.meeting(&made_in) {
             Ok(doc) => {
                 if let Some(c) = meeting::commitment(&doc.am, &id)? {
                     out.push(c);
@@ -1220,16 +1216,16 @@ fn open_commitments(store: &Store, nb: &mut Notebook) -> Result<Vec<Commitment>,
     Ok(out)
 }
 
-fn summary(nb: &Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
-    index::meeting(&nb.index.am, id)?.ok_or(DuetError::NotFound {
+fn summary(nb: &mut Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
+    index::meeting(&nb.index()?.am, id)?.ok_or(DuetError::NotFound {
         kind: "meeting",
         query: id.to_owned(),
     })
 }
 
-fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
+fn meeting_view(nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
     let summary = summary(nb, id)?;
-    let doc = &nb.meeting(store, id)?.am;
+    let doc = &nb.meeting(id)?.am;
     Ok(MeetingView {
         summary,
         agenda: meeting::agenda(doc)?,
@@ -1238,14 +1234,18 @@ fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingVie
     })
 }
 
-fn resolve_meeting(nb: &mut Notebook, query: Option<&str>) -> Result<String, DuetError> {
+fn resolve_meeting(
+    store: &Store,
+    nb: &mut Notebook,
+    query: Option<&str>,
+) -> Result<String, DuetError> {
     match query {
         None => nb
-            .current_meeting()?
+            .current_meeting(store)?
             .map(|m| m.id)
             .ok_or(DuetError::NoCurrentMeeting),
         Some(q) => {
-            let meetings = index::meetings(&nb.index.am)?;
+            let meetings = index::meetings(&nb.index()?.am)?;
             if let Ok(date) = q.parse::<Date>() {
                 let on: Vec<&MeetingSummary> = meetings
                     .iter()
@@ -1279,9 +1279,9 @@ fn resolve_id<'a>(
     }
 }
 
-fn next_date(nb: &Notebook) -> Result<Date, DuetError> {
-    let every = index::cadence(&nb.index.am)?.every_days;
-    let last = index::meetings(&nb.index.am)?
+fn next_date(nb: &mut Notebook) -> Result<Date, DuetError> {
+    let every = index::cadence(&nb.index()?.am)?.every_days;
+    let last = index::meetings(&nb.index()?.am)?
         .into_iter()
         .filter(|m| m.status != MeetingStatus::Canceled)
         .filter_map(|m| m.date.parse::<Date>().ok())

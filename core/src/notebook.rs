@@ -8,7 +8,7 @@ use crate::error::DuetError;
 use crate::model::commitments::{self, COMMITMENTS_DOC};
 use crate::model::views::MeetingSummary;
 use crate::model::{index, item, meeting};
-use crate::store::{Store, StoreError, COMPACT_AFTER_CHUNKS};
+use crate::store::{DocReader, Store, StoreError, COMPACT_AFTER_CHUNKS};
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use std::collections::BTreeMap;
 
@@ -48,10 +48,11 @@ impl Doc {
     }
 }
 
-/// A notebook with its index loaded.
+/// A notebook: its documents are loaded from the store on first use.
 pub(crate) struct Notebook {
     pub id: String,
-    pub index: Doc,
+    index: Option<Doc>,
+    reader: DocReader,
     pub meetings: BTreeMap<String, Doc>,
     /// The open-commitments document, loaded on first use.
     pub commitments: Option<Doc>,
@@ -62,17 +63,12 @@ pub(crate) struct Notebook {
 }
 
 impl Notebook {
-    /// Loads a notebook's index from the store.
+    /// A notebook of the store; nothing is loaded until used.
     pub fn load(store: &Store, id: &str, actor: &ActorId) -> Result<Notebook, DuetError> {
-        let index = load_doc(store, id, index::INDEX_DOC, actor)?.ok_or_else(|| {
-            DuetError::Store(StoreError::Corrupt {
-                what: format!("the index document of notebook {id} is missing"),
-            })
-        })?;
-        index::validate(&index.am)?;
         Ok(Notebook {
             id: id.to_owned(),
-            index,
+            index: None,
+            reader: store.reader(),
             meetings: BTreeMap::new(),
             commitments: None,
             current: None,
@@ -81,10 +77,11 @@ impl Notebook {
     }
 
     /// A new notebook in memory, with an empty index for the caller to fill.
-    pub fn fresh(id: &str, actor: &ActorId) -> Notebook {
+    pub fn fresh(store: &Store, id: &str, actor: &ActorId) -> Notebook {
         Notebook {
             id: id.to_owned(),
-            index: Doc::fresh(actor),
+            index: Some(Doc::fresh(actor)),
+            reader: store.reader(),
             meetings: BTreeMap::new(),
             commitments: None,
             current: None,
@@ -92,31 +89,71 @@ impl Notebook {
         }
     }
 
+    /// The index document, loaded on first use.
+    pub fn index(&mut self) -> Result<&mut Doc, DuetError> {
+        if self.index.is_none() {
+            let doc = load_doc(&self.reader, &self.id, index::INDEX_DOC, &self.actor)?.ok_or_else(
+                || {
+                    DuetError::Store(StoreError::Corrupt {
+                        what: format!("the index document of notebook {} is missing", self.id),
+                    })
+                },
+            )?;
+            index::validate(&doc.am)?;
+            self.index = Some(doc);
+        }
+        self.index.as_mut().ok_or_else(|| {
+            DuetError::Store(StoreError::Corrupt {
+                what: "index document".into(),
+            })
+        })
+    }
+
     /// The current meeting: the earliest one still to come.
-    pub fn current_meeting(&mut self) -> Result<Option<MeetingSummary>, DuetError> {
-        let heads = self.index.am.get_heads();
+    ///
+    /// Finding it scans every meeting of the index, so the answer is cached: in memory by the
+    /// index heads, and in the store by the index's stored version (see [`CurrentCache`]), so
+    /// an edit to the current meeting need not load the index at all.
+    pub fn current_meeting(&mut self, store: &Store) -> Result<Option<MeetingSummary>, DuetError> {
+        if self.index.is_none() {
+            let version = self.reader.doc_version(&self.id, index::INDEX_DOC)?;
+            if let Some(cached) = CurrentCache::read(store, &self.id)? {
+                if cached.version == version {
+                    return Ok(cached.meeting);
+                }
+            }
+            let meeting = index::current_meeting(&self.index()?.am)?;
+            CurrentCache {
+                version,
+                meeting: meeting.clone(),
+            }
+            .write(store, &self.id)?;
+            return Ok(meeting);
+        }
+        let heads = self.index()?.am.get_heads();
         if let Some((at, current)) = &self.current {
             if *at == heads {
                 return Ok(current.clone());
             }
         }
-        let current = index::current_meeting(&self.index.am)?;
+        let current = index::current_meeting(&self.index()?.am)?;
         self.current = Some((heads, current.clone()));
         Ok(current)
     }
 
     /// The open-commitments document, loaded on first use.
-    pub fn commitments(&mut self, store: &Store) -> Result<&mut Doc, DuetError> {
+    pub fn commitments(&mut self) -> Result<&mut Doc, DuetError> {
         if self.commitments.is_none() {
-            let doc =
-                load_doc(store, &self.id, COMMITMENTS_DOC, &self.actor)?.ok_or_else(|| {
+            let doc = load_doc(&self.reader, &self.id, COMMITMENTS_DOC, &self.actor)?.ok_or_else(
+                || {
                     DuetError::Store(StoreError::Corrupt {
                         what: format!(
                             "the commitments document of notebook {} is missing",
                             self.id
                         ),
                     })
-                })?;
+                },
+            )?;
             commitments::validate(&doc.am)?;
             self.commitments = Some(doc);
         }
@@ -128,9 +165,9 @@ impl Notebook {
     }
 
     /// The meeting's document, loaded on first use.
-    pub fn meeting(&mut self, store: &Store, id: &str) -> Result<&mut Doc, DuetError> {
+    pub fn meeting(&mut self, id: &str) -> Result<&mut Doc, DuetError> {
         if !self.meetings.contains_key(id) {
-            let doc = load_doc(store, &self.id, id, &self.actor)?.ok_or_else(|| {
+            let doc = load_doc(&self.reader, &self.id, id, &self.actor)?.ok_or_else(|| {
                 DuetError::MeetingNotHere {
                     meeting: id.to_owned(),
                 }
@@ -145,22 +182,22 @@ impl Notebook {
     }
 
     /// Any of the notebook's documents by id: the index, the open commitments, or a meeting.
-    pub fn doc(&mut self, store: &Store, id: &str) -> Result<&mut Doc, DuetError> {
+    pub fn doc(&mut self, id: &str) -> Result<&mut Doc, DuetError> {
         match id {
-            index::INDEX_DOC => Ok(&mut self.index),
-            COMMITMENTS_DOC => self.commitments(store),
-            _ => self.meeting(store, id),
+            index::INDEX_DOC => self.index(),
+            COMMITMENTS_DOC => self.commitments(),
+            _ => self.meeting(id),
         }
     }
 
     /// Like [`Notebook::doc`], but a document the store lacks starts empty (to merge into).
-    pub fn doc_or_empty(&mut self, store: &Store, id: &str) -> Result<&mut Doc, DuetError> {
+    pub fn doc_or_empty(&mut self, id: &str) -> Result<&mut Doc, DuetError> {
         let stored = match id {
             index::INDEX_DOC => true,
             COMMITMENTS_DOC => {
-                self.commitments.is_some() || store.load_doc(&self.id, id)?.is_some()
+                self.commitments.is_some() || self.reader.load_doc(&self.id, id)?.is_some()
             }
-            _ => self.has_meeting(store, id)?,
+            _ => self.has_meeting(id)?,
         };
         if !stored {
             let doc = Doc::fresh(&self.actor);
@@ -170,17 +207,17 @@ impl Notebook {
                 self.meetings.insert(id.to_owned(), doc);
             }
         }
-        self.doc(store, id)
+        self.doc(id)
     }
 
     /// Whether the store holds this meeting's document.
-    pub fn has_meeting(&self, store: &Store, id: &str) -> Result<bool, DuetError> {
-        Ok(self.meetings.contains_key(id) || store.load_doc(&self.id, id)?.is_some())
+    pub fn has_meeting(&self, id: &str) -> Result<bool, DuetError> {
+        Ok(self.meetings.contains_key(id) || self.reader.load_doc(&self.id, id)?.is_some())
     }
 
     /// Creates a meeting: its index entry and its document.
     pub fn create_meeting(&mut self, id: &str, date: &str) -> Result<(), DuetError> {
-        index::add_meeting(&mut self.index.am, id, date)?;
+        index::add_meeting(&mut self.index()?.am, id, date)?;
         let mut doc = Doc::fresh(&self.actor);
         meeting::create(&mut doc.am, id)?;
         self.meetings.insert(id.to_owned(), doc);
@@ -189,22 +226,21 @@ impl Notebook {
 
     /// Copies edits made to moved items after they moved into the items' new homes.
     /// Looks only at documents already loaded (those a merge just touched).
-    pub fn reconcile_moves(&mut self, store: &Store) -> Result<usize, DuetError> {
+    pub fn reconcile_moves(&mut self) -> Result<usize, DuetError> {
         let mut late = Vec::new();
-        late.extend(item::late_edits(
-            &self.index.am,
-            &index::backlog_obj(&self.index.am)?,
-        )?);
+        let index = &self.index()?.am;
+        late.extend(item::late_edits(index, &index::backlog_obj(index)?)?);
         for doc in self.meetings.values() {
             late.extend(item::late_edits(&doc.am, &meeting::agenda_obj(&doc.am)?)?);
         }
         let mut written = 0;
         for edit in late {
             let wrote = if edit.moved_to == "backlog" {
-                let backlog = index::backlog_obj(&self.index.am)?;
-                item::add_late_edit(&mut self.index.am, &backlog, &edit.id, &edit.text)?
+                let index = &mut self.index()?.am;
+                let backlog = index::backlog_obj(index)?;
+                item::add_late_edit(index, &backlog, &edit.id, &edit.text)?
             } else {
-                match self.meeting(store, &edit.moved_to) {
+                match self.meeting(&edit.moved_to) {
                     Ok(doc) => {
                         let agenda = meeting::agenda_obj(&doc.am)?;
                         item::add_late_edit(&mut doc.am, &agenda, &edit.id, &edit.text)?
@@ -222,7 +258,9 @@ impl Notebook {
     /// Appends every document's new changes to the store and flushes. After this returns,
     /// the edit survives a crash.
     pub fn persist(&mut self, store: &mut Store) -> Result<(), DuetError> {
-        persist_doc(store, &self.id, index::INDEX_DOC, &mut self.index)?;
+        if let Some(doc) = &mut self.index {
+            persist_doc(store, &self.id, index::INDEX_DOC, doc)?;
+        }
         if let Some(doc) = &mut self.commitments {
             persist_doc(store, &self.id, COMMITMENTS_DOC, doc)?;
         }
@@ -234,8 +272,8 @@ impl Notebook {
     }
 
     /// Every document id of this notebook in the store or in memory.
-    pub fn all_doc_ids(&self, store: &Store) -> Result<Vec<String>, DuetError> {
-        let mut ids = store.doc_ids(&self.id)?;
+    pub fn all_doc_ids(&self) -> Result<Vec<String>, DuetError> {
+        let mut ids = self.reader.doc_ids(&self.id)?;
         ids.extend(self.meetings.keys().cloned());
         ids.push(index::INDEX_DOC.to_owned());
         if self.commitments.is_some() {
@@ -248,12 +286,12 @@ impl Notebook {
 }
 
 fn load_doc(
-    store: &Store,
+    reader: &DocReader,
     notebook: &str,
     doc: &str,
     actor: &ActorId,
 ) -> Result<Option<Doc>, DuetError> {
-    let Some(stored) = store.load_doc(notebook, doc)? else {
+    let Some(stored) = reader.load_doc(notebook, doc)? else {
         return Ok(None);
     };
     let am = AutoCommit::load(&stored.bytes).map_err(|e| {
@@ -288,4 +326,36 @@ fn persist_doc(
         doc.chunks = 0;
     }
     Ok(())
+}
+
+/// The current meeting as computed at a stored version of the index, kept in the store so
+/// the next process can skip loading the index when it has not changed.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CurrentCache {
+    version: u64,
+    meeting: Option<MeetingSummary>,
+}
+
+impl CurrentCache {
+    fn key(notebook: &str) -> String {
+        format!("current-meeting/{notebook}")
+    }
+
+    /// The cached value; an unreadable one counts as absent (it is only a cache).
+    fn read(store: &Store, notebook: &str) -> Result<Option<CurrentCache>, DuetError> {
+        Ok(store
+            .meta(&Self::key(notebook))
+            .ok()
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// Saves the value; it becomes durable with the next flush, and losing it costs only a
+    /// recomputation.
+    fn write(&self, store: &Store, notebook: &str) -> Result<(), DuetError> {
+        if let Ok(bytes) = serde_json::to_vec(self) {
+            store.set_meta(&Self::key(notebook), &bytes)?;
+        }
+        Ok(())
+    }
 }
