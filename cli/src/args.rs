@@ -14,7 +14,8 @@ Examples:
   duet show
 
 Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found or ambiguous id,
-4 home in use by another process, 5 damaged store or file, 6 set-up needed (init, notebook).";
+4 home in use by another process, 5 damaged store or file, 6 set-up needed (init, notebook),
+7 disk full.";
 
 /// Duet: offline-first notebooks for 1-1 meetings, shared by a manager and a report.
 #[derive(Debug, Parser)]

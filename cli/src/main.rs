@@ -34,6 +34,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<DuetError>() {
         Some(DuetError::NotFound { .. } | DuetError::Ambiguous { .. }) => 3,
         Some(DuetError::Store(StoreError::Locked { .. })) => 4,
+        Some(DuetError::Store(StoreError::DiskFull { .. })) => 7,
         Some(
             DuetError::Store(StoreError::Corrupt { .. } | StoreError::Damaged { .. })
             | DuetError::Bundle(_)

@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -33,6 +34,11 @@ pub const COMPACT_AFTER_CHUNKS: usize = 16;
 const SEGMENT_BYTES: usize = 16 * 1024;
 /// sled's page cache bound: five years of notes are a few MB, so this is never the limit.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Duet refuses to write when the home's disk has less free space than this. sled does not
+/// survive running out of space mid-write (seen here: a write that meets ENOSPC never
+/// completes, and the store may not open afterwards), so Duet stops well before.
+pub const MIN_FREE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The first byte of every record: lets a later format coexist with this one.
 const RECORD_VERSION: u8 = 1;
@@ -74,6 +80,18 @@ pub enum StoreError {
     Corrupt {
         /// Which record.
         what: String,
+    },
+    /// The disk holding the home is (nearly) full.
+    #[error("the disk holding {path} is full (less than {MIN_FREE_BYTES} bytes free); free some space and retry: every edit reported as saved is still on disk")]
+    DiskFull {
+        /// The home.
+        path: PathBuf,
+    },
+    /// A write failed earlier in this process; the store refuses further use.
+    #[error("the store at {path} failed to write earlier in this process; run the command again")]
+    Failed {
+        /// The home.
+        path: PathBuf,
     },
     /// sled could not open the files at all.
     #[error("the store at {path} is damaged and cannot be opened ({detail}); move it aside and re-sync from a peer")]
@@ -184,7 +202,19 @@ pub struct Store {
     docs: sled::Tree,
     reader: DocReader,
     next_chunk: HashMap<(String, String), u64>,
+    /// Set when a write failed: sled may then never finish flushing, so the store is not
+    /// used again and its handles are leaked on drop instead of flushed (which would hang).
+    failed: Cell<bool>,
     _lock: File,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.failed.get() {
+            // Keeps every tree alive (the Db holds them all), so none flushes on drop.
+            std::mem::forget(self.db.clone());
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -206,7 +236,10 @@ impl Store {
         let config = sled::Config::new()
             .path(&db_path)
             .cache_capacity(CACHE_BYTES)
-            .segment_size(SEGMENT_BYTES);
+            .segment_size(SEGMENT_BYTES)
+            // Every write path flushes before it reports success; sled's own periodic
+            // flusher thread would only add start-up and shutdown cost to each command.
+            .flush_every_ms(None);
         // sled can panic on some damaged files instead of returning an error.
         let db = catch_unwind(AssertUnwindSafe(|| config.open()))
             .map_err(|panic| StoreError::Damaged {
@@ -237,6 +270,7 @@ impl Store {
             docs,
             reader,
             next_chunk: HashMap::new(),
+            failed: Cell::new(false),
             _lock: lock,
         })
     }
@@ -248,7 +282,51 @@ impl Store {
 
     /// Makes every write so far durable. Call before reporting success.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        let result = self.usable().and_then(|()| Ok(self.db.flush()?));
+        self.guard(result.map(drop))
+    }
+
+    /// Refuses use after a failed write.
+    fn usable(&self) -> Result<(), StoreError> {
+        if self.failed.get() {
+            return Err(StoreError::Failed {
+                path: self.home.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks the store failed when a write failed, and names a full disk plainly.
+    fn guard<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        result.map_err(|e| {
+            self.failed.set(true);
+            match e {
+                StoreError::Sled(sled::Error::Io(io))
+                    if io.kind() == std::io::ErrorKind::StorageFull
+                        || io.raw_os_error() == Some(28) =>
+                {
+                    StoreError::DiskFull {
+                        path: self.home.clone(),
+                    }
+                }
+                other => other,
+            }
+        })
+    }
+
+    /// Refuses a write of about `bytes` when the disk is nearly full (see [`MIN_FREE_BYTES`]).
+    fn ensure_space(&self, bytes: usize) -> Result<(), StoreError> {
+        self.usable()?;
+        let free = fs2::available_space(&self.home).map_err(|source| StoreError::Io {
+            action: "checking free space of",
+            path: self.home.clone(),
+            source,
+        })?;
+        if free < MIN_FREE_BYTES.saturating_add(bytes as u64) {
+            return Err(StoreError::DiskFull {
+                path: self.home.clone(),
+            });
+        }
         Ok(())
     }
 
@@ -259,8 +337,9 @@ impl Store {
 
     /// Sets a metadata value (not flushed).
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.meta.insert(key.as_bytes(), frame(value))?;
-        Ok(())
+        self.ensure_space(value.len())?;
+        let result = self.meta.insert(key.as_bytes(), frame(value));
+        self.guard(result.map(drop).map_err(StoreError::from))
     }
 
     /// Every notebook this home holds.
@@ -282,8 +361,9 @@ impl Store {
         let json = serde_json::to_vec(record).map_err(|_| StoreError::Corrupt {
             what: format!("notebook {}", record.id),
         })?;
-        self.notebooks.insert(record.id.as_bytes(), frame(&json))?;
-        Ok(())
+        self.ensure_space(json.len())?;
+        let result = self.notebooks.insert(record.id.as_bytes(), frame(&json));
+        self.guard(result.map(drop).map_err(StoreError::from))
     }
 
     /// Loads a document's verified bytes, or `None` if this home has no such document.
@@ -316,8 +396,12 @@ impl Store {
         let mut key = doc_prefix(notebook, doc);
         key.push(CHUNK_TAG);
         key.extend_from_slice(&seq.to_be_bytes());
-        self.reader.bump_version(notebook, doc)?;
-        self.docs.insert(key, frame(changes))?;
+        self.ensure_space(changes.len())?;
+        let result = self
+            .reader
+            .bump_version(notebook, doc)
+            .and_then(|()| Ok(self.docs.insert(key, frame(changes))?));
+        self.guard(result)?;
         self.next_chunk.insert(slot, seq + 1);
         Ok(seq + 1)
     }
@@ -360,7 +444,8 @@ impl Store {
             .keys()
             .collect::<Result<_, _>>()?;
         let framed = frame(snapshot);
-        self.reader.bump_version(notebook, doc)?;
+        self.ensure_space(snapshot.len())?;
+        self.guard(self.reader.bump_version(notebook, doc))?;
         let result: Result<(), TransactionError<()>> = (&self.docs,).transaction(|(docs,)| {
             docs.insert(snap_key.as_slice(), framed.as_slice())?;
             for key in &chunk_keys {
@@ -368,12 +453,12 @@ impl Store {
             }
             Ok::<(), ConflictableTransactionError<()>>(())
         });
-        result.map_err(|e| match e {
+        self.guard(result.map_err(|e| match e {
             TransactionError::Storage(e) => StoreError::Sled(e),
             TransactionError::Abort(()) => StoreError::Corrupt {
                 what: format!("compaction of document {doc}"),
             },
-        })?;
+        }))?;
         self.next_chunk
             .remove(&(notebook.to_owned(), doc.to_owned()));
         Ok(())

@@ -1,7 +1,7 @@
 //! Durability: an edit whose `duet` command returned success survives SIGKILL of any later
 //! command at any moment, and the store opens after every kill.
 
-use duet_tests::Device;
+use duet_tests::{send, Device};
 use rand::Rng;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -85,4 +85,36 @@ fn acknowledged_edits_survive_sigkill_at_random_moments() {
         "acknowledged edits lost after kills: {lost:?}"
     );
     eprintln!("{} acknowledged, {killed} killed, 0 lost", acked.len());
+
+    // A peer takes every change made across the kills, and Ana takes the peer's: had a
+    // process reused an actor after a lost tail, (actor, seq) would repeat and Automerge
+    // would refuse the later changes.
+    let bo = Device::new("Bo");
+    let join = ana.file("join.duet");
+    ana.ok(&["bundle", "out", duet_tests::path(&join)]);
+    bo.ok(&[
+        "bundle",
+        "in",
+        duet_tests::path(&join),
+        "--join",
+        "--as",
+        "report",
+    ]);
+    ana.ok(&["note", "after the kills"]);
+    bo.ok(&["note", "from Bo"]);
+    send(&ana, &bo);
+    send(&bo, &ana);
+    let (a, b) = (
+        ana.json(&["meeting", "show"]),
+        bo.json(&["meeting", "show"]),
+    );
+    assert_eq!(a, b);
+    let text = a.to_string();
+    for marker in acked
+        .iter()
+        .map(String::as_str)
+        .chain(["after the kills", "from Bo"])
+    {
+        assert!(text.contains(marker), "{marker} missing after sync");
+    }
 }
