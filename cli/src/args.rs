@@ -122,6 +122,7 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Run Duet's main job end to end in temporary homes: two devices edit offline and merge.
+    #[command(after_help = "Example:\n  duet demo\n  duet demo --json")]
     Demo,
 }
 
@@ -148,13 +149,18 @@ pub enum NotebookCmd {
         first: Option<String>,
     },
     /// List notebooks (* marks the current one).
+    #[command(after_help = "Example:\n  duet notebook list --json")]
     List,
     /// Make a notebook current (id prefix or title).
+    #[command(
+        after_help = "Examples:\n  duet notebook use \"Ana / Bo\"\n  duet notebook use 3f9a"
+    )]
     Use {
         /// Id prefix or title.
         notebook: String,
     },
     /// Rename the current notebook.
+    #[command(after_help = "Example:\n  duet notebook rename \"Ana / Bo (2027)\"")]
     Rename {
         /// The new title.
         title: String,
@@ -166,6 +172,7 @@ pub enum NotebookCmd {
         cadence: CadenceArgs,
     },
     /// Show the current notebook's people and cadence.
+    #[command(after_help = "Example:\n  duet notebook show")]
     Show,
 }
 
@@ -193,13 +200,16 @@ pub enum MeetingCmd {
         on: Option<String>,
     },
     /// List every meeting.
+    #[command(after_help = "Example:\n  duet meeting list    # → marks the current meeting")]
     List,
     /// Show one meeting in full (default: the current one).
+    #[command(after_help = "Examples:\n  duet meeting show\n  duet meeting show 2026-11-20")]
     Show {
         /// Id prefix or date.
         id: Option<String>,
     },
     /// Cancel a meeting; undiscussed items carry to the next one.
+    #[command(after_help = "Example:\n  duet meeting cancel    # the current meeting")]
     Cancel {
         /// Id prefix or date (default: the current one).
         id: Option<String>,
@@ -233,12 +243,14 @@ pub enum AgendaCmd {
         meeting: Option<String>,
     },
     /// List the current meeting's agenda and the backlog.
+    #[command(after_help = "Example:\n  duet agenda list --meeting 2026-11-20")]
     List {
         /// A meeting other than the current one.
         #[arg(long, short)]
         meeting: Option<String>,
     },
     /// Mark an item discussed.
+    #[command(after_help = "Example:\n  duet agenda done k3f    # a unique prefix of the id")]
     Done {
         /// Id prefix.
         id: String,
@@ -291,16 +303,19 @@ pub enum CommitCmd {
         due: Option<String>,
     },
     /// Mark a commitment done.
+    #[command(after_help = "Example:\n  duet commit done q7x")]
     Done {
         /// Id prefix.
         id: String,
     },
     /// Drop a commitment on purpose.
+    #[command(after_help = "Example:\n  duet commit drop q7x")]
     Drop {
         /// Id prefix.
         id: String,
     },
     /// List commitments (all of them, or only open ones).
+    #[command(after_help = "Examples:\n  duet commit list --open\n  duet commit list --json")]
     List {
         /// Only open commitments.
         #[arg(long)]

@@ -11,16 +11,45 @@ fn duet(home: &std::path::Path) -> Command {
 #[test]
 fn every_command_has_help_with_examples() {
     let home = tempfile::tempdir().expect("tempdir");
-    for args in [
-        vec!["--help"],
-        vec!["note", "--help"],
-        vec!["agenda", "add", "--help"],
-        vec!["commit", "add", "--help"],
-        vec!["wrap", "--help"],
-        vec!["bundle", "in", "--help"],
-        vec!["export", "--help"],
-    ] {
-        let out = duet(home.path()).args(&args).output().expect("runs");
+    let commands: &[&[&str]] = &[
+        &[],
+        &["init"],
+        &["notebook", "new"],
+        &["notebook", "list"],
+        &["notebook", "use"],
+        &["notebook", "rename"],
+        &["notebook", "cadence"],
+        &["notebook", "show"],
+        &["meeting", "new"],
+        &["meeting", "list"],
+        &["meeting", "show"],
+        &["meeting", "cancel"],
+        &["meeting", "reschedule"],
+        &["note"],
+        &["agenda", "add"],
+        &["agenda", "list"],
+        &["agenda", "done"],
+        &["agenda", "edit"],
+        &["agenda", "move"],
+        &["commit", "add"],
+        &["commit", "done"],
+        &["commit", "drop"],
+        &["commit", "list"],
+        &["wrap"],
+        &["show"],
+        &["export"],
+        &["import"],
+        &["bundle", "out"],
+        &["bundle", "in"],
+        &["completions"],
+        &["demo"],
+    ];
+    for args in commands {
+        let out = duet(home.path())
+            .args(*args)
+            .arg("--help")
+            .output()
+            .expect("runs");
         assert!(out.status.success(), "{args:?}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(

@@ -1,7 +1,7 @@
 //! Duet's core library: one shared notebook per manager–report pair, kept offline-first.
 //!
 //! Data flows one way: a front end (the `duet` CLI, later the mobile core) calls the
-//! [`Duet`] façade, which opens the device [`store`](Store), loads the notebook's
+//! [`Duet`] façade, which opens the device [`store`](crate::store::Store), loads the notebook's
 //! documents through [`model`], applies typed edits, and appends each edit durably before
 //! returning. Devices merge with Automerge; offline exchange goes through [`bundle`] files
 //! and standard `.automerge` exports.
