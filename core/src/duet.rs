@@ -503,6 +503,23 @@ impl Duet {
         item_id: &str,
         meeting_id: Option<&str>,
     ) -> Result<AgendaItem, DuetError> {
+        self.edit_item(item_id, meeting_id, |doc, items, id| {
+            item::set_discussed(doc, items, id, true)
+        })
+    }
+
+    /// Applies `edit` to the live agenda item `item_id` (of the meeting, or the backlog) and
+    /// returns it as it is then.
+    fn edit_item(
+        &mut self,
+        item_id: &str,
+        meeting_id: Option<&str>,
+        edit: impl FnOnce(
+            &mut automerge::AutoCommit,
+            &automerge::ObjId,
+            &str,
+        ) -> Result<(), crate::model::ModelError>,
+    ) -> Result<AgendaItem, DuetError> {
         let mut nb = self.load()?;
         let (place, id) = self.find_item(&mut nb, item_id, meeting_id)?;
         let doc = match &place {
@@ -510,9 +527,10 @@ impl Duet {
             ItemPlace::Meeting(m) => &mut nb.meeting(m)?.am,
         };
         let items = items_obj(doc, &place)?;
-        item::set_discussed(doc, &items, &id, true)?;
+        edit(doc, &items, &id)?;
         let item = item::get(doc, &items, &id)?;
         self.save(&mut nb)?;
+        self.keep(nb);
         item.ok_or_else(|| DuetError::NotFound {
             kind: "agenda item",
             query: id,
@@ -527,19 +545,8 @@ impl Duet {
         meeting_id: Option<&str>,
     ) -> Result<AgendaItem, DuetError> {
         let text = clean_text(text, "agenda item")?;
-        let mut nb = self.load()?;
-        let (place, id) = self.find_item(&mut nb, item_id, meeting_id)?;
-        let doc = match &place {
-            ItemPlace::Backlog => &mut nb.index()?.am,
-            ItemPlace::Meeting(m) => &mut nb.meeting(m)?.am,
-        };
-        let items = items_obj(doc, &place)?;
-        item::set_text(doc, &items, &id, &text)?;
-        let item = item::get(doc, &items, &id)?;
-        self.save(&mut nb)?;
-        item.ok_or_else(|| DuetError::NotFound {
-            kind: "agenda item",
-            query: id,
+        self.edit_item(item_id, meeting_id, |doc, items, id| {
+            item::set_text(doc, items, id, &text)
         })
     }
 
