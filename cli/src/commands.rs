@@ -122,7 +122,7 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
                     cadence(&c, Cadence::default())?,
                     first,
                 )?;
-                out.print(&nb, || format!("Created notebook {} ({}); it is now current, with a first meeting on {first}.\n", nb.title, &nb.id[..8]));
+                out.print(&nb, || format!("Created notebook {} ({}); it is now current, with a first meeting on {first}.\n", nb.title, nb.id.get(..8).unwrap_or(&nb.id)));
             }
             NotebookCmd::List => {
                 let list = duet.notebooks()?;

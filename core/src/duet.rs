@@ -821,6 +821,7 @@ impl Duet {
             return Err(DuetError::UnknownNotebook {
                 title: manifest.title,
                 id: manifest.notebook_id,
+                hint: "an export carries no secret, so join the notebook first with a bundle (duet bundle in FILE --join --as manager|report)",
             });
         }
         let mut docs = Vec::new();
@@ -893,6 +894,7 @@ impl Duet {
             return Err(DuetError::UnknownNotebook {
                 title: bundle.title,
                 id: bundle.notebook_id,
+                hint: "to add it here, run the same command with --join --as manager|report",
             });
         };
         self.join_from_docs(&secret, &bundle.title, bundle.docs, role)

@@ -59,12 +59,16 @@ pub enum DuetError {
         meeting: String,
     },
     /// A bundle or export for a notebook this home does not hold.
-    #[error("this file is for the notebook {title:?} ({id}), which this home does not hold; to add it here, run the same command with --join --as manager|report")]
+    #[error(
+        "this file is for the notebook {title:?} ({id}), which this home does not hold; {hint}"
+    )]
     UnknownNotebook {
         /// Its title.
         title: String,
         /// Its id.
         id: String,
+        /// What to do about it.
+        hint: &'static str,
     },
     /// A file that claims to be part of a notebook is not.
     #[error("{0}")]

@@ -41,7 +41,12 @@ impl Doc {
 
     /// A document from bytes another device or tool wrote.
     pub fn from_bytes(bytes: &[u8], actor: &ActorId) -> Result<Doc, DuetError> {
-        let am = AutoCommit::load(bytes).map_err(crate::model::ModelError::from)?;
+        // These bytes come from files anyone could have written: a decoder panic on hostile
+        // input must become an error, not a crash.
+        let loaded = std::panic::catch_unwind(|| AutoCommit::load(bytes)).map_err(|_| {
+            DuetError::BadImport("the document bytes are malformed (the decoder gave up)".into())
+        })?;
+        let am = loaded.map_err(crate::model::ModelError::from)?;
         let mut doc = Doc::loaded(am, actor, 0);
         doc.persisted = Vec::new();
         Ok(doc)
