@@ -132,7 +132,7 @@ impl Notebook {
                 version,
                 meeting: meeting.clone(),
             }
-            .write(store, &self.id)?;
+            .write(store, &self.id);
             return Ok(meeting);
         }
         let heads = self.index()?.am.get_heads();
@@ -356,11 +356,13 @@ impl CurrentCache {
     }
 
     /// Saves the value; it becomes durable with the next flush, and losing it costs only a
-    /// recomputation.
-    fn write(&self, store: &Store, notebook: &str) -> Result<(), DuetError> {
+    /// recomputation. A read-only command must not fail for its cache, so a write that is
+    /// refused (a nearly full disk) is skipped.
+    fn write(&self, store: &Store, notebook: &str) {
         if let Ok(bytes) = serde_json::to_vec(self) {
-            store.set_meta(&Self::key(notebook), &bytes)?;
+            if let Err(e) = store.set_meta(&Self::key(notebook), &bytes) {
+                tracing::debug!(error = %e, "current meeting not cached");
+            }
         }
-        Ok(())
     }
 }

@@ -536,11 +536,15 @@ fn take_lock(home: &Path) -> Result<File, StoreError> {
         std::process::id(),
         std::env::args().collect::<Vec<_>>().join(" ")
     );
-    file.set_len(0).map_err(|e| io("writing", e))?;
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| io("writing", e))?;
-    file.write_all(me.as_bytes())
-        .map_err(|e| io("writing", e))?;
+    // Best effort: naming the holder helps a second opener, but must not stop reading a
+    // home on a full disk.
+    let named = file
+        .set_len(0)
+        .and_then(|()| file.seek(SeekFrom::Start(0)))
+        .and_then(|_| file.write_all(me.as_bytes()));
+    if let Err(e) = named {
+        tracing::debug!(error = %e, "could not record the lock holder");
+    }
     Ok(file)
 }
 
