@@ -1,0 +1,122 @@
+//! Commitments and who owns them.
+use super::*;
+
+impl Duet {
+    // ---- commitments --------------------------------------------------------------------
+
+    /// Records a commitment made in a meeting (the current one, else the latest).
+    pub fn commit_add(
+        &mut self,
+        text: &str,
+        owner: &Owner,
+        due: Option<Date>,
+        meeting_id: Option<&str>,
+    ) -> Result<Commitment, DuetError> {
+        let text = clean_text(text, "commitment")?;
+        let mut nb = self.load()?;
+        let owner = self.resolve_owner(&mut nb, owner)?;
+        let mid = match resolve_meeting(&self.store, &mut nb, meeting_id) {
+            Ok(id) => id,
+            Err(DuetError::NoCurrentMeeting) => index::meetings(&nb.index()?.am)?
+                .pop()
+                .map(|m| m.id)
+                .ok_or(DuetError::NoCurrentMeeting)?,
+            Err(e) => return Err(e),
+        };
+        let id = ids::new_id();
+        let due = due.map(|d| d.to_string());
+        let doc = &mut nb.meeting(&mid)?.am;
+        meeting::add_commitment(
+            doc,
+            &NewCommitment {
+                id: &id,
+                text: &text,
+                owner: &owner,
+                due: due.as_deref(),
+                made_in: &mid,
+            },
+        )?;
+        let made = meeting::commitment(doc, &id)?;
+        commitments::add_open(&mut nb.commitments()?.am, &id, &mid)?;
+        self.save(&mut nb)?;
+        made.ok_or(DuetError::NotFound {
+            kind: "commitment",
+            query: id,
+        })
+    }
+
+    /// Closes an open commitment as done or dropped.
+    pub fn commit_close(
+        &mut self,
+        query: &str,
+        status: CommitmentStatus,
+    ) -> Result<Commitment, DuetError> {
+        let mut nb = self.load()?;
+        let open = commitments::open(&nb.commitments()?.am)?;
+        let id = resolve_id(
+            "open commitment",
+            query,
+            open.iter().map(|(id, _)| id.as_str()),
+        )?;
+        let made_in = open
+            .iter()
+            .find(|(cid, _)| *cid == id)
+            .map(|(_, m)| m.clone())
+            .ok_or(DuetError::NotFound {
+                kind: "commitment",
+                query: query.to_owned(),
+            })?;
+        let doc = &mut nb.meeting(&made_in)?.am;
+        meeting::set_commitment_status(doc, &id, status, now_millis())?;
+        let closed = meeting::commitment(doc, &id)?;
+        if status != CommitmentStatus::Open {
+            commitments::remove_open(&mut nb.commitments()?.am, &id)?;
+        }
+        self.save(&mut nb)?;
+        closed.ok_or(DuetError::NotFound {
+            kind: "commitment",
+            query: id,
+        })
+    }
+
+    /// Commitments: the open ones (cheap), or every one ever made (loads every meeting).
+    pub fn commitments(&self, open_only: bool) -> Result<Vec<Commitment>, DuetError> {
+        let mut nb = self.load()?;
+        if open_only {
+            return open_commitments(&mut nb);
+        }
+        let mut out = Vec::new();
+        for m in index::meetings(&nb.index()?.am)? {
+            match nb.meeting(&m.id) {
+                Ok(doc) => out.extend(meeting::commitments(&doc.am)?),
+                Err(DuetError::MeetingNotHere { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The open commitments, by due date (undated last).
+pub(super) fn open_commitments(nb: &mut Notebook) -> Result<Vec<Commitment>, DuetError> {
+    let mut out = Vec::new();
+    for (id, made_in) in commitments::open(&nb.commitments()?.am)? {
+        match nb.meeting(&made_in) {
+            Ok(doc) => {
+                if let Some(c) = meeting::commitment(&doc.am, &id)? {
+                    out.push(c);
+                }
+            }
+            Err(DuetError::MeetingNotHere { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.sort_by(|a, b| {
+        a.due
+            .is_none()
+            .cmp(&b.due.is_none())
+            .then_with(|| a.due.cmp(&b.due))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(out)
+}

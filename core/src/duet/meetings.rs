@@ -1,0 +1,162 @@
+//! Meetings: put them on the books, write the rhythm, wrap up, and read them back.
+use super::*;
+
+impl Duet {
+    // ---- meetings -----------------------------------------------------------------------
+
+    /// Puts a meeting on the books: on `date`, or one cadence after the last meeting.
+    pub fn meeting_new(&mut self, date: Option<Date>) -> Result<MeetingSummary, DuetError> {
+        let mut nb = self.load()?;
+        let date = match date {
+            Some(d) => d,
+            None => next_date(&mut nb)?,
+        };
+        let id = ids::new_id();
+        nb.create_meeting(&id, &date.to_string())?;
+        self.save(&mut nb)?;
+        summary(&mut nb, &id)
+    }
+
+    /// Every meeting, by date.
+    pub fn meetings(&self) -> Result<Vec<MeetingSummary>, DuetError> {
+        Ok(index::meetings(&self.load()?.index()?.am)?)
+    }
+
+    /// One meeting in full: by id prefix, or the current one.
+    pub fn meeting(&self, id: Option<&str>) -> Result<MeetingView, DuetError> {
+        let mut nb = self.load()?;
+        let id = resolve_meeting(&self.store, &mut nb, id)?;
+        let view = meeting_view(&mut nb, &id)?;
+        self.keep(nb);
+        Ok(view)
+    }
+
+    /// Cancels a meeting; its undiscussed agenda items move to the next one.
+    pub fn cancel(&mut self, id: Option<&str>) -> Result<WrapOutcome, DuetError> {
+        let mut nb = self.load()?;
+        let id = resolve_meeting(&self.store, &mut nb, id)?;
+        index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Canceled)?;
+        let outcome = self.close_meeting(&mut nb, &id)?;
+        self.save(&mut nb)?;
+        Ok(outcome)
+    }
+
+    /// Moves a meeting to another date.
+    pub fn reschedule(
+        &mut self,
+        id: Option<&str>,
+        date: Date,
+    ) -> Result<MeetingSummary, DuetError> {
+        let mut nb = self.load()?;
+        let id = resolve_meeting(&self.store, &mut nb, id)?;
+        index::set_meeting_date(&mut nb.index()?.am, &id, &date.to_string())?;
+        index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Rescheduled)?;
+        self.save(&mut nb)?;
+        summary(&mut nb, &id)
+    }
+
+    /// Appends a paragraph to a section of a meeting (the current one by default).
+    pub fn note(
+        &mut self,
+        section: Section,
+        text: &str,
+        meeting_id: Option<&str>,
+    ) -> Result<String, DuetError> {
+        let text = clean_text(text, "note")?;
+        let mut nb = self.load()?;
+        let id = resolve_meeting(&self.store, &mut nb, meeting_id)?;
+        meeting::append(&mut nb.meeting(&id)?.am, section, &text)?;
+        self.save(&mut nb)?;
+        self.keep(nb);
+        Ok(id)
+    }
+
+    /// Ends a meeting with clarity: the close, status held, carry-over, and the next meeting
+    /// on the books from the cadence unless one is already there.
+    pub fn wrap(
+        &mut self,
+        id: Option<&str>,
+        takeaway: Option<&str>,
+        next_steps: Option<&str>,
+        needs: Option<&str>,
+    ) -> Result<WrapOutcome, DuetError> {
+        let mut nb = self.load()?;
+        let id = resolve_meeting(&self.store, &mut nb, id)?;
+        {
+            let doc = &mut nb.meeting(&id)?.am;
+            for (section, text) in [
+                (Section::Takeaway, takeaway),
+                (Section::NextSteps, next_steps),
+                (Section::Needs, needs),
+            ] {
+                if let Some(text) = text {
+                    meeting::append(doc, section, &clean_text(text, section.key())?)?;
+                }
+            }
+        }
+        index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Held)?;
+        let outcome = self.close_meeting(&mut nb, &id)?;
+        self.save(&mut nb)?;
+        Ok(outcome)
+    }
+
+    /// After a meeting is held or canceled: find or make the next meeting and carry the
+    /// undiscussed items there.
+    fn close_meeting(&mut self, nb: &mut Notebook, id: &str) -> Result<WrapOutcome, DuetError> {
+        let (next_id, created) = match nb.current_meeting(&self.store)? {
+            Some(m) if m.id != id => (m.id, false),
+            _ => {
+                let this = summary(nb, id)?;
+                let every = index::cadence(&nb.index()?.am)?.every_days;
+                let base = parse_stored_date(&this.date)?.max(crate::dates::today());
+                let date = base
+                    .checked_add(i64::from(every).days())
+                    .map_err(|e| DuetError::Invalid(format!("next meeting date: {e}")))?;
+                let new_id = ids::new_id();
+                nb.create_meeting(&new_id, &date.to_string())?;
+                (new_id, true)
+            }
+        };
+        let carried = carry_over(nb, id, &next_id)?;
+        Ok(WrapOutcome {
+            held: summary(nb, id)?,
+            next: summary(nb, &next_id)?,
+            next_created: created,
+            carried,
+        })
+    }
+
+    // ---- views --------------------------------------------------------------------------
+
+    /// The current meeting and everything still open.
+    pub fn overview(&self) -> Result<Overview, DuetError> {
+        let mut nb = self.load()?;
+        let notebook = self.view_of(&mut nb, true)?;
+        let meeting = match nb.current_meeting(&self.store)? {
+            Some(m) => Some(meeting_view(&mut nb, &m.id)?),
+            None => None,
+        };
+        let overview = Overview {
+            notebook,
+            open_commitments: open_commitments(&mut nb)?,
+            backlog: index::backlog(&nb.index()?.am)?,
+            meeting,
+        };
+        self.keep(nb);
+        Ok(overview)
+    }
+
+    /// Every meeting in full, by date (loads the whole history).
+    pub fn history(&self) -> Result<Vec<MeetingView>, DuetError> {
+        let mut nb = self.load()?;
+        let mut out = Vec::new();
+        for m in index::meetings(&nb.index()?.am)? {
+            match meeting_view(&mut nb, &m.id) {
+                Ok(v) => out.push(v),
+                Err(DuetError::MeetingNotHere { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}

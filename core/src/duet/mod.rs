@@ -1,0 +1,455 @@
+//! The façade the CLI and the mobile core call: open a home, manage notebooks, edit the
+//! current meeting, read views, and exchange changes offline.
+//!
+//! Every editing method loads only what it needs, applies the edit, and returns only after
+//! the change is flushed to disk. Each `Duet` writes with a fresh Automerge actor id, so a
+//! crash that lost an unflushed tail can never make this device repeat an (actor, seq) pair.
+//!
+//! This file holds the type, opening a home, and the helpers every part shares; the
+//! commands live by subject in `notebooks`, `meetings`, `agenda`, `commits` and `exchange`.
+
+use crate::bundle::{Bundle, BundleDoc};
+use crate::crypto::{DeviceKey, NotebookSecret};
+use crate::error::DuetError;
+use crate::ids::{self, PrefixMatch};
+use crate::model::commitments::{self, COMMITMENTS_DOC};
+use crate::model::index::{self, NewNotebook, INDEX_DOC};
+use crate::model::item::{self, NewItem};
+use crate::model::meeting::{self, NewCommitment};
+use crate::model::views::{
+    AgendaItem, Cadence, Commitment, MeetingSummary, MeetingView, NotebookView, Overview, Person,
+};
+use crate::model::{CommitmentStatus, MeetingStatus, Role, Section};
+use crate::notebook::{Doc, Notebook};
+use crate::store::{NotebookRecord, Store};
+use automerge::ActorId;
+use jiff::civil::Date;
+use jiff::ToSpan;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+mod agenda;
+mod commits;
+mod exchange;
+mod meetings;
+mod notebooks;
+
+use agenda::carry_over;
+use commits::open_commitments;
+
+pub(crate) const META_DEVICE_KEY: &str = "device_key";
+pub(crate) const META_NAME: &str = "name";
+pub(crate) const META_CURRENT: &str = "current_notebook";
+/// The manifest file of an Automerge export folder.
+pub const MANIFEST_FILE: &str = "manifest.json";
+const MANIFEST_FORMAT: &str = "duet-automerge-export";
+
+/// Who a device joins a notebook as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinAs {
+    /// The person with this role.
+    Role(Role),
+}
+
+/// Who owns a commitment, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// This device's person.
+    Me,
+    /// The other person.
+    Them,
+    /// A person by (a prefix of) name or id.
+    Named(String),
+}
+
+/// Where an agenda item moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveTarget {
+    /// Kept for later.
+    Backlog,
+    /// The next meeting after the one it is in.
+    Next,
+    /// A meeting by (a prefix of) id.
+    Meeting(String),
+}
+
+/// What `wrap` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrapOutcome {
+    /// The meeting now held.
+    pub held: MeetingSummary,
+    /// The meeting on the books next.
+    pub next: MeetingSummary,
+    /// Whether `next` was made by this wrap.
+    pub next_created: bool,
+    /// Undiscussed agenda items carried to `next`.
+    pub carried: Vec<String>,
+}
+
+/// What a merge (bundle, import) brought in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeReport {
+    /// The notebook merged into.
+    pub notebook: String,
+    /// Whether the notebook was new to this home.
+    pub joined: bool,
+    /// Automerge changes new to this home.
+    pub changes: usize,
+    /// Documents that received changes.
+    pub documents: usize,
+    /// Edits to moved agenda items re-applied where the items live now.
+    pub reconciled: usize,
+}
+
+/// The manifest of an Automerge export folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportManifest {
+    /// Always `duet-automerge-export`.
+    pub format: String,
+    /// Format version.
+    pub version: u32,
+    /// Public notebook id.
+    pub notebook_id: String,
+    /// Title.
+    pub title: String,
+    /// The document files.
+    pub documents: Vec<ExportedDoc>,
+}
+
+/// One document file in an export folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedDoc {
+    /// `index` or a meeting id.
+    pub id: String,
+    /// `index` or `meeting`.
+    pub kind: String,
+    /// File name inside the folder.
+    pub file: String,
+}
+
+/// One device's Duet: a home with its identity, notebooks and store.
+pub struct Duet {
+    store: Store,
+    device: DeviceKey,
+    name: String,
+    actor: ActorId,
+    selected: Option<String>,
+    /// The notebook loaded by the last call, kept while this process holds the store's
+    /// lock (so nothing else can change it): the next edit need not load it again.
+    cache: RefCell<Option<Notebook>>,
+}
+
+impl std::fmt::Debug for Duet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Duet")
+            .field("home", &self.store.home())
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+fn now_millis() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Duet {
+    /// The platform's default home (for example `~/.local/share/duet`).
+    pub fn default_home() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "duet").map(|d| d.data_dir().to_owned())
+    }
+
+    /// Makes this device's identity in `home`.
+    pub fn init(home: &Path, name: &str) -> Result<Duet, DuetError> {
+        let name = clean_text(name, "name")?;
+        let store = Store::open(home)?;
+        if let Some(existing) = store.meta(META_NAME)? {
+            return Err(DuetError::AlreadyInitialized {
+                home: home.to_owned(),
+                name: String::from_utf8_lossy(&existing).into_owned(),
+            });
+        }
+        let device = DeviceKey::generate();
+        store.set_meta(META_DEVICE_KEY, &device.to_bytes())?;
+        store.set_meta(META_NAME, name.as_bytes())?;
+        store.flush()?;
+        Ok(Duet {
+            store,
+            device,
+            name,
+            actor: ActorId::random(),
+            selected: None,
+            cache: RefCell::new(None),
+        })
+    }
+
+    /// Opens the home of an initialised device.
+    pub fn open(home: &Path) -> Result<Duet, DuetError> {
+        let store = Store::open(home)?;
+        let (Some(key), Some(name)) = (store.meta(META_DEVICE_KEY)?, store.meta(META_NAME)?) else {
+            return Err(DuetError::NotInitialized {
+                home: home.to_owned(),
+            });
+        };
+        let device = DeviceKey::from_bytes(&key).map_err(|e| {
+            DuetError::Store(crate::store::StoreError::Corrupt {
+                what: format!("device key: {e}"),
+            })
+        })?;
+        Ok(Duet {
+            store,
+            device,
+            name: String::from_utf8_lossy(&name).into_owned(),
+            actor: ActorId::random(),
+            selected: None,
+            cache: RefCell::new(None),
+        })
+    }
+
+    /// This device's owner's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This device's public key (hex).
+    pub fn device_id(&self) -> String {
+        self.device.public_hex()
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Path {
+        self.store.home()
+    }
+
+    /// Works on the notebook named by this id prefix or title instead of the current one.
+    pub fn select(&mut self, notebook: &str) -> Result<(), DuetError> {
+        let id = self.resolve_notebook(notebook)?;
+        self.selected = Some(id);
+        Ok(())
+    }
+    // ---- helpers ------------------------------------------------------------------------
+
+    fn current_id(&self) -> Result<String, DuetError> {
+        if let Some(id) = &self.selected {
+            return Ok(id.clone());
+        }
+        if let Some(id) = self.store.meta(META_CURRENT)? {
+            return Ok(String::from_utf8_lossy(&id).into_owned());
+        }
+        let mut all = self.store.notebooks()?;
+        match all.len() {
+            1 => Ok(all.remove(0).id),
+            _ => Err(DuetError::NoNotebook),
+        }
+    }
+
+    fn load(&self) -> Result<Notebook, DuetError> {
+        let id = self.current_id()?;
+        if let Some(nb) = self.cache.borrow_mut().take() {
+            if nb.id == id {
+                return Ok(nb);
+            }
+        }
+        Notebook::load(&self.store, &id, &self.actor)
+    }
+
+    /// Keeps a notebook whose state matches the store for the next call.
+    fn keep(&self, nb: Notebook) {
+        *self.cache.borrow_mut() = Some(nb);
+    }
+
+    fn save(&mut self, nb: &mut Notebook) -> Result<(), DuetError> {
+        nb.persist(&mut self.store)
+    }
+
+    fn record(&self, id: &str) -> Result<NotebookRecord, DuetError> {
+        self.store
+            .notebooks()?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or(DuetError::NoNotebook)
+    }
+
+    fn resolve_notebook(&self, query: &str) -> Result<String, DuetError> {
+        let records = self.store.notebooks()?;
+        let by_title: Vec<&NotebookRecord> = records
+            .iter()
+            .filter(|r| r.title.eq_ignore_ascii_case(query.trim()))
+            .collect();
+        if let [one] = by_title.as_slice() {
+            return Ok(one.id.clone());
+        }
+        resolve_id("notebook", query, records.iter().map(|r| r.id.as_str()))
+    }
+
+    fn me(&self, nb: &mut Notebook) -> Result<String, DuetError> {
+        index::device_person(&nb.index()?.am, &self.device.public_hex())?.ok_or_else(|| {
+            DuetError::Invalid("this device is not registered in the notebook; join it with a bundle (--join --as ...)".into())
+        })
+    }
+
+    fn resolve_owner(&self, nb: &mut Notebook, owner: &Owner) -> Result<String, DuetError> {
+        let people = index::people(&nb.index()?.am)?;
+        let me = self.me(nb)?;
+        match owner {
+            Owner::Me => Ok(me),
+            Owner::Them => people
+                .into_iter()
+                .find(|p| p.id != me)
+                .map(|p| p.id)
+                .ok_or_else(|| DuetError::Invalid("the notebook has no other person".into())),
+            Owner::Named(name) => {
+                let q = name.trim().to_lowercase();
+                let hits: Vec<&Person> = people
+                    .iter()
+                    .filter(|p| {
+                        p.name.to_lowercase().starts_with(&q)
+                            || p.id.starts_with(&q)
+                            || p.role.as_str() == q
+                    })
+                    .collect();
+                match hits.as_slice() {
+                    [one] => Ok(one.id.clone()),
+                    [] => Err(DuetError::NotFound {
+                        kind: "person",
+                        query: name.clone(),
+                    }),
+                    many => Err(DuetError::Ambiguous {
+                        kind: "person",
+                        query: name.clone(),
+                        candidates: many.iter().map(|p| p.name.clone()).collect(),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn view_of(&self, nb: &mut Notebook, current: bool) -> Result<NotebookView, DuetError> {
+        Ok(NotebookView {
+            id: nb.id.clone(),
+            title: index::title(&nb.index()?.am)?,
+            people: index::people(&nb.index()?.am)?,
+            cadence: index::cadence(&nb.index()?.am)?,
+            me: index::device_person(&nb.index()?.am, &self.device.public_hex())?,
+            current,
+        })
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn store_size(&self) -> Result<u64, DuetError> {
+        Ok(self.store.size_on_disk()?)
+    }
+}
+
+/// One meeting's summary from the index.
+fn summary(nb: &mut Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
+    index::meeting(&nb.index()?.am, id)?.ok_or(DuetError::NotFound {
+        kind: "meeting",
+        query: id.to_owned(),
+    })
+}
+
+fn meeting_view(nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
+    let summary = summary(nb, id)?;
+    let doc = &nb.meeting(id)?.am;
+    Ok(MeetingView {
+        summary,
+        agenda: meeting::agenda(doc)?,
+        sections: meeting::sections(doc)?,
+        commitments: meeting::commitments(doc)?,
+    })
+}
+
+fn resolve_meeting(
+    store: &Store,
+    nb: &mut Notebook,
+    query: Option<&str>,
+) -> Result<String, DuetError> {
+    match query {
+        None => nb
+            .current_meeting(store)?
+            .map(|m| m.id)
+            .ok_or(DuetError::NoCurrentMeeting),
+        Some(q) => {
+            let meetings = index::meetings(&nb.index()?.am)?;
+            if let Ok(date) = q.parse::<Date>() {
+                let on: Vec<&MeetingSummary> = meetings
+                    .iter()
+                    .filter(|m| m.date == date.to_string())
+                    .collect();
+                if let [one] = on.as_slice() {
+                    return Ok(one.id.clone());
+                }
+            }
+            resolve_id("meeting", q, meetings.iter().map(|m| m.id.as_str()))
+        }
+    }
+}
+
+fn resolve_id<'a>(
+    kind: &'static str,
+    query: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<String, DuetError> {
+    match ids::resolve_prefix(query, ids) {
+        PrefixMatch::One(id) => Ok(id),
+        PrefixMatch::None => Err(DuetError::NotFound {
+            kind,
+            query: query.to_owned(),
+        }),
+        PrefixMatch::Many(candidates) => Err(DuetError::Ambiguous {
+            kind,
+            query: query.to_owned(),
+            candidates,
+        }),
+    }
+}
+
+fn next_date(nb: &mut Notebook) -> Result<Date, DuetError> {
+    let every = index::cadence(&nb.index()?.am)?.every_days;
+    let last = index::meetings(&nb.index()?.am)?
+        .into_iter()
+        .filter(|m| m.status != MeetingStatus::Canceled)
+        .filter_map(|m| m.date.parse::<Date>().ok())
+        .max();
+    let today = crate::dates::today();
+    match last {
+        Some(d) => d
+            .checked_add(i64::from(every).days())
+            .map(|d| d.max(today))
+            .map_err(|e| DuetError::Invalid(format!("next meeting date: {e}"))),
+        None => Ok(today),
+    }
+}
+
+fn parse_stored_date(s: &str) -> Result<Date, DuetError> {
+    s.parse::<Date>()
+        .map_err(|_| DuetError::Invalid(format!("stored meeting date {s:?} is not a date")))
+}
+
+fn check_cadence(c: Cadence) -> Result<(), DuetError> {
+    if !(1..=366).contains(&c.every_days) || !(5..=480).contains(&c.minutes) {
+        return Err(DuetError::Invalid(format!(
+            "cadence must be every 1-366 days for 5-480 minutes (got every {} days, {} minutes)",
+            c.every_days, c.minutes
+        )));
+    }
+    Ok(())
+}
+
+/// Trims text a person typed and refuses empty or oversized input.
+fn clean_text(text: &str, what: &str) -> Result<String, DuetError> {
+    /// A note longer than this is almost certainly a mistake (a file piped in by accident).
+    const MAX_TEXT_BYTES: usize = 64 * 1024;
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(DuetError::Invalid(format!("the {what} is empty")));
+    }
+    if t.len() > MAX_TEXT_BYTES {
+        return Err(DuetError::Invalid(format!(
+            "the {what} is {} bytes; the limit is {MAX_TEXT_BYTES}",
+            t.len()
+        )));
+    }
+    Ok(t.to_owned())
+}
