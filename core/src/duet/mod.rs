@@ -185,7 +185,18 @@ impl Duet {
 
     /// Opens the home of an initialised device.
     pub fn open(home: &Path) -> Result<Duet, DuetError> {
-        let store = Store::open(home)?;
+        Duet::open_with(home, |engine| engine)
+    }
+
+    /// Opens a home with its storage engine wrapped by `wrap`: tests use it to make writes
+    /// fail on purpose and check that nothing acknowledged is lost.
+    pub fn open_with(
+        home: &Path,
+        wrap: impl FnOnce(
+            std::sync::Arc<dyn crate::store::Engine>,
+        ) -> std::sync::Arc<dyn crate::store::Engine>,
+    ) -> Result<Duet, DuetError> {
+        let store = Store::open_with(home, wrap)?;
         let (Some(key), Some(name)) = (store.meta(META_DEVICE_KEY)?, store.meta(META_NAME)?) else {
             return Err(DuetError::NotInitialized {
                 home: home.to_owned(),

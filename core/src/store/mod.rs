@@ -8,32 +8,32 @@
 //! one sled transaction, and only every [`COMPACT_AFTER_CHUNKS`] chunks: rewriting large
 //! values often makes sled's files grow badly.
 //!
+//! The key-value engine sits behind [`Engine`] ([`SledEngine`] in use), so another engine
+//! can replace sled and tests can inject write failures.
+//!
 //! One process owns a home at a time: an advisory lock on `home/LOCK` is taken before sled
 //! opens, and the holder writes its pid and command there, so a second opener gets
 //! [`StoreError::Locked`] naming it instead of a hang.
 
+mod engine;
+mod sled_engine;
+
+pub use engine::{Engine, Entry, TreeName};
+pub use sled_engine::SledEngine;
+
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How many change chunks a document may gather before they are folded into its snapshot.
 /// Loading chunks one by one is slow (measured: a meeting with 60 chunks loaded in 5.3 ms,
 /// the same as one snapshot in 2.8 ms); rewriting the snapshot costs sled space. Meeting
 /// documents are a few KB, so folding every 16 chunks keeps both small.
 pub const COMPACT_AFTER_CHUNKS: usize = 16;
-
-/// sled's log segment size. sled's default (512 KiB) left a five-year notebook taking 3.7x
-/// its documents' size on disk; 16 KiB segments take 1.6x with the same edit latency
-/// (measured with `sample`, 260 meetings).
-const SEGMENT_BYTES: usize = 16 * 1024;
-/// sled's page cache bound: five years of notes are a few MB, so this is never the limit.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Duet refuses to write when the home's disk has less free space than this. sled does not
 /// survive running out of space mid-write (seen here: a write that meets ENOSPC never
@@ -75,6 +75,9 @@ pub enum StoreError {
     /// sled reported an error (I/O or a damaged log).
     #[error("store error: {0}")]
     Sled(#[from] sled::Error),
+    /// The engine failed to read or write.
+    #[error("storage error: {0}")]
+    Engine(std::io::Error),
     /// A record failed its checksum or could not be decoded.
     #[error("damaged record in the store ({what}); restore it from a peer or a backup")]
     Corrupt {
@@ -126,21 +129,21 @@ pub struct StoredDoc {
 /// Read access to stored documents that a loaded notebook keeps, to load documents lazily.
 #[derive(Clone)]
 pub struct DocReader {
-    docs: sled::Tree,
-    versions: sled::Tree,
+    engine: Arc<dyn Engine>,
 }
 
 impl DocReader {
     /// Loads a document's verified bytes, or `None` if this home has no such document.
     pub fn load_doc(&self, notebook: &str, doc: &str) -> Result<Option<StoredDoc>, StoreError> {
         let prefix = doc_prefix(notebook, doc);
+        let entries = self.engine.scan_prefix(TreeName::Docs, &prefix)?;
+        if entries.is_empty() {
+            return Ok(None);
+        }
         let mut bytes = Vec::new();
         let mut chunks = 0;
-        let mut found = false;
-        for entry in self.docs.scan_prefix(&prefix) {
-            let (key, value) = entry?;
-            found = true;
-            let payload = unframe(&value).ok_or_else(|| StoreError::Corrupt {
+        for (key, value) in &entries {
+            let payload = unframe(value).ok_or_else(|| StoreError::Corrupt {
                 what: format!(
                     "document {doc} of notebook {notebook}, record {}",
                     String::from_utf8_lossy(&key[prefix.len()..])
@@ -151,15 +154,17 @@ impl DocReader {
             }
             bytes.extend_from_slice(payload);
         }
-        Ok(found.then_some(StoredDoc { bytes, chunks }))
+        Ok(Some(StoredDoc { bytes, chunks }))
     }
 
     /// The ids of every document of a notebook.
     pub fn doc_ids(&self, notebook: &str) -> Result<Vec<String>, StoreError> {
         let prefix = format!("{notebook}\0");
         let mut ids: Vec<String> = Vec::new();
-        for key in self.docs.scan_prefix(prefix.as_bytes()).keys() {
-            let key = key?;
+        for key in self
+            .engine
+            .keys_with_prefix(TreeName::Docs, prefix.as_bytes())?
+        {
             let rest = &key[prefix.len()..];
             let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
             let id = String::from_utf8_lossy(&rest[..end]).into_owned();
@@ -173,37 +178,41 @@ impl DocReader {
     /// A number that changes whenever a document's stored records change, so views derived
     /// from a document can be cached across processes and checked without loading it.
     pub fn doc_version(&self, notebook: &str, doc: &str) -> Result<u64, StoreError> {
-        Ok(match self.versions.get(doc_prefix(notebook, doc))? {
-            Some(v) => {
-                u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                    what: format!("version of document {doc}"),
-                })?)
-            }
-            None => 0,
-        })
+        Ok(
+            match self
+                .engine
+                .get(TreeName::Versions, &doc_prefix(notebook, doc))?
+            {
+                Some(v) => u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
+                    StoreError::Corrupt {
+                        what: format!("version of document {doc}"),
+                    }
+                })?),
+                None => 0,
+            },
+        )
     }
 
     /// Marks a document changed. Called *before* its records are written: if a crash keeps
     /// the bump but loses the write, a cache is merely recomputed; never the other way.
     fn bump_version(&self, notebook: &str, doc: &str) -> Result<(), StoreError> {
         let next = self.doc_version(notebook, doc)?.wrapping_add(1);
-        self.versions
-            .insert(doc_prefix(notebook, doc), &next.to_be_bytes())?;
-        Ok(())
+        self.engine.insert(
+            TreeName::Versions,
+            &doc_prefix(notebook, doc),
+            &next.to_be_bytes(),
+        )
     }
 }
 
 /// The device store of one home.
 pub struct Store {
     home: PathBuf,
-    db: sled::Db,
-    meta: sled::Tree,
-    notebooks: sled::Tree,
-    docs: sled::Tree,
+    engine: Arc<dyn Engine>,
     reader: DocReader,
     next_chunk: HashMap<(String, String), u64>,
-    /// Set when a write failed: sled may then never finish flushing, so the store is not
-    /// used again and its handles are leaked on drop instead of flushed (which would hang).
+    /// Set when a write failed: the engine may then never finish a flush, so the store is
+    /// not used again and is abandoned on drop instead of shut down (which could hang).
     failed: Cell<bool>,
     _lock: File,
 }
@@ -211,8 +220,7 @@ pub struct Store {
 impl Drop for Store {
     fn drop(&mut self) {
         if self.failed.get() {
-            // Keeps every tree alive (the Db holds them all), so none flushes on drop.
-            std::mem::forget(self.db.clone());
+            self.engine.abandon();
         }
     }
 }
@@ -224,51 +232,30 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `home`, taking its lock.
+    /// Opens (creating if needed) the store in `home` on sled, taking its lock.
     pub fn open(home: &Path) -> Result<Store, StoreError> {
+        Store::open_with(home, |engine| engine)
+    }
+
+    /// Opens the store with the sled engine wrapped by `wrap` (tests wrap it to inject
+    /// faults).
+    pub fn open_with(
+        home: &Path,
+        wrap: impl FnOnce(Arc<dyn Engine>) -> Arc<dyn Engine>,
+    ) -> Result<Store, StoreError> {
         fs::create_dir_all(home).map_err(|source| StoreError::Io {
             action: "creating",
             path: home.to_owned(),
             source,
         })?;
         let lock = take_lock(home)?;
-        let db_path = home.join("store");
-        let config = sled::Config::new()
-            .path(&db_path)
-            .cache_capacity(CACHE_BYTES)
-            .segment_size(SEGMENT_BYTES)
-            // Every write path flushes before it reports success; sled's own periodic
-            // flusher thread would only add start-up and shutdown cost to each command.
-            .flush_every_ms(None);
-        // sled can panic on some damaged files instead of returning an error.
-        let db = catch_unwind(AssertUnwindSafe(|| config.open()))
-            .map_err(|panic| StoreError::Damaged {
-                path: db_path.clone(),
-                detail: panic_text(&panic),
-            })?
-            .map_err(|e| match e {
-                sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => {
-                    StoreError::Damaged {
-                        path: db_path.clone(),
-                        detail: e.to_string(),
-                    }
-                }
-                other => StoreError::Sled(other),
-            })?;
-        let meta = db.open_tree("meta")?;
-        let notebooks = db.open_tree("notebooks")?;
-        let docs = db.open_tree("docs")?;
-        let reader = DocReader {
-            docs: docs.clone(),
-            versions: db.open_tree("versions")?,
-        };
+        let engine = wrap(Arc::new(SledEngine::open(&home.join("store"))?));
         Ok(Store {
             home: home.to_owned(),
-            db,
-            meta,
-            notebooks,
-            docs,
-            reader,
+            reader: DocReader {
+                engine: engine.clone(),
+            },
+            engine,
             next_chunk: HashMap::new(),
             failed: Cell::new(false),
             _lock: lock,
@@ -282,8 +269,8 @@ impl Store {
 
     /// Makes every write so far durable. Call before reporting success.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let result = self.usable().and_then(|()| Ok(self.db.flush()?));
-        self.guard(result.map(drop))
+        let result = self.usable().and_then(|()| self.engine.flush());
+        self.guard(result)
     }
 
     /// Refuses use after a failed write.
@@ -300,10 +287,12 @@ impl Store {
     fn guard<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         result.map_err(|e| {
             self.failed.set(true);
+            let full = |io: &std::io::Error| {
+                io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
+            };
             match e {
-                StoreError::Sled(sled::Error::Io(io))
-                    if io.kind() == std::io::ErrorKind::StorageFull
-                        || io.raw_os_error() == Some(28) =>
+                StoreError::Sled(sled::Error::Io(ref io)) | StoreError::Engine(ref io)
+                    if full(io) =>
                 {
                     StoreError::DiskFull {
                         path: self.home.clone(),
@@ -332,21 +321,31 @@ impl Store {
 
     /// A small metadata value (identity, settings).
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        get_record(&self.meta, key.as_bytes(), || format!("setting {key}"))
+        match self.engine.get(TreeName::Meta, key.as_bytes())? {
+            Some(value) => {
+                unframe(&value)
+                    .map(|p| Some(p.to_vec()))
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: format!("setting {key}"),
+                    })
+            }
+            None => Ok(None),
+        }
     }
 
     /// Sets a metadata value (not flushed).
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.ensure_space(value.len())?;
-        let result = self.meta.insert(key.as_bytes(), frame(value));
-        self.guard(result.map(drop).map_err(StoreError::from))
+        let result = self
+            .engine
+            .insert(TreeName::Meta, key.as_bytes(), &frame(value));
+        self.guard(result)
     }
 
     /// Every notebook this home holds.
     pub fn notebooks(&self) -> Result<Vec<NotebookRecord>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.notebooks.iter() {
-            let (key, value) = entry?;
+        for (key, value) in self.engine.scan_prefix(TreeName::Notebooks, b"")? {
             let what = || format!("notebook {}", String::from_utf8_lossy(&key));
             let payload = unframe(&value).ok_or_else(|| StoreError::Corrupt { what: what() })?;
             let record: NotebookRecord = serde_json::from_slice(payload)
@@ -362,8 +361,10 @@ impl Store {
             what: format!("notebook {}", record.id),
         })?;
         self.ensure_space(json.len())?;
-        let result = self.notebooks.insert(record.id.as_bytes(), frame(&json));
-        self.guard(result.map(drop).map_err(StoreError::from))
+        let result = self
+            .engine
+            .insert(TreeName::Notebooks, record.id.as_bytes(), &frame(&json));
+        self.guard(result)
     }
 
     /// Loads a document's verified bytes, or `None` if this home has no such document.
@@ -400,7 +401,7 @@ impl Store {
         let result = self
             .reader
             .bump_version(notebook, doc)
-            .and_then(|()| Ok(self.docs.insert(key, frame(changes))?));
+            .and_then(|()| self.engine.insert(TreeName::Docs, &key, &frame(changes)));
         self.guard(result)?;
         self.next_chunk.insert(slot, seq + 1);
         Ok(seq + 1)
@@ -409,9 +410,8 @@ impl Store {
     fn last_chunk_seq(&self, notebook: &str, doc: &str) -> Result<Option<u64>, StoreError> {
         let mut prefix = doc_prefix(notebook, doc);
         prefix.push(CHUNK_TAG);
-        match self.docs.scan_prefix(&prefix).keys().next_back() {
+        match self.engine.last_key_with_prefix(TreeName::Docs, &prefix)? {
             Some(key) => {
-                let key = key?;
                 let seq: [u8; 8] =
                     key[prefix.len()..]
                         .try_into()
@@ -425,8 +425,6 @@ impl Store {
     }
 
     /// Replaces a document's snapshot and chunks with one snapshot, in one transaction.
-    /// `covered_chunks` is how many chunks the snapshot includes (those loaded before it was
-    /// made); chunks appended since are kept.
     pub fn compact(
         &mut self,
         notebook: &str,
@@ -438,27 +436,15 @@ impl Store {
         snap_key.push(SNAPSHOT_TAG);
         let mut chunk_prefix = prefix;
         chunk_prefix.push(CHUNK_TAG);
-        let chunk_keys: Vec<sled::IVec> = self
-            .docs
-            .scan_prefix(&chunk_prefix)
-            .keys()
-            .collect::<Result<_, _>>()?;
-        let framed = frame(snapshot);
+        let chunk_keys = self
+            .engine
+            .keys_with_prefix(TreeName::Docs, &chunk_prefix)?;
         self.ensure_space(snapshot.len())?;
-        self.guard(self.reader.bump_version(notebook, doc))?;
-        let result: Result<(), TransactionError<()>> = (&self.docs,).transaction(|(docs,)| {
-            docs.insert(snap_key.as_slice(), framed.as_slice())?;
-            for key in &chunk_keys {
-                docs.remove(key)?;
-            }
-            Ok::<(), ConflictableTransactionError<()>>(())
+        let result = self.reader.bump_version(notebook, doc).and_then(|()| {
+            self.engine
+                .replace(TreeName::Docs, (&snap_key, &frame(snapshot)), &chunk_keys)
         });
-        self.guard(result.map_err(|e| match e {
-            TransactionError::Storage(e) => StoreError::Sled(e),
-            TransactionError::Abort(()) => StoreError::Corrupt {
-                what: format!("compaction of document {doc}"),
-            },
-        }))?;
+        self.guard(result)?;
         self.next_chunk
             .remove(&(notebook.to_owned(), doc.to_owned()));
         Ok(())
@@ -466,7 +452,7 @@ impl Store {
 
     /// Bytes the store's files take on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        self.engine.size_on_disk()
     }
 }
 
@@ -488,19 +474,6 @@ fn unframe(record: &[u8]) -> Option<&[u8]> {
     }
     let (sum, payload) = record[1..].split_at(CHECKSUM_LEN);
     (blake3::hash(payload).as_bytes()[..CHECKSUM_LEN] == *sum).then_some(payload)
-}
-
-fn get_record(
-    tree: &sled::Tree,
-    key: &[u8],
-    what: impl Fn() -> String,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    match tree.get(key)? {
-        Some(value) => unframe(&value)
-            .map(|p| Some(p.to_vec()))
-            .ok_or_else(|| StoreError::Corrupt { what: what() }),
-        None => Ok(None),
-    }
 }
 
 fn take_lock(home: &Path) -> Result<File, StoreError> {
@@ -548,14 +521,6 @@ fn take_lock(home: &Path) -> Result<File, StoreError> {
     Ok(file)
 }
 
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "sled panicked while opening".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,11 +557,17 @@ mod tests {
         store
             .append_chunk("nb", "index", b"payload")
             .expect("append");
-        let key = store.docs.iter().keys().next().expect("one").expect("key");
-        let mut value = store.docs.get(&key).expect("get").expect("value").to_vec();
+        let (key, mut value) = store
+            .engine
+            .scan_prefix(TreeName::Docs, b"")
+            .expect("scan")
+            .remove(0);
         let last = value.len() - 1;
         value[last] ^= 1;
-        store.docs.insert(&key, value).expect("insert");
+        store
+            .engine
+            .insert(TreeName::Docs, &key, &value)
+            .expect("insert");
         let err = store.load_doc("nb", "index").expect_err("corrupt");
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     }
