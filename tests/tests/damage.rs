@@ -1,7 +1,7 @@
 //! A damaged store is detected: flipped or truncated bytes give an error or the intact
 //! notebook, never a panic and never a silently different notebook.
 
-use duet_tests::Device;
+use duet_tests::{copy_dir, Device};
 use rand::Rng;
 use std::path::{Path, PathBuf};
 
@@ -22,18 +22,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 #[test]

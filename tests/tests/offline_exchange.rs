@@ -1,7 +1,7 @@
 //! Two devices that edit the same notebook offline converge by exchanging bundle files,
 //! and bad files change nothing.
 
-use duet_tests::{pair, path, send, Device};
+use duet_tests::{copy_dir, pair, path, send, Device};
 use serde_json::Value;
 
 fn export_json(d: &Device) -> Value {
@@ -244,4 +244,31 @@ fn automerge_export_loads_elsewhere_and_foreign_edits_merge_back() {
         .filter_map(|i| i["text"].as_str())
         .collect();
     assert_eq!(texts, vec!["from duet", "added by another tool"]);
+}
+
+#[test]
+fn a_device_restored_from_an_old_backup_rejoins_without_a_manual_step() {
+    let (ana, bo) = pair();
+    bo.ok(&["note", "before-backup"]);
+    send(&bo, &ana);
+    // 1. Bo backs up his home, then keeps working and syncing.
+    let backup = tempfile::tempdir().expect("tempdir");
+    copy_dir(bo.home.path(), backup.path());
+    bo.ok(&["note", "after-backup"]);
+    send(&bo, &ana);
+    // 2. His laptop dies; he restores the old backup and writes more before syncing.
+    std::fs::remove_dir_all(bo.home.path()).expect("remove");
+    copy_dir(backup.path(), bo.home.path());
+    bo.ok(&["note", "after-restore"]);
+    // 3. One exchange each way and both are whole again.
+    send(&bo, &ana);
+    send(&ana, &bo);
+    let (a, b) = (
+        ana.json(&["meeting", "show"]),
+        bo.json(&["meeting", "show"]),
+    );
+    assert_eq!(a, b);
+    for marker in ["before-backup", "after-backup", "after-restore"] {
+        assert!(a.to_string().contains(marker), "{marker} missing");
+    }
 }
