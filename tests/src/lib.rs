@@ -131,3 +131,41 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The texts of the items in `duet agenda list --json` output, in order.
+pub fn agenda_texts(list: &serde_json::Value) -> Vec<String> {
+    list["agenda"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["text"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One section's text from a meeting as `duet meeting show --json` prints it.
+pub fn section_text(meeting: &serde_json::Value, section: &str) -> String {
+    meeting["sections"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["section"] == section))
+        .and_then(|s| s["text"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A home used through the library: an identity and a notebook with its first meeting today.
+pub fn library_home(dir: &Path, name: &str) -> duet_core::Duet {
+    let mut duet =
+        duet_core::Duet::init(&dir.join(name), name).unwrap_or_else(|e| panic!("init {name}: {e}"));
+    duet.notebook_new(
+        "Pair",
+        duet_core::Role::Manager,
+        "Bo",
+        Default::default(),
+        duet_core::dates::today(),
+    )
+    .unwrap_or_else(|e| panic!("notebook: {e}"));
+    duet
+}

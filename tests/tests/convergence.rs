@@ -1,7 +1,7 @@
 //! Convergence: random concurrent edit scripts on 2-3 replicas, exchanged by bundle in random
 //! orders with duplicates and drops, end with identical views and every edit present.
 
-use duet_core::{dates, Duet, JoinAs, Owner, Role, Section};
+use duet_core::{Duet, JoinAs, Owner, Role, Section};
 use proptest::prelude::*;
 use std::path::PathBuf;
 
@@ -38,16 +38,7 @@ impl Replicas {
         let dir = tempfile::tempdir().expect("tempdir");
         let files = dir.path().join("bundles");
         std::fs::create_dir_all(&files).expect("mkdir");
-        let mut first = Duet::init(&dir.path().join("r0"), "Ana").expect("init");
-        first
-            .notebook_new(
-                "Pair",
-                Role::Manager,
-                "Bo",
-                Default::default(),
-                dates::today(),
-            )
-            .expect("notebook");
+        let first = duet_tests::library_home(dir.path(), "Ana");
         let join = files.join("join.duet");
         first.bundle_out(&join).expect("bundle out");
         let mut devices = vec![first];

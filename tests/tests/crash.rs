@@ -67,14 +67,7 @@ fn acknowledged_edits_survive_sigkill_at_random_moments() {
     assert!(!acked.is_empty(), "no edit ever completed");
 
     let meeting = ana.json(&["meeting", "show"]);
-    let notes = meeting["sections"]
-        .as_array()
-        .expect("sections")
-        .iter()
-        .find(|s| s["section"] == "notes")
-        .and_then(|s| s["text"].as_str())
-        .expect("notes")
-        .to_owned();
+    let notes = duet_tests::section_text(&meeting, "notes");
     let lines: Vec<&str> = notes.lines().collect();
     let lost: Vec<&String> = acked
         .iter()

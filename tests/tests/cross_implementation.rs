@@ -49,11 +49,8 @@ fn javascript_automerge_loads_exports_and_its_edits_merge_back() {
     let report = ana.json(&["import", path(&dir)]);
     assert_eq!(report["documents"], 1);
     let agenda = ana.json(&["agenda", "list"]);
-    let texts: Vec<&str> = agenda["agenda"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["text"].as_str())
-        .collect();
-    assert_eq!(texts, vec!["written by duet", "added in JavaScript"]);
+    assert_eq!(
+        duet_tests::agenda_texts(&agenda),
+        vec!["written by duet", "added in JavaScript"]
+    );
 }

@@ -100,13 +100,7 @@ fn a_full_disk_refuses_edits_clearly_and_loses_nothing() {
 
     let show: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_file).expect("show output")).expect("json");
-    let notes = show["sections"]
-        .as_array()
-        .expect("sections")
-        .iter()
-        .find(|s| s["section"] == "notes")
-        .and_then(|s| s["text"].as_str())
-        .unwrap_or_default();
+    let notes = duet_tests::section_text(&show, "notes");
     let lost: Vec<&String> = acked
         .iter()
         .filter(|m| !notes.contains(m.as_str()))

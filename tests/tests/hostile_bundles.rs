@@ -3,7 +3,7 @@
 //! never a panic, and an unchanged notebook stays readable.
 
 use duet_core::bundle::{Bundle, BundleDoc};
-use duet_core::{dates, Duet, Role};
+use duet_core::Duet;
 use proptest::prelude::*;
 
 struct Home {
@@ -15,15 +15,7 @@ struct Home {
 
 fn home() -> Home {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut duet = Duet::init(&dir.path().join("home"), "Ana").expect("init");
-    duet.notebook_new(
-        "Pair",
-        Role::Manager,
-        "Bo",
-        Default::default(),
-        dates::today(),
-    )
-    .expect("notebook");
+    let mut duet = duet_tests::library_home(dir.path(), "Ana");
     duet.agenda_add("an item", false, None).expect("add");
     let file = dir.path().join("b.duet");
     duet.bundle_out(&file).expect("bundle out");

@@ -191,13 +191,7 @@ fn wrap_carries_over_and_books_the_next_meeting_from_the_cadence() {
     assert_eq!(agenda.len(), 1);
     assert_eq!(agenda[0]["text"], "left for later");
     let held = ana.json(&["meeting", "show", "2030-01-07"]);
-    let takeaway = held["sections"]
-        .as_array()
-        .expect("sections")
-        .iter()
-        .find(|s| s["section"] == "takeaway")
-        .expect("takeaway");
-    assert_eq!(takeaway["text"], "clear");
+    assert_eq!(duet_tests::section_text(&held, "takeaway"), "clear");
 }
 
 #[test]
@@ -237,13 +231,10 @@ fn automerge_export_loads_elsewhere_and_foreign_edits_merge_back() {
     let report = ana.json(&["import", path(&dir)]);
     assert_eq!(report["documents"], 1);
     let agenda = ana.json(&["agenda", "list"]);
-    let texts: Vec<&str> = agenda["agenda"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["text"].as_str())
-        .collect();
-    assert_eq!(texts, vec!["from duet", "added by another tool"]);
+    assert_eq!(
+        duet_tests::agenda_texts(&agenda),
+        vec!["from duet", "added by another tool"]
+    );
 }
 
 #[test]

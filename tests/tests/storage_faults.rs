@@ -4,7 +4,7 @@
 //! the failed edit itself is either wholly there or absent.
 
 use duet_core::store::{Engine, Entry, StoreError, TreeName};
-use duet_core::{dates, Duet, DuetError, Role, Section};
+use duet_core::{Duet, DuetError, Section};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -107,18 +107,8 @@ fn a_failing_nth_write_gives_a_typed_error_and_loses_nothing_acknowledged() {
         // Every write position of the first edits, then a spread of later ones.
         for fail_at in (1..=24).chain((30..=160).step_by(13)) {
             let dir = tempfile::tempdir().expect("tempdir");
-            let home = dir.path().join("home");
-            {
-                let mut duet = Duet::init(&home, "Ana").expect("init");
-                duet.notebook_new(
-                    "Pair",
-                    Role::Manager,
-                    "Bo",
-                    Default::default(),
-                    dates::today(),
-                )
-                .expect("notebook");
-            }
+            drop(duet_tests::library_home(dir.path(), "Ana"));
+            let home = dir.path().join("Ana");
             let mut acknowledged = 0;
             let mut failed_at_step = None;
             {
