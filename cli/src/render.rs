@@ -99,7 +99,7 @@ pub fn meeting(m: &MeetingView, nb: &NotebookView, p: Palette) -> String {
     let _ = writeln!(
         out,
         "\n{} {}  {}",
-        p.heading(&format!("Meeting {}", m.summary.date)),
+        p.heading(&format!("Meeting {}", day(&m.summary.date))),
         p.dim(&format!("[{}]", status_word(m.summary.status))),
         p.id(&m.summary.id)
     );
@@ -143,7 +143,7 @@ pub fn meetings(list: &[MeetingSummary], current: Option<&str>, p: Palette) -> S
             out,
             "{mark} {}  {}  {}",
             p.id(&m.id),
-            m.date,
+            day(&m.date),
             status_word(m.status)
         );
         out.push_str(&conflicts(&m.conflicts, p));
@@ -252,6 +252,14 @@ fn conflicts(list: &[Conflict], p: Palette) -> String {
         );
     }
     out
+}
+
+/// A stored date with its weekday (`Thu 2026-12-03`); anything unreadable as it is.
+fn day(date: &str) -> String {
+    match date.parse::<jiff::civil::Date>() {
+        Ok(d) => d.strftime("%a %Y-%m-%d").to_string(),
+        Err(_) => date.to_owned(),
+    }
 }
 
 fn people_line(nb: &NotebookView) -> String {
