@@ -59,8 +59,139 @@ pub struct SampleNotebook {
     pub device: DeviceKey,
 }
 
-const PARAGRAPH: &str = "We talked through the week: what moved, what is stuck, and what \
-    would help next; both agreed on the priorities and on who follows up. ";
+/// Words that notes are made of. Paragraphs are drawn from them at random (seeded, so every
+/// run generates the same notebook): repeated text would compress unrealistically well and
+/// flatter every size figure.
+const WORDS: &[&str] = &[
+    "we",
+    "talked",
+    "about",
+    "the",
+    "week",
+    "project",
+    "launch",
+    "review",
+    "design",
+    "team",
+    "feedback",
+    "blocked",
+    "on",
+    "waiting",
+    "for",
+    "plan",
+    "next",
+    "sprint",
+    "deadline",
+    "customer",
+    "bug",
+    "fixed",
+    "shipped",
+    "migration",
+    "database",
+    "oncall",
+    "incident",
+    "postmortem",
+    "hiring",
+    "interview",
+    "promotion",
+    "career",
+    "growth",
+    "goal",
+    "quarter",
+    "roadmap",
+    "priority",
+    "scope",
+    "estimate",
+    "risk",
+    "help",
+    "support",
+    "mentor",
+    "pairing",
+    "learning",
+    "conference",
+    "budget",
+    "travel",
+    "holiday",
+    "tired",
+    "energy",
+    "focus",
+    "meetings",
+    "too",
+    "many",
+    "fewer",
+    "more",
+    "time",
+    "with",
+    "and",
+    "but",
+    "because",
+    "so",
+    "agreed",
+    "will",
+    "should",
+    "could",
+    "check",
+    "follow",
+    "up",
+    "ask",
+    "share",
+    "draft",
+    "document",
+    "proposal",
+    "decision",
+    "owner",
+    "clear",
+    "unclear",
+    "progress",
+    "stuck",
+    "moving",
+    "faster",
+    "slower",
+    "good",
+    "hard",
+    "great",
+    "worried",
+    "excited",
+    "platform",
+    "api",
+    "latency",
+    "tests",
+    "flaky",
+    "release",
+    "rollback",
+    "metrics",
+    "dashboard",
+    "users",
+];
+
+/// A deterministic pseudo-random source (xorshift64*): the generator needs variety, not
+/// quality, and must not depend on the machine.
+struct Words(u64);
+
+impl Words {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A paragraph of about `bytes` bytes.
+    fn paragraph(&mut self, bytes: usize) -> String {
+        let mut out = String::with_capacity(bytes + 16);
+        while out.len() < bytes {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(WORDS[(self.next() % WORDS.len() as u64) as usize]);
+        }
+        out.push('.');
+        out
+    }
+}
+
+/// Bytes per generated paragraph of notes.
+const PARAGRAPH_BYTES: usize = 120;
 
 /// Generates a notebook of the given shape.
 pub fn generate(spec: SampleSpec) -> Result<SampleNotebook, DuetError> {
@@ -99,6 +230,7 @@ pub fn generate(spec: SampleSpec) -> Result<SampleNotebook, DuetError> {
     single.commit();
 
     let start = date(2021, 11, 29);
+    let mut words = Words(0x5eed_d0e7_1a2b_3c4d);
     let mut docs = Vec::new();
     let mut open_from_last: Vec<(String, String)> = Vec::new();
     let mut counter = 0usize;
@@ -152,17 +284,18 @@ pub fn generate(spec: SampleSpec) -> Result<SampleNotebook, DuetError> {
             single.put(&it, "discussed", !last)?;
             single.commit();
         }
-        let paragraphs = spec.note_bytes_per_meeting / PARAGRAPH.len();
+        let paragraphs = spec.note_bytes_per_meeting / PARAGRAPH_BYTES;
         for p in 0..paragraphs {
             let actor = if p % 2 == 0 { &ana } else { &bo };
             let section = Section::ALL[p % 5];
             doc.set_actor(actor.clone());
-            meeting::append(&mut doc, section, PARAGRAPH)?;
+            let paragraph = words.paragraph(PARAGRAPH_BYTES);
+            meeting::append(&mut doc, section, &paragraph)?;
             doc.commit();
             single.set_actor(actor.clone());
             let t = &s_sections[p % 5];
             let len = automerge::ReadDoc::length(&single, t);
-            single.splice_text(t, len, 0, PARAGRAPH)?;
+            single.splice_text(t, len, 0, &paragraph)?;
             single.commit();
         }
         // Last week's open commitments close in this meeting.
