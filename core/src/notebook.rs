@@ -61,9 +61,9 @@ pub(crate) struct Notebook {
     pub meetings: BTreeMap<String, Doc>,
     /// The open-commitments document, loaded on first use.
     pub commitments: Option<Doc>,
-    /// The current meeting as last computed, with the index heads it was computed at:
+    /// The current meeting as last computed, with the index state it was computed at:
     /// finding it scans every meeting, so repeated edits reuse it until the index changes.
-    current: Option<(Vec<ChangeHash>, Option<MeetingSummary>)>,
+    current: Option<(IndexState, Option<MeetingSummary>)>,
     actor: ActorId,
 }
 
@@ -97,21 +97,23 @@ impl Notebook {
     /// The index document, loaded on first use.
     pub fn index(&mut self) -> Result<&mut Doc, DuetError> {
         if self.index.is_none() {
-            let doc = load_doc(&self.reader, &self.id, index::INDEX_DOC, &self.actor)?.ok_or_else(
-                || {
-                    DuetError::Store(StoreError::Corrupt {
-                        what: format!("the index document of notebook {} is missing", self.id),
-                    })
-                },
-            )?;
-            index::validate(&doc.am)?;
-            self.index = Some(doc);
+            self.index = Some(self.load_required(index::INDEX_DOC, index::validate)?);
         }
-        self.index.as_mut().ok_or_else(|| {
-            DuetError::Store(StoreError::Corrupt {
-                what: "index document".into(),
-            })
-        })
+        self.index
+            .as_mut()
+            .ok_or_else(|| missing(&self.id, "index"))
+    }
+
+    /// A document every notebook has, loaded and checked against its schema.
+    fn load_required(
+        &self,
+        doc_id: &str,
+        validate: fn(&AutoCommit) -> Result<(), crate::model::ModelError>,
+    ) -> Result<Doc, DuetError> {
+        let doc = load_doc(&self.reader, &self.id, doc_id, &self.actor)?
+            .ok_or_else(|| missing(&self.id, doc_id))?;
+        validate(&doc.am)?;
+        Ok(doc)
     }
 
     /// The current meeting: the earliest one still to come.
@@ -120,53 +122,42 @@ impl Notebook {
     /// index heads, and in the store by the index's stored version (see [`CurrentCache`]), so
     /// an edit to the current meeting need not load the index at all.
     pub fn current_meeting(&mut self, store: &Store) -> Result<Option<MeetingSummary>, DuetError> {
-        if self.index.is_none() {
-            let version = self.reader.doc_version(&self.id, index::INDEX_DOC)?;
-            if let Some(cached) = CurrentCache::read(store, &self.id)? {
-                if cached.version == version {
-                    return Ok(cached.meeting);
-                }
-            }
-            let meeting = index::current_meeting(&self.index()?.am)?;
-            CurrentCache {
-                version,
-                meeting: meeting.clone(),
-            }
-            .write(store, &self.id);
-            return Ok(meeting);
-        }
-        let heads = self.index()?.am.get_heads();
+        let state = match &mut self.index {
+            Some(doc) => IndexState::Heads(doc.am.get_heads()),
+            None => IndexState::Stored(self.reader.doc_version(&self.id, index::INDEX_DOC)?),
+        };
         if let Some((at, current)) = &self.current {
-            if *at == heads {
+            if *at == state {
                 return Ok(current.clone());
             }
         }
-        let current = index::current_meeting(&self.index()?.am)?;
-        self.current = Some((heads, current.clone()));
+        let current = match state {
+            IndexState::Stored(version) => match CurrentCache::read(store, &self.id)? {
+                Some(cached) if cached.version == version => cached.meeting,
+                _ => {
+                    let meeting = index::current_meeting(&self.index()?.am)?;
+                    CurrentCache {
+                        version,
+                        meeting: meeting.clone(),
+                    }
+                    .write(store, &self.id);
+                    meeting
+                }
+            },
+            IndexState::Heads(_) => index::current_meeting(&self.index()?.am)?,
+        };
+        self.current = Some((state, current.clone()));
         Ok(current)
     }
 
     /// The open-commitments document, loaded on first use.
     pub fn commitments(&mut self) -> Result<&mut Doc, DuetError> {
         if self.commitments.is_none() {
-            let doc = load_doc(&self.reader, &self.id, COMMITMENTS_DOC, &self.actor)?.ok_or_else(
-                || {
-                    DuetError::Store(StoreError::Corrupt {
-                        what: format!(
-                            "the commitments document of notebook {} is missing",
-                            self.id
-                        ),
-                    })
-                },
-            )?;
-            commitments::validate(&doc.am)?;
-            self.commitments = Some(doc);
+            self.commitments = Some(self.load_required(COMMITMENTS_DOC, commitments::validate)?);
         }
-        self.commitments.as_mut().ok_or_else(|| {
-            DuetError::Store(StoreError::Corrupt {
-                what: "commitments document".into(),
-            })
-        })
+        self.commitments
+            .as_mut()
+            .ok_or_else(|| missing(&self.id, COMMITMENTS_DOC))
     }
 
     /// The meeting's document, loaded on first use.
@@ -331,6 +322,20 @@ fn persist_doc(
         doc.chunks = 0;
     }
     Ok(())
+}
+
+/// What the index was when the current meeting was computed: its heads when loaded, or
+/// its stored version when it was not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum IndexState {
+    Heads(Vec<ChangeHash>),
+    Stored(u64),
+}
+
+fn missing(notebook: &str, doc: &str) -> DuetError {
+    DuetError::Store(StoreError::Corrupt {
+        what: format!("the {doc} document of notebook {notebook} is missing"),
+    })
 }
 
 /// The current meeting as computed at a stored version of the index, kept in the store so
