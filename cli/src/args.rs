@@ -113,6 +113,61 @@ pub enum Command {
     /// Exchange changes as one file (USB stick, AirDrop) when devices cannot connect.
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// Print an invite ticket (and QR code) for the current notebook.
+    #[command(
+        after_help = "Examples:\n  duet invite\n  duet invite --addr 192.168.1.20:7878\n  duet invite --json | jq -r .ticket\n\nThe ticket carries the notebook's secret: share it only with the other person.\nRun `duet serve` so their `duet join` can reach this device."
+    )]
+    Invite {
+        /// An address the other device can reach this one at (repeatable; default: this
+        /// machine's network addresses on --port).
+        #[arg(long = "addr", value_name = "HOST:PORT")]
+        addrs: Vec<String>,
+        /// The port `duet serve` listens on here.
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+    },
+    /// Join a notebook from an invite ticket, and sync it from the inviting device.
+    #[command(after_help = "Example:\n  duet join duet1qv4... --as report")]
+    Join {
+        /// The ticket `duet invite` printed.
+        ticket: String,
+        /// Who you are in the notebook: manager or report.
+        #[arg(long = "as", value_name = "ROLE")]
+        as_role: String,
+        /// Only record the notebook; sync later.
+        #[arg(long)]
+        no_sync: bool,
+    },
+    /// Accept syncs from other devices for every notebook here, until stopped (Ctrl-C).
+    #[command(
+        after_help = "Examples:\n  duet serve\n  duet serve --listen 0.0.0.0:7878\n\nOther duet commands on this home keep working while it serves.\nOther devices need UDP port 7878 (or --listen's port) reachable."
+    )]
+    Serve {
+        /// Address and UDP port to listen on.
+        #[arg(long, default_value = "0.0.0.0:7878", value_name = "ADDR")]
+        listen: String,
+        /// Do not announce this device on the local network (mDNS).
+        #[arg(long)]
+        no_announce: bool,
+    },
+    /// Sync with another device now: one address, the devices nearby, or every known one.
+    #[command(
+        after_help = "Examples:\n  duet sync --peer 192.168.1.20:7878\n  duet sync --nearby\n  duet sync            # every device synced with before"
+    )]
+    Sync {
+        /// The other device's address (it runs `duet serve`).
+        #[arg(long, value_name = "HOST:PORT", conflicts_with = "nearby")]
+        peer: Option<String>,
+        /// Trust this certificate fingerprint at --peer (first contact without an invite).
+        #[arg(long, value_name = "FP", requires = "peer")]
+        fingerprint: Option<String>,
+        /// Find devices serving on the local network and sync with those sharing a notebook.
+        #[arg(long)]
+        nearby: bool,
+        /// How long to look for nearby devices, in seconds.
+        #[arg(long, default_value_t = 3, value_name = "SECONDS")]
+        wait: u64,
+    },
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  duet completions bash > ~/.local/share/bash-completion/completions/duet"

@@ -39,7 +39,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let home = home_dir(cli.home)?;
-    let mut duet = Duet::open(&home)?;
+    if let Command::Serve {
+        listen,
+        no_announce,
+    } = &cli.command
+    {
+        let listen = crate::network::parse_addr(listen)?;
+        crate::network::serve(&home, listen, !no_announce, out.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut duet = Duet::open_waiting(&home, lock_wait())?;
     if let Some(nb) = &cli.notebook {
         duet.select(nb)?;
     }
@@ -65,6 +74,16 @@ impl Output {
             print!("{}", text());
         }
     }
+}
+
+/// How long a command waits for the home while another process (a sync that `duet serve`
+/// runs, say) holds it: `DUET_LOCK_WAIT_MS`, default 10 s.
+pub fn lock_wait() -> std::time::Duration {
+    let ms = std::env::var("DUET_LOCK_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    std::time::Duration::from_millis(ms)
 }
 
 fn home_dir(home: Option<PathBuf>) -> Result<PathBuf> {
@@ -99,7 +118,10 @@ fn cadence(args: &CadenceArgs, base: Cadence) -> Result<Cadence> {
 pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
     let p = out.palette;
     match command {
-        Command::Init { .. } | Command::Completions { .. } | Command::Demo => {
+        Command::Init { .. }
+        | Command::Completions { .. }
+        | Command::Demo
+        | Command::Serve { .. } => {
             unreachable!("handled before opening the home")
         }
         Command::Notebook(cmd) => match cmd {
@@ -329,6 +351,24 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
                 )
             });
         }
+        Command::Invite { addrs, port } => crate::network::invite(duet, addrs, port, out)?,
+        Command::Join {
+            ticket,
+            as_role,
+            no_sync,
+        } => crate::network::join(duet, &ticket, role(&as_role)?, !no_sync, out)?,
+        Command::Sync {
+            peer,
+            fingerprint,
+            nearby,
+            wait,
+        } => crate::network::sync(
+            duet,
+            peer,
+            fingerprint,
+            nearby.then(|| std::time::Duration::from_secs(wait)),
+            out,
+        )?,
         Command::Bundle(cmd) => match cmd {
             BundleCmd::Out { file } => {
                 let bytes = duet.bundle_out(&file)?;

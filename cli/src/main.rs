@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod demo;
+mod network;
 mod render;
 
 use clap::Parser;
@@ -44,7 +45,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             DuetError::NotInitialized { .. }
             | DuetError::NoNotebook
             | DuetError::NoCurrentMeeting
-            | DuetError::UnknownNotebook { .. },
+            | DuetError::UnknownNotebook { .. }
+            | DuetError::NotArrived { .. },
         ) => 6,
         Some(DuetError::Invalid(_)) => 2,
         _ => 1,

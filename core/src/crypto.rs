@@ -10,6 +10,8 @@ use std::fmt;
 
 /// Context string for deriving a notebook's public id from its secret.
 const NOTEBOOK_ID_CONTEXT: &str = "duet 2026-11 notebook id v1";
+/// Context string for deriving the key that proves membership on a P2P connection.
+const MEMBERSHIP_CONTEXT: &str = "duet 2026-11 p2p membership key v1";
 
 /// Errors reading key material.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +101,71 @@ impl NotebookSecret {
     }
 }
 
+impl NotebookSecret {
+    /// The key that proves membership on a P2P connection (never sent anywhere).
+    pub fn membership_key(&self) -> MembershipKey {
+        MembershipKey(blake3::derive_key(MEMBERSHIP_CONTEXT, &self.0))
+    }
+}
+
+/// Which end of a connection a membership proof speaks for: the two proofs differ, so one
+/// side's proof cannot be reflected back as the other's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofSide {
+    /// The device that opened the connection.
+    Client,
+    /// The device that accepted it.
+    Server,
+}
+
+/// A notebook's membership key.
+#[derive(Clone)]
+pub struct MembershipKey([u8; 32]);
+
+impl MembershipKey {
+    /// The proof of membership bound to one TLS session: a keyed BLAKE3 MAC over the
+    /// session's exporter secret, so it is worthless on any other connection.
+    pub fn proof(&self, side: ProofSide, exporter: &[u8; 32]) -> [u8; 32] {
+        let mut mac = blake3::Hasher::new_keyed(&self.0);
+        mac.update(match side {
+            ProofSide::Client => b"client",
+            ProofSide::Server => b"server",
+        });
+        mac.update(exporter);
+        *mac.finalize().as_bytes()
+    }
+
+    /// Whether `proof` is this key's proof for `side` on the session (constant time).
+    pub fn verifies(&self, side: ProofSide, exporter: &[u8; 32], proof: &[u8; 32]) -> bool {
+        blake3::Hash::from(self.proof(side, exporter)) == blake3::Hash::from(*proof)
+    }
+}
+
+impl fmt::Debug for MembershipKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MembershipKey(..)")
+    }
+}
+
+/// The fingerprint of a device's TLS certificate: BLAKE3 of its DER bytes.
+pub fn cert_fingerprint(cert_der: &[u8]) -> [u8; 32] {
+    *blake3::hash(cert_der).as_bytes()
+}
+
+/// A fingerprint as people see it: lowercase base32, no padding.
+pub fn fingerprint_text(fingerprint: &[u8; 32]) -> String {
+    data_encoding::BASE32_NOPAD
+        .encode(fingerprint)
+        .to_ascii_lowercase()
+}
+
+/// Reads a fingerprint as [`fingerprint_text`] writes it (any case).
+pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+    let upper = text.trim().to_ascii_uppercase();
+    let bytes = data_encoding::BASE32_NOPAD.decode(upper.as_bytes()).ok()?;
+    bytes.try_into().ok()
+}
+
 impl fmt::Debug for NotebookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "NotebookSecret(for {})", self.notebook_id())
@@ -125,6 +192,27 @@ mod tests {
         assert_eq!(id.len(), 32);
         assert!(!id.contains(&data_encoding::HEXLOWER.encode(&[7u8; 8])));
         assert_ne!(id, NotebookSecret::generate().notebook_id());
+    }
+
+    #[test]
+    fn membership_proofs_bind_key_side_and_session() {
+        let key = NotebookSecret::generate().membership_key();
+        let other = NotebookSecret::generate().membership_key();
+        let session = [3u8; 32];
+        let proof = key.proof(ProofSide::Client, &session);
+        assert!(key.verifies(ProofSide::Client, &session, &proof));
+        assert!(!key.verifies(ProofSide::Server, &session, &proof));
+        assert!(!key.verifies(ProofSide::Client, &[4u8; 32], &proof));
+        assert!(!other.verifies(ProofSide::Client, &session, &proof));
+    }
+
+    #[test]
+    fn fingerprints_round_trip_as_text() {
+        let fp = cert_fingerprint(b"certificate bytes");
+        let text = fingerprint_text(&fp);
+        assert_eq!(parse_fingerprint(&text), Some(fp));
+        assert_eq!(parse_fingerprint(&text.to_uppercase()), Some(fp));
+        assert_eq!(parse_fingerprint("nope"), None);
     }
 
     #[test]

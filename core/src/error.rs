@@ -52,6 +52,12 @@ pub enum DuetError {
     /// A value the user gave is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// A notebook joined from an invite whose first sync has not happened yet.
+    #[error("notebook {title:?} has not arrived on this device yet; run `duet sync` while the inviting device runs `duet serve`")]
+    NotArrived {
+        /// Its title.
+        title: String,
+    },
     /// A meeting's document has not reached this device yet.
     #[error("meeting {meeting} is listed but its notes have not reached this device yet; sync or import a bundle first")]
     MeetingNotHere {

@@ -10,6 +10,10 @@
 //! - `store`: the device store on sled (identity, secrets, document snapshots and chunks)
 //! - `crypto`: device keys and notebook secrets
 //! - `bundle`: the offline exchange file format
+//! - `invite`: invite tickets (secret, addresses, fingerprint) as a short string and a QR code
+//! - `wire`: versioned, length-prefixed messages shared by devices (and the relay)
+//! - `sync`: transport-free sync state machines
+//! - `net`: QUIC endpoints, pinned TLS, membership proofs, `serve` and `sync --peer`
 //! - `dates`, `ids`: the small parsers people type into
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -20,14 +24,18 @@ pub mod dates;
 mod duet;
 mod error;
 pub mod ids;
+pub mod invite;
 pub mod model;
+pub mod net;
 mod notebook;
 pub mod sample;
 pub mod store;
+pub mod sync;
+pub mod wire;
 
 pub use duet::{
-    Duet, ExportManifest, ExportedDoc, JoinAs, MergeReport, MoveTarget, Owner, WrapOutcome,
-    MANIFEST_FILE,
+    Duet, ExportManifest, ExportedDoc, JoinAs, MergeReport, MoveTarget, Owner, PeerSession,
+    SyncReport, WrapOutcome, MANIFEST_FILE,
 };
 pub use error::DuetError;
 pub use model::views;

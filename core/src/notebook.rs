@@ -189,7 +189,9 @@ impl Notebook {
     /// Like [`Notebook::doc`], but a document the store lacks starts empty (to merge into).
     pub fn doc_or_empty(&mut self, id: &str) -> Result<&mut Doc, DuetError> {
         let stored = match id {
-            index::INDEX_DOC => true,
+            index::INDEX_DOC => {
+                self.index.is_some() || self.reader.load_doc(&self.id, id)?.is_some()
+            }
             COMMITMENTS_DOC => {
                 self.commitments.is_some() || self.reader.load_doc(&self.id, id)?.is_some()
             }
@@ -197,10 +199,12 @@ impl Notebook {
         };
         if !stored {
             let doc = Doc::fresh(&self.actor);
-            if id == COMMITMENTS_DOC {
-                self.commitments = Some(doc);
-            } else {
-                self.meetings.insert(id.to_owned(), doc);
+            match id {
+                index::INDEX_DOC => self.index = Some(doc),
+                COMMITMENTS_DOC => self.commitments = Some(doc),
+                _ => {
+                    self.meetings.insert(id.to_owned(), doc);
+                }
             }
         }
         self.doc(id)
@@ -267,6 +271,29 @@ impl Notebook {
         Ok(())
     }
 
+    /// A document's heads, without loading it when the store remembers them for its
+    /// current version; empty for a document this home lacks.
+    pub fn heads(&mut self, store: &Store, id: &str) -> Result<Vec<ChangeHash>, DuetError> {
+        let loaded = match id {
+            index::INDEX_DOC => self.index.as_mut(),
+            COMMITMENTS_DOC => self.commitments.as_mut(),
+            _ => self.meetings.get_mut(id),
+        };
+        if let Some(doc) = loaded {
+            return Ok(doc.am.get_heads());
+        }
+        let version = self.reader.doc_version(&self.id, id)?;
+        if let Some(heads) = HeadsCache::read(store, &self.id, id, version) {
+            return Ok(heads);
+        }
+        if self.reader.load_doc(&self.id, id)?.is_none() {
+            return Ok(Vec::new());
+        }
+        let heads = self.doc(id)?.am.get_heads();
+        HeadsCache::write(store, &self.id, id, version, &heads);
+        Ok(heads)
+    }
+
     /// Every document id of this notebook in the store or in memory.
     pub fn all_doc_ids(&self) -> Result<Vec<String>, DuetError> {
         let mut ids = self.reader.doc_ids(&self.id)?;
@@ -315,13 +342,50 @@ fn persist_doc(
     }
     store.append_chunk(notebook, id, &changes)?;
     doc.chunks += 1;
-    doc.persisted = heads;
     if doc.chunks >= COMPACT_AFTER_CHUNKS {
         let snapshot = doc.am.save();
         store.compact(notebook, id, &snapshot)?;
         doc.chunks = 0;
     }
+    let version = store.reader().doc_version(notebook, id)?;
+    HeadsCache::write(store, notebook, id, version, &heads);
+    doc.persisted = heads;
     Ok(())
+}
+
+/// A document's heads at a stored version, so a sync can compare documents without
+/// loading them. Written after the document's records (and the version bump before them),
+/// so a crash between the two leaves a cache whose version no longer matches: ignored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HeadsCache {
+    version: u64,
+    heads: Vec<[u8; 32]>,
+}
+
+impl HeadsCache {
+    fn key(notebook: &str, doc: &str) -> String {
+        format!("heads/{notebook}/{doc}")
+    }
+
+    fn read(store: &Store, notebook: &str, doc: &str, version: u64) -> Option<Vec<ChangeHash>> {
+        let bytes = store.meta(&Self::key(notebook, doc)).ok().flatten()?;
+        let cached: HeadsCache = postcard::from_bytes(&bytes).ok()?;
+        (cached.version == version && version != 0)
+            .then(|| cached.heads.into_iter().map(ChangeHash).collect())
+    }
+
+    /// Best effort, like [`CurrentCache::write`]: losing it costs a document load.
+    fn write(store: &Store, notebook: &str, doc: &str, version: u64, heads: &[ChangeHash]) {
+        let cached = HeadsCache {
+            version,
+            heads: heads.iter().map(|h| h.0).collect(),
+        };
+        if let Ok(bytes) = postcard::to_allocvec(&cached) {
+            if let Err(e) = store.set_meta(&Self::key(notebook, doc), &bytes) {
+                tracing::debug!(error = %e, "heads not cached");
+            }
+        }
+    }
 }
 
 /// What the index was when the current meeting was computed: its heads when loaded, or

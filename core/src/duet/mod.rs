@@ -34,6 +34,9 @@ mod commits;
 mod exchange;
 mod meetings;
 mod notebooks;
+mod peer;
+
+pub use peer::{PeerSession, SyncReport};
 
 use agenda::carry_over;
 use commits::open_commitments;
@@ -188,6 +191,23 @@ impl Duet {
         Duet::open_with(home, |engine| engine)
     }
 
+    /// Opens the home, waiting up to `wait` while another process holds it (a sync that
+    /// `duet serve` is running holds it for milliseconds), then failing with the holder's
+    /// name.
+    pub fn open_waiting(home: &Path, wait: std::time::Duration) -> Result<Duet, DuetError> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match Duet::open(home) {
+                Err(DuetError::Store(crate::store::StoreError::Locked { .. }))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Opens a home with its storage engine wrapped by `wrap`: tests use it to make writes
     /// fail on purpose and check that nothing acknowledged is lost.
     pub fn open_with(
@@ -260,6 +280,11 @@ impl Duet {
             if nb.id == id {
                 return Ok(nb);
             }
+        }
+        if self.join_pending(&id)? && self.store.load_doc(&id, INDEX_DOC)?.is_none() {
+            return Err(DuetError::NotArrived {
+                title: self.record(&id)?.title,
+            });
         }
         Notebook::load(&self.store, &id, &self.actor)
     }

@@ -333,6 +333,19 @@ impl Store {
         }
     }
 
+    /// Every metadata value whose key starts with `prefix`, in key order.
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for (key, value) in self.engine.scan_prefix(TreeName::Meta, prefix.as_bytes())? {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let payload = unframe(&value).ok_or_else(|| StoreError::Corrupt {
+                what: format!("setting {key}"),
+            })?;
+            out.push((key, payload.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Sets a metadata value (not flushed).
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.ensure_space(value.len())?;

@@ -1,0 +1,346 @@
+//! The commands that talk to other devices: `invite`, `join`, `serve` and `sync`. They run
+//! the façade's network side on a tokio runtime owned by this process.
+
+use crate::commands::Output;
+use anyhow::{anyhow, Context, Result};
+use duet_core::crypto::{fingerprint_text, parse_fingerprint};
+use duet_core::invite::Invite;
+use duet_core::net::client::{sync_with, PeerOutcome};
+use duet_core::net::server::{ServeEvent, Server};
+use duet_core::net::{nearby, NetError, DEFAULT_PORT};
+use duet_core::{Duet, DuetError, Role};
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the network runtime")
+}
+
+/// Reads `host:port`, `host` (default port) or `[v6]:port`.
+pub fn parse_addr(text: &str) -> Result<SocketAddr> {
+    let with_port = if text.parse::<SocketAddr>().is_ok()
+        || text
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+    {
+        text.to_owned()
+    } else if text.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{text}]:{DEFAULT_PORT}")
+    } else {
+        format!("{text}:{DEFAULT_PORT}")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| DuetError::Invalid(format!("{text:?} is not an address: {e}")))?
+        .next()
+        .ok_or_else(|| {
+            anyhow!(DuetError::Invalid(format!(
+                "{text:?} resolves to no address"
+            )))
+        })
+}
+
+/// This machine's addresses other devices can reach, on `port`.
+fn reachable_addrs(port: u16) -> Vec<SocketAddr> {
+    let mut addrs: Vec<SocketAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| SocketAddr::new(i.ip(), port))
+        .filter(|a| match a.ip() {
+            std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+            std::net::IpAddr::V4(_) => true,
+        })
+        .collect();
+    if addrs.is_empty() {
+        addrs.push(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    addrs
+}
+
+/// `duet invite`.
+pub fn invite(duet: &Duet, addrs: Vec<String>, port: Option<u16>, out: &Output) -> Result<()> {
+    let addrs = if addrs.is_empty() {
+        reachable_addrs(port.unwrap_or(DEFAULT_PORT))
+    } else {
+        addrs.iter().map(|a| parse_addr(a)).collect::<Result<_>>()?
+    };
+    let invite = duet.invite(addrs.clone(), None)?;
+    let ticket = invite.to_ticket();
+    out.print(&serde_json::json!({ "ticket": ticket }), || {
+        let qr = invite.to_qr().unwrap_or_default();
+        let at: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        format!(
+            "Invite to {:?}. It carries the notebook's secret: share it only with the other person.\n\n{qr}\n{ticket}\n\nOn their device: duet join {ticket} --as {}\nThey reach this device at {} while `duet serve` runs here.\n",
+            invite.title,
+            "manager|report",
+            at.join(", ")
+        )
+    });
+    Ok(())
+}
+
+/// `duet join`.
+pub fn join(duet: &mut Duet, ticket: &str, role: Role, sync: bool, out: &Output) -> Result<()> {
+    let invite = Invite::from_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
+    let id = duet.join_invite(&invite, role)?;
+    if !sync {
+        out.print(
+            &serde_json::json!({ "notebook": id, "synced": false }),
+            || {
+                format!(
+                    "Added {:?}; it arrives with the first `duet sync --peer ADDR`.\n",
+                    invite.title
+                )
+            },
+        );
+        return Ok(());
+    }
+    let pins = BTreeSet::from([invite.fingerprint]);
+    let rt = runtime()?;
+    let mut last_error = None;
+    for addr in &invite.addrs {
+        match rt.block_on(sync_with(duet, *addr, pins.clone())) {
+            Ok(outcome) => {
+                out.print(
+                    &serde_json::json!({ "notebook": id, "synced": true, "outcome": outcome_json(&outcome) }),
+                    || {
+                        format!(
+                            "Joined {:?} as {} and synced with {}: {}.\n",
+                            invite.title,
+                            role.as_str(),
+                            addr,
+                            summaries(&outcome)
+                        )
+                    },
+                );
+                return Ok(());
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let why = last_error.map_or("the invite lists no address".to_owned(), |e| e.to_string());
+    out.print(&serde_json::json!({ "notebook": id, "synced": false, "error": why }), || {
+        format!(
+            "Added {:?}, but the first sync failed: {why}\nRun `duet sync` when the inviting device runs `duet serve`.\n",
+            invite.title
+        )
+    });
+    Ok(())
+}
+
+/// `duet serve`: runs until Ctrl-C or SIGTERM. Opens the home only while a sync needs it.
+pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Result<()> {
+    // Fail early, with the usual message, if the home is not set up.
+    drop(Duet::open_waiting(home, crate::commands::lock_wait())?);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let events = Box::new(move |event: ServeEvent| print_event(&event, json));
+        let server = Server::bind(home.to_owned(), listen, events).await?;
+        let addr = server.local_addr()?;
+        let fp = fingerprint_text(&server.fingerprint());
+        let _announcement = if announce {
+            match nearby::announce(addr.port(), &server.fingerprint()) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    eprintln!("duet: not announced on the local network: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if json {
+            println!("{}", serde_json::json!({ "event": "listening", "addr": addr, "fingerprint": fp }));
+        } else {
+            println!("Serving this device's notebooks on {addr} (fingerprint {fp}).\nOther duet commands on this home keep working. Ctrl-C stops.");
+        }
+        server.run(shutdown_signal()).await;
+        if json {
+            println!("{}", serde_json::json!({ "event": "stopped" }));
+        } else {
+            println!("Stopped.");
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn print_event(event: &ServeEvent, json: bool) {
+    use std::io::Write;
+    let line = match event {
+        ServeEvent::Synced { addr, peer, report } => {
+            if json {
+                serde_json::json!({ "event": "synced", "addr": addr, "peer": peer, "report": report })
+                    .to_string()
+            } else {
+                format!(
+                    "Synced {:?} with {addr}: {} from the other device.",
+                    report.title,
+                    report.summary()
+                )
+            }
+        }
+        ServeEvent::Refused { addr, reason } => {
+            if json {
+                serde_json::json!({ "event": "refused", "addr": addr, "reason": reason })
+                    .to_string()
+            } else {
+                format!("Refused {addr}: {reason}")
+            }
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+/// `duet sync`.
+pub fn sync(
+    duet: &mut Duet,
+    peer: Option<String>,
+    fingerprint: Option<String>,
+    nearby_wait: Option<Duration>,
+    out: &Output,
+) -> Result<()> {
+    let mut targets: Vec<(SocketAddr, BTreeSet<[u8; 32]>)> = Vec::new();
+    let known: BTreeSet<[u8; 32]> = duet
+        .known_peers()?
+        .iter()
+        .filter_map(|p| parse_fingerprint(&p.fingerprint))
+        .collect();
+    let explicit =
+        match &fingerprint {
+            Some(text) => Some(parse_fingerprint(text).ok_or_else(|| {
+                DuetError::Invalid(format!("{text:?} is not a device fingerprint"))
+            })?),
+            None => None,
+        };
+    if let Some(peer) = &peer {
+        let pins = match explicit {
+            Some(fp) => BTreeSet::from([fp]),
+            None => known.clone(),
+        };
+        targets.push((parse_addr(peer)?, pins));
+    } else if let Some(wait) = nearby_wait {
+        let mine = duet.tls_identity()?.fingerprint();
+        for found in nearby::browse(wait).map_err(|e| anyhow!(e))? {
+            if found.fingerprint == mine {
+                continue;
+            }
+            // An announcement is unauthenticated: pin what it announced, and let the
+            // membership handshake decide whether it shares a notebook.
+            for addr in found.addrs.iter().take(1) {
+                targets.push((*addr, BTreeSet::from([found.fingerprint])));
+            }
+        }
+        if targets.is_empty() {
+            return Err(anyhow!(DuetError::NotFound {
+                kind: "device serving on the local network",
+                query: "nearby".into(),
+            }));
+        }
+    } else {
+        for p in duet.known_peers()? {
+            if let (Some(addr), Some(fp)) = (p.addr, parse_fingerprint(&p.fingerprint)) {
+                targets.push((addr, BTreeSet::from([fp])));
+            }
+        }
+        if targets.is_empty() {
+            return Err(anyhow!(DuetError::Invalid(
+                "no device to sync with yet: use `duet sync --peer ADDR` (the other device runs `duet serve`), or `duet sync --nearby`".into()
+            )));
+        }
+    }
+    let rt = runtime()?;
+    let mut outcomes = Vec::new();
+    let mut failures = Vec::new();
+    for (addr, pins) in targets {
+        match rt.block_on(sync_with(duet, addr, pins)) {
+            Ok(o) => outcomes.push(o),
+            Err(e) => failures.push((addr, e)),
+        }
+    }
+    let json = serde_json::json!({
+        "synced": outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
+        "failed": failures.iter().map(|(a, e)| serde_json::json!({ "addr": a, "error": e.to_string() })).collect::<Vec<_>>(),
+    });
+    out.print(&json, || {
+        let mut text = String::new();
+        for o in &outcomes {
+            for r in &o.reports {
+                text.push_str(&format!(
+                    "Synced {:?} with {}: {} from the other device; sent {} change(s).\n",
+                    r.title,
+                    o.addr,
+                    r.summary(),
+                    r.sent_changes
+                ));
+            }
+        }
+        for (addr, e) in &failures {
+            text.push_str(&format!("Could not sync with {addr}: {e}\n"));
+        }
+        text
+    });
+    if outcomes.is_empty() {
+        if let Some((_, e)) = failures.into_iter().next() {
+            return Err(net_error(e));
+        }
+    }
+    Ok(())
+}
+
+/// A network error as the CLI reports it (store errors keep their exit codes).
+fn net_error(e: NetError) -> anyhow::Error {
+    match e {
+        NetError::Duet(d) => anyhow!(d),
+        other => anyhow!(other),
+    }
+}
+
+fn outcome_json(o: &PeerOutcome) -> serde_json::Value {
+    serde_json::json!({
+        "addr": o.addr,
+        "peer": fingerprint_text(&o.peer),
+        "notebooks": o.reports,
+        "bytes_sent": o.bytes_sent,
+        "bytes_received": o.bytes_received,
+    })
+}
+
+fn summaries(o: &PeerOutcome) -> String {
+    o.reports
+        .iter()
+        .map(|r| r.summary())
+        .collect::<Vec<_>>()
+        .join("; ")
+}

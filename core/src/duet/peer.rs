@@ -1,0 +1,513 @@
+//! The façade's side of device-to-device sync: the notebooks both ends may talk about,
+//! one notebook's sync session over the store, and what changed, in words a person reads.
+//!
+//! The protocol steps live in [`crate::sync::peer`]; the network in [`crate::net`]. Here the
+//! steps meet the store: documents load lazily, heads come from the store's cache, the
+//! per-peer states are persisted, and what arrived is validated before it is kept.
+use super::*;
+use crate::crypto::MembershipKey;
+use crate::sync::peer::{PeerDocs, PeerSync, SyncError};
+use crate::wire::{DocOffer, RoundEntry};
+use automerge::sync::State;
+use automerge::{AutoCommit, ChangeHash};
+use std::collections::BTreeSet;
+
+/// One notebook's sync with one peer, from its first step to [`Duet::peer_finish`].
+pub struct PeerSession {
+    nb: Notebook,
+    sync: PeerSync,
+    peer: String,
+}
+
+impl std::fmt::Debug for PeerSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerSession")
+            .field("notebook", &self.nb.id)
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
+/// What one sync of one notebook did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// The notebook.
+    pub notebook: String,
+    /// Its title.
+    pub title: String,
+    /// Automerge changes this device sent.
+    pub sent_changes: usize,
+    /// Documents that changed here.
+    pub documents_changed: usize,
+    /// Agenda items that arrived (in meetings or the backlog).
+    pub agenda_items: usize,
+    /// Commitments that arrived.
+    pub commitments: usize,
+    /// Commitments whose state changed (done, dropped, reopened).
+    pub commitments_updated: usize,
+    /// Meetings whose notes changed.
+    pub notes: usize,
+    /// Meetings that arrived.
+    pub meetings: usize,
+}
+
+impl SyncReport {
+    /// Whether nothing arrived.
+    pub fn nothing_new(&self) -> bool {
+        self.documents_changed == 0
+    }
+
+    /// What arrived, as a person says it: "3 agenda items, 1 commitment".
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        let mut say = |n: usize, one: &str, many: &str| {
+            if n > 0 {
+                parts.push(format!("{n} {}", if n == 1 { one } else { many }));
+            }
+        };
+        say(self.meetings, "meeting", "meetings");
+        say(self.agenda_items, "agenda item", "agenda items");
+        say(self.commitments, "commitment", "commitments");
+        say(
+            self.commitments_updated,
+            "commitment update",
+            "commitment updates",
+        );
+        say(self.notes, "meeting's notes", "meetings' notes");
+        if parts.is_empty() && self.documents_changed > 0 {
+            parts.push(format!(
+                "changes to {} document{}",
+                self.documents_changed,
+                if self.documents_changed == 1 { "" } else { "s" }
+            ));
+        }
+        if parts.is_empty() {
+            "nothing new".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+impl Duet {
+    /// Every notebook this home holds, with its membership key: what the handshake proves.
+    pub fn memberships(&self) -> Result<Vec<(String, MembershipKey)>, DuetError> {
+        let mut out = Vec::new();
+        for record in self.store.notebooks()? {
+            out.push((record.id.clone(), self.secret_of(&record)?.membership_key()));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn secret_of(&self, record: &NotebookRecord) -> Result<NotebookSecret, DuetError> {
+        data_encoding::HEXLOWER
+            .decode(record.secret_hex.as_bytes())
+            .ok()
+            .and_then(|b| NotebookSecret::from_bytes(&b).ok())
+            .ok_or_else(|| {
+                DuetError::Store(crate::store::StoreError::Corrupt {
+                    what: format!("secret of notebook {}", record.id),
+                })
+            })
+    }
+
+    /// Starts syncing `notebook` with the peer whose certificate fingerprint is `peer`.
+    pub fn peer_session(&mut self, notebook: &str, peer: &str) -> Result<PeerSession, DuetError> {
+        if !self.store.notebooks()?.iter().any(|r| r.id == notebook) {
+            return Err(DuetError::NotFound {
+                kind: "notebook",
+                query: notebook.to_owned(),
+            });
+        }
+        self.cache.borrow_mut().take();
+        Ok(PeerSession {
+            nb: Notebook::load(&self.store, notebook, &self.actor)?,
+            sync: PeerSync::new(),
+            peer: peer.to_owned(),
+        })
+    }
+
+    /// Client, step 1: the offers for every document.
+    pub fn peer_offers(&mut self, s: &mut PeerSession) -> Result<Vec<DocOffer>, SyncError> {
+        let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
+        s.sync.offers(&mut docs)
+    }
+
+    /// Server, step 2: applies the offers and answers them.
+    pub fn peer_answer(
+        &mut self,
+        s: &mut PeerSession,
+        offers: Vec<DocOffer>,
+    ) -> Result<(Vec<DocOffer>, Vec<String>), SyncError> {
+        let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
+        s.sync.answer(&mut docs, offers)
+    }
+
+    /// Client, step 3: applies the answers; returns the documents left to the fallback.
+    pub fn peer_take_answers(
+        &mut self,
+        s: &mut PeerSession,
+        answers: Vec<DocOffer>,
+        fallback: Vec<String>,
+    ) -> Result<Vec<String>, SyncError> {
+        let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
+        s.sync.take_answers(&mut docs, answers, fallback)
+    }
+
+    /// One round of Automerge's sync protocol over the fallback documents.
+    pub fn peer_round(
+        &mut self,
+        s: &mut PeerSession,
+        fallback: &mut Vec<String>,
+        incoming: Vec<RoundEntry>,
+    ) -> Result<Vec<RoundEntry>, SyncError> {
+        let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
+        s.sync.round(&mut docs, fallback, incoming)
+    }
+
+    /// Ends a session: checks what arrived against the schema, keeps it durably with the
+    /// states for next time, and says what changed.
+    pub fn peer_finish(&mut self, s: PeerSession) -> Result<SyncReport, DuetError> {
+        let PeerSession { mut nb, sync, peer } = s;
+        self.cache.borrow_mut().take();
+        let mut report = SyncReport {
+            notebook: nb.id.clone(),
+            sent_changes: sync.sent_changes,
+            documents_changed: sync.changed.len(),
+            ..SyncReport::default()
+        };
+        for (doc, before) in &sync.changed {
+            let am = &mut nb.doc(doc)?.am;
+            validate_doc(am, doc)?;
+            let mut old = am.fork_at(before).map_err(crate::model::ModelError::from)?;
+            count_arrivals(&mut report, doc, &mut old, am)?;
+        }
+        report.title = index::title(&nb.index()?.am)?;
+        nb.reconcile_moves()?;
+        for (doc, state) in sync.states() {
+            let key = state_key(&peer, &nb.id, doc);
+            self.store.set_meta(&key, &state.encode())?;
+        }
+        self.store.set_meta(&synced_key(&peer, &nb.id), b"1")?;
+        if let Some(record) = self
+            .store
+            .notebooks()?
+            .into_iter()
+            .find(|r| r.id == nb.id && r.title != report.title)
+        {
+            self.store.put_notebook(&NotebookRecord {
+                title: report.title.clone(),
+                ..record
+            })?;
+        }
+        nb.persist(&mut self.store)?;
+        Ok(report)
+    }
+
+    fn peer_docs<'a>(&'a self, peer: String, nb: &'a mut Notebook) -> StoreDocs<'a> {
+        StoreDocs {
+            store: &self.store,
+            nb,
+            peer,
+        }
+    }
+}
+
+/// A notebook's documents in the store, as [`PeerDocs`].
+struct StoreDocs<'a> {
+    store: &'a Store,
+    nb: &'a mut Notebook,
+    peer: String,
+}
+
+impl PeerDocs for StoreDocs<'_> {
+    fn doc_ids(&mut self) -> Result<Vec<String>, SyncError> {
+        Ok(self.nb.all_doc_ids()?)
+    }
+
+    fn heads(&mut self, doc: &str) -> Result<Vec<ChangeHash>, SyncError> {
+        Ok(self.nb.heads(self.store, doc)?)
+    }
+
+    fn doc(&mut self, doc: &str) -> Result<&mut AutoCommit, SyncError> {
+        Ok(&mut self.nb.doc_or_empty(doc)?.am)
+    }
+
+    fn accepts(&self, doc: &str) -> bool {
+        doc == INDEX_DOC
+            || doc == COMMITMENTS_DOC
+            || (doc.len() == ids::ID_LEN && doc.bytes().all(|b| b.is_ascii_alphanumeric()))
+    }
+
+    fn state(&mut self, doc: &str) -> Result<Option<State>, SyncError> {
+        let key = state_key(&self.peer, &self.nb.id, doc);
+        let Some(bytes) = self.store.meta(&key).map_err(DuetError::from)? else {
+            return Ok(None);
+        };
+        // A state that does not decode is only a lost shortcut: start over with the
+        // full protocol for this document.
+        Ok(State::decode(&bytes).ok())
+    }
+
+    fn synced_before(&mut self) -> Result<bool, SyncError> {
+        Ok(self
+            .store
+            .meta(&synced_key(&self.peer, &self.nb.id))
+            .map_err(DuetError::from)?
+            .is_some())
+    }
+}
+
+fn state_key(peer: &str, notebook: &str, doc: &str) -> String {
+    format!("peer-state/{peer}/{notebook}/{doc}")
+}
+
+fn synced_key(peer: &str, notebook: &str) -> String {
+    format!("peer-synced/{peer}/{notebook}")
+}
+
+/// A document that arrived must fit the schema of what it claims to be.
+fn validate_doc(am: &AutoCommit, doc: &str) -> Result<(), DuetError> {
+    match doc {
+        INDEX_DOC => index::validate(am)?,
+        COMMITMENTS_DOC => commitments::validate(am)?,
+        _ => {
+            let id = meeting::validate(am)?;
+            if id != doc {
+                return Err(DuetError::BadImport(format!(
+                    "document {doc} claims to be meeting {id}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds to `report` what `now` has that `old` (the same document before the sync) lacked.
+fn count_arrivals(
+    report: &mut SyncReport,
+    doc: &str,
+    old: &mut AutoCommit,
+    now: &AutoCommit,
+) -> Result<(), DuetError> {
+    let empty = old.get_heads().is_empty();
+    match doc {
+        INDEX_DOC => {
+            let ids = |am: &AutoCommit| -> Result<BTreeSet<String>, DuetError> {
+                Ok(index::meetings(am)?.into_iter().map(|m| m.id).collect())
+            };
+            let items = |am: &AutoCommit| -> Result<BTreeSet<String>, DuetError> {
+                Ok(index::backlog(am)?.into_iter().map(|i| i.id).collect())
+            };
+            let (old_ids, old_items) = if empty {
+                (BTreeSet::new(), BTreeSet::new())
+            } else {
+                (ids(old)?, items(old)?)
+            };
+            report.meetings += ids(now)?.difference(&old_ids).count();
+            report.agenda_items += items(now)?.difference(&old_items).count();
+        }
+        COMMITMENTS_DOC => {}
+        _ => {
+            let agenda = |am: &AutoCommit| -> Result<BTreeSet<String>, DuetError> {
+                Ok(meeting::agenda(am)?.into_iter().map(|i| i.id).collect())
+            };
+            let commits = |am: &AutoCommit| -> Result<Vec<(String, String)>, DuetError> {
+                Ok(meeting::commitments(am)?
+                    .into_iter()
+                    .map(|c| (c.id, c.status.as_str().to_owned()))
+                    .collect())
+            };
+            let notes = |am: &AutoCommit| -> Result<Vec<String>, DuetError> {
+                Ok(meeting::sections(am)?.into_iter().map(|s| s.text).collect())
+            };
+            let (old_agenda, old_commits, old_notes) = if empty {
+                (BTreeSet::new(), Vec::new(), Vec::new())
+            } else {
+                (agenda(old)?, commits(old)?, notes(old)?)
+            };
+            report.agenda_items += agenda(now)?.difference(&old_agenda).count();
+            for (id, status) in commits(now)? {
+                match old_commits.iter().find(|(old_id, _)| *old_id == id) {
+                    None => report.commitments += 1,
+                    Some((_, old_status)) if *old_status != status => {
+                        report.commitments_updated += 1
+                    }
+                    Some(_) => {}
+                }
+            }
+            let now_notes = notes(now)?;
+            if now_notes.iter().any(|t| !t.is_empty()) && now_notes != old_notes {
+                report.notes += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+const META_TLS_CERT: &str = "tls_cert";
+const META_TLS_KEY: &str = "tls_key";
+const PEER_PREFIX: &str = "peer/";
+const PENDING_JOIN_PREFIX: &str = "pending-join/";
+
+/// A device this one has synced with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownPeer {
+    /// Its certificate fingerprint (text).
+    pub fingerprint: String,
+    /// Where it was last reached, when this device connected to it.
+    pub addr: Option<std::net::SocketAddr>,
+    /// When it last synced (Unix milliseconds).
+    pub last_sync: i64,
+}
+
+impl Duet {
+    /// This device's TLS identity, made and kept on first use.
+    pub fn tls_identity(&self) -> Result<crate::net::tls::TlsIdentity, DuetError> {
+        if let (Some(cert_der), Some(key_der)) = (
+            self.store.meta(META_TLS_CERT)?,
+            self.store.meta(META_TLS_KEY)?,
+        ) {
+            return Ok(crate::net::tls::TlsIdentity { cert_der, key_der });
+        }
+        let made = crate::net::tls::TlsIdentity::generate()
+            .map_err(|e| DuetError::Invalid(format!("making this device's certificate: {e}")))?;
+        self.store.set_meta(META_TLS_KEY, &made.key_der)?;
+        self.store.set_meta(META_TLS_CERT, &made.cert_der)?;
+        self.store.flush()?;
+        Ok(made)
+    }
+
+    /// Remembers a peer reached at `addr` (so its certificate is trusted next time).
+    pub fn remember_peer(
+        &self,
+        fingerprint: &[u8; 32],
+        addr: Option<std::net::SocketAddr>,
+    ) -> Result<(), DuetError> {
+        let text = crate::crypto::fingerprint_text(fingerprint);
+        let key = format!("{PEER_PREFIX}{text}");
+        let old: Option<KnownPeer> = self
+            .store
+            .meta(&key)?
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let peer = KnownPeer {
+            fingerprint: text,
+            addr: addr.or(old.and_then(|o| o.addr)),
+            last_sync: now_millis(),
+        };
+        let json = serde_json::to_vec(&peer).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        self.store.set_meta(&key, &json)?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// Remembers a peer that connected here (its address is not one to call back).
+    pub fn remember_peer_fingerprint(&self, fingerprint: &str) -> Result<(), DuetError> {
+        match crate::crypto::parse_fingerprint(fingerprint) {
+            Some(fp) => self.remember_peer(&fp, None),
+            None => Ok(()),
+        }
+    }
+
+    /// Every device this one has synced with, most recent first.
+    pub fn known_peers(&self) -> Result<Vec<KnownPeer>, DuetError> {
+        let mut peers: Vec<KnownPeer> = self
+            .store
+            .meta_with_prefix(PEER_PREFIX)?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .collect();
+        peers.sort_by_key(|p| std::cmp::Reverse(p.last_sync));
+        Ok(peers)
+    }
+
+    /// An invite to the selected notebook, reachable at `addrs`.
+    pub fn invite(
+        &self,
+        addrs: Vec<std::net::SocketAddr>,
+        relay: Option<crate::invite::RelayInfo>,
+    ) -> Result<crate::invite::Invite, DuetError> {
+        let id = self.current_id()?;
+        let record = self.record(&id)?;
+        let secret = self.secret_of(&record)?;
+        Ok(crate::invite::Invite {
+            secret: *secret.as_bytes(),
+            title: record.title,
+            addrs,
+            fingerprint: self.tls_identity()?.fingerprint(),
+            relay,
+        })
+    }
+
+    /// Records a notebook from an invite, to be completed by the first sync: this device
+    /// joins as the person with `role` once the notebook's index has arrived. Returns the
+    /// notebook id.
+    pub fn join_invite(
+        &mut self,
+        invite: &crate::invite::Invite,
+        role: Role,
+    ) -> Result<String, DuetError> {
+        let secret = invite.notebook_secret();
+        let id = secret.notebook_id();
+        if self.store.notebooks()?.iter().any(|r| r.id == id) && !self.join_pending(&id)? {
+            return Err(DuetError::Invalid(format!(
+                "this device already holds notebook {:?} ({}); sync it with `duet sync`",
+                invite.title,
+                &id[..8]
+            )));
+        }
+        self.store.put_notebook(&NotebookRecord {
+            id: id.clone(),
+            secret_hex: data_encoding::HEXLOWER.encode(secret.as_bytes()),
+            title: invite.title.clone(),
+        })?;
+        self.store.set_meta(
+            &format!("{PENDING_JOIN_PREFIX}{id}"),
+            role.as_str().as_bytes(),
+        )?;
+        self.store.set_meta(META_CURRENT, id.as_bytes())?;
+        self.store.flush()?;
+        self.selected = Some(id.clone());
+        Ok(id)
+    }
+
+    /// Completes joins whose notebook has arrived: adds this device to the person it
+    /// joined as. Returns the notebooks completed.
+    pub fn complete_joins(&mut self) -> Result<Vec<String>, DuetError> {
+        let mut done = Vec::new();
+        for (key, role) in self.store.meta_with_prefix(PENDING_JOIN_PREFIX)? {
+            if role.is_empty() {
+                continue;
+            }
+            let id = key[PENDING_JOIN_PREFIX.len()..].to_owned();
+            if self.store.load_doc(&id, INDEX_DOC)?.is_none() {
+                continue;
+            }
+            let role = match role.as_slice() {
+                b"manager" => Role::Manager,
+                _ => Role::Report,
+            };
+            self.cache.borrow_mut().take();
+            let mut nb = Notebook::load(&self.store, &id, &self.actor)?;
+            let person = index::people(&nb.index()?.am)?
+                .into_iter()
+                .find(|p| p.role == role)
+                .ok_or_else(|| DuetError::Invalid(format!("the notebook has no {role}")))?;
+            index::add_device(&mut nb.index()?.am, &self.device.public_hex(), &person.id)?;
+            nb.persist(&mut self.store)?;
+            // An empty value marks the join done (the store never deletes settings).
+            self.store.set_meta(&key, b"")?;
+            self.store.flush()?;
+            done.push(id);
+        }
+        Ok(done)
+    }
+
+    /// Whether the notebook was joined from an invite and has not arrived yet.
+    pub fn join_pending(&self, notebook: &str) -> Result<bool, DuetError> {
+        Ok(self
+            .store
+            .meta(&format!("{PENDING_JOIN_PREFIX}{notebook}"))?
+            .is_some_and(|v| !v.is_empty()))
+    }
+}

@@ -1,0 +1,208 @@
+//! The connecting end of a P2P sync (`duet sync --peer`, `duet join`): connect, pin the
+//! peer's certificate, prove membership, then sync each notebook both hold on its own
+//! stream.
+
+use super::handshake;
+use super::tls::{self, Pins, Seen};
+use super::{close, step, transport, NetError, CONNECT_TIMEOUT};
+use crate::crypto::fingerprint_text;
+use crate::sync::peer::{quiet, MAX_ROUNDS};
+use crate::wire::{self, Message};
+use crate::{Duet, SyncReport};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Most answers one notebook may bring (more is a flood: a notebook has a few hundred
+/// documents).
+pub const MAX_DOCS: usize = 100_000;
+
+/// What one sync with one peer did.
+#[derive(Debug, Clone)]
+pub struct PeerOutcome {
+    /// The peer's certificate fingerprint.
+    pub peer: [u8; 32],
+    /// Where it was reached.
+    pub addr: SocketAddr,
+    /// One report per notebook synced.
+    pub reports: Vec<SyncReport>,
+    /// Bytes of sync frames this device sent.
+    pub bytes_sent: u64,
+    /// Bytes of sync frames this device received.
+    pub bytes_received: u64,
+}
+
+/// Syncs every notebook this device shares with the device at `addr`, which must present
+/// one of the `pins` certificates.
+pub async fn sync_with(
+    duet: &mut Duet,
+    addr: SocketAddr,
+    pins: BTreeSet<[u8; 32]>,
+) -> Result<PeerOutcome, NetError> {
+    let identity = duet.tls_identity()?;
+    let seen = Arc::new(Seen::default());
+    let config = tls::client_config(&identity, Pins::Exactly(pins), seen.clone())
+        .map_err(|e| NetError::Setup(e.to_string()))?;
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)
+        .map_err(|e| NetError::Setup(e.to_string()))?;
+    let mut client_config = quinn::ClientConfig::new(Arc::new(quic));
+    client_config.transport_config(transport());
+    let bind: SocketAddr = if addr.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let endpoint = quinn::Endpoint::client(bind).map_err(|e| NetError::Setup(e.to_string()))?;
+    let unreachable = |detail: String| NetError::Unreachable { addr, detail };
+    let connecting = endpoint
+        .connect_with(client_config, addr, "duet-device")
+        .map_err(|e| unreachable(e.to_string()))?;
+    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Err(_) => {
+            return Err(unreachable(
+                "no answer (is `duet serve` running there?)".into(),
+            ))
+        }
+        Ok(Err(e)) => {
+            return Err(match seen.fingerprint() {
+                Some(fp) if e.to_string().contains("unpinned") => NetError::Unpinned {
+                    addr,
+                    fingerprint: fingerprint_text(&fp),
+                },
+                _ => unreachable(e.to_string()),
+            })
+        }
+        Ok(Ok(conn)) => conn,
+    };
+    let result = run(duet, &conn, addr).await;
+    match &result {
+        Ok(_) => conn.close(close::DONE.into(), b"done"),
+        Err(_) => conn.close(close::PROTOCOL.into(), b"sync failed"),
+    }
+    // Let the close reach the peer before the socket goes away.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), endpoint.wait_idle()).await;
+    result
+}
+
+async fn run(
+    duet: &mut Duet,
+    conn: &quinn::Connection,
+    addr: SocketAddr,
+) -> Result<PeerOutcome, NetError> {
+    let peer = tls::peer_fingerprint(conn)
+        .ok_or_else(|| NetError::Protocol("the peer presented no certificate".into()))?;
+    let mine = duet.memberships()?;
+    let shared = handshake::client(conn, addr, &mine).await?;
+    duet.remember_peer(&peer, Some(addr))?;
+    let mut outcome = PeerOutcome {
+        peer,
+        addr,
+        reports: Vec::new(),
+        bytes_sent: 0,
+        bytes_received: 0,
+    };
+    for notebook in shared {
+        let report = sync_notebook(duet, conn, addr, &notebook, &peer, &mut outcome).await?;
+        outcome.reports.push(report);
+    }
+    duet.complete_joins()?;
+    Ok(outcome)
+}
+
+async fn sync_notebook(
+    duet: &mut Duet,
+    conn: &quinn::Connection,
+    addr: SocketAddr,
+    notebook: &str,
+    peer: &[u8; 32],
+    counts: &mut PeerOutcome,
+) -> Result<SyncReport, NetError> {
+    let (mut send, mut recv) = step(addr, "opening a stream", conn.open_bi())
+        .await?
+        .map_err(|e| handshake::closed_reason_or(conn, addr, e))?;
+    let mut session = duet.peer_session(notebook, &fingerprint_text(peer))?;
+    let mut frames = vec![Message::Open {
+        notebook: notebook.to_owned(),
+    }];
+    frames.extend(
+        duet.peer_offers(&mut session)?
+            .into_iter()
+            .map(Message::Offer),
+    );
+    frames.push(Message::OfferEnd);
+    for frame in &frames {
+        counts.bytes_sent +=
+            step(addr, "sending offers", wire::write(&mut send, frame)).await?? as u64;
+    }
+    let mut answers = Vec::new();
+    let fallback = loop {
+        match read(&mut recv, conn, addr, counts).await? {
+            Message::Answer(answer) if answers.len() < MAX_DOCS => answers.push(answer),
+            Message::AnswerEnd { fallback } => break fallback,
+            Message::Error { message } => return Err(NetError::Peer(message)),
+            other => return Err(unexpected("an answer", &other)),
+        }
+    };
+    let mut fallback = duet.peer_take_answers(&mut session, answers, fallback)?;
+    if !fallback.is_empty() {
+        let mut incoming = Vec::new();
+        let mut settled = false;
+        for _ in 0..MAX_ROUNDS {
+            let round = duet.peer_round(&mut session, &mut fallback, incoming)?;
+            let sent_quiet = quiet(&round);
+            counts.bytes_sent += step(
+                addr,
+                "sending a sync round",
+                wire::write(&mut send, &Message::Round(round)),
+            )
+            .await?? as u64;
+            incoming = match read(&mut recv, conn, addr, counts).await? {
+                Message::Round(r) => r,
+                Message::Error { message } => return Err(NetError::Peer(message)),
+                other => return Err(unexpected("a sync round", &other)),
+            };
+            if sent_quiet && quiet(&incoming) {
+                settled = true;
+                break;
+            }
+        }
+        if !settled {
+            return Err(NetError::Protocol(format!(
+                "notebook {notebook} did not settle in {MAX_ROUNDS} rounds"
+            )));
+        }
+    }
+    let report = duet.peer_finish(session)?;
+    counts.bytes_sent +=
+        step(addr, "finishing", wire::write(&mut send, &Message::Done)).await?? as u64;
+    match read(&mut recv, conn, addr, counts).await? {
+        Message::Done => {}
+        Message::Error { message } => return Err(NetError::Peer(message)),
+        other => return Err(unexpected("the end of the sync", &other)),
+    }
+    let _ = send.finish();
+    Ok(report)
+}
+
+async fn read(
+    recv: &mut quinn::RecvStream,
+    conn: &quinn::Connection,
+    addr: SocketAddr,
+    counts: &mut PeerOutcome,
+) -> Result<Message, NetError> {
+    match step(addr, "waiting for the peer", wire::read_sized(recv)).await? {
+        Ok(Some((message, size))) => {
+            counts.bytes_received += size as u64;
+            Ok(message)
+        }
+        Ok(None) => Err(handshake::closed_reason(conn, addr)),
+        Err(crate::wire::WireError::Io(_)) => Err(handshake::closed_reason(conn, addr)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn unexpected(wanted: &str, got: &Message) -> NetError {
+    let name = format!("{got:?}");
+    let name = name.split(['(', ' ', '{']).next().unwrap_or("?").to_owned();
+    NetError::Protocol(format!("expected {wanted}, got {name}"))
+}

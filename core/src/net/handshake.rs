@@ -1,0 +1,161 @@
+//! The membership handshake on the control stream, bound to the TLS session.
+//!
+//! Both ends derive the same 32-byte exporter secret from the TLS session. The client sends
+//! one proof per notebook it holds (a MAC with that notebook's membership key over the
+//! exporter); the server checks them against its own notebooks and, only if some match,
+//! answers with its own proofs for those. A stranger learns nothing, not even whether this
+//! device holds any notebook: the server closes the connection with the same code whatever
+//! it holds. A proof is useless on any other connection (another exporter secret).
+
+use super::{close, step, NetError};
+use crate::crypto::{MembershipKey, ProofSide};
+use crate::wire::{self, Message};
+use std::net::SocketAddr;
+
+const EXPORTER_LABEL: &[u8] = b"EXPORTER-duet-p2p-membership-v1";
+/// Notebooks one hello may prove (more is a flood, not a person's devices).
+pub const MAX_PROOFS: usize = 1024;
+
+/// The session's exporter secret.
+pub fn exporter(conn: &quinn::Connection) -> Result<[u8; 32], NetError> {
+    let mut out = [0u8; 32];
+    conn.export_keying_material(&mut out, EXPORTER_LABEL, b"")
+        .map_err(|_| NetError::Setup("the TLS session has no exporter secret".into()))?;
+    Ok(out)
+}
+
+/// Client side: proves membership of `mine`; returns the notebook ids both hold.
+pub async fn client(
+    conn: &quinn::Connection,
+    addr: SocketAddr,
+    mine: &[(String, MembershipKey)],
+) -> Result<Vec<String>, NetError> {
+    let secret = exporter(conn)?;
+    let (mut send, mut recv) = step(addr, "opening the connection", conn.open_bi())
+        .await?
+        .map_err(|e| closed_reason_or(conn, addr, e))?;
+    let proofs = mine
+        .iter()
+        .map(|(_, key)| key.proof(ProofSide::Client, &secret))
+        .collect();
+    step(
+        addr,
+        "sending proofs",
+        wire::write(&mut send, &Message::Hello { proofs }),
+    )
+    .await??;
+    let reply = step(addr, "waiting for the handshake", wire::read(&mut recv)).await;
+    let reply = match reply? {
+        Ok(Some(m)) => m,
+        // The server closes the connection instead of answering a stranger.
+        Ok(None) | Err(_) => return Err(closed_reason(conn, addr)),
+    };
+    let Message::Welcome { proofs } = reply else {
+        return Err(match reply {
+            Message::Error { message } => NetError::Peer(message),
+            other => NetError::Protocol(format!("expected the handshake, got {other:?}")),
+        });
+    };
+    let mut shared = Vec::new();
+    for (index, proof) in proofs {
+        let Some((id, key)) = mine.get(index as usize) else {
+            return Err(NetError::Protocol("a proof for no notebook".into()));
+        };
+        if !key.verifies(ProofSide::Server, &secret, &proof) {
+            conn.close(close::PROTOCOL.into(), b"bad membership proof");
+            return Err(NetError::NotAMember { addr });
+        }
+        shared.push(id.clone());
+    }
+    if shared.is_empty() {
+        return Err(NetError::NotAMember { addr });
+    }
+    Ok(shared)
+}
+
+/// Server side: reads the client's proofs and answers for the notebooks both hold, or
+/// closes the connection. Returns the notebook ids both hold.
+pub async fn server(
+    conn: &quinn::Connection,
+    addr: SocketAddr,
+    send: &mut quinn::SendStream,
+    hello: Message,
+    mine: &[(String, MembershipKey)],
+) -> Result<Vec<String>, NetError> {
+    let secret = exporter(conn)?;
+    let Message::Hello { proofs } = hello else {
+        conn.close(close::PROTOCOL.into(), b"expected a hello");
+        return Err(NetError::Protocol(
+            "the first message was not a hello".into(),
+        ));
+    };
+    if proofs.len() > MAX_PROOFS {
+        conn.close(close::PROTOCOL.into(), b"too many proofs");
+        return Err(NetError::Protocol(format!(
+            "{} proofs in a hello",
+            proofs.len()
+        )));
+    }
+    let mut shared = Vec::new();
+    let mut answers = Vec::new();
+    // Bounded by the frame size; each proof is checked against each notebook held here.
+    for (index, proof) in proofs.iter().enumerate() {
+        if let Some((id, key)) = mine
+            .iter()
+            .find(|(_, key)| key.verifies(ProofSide::Client, &secret, proof))
+        {
+            if !shared.contains(id) {
+                shared.push(id.clone());
+                answers.push((index as u32, key.proof(ProofSide::Server, &secret)));
+            }
+        }
+    }
+    if shared.is_empty() {
+        conn.close(close::NOT_A_MEMBER.into(), b"not a member");
+        return Err(NetError::NotAMember { addr });
+    }
+    step(
+        addr,
+        "answering the handshake",
+        wire::write(send, &Message::Welcome { proofs: answers }),
+    )
+    .await??;
+    Ok(shared)
+}
+
+fn broken(addr: SocketAddr, e: impl std::fmt::Display) -> NetError {
+    NetError::Broken {
+        addr,
+        detail: e.to_string(),
+    }
+}
+
+/// Why the peer closed the connection, as an error.
+pub fn closed_reason(conn: &quinn::Connection, addr: SocketAddr) -> NetError {
+    match conn.close_reason() {
+        Some(quinn::ConnectionError::ApplicationClosed(a))
+            if a.error_code == close::NOT_A_MEMBER.into() =>
+        {
+            NetError::NotAMember { addr }
+        }
+        Some(quinn::ConnectionError::ApplicationClosed(a)) => NetError::Peer(format!(
+            "closed the connection: {}",
+            String::from_utf8_lossy(&a.reason)
+        )),
+        Some(e) => broken(addr, e),
+        None => broken(addr, "the stream ended early"),
+    }
+}
+
+/// Why a stream operation failed: the peer's close reason if it closed, else `e`.
+pub fn closed_reason_or(
+    conn: &quinn::Connection,
+    addr: SocketAddr,
+    e: impl std::fmt::Display,
+) -> NetError {
+    if conn.close_reason().is_some() {
+        closed_reason(conn, addr)
+    } else {
+        broken(addr, e)
+    }
+}

@@ -1,0 +1,435 @@
+//! The accepting end (`duet serve`): takes syncs for every notebook on this device until
+//! stopped.
+//!
+//! The server does not keep the home's store open while idle. It opens the store when a
+//! peer has passed the first handshake step and closes it when the last sync ends, so the
+//! person's other `duet` commands on this home keep working while it serves: at worst they
+//! wait the few milliseconds a sync holds the store (they wait for the lock instead of
+//! failing). Syncs of the same notebook from two peers take turns; different notebooks
+//! and the handshakes of other peers run side by side.
+
+use super::handshake;
+use super::tls::{self, TlsIdentity};
+use super::{close, step, transport, NetError, STEP_TIMEOUT};
+use crate::crypto::fingerprint_text;
+use crate::sync::peer::MAX_ROUNDS;
+use crate::wire::{self, Message};
+use crate::{Duet, DuetError, SyncReport};
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Connections served at once; more are refused at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// How long the server waits for another process's command on the home to finish.
+pub const STORE_WAIT: Duration = Duration::from_secs(15);
+
+/// Something the server did, for its log.
+#[derive(Debug, Clone)]
+pub enum ServeEvent {
+    /// A notebook synced with a peer.
+    Synced {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// The peer's fingerprint (text).
+        peer: String,
+        /// What changed here.
+        report: SyncReport,
+    },
+    /// A connection was refused or failed.
+    Refused {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    endpoint: quinn::Endpoint,
+    shared: Arc<Shared>,
+    fingerprint: [u8; 32],
+}
+
+struct Shared {
+    gate: Gate,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    events: Box<dyn Fn(ServeEvent) + Send + Sync>,
+}
+
+impl Server {
+    /// Binds `listen` for the home at `home` (its TLS identity is made on first use).
+    pub async fn bind(
+        home: PathBuf,
+        listen: SocketAddr,
+        events: Box<dyn Fn(ServeEvent) + Send + Sync>,
+    ) -> Result<Server, NetError> {
+        let gate = Gate::new(home);
+        let identity: TlsIdentity = {
+            let user = gate.enter().await?;
+            let id = user.with(|d| d.tls_identity())?;
+            drop(user);
+            id
+        };
+        let config = tls::server_config(&identity).map_err(|e| NetError::Setup(e.to_string()))?;
+        let quic = quinn::crypto::rustls::QuicServerConfig::try_from(config)
+            .map_err(|e| NetError::Setup(e.to_string()))?;
+        let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(quic));
+        server_config.transport_config(transport());
+        let endpoint = quinn::Endpoint::server(server_config, listen)
+            .map_err(|e| NetError::Setup(format!("listening on {listen}: {e}")))?;
+        Ok(Server {
+            endpoint,
+            shared: Arc::new(Shared {
+                gate,
+                locks: Mutex::new(HashMap::new()),
+                events,
+            }),
+            fingerprint: identity.fingerprint(),
+        })
+    }
+
+    /// The address actually bound (the port, when 0 was asked for).
+    pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
+        self.endpoint
+            .local_addr()
+            .map_err(|e| NetError::Setup(e.to_string()))
+    }
+
+    /// This device's certificate fingerprint.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    /// Serves until `shutdown` completes; then closes every connection and the store.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                incoming = self.endpoint.accept() => {
+                    let Some(incoming) = incoming else { break };
+                    while tasks.try_join_next().is_some() {}
+                    if tasks.len() >= MAX_CONNECTIONS {
+                        (self.shared.events)(ServeEvent::Refused {
+                            addr: incoming.remote_address(),
+                            reason: format!("over {MAX_CONNECTIONS} connections"),
+                        });
+                        incoming.refuse();
+                        continue;
+                    }
+                    let shared = self.shared.clone();
+                    tasks.spawn(async move {
+                        let addr = incoming.remote_address();
+                        if let Err(e) = connection(shared.clone(), incoming).await {
+                            (shared.events)(ServeEvent::Refused { addr, reason: e.to_string() });
+                        }
+                    });
+                }
+            }
+        }
+        self.endpoint
+            .close(close::SHUTDOWN.into(), b"shutting down");
+        // Work already inside the store finishes (each step holds the gate); streams
+        // cut mid-sync are dropped before anything of theirs was kept.
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+        self.shared.gate.close();
+    }
+}
+
+async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<(), NetError> {
+    let addr = incoming.remote_address();
+    let conn = step(addr, "the handshake", incoming.into_future())
+        .await?
+        .map_err(|e| NetError::Broken {
+            addr,
+            detail: e.to_string(),
+        })?;
+    let Some(peer) = tls::peer_fingerprint(&conn) else {
+        conn.close(close::PROTOCOL.into(), b"no certificate");
+        return Err(NetError::Protocol("no client certificate".into()));
+    };
+    let peer = fingerprint_text(&peer);
+    let (mut send, mut recv) = match step(addr, "the control stream", conn.accept_bi()).await {
+        Ok(Ok(streams)) => streams,
+        Ok(Err(e)) => return Err(handshake::closed_reason_or(&conn, addr, e)),
+        Err(e) => {
+            conn.close(close::PROTOCOL.into(), b"no hello");
+            return Err(e);
+        }
+    };
+    let hello = match step(addr, "the hello", wire::read(&mut recv)).await {
+        Ok(Ok(Some(hello))) => hello,
+        Ok(Ok(None)) => return Err(handshake::closed_reason(&conn, addr)),
+        Ok(Err(e)) => {
+            // Best effort: tell the peer why before closing (a version mismatch, say).
+            let _ = wire::write(
+                &mut send,
+                &Message::Error {
+                    message: e.to_string(),
+                },
+            )
+            .await;
+            let _ = send.finish();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            conn.close(close::PROTOCOL.into(), b"malformed hello");
+            return Err(e.into());
+        }
+        Err(e) => {
+            conn.close(close::PROTOCOL.into(), b"no hello");
+            return Err(e);
+        }
+    };
+    let user = shared.gate.enter().await?;
+    let mine = user.with(|d| d.memberships())?;
+    let notebooks = handshake::server(&conn, addr, &mut send, hello, &mine).await?;
+    user.with(|d| d.remember_peer_fingerprint(&peer))?;
+    let mut streams = tokio::task::JoinSet::new();
+    while let Ok((send, recv)) = conn.accept_bi().await {
+        let shared = shared.clone();
+        let user = user.clone();
+        let notebooks = notebooks.clone();
+        let peer = peer.clone();
+        let conn = conn.clone();
+        streams.spawn(async move {
+            let result = notebook_stream(&shared, &user, &notebooks, &peer, addr, send, recv).await;
+            match result {
+                Ok(Some(report)) => (shared.events)(ServeEvent::Synced { addr, peer, report }),
+                Ok(None) => {}
+                Err(e) => {
+                    if conn.close_reason().is_none() {
+                        (shared.events)(ServeEvent::Refused {
+                            addr,
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+            }
+        });
+    }
+    while streams.join_next().await.is_some() {}
+    drop(user);
+    Ok(())
+}
+
+/// Serves one notebook's stream. `Ok(None)` when the peer went away before the end.
+async fn notebook_stream(
+    shared: &Shared,
+    user: &GateUser,
+    notebooks: &[String],
+    peer: &str,
+    addr: SocketAddr,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) -> Result<Option<SyncReport>, NetError> {
+    let result = serve_notebook(shared, user, notebooks, peer, addr, &mut send, &mut recv).await;
+    if let Err(e) = &result {
+        // Tell the peer why; it may already be gone.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            wire::write(
+                &mut send,
+                &Message::Error {
+                    message: e.to_string(),
+                },
+            ),
+        )
+        .await;
+    }
+    let _ = send.finish();
+    result
+}
+
+async fn serve_notebook(
+    shared: &Shared,
+    user: &GateUser,
+    notebooks: &[String],
+    peer: &str,
+    addr: SocketAddr,
+    send: &mut quinn::SendStream,
+    recv: &mut quinn::RecvStream,
+) -> Result<Option<SyncReport>, NetError> {
+    let Some(Message::Open { notebook }) = step(addr, "opening", wire::read(recv)).await?? else {
+        return Err(NetError::Protocol(
+            "a notebook stream must start with Open".into(),
+        ));
+    };
+    if !notebooks.contains(&notebook) {
+        return Err(NetError::Protocol(
+            "no such notebook on this connection".into(),
+        ));
+    }
+    let lock = {
+        let mut locks = shared
+            .locks
+            .lock()
+            .map_err(|_| NetError::Setup("a sync task panicked".into()))?;
+        locks.entry(notebook.clone()).or_default().clone()
+    };
+    let _turn = tokio::time::timeout(STEP_TIMEOUT * 3, lock.lock_owned())
+        .await
+        .map_err(|_| NetError::Timeout {
+            addr,
+            step: "waiting for another sync of this notebook",
+        })?;
+    let mut session = user.with(|d| d.peer_session(&notebook, peer))?;
+    let mut offers = Vec::new();
+    loop {
+        match step(addr, "reading offers", wire::read(recv)).await?? {
+            Some(Message::Offer(offer)) if offers.len() < super::client::MAX_DOCS => {
+                offers.push(offer)
+            }
+            Some(Message::OfferEnd) => break,
+            Some(_) => return Err(NetError::Protocol("expected offers".into())),
+            None => return Ok(None),
+        }
+    }
+    let (answers, mut fallback) = user.with(|d| d.peer_answer(&mut session, offers))?;
+    for answer in answers {
+        step(
+            addr,
+            "answering",
+            wire::write(send, &Message::Answer(answer)),
+        )
+        .await??;
+    }
+    step(
+        addr,
+        "answering",
+        wire::write(
+            send,
+            &Message::AnswerEnd {
+                fallback: fallback.clone(),
+            },
+        ),
+    )
+    .await??;
+    for _ in 0..=MAX_ROUNDS {
+        match step(addr, "waiting for a round", wire::read(recv)).await?? {
+            Some(Message::Round(incoming)) => {
+                let round = user.with(|d| d.peer_round(&mut session, &mut fallback, incoming))?;
+                step(
+                    addr,
+                    "a sync round",
+                    wire::write(send, &Message::Round(round)),
+                )
+                .await??;
+            }
+            Some(Message::Done) => {
+                let report = user.with(|d| Ok::<_, NetError>(d.peer_finish(session)?))?;
+                step(addr, "finishing", wire::write(send, &Message::Done)).await??;
+                return Ok(Some(report));
+            }
+            Some(Message::Error { message }) => return Err(NetError::Peer(message)),
+            Some(_) => return Err(NetError::Protocol("expected a round or the end".into())),
+            None => return Ok(None),
+        }
+    }
+    Err(NetError::Protocol(format!("over {MAX_ROUNDS} sync rounds")))
+}
+
+/// Opens the home's store while syncs need it and closes it when none does.
+struct Gate {
+    home: PathBuf,
+    inner: Arc<Mutex<GateInner>>,
+}
+
+struct GateInner {
+    duet: Option<Duet>,
+    users: usize,
+}
+
+/// A sync's hold on the open store; the last one dropped closes it.
+#[derive(Clone)]
+struct GateUser {
+    inner: Arc<Mutex<GateInner>>,
+    _count: Arc<UserCount>,
+}
+
+struct UserCount(Arc<Mutex<GateInner>>);
+
+impl Drop for UserCount {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.0.lock() {
+            g.users = g.users.saturating_sub(1);
+            if g.users == 0 {
+                // Closing the store releases the home for the person's other commands.
+                g.duet = None;
+            }
+        }
+    }
+}
+
+impl Gate {
+    fn new(home: PathBuf) -> Gate {
+        Gate {
+            home,
+            inner: Arc::new(Mutex::new(GateInner {
+                duet: None,
+                users: 0,
+            })),
+        }
+    }
+
+    /// Opens the store if needed, waiting while another process holds it.
+    async fn enter(&self) -> Result<GateUser, NetError> {
+        let deadline = tokio::time::Instant::now() + STORE_WAIT;
+        loop {
+            {
+                let mut g = self
+                    .inner
+                    .lock()
+                    .map_err(|_| NetError::Setup("a sync task panicked".into()))?;
+                if g.duet.is_none() {
+                    match Duet::open(&self.home) {
+                        Ok(duet) => g.duet = Some(duet),
+                        Err(DuetError::Store(crate::store::StoreError::Locked { .. }))
+                            if tokio::time::Instant::now() < deadline => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                if g.duet.is_some() {
+                    g.users += 1;
+                    return Ok(GateUser {
+                        inner: self.inner.clone(),
+                        _count: Arc::new(UserCount(self.inner.clone())),
+                    });
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Closes the store now (shutdown).
+    fn close(&self) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.duet = None;
+        }
+    }
+}
+
+impl GateUser {
+    /// Runs `f` on the open store. Never held across an await.
+    fn with<T, E: From<DuetError>>(
+        &self,
+        f: impl FnOnce(&mut Duet) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut g = self
+            .inner
+            .lock()
+            .map_err(|_| E::from(DuetError::Invalid("a sync task panicked".into())))?;
+        match g.duet.as_mut() {
+            Some(duet) => f(duet),
+            None => Err(E::from(DuetError::Invalid(
+                "the server is shutting down".into(),
+            ))),
+        }
+    }
+}

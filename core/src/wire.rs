@@ -1,0 +1,245 @@
+//! What devices say to each other: versioned messages (serde, postcard) in length-prefixed
+//! frames with a hard maximum size.
+//!
+//! A frame is a 4-byte big-endian length, then that many bytes: one version byte and the
+//! postcard encoding of a [`Message`]. The length is checked against [`MAX_FRAME`] before
+//! anything is allocated, so a peer claiming 4 GiB costs nothing. A frame of another
+//! version is answered with a [`Message::Error`] in this version, which names both
+//! versions, so each end can tell its user to update.
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// The largest frame accepted or sent: 16 MiB. The biggest message is one document's whole
+/// history for a device that has never seen it; a five-year notebook is ~1 MB in all.
+pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// Errors of the wire format.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The length prefix exceeds [`MAX_FRAME`].
+    #[error("the peer sent a frame of {0} bytes, over the {MAX_FRAME}-byte limit")]
+    TooLarge(u64),
+    /// The frame was empty (no version byte).
+    #[error("the peer sent an empty frame")]
+    Empty,
+    /// The frame speaks another protocol version.
+    #[error("the peer speaks Duet sync protocol v{theirs}, this device v{PROTOCOL_VERSION}; update Duet on both devices")]
+    Version {
+        /// The peer's version.
+        theirs: u8,
+    },
+    /// The bytes are not a message of this version.
+    #[error("the peer sent a malformed message: {0}")]
+    Malformed(String),
+    /// The stream ended or failed.
+    #[error("the connection failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One sync step's view of a document's heads: in full, or as a digest when the sender
+/// believes both ends already agree on them (a few bytes instead of 32 per head).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Heads {
+    /// The heads themselves.
+    Full(Vec<[u8; 32]>),
+    /// A 16-byte digest of the heads the sender last shared with the receiver.
+    Shared([u8; 16]),
+}
+
+/// What one side has of a document, and the changes it believes the other side lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocOffer {
+    /// The document id within the notebook.
+    pub doc: String,
+    /// The sender's heads.
+    pub heads: Heads,
+    /// A compressed batch of Automerge change bytes (empty when there is nothing to send).
+    pub changes: Vec<u8>,
+}
+
+/// One step of Automerge's own sync protocol for one document: the fallback when a side
+/// cannot tell exactly what the other lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundEntry {
+    /// The document id within the notebook.
+    pub doc: String,
+    /// An encoded Automerge sync message, or `None` when this side has nothing to say.
+    pub message: Option<Vec<u8>>,
+}
+
+/// Every message of the P2P protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// Client → server on the control stream: a membership proof per notebook it holds.
+    Hello {
+        /// Proofs, see [`crate::crypto::MembershipKey::proof`].
+        proofs: Vec<[u8; 32]>,
+    },
+    /// Server → client: the server's proofs for the notebooks both hold.
+    Welcome {
+        /// The index of the client's proof each answers, and the server's proof.
+        proofs: Vec<(u32, [u8; 32])>,
+    },
+    /// Client → server, first on each notebook stream: which notebook it syncs.
+    Open {
+        /// The public notebook id.
+        notebook: String,
+    },
+    /// What the sender has of one document (and the changes the other side lacks).
+    Offer(DocOffer),
+    /// The sender has offered every document.
+    OfferEnd,
+    /// The server's reply for one document.
+    Answer(DocOffer),
+    /// The server has answered; these documents need Automerge's sync protocol.
+    AnswerEnd {
+        /// Documents to sync with rounds of [`Message::Round`].
+        fallback: Vec<String>,
+    },
+    /// One round of Automerge's sync protocol over several documents.
+    Round(Vec<RoundEntry>),
+    /// The client is done with this notebook.
+    Done,
+    /// Something went wrong; the sender closes the stream after this.
+    Error {
+        /// What happened, for the other device's user.
+        message: String,
+    },
+}
+
+/// Encodes a message as a whole frame (length prefix included).
+pub fn encode(message: &Message) -> Result<Vec<u8>, WireError> {
+    let mut body = vec![PROTOCOL_VERSION];
+    body = postcard::to_extend(message, body).map_err(|e| WireError::Malformed(e.to_string()))?;
+    if body.len() > MAX_FRAME {
+        return Err(WireError::TooLarge(body.len() as u64));
+    }
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&body);
+    Ok(frame)
+}
+
+/// Decodes a frame's body (the bytes after the length prefix).
+pub fn decode(body: &[u8]) -> Result<Message, WireError> {
+    let (&version, rest) = body.split_first().ok_or(WireError::Empty)?;
+    if version != PROTOCOL_VERSION {
+        return Err(WireError::Version { theirs: version });
+    }
+    let (message, extra) =
+        postcard::take_from_bytes(rest).map_err(|e| WireError::Malformed(e.to_string()))?;
+    if !extra.is_empty() {
+        return Err(WireError::Malformed(format!(
+            "{} bytes after the message",
+            extra.len()
+        )));
+    }
+    Ok(message)
+}
+
+/// Checks a length prefix before anything is allocated for the frame.
+pub fn check_length(prefix: [u8; 4]) -> Result<usize, WireError> {
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len > MAX_FRAME {
+        return Err(WireError::TooLarge(len as u64));
+    }
+    Ok(len)
+}
+
+/// Reads one frame; `Ok(None)` when the stream ended cleanly before a frame began.
+pub async fn read<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<Message>, WireError> {
+    Ok(read_sized(reader).await?.map(|(m, _)| m))
+}
+
+/// Like [`read`], with the frame's size on the wire.
+pub async fn read_sized<R: AsyncRead + Unpin>(
+    reader: &mut R,
+) -> Result<Option<(Message, usize)>, WireError> {
+    let mut prefix = [0u8; 4];
+    match reader.read_exact(&mut prefix).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let len = check_length(prefix)?;
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).await?;
+    decode(&body).map(|m| Some((m, 4 + len)))
+}
+
+/// Writes one frame.
+pub async fn write<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    message: &Message,
+) -> Result<usize, WireError> {
+    let frame = encode(message)?;
+    writer.write_all(&frame).await?;
+    Ok(frame.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let msg = Message::Offer(DocOffer {
+            doc: "index".into(),
+            heads: Heads::Full(vec![[9u8; 32]]),
+            changes: vec![1, 2, 3],
+        });
+        let frame = encode(&msg).expect("encodes");
+        assert_eq!(decode(&frame[4..]).expect("decodes"), msg);
+    }
+
+    #[test]
+    fn another_version_is_named() {
+        let mut frame = encode(&Message::Done).expect("encodes");
+        frame[4] = 2;
+        let err = decode(&frame[4..]).expect_err("version 2 refused");
+        assert!(err.to_string().contains("v2"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_length_is_refused_before_allocating() {
+        assert!(matches!(
+            check_length(u32::MAX.to_be_bytes()),
+            Err(WireError::TooLarge(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_claimed_four_gib_frame_reads_as_an_error() {
+        let mut bytes: &[u8] = &[0xff, 0xff, 0xff, 0xff, 1, 2, 3];
+        assert!(matches!(
+            read(&mut bytes).await,
+            Err(WireError::TooLarge(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn decoding_mutated_frames_never_panics(
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)
+        ) {
+            let msg = Message::Round(vec![RoundEntry { doc: "m1".into(), message: Some(vec![7; 40]) }]);
+            let mut frame = encode(&msg).expect("encodes");
+            for (at, byte) in flips {
+                let at = at % frame.len();
+                frame[at] ^= byte;
+            }
+            let _ = decode(&frame[4..]);
+        }
+    }
+}
