@@ -363,6 +363,20 @@ pub enum CommitCmd {
         /// Id prefix.
         id: String,
     },
+    /// Reword an open commitment or move its due date.
+    #[command(
+        after_help = "Examples:\n  duet commit edit q7x --text \"Review the design doc with Sam\"\n  duet commit edit q7x --due \"next fri\""
+    )]
+    Edit {
+        /// Id prefix.
+        id: String,
+        /// The new wording.
+        #[arg(long)]
+        text: Option<String>,
+        /// The new due date.
+        #[arg(long, value_name = "DATE")]
+        due: Option<String>,
+    },
     /// Drop a commitment on purpose.
     #[command(after_help = "Example:\n  duet commit drop q7x")]
     Drop {

@@ -303,6 +303,11 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
                 let c = duet.commit_close(&id, CommitmentStatus::Done)?;
                 out.print(&c, || format!("Done: {}\n", c.text));
             }
+            CommitCmd::Edit { id, text, due } => {
+                let due = due.as_deref().map(date).transpose()?;
+                let c = duet.commit_edit(&id, text.as_deref(), due)?;
+                out.print(&c, || format!("Now: {}\n", c.text))
+            }
             CommitCmd::Drop { id } => {
                 let c = duet.commit_close(&id, CommitmentStatus::Dropped)?;
                 out.print(&c, || format!("Dropped: {}\n", c.text));

@@ -45,6 +45,45 @@ impl Duet {
         })
     }
 
+    /// Rewords an open commitment or moves its due date.
+    pub fn commit_edit(
+        &mut self,
+        query: &str,
+        text: Option<&str>,
+        due: Option<Date>,
+    ) -> Result<Commitment, DuetError> {
+        let text = text.map(|t| clean_text(t, "commitment")).transpose()?;
+        if text.is_none() && due.is_none() {
+            return Err(DuetError::Invalid(
+                "nothing to change: give --text and/or --due".into(),
+            ));
+        }
+        let mut nb = self.load()?;
+        let open = commitments::open(&nb.commitments()?.am)?;
+        let id = resolve_id(
+            "open commitment",
+            query,
+            open.iter().map(|(id, _)| id.as_str()),
+        )?;
+        let made_in = open
+            .iter()
+            .find(|(cid, _)| *cid == id)
+            .map(|(_, m)| m.clone())
+            .ok_or(DuetError::NotFound {
+                kind: "commitment",
+                query: query.to_owned(),
+            })?;
+        let doc = &mut nb.meeting(&made_in)?.am;
+        let due = due.map(|d| d.to_string());
+        meeting::edit_commitment(doc, &id, text.as_deref(), due.as_deref())?;
+        let edited = meeting::commitment(doc, &id)?;
+        self.save(&mut nb)?;
+        edited.ok_or(DuetError::NotFound {
+            kind: "commitment",
+            query: id,
+        })
+    }
+
     /// Closes an open commitment as done or dropped.
     pub fn commit_close(
         &mut self,

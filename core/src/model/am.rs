@@ -126,6 +126,9 @@ pub fn put_text(
 
 /// Appends `content` to a Text object as a new paragraph (a newline between entries).
 /// Reads only the last character, so appending costs the same however long the text is.
+///
+/// The first paragraph of an empty text is written with a newline after it: two devices
+/// that both start a section offline then merge into two paragraphs, not one run-on line.
 pub fn append_paragraph(
     doc: &mut AutoCommit,
     text: &ObjId,
@@ -140,6 +143,8 @@ pub fn append_paragraph(
     };
     let joined = if ends_open {
         format!("\n{content}")
+    } else if len == 0 {
+        format!("{content}\n")
     } else {
         content.to_owned()
     };

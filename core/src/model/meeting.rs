@@ -59,7 +59,11 @@ pub fn sections(doc: &AutoCommit) -> Result<Vec<SectionText>, ModelError> {
         .map(|section| {
             Ok(SectionText {
                 section,
-                text: am::text(doc, &ROOT, section.key())?,
+                // A first paragraph is stored with a newline after it (see
+                // `am::append_paragraph`); it is not part of what was written.
+                text: am::text(doc, &ROOT, section.key())?
+                    .trim_end_matches('\n')
+                    .to_owned(),
             })
         })
         .collect()
@@ -127,6 +131,28 @@ pub fn set_commitment_status(
         doc.delete(&obj, "closed_at")?;
     } else {
         doc.put(&obj, "closed_at", at)?;
+    }
+    Ok(())
+}
+
+/// Rewords a commitment or moves its due date; concurrent typing in the text merges.
+pub fn edit_commitment(
+    doc: &mut AutoCommit,
+    id: &str,
+    text: Option<&str>,
+    due: Option<&str>,
+) -> Result<(), ModelError> {
+    let map = am::required_map(doc, &ROOT, "commitments")?;
+    let obj = am::map(doc, &map, id)?.ok_or_else(|| ModelError::Missing {
+        kind: "commitment",
+        id: id.to_owned(),
+    })?;
+    if let Some(text) = text {
+        let t = am::text_obj(doc, &obj, "text")?;
+        doc.update_text(&t, text)?;
+    }
+    if let Some(due) = due {
+        doc.put(&obj, "due", due)?;
     }
     Ok(())
 }
