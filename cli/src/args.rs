@@ -168,6 +168,9 @@ pub enum Command {
         #[arg(long, default_value_t = 3, value_name = "SECONDS")]
         wait: u64,
     },
+    /// List the devices this one has synced with, and this device's own fingerprint.
+    #[command(after_help = "Example:\n  duet peers --json")]
+    Peers,
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  duet completions bash > ~/.local/share/bash-completion/completions/duet"

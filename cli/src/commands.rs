@@ -356,6 +356,7 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
                 )
             });
         }
+        Command::Peers => crate::network::peers(duet, out)?,
         Command::Invite { addrs, port } => crate::network::invite(duet, addrs, port, out)?,
         Command::Join {
             ticket,

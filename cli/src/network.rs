@@ -86,6 +86,33 @@ pub fn invite(duet: &Duet, addrs: Vec<String>, port: Option<u16>, out: &Output) 
     Ok(())
 }
 
+/// `duet peers`.
+pub fn peers(duet: &Duet, out: &Output) -> Result<()> {
+    let me = fingerprint_text(&duet.tls_identity()?.fingerprint());
+    let peers = duet.known_peers()?;
+    out.print(
+        &serde_json::json!({ "fingerprint": me, "peers": peers }),
+        || {
+            let mut text = format!("This device: {me}\n");
+            if peers.is_empty() {
+                text.push_str("No other device yet: `duet invite` here, `duet join` there.\n");
+            }
+            for p in &peers {
+                let when = jiff::Timestamp::from_millisecond(p.last_sync)
+                    .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                let at = p
+                    .addr
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "(connected here)".into());
+                text.push_str(&format!("{}  {at}  last sync {when} UTC\n", p.fingerprint));
+            }
+            text
+        },
+    );
+    Ok(())
+}
+
 /// `duet join`.
 pub fn join(duet: &mut Duet, ticket: &str, role: Role, sync: bool, out: &Output) -> Result<()> {
     let invite = Invite::from_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;

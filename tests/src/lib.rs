@@ -40,6 +40,20 @@ impl Device {
         device
     }
 
+    /// A device whose home holds a generated notebook of `years` of weekly 1-1s (Ana's,
+    /// the manager's), written straight into the store.
+    pub fn with_sample(years: usize) -> Device {
+        let device = Device {
+            home: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
+        };
+        let mut sample =
+            duet_core::sample::generate(duet_core::sample::SampleSpec::years(years))
+                .unwrap_or_else(|e| panic!("generating the sample: {e}"));
+        duet_core::sample::write_home(device.home.path(), &mut sample)
+            .unwrap_or_else(|e| panic!("writing the sample: {e}"));
+        device
+    }
+
     /// A `duet` command on this home, without colour.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(duet_binary());
@@ -168,4 +182,105 @@ pub fn library_home(dir: &Path, name: &str) -> duet_core::Duet {
     )
     .unwrap_or_else(|e| panic!("notebook: {e}"));
     duet
+}
+
+/// A `duet serve` process on a device's home, listening on a loopback port.
+#[derive(Debug)]
+pub struct Serving {
+    /// The process.
+    pub child: std::process::Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// Its certificate fingerprint (text).
+    pub fingerprint: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Serving {
+    /// Starts `duet serve` on `device` at `listen` (`127.0.0.1:0` picks a free port).
+    pub fn start(device: &Device, listen: &str) -> Serving {
+        use std::io::BufRead;
+        let mut child = device
+            .command()
+            .args(["--json", "serve", "--no-announce", "--listen", listen])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting duet serve: {e}"));
+        let stdout = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("serve has no stdout"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("duet serve printed nothing: {e}"));
+        let event: serde_json::Value = serde_json::from_str(&first)
+            .unwrap_or_else(|e| panic!("serve's first line is not JSON ({e}): {first}"));
+        let addr = event["addr"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {first}"));
+        let fingerprint = event["fingerprint"].as_str().unwrap_or_default().to_owned();
+        Serving {
+            child,
+            addr,
+            fingerprint,
+            lines,
+        }
+    }
+
+    /// The address as an argument.
+    pub fn addr_arg(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The event lines the server printed so far.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .try_iter()
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops it with SIGINT (Ctrl-C) and waits; returns whether it exited cleanly.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let status = self.child.wait();
+        matches!(status, Ok(s) if s.success())
+    }
+
+    /// Kills it with SIGKILL.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An invite ticket for `device`'s current notebook, reachable at `addr`.
+pub fn invite(device: &Device, addr: &str) -> String {
+    device.json(&["invite", "--addr", addr])["ticket"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ticket"))
+        .to_owned()
 }

@@ -36,7 +36,7 @@ mod meetings;
 mod notebooks;
 mod peer;
 
-pub use peer::{PeerSession, SyncReport};
+pub use peer::{KnownPeer, PeerSession, SyncReport};
 
 use agenda::carry_over;
 use commits::open_commitments;

@@ -62,8 +62,23 @@ impl Duet {
         let current = self.current_id().ok();
         let mut out = Vec::new();
         for record in self.store.notebooks()? {
+            let is_current = current.as_deref() == Some(record.id.as_str());
+            if self.join_pending(&record.id)?
+                && self.store.load_doc(&record.id, INDEX_DOC)?.is_none()
+            {
+                // Joined from an invite; nothing has arrived yet but the title.
+                out.push(NotebookView {
+                    id: record.id,
+                    title: record.title,
+                    people: Vec::new(),
+                    cadence: Cadence::default(),
+                    me: None,
+                    current: is_current,
+                });
+                continue;
+            }
             let mut nb = Notebook::load(&self.store, &record.id, &self.actor)?;
-            out.push(self.view_of(&mut nb, current.as_deref() == Some(record.id.as_str()))?);
+            out.push(self.view_of(&mut nb, is_current)?);
         }
         out.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
         Ok(out)

@@ -467,6 +467,8 @@ impl Duet {
         )?;
         self.store.set_meta(META_CURRENT, id.as_bytes())?;
         self.store.flush()?;
+        // The ticket pins the inviting device: later syncs trust it without a flag.
+        self.remember_peer(&invite.fingerprint, invite.addrs.first().copied())?;
         self.selected = Some(id.clone());
         Ok(id)
     }

@@ -19,9 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a connection may stay silent before it is dropped.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one protocol step may take before the peer counts as gone.
-pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Notebook streams a peer may have open at once on one connection.
@@ -106,9 +106,9 @@ pub enum NetError {
 /// Transport settings shared by both ends.
 fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
-    // 30 s fits in QUIC's idle timeout encoding: cannot fail.
+    // 10 s fits in QUIC's idle timeout encoding: cannot fail.
     t.max_idle_timeout(quinn::IdleTimeout::try_from(IDLE_TIMEOUT).ok());
-    t.keep_alive_interval(Some(Duration::from_secs(5)));
+    t.keep_alive_interval(Some(Duration::from_secs(2)));
     t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(MAX_STREAMS));
     t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
     Arc::new(t)

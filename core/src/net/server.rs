@@ -187,19 +187,25 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
             return Err(e);
         }
     };
-    let user = shared.gate.enter().await?;
-    let mine = user.with(|d| d.memberships())?;
+    // The store is held only while this device reads or writes it: a connection that
+    // lingers (a lost close on a lossy link waits for the idle timeout) holds nothing.
+    let mine = {
+        let user = shared.gate.enter().await?;
+        user.with(|d| d.memberships())?
+    };
     let notebooks = handshake::server(&conn, addr, &mut send, hello, &mine).await?;
-    user.with(|d| d.remember_peer_fingerprint(&peer))?;
+    {
+        let user = shared.gate.enter().await?;
+        user.with(|d| d.remember_peer_fingerprint(&peer))?;
+    }
     let mut streams = tokio::task::JoinSet::new();
     while let Ok((send, recv)) = conn.accept_bi().await {
         let shared = shared.clone();
-        let user = user.clone();
         let notebooks = notebooks.clone();
         let peer = peer.clone();
         let conn = conn.clone();
         streams.spawn(async move {
-            let result = notebook_stream(&shared, &user, &notebooks, &peer, addr, send, recv).await;
+            let result = notebook_stream(&shared, &notebooks, &peer, addr, send, recv).await;
             match result {
                 Ok(Some(report)) => (shared.events)(ServeEvent::Synced { addr, peer, report }),
                 Ok(None) => {}
@@ -215,21 +221,19 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
         });
     }
     while streams.join_next().await.is_some() {}
-    drop(user);
     Ok(())
 }
 
 /// Serves one notebook's stream. `Ok(None)` when the peer went away before the end.
 async fn notebook_stream(
     shared: &Shared,
-    user: &GateUser,
     notebooks: &[String],
     peer: &str,
     addr: SocketAddr,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) -> Result<Option<SyncReport>, NetError> {
-    let result = serve_notebook(shared, user, notebooks, peer, addr, &mut send, &mut recv).await;
+    let result = serve_notebook(shared, notebooks, peer, addr, &mut send, &mut recv).await;
     if let Err(e) = &result {
         // Tell the peer why; it may already be gone.
         let _ = tokio::time::timeout(
@@ -249,7 +253,6 @@ async fn notebook_stream(
 
 async fn serve_notebook(
     shared: &Shared,
-    user: &GateUser,
     notebooks: &[String],
     peer: &str,
     addr: SocketAddr,
@@ -279,7 +282,6 @@ async fn serve_notebook(
             addr,
             step: "waiting for another sync of this notebook",
         })?;
-    let mut session = user.with(|d| d.peer_session(&notebook, peer))?;
     let mut offers = Vec::new();
     loop {
         match step(addr, "reading offers", wire::read(recv)).await?? {
@@ -291,6 +293,10 @@ async fn serve_notebook(
             None => return Ok(None),
         }
     }
+    // The store is held from here to the end of this notebook's sync (offers are read
+    // first, so a peer slow to send them holds nothing).
+    let user = shared.gate.enter().await?;
+    let mut session = user.with(|d| d.peer_session(&notebook, peer))?;
     let (answers, mut fallback) = user.with(|d| d.peer_answer(&mut session, offers))?;
     for answer in answers {
         step(

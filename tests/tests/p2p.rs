@@ -1,0 +1,362 @@
+//! Device-to-device sync over real QUIC on loopback, between real `duet` processes: offline
+//! edits converge, the serving home stays usable, strangers and garbage are refused, a
+//! serving process killed mid-sync loses nothing, and a lossy link still converges.
+
+use duet_tests::{invite, Device, Serving};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// Ana's notebook, served; Bo joined from her invite over QUIC.
+fn joined_pair() -> (Device, Device, Serving) {
+    let ana = Device::new("Ana");
+    ana.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    let serving = Serving::start(&ana, "127.0.0.1:0");
+    let ticket = invite(&ana, &serving.addr_arg());
+    let bo = Device::new("Bo");
+    let joined = bo.json(&["join", &ticket, "--as", "report"]);
+    assert_eq!(joined["synced"], true, "{joined}");
+    (ana, bo, serving)
+}
+
+/// The notebook as `export --format json` prints it, without who this device is.
+fn export_json(device: &Device) -> serde_json::Value {
+    let mut v = device.json(&["export", "--format", "json"]);
+    if let Some(nb) = v["notebook"].as_object_mut() {
+        nb.remove("me");
+    }
+    v
+}
+
+#[test]
+fn offline_edits_on_two_devices_converge_after_sync_peer() {
+    let (ana, bo, serving) = joined_pair();
+    let commit = ana.json(&["commit", "add", "Write the plan", "--owner", "me"]);
+    let commit_id = commit["id"].as_str().unwrap_or_default().to_owned();
+    bo.ok(&["sync", "--peer", &serving.addr_arg()]);
+
+    // Offline, both at once; Ana's commands run while her laptop serves.
+    ana.ok(&["agenda", "add", "ana-agenda-marker"]);
+    bo.ok(&["agenda", "add", "bo-agenda-marker"]);
+    ana.ok(&["note", "ana-typed-marker", "--section", "wins"]);
+    bo.ok(&["note", "bo-typed-marker", "--section", "wins"]);
+    ana.ok(&["commit", "done", &commit_id]);
+    bo.ok(&["commit", "edit", &commit_id, "--text", "Write the plan with Sam"]);
+
+    let out = bo.json(&["sync", "--peer", &serving.addr_arg()]);
+    let report = &out["synced"][0]["notebooks"][0];
+    assert_eq!(report["agenda_items"], 1, "{out}");
+    assert_eq!(report["commitments_updated"], 1, "{out}");
+    assert_eq!(report["notes"], 1, "{out}");
+
+    let a = export_json(&ana);
+    let b = export_json(&bo);
+    assert_eq!(a, b, "the two devices differ after sync");
+    let text = a.to_string();
+    for marker in [
+        "ana-agenda-marker",
+        "bo-agenda-marker",
+        "ana-typed-marker",
+        "bo-typed-marker",
+        "Write the plan with Sam",
+    ] {
+        assert!(text.contains(marker), "{marker} lost: {text}");
+    }
+    let commitments = bo.json(&["commit", "list"]);
+    let c = &commitments[0];
+    assert_eq!(c["status"], "done", "{commitments}");
+    assert_eq!(c["text"], "Write the plan with Sam", "{commitments}");
+
+    // A second sync with nothing new is small and changes nothing.
+    let again = bo.json(&["sync", "--peer", &serving.addr_arg()]);
+    assert_eq!(again["synced"][0]["notebooks"][0]["documents_changed"], 0);
+    assert!(
+        again["synced"][0]["bytes_sent"].as_u64().unwrap_or(u64::MAX) < 400,
+        "{again}"
+    );
+    assert!(serving.stop(), "serve did not exit cleanly on Ctrl-C");
+}
+
+#[test]
+fn sync_with_no_flags_reaches_every_remembered_device() {
+    let (ana, bo, serving) = joined_pair();
+    ana.ok(&["agenda", "add", "after-join-marker"]);
+    let peers = bo.json(&["peers"]);
+    assert_eq!(peers["peers"][0]["fingerprint"], serving.fingerprint);
+    bo.ok(&["sync"]);
+    assert!(bo.ok(&["show"]).contains("after-join-marker"));
+}
+
+#[test]
+fn a_stranger_and_garbage_are_refused_while_others_keep_syncing() {
+    let (ana, bo, serving) = joined_pair();
+    let good = invite(&ana, &serving.addr_arg());
+
+    // A valid-looking ticket with the right address and fingerprint but another secret.
+    let mut forged = duet_core::invite::Invite::from_ticket(&good).expect("ticket");
+    forged.secret = [7u8; 32];
+    let stranger = Device::new("Eve");
+    let out = stranger.json(&["join", &forged.to_ticket(), "--as", "report"]);
+    assert_eq!(out["synced"], false, "{out}");
+    assert!(
+        out["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("shares no notebook"),
+        "{out}"
+    );
+    // A mistyped ticket is caught by its checksum.
+    let mut typo = good.clone();
+    let at = typo.len() - 10;
+    let c = if &typo[at..=at] == "a" { "b" } else { "a" };
+    typo.replace_range(at..=at, c);
+    let out = stranger.run(&["join", &typo, "--as", "report"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum"));
+
+    // Raw UDP junk at the port, then a real QUIC client that sends garbage frames.
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    for i in 0..200u32 {
+        let junk: Vec<u8> = (0..1200).map(|j| (i.wrapping_mul(31) ^ j) as u8).collect();
+        let _ = udp.send_to(&junk, serving.addr);
+    }
+    let fp = duet_core::crypto::parse_fingerprint(&serving.fingerprint).expect("fingerprint");
+    let replies = raw_quic_client(serving.addr, fp);
+    assert!(
+        replies.garbage_closed,
+        "the server kept a connection that sent garbage"
+    );
+    assert!(
+        replies.version_error.contains("v9"),
+        "no clear version error: {:?}",
+        replies.version_error
+    );
+
+    // Ana's device learned nothing from the stranger and still serves Bo.
+    let peers = ana.json(&["peers"]);
+    assert_eq!(peers["peers"].as_array().map(Vec::len), Some(1), "{peers}");
+    ana.ok(&["agenda", "add", "still-serving-marker"]);
+    bo.ok(&["sync", "--peer", &serving.addr_arg()]);
+    assert!(bo.ok(&["show"]).contains("still-serving-marker"));
+    let refused = serving
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "refused")
+        .count();
+    assert!(refused >= 2, "refusals were not logged");
+}
+
+struct RawReplies {
+    garbage_closed: bool,
+    version_error: String,
+}
+
+/// A QUIC client with a valid certificate that speaks nonsense.
+fn raw_quic_client(addr: SocketAddr, fingerprint: [u8; 32]) -> RawReplies {
+    use duet_core::net::tls;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async move {
+        let identity = tls::TlsIdentity::generate().expect("identity");
+        let connect = || async {
+            let config = tls::client_config(
+                &identity,
+                tls::Pins::Exactly([fingerprint].into()),
+                Default::default(),
+            )
+            .expect("tls");
+            let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config).expect("quic");
+            let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr"))
+                .expect("endpoint");
+            let conn = endpoint
+                .connect_with(
+                    quinn::ClientConfig::new(std::sync::Arc::new(quic)),
+                    addr,
+                    "x",
+                )
+                .expect("connect")
+                .await
+                .expect("handshake");
+            (endpoint, conn)
+        };
+        // 1. Garbage: a length prefix of 4 GiB, then junk.
+        let (_e1, conn) = connect().await;
+        let (mut send, _recv) = conn.open_bi().await.expect("stream");
+        let _ = send.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4]).await;
+        let garbage_closed = tokio::time::timeout(Duration::from_secs(10), conn.closed())
+            .await
+            .is_ok();
+        // 2. A frame of protocol version 9.
+        let (_e2, conn) = connect().await;
+        let (mut send, mut recv) = conn.open_bi().await.expect("stream");
+        let _ = send.write_all(&[0, 0, 0, 3, 9, 0, 0]).await;
+        let mut version_error = String::new();
+        if let Ok(Ok(Some(duet_core::wire::Message::Error { message }))) =
+            tokio::time::timeout(Duration::from_secs(10), duet_core::wire::read(&mut recv)).await
+        {
+            version_error = message;
+        }
+        RawReplies {
+            garbage_closed,
+            version_error,
+        }
+    })
+}
+
+#[test]
+fn a_server_killed_mid_sync_loses_nothing_and_the_next_sync_completes() {
+    let t0 = Instant::now();
+    let ana = Device::with_sample(2);
+    eprintln!("sample written after {:?}", t0.elapsed());
+    let bo = Device::new("Bo");
+    let serving = Serving::start(&ana, "127.0.0.1:0");
+    let ticket = invite(&ana, &serving.addr_arg());
+    bo.ok(&["join", &ticket, "--as", "report", "--no-sync"]);
+    let port = serving.addr.port();
+    let mut serving = Some(serving);
+    // Kill the server at different moments of Bo's first (large) sync.
+    for (round, delay_ms) in [40u64, 120, 300].into_iter().enumerate() {
+        let sync = bo
+            .command()
+            .args(["sync", "--peer", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sync");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        if let Some(s) = serving.take() {
+            s.kill();
+        }
+        if round == 0 {
+            // The client notices by itself that its peer is gone, with a clear error.
+            let out = sync.wait_with_output().expect("sync exits");
+            if !out.status.success() {
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    err.contains("stopped answering") || err.contains("broke") || err.contains("reach"),
+                    "{err}"
+                );
+            }
+        } else {
+            let mut sync = sync;
+            let _ = sync.kill();
+            let _ = sync.wait();
+        }
+        // Both stores open intact, whatever the moment.
+        ana.ok(&["notebook", "list"]);
+        bo.ok(&["notebook", "list"]);
+        serving = Some(Serving::start(&ana, &format!("127.0.0.1:{port}")));
+        eprintln!("round {round} done after {:?}", t0.elapsed());
+    }
+    bo.ok(&["sync", "--peer", &format!("127.0.0.1:{port}")]);
+    assert_eq!(export_json(&ana), export_json(&bo));
+    let meetings = bo.json(&["meeting", "list"]);
+    assert_eq!(meetings.as_array().map(Vec::len), Some(104), "{meetings}");
+    eprintln!("all done after {:?}", t0.elapsed());
+}
+
+#[test]
+fn a_lossy_reordering_link_still_converges() {
+    let (ana, bo, serving) = joined_pair();
+    for i in 0..30 {
+        ana.ok(&["agenda", "add", &format!("ana-lossy-{i}")]);
+        bo.ok(&["note", &format!("bo-lossy-{i} {}", "x".repeat(200)), "--section", "notes"]);
+    }
+    let proxy = LossyProxy::start(serving.addr, 0.2);
+    let started = Instant::now();
+    let out = bo.json(&["sync", "--peer", &proxy.addr.to_string()]);
+    assert!(out["failed"].as_array().is_some_and(Vec::is_empty), "{out}");
+    assert_eq!(export_json(&ana), export_json(&bo));
+    let dropped = proxy.dropped();
+    assert!(dropped > 0, "the proxy dropped nothing");
+    eprintln!(
+        "lossy sync: {dropped} datagrams dropped, converged in {:?}",
+        started.elapsed()
+    );
+}
+
+/// A UDP proxy between one client and `target` that drops a share of datagrams each way
+/// and swaps the order of some.
+struct LossyProxy {
+    addr: SocketAddr,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LossyProxy {
+    fn start(target: SocketAddr, loss: f64) -> LossyProxy {
+        use rand::Rng;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("proxy socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let addr = socket.local_addr().expect("addr");
+        let dropped = std::sync::Arc::new(AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (d, s) = (dropped.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let upstream = UdpSocket::bind("127.0.0.1:0").expect("upstream");
+            upstream
+                .set_read_timeout(Some(Duration::from_millis(5)))
+                .expect("timeout");
+            socket
+                .set_read_timeout(Some(Duration::from_millis(5)))
+                .expect("timeout");
+            let mut client: Option<SocketAddr> = None;
+            let mut rng = rand::rng();
+            let mut held: [Option<Vec<u8>>; 2] = [None, None];
+            let mut buf = vec![0u8; 65536];
+            while !s.load(Ordering::Relaxed) {
+                // 0: client -> server, 1: server -> client
+                for dir in 0..2 {
+                    let got = if dir == 0 {
+                        socket.recv_from(&mut buf).ok().map(|(n, from)| {
+                            client = Some(from);
+                            n
+                        })
+                    } else {
+                        upstream.recv_from(&mut buf).ok().map(|(n, _)| n)
+                    };
+                    let Some(n) = got else { continue };
+                    if rng.random_bool(loss) {
+                        d.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let packet = buf[..n].to_vec();
+                    let send = |p: &[u8]| {
+                        if dir == 0 {
+                            let _ = upstream.send_to(p, target);
+                        } else if let Some(c) = client {
+                            let _ = socket.send_to(p, c);
+                        }
+                    };
+                    if held[dir].is_none() && rng.random_bool(0.1) {
+                        // Hold this one back and send it after the next: reordered.
+                        held[dir] = Some(packet);
+                        continue;
+                    }
+                    send(&packet);
+                    if let Some(p) = held[dir].take() {
+                        send(&p);
+                    }
+                }
+            }
+        });
+        LossyProxy {
+            addr,
+            dropped,
+            stop,
+        }
+    }
+
+    fn dropped(&self) -> usize {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
