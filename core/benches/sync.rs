@@ -104,16 +104,6 @@ fn main() {
             }
         }
         let new_packed = pack(&new_raw).len();
-        let mut bundled = 0;
-        for side in [&mut a.docs, &mut b.docs] {
-            for (id, doc) in side.iter_mut() {
-                let hashes: Vec<_> = doc.get_changes(&before[id]).iter().map(|c| c.hash()).collect();
-                if hashes.is_empty() { continue; }
-                let bundle = doc.bundle(hashes).expect("bundle");
-                bundled += pack(bundle.bytes()).len();
-            }
-        }
-        println!("bundle deflated: {bundled} raw: {}", new_raw.len());
         let duet = sync_in_memory(&mut a, &mut b).expect("duet sync");
         let plain = automerge_sync_in_memory(&mut a2, &mut b2).expect("automerge sync");
         // Duet's one exchange, not counting the final acknowledgement trip.

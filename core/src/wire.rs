@@ -92,14 +92,20 @@ pub enum Message {
     },
     /// What the sender has of one document (and the changes the other side lacks).
     Offer(DocOffer),
-    /// The sender has offered every document.
-    OfferEnd,
+    /// The sender has offered every document; the rest are summed up here.
+    OfferEnd {
+        /// The documents still at the heads last shared with the receiver.
+        unchanged: crate::sync::peer::Unchanged,
+    },
     /// The server's reply for one document.
     Answer(DocOffer),
     /// The server has answered; these documents need Automerge's sync protocol.
     AnswerEnd {
         /// Documents to sync with rounds of [`Message::Round`].
         fallback: Vec<String>,
+        /// Whether the client's summary of unchanged documents matched; if not, the client
+        /// adds those documents to the fallback.
+        summary_matched: bool,
     },
     /// One round of Automerge's sync protocol over several documents.
     Round(Vec<RoundEntry>),

@@ -6,7 +6,7 @@
 //! per-peer states are persisted, and what arrived is validated before it is kept.
 use super::*;
 use crate::crypto::MembershipKey;
-use crate::sync::peer::{PeerDocs, PeerSync, SyncError};
+use crate::sync::peer::{PeerDocs, PeerSync, SyncError, Unchanged};
 use crate::wire::{DocOffer, RoundEntry};
 use automerge::sync::State;
 use automerge::{AutoCommit, ChangeHash};
@@ -128,7 +128,10 @@ impl Duet {
     }
 
     /// Client, step 1: the offers for every document.
-    pub fn peer_offers(&mut self, s: &mut PeerSession) -> Result<Vec<DocOffer>, SyncError> {
+    pub fn peer_offers(
+        &mut self,
+        s: &mut PeerSession,
+    ) -> Result<(Vec<DocOffer>, Unchanged), SyncError> {
         let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
         s.sync.offers(&mut docs)
     }
@@ -138,9 +141,10 @@ impl Duet {
         &mut self,
         s: &mut PeerSession,
         offers: Vec<DocOffer>,
-    ) -> Result<(Vec<DocOffer>, Vec<String>), SyncError> {
+        unchanged: Unchanged,
+    ) -> Result<(Vec<DocOffer>, Vec<String>, bool), SyncError> {
         let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
-        s.sync.answer(&mut docs, offers)
+        s.sync.answer(&mut docs, offers, unchanged)
     }
 
     /// Client, step 3: applies the answers; returns the documents left to the fallback.
@@ -149,9 +153,10 @@ impl Duet {
         s: &mut PeerSession,
         answers: Vec<DocOffer>,
         fallback: Vec<String>,
+        summary_matched: bool,
     ) -> Result<Vec<String>, SyncError> {
         let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
-        s.sync.take_answers(&mut docs, answers, fallback)
+        s.sync.take_answers(&mut docs, answers, fallback, summary_matched)
     }
 
     /// One round of Automerge's sync protocol over the fallback documents.
@@ -247,6 +252,21 @@ impl PeerDocs for StoreDocs<'_> {
         // A state that does not decode is only a lost shortcut: start over with the
         // full protocol for this document.
         Ok(State::decode(&bytes).ok())
+    }
+
+    fn states(&mut self) -> Result<Vec<(String, State)>, SyncError> {
+        let prefix = state_key(&self.peer, &self.nb.id, "");
+        let mut out = Vec::new();
+        for (key, bytes) in self
+            .store
+            .meta_with_prefix(&prefix)
+            .map_err(DuetError::from)?
+        {
+            if let Ok(state) = State::decode(&bytes) {
+                out.push((key[prefix.len()..].to_owned(), state));
+            }
+        }
+        Ok(out)
     }
 
     fn synced_before(&mut self) -> Result<bool, SyncError> {

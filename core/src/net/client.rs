@@ -124,26 +124,27 @@ async fn sync_notebook(
     let mut frames = vec![Message::Open {
         notebook: notebook.to_owned(),
     }];
-    frames.extend(
-        duet.peer_offers(&mut session)?
-            .into_iter()
-            .map(Message::Offer),
-    );
-    frames.push(Message::OfferEnd);
+    let (offers, unchanged) = duet.peer_offers(&mut session)?;
+    frames.extend(offers.into_iter().map(Message::Offer));
+    frames.push(Message::OfferEnd { unchanged });
     for frame in &frames {
         counts.bytes_sent +=
             step(addr, "sending offers", wire::write(&mut send, frame)).await?? as u64;
     }
     let mut answers = Vec::new();
-    let fallback = loop {
+    let (fallback, summary_matched) = loop {
         match read(&mut recv, conn, addr, counts).await? {
             Message::Answer(answer) if answers.len() < MAX_DOCS => answers.push(answer),
-            Message::AnswerEnd { fallback } => break fallback,
+            Message::AnswerEnd {
+                fallback,
+                summary_matched,
+            } => break (fallback, summary_matched),
             Message::Error { message } => return Err(NetError::Peer(message)),
             other => return Err(unexpected("an answer", &other)),
         }
     };
-    let mut fallback = duet.peer_take_answers(&mut session, answers, fallback)?;
+    let mut fallback =
+        duet.peer_take_answers(&mut session, answers, fallback, summary_matched)?;
     if !fallback.is_empty() {
         let mut incoming = Vec::new();
         let mut settled = false;

@@ -283,21 +283,22 @@ async fn serve_notebook(
             step: "waiting for another sync of this notebook",
         })?;
     let mut offers = Vec::new();
-    loop {
+    let unchanged = loop {
         match step(addr, "reading offers", wire::read(recv)).await?? {
             Some(Message::Offer(offer)) if offers.len() < super::client::MAX_DOCS => {
                 offers.push(offer)
             }
-            Some(Message::OfferEnd) => break,
+            Some(Message::OfferEnd { unchanged }) => break unchanged,
             Some(_) => return Err(NetError::Protocol("expected offers".into())),
             None => return Ok(None),
         }
-    }
+    };
     // The store is held from here to the end of this notebook's sync (offers are read
     // first, so a peer slow to send them holds nothing).
     let user = shared.gate.enter().await?;
     let mut session = user.with(|d| d.peer_session(&notebook, peer))?;
-    let (answers, mut fallback) = user.with(|d| d.peer_answer(&mut session, offers))?;
+    let (answers, mut fallback, summary_matched) =
+        user.with(|d| d.peer_answer(&mut session, offers, unchanged))?;
     for answer in answers {
         step(
             addr,
@@ -313,6 +314,7 @@ async fn serve_notebook(
             send,
             &Message::AnswerEnd {
                 fallback: fallback.clone(),
+                summary_matched,
             },
         ),
     )

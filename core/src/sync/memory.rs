@@ -44,6 +44,14 @@ impl PeerDocs for MemDocs {
         Ok(self.states.get(doc).cloned())
     }
 
+    fn states(&mut self) -> Result<Vec<(String, State)>, SyncError> {
+        Ok(self
+            .states
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
     fn synced_before(&mut self) -> Result<bool, SyncError> {
         Ok(self.synced)
     }
@@ -108,12 +116,12 @@ pub fn sync_in_memory(client: &mut MemDocs, server: &mut MemDocs) -> Result<Traf
             notebook: "n".into(),
         },
     );
-    let offers = cs.offers(client)?;
+    let (offers, unchanged) = cs.offers(client)?;
     for o in &offers {
         send_c(&mut t, &Message::Offer(o.clone()));
     }
-    send_c(&mut t, &Message::OfferEnd);
-    let (answers, fallback) = ss.answer(server, offers)?;
+    send_c(&mut t, &Message::OfferEnd { unchanged });
+    let (answers, fallback, summary_matched) = ss.answer(server, offers, unchanged)?;
     for a in &answers {
         send_s(&mut t, &Message::Answer(a.clone()));
     }
@@ -121,10 +129,11 @@ pub fn sync_in_memory(client: &mut MemDocs, server: &mut MemDocs) -> Result<Traf
         &mut t,
         &Message::AnswerEnd {
             fallback: fallback.clone(),
+            summary_matched,
         },
     );
     t.round_trips += 1;
-    let mut client_fallback = cs.take_answers(client, answers, fallback)?;
+    let mut client_fallback = cs.take_answers(client, answers, fallback, summary_matched)?;
     let mut server_fallback = Vec::new();
     if !client_fallback.is_empty() {
         let mut incoming = Vec::new();
@@ -280,10 +289,10 @@ mod tests {
         assert_eq!(t.round_trips, 2, "no fallback rounds: {t:?}");
         assert_converged(&mut client, &mut server);
         // 48 unchanged documents, each a name and a 16-byte digest.
-        // An unchanged document: its frame, name and a 16-byte digest (~28 bytes).
-        assert!(t.client_bytes < 48 * 32 + 2_000, "{t:?}");
+        // Unchanged documents cost nothing each: one summary covers them.
+        assert!(t.client_bytes < 1_000, "{t:?}");
         let quiet = sync_in_memory(&mut client, &mut server).expect("third sync");
-        assert!(quiet.client_bytes < 50 * 32 + 100, "{quiet:?}");
+        assert!(quiet.client_bytes < 100, "{quiet:?}");
         assert!(quiet.server_bytes < 100, "{quiet:?}");
     }
 
@@ -369,9 +378,9 @@ mod tests {
                 heads: crate::wire::Heads::Full(vec![[1u8; 32]]),
                 changes: garbage,
             };
-            match ss.answer(&mut server, vec![offer]) {
+            match ss.answer(&mut server, vec![offer], Default::default()) {
                 Err(_) => {}
-                Ok((_, fallback)) => assert_eq!(fallback, vec!["m1".to_owned()]),
+                Ok((_, fallback, _)) => assert_eq!(fallback, vec!["m1".to_owned()]),
             }
             assert_eq!(server.docs.get_mut("m1").expect("m1").get_heads(), before);
         }
