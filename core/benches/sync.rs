@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 fn fork_all(docs: &mut BTreeMap<String, AutoCommit>) -> BTreeMap<String, AutoCommit> {
-    docs.iter_mut().map(|(k, v)| (k.clone(), v.fork())).collect()
+    docs.iter_mut()
+        .map(|(k, v)| (k.clone(), v.fork()))
+        .collect()
 }
 
 /// `n` edits the way people make them: one process each (a fresh actor), spread over the
@@ -30,13 +32,22 @@ fn edit(docs: &mut BTreeMap<String, AutoCommit>, current: &str, older: &str, n: 
             _ => doc.put_object(ROOT, "notes", ObjType::Text).expect("notes"),
         };
         let len = doc.length(&text);
-        doc.splice_text(&text, len, 0, &format!("\n{who} note {i}: follow up on the plan"))
-            .expect("type");
+        doc.splice_text(
+            &text,
+            len,
+            0,
+            &format!("\n{who} note {i}: follow up on the plan"),
+        )
+        .expect("type");
         doc.commit();
     }
 }
 
 fn main() {
+    if std::env::var("DUET_BENCH_ONLY").as_deref() == Ok("quic") {
+        quic_fresh_device(0);
+        return;
+    }
     let mut generated = sample::generate(SampleSpec::years(5)).expect("sample");
     let mut base: BTreeMap<String, AutoCommit> = generated.docs.drain(..).collect();
     let meetings: Vec<String> = base
@@ -47,7 +58,10 @@ fn main() {
     let current = meetings.last().cloned().unwrap_or_default();
     let older = meetings.first().cloned().unwrap_or_default();
     let save_total: usize = base.values_mut().map(|d| d.save().len()).sum();
-    println!("five-year notebook: {} documents, {save_total} bytes of save()", base.len());
+    println!(
+        "five-year notebook: {} documents, {save_total} bytes of save()",
+        base.len()
+    );
     println!();
     println!("N edits/side | new changes deflated | Duet bytes (trips) | Automerge bytes (trips) | Automerge/Duet | Duet/new");
     for n in [1usize, 10, 100, 1000] {
@@ -90,9 +104,7 @@ fn main() {
             for (id, doc) in src.iter_mut() {
                 let changes = doc.get_changes(&before[id]);
                 let target = dst.get_mut(id).expect("same docs");
-                target
-                    .apply_changes(changes.into_iter())
-                    .expect("apply");
+                target.apply_changes(changes.into_iter()).expect("apply");
             }
         }
         let mut new_raw = Vec::new();

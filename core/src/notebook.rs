@@ -335,6 +335,18 @@ fn persist_doc(
     if heads == doc.persisted {
         return Ok(());
     }
+    if doc.persisted.is_empty() {
+        // A document new to the store (made here, or arrived whole from a peer) is kept as
+        // one compact snapshot: its whole history as change chunks would be several times
+        // larger and slower to write and load.
+        let snapshot = doc.am.save();
+        store.compact(notebook, id, &snapshot)?;
+        doc.chunks = 0;
+        let version = store.reader().doc_version(notebook, id)?;
+        HeadsCache::write(store, notebook, id, version, &heads);
+        doc.persisted = heads;
+        return Ok(());
+    }
     let changes = doc.am.save_after(&doc.persisted);
     if changes.is_empty() {
         doc.persisted = heads;

@@ -46,9 +46,8 @@ impl Device {
         let device = Device {
             home: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
         };
-        let mut sample =
-            duet_core::sample::generate(duet_core::sample::SampleSpec::years(years))
-                .unwrap_or_else(|e| panic!("generating the sample: {e}"));
+        let mut sample = duet_core::sample::generate(duet_core::sample::SampleSpec::years(years))
+            .unwrap_or_else(|e| panic!("generating the sample: {e}"));
         duet_core::sample::write_home(device.home.path(), &mut sample)
             .unwrap_or_else(|e| panic!("writing the sample: {e}"));
         device
@@ -213,7 +212,10 @@ impl Serving {
             .unwrap_or_else(|| panic!("serve has no stdout"));
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if tx.send(line).is_err() {
                     break;
                 }

@@ -42,7 +42,13 @@ fn offline_edits_on_two_devices_converge_after_sync_peer() {
     ana.ok(&["note", "ana-typed-marker", "--section", "wins"]);
     bo.ok(&["note", "bo-typed-marker", "--section", "wins"]);
     ana.ok(&["commit", "done", &commit_id]);
-    bo.ok(&["commit", "edit", &commit_id, "--text", "Write the plan with Sam"]);
+    bo.ok(&[
+        "commit",
+        "edit",
+        &commit_id,
+        "--text",
+        "Write the plan with Sam",
+    ]);
 
     let out = bo.json(&["sync", "--peer", &serving.addr_arg()]);
     let report = &out["synced"][0]["notebooks"][0];
@@ -72,7 +78,10 @@ fn offline_edits_on_two_devices_converge_after_sync_peer() {
     let again = bo.json(&["sync", "--peer", &serving.addr_arg()]);
     assert_eq!(again["synced"][0]["notebooks"][0]["documents_changed"], 0);
     assert!(
-        again["synced"][0]["bytes_sent"].as_u64().unwrap_or(u64::MAX) < 400,
+        again["synced"][0]["bytes_sent"]
+            .as_u64()
+            .unwrap_or(u64::MAX)
+            < 400,
         "{again}"
     );
     assert!(serving.stop(), "serve did not exit cleanly on Ctrl-C");
@@ -166,8 +175,8 @@ fn raw_quic_client(addr: SocketAddr, fingerprint: [u8; 32]) -> RawReplies {
             )
             .expect("tls");
             let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config).expect("quic");
-            let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr"))
-                .expect("endpoint");
+            let endpoint =
+                quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
             let conn = endpoint
                 .connect_with(
                     quinn::ClientConfig::new(std::sync::Arc::new(quic)),
@@ -205,9 +214,7 @@ fn raw_quic_client(addr: SocketAddr, fingerprint: [u8; 32]) -> RawReplies {
 
 #[test]
 fn a_server_killed_mid_sync_loses_nothing_and_the_next_sync_completes() {
-    let t0 = Instant::now();
     let ana = Device::with_sample(2);
-    eprintln!("sample written after {:?}", t0.elapsed());
     let bo = Device::new("Bo");
     let serving = Serving::start(&ana, "127.0.0.1:0");
     let ticket = invite(&ana, &serving.addr_arg());
@@ -233,7 +240,9 @@ fn a_server_killed_mid_sync_loses_nothing_and_the_next_sync_completes() {
             if !out.status.success() {
                 let err = String::from_utf8_lossy(&out.stderr);
                 assert!(
-                    err.contains("stopped answering") || err.contains("broke") || err.contains("reach"),
+                    err.contains("stopped answering")
+                        || err.contains("broke")
+                        || err.contains("reach"),
                     "{err}"
                 );
             }
@@ -246,13 +255,11 @@ fn a_server_killed_mid_sync_loses_nothing_and_the_next_sync_completes() {
         ana.ok(&["notebook", "list"]);
         bo.ok(&["notebook", "list"]);
         serving = Some(Serving::start(&ana, &format!("127.0.0.1:{port}")));
-        eprintln!("round {round} done after {:?}", t0.elapsed());
     }
     bo.ok(&["sync", "--peer", &format!("127.0.0.1:{port}")]);
     assert_eq!(export_json(&ana), export_json(&bo));
     let meetings = bo.json(&["meeting", "list"]);
     assert_eq!(meetings.as_array().map(Vec::len), Some(104), "{meetings}");
-    eprintln!("all done after {:?}", t0.elapsed());
 }
 
 #[test]
@@ -260,7 +267,12 @@ fn a_lossy_reordering_link_still_converges() {
     let (ana, bo, serving) = joined_pair();
     for i in 0..30 {
         ana.ok(&["agenda", "add", &format!("ana-lossy-{i}")]);
-        bo.ok(&["note", &format!("bo-lossy-{i} {}", "x".repeat(200)), "--section", "notes"]);
+        bo.ok(&[
+            "note",
+            &format!("bo-lossy-{i} {}", "x".repeat(200)),
+            "--section",
+            "notes",
+        ]);
     }
     let proxy = LossyProxy::start(serving.addr, 0.2);
     let started = Instant::now();
@@ -309,7 +321,7 @@ impl LossyProxy {
             let mut buf = vec![0u8; 65536];
             while !s.load(Ordering::Relaxed) {
                 // 0: client -> server, 1: server -> client
-                for dir in 0..2 {
+                for (dir, held) in held.iter_mut().enumerate() {
                     let got = if dir == 0 {
                         socket.recv_from(&mut buf).ok().map(|(n, from)| {
                             client = Some(from);
@@ -331,13 +343,13 @@ impl LossyProxy {
                             let _ = socket.send_to(p, c);
                         }
                     };
-                    if held[dir].is_none() && rng.random_bool(0.1) {
+                    if held.is_none() && rng.random_bool(0.1) {
                         // Hold this one back and send it after the next: reordered.
-                        held[dir] = Some(packet);
+                        *held = Some(packet);
                         continue;
                     }
                     send(&packet);
-                    if let Some(p) = held[dir].take() {
+                    if let Some(p) = held.take() {
                         send(&p);
                     }
                 }

@@ -156,7 +156,8 @@ impl Duet {
         summary_matched: bool,
     ) -> Result<Vec<String>, SyncError> {
         let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
-        s.sync.take_answers(&mut docs, answers, fallback, summary_matched)
+        s.sync
+            .take_answers(&mut docs, answers, fallback, summary_matched)
     }
 
     /// One round of Automerge's sync protocol over the fallback documents.

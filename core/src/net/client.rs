@@ -143,8 +143,7 @@ async fn sync_notebook(
             other => return Err(unexpected("an answer", &other)),
         }
     };
-    let mut fallback =
-        duet.peer_take_answers(&mut session, answers, fallback, summary_matched)?;
+    let mut fallback = duet.peer_take_answers(&mut session, answers, fallback, summary_matched)?;
     if !fallback.is_empty() {
         let mut incoming = Vec::new();
         let mut settled = false;
