@@ -104,7 +104,7 @@ fn main() {
             for (id, doc) in src.iter_mut() {
                 let changes = doc.get_changes(&before[id]);
                 let target = dst.get_mut(id).expect("same docs");
-                target.apply_changes(changes.into_iter()).expect("apply");
+                target.apply_changes(changes).expect("apply");
             }
         }
         let mut new_raw = Vec::new();
