@@ -1,10 +1,13 @@
 //! `duet demo`: Duet's main job end to end with no set-up. Two devices (a manager's laptop
 //! and a report's) in temporary homes prepare the same 1-1 offline, exchange bundle files
-//! both ways, and end with the same merged meeting, which is printed.
+//! both ways, then sync once more over QUIC on loopback (one serves, the other syncs), and
+//! end with the same merged meeting, which is printed.
 
 use crate::render::{self, Palette};
 use anyhow::{ensure, Context, Result};
 use duet_core::model::views::Cadence;
+use duet_core::net::client::{sync_with, PeerOutcome};
+use duet_core::net::server::Server;
 use duet_core::{dates, Duet, JoinAs, Owner, Role, Section};
 use std::process::ExitCode;
 
@@ -57,7 +60,7 @@ pub fn run(json: bool) -> Result<ExitCode> {
     bo.agenda_add("Ask about the staff engineer path", false, None)?;
     bo.commit_add("Write up the on-call proposal", &Owner::Me, None, None)?;
 
-    say("4. They swap bundle files both ways and merge.");
+    say("4. They swap bundle files both ways and merge (no network at all).");
     bo.bundle_out(&bundle_to_ana)?;
     let to_ana = ana.bundle_in(&bundle_to_ana, None)?;
     ana.bundle_out(&bundle_to_bo)?;
@@ -67,6 +70,22 @@ pub fn run(json: bool) -> Result<ExitCode> {
         to_ana.changes, to_bo.changes
     ));
 
+    say("5. Back on the same network, each adds one more item; Ana's laptop serves, Bo syncs over QUIC.");
+    ana.agenda_add("Ana: thanks for the on-call write-up", false, None)?;
+    let ana_fingerprint = ana.tls_identity()?.fingerprint();
+    drop(ana);
+    bo.agenda_add("Bo: pair on the on-call rota?", false, None)?;
+    let outcome = sync_over_quic(&ana_home, &mut bo, ana_fingerprint)?;
+    for r in &outcome.reports {
+        say(&format!(
+            "   Bo sent {} change(s) and received {}, in {} bytes of sync frames.",
+            r.sent_changes,
+            r.summary(),
+            outcome.bytes_sent + outcome.bytes_received
+        ));
+    }
+    let ana = Duet::open(&ana_home)?;
+
     let ana_view = ana.overview()?;
     let bo_view = bo.overview()?;
     ensure!(
@@ -74,12 +93,42 @@ pub fn run(json: bool) -> Result<ExitCode> {
             && ana_view.open_commitments == bo_view.open_commitments,
         "the two devices did not converge"
     );
-    say("5. Both laptops now show the same meeting:\n");
+    say("6. Both laptops now show the same meeting:\n");
     if json {
-        println!("{}", serde_json::to_string_pretty(&ana_view)?);
+        println!("{}", serde_json::to_string_pretty(&bo_view)?);
     } else {
-        print!("{}", render::overview(&ana_view, Palette::for_stdout()));
+        print!("{}", render::overview(&bo_view, Palette::for_stdout()));
         println!("\nBoth devices converged. Try it yourself: duet init --name YOU");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves Ana's home on a loopback port for as long as Bo's sync takes.
+fn sync_over_quic(
+    ana_home: &std::path::Path,
+    bo: &mut Duet,
+    ana_fingerprint: [u8; 32],
+) -> Result<PeerOutcome> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the network runtime")?;
+    rt.block_on(async {
+        let server = Server::bind(
+            ana_home.to_owned(),
+            "127.0.0.1:0".parse().context("loopback address")?,
+            Box::new(|_| {}),
+        )
+        .await?;
+        let addr = server.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let outcome = sync_with(bo, addr, [ana_fingerprint].into()).await;
+        let _ = stop.send(());
+        let _ = serving.await;
+        Ok(outcome?)
+    })
 }

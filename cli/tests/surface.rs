@@ -129,7 +129,14 @@ fn the_demo_runs_with_no_setup_and_converges() {
     );
     let overview: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let agenda = overview["meeting"]["agenda"].as_array().expect("agenda");
-    assert_eq!(agenda.len(), 3);
+    // Three items merged by bundle exchange, one more from each side over QUIC.
+    assert_eq!(agenda.len(), 5);
+    let texts: Vec<&str> = agenda.iter().filter_map(|i| i["text"].as_str()).collect();
+    assert!(
+        texts.iter().any(|t| t.starts_with("Ana: thanks")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.starts_with("Bo: pair")), "{texts:?}");
     assert_eq!(
         overview["open_commitments"].as_array().map(Vec::len),
         Some(2)
