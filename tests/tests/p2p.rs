@@ -262,33 +262,47 @@ fn a_server_killed_mid_sync_loses_nothing_and_the_next_sync_completes() {
     assert_eq!(meetings.as_array().map(Vec::len), Some(104), "{meetings}");
 }
 
-#[test]
-fn a_lossy_reordering_link_still_converges() {
+fn converges_over(loss: f64, cuts: bool) {
     let (ana, bo, serving) = joined_pair();
-    for i in 0..30 {
+    for i in 0..20 {
         ana.ok(&["agenda", "add", &format!("ana-lossy-{i}")]);
         bo.ok(&[
             "note",
-            &format!("bo-lossy-{i} {}", "x".repeat(200)),
+            &format!("bo-lossy-{i} {}", "x".repeat(300)),
             "--section",
             "notes",
         ]);
     }
-    let proxy = LossyProxy::start(serving.addr, 0.2);
+    let proxy = LossyProxy::start(serving.addr, loss, cuts);
     let started = Instant::now();
     let out = bo.json(&["sync", "--peer", &proxy.addr.to_string()]);
     assert!(out["failed"].as_array().is_some_and(Vec::is_empty), "{out}");
     assert_eq!(export_json(&ana), export_json(&bo));
     let dropped = proxy.dropped();
-    assert!(dropped > 0, "the proxy dropped nothing");
+    assert!(loss == 0.0 || dropped > 0, "the proxy dropped nothing");
     eprintln!(
-        "lossy sync: {dropped} datagrams dropped, converged in {:?}",
+        "loss {loss}, cuts {cuts}: {dropped} datagrams dropped, converged in {:?}",
         started.elapsed()
     );
 }
 
-/// A UDP proxy between one client and `target` that drops a share of datagrams each way
-/// and swaps the order of some.
+#[test]
+fn a_lossy_reordering_link_still_converges() {
+    converges_over(0.2, false);
+}
+
+#[test]
+fn a_link_dropping_30_percent_and_cut_now_and_then_still_converges() {
+    converges_over(0.3, true);
+}
+
+#[test]
+fn a_clean_link_through_the_proxy_converges() {
+    converges_over(0.0, false);
+}
+
+/// A UDP proxy between one client and `target` that drops a share of datagrams each way,
+/// swaps the order of some, and (with `cuts`) drops everything for 400 ms of every 1.2 s.
 struct LossyProxy {
     addr: SocketAddr,
     dropped: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -296,7 +310,7 @@ struct LossyProxy {
 }
 
 impl LossyProxy {
-    fn start(target: SocketAddr, loss: f64) -> LossyProxy {
+    fn start(target: SocketAddr, loss: f64, cuts: bool) -> LossyProxy {
         use rand::Rng;
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         let socket = UdpSocket::bind("127.0.0.1:0").expect("proxy socket");
@@ -319,7 +333,9 @@ impl LossyProxy {
             let mut rng = rand::rng();
             let mut held: [Option<Vec<u8>>; 2] = [None, None];
             let mut buf = vec![0u8; 65536];
+            let began = Instant::now();
             while !s.load(Ordering::Relaxed) {
+                let cut = cuts && began.elapsed().as_millis() % 1200 < 400;
                 // 0: client -> server, 1: server -> client
                 for (dir, held) in held.iter_mut().enumerate() {
                     let got = if dir == 0 {
@@ -331,7 +347,7 @@ impl LossyProxy {
                         upstream.recv_from(&mut buf).ok().map(|(n, _)| n)
                     };
                     let Some(n) = got else { continue };
-                    if rng.random_bool(loss) {
+                    if cut || (loss > 0.0 && rng.random_bool(loss)) {
                         d.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
