@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 
 /// Decompressed batches larger than this are refused (a compression bomb costs nothing).
-const MAX_BATCH_BYTES: u64 = 256 * 1024 * 1024;
+pub const MAX_BATCH_BYTES: u64 = 256 * 1024 * 1024;
 /// Fallback rounds before a sync is declared stuck (Automerge needs 2–4 in practice).
 pub const MAX_ROUNDS: usize = 32;
 
