@@ -20,13 +20,26 @@ fn fork_all(docs: &mut BTreeMap<String, AutoCommit>) -> BTreeMap<String, AutoCom
         .collect()
 }
 
-/// `n` edits the way people make them: one process each (a fresh actor), spread over the
-/// current meeting's notes and agenda, and now and then an older meeting.
-fn edit(docs: &mut BTreeMap<String, AutoCommit>, current: &str, older: &str, n: usize, who: &str) {
+/// `n` edits typed into the current meeting's notes, every tenth into an old meeting. With
+/// `fresh_actors` each edit is its own process (the CLI: a fresh actor per command);
+/// otherwise one session per side makes them all (an app kept open).
+fn edit(
+    docs: &mut BTreeMap<String, AutoCommit>,
+    current: &str,
+    older: &str,
+    n: usize,
+    who: &str,
+    fresh_actors: bool,
+) {
+    let session = automerge::ActorId::random();
     for i in 0..n {
         let id = if i % 10 == 9 { older } else { current };
         let Some(doc) = docs.get_mut(id) else { return };
-        doc.set_actor(automerge::ActorId::random());
+        doc.set_actor(if fresh_actors {
+            automerge::ActorId::random()
+        } else {
+            session.clone()
+        });
         let text = match doc.get(ROOT, "notes") {
             Ok(Some((automerge::Value::Object(ObjType::Text), t))) => t,
             _ => doc.put_object(ROOT, "notes", ObjType::Text).expect("notes"),
@@ -63,15 +76,36 @@ fn main() {
         base.len()
     );
     println!();
+    for fresh_actors in [true, false] {
+        println!(
+            "{}",
+            if fresh_actors {
+                "each edit its own process (fresh actor per edit):"
+            } else {
+                "one editing session per side (one actor per side):"
+            }
+        );
+        compare(&mut base, &current, &older, fresh_actors);
+        println!();
+    }
+    quic_fresh_device(save_total);
+}
+
+fn compare(
+    base: &mut BTreeMap<String, AutoCommit>,
+    current: &str,
+    older: &str,
+    fresh_actors: bool,
+) {
     println!("N edits/side | new changes deflated | Duet bytes (trips) | Automerge bytes (trips) | Automerge/Duet | Duet/new");
     for n in [1usize, 10, 100, 1000] {
         // Identical copies that synced once (so both remember the other's heads).
         let mut a = MemDocs {
-            docs: fork_all(&mut base),
+            docs: fork_all(base),
             ..MemDocs::default()
         };
         let mut b = MemDocs {
-            docs: fork_all(&mut base),
+            docs: fork_all(base),
             ..MemDocs::default()
         };
         sync_in_memory(&mut a, &mut b).expect("first sync");
@@ -97,8 +131,8 @@ fn main() {
             .iter_mut()
             .map(|(k, v)| (k.clone(), v.get_heads()))
             .collect();
-        edit(&mut a.docs, &current, &older, n, "ana");
-        edit(&mut b.docs, &current, &older, n, "bo");
+        edit(&mut a.docs, current, older, n, "ana", fresh_actors);
+        edit(&mut b.docs, current, older, n, "bo", fresh_actors);
         // Same edits on the Automerge copies: copy the changes over.
         for (src, dst) in [(&mut a.docs, &mut a2.docs), (&mut b.docs, &mut b2.docs)] {
             for (id, doc) in src.iter_mut() {
@@ -134,8 +168,6 @@ fn main() {
             assert_eq!(doc.get_heads().len(), other.get_heads().len());
         }
     }
-    println!();
-    quic_fresh_device(save_total);
 }
 
 /// A fresh device joins and receives the whole five-year notebook over loopback QUIC.

@@ -131,20 +131,38 @@ fn a_stranger_and_garbage_are_refused_while_others_keep_syncing() {
         let _ = udp.send_to(&junk, serving.addr);
     }
     let fp = duet_core::crypto::parse_fingerprint(&serving.fingerprint).expect("fingerprint");
-    let replies = raw_quic_client(serving.addr, fp);
+    let secret = duet_core::invite::Invite::from_ticket(&good)
+        .expect("ticket")
+        .notebook_secret();
+    let replies = raw_quic_client(serving.addr, fp, &secret);
     assert!(
         replies.garbage_closed,
         "the server kept a connection that sent garbage"
     );
     assert!(
-        replies.version_error.contains("v9"),
+        replies.version_error.contains("v9") && replies.version_error.contains("v1"),
         "no clear version error: {:?}",
         replies.version_error
     );
+    assert!(
+        replies.fresh_proof_welcomed,
+        "the harness's own proof was refused"
+    );
+    assert!(
+        replies.replayed_proof_refused,
+        "a proof replayed on another connection was accepted"
+    );
 
     // Ana's device learned nothing from the stranger and still serves Bo.
+    let eve = stranger.json(&["peers"])["fingerprint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let peers = ana.json(&["peers"]);
-    assert_eq!(peers["peers"].as_array().map(Vec::len), Some(1), "{peers}");
+    assert!(
+        !eve.is_empty() && !peers.to_string().contains(&eve),
+        "{peers}"
+    );
     ana.ok(&["agenda", "add", "still-serving-marker"]);
     bo.ok(&["sync", "--peer", &serving.addr_arg()]);
     assert!(bo.ok(&["show"]).contains("still-serving-marker"));
@@ -159,11 +177,21 @@ fn a_stranger_and_garbage_are_refused_while_others_keep_syncing() {
 struct RawReplies {
     garbage_closed: bool,
     version_error: String,
+    fresh_proof_welcomed: bool,
+    replayed_proof_refused: bool,
 }
 
-/// A QUIC client with a valid certificate that speaks nonsense.
-fn raw_quic_client(addr: SocketAddr, fingerprint: [u8; 32]) -> RawReplies {
-    use duet_core::net::tls;
+/// A QUIC client with a valid certificate that speaks nonsense, and one that replays a
+/// membership proof made for another connection.
+fn raw_quic_client(
+    addr: SocketAddr,
+    fingerprint: [u8; 32],
+    secret: &duet_core::crypto::NotebookSecret,
+) -> RawReplies {
+    use duet_core::crypto::ProofSide;
+    use duet_core::net::{handshake, tls};
+    use duet_core::wire::{self, Message};
+    let key = secret.membership_key();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
         let identity = tls::TlsIdentity::generate().expect("identity");
@@ -205,9 +233,47 @@ fn raw_quic_client(addr: SocketAddr, fingerprint: [u8; 32]) -> RawReplies {
         {
             version_error = message;
         }
+        // 3. A proof made for one connection works there...
+        let (_e3, conn) = connect().await;
+        let exporter = handshake::exporter(&conn).expect("exporter");
+        let proof = key.proof(ProofSide::Client, &exporter);
+        let (mut send, mut recv) = conn.open_bi().await.expect("stream");
+        wire::write(
+            &mut send,
+            &Message::Hello {
+                proofs: vec![proof],
+            },
+        )
+        .await
+        .expect("hello");
+        let fresh_proof_welcomed = matches!(
+            tokio::time::timeout(Duration::from_secs(10), wire::read(&mut recv)).await,
+            Ok(Ok(Some(Message::Welcome { .. })))
+        );
+        conn.close(0u32.into(), b"bye");
+        // ...and is refused when replayed on another.
+        let (_e4, conn) = connect().await;
+        let (mut send, mut recv) = conn.open_bi().await.expect("stream");
+        wire::write(
+            &mut send,
+            &Message::Hello {
+                proofs: vec![proof],
+            },
+        )
+        .await
+        .expect("hello");
+        let reply = tokio::time::timeout(Duration::from_secs(10), wire::read(&mut recv)).await;
+        let replayed_proof_refused = !matches!(reply, Ok(Ok(Some(Message::Welcome { .. }))))
+            && matches!(
+                conn.close_reason(),
+                Some(quinn::ConnectionError::ApplicationClosed(a))
+                    if a.error_code == duet_core::net::close::NOT_A_MEMBER.into()
+            );
         RawReplies {
             garbage_closed,
             version_error,
+            fresh_proof_welcomed,
+            replayed_proof_refused,
         }
     })
 }

@@ -169,14 +169,15 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
         Ok(Ok(Some(hello))) => hello,
         Ok(Ok(None)) => return Err(handshake::closed_reason(&conn, addr)),
         Ok(Err(e)) => {
-            // Best effort: tell the peer why before closing (a version mismatch, say).
-            let _ = wire::write(
-                &mut send,
-                &Message::Error {
-                    message: e.to_string(),
-                },
-            )
-            .await;
+            // Best effort: tell the peer why before closing, in its own terms.
+            let message = match &e {
+                crate::wire::WireError::Version { theirs } => format!(
+                    "this device speaks Duet sync protocol v{}, yours sent v{theirs}; update Duet on both devices",
+                    crate::wire::PROTOCOL_VERSION
+                ),
+                other => format!("refused: {other}"),
+            };
+            let _ = wire::write(&mut send, &Message::Error { message }).await;
             let _ = send.finish();
             tokio::time::sleep(Duration::from_millis(50)).await;
             conn.close(close::PROTOCOL.into(), b"malformed hello");
