@@ -167,7 +167,16 @@ pub enum Command {
         /// How long to look for nearby devices, in seconds.
         #[arg(long, default_value_t = 3, value_name = "SECONDS")]
         wait: u64,
+        /// Only the notebooks' relays, no devices.
+        #[arg(long, conflicts_with_all = ["peer", "nearby"])]
+        relay: bool,
     },
+    /// The notebook's relay: where devices leave changes for each other.
+    #[command(subcommand)]
+    Relay(RelayCmd),
+    /// Stay connected to the notebook's relay and print changes as they arrive (Ctrl-C stops).
+    #[command(after_help = "Example:\n  duet watch")]
+    Watch,
     /// List the devices this one has synced with, and this device's own fingerprint.
     #[command(after_help = "Example:\n  duet peers --json")]
     Peers,
@@ -393,6 +402,28 @@ pub enum CommitCmd {
         #[arg(long)]
         open: bool,
     },
+}
+
+/// `duet relay ...`
+#[derive(Debug, Subcommand)]
+pub enum RelayCmd {
+    /// Use a relay for the current notebook (invites carry it to the other device).
+    #[command(
+        after_help = "Example:\n  duet relay set relay.example.org:7879 --fingerprint k3x...\n\nThe relay's operator prints the fingerprint with `duet-relay fingerprint`."
+    )]
+    Set {
+        /// The relay's host and UDP port.
+        addr: String,
+        /// The relay's certificate fingerprint.
+        #[arg(long)]
+        fingerprint: String,
+        /// A team token, if the relay requires one to create mailboxes.
+        #[arg(long)]
+        team_token: Option<String>,
+    },
+    /// Show the current notebook's relay and how far this device has read it.
+    #[command(after_help = "Example:\n  duet relay show --json")]
+    Show,
 }
 
 /// `duet bundle ...`

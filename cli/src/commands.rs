@@ -48,6 +48,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         crate::network::serve(&home, listen, !no_announce, out.json)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Watch = &cli.command {
+        crate::network::watch(&home, cli.notebook.as_deref(), &out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut duet = Duet::open_waiting(&home, lock_wait())?;
     if let Some(nb) = &cli.notebook {
         duet.select(nb)?;
@@ -121,7 +125,8 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
         Command::Init { .. }
         | Command::Completions { .. }
         | Command::Demo
-        | Command::Serve { .. } => {
+        | Command::Serve { .. }
+        | Command::Watch => {
             unreachable!("handled before opening the home")
         }
         Command::Notebook(cmd) => match cmd {
@@ -357,6 +362,7 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             });
         }
         Command::Peers => crate::network::peers(duet, out)?,
+        Command::Relay(cmd) => crate::network::relay(duet, cmd, out)?,
         Command::Invite { addrs, port } => crate::network::invite(duet, addrs, port, out)?,
         Command::Join {
             ticket,
@@ -368,11 +374,15 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             fingerprint,
             nearby,
             wait,
+            relay,
         } => crate::network::sync(
             duet,
-            peer,
-            fingerprint,
-            nearby.then(|| std::time::Duration::from_secs(wait)),
+            crate::network::SyncTargets {
+                peer,
+                fingerprint,
+                nearby: nearby.then(|| std::time::Duration::from_secs(wait)),
+                relay_only: relay,
+            },
             out,
         )?,
         Command::Bundle(cmd) => match cmd {

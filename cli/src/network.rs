@@ -1,12 +1,15 @@
 //! The commands that talk to other devices: `invite`, `join`, `serve` and `sync`. They run
 //! the façade's network side on a tokio runtime owned by this process.
 
+use crate::args::RelayCmd;
 use crate::commands::Output;
 use anyhow::{anyhow, Context, Result};
 use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
 use duet_core::net::client::{sync_with, PeerOutcome};
+use duet_core::net::relay_client::{self, RelayClient};
 use duet_core::net::server::{ServeEvent, Server};
+use duet_core::net::tls::Pins;
 use duet_core::net::{nearby, NetError, DEFAULT_PORT};
 use duet_core::{Duet, DuetError, Role};
 use std::collections::BTreeSet;
@@ -71,7 +74,15 @@ pub fn invite(duet: &Duet, addrs: Vec<String>, port: Option<u16>, out: &Output) 
     } else {
         addrs.iter().map(|a| parse_addr(a)).collect::<Result<_>>()?
     };
-    let invite = duet.invite(addrs.clone(), None)?;
+    let relay = match duet.relay_setting(&duet.selected_notebook()?)? {
+        Some(r) => Some(duet_core::invite::RelayInfo {
+            addr: r.addr,
+            fingerprint: parse_fingerprint(&r.fingerprint)
+                .ok_or_else(|| DuetError::Invalid("the relay fingerprint is damaged".into()))?,
+        }),
+        None => None,
+    };
+    let invite = duet.invite(addrs.clone(), relay)?;
     let ticket = invite.to_ticket();
     out.print(&serde_json::json!({ "ticket": ticket }), || {
         let qr = invite.to_qr().unwrap_or_default();
@@ -129,9 +140,33 @@ pub fn join(duet: &mut Duet, ticket: &str, role: Role, sync: bool, out: &Output)
         );
         return Ok(());
     }
+    if let Some(relay) = &invite.relay {
+        duet.relay_set(&relay.addr, &fingerprint_text(&relay.fingerprint), None)?;
+    }
     let pins = BTreeSet::from([invite.fingerprint]);
     let rt = runtime()?;
     let mut last_error = None;
+    if invite.relay.is_some() {
+        match rt.block_on(relay_client::sync_relay(duet, &id)) {
+            Ok(o) => {
+                duet.complete_joins()?;
+                out.print(
+                    &serde_json::json!({ "notebook": id, "synced": true, "relay": o.addr, "report": o.report }),
+                    || {
+                        format!(
+                            "Joined {:?} as {} through the relay at {}: {}.\n",
+                            invite.title,
+                            role.as_str(),
+                            o.addr,
+                            o.report.summary()
+                        )
+                    },
+                );
+                return Ok(());
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
     for addr in &invite.addrs {
         match rt.block_on(sync_with(duet, *addr, pins.clone())) {
             Ok(outcome) => {
@@ -250,14 +285,20 @@ fn print_event(event: &ServeEvent, json: bool) {
     let _ = stdout.flush();
 }
 
-/// `duet sync`.
-pub fn sync(
-    duet: &mut Duet,
-    peer: Option<String>,
-    fingerprint: Option<String>,
-    nearby_wait: Option<Duration>,
-    out: &Output,
-) -> Result<()> {
+/// What `duet sync` reaches.
+pub struct SyncTargets {
+    /// One device's address.
+    pub peer: Option<String>,
+    /// Its fingerprint, for a first contact without an invite.
+    pub fingerprint: Option<String>,
+    /// Look for devices on the local network this long.
+    pub nearby: Option<Duration>,
+    /// Only the relays.
+    pub relay_only: bool,
+}
+
+/// `duet sync`: with no flags, every notebook's relay and every remembered device.
+pub fn sync(duet: &mut Duet, t: SyncTargets, out: &Output) -> Result<()> {
     let mut targets: Vec<(SocketAddr, BTreeSet<[u8; 32]>)> = Vec::new();
     let known: BTreeSet<[u8; 32]> = duet
         .known_peers()?
@@ -265,19 +306,20 @@ pub fn sync(
         .filter_map(|p| parse_fingerprint(&p.fingerprint))
         .collect();
     let explicit =
-        match &fingerprint {
+        match &t.fingerprint {
             Some(text) => Some(parse_fingerprint(text).ok_or_else(|| {
                 DuetError::Invalid(format!("{text:?} is not a device fingerprint"))
             })?),
             None => None,
         };
-    if let Some(peer) = &peer {
+    let mut relays = Vec::new();
+    if let Some(peer) = &t.peer {
         let pins = match explicit {
             Some(fp) => BTreeSet::from([fp]),
             None => known.clone(),
         };
         targets.push((parse_addr(peer)?, pins));
-    } else if let Some(wait) = nearby_wait {
+    } else if let Some(wait) = t.nearby {
         let mine = duet.tls_identity()?.fingerprint();
         for found in nearby::browse(wait).map_err(|e| anyhow!(e))? {
             if found.fingerprint == mine {
@@ -296,32 +338,65 @@ pub fn sync(
             }));
         }
     } else {
-        for p in duet.known_peers()? {
-            if let (Some(addr), Some(fp)) = (p.addr, parse_fingerprint(&p.fingerprint)) {
-                targets.push((addr, BTreeSet::from([fp])));
+        relays = duet.relayed_notebooks()?;
+        if !t.relay_only {
+            for p in duet.known_peers()? {
+                if let (Some(addr), Some(fp)) = (p.addr, parse_fingerprint(&p.fingerprint)) {
+                    targets.push((addr, BTreeSet::from([fp])));
+                }
             }
         }
-        if targets.is_empty() {
+        if targets.is_empty() && relays.is_empty() {
             return Err(anyhow!(DuetError::Invalid(
-                "no device to sync with yet: use `duet sync --peer ADDR` (the other device runs `duet serve`), or `duet sync --nearby`".into()
+                "nothing to sync with yet: `duet relay set ADDR --fingerprint FP`, or `duet sync --peer ADDR` (the other device runs `duet serve`), or `duet sync --nearby`".into()
             )));
         }
     }
     let rt = runtime()?;
     let mut outcomes = Vec::new();
-    let mut failures = Vec::new();
+    let mut relayed = Vec::new();
+    let mut failures: Vec<(String, NetError)> = Vec::new();
+    for (notebook, setting) in relays {
+        match rt.block_on(relay_client::sync_relay(duet, &notebook)) {
+            Ok(o) => relayed.push(o),
+            Err(e) => failures.push((format!("relay {}", setting.addr), e)),
+        }
+    }
     for (addr, pins) in targets {
         match rt.block_on(sync_with(duet, addr, pins)) {
             Ok(o) => outcomes.push(o),
-            Err(e) => failures.push((addr, e)),
+            Err(e) => failures.push((addr.to_string(), e)),
         }
     }
     let json = serde_json::json!({
+        "relays": relayed.iter().map(|o| serde_json::json!({
+            "addr": o.addr,
+            "notebook": o.report,
+            "pulled": o.pulled,
+            "rejected": o.rejected,
+            "pushed": o.pushed,
+        })).collect::<Vec<_>>(),
         "synced": outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
         "failed": failures.iter().map(|(a, e)| serde_json::json!({ "addr": a, "error": e.to_string() })).collect::<Vec<_>>(),
     });
     out.print(&json, || {
         let mut text = String::new();
+        for o in &relayed {
+            text.push_str(&format!(
+                "Synced {:?} through the relay at {}: {} from other devices; sent {} change(s).\n",
+                o.report.title,
+                o.addr,
+                o.report.summary(),
+                o.report.sent_changes
+            ));
+            if o.rejected > 0 {
+                text.push_str(&format!(
+                    "  {} relay entr{} failed to open (tampered or misplaced) and were skipped.\n",
+                    o.rejected,
+                    if o.rejected == 1 { "y" } else { "ies" }
+                ));
+            }
+        }
         for o in &outcomes {
             for r in &o.reports {
                 text.push_str(&format!(
@@ -338,12 +413,129 @@ pub fn sync(
         }
         text
     });
-    if outcomes.is_empty() {
+    if outcomes.is_empty() && relayed.is_empty() {
         if let Some((_, e)) = failures.into_iter().next() {
             return Err(net_error(e));
         }
     }
     Ok(())
+}
+
+/// `duet relay set|show`.
+pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
+    match cmd {
+        RelayCmd::Set {
+            addr,
+            fingerprint,
+            team_token,
+        } => {
+            let setting = duet.relay_set(&addr, &fingerprint, team_token)?;
+            out.print(&setting, || {
+                format!(
+                    "This notebook now syncs through the relay at {} (`duet sync`). New invites carry it.\n",
+                    setting.addr
+                )
+            });
+        }
+        RelayCmd::Show => {
+            let id = duet.selected_notebook()?;
+            let setting = duet.relay_setting(&id)?;
+            let cursor = duet.relay_cursor(&id)?;
+            out.print(
+                &serde_json::json!({ "relay": setting, "cursor": cursor }),
+                || match &setting {
+                    Some(s) => format!(
+                        "Relay {} (fingerprint {}); read up to entry {cursor}.\n",
+                        s.addr, s.fingerprint
+                    ),
+                    None => {
+                        "No relay for this notebook: duet relay set ADDR --fingerprint FP\n".into()
+                    }
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `duet watch`: subscribes to the current notebook's relay and applies what arrives, until
+/// Ctrl-C. The home is opened only while applying, so other commands keep working.
+pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
+    let json = out.json;
+    let rt = runtime()?;
+    let (id, key, identity, addr, fp, first) = {
+        let mut duet = Duet::open_waiting(home, crate::commands::lock_wait())?;
+        if let Some(nb) = notebook {
+            duet.select(nb)?;
+        }
+        let id = duet.selected_notebook()?;
+        let setting = duet.relay_setting(&id)?.ok_or_else(|| {
+            DuetError::Invalid(
+                "this notebook has no relay to watch (duet relay set ADDR --fingerprint FP)".into(),
+            )
+        })?;
+        let addr = relay_client::resolve(&setting.addr)?;
+        let fp = parse_fingerprint(&setting.fingerprint)
+            .ok_or_else(|| DuetError::Invalid("the relay fingerprint is damaged".into()))?;
+        // Catch up, and push what is pending, before waiting.
+        let first = rt.block_on(relay_client::sync_relay(&mut duet, &id))?;
+        (
+            id.clone(),
+            duet.mailbox_key(&id)?,
+            duet.tls_identity()?,
+            addr,
+            fp,
+            first,
+        )
+    };
+    print_watch(&first.report, json);
+    rt.block_on(async move {
+        let client = RelayClient::connect(&identity, addr, Pins::Exactly([fp].into())).await?;
+        let after = {
+            let duet = Duet::open_waiting(home, crate::commands::lock_wait())?;
+            duet.relay_cursor(&id)?
+        };
+        let mut sub = client.subscribe(&key, after).await?;
+        if !json {
+            println!(
+                "Watching {:?} on the relay at {addr}. Ctrl-C stops.",
+                first.report.title
+            );
+        }
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                next = sub.next() => {
+                    let Some(entries) = next? else { break };
+                    let mut duet = Duet::open_waiting(home, crate::commands::lock_wait())?;
+                    let (report, _) = duet.relay_apply(&id, entries)?;
+                    drop(duet);
+                    if report.documents_changed > 0 {
+                        print_watch(&report, json);
+                    }
+                }
+            }
+        }
+        client.close().await;
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+fn print_watch(report: &duet_core::SyncReport, json: bool) {
+    use std::io::Write;
+    let line = if json {
+        serde_json::json!({ "event": "changes", "report": report }).to_string()
+    } else {
+        format!(
+            "{} {:?}: {}",
+            jiff::Zoned::now().strftime("%H:%M:%S"),
+            report.title,
+            report.summary()
+        )
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
 }
 
 /// A network error as the CLI reports it (store errors keep their exit codes).

@@ -10,6 +10,10 @@ use std::fmt;
 
 /// Context string for deriving a notebook's public id from its secret.
 const NOTEBOOK_ID_CONTEXT: &str = "duet 2026-11 notebook id v1";
+/// Context string for deriving the token that opens the notebook's relay mailbox.
+const RELAY_TOKEN_CONTEXT: &str = "duet 2026-11 relay access token v1";
+/// Context string for deriving the key that seals relay envelopes.
+const ENVELOPE_CONTEXT: &str = "duet 2026-11 relay envelope key v1";
 /// Context string for deriving the key that proves membership on a P2P connection.
 const MEMBERSHIP_CONTEXT: &str = "duet 2026-11 p2p membership key v1";
 
@@ -106,6 +110,23 @@ impl NotebookSecret {
     pub fn membership_key(&self) -> MembershipKey {
         MembershipKey(blake3::derive_key(MEMBERSHIP_CONTEXT, &self.0))
     }
+}
+
+impl NotebookSecret {
+    /// The token that opens this notebook's relay mailbox (the relay keeps only its hash).
+    pub fn relay_token(&self) -> [u8; 32] {
+        blake3::derive_key(RELAY_TOKEN_CONTEXT, &self.0)
+    }
+
+    /// The key of this notebook's relay envelopes (XChaCha20-Poly1305).
+    pub fn envelope_key(&self) -> [u8; 32] {
+        blake3::derive_key(ENVELOPE_CONTEXT, &self.0)
+    }
+}
+
+/// What a relay stores to check a mailbox token: its BLAKE3 hash.
+pub fn token_verifier(token: &[u8; 32]) -> [u8; 32] {
+    *blake3::hash(token).as_bytes()
 }
 
 /// Which end of a connection a membership proof speaks for: the two proofs differ, so one

@@ -34,8 +34,8 @@ pub mod sync;
 pub mod wire;
 
 pub use duet::{
-    Duet, ExportManifest, ExportedDoc, JoinAs, KnownPeer, MergeReport, MoveTarget, Owner,
-    PeerSession, SyncReport, WrapOutcome, MANIFEST_FILE,
+    Duet, ExportManifest, ExportedDoc, JoinAs, KnownPeer, MergeReport, MoveTarget, Outgoing, Owner,
+    PeerSession, RelaySetting, SyncReport, WrapOutcome, MANIFEST_FILE,
 };
 pub use error::DuetError;
 pub use model::views;

@@ -118,8 +118,101 @@ pub enum Message {
     },
 }
 
-/// Encodes a message as a whole frame (length prefix included).
-pub fn encode(message: &Message) -> Result<Vec<u8>, WireError> {
+/// Why a relay refused a request. The same code for a missing mailbox and a wrong token, so
+/// nobody learns which mailboxes exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RelayRefusal {
+    /// No such mailbox, or the token does not open it.
+    NoMailbox,
+    /// The relay requires a team token to create mailboxes, and none (or a wrong one) came.
+    TeamTokenRequired,
+    /// The mailbox is over its quota.
+    QuotaExceeded,
+    /// Too many requests on this connection; slow down.
+    RateLimited,
+    /// The request was malformed or out of order.
+    BadRequest,
+    /// The relay is shutting down or failing; retry later.
+    Unavailable,
+}
+
+/// A device's request to a relay: the first frame of a stream names and opens the mailbox,
+/// the second is the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RelayRequest {
+    /// Opens a mailbox (creating it with this token's verifier when `create` is set).
+    Open {
+        /// The notebook's public id (hex).
+        mailbox: String,
+        /// The notebook's relay token.
+        token: [u8; 32],
+        /// Create the mailbox if it does not exist.
+        create: bool,
+        /// The team token, where the relay requires one to create mailboxes.
+        team_token: Option<String>,
+    },
+    /// Appends an envelope to the mailbox's log.
+    Push {
+        /// The sealed envelope.
+        envelope: Vec<u8>,
+    },
+    /// Entries after a sequence number.
+    Pull {
+        /// The last sequence number the device has.
+        after: u64,
+    },
+    /// Entries after a sequence number, then every new one as it arrives, until the stream
+    /// closes.
+    Subscribe {
+        /// The last sequence number the device has.
+        after: u64,
+    },
+    /// Replaces the entries up to `upto` with one envelope covering them.
+    Compact {
+        /// The last sequence number the snapshot covers.
+        upto: u64,
+        /// The sealed snapshot.
+        envelope: Vec<u8>,
+    },
+}
+
+/// A relay's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RelayReply {
+    /// The mailbox is open; its last sequence number.
+    Opened {
+        /// The newest entry's sequence number (0 when empty).
+        head: u64,
+    },
+    /// The envelope is durably stored under this sequence number.
+    Pushed {
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// Entries, oldest first; `more` when the reply was cut at the frame limit.
+    Entries {
+        /// (sequence number, envelope).
+        entries: Vec<(u64, Vec<u8>)>,
+        /// Whether more entries follow in a next frame.
+        more: bool,
+    },
+    /// The compaction is stored.
+    Compacted {
+        /// The first sequence number still kept after the snapshot.
+        upto: u64,
+    },
+    /// Refused.
+    Refused {
+        /// Why, as a code.
+        why: RelayRefusal,
+        /// Why, for the user.
+        message: String,
+    },
+}
+
+/// Encodes a message (of the P2P or the relay protocol) as a whole frame, length prefix
+/// included.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, WireError> {
     let mut body = vec![PROTOCOL_VERSION];
     body = postcard::to_extend(message, body).map_err(|e| WireError::Malformed(e.to_string()))?;
     if body.len() > MAX_FRAME {
@@ -132,7 +225,7 @@ pub fn encode(message: &Message) -> Result<Vec<u8>, WireError> {
 }
 
 /// Decodes a frame's body (the bytes after the length prefix).
-pub fn decode(body: &[u8]) -> Result<Message, WireError> {
+pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     let (&version, rest) = body.split_first().ok_or(WireError::Empty)?;
     if version != PROTOCOL_VERSION {
         return Err(WireError::Version { theirs: version });
@@ -158,14 +251,16 @@ pub fn check_length(prefix: [u8; 4]) -> Result<usize, WireError> {
 }
 
 /// Reads one frame; `Ok(None)` when the stream ended cleanly before a frame began.
-pub async fn read<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<Message>, WireError> {
+pub async fn read<T: serde::de::DeserializeOwned, R: AsyncRead + Unpin>(
+    reader: &mut R,
+) -> Result<Option<T>, WireError> {
     Ok(read_sized(reader).await?.map(|(m, _)| m))
 }
 
 /// Like [`read`], with the frame's size on the wire.
-pub async fn read_sized<R: AsyncRead + Unpin>(
+pub async fn read_sized<T: serde::de::DeserializeOwned, R: AsyncRead + Unpin>(
     reader: &mut R,
-) -> Result<Option<(Message, usize)>, WireError> {
+) -> Result<Option<(T, usize)>, WireError> {
     let mut prefix = [0u8; 4];
     match reader.read_exact(&mut prefix).await {
         Ok(_) => {}
@@ -179,9 +274,9 @@ pub async fn read_sized<R: AsyncRead + Unpin>(
 }
 
 /// Writes one frame.
-pub async fn write<W: AsyncWrite + Unpin>(
+pub async fn write<T: Serialize, W: AsyncWrite + Unpin>(
     writer: &mut W,
-    message: &Message,
+    message: &T,
 ) -> Result<usize, WireError> {
     let frame = encode(message)?;
     writer.write_all(&frame).await?;
@@ -201,14 +296,14 @@ mod tests {
             changes: vec![1, 2, 3],
         });
         let frame = encode(&msg).expect("encodes");
-        assert_eq!(decode(&frame[4..]).expect("decodes"), msg);
+        assert_eq!(decode::<Message>(&frame[4..]).expect("decodes"), msg);
     }
 
     #[test]
     fn another_version_is_named() {
         let mut frame = encode(&Message::Done).expect("encodes");
         frame[4] = 2;
-        let err = decode(&frame[4..]).expect_err("version 2 refused");
+        let err = decode::<Message>(&frame[4..]).expect_err("version 2 refused");
         assert!(err.to_string().contains("v2"), "{err}");
     }
 
@@ -224,7 +319,7 @@ mod tests {
     async fn a_claimed_four_gib_frame_reads_as_an_error() {
         let mut bytes: &[u8] = &[0xff, 0xff, 0xff, 0xff, 1, 2, 3];
         assert!(matches!(
-            read(&mut bytes).await,
+            read::<Message, _>(&mut bytes).await,
             Err(WireError::TooLarge(_))
         ));
     }
@@ -232,7 +327,7 @@ mod tests {
     proptest! {
         #[test]
         fn decoding_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = decode(&bytes);
+            let _ = decode::<Message>(&bytes);
         }
 
         #[test]
@@ -245,7 +340,7 @@ mod tests {
                 let at = at % frame.len();
                 frame[at] ^= byte;
             }
-            let _ = decode(&frame[4..]);
+            let _ = decode::<Message>(&frame[4..]);
         }
     }
 }

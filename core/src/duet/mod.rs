@@ -35,8 +35,10 @@ mod exchange;
 mod meetings;
 mod notebooks;
 mod peer;
+mod relay;
 
 pub use peer::{KnownPeer, PeerSession, SyncReport};
+pub use relay::{Outgoing, RelaySetting};
 
 use agenda::carry_over;
 use commits::open_commitments;

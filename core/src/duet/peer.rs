@@ -176,13 +176,30 @@ impl Duet {
     pub fn peer_finish(&mut self, s: PeerSession) -> Result<SyncReport, DuetError> {
         let PeerSession { mut nb, sync, peer } = s;
         self.cache.borrow_mut().take();
+        let mut report = self.arrivals(&mut nb, &sync.changed)?;
+        report.sent_changes = sync.sent_changes;
+        for (doc, state) in sync.states() {
+            let key = state_key(&peer, &nb.id, doc);
+            self.store.set_meta(&key, &state.encode())?;
+        }
+        self.store.set_meta(&synced_key(&peer, &nb.id), b"1")?;
+        nb.persist(&mut self.store)?;
+        Ok(report)
+    }
+
+    /// Checks the documents that changed against the schema, says what arrived, copies
+    /// late edits of moved items, and keeps the title fresh. The caller persists.
+    pub(super) fn arrivals(
+        &mut self,
+        nb: &mut Notebook,
+        changed: &std::collections::BTreeMap<String, Vec<ChangeHash>>,
+    ) -> Result<SyncReport, DuetError> {
         let mut report = SyncReport {
             notebook: nb.id.clone(),
-            sent_changes: sync.sent_changes,
-            documents_changed: sync.changed.len(),
+            documents_changed: changed.len(),
             ..SyncReport::default()
         };
-        for (doc, before) in &sync.changed {
+        for (doc, before) in changed {
             let am = &mut nb.doc(doc)?.am;
             validate_doc(am, doc)?;
             let mut old = am.fork_at(before).map_err(crate::model::ModelError::from)?;
@@ -190,11 +207,6 @@ impl Duet {
         }
         report.title = index::title(&nb.index()?.am)?;
         nb.reconcile_moves()?;
-        for (doc, state) in sync.states() {
-            let key = state_key(&peer, &nb.id, doc);
-            self.store.set_meta(&key, &state.encode())?;
-        }
-        self.store.set_meta(&synced_key(&peer, &nb.id), b"1")?;
         if let Some(record) = self
             .store
             .notebooks()?
@@ -206,7 +218,6 @@ impl Duet {
                 ..record
             })?;
         }
-        nb.persist(&mut self.store)?;
         Ok(report)
     }
 
@@ -240,9 +251,7 @@ impl PeerDocs for StoreDocs<'_> {
     }
 
     fn accepts(&self, doc: &str) -> bool {
-        doc == INDEX_DOC
-            || doc == COMMITMENTS_DOC
-            || (doc.len() == ids::ID_LEN && doc.bytes().all(|b| b.is_ascii_alphanumeric()))
+        acceptable_doc_id(doc)
     }
 
     fn state(&mut self, doc: &str) -> Result<Option<State>, SyncError> {
@@ -277,6 +286,13 @@ impl PeerDocs for StoreDocs<'_> {
             .map_err(DuetError::from)?
             .is_some())
     }
+}
+
+/// Whether a document id from another device is one a notebook can hold.
+pub(super) fn acceptable_doc_id(doc: &str) -> bool {
+    doc == INDEX_DOC
+        || doc == COMMITMENTS_DOC
+        || (doc.len() == ids::ID_LEN && doc.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 fn state_key(peer: &str, notebook: &str, doc: &str) -> String {
@@ -488,8 +504,9 @@ impl Duet {
         )?;
         self.store.set_meta(META_CURRENT, id.as_bytes())?;
         self.store.flush()?;
-        // The ticket pins the inviting device: later syncs trust it without a flag.
-        self.remember_peer(&invite.fingerprint, invite.addrs.first().copied())?;
+        // The ticket pins the inviting device: later syncs trust it without a flag. Its
+        // address is remembered once a sync there succeeds.
+        self.remember_peer(&invite.fingerprint, None)?;
         self.selected = Some(id.clone());
         Ok(id)
     }

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod handshake;
 pub mod nearby;
+pub mod relay_client;
 pub mod server;
 pub mod tls;
 
@@ -104,7 +105,7 @@ pub enum NetError {
 }
 
 /// Transport settings shared by both ends.
-fn transport() -> Arc<quinn::TransportConfig> {
+pub fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     // 10 s fits in QUIC's idle timeout encoding: cannot fail.
     t.max_idle_timeout(quinn::IdleTimeout::try_from(IDLE_TIMEOUT).ok());
@@ -115,7 +116,7 @@ fn transport() -> Arc<quinn::TransportConfig> {
 }
 
 /// Runs `fut` with [`STEP_TIMEOUT`].
-async fn step<T>(
+pub async fn step<T>(
     addr: SocketAddr,
     what: &'static str,
     fut: impl std::future::Future<Output = T>,

@@ -67,6 +67,8 @@ fn provider() -> Arc<CryptoProvider> {
 pub enum Pins {
     /// Only these fingerprints.
     Exactly(BTreeSet<[u8; 32]>),
+    /// Any certificate: only for a health check that sends nothing secret.
+    AnyForHealthCheck,
 }
 
 /// What the client saw of the server's certificate, for its error message.
@@ -100,8 +102,11 @@ impl ServerCertVerifier for PinnedServer {
         if let Ok(mut seen) = self.seen.0.lock() {
             *seen = Some(fp);
         }
-        let Pins::Exactly(allowed) = &self.pins;
-        if allowed.contains(&fp) {
+        let accepted = match &self.pins {
+            Pins::Exactly(allowed) => allowed.contains(&fp),
+            Pins::AnyForHealthCheck => true,
+        };
+        if accepted {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(format!(
@@ -200,15 +205,26 @@ impl ClientCertVerifier for AnyClient {
     }
 }
 
+/// The ALPN protocol id of the relay protocol.
+pub const RELAY_ALPN: &[u8] = b"duet-relay/1";
+
 /// The rustls server configuration of a device.
 pub fn server_config(identity: &TlsIdentity) -> Result<rustls::ServerConfig, rustls::Error> {
+    server_config_for(identity, ALPN)
+}
+
+/// The rustls server configuration for one protocol (`ALPN` or `RELAY_ALPN`).
+pub fn server_config_for(
+    identity: &TlsIdentity,
+    alpn: &[u8],
+) -> Result<rustls::ServerConfig, rustls::Error> {
     let provider = provider();
     let (chain, key) = identity.chain();
     let mut config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(Arc::new(AnyClient { provider }))
         .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![ALPN.to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     Ok(config)
 }
 
@@ -217,6 +233,16 @@ pub fn client_config(
     identity: &TlsIdentity,
     pins: Pins,
     seen: Arc<Seen>,
+) -> Result<rustls::ClientConfig, rustls::Error> {
+    client_config_for(identity, pins, seen, ALPN)
+}
+
+/// The rustls client configuration for one protocol (`ALPN` or `RELAY_ALPN`).
+pub fn client_config_for(
+    identity: &TlsIdentity,
+    pins: Pins,
+    seen: Arc<Seen>,
+    alpn: &[u8],
 ) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = provider();
     let (chain, key) = identity.chain();
@@ -229,7 +255,7 @@ pub fn client_config(
             provider,
         }))
         .with_client_auth_cert(chain, key)?;
-    config.alpn_protocols = vec![ALPN.to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     Ok(config)
 }
 

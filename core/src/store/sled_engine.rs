@@ -83,6 +83,12 @@ impl SledEngine {
         })
     }
 
+    /// The sled database itself, for a program (the relay) that keeps trees of its own
+    /// beside the store's and makes them durable with [`Engine::flush`].
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     fn tree(&self, tree: TreeName) -> &sled::Tree {
         match tree {
             TreeName::Meta => &self.meta,

@@ -1,5 +1,7 @@
 //! Transport-free sync state machines. `peer`: device to device (compare heads, send what
-//! the other lacks, Automerge's sync protocol as the fallback).
+//! the other lacks, Automerge's sync protocol as the fallback). `relay`: the sealed
+//! envelopes a device pushes to and pulls from its notebook's relay mailbox.
 
 pub mod memory;
 pub mod peer;
+pub mod relay;

@@ -471,6 +471,15 @@ pub fn quiet(round: &[RoundEntry]) -> bool {
 /// own chunks after deflate), or the raw change chunks if bundling fails. Both load with
 /// `load_incremental`, so the receiver needs no flag.
 pub fn changes_since(am: &mut AutoCommit, heads: &[ChangeHash]) -> Option<(Vec<u8>, usize)> {
+    let (raw, count) = changes_since_raw(am, heads)?;
+    if raw.is_empty() {
+        return Some((raw, count));
+    }
+    Some((pack(&raw), count))
+}
+
+/// Like [`changes_since`], uncompressed (for a batch compressed as a whole).
+pub fn changes_since_raw(am: &mut AutoCommit, heads: &[ChangeHash]) -> Option<(Vec<u8>, usize)> {
     if heads.is_empty() {
         if am.get_heads().is_empty() {
             return Some((Vec::new(), 0));
@@ -479,7 +488,7 @@ pub fn changes_since(am: &mut AutoCommit, heads: &[ChangeHash]) -> Option<(Vec<u
         // (measured: a five-year notebook to a fresh device in ~1 s instead of ~5 s).
         // Counted as one: listing every change of the history just to count them costs
         // more than sending it.
-        return Some((pack(&am.save()), 1));
+        return Some((am.save(), 1));
     }
     if heads.iter().any(|h| am.get_change_by_hash(h).is_none()) {
         return None;
@@ -494,13 +503,13 @@ pub fn changes_since(am: &mut AutoCommit, heads: &[ChangeHash]) -> Option<(Vec<u
         am.bundle(hashes).map(|b| b.bytes().to_vec())
     }));
     if let Ok(Ok(bytes)) = bundled {
-        return Some((pack(&bytes), count));
+        return Some((bytes, count));
     }
     let mut raw = Vec::new();
     for change in changes {
         raw.extend_from_slice(change.raw_bytes());
     }
-    Some((pack(&raw), count))
+    Some((raw, count))
 }
 
 /// Compresses a batch of change bytes.

@@ -1,0 +1,286 @@
+//! The façade's side of relay sync: which relay a notebook uses, what to push (the changes
+//! the relay has not seen), and applying what was pulled, with a cursor per notebook.
+//!
+//! "What the relay has seen" of a document is kept as heads: those this device pushed and
+//! those of every envelope it pulled and applied. Pushing sends the changes beyond them,
+//! so a device never re-uploads what others already put there.
+use super::peer::acceptable_doc_id;
+use super::*;
+use crate::net::relay_client::{Entries, MailboxKey};
+use crate::sync::peer::changes_since_raw;
+use crate::sync::relay::{self as envelope, DocChanges};
+use automerge::ChangeHash;
+use std::collections::BTreeMap;
+
+const RELAY_PREFIX: &str = "relay/";
+const CURSOR_PREFIX: &str = "relay-cursor/";
+const SEEN_PREFIX: &str = "relay-seen/";
+
+/// The relay a notebook syncs through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelaySetting {
+    /// Host and port.
+    pub addr: String,
+    /// The relay's certificate fingerprint (text).
+    pub fingerprint: String,
+    /// The team token, where the relay needs one to create mailboxes.
+    pub team_token: Option<String>,
+}
+
+/// What to push, and what to remember once the relay has it.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// The sealed envelope.
+    pub envelope: Vec<u8>,
+    /// Heads per document the relay will have seen.
+    seen: Vec<(String, Vec<ChangeHash>)>,
+    /// Changes in it.
+    pub changes: usize,
+}
+
+impl Duet {
+    /// Sets the relay of the selected notebook.
+    pub fn relay_set(
+        &mut self,
+        addr: &str,
+        fingerprint: &str,
+        team_token: Option<String>,
+    ) -> Result<RelaySetting, DuetError> {
+        if crate::crypto::parse_fingerprint(fingerprint).is_none() {
+            return Err(DuetError::Invalid(format!(
+                "{fingerprint:?} is not a relay fingerprint (duet-relay fingerprint prints it)"
+            )));
+        }
+        crate::net::relay_client::resolve(addr).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        let id = self.current_id()?;
+        let setting = RelaySetting {
+            addr: addr.to_owned(),
+            fingerprint: fingerprint.trim().to_ascii_lowercase(),
+            team_token,
+        };
+        let json = serde_json::to_vec(&setting).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        self.store.set_meta(&format!("{RELAY_PREFIX}{id}"), &json)?;
+        self.store.flush()?;
+        Ok(setting)
+    }
+
+    /// The relay of a notebook, if it has one.
+    pub fn relay_setting(&self, notebook: &str) -> Result<Option<RelaySetting>, DuetError> {
+        Ok(self
+            .store
+            .meta(&format!("{RELAY_PREFIX}{notebook}"))?
+            .and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
+    /// The selected notebook's id.
+    pub fn selected_notebook(&self) -> Result<String, DuetError> {
+        self.current_id()
+    }
+
+    /// Every notebook with a relay.
+    pub fn relayed_notebooks(&self) -> Result<Vec<(String, RelaySetting)>, DuetError> {
+        let mut out = Vec::new();
+        for record in self.store.notebooks()? {
+            if let Some(setting) = self.relay_setting(&record.id)? {
+                out.push((record.id, setting));
+            }
+        }
+        Ok(out)
+    }
+
+    /// What opens the notebook's mailbox.
+    pub fn mailbox_key(&self, notebook: &str) -> Result<MailboxKey, DuetError> {
+        let record = self.record(notebook)?;
+        let secret = self.secret_of(&record)?;
+        Ok(MailboxKey {
+            mailbox: notebook.to_owned(),
+            token: secret.relay_token(),
+            team_token: self.relay_setting(notebook)?.and_then(|s| s.team_token),
+        })
+    }
+
+    /// The last relay sequence number applied here.
+    pub fn relay_cursor(&self, notebook: &str) -> Result<u64, DuetError> {
+        Ok(self
+            .store
+            .meta(&format!("{CURSOR_PREFIX}{notebook}"))?
+            .and_then(|b| b.as_slice().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    /// The changes of `notebook` the relay has not seen, sealed; `None` when there are none.
+    pub fn relay_outgoing(&mut self, notebook: &str) -> Result<Option<Outgoing>, DuetError> {
+        self.cache.borrow_mut().take();
+        let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
+        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        let mut batch = Vec::new();
+        let mut seen = Vec::new();
+        let mut changes = 0;
+        for doc in nb.all_doc_ids()? {
+            let heads = nb.heads(&self.store, &doc)?;
+            let known = self.relay_seen(notebook, &doc)?;
+            if heads.is_empty() || covers(&known, &heads) {
+                continue;
+            }
+            let am = &mut nb.doc(&doc)?.am;
+            let (bytes, count) = match changes_since_raw(am, &known) {
+                Some(c) => c,
+                // The relay's heads are not all here (cannot happen unless the store was
+                // replaced): send the whole document.
+                None => changes_since_raw(am, &[]).unwrap_or_default(),
+            };
+            if bytes.is_empty() {
+                continue;
+            }
+            changes += count;
+            batch.push(DocChanges {
+                doc: doc.clone(),
+                changes: bytes,
+                heads: heads.iter().map(|h| h.0).collect(),
+            });
+            seen.push((doc, heads));
+        }
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let sender = envelope::sender_id(&self.device.public_hex());
+        Ok(Some(Outgoing {
+            envelope: envelope::seal(&key, notebook, sender, &batch),
+            seen,
+            changes,
+        }))
+    }
+
+    /// Records that the relay has an envelope's changes.
+    pub fn relay_pushed(&mut self, notebook: &str, out: &Outgoing) -> Result<(), DuetError> {
+        for (doc, heads) in &out.seen {
+            self.set_relay_seen(notebook, doc, heads)?;
+        }
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// Applies pulled entries (oldest first) and moves the cursor past every entry fully
+    /// applied. Entries that fail to open (tampered, moved from another mailbox) are
+    /// skipped; entries whose dependencies have not arrived yet are kept for next time.
+    pub fn relay_apply(
+        &mut self,
+        notebook: &str,
+        mut entries: Entries,
+    ) -> Result<(SyncReport, usize), DuetError> {
+        self.cache.borrow_mut().take();
+        entries.sort_by_key(|(seq, _)| *seq);
+        let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
+        let me = envelope::sender_id(&self.device.public_hex());
+        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        let mut changed: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
+        let mut seen: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
+        let mut cursor = self.relay_cursor(notebook)?;
+        let mut complete = true;
+        let mut rejected = 0;
+        for (seq, bytes) in entries {
+            if bytes.get(1..9) == Some(&me[..]) {
+                // Our own envelope, back from the relay: nothing new in it.
+                if complete {
+                    cursor = cursor.max(seq);
+                }
+                continue;
+            }
+            let batch = match envelope::open(&key, notebook, &bytes) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(seq, error = %e, "relay entry rejected");
+                    rejected += 1;
+                    if complete {
+                        cursor = cursor.max(seq);
+                    }
+                    continue;
+                }
+            };
+            let mut whole = true;
+            for part in batch {
+                if !acceptable_doc_id(&part.doc) {
+                    rejected += 1;
+                    continue;
+                }
+                let am = &mut nb.doc_or_empty(&part.doc)?.am;
+                let before = am.get_heads();
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    am.load_incremental(&part.changes)
+                }));
+                if !matches!(result, Ok(Ok(_))) {
+                    rejected += 1;
+                    continue;
+                }
+                if am.get_heads() != before {
+                    changed.entry(part.doc.clone()).or_insert(before);
+                }
+                let heads: Vec<ChangeHash> = part.heads.iter().map(|h| ChangeHash(*h)).collect();
+                if heads.iter().all(|h| am.get_change_by_hash(h).is_some()) {
+                    seen.entry(part.doc).or_default().extend(heads);
+                } else {
+                    whole = false;
+                }
+            }
+            if whole && complete {
+                cursor = cursor.max(seq);
+            } else {
+                complete = false;
+            }
+        }
+        let report = if changed.is_empty() {
+            SyncReport {
+                notebook: notebook.to_owned(),
+                title: self.record(notebook)?.title,
+                ..SyncReport::default()
+            }
+        } else {
+            self.arrivals(&mut nb, &changed)?
+        };
+        for (doc, heads) in seen {
+            let mut all = self.relay_seen(notebook, &doc)?;
+            all.extend(heads);
+            let now = nb.heads(&self.store, &doc)?;
+            // Once the relay has seen everything here, the current heads say it all.
+            let merged = if covers(&all, &now) { now } else { dedup(all) };
+            self.set_relay_seen(notebook, &doc, &merged)?;
+        }
+        self.store
+            .set_meta(&format!("{CURSOR_PREFIX}{notebook}"), &cursor.to_be_bytes())?;
+        nb.persist(&mut self.store)?;
+        Ok((report, rejected))
+    }
+
+    fn relay_seen(&self, notebook: &str, doc: &str) -> Result<Vec<ChangeHash>, DuetError> {
+        Ok(self
+            .store
+            .meta(&format!("{SEEN_PREFIX}{notebook}/{doc}"))?
+            .and_then(|b| postcard::from_bytes::<Vec<[u8; 32]>>(&b).ok())
+            .map(|v| v.into_iter().map(ChangeHash).collect())
+            .unwrap_or_default())
+    }
+
+    fn set_relay_seen(
+        &self,
+        notebook: &str,
+        doc: &str,
+        heads: &[ChangeHash],
+    ) -> Result<(), DuetError> {
+        let raw: Vec<[u8; 32]> = heads.iter().map(|h| h.0).collect();
+        let bytes = postcard::to_allocvec(&raw).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        self.store
+            .set_meta(&format!("{SEEN_PREFIX}{notebook}/{doc}"), &bytes)?;
+        Ok(())
+    }
+}
+
+/// Whether `known` includes every one of `heads` (then nothing beyond them is new).
+fn covers(known: &[ChangeHash], heads: &[ChangeHash]) -> bool {
+    heads.iter().all(|h| known.contains(h))
+}
+
+fn dedup(mut v: Vec<ChangeHash>) -> Vec<ChangeHash> {
+    v.sort();
+    v.dedup();
+    v
+}

@@ -1,0 +1,392 @@
+//! The relay's QUIC server: one stream per request, each opening its mailbox first.
+//!
+//! A stream carries `Open` (mailbox, token) then one request; the reply ends the stream,
+//! except for `Subscribe`, which stays open and carries new entries as they become durable.
+//! A missing mailbox and a wrong token get the same refusal. Every read and write has a
+//! deadline, every connection a request budget, the server a connection cap: a client that
+//! stalls, floods or sends garbage is cut off, and the others do not notice.
+
+use crate::config::RelayConfig;
+use crate::store::{PushOutcome, RelayStore, Write};
+use duet_core::crypto::token_verifier;
+use duet_core::net::tls;
+use duet_core::wire::{self, RelayRefusal, RelayReply, RelayRequest, WireError};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Streams one connection may have open at once.
+const MAX_STREAMS: u32 = 8;
+/// Bytes of entries per reply frame.
+const REPLY_BYTES: usize = 1024 * 1024;
+/// Application close code: the client broke the protocol or its limits.
+pub const CLOSE_MISBEHAVED: u32 = 2;
+/// Application close code: the relay is full or shutting down.
+pub const CLOSE_BUSY: u32 = 3;
+
+/// A bound relay server.
+pub struct RelayServer {
+    endpoint: quinn::Endpoint,
+    store: Arc<RelayStore>,
+    config: Arc<RelayConfig>,
+    fingerprint: [u8; 32],
+    connections: Arc<AtomicUsize>,
+}
+
+impl RelayServer {
+    /// Binds `listen` with the relay's identity from `store`.
+    pub fn bind(
+        store: Arc<RelayStore>,
+        listen: SocketAddr,
+        config: RelayConfig,
+    ) -> anyhow::Result<RelayServer> {
+        let identity = store.identity()?;
+        let tls_config = tls::server_config_for(&identity, tls::RELAY_ALPN)?;
+        let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls_config)?;
+        let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(quic));
+        server_config.transport_config(transport(&config));
+        let endpoint = quinn::Endpoint::server(server_config, listen)
+            .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+        Ok(RelayServer {
+            endpoint,
+            store,
+            config: Arc::new(config),
+            fingerprint: identity.fingerprint(),
+            connections: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// The relay's certificate fingerprint.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    /// Serves until `shutdown`; then stops accepting, closes connections and flushes.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                incoming = self.endpoint.accept() => {
+                    let Some(incoming) = incoming else { break };
+                    if self.connections.load(Ordering::Relaxed) >= self.config.max_connections {
+                        tracing::warn!(peer = %incoming.remote_address(), "connection refused: at the connection cap");
+                        incoming.refuse();
+                        continue;
+                    }
+                    self.connections.fetch_add(1, Ordering::Relaxed);
+                    let store = self.store.clone();
+                    let config = self.config.clone();
+                    let count = self.connections.clone();
+                    tokio::spawn(async move {
+                        let addr = incoming.remote_address();
+                        if let Err(e) = connection(store, config, incoming).await {
+                            tracing::info!(peer = %addr, error = %e, "connection ended");
+                        }
+                        count.fetch_sub(1, Ordering::Relaxed);
+                    });
+                }
+            }
+        }
+        self.endpoint
+            .close(CLOSE_BUSY.into(), b"the relay is shutting down");
+        // Pushes already queued finish their batch: the writer acknowledges only after a
+        // flush, and this flush makes anything in between durable too.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Err(e) = self.store.flush() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// Transport sized for many idle devices: small windows, few streams.
+fn transport(config: &RelayConfig) -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.max_idle_timeout(
+        quinn::IdleTimeout::try_from(Duration::from_secs(config.idle_timeout_secs)).ok(),
+    );
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(MAX_STREAMS));
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
+    // Defaults reserve megabytes of window per connection; an idle device needs little,
+    // and a busy one grows its window as data flows.
+    t.receive_window(quinn::VarInt::from_u32(2 * 1024 * 1024));
+    t.stream_receive_window(quinn::VarInt::from_u32(1024 * 1024));
+    t.send_window(2 * 1024 * 1024);
+    Arc::new(t)
+}
+
+/// A token bucket per connection.
+struct Budget {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Budget {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let burst = self.rate * 2.0;
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn connection(
+    store: Arc<RelayStore>,
+    config: Arc<RelayConfig>,
+    incoming: quinn::Incoming,
+) -> anyhow::Result<()> {
+    let conn =
+        tokio::time::timeout(Duration::from_secs(config.stall_timeout_secs), incoming).await??;
+    let budget = Arc::new(Mutex::new(Budget {
+        rate: f64::from(config.requests_per_second),
+        tokens: f64::from(config.requests_per_second) * 2.0,
+        last: Instant::now(),
+    }));
+    while let Ok((send, recv)) = conn.accept_bi().await {
+        let allowed = budget.lock().map(|mut b| b.take()).unwrap_or(false);
+        let store = store.clone();
+        let config = config.clone();
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            let result = if allowed {
+                stream(&store, &config, send, recv).await
+            } else {
+                refuse(
+                    send,
+                    RelayRefusal::RateLimited,
+                    "too many requests; slow down",
+                )
+                .await
+            };
+            if let Err(e) = result {
+                // Garbage, oversized frames and stalls end the connection, not just the stream.
+                tracing::info!(peer = %conn.remote_address(), error = %e, "client cut off");
+                conn.close(CLOSE_MISBEHAVED.into(), e.to_string().as_bytes());
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn refuse(
+    mut send: quinn::SendStream,
+    why: RelayRefusal,
+    message: &str,
+) -> Result<(), WireError> {
+    wire::write(
+        &mut send,
+        &RelayReply::Refused {
+            why,
+            message: message.to_owned(),
+        },
+    )
+    .await?;
+    let _ = send.finish();
+    Ok(())
+}
+
+async fn stream(
+    store: &RelayStore,
+    config: &RelayConfig,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) -> Result<(), WireError> {
+    let stall = Duration::from_secs(config.stall_timeout_secs);
+    let Some(RelayRequest::Open {
+        mailbox,
+        token,
+        create,
+        team_token,
+    }) = read_request(&mut recv, stall).await?
+    else {
+        return Err(WireError::Malformed("a stream must start with Open".into()));
+    };
+    let Some(request) = read_request(&mut recv, stall).await? else {
+        return Ok(());
+    };
+    let verifier = token_verifier(&token);
+    let existing = store.mailbox(&mailbox).map_err(internal)?;
+    let no_mailbox = "no such mailbox, or the token does not open it";
+    match existing {
+        Some(m) if m.verifier != verifier => {
+            return refuse(send, RelayRefusal::NoMailbox, no_mailbox).await;
+        }
+        None if !(create && matches!(request, RelayRequest::Push { .. })) => {
+            return refuse(send, RelayRefusal::NoMailbox, no_mailbox).await;
+        }
+        None if config.require_team_token => {
+            let ok = match &team_token {
+                Some(t) => store.team_token_valid(t).map_err(internal)?,
+                None => false,
+            };
+            if !ok {
+                return refuse(
+                    send,
+                    RelayRefusal::TeamTokenRequired,
+                    "this relay requires a team token to create a notebook's mailbox (ask its operator: duet-relay token new)",
+                )
+                .await;
+            }
+        }
+        _ => {}
+    }
+    if mailbox.len() > 64 || !mailbox.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return refuse(send, RelayRefusal::BadRequest, "not a mailbox id").await;
+    }
+    match request {
+        RelayRequest::Push { envelope } => {
+            if envelope.len() > config.max_envelope_bytes {
+                return refuse(
+                    send,
+                    RelayRefusal::BadRequest,
+                    "envelope over the size limit",
+                )
+                .await;
+            }
+            let (tx, rx) = oneshot::channel();
+            store
+                .write(Write::Push {
+                    mailbox,
+                    verifier,
+                    envelope,
+                    quota: config.mailbox_quota_bytes,
+                    reply: tx,
+                })
+                .await
+                .map_err(internal)?;
+            let reply = match rx.await {
+                Ok(Ok(PushOutcome::Stored(seq))) => RelayReply::Pushed { seq },
+                Ok(Ok(PushOutcome::OverQuota)) => RelayReply::Refused {
+                    why: RelayRefusal::QuotaExceeded,
+                    message: "the mailbox is over its quota; a member device can compact it".into(),
+                },
+                Ok(Ok(PushOutcome::WrongToken)) => RelayReply::Refused {
+                    why: RelayRefusal::NoMailbox,
+                    message: no_mailbox.into(),
+                },
+                _ => RelayReply::Refused {
+                    why: RelayRefusal::Unavailable,
+                    message: "the relay could not store it; retry".into(),
+                },
+            };
+            write_reply(&mut send, stall, reply).await?;
+        }
+        RelayRequest::Pull { after } => {
+            let mut after = after;
+            loop {
+                let (entries, more) = store
+                    .entries_after(&mailbox, after, REPLY_BYTES)
+                    .map_err(internal)?;
+                if let Some((seq, _)) = entries.last() {
+                    after = *seq;
+                }
+                write_reply(&mut send, stall, RelayReply::Entries { entries, more }).await?;
+                if !more {
+                    break;
+                }
+            }
+        }
+        RelayRequest::Subscribe { after } => {
+            let mut arrivals = store.arrivals.subscribe();
+            let mut after = after;
+            loop {
+                let (entries, more) = store
+                    .entries_after(&mailbox, after, REPLY_BYTES)
+                    .map_err(internal)?;
+                if let Some((seq, _)) = entries.last() {
+                    after = *seq;
+                }
+                if !entries.is_empty() {
+                    write_reply(&mut send, stall, RelayReply::Entries { entries, more }).await?;
+                }
+                if more {
+                    continue;
+                }
+                // Wait for this mailbox to grow (a lagging receiver just re-reads).
+                loop {
+                    match arrivals.recv().await {
+                        Ok((m, head)) if m == mailbox && head > after => break,
+                        Ok(_) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                    }
+                }
+            }
+        }
+        RelayRequest::Compact { upto, envelope } => {
+            if envelope.len() > config.max_envelope_bytes {
+                return refuse(
+                    send,
+                    RelayRefusal::BadRequest,
+                    "snapshot over the size limit",
+                )
+                .await;
+            }
+            let (tx, rx) = oneshot::channel();
+            store
+                .write(Write::Compact {
+                    mailbox,
+                    upto,
+                    envelope,
+                    reply: tx,
+                })
+                .await
+                .map_err(internal)?;
+            let reply = match rx.await {
+                Ok(Ok(upto)) => RelayReply::Compacted { upto },
+                _ => RelayReply::Refused {
+                    why: RelayRefusal::Unavailable,
+                    message: "the relay could not compact; retry".into(),
+                },
+            };
+            write_reply(&mut send, stall, reply).await?;
+        }
+        RelayRequest::Open { .. } => {
+            return Err(WireError::Malformed("Open twice".into()));
+        }
+    }
+    let _ = send.finish();
+    Ok(())
+}
+
+async fn read_request(
+    recv: &mut quinn::RecvStream,
+    stall: Duration,
+) -> Result<Option<RelayRequest>, WireError> {
+    match tokio::time::timeout(stall, wire::read::<RelayRequest, _>(recv)).await {
+        Ok(r) => r,
+        Err(_) => Err(WireError::Malformed("the client stalled".into())),
+    }
+}
+
+/// Writes a reply; a client that does not read it in time is cut off.
+async fn write_reply(
+    send: &mut quinn::SendStream,
+    stall: Duration,
+    reply: RelayReply,
+) -> Result<(), WireError> {
+    match tokio::time::timeout(stall, wire::write(send, &reply)).await {
+        Ok(r) => r.map(|_| ()),
+        Err(_) => Err(WireError::Malformed("the client stopped reading".into())),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> WireError {
+    WireError::Io(std::io::Error::other(e.to_string()))
+}

@@ -1,0 +1,428 @@
+//! The relay's state on sled: its TLS identity, team tokens (hashed), and per mailbox a
+//! record (token verifier, head, floor, bytes) and an append-only log of envelopes.
+//!
+//! Durability with group commit: pushes from every connection go to one writer task, which
+//! appends a whole batch, flushes once (sled's flush plus the fsyncs Duet's store adds, see
+//! `duet_core::store::SledEngine`), and only then acknowledges each push. Readers are
+//! capped at the durable head, so a device never sees an entry a crash could take back.
+
+use duet_core::store::{Engine, SledEngine, StoreError, TreeName};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Log entries: (sequence number, envelope).
+pub type Entries = Vec<(u64, Vec<u8>)>;
+/// Answers a write once its batch is durable (or failed).
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+const META_TLS_CERT: &[u8] = b"relay_tls_cert";
+const META_TLS_KEY: &[u8] = b"relay_tls_key";
+/// Pushes folded into one flush at most.
+const MAX_BATCH: usize = 4096;
+
+/// Errors of the relay store.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayStoreError {
+    /// The engine failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// sled failed.
+    #[error("relay store: {0}")]
+    Sled(#[from] sled::Error),
+    /// A record does not decode.
+    #[error("damaged relay record: {0}")]
+    Corrupt(String),
+    /// The writer task is gone (shutting down).
+    #[error("the relay is shutting down")]
+    Closed,
+}
+
+/// What the relay keeps about a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxRecord {
+    /// BLAKE3 of the mailbox's token.
+    pub verifier: [u8; 32],
+    /// The newest sequence number (0: empty).
+    pub head: u64,
+    /// Entries before this were replaced by a snapshot at this sequence number.
+    pub floor: u64,
+    /// Bytes of envelopes held.
+    pub bytes: u64,
+}
+
+/// A write for the writer task.
+pub enum Write {
+    /// Create the mailbox if absent, then append.
+    Push {
+        /// Mailbox id.
+        mailbox: String,
+        /// Verifier to create it with.
+        verifier: [u8; 32],
+        /// The envelope.
+        envelope: Vec<u8>,
+        /// Quota to enforce.
+        quota: u64,
+        /// Where the sequence number goes once durable.
+        reply: oneshot::Sender<Result<PushOutcome, RelayStoreError>>,
+    },
+    /// Replace entries up to `upto` with one envelope.
+    Compact {
+        /// Mailbox id.
+        mailbox: String,
+        /// Last sequence number covered.
+        upto: u64,
+        /// The snapshot envelope.
+        envelope: Vec<u8>,
+        /// Done.
+        reply: oneshot::Sender<Result<u64, RelayStoreError>>,
+    },
+}
+
+/// The result of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Stored durably under this sequence number.
+    Stored(u64),
+    /// Refused: over quota.
+    OverQuota,
+    /// Refused: another token created the mailbox first.
+    WrongToken,
+}
+
+/// The relay's store, shared by every connection.
+pub struct RelayStore {
+    engine: Arc<SledEngine>,
+    mailboxes: sled::Tree,
+    log: sled::Tree,
+    tokens: sled::Tree,
+    /// Heads that are durable, by mailbox: readers never go past them.
+    durable: Mutex<HashMap<String, u64>>,
+    writes: mpsc::Sender<Write>,
+    /// (mailbox, new durable head) after every flush.
+    pub arrivals: broadcast::Sender<(String, u64)>,
+}
+
+fn log_key(mailbox: &str, seq: u64) -> Vec<u8> {
+    let mut k = mailbox.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+impl RelayStore {
+    /// Opens the store in `dir` and starts its writer task (needs a tokio runtime).
+    pub fn open(dir: &Path) -> Result<Arc<RelayStore>, RelayStoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            action: "creating",
+            path: dir.to_owned(),
+            source,
+        })?;
+        let engine = Arc::new(SledEngine::open(&dir.join("relay-store"))?);
+        let db = engine.db();
+        let (writes, queue) = mpsc::channel(MAX_BATCH * 4);
+        let (arrivals, _) = broadcast::channel(4096);
+        let store = Arc::new(RelayStore {
+            mailboxes: db.open_tree("mailboxes")?,
+            log: db.open_tree("log")?,
+            tokens: db.open_tree("tokens")?,
+            engine,
+            durable: Mutex::new(HashMap::new()),
+            writes,
+            arrivals,
+        });
+        tokio::spawn(writer(store.clone(), queue));
+        Ok(store)
+    }
+
+    /// Opens the store for offline work (tokens, fingerprint): no writer task.
+    pub fn open_offline(dir: &Path) -> Result<OfflineStore, RelayStoreError> {
+        let engine = SledEngine::open(&dir.join("relay-store"))?;
+        let tokens = engine.db().open_tree("tokens")?;
+        Ok(OfflineStore { engine, tokens })
+    }
+
+    /// The relay's TLS identity, made on first start.
+    pub fn identity(&self) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
+        identity(self.engine.as_ref())
+    }
+
+    /// A mailbox's record.
+    pub fn mailbox(&self, id: &str) -> Result<Option<MailboxRecord>, RelayStoreError> {
+        match self.mailboxes.get(id.as_bytes())? {
+            Some(v) => Ok(Some(
+                postcard::from_bytes(&v).map_err(|e| RelayStoreError::Corrupt(e.to_string()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The durable head of a mailbox.
+    pub fn durable_head(&self, id: &str) -> Result<u64, RelayStoreError> {
+        if let Some(h) = self.durable.lock().ok().and_then(|d| d.get(id).copied()) {
+            return Ok(h);
+        }
+        // Not written since start: everything on disk is durable.
+        Ok(self.mailbox(id)?.map_or(0, |m| m.head))
+    }
+
+    /// Entries after `after`, up to the durable head, at most `max_bytes` of them (at least
+    /// one). Returns them and whether more remain.
+    pub fn entries_after(
+        &self,
+        id: &str,
+        after: u64,
+        max_bytes: usize,
+    ) -> Result<(Entries, bool), RelayStoreError> {
+        let head = self.durable_head(id)?;
+        let mut out = Vec::new();
+        let mut size = 0;
+        for item in self
+            .log
+            .range(log_key(id, after.saturating_add(1))..=log_key(id, head))
+        {
+            let (k, v) = item?;
+            let seq = u64::from_be_bytes(
+                k[k.len() - 8..]
+                    .try_into()
+                    .map_err(|_| RelayStoreError::Corrupt("log key".into()))?,
+            );
+            if !out.is_empty() && size + v.len() > max_bytes {
+                return Ok((out, true));
+            }
+            size += v.len();
+            out.push((seq, v.to_vec()));
+        }
+        Ok((out, false))
+    }
+
+    /// Whether `hash` is a team token's hash.
+    pub fn team_token_valid(&self, token: &str) -> Result<bool, RelayStoreError> {
+        Ok(self
+            .tokens
+            .get(blake3::hash(token.as_bytes()).as_bytes())?
+            .is_some())
+    }
+
+    /// Queues a write for the writer task.
+    pub async fn write(&self, w: Write) -> Result<(), RelayStoreError> {
+        self.writes
+            .send(w)
+            .await
+            .map_err(|_| RelayStoreError::Closed)
+    }
+
+    /// Makes everything durable (shutdown).
+    pub fn flush(&self) -> Result<(), RelayStoreError> {
+        Ok(self.engine.flush()?)
+    }
+
+    fn put_mailbox(&self, id: &str, m: &MailboxRecord) -> Result<(), RelayStoreError> {
+        let bytes =
+            postcard::to_allocvec(m).map_err(|e| RelayStoreError::Corrupt(e.to_string()))?;
+        self.mailboxes.insert(id.as_bytes(), bytes)?;
+        Ok(())
+    }
+}
+
+/// The store opened for tokens and the fingerprint, with no server running.
+pub struct OfflineStore {
+    engine: SledEngine,
+    tokens: sled::Tree,
+}
+
+impl OfflineStore {
+    /// The relay's TLS identity, made on first use.
+    pub fn identity(&self) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
+        identity(&self.engine)
+    }
+
+    /// Issues a team token; only its hash is kept.
+    pub fn new_team_token(&self, label: &str) -> Result<String, RelayStoreError> {
+        let mut raw = [0u8; 20];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+        let token = format!(
+            "dt_{}",
+            data_encoding::BASE32_NOPAD
+                .encode(&raw)
+                .to_ascii_lowercase()
+        );
+        let record =
+            serde_json::json!({ "label": label, "created": jiff::Timestamp::now().to_string() });
+        self.tokens.insert(
+            blake3::hash(token.as_bytes()).as_bytes(),
+            record.to_string().as_bytes(),
+        )?;
+        self.engine.flush()?;
+        Ok(token)
+    }
+
+    /// The labels of the team tokens issued.
+    pub fn team_tokens(&self) -> Result<Vec<String>, RelayStoreError> {
+        let mut out = Vec::new();
+        for item in self.tokens.iter() {
+            let (_, v) = item?;
+            let label = serde_json::from_slice::<serde_json::Value>(&v)
+                .ok()
+                .and_then(|j| j["label"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            out.push(label);
+        }
+        Ok(out)
+    }
+}
+
+fn identity(engine: &SledEngine) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
+    if let (Some(cert), Some(key)) = (
+        engine.get(TreeName::Meta, META_TLS_CERT)?,
+        engine.get(TreeName::Meta, META_TLS_KEY)?,
+    ) {
+        return Ok(duet_core::net::tls::TlsIdentity {
+            cert_der: cert,
+            key_der: key,
+        });
+    }
+    let made = duet_core::net::tls::TlsIdentity::generate()
+        .map_err(|e| RelayStoreError::Corrupt(format!("making the relay certificate: {e}")))?;
+    engine.insert(TreeName::Meta, META_TLS_KEY, &made.key_der)?;
+    engine.insert(TreeName::Meta, META_TLS_CERT, &made.cert_der)?;
+    engine.flush()?;
+    Ok(made)
+}
+
+/// The writer task: batches writes, flushes once per batch, then acknowledges.
+async fn writer(store: Arc<RelayStore>, mut queue: mpsc::Receiver<Write>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let store2 = store.clone();
+        // sled and fsync block: keep them off the async threads.
+        let done = tokio::task::spawn_blocking(move || apply_batch(&store2, batch)).await;
+        if let Ok(heads) = done {
+            if let Ok(mut durable) = store.durable.lock() {
+                for (mailbox, head) in &heads {
+                    durable.insert(mailbox.clone(), *head);
+                }
+            }
+            for (mailbox, head) in heads {
+                let _ = store.arrivals.send((mailbox, head));
+            }
+        }
+    }
+}
+
+/// Applies a batch and flushes; replies to each write. Returns the new heads.
+fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
+    let mut records: HashMap<String, MailboxRecord> = HashMap::new();
+    let mut replies: Vec<Reply> = Vec::new();
+    let mut failed: Option<String> = None;
+    for w in batch {
+        match w {
+            Write::Push {
+                mailbox,
+                verifier,
+                envelope,
+                quota,
+                reply,
+            } => {
+                let record = match records.get(&mailbox).copied() {
+                    Some(r) => Some(r),
+                    None => store.mailbox(&mailbox).ok().flatten(),
+                };
+                let mut record = record.unwrap_or(MailboxRecord {
+                    verifier,
+                    head: 0,
+                    floor: 0,
+                    bytes: 0,
+                });
+                if record.verifier != verifier {
+                    // Checked by the server before queueing; a race with another creator.
+                    let _ = reply.send(Ok(PushOutcome::WrongToken));
+                    continue;
+                }
+                if record.bytes + envelope.len() as u64 > quota {
+                    let _ = reply.send(Ok(PushOutcome::OverQuota));
+                    continue;
+                }
+                record.head += 1;
+                record.bytes += envelope.len() as u64;
+                let seq = record.head;
+                if let Err(e) = store.log.insert(log_key(&mailbox, seq), envelope) {
+                    failed = Some(e.to_string());
+                }
+                records.insert(mailbox, record);
+                replies.push(Box::new(move |r| {
+                    let _ = reply.send(match r {
+                        Ok(()) => Ok(PushOutcome::Stored(seq)),
+                        Err(e) => Err(RelayStoreError::Corrupt(e)),
+                    });
+                }));
+            }
+            Write::Compact {
+                mailbox,
+                upto,
+                envelope,
+                reply,
+            } => {
+                let record = match records.get(&mailbox).copied() {
+                    Some(r) => Some(r),
+                    None => store.mailbox(&mailbox).ok().flatten(),
+                };
+                let Some(mut record) = record else {
+                    let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
+                    continue;
+                };
+                let upto = upto.min(record.head).max(record.floor);
+                let mut freed = 0u64;
+                for (k, v) in store
+                    .log
+                    .range(log_key(&mailbox, record.floor)..=log_key(&mailbox, upto))
+                    .flatten()
+                {
+                    freed += v.len() as u64;
+                    let _ = store.log.remove(k);
+                }
+                if let Err(e) = store
+                    .log
+                    .insert(log_key(&mailbox, upto), envelope.as_slice())
+                {
+                    failed = Some(e.to_string());
+                }
+                record.bytes = record.bytes.saturating_sub(freed) + envelope.len() as u64;
+                record.floor = upto;
+                records.insert(mailbox, record);
+                replies.push(Box::new(move |r| {
+                    let _ = reply.send(r.map(|()| upto).map_err(RelayStoreError::Corrupt));
+                }));
+            }
+        }
+    }
+    for (id, record) in &records {
+        if let Err(e) = store.put_mailbox(id, record) {
+            failed = Some(e.to_string());
+        }
+    }
+    if failed.is_none() {
+        if let Err(e) = store.engine.flush() {
+            failed = Some(e.to_string());
+        }
+    }
+    for reply in replies {
+        reply(match &failed {
+            None => Ok(()),
+            Some(e) => Err(e.clone()),
+        });
+    }
+    if failed.is_some() {
+        tracing::error!(error = ?failed, "a batch failed to write; its pushes were refused");
+        return Vec::new();
+    }
+    records.into_iter().map(|(id, r)| (id, r.head)).collect()
+}
