@@ -331,6 +331,25 @@ mod tests {
         }
 
         #[test]
+        fn decoding_any_bytes_as_relay_messages_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode::<RelayRequest>(&bytes);
+            let _ = decode::<RelayReply>(&bytes);
+        }
+
+        #[test]
+        fn decoding_mutated_relay_requests_never_panics(
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)
+        ) {
+            let msg = RelayRequest::Open { mailbox: "ab".repeat(16), token: [3; 32], create: true, team_token: Some("dt_x".into()) };
+            let mut frame = encode(&msg).expect("encodes");
+            for (at, byte) in flips {
+                let at = at % frame.len();
+                frame[at] ^= byte;
+            }
+            let _ = decode::<RelayRequest>(&frame[4..]);
+        }
+
+        #[test]
         fn decoding_mutated_frames_never_panics(
             flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)
         ) {

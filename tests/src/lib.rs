@@ -286,3 +286,95 @@ pub fn invite(device: &Device, addr: &str) -> String {
         .unwrap_or_else(|| panic!("no ticket"))
         .to_owned()
 }
+
+/// The `duet-relay` binary built for this test run.
+pub fn relay_binary() -> PathBuf {
+    let duet = duet_binary();
+    let bin = duet.with_file_name(format!("duet-relay{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p duet-relay`",
+        bin.display()
+    );
+    bin
+}
+
+/// A `duet-relay serve` process on loopback.
+#[derive(Debug)]
+pub struct Relay {
+    /// The process.
+    pub child: std::process::Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// Its data directory.
+    pub data: PathBuf,
+}
+
+impl Relay {
+    /// Starts a relay on `listen` (port 0 picks one) with its data in `data`, and a config
+    /// file when given. Its log goes to `data/../relay.log`.
+    pub fn start(data: &Path, listen: &str, config: Option<&Path>) -> Relay {
+        use std::io::BufRead;
+        let log = data.with_extension("log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap_or_else(|e| panic!("relay log: {e}"));
+        let mut cmd = Command::new(relay_binary());
+        cmd.args(["serve", "--listen", listen, "--data", path(data)]);
+        if let Some(c) = config {
+            cmd.args(["--config", path(c)]);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting duet-relay: {e}"));
+        let stdout = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("relay has no stdout"));
+        let mut first = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut first);
+        // "duet-relay listening on ADDR (UDP), fingerprint FP"
+        let addr = first
+            .split_whitespace()
+            .nth(3)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("relay did not start: {first:?}"));
+        let fingerprint = first
+            .split_whitespace()
+            .last()
+            .unwrap_or_default()
+            .to_owned();
+        Relay {
+            child,
+            addr,
+            fingerprint,
+            data: data.to_owned(),
+        }
+    }
+
+    /// Stops it with SIGTERM; returns whether it exited cleanly.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        matches!(self.child.wait(), Ok(s) if s.success())
+    }
+
+    /// Kills it with SIGKILL.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,338 @@
+//! Sync through a real `duet-relay` process on loopback: devices that are never online
+//! together converge, the relay keeps every push it acknowledged across restarts and
+//! SIGKILL, its disk holds no plaintext, and bad clients are refused or cut off while the
+//! others keep syncing.
+
+use duet_core::net::relay_client::{MailboxKey, RelayClient};
+use duet_core::net::tls::{Pins, TlsIdentity};
+use duet_tests::{invite, Device, Relay};
+use std::path::Path;
+use std::time::Duration;
+
+/// The notebook as `export --format json` prints it, without who this device is.
+fn export_json(device: &Device) -> serde_json::Value {
+    let mut v = device.json(&["export", "--format", "json"]);
+    if let Some(nb) = v["notebook"].as_object_mut() {
+        nb.remove("me");
+    }
+    v
+}
+
+/// Ana's notebook on a relay; the invite for others.
+fn notebook_on(relay: &Relay, title: &str) -> (Device, String) {
+    let ana = Device::new("Ana Canarywood");
+    ana.ok(&[
+        "notebook",
+        "new",
+        title,
+        "--me",
+        "manager",
+        "--with",
+        "Bo Canaryfield",
+    ]);
+    ana.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    ana.ok(&["sync"]);
+    // An address nobody serves on: joins go through the relay.
+    let ticket = invite(&ana, "127.0.0.1:9");
+    (ana, ticket)
+}
+
+fn join(name: &str, ticket: &str, role: &str) -> Device {
+    let d = Device::new(name);
+    let out = d.json(&["join", ticket, "--as", role]);
+    assert_eq!(out["synced"], true, "{out}");
+    d
+}
+
+#[test]
+fn three_devices_online_at_different_moments_converge_through_the_relay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (laptop, ticket) = notebook_on(&relay, "Canary 1-1 notebook");
+    laptop.ok(&["agenda", "add", "laptop-agenda-canary"]);
+    laptop.ok(&["sync"]);
+
+    // Ana's phone: a second home of the same person.
+    let phone = join("Ana Canarywood", &ticket, "manager");
+    phone.ok(&["note", "phone-note-canary", "--section", "checkin"]);
+    phone.ok(&["sync"]);
+
+    let bo = join("Bo Canaryfield", &ticket, "report");
+    bo.ok(&["agenda", "add", "bo-agenda-canary"]);
+    let c = bo.json(&["commit", "add", "bo-commit-canary", "--owner", "me"]);
+    bo.ok(&["sync"]);
+
+    laptop.ok(&["sync"]);
+    laptop.ok(&["commit", "done", c["id"].as_str().unwrap_or_default()]);
+    laptop.ok(&["sync"]);
+    phone.ok(&["sync"]);
+    bo.ok(&["sync"]);
+    laptop.ok(&["sync"]);
+
+    let a = export_json(&laptop);
+    assert_eq!(a, export_json(&phone));
+    assert_eq!(a, export_json(&bo));
+    let text = a.to_string();
+    for marker in [
+        "laptop-agenda-canary",
+        "phone-note-canary",
+        "bo-agenda-canary",
+        "bo-commit-canary",
+    ] {
+        assert!(text.contains(marker), "{marker} missing: {text}");
+    }
+    assert!(text.contains("\"status\":\"done\""), "{text}");
+    assert!(relay.stop(), "the relay did not stop cleanly on SIGTERM");
+
+    // The relay's disk and log hold none of it in plaintext, hex or base64.
+    let secrets = [
+        "laptop-agenda-canary",
+        "phone-note-canary",
+        "bo-agenda-canary",
+        "bo-commit-canary",
+        "Canary 1-1 notebook",
+        "Canarywood",
+        "Canaryfield",
+    ];
+    assert_no_plaintext(&dir.path().join("relay"), &secrets);
+    assert_no_plaintext(&dir.path().join("relay.log"), &secrets);
+}
+
+fn assert_no_plaintext(path: &Path, secrets: &[&str]) {
+    let mut files = Vec::new();
+    collect(path, &mut files);
+    assert!(!files.is_empty(), "nothing to search in {}", path.display());
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for s in secrets {
+            for needle in [
+                s.as_bytes().to_vec(),
+                data_hex(s).into_bytes(),
+                base64(s).into_bytes(),
+            ] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                    "{} holds {s:?} ({} bytes searched)",
+                    file.display(),
+                    bytes.len()
+                );
+            }
+        }
+    }
+}
+
+fn collect(path: &Path, out: &mut Vec<std::path::PathBuf>) {
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            collect(&e.path(), out);
+        }
+    } else if path.exists() {
+        out.push(path.to_owned());
+    }
+}
+
+fn data_hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn base64(s: &str) -> String {
+    // The middle of the encoding does not depend on alignment for the first 3n bytes.
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let n = b.len() / 3 * 3;
+    let mut out = String::new();
+    for c in b[..n].chunks(3) {
+        let v = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+        for i in (0..4).rev() {
+            out.push(T[((v >> (6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_acknowledged_push_survives_relay_restarts_and_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("relay");
+    let mut relay = Some(Relay::start(&data, "127.0.0.1:0", None));
+    let addr = relay
+        .as_ref()
+        .map(|r| r.addr.to_string())
+        .unwrap_or_default();
+    let (ana, ticket) = notebook_on(relay.as_ref().expect("relay"), "Pushes");
+    let mut acknowledged = Vec::new();
+    for i in 0..24 {
+        let marker = format!("push-{i}-marker");
+        ana.ok(&["agenda", "add", &marker]);
+        if i % 8 == 3 {
+            // Kill the relay while this push is in flight; restart it on the same port.
+            let mut sync = ana.command().args(["sync"]).spawn().expect("sync");
+            std::thread::sleep(Duration::from_millis(5 + i as u64));
+            if let Some(r) = relay.take() {
+                r.kill();
+            }
+            let _ = sync.wait();
+            relay = Some(Relay::start(&data, &addr, None));
+        } else if i % 8 == 6 {
+            if let Some(r) = relay.take() {
+                assert!(r.stop(), "the relay did not stop cleanly");
+            }
+            relay = Some(Relay::start(&data, &addr, None));
+        }
+        // With the relay up, the sync succeeds: the relay has acknowledged this item (and
+        // any an interrupted sync did not get to push).
+        let out = ana.json(&["sync"]);
+        assert!(out["failed"].as_array().is_some_and(Vec::is_empty), "{out}");
+        acknowledged.push(marker);
+    }
+    // A fresh device sees every item exactly once.
+    let bo = join("Bo", &ticket, "report");
+    let shown = bo.json(&["agenda", "list"]).to_string();
+    for m in &acknowledged {
+        assert_eq!(shown.matches(m.as_str()).count(), 1, "{m} in {shown}");
+    }
+    assert_eq!(export_json(&ana), export_json(&bo));
+}
+
+#[test]
+fn bad_clients_are_refused_or_cut_off_and_others_keep_syncing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relay.json");
+    std::fs::write(
+        &config,
+        r#"{ "stall_timeout_secs": 2, "max_envelope_bytes": 65536 }"#,
+    )
+    .expect("config");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
+    let (ana, ticket) = notebook_on(&relay, "Hostile");
+    let bo = join("Bo", &ticket, "report");
+    let notebook = ana.json(&["notebook", "show"])["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let addr = relay.addr;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let identity = TlsIdentity::generate().expect("identity");
+        let client = RelayClient::connect(&identity, addr, Pins::Exactly([fp].into()))
+            .await
+            .expect("connect");
+        // A wrong token for a real mailbox reads exactly like a mailbox that does not exist.
+        let wrong_token = client
+            .pull(
+                &MailboxKey {
+                    mailbox: notebook.clone(),
+                    token: [1u8; 32],
+                    team_token: None,
+                },
+                0,
+            )
+            .await
+            .expect_err("wrong token");
+        let no_mailbox = client
+            .pull(
+                &MailboxKey {
+                    mailbox: "ab".repeat(16),
+                    token: [1u8; 32],
+                    team_token: None,
+                },
+                0,
+            )
+            .await
+            .expect_err("no mailbox");
+        assert_eq!(wrong_token.to_string(), no_mailbox.to_string());
+        // Pushing to someone else's mailbox with a wrong token: the same refusal.
+        let push = client
+            .push(
+                &MailboxKey {
+                    mailbox: notebook.clone(),
+                    token: [1u8; 32],
+                    team_token: None,
+                },
+                vec![1, 2, 3],
+            )
+            .await
+            .expect_err("wrong token push");
+        assert_eq!(push.to_string(), no_mailbox.to_string());
+        // An oversized envelope in a valid mailbox of our own.
+        let own = MailboxKey {
+            mailbox: "cd".repeat(16),
+            token: [2u8; 32],
+            team_token: None,
+        };
+        let big = client
+            .push(&own, vec![0u8; 70_000])
+            .await
+            .expect_err("too big");
+        assert!(big.to_string().contains("size limit"), "{big}");
+        client.close().await;
+
+        // Garbage and a 4 GiB length prefix: the connection is cut.
+        for bytes in [
+            vec![0xffu8, 0xff, 0xff, 0xff, 0, 0],
+            b"hello relay".to_vec(),
+        ] {
+            let conn = raw_connect(&identity, addr, fp).await;
+            let (mut send, _recv) = conn.open_bi().await.expect("stream");
+            let _ = send.write_all(&bytes).await;
+            let _ = send.finish();
+            let closed = tokio::time::timeout(Duration::from_secs(10), conn.closed()).await;
+            assert!(
+                closed.is_ok(),
+                "the relay kept a connection that sent garbage"
+            );
+        }
+        // A client that opens streams and never writes: cut off after the stall timeout.
+        let conn = raw_connect(&identity, addr, fp).await;
+        let mut streams = Vec::new();
+        for _ in 0..8 {
+            if let Ok(s) = conn.open_bi().await {
+                streams.push(s);
+            }
+        }
+        for (send, _) in &mut streams {
+            let _ = send.write_all(&[0, 0]).await;
+        }
+        let closed = tokio::time::timeout(Duration::from_secs(15), conn.closed()).await;
+        assert!(closed.is_ok(), "a stalling client was not cut off");
+    });
+    // Meanwhile, the real devices keep syncing.
+    ana.ok(&["agenda", "add", "after-the-attack-marker"]);
+    ana.ok(&["sync"]);
+    bo.ok(&["sync"]);
+    assert!(bo.ok(&["show"]).contains("after-the-attack-marker"));
+}
+
+async fn raw_connect(
+    identity: &TlsIdentity,
+    addr: std::net::SocketAddr,
+    fp: [u8; 32],
+) -> quinn::Connection {
+    use duet_core::net::tls;
+    let config = tls::client_config_for(
+        identity,
+        Pins::Exactly([fp].into()),
+        Default::default(),
+        tls::RELAY_ALPN,
+    )
+    .expect("tls");
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config).expect("quic");
+    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+    let conn = endpoint
+        .connect_with(
+            quinn::ClientConfig::new(std::sync::Arc::new(quic)),
+            addr,
+            "relay",
+        )
+        .expect("connect")
+        .await
+        .expect("handshake");
+    conn
+}
