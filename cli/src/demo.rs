@@ -1,12 +1,14 @@
 //! `duet demo`: Duet's main job end to end with no set-up. Two devices (a manager's laptop
 //! and a report's) in temporary homes prepare the same 1-1 offline, exchange bundle files
-//! both ways, then sync once more over QUIC on loopback (one serves, the other syncs), and
-//! end with the same merged meeting, which is printed.
+//! both ways, then sync once more over QUIC on loopback (one serves, the other syncs), then
+//! through a relay on loopback at different moments, and end with the same merged meeting,
+//! which is printed.
 
 use crate::render::{self, Palette};
 use anyhow::{ensure, Context, Result};
 use duet_core::model::views::Cadence;
 use duet_core::net::client::{sync_with, PeerOutcome};
+use duet_core::net::relay_client;
 use duet_core::net::server::Server;
 use duet_core::{dates, Duet, JoinAs, Owner, Role, Section};
 use std::process::ExitCode;
@@ -84,7 +86,15 @@ pub fn run(json: bool) -> Result<ExitCode> {
             outcome.bytes_sent + outcome.bytes_received
         ));
     }
-    let ana = Duet::open(&ana_home)?;
+    let mut ana = Duet::open(&ana_home)?;
+
+    say("6. A relay on loopback: they are never online together. Ana pushes in the evening,");
+    say("   Bo pulls the next morning and pushes his answer; Ana pulls it later.");
+    let relay_dir = dir.path().join("relay");
+    let (ana_sent, bo_got, ana_got) = via_relay(&relay_dir, &mut ana, &mut bo)?;
+    say(&format!(
+        "   Ana sent {ana_sent} change(s); Bo received {bo_got}; Ana received {ana_got}. The relay only ever held ciphertext."
+    ));
 
     let ana_view = ana.overview()?;
     let bo_view = bo.overview()?;
@@ -93,7 +103,7 @@ pub fn run(json: bool) -> Result<ExitCode> {
             && ana_view.open_commitments == bo_view.open_commitments,
         "the two devices did not converge"
     );
-    say("6. Both laptops now show the same meeting:\n");
+    say("7. Both laptops now show the same meeting:\n");
     if json {
         println!("{}", serde_json::to_string_pretty(&bo_view)?);
     } else {
@@ -130,5 +140,53 @@ fn sync_over_quic(
         let _ = stop.send(());
         let _ = serving.await;
         Ok(outcome?)
+    })
+}
+
+/// Runs a relay in this process on a loopback port; Ana and Bo sync through it one after
+/// the other. Returns what each side sent and received.
+fn via_relay(
+    dir: &std::path::Path,
+    ana: &mut Duet,
+    bo: &mut Duet,
+) -> Result<(usize, String, String)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the network runtime")?;
+    rt.block_on(async {
+        let store = duet_relay::store::RelayStore::open(dir)?;
+        let server = duet_relay::server::RelayServer::bind(
+            store,
+            "127.0.0.1:0".parse().context("loopback address")?,
+            duet_relay::config::RelayConfig::default(),
+        )?;
+        let addr = server.local_addr()?;
+        let fingerprint = duet_core::crypto::fingerprint_text(&server.fingerprint());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let result = async {
+            for duet in [&mut *ana, &mut *bo] {
+                duet.relay_set(&addr.to_string(), &fingerprint, None)?;
+            }
+            let notebook = ana.selected_notebook()?;
+            ana.agenda_add("Ana: read before Thursday: the leveling guide", false, None)?;
+            let sent = relay_client::sync_relay(ana, &notebook).await?;
+            bo.note(Section::LookAhead, "Bo: will read it on the train.", None)?;
+            let got = relay_client::sync_relay(bo, &notebook).await?;
+            let back = relay_client::sync_relay(ana, &notebook).await?;
+            Ok::<_, anyhow::Error>((
+                sent.report.sent_changes,
+                got.report.summary(),
+                back.report.summary(),
+            ))
+        }
+        .await;
+        let _ = stop.send(());
+        let _ = serving.await;
+        result
     })
 }

@@ -129,8 +129,10 @@ fn the_demo_runs_with_no_setup_and_converges() {
     );
     let overview: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let agenda = overview["meeting"]["agenda"].as_array().expect("agenda");
-    // Three items merged by bundle exchange, one more from each side over QUIC.
-    assert_eq!(agenda.len(), 5);
+    // Three items merged by bundle exchange, one more from each side over QUIC, one
+    // through the relay.
+    assert_eq!(agenda.len(), 6);
+    assert!(overview.to_string().contains("will read it on the train"));
     let texts: Vec<&str> = agenda.iter().filter_map(|i| i["text"].as_str()).collect();
     assert!(
         texts.iter().any(|t| t.starts_with("Ana: thanks")),
