@@ -421,6 +421,10 @@ pub enum RelayCmd {
         #[arg(long)]
         team_token: Option<String>,
     },
+    /// Let the relay drop the log entries this device has applied, replaced by one sealed
+    /// snapshot of the notebook (frees the mailbox's quota).
+    #[command(after_help = "Example:\n  duet relay compact")]
+    Compact,
     /// Show the current notebook's relay and how far this device has read it.
     #[command(after_help = "Example:\n  duet relay show --json")]
     Show,

@@ -437,6 +437,20 @@ pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
                 )
             });
         }
+        RelayCmd::Compact => {
+            let id = duet.selected_notebook()?;
+            let rt = runtime()?;
+            let upto = rt
+                .block_on(relay_client::compact_relay(duet, &id))
+                .map_err(net_error)?;
+            out.print(&serde_json::json!({ "compacted_upto": upto }), || {
+                if upto == 0 {
+                    "Nothing on the relay to compact yet.\n".into()
+                } else {
+                    format!("The relay replaced entries 1-{upto} with one sealed snapshot.\n")
+                }
+            });
+        }
         RelayCmd::Show => {
             let id = duet.selected_notebook()?;
             let setting = duet.relay_setting(&id)?;

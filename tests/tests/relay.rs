@@ -336,3 +336,124 @@ async fn raw_connect(
         .expect("handshake");
     conn
 }
+
+#[test]
+fn tampered_moved_and_replayed_envelopes_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (ana, ticket) = notebook_on(&relay, "Tamper");
+    ana.ok(&["agenda", "add", "real-item"]);
+    ana.ok(&["sync"]);
+    let bo = join("Bo", &ticket, "report");
+    let before = export_json(&bo);
+    let secret = duet_core::invite::Invite::from_ticket(&ticket)
+        .expect("ticket")
+        .notebook_secret();
+    let notebook = secret.notebook_id();
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let identity = TlsIdentity::generate().expect("identity");
+        let client = RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
+            .await
+            .expect("connect");
+        let key = MailboxKey {
+            mailbox: notebook.clone(),
+            token: secret.relay_token(),
+            team_token: None,
+        };
+        let entries = client.pull(&key, 0).await.expect("pull");
+        let (_, real) = entries.last().cloned().expect("an entry");
+        // A flipped bit in the ciphertext.
+        let mut tampered = real.clone();
+        let at = tampered.len() - 5;
+        tampered[at] ^= 1;
+        client.push(&key, tampered).await.expect("relay stores it");
+        // The same envelope again: a replay.
+        client.push(&key, real).await.expect("relay stores it");
+        // An envelope of another notebook, moved into this mailbox.
+        let other = duet_core::crypto::NotebookSecret::generate();
+        let moved = duet_core::sync::relay::seal(
+            &other.envelope_key(),
+            &other.notebook_id(),
+            [0u8; 8],
+            &[duet_core::sync::relay::DocChanges {
+                doc: "index".into(),
+                changes: vec![1, 2, 3],
+                heads: vec![],
+            }],
+        );
+        client.push(&key, moved).await.expect("relay stores it");
+        client.close().await;
+    });
+    let out = bo.json(&["sync"]);
+    assert_eq!(out["relays"][0]["rejected"], 2, "{out}");
+    assert_eq!(export_json(&bo), before, "the notebook changed");
+    // Bo keeps working with the notebook.
+    bo.ok(&["agenda", "add", "after-tampering"]);
+    bo.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    assert!(ana.ok(&["show"]).contains("after-tampering"));
+}
+
+#[test]
+fn compaction_frees_the_log_and_new_devices_still_converge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (ana, ticket) = notebook_on(&relay, "Compact");
+    for i in 0..12 {
+        ana.ok(&["agenda", "add", &format!("item-{i}-marker")]);
+        ana.ok(&["sync"]);
+    }
+    let out = ana.json(&["relay", "compact"]);
+    assert!(out["compacted_upto"].as_u64().unwrap_or(0) >= 12, "{out}");
+    let bo = Device::new("Bo");
+    let joined = bo.json(&["join", &ticket, "--as", "report"]);
+    assert_eq!(joined["synced"], true, "{joined}");
+    let sync = bo.json(&["sync"]);
+    assert_eq!(export_json(&ana), export_json(&bo), "{sync}");
+    let shown = bo.ok(&["agenda", "list"]);
+    for i in 0..12 {
+        assert!(shown.contains(&format!("item-{i}-marker")), "{shown}");
+    }
+}
+
+#[test]
+fn watch_prints_changes_as_they_arrive_and_leaves_the_home_usable() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (ana, ticket) = notebook_on(&relay, "Watch");
+    let bo = join("Bo", &ticket, "report");
+    let mut watch = bo
+        .command()
+        .args(["--json", "watch"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("watch");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // The first line is the catch-up; then Ana adds an item.
+    let _ = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("watch started");
+    std::thread::sleep(Duration::from_millis(300));
+    bo.ok(&["note", "typed while watching", "--section", "notes"]);
+    ana.ok(&["agenda", "add", "live-marker"]);
+    ana.ok(&["sync"]);
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("watch printed the change");
+    assert!(line.contains("\"agenda_items\":1"), "{line}");
+    assert!(bo.ok(&["show"]).contains("live-marker"));
+    let _ = watch.kill();
+    let _ = watch.wait();
+}

@@ -329,3 +329,29 @@ async fn sync_relay_on(
         pushed,
     })
 }
+
+/// Syncs with the notebook's relay, then replaces the log entries this device has applied
+/// with one snapshot envelope, so the relay drops them. Returns the sequence number the
+/// snapshot covers up to.
+pub async fn compact_relay(duet: &mut crate::Duet, notebook: &str) -> Result<u64, NetError> {
+    let setting = duet.relay_setting(notebook)?.ok_or_else(|| {
+        NetError::Setup("this notebook has no relay (duet relay set ADDR --fingerprint FP)".into())
+    })?;
+    let addr = resolve(&setting.addr)?;
+    let fp = parse_fingerprint(&setting.fingerprint)
+        .ok_or_else(|| NetError::Setup("the relay fingerprint is damaged".into()))?;
+    let identity = duet.tls_identity()?;
+    let client = RelayClient::connect(&identity, addr, Pins::Exactly([fp].into())).await?;
+    let result = async {
+        sync_relay_on(duet, notebook, &client).await?;
+        let (upto, envelope) = duet.relay_snapshot(notebook)?;
+        if upto == 0 {
+            return Ok(0);
+        }
+        let key = duet.mailbox_key(notebook)?;
+        client.compact(&key, upto, envelope).await
+    }
+    .await;
+    client.close().await;
+    result
+}

@@ -1,0 +1,410 @@
+//! Load generator for `duet-relay`: many simulated devices over loopback QUIC against a
+//! real relay process, with a raw quinn echo server measured in the same run as the
+//! baseline.
+//!
+//! Reports: connection setup (relay vs raw quinn), echo round trip (the floor), relay
+//! memory per idle connected device, durable pushes per second of 1 KB envelopes, and
+//! push-to-delivery latency to subscribed devices. Run a release build:
+//! `cargo run --release -p duet-relay --bin duet-relay-load -- --devices 10000`.
+
+use anyhow::{anyhow, Context, Result};
+use clap::Parser;
+use duet_core::net::relay_client::{MailboxKey, RelayClient};
+use duet_core::net::tls::{self, Pins, TlsIdentity};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Load the relay with simulated devices.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Idle devices to connect at once.
+    #[arg(long, default_value_t = 10_000)]
+    devices: usize,
+    /// Concurrent pushers for the throughput phase.
+    #[arg(long, default_value_t = 256)]
+    pushers: usize,
+    /// Seconds of pushing.
+    #[arg(long, default_value_t = 5)]
+    push_secs: u64,
+    /// Active devices in the delivery phase (half push, half subscribe).
+    #[arg(long, default_value_t = 1_000)]
+    active: usize,
+}
+
+fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("no VmRSS for {pid}"))
+}
+
+struct RelayProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+    fingerprint: [u8; 32],
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_relay() -> Result<RelayProcess> {
+    let exe = std::env::current_exe()?;
+    let bin = exe.with_file_name("duet-relay");
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("relay.json");
+    std::fs::write(
+        &config,
+        r#"{ "max_connections": 50000, "requests_per_second": 100000, "idle_timeout_secs": 120 }"#,
+    )?;
+    let mut child = std::process::Command::new(&bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .envs(
+            std::env::var("MALLOC_ARENA_MAX")
+                .ok()
+                .map(|v| ("MALLOC_ARENA_MAX", v)),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    let addr = line
+        .split_whitespace()
+        .nth(3)
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| anyhow!("relay did not start: {line}"))?;
+    let fingerprint = line
+        .split_whitespace()
+        .last()
+        .and_then(duet_core::crypto::parse_fingerprint)
+        .ok_or_else(|| anyhow!("no fingerprint in {line}"))?;
+    Ok(RelayProcess {
+        child,
+        addr,
+        fingerprint,
+        _dir: dir,
+    })
+}
+
+/// A raw quinn echo server: each stream's bytes are written back.
+async fn echo_server(identity: &TlsIdentity) -> Result<(quinn::Endpoint, [u8; 32])> {
+    let config = tls::server_config_for(identity, b"echo")?;
+    let quic = quinn::crypto::rustls::QuicServerConfig::try_from(config)?;
+    let endpoint = quinn::Endpoint::server(
+        quinn::ServerConfig::with_crypto(Arc::new(quic)),
+        "127.0.0.1:0".parse()?,
+    )?;
+    let server = endpoint.clone();
+    tokio::spawn(async move {
+        while let Some(incoming) = server.accept().await {
+            tokio::spawn(async move {
+                let Ok(conn) = incoming.await else { return };
+                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                    tokio::spawn(async move {
+                        if let Ok(data) = recv.read_to_end(1 << 20).await {
+                            let _ = send.write_all(&data).await;
+                            let _ = send.finish();
+                        }
+                    });
+                }
+            });
+        }
+    });
+    Ok((endpoint, identity.fingerprint()))
+}
+
+fn client_endpoint() -> Result<quinn::Endpoint> {
+    Ok(quinn::Endpoint::client("127.0.0.1:0".parse()?)?)
+}
+
+async fn raw_connect(
+    endpoint: &quinn::Endpoint,
+    identity: &TlsIdentity,
+    addr: SocketAddr,
+    fp: [u8; 32],
+    alpn: &[u8],
+) -> Result<quinn::Connection> {
+    let config = tls::client_config_for(
+        identity,
+        Pins::Exactly([fp].into()),
+        Default::default(),
+        alpn,
+    )?;
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)?;
+    let mut cc = quinn::ClientConfig::new(Arc::new(quic));
+    cc.transport_config(duet_core::net::transport());
+    Ok(endpoint.connect_with(cc, addr, "load")?.await?)
+}
+
+fn key(i: usize) -> MailboxKey {
+    let mut token = [0u8; 32];
+    token[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    MailboxKey {
+        mailbox: format!("{:032x}", i as u128 + 1),
+        token,
+        team_token: None,
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let relay = start_relay()?;
+    let pid = relay.child.id();
+    let identity = TlsIdentity::generate()?;
+    let (echo, echo_fp) = echo_server(&identity).await?;
+    let echo_addr = echo.local_addr()?;
+    println!(
+        "relay pid {pid} at {}, echo baseline at {echo_addr}",
+        relay.addr
+    );
+
+    // 1. Connection setup, sequential: relay vs raw quinn (same TLS, same machine).
+    let ep = client_endpoint()?;
+    let mut raw = Vec::new();
+    let mut rel = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let c = raw_connect(&ep, &identity, echo_addr, echo_fp, b"echo").await?;
+        raw.push(t.elapsed());
+        c.close(0u32.into(), b"");
+        let t = Instant::now();
+        let c = raw_connect(
+            &ep,
+            &identity,
+            relay.addr,
+            relay.fingerprint,
+            tls::RELAY_ALPN,
+        )
+        .await?;
+        rel.push(t.elapsed());
+        c.close(0u32.into(), b"");
+    }
+    let (r50, q50) = (percentile(&mut raw, 0.5), percentile(&mut rel, 0.5));
+    println!(
+        "connection setup p50: relay {:.3} ms, raw quinn {:.3} ms ({:.2}x)",
+        ms(q50),
+        ms(r50),
+        q50.as_secs_f64() / r50.as_secs_f64()
+    );
+
+    // 2. Echo round trip, 1 KB, the floor.
+    let conn = raw_connect(&ep, &identity, echo_addr, echo_fp, b"echo").await?;
+    let mut rtt = Vec::new();
+    for _ in 0..2000 {
+        let t = Instant::now();
+        let (mut s, mut r) = conn.open_bi().await?;
+        s.write_all(&[7u8; 1024]).await?;
+        s.finish()?;
+        r.read_to_end(4096).await?;
+        rtt.push(t.elapsed());
+    }
+    println!(
+        "echo round trip 1 KB: p50 {:.3} ms, p99 {:.3} ms",
+        ms(percentile(&mut rtt, 0.5)),
+        ms(percentile(&mut rtt, 0.99))
+    );
+
+    // 3. Idle devices: how much relay memory each holds.
+    let before = rss_kib(pid)?;
+    let mut idle = Vec::with_capacity(args.devices);
+    let idle_config = {
+        let config = tls::client_config_for(
+            &identity,
+            Pins::Exactly([relay.fingerprint].into()),
+            Default::default(),
+            tls::RELAY_ALPN,
+        )?;
+        let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)?;
+        let mut cc = quinn::ClientConfig::new(Arc::new(quic));
+        cc.transport_config(duet_core::net::transport());
+        cc
+    };
+    let endpoints: Vec<quinn::Endpoint> = (0..(args.devices / 250 + 1))
+        .map(|_| client_endpoint())
+        .collect::<Result<_>>()?;
+    let started = Instant::now();
+    // Batches of 100 over many client sockets: one socket taking hundreds of handshakes
+    // at once drops datagrams and waits out retransmission timers.
+    for chunk in 0..args.devices.div_ceil(100) {
+        let mut set = tokio::task::JoinSet::new();
+        for i in chunk * 100..((chunk + 1) * 100).min(args.devices) {
+            let ep = endpoints[i / 250].clone();
+            let cc = idle_config.clone();
+            let addr = relay.addr;
+            set.spawn(
+                async move { Ok::<_, anyhow::Error>(ep.connect_with(cc, addr, "load")?.await?) },
+            );
+        }
+        while let Some(r) = set.join_next().await {
+            idle.push(r??);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib(pid)?;
+    println!(
+        "{} idle devices connected in {:.1} s; relay RSS {} -> {} KiB: {:.1} KiB per device",
+        idle.len(),
+        started.elapsed().as_secs_f64(),
+        before,
+        after,
+        (after.saturating_sub(before)) as f64 / idle.len().max(1) as f64
+    );
+    for c in &idle {
+        c.close(0u32.into(), b"");
+    }
+    drop(idle);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // 4. Durable pushes per second: each acknowledged only after the relay's flush.
+    let clients: Vec<Arc<RelayClient>> = {
+        let mut v = Vec::new();
+        for _ in 0..16 {
+            v.push(Arc::new(
+                RelayClient::connect(
+                    &identity,
+                    relay.addr,
+                    Pins::Exactly([relay.fingerprint].into()),
+                )
+                .await?,
+            ));
+        }
+        v
+    };
+    let acked = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.push_secs);
+    let mut set = tokio::task::JoinSet::new();
+    for p in 0..args.pushers {
+        let client = clients[p % clients.len()].clone();
+        let acked = acked.clone();
+        set.spawn(async move {
+            let k = key(p);
+            while Instant::now() < deadline {
+                if client.push(&k, vec![p as u8; 1024]).await.is_ok() {
+                    acked.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    let t = Instant::now();
+    while set.join_next().await.is_some() {}
+    let rate = acked.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "durable pushes of 1 KB envelopes: {:.0}/s ({} pushers, group commit)",
+        rate, args.pushers
+    );
+
+    // 5. Push-to-delivery with `active` devices: half subscribe, half push to the same
+    //    mailboxes, one push per pusher every 200 ms.
+    let pairs = args.active / 2;
+    let epoch = Instant::now();
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut subs = tokio::task::JoinSet::new();
+    let sub_clients: Vec<Arc<RelayClient>> = {
+        let mut v = Vec::new();
+        for _ in 0..pairs {
+            v.push(Arc::new(
+                RelayClient::connect(
+                    &identity,
+                    relay.addr,
+                    Pins::Exactly([relay.fingerprint].into()),
+                )
+                .await?,
+            ));
+        }
+        v
+    };
+    let base = 100_000;
+    for (i, client) in sub_clients.iter().enumerate() {
+        let k = key(base + i);
+        // The mailbox must exist before anyone subscribes: one push creates it.
+        client.push(&k, 0u64.to_be_bytes().to_vec()).await?;
+        let mut sub = client.subscribe(&k, 1).await?;
+        let lat = latencies.clone();
+        subs.spawn(async move {
+            while let Ok(Some(entries)) = sub.next().await {
+                let now = epoch.elapsed();
+                for (_, env) in entries {
+                    if let Ok(b) = <[u8; 8]>::try_from(&env[..8.min(env.len())]) {
+                        let sent = Duration::from_nanos(u64::from_be_bytes(b));
+                        if let Ok(mut l) = lat.lock() {
+                            l.push(now.saturating_sub(sent));
+                        }
+                    }
+                }
+            }
+        });
+    }
+    let push_clients: Vec<Arc<RelayClient>> = {
+        let mut v = Vec::new();
+        for _ in 0..pairs {
+            v.push(Arc::new(
+                RelayClient::connect(
+                    &identity,
+                    relay.addr,
+                    Pins::Exactly([relay.fingerprint].into()),
+                )
+                .await?,
+            ));
+        }
+        v
+    };
+    let mut pushes = tokio::task::JoinSet::new();
+    for (i, client) in push_clients.iter().enumerate() {
+        let client = client.clone();
+        let k = key(base + i);
+        pushes.spawn(async move {
+            // Spread the starts so pushes do not all land in the same instant.
+            tokio::time::sleep(Duration::from_millis((i % 200) as u64)).await;
+            for _ in 0..10 {
+                let mut env = (epoch.elapsed().as_nanos() as u64).to_be_bytes().to_vec();
+                env.extend_from_slice(&[1u8; 1016]);
+                let _ = client.push(&k, env).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+    }
+    while pushes.join_next().await.is_some() {}
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    subs.abort_all();
+    let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    println!(
+        "push-to-delivery with {} active devices: {} deliveries, p50 {:.2} ms, p99 {:.2} ms",
+        pairs * 2,
+        lat.len(),
+        ms(percentile(&mut lat, 0.5)),
+        ms(percentile(&mut lat, 0.99))
+    );
+    println!("relay RSS at the end: {} KiB", rss_kib(pid)?);
+    Ok(())
+}
