@@ -457,3 +457,146 @@ fn watch_prints_changes_as_they_arrive_and_leaves_the_home_usable() {
     let _ = watch.kill();
     let _ = watch.wait();
 }
+
+#[test]
+fn team_tokens_quotas_and_rates_are_enforced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("relay");
+    // Issue a team token before starting (the relay keeps only its hash).
+    let out = std::process::Command::new(duet_tests::relay_binary())
+        .args(["token", "new", "--label", "Platform team", "--data"])
+        .arg(&data)
+        .output()
+        .expect("token new");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let raw = std::fs::read_dir(&data)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect::<Vec<_>>();
+    assert!(!raw.is_empty());
+    assert_no_plaintext(&data, &[&token]);
+    let config = dir.path().join("relay.json");
+    std::fs::write(
+        &config,
+        r#"{ "require_team_token": true, "mailbox_quota_bytes": 200000, "max_envelope_bytes": 65536,
+             "requests_per_second": 20, "stall_timeout_secs": 2 }"#,
+    )
+    .expect("config");
+    let relay = Relay::start(&data, "127.0.0.1:0", Some(&config));
+
+    // Without the team token, a device cannot create its notebook's mailbox.
+    let ana = Device::new("Ana");
+    ana.ok(&["notebook", "new", "Team", "--me", "manager", "--with", "Bo"]);
+    let addr = relay.addr.to_string();
+    ana.ok(&["relay", "set", &addr, "--fingerprint", &relay.fingerprint]);
+    let refused = ana.run(&["sync"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("team token"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    ana.ok(&[
+        "relay",
+        "set",
+        &addr,
+        "--fingerprint",
+        &relay.fingerprint,
+        "--team-token",
+        &token,
+    ]);
+    ana.ok(&["sync"]);
+
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let identity = TlsIdentity::generate().expect("identity");
+        let client = RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
+            .await
+            .expect("connect");
+        let own = MailboxKey {
+            mailbox: "ef".repeat(16),
+            token: [5u8; 32],
+            team_token: Some(token.clone()),
+        };
+        // The quota: 200,000 bytes, in 60,000-byte envelopes.
+        let mut results = Vec::new();
+        for _ in 0..4 {
+            results.push(client.push(&own, vec![9u8; 60_000]).await);
+        }
+        assert!(results[..3].iter().all(Result::is_ok), "{results:?}");
+        let over = results[3].as_ref().expect_err("over quota");
+        assert!(over.to_string().contains("quota"), "{over}");
+        // The rate: 20 requests per second, bursts of 40.
+        let mut limited = 0;
+        for _ in 0..80 {
+            if let Err(e) = client.pull(&own, 1_000_000).await {
+                if e.to_string().contains("slow down") {
+                    limited += 1;
+                }
+            }
+        }
+        assert!(limited > 0, "no request was rate limited");
+        client.close().await;
+    });
+    // The real device was not hurt.
+    ana.ok(&["agenda", "add", "still-fine"]);
+    ana.ok(&["sync"]);
+}
+
+#[test]
+fn a_subscriber_that_never_reads_is_cut_off_without_hurting_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relay.json");
+    std::fs::write(
+        &config,
+        r#"{ "stall_timeout_secs": 2, "max_envelope_bytes": 65536 }"#,
+    )
+    .expect("config");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
+    let (ana, ticket) = notebook_on(&relay, "Slow");
+    let bo = join("Bo", &ticket, "report");
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let identity = TlsIdentity::generate().expect("identity");
+        let client = RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
+            .await
+            .expect("connect");
+        let own = MailboxKey {
+            mailbox: "ef".repeat(16),
+            token: [5u8; 32],
+            team_token: None,
+        };
+        // 4.8 MB of entries: more than the subscriber's flow-control windows hold.
+        for _ in 0..80 {
+            client.push(&own, vec![9u8; 60_000]).await.expect("push");
+        }
+        client.close().await;
+        let slow = RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
+            .await
+            .expect("connect");
+        let _sub = slow.subscribe(&own, 0).await.expect("subscribe");
+        let cut = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if slow.pull(&own, 1_000_000).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(cut.is_ok(), "a subscriber that never reads was not cut off");
+    });
+    ana.ok(&["agenda", "add", "others-unaffected"]);
+    ana.ok(&["sync"]);
+    bo.ok(&["sync"]);
+    assert!(bo.ok(&["show"]).contains("others-unaffected"));
+}
