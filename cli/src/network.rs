@@ -6,7 +6,7 @@ use crate::commands::Output;
 use anyhow::{anyhow, Context, Result};
 use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
-use duet_core::net::client::{sync_with, PeerOutcome};
+use duet_core::net::client::{sync_with_retries, PeerOutcome};
 use duet_core::net::relay_client::{self, RelayClient};
 use duet_core::net::server::{ServeEvent, Server};
 use duet_core::net::tls::Pins;
@@ -16,6 +16,9 @@ use std::collections::BTreeSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
+
+/// Attempts per device when a link breaks midway.
+const ATTEMPTS: usize = 3;
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -168,7 +171,7 @@ pub fn join(duet: &mut Duet, ticket: &str, role: Role, sync: bool, out: &Output)
         }
     }
     for addr in &invite.addrs {
-        match rt.block_on(sync_with(duet, *addr, pins.clone())) {
+        match rt.block_on(sync_with_retries(duet, *addr, pins.clone(), ATTEMPTS)) {
             Ok(outcome) => {
                 out.print(
                     &serde_json::json!({ "notebook": id, "synced": true, "outcome": outcome_json(&outcome) }),
@@ -363,7 +366,7 @@ pub fn sync(duet: &mut Duet, t: SyncTargets, out: &Output) -> Result<()> {
         }
     }
     for (addr, pins) in targets {
-        match rt.block_on(sync_with(duet, addr, pins)) {
+        match rt.block_on(sync_with_retries(duet, addr, pins, ATTEMPTS)) {
             Ok(o) => outcomes.push(o),
             Err(e) => failures.push((addr.to_string(), e)),
         }

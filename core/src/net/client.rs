@@ -32,6 +32,27 @@ pub struct PeerOutcome {
     pub bytes_received: u64,
 }
 
+/// Like [`sync_with`], trying again (up to `attempts` times in all, a second apart) when
+/// the link broke or stalled midway: on a lossy network a handshake can time out, and a
+/// sync is safe to repeat. A peer that never answers is not retried.
+pub async fn sync_with_retries(
+    duet: &mut Duet,
+    addr: SocketAddr,
+    pins: BTreeSet<[u8; 32]>,
+    attempts: usize,
+) -> Result<PeerOutcome, NetError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match sync_with(duet, addr, pins.clone()).await {
+            Err(NetError::Broken { .. } | NetError::Timeout { .. }) if tries < attempts => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Syncs every notebook this device shares with the device at `addr`, which must present
 /// one of the `pins` certificates.
 pub async fn sync_with(
