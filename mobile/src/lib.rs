@@ -1,0 +1,23 @@
+//! Duet on phones: the whole notebook, offline edits and sync behind one object an app
+//! opens on a directory it owns, exposed to Kotlin and Swift (and Python, for the tests)
+//! through uniffi. The app team writes only UI.
+//!
+//! - `app`: [`DuetApp`], the object; edits and views are plain calls, sync is async on a
+//!   runtime the library owns
+//! - `records`: the typed records and enums the views return
+//! - `error`: [`MobileError`], with messages an app can show
+//!
+//! Nothing panics across the FFI: every call returns a result, and a panic inside (which
+//! would be a bug) is caught by uniffi and reported as an error, not a crash.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod app;
+mod error;
+mod records;
+
+pub use app::{ChangeListener, DuetApp};
+pub use error::MobileError;
+pub use records::*;
+
+uniffi::setup_scaffolding!();

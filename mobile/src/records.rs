@@ -1,0 +1,259 @@
+//! The records and enums an app renders: plain data, copied across the FFI.
+
+use duet_core::model::views;
+
+/// Who a person is in a notebook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PersonRole {
+    /// The manager.
+    Manager,
+    /// The report.
+    Report,
+}
+
+impl From<PersonRole> for duet_core::Role {
+    fn from(r: PersonRole) -> Self {
+        match r {
+            PersonRole::Manager => duet_core::Role::Manager,
+            PersonRole::Report => duet_core::Role::Report,
+        }
+    }
+}
+
+impl From<duet_core::Role> for PersonRole {
+    fn from(r: duet_core::Role) -> Self {
+        match r {
+            duet_core::Role::Manager => PersonRole::Manager,
+            duet_core::Role::Report => PersonRole::Report,
+        }
+    }
+}
+
+/// A section of a meeting's notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NoteSection {
+    /// How each person is doing.
+    Checkin,
+    /// What went well.
+    Wins,
+    /// What is hard.
+    Challenges,
+    /// What is coming up.
+    LookAhead,
+    /// Free notes.
+    Notes,
+    /// The key takeaway.
+    Takeaway,
+    /// Next steps.
+    NextSteps,
+    /// What the report needs.
+    Needs,
+}
+
+impl From<NoteSection> for duet_core::Section {
+    fn from(s: NoteSection) -> Self {
+        use duet_core::Section as S;
+        match s {
+            NoteSection::Checkin => S::Checkin,
+            NoteSection::Wins => S::Wins,
+            NoteSection::Challenges => S::Challenges,
+            NoteSection::LookAhead => S::LookAhead,
+            NoteSection::Notes => S::Notes,
+            NoteSection::Takeaway => S::Takeaway,
+            NoteSection::NextSteps => S::NextSteps,
+            NoteSection::Needs => S::Needs,
+        }
+    }
+}
+
+/// A person of a notebook.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PersonRecord {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: PersonRole,
+}
+
+/// A notebook.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NotebookRecord {
+    /// Public id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// The two people (empty until a joined notebook has arrived).
+    pub people: Vec<PersonRecord>,
+    /// Whether it is the one edits go to.
+    pub current: bool,
+}
+
+impl From<views::NotebookView> for NotebookRecord {
+    fn from(v: views::NotebookView) -> Self {
+        NotebookRecord {
+            id: v.id,
+            title: v.title,
+            people: v
+                .people
+                .into_iter()
+                .map(|p| PersonRecord {
+                    id: p.id,
+                    name: p.name,
+                    role: p.role.into(),
+                })
+                .collect(),
+            current: v.current,
+        }
+    }
+}
+
+/// An agenda item.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AgendaItemRecord {
+    /// Id.
+    pub id: String,
+    /// Text.
+    pub text: String,
+    /// Author's person id.
+    pub author: String,
+    /// Whether it was discussed.
+    pub discussed: bool,
+}
+
+impl From<views::AgendaItem> for AgendaItemRecord {
+    fn from(i: views::AgendaItem) -> Self {
+        AgendaItemRecord {
+            id: i.id,
+            text: i.text,
+            author: i.author,
+            discussed: i.discussed,
+        }
+    }
+}
+
+/// A commitment.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CommitmentRecord {
+    /// Id.
+    pub id: String,
+    /// What was promised.
+    pub text: String,
+    /// Owner's person id.
+    pub owner: String,
+    /// Due date, `YYYY-MM-DD`.
+    pub due: Option<String>,
+    /// `open`, `done` or `dropped`.
+    pub status: String,
+    /// The meeting it was made in.
+    pub made_in: String,
+}
+
+impl From<views::Commitment> for CommitmentRecord {
+    fn from(c: views::Commitment) -> Self {
+        CommitmentRecord {
+            id: c.id,
+            text: c.text,
+            owner: c.owner,
+            due: c.due,
+            status: c.status.as_str().to_owned(),
+            made_in: c.made_in,
+        }
+    }
+}
+
+/// One section's text.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SectionRecord {
+    /// Its key (`checkin`, `wins`, ...).
+    pub section: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// A meeting with its agenda, notes and commitments.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MeetingRecord {
+    /// Id.
+    pub id: String,
+    /// Date, `YYYY-MM-DD`.
+    pub date: String,
+    /// `scheduled`, `held`, `canceled`.
+    pub status: String,
+    /// The agenda.
+    pub agenda: Vec<AgendaItemRecord>,
+    /// The notes by section.
+    pub sections: Vec<SectionRecord>,
+    /// Commitments made in it.
+    pub commitments: Vec<CommitmentRecord>,
+}
+
+impl From<views::MeetingView> for MeetingRecord {
+    fn from(m: views::MeetingView) -> Self {
+        MeetingRecord {
+            id: m.summary.id,
+            date: m.summary.date,
+            status: m.summary.status.as_str().to_owned(),
+            agenda: m.agenda.into_iter().map(Into::into).collect(),
+            sections: m
+                .sections
+                .into_iter()
+                .map(|s| SectionRecord {
+                    section: s.section.key().to_owned(),
+                    text: s.text,
+                })
+                .collect(),
+            commitments: m.commitments.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// What the app shows first: the notebook, the current meeting, what is open.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OverviewRecord {
+    /// The notebook.
+    pub notebook: NotebookRecord,
+    /// The current meeting, if one is on the books.
+    pub meeting: Option<MeetingRecord>,
+    /// Open commitments of the whole notebook.
+    pub open_commitments: Vec<CommitmentRecord>,
+    /// Agenda items kept for later.
+    pub backlog: Vec<AgendaItemRecord>,
+}
+
+/// What a sync brought.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSummary {
+    /// The notebook.
+    pub notebook: String,
+    /// Its title.
+    pub title: String,
+    /// What arrived, in words ("3 agenda items, 1 commitment").
+    pub summary: String,
+    /// Agenda items that arrived.
+    pub agenda_items: u32,
+    /// Commitments that arrived.
+    pub commitments: u32,
+    /// Meetings whose notes changed.
+    pub notes: u32,
+    /// Documents that changed here.
+    pub documents_changed: u32,
+    /// Changes this device sent.
+    pub sent_changes: u32,
+}
+
+impl From<duet_core::SyncReport> for SyncSummary {
+    fn from(r: duet_core::SyncReport) -> Self {
+        SyncSummary {
+            summary: r.summary(),
+            notebook: r.notebook,
+            title: r.title,
+            agenda_items: r.agenda_items as u32,
+            commitments: r.commitments as u32,
+            notes: r.notes as u32,
+            documents_changed: r.documents_changed as u32,
+            sent_changes: r.sent_changes as u32,
+        }
+    }
+}

@@ -1,0 +1,131 @@
+"""The phone, played from Python through the generated uniffi bindings.
+
+Two homes (Ana's phone and Bo's laptop) edit offline, then sync through a real
+`duet-relay` process on loopback, never at the same moment; both end with the same
+notebook, and the listener heard every change. Run by `mobile/run-binding-tests.sh`.
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.environ["DUET_BINDINGS"])
+import duet_mobile as dm  # noqa: E402
+
+
+class Heard(dm.ChangeListener):
+    def __init__(self):
+        self.events = []
+
+    def notebook_changed(self, notebook_id, summary):
+        self.events.append((notebook_id, summary))
+
+
+@pytest.fixture
+def relay():
+    data = tempfile.mkdtemp()
+    proc = subprocess.Popen(
+        [os.environ["DUET_RELAY"], "serve", "--listen", "127.0.0.1:0", "--data", data],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    # "duet-relay listening on ADDR (UDP), fingerprint FP"
+    words = line.split()
+    yield words[3], words[-1]
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def agenda_texts(app):
+    return sorted(i.text for i in app.overview().meeting.agenda)
+
+
+def test_phone_and_laptop_converge_through_the_relay(relay):
+    addr, fingerprint = relay
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    heard = Heard()
+    phone.set_listener(heard)
+
+    # Offline, in the meeting room.
+    nb = phone.create_notebook("Ana / Bo", dm.PersonRole.MANAGER, "Bo")
+    assert nb.title == "Ana / Bo" and len(nb.people) == 2
+    phone.add_agenda_item("phone-agenda-item", False)
+    phone.add_note(dm.NoteSection.CHECKIN, "phone-checkin-note")
+    c = phone.add_commitment("Send the leveling guide", True, "tomorrow")
+    assert c.status == "open"
+    assert len(heard.events) >= 4, heard.events
+
+    # Errors arrive as typed exceptions with messages an app can show.
+    with pytest.raises(dm.MobileError.NotFound):
+        phone.complete_commitment("zzzzzzzz")
+    with pytest.raises(dm.MobileError.Invalid):
+        phone.join("not a ticket", dm.PersonRole.REPORT)
+
+    phone.set_relay(addr, fingerprint)
+    ticket = phone.invite()
+    assert ticket.startswith("duet1")
+    pushed = asyncio.run(phone.sync_relay())
+    assert pushed.sent_changes > 0
+
+    laptop = dm.DuetApp.open(tempfile.mkdtemp(), "Bo")
+    laptop_heard = Heard()
+    laptop.set_listener(laptop_heard)
+    laptop.join(ticket, dm.PersonRole.REPORT)
+    with pytest.raises(dm.MobileError.NeedsSetup):
+        laptop.overview()
+    got = asyncio.run(laptop.sync_relay())
+    assert got.agenda_items == 1 and got.commitments == 1, got
+    assert laptop_heard.events, "the laptop's listener did not fire"
+    assert agenda_texts(laptop) == ["phone-agenda-item"]
+
+    # Both edit offline, then sync at different moments.
+    laptop.add_agenda_item("laptop-agenda-item", False)
+    laptop.add_note(dm.NoteSection.CHECKIN, "laptop-checkin-note")
+    phone.add_note(dm.NoteSection.WINS, "phone-wins-note")
+    asyncio.run(laptop.sync_relay())
+    before = len(heard.events)
+    back = asyncio.run(phone.sync_relay())
+    assert back.agenda_items == 1, back
+    assert len(heard.events) > before, "the phone's listener did not hear the sync"
+    asyncio.run(laptop.sync_relay())
+
+    a, b = phone.overview(), laptop.overview()
+    assert agenda_texts(phone) == agenda_texts(laptop) == ["laptop-agenda-item", "phone-agenda-item"]
+    assert a.meeting.sections == b.meeting.sections
+    checkin = next(s.text for s in a.meeting.sections if s.section == "checkin")
+    assert "phone-checkin-note" in checkin and "laptop-checkin-note" in checkin
+    assert [c.text for c in a.open_commitments] == [c.text for c in b.open_commitments]
+
+
+def test_a_cancelled_sync_leaves_the_notebook_whole_and_the_next_one_completes(relay):
+    addr, fingerprint = relay
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Cancel", dm.PersonRole.MANAGER, "Bo")
+    phone.set_relay(addr, fingerprint)
+    for i in range(20):
+        phone.add_agenda_item(f"item-{i}", False)
+
+    async def suspended_then_resumed():
+        # The app is suspended mid-sync: its coroutine is cancelled.
+        task = asyncio.ensure_future(phone.sync_relay())
+        await asyncio.sleep(0.001)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        # Resumed: the next call completes.
+        return await phone.sync_relay()
+
+    asyncio.run(suspended_then_resumed())
+    assert len(phone.overview().meeting.agenda) == 20
+    other = dm.DuetApp.open(tempfile.mkdtemp(), "Bo")
+    other.join(phone.invite(), dm.PersonRole.REPORT)
+    asyncio.run(other.sync_relay())
+    assert agenda_texts(other) == agenda_texts(phone)
