@@ -4,7 +4,8 @@
 //! a small parser gives precise error messages and no surprises ("next tue" is always the
 //! Tuesday after today, never today).
 
-use jiff::civil::{Date, Weekday};
+pub use jiff::civil::Date;
+use jiff::civil::Weekday;
 use jiff::ToSpan;
 
 /// A date or interval the user typed that Duet could not read.

@@ -173,16 +173,7 @@ impl DuetApp {
         mine: bool,
         due: Option<String>,
     ) -> Result<CommitmentRecord, MobileError> {
-        let due = match due {
-            Some(text) => Some(
-                duet_core::dates::parse_date(&text, duet_core::dates::today()).map_err(|e| {
-                    MobileError::Invalid {
-                        message: e.to_string(),
-                    }
-                })?,
-            ),
-            None => None,
-        };
+        let due = due.map(|t| parse_date(&t)).transpose()?;
         let owner = if mine { Owner::Me } else { Owner::Them };
         self.edit("commitment added", |d| {
             Ok(d.commit_add(&text, &owner, due, None)?.into())
@@ -217,6 +208,92 @@ impl DuetApp {
             .next
             .id)
         })
+    }
+
+    /// Rewords an agenda item of the current meeting; concurrent typing merges.
+    pub fn edit_agenda_item(
+        &self,
+        id: String,
+        text: String,
+    ) -> Result<AgendaItemRecord, MobileError> {
+        self.edit("agenda item edited", |d| {
+            Ok(d.agenda_edit(&id, &text, None)?.into())
+        })
+    }
+
+    /// Moves an agenda item of the current meeting: to the backlog, to the next meeting,
+    /// or to a meeting by id. Returns where it went.
+    pub fn move_agenda_item(&self, id: String, to: MoveTo) -> Result<String, MobileError> {
+        let target = match to {
+            MoveTo::Backlog => duet_core::MoveTarget::Backlog,
+            MoveTo::NextMeeting => duet_core::MoveTarget::Next,
+            MoveTo::Meeting { id } => duet_core::MoveTarget::Meeting(id),
+        };
+        self.edit("agenda item moved", |d| {
+            Ok(d.agenda_move(&id, &target, None)?.1)
+        })
+    }
+
+    /// Rewords an open commitment or moves its due date.
+    pub fn edit_commitment(
+        &self,
+        id: String,
+        text: Option<String>,
+        due: Option<String>,
+    ) -> Result<CommitmentRecord, MobileError> {
+        let due = due.map(|t| parse_date(&t)).transpose()?;
+        self.edit("commitment edited", |d| {
+            Ok(d.commit_edit(&id, text.as_deref(), due)?.into())
+        })
+    }
+
+    /// Drops a commitment on purpose.
+    pub fn drop_commitment(&self, id: String) -> Result<CommitmentRecord, MobileError> {
+        self.edit("commitment dropped", |d| {
+            Ok(
+                d.commit_close(&id, duet_core::model::CommitmentStatus::Dropped)?
+                    .into(),
+            )
+        })
+    }
+
+    /// Every commitment of the notebook (or only the open ones).
+    pub fn commitments(&self, open_only: bool) -> Result<Vec<CommitmentRecord>, MobileError> {
+        self.with(|d| {
+            Ok(d.commitments(open_only)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
+    /// Puts a meeting on the books (`date` as people type it; default one cadence after
+    /// the last). Returns its id.
+    pub fn new_meeting(&self, date: Option<String>) -> Result<String, MobileError> {
+        let date = date.map(|t| parse_date(&t)).transpose()?;
+        self.edit("meeting added", |d| Ok(d.meeting_new(date)?.id))
+    }
+
+    /// Cancels a meeting (default: the current one); its open items carry over.
+    pub fn cancel_meeting(&self, id: Option<String>) -> Result<(), MobileError> {
+        self.edit("meeting canceled", |d| {
+            d.cancel(id.as_deref())?;
+            Ok(())
+        })
+    }
+
+    /// Moves a meeting (default: the current one) to another date.
+    pub fn reschedule_meeting(&self, id: Option<String>, date: String) -> Result<(), MobileError> {
+        let date = parse_date(&date)?;
+        self.edit("meeting rescheduled", |d| {
+            d.reschedule(id.as_deref(), date)?;
+            Ok(())
+        })
+    }
+
+    /// Renames the current notebook.
+    pub fn rename_notebook(&self, title: String) -> Result<NotebookRecord, MobileError> {
+        self.edit("renamed", |d| Ok(d.rename(&title)?.into()))
     }
 
     /// Uses a relay for the current notebook (invites carry it).
@@ -265,6 +342,15 @@ impl DuetApp {
             Ok(id)
         })
     }
+}
+
+/// Reads a date as people type it: `2026-12-03`, `tomorrow`, `next tue`, `+7d`.
+fn parse_date(text: &str) -> Result<duet_core::dates::Date, MobileError> {
+    duet_core::dates::parse_date(text, duet_core::dates::today()).map_err(|e| {
+        MobileError::Invalid {
+            message: e.to_string(),
+        }
+    })
 }
 
 #[uniffi::export(async_runtime = "tokio")]

@@ -257,3 +257,17 @@ impl From<duet_core::SyncReport> for SyncSummary {
         }
     }
 }
+
+/// Where an agenda item moves.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum MoveTo {
+    /// Kept for later.
+    Backlog,
+    /// The meeting after the one it is in.
+    NextMeeting,
+    /// A meeting by id.
+    Meeting {
+        /// The meeting's id (or a unique prefix).
+        id: String,
+    },
+}

@@ -129,3 +129,33 @@ def test_a_cancelled_sync_leaves_the_notebook_whole_and_the_next_one_completes(r
     other.join(phone.invite(), dm.PersonRole.REPORT)
     asyncio.run(other.sync_relay())
     assert agenda_texts(other) == agenda_texts(phone)
+
+
+def test_every_edit_the_cli_has_works_from_the_phone():
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Edits", dm.PersonRole.REPORT, "Ann")
+    item = phone.add_agenda_item("Promotion timelin", False)
+    phone.edit_agenda_item(item.id, "Promotion timeline")
+    later = phone.add_agenda_item("Conference budget", False)
+    assert phone.move_agenda_item(later.id, dm.MoveTo.BACKLOG()) == "backlog"
+    assert [i.text for i in phone.overview().backlog] == ["Conference budget"]
+    phone.agenda_done(item.id)
+    c = phone.add_commitment("Draft the plan", False, None)
+    phone.edit_commitment(c.id, "Draft the plan with Sam", "+7d")
+    dropped = phone.add_commitment("Book the room", True, None)
+    assert phone.drop_commitment(dropped.id).status == "dropped"
+    phone.add_note(dm.NoteSection.LOOK_AHEAD, "Q1 planning")
+    next_id = phone.wrap_meeting("On track", "Ann drafts the plan", "Intro to design")
+    history = phone.history()
+    assert len(history) == 2 and history[1].id == next_id
+    held = history[0]
+    assert held.status == "held"
+    takeaway = next(s.text for s in held.sections if s.section == "takeaway")
+    assert takeaway == "On track"
+    open_now = phone.commitments(True)
+    assert [x.text for x in open_now] == ["Draft the plan with Sam"]
+    phone.reschedule_meeting(None, "+14d")
+    extra = phone.new_meeting("+30d")
+    phone.cancel_meeting(extra)
+    assert phone.rename_notebook("Edits 2027").title == "Edits 2027"
+    assert [n.title for n in phone.notebooks()] == ["Edits 2027"]
