@@ -13,7 +13,7 @@ use duet_core::net::tls::Pins;
 use duet_core::net::{nearby, NetError, DEFAULT_PORT};
 use duet_core::{Duet, DuetError, Role};
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,26 +30,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Reads `host:port`, `host` (default port) or `[v6]:port`.
 pub fn parse_addr(text: &str) -> Result<SocketAddr> {
-    let with_port = if text.parse::<SocketAddr>().is_ok()
-        || text
-            .rsplit_once(':')
-            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
-    {
-        text.to_owned()
-    } else if text.parse::<std::net::Ipv6Addr>().is_ok() {
-        format!("[{text}]:{DEFAULT_PORT}")
-    } else {
-        format!("{text}:{DEFAULT_PORT}")
-    };
-    with_port
-        .to_socket_addrs()
-        .map_err(|e| DuetError::Invalid(format!("{text:?} is not an address: {e}")))?
-        .next()
-        .ok_or_else(|| {
-            anyhow!(DuetError::Invalid(format!(
-                "{text:?} resolves to no address"
-            )))
-        })
+    duet_core::net::resolve(text, DEFAULT_PORT)
+        .map_err(|e| anyhow!(DuetError::Invalid(e.to_string())))
 }
 
 /// This machine's addresses other devices can reach, on `port`.

@@ -378,3 +378,13 @@ impl Drop for Relay {
         let _ = self.child.wait();
     }
 }
+
+/// The notebook as `export --format json` prints it, without who this device is: what two
+/// converged devices must show identically.
+pub fn export_json(device: &Device) -> serde_json::Value {
+    let mut v = device.json(&["export", "--format", "json"]);
+    if let Some(nb) = v["notebook"].as_object_mut() {
+        nb.remove("me");
+    }
+    v
+}

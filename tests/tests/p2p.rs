@@ -20,15 +20,6 @@ fn joined_pair() -> (Device, Device, Serving) {
     (ana, bo, serving)
 }
 
-/// The notebook as `export --format json` prints it, without who this device is.
-fn export_json(device: &Device) -> serde_json::Value {
-    let mut v = device.json(&["export", "--format", "json"]);
-    if let Some(nb) = v["notebook"].as_object_mut() {
-        nb.remove("me");
-    }
-    v
-}
-
 #[test]
 fn offline_edits_on_two_devices_converge_after_sync_peer() {
     let (ana, bo, serving) = joined_pair();
@@ -56,8 +47,8 @@ fn offline_edits_on_two_devices_converge_after_sync_peer() {
     assert_eq!(report["commitments_updated"], 1, "{out}");
     assert_eq!(report["notes"], 1, "{out}");
 
-    let a = export_json(&ana);
-    let b = export_json(&bo);
+    let a = duet_tests::export_json(&ana);
+    let b = duet_tests::export_json(&bo);
     assert_eq!(a, b, "the two devices differ after sync");
     let text = a.to_string();
     for marker in [
@@ -323,7 +314,7 @@ fn a_server_killed_mid_sync_loses_nothing_and_the_next_sync_completes() {
         serving = Some(Serving::start(&ana, &format!("127.0.0.1:{port}")));
     }
     bo.ok(&["sync", "--peer", &format!("127.0.0.1:{port}")]);
-    assert_eq!(export_json(&ana), export_json(&bo));
+    assert_eq!(duet_tests::export_json(&ana), duet_tests::export_json(&bo));
     let meetings = bo.json(&["meeting", "list"]);
     assert_eq!(meetings.as_array().map(Vec::len), Some(104), "{meetings}");
 }
@@ -343,7 +334,7 @@ fn converges_over(loss: f64, cuts: bool) {
     let started = Instant::now();
     let out = bo.json(&["sync", "--peer", &proxy.addr.to_string()]);
     assert!(out["failed"].as_array().is_some_and(Vec::is_empty), "{out}");
-    assert_eq!(export_json(&ana), export_json(&bo));
+    assert_eq!(duet_tests::export_json(&ana), duet_tests::export_json(&bo));
     let dropped = proxy.dropped();
     assert!(loss == 0.0 || dropped > 0, "the proxy dropped nothing");
     eprintln!(

@@ -9,15 +9,6 @@ use duet_tests::{invite, Device, Relay};
 use std::path::Path;
 use std::time::Duration;
 
-/// The notebook as `export --format json` prints it, without who this device is.
-fn export_json(device: &Device) -> serde_json::Value {
-    let mut v = device.json(&["export", "--format", "json"]);
-    if let Some(nb) = v["notebook"].as_object_mut() {
-        nb.remove("me");
-    }
-    v
-}
-
 /// Ana's notebook on a relay; the invite for others.
 fn notebook_on(relay: &Relay, title: &str) -> (Device, String) {
     let ana = Device::new("Ana Canarywood");
@@ -75,9 +66,9 @@ fn three_devices_online_at_different_moments_converge_through_the_relay() {
     bo.ok(&["sync"]);
     laptop.ok(&["sync"]);
 
-    let a = export_json(&laptop);
-    assert_eq!(a, export_json(&phone));
-    assert_eq!(a, export_json(&bo));
+    let a = duet_tests::export_json(&laptop);
+    assert_eq!(a, duet_tests::export_json(&phone));
+    assert_eq!(a, duet_tests::export_json(&bo));
     let text = a.to_string();
     for marker in [
         "laptop-agenda-canary",
@@ -197,7 +188,7 @@ fn every_acknowledged_push_survives_relay_restarts_and_sigkill() {
     for m in &acknowledged {
         assert_eq!(shown.matches(m.as_str()).count(), 1, "{m} in {shown}");
     }
-    assert_eq!(export_json(&ana), export_json(&bo));
+    assert_eq!(duet_tests::export_json(&ana), duet_tests::export_json(&bo));
 }
 
 #[test]
@@ -345,7 +336,7 @@ fn tampered_moved_and_replayed_envelopes_change_nothing() {
     ana.ok(&["agenda", "add", "real-item"]);
     ana.ok(&["sync"]);
     let bo = join("Bo", &ticket, "report");
-    let before = export_json(&bo);
+    let before = duet_tests::export_json(&bo);
     let secret = duet_core::invite::Invite::from_ticket(&ticket)
         .expect("ticket")
         .notebook_secret();
@@ -388,7 +379,7 @@ fn tampered_moved_and_replayed_envelopes_change_nothing() {
     });
     let out = bo.json(&["sync"]);
     assert_eq!(out["relays"][0]["rejected"], 2, "{out}");
-    assert_eq!(export_json(&bo), before, "the notebook changed");
+    assert_eq!(duet_tests::export_json(&bo), before, "the notebook changed");
     // Bo keeps working with the notebook.
     bo.ok(&["agenda", "add", "after-tampering"]);
     bo.ok(&["sync"]);
@@ -411,7 +402,11 @@ fn compaction_frees_the_log_and_new_devices_still_converge() {
     let joined = bo.json(&["join", &ticket, "--as", "report"]);
     assert_eq!(joined["synced"], true, "{joined}");
     let sync = bo.json(&["sync"]);
-    assert_eq!(export_json(&ana), export_json(&bo), "{sync}");
+    assert_eq!(
+        duet_tests::export_json(&ana),
+        duet_tests::export_json(&bo),
+        "{sync}"
+    );
     let shown = bo.ok(&["agenda", "list"]);
     for i in 0..12 {
         assert!(shown.contains(&format!("item-{i}-marker")), "{shown}");

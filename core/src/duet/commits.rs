@@ -59,20 +59,7 @@ impl Duet {
             ));
         }
         let mut nb = self.load()?;
-        let open = commitments::open(&nb.commitments()?.am)?;
-        let id = resolve_id(
-            "open commitment",
-            query,
-            open.iter().map(|(id, _)| id.as_str()),
-        )?;
-        let made_in = open
-            .iter()
-            .find(|(cid, _)| *cid == id)
-            .map(|(_, m)| m.clone())
-            .ok_or(DuetError::NotFound {
-                kind: "commitment",
-                query: query.to_owned(),
-            })?;
+        let (id, made_in) = find_open(&mut nb, query)?;
         let doc = &mut nb.meeting(&made_in)?.am;
         let due = due.map(|d| d.to_string());
         meeting::edit_commitment(doc, &id, text.as_deref(), due.as_deref())?;
@@ -91,20 +78,7 @@ impl Duet {
         status: CommitmentStatus,
     ) -> Result<Commitment, DuetError> {
         let mut nb = self.load()?;
-        let open = commitments::open(&nb.commitments()?.am)?;
-        let id = resolve_id(
-            "open commitment",
-            query,
-            open.iter().map(|(id, _)| id.as_str()),
-        )?;
-        let made_in = open
-            .iter()
-            .find(|(cid, _)| *cid == id)
-            .map(|(_, m)| m.clone())
-            .ok_or(DuetError::NotFound {
-                kind: "commitment",
-                query: query.to_owned(),
-            })?;
+        let (id, made_in) = find_open(&mut nb, query)?;
         let doc = &mut nb.meeting(&made_in)?.am;
         meeting::set_commitment_status(doc, &id, status, now_millis())?;
         let closed = meeting::commitment(doc, &id)?;
@@ -158,4 +132,23 @@ pub(super) fn open_commitments(nb: &mut Notebook) -> Result<Vec<Commitment>, Due
             .then_with(|| a.id.cmp(&b.id))
     });
     Ok(out)
+}
+
+/// The open commitment `query` (an id prefix) names, and the meeting it was made in.
+fn find_open(nb: &mut Notebook, query: &str) -> Result<(String, String), DuetError> {
+    let open = commitments::open(&nb.commitments()?.am)?;
+    let id = resolve_id(
+        "open commitment",
+        query,
+        open.iter().map(|(id, _)| id.as_str()),
+    )?;
+    let made_in = open
+        .iter()
+        .find(|(cid, _)| *cid == id)
+        .map(|(_, m)| m.clone())
+        .ok_or(DuetError::NotFound {
+            kind: "commitment",
+            query: query.to_owned(),
+        })?;
+    Ok((id, made_in))
 }

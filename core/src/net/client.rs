@@ -3,15 +3,14 @@
 //! stream.
 
 use super::handshake;
-use super::tls::{self, Pins, Seen};
-use super::{close, step, transport, NetError, CONNECT_TIMEOUT};
+use super::tls::{self, Pins};
+use super::{close, step, NetError};
 use crate::crypto::fingerprint_text;
 use crate::sync::peer::{quiet, MAX_ROUNDS};
 use crate::wire::{self, Message};
 use crate::{Duet, SyncReport};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 /// Most answers one notebook may bring (more is a flood: a notebook has a few hundred
 /// documents).
@@ -61,40 +60,14 @@ pub async fn sync_with(
     pins: BTreeSet<[u8; 32]>,
 ) -> Result<PeerOutcome, NetError> {
     let identity = duet.tls_identity()?;
-    let seen = Arc::new(Seen::default());
-    let config = tls::client_config(&identity, Pins::Exactly(pins), seen.clone())
-        .map_err(|e| NetError::Setup(e.to_string()))?;
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)
-        .map_err(|e| NetError::Setup(e.to_string()))?;
-    let mut client_config = quinn::ClientConfig::new(Arc::new(quic));
-    client_config.transport_config(transport());
-    let bind: SocketAddr = if addr.is_ipv6() {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    };
-    let endpoint = quinn::Endpoint::client(bind).map_err(|e| NetError::Setup(e.to_string()))?;
-    let unreachable = |detail: String| NetError::Unreachable { addr, detail };
-    let connecting = endpoint
-        .connect_with(client_config, addr, "duet-device")
-        .map_err(|e| unreachable(e.to_string()))?;
-    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Err(_) => {
-            return Err(unreachable(
-                "no answer (is `duet serve` running there?)".into(),
-            ))
-        }
-        Ok(Err(e)) => {
-            return Err(match seen.fingerprint() {
-                Some(fp) if e.to_string().contains("unpinned") => NetError::Unpinned {
-                    addr,
-                    fingerprint: fingerprint_text(&fp),
-                },
-                _ => unreachable(e.to_string()),
-            })
-        }
-        Ok(Ok(conn)) => conn,
-    };
+    let (endpoint, conn) = super::connect(
+        &identity,
+        addr,
+        Pins::Exactly(pins),
+        tls::ALPN,
+        "`duet serve`",
+    )
+    .await?;
     let result = run(duet, &conn, addr).await;
     match &result {
         Ok(_) => conn.close(close::DONE.into(), b"done"),

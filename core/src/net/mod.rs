@@ -115,6 +115,64 @@ pub fn transport() -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
+/// Connects to `addr` speaking `alpn`, accepting only a certificate `pins` allows. `who`
+/// names what should be listening there, for the error when nothing answers.
+pub async fn connect(
+    identity: &tls::TlsIdentity,
+    addr: SocketAddr,
+    pins: tls::Pins,
+    alpn: &[u8],
+    who: &str,
+) -> Result<(quinn::Endpoint, quinn::Connection), NetError> {
+    let seen = Arc::new(tls::Seen::default());
+    let config = tls::client_config_for(identity, pins, seen.clone(), alpn)
+        .map_err(|e| NetError::Setup(e.to_string()))?;
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)
+        .map_err(|e| NetError::Setup(e.to_string()))?;
+    let mut client_config = quinn::ClientConfig::new(Arc::new(quic));
+    client_config.transport_config(transport());
+    let bind: SocketAddr = if addr.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let endpoint = quinn::Endpoint::client(bind).map_err(|e| NetError::Setup(e.to_string()))?;
+    let unreachable = |detail: String| NetError::Unreachable { addr, detail };
+    let connecting = endpoint
+        .connect_with(client_config, addr, "duet")
+        .map_err(|e| unreachable(e.to_string()))?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Err(_) => Err(unreachable(format!("no answer (is {who} running there?)"))),
+        Ok(Err(e)) => Err(match seen.fingerprint() {
+            Some(fp) if e.to_string().contains("unpinned") => NetError::Unpinned {
+                addr,
+                fingerprint: crate::crypto::fingerprint_text(&fp),
+            },
+            _ => unreachable(e.to_string()),
+        }),
+        Ok(Ok(conn)) => Ok((endpoint, conn)),
+    }
+}
+
+/// Resolves `host:port`, `host`, `ip` or `[v6]:port`; `default_port` when none is given.
+pub fn resolve(addr: &str, default_port: u16) -> Result<SocketAddr, NetError> {
+    let has_port = addr.parse::<SocketAddr>().is_ok()
+        || addr
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok());
+    let with_port = if has_port {
+        addr.to_owned()
+    } else if addr.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{addr}]:{default_port}")
+    } else {
+        format!("{addr}:{default_port}")
+    };
+    std::net::ToSocketAddrs::to_socket_addrs(&with_port)
+        .map_err(|e| NetError::Setup(format!("{addr:?} is not an address: {e}")))?
+        .next()
+        .ok_or_else(|| NetError::Setup(format!("{addr:?} resolves to no address")))
+}
+
 /// Runs `fut` with [`STEP_TIMEOUT`].
 pub async fn step<T>(
     addr: SocketAddr,

@@ -1,12 +1,11 @@
 //! The device's side of the relay protocol: connect (the relay pinned by its fingerprint),
 //! then one stream per request, each opening the notebook's mailbox with its token.
 
-use super::tls::{self, Pins, Seen};
-use super::{step, NetError, CONNECT_TIMEOUT};
-use crate::crypto::{fingerprint_text, parse_fingerprint};
+use super::tls::{self, Pins};
+use super::{step, NetError};
+use crate::crypto::parse_fingerprint;
 use crate::wire::{self, RelayRefusal, RelayReply, RelayRequest};
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Entries from a pull: (sequence number, envelope).
@@ -30,22 +29,12 @@ pub struct MailboxKey {
     pub team_token: Option<String>,
 }
 
-/// Resolves `host:port` (port 7879 when absent).
+/// The relay's port when an address names none.
+pub const RELAY_PORT: u16 = 7879;
+
+/// Resolves a relay's `host:port` (port 7879 when absent).
 pub fn resolve(addr: &str) -> Result<SocketAddr, NetError> {
-    let with_port = if addr.parse::<SocketAddr>().is_ok()
-        || addr
-            .rsplit_once(':')
-            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
-    {
-        addr.to_owned()
-    } else {
-        format!("{addr}:7879")
-    };
-    with_port
-        .to_socket_addrs()
-        .map_err(|e| NetError::Setup(format!("{addr:?} is not an address: {e}")))?
-        .next()
-        .ok_or_else(|| NetError::Setup(format!("{addr:?} resolves to no address")))
+    super::resolve(addr, RELAY_PORT)
 }
 
 impl RelayClient {
@@ -55,36 +44,8 @@ impl RelayClient {
         addr: SocketAddr,
         pins: Pins,
     ) -> Result<RelayClient, NetError> {
-        let seen = Arc::new(Seen::default());
-        let config = tls::client_config_for(identity, pins, seen.clone(), tls::RELAY_ALPN)
-            .map_err(|e| NetError::Setup(e.to_string()))?;
-        let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)
-            .map_err(|e| NetError::Setup(e.to_string()))?;
-        let mut client_config = quinn::ClientConfig::new(Arc::new(quic));
-        client_config.transport_config(super::transport());
-        let bind: SocketAddr = if addr.is_ipv6() {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        } else {
-            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-        };
-        let endpoint = quinn::Endpoint::client(bind).map_err(|e| NetError::Setup(e.to_string()))?;
-        let unreachable = |detail: String| NetError::Unreachable { addr, detail };
-        let connecting = endpoint
-            .connect_with(client_config, addr, "duet-relay")
-            .map_err(|e| unreachable(e.to_string()))?;
-        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-            Err(_) => return Err(unreachable("no answer (is the relay running?)".into())),
-            Ok(Err(e)) => {
-                return Err(match seen.fingerprint() {
-                    Some(fp) if e.to_string().contains("unpinned") => NetError::Unpinned {
-                        addr,
-                        fingerprint: fingerprint_text(&fp),
-                    },
-                    _ => unreachable(e.to_string()),
-                })
-            }
-            Ok(Ok(conn)) => conn,
-        };
+        let (endpoint, conn) =
+            super::connect(identity, addr, pins, tls::RELAY_ALPN, "the relay").await?;
         Ok(RelayClient {
             endpoint,
             conn,
