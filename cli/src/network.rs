@@ -342,7 +342,9 @@ pub fn sync(duet: &mut Duet, t: SyncTargets, out: &Output) -> Result<()> {
     let mut relayed = Vec::new();
     let mut failures: Vec<(String, NetError)> = Vec::new();
     for (notebook, setting) in relays {
-        match rt.block_on(relay_client::sync_relay(duet, &notebook)) {
+        match rt.block_on(relay_client::sync_relay_with_retries(
+            duet, &notebook, ATTEMPTS,
+        )) {
             Ok(o) => relayed.push(o),
             Err(e) => failures.push((format!("relay {}", setting.addr), e)),
         }

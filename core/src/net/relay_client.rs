@@ -241,6 +241,25 @@ pub struct RelayOutcome {
     pub pushed: Option<u64>,
 }
 
+/// Like [`sync_relay`], trying again (up to `attempts` times in all, a second apart) when
+/// the link broke or stalled midway; a relay that never answers is not retried.
+pub async fn sync_relay_with_retries(
+    duet: &mut crate::Duet,
+    notebook: &str,
+    attempts: usize,
+) -> Result<RelayOutcome, NetError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match sync_relay(duet, notebook).await {
+            Err(NetError::Broken { .. } | NetError::Timeout { .. }) if tries < attempts => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Pulls what the notebook's relay has after this device's cursor, applies it, then pushes
 /// this device's changes the relay has not seen.
 pub async fn sync_relay(duet: &mut crate::Duet, notebook: &str) -> Result<RelayOutcome, NetError> {
