@@ -7,9 +7,8 @@ use anyhow::{anyhow, Context, Result};
 use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
 use duet_core::net::client::{sync_with_retries, PeerOutcome};
-use duet_core::net::relay_client::{self, RelayClient};
+use duet_core::net::relay_client;
 use duet_core::net::server::{ServeEvent, Server};
-use duet_core::net::tls::Pins;
 use duet_core::net::{nearby, NetError, DEFAULT_PORT};
 use duet_core::{Duet, DuetError, Role};
 use std::collections::BTreeSet;
@@ -464,38 +463,31 @@ pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
 pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
     let json = out.json;
     let rt = runtime()?;
-    let (id, key, identity, addr, fp, first) = {
+    let (id, key, client, after, first) = {
         let mut duet = Duet::open_waiting(home, crate::commands::lock_wait())?;
         if let Some(nb) = notebook {
             duet.select(nb)?;
         }
         let id = duet.selected_notebook()?;
-        let setting = duet.relay_setting(&id)?.ok_or_else(|| {
-            DuetError::Invalid(
+        if duet.relay_setting(&id)?.is_none() {
+            return Err(anyhow!(DuetError::Invalid(
                 "this notebook has no relay to watch (duet relay set ADDR --fingerprint FP)".into(),
-            )
-        })?;
-        let addr = relay_client::resolve(&setting.addr)?;
-        let fp = parse_fingerprint(&setting.fingerprint)
-            .ok_or_else(|| DuetError::Invalid("the relay fingerprint is damaged".into()))?;
-        // Catch up, and push what is pending, before waiting.
+            )));
+        }
+        // Catch up, and push what is pending, before waiting; the home is released after.
         let first = rt.block_on(relay_client::sync_relay(&mut duet, &id))?;
+        let client = rt.block_on(relay_client::connect_notebook_relay(&mut duet, &id))?;
         (
             id.clone(),
             duet.mailbox_key(&id)?,
-            duet.tls_identity()?,
-            addr,
-            fp,
+            client,
+            duet.relay_cursor(&id)?,
             first,
         )
     };
     print_watch(&first.report, json);
+    let addr = first.addr;
     rt.block_on(async move {
-        let client = RelayClient::connect(&identity, addr, Pins::Exactly([fp].into())).await?;
-        let after = {
-            let duet = Duet::open_waiting(home, crate::commands::lock_wait())?;
-            duet.relay_cursor(&id)?
-        };
         let mut sub = client.subscribe(&key, after).await?;
         if !json {
             println!(

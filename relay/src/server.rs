@@ -221,6 +221,9 @@ async fn stream(
     let Some(request) = read_request(&mut recv, stall).await? else {
         return Ok(());
     };
+    if mailbox.len() > 64 || !mailbox.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return refuse(send, RelayRefusal::BadRequest, "not a mailbox id").await;
+    }
     let verifier = token_verifier(&token);
     let existing = store.mailbox(&mailbox).map_err(internal)?;
     let no_mailbox = "no such mailbox, or the token does not open it";
@@ -247,19 +250,18 @@ async fn stream(
         }
         _ => {}
     }
-    if mailbox.len() > 64 || !mailbox.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return refuse(send, RelayRefusal::BadRequest, "not a mailbox id").await;
+    if let RelayRequest::Push { envelope } | RelayRequest::Compact { envelope, .. } = &request {
+        if envelope.len() > config.max_envelope_bytes {
+            return refuse(
+                send,
+                RelayRefusal::BadRequest,
+                "envelope over the size limit",
+            )
+            .await;
+        }
     }
     match request {
         RelayRequest::Push { envelope } => {
-            if envelope.len() > config.max_envelope_bytes {
-                return refuse(
-                    send,
-                    RelayRefusal::BadRequest,
-                    "envelope over the size limit",
-                )
-                .await;
-            }
             let (tx, rx) = oneshot::channel();
             store
                 .write(Write::Push {
@@ -331,14 +333,6 @@ async fn stream(
             }
         }
         RelayRequest::Compact { upto, envelope } => {
-            if envelope.len() > config.max_envelope_bytes {
-                return refuse(
-                    send,
-                    RelayRefusal::BadRequest,
-                    "snapshot over the size limit",
-                )
-                .await;
-            }
             let (tx, rx) = oneshot::channel();
             store
                 .write(Write::Compact {

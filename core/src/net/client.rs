@@ -40,12 +40,12 @@ pub async fn sync_with_retries(
     pins: BTreeSet<[u8; 32]>,
     attempts: usize,
 ) -> Result<PeerOutcome, NetError> {
-    let mut tries = 0;
+    let mut tries = 1;
     loop {
-        tries += 1;
         match sync_with(duet, addr, pins.clone()).await {
-            Err(NetError::Broken { .. } | NetError::Timeout { .. }) if tries < attempts => {
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            Err(e) if super::worth_retrying(&e) && tries < attempts => {
+                tries += 1;
+                tokio::time::sleep(super::RETRY_PAUSE).await;
             }
             other => return other,
         }

@@ -173,6 +173,15 @@ pub fn resolve(addr: &str, default_port: u16) -> Result<SocketAddr, NetError> {
         .ok_or_else(|| NetError::Setup(format!("{addr:?} resolves to no address")))
 }
 
+/// Whether a failed sync is worth another attempt: the link broke or stalled midway (a
+/// sync can always be repeated). A peer that never answered is not.
+pub fn worth_retrying(e: &NetError) -> bool {
+    matches!(e, NetError::Broken { .. } | NetError::Timeout { .. })
+}
+
+/// The pause before another attempt.
+pub const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
 /// Runs `fut` with [`STEP_TIMEOUT`].
 pub async fn step<T>(
     addr: SocketAddr,

@@ -248,21 +248,25 @@ pub async fn sync_relay_with_retries(
     notebook: &str,
     attempts: usize,
 ) -> Result<RelayOutcome, NetError> {
-    let mut tries = 0;
+    let mut tries = 1;
     loop {
-        tries += 1;
         match sync_relay(duet, notebook).await {
-            Err(NetError::Broken { .. } | NetError::Timeout { .. }) if tries < attempts => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+            Err(e) if super::worth_retrying(&e) && tries < attempts => {
+                tries += 1;
+                tokio::time::sleep(super::RETRY_PAUSE).await;
             }
             other => return other,
         }
     }
 }
 
-/// Pulls what the notebook's relay has after this device's cursor, applies it, then pushes
-/// this device's changes the relay has not seen.
-pub async fn sync_relay(duet: &mut crate::Duet, notebook: &str) -> Result<RelayOutcome, NetError> {
+/// Connects to the notebook's relay, pinned by the fingerprint it was set with.
+pub async fn connect_notebook_relay(
+    // `&mut`: a shared `&Duet` is not `Send` (the store is single-threaded), so a future
+    // holding one could not run on a multi-threaded runtime.
+    duet: &mut crate::Duet,
+    notebook: &str,
+) -> Result<RelayClient, NetError> {
     let setting = duet.relay_setting(notebook)?.ok_or_else(|| {
         NetError::Setup("this notebook has no relay (duet relay set ADDR --fingerprint FP)".into())
     })?;
@@ -270,13 +274,16 @@ pub async fn sync_relay(duet: &mut crate::Duet, notebook: &str) -> Result<RelayO
     let fp = parse_fingerprint(&setting.fingerprint)
         .ok_or_else(|| NetError::Setup("the relay fingerprint is damaged".into()))?;
     let identity = duet.tls_identity()?;
-    let client = RelayClient::connect(&identity, addr, Pins::Exactly([fp].into())).await?;
+    RelayClient::connect(&identity, addr, Pins::Exactly([fp].into())).await
+}
+
+/// Pulls what the notebook's relay has after this device's cursor, applies it, then pushes
+/// this device's changes the relay has not seen.
+pub async fn sync_relay(duet: &mut crate::Duet, notebook: &str) -> Result<RelayOutcome, NetError> {
+    let client = connect_notebook_relay(duet, notebook).await?;
     let result = sync_relay_on(duet, notebook, &client).await;
     client.close().await;
-    result.map(|mut o| {
-        o.addr = addr;
-        o
-    })
+    result
 }
 
 async fn sync_relay_on(
@@ -314,14 +321,7 @@ async fn sync_relay_on(
 /// with one snapshot envelope, so the relay drops them. Returns the sequence number the
 /// snapshot covers up to.
 pub async fn compact_relay(duet: &mut crate::Duet, notebook: &str) -> Result<u64, NetError> {
-    let setting = duet.relay_setting(notebook)?.ok_or_else(|| {
-        NetError::Setup("this notebook has no relay (duet relay set ADDR --fingerprint FP)".into())
-    })?;
-    let addr = resolve(&setting.addr)?;
-    let fp = parse_fingerprint(&setting.fingerprint)
-        .ok_or_else(|| NetError::Setup("the relay fingerprint is damaged".into()))?;
-    let identity = duet.tls_identity()?;
-    let client = RelayClient::connect(&identity, addr, Pins::Exactly([fp].into())).await?;
+    let client = connect_notebook_relay(duet, notebook).await?;
     let result = async {
         sync_relay_on(duet, notebook, &client).await?;
         let (upto, envelope) = duet.relay_snapshot(notebook)?;
