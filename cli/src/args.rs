@@ -94,7 +94,7 @@ pub enum Command {
     Show,
     /// Write the notebook out as Markdown, JSON, or standard .automerge files.
     #[command(
-        after_help = "Examples:\n  duet export --format md --output notes.md\n  duet export --format automerge --output ./export"
+        after_help = "Examples:\n  duet export --format md --output notes.md\n  duet export --meeting last          # the last 1-1 as an email-ready summary\n  duet export --format automerge --output ./export"
     )]
     Export {
         /// md, json or automerge.
@@ -103,6 +103,84 @@ pub enum Command {
         /// Where to write (a folder for automerge; stdout for md/json if absent).
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Only this meeting, as a summary fit to paste into an email (md): an id prefix, a
+        /// date, `last` (the last held one) or `current`.
+        #[arg(long, short, value_name = "MEETING")]
+        meeting: Option<String>,
+    },
+    /// What to bring to the next meeting: agenda so far, carried items, open commitments,
+    /// the last takeaway, and a question worth asking.
+    #[command(after_help = "Example:\n  duet prep")]
+    Prep,
+    /// Signals that your 1-1s are drifting: cancellations, gaps, follow-through, balance.
+    #[command(after_help = "Examples:\n  duet health\n  duet health --last 20 --json")]
+    Health {
+        /// How many past meetings to look back over.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        last: usize,
+    },
+    /// Suggest a good open question; ask one (remembered per notebook), or add your own.
+    #[command(
+        after_help = "Examples:\n  duet ask                 # suggest one not asked recently\n  duet ask --add           # put the suggestion on the agenda and remember it as asked\n  duet ask b07             # remember b07 as asked in this meeting\n  duet ask --new \"What drained you this week?\"\n  duet ask --list"
+    )]
+    Ask {
+        /// The question to ask (id prefix, from --list); default: the suggestion.
+        #[arg(conflicts_with_all = ["new", "list"])]
+        id: Option<String>,
+        /// Put the question on the current meeting's agenda (and remember it as asked).
+        #[arg(long, conflicts_with_all = ["new", "list"])]
+        add: bool,
+        /// Add a question of your own to this notebook's bank.
+        #[arg(long, value_name = "TEXT", conflicts_with = "list")]
+        new: Option<String>,
+        /// List every question and when it was last asked.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Themes (#tags in items, notes and commitments) that recur, and commitments that slip.
+    #[command(
+        after_help = "Examples:\n  duet agenda add \"On-call again #workload\"\n  duet themes"
+    )]
+    Themes,
+    /// Search every meeting's agenda, notes and commitments, and your private notes.
+    #[command(
+        after_help = "Examples:\n  duet search promotion\n  duet search on-call rota --json"
+    )]
+    Search {
+        /// Words that must all appear (any case, any order).
+        #[arg(required = true, num_args = 1..)]
+        words: Vec<String>,
+    },
+    /// List the meetings with their key takeaways.
+    #[command(after_help = "Example:\n  duet history")]
+    History,
+    /// Private notes: yours only, never in the shared notebook; with no text, list them.
+    #[command(
+        after_help = "Examples:\n  duet private \"Ask about the team move before the review\"\n  duet private             # list your private notes for this notebook\n\nThey sync only among your own devices (see `duet link`), sealed like everything else."
+    )]
+    Private {
+        /// The note (omit to list).
+        text: Option<String>,
+        /// A meeting other than the current one (id prefix or date).
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
+    /// Link your own devices so your private notes sync between them.
+    #[command(
+        after_help = "Examples:\n  duet link                       # on the first device: print a personal ticket\n  duet link duetlink1...          # on your other device: take it\n\nThe personal ticket carries your private notes' secret: never share it with anyone."
+    )]
+    Link {
+        /// A personal ticket printed by `duet link` on your other device (omit to print one).
+        ticket: Option<String>,
+        /// An address your other device can reach this one at (repeatable).
+        #[arg(long = "addr", value_name = "HOST:PORT")]
+        addrs: Vec<String>,
+        /// The port `duet serve` listens on here.
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+        /// Only record the link; sync later.
+        #[arg(long)]
+        no_sync: bool,
     },
     /// Merge a folder written by `export --format automerge` (possibly edited elsewhere).
     #[command(after_help = "Example:\n  duet import ./export")]

@@ -351,7 +351,37 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             let o = duet.overview()?;
             out.print(&o, || render::overview(&o, p));
         }
-        Command::Export { format, output } => export(duet, format, output.as_deref(), out)?,
+        Command::Export {
+            format,
+            output,
+            meeting: Some(m),
+        } => {
+            if format != ExportKind::Md {
+                return Err(DuetError::Invalid(
+                    "--meeting writes a Markdown summary: use it with --format md".into(),
+                )
+                .into());
+            }
+            crate::practice::export_meeting(duet, &m, output.as_deref())?
+        }
+        Command::Export {
+            format,
+            output,
+            meeting: None,
+        } => export(duet, format, output.as_deref(), out)?,
+        Command::Prep => crate::practice::prep(duet, out)?,
+        Command::Health { last } => crate::practice::health(duet, last, out)?,
+        Command::Ask { id, add, new, list } => crate::practice::ask(duet, id, add, new, list, out)?,
+        Command::Themes => crate::practice::themes(duet, out)?,
+        Command::Search { words } => crate::practice::search(duet, &words, out)?,
+        Command::History => crate::practice::history(duet, out)?,
+        Command::Private { text, meeting } => crate::practice::private(duet, text, meeting, out)?,
+        Command::Link {
+            ticket,
+            addrs,
+            port,
+            no_sync,
+        } => crate::network::link(duet, ticket.as_deref(), addrs, port, !no_sync, out)?,
         Command::Import { dir } => {
             let r = duet.import_automerge(&dir)?;
             out.print(&r, || {

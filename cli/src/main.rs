@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod demo;
 mod network;
+mod practice;
 mod render;
 
 use clap::Parser;

@@ -81,6 +81,79 @@ pub fn invite(duet: &Duet, addrs: Vec<String>, port: Option<u16>, out: &Output) 
     Ok(())
 }
 
+/// `duet link`: prints this person's personal ticket, or takes one from their other device
+/// and syncs the private notes from it (relay first, then the device itself).
+pub fn link(
+    duet: &mut Duet,
+    ticket: Option<&str>,
+    addrs: Vec<String>,
+    port: Option<u16>,
+    sync: bool,
+    out: &Output,
+) -> Result<()> {
+    let Some(ticket) = ticket else {
+        let addrs = if addrs.is_empty() {
+            reachable_addrs(port.unwrap_or(DEFAULT_PORT))
+        } else {
+            addrs.iter().map(|a| parse_addr(a)).collect::<Result<_>>()?
+        };
+        let link = duet.link_ticket(addrs.clone())?;
+        let ticket = link.to_link_ticket();
+        out.print(&serde_json::json!({ "ticket": ticket }), || {
+            let qr = link.to_link_qr().unwrap_or_default();
+            let at: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            format!(
+                "Personal link for your own devices. It carries the secret of your private notes: never share it.\n\n{qr}\n{ticket}\n\nOn your other device: duet link {ticket}\nIt reaches this device at {} while `duet serve` runs here{}.\n",
+                at.join(", "),
+                if link.relay.is_some() { ", or through the relay" } else { "" }
+            )
+        });
+        return Ok(());
+    };
+    let link = Invite::from_link_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
+    let space = duet.link_join(&link)?;
+    if !sync {
+        out.print(
+            &serde_json::json!({ "personal_space": space, "synced": false }),
+            || "Linked. Your private notes arrive with the next `duet sync`.\n".into(),
+        );
+        return Ok(());
+    }
+    let rt = runtime()?;
+    let mut last_error = None;
+    if link.relay.is_some() {
+        match rt.block_on(relay_client::sync_relay(duet, &space)) {
+            Ok(o) => {
+                out.print(
+                    &serde_json::json!({ "personal_space": space, "synced": true, "relay": o.addr, "report": o.report }),
+                    || format!("Linked through the relay at {}: {}.\n", o.addr, o.report.summary()),
+                );
+                return Ok(());
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let pins = BTreeSet::from([link.fingerprint]);
+    for addr in &link.addrs {
+        match rt.block_on(sync_with_retries(duet, *addr, pins.clone(), ATTEMPTS)) {
+            Ok(outcome) => {
+                out.print(
+                    &serde_json::json!({ "personal_space": space, "synced": true, "outcome": outcome_json(&outcome) }),
+                    || format!("Linked and synced with {addr}: {}.\n", summaries(&outcome)),
+                );
+                return Ok(());
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let why = last_error.map_or("the ticket lists no address".to_owned(), |e| e.to_string());
+    out.print(
+        &serde_json::json!({ "personal_space": space, "synced": false, "error": why }),
+        || format!("Linked, but the first sync failed: {why}\nRun `duet sync` when your other device runs `duet serve`.\n"),
+    );
+    Ok(())
+}
+
 /// `duet peers`.
 pub fn peers(duet: &Duet, out: &Output) -> Result<()> {
     let me = fingerprint_text(&duet.tls_identity()?.fingerprint());

@@ -27,7 +27,7 @@ impl Palette {
         }
     }
 
-    fn heading(&self, s: &str) -> String {
+    pub fn heading(&self, s: &str) -> String {
         if self.color {
             s.bold().to_string()
         } else {
@@ -35,7 +35,7 @@ impl Palette {
         }
     }
 
-    fn dim(&self, s: &str) -> String {
+    pub fn dim(&self, s: &str) -> String {
         if self.color {
             s.dimmed().to_string()
         } else {
@@ -43,7 +43,7 @@ impl Palette {
         }
     }
 
-    fn warn(&self, s: &str) -> String {
+    pub fn warn(&self, s: &str) -> String {
         if self.color {
             s.yellow().to_string()
         } else {
@@ -51,7 +51,7 @@ impl Palette {
         }
     }
 
-    fn id(&self, s: &str) -> String {
+    pub fn id(&self, s: &str) -> String {
         if self.color {
             s.cyan().to_string()
         } else {
@@ -255,7 +255,7 @@ fn conflicts(list: &[Conflict], p: Palette) -> String {
 }
 
 /// A stored date with its weekday (`Thu 2026-12-03`); anything unreadable as it is.
-fn day(date: &str) -> String {
+pub fn day(date: &str) -> String {
     match date.parse::<jiff::civil::Date>() {
         Ok(d) => d.strftime("%a %Y-%m-%d").to_string(),
         Err(_) => date.to_owned(),

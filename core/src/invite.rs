@@ -12,6 +12,10 @@ use std::net::SocketAddr;
 
 /// The prefix of every ticket of this format.
 pub const TICKET_PREFIX: &str = "duet1";
+/// The prefix of a personal link ticket: the same format, carrying the secret of a
+/// person's own space (private notes) instead of a shared notebook's. Its own prefix keeps
+/// one from being pasted where the other belongs.
+pub const LINK_PREFIX: &str = "duetlink1";
 /// Bytes of checksum at the end of a ticket.
 const CHECKSUM_LEN: usize = 4;
 /// Tickets longer than this are refused before decoding.
@@ -33,6 +37,14 @@ pub enum InviteError {
     /// The checksum is fine but the content is not an invite.
     #[error("the invite ticket is malformed")]
     Malformed,
+    /// A personal link ticket where a notebook invite was expected.
+    #[error(
+        "this is a personal link ticket, for your own devices: run `duet link TICKET` instead"
+    )]
+    LinkNotInvite,
+    /// A notebook invite where a personal link ticket was expected.
+    #[error("this is a notebook invite, not a personal link ticket: run `duet join TICKET --as ROLE` instead")]
+    InviteNotLink,
 }
 
 /// A relay the notebook syncs through.
@@ -79,6 +91,26 @@ impl Invite {
 
     /// The ticket string.
     pub fn to_ticket(&self) -> String {
+        self.encode(TICKET_PREFIX)
+    }
+
+    /// The ticket string of a personal link (see [`LINK_PREFIX`]).
+    pub fn to_link_ticket(&self) -> String {
+        self.encode(LINK_PREFIX)
+    }
+
+    /// Reads a personal link ticket.
+    pub fn from_link_ticket(ticket: &str) -> Result<Invite, InviteError> {
+        let cleaned: String = ticket.chars().filter(|c| !c.is_whitespace()).collect();
+        let lower = cleaned.to_ascii_lowercase();
+        match lower.strip_prefix(LINK_PREFIX) {
+            Some(body) => Invite::decode(body),
+            None if lower.starts_with(TICKET_PREFIX) => Err(InviteError::InviteNotLink),
+            None => Err(InviteError::NotATicket),
+        }
+    }
+
+    fn encode(&self, prefix: &str) -> String {
         // Encoding plain owned data into a Vec cannot fail.
         let mut bytes = postcard::to_allocvec(self).unwrap_or_default();
         let sum = blake3::hash(&bytes);
@@ -86,7 +118,7 @@ impl Invite {
         let body = data_encoding::BASE32_NOPAD
             .encode(&bytes)
             .to_ascii_lowercase();
-        format!("{TICKET_PREFIX}{body}")
+        format!("{prefix}{body}")
     }
 
     /// Reads a ticket; surrounding whitespace and line breaks (from copying) are ignored.
@@ -96,6 +128,9 @@ impl Invite {
             return Err(InviteError::Malformed);
         }
         let lower = cleaned.to_ascii_lowercase();
+        if lower.starts_with(LINK_PREFIX) {
+            return Err(InviteError::LinkNotInvite);
+        }
         let Some(body) = lower.strip_prefix(TICKET_PREFIX) else {
             if let Some(rest) = lower.strip_prefix("duet") {
                 let version: String = rest.chars().take_while(char::is_ascii_digit).collect();
@@ -105,6 +140,13 @@ impl Invite {
             }
             return Err(InviteError::NotATicket);
         };
+        Invite::decode(body)
+    }
+
+    fn decode(body: &str) -> Result<Invite, InviteError> {
+        if body.len() > MAX_TICKET_CHARS {
+            return Err(InviteError::Malformed);
+        }
         let bytes = data_encoding::BASE32_NOPAD
             .decode(body.to_ascii_uppercase().as_bytes())
             .map_err(|_| InviteError::Checksum)?;
@@ -125,20 +167,29 @@ impl Invite {
 
     /// The ticket drawn as a QR code with Unicode half blocks, for a terminal.
     pub fn to_qr(&self) -> Option<String> {
-        // QR alphanumeric mode holds upper case only; the ticket reads back in any case.
-        let code = qrcode::QrCode::with_error_correction_level(
-            self.to_ticket().to_ascii_uppercase(),
-            qrcode::EcLevel::L,
-        )
-        .ok()?;
-        Some(
-            code.render::<qrcode::render::unicode::Dense1x2>()
-                .dark_color(qrcode::render::unicode::Dense1x2::Light)
-                .light_color(qrcode::render::unicode::Dense1x2::Dark)
-                .quiet_zone(true)
-                .build(),
-        )
+        qr(&self.to_ticket())
     }
+
+    /// The personal link ticket drawn as a QR code.
+    pub fn to_link_qr(&self) -> Option<String> {
+        qr(&self.to_link_ticket())
+    }
+}
+
+fn qr(ticket: &str) -> Option<String> {
+    // QR alphanumeric mode holds upper case only; the ticket reads back in any case.
+    let code = qrcode::QrCode::with_error_correction_level(
+        ticket.to_ascii_uppercase(),
+        qrcode::EcLevel::L,
+    )
+    .ok()?;
+    Some(
+        code.render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
 }
 
 #[cfg(test)]
@@ -193,6 +244,21 @@ mod tests {
             Err(InviteError::NewerVersion("duet2".into()))
         );
         assert_eq!(Invite::from_ticket("duet1"), Err(InviteError::Checksum));
+    }
+
+    #[test]
+    fn link_tickets_and_invites_are_not_confused() {
+        let link = sample().to_link_ticket();
+        assert!(link.starts_with(LINK_PREFIX));
+        assert_eq!(Invite::from_link_ticket(&link), Ok(sample()));
+        assert_eq!(Invite::from_ticket(&link), Err(InviteError::LinkNotInvite));
+        assert_eq!(
+            Invite::from_link_ticket(&sample().to_ticket()),
+            Err(InviteError::InviteNotLink)
+        );
+        let mut typo = link.clone();
+        typo.replace_range(20..21, if &link[20..21] == "a" { "b" } else { "a" });
+        assert_eq!(Invite::from_link_ticket(&typo), Err(InviteError::Checksum));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - `bundle`: the offline exchange file format
 //! - `invite`: invite tickets (secret, addresses, fingerprint) as a short string and a QR code
 //! - `wire`: versioned, length-prefixed messages shared by devices (and the relay)
+//! - `insights`: health signals, themes and search over a notebook's history
 //! - `sync`: transport-free sync state machines
 //! - `net`: QUIC endpoints, pinned TLS, membership proofs, `serve` and `sync --peer`
 //! - `dates`, `ids`: the small parsers people type into
@@ -24,6 +25,7 @@ pub mod dates;
 mod duet;
 mod error;
 pub mod ids;
+pub mod insights;
 pub mod invite;
 pub mod model;
 pub mod net;
@@ -34,8 +36,8 @@ pub mod sync;
 pub mod wire;
 
 pub use duet::{
-    Duet, ExportManifest, ExportedDoc, JoinAs, KnownPeer, MergeReport, MoveTarget, Outgoing, Owner,
-    PeerSession, RelaySetting, SyncReport, WrapOutcome, MANIFEST_FILE,
+    Asked, Duet, ExportManifest, ExportedDoc, JoinAs, KnownPeer, MergeReport, MoveTarget, Outgoing,
+    Owner, PeerSession, Prep, RelaySetting, SyncReport, WrapOutcome, MANIFEST_FILE,
 };
 pub use error::DuetError;
 pub use model::views;

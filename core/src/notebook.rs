@@ -65,12 +65,25 @@ pub(crate) struct Notebook {
     /// finding it scans every meeting, so repeated edits reuse it until the index changes.
     current: Option<(IndexState, Option<MeetingSummary>)>,
     actor: ActorId,
+    /// Whether this is a person's own space: one personal document, no index.
+    pub personal: bool,
 }
 
 impl Notebook {
     /// A notebook of the store; nothing is loaded until used.
     pub fn load(store: &Store, id: &str, actor: &ActorId) -> Result<Notebook, DuetError> {
+        Notebook::load_kind(store, id, actor, false)
+    }
+
+    /// A shared notebook, or (with `personal`) a person's own space.
+    pub fn load_kind(
+        store: &Store,
+        id: &str,
+        actor: &ActorId,
+        personal: bool,
+    ) -> Result<Notebook, DuetError> {
         Ok(Notebook {
+            personal,
             id: id.to_owned(),
             index: None,
             reader: store.reader(),
@@ -91,6 +104,7 @@ impl Notebook {
             commitments: None,
             current: None,
             actor: actor.clone(),
+            personal: false,
         }
     }
 
@@ -298,7 +312,11 @@ impl Notebook {
     pub fn all_doc_ids(&self) -> Result<Vec<String>, DuetError> {
         let mut ids = self.reader.doc_ids(&self.id)?;
         ids.extend(self.meetings.keys().cloned());
-        ids.push(index::INDEX_DOC.to_owned());
+        ids.push(if self.personal {
+            crate::model::private::PRIVATE_DOC.to_owned()
+        } else {
+            index::INDEX_DOC.to_owned()
+        });
         if self.commitments.is_some() {
             ids.push(COMMITMENTS_DOC.to_owned());
         }

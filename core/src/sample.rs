@@ -367,6 +367,7 @@ pub fn write_home(home: &Path, sample: &mut SampleNotebook) -> Result<usize, Due
         id: id.clone(),
         secret_hex: data_encoding::HEXLOWER.encode(sample.secret.as_bytes()),
         title: "Ana / Bo weekly".into(),
+        personal: false,
     })?;
     store.set_meta(META_CURRENT, id.as_bytes())?;
     let mut total = 0;

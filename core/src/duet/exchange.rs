@@ -166,6 +166,7 @@ impl Duet {
             id: id.clone(),
             secret_hex: data_encoding::HEXLOWER.encode(secret.as_bytes()),
             title: title.to_owned(),
+            personal: false,
         })?;
         let mut report = self.merge_docs(&id, docs, true)?;
         let mut nb = Notebook::load(&self.store, &id, &self.actor)?;

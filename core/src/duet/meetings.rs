@@ -49,7 +49,12 @@ impl Duet {
     ) -> Result<MeetingSummary, DuetError> {
         let mut nb = self.load()?;
         let id = resolve_meeting(&self.store, &mut nb, id)?;
-        index::set_meeting_date(&mut nb.index()?.am, &id, &date.to_string())?;
+        let from = summary(&mut nb, &id)?.date;
+        let to = date.to_string();
+        if from != to {
+            index::record_move(&mut nb.index()?.am, &id, &ids::new_id(), &from, &to)?;
+        }
+        index::set_meeting_date(&mut nb.index()?.am, &id, &to)?;
         index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Rescheduled)?;
         self.save(&mut nb)?;
         summary(&mut nb, &id)

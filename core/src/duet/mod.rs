@@ -32,12 +32,17 @@ use std::path::{Path, PathBuf};
 mod agenda;
 mod commits;
 mod exchange;
+mod insights;
 mod meetings;
 mod notebooks;
 mod peer;
+mod private;
+mod questions;
 mod relay;
 
+pub use insights::Prep;
 pub use peer::{KnownPeer, PeerSession, SyncReport};
+pub use questions::Asked;
 pub use relay::{Outgoing, RelaySetting};
 
 use agenda::carry_over;
@@ -269,7 +274,7 @@ impl Duet {
         if let Some(id) = self.store.meta(META_CURRENT)? {
             return Ok(String::from_utf8_lossy(&id).into_owned());
         }
-        let mut all = self.store.notebooks()?;
+        let mut all = self.shared_records()?;
         match all.len() {
             1 => Ok(all.remove(0).id),
             _ => Err(DuetError::NoNotebook),
@@ -300,6 +305,28 @@ impl Duet {
         nb.persist(&mut self.store)
     }
 
+    /// The shared notebooks of this home (not the personal space).
+    fn shared_records(&self) -> Result<Vec<NotebookRecord>, DuetError> {
+        let mut all = self.store.notebooks()?;
+        all.retain(|r| !r.personal);
+        Ok(all)
+    }
+
+    /// Everything this home syncs: the shared notebooks and its personal space (a personal
+    /// space it replaced when it was linked to another device's is left out).
+    fn synced_records(&self) -> Result<Vec<NotebookRecord>, DuetError> {
+        let personal = self.personal_space()?;
+        let mut all = self.store.notebooks()?;
+        all.retain(|r| !r.personal || Some(&r.id) == personal.as_ref());
+        Ok(all)
+    }
+
+    /// A notebook or the personal space, loaded lazily, for sync.
+    fn load_for_sync(&self, id: &str) -> Result<Notebook, DuetError> {
+        let personal = self.personal_space()?.as_deref() == Some(id);
+        Notebook::load_kind(&self.store, id, &self.actor, personal)
+    }
+
     fn record(&self, id: &str) -> Result<NotebookRecord, DuetError> {
         self.store
             .notebooks()?
@@ -309,7 +336,7 @@ impl Duet {
     }
 
     fn resolve_notebook(&self, query: &str) -> Result<String, DuetError> {
-        let records = self.store.notebooks()?;
+        let records = self.shared_records()?;
         let by_title: Vec<&NotebookRecord> = records
             .iter()
             .filter(|r| r.title.eq_ignore_ascii_case(query.trim()))

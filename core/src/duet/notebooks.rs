@@ -50,6 +50,7 @@ impl Duet {
             id: id.clone(),
             secret_hex: data_encoding::HEXLOWER.encode(secret.as_bytes()),
             title,
+            personal: false,
         })?;
         self.store.set_meta(META_CURRENT, id.as_bytes())?;
         nb.persist(&mut self.store)?;
@@ -61,7 +62,7 @@ impl Duet {
     pub fn notebooks(&self) -> Result<Vec<NotebookView>, DuetError> {
         let current = self.current_id().ok();
         let mut out = Vec::new();
-        for record in self.store.notebooks()? {
+        for record in self.shared_records()? {
             let is_current = current.as_deref() == Some(record.id.as_str());
             if self.join_pending(&record.id)?
                 && self.store.load_doc(&record.id, INDEX_DOC)?.is_none()

@@ -4,8 +4,10 @@
 //! The protocol steps live in [`crate::sync::peer`]; the network in [`crate::net`]. Here the
 //! steps meet the store: documents load lazily, heads come from the store's cache, the
 //! per-peer states are persisted, and what arrived is validated before it is kept.
+use super::private::PERSONAL_TITLE;
 use super::*;
 use crate::crypto::MembershipKey;
+use crate::model::private::{self, PRIVATE_DOC};
 use crate::sync::peer::{PeerDocs, PeerSync, SyncError, Unchanged};
 use crate::wire::{DocOffer, RoundEntry};
 use automerge::sync::State;
@@ -49,6 +51,9 @@ pub struct SyncReport {
     pub notes: usize,
     /// Meetings that arrived.
     pub meetings: usize,
+    /// Private notes that arrived (from this person's other devices).
+    #[serde(default)]
+    pub private_notes: usize,
 }
 
 impl SyncReport {
@@ -74,6 +79,7 @@ impl SyncReport {
             "commitment updates",
         );
         say(self.notes, "meeting's notes", "meetings' notes");
+        say(self.private_notes, "private note", "private notes");
         if parts.is_empty() && self.documents_changed > 0 {
             parts.push(format!(
                 "changes to {} document{}",
@@ -93,7 +99,7 @@ impl Duet {
     /// Every notebook this home holds, with its membership key: what the handshake proves.
     pub fn memberships(&self) -> Result<Vec<(String, MembershipKey)>, DuetError> {
         let mut out = Vec::new();
-        for record in self.store.notebooks()? {
+        for record in self.synced_records()? {
             out.push((record.id.clone(), self.secret_of(&record)?.membership_key()));
         }
         Ok(out)
@@ -113,7 +119,7 @@ impl Duet {
 
     /// Starts syncing `notebook` with the peer whose certificate fingerprint is `peer`.
     pub fn peer_session(&mut self, notebook: &str, peer: &str) -> Result<PeerSession, DuetError> {
-        if !self.store.notebooks()?.iter().any(|r| r.id == notebook) {
+        if !self.synced_records()?.iter().any(|r| r.id == notebook) {
             return Err(DuetError::NotFound {
                 kind: "notebook",
                 query: notebook.to_owned(),
@@ -121,7 +127,7 @@ impl Duet {
         }
         self.cache.borrow_mut().take();
         Ok(PeerSession {
-            nb: Notebook::load(&self.store, notebook, &self.actor)?,
+            nb: self.load_for_sync(notebook)?,
             sync: PeerSync::new(),
             peer: peer.to_owned(),
         })
@@ -199,11 +205,16 @@ impl Duet {
             documents_changed: changed.len(),
             ..SyncReport::default()
         };
+        let personal = nb.personal;
         for (doc, before) in changed {
             let am = &mut nb.doc(doc)?.am;
-            validate_doc(am, doc)?;
+            validate_doc(am, doc, personal)?;
             let mut old = am.fork_at(before).map_err(crate::model::ModelError::from)?;
             count_arrivals(&mut report, doc, &mut old, am)?;
+        }
+        if personal {
+            report.title = PERSONAL_TITLE.to_owned();
+            return Ok(report);
         }
         report.title = index::title(&nb.index()?.am)?;
         nb.reconcile_moves()?;
@@ -251,7 +262,7 @@ impl PeerDocs for StoreDocs<'_> {
     }
 
     fn accepts(&self, doc: &str) -> bool {
-        acceptable_doc_id(doc)
+        acceptable_doc_id(doc, self.nb.personal)
     }
 
     fn state(&mut self, doc: &str) -> Result<Option<State>, SyncError> {
@@ -288,8 +299,12 @@ impl PeerDocs for StoreDocs<'_> {
     }
 }
 
-/// Whether a document id from another device is one a notebook can hold.
-pub(super) fn acceptable_doc_id(doc: &str) -> bool {
+/// Whether a document id from another device is one a notebook (or, with `personal`, a
+/// personal space) can hold.
+pub(super) fn acceptable_doc_id(doc: &str, personal: bool) -> bool {
+    if personal {
+        return doc == PRIVATE_DOC;
+    }
     doc == INDEX_DOC
         || doc == COMMITMENTS_DOC
         || (doc.len() == ids::ID_LEN && doc.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -304,7 +319,20 @@ fn synced_key(peer: &str, notebook: &str) -> String {
 }
 
 /// A document that arrived must fit the schema of what it claims to be.
-fn validate_doc(am: &AutoCommit, doc: &str) -> Result<(), DuetError> {
+fn validate_doc(am: &AutoCommit, doc: &str, personal: bool) -> Result<(), DuetError> {
+    if personal || doc == PRIVATE_DOC {
+        if !acceptable_doc_id(doc, personal) {
+            return Err(DuetError::BadImport(format!(
+                "document {doc} does not belong in a {}",
+                if personal {
+                    "personal space"
+                } else {
+                    "notebook"
+                }
+            )));
+        }
+        return Ok(private::validate(am)?);
+    }
     match doc {
         INDEX_DOC => index::validate(am)?,
         COMMITMENTS_DOC => commitments::validate(am)?,
@@ -345,6 +373,13 @@ fn count_arrivals(
             report.agenda_items += items(now)?.difference(&old_items).count();
         }
         COMMITMENTS_DOC => {}
+        PRIVATE_DOC => {
+            let ids = |am: &AutoCommit| -> Result<BTreeSet<String>, DuetError> {
+                Ok(private::notes(am)?.into_iter().map(|n| n.id).collect())
+            };
+            let old_ids = if empty { BTreeSet::new() } else { ids(old)? };
+            report.private_notes += ids(now)?.difference(&old_ids).count();
+        }
         _ => {
             let agenda = |am: &AutoCommit| -> Result<BTreeSet<String>, DuetError> {
                 Ok(meeting::agenda(am)?.into_iter().map(|i| i.id).collect())
@@ -497,6 +532,7 @@ impl Duet {
             id: id.clone(),
             secret_hex: data_encoding::HEXLOWER.encode(secret.as_bytes()),
             title: invite.title.clone(),
+            personal: false,
         })?;
         self.store.set_meta(
             &format!("{PENDING_JOIN_PREFIX}{id}"),

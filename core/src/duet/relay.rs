@@ -58,10 +58,26 @@ impl Duet {
             fingerprint: fingerprint.trim().to_ascii_lowercase(),
             team_token,
         };
+        self.relay_set_for(&id, setting.clone())?;
+        // Private notes travel through the same relay unless they already have one.
+        if let Some(space) = self.personal_space()? {
+            if self.relay_setting(&space)?.is_none() {
+                self.relay_set_for(&space, setting.clone())?;
+            }
+        }
+        Ok(setting)
+    }
+
+    /// Sets the relay of a notebook or of the personal space.
+    pub(super) fn relay_set_for(
+        &mut self,
+        id: &str,
+        setting: RelaySetting,
+    ) -> Result<(), DuetError> {
         let json = serde_json::to_vec(&setting).map_err(|e| DuetError::Invalid(e.to_string()))?;
         self.store.set_meta(&format!("{RELAY_PREFIX}{id}"), &json)?;
         self.store.flush()?;
-        Ok(setting)
+        Ok(())
     }
 
     /// The relay of a notebook, if it has one.
@@ -80,7 +96,7 @@ impl Duet {
     /// Every notebook with a relay.
     pub fn relayed_notebooks(&self) -> Result<Vec<(String, RelaySetting)>, DuetError> {
         let mut out = Vec::new();
-        for record in self.store.notebooks()? {
+        for record in self.synced_records()? {
             if let Some(setting) = self.relay_setting(&record.id)? {
                 out.push((record.id, setting));
             }
@@ -112,7 +128,7 @@ impl Duet {
     pub fn relay_outgoing(&mut self, notebook: &str) -> Result<Option<Outgoing>, DuetError> {
         self.cache.borrow_mut().take();
         let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
-        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        let mut nb = self.load_for_sync(notebook)?;
         let mut batch = Vec::new();
         let mut seen = Vec::new();
         let mut changes = 0;
@@ -171,7 +187,7 @@ impl Duet {
         self.cache.borrow_mut().take();
         entries.sort_by_key(|(seq, _)| *seq);
         let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
-        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        let mut nb = self.load_for_sync(notebook)?;
         let mut changed: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
         let mut seen: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
         let mut cursor = self.relay_cursor(notebook)?;
@@ -193,7 +209,7 @@ impl Duet {
             };
             let mut whole = true;
             for part in batch {
-                if !acceptable_doc_id(&part.doc) {
+                if !acceptable_doc_id(&part.doc, nb.personal) {
                     rejected += 1;
                     continue;
                 }
@@ -252,7 +268,7 @@ impl Duet {
         self.cache.borrow_mut().take();
         let upto = self.relay_cursor(notebook)?;
         let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
-        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        let mut nb = self.load_for_sync(notebook)?;
         let mut batch = Vec::new();
         for doc in nb.all_doc_ids()? {
             let am = &mut nb.doc(&doc)?.am;

@@ -17,7 +17,7 @@ use super::item::{self, NewItem};
 use super::views::{AgendaItem, Cadence, Conflict, MeetingSummary, Person};
 use super::{MeetingStatus, ModelError, Role, SCHEMA_VERSION};
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjId, ObjType, ROOT};
+use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ROOT};
 
 /// The document id of a notebook's index in the store and in exports.
 pub const INDEX_DOC: &str = "index";
@@ -174,6 +174,20 @@ pub fn set_meeting_date(doc: &mut AutoCommit, id: &str, date: &str) -> Result<()
     Ok(())
 }
 
+/// Records that a meeting moved from one date to another. Each move is its own key in the
+/// meeting's map (`moved/<id>`), so moves made on two devices offline all count.
+pub fn record_move(
+    doc: &mut AutoCommit,
+    id: &str,
+    move_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), ModelError> {
+    let obj = meeting_obj(doc, id)?;
+    doc.put(&obj, format!("moved/{move_id}"), format!("{from} -> {to}"))?;
+    Ok(())
+}
+
 /// Sets a meeting's status.
 pub fn set_meeting_status(
     doc: &mut AutoCommit,
@@ -223,11 +237,20 @@ fn read_meeting(doc: &AutoCommit, obj: &ObjId, id: String) -> Result<MeetingSumm
             values: statuses.clone(),
         });
     }
+    let status = MeetingStatus::parse(statuses.first().map(String::as_str).unwrap_or(""));
+    let moves = doc.keys(obj).filter(|k| k.starts_with("moved/")).count();
+    // A meeting rescheduled before moves were recorded still counts once.
+    let reschedules = if moves == 0 && status == MeetingStatus::Rescheduled {
+        1
+    } else {
+        moves
+    };
     Ok(MeetingSummary {
         id,
         date: dates.first().cloned().unwrap_or_default(),
-        status: MeetingStatus::parse(statuses.first().map(String::as_str).unwrap_or("")),
+        status,
         conflicts,
+        reschedules: u32::try_from(reschedules).unwrap_or(u32::MAX),
     })
 }
 

@@ -13,7 +13,7 @@ use super::item::{self, NewItem};
 use super::views::{AgendaItem, Commitment, Conflict, SectionText};
 use super::{CommitmentStatus, ModelError, Section, SCHEMA_VERSION};
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjId, ObjType, ROOT};
+use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ROOT};
 
 /// Writes a new meeting document. Only the device creating the meeting calls this.
 pub fn create(doc: &mut AutoCommit, meeting_id: &str) -> Result<(), ModelError> {
@@ -152,6 +152,11 @@ pub fn edit_commitment(
         doc.update_text(&t, text)?;
     }
     if let Some(due) = due {
+        let before = am::str(doc, &obj, "due")?;
+        // Dates are stored as YYYY-MM-DD, so text order is date order.
+        if before.as_deref().is_some_and(|b| b < due) {
+            doc.put(&obj, format!("slip/{}", crate::ids::new_id()), due)?;
+        }
         doc.put(&obj, "due", due)?;
     }
     Ok(())
@@ -207,6 +212,8 @@ fn read_commitment(
         made_in: am::str(doc, obj, "made_in")?.unwrap_or_else(|| meeting.to_owned()),
         closed_at: am::int(doc, obj, "closed_at")?,
         conflicts,
+        slips: u32::try_from(doc.keys(obj).filter(|k| k.starts_with("slip/")).count())
+            .unwrap_or(u32::MAX),
     })
 }
 

@@ -16,6 +16,8 @@ pub mod commitments;
 pub mod index;
 pub mod item;
 pub mod meeting;
+pub mod private;
+pub mod questions;
 pub mod views;
 
 use serde::{Deserialize, Serialize};

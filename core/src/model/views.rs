@@ -86,6 +86,9 @@ pub struct MeetingSummary {
     pub status: MeetingStatus,
     /// Fields set concurrently to different values (date, status).
     pub conflicts: Vec<Conflict>,
+    /// How many times it was moved to another date.
+    #[serde(default)]
+    pub reschedules: u32,
 }
 
 /// An agenda item, in a meeting or in the backlog.
@@ -127,6 +130,9 @@ pub struct Commitment {
     pub closed_at: Option<i64>,
     /// Fields set concurrently to different values.
     pub conflicts: Vec<Conflict>,
+    /// How many times its due date was pushed later.
+    #[serde(default)]
+    pub slips: u32,
 }
 
 /// A text section of a meeting.

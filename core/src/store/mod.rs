@@ -115,6 +115,9 @@ pub struct NotebookRecord {
     pub secret_hex: String,
     /// Title when last seen (for listing without loading the index).
     pub title: String,
+    /// Whether this is a person's own space (private notes), not a shared notebook.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub personal: bool,
 }
 
 /// A document's stored bytes, verified: the snapshot followed by its chunks, in order.

@@ -1,0 +1,152 @@
+//! The views over a notebook's history: health signals, themes, search, and what to bring
+//! to the next meeting. History views load every meeting (DESIGN: they may); `prep` loads
+//! only the current meeting and the few held before it.
+use super::*;
+use crate::insights::health::{self, Health};
+use crate::insights::search::{self, Hit};
+use crate::insights::themes::{self, Themes};
+use crate::insights::History;
+use crate::model::private::PrivateNote;
+use crate::model::questions::{self, Question};
+
+/// What `duet prep` shows before the next meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prep {
+    /// The notebook.
+    pub notebook: NotebookView,
+    /// The meeting being prepared (the current one).
+    pub meeting: Option<MeetingSummary>,
+    /// Its agenda so far, both people's items.
+    pub agenda: Vec<AgendaItem>,
+    /// Items kept for later.
+    pub backlog: Vec<AgendaItem>,
+    /// Open commitments, by due date.
+    pub open_commitments: Vec<Commitment>,
+    /// The last held meeting's date and key takeaway.
+    pub last_takeaway: Option<(String, String)>,
+    /// A question worth asking.
+    pub question: Option<Question>,
+    /// This person's private notes for the meeting.
+    pub private: Vec<PrivateNote>,
+}
+
+/// How many held meetings back `prep` looks for the last takeaway.
+const TAKEAWAY_LOOKBACK: usize = 5;
+
+impl Duet {
+    /// The drift signals over the last `window` concluded meetings.
+    pub fn health(&self, window: usize) -> Result<Health, DuetError> {
+        let (notebook, meetings, backlog) = self.whole_history()?;
+        Ok(health::health(
+            &History {
+                notebook: &notebook,
+                meetings: &meetings,
+                backlog: &backlog,
+                today: crate::dates::today(),
+            },
+            window,
+        ))
+    }
+
+    /// Recurring themes and the commitments that keep slipping.
+    pub fn themes(&self) -> Result<Themes, DuetError> {
+        let (notebook, meetings, backlog) = self.whole_history()?;
+        Ok(themes::themes(&History {
+            notebook: &notebook,
+            meetings: &meetings,
+            backlog: &backlog,
+            today: crate::dates::today(),
+        }))
+    }
+
+    /// Every agenda item, note paragraph, commitment and private note (this person's) of
+    /// the selected notebook that holds all words of `query`.
+    pub fn search(&self, query: &str) -> Result<Vec<Hit>, DuetError> {
+        if query.trim().is_empty() {
+            return Err(DuetError::Invalid("the search text is empty".into()));
+        }
+        let (notebook, meetings, backlog) = self.whole_history()?;
+        let private = self.private_notes()?;
+        Ok(search::search(
+            &History {
+                notebook: &notebook,
+                meetings: &meetings,
+                backlog: &backlog,
+                today: crate::dates::today(),
+            },
+            &private,
+            query,
+        ))
+    }
+
+    /// What to bring to the next meeting.
+    pub fn prep(&self) -> Result<Prep, DuetError> {
+        let mut nb = self.load()?;
+        let notebook = self.view_of(&mut nb, true)?;
+        let current = nb.current_meeting(&self.store)?;
+        let agenda = match &current {
+            Some(m) => meeting::agenda(&nb.meeting(&m.id)?.am)?,
+            None => Vec::new(),
+        };
+        let held: Vec<MeetingSummary> = index::meetings(&nb.index()?.am)?
+            .into_iter()
+            .filter(|m| m.status == MeetingStatus::Held)
+            .collect();
+        let mut last_takeaway = None;
+        for m in held.iter().rev().take(TAKEAWAY_LOOKBACK) {
+            let doc = match nb.meeting(&m.id) {
+                Ok(doc) => doc,
+                Err(DuetError::MeetingNotHere { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let text = am_section(&doc.am, Section::Takeaway)?;
+            if !text.is_empty() {
+                last_takeaway = Some((m.date.clone(), text));
+                break;
+            }
+        }
+        let all_questions = questions::all(&nb.index()?.am)?;
+        let seed = current.as_ref().map(|m| m.id.clone()).unwrap_or_default();
+        let question = questions::suggest(&all_questions, &seed).cloned();
+        let prep = Prep {
+            backlog: index::backlog(&nb.index()?.am)?,
+            open_commitments: open_commitments(&mut nb)?,
+            private: self
+                .private_notes()?
+                .into_iter()
+                .filter(|n| {
+                    current
+                        .as_ref()
+                        .is_some_and(|m| n.meeting.as_deref() == Some(&m.id))
+                })
+                .collect(),
+            notebook,
+            meeting: current,
+            agenda,
+            last_takeaway,
+            question,
+        };
+        self.keep(nb);
+        Ok(prep)
+    }
+
+    /// The notebook, every meeting in full, and the backlog.
+    fn whole_history(
+        &self,
+    ) -> Result<(NotebookView, Vec<MeetingView>, Vec<AgendaItem>), DuetError> {
+        let notebook = self.notebook()?;
+        let meetings = self.history()?;
+        let mut nb = self.load()?;
+        let backlog = index::backlog(&nb.index()?.am)?;
+        self.keep(nb);
+        Ok((notebook, meetings, backlog))
+    }
+}
+
+fn am_section(doc: &automerge::AutoCommit, section: Section) -> Result<String, DuetError> {
+    Ok(meeting::sections(doc)?
+        .into_iter()
+        .find(|s| s.section == section)
+        .map(|s| s.text)
+        .unwrap_or_default())
+}

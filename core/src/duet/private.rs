@@ -1,0 +1,187 @@
+//! Private notes and the personal space that holds them.
+//!
+//! A person's private notes live in one personal document, in a personal space with its own
+//! secret: a record like a notebook's, marked personal, that is never listed as a notebook
+//! and never shared with the other person. It syncs like a notebook (P2P membership proof,
+//! relay envelopes sealed with its own key) among the devices that hold its secret, which
+//! only `duet link` hands out, as a personal link ticket.
+//!
+//! A device makes its personal space on first use. Linking to another device's space adopts
+//! that space; notes already written here are copied into it (notes are flat keys of the
+//! personal document, so the copy merges and loses nothing), and the old space is no longer
+//! synced.
+use super::*;
+use crate::invite::{Invite, RelayInfo};
+use crate::model::private::{self as personal_doc, PrivateNote, PRIVATE_DOC};
+
+/// The title the personal space is listed under in sync reports.
+pub(crate) const PERSONAL_TITLE: &str = "Private notes";
+const META_PERSONAL: &str = "personal_space";
+
+impl Duet {
+    /// The personal space's id, if this device has one.
+    pub fn personal_space(&self) -> Result<Option<String>, DuetError> {
+        Ok(self
+            .store
+            .meta(META_PERSONAL)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// The personal space, made (durably) on first use.
+    fn ensure_personal_space(&mut self) -> Result<String, DuetError> {
+        if let Some(id) = self.personal_space()? {
+            return Ok(id);
+        }
+        let secret = NotebookSecret::generate();
+        let id = self.adopt_personal_space(&secret)?;
+        // Private notes travel through the relay the person's notebook already uses.
+        if let Some(setting) = self
+            .current_id()
+            .ok()
+            .map(|nb| self.relay_setting(&nb))
+            .transpose()?
+            .flatten()
+        {
+            self.relay_set_for(&id, setting)?;
+        }
+        Ok(id)
+    }
+
+    /// Records a personal space with this secret, with a personal document, and makes it this
+    /// device's. Returns its id.
+    fn adopt_personal_space(&mut self, secret: &NotebookSecret) -> Result<String, DuetError> {
+        let id = secret.notebook_id();
+        self.store.put_notebook(&NotebookRecord {
+            id: id.clone(),
+            secret_hex: data_encoding::HEXLOWER.encode(secret.as_bytes()),
+            title: PERSONAL_TITLE.to_owned(),
+            personal: true,
+        })?;
+        let mut space = Notebook::load_kind(&self.store, &id, &self.actor, true)?;
+        let doc = &mut space.doc_or_empty(PRIVATE_DOC)?.am;
+        personal_doc::create(doc)?;
+        space.persist(&mut self.store)?;
+        self.store.set_meta(META_PERSONAL, id.as_bytes())?;
+        self.store.flush()?;
+        Ok(id)
+    }
+
+    /// Writes a private note about the selected notebook's meeting (the current one by
+    /// default). It goes only to the personal space, never to the shared notebook.
+    pub fn private_add(
+        &mut self,
+        text: &str,
+        meeting_id: Option<&str>,
+    ) -> Result<PrivateNote, DuetError> {
+        let text = clean_text(text, "private note")?;
+        let notebook = self.current_id()?;
+        let mut nb = self.load()?;
+        let meeting = match resolve_meeting(&self.store, &mut nb, meeting_id) {
+            Ok(id) => Some(id),
+            Err(DuetError::NoCurrentMeeting) if meeting_id.is_none() => None,
+            Err(e) => return Err(e),
+        };
+        self.keep(nb);
+        let space = self.ensure_personal_space()?;
+        let note = PrivateNote {
+            id: ids::new_id(),
+            notebook,
+            meeting,
+            text,
+            at: now_millis(),
+        };
+        let mut nb = Notebook::load_kind(&self.store, &space, &self.actor, true)?;
+        personal_doc::add(&mut nb.doc(PRIVATE_DOC)?.am, &note)?;
+        nb.persist(&mut self.store)?;
+        Ok(note)
+    }
+
+    /// This person's private notes about the selected notebook, oldest first.
+    pub fn private_notes(&self) -> Result<Vec<PrivateNote>, DuetError> {
+        let notebook = self.current_id()?;
+        Ok(self
+            .all_private_notes()?
+            .into_iter()
+            .filter(|n| n.notebook == notebook)
+            .collect())
+    }
+
+    fn all_private_notes(&self) -> Result<Vec<PrivateNote>, DuetError> {
+        let Some(space) = self.personal_space()? else {
+            return Ok(Vec::new());
+        };
+        let mut nb = Notebook::load_kind(&self.store, &space, &self.actor, true)?;
+        let doc = match nb.doc(PRIVATE_DOC) {
+            Ok(doc) => doc,
+            Err(DuetError::MeetingNotHere { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        personal_doc::validate(&doc.am)?;
+        Ok(personal_doc::notes(&doc.am)?)
+    }
+
+    /// A personal link ticket for this person's other devices: the personal space's secret,
+    /// this device's addresses and certificate, and the relay to meet at. Without a relay
+    /// given, the personal space keeps the one it has, or takes the selected notebook's.
+    pub fn link_ticket(&mut self, addrs: Vec<std::net::SocketAddr>) -> Result<Invite, DuetError> {
+        let space = self.ensure_personal_space()?;
+        if self.relay_setting(&space)?.is_none() {
+            if let Some(setting) = self
+                .current_id()
+                .ok()
+                .map(|nb| self.relay_setting(&nb))
+                .transpose()?
+                .flatten()
+            {
+                self.relay_set_for(&space, setting)?;
+            }
+        }
+        let relay = match self.relay_setting(&space)? {
+            Some(s) => Some(RelayInfo {
+                fingerprint: crate::crypto::parse_fingerprint(&s.fingerprint)
+                    .ok_or_else(|| DuetError::Invalid("the relay fingerprint is damaged".into()))?,
+                addr: s.addr,
+            }),
+            None => None,
+        };
+        let secret = self.secret_of(&self.record(&space)?)?;
+        Ok(Invite {
+            secret: *secret.as_bytes(),
+            title: PERSONAL_TITLE.to_owned(),
+            addrs,
+            fingerprint: self.tls_identity()?.fingerprint(),
+            relay,
+        })
+    }
+
+    /// Makes this device share the personal space of a link ticket. Notes written here
+    /// before are copied into it. Returns the personal space's id.
+    pub fn link_join(&mut self, link: &Invite) -> Result<String, DuetError> {
+        let secret = link.notebook_secret();
+        let id = secret.notebook_id();
+        let old = self.personal_space()?;
+        if old.as_deref() == Some(id.as_str()) {
+            return Ok(id);
+        }
+        let earlier = self.all_private_notes()?;
+        self.adopt_personal_space(&secret)?;
+        if !earlier.is_empty() {
+            let mut nb = Notebook::load_kind(&self.store, &id, &self.actor, true)?;
+            let doc = &mut nb.doc(PRIVATE_DOC)?.am;
+            for note in &earlier {
+                personal_doc::add(doc, note)?;
+            }
+            nb.persist(&mut self.store)?;
+        }
+        if let Some(relay) = &link.relay {
+            let setting = RelaySetting {
+                addr: relay.addr.clone(),
+                fingerprint: crate::crypto::fingerprint_text(&relay.fingerprint),
+                team_token: None,
+            };
+            self.relay_set_for(&id, setting)?;
+        }
+        self.remember_peer(&link.fingerprint, None)?;
+        Ok(id)
+    }
+}

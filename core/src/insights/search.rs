@@ -1,0 +1,159 @@
+//! Text search across every meeting: agenda items, the sections, and commitments, plus
+//! the person's own private notes when the caller passes them.
+//!
+//! Matching ignores case (Unicode lower case) and finds every word of the query, in any
+//! order, within one entry: `search "rota workload"` finds "the on-call rota is #workload".
+
+use super::History;
+use crate::model::private::PrivateNote;
+use serde::{Deserialize, Serialize};
+
+/// Where a hit was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKind {
+    /// An agenda item.
+    Agenda,
+    /// A section of the notes (`section` says which).
+    Note,
+    /// A commitment.
+    Commitment,
+    /// One of the person's private notes.
+    Private,
+}
+
+/// One entry that matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hit {
+    /// The meeting id (empty for a private note without one).
+    pub meeting: String,
+    /// The meeting's date.
+    pub date: String,
+    /// What kind of entry.
+    pub kind: HitKind,
+    /// The section key for notes.
+    pub section: Option<String>,
+    /// The entry's id (item, commitment or private note).
+    pub id: Option<String>,
+    /// The matching line (for notes, the paragraph that matched).
+    pub text: String,
+}
+
+/// Every entry matching all words of `query`, oldest meeting first.
+pub fn search(h: &History<'_>, private: &[PrivateNote], query: &str) -> Vec<Hit> {
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    if words.is_empty() {
+        return Vec::new();
+    }
+    let matches = |text: &str| {
+        let lower = text.to_lowercase();
+        words.iter().all(|w| lower.contains(w.as_str()))
+    };
+    let mut out = Vec::new();
+    for m in h.meetings {
+        let hit = |kind, section: Option<String>, id: Option<String>, text: &str| Hit {
+            meeting: m.summary.id.clone(),
+            date: m.summary.date.clone(),
+            kind,
+            section,
+            id,
+            text: text.to_owned(),
+        };
+        for item in m.agenda.iter().filter(|i| matches(&i.text)) {
+            out.push(hit(
+                HitKind::Agenda,
+                None,
+                Some(item.id.clone()),
+                &item.text,
+            ));
+        }
+        for s in &m.sections {
+            for para in s.text.lines().filter(|p| matches(p)) {
+                out.push(hit(
+                    HitKind::Note,
+                    Some(s.section.key().to_owned()),
+                    None,
+                    para,
+                ));
+            }
+        }
+        for c in m.commitments.iter().filter(|c| matches(&c.text)) {
+            out.push(hit(HitKind::Commitment, None, Some(c.id.clone()), &c.text));
+        }
+    }
+    for note in private.iter().filter(|n| matches(&n.text)) {
+        let meeting = note.meeting.clone().unwrap_or_default();
+        let date = h
+            .meetings
+            .iter()
+            .find(|m| m.summary.id == meeting)
+            .map(|m| m.summary.date.clone())
+            .unwrap_or_default();
+        out.push(Hit {
+            meeting,
+            date,
+            kind: HitKind::Private,
+            section: None,
+            id: Some(note.id.clone()),
+            text: note.text.clone(),
+        });
+    }
+    out.sort_by(|a, b| a.date.cmp(&b.date));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insights::fixtures::*;
+    use crate::model::{CommitmentStatus, MeetingStatus, Section};
+
+    #[test]
+    fn every_kind_of_entry_is_searched_by_all_words_in_any_case() {
+        let nb = notebook();
+        let mut m = meeting("m1", "2026-05-05", MeetingStatus::Held);
+        m.agenda.push(item("a1", "The on-call ROTA", "bo"));
+        write(
+            &mut m,
+            Section::Challenges,
+            "first line\nrota is heavy on-call\nlast",
+        );
+        m.commitments.push(commitment(
+            "c1",
+            "fix the rota for on-call",
+            "ana",
+            None,
+            CommitmentStatus::Open,
+            None,
+        ));
+        let private = vec![PrivateNote {
+            id: "p1".into(),
+            notebook: "nb".into(),
+            meeting: Some("m1".into()),
+            text: "Bo seemed tired of on-call; rota?".into(),
+            at: 1,
+        }];
+        let meetings = vec![m];
+        let h = History {
+            notebook: &nb,
+            meetings: &meetings,
+            backlog: &[],
+            today: "2026-06-01".parse().expect("date"),
+        };
+        let hits = search(&h, &private, "rota ON-CALL");
+        let kinds: Vec<HitKind> = hits.iter().map(|h| h.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                HitKind::Agenda,
+                HitKind::Note,
+                HitKind::Commitment,
+                HitKind::Private
+            ]
+        );
+        assert_eq!(hits[1].text, "rota is heavy on-call");
+        assert_eq!(hits[3].date, "2026-05-05");
+        assert!(search(&h, &private, "rota holiday").is_empty());
+        assert!(search(&h, &private, "   ").is_empty());
+    }
+}
