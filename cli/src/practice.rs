@@ -411,11 +411,12 @@ pub fn private(
                 let id = duet.meeting(Some(m))?.summary.id;
                 notes.retain(|n| n.meeting.as_deref() == Some(id.as_str()));
             }
-            let dates: Vec<(String, String)> = duet
-                .meetings()?
-                .into_iter()
-                .map(|m| (m.id, m.date))
-                .collect();
+            // A device linked only for private notes has no notebook to date them by.
+            let dates: Vec<(String, String)> = match duet.meetings() {
+                Ok(list) => list.into_iter().map(|m| (m.id, m.date)).collect(),
+                Err(DuetError::NoNotebook) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
             out.print(&notes, || render_private(&notes, &dates, p));
         }
     }

@@ -43,6 +43,18 @@ fn every_command_has_help_with_examples() {
         &["bundle", "in"],
         &["completions"],
         &["demo"],
+        &["prep"],
+        &["health"],
+        &["ask"],
+        &["themes"],
+        &["search"],
+        &["history"],
+        &["private"],
+        &["link"],
+        &["invite"],
+        &["join"],
+        &["sync"],
+        &["serve"],
     ];
     for args in commands {
         let out = duet(home.path())

@@ -388,3 +388,69 @@ pub fn export_json(device: &Device) -> serde_json::Value {
     }
     v
 }
+
+/// Asserts that no file under `path` holds any of `secrets` as text, hex or base64.
+pub fn assert_no_plaintext(path: &Path, secrets: &[&str]) {
+    let mut files = Vec::new();
+    collect(path, &mut files);
+    assert!(!files.is_empty(), "nothing to search in {}", path.display());
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for s in secrets {
+            for needle in [
+                s.as_bytes().to_vec(),
+                data_hex(s).into_bytes(),
+                base64(s).into_bytes(),
+            ] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                    "{} holds {s:?} ({} bytes searched)",
+                    file.display(),
+                    bytes.len()
+                );
+            }
+        }
+    }
+}
+
+/// Every file under `path`.
+pub fn collect(path: &Path, out: &mut Vec<std::path::PathBuf>) {
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            collect(&e.path(), out);
+        }
+    } else if path.exists() {
+        out.push(path.to_owned());
+    }
+}
+
+/// Lower-case hex of the bytes of `s`.
+fn data_hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Standard base64 of the first whole 3-byte groups of `s`.
+fn base64(s: &str) -> String {
+    // The middle of the encoding does not depend on alignment for the first 3n bytes.
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let n = b.len() / 3 * 3;
+    let mut out = String::new();
+    for c in b[..n].chunks(3) {
+        let v = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+        for i in (0..4).rev() {
+            out.push(T[((v >> (6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Whether any file under `path` holds `text` as plain bytes.
+pub fn holds_text(path: &Path, text: &str) -> bool {
+    let mut files = Vec::new();
+    collect(path, &mut files);
+    files.iter().any(|f| {
+        let bytes = std::fs::read(f).unwrap_or_default();
+        bytes.windows(text.len()).any(|w| w == text.as_bytes())
+    })
+}

@@ -6,7 +6,6 @@
 use duet_core::net::relay_client::{MailboxKey, RelayClient};
 use duet_core::net::tls::{Pins, TlsIdentity};
 use duet_tests::{invite, Device, Relay};
-use std::path::Path;
 use std::time::Duration;
 
 /// Ana's notebook on a relay; the invite for others.
@@ -91,60 +90,8 @@ fn three_devices_online_at_different_moments_converge_through_the_relay() {
         "Canarywood",
         "Canaryfield",
     ];
-    assert_no_plaintext(&dir.path().join("relay"), &secrets);
-    assert_no_plaintext(&dir.path().join("relay.log"), &secrets);
-}
-
-fn assert_no_plaintext(path: &Path, secrets: &[&str]) {
-    let mut files = Vec::new();
-    collect(path, &mut files);
-    assert!(!files.is_empty(), "nothing to search in {}", path.display());
-    for file in files {
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        for s in secrets {
-            for needle in [
-                s.as_bytes().to_vec(),
-                data_hex(s).into_bytes(),
-                base64(s).into_bytes(),
-            ] {
-                assert!(
-                    !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
-                    "{} holds {s:?} ({} bytes searched)",
-                    file.display(),
-                    bytes.len()
-                );
-            }
-        }
-    }
-}
-
-fn collect(path: &Path, out: &mut Vec<std::path::PathBuf>) {
-    if path.is_dir() {
-        for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
-            collect(&e.path(), out);
-        }
-    } else if path.exists() {
-        out.push(path.to_owned());
-    }
-}
-
-fn data_hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn base64(s: &str) -> String {
-    // The middle of the encoding does not depend on alignment for the first 3n bytes.
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let n = b.len() / 3 * 3;
-    let mut out = String::new();
-    for c in b[..n].chunks(3) {
-        let v = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
-        for i in (0..4).rev() {
-            out.push(T[((v >> (6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+    duet_tests::assert_no_plaintext(&dir.path().join("relay"), &secrets);
+    duet_tests::assert_no_plaintext(&dir.path().join("relay.log"), &secrets);
 }
 
 #[test]
@@ -476,7 +423,7 @@ fn team_tokens_quotas_and_rates_are_enforced() {
         .map(|e| e.path())
         .collect::<Vec<_>>();
     assert!(!raw.is_empty());
-    assert_no_plaintext(&data, &[&token]);
+    duet_tests::assert_no_plaintext(&data, &[&token]);
     let config = dir.path().join("relay.json");
     std::fs::write(
         &config,

@@ -96,9 +96,14 @@ impl Duet {
         Ok(note)
     }
 
-    /// This person's private notes about the selected notebook, oldest first.
+    /// This person's private notes about the selected notebook, oldest first; on a device
+    /// with no notebook (one linked only for private notes), every note.
     pub fn private_notes(&self) -> Result<Vec<PrivateNote>, DuetError> {
-        let notebook = self.current_id()?;
+        let notebook = match self.current_id() {
+            Ok(id) => id,
+            Err(DuetError::NoNotebook) => return self.all_private_notes(),
+            Err(e) => return Err(e),
+        };
         Ok(self
             .all_private_notes()?
             .into_iter()
@@ -106,7 +111,8 @@ impl Duet {
             .collect())
     }
 
-    fn all_private_notes(&self) -> Result<Vec<PrivateNote>, DuetError> {
+    /// Every private note of this person, whatever notebook it is about, oldest first.
+    pub fn all_private_notes(&self) -> Result<Vec<PrivateNote>, DuetError> {
         let Some(space) = self.personal_space()? else {
             return Ok(Vec::new());
         };

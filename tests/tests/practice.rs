@@ -1,0 +1,141 @@
+//! What makes 1-1s good, end to end through the real `duet` binary on two devices that
+//! exchange bundles: questions asked are remembered per notebook and the pair's own
+//! questions sync; health, themes, search, history, prep and the one-meeting summary read
+//! what both people wrote.
+
+use duet_tests::{pair, send, Device};
+
+fn ids(list: &serde_json::Value, key: &str) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v[key].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn first_open_commitment(d: &Device) -> String {
+    ids(&d.json(&["commit", "list", "--open"]), "id")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no open commitment"))
+}
+
+#[test]
+fn questions_are_shared_remembered_and_suggested_alike_on_both_sides() {
+    let (ana, bo) = pair();
+    let own = ana.json(&["ask", "--new", "What drained you this week?"]);
+    let own_id = own["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(own["own"], true);
+    // Unasked questions of the pair's own come first.
+    assert_eq!(ana.json(&["ask"])["suggestion"]["id"], own_id.as_str());
+    send(&ana, &bo);
+    assert_eq!(bo.json(&["ask"])["suggestion"]["id"], own_id.as_str());
+
+    // Bo asks it and puts it on the agenda; Ana asks a bank question offline at the same time.
+    let asked = bo.json(&["ask", &own_id, "--add"]);
+    assert_eq!(asked["item"]["text"], "What drained you this week?");
+    ana.json(&["ask", "b02"]);
+    send(&bo, &ana);
+    send(&ana, &bo);
+    for d in [&ana, &bo] {
+        let all = d.json(&["ask", "--list"]);
+        let asked: Vec<String> = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|q| q["asked_in"].as_array().is_some_and(|a| !a.is_empty()))
+            .filter_map(|q| q["id"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(asked, vec!["b02".to_owned(), own_id.clone()]);
+    }
+    // Neither asked question is suggested again while others have never been asked.
+    let next = ana.json(&["ask"])["suggestion"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(next != own_id && next != "b02", "{next}");
+    assert_eq!(bo.json(&["ask"])["suggestion"]["id"], next.as_str());
+}
+
+#[test]
+fn health_themes_search_history_and_prep_read_both_peoples_work() {
+    let (ana, bo) = pair();
+    ana.ok(&["agenda", "add", "Hiring plan #growth"]);
+    bo.ok(&["agenda", "add", "On-call is heavy #workload"]);
+    bo.ok(&[
+        "note",
+        "Rota burns me out #workload",
+        "--section",
+        "challenges",
+    ]);
+    send(&bo, &ana);
+    ana.ok(&[
+        "commit",
+        "add",
+        "Rebalance the rota #workload",
+        "--owner",
+        "me",
+        "--due",
+        "+3d",
+    ]);
+    ana.ok(&[
+        "wrap",
+        "--takeaway",
+        "Rota first",
+        "--next",
+        "Draft a rota",
+        "--need",
+        "A contractor",
+    ]);
+    let c = first_open_commitment(&ana);
+    ana.ok(&["commit", "edit", &c, "--due", "+10d"]);
+    ana.ok(&["meeting", "reschedule", "--to", "+9d"]);
+    send(&ana, &bo);
+
+    for d in [&ana, &bo] {
+        let h = d.json(&["health"]);
+        assert_eq!(h["window"], 1, "{h}");
+        assert_eq!(h["held"], 1);
+        let brought: Vec<u64> = h["agenda_by"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["items"].as_u64())
+            .collect();
+        assert_eq!(brought, vec![1, 1], "{h}");
+        assert!(h["next_meeting"]["reschedules"].as_u64() == Some(1), "{h}");
+
+        let t = d.json(&["themes"]);
+        assert_eq!(t["themes"][0]["tag"], "workload", "{t}");
+        assert_eq!(t["themes"][0]["mentions"], 3, "{t}");
+        assert_eq!(t["slipping"][0]["commitment"]["id"], c.as_str(), "{t}");
+        assert_eq!(t["slipping"][0]["commitment"]["slips"], 1, "{t}");
+
+        let hits = d.json(&["search", "ROTA"]);
+        assert_eq!(hits.as_array().map(Vec::len), Some(4), "{hits}");
+
+        let history = d.json(&["history"]);
+        assert_eq!(history[0]["takeaway"], "Rota first", "{history}");
+
+        let prep = d.json(&["prep"]);
+        assert_eq!(prep["last_takeaway"][1], "Rota first", "{prep}");
+        assert_eq!(ids(&prep["open_commitments"], "id"), vec![c.clone()]);
+        assert!(prep["question"]["text"].is_string(), "{prep}");
+        // Undiscussed items carried over: both people's.
+        assert_eq!(prep["agenda"].as_array().map(Vec::len), Some(2), "{prep}");
+
+        let summary = d.ok(&["export", "--meeting", "last"]);
+        for part in [
+            "## Key takeaway",
+            "Rota first",
+            "Rebalance the rota",
+            "## What Bo needs",
+            "A contractor",
+            "Next 1-1:",
+        ] {
+            assert!(summary.contains(part), "{part} missing:\n{summary}");
+        }
+    }
+    let out = ana.run(&["export", "--meeting", "last", "--format", "json"]);
+    assert!(!out.status.success());
+}
