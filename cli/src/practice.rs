@@ -10,8 +10,8 @@ use duet_core::insights::search::{Hit, HitKind};
 use duet_core::insights::themes::Themes;
 use duet_core::model::private::PrivateNote;
 use duet_core::model::questions::Question;
-use duet_core::model::views::{MeetingView, NotebookView};
-use duet_core::model::{CommitmentStatus, MeetingStatus, Section};
+use duet_core::model::views::NotebookView;
+use duet_core::model::{MeetingStatus, Section};
 use duet_core::{Duet, DuetError, Prep};
 use std::fmt::Write;
 use std::path::Path;
@@ -442,24 +442,7 @@ fn render_private(notes: &[PrivateNote], dates: &[(String, String)], p: Palette)
 
 /// `duet export --meeting M --format md`: one meeting as a summary to paste into an email.
 pub fn export_meeting(duet: &Duet, query: &str, output: Option<&Path>) -> Result<()> {
-    let nb = duet.notebook()?;
-    let meetings = duet.meetings()?;
-    let id = match query {
-        "last" => meetings
-            .iter()
-            .rev()
-            .find(|m| m.status == MeetingStatus::Held)
-            .map(|m| m.id.clone())
-            .ok_or_else(|| DuetError::Invalid("no meeting has been held yet".into()))?,
-        "current" => duet.meeting(None)?.summary.id,
-        q => duet.meeting(Some(q))?.summary.id,
-    };
-    let m = duet.meeting(Some(&id))?;
-    let next = meetings
-        .iter()
-        .find(|n| n.status.is_upcoming() && n.date > m.summary.date)
-        .map(|n| n.date.clone());
-    let text = meeting_summary(&nb, &m, next.as_deref());
+    let text = duet.meeting_summary(query)?;
     match output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
@@ -467,75 +450,4 @@ pub fn export_meeting(duet: &Duet, query: &str, output: Option<&Path>) -> Result
         None => print!("{text}"),
     }
     Ok(())
-}
-
-/// A meeting's summary in Markdown, short enough for an email: the close first, then what
-/// was agreed, then the notes.
-pub fn meeting_summary(nb: &NotebookView, m: &MeetingView, next: Option<&str>) -> String {
-    let mut out = format!("# 1-1 {} — {}\n", nb.title, render::day(&m.summary.date));
-    if m.summary.status != MeetingStatus::Held {
-        let _ = writeln!(out, "\n_Status: {}_", m.summary.status.as_str());
-    }
-    let report = nb
-        .people
-        .iter()
-        .find(|p| p.role == duet_core::Role::Report)
-        .map(|p| p.name.clone())
-        .unwrap_or_else(|| "the report".into());
-    let block = |out: &mut String, title: &str, text: &str| {
-        if !text.trim().is_empty() {
-            let _ = writeln!(out, "\n## {title}\n");
-            for line in text.lines() {
-                let _ = writeln!(out, "{line}");
-            }
-        }
-    };
-    block(&mut out, "Key takeaway", m.section(Section::Takeaway));
-    block(&mut out, "Next steps", m.section(Section::NextSteps));
-    let open: Vec<_> = m
-        .commitments
-        .iter()
-        .filter(|c| c.status != CommitmentStatus::Dropped)
-        .collect();
-    if !open.is_empty() {
-        let _ = writeln!(out, "\n## Commitments\n");
-        for c in open {
-            let due = c
-                .due
-                .as_deref()
-                .map(|d| format!(", by {d}"))
-                .unwrap_or_default();
-            let done = if c.status == CommitmentStatus::Done {
-                " (done)"
-            } else {
-                ""
-            };
-            let _ = writeln!(out, "- {} — {}{due}{done}", c.text, nb.name_of(&c.owner));
-        }
-    }
-    block(
-        &mut out,
-        &format!("What {report} needs"),
-        m.section(Section::Needs),
-    );
-    let discussed: Vec<_> = m.agenda.iter().filter(|i| i.discussed).collect();
-    if !discussed.is_empty() {
-        let _ = writeln!(out, "\n## Discussed\n");
-        for i in discussed {
-            let _ = writeln!(out, "- {}", i.text);
-        }
-    }
-    for section in [
-        Section::Checkin,
-        Section::Wins,
-        Section::Challenges,
-        Section::LookAhead,
-        Section::Notes,
-    ] {
-        block(&mut out, section.title(), m.section(section));
-    }
-    if let Some(next) = next {
-        let _ = writeln!(out, "\nNext 1-1: {}", render::day(next));
-    }
-    out
 }

@@ -34,7 +34,7 @@ pub struct DuetApp {
 
 impl DuetApp {
     /// Runs a blocking call on the notebook.
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut Duet) -> Result<T, MobileError>,
     ) -> Result<T, MobileError> {
@@ -43,7 +43,7 @@ impl DuetApp {
     }
 
     /// Runs an edit, then tells the listener.
-    fn edit<T>(
+    pub(crate) fn edit<T>(
         &self,
         what: &str,
         f: impl FnOnce(&mut Duet) -> Result<T, MobileError>,
@@ -56,7 +56,12 @@ impl DuetApp {
         Ok(out)
     }
 
-    fn notify(&self, notebook: &str, summary: &str) {
+    /// The home, for async calls.
+    pub(crate) async fn duet_lock(&self) -> tokio::sync::MutexGuard<'_, Duet> {
+        self.duet.lock().await
+    }
+
+    pub(crate) fn notify(&self, notebook: &str, summary: &str) {
         let listener = self.listener.lock().ok().and_then(|l| l.clone());
         if let Some(l) = listener {
             l.notebook_changed(notebook.to_owned(), summary.to_owned());

@@ -5,6 +5,7 @@
 //! - `app`: [`DuetApp`], the object; edits and views are plain calls, sync is async on a
 //!   runtime the library owns
 //! - `records`: the typed records and enums the views return
+//! - `practice`: prep, health, questions, themes, search, summaries and private notes
 //! - `error`: [`MobileError`], with messages an app can show
 //!
 //! Nothing panics across the FFI: every call returns a result, and a panic inside (which
@@ -14,10 +15,12 @@
 
 mod app;
 mod error;
+mod practice;
 mod records;
 
 pub use app::{ChangeListener, DuetApp};
 pub use error::MobileError;
+pub use practice::*;
 pub use records::*;
 
 uniffi::setup_scaffolding!();

@@ -159,3 +159,59 @@ def test_every_edit_the_cli_has_works_from_the_phone():
     phone.cancel_meeting(extra)
     assert phone.rename_notebook("Edits 2027").title == "Edits 2027"
     assert [n.title for n in phone.notebooks()] == ["Edits 2027"]
+
+
+def test_practice_features_and_private_notes_between_ones_own_phones(relay):
+    addr, fingerprint = relay
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Practice", dm.PersonRole.MANAGER, "Bo")
+    phone.set_relay(addr, fingerprint)
+    phone.add_agenda_item("On-call is heavy #workload", False)
+    phone.add_note(dm.NoteSection.CHALLENGES, "Rota again #workload")
+    phone.add_commitment("Rebalance the rota #workload", True, "+3d")
+    own = phone.add_question("What drained you this week?")
+    assert own.own and own.times_asked == 0
+    assert phone.suggest_question().id == own.id
+    asked = phone.ask_question(None, True)
+    assert asked.id == own.id and asked.times_asked == 1
+    phone.wrap_meeting("Rota first", "Draft a rota", "A contractor")
+
+    health = phone.health(10)
+    assert health.window == 1 and health.next_meeting is not None
+    assert [f.name for f in health.follow_through] == ["Ana", "Bo"]
+    themes = phone.themes()
+    assert themes.themes[0].tag == "workload" and themes.themes[0].mentions == 3
+    hits = phone.search("rota")
+    assert [(h.kind, h.section) for h in hits] == [
+        ("note", "challenges"),
+        ("note", "takeaway"),
+        ("note", "next_steps"),
+        ("commitment", None),
+    ]
+    summary = phone.meeting_summary("last")
+    assert "## Key takeaway" in summary and "Rota first" in summary
+
+    note = phone.add_private_note("Bo looked worn out")
+    assert [n.text for n in phone.private_notes()] == [note.text]
+    prep = phone.prep()
+    assert prep.last_takeaway == "Rota first"
+    assert [n.text for n in prep.private_notes] == ["Bo looked worn out"]
+    assert prep.question is not None and prep.question.id != own.id
+    assert asyncio.run(phone.sync_private_notes()) is not None
+
+    # Ana's tablet: linked for private notes through the relay.
+    tablet = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    with pytest.raises(dm.MobileError.Invalid):
+        tablet.link(phone.invite())
+    tablet.link(phone.link_ticket())
+    got = asyncio.run(tablet.sync_private_notes())
+    assert got.summary == "1 private note", got.summary
+
+    # Bo syncs the notebook and sees the question, never the private note.
+    asyncio.run(phone.sync_relay())
+    bo = dm.DuetApp.open(tempfile.mkdtemp(), "Bo")
+    bo.join(phone.invite(), dm.PersonRole.REPORT)
+    asyncio.run(bo.sync_relay())
+    assert any(q.id == own.id and q.times_asked == 1 for q in bo.questions())
+    assert bo.private_notes() == []
+    assert bo.search("worn") == []

@@ -150,3 +150,32 @@ fn am_section(doc: &automerge::AutoCommit, section: Section) -> Result<String, D
         .map(|s| s.text)
         .unwrap_or_default())
 }
+
+impl Duet {
+    /// One meeting as a Markdown summary fit to paste into an email. `query` is `last` (the
+    /// last held meeting), `current`, an id prefix or a date.
+    pub fn meeting_summary(&self, query: &str) -> Result<String, DuetError> {
+        let notebook = self.notebook()?;
+        let meetings = self.meetings()?;
+        let id = match query.trim() {
+            "last" => meetings
+                .iter()
+                .rev()
+                .find(|m| m.status == MeetingStatus::Held)
+                .map(|m| m.id.clone())
+                .ok_or_else(|| DuetError::Invalid("no meeting has been held yet".into()))?,
+            "current" => self.meeting(None)?.summary.id,
+            q => self.meeting(Some(q))?.summary.id,
+        };
+        let m = self.meeting(Some(&id))?;
+        let next = meetings
+            .iter()
+            .find(|n| n.status.is_upcoming() && n.date > m.summary.date)
+            .map(|n| n.date.clone());
+        Ok(crate::insights::summary::meeting_summary(
+            &notebook,
+            &m,
+            next.as_deref(),
+        ))
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod health;
 pub mod search;
+pub mod summary;
 pub mod themes;
 
 use crate::model::views::{AgendaItem, MeetingView, NotebookView};
