@@ -334,6 +334,7 @@ fn render_hits(hits: &[Hit], p: Palette) -> String {
             HitKind::Agenda => "agenda".to_owned(),
             HitKind::Commitment => "commitment".to_owned(),
             HitKind::Private => "private".to_owned(),
+            HitKind::Backlog => "backlog".to_owned(),
             HitKind::Note => h
                 .section
                 .as_deref()

@@ -116,7 +116,7 @@ pub struct SearchHitRecord {
     pub meeting: String,
     /// The meeting's date.
     pub date: String,
-    /// `agenda`, `note`, `commitment` or `private`.
+    /// `agenda`, `note`, `commitment`, `private` or `backlog`.
     pub kind: String,
     /// The section key for notes.
     pub section: Option<String>,
@@ -253,6 +253,7 @@ impl DuetApp {
                         HitKind::Note => "note",
                         HitKind::Commitment => "commitment",
                         HitKind::Private => "private",
+                        HitKind::Backlog => "backlog",
                     }
                     .to_owned(),
                     meeting: h.meeting,

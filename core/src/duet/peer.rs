@@ -587,3 +587,28 @@ impl Duet {
             .is_some_and(|v| !v.is_empty()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_personal_space_and_a_notebook_accept_only_their_own_documents() {
+        assert!(acceptable_doc_id(PRIVATE_DOC, true));
+        assert!(!acceptable_doc_id(INDEX_DOC, true));
+        assert!(!acceptable_doc_id("abcdefgh", true));
+        assert!(!acceptable_doc_id(PRIVATE_DOC, false));
+        assert!(acceptable_doc_id(INDEX_DOC, false));
+
+        let mut personal = AutoCommit::new();
+        private::create(&mut personal).expect("create");
+        assert!(validate_doc(&personal, PRIVATE_DOC, true).is_ok());
+        // A personal document sent into a shared notebook, or a meeting into a personal
+        // space, is refused.
+        assert!(validate_doc(&personal, PRIVATE_DOC, false).is_err());
+        let mut m = AutoCommit::new();
+        meeting::create(&mut m, "abcdefgh").expect("meeting");
+        assert!(validate_doc(&m, "abcdefgh", true).is_err());
+        assert!(validate_doc(&m, PRIVATE_DOC, true).is_err());
+    }
+}

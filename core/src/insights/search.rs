@@ -1,5 +1,5 @@
-//! Text search across every meeting: agenda items, the sections, and commitments, plus
-//! the person's own private notes when the caller passes them.
+//! Text search across every meeting (agenda items, the sections, commitments), the
+//! backlog, and the person's own private notes when the caller passes them.
 //!
 //! Matching ignores case (Unicode lower case) and finds every word of the query, in any
 //! order, within one entry: `search "rota workload"` finds "the on-call rota is #workload".
@@ -20,6 +20,8 @@ pub enum HitKind {
     Commitment,
     /// One of the person's private notes.
     Private,
+    /// An agenda item kept in the backlog (no meeting yet).
+    Backlog,
 }
 
 /// One entry that matches.
@@ -99,6 +101,17 @@ pub fn search(h: &History<'_>, private: &[PrivateNote], query: &str) -> Vec<Hit>
         });
     }
     out.sort_by(|a, b| a.date.cmp(&b.date));
+    // Items kept for later belong to no meeting yet: they come last.
+    for item in h.backlog.iter().filter(|i| matches(&i.text)) {
+        out.push(Hit {
+            meeting: String::new(),
+            date: String::new(),
+            kind: HitKind::Backlog,
+            section: None,
+            id: Some(item.id.clone()),
+            text: item.text.clone(),
+        });
+    }
     out
 }
 
@@ -134,10 +147,11 @@ mod tests {
             at: 1,
         }];
         let meetings = vec![m];
+        let backlog = vec![item("k1", "rota review, later (on-call)", "ana")];
         let h = History {
             notebook: &nb,
             meetings: &meetings,
-            backlog: &[],
+            backlog: &backlog,
             today: "2026-06-01".parse().expect("date"),
         };
         let hits = search(&h, &private, "rota ON-CALL");
@@ -148,7 +162,8 @@ mod tests {
                 HitKind::Agenda,
                 HitKind::Note,
                 HitKind::Commitment,
-                HitKind::Private
+                HitKind::Private,
+                HitKind::Backlog
             ]
         );
         assert_eq!(hits[1].text, "rota is heavy on-call");
