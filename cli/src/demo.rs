@@ -2,7 +2,7 @@
 //! and a report's) in temporary homes prepare the same 1-1 offline, exchange bundle files
 //! both ways, then sync once more over QUIC on loopback (one serves, the other syncs), then
 //! through a relay on loopback at different moments, and end with the same merged meeting,
-//! which is printed.
+//! which is printed. A private note Ana writes on the way never reaches Bo.
 
 use crate::render::{self, Palette};
 use anyhow::{ensure, Context, Result};
@@ -49,6 +49,10 @@ pub fn run(json: bool) -> Result<ExitCode> {
     ana.note(Section::Checkin, "Ana: busy week, planning season.", None)?;
     ana.agenda_add("Conference budget for next year", false, None)?;
     ana.commit_add("Send Bo the leveling guide", &Owner::Me, None, None)?;
+    ana.private_add(
+        "Privately: ask whether on-call is why Bo seems tired.",
+        None,
+    )?;
     bo.note(
         Section::Wins,
         "Bo: the importer shipped a week early.",
@@ -103,6 +107,17 @@ pub fn run(json: bool) -> Result<ExitCode> {
             && ana_view.open_commitments == bo_view.open_commitments,
         "the two devices did not converge"
     );
+    ensure!(
+        bo.private_notes()?.is_empty() && bo.search("Privately")?.is_empty(),
+        "Ana's private note reached Bo's laptop"
+    );
+    say("   Ana's private note stayed with her: Bo's laptop never received it.");
+    if let Some(q) = ana.suggest_question()? {
+        say(&format!(
+            "   A question `duet ask` suggests for next time: {}",
+            q.text
+        ));
+    }
     say("7. Both laptops now show the same meeting:\n");
     if json {
         println!("{}", serde_json::to_string_pretty(&bo_view)?);
