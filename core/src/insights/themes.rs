@@ -175,6 +175,18 @@ mod tests {
     use crate::insights::fixtures::*;
     use crate::model::{MeetingStatus, Section};
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_yields_clean_tags(text in ".{0,200}") {
+            for tag in tags(&text) {
+                proptest::prop_assert!(!tag.is_empty());
+                // Lower-casing may add combining marks (İ -> i̇), never spaces or `#`.
+                proptest::prop_assert!(!tag.chars().any(|c| c.is_whitespace() || c == '#'));
+                proptest::prop_assert!(tag.chars().any(char::is_alphabetic));
+            }
+        }
+    }
+
     #[test]
     fn tags_are_found_where_people_write_them() {
         let t = tags("Talk about #Growth and #on-call load, not C# or issue #12. #workload.");
