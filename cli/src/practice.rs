@@ -279,10 +279,17 @@ fn render_themes(t: &Themes, nb: &NotebookView, p: Palette) -> String {
         } else {
             format!("{} → {}", theme.first, theme.last)
         };
+        // One mark per recent held meeting, oldest first: where the theme came up.
+        let trail: String = theme
+            .recent
+            .iter()
+            .map(|hit| if *hit { '#' } else { '.' })
+            .collect();
         let _ = writeln!(
             out,
-            "  #{:<16} {} meeting(s), {} mention(s)  {}{}",
+            "  #{:<16} {:>12} {} meeting(s), {} mention(s)  {}{}",
             theme.tag,
+            trail,
             theme.meetings,
             theme.mentions,
             p.dim(&span),

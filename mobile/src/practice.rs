@@ -87,6 +87,8 @@ pub struct ThemeRecord {
     pub last: String,
     /// Whether it came up in at least three meetings.
     pub recurring: bool,
+    /// For each of the last twelve held meetings, oldest first, whether it came up there.
+    pub recent: Vec<bool>,
 }
 
 /// A commitment that keeps slipping.
@@ -227,6 +229,7 @@ impl DuetApp {
                         first: t.first,
                         last: t.last,
                         recurring: t.recurring,
+                        recent: t.recent,
                     })
                     .collect(),
                 slipping: t

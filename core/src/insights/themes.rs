@@ -8,7 +8,7 @@
 
 use super::{date_of_millis, History};
 use crate::model::views::Commitment;
-use crate::model::CommitmentStatus;
+use crate::model::{CommitmentStatus, MeetingStatus};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,7 +28,13 @@ pub struct Theme {
     pub last: String,
     /// Whether it came up in at least three meetings.
     pub recurring: bool,
+    /// For each of the last [`RECENT_MEETINGS`] held meetings, oldest first, whether it came
+    /// up there: how the theme moves over time.
+    pub recent: Vec<bool>,
 }
+
+/// How many of the latest held meetings [`Theme::recent`] covers.
+pub const RECENT_MEETINGS: usize = 12;
 
 /// A commitment that slipped, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,9 +115,17 @@ pub fn themes(h: &History<'_>) -> Themes {
             }
         }
     }
+    let held: Vec<&str> = h
+        .meetings
+        .iter()
+        .filter(|m| m.summary.status == MeetingStatus::Held)
+        .map(|m| m.summary.id.as_str())
+        .collect();
+    let recent_ids = &held[held.len().saturating_sub(RECENT_MEETINGS)..];
     let mut themes: Vec<Theme> = by_tag
         .into_iter()
         .map(|(tag, (meetings, mentions, first, last))| Theme {
+            recent: recent_ids.iter().map(|id| meetings.contains(*id)).collect(),
             tag,
             meetings: meetings.len(),
             mentions,
@@ -173,7 +187,7 @@ fn slip_reason(c: &Commitment, today: Date) -> Option<String> {
 mod tests {
     use super::*;
     use crate::insights::fixtures::*;
-    use crate::model::{MeetingStatus, Section};
+    use crate::model::Section;
 
     proptest::proptest! {
         #[test]
@@ -247,6 +261,8 @@ mod tests {
             ("2026-05-05", "2026-05-19")
         );
         assert!(!t.themes[1].recurring);
+        assert_eq!(t.themes[0].recent, vec![true, true, true]);
+        assert_eq!(t.themes[1].recent, vec![false, true, false]);
         assert_eq!(t.slipping.len(), 1);
         assert_eq!(t.slipping[0].tags, vec!["workload".to_owned()]);
         assert_eq!(
