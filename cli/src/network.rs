@@ -51,21 +51,22 @@ fn reachable_addrs(port: u16) -> Vec<SocketAddr> {
     addrs
 }
 
+/// The addresses a ticket names: those given, or this machine's on `port`.
+fn addrs_to_give(addrs: &[String], port: Option<u16>) -> Result<Vec<SocketAddr>> {
+    if addrs.is_empty() {
+        Ok(reachable_addrs(port.unwrap_or(DEFAULT_PORT)))
+    } else {
+        addrs.iter().map(|a| parse_addr(a)).collect()
+    }
+}
+
 /// `duet invite`.
 pub fn invite(duet: &Duet, addrs: Vec<String>, port: Option<u16>, out: &Output) -> Result<()> {
-    let addrs = if addrs.is_empty() {
-        reachable_addrs(port.unwrap_or(DEFAULT_PORT))
-    } else {
-        addrs.iter().map(|a| parse_addr(a)).collect::<Result<_>>()?
-    };
-    let relay = match duet.relay_setting(&duet.selected_notebook()?)? {
-        Some(r) => Some(duet_core::invite::RelayInfo {
-            addr: r.addr,
-            fingerprint: parse_fingerprint(&r.fingerprint)
-                .ok_or_else(|| DuetError::Invalid("the relay fingerprint is damaged".into()))?,
-        }),
-        None => None,
-    };
+    let addrs = addrs_to_give(&addrs, port)?;
+    let relay = duet
+        .relay_setting(&duet.selected_notebook()?)?
+        .map(|r| r.relay_info())
+        .transpose()?;
     let invite = duet.invite(addrs.clone(), relay)?;
     let ticket = invite.to_ticket();
     out.print(&serde_json::json!({ "ticket": ticket }), || {
@@ -92,11 +93,7 @@ pub fn link(
     out: &Output,
 ) -> Result<()> {
     let Some(ticket) = ticket else {
-        let addrs = if addrs.is_empty() {
-            reachable_addrs(port.unwrap_or(DEFAULT_PORT))
-        } else {
-            addrs.iter().map(|a| parse_addr(a)).collect::<Result<_>>()?
-        };
+        let addrs = addrs_to_give(&addrs, port)?;
         let link = duet.link_ticket(addrs.clone())?;
         let ticket = link.to_link_ticket();
         out.print(&serde_json::json!({ "ticket": ticket }), || {

@@ -12,7 +12,7 @@
 
 use crate::error::MobileError;
 use crate::records::*;
-use duet_core::invite::{Invite, RelayInfo};
+use duet_core::invite::Invite;
 use duet_core::net::{client, relay_client};
 use duet_core::{Duet, Owner};
 use std::sync::{Arc, Mutex};
@@ -314,17 +314,7 @@ impl DuetApp {
     pub fn invite(&self) -> Result<String, MobileError> {
         self.with(|d| {
             let id = d.selected_notebook()?;
-            let relay = match d.relay_setting(&id)? {
-                Some(r) => Some(RelayInfo {
-                    fingerprint: duet_core::crypto::parse_fingerprint(&r.fingerprint).ok_or_else(
-                        || MobileError::Invalid {
-                            message: "the relay fingerprint is damaged".into(),
-                        },
-                    )?,
-                    addr: r.addr,
-                }),
-                None => None,
-            };
+            let relay = d.relay_setting(&id)?.map(|r| r.relay_info()).transpose()?;
             Ok(d.invite(Vec::new(), relay)?.to_ticket())
         })
     }

@@ -11,7 +11,7 @@
 //! personal document, so the copy merges and loses nothing), and the old space is no longer
 //! synced.
 use super::*;
-use crate::invite::{Invite, RelayInfo};
+use crate::invite::Invite;
 use crate::model::private::{self as personal_doc, PrivateNote, PRIVATE_DOC};
 
 /// The title the personal space is listed under in sync reports.
@@ -34,17 +34,23 @@ impl Duet {
         }
         let secret = NotebookSecret::generate();
         let id = self.adopt_personal_space(&secret)?;
-        // Private notes travel through the relay the person's notebook already uses.
-        if let Some(setting) = self
-            .current_id()
-            .ok()
-            .map(|nb| self.relay_setting(&nb))
-            .transpose()?
-            .flatten()
-        {
-            self.relay_set_for(&id, setting)?;
-        }
+        self.personal_relay_default(&id)?;
         Ok(id)
+    }
+
+    /// Gives the personal space the selected notebook's relay when it has none: private
+    /// notes travel through the relay the person's notebook already uses.
+    pub(super) fn personal_relay_default(&mut self, space: &str) -> Result<(), DuetError> {
+        if self.relay_setting(space)?.is_some() {
+            return Ok(());
+        }
+        let Ok(notebook) = self.current_id() else {
+            return Ok(());
+        };
+        if let Some(setting) = self.relay_setting(&notebook)? {
+            self.relay_set_for(space, setting)?;
+        }
+        Ok(())
     }
 
     /// Records a personal space with this secret, with a personal document, and makes it this
@@ -131,25 +137,11 @@ impl Duet {
     /// given, the personal space keeps the one it has, or takes the selected notebook's.
     pub fn link_ticket(&mut self, addrs: Vec<std::net::SocketAddr>) -> Result<Invite, DuetError> {
         let space = self.ensure_personal_space()?;
-        if self.relay_setting(&space)?.is_none() {
-            if let Some(setting) = self
-                .current_id()
-                .ok()
-                .map(|nb| self.relay_setting(&nb))
-                .transpose()?
-                .flatten()
-            {
-                self.relay_set_for(&space, setting)?;
-            }
-        }
-        let relay = match self.relay_setting(&space)? {
-            Some(s) => Some(RelayInfo {
-                fingerprint: crate::crypto::parse_fingerprint(&s.fingerprint)
-                    .ok_or_else(|| DuetError::Invalid("the relay fingerprint is damaged".into()))?,
-                addr: s.addr,
-            }),
-            None => None,
-        };
+        self.personal_relay_default(&space)?;
+        let relay = self
+            .relay_setting(&space)?
+            .map(|s| s.relay_info())
+            .transpose()?;
         let secret = self.secret_of(&self.record(&space)?)?;
         Ok(Invite {
             secret: *secret.as_bytes(),

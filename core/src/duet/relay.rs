@@ -27,6 +27,17 @@ pub struct RelaySetting {
     pub team_token: Option<String>,
 }
 
+impl RelaySetting {
+    /// The relay as an invite or link ticket carries it.
+    pub fn relay_info(&self) -> Result<crate::invite::RelayInfo, DuetError> {
+        Ok(crate::invite::RelayInfo {
+            addr: self.addr.clone(),
+            fingerprint: crate::crypto::parse_fingerprint(&self.fingerprint)
+                .ok_or_else(|| DuetError::Invalid("the relay fingerprint is damaged".into()))?,
+        })
+    }
+}
+
 /// What to push, and what to remember once the relay has it.
 #[derive(Debug)]
 pub struct Outgoing {
@@ -59,11 +70,8 @@ impl Duet {
             team_token,
         };
         self.relay_set_for(&id, setting.clone())?;
-        // Private notes travel through the same relay unless they already have one.
         if let Some(space) = self.personal_space()? {
-            if self.relay_setting(&space)?.is_none() {
-                self.relay_set_for(&space, setting.clone())?;
-            }
+            self.personal_relay_default(&space)?;
         }
         Ok(setting)
     }

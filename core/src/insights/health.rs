@@ -320,9 +320,7 @@ mod tests {
     use super::*;
     use crate::insights::fixtures::*;
 
-    fn today() -> Date {
-        "2026-06-30".parse().expect("date")
-    }
+    const TODAY: &str = "2026-06-30";
 
     #[test]
     fn a_steady_notebook_raises_no_signal() {
@@ -339,15 +337,7 @@ mod tests {
             meetings.push(m);
         }
         meetings.push(meeting("m9", "2026-06-30", MeetingStatus::Scheduled));
-        let h = health(
-            &History {
-                notebook: &nb,
-                meetings: &meetings,
-                backlog: &[],
-                today: today(),
-            },
-            DEFAULT_WINDOW,
-        );
+        let h = health(&history(&nb, &meetings, TODAY), DEFAULT_WINDOW);
         assert_eq!(h.signals, Vec::<String>::new());
         assert_eq!(h.days_since_held, Some(7));
         assert_eq!(h.held, 3);
@@ -384,15 +374,7 @@ mod tests {
             meetings[0].agenda.push(item(&format!("i{i}"), text, "ana"));
         }
         meetings.push(meeting("late", "2026-06-02", MeetingStatus::Scheduled));
-        let h = health(
-            &History {
-                notebook: &nb,
-                meetings: &meetings,
-                backlog: &[],
-                today: today(),
-            },
-            DEFAULT_WINDOW,
-        );
+        let h = health(&history(&nb, &meetings, TODAY), DEFAULT_WINDOW);
         let all = h.signals.join("\n");
         assert!(
             all.contains("Of the last 4 meetings, 3 canceled and 1 moved"),
@@ -428,15 +410,7 @@ mod tests {
             })
             .collect();
         meetings.push(meeting("next", "2026-07-07", MeetingStatus::Scheduled));
-        let h = health(
-            &History {
-                notebook: &nb,
-                meetings: &meetings,
-                backlog: &[],
-                today: today(),
-            },
-            DEFAULT_WINDOW,
-        );
+        let h = health(&history(&nb, &meetings, TODAY), DEFAULT_WINDOW);
         assert_eq!(h.all_status.len(), 2);
         assert!(
             h.signals.iter().any(|s| s.contains("all status")),

@@ -46,6 +46,20 @@ pub(crate) mod fixtures {
     };
     use crate::model::{CommitmentStatus, MeetingStatus, Role, Section};
 
+    /// A history of `meetings` with no backlog, seen on `today` (`YYYY-MM-DD`).
+    pub fn history<'a>(
+        notebook: &'a NotebookView,
+        meetings: &'a [MeetingView],
+        today: &str,
+    ) -> super::History<'a> {
+        super::History {
+            notebook,
+            meetings,
+            backlog: &[],
+            today: today.parse().expect("date"),
+        }
+    }
+
     pub fn notebook() -> NotebookView {
         NotebookView {
             id: "nb".into(),

@@ -246,12 +246,7 @@ mod tests {
             CommitmentStatus::Done,
             Some("2026-05-19"),
         ));
-        let t = themes(&History {
-            notebook: &nb,
-            meetings: &meetings,
-            backlog: &[],
-            today: "2026-06-01".parse().expect("date"),
-        });
+        let t = themes(&history(&nb, &meetings, "2026-06-01"));
         assert_eq!(t.themes[0].tag, "workload");
         assert_eq!(t.themes[0].meetings, 3);
         assert_eq!(t.themes[0].mentions, 4);
