@@ -6,7 +6,7 @@
 
 use crate::error::DuetError;
 use crate::model::commitments::{self, COMMITMENTS_DOC};
-use crate::model::views::MeetingSummary;
+use crate::model::views::{AgendaItem, Commitment, MeetingSummary, SectionText};
 use crate::model::{index, item, meeting};
 use crate::store::{DocReader, Store, StoreError, COMPACT_AFTER_CHUNKS};
 use automerge::{ActorId, AutoCommit, ChangeHash};
@@ -238,6 +238,23 @@ impl Notebook {
         Ok(())
     }
 
+    /// A meeting's agenda, sections and commitments. A meeting not loaded here is read from
+    /// its plain view cached in the store at the document's stored version, so history views
+    /// need not load years of Automerge documents again; on a miss the document is loaded and
+    /// the view cached.
+    pub fn meeting_parts(&mut self, store: &Store, id: &str) -> Result<MeetingParts, DuetError> {
+        if self.meetings.contains_key(id) {
+            return MeetingParts::read(&self.meeting(id)?.am);
+        }
+        let version = self.reader.doc_version(&self.id, id)?;
+        if let Some(parts) = ViewCache::read(store, &self.id, id, version) {
+            return Ok(parts);
+        }
+        let parts = MeetingParts::read(&self.meeting(id)?.am)?;
+        ViewCache::write(store, &self.id, id, version, &parts);
+        Ok(parts)
+    }
+
     /// Copies edits made to moved items after they moved into the items' new homes.
     /// Looks only at documents already loaded (those a merge just touched).
     pub fn reconcile_moves(&mut self) -> Result<usize, DuetError> {
@@ -414,6 +431,77 @@ impl HeadsCache {
             if let Err(e) = store.set_meta(&Self::key(notebook, doc), &bytes) {
                 tracing::debug!(error = %e, "heads not cached");
             }
+        }
+    }
+}
+
+/// What a meeting document holds, as plain values: the part of a meeting's view that does
+/// not come from the index.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct MeetingParts {
+    pub agenda: Vec<AgendaItem>,
+    pub sections: Vec<SectionText>,
+    pub commitments: Vec<Commitment>,
+}
+
+impl MeetingParts {
+    fn read(doc: &AutoCommit) -> Result<MeetingParts, DuetError> {
+        Ok(MeetingParts {
+            agenda: meeting::agenda(doc)?,
+            sections: meeting::sections(doc)?,
+            commitments: meeting::commitments(doc)?,
+        })
+    }
+}
+
+/// A meeting's plain view at a stored version of its document (deflated postcard), kept
+/// like [`HeadsCache`]: a version that no longer matches is ignored. Bump [`Self::FORMAT`]
+/// whenever the view types change, so an older cache is never misread.
+struct ViewCache;
+
+impl ViewCache {
+    const FORMAT: u32 = 1;
+
+    fn key(notebook: &str, doc: &str) -> String {
+        format!("view/{}/{notebook}/{doc}", Self::FORMAT)
+    }
+
+    fn read(store: &Store, notebook: &str, doc: &str, version: u64) -> Option<MeetingParts> {
+        use std::io::Read;
+        if version == 0 {
+            return None;
+        }
+        let bytes = store.meta(&Self::key(notebook, doc)).ok().flatten()?;
+        let (stored, packed) = bytes.split_at_checked(8)?;
+        if u64::from_be_bytes(stored.try_into().ok()?) != version {
+            return None;
+        }
+        let mut plain = Vec::new();
+        flate2::read::DeflateDecoder::new(packed)
+            .take(64 * 1024 * 1024)
+            .read_to_end(&mut plain)
+            .ok()?;
+        postcard::from_bytes(&plain).ok()
+    }
+
+    /// Best effort, like [`HeadsCache::write`]: losing it costs a document load.
+    fn write(store: &Store, notebook: &str, doc: &str, version: u64, parts: &MeetingParts) {
+        use std::io::Write;
+        if version == 0 {
+            return;
+        }
+        let Ok(plain) = postcard::to_allocvec(parts) else {
+            return;
+        };
+        let mut enc = flate2::write::DeflateEncoder::new(
+            version.to_be_bytes().to_vec(),
+            flate2::Compression::fast(),
+        );
+        let Ok(bytes) = enc.write_all(&plain).and_then(|()| enc.finish()) else {
+            return;
+        };
+        if let Err(e) = store.set_meta(&Self::key(notebook, doc), &bytes) {
+            tracing::debug!(error = %e, "meeting view not cached");
         }
     }
 }

@@ -139,3 +139,48 @@ fn health_themes_search_history_and_prep_read_both_peoples_work() {
     let out = ana.run(&["export", "--meeting", "last", "--format", "json"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn history_views_read_from_their_cache_never_show_a_stale_meeting() {
+    let (ana, bo) = pair();
+    ana.ok(&["note", "first take", "--section", "notes"]);
+    ana.ok(&["wrap", "--takeaway", "Keep going"]);
+    send(&ana, &bo);
+    let held = ana.json(&["history"])[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // Ana's history views now come from the cache; Bo edits the held meeting elsewhere.
+    assert_eq!(
+        ana.json(&["search", "afterthought"])
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    bo.ok(&[
+        "note",
+        "an afterthought",
+        "--section",
+        "notes",
+        "--meeting",
+        &held,
+    ]);
+    send(&bo, &ana);
+    let hits = ana.json(&["search", "afterthought"]);
+    assert_eq!(hits[0]["meeting"], held.as_str(), "{hits}");
+    // Ana's own edit to the held meeting shows at once too.
+    ana.ok(&["note", "one more", "--section", "notes", "--meeting", &held]);
+    let notes = ana.json(&["meeting", "show", &held]);
+    let text = notes["sections"].to_string();
+    assert!(
+        text.contains("one more") && text.contains("an afterthought"),
+        "{text}"
+    );
+    assert_eq!(ana.json(&["history"]), bo_then_ana_history(&bo, &ana));
+}
+
+/// Bo's history after receiving Ana's latest, for comparison with Ana's.
+fn bo_then_ana_history(bo: &Device, ana: &Device) -> serde_json::Value {
+    send(ana, bo);
+    bo.json(&["history"])
+}

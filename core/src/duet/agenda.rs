@@ -51,7 +51,7 @@ impl Duet {
         let mut nb = self.load()?;
         let backlog = index::backlog(&nb.index()?.am)?;
         let meeting = match resolve_meeting(&self.store, &mut nb, meeting_id) {
-            Ok(id) => Some(meeting_view(&mut nb, &id)?),
+            Ok(id) => Some(meeting_view(&self.store, &mut nb, &id)?),
             Err(DuetError::NoCurrentMeeting) => None,
             Err(e) => return Err(e),
         };

@@ -26,7 +26,7 @@ impl Duet {
     pub fn meeting(&self, id: Option<&str>) -> Result<MeetingView, DuetError> {
         let mut nb = self.load()?;
         let id = resolve_meeting(&self.store, &mut nb, id)?;
-        let view = meeting_view(&mut nb, &id)?;
+        let view = meeting_view(&self.store, &mut nb, &id)?;
         self.keep(nb);
         Ok(view)
     }
@@ -138,7 +138,7 @@ impl Duet {
         let mut nb = self.load()?;
         let notebook = self.view_of(&mut nb, true)?;
         let meeting = match nb.current_meeting(&self.store)? {
-            Some(m) => Some(meeting_view(&mut nb, &m.id)?),
+            Some(m) => Some(meeting_view(&self.store, &mut nb, &m.id)?),
             None => None,
         };
         let overview = Overview {
@@ -156,7 +156,7 @@ impl Duet {
         let mut nb = self.load()?;
         let mut out = Vec::new();
         for m in index::meetings(&nb.index()?.am)? {
-            match meeting_view(&mut nb, &m.id) {
+            match meeting_view(&self.store, &mut nb, &m.id) {
                 Ok(v) => out.push(v),
                 Err(DuetError::MeetingNotHere { .. }) => {}
                 Err(e) => return Err(e),

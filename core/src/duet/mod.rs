@@ -414,14 +414,14 @@ fn summary(nb: &mut Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
     })
 }
 
-fn meeting_view(nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
+fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
     let summary = summary(nb, id)?;
-    let doc = &nb.meeting(id)?.am;
+    let parts = nb.meeting_parts(store, id)?;
     Ok(MeetingView {
         summary,
-        agenda: meeting::agenda(doc)?,
-        sections: meeting::sections(doc)?,
-        commitments: meeting::commitments(doc)?,
+        agenda: parts.agenda,
+        sections: parts.sections,
+        commitments: parts.commitments,
     })
 }
 

@@ -255,9 +255,7 @@ fn signals(h: &Health) -> Vec<String> {
     for m in &h.not_wrapped {
         out.push(format!(
             "The meeting of {} has passed but was not wrapped up: `duet wrap --meeting {}` or `duet meeting cancel {}`.",
-            m.date,
-            short(&m.id),
-            short(&m.id)
+            m.date, m.id, m.id
         ));
     }
     if h.next_meeting.is_none() {
@@ -309,10 +307,6 @@ fn signals(h: &Health) -> Vec<String> {
         }
     }
     out
-}
-
-fn short(id: &str) -> &str {
-    id.get(..6).unwrap_or(id)
 }
 
 #[cfg(test)]
