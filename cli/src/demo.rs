@@ -134,11 +134,7 @@ fn sync_over_quic(
     bo: &mut Duet,
     ana_fingerprint: [u8; 32],
 ) -> Result<PeerOutcome> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the network runtime")?;
+    let rt = network_runtime()?;
     rt.block_on(async {
         let server = Server::bind(
             ana_home.to_owned(),
@@ -165,11 +161,7 @@ fn via_relay(
     ana: &mut Duet,
     bo: &mut Duet,
 ) -> Result<(usize, String, String)> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the network runtime")?;
+    let rt = network_runtime()?;
     rt.block_on(async {
         let store = duet_relay::store::RelayStore::open(dir)?;
         let server = duet_relay::server::RelayServer::bind(
@@ -204,4 +196,13 @@ fn via_relay(
         let _ = serving.await;
         result
     })
+}
+
+/// The runtime the demo's network steps run on.
+fn network_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the network runtime")
 }

@@ -33,6 +33,19 @@ fn notebook_on(relay: &Relay, title: &str) -> (Device, String) {
     (ana, ticket)
 }
 
+/// A relay that cuts stalled streams after 2 s and refuses envelopes over 64 KiB.
+fn strict_relay() -> (tempfile::TempDir, Relay) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relay.json");
+    std::fs::write(
+        &config,
+        r#"{ "stall_timeout_secs": 2, "max_envelope_bytes": 65536 }"#,
+    )
+    .expect("config");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
+    (dir, relay)
+}
+
 fn join(name: &str, ticket: &str, role: &str) -> Device {
     let d = Device::new(name);
     let out = d.json(&["join", ticket, "--as", role]);
@@ -140,14 +153,7 @@ fn every_acknowledged_push_survives_relay_restarts_and_sigkill() {
 
 #[test]
 fn bad_clients_are_refused_or_cut_off_and_others_keep_syncing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("relay.json");
-    std::fs::write(
-        &config,
-        r#"{ "stall_timeout_secs": 2, "max_envelope_bytes": 65536 }"#,
-    )
-    .expect("config");
-    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
+    let (_dir, relay) = strict_relay();
     let (ana, ticket) = notebook_on(&relay, "Hostile");
     let bo = join("Bo", &ticket, "report");
     let notebook = ana.json(&["notebook", "show"])["id"]
@@ -495,14 +501,7 @@ fn team_tokens_quotas_and_rates_are_enforced() {
 
 #[test]
 fn a_subscriber_that_never_reads_is_cut_off_without_hurting_others() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("relay.json");
-    std::fs::write(
-        &config,
-        r#"{ "stall_timeout_secs": 2, "max_envelope_bytes": 65536 }"#,
-    )
-    .expect("config");
-    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
+    let (_dir, relay) = strict_relay();
     let (ana, ticket) = notebook_on(&relay, "Slow");
     let bo = join("Bo", &ticket, "report");
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
