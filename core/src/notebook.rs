@@ -370,26 +370,23 @@ fn persist_doc(
     if heads == doc.persisted {
         return Ok(());
     }
-    if doc.persisted.is_empty() {
-        // A document new to the store (made here, or arrived whole from a peer) is kept as
-        // one compact snapshot: its whole history as change chunks would be several times
-        // larger and slower to write and load.
-        let snapshot = doc.am.save();
-        store.compact(notebook, id, &snapshot)?;
-        doc.chunks = 0;
-        let version = store.reader().doc_version(notebook, id)?;
-        HeadsCache::write(store, notebook, id, version, &heads);
-        doc.persisted = heads;
-        return Ok(());
-    }
-    let changes = doc.am.save_after(&doc.persisted);
-    if changes.is_empty() {
-        doc.persisted = heads;
-        return Ok(());
-    }
-    store.append_chunk(notebook, id, &changes)?;
-    doc.chunks += 1;
-    if doc.chunks >= COMPACT_AFTER_CHUNKS {
+    // A document new to the store (made here, or arrived whole from a peer) is kept as one
+    // compact snapshot: its whole history as change chunks would be several times larger
+    // and slower to write and load. Otherwise the new changes become a chunk, and every
+    // COMPACT_AFTER_CHUNKS chunks are folded into the snapshot.
+    let fold = if doc.persisted.is_empty() {
+        true
+    } else {
+        let changes = doc.am.save_after(&doc.persisted);
+        if changes.is_empty() {
+            doc.persisted = heads;
+            return Ok(());
+        }
+        store.append_chunk(notebook, id, &changes)?;
+        doc.chunks += 1;
+        doc.chunks >= COMPACT_AFTER_CHUNKS
+    };
+    if fold {
         let snapshot = doc.am.save();
         store.compact(notebook, id, &snapshot)?;
         doc.chunks = 0;

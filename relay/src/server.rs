@@ -185,6 +185,29 @@ async fn connection(
     Ok(())
 }
 
+/// Sends one page of the mailbox's entries after `after` and moves `after` past them;
+/// returns whether more are waiting. An empty page is sent only when `empty_too` (a pull
+/// always answers; a subscription stays quiet until something arrives).
+async fn send_page(
+    store: &RelayStore,
+    mailbox: &str,
+    after: &mut u64,
+    send: &mut quinn::SendStream,
+    stall: Duration,
+    empty_too: bool,
+) -> Result<bool, WireError> {
+    let (entries, more) = store
+        .entries_after(mailbox, *after, REPLY_BYTES)
+        .map_err(internal)?;
+    if let Some((seq, _)) = entries.last() {
+        *after = *seq;
+    }
+    if empty_too || !entries.is_empty() {
+        write_reply(send, stall, RelayReply::Entries { entries, more }).await?;
+    }
+    Ok(more)
+}
+
 async fn refuse(
     mut send: quinn::SendStream,
     why: RelayRefusal,
@@ -292,33 +315,13 @@ async fn stream(
         }
         RelayRequest::Pull { after } => {
             let mut after = after;
-            loop {
-                let (entries, more) = store
-                    .entries_after(&mailbox, after, REPLY_BYTES)
-                    .map_err(internal)?;
-                if let Some((seq, _)) = entries.last() {
-                    after = *seq;
-                }
-                write_reply(&mut send, stall, RelayReply::Entries { entries, more }).await?;
-                if !more {
-                    break;
-                }
-            }
+            while send_page(store, &mailbox, &mut after, &mut send, stall, true).await? {}
         }
         RelayRequest::Subscribe { after } => {
             let mut arrivals = store.arrivals.subscribe();
             let mut after = after;
             loop {
-                let (entries, more) = store
-                    .entries_after(&mailbox, after, REPLY_BYTES)
-                    .map_err(internal)?;
-                if let Some((seq, _)) = entries.last() {
-                    after = *seq;
-                }
-                if !entries.is_empty() {
-                    write_reply(&mut send, stall, RelayReply::Entries { entries, more }).await?;
-                }
-                if more {
+                if send_page(store, &mailbox, &mut after, &mut send, stall, false).await? {
                     continue;
                 }
                 // Wait for this mailbox to grow (a lagging receiver just re-reads).
