@@ -218,7 +218,8 @@ pub enum Command {
     },
     /// Accept syncs from other devices for every notebook here, until stopped (Ctrl-C).
     #[command(
-        after_help = "Examples:\n  duet serve\n  duet serve --listen 0.0.0.0:7878\n\nOther duet commands on this home keep working while it serves.\nOther devices need UDP port 7878 (or --listen's port) reachable."
+        after_help = "Examples:\n  duet serve\n  duet serve --listen 0.0.0.0:7878\n\nIt keeps every notebook's relay subscribed, syncs with known devices, and carries
+out the other duet commands on this home while it runs.\nOther devices need UDP port 7878 (or --listen's port) reachable."
     )]
     Serve {
         /// Address and UDP port to listen on.
@@ -258,6 +259,12 @@ pub enum Command {
     /// List the devices this one has synced with, and this device's own fingerprint.
     #[command(after_help = "Example:\n  duet peers --json")]
     Peers,
+    /// Whether a node runs; each relay and device with its last sync and last error; what
+    /// is not yet on the relay.
+    #[command(
+        after_help = "Example:\n  duet status\n  duet status --json\n\nA node (`duet serve`) syncs in the background; without one, nothing syncs by itself."
+    )]
+    Status,
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  duet completions bash > ~/.local/share/bash-completion/completions/duet"

@@ -9,18 +9,20 @@ use clap::CommandFactory;
 use duet_core::dates;
 use duet_core::model::views::Cadence;
 use duet_core::model::CommitmentStatus;
+use duet_core::node::HomeHandle;
 use duet_core::{Duet, DuetError, JoinAs, MoveTarget, Owner, Role, Section};
 use jiff::civil::Date;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 /// Runs the command; errors bubble up to `main` for the message and exit code.
-pub fn run(cli: Cli) -> Result<ExitCode> {
-    let out = Output {
-        json: cli.json,
-        palette: Palette::for_stdout(),
-    };
+///
+/// While a node runs on the home (`duet serve`), the command is carried out by it over its
+/// control socket, with the same output and exit code; otherwise the home is opened here.
+pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<ExitCode> {
+    let out = Output::terminal(cli.json, Palette::for_stdout());
     match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "duet", &mut std::io::stdout());
@@ -38,44 +40,202 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         _ => {}
     }
-    let home = home_dir(cli.home)?;
+    let home = home_dir(cli.home.clone())?;
+    if let Some(code) = crate::node::forward(&home, &cli, argv, out.palette)? {
+        return Ok(code);
+    }
     if let Command::Serve {
         listen,
         no_announce,
     } = &cli.command
     {
         let listen = crate::network::parse_addr(listen)?;
-        crate::network::serve(&home, listen, !no_announce, out.json)?;
+        crate::node::serve(&home, listen, !no_announce, out.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Watch = &cli.command {
-        crate::network::watch(&home, cli.notebook.as_deref(), &out)?;
+        crate::node::watch(&home, cli.notebook.as_deref(), &out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut duet = Duet::open_waiting(&home, lock_wait())?;
-    if let Some(nb) = &cli.notebook {
-        duet.select(nb)?;
+    let duet = Duet::open_waiting(&home, lock_wait())?;
+    let context = RunContext {
+        notebook: cli.notebook,
+        serving: None,
+    };
+    if is_network(&cli.command) {
+        // The home moves to its own thread for the command, as in a node, so the network
+        // code reaches it the one way it knows.
+        let owner = duet_core::node::Home::spawn(duet)?;
+        let handle = owner.handle();
+        let rt = crate::network::runtime()?;
+        let result = rt.block_on(run_network(&handle, context, cli.command, &out));
+        owner.close();
+        result?;
+    } else {
+        let mut duet = duet;
+        run_local(&mut duet, &context, cli.command, &out)?;
     }
-    execute(&mut duet, cli.command, &out)?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a command runs with besides its arguments.
+#[derive(Debug, Clone, Default)]
+pub struct RunContext {
+    /// `--notebook`, for this command only.
+    pub notebook: Option<String>,
+    /// Where the node serves, when the command runs in one.
+    pub serving: Option<std::net::SocketAddr>,
+}
+
+/// Whether a command talks to other devices (and so must never hold the home while it
+/// waits on the network).
+pub fn is_network(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Sync { .. }
+            | Command::Join { no_sync: false, .. }
+            | Command::Link {
+                ticket: Some(_),
+                no_sync: false,
+                ..
+            }
+            | Command::Relay(crate::args::RelayCmd::Compact)
+    )
+}
+
+/// Runs a command that needs only the home: one call on it.
+pub fn run_local(
+    duet: &mut Duet,
+    context: &RunContext,
+    command: Command,
+    out: &Output,
+) -> Result<()> {
+    duet.deselect();
+    if let Some(nb) = &context.notebook {
+        duet.select(nb)?;
+    }
+    let result = execute(duet, context, command, out);
+    duet.deselect();
+    result
+}
+
+/// Runs a command that talks to other devices, reaching the home through its handle.
+pub async fn run_network(
+    home: &HomeHandle,
+    context: RunContext,
+    command: Command,
+    out: &Output,
+) -> Result<()> {
+    let selected = match context.notebook.clone() {
+        Some(nb) => Some(
+            home.call(move |d| {
+                d.select(&nb)?;
+                let id = d.selected_notebook();
+                d.deselect();
+                id
+            })
+            .await?,
+        ),
+        None => None,
+    };
+    match command {
+        Command::Sync {
+            peer,
+            fingerprint,
+            nearby,
+            wait,
+            relay,
+        } => {
+            crate::network::sync(
+                home,
+                crate::network::SyncTargets {
+                    peer,
+                    fingerprint,
+                    nearby: nearby.then(|| std::time::Duration::from_secs(wait)),
+                    relay_only: relay,
+                },
+                out,
+            )
+            .await
+        }
+        Command::Join {
+            ticket, as_role, ..
+        } => crate::network::join(home, &ticket, role(&as_role)?, out).await,
+        Command::Link {
+            ticket: Some(ticket),
+            ..
+        } => crate::network::link_and_sync(home, &ticket, out).await,
+        Command::Relay(crate::args::RelayCmd::Compact) => {
+            crate::network::compact(home, selected, out).await
+        }
+        other => Err(anyhow!("not a network command: {other:?}")),
+    }
+}
+
+/// Where a command's output goes.
+#[derive(Clone)]
+enum Sink {
+    /// This process's standard output.
+    Stdout,
+    /// A buffer sent back to the command's own process (in a node).
+    Buffer(Arc<Mutex<Vec<u8>>>),
+}
+
 /// How to print results.
+#[derive(Clone)]
 pub struct Output {
     pub json: bool,
     pub palette: Palette,
+    sink: Sink,
 }
 
 impl Output {
+    /// Prints to standard output.
+    pub fn terminal(json: bool, palette: Palette) -> Output {
+        Output {
+            json,
+            palette,
+            sink: Sink::Stdout,
+        }
+    }
+
+    /// Collects output for another process; returns the buffer it fills.
+    pub fn captured(json: bool, palette: Palette) -> (Output, Arc<Mutex<Vec<u8>>>) {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let out = Output {
+            json,
+            palette,
+            sink: Sink::Buffer(buffer.clone()),
+        };
+        (out, buffer)
+    }
+
+    /// Writes text as it is.
+    pub fn write(&self, text: &str) {
+        match &self.sink {
+            Sink::Stdout => {
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.flush();
+            }
+            Sink::Buffer(buffer) => {
+                if let Ok(mut b) = buffer.lock() {
+                    b.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+    }
+
     /// Prints JSON of `value`, or the text `text` renders.
     pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {
             match serde_json::to_string_pretty(value) {
-                Ok(s) => println!("{s}"),
-                Err(e) => eprintln!("duet: cannot encode JSON: {e}"),
+                Ok(s) => self.write(&format!("{s}\n")),
+                Err(e) => self.write(&format!("{{\"error\": \"cannot encode JSON: {e}\"}}\n")),
             }
         } else {
-            print!("{}", text());
+            self.write(&text());
         }
     }
 }
@@ -118,8 +278,8 @@ fn cadence(args: &CadenceArgs, base: Cadence) -> Result<Cadence> {
     })
 }
 
-/// Runs a command that needs an open home.
-pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
+/// Runs a command that needs only the open home.
+fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output) -> Result<()> {
     let p = out.palette;
     match command {
         Command::Init { .. }
@@ -127,7 +287,9 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
         | Command::Demo
         | Command::Serve { .. }
         | Command::Watch => {
-            unreachable!("handled before opening the home")
+            return Err(anyhow!(DuetError::Invalid(
+                "this command is not carried out by a running node".into()
+            )))
         }
         Command::Notebook(cmd) => match cmd {
             NotebookCmd::New {
@@ -362,7 +524,7 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
                 )
                 .into());
             }
-            crate::practice::export_meeting(duet, &m, output.as_deref())?
+            crate::practice::export_meeting(duet, &m, output.as_deref(), out)?
         }
         Command::Export {
             format,
@@ -380,8 +542,8 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             ticket,
             addrs,
             port,
-            no_sync,
-        } => crate::network::link(duet, ticket.as_deref(), addrs, port, !no_sync, out)?,
+            ..
+        } => crate::network::link(duet, ticket.as_deref(), addrs, port, context, out)?,
         Command::Import { dir } => {
             let r = duet.import_automerge(&dir)?;
             out.print(&r, || {
@@ -392,29 +554,17 @@ pub fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             });
         }
         Command::Peers => crate::network::peers(duet, out)?,
+        Command::Status => crate::node::status_offline(duet, out)?,
         Command::Relay(cmd) => crate::network::relay(duet, cmd, out)?,
-        Command::Invite { addrs, port } => crate::network::invite(duet, addrs, port, out)?,
+        Command::Invite { addrs, port } => crate::network::invite(duet, addrs, port, context, out)?,
         Command::Join {
-            ticket,
-            as_role,
-            no_sync,
-        } => crate::network::join(duet, &ticket, role(&as_role)?, !no_sync, out)?,
-        Command::Sync {
-            peer,
-            fingerprint,
-            nearby,
-            wait,
-            relay,
-        } => crate::network::sync(
-            duet,
-            crate::network::SyncTargets {
-                peer,
-                fingerprint,
-                nearby: nearby.then(|| std::time::Duration::from_secs(wait)),
-                relay_only: relay,
-            },
-            out,
-        )?,
+            ticket, as_role, ..
+        } => crate::network::join_only(duet, &ticket, role(&as_role)?, out)?,
+        Command::Sync { .. } => {
+            return Err(anyhow!(
+                "`duet sync` talks to other devices: not a local command"
+            ))
+        }
         Command::Bundle(cmd) => match cmd {
             BundleCmd::Out { file } => {
                 let bytes = duet.bundle_out(&file)?;
@@ -478,7 +628,7 @@ fn export(duet: &mut Duet, format: ExportKind, output: Option<&Path>, out: &Outp
             match output {
                 Some(path) => std::fs::write(path, text)
                     .with_context(|| format!("writing {}", path.display()))?,
-                None => print!("{text}"),
+                None => out.write(&text),
             }
         }
     }

@@ -10,6 +10,7 @@ use duet_core::model::views::Cadence;
 use duet_core::net::client::{sync_with, PeerOutcome};
 use duet_core::net::relay_client;
 use duet_core::net::server::Server;
+use duet_core::node::Home;
 use duet_core::{dates, Duet, JoinAs, Owner, Role, Section};
 use std::process::ExitCode;
 
@@ -81,7 +82,8 @@ pub fn run(json: bool) -> Result<ExitCode> {
     let ana_fingerprint = ana.tls_identity()?.fingerprint();
     drop(ana);
     bo.agenda_add("Bo: pair on the on-call rota?", false, None)?;
-    let outcome = sync_over_quic(&ana_home, &mut bo, ana_fingerprint)?;
+    let outcome = sync_over_quic(&ana_home, bo, ana_fingerprint)?;
+    let bo = Duet::open(&bo_home)?;
     for r in &outcome.reports {
         say(&format!(
             "   Bo sent {} change(s) and received {}, in {} bytes of sync frames.",
@@ -90,12 +92,14 @@ pub fn run(json: bool) -> Result<ExitCode> {
             outcome.bytes_sent + outcome.bytes_received
         ));
     }
-    let mut ana = Duet::open(&ana_home)?;
+    let ana = Duet::open(&ana_home)?;
 
     say("6. A relay on loopback: they are never online together. Ana pushes in the evening,");
     say("   Bo pulls the next morning and pushes his answer; Ana pulls it later.");
     let relay_dir = dir.path().join("relay");
-    let (ana_sent, bo_got, ana_got) = via_relay(&relay_dir, &mut ana, &mut bo)?;
+    let (ana_sent, bo_got, ana_got) = via_relay(&relay_dir, ana, bo)?;
+    let ana = Duet::open(&ana_home)?;
+    let bo = Duet::open(&bo_home)?;
     say(&format!(
         "   Ana sent {ana_sent} change(s); Bo received {bo_got}; Ana received {ana_got}. The relay only ever held ciphertext."
     ));
@@ -128,16 +132,19 @@ pub fn run(json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Serves Ana's home on a loopback port for as long as Bo's sync takes.
+/// Serves Ana's home on a loopback port for as long as Bo's sync takes. Each home runs on
+/// its own thread as in a node; both are closed on return.
 fn sync_over_quic(
     ana_home: &std::path::Path,
-    bo: &mut Duet,
+    bo: Duet,
     ana_fingerprint: [u8; 32],
 ) -> Result<PeerOutcome> {
+    let ana = Home::spawn(Duet::open(ana_home)?)?;
+    let bo = Home::spawn(bo)?;
     let rt = network_runtime()?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         let server = Server::bind(
-            ana_home.to_owned(),
+            ana.handle(),
             "127.0.0.1:0".parse().context("loopback address")?,
             Box::new(|_| {}),
         )
@@ -147,22 +154,24 @@ fn sync_over_quic(
         let serving = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
-        let outcome = sync_with(bo, addr, [ana_fingerprint].into()).await;
+        let outcome = sync_with(&bo.handle(), addr, [ana_fingerprint].into()).await;
         let _ = stop.send(());
         let _ = serving.await;
         Ok(outcome?)
-    })
+    });
+    drop(rt);
+    ana.close();
+    bo.close();
+    result
 }
 
 /// Runs a relay in this process on a loopback port; Ana and Bo sync through it one after
 /// the other. Returns what each side sent and received.
-fn via_relay(
-    dir: &std::path::Path,
-    ana: &mut Duet,
-    bo: &mut Duet,
-) -> Result<(usize, String, String)> {
+fn via_relay(dir: &std::path::Path, ana: Duet, bo: Duet) -> Result<(usize, String, String)> {
+    let (ana, bo) = (Home::spawn(ana)?, Home::spawn(bo)?);
+    let (ana_home, bo_home) = (ana.handle(), bo.handle());
     let rt = network_runtime()?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         let store = duet_relay::store::RelayStore::open(dir)?;
         let server = duet_relay::server::RelayServer::bind(
             store,
@@ -176,15 +185,23 @@ fn via_relay(
             let _ = stopped.await;
         }));
         let result = async {
-            for duet in [&mut *ana, &mut *bo] {
-                duet.relay_set(&addr.to_string(), &fingerprint, None)?;
+            for home in [&ana_home, &bo_home] {
+                let (addr, fingerprint) = (addr.to_string(), fingerprint.clone());
+                home.call(move |d| d.relay_set(&addr, &fingerprint, None))
+                    .await?;
             }
-            let notebook = ana.selected_notebook()?;
-            ana.agenda_add("Ana: read before Thursday: the leveling guide", false, None)?;
-            let sent = relay_client::sync_relay(ana, &notebook).await?;
-            bo.note(Section::LookAhead, "Bo: will read it on the train.", None)?;
-            let got = relay_client::sync_relay(bo, &notebook).await?;
-            let back = relay_client::sync_relay(ana, &notebook).await?;
+            let notebook = ana_home
+                .call(|d| {
+                    d.agenda_add("Ana: read before Thursday: the leveling guide", false, None)?;
+                    d.selected_notebook()
+                })
+                .await?;
+            let sent = relay_client::sync_relay(&ana_home, &notebook).await?;
+            bo_home
+                .call(|d| d.note(Section::LookAhead, "Bo: will read it on the train.", None))
+                .await?;
+            let got = relay_client::sync_relay(&bo_home, &notebook).await?;
+            let back = relay_client::sync_relay(&ana_home, &notebook).await?;
             Ok::<_, anyhow::Error>((
                 sent.report.sent_changes,
                 got.report.summary(),
@@ -195,7 +212,11 @@ fn via_relay(
         let _ = stop.send(());
         let _ = serving.await;
         result
-    })
+    });
+    drop(rt);
+    ana.close();
+    bo.close();
+    result
 }
 
 /// The runtime the demo's network steps run on.

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod demo;
 mod network;
+mod node;
 mod practice;
 mod render;
 
@@ -14,21 +15,30 @@ use duet_core::DuetError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = args::Cli::parse_from(argv.clone());
     let json = cli.json;
-    match commands::run(cli) {
+    match commands::run(cli, argv) {
         Ok(code) => code,
         Err(err) => {
-            let code = exit_code(&err);
-            if json {
-                let body = serde_json::json!({ "error": format!("{err:#}"), "exit_code": code });
-                eprintln!("{body}");
-            } else {
-                eprintln!("duet: {err:#}");
-            }
+            let (text, code) = error_report(&err, json);
+            eprint!("{text}");
             ExitCode::from(code)
         }
     }
+}
+
+/// An error as the command reports it on standard error, and its exit code (the same
+/// whether the command ran here or in the node).
+pub(crate) fn error_report(err: &anyhow::Error, json: bool) -> (String, u8) {
+    let code = exit_code(err);
+    let text = if json {
+        let body = serde_json::json!({ "error": format!("{err:#}"), "exit_code": code });
+        format!("{body}\n")
+    } else {
+        format!("duet: {err:#}\n")
+    };
+    (text, code)
 }
 
 /// Exit codes scripts can rely on (also listed in `duet --help`).

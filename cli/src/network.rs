@@ -1,25 +1,27 @@
-//! The commands that talk to other devices: `invite`, `join`, `serve` and `sync`. They run
-//! the façade's network side on a tokio runtime owned by this process.
+//! The commands that involve other devices: `invite`, `link`, `join`, `sync`, `relay` and
+//! `watch`. Those that wait on the network (`sync`, `join`, `link TICKET`, `relay compact`)
+//! are async and reach the home only through its handle, a call per step, so they never
+//! hold it while waiting; the rest are plain calls on the open home.
 
 use crate::args::RelayCmd;
-use crate::commands::Output;
+use crate::commands::{Output, RunContext};
 use anyhow::{anyhow, Context, Result};
 use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
 use duet_core::net::client::{sync_with_retries, PeerOutcome};
 use duet_core::net::relay_client;
-use duet_core::net::server::{ServeEvent, Server};
 use duet_core::net::{nearby, NetError, DEFAULT_PORT};
+use duet_core::node::HomeHandle;
 use duet_core::{Duet, DuetError, Role};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 /// Attempts per device when a link breaks midway.
 const ATTEMPTS: usize = 3;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+/// The tokio runtime a command's network work runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -51,18 +53,38 @@ fn reachable_addrs(port: u16) -> Vec<SocketAddr> {
     addrs
 }
 
-/// The addresses a ticket names: those given, or this machine's on `port`.
-fn addrs_to_give(addrs: &[String], port: Option<u16>) -> Result<Vec<SocketAddr>> {
-    if addrs.is_empty() {
-        Ok(reachable_addrs(port.unwrap_or(DEFAULT_PORT)))
-    } else {
-        addrs.iter().map(|a| parse_addr(a)).collect()
+/// The addresses a ticket names: those given; else where this device serves (the running
+/// node's address, or the one `duet serve` last listened on), on `port` if given.
+fn addrs_to_give(
+    duet: &Duet,
+    addrs: &[String],
+    port: Option<u16>,
+    context: &RunContext,
+) -> Result<Vec<SocketAddr>> {
+    if !addrs.is_empty() {
+        return addrs.iter().map(|a| parse_addr(a)).collect();
     }
+    let listen = match context.serving {
+        Some(addr) => Some(addr),
+        None => duet.serve_addr()?,
+    };
+    Ok(match (listen, port) {
+        (_, Some(port)) => reachable_addrs(port),
+        (Some(listen), None) if !listen.ip().is_unspecified() => vec![listen],
+        (Some(listen), None) => reachable_addrs(listen.port()),
+        (None, None) => reachable_addrs(DEFAULT_PORT),
+    })
 }
 
 /// `duet invite`.
-pub fn invite(duet: &Duet, addrs: Vec<String>, port: Option<u16>, out: &Output) -> Result<()> {
-    let addrs = addrs_to_give(&addrs, port)?;
+pub fn invite(
+    duet: &Duet,
+    addrs: Vec<String>,
+    port: Option<u16>,
+    context: &RunContext,
+    out: &Output,
+) -> Result<()> {
+    let addrs = addrs_to_give(duet, &addrs, port, context)?;
     let relay = duet
         .relay_setting(&duet.selected_notebook()?)?
         .map(|r| r.relay_info())
@@ -82,18 +104,18 @@ pub fn invite(duet: &Duet, addrs: Vec<String>, port: Option<u16>, out: &Output) 
     Ok(())
 }
 
-/// `duet link`: prints this person's personal ticket, or takes one from their other device
-/// and syncs the private notes from it (relay first, then the device itself).
+/// `duet link`: prints this person's personal ticket, or records one from their other
+/// device (`--no-sync`; [`link_and_sync`] also syncs).
 pub fn link(
     duet: &mut Duet,
     ticket: Option<&str>,
     addrs: Vec<String>,
     port: Option<u16>,
-    sync: bool,
+    context: &RunContext,
     out: &Output,
 ) -> Result<()> {
     let Some(ticket) = ticket else {
-        let addrs = addrs_to_give(&addrs, port)?;
+        let addrs = addrs_to_give(duet, &addrs, port, context)?;
         let link = duet.link_ticket(addrs.clone())?;
         let ticket = link.to_link_ticket();
         out.print(&serde_json::json!({ "ticket": ticket }), || {
@@ -109,17 +131,24 @@ pub fn link(
     };
     let link = Invite::from_link_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
     let space = duet.link_join(&link)?;
-    if !sync {
-        out.print(
-            &serde_json::json!({ "personal_space": space, "synced": false }),
-            || "Linked. Your private notes arrive with the next `duet sync`.\n".into(),
-        );
-        return Ok(());
-    }
-    let rt = runtime()?;
+    out.print(
+        &serde_json::json!({ "personal_space": space, "synced": false }),
+        || "Linked. Your private notes arrive with the next `duet sync`.\n".into(),
+    );
+    Ok(())
+}
+
+/// `duet link TICKET`: takes this person's ticket from their other device and syncs the
+/// private notes from it (relay first, then the device itself).
+pub async fn link_and_sync(home: &HomeHandle, ticket: &str, out: &Output) -> Result<()> {
+    let link = Invite::from_link_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
+    let space = {
+        let link = link.clone();
+        home.call(move |d| d.link_join(&link)).await?
+    };
     let mut last_error = None;
     if link.relay.is_some() {
-        match rt.block_on(relay_client::sync_relay(duet, &space)) {
+        match relay_client::sync_relay(home, &space).await {
             Ok(o) => {
                 out.print(
                     &serde_json::json!({ "personal_space": space, "synced": true, "relay": o.addr, "report": o.report }),
@@ -132,7 +161,7 @@ pub fn link(
     }
     let pins = BTreeSet::from([link.fingerprint]);
     for addr in &link.addrs {
-        match rt.block_on(sync_with_retries(duet, *addr, pins.clone(), ATTEMPTS)) {
+        match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
             Ok(outcome) => {
                 out.print(
                     &serde_json::json!({ "personal_space": space, "synced": true, "outcome": outcome_json(&outcome) }),
@@ -178,32 +207,42 @@ pub fn peers(duet: &Duet, out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// `duet join`.
-pub fn join(duet: &mut Duet, ticket: &str, role: Role, sync: bool, out: &Output) -> Result<()> {
+/// `duet join TICKET --no-sync`: records the notebook; it arrives with the first sync.
+pub fn join_only(duet: &mut Duet, ticket: &str, role: Role, out: &Output) -> Result<()> {
     let invite = Invite::from_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
     let id = duet.join_invite(&invite, role)?;
-    if !sync {
-        out.print(
-            &serde_json::json!({ "notebook": id, "synced": false }),
-            || {
-                format!(
-                    "Added {:?}; it arrives with the first `duet sync --peer ADDR`.\n",
-                    invite.title
-                )
-            },
-        );
-        return Ok(());
-    }
-    if let Some(relay) = &invite.relay {
-        duet.relay_set(&relay.addr, &fingerprint_text(&relay.fingerprint), None)?;
-    }
+    out.print(
+        &serde_json::json!({ "notebook": id, "synced": false }),
+        || {
+            format!(
+                "Added {:?}; it arrives with the first `duet sync --peer ADDR`.\n",
+                invite.title
+            )
+        },
+    );
+    Ok(())
+}
+
+/// `duet join`: records the notebook, then syncs it (relay first, then the inviting device).
+pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> Result<()> {
+    let invite = Invite::from_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
+    let id = {
+        let invite = invite.clone();
+        home.call(move |d| {
+            let id = d.join_invite(&invite, role)?;
+            if let Some(relay) = &invite.relay {
+                d.relay_set(&relay.addr, &fingerprint_text(&relay.fingerprint), None)?;
+            }
+            Ok::<_, DuetError>(id)
+        })
+        .await?
+    };
     let pins = BTreeSet::from([invite.fingerprint]);
-    let rt = runtime()?;
     let mut last_error = None;
     if invite.relay.is_some() {
-        match rt.block_on(relay_client::sync_relay(duet, &id)) {
+        match relay_client::sync_relay(home, &id).await {
             Ok(o) => {
-                duet.complete_joins()?;
+                home.call(|d| d.complete_joins()).await?;
                 out.print(
                     &serde_json::json!({ "notebook": id, "synced": true, "relay": o.addr, "report": o.report }),
                     || {
@@ -222,7 +261,7 @@ pub fn join(duet: &mut Duet, ticket: &str, role: Role, sync: bool, out: &Output)
         }
     }
     for addr in &invite.addrs {
-        match rt.block_on(sync_with_retries(duet, *addr, pins.clone(), ATTEMPTS)) {
+        match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
             Ok(outcome) => {
                 out.print(
                     &serde_json::json!({ "notebook": id, "synced": true, "outcome": outcome_json(&outcome) }),
@@ -251,94 +290,6 @@ pub fn join(duet: &mut Duet, ticket: &str, role: Role, sync: bool, out: &Output)
     Ok(())
 }
 
-/// `duet serve`: runs until Ctrl-C or SIGTERM. Opens the home only while a sync needs it.
-pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Result<()> {
-    // Fail early, with the usual message, if the home is not set up.
-    drop(Duet::open_waiting(home, crate::commands::lock_wait())?);
-    let rt = runtime()?;
-    rt.block_on(async {
-        let events = Box::new(move |event: ServeEvent| print_event(&event, json));
-        let server = Server::bind(home.to_owned(), listen, events).await?;
-        let addr = server.local_addr()?;
-        let fp = fingerprint_text(&server.fingerprint());
-        let _announcement = if announce {
-            match nearby::announce(addr.port(), &server.fingerprint()) {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    eprintln!("duet: not announced on the local network: {e}");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        if json {
-            println!("{}", serde_json::json!({ "event": "listening", "addr": addr, "fingerprint": fp }));
-        } else {
-            println!("Serving this device's notebooks on {addr} (fingerprint {fp}).\nOther duet commands on this home keep working. Ctrl-C stops.");
-        }
-        server.run(shutdown_signal()).await;
-        if json {
-            println!("{}", serde_json::json!({ "event": "stopped" }));
-        } else {
-            println!("Stopped.");
-        }
-        Ok::<_, anyhow::Error>(())
-    })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-        match term {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
-fn print_event(event: &ServeEvent, json: bool) {
-    use std::io::Write;
-    let line = match event {
-        ServeEvent::Synced { addr, peer, report } => {
-            if json {
-                serde_json::json!({ "event": "synced", "addr": addr, "peer": peer, "report": report })
-                    .to_string()
-            } else {
-                format!(
-                    "Synced {:?} with {addr}: {} from the other device.",
-                    report.title,
-                    report.summary()
-                )
-            }
-        }
-        ServeEvent::Refused { addr, reason } => {
-            if json {
-                serde_json::json!({ "event": "refused", "addr": addr, "reason": reason })
-                    .to_string()
-            } else {
-                format!("Refused {addr}: {reason}")
-            }
-        }
-    };
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{line}");
-    let _ = stdout.flush();
-}
-
 /// What `duet sync` reaches.
 pub struct SyncTargets {
     /// One device's address.
@@ -352,10 +303,18 @@ pub struct SyncTargets {
 }
 
 /// `duet sync`: with no flags, every notebook's relay and every remembered device.
-pub fn sync(duet: &mut Duet, t: SyncTargets, out: &Output) -> Result<()> {
+pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()> {
     let mut targets: Vec<(SocketAddr, BTreeSet<[u8; 32]>)> = Vec::new();
-    let known: BTreeSet<[u8; 32]> = duet
-        .known_peers()?
+    let (known_peers, relayed, mine) = home
+        .call(|d| {
+            Ok::<_, DuetError>((
+                d.known_peers()?,
+                d.relayed_notebooks()?,
+                d.tls_identity()?.fingerprint(),
+            ))
+        })
+        .await?;
+    let known: BTreeSet<[u8; 32]> = known_peers
         .iter()
         .filter_map(|p| parse_fingerprint(&p.fingerprint))
         .collect();
@@ -374,8 +333,11 @@ pub fn sync(duet: &mut Duet, t: SyncTargets, out: &Output) -> Result<()> {
         };
         targets.push((parse_addr(peer)?, pins));
     } else if let Some(wait) = t.nearby {
-        let mine = duet.tls_identity()?.fingerprint();
-        for found in nearby::browse(wait).map_err(|e| anyhow!(e))? {
+        let found = tokio::task::spawn_blocking(move || nearby::browse(wait))
+            .await
+            .context("looking for nearby devices")?
+            .map_err(|e| anyhow!(e))?;
+        for found in found {
             if found.fingerprint == mine {
                 continue;
             }
@@ -392,9 +354,9 @@ pub fn sync(duet: &mut Duet, t: SyncTargets, out: &Output) -> Result<()> {
             }));
         }
     } else {
-        relays = duet.relayed_notebooks()?;
+        relays = relayed;
         if !t.relay_only {
-            for p in duet.known_peers()? {
+            for p in known_peers {
                 if let (Some(addr), Some(fp)) = (p.addr, parse_fingerprint(&p.fingerprint)) {
                     targets.push((addr, BTreeSet::from([fp])));
                 }
@@ -406,20 +368,17 @@ pub fn sync(duet: &mut Duet, t: SyncTargets, out: &Output) -> Result<()> {
             )));
         }
     }
-    let rt = runtime()?;
     let mut outcomes = Vec::new();
     let mut relayed = Vec::new();
     let mut failures: Vec<(String, NetError)> = Vec::new();
     for (notebook, setting) in relays {
-        match rt.block_on(relay_client::sync_relay_with_retries(
-            duet, &notebook, ATTEMPTS,
-        )) {
+        match relay_client::sync_relay_with_retries(home, &notebook, ATTEMPTS).await {
             Ok(o) => relayed.push(o),
             Err(e) => failures.push((format!("relay {}", setting.addr), e)),
         }
     }
     for (addr, pins) in targets {
-        match rt.block_on(sync_with_retries(duet, addr, pins, ATTEMPTS)) {
+        match sync_with_retries(home, addr, pins, ATTEMPTS).await {
             Ok(o) => outcomes.push(o),
             Err(e) => failures.push((addr.to_string(), e)),
         }
@@ -494,18 +453,9 @@ pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
             });
         }
         RelayCmd::Compact => {
-            let id = duet.selected_notebook()?;
-            let rt = runtime()?;
-            let upto = rt
-                .block_on(relay_client::compact_relay(duet, &id))
-                .map_err(net_error)?;
-            out.print(&serde_json::json!({ "compacted_upto": upto }), || {
-                if upto == 0 {
-                    "Nothing on the relay to compact yet.\n".into()
-                } else {
-                    format!("The relay replaced entries 1-{upto} with one sealed snapshot.\n")
-                }
-            });
+            return Err(anyhow!(
+                "`duet relay compact` talks to the relay: not a local command"
+            ))
         }
         RelayCmd::Show => {
             let id = duet.selected_notebook()?;
@@ -528,65 +478,28 @@ pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// `duet watch`: subscribes to the current notebook's relay and applies what arrives, until
-/// Ctrl-C. The home is opened only while applying, so other commands keep working.
-pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
-    let json = out.json;
-    let rt = runtime()?;
-    let (id, key, client, after, first) = {
-        let mut duet = Duet::open_waiting(home, crate::commands::lock_wait())?;
-        if let Some(nb) = notebook {
-            duet.select(nb)?;
-        }
-        let id = duet.selected_notebook()?;
-        if duet.relay_setting(&id)?.is_none() {
-            return Err(anyhow!(DuetError::Invalid(
-                "this notebook has no relay to watch (duet relay set ADDR --fingerprint FP)".into(),
-            )));
-        }
-        // Catch up, and push what is pending, before waiting; the home is released after.
-        let first = rt.block_on(relay_client::sync_relay(&mut duet, &id))?;
-        let client = rt.block_on(relay_client::connect_notebook_relay(&mut duet, &id))?;
-        (
-            id.clone(),
-            duet.mailbox_key(&id)?,
-            client,
-            duet.relay_cursor(&id)?,
-            first,
-        )
+/// `duet relay compact`.
+pub async fn compact(home: &HomeHandle, selected: Option<String>, out: &Output) -> Result<()> {
+    let id = match selected {
+        Some(id) => id,
+        None => home.call(|d| d.selected_notebook()).await?,
     };
-    print_watch(&first.report, json);
-    let addr = first.addr;
-    rt.block_on(async move {
-        let mut sub = client.subscribe(&key, after).await?;
-        if !json {
-            println!(
-                "Watching {:?} on the relay at {addr}. Ctrl-C stops.",
-                first.report.title
-            );
+    let upto = relay_client::compact_relay(home, &id)
+        .await
+        .map_err(net_error)?;
+    out.print(&serde_json::json!({ "compacted_upto": upto }), || {
+        if upto == 0 {
+            "Nothing on the relay to compact yet.\n".into()
+        } else {
+            format!("The relay replaced entries 1-{upto} with one sealed snapshot.\n")
         }
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                next = sub.next() => {
-                    let Some(entries) = next? else { break };
-                    let mut duet = Duet::open_waiting(home, crate::commands::lock_wait())?;
-                    let (report, _) = duet.relay_apply(&id, entries)?;
-                    drop(duet);
-                    if report.documents_changed > 0 {
-                        print_watch(&report, json);
-                    }
-                }
-            }
-        }
-        client.close().await;
-        Ok::<_, anyhow::Error>(())
-    })
+    });
+    Ok(())
 }
 
-fn print_watch(report: &duet_core::SyncReport, json: bool) {
-    use std::io::Write;
-    let line = if json {
+/// One line of `duet watch` for what arrived.
+pub fn watch_line(report: &duet_core::SyncReport, json: bool) -> String {
+    if json {
         serde_json::json!({ "event": "changes", "report": report }).to_string()
     } else {
         format!(
@@ -595,14 +508,11 @@ fn print_watch(report: &duet_core::SyncReport, json: bool) {
             report.title,
             report.summary()
         )
-    };
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{line}");
-    let _ = stdout.flush();
+    }
 }
 
 /// A network error as the CLI reports it (store errors keep their exit codes).
-fn net_error(e: NetError) -> anyhow::Error {
+pub fn net_error(e: NetError) -> anyhow::Error {
     match e {
         NetError::Duet(d) => anyhow!(d),
         other => anyhow!(other),

@@ -449,13 +449,18 @@ fn render_private(notes: &[PrivateNote], dates: &[(String, String)], p: Palette)
 }
 
 /// `duet export --meeting M --format md`: one meeting as a summary to paste into an email.
-pub fn export_meeting(duet: &Duet, query: &str, output: Option<&Path>) -> Result<()> {
+pub fn export_meeting(
+    duet: &Duet,
+    query: &str,
+    output: Option<&Path>,
+    out: &crate::commands::Output,
+) -> Result<()> {
     let text = duet.meeting_summary(query)?;
     match output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
         }
-        None => print!("{text}"),
+        None => out.write(&text),
     }
     Ok(())
 }

@@ -27,6 +27,16 @@ impl Palette {
         }
     }
 
+    /// A palette decided elsewhere (by the command's own process, for the node).
+    pub fn with_color(color: bool) -> Palette {
+        Palette { color }
+    }
+
+    /// Whether it colours.
+    pub fn colors(&self) -> bool {
+        self.color
+    }
+
     pub fn heading(&self, s: &str) -> String {
         if self.color {
             s.bold().to_string()

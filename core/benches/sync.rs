@@ -181,9 +181,12 @@ fn quic_fresh_device(save_total: usize) {
         .enable_all()
         .build()
         .expect("runtime");
+    let ana = duet_core::node::Home::spawn(duet_core::Duet::open(&ana_home).expect("open ana"))
+        .expect("ana's home");
+    let ana_handle = ana.handle();
     rt.block_on(async {
         let server = duet_core::net::server::Server::bind(
-            ana_home.clone(),
+            ana_handle.clone(),
             "127.0.0.1:0".parse().expect("addr"),
             Box::new(|_| {}),
         )
@@ -194,15 +197,16 @@ fn quic_fresh_device(save_total: usize) {
         let serving = tokio::spawn(server.run(async {
             let _ = stop_rx.await;
         }));
-        let ticket = {
-            let ana = duet_core::Duet::open(&ana_home).expect("open ana");
-            ana.invite(vec![addr], None).expect("invite")
-        };
+        let ticket = ana_handle
+            .call(move |d| d.invite(vec![addr], None))
+            .await
+            .expect("invite");
         let mut bo = duet_core::Duet::init(&dir.path().join("bo"), "Bo").expect("bo");
         bo.join_invite(&ticket, duet_core::Role::Report).expect("join");
+        let bo = duet_core::node::Home::spawn(bo).expect("bo's home");
         let pins = [ticket.fingerprint].into();
         let started = Instant::now();
-        let outcome = duet_core::net::client::sync_with(&mut bo, addr, pins)
+        let outcome = duet_core::net::client::sync_with(&bo.handle(), addr, pins)
             .await
             .expect("sync");
         let took = started.elapsed();
@@ -215,5 +219,7 @@ fn quic_fresh_device(save_total: usize) {
         );
         let _ = stop_tx.send(());
         let _ = serving.await;
+        bo
     });
+    ana.close();
 }

@@ -79,6 +79,9 @@ pub enum DuetError {
     /// A file that claims to be part of a notebook is not.
     #[error("{0}")]
     BadImport(String),
+    /// The home's owner (the node or the app) has closed it; nothing more can be done on it.
+    #[error("the home was closed while this was waiting for it")]
+    HomeClosed,
     /// The device store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -14,6 +14,7 @@
 //! - `wire`: versioned, length-prefixed messages shared by devices (and the relay)
 //! - `insights`: health signals, themes and search over a notebook's history
 //! - `sync`: transport-free sync state machines
+//! - `node`: the one owner of a home while it runs (the store's thread and its handle)
 //! - `net`: QUIC endpoints, pinned TLS, membership proofs, `serve` and `sync --peer`
 //! - `dates`, `ids`: the small parsers people type into
 #![deny(missing_docs)]
@@ -29,6 +30,7 @@ pub mod insights;
 pub mod invite;
 pub mod model;
 pub mod net;
+pub mod node;
 mod notebook;
 pub mod sample;
 pub mod store;

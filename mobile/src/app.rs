@@ -1,11 +1,15 @@
-//! [`DuetApp`]: one object per home directory the app owns.
+//! [`DuetApp`]: one object per home directory the app owns: the phone's node.
 //!
-//! Edits and views are plain (blocking, milliseconds) calls. Sync is async and runs on the
-//! tokio runtime inside the library (uniffi's `tokio` support), so the app awaits it from
-//! its own coroutines or tasks whatever their executor.
-//! A sync can be cancelled (the app suspended, the future dropped) at any await: the store
-//! is only written in one synchronous step after everything arrived, so a cancelled sync
-//! leaves the notebook as it was and the next call completes it.
+//! The home lives on its own thread (duet-core's node); edits and views are plain calls
+//! that wait only for the calls queued before them (milliseconds), never for the network:
+//! a sync asks the home for each step's work and waits on the network holding nothing. Sync
+//! is async and runs on the tokio runtime inside the library (uniffi's `tokio` support), so
+//! the app awaits it from its own coroutines or tasks whatever their executor; the app
+//! decides when to sync (`sync_now` in the foreground or from an OS background task,
+//! `start_live_sync` while it is on screen) and Rust owns the backoff.
+//! A sync can be cancelled (the app suspended, the future dropped) at any await: what
+//! arrived is applied in one step on the home, so a cancelled sync leaves the notebook
+//! whole and the next call completes it.
 //!
 //! The app registers a [`ChangeListener`] to hear "notebook changed" after local edits and
 //! after syncs that brought something, so the UI refreshes without polling.
@@ -14,6 +18,8 @@ use crate::error::MobileError;
 use crate::records::*;
 use duet_core::invite::Invite;
 use duet_core::net::{client, relay_client};
+use duet_core::node::live::{LiveEvent, LiveSync};
+use duet_core::node::{Home, HomeHandle};
 use duet_core::{Duet, Owner};
 use std::sync::{Arc, Mutex};
 
@@ -28,27 +34,47 @@ pub trait ChangeListener: Send + Sync {
 /// Duet on a phone: one home directory, its notebooks, and their sync.
 #[derive(uniffi::Object)]
 pub struct DuetApp {
-    duet: tokio::sync::Mutex<Duet>,
-    listener: Mutex<Option<Arc<dyn ChangeListener>>>,
+    /// The home's owner thread; closed when the app object goes away.
+    owner: Mutex<Option<Home>>,
+    home: HomeHandle,
+    listener: Arc<Mutex<Option<Arc<dyn ChangeListener>>>>,
+    /// Runs live sync while the app asks for it.
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    live: Mutex<Option<LiveSync>>,
+}
+
+impl Drop for DuetApp {
+    fn drop(&mut self) {
+        if let Ok(mut rt) = self.runtime.lock() {
+            if let Some(rt) = rt.take() {
+                rt.shutdown_background();
+            }
+        }
+        if let Ok(mut owner) = self.owner.lock() {
+            if let Some(owner) = owner.take() {
+                owner.close();
+            }
+        }
+    }
 }
 
 impl DuetApp {
-    /// Runs a blocking call on the notebook.
-    pub(crate) fn with<T>(
+    /// Runs a call on the home: waits only for the calls queued before it, never for a
+    /// sync's network wait.
+    pub(crate) fn with<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Duet) -> Result<T, MobileError>,
+        f: impl FnOnce(&mut Duet) -> Result<T, MobileError> + Send + 'static,
     ) -> Result<T, MobileError> {
-        let mut duet = self.duet.blocking_lock();
-        f(&mut duet)
+        self.home.call_blocking(f)
     }
 
     /// Runs an edit, then tells the listener.
-    pub(crate) fn edit<T>(
+    pub(crate) fn edit<T: Send + 'static>(
         &self,
         what: &str,
-        f: impl FnOnce(&mut Duet) -> Result<T, MobileError>,
+        f: impl FnOnce(&mut Duet) -> Result<T, MobileError> + Send + 'static,
     ) -> Result<T, MobileError> {
-        let (out, notebook) = self.with(|d| {
+        let (out, notebook) = self.with(move |d| {
             let out = f(d)?;
             Ok((out, d.selected_notebook().unwrap_or_default()))
         })?;
@@ -57,15 +83,19 @@ impl DuetApp {
     }
 
     /// The home, for async calls.
-    pub(crate) async fn duet_lock(&self) -> tokio::sync::MutexGuard<'_, Duet> {
-        self.duet.lock().await
+    pub(crate) fn home(&self) -> &HomeHandle {
+        &self.home
     }
 
     pub(crate) fn notify(&self, notebook: &str, summary: &str) {
-        let listener = self.listener.lock().ok().and_then(|l| l.clone());
-        if let Some(l) = listener {
-            l.notebook_changed(notebook.to_owned(), summary.to_owned());
-        }
+        notify(&self.listener, notebook, summary);
+    }
+}
+
+fn notify(listener: &Mutex<Option<Arc<dyn ChangeListener>>>, notebook: &str, summary: &str) {
+    let listener = listener.lock().ok().and_then(|l| l.clone());
+    if let Some(l) = listener {
+        l.notebook_changed(notebook.to_owned(), summary.to_owned());
     }
 }
 
@@ -81,9 +111,13 @@ impl DuetApp {
             Err(duet_core::DuetError::NotInitialized { .. }) => Duet::init(&home, &name)?,
             Err(e) => return Err(e.into()),
         };
+        let owner = Home::spawn(duet)?;
         Ok(Arc::new(DuetApp {
-            duet: tokio::sync::Mutex::new(duet),
-            listener: Mutex::new(None),
+            home: owner.handle(),
+            owner: Mutex::new(Some(owner)),
+            listener: Arc::new(Mutex::new(None)),
+            runtime: Mutex::new(None),
+            live: Mutex::new(None),
         }))
     }
 
@@ -96,7 +130,8 @@ impl DuetApp {
 
     /// This device owner's name.
     pub fn name(&self) -> String {
-        self.duet.blocking_lock().name().to_owned()
+        self.with(move |d| Ok(d.name().to_owned()))
+            .unwrap_or_default()
     }
 
     /// Creates a notebook with the other person and makes it current; its first meeting
@@ -107,7 +142,7 @@ impl DuetApp {
         me: PersonRole,
         other_name: String,
     ) -> Result<NotebookRecord, MobileError> {
-        self.edit("created", |d| {
+        self.edit("created", move |d| {
             Ok(d.notebook_new(
                 &title,
                 me.into(),
@@ -121,17 +156,17 @@ impl DuetApp {
 
     /// Every notebook on this device.
     pub fn notebooks(&self) -> Result<Vec<NotebookRecord>, MobileError> {
-        self.with(|d| Ok(d.notebooks()?.into_iter().map(Into::into).collect()))
+        self.with(move |d| Ok(d.notebooks()?.into_iter().map(Into::into).collect()))
     }
 
     /// Makes a notebook (id or unique prefix, or title) the current one.
     pub fn use_notebook(&self, notebook: String) -> Result<NotebookRecord, MobileError> {
-        self.with(|d| Ok(d.use_notebook(&notebook)?.into()))
+        self.with(move |d| Ok(d.use_notebook(&notebook)?.into()))
     }
 
     /// The current notebook, meeting and open items.
     pub fn overview(&self) -> Result<OverviewRecord, MobileError> {
-        self.with(|d| {
+        self.with(move |d| {
             let o = d.overview()?;
             Ok(OverviewRecord {
                 notebook: o.notebook.into(),
@@ -144,7 +179,7 @@ impl DuetApp {
 
     /// Every meeting, oldest first.
     pub fn history(&self) -> Result<Vec<MeetingRecord>, MobileError> {
-        self.with(|d| Ok(d.history()?.into_iter().map(Into::into).collect()))
+        self.with(move |d| Ok(d.history()?.into_iter().map(Into::into).collect()))
     }
 
     /// Adds to the current meeting's agenda (or the backlog).
@@ -153,19 +188,21 @@ impl DuetApp {
         text: String,
         backlog: bool,
     ) -> Result<AgendaItemRecord, MobileError> {
-        self.edit("agenda item added", |d| {
+        self.edit("agenda item added", move |d| {
             Ok(d.agenda_add(&text, backlog, None)?.into())
         })
     }
 
     /// Ticks an agenda item off (id or unique prefix).
     pub fn agenda_done(&self, id: String) -> Result<AgendaItemRecord, MobileError> {
-        self.edit("agenda item done", |d| Ok(d.agenda_done(&id, None)?.into()))
+        self.edit("agenda item done", move |d| {
+            Ok(d.agenda_done(&id, None)?.into())
+        })
     }
 
     /// Appends a paragraph to a section of the current meeting's notes.
     pub fn add_note(&self, section: NoteSection, text: String) -> Result<(), MobileError> {
-        self.edit("note added", |d| {
+        self.edit("note added", move |d| {
             d.note(section.into(), &text, None)?;
             Ok(())
         })
@@ -180,14 +217,14 @@ impl DuetApp {
     ) -> Result<CommitmentRecord, MobileError> {
         let due = due.map(|t| parse_date(&t)).transpose()?;
         let owner = if mine { Owner::Me } else { Owner::Them };
-        self.edit("commitment added", |d| {
+        self.edit("commitment added", move |d| {
             Ok(d.commit_add(&text, &owner, due, None)?.into())
         })
     }
 
     /// Marks a commitment done.
     pub fn complete_commitment(&self, id: String) -> Result<CommitmentRecord, MobileError> {
-        self.edit("commitment done", |d| {
+        self.edit("commitment done", move |d| {
             Ok(
                 d.commit_close(&id, duet_core::model::CommitmentStatus::Done)?
                     .into(),
@@ -203,7 +240,7 @@ impl DuetApp {
         next_steps: Option<String>,
         needs: Option<String>,
     ) -> Result<String, MobileError> {
-        self.edit("meeting wrapped", |d| {
+        self.edit("meeting wrapped", move |d| {
             Ok(d.wrap(
                 None,
                 takeaway.as_deref(),
@@ -221,7 +258,7 @@ impl DuetApp {
         id: String,
         text: String,
     ) -> Result<AgendaItemRecord, MobileError> {
-        self.edit("agenda item edited", |d| {
+        self.edit("agenda item edited", move |d| {
             Ok(d.agenda_edit(&id, &text, None)?.into())
         })
     }
@@ -234,7 +271,7 @@ impl DuetApp {
             MoveTo::NextMeeting => duet_core::MoveTarget::Next,
             MoveTo::Meeting { id } => duet_core::MoveTarget::Meeting(id),
         };
-        self.edit("agenda item moved", |d| {
+        self.edit("agenda item moved", move |d| {
             Ok(d.agenda_move(&id, &target, None)?.1)
         })
     }
@@ -247,14 +284,14 @@ impl DuetApp {
         due: Option<String>,
     ) -> Result<CommitmentRecord, MobileError> {
         let due = due.map(|t| parse_date(&t)).transpose()?;
-        self.edit("commitment edited", |d| {
+        self.edit("commitment edited", move |d| {
             Ok(d.commit_edit(&id, text.as_deref(), due)?.into())
         })
     }
 
     /// Drops a commitment on purpose.
     pub fn drop_commitment(&self, id: String) -> Result<CommitmentRecord, MobileError> {
-        self.edit("commitment dropped", |d| {
+        self.edit("commitment dropped", move |d| {
             Ok(
                 d.commit_close(&id, duet_core::model::CommitmentStatus::Dropped)?
                     .into(),
@@ -264,7 +301,7 @@ impl DuetApp {
 
     /// Every commitment of the notebook (or only the open ones).
     pub fn commitments(&self, open_only: bool) -> Result<Vec<CommitmentRecord>, MobileError> {
-        self.with(|d| {
+        self.with(move |d| {
             Ok(d.commitments(open_only)?
                 .into_iter()
                 .map(Into::into)
@@ -276,12 +313,12 @@ impl DuetApp {
     /// the last). Returns its id.
     pub fn new_meeting(&self, date: Option<String>) -> Result<String, MobileError> {
         let date = date.map(|t| parse_date(&t)).transpose()?;
-        self.edit("meeting added", |d| Ok(d.meeting_new(date)?.id))
+        self.edit("meeting added", move |d| Ok(d.meeting_new(date)?.id))
     }
 
     /// Cancels a meeting (default: the current one); its open items carry over.
     pub fn cancel_meeting(&self, id: Option<String>) -> Result<(), MobileError> {
-        self.edit("meeting canceled", |d| {
+        self.edit("meeting canceled", move |d| {
             d.cancel(id.as_deref())?;
             Ok(())
         })
@@ -290,7 +327,7 @@ impl DuetApp {
     /// Moves a meeting (default: the current one) to another date.
     pub fn reschedule_meeting(&self, id: Option<String>, date: String) -> Result<(), MobileError> {
         let date = parse_date(&date)?;
-        self.edit("meeting rescheduled", |d| {
+        self.edit("meeting rescheduled", move |d| {
             d.reschedule(id.as_deref(), date)?;
             Ok(())
         })
@@ -298,12 +335,12 @@ impl DuetApp {
 
     /// Renames the current notebook.
     pub fn rename_notebook(&self, title: String) -> Result<NotebookRecord, MobileError> {
-        self.edit("renamed", |d| Ok(d.rename(&title)?.into()))
+        self.edit("renamed", move |d| Ok(d.rename(&title)?.into()))
     }
 
     /// Uses a relay for the current notebook (invites carry it).
     pub fn set_relay(&self, addr: String, fingerprint: String) -> Result<(), MobileError> {
-        self.with(|d| {
+        self.with(move |d| {
             d.relay_set(&addr, &fingerprint, None)?;
             Ok(())
         })
@@ -312,7 +349,7 @@ impl DuetApp {
     /// An invite ticket for the current notebook. A phone does not serve, so the ticket
     /// carries the relay (set one first) and no device address.
     pub fn invite(&self) -> Result<String, MobileError> {
-        self.with(|d| {
+        self.with(move |d| {
             let id = d.selected_notebook()?;
             let relay = d.relay_setting(&id)?.map(|r| r.relay_info()).transpose()?;
             Ok(d.invite(Vec::new(), relay)?.to_ticket())
@@ -325,7 +362,7 @@ impl DuetApp {
         let invite = Invite::from_ticket(&ticket).map_err(|e| MobileError::Invalid {
             message: e.to_string(),
         })?;
-        self.with(|d| {
+        self.with(move |d| {
             let id = d.join_invite(&invite, role.into())?;
             if let Some(relay) = &invite.relay {
                 d.relay_set(
@@ -352,12 +389,11 @@ fn parse_date(text: &str) -> Result<duet_core::dates::Date, MobileError> {
 impl DuetApp {
     /// Pulls what the current notebook's relay holds for this device and pushes this
     /// device's changes. Cancellable at any point; nothing half-applied is ever kept.
+    /// Edits made meanwhile are answered at once.
     pub async fn sync_relay(&self) -> Result<SyncSummary, MobileError> {
-        let mut duet = self.duet.lock().await;
-        let notebook = duet.selected_notebook()?;
-        let outcome = relay_client::sync_relay(&mut duet, &notebook).await?;
-        duet.complete_joins()?;
-        drop(duet);
+        let notebook = self.home.call(|d| d.selected_notebook()).await?;
+        let outcome = relay_client::sync_relay(&self.home, &notebook).await?;
+        self.home.call(|d| d.complete_joins()).await?;
         let summary: SyncSummary = outcome.report.into();
         if summary.documents_changed > 0 {
             self.notify(&notebook, &summary.summary);
@@ -365,15 +401,14 @@ impl DuetApp {
         Ok(summary)
     }
 
-    /// Syncs with a device serving at `addr` (`host:port`), pinned by `fingerprint` (from
-    /// its invite) or by an earlier sync when `None`.
+    /// Syncs with a device serving at `addr` (`host:port`, port 7878 when absent), pinned
+    /// by `fingerprint` (from its invite) or by an earlier sync when `None`.
     pub async fn sync_peer(
         &self,
         addr: String,
         fingerprint: Option<String>,
     ) -> Result<Vec<SyncSummary>, MobileError> {
-        let target = relay_client::resolve(&addr)?;
-        let mut duet = self.duet.lock().await;
+        let target = duet_core::net::resolve(&addr, duet_core::net::DEFAULT_PORT)?;
         let pins =
             match fingerprint {
                 Some(fp) => [duet_core::crypto::parse_fingerprint(&fp).ok_or_else(|| {
@@ -382,22 +417,177 @@ impl DuetApp {
                     }
                 })?]
                 .into(),
-                None => duet
-                    .known_peers()?
+                None => self
+                    .home
+                    .call(|d| d.known_peers())
+                    .await?
                     .iter()
                     .filter_map(|p| duet_core::crypto::parse_fingerprint(&p.fingerprint))
                     .collect(),
             };
-        let outcome = client::sync_with_retries(&mut duet, target, pins, 3).await?;
-        drop(duet);
+        let outcome = client::sync_with_retries(&self.home, target, pins, 3).await?;
+        Ok(self.reported(outcome.reports))
+    }
+
+    /// Syncs everything now: every notebook's relay (private notes included) and every
+    /// device synced with before that has an address. For the app in the foreground, after
+    /// a push notification, or in an OS background task. Links that fail are skipped and
+    /// show in `sync_status`; fails only when nothing could be reached.
+    pub async fn sync_now(&self) -> Result<Vec<SyncSummary>, MobileError> {
+        let (relayed, peers) = self
+            .home
+            .call(|d| Ok::<_, MobileError>((d.relayed_notebooks()?, d.known_peers()?)))
+            .await?;
+        let mut reports = Vec::new();
+        let mut first_error = None;
+        for (notebook, _) in relayed {
+            match relay_client::sync_relay(&self.home, &notebook).await {
+                Ok(o) => reports.push(o.report),
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        for peer in peers {
+            let (Some(addr), Some(fp)) = (
+                peer.addr,
+                duet_core::crypto::parse_fingerprint(&peer.fingerprint),
+            ) else {
+                continue;
+            };
+            match client::sync_with(&self.home, addr, [fp].into()).await {
+                Ok(o) => reports.extend(o.reports),
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        self.home.call(|d| d.complete_joins()).await?;
+        match (reports.is_empty(), first_error) {
+            (true, Some(e)) => Err(e.into()),
+            _ => Ok(self.reported(reports)),
+        }
+    }
+}
+
+impl DuetApp {
+    fn reported(&self, reports: Vec<duet_core::SyncReport>) -> Vec<SyncSummary> {
         let mut out = Vec::new();
-        for report in outcome.reports {
+        for report in reports {
             let summary: SyncSummary = report.into();
             if summary.documents_changed > 0 {
                 self.notify(&summary.notebook, &summary.summary);
             }
             out.push(summary);
         }
-        Ok(out)
+        out
+    }
+}
+
+#[uniffi::export]
+impl DuetApp {
+    /// Stays subscribed to every notebook's relay until `stop_live_sync`: changes from the
+    /// other devices arrive as they are pushed (the listener hears them), and this device's
+    /// edits are pushed within a fifth of a second. For while the app is in the
+    /// foreground. Failures are retried with backoff; `sync_status` shows them.
+    pub fn start_live_sync(&self) -> Result<(), MobileError> {
+        let mut live = self.live.lock().map_err(|_| poisoned())?;
+        if live.is_some() {
+            return Ok(());
+        }
+        let mut runtime = self.runtime.lock().map_err(|_| poisoned())?;
+        if runtime.is_none() {
+            *runtime = Some(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("duet-live-sync")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| MobileError::Network {
+                        message: format!("starting live sync: {e}"),
+                    })?,
+            );
+        }
+        let Some(rt) = runtime.as_ref() else {
+            return Err(poisoned());
+        };
+        let _entered = rt.enter();
+        let listener = self.listener.clone();
+        *live = Some(LiveSync::start(
+            self.home.clone(),
+            Arc::new(move |event| match event {
+                LiveEvent::RelaySynced { report, .. } if report.documents_changed > 0 => {
+                    let summary: SyncSummary = report.into();
+                    notify(&listener, &summary.notebook, &summary.summary);
+                }
+                LiveEvent::PeerSynced { reports, .. } => {
+                    for report in reports.into_iter().filter(|r| r.documents_changed > 0) {
+                        let summary: SyncSummary = report.into();
+                        notify(&listener, &summary.notebook, &summary.summary);
+                    }
+                }
+                _ => {}
+            }),
+            true,
+        ));
+        Ok(())
+    }
+
+    /// Stops live sync (the app went to the background). Edits stay on the device and go
+    /// out with the next sync.
+    pub fn stop_live_sync(&self) {
+        let live = self.live.lock().ok().and_then(|mut l| l.take());
+        let runtime = self.runtime.lock().ok();
+        if let (Some(live), Some(Some(rt))) = (live, runtime.as_deref()) {
+            rt.block_on(live.stop());
+        }
+    }
+
+    /// What sync is doing: whether live sync runs, each relay and device with its last
+    /// successful sync and last error, and per notebook how many changes are not yet on
+    /// its relay.
+    pub fn sync_status(&self) -> Result<SyncStatusRecord, MobileError> {
+        let links = self
+            .live
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().map(|l| l.board().links()))
+            .unwrap_or_default();
+        let live = self.live.lock().map(|l| l.is_some()).unwrap_or(false);
+        let notebooks = self.with(|d| {
+            let relayed = d.relayed_notebooks()?;
+            let titles = d.notebooks()?;
+            let mut out = Vec::new();
+            for (id, setting) in relayed {
+                out.push(NotebookSyncRecord {
+                    title: titles
+                        .iter()
+                        .find(|n| n.id == id)
+                        .map(|n| n.title.clone())
+                        .unwrap_or_default(),
+                    not_on_relay: u32::try_from(d.relay_unacknowledged(&id)?).unwrap_or(u32::MAX),
+                    notebook_id: id,
+                    relay: setting.addr,
+                });
+            }
+            Ok(out)
+        })?;
+        Ok(SyncStatusRecord {
+            live,
+            links: links
+                .into_iter()
+                .map(|l| LinkRecord {
+                    kind: l.kind,
+                    addr: l.addr,
+                    notebook_id: l.notebook,
+                    connected: l.connected,
+                    last_ok_ms: l.last_ok,
+                    last_error: l.last_error,
+                })
+                .collect(),
+            notebooks,
+        })
+    }
+}
+
+fn poisoned() -> MobileError {
+    MobileError::Network {
+        message: "live sync state is unusable after a crash in another call".into(),
     }
 }

@@ -175,7 +175,7 @@ fn count(n: usize) -> u32 {
 impl DuetApp {
     /// What to bring to the next meeting.
     pub fn prep(&self) -> Result<PrepRecord, MobileError> {
-        self.with(|d| {
+        self.with(move |d| {
             let p = d.prep()?;
             Ok(PrepRecord {
                 meeting_date: p.meeting.map(|m| m.date),
@@ -190,7 +190,7 @@ impl DuetApp {
 
     /// The drift signals over the last `last` concluded meetings.
     pub fn health(&self, last: u32) -> Result<HealthRecord, MobileError> {
-        self.with(|d| {
+        self.with(move |d| {
             let h = d.health(last as usize)?;
             Ok(HealthRecord {
                 window: count(h.window),
@@ -216,7 +216,7 @@ impl DuetApp {
 
     /// Themes that recur and commitments that keep slipping.
     pub fn themes(&self) -> Result<ThemesRecord, MobileError> {
-        self.with(|d| {
+        self.with(move |d| {
             let t = d.themes()?;
             Ok(ThemesRecord {
                 themes: t
@@ -247,7 +247,7 @@ impl DuetApp {
 
     /// Every entry holding all words of `text`, private notes included.
     pub fn search(&self, text: String) -> Result<Vec<SearchHitRecord>, MobileError> {
-        self.with(|d| {
+        self.with(move |d| {
             Ok(d.search(&text)?
                 .into_iter()
                 .map(|h| SearchHitRecord {
@@ -270,17 +270,17 @@ impl DuetApp {
 
     /// One meeting as Markdown for an email: `last`, `current`, an id prefix or a date.
     pub fn meeting_summary(&self, meeting: String) -> Result<String, MobileError> {
-        self.with(|d| Ok(d.meeting_summary(&meeting)?))
+        self.with(move |d| Ok(d.meeting_summary(&meeting)?))
     }
 
     /// Every question, with when each was asked.
     pub fn questions(&self) -> Result<Vec<QuestionRecord>, MobileError> {
-        self.with(|d| Ok(d.questions()?.into_iter().map(Into::into).collect()))
+        self.with(move |d| Ok(d.questions()?.into_iter().map(Into::into).collect()))
     }
 
     /// The question to suggest for the current meeting.
     pub fn suggest_question(&self) -> Result<Option<QuestionRecord>, MobileError> {
-        self.with(|d| Ok(d.suggest_question()?.map(Into::into)))
+        self.with(move |d| Ok(d.suggest_question()?.map(Into::into)))
     }
 
     /// Asks a question (by id, or the suggestion) in the current meeting; with
@@ -290,29 +290,29 @@ impl DuetApp {
         id: Option<String>,
         add_to_agenda: bool,
     ) -> Result<QuestionRecord, MobileError> {
-        self.edit("question asked", |d| {
+        self.edit("question asked", move |d| {
             Ok(d.ask(id.as_deref(), add_to_agenda)?.question.into())
         })
     }
 
     /// Adds one of the pair's own questions.
     pub fn add_question(&self, text: String) -> Result<QuestionRecord, MobileError> {
-        self.edit("question added", |d| Ok(d.question_add(&text)?.into()))
+        self.edit("question added", move |d| Ok(d.question_add(&text)?.into()))
     }
 
     /// Writes a private note for the current meeting: never part of the shared notebook.
     pub fn add_private_note(&self, text: String) -> Result<PrivateNoteRecord, MobileError> {
-        self.with(|d| Ok(d.private_add(&text, None)?.into()))
+        self.with(move |d| Ok(d.private_add(&text, None)?.into()))
     }
 
     /// This person's private notes about the current notebook.
     pub fn private_notes(&self) -> Result<Vec<PrivateNoteRecord>, MobileError> {
-        self.with(|d| Ok(d.private_notes()?.into_iter().map(Into::into).collect()))
+        self.with(move |d| Ok(d.private_notes()?.into_iter().map(Into::into).collect()))
     }
 
     /// A personal link ticket for this person's other devices (it carries the relay).
     pub fn link_ticket(&self) -> Result<String, MobileError> {
-        self.with(|d| Ok(d.link_ticket(Vec::new())?.to_link_ticket()))
+        self.with(move |d| Ok(d.link_ticket(Vec::new())?.to_link_ticket()))
     }
 
     /// Takes a personal link ticket from this person's other device; private notes arrive
@@ -321,7 +321,7 @@ impl DuetApp {
         let link = Invite::from_link_ticket(&ticket).map_err(|e| MobileError::Invalid {
             message: e.to_string(),
         })?;
-        self.with(|d| {
+        self.with(move |d| {
             d.link_join(&link)?;
             Ok(())
         })
@@ -333,14 +333,19 @@ impl DuetApp {
     /// Syncs private notes with this person's other devices through the relay; `None`
     /// when they have no relay yet (set one on a notebook, or link to a device that has).
     pub async fn sync_private_notes(&self) -> Result<Option<SyncSummary>, MobileError> {
-        let mut duet = self.duet_lock().await;
-        let Some(space) = duet.personal_space()? else {
+        let space = self
+            .home()
+            .call(|d| {
+                Ok::<_, MobileError>(match d.personal_space()? {
+                    Some(space) if d.relay_setting(&space)?.is_some() => Some(space),
+                    _ => None,
+                })
+            })
+            .await?;
+        let Some(space) = space else {
             return Ok(None);
         };
-        if duet.relay_setting(&space)?.is_none() {
-            return Ok(None);
-        }
-        let outcome = relay_client::sync_relay(&mut duet, &space).await?;
+        let outcome = relay_client::sync_relay(self.home(), &space).await?;
         Ok(Some(outcome.report.into()))
     }
 }

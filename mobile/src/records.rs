@@ -271,3 +271,44 @@ pub enum MoveTo {
         id: String,
     },
 }
+
+/// What sync is doing (`DuetApp::sync_status`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncStatusRecord {
+    /// Whether live sync runs (`start_live_sync`).
+    pub live: bool,
+    /// Each relay and device live sync talks to.
+    pub links: Vec<LinkRecord>,
+    /// Each notebook that has a relay.
+    pub notebooks: Vec<NotebookSyncRecord>,
+}
+
+/// One relay or device, as live sync last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LinkRecord {
+    /// `relay` or `device`.
+    pub kind: String,
+    /// Its address.
+    pub addr: String,
+    /// The notebook, for a relay.
+    pub notebook_id: Option<String>,
+    /// Whether it is connected now.
+    pub connected: bool,
+    /// When it last synced without error (milliseconds since the Unix epoch).
+    pub last_ok_ms: Option<i64>,
+    /// The last error, if the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// One relayed notebook's standing.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NotebookSyncRecord {
+    /// The notebook.
+    pub notebook_id: String,
+    /// Its title.
+    pub title: String,
+    /// The relay's address.
+    pub relay: String,
+    /// Changes on this device the relay has not acknowledged yet.
+    pub not_on_relay: u32,
+}

@@ -215,3 +215,86 @@ def test_practice_features_and_private_notes_between_ones_own_phones(relay):
     assert any(q.id == own.id and q.times_asked == 1 for q in bo.questions())
     assert bo.private_notes() == []
     assert bo.search("worn") == []
+
+
+def test_an_edit_during_a_sync_stuck_on_a_dead_network_is_answered_at_once(relay):
+    """A relay address that swallows every packet: the sync waits out its timeout, and the
+    person's edits made meanwhile return while it still waits."""
+    import socket
+    import threading
+    import time
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.settimeout(10)
+    dead = "127.0.0.1:%d" % silent.getsockname()[1]
+
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Ana / Bo", dm.PersonRole.MANAGER, "Bo")
+    _, fingerprint = relay  # a real relay's fingerprint, at an address that never answers
+    phone.set_relay(dead, fingerprint)
+
+    result = {}
+
+    def sync():
+        try:
+            asyncio.run(phone.sync_relay())
+            result["sync"] = "completed"
+        except dm.MobileError.Network as e:
+            result["sync"] = "failed: %s" % e
+
+    syncing = threading.Thread(target=sync)
+    syncing.start()
+    silent.recvfrom(2048)  # the sync is now waiting on the network
+
+    started = time.monotonic()
+    phone.add_note(dm.NoteSection.NOTES, "typed-while-the-network-is-dead")
+    phone.add_agenda_item("added-while-the-network-is-dead", False)
+    edits_took = time.monotonic() - started
+    still_syncing = syncing.is_alive()
+    syncing.join(timeout=60)
+
+    assert still_syncing, "the sync ended before the edits returned: nothing was proven"
+    assert result["sync"].startswith("failed"), result
+    assert "added-while-the-network-is-dead" in agenda_texts(phone)
+    print("two edits during a stuck sync took %.1f ms" % (edits_took * 1000))
+
+
+def wins(app):
+    return "".join(s.text for s in app.overview().meeting.sections if s.section == "wins")
+
+
+def test_live_sync_carries_edits_both_ways_with_no_sync_call(relay):
+    addr, fingerprint = relay
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Ana / Bo", dm.PersonRole.MANAGER, "Bo")
+    phone.set_relay(addr, fingerprint)
+    ticket = phone.invite()
+    asyncio.run(phone.sync_now())
+    laptop = dm.DuetApp.open(tempfile.mkdtemp(), "Bo")
+    laptop.join(ticket, dm.PersonRole.REPORT)
+    asyncio.run(laptop.sync_now())
+
+    phone.start_live_sync()
+    laptop.start_live_sync()
+    phone.add_agenda_item("live-from-the-phone", False)
+    laptop.add_note(dm.NoteSection.WINS, "live-from-the-laptop")
+
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if "live-from-the-phone" in agenda_texts(laptop) and "live-from-the-laptop" in wins(
+            phone
+        ):
+            break
+        time.sleep(0.1)
+    assert "live-from-the-phone" in agenda_texts(laptop)
+    assert "live-from-the-laptop" in wins(phone)
+
+    status = phone.sync_status()
+    assert status.live
+    assert [l for l in status.links if l.kind == "relay" and l.last_ok_ms is not None]
+    phone.stop_live_sync()
+    laptop.stop_live_sync()
+    assert not phone.sync_status().live

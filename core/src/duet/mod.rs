@@ -259,6 +259,16 @@ impl Duet {
         self.store.home()
     }
 
+    /// Durable writes since this home was opened (edits and arrivals alike).
+    pub fn write_count(&self) -> u64 {
+        self.store.flush_count()
+    }
+
+    /// Forgets a notebook chosen with [`Duet::select`]: the next call works on the current one.
+    pub fn deselect(&mut self) {
+        self.selected = None;
+    }
+
     /// Works on the notebook named by this id prefix or title instead of the current one.
     pub fn select(&mut self, notebook: &str) -> Result<(), DuetError> {
         let id = self.resolve_notebook(notebook)?;

@@ -420,6 +420,8 @@ fn count_arrivals(
 const META_TLS_CERT: &str = "tls_cert";
 const META_TLS_KEY: &str = "tls_key";
 const PEER_PREFIX: &str = "peer/";
+/// Where `duet serve` last listened (text of a socket address).
+const META_SERVE_ADDR: &str = "serve_addr";
 const PENDING_JOIN_PREFIX: &str = "pending-join/";
 
 /// A device this one has synced with.
@@ -479,6 +481,26 @@ impl Duet {
             Some(fp) => self.remember_peer(&fp, None),
             None => Ok(()),
         }
+    }
+
+    /// Records where `duet serve` listens, so tickets printed later name that port.
+    pub fn remember_serve_addr(&self, addr: std::net::SocketAddr) -> Result<(), DuetError> {
+        if self.serve_addr()? == Some(addr) {
+            return Ok(());
+        }
+        self.store
+            .set_meta(META_SERVE_ADDR, addr.to_string().as_bytes())?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// Where `duet serve` last listened on this home.
+    pub fn serve_addr(&self) -> Result<Option<std::net::SocketAddr>, DuetError> {
+        Ok(self
+            .store
+            .meta(META_SERVE_ADDR)?
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| t.parse().ok()))
     }
 
     /// Every device this one has synced with, most recent first.

@@ -134,8 +134,32 @@ impl Duet {
 
     /// The changes of `notebook` the relay has not seen, sealed; `None` when there are none.
     pub fn relay_outgoing(&mut self, notebook: &str) -> Result<Option<Outgoing>, DuetError> {
-        self.cache.borrow_mut().take();
         let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
+        let (batch, seen, changes) = self.relay_unseen(notebook)?;
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let sender = envelope::sender_id(&self.device.public_hex());
+        Ok(Some(Outgoing {
+            envelope: envelope::seal(&key, notebook, sender, &batch),
+            seen,
+            changes,
+        }))
+    }
+
+    /// How many changes of `notebook` its relay has not acknowledged yet (`duet status`).
+    pub fn relay_unacknowledged(&mut self, notebook: &str) -> Result<usize, DuetError> {
+        Ok(self.relay_unseen(notebook)?.2)
+    }
+
+    /// What of `notebook` the relay has not seen: the changes per document, the heads the
+    /// relay will have seen once it has them, and how many changes in all.
+    #[allow(clippy::type_complexity)]
+    fn relay_unseen(
+        &mut self,
+        notebook: &str,
+    ) -> Result<(Vec<DocChanges>, Vec<(String, Vec<ChangeHash>)>, usize), DuetError> {
+        self.cache.borrow_mut().take();
         let mut nb = self.load_for_sync(notebook)?;
         let mut batch = Vec::new();
         let mut seen = Vec::new();
@@ -164,15 +188,7 @@ impl Duet {
             });
             seen.push((doc, heads));
         }
-        if batch.is_empty() {
-            return Ok(None);
-        }
-        let sender = envelope::sender_id(&self.device.public_hex());
-        Ok(Some(Outgoing {
-            envelope: envelope::seal(&key, notebook, sender, &batch),
-            seen,
-            changes,
-        }))
+        Ok((batch, seen, changes))
     }
 
     /// Records that the relay has an envelope's changes.

@@ -6,9 +6,10 @@ use super::handshake;
 use super::tls::{self, Pins};
 use super::{close, step, NetError};
 use crate::crypto::fingerprint_text;
+use crate::node::HomeHandle;
 use crate::sync::peer::{quiet, MAX_ROUNDS};
 use crate::wire::{self, Message};
-use crate::{Duet, SyncReport};
+use crate::SyncReport;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
@@ -35,14 +36,14 @@ pub struct PeerOutcome {
 /// the link broke or stalled midway: on a lossy network a handshake can time out, and a
 /// sync is safe to repeat. A peer that never answers is not retried.
 pub async fn sync_with_retries(
-    duet: &mut Duet,
+    home: &HomeHandle,
     addr: SocketAddr,
     pins: BTreeSet<[u8; 32]>,
     attempts: usize,
 ) -> Result<PeerOutcome, NetError> {
     let mut tries = 1;
     loop {
-        match sync_with(duet, addr, pins.clone()).await {
+        match sync_with(home, addr, pins.clone()).await {
             Err(e) if super::worth_retrying(&e) && tries < attempts => {
                 tries += 1;
                 tokio::time::sleep(super::RETRY_PAUSE).await;
@@ -53,13 +54,14 @@ pub async fn sync_with_retries(
 }
 
 /// Syncs every notebook this device shares with the device at `addr`, which must present
-/// one of the `pins` certificates.
+/// one of the `pins` certificates. The home is asked for each step's work and never held
+/// across a network wait.
 pub async fn sync_with(
-    duet: &mut Duet,
+    home: &HomeHandle,
     addr: SocketAddr,
     pins: BTreeSet<[u8; 32]>,
 ) -> Result<PeerOutcome, NetError> {
-    let identity = duet.tls_identity()?;
+    let identity = home.call(|d| Ok::<_, NetError>(d.tls_identity()?)).await?;
     let (endpoint, conn) = super::connect(
         &identity,
         addr,
@@ -68,7 +70,7 @@ pub async fn sync_with(
         "`duet serve`",
     )
     .await?;
-    let result = run(duet, &conn, addr).await;
+    let result = run(home, &conn, addr).await;
     match &result {
         Ok(_) => conn.close(close::DONE.into(), b"done"),
         Err(_) => conn.close(close::PROTOCOL.into(), b"sync failed"),
@@ -79,15 +81,16 @@ pub async fn sync_with(
 }
 
 async fn run(
-    duet: &mut Duet,
+    home: &HomeHandle,
     conn: &quinn::Connection,
     addr: SocketAddr,
 ) -> Result<PeerOutcome, NetError> {
     let peer = tls::peer_fingerprint(conn)
         .ok_or_else(|| NetError::Protocol("the peer presented no certificate".into()))?;
-    let mine = duet.memberships()?;
+    let mine = home.call(|d| Ok::<_, NetError>(d.memberships()?)).await?;
     let shared = handshake::client(conn, addr, &mine).await?;
-    duet.remember_peer(&peer, Some(addr))?;
+    home.call(move |d| Ok::<_, NetError>(d.remember_peer(&peer, Some(addr))?))
+        .await?;
     let mut outcome = PeerOutcome {
         peer,
         addr,
@@ -96,15 +99,16 @@ async fn run(
         bytes_received: 0,
     };
     for notebook in shared {
-        let report = sync_notebook(duet, conn, addr, &notebook, &peer, &mut outcome).await?;
+        let report = sync_notebook(home, conn, addr, &notebook, &peer, &mut outcome).await?;
         outcome.reports.push(report);
     }
-    duet.complete_joins()?;
+    home.call(|d| Ok::<_, NetError>(d.complete_joins()?))
+        .await?;
     Ok(outcome)
 }
 
 async fn sync_notebook(
-    duet: &mut Duet,
+    home: &HomeHandle,
     conn: &quinn::Connection,
     addr: SocketAddr,
     notebook: &str,
@@ -114,11 +118,17 @@ async fn sync_notebook(
     let (mut send, mut recv) = step(addr, "opening a stream", conn.open_bi())
         .await?
         .map_err(|e| handshake::closed_reason_or(conn, addr, e))?;
-    let mut session = duet.peer_session(notebook, &fingerprint_text(peer))?;
+    let (id, peer_text) = (notebook.to_owned(), fingerprint_text(peer));
+    let (mut session, offers, unchanged) = home
+        .call(move |d| {
+            let mut session = d.peer_session(&id, &peer_text)?;
+            let (offers, unchanged) = d.peer_offers(&mut session)?;
+            Ok::<_, NetError>((session, offers, unchanged))
+        })
+        .await?;
     let mut frames = vec![Message::Open {
         notebook: notebook.to_owned(),
     }];
-    let (offers, unchanged) = duet.peer_offers(&mut session)?;
     frames.extend(offers.into_iter().map(Message::Offer));
     frames.push(Message::OfferEnd { unchanged });
     for frame in &frames {
@@ -137,12 +147,24 @@ async fn sync_notebook(
             other => return Err(unexpected("an answer", &other)),
         }
     };
-    let mut fallback = duet.peer_take_answers(&mut session, answers, fallback, summary_matched)?;
+    let (s, mut fallback) = home
+        .call(move |d| {
+            let fallback = d.peer_take_answers(&mut session, answers, fallback, summary_matched)?;
+            Ok::<_, NetError>((session, fallback))
+        })
+        .await?;
+    session = s;
     if !fallback.is_empty() {
         let mut incoming = Vec::new();
         let mut settled = false;
         for _ in 0..MAX_ROUNDS {
-            let round = duet.peer_round(&mut session, &mut fallback, incoming)?;
+            let (s, f, round) = home
+                .call(move |d| {
+                    let round = d.peer_round(&mut session, &mut fallback, incoming)?;
+                    Ok::<_, NetError>((session, fallback, round))
+                })
+                .await?;
+            (session, fallback) = (s, f);
             let sent_quiet = quiet(&round);
             counts.bytes_sent += step(
                 addr,
@@ -166,7 +188,9 @@ async fn sync_notebook(
             )));
         }
     }
-    let report = duet.peer_finish(session)?;
+    let report = home
+        .call(move |d| Ok::<_, NetError>(d.peer_finish(session)?))
+        .await?;
     counts.bytes_sent +=
         step(addr, "finishing", wire::write(&mut send, &Message::Done)).await?? as u64;
     match read(&mut recv, conn, addr, counts).await? {

@@ -96,6 +96,14 @@ pub enum NetError {
     /// The peer reported an error.
     #[error("the peer reported: {0}")]
     Peer(String),
+    /// The relay refused a request, for a reason it names.
+    #[error("the relay refused: {message}")]
+    RelayRefused {
+        /// Why, as the relay typed it.
+        why: crate::wire::RelayRefusal,
+        /// Why, in the relay's words.
+        message: String,
+    },
     /// The peer broke the protocol.
     #[error("the peer broke the protocol: {0}")]
     Protocol(String),

@@ -4,6 +4,7 @@
 use super::tls::{self, Pins};
 use super::{step, NetError};
 use crate::crypto::parse_fingerprint;
+use crate::node::HomeHandle;
 use crate::wire::{self, RelayRefusal, RelayReply, RelayRequest};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -51,6 +52,11 @@ impl RelayClient {
             conn,
             addr,
         })
+    }
+
+    /// The relay's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     async fn request(
@@ -186,10 +192,19 @@ impl Subscription {
 }
 
 fn refused(why: RelayRefusal, message: String) -> NetError {
-    match why {
-        RelayRefusal::NoMailbox => NetError::Peer(format!("the relay refused: {message}")),
-        _ => NetError::Peer(format!("the relay refused ({why:?}): {message}")),
-    }
+    NetError::RelayRefused { why, message }
+}
+
+/// Whether an error is the relay saying the mailbox does not exist (or the token does not
+/// open it: the relay answers both alike).
+pub fn is_no_mailbox(e: &NetError) -> bool {
+    matches!(
+        e,
+        NetError::RelayRefused {
+            why: RelayRefusal::NoMailbox,
+            ..
+        }
+    )
 }
 
 /// `duet-relay check`: connects, asks for a mailbox that does not exist, and expects the
@@ -215,7 +230,7 @@ pub async fn check(addr: &str, fingerprint: Option<&str>) -> Result<String, NetE
     let answer = client.pull(&key, 0).await;
     client.close().await;
     match answer {
-        Err(NetError::Peer(m)) if m.contains("no such mailbox") => Ok(format!(
+        Err(e) if is_no_mailbox(&e) => Ok(format!(
             "ok: relay at {addr} answered in {:.1} ms",
             started.elapsed().as_secs_f64() * 1000.0
         )),
@@ -244,13 +259,13 @@ pub struct RelayOutcome {
 /// Like [`sync_relay`], trying again (up to `attempts` times in all, a second apart) when
 /// the link broke or stalled midway; a relay that never answers is not retried.
 pub async fn sync_relay_with_retries(
-    duet: &mut crate::Duet,
+    home: &HomeHandle,
     notebook: &str,
     attempts: usize,
 ) -> Result<RelayOutcome, NetError> {
     let mut tries = 1;
     loop {
-        match sync_relay(duet, notebook).await {
+        match sync_relay(home, notebook).await {
             Err(e) if super::worth_retrying(&e) && tries < attempts => {
                 tries += 1;
                 tokio::time::sleep(super::RETRY_PAUSE).await;
@@ -262,50 +277,94 @@ pub async fn sync_relay_with_retries(
 
 /// Connects to the notebook's relay, pinned by the fingerprint it was set with.
 pub async fn connect_notebook_relay(
-    // `&mut`: a shared `&Duet` is not `Send` (the store is single-threaded), so a future
-    // holding one could not run on a multi-threaded runtime.
-    duet: &mut crate::Duet,
+    home: &HomeHandle,
     notebook: &str,
 ) -> Result<RelayClient, NetError> {
-    let setting = duet.relay_setting(notebook)?.ok_or_else(|| {
+    let id = notebook.to_owned();
+    let (setting, identity) = home
+        .call(move |d| Ok::<_, NetError>((d.relay_setting(&id)?, d.tls_identity()?)))
+        .await?;
+    let setting = setting.ok_or_else(|| {
         NetError::Setup("this notebook has no relay (duet relay set ADDR --fingerprint FP)".into())
     })?;
     let addr = resolve(&setting.addr)?;
     let fp = parse_fingerprint(&setting.fingerprint)
         .ok_or_else(|| NetError::Setup("the relay fingerprint is damaged".into()))?;
-    let identity = duet.tls_identity()?;
     RelayClient::connect(&identity, addr, Pins::Exactly([fp].into())).await
 }
 
 /// Pulls what the notebook's relay has after this device's cursor, applies it, then pushes
-/// this device's changes the relay has not seen.
-pub async fn sync_relay(duet: &mut crate::Duet, notebook: &str) -> Result<RelayOutcome, NetError> {
-    let client = connect_notebook_relay(duet, notebook).await?;
-    let result = sync_relay_on(duet, notebook, &client).await;
+/// this device's changes the relay has not seen. The home is held only while applying and
+/// sealing, never across a network wait.
+pub async fn sync_relay(home: &HomeHandle, notebook: &str) -> Result<RelayOutcome, NetError> {
+    let client = connect_notebook_relay(home, notebook).await?;
+    let result = sync_relay_on(home, notebook, &client).await;
     client.close().await;
     result
 }
 
-async fn sync_relay_on(
-    duet: &mut crate::Duet,
+/// The mailbox key and cursor of a notebook.
+pub async fn mailbox_and_cursor(
+    home: &HomeHandle,
+    notebook: &str,
+) -> Result<(MailboxKey, u64), NetError> {
+    let id = notebook.to_owned();
+    home.call(move |d| Ok::<_, NetError>((d.mailbox_key(&id)?, d.relay_cursor(&id)?)))
+        .await
+}
+
+/// Applies entries pulled from the relay; returns the report and how many failed to open.
+pub async fn apply_entries(
+    home: &HomeHandle,
+    notebook: &str,
+    entries: Entries,
+) -> Result<(crate::SyncReport, usize), NetError> {
+    let id = notebook.to_owned();
+    home.call(move |d| Ok::<_, NetError>(d.relay_apply(&id, entries)?))
+        .await
+}
+
+/// Seals and pushes what the relay has not seen of the notebook; returns the sequence
+/// number and the number of changes, or `None` when there was nothing to push.
+pub async fn push_outgoing(
+    home: &HomeHandle,
+    client: &RelayClient,
+    key: &MailboxKey,
+    notebook: &str,
+) -> Result<Option<(u64, usize)>, NetError> {
+    let id = notebook.to_owned();
+    let Some(out) = home
+        .call(move |d| Ok::<_, NetError>(d.relay_outgoing(&id)?))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let seq = client.push(key, out.envelope.clone()).await?;
+    let changes = out.changes;
+    let id = notebook.to_owned();
+    home.call(move |d| Ok::<_, NetError>(d.relay_pushed(&id, &out)?))
+        .await?;
+    Ok(Some((seq, changes)))
+}
+
+/// [`sync_relay`] over a connection already made.
+pub async fn sync_relay_on(
+    home: &HomeHandle,
     notebook: &str,
     client: &RelayClient,
 ) -> Result<RelayOutcome, NetError> {
-    let key = duet.mailbox_key(notebook)?;
-    let cursor = duet.relay_cursor(notebook)?;
+    let (key, cursor) = mailbox_and_cursor(home, notebook).await?;
     let entries = match client.pull(&key, cursor).await {
         Ok(e) => e,
         // A mailbox is made by its first push: none yet means nothing to pull.
-        Err(NetError::Peer(m)) if m.contains("no such mailbox") => Vec::new(),
+        Err(e) if is_no_mailbox(&e) => Vec::new(),
         Err(e) => return Err(e),
     };
     let pulled = entries.len();
-    let (mut report, rejected) = duet.relay_apply(notebook, entries)?;
+    let (mut report, rejected) = apply_entries(home, notebook, entries).await?;
     let mut pushed = None;
-    if let Some(out) = duet.relay_outgoing(notebook)? {
-        let seq = client.push(&key, out.envelope.clone()).await?;
-        duet.relay_pushed(notebook, &out)?;
-        report.sent_changes = out.changes;
+    if let Some((seq, changes)) = push_outgoing(home, client, &key, notebook).await? {
+        report.sent_changes = changes;
         pushed = Some(seq);
     }
     Ok(RelayOutcome {
@@ -320,15 +379,20 @@ async fn sync_relay_on(
 /// Syncs with the notebook's relay, then replaces the log entries this device has applied
 /// with one snapshot envelope, so the relay drops them. Returns the sequence number the
 /// snapshot covers up to.
-pub async fn compact_relay(duet: &mut crate::Duet, notebook: &str) -> Result<u64, NetError> {
-    let client = connect_notebook_relay(duet, notebook).await?;
+pub async fn compact_relay(home: &HomeHandle, notebook: &str) -> Result<u64, NetError> {
+    let client = connect_notebook_relay(home, notebook).await?;
     let result = async {
-        sync_relay_on(duet, notebook, &client).await?;
-        let (upto, envelope) = duet.relay_snapshot(notebook)?;
+        sync_relay_on(home, notebook, &client).await?;
+        let id = notebook.to_owned();
+        let (upto, envelope, key) = home
+            .call(move |d| {
+                let (upto, envelope) = d.relay_snapshot(&id)?;
+                Ok::<_, NetError>((upto, envelope, d.mailbox_key(&id)?))
+            })
+            .await?;
         if upto == 0 {
             return Ok(0);
         }
-        let key = duet.mailbox_key(notebook)?;
         client.compact(&key, upto, envelope).await
     }
     .await;

@@ -1,31 +1,28 @@
-//! The accepting end (`duet serve`): takes syncs for every notebook on this device until
-//! stopped.
+//! The accepting end (`duet serve`, run by the node): takes syncs for every notebook on this
+//! device until stopped.
 //!
-//! The server does not keep the home's store open while idle. It opens the store when a
-//! peer has passed the first handshake step and closes it when the last sync ends, so the
-//! person's other `duet` commands on this home keep working while it serves: at worst they
-//! wait the few milliseconds a sync holds the store (they wait for the lock instead of
-//! failing). Syncs of the same notebook from two peers take turns; different notebooks
-//! and the handshakes of other peers run side by side.
+//! The server reaches the home through the node's [`HomeHandle`]: each sync step is one
+//! short call, and nothing is held while it waits for the peer, so the person's commands
+//! (carried out by the same node) are answered between a sync's steps. Syncs of the same
+//! notebook from two peers take turns; different notebooks and the handshakes of other
+//! peers run side by side.
 
 use super::handshake;
 use super::tls::{self, TlsIdentity};
 use super::{close, step, transport, NetError, STEP_TIMEOUT};
 use crate::crypto::fingerprint_text;
+use crate::node::HomeHandle;
 use crate::sync::peer::MAX_ROUNDS;
 use crate::wire::{self, Message};
-use crate::{Duet, DuetError, SyncReport};
+use crate::SyncReport;
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Connections served at once; more are refused at once.
 pub const MAX_CONNECTIONS: usize = 64;
-/// How long the server waits for another process's command on the home to finish.
-pub const STORE_WAIT: Duration = Duration::from_secs(15);
 
 /// Something the server did, for its log.
 #[derive(Debug, Clone)]
@@ -56,25 +53,19 @@ pub struct Server {
 }
 
 struct Shared {
-    gate: Gate,
+    home: HomeHandle,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     events: Box<dyn Fn(ServeEvent) + Send + Sync>,
 }
 
 impl Server {
-    /// Binds `listen` for the home at `home` (its TLS identity is made on first use).
+    /// Binds `listen` for the home (its TLS identity is made on first use).
     pub async fn bind(
-        home: PathBuf,
+        home: HomeHandle,
         listen: SocketAddr,
         events: Box<dyn Fn(ServeEvent) + Send + Sync>,
     ) -> Result<Server, NetError> {
-        let gate = Gate::new(home);
-        let identity: TlsIdentity = {
-            let user = gate.enter().await?;
-            let id = user.with(|d| d.tls_identity())?;
-            drop(user);
-            id
-        };
+        let identity: TlsIdentity = home.call(|d| Ok::<_, NetError>(d.tls_identity()?)).await?;
         let config = tls::server_config(&identity).map_err(|e| NetError::Setup(e.to_string()))?;
         let quic = quinn::crypto::rustls::QuicServerConfig::try_from(config)
             .map_err(|e| NetError::Setup(e.to_string()))?;
@@ -85,7 +76,7 @@ impl Server {
         Ok(Server {
             endpoint,
             shared: Arc::new(Shared {
-                gate,
+                home,
                 locks: Mutex::new(HashMap::new()),
                 events,
             }),
@@ -105,7 +96,7 @@ impl Server {
         self.fingerprint
     }
 
-    /// Serves until `shutdown` completes; then closes every connection and the store.
+    /// Serves until `shutdown` completes; then closes every connection.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let mut tasks = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
@@ -135,12 +126,11 @@ impl Server {
         }
         self.endpoint
             .close(close::SHUTDOWN.into(), b"shutting down");
-        // Work already inside the store finishes (each step holds the gate); streams
-        // cut mid-sync are dropped before anything of theirs was kept.
+        // A call already inside the home finishes there; streams cut mid-sync are dropped
+        // before anything of theirs was kept.
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
-        self.shared.gate.close();
     }
 }
 
@@ -188,16 +178,19 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
             return Err(e);
         }
     };
-    // The store is held only while this device reads or writes it: a connection that
+    // The home is asked only while this device reads or writes it: a connection that
     // lingers (a lost close on a lossy link waits for the idle timeout) holds nothing.
-    let mine = {
-        let user = shared.gate.enter().await?;
-        user.with(|d| d.memberships())?
-    };
+    let mine = shared
+        .home
+        .call(|d| Ok::<_, NetError>(d.memberships()?))
+        .await?;
     let notebooks = handshake::server(&conn, addr, &mut send, hello, &mine).await?;
     {
-        let user = shared.gate.enter().await?;
-        user.with(|d| d.remember_peer_fingerprint(&peer))?;
+        let peer = peer.clone();
+        shared
+            .home
+            .call(move |d| Ok::<_, NetError>(d.remember_peer_fingerprint(&peer)?))
+            .await?;
     }
     let mut streams = tokio::task::JoinSet::new();
     while let Ok((send, recv)) = conn.accept_bi().await {
@@ -294,12 +287,15 @@ async fn serve_notebook(
             None => return Ok(None),
         }
     };
-    // The store is held from here to the end of this notebook's sync (offers are read
-    // first, so a peer slow to send them holds nothing).
-    let user = shared.gate.enter().await?;
-    let mut session = user.with(|d| d.peer_session(&notebook, peer))?;
-    let (answers, mut fallback, summary_matched) =
-        user.with(|d| d.peer_answer(&mut session, offers, unchanged))?;
+    let home = &shared.home;
+    let peer = peer.to_owned();
+    let (mut session, answers, mut fallback, summary_matched) = home
+        .call(move |d| {
+            let mut session = d.peer_session(&notebook, &peer)?;
+            let (answers, fallback, matched) = d.peer_answer(&mut session, offers, unchanged)?;
+            Ok::<_, NetError>((session, answers, fallback, matched))
+        })
+        .await?;
     for answer in answers {
         step(
             addr,
@@ -323,7 +319,13 @@ async fn serve_notebook(
     for _ in 0..=MAX_ROUNDS {
         match step(addr, "waiting for a round", wire::read(recv)).await?? {
             Some(Message::Round(incoming)) => {
-                let round = user.with(|d| d.peer_round(&mut session, &mut fallback, incoming))?;
+                let (s, f, round) = home
+                    .call(move |d| {
+                        let round = d.peer_round(&mut session, &mut fallback, incoming)?;
+                        Ok::<_, NetError>((session, fallback, round))
+                    })
+                    .await?;
+                (session, fallback) = (s, f);
                 step(
                     addr,
                     "a sync round",
@@ -332,7 +334,9 @@ async fn serve_notebook(
                 .await??;
             }
             Some(Message::Done) => {
-                let report = user.with(|d| Ok::<_, NetError>(d.peer_finish(session)?))?;
+                let report = home
+                    .call(move |d| Ok::<_, NetError>(d.peer_finish(session)?))
+                    .await?;
                 step(addr, "finishing", wire::write(send, &Message::Done)).await??;
                 return Ok(Some(report));
             }
@@ -342,103 +346,4 @@ async fn serve_notebook(
         }
     }
     Err(NetError::Protocol(format!("over {MAX_ROUNDS} sync rounds")))
-}
-
-/// Opens the home's store while syncs need it and closes it when none does.
-struct Gate {
-    home: PathBuf,
-    inner: Arc<Mutex<GateInner>>,
-}
-
-struct GateInner {
-    duet: Option<Duet>,
-    users: usize,
-}
-
-/// A sync's hold on the open store; the last one dropped closes it.
-#[derive(Clone)]
-struct GateUser {
-    inner: Arc<Mutex<GateInner>>,
-    _count: Arc<UserCount>,
-}
-
-struct UserCount(Arc<Mutex<GateInner>>);
-
-impl Drop for UserCount {
-    fn drop(&mut self) {
-        if let Ok(mut g) = self.0.lock() {
-            g.users = g.users.saturating_sub(1);
-            if g.users == 0 {
-                // Closing the store releases the home for the person's other commands.
-                g.duet = None;
-            }
-        }
-    }
-}
-
-impl Gate {
-    fn new(home: PathBuf) -> Gate {
-        Gate {
-            home,
-            inner: Arc::new(Mutex::new(GateInner {
-                duet: None,
-                users: 0,
-            })),
-        }
-    }
-
-    /// Opens the store if needed, waiting while another process holds it.
-    async fn enter(&self) -> Result<GateUser, NetError> {
-        let deadline = tokio::time::Instant::now() + STORE_WAIT;
-        loop {
-            {
-                let mut g = self
-                    .inner
-                    .lock()
-                    .map_err(|_| NetError::Setup("a sync task panicked".into()))?;
-                if g.duet.is_none() {
-                    match Duet::open(&self.home) {
-                        Ok(duet) => g.duet = Some(duet),
-                        Err(DuetError::Store(crate::store::StoreError::Locked { .. }))
-                            if tokio::time::Instant::now() < deadline => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                if g.duet.is_some() {
-                    g.users += 1;
-                    return Ok(GateUser {
-                        inner: self.inner.clone(),
-                        _count: Arc::new(UserCount(self.inner.clone())),
-                    });
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Closes the store now (shutdown).
-    fn close(&self) {
-        if let Ok(mut g) = self.inner.lock() {
-            g.duet = None;
-        }
-    }
-}
-
-impl GateUser {
-    /// Runs `f` on the open store. Never held across an await.
-    fn with<T, E: From<DuetError>>(
-        &self,
-        f: impl FnOnce(&mut Duet) -> Result<T, E>,
-    ) -> Result<T, E> {
-        let mut g = self
-            .inner
-            .lock()
-            .map_err(|_| E::from(DuetError::Invalid("a sync task panicked".into())))?;
-        match g.duet.as_mut() {
-            Some(duet) => f(duet),
-            None => Err(E::from(DuetError::Invalid(
-                "the server is shutting down".into(),
-            ))),
-        }
-    }
 }

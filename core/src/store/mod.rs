@@ -217,6 +217,8 @@ pub struct Store {
     /// Set when a write failed: the engine may then never finish a flush, so the store is
     /// not used again and is abandoned on drop instead of shut down (which could hang).
     failed: Cell<bool>,
+    /// Durable flushes so far: the node watches it to push local edits.
+    flushes: Cell<u64>,
     _lock: File,
 }
 
@@ -261,6 +263,7 @@ impl Store {
             engine,
             next_chunk: HashMap::new(),
             failed: Cell::new(false),
+            flushes: Cell::new(0),
             _lock: lock,
         })
     }
@@ -273,7 +276,14 @@ impl Store {
     /// Makes every write so far durable. Call before reporting success.
     pub fn flush(&self) -> Result<(), StoreError> {
         let result = self.usable().and_then(|()| self.engine.flush());
-        self.guard(result)
+        self.guard(result)?;
+        self.flushes.set(self.flushes.get() + 1);
+        Ok(())
+    }
+
+    /// How many flushes succeeded since the store was opened.
+    pub fn flush_count(&self) -> u64 {
+        self.flushes.get()
     }
 
     /// Refuses use after a failed write.

@@ -1,0 +1,574 @@
+//! The node on a laptop: `duet serve` (and `duet watch`) own the home while they run, and
+//! every other `duet` command is carried out by them over the home's control socket.
+//!
+//! A command first tries the socket ([`forward`]): it sends its arguments, its working
+//! directory and whether its terminal takes colour; the node parses them as the command
+//! would, runs it on its open home (documents already in memory, no second store open) and
+//! returns the output and the exit code, which the command prints and exits with. With no
+//! node, the command opens the home itself. The request and reply are this crate's JSON
+//! types; the node's core only carries the bytes.
+
+use crate::args::{BundleCmd, Cli, Command};
+use crate::commands::{self, Output, RunContext};
+use crate::network;
+use crate::render::Palette;
+use anyhow::{anyhow, Result};
+use clap::Parser;
+use duet_core::crypto::fingerprint_text;
+use duet_core::net::nearby;
+use duet_core::net::server::{ServeEvent, Server};
+use duet_core::node::control::{self, ControlSocket, Handler};
+use duet_core::node::live::{LinkBoard, LiveEvent, LiveSync};
+use duet_core::node::{Home, HomeHandle};
+use duet_core::{Duet, DuetError};
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// A command sent to the node.
+#[derive(Debug, Serialize, Deserialize)]
+struct Request {
+    /// The arguments after the program name.
+    argv: Vec<String>,
+    /// The command's working directory (relative paths are its).
+    cwd: PathBuf,
+    /// Whether the command's standard output takes colour.
+    color: bool,
+}
+
+/// The node's answer.
+#[derive(Debug, Serialize, Deserialize)]
+struct Reply {
+    stdout: String,
+    stderr: String,
+    code: u8,
+}
+
+/// Sends the command to the node running on `home`, prints its answer and returns its exit
+/// code; `None` when no node runs (the caller opens the home itself).
+pub fn forward(
+    home: &Path,
+    cli: &Cli,
+    argv: Vec<OsString>,
+    palette: Palette,
+) -> Result<Option<ExitCode>> {
+    if !control::socket_path(home).exists() {
+        return Ok(None);
+    }
+    let argv = argv
+        .into_iter()
+        .skip(1)
+        .map(|a| {
+            a.into_string().map_err(|a| {
+                anyhow!(DuetError::Invalid(format!(
+                    "argument {a:?} is not UTF-8; the running node takes UTF-8 arguments only"
+                )))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let request = Request {
+        argv,
+        cwd: std::env::current_dir().unwrap_or_default(),
+        color: palette.colors() && !cli.json,
+    };
+    let body = serde_json::to_vec(&request)?;
+    let Some(reply) = control::request(home, &body)? else {
+        return Ok(None);
+    };
+    let reply: Reply = serde_json::from_slice(&reply)
+        .map_err(|e| anyhow!("the node sent an answer this duet cannot read: {e}"))?;
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(reply.stdout.as_bytes());
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().write_all(reply.stderr.as_bytes());
+    Ok(Some(ExitCode::from(reply.code)))
+}
+
+/// What the node's handler needs.
+#[derive(Clone)]
+struct NodeState {
+    home: HomeHandle,
+    serving: Option<SocketAddr>,
+    board: LinkBoard,
+    started: i64,
+}
+
+fn handler(state: NodeState) -> Handler {
+    Arc::new(move |body: Vec<u8>| {
+        let state = state.clone();
+        Box::pin(async move {
+            let reply = match serde_json::from_slice::<Request>(&body) {
+                Ok(request) => answer(&state, request).await,
+                Err(e) => Reply {
+                    stdout: String::new(),
+                    stderr: format!("duet: the node could not read the request: {e}\n"),
+                    code: 2,
+                },
+            };
+            serde_json::to_vec(&reply).unwrap_or_default()
+        })
+    })
+}
+
+async fn answer(state: &NodeState, request: Request) -> Reply {
+    let args = std::iter::once("duet".to_owned()).chain(request.argv);
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().to_string();
+            let code = e.exit_code().clamp(0, 255) as u8;
+            let (stdout, stderr) = if e.use_stderr() {
+                (String::new(), text)
+            } else {
+                (text, String::new())
+            };
+            return Reply {
+                stdout,
+                stderr,
+                code,
+            };
+        }
+    };
+    let json = cli.json;
+    let (out, buffer) = Output::captured(json, Palette::with_color(request.color));
+    let result = run_in_node(state, cli, &request.cwd, &out).await;
+    let stdout = buffer
+        .lock()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    match result {
+        Ok(()) => Reply {
+            stdout,
+            stderr: String::new(),
+            code: 0,
+        },
+        Err(err) => {
+            let (stderr, code) = crate::error_report(&err, json);
+            Reply {
+                stdout,
+                stderr,
+                code,
+            }
+        }
+    }
+}
+
+async fn run_in_node(state: &NodeState, cli: Cli, cwd: &Path, out: &Output) -> Result<()> {
+    let context = RunContext {
+        notebook: cli.notebook,
+        serving: state.serving,
+    };
+    let command = with_paths_from(cli.command, cwd);
+    match command {
+        Command::Serve { .. } | Command::Watch | Command::Init { .. } => Err(anyhow!(
+            DuetError::Store(duet_core::store::StoreError::Locked {
+                path: state.home.home().to_owned(),
+                holder: format!("the running node, pid {}", std::process::id()),
+            })
+        )),
+        Command::Status => status(state, out).await,
+        command if commands::is_network(&command) => {
+            commands::run_network(&state.home, context, command, out).await
+        }
+        command => {
+            let out = out.clone();
+            state
+                .home
+                .call(move |d| commands::run_local(d, &context, command, &out))
+                .await
+        }
+    }
+}
+
+/// Makes the command's relative paths absolute against its own working directory.
+fn with_paths_from(command: Command, cwd: &Path) -> Command {
+    let abs = |p: PathBuf| if p.is_relative() { cwd.join(p) } else { p };
+    match command {
+        Command::Export {
+            format,
+            output,
+            meeting,
+        } => Command::Export {
+            format,
+            output: output.map(abs),
+            meeting,
+        },
+        Command::Import { dir } => Command::Import { dir: abs(dir) },
+        Command::Bundle(BundleCmd::Out { file }) => {
+            Command::Bundle(BundleCmd::Out { file: abs(file) })
+        }
+        Command::Bundle(BundleCmd::In {
+            file,
+            join,
+            as_role,
+        }) => Command::Bundle(BundleCmd::In {
+            file: abs(file),
+            join,
+            as_role,
+        }),
+        other => other,
+    }
+}
+
+/// One notebook's line in `duet status`.
+#[derive(Debug, Serialize)]
+struct NotebookStatus {
+    id: String,
+    title: String,
+    relay: Option<String>,
+    /// Changes made or received here that the notebook's relay has not acknowledged.
+    not_on_relay: Option<usize>,
+}
+
+/// What `duet status` prints.
+#[derive(Debug, Serialize)]
+struct StatusView {
+    node: Option<NodeView>,
+    notebooks: Vec<NotebookStatus>,
+    links: Vec<duet_core::node::live::LinkStatus>,
+    devices: Vec<duet_core::KnownPeer>,
+}
+
+#[derive(Debug, Serialize)]
+struct NodeView {
+    pid: u32,
+    serving: Option<SocketAddr>,
+    since: i64,
+}
+
+fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
+    let relayed = d.relayed_notebooks()?;
+    let mut out = Vec::new();
+    for nb in d.notebooks()? {
+        let setting = relayed.iter().find(|(id, _)| *id == nb.id).map(|(_, s)| s);
+        let not_on_relay = match setting {
+            Some(_) => Some(d.relay_unacknowledged(&nb.id)?),
+            None => None,
+        };
+        out.push(NotebookStatus {
+            id: nb.id.clone(),
+            title: nb.title.clone(),
+            relay: setting.map(|s| s.addr.clone()),
+            not_on_relay,
+        });
+    }
+    Ok(out)
+}
+
+async fn status(state: &NodeState, out: &Output) -> Result<()> {
+    let (notebooks, devices) = state
+        .home
+        .call(|d| Ok::<_, DuetError>((notebook_statuses(d)?, d.known_peers()?)))
+        .await?;
+    let view = StatusView {
+        node: Some(NodeView {
+            pid: std::process::id(),
+            serving: state.serving,
+            since: state.started,
+        }),
+        notebooks,
+        links: state.board.links(),
+        devices,
+    };
+    out.print(&view, || render_status(&view));
+    Ok(())
+}
+
+/// `duet status` with no node running: what the home itself records.
+pub fn status_offline(duet: &mut Duet, out: &Output) -> Result<()> {
+    let view = StatusView {
+        node: None,
+        notebooks: notebook_statuses(duet)?,
+        links: Vec::new(),
+        devices: duet.known_peers()?,
+    };
+    out.print(&view, || render_status(&view));
+    Ok(())
+}
+
+fn when(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn render_status(view: &StatusView) -> String {
+    let mut text = String::new();
+    match &view.node {
+        Some(n) => {
+            text.push_str(&format!("A node runs on this home (pid {}", n.pid));
+            if let Some(addr) = n.serving {
+                text.push_str(&format!(", serving on {addr}"));
+            }
+            text.push_str(&format!(", since {}).\n", when(n.since)));
+        }
+        None => text.push_str(
+            "No node runs on this home: nothing syncs by itself (start one with `duet serve`).\n",
+        ),
+    }
+    for nb in &view.notebooks {
+        text.push_str(&format!("{}:", nb.title));
+        match (&nb.relay, nb.not_on_relay) {
+            (Some(relay), Some(0)) => {
+                text.push_str(&format!(" relay {relay}, every change on it.\n"))
+            }
+            (Some(relay), Some(n)) => text.push_str(&format!(
+                " relay {relay}, {n} change{} not yet on it.\n",
+                if n == 1 { "" } else { "s" }
+            )),
+            _ => text.push_str(" no relay.\n"),
+        }
+    }
+    for link in &view.links {
+        let last = link.last_ok.map(when).unwrap_or_else(|| "never yet".into());
+        text.push_str(&format!(
+            "  {} {}{}: last synced {last}",
+            link.kind,
+            link.addr,
+            if link.connected { " (connected)" } else { "" }
+        ));
+        if let Some(e) = &link.last_error {
+            text.push_str(&format!("; last error: {e}"));
+        }
+        text.push('\n');
+    }
+    if view.node.is_none() {
+        for d in &view.devices {
+            text.push_str(&format!(
+                "  device {}: last synced {}\n",
+                d.addr
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| d.fingerprint.clone()),
+                when(d.last_sync)
+            ));
+        }
+    }
+    text
+}
+
+/// A signal that the node should stop (Ctrl-C or SIGTERM), as a watch anyone can await.
+fn stop_on_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+/// `duet serve`: the device's node. Serves peers, keeps every relayed notebook subscribed,
+/// syncs with remembered devices, and carries out the person's commands, until Ctrl-C or
+/// SIGTERM.
+pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Result<()> {
+    let duet = Duet::open_waiting(home, commands::lock_wait())?;
+    let owner = Home::spawn(duet)?;
+    let handle = owner.handle();
+    let rt = network::runtime()?;
+    let result = rt.block_on(async {
+        let events = Box::new(move |event: ServeEvent| print_event(&event, json));
+        let server = Server::bind(handle.clone(), listen, events).await?;
+        let addr = server.local_addr()?;
+        handle.call(move |d| d.remember_serve_addr(addr)).await?;
+        let fp = fingerprint_text(&server.fingerprint());
+        let _announcement = if announce {
+            match nearby::announce(addr.port(), &server.fingerprint()) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    eprintln!("duet: not announced on the local network: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let socket = ControlSocket::bind(home)?;
+        let live = LiveSync::start(
+            handle.clone(),
+            Arc::new(move |e| print_live(&e, json)),
+            true,
+        );
+        let state = NodeState {
+            home: handle.clone(),
+            serving: Some(addr),
+            board: live.board(),
+            started: jiff::Timestamp::now().as_millisecond(),
+        };
+        if json {
+            print_line(&serde_json::json!({ "event": "listening", "addr": addr, "fingerprint": fp }).to_string());
+        } else {
+            print_line(&format!("Serving this device's notebooks on {addr} (fingerprint {fp}).\nSyncing in the background; other duet commands on this home are carried out here. Ctrl-C stops."));
+        }
+        let stop = stop_on_signal();
+        tokio::join!(
+            server.run(stopped(stop.clone())),
+            socket.run(handler(state), stopped(stop.clone())),
+        );
+        live.stop().await;
+        Ok::<_, anyhow::Error>(())
+    });
+    drop(rt);
+    owner.close();
+    result?;
+    if json {
+        print_line(&serde_json::json!({ "event": "stopped" }).to_string());
+    } else {
+        print_line("Stopped.");
+    }
+    Ok(())
+}
+
+/// `duet watch`: a node that serves no peers: subscribed to the notebooks' relays, printing
+/// what arrives, and carrying out the person's other commands meanwhile.
+pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
+    let json = out.json;
+    let mut duet = Duet::open_waiting(home, commands::lock_wait())?;
+    if let Some(nb) = notebook {
+        duet.select(nb)?;
+    }
+    let id = duet.selected_notebook()?;
+    duet.deselect();
+    if duet.relay_setting(&id)?.is_none() {
+        return Err(anyhow!(DuetError::Invalid(
+            "this notebook has no relay to watch (duet relay set ADDR --fingerprint FP)".into(),
+        )));
+    }
+    let owner = Home::spawn(duet)?;
+    let handle = owner.handle();
+    let rt = network::runtime()?;
+    let result = rt.block_on(async {
+        // Catch up, and push what is pending, before waiting.
+        let first = duet_core::net::relay_client::sync_relay(&handle, &id)
+            .await
+            .map_err(network::net_error)?;
+        print_line(&network::watch_line(&first.report, json));
+        let socket = ControlSocket::bind(home)?;
+        let live = LiveSync::start(
+            handle.clone(),
+            Arc::new(move |e| {
+                if let LiveEvent::RelaySynced { report, .. } = &e {
+                    if report.documents_changed > 0 {
+                        print_line(&network::watch_line(report, json));
+                    }
+                }
+            }),
+            false,
+        );
+        if !json {
+            print_line(&format!(
+                "Watching {:?} on the relay at {}. Ctrl-C stops.",
+                first.report.title, first.addr
+            ));
+        }
+        let state = NodeState {
+            home: handle.clone(),
+            serving: None,
+            board: live.board(),
+            started: jiff::Timestamp::now().as_millisecond(),
+        };
+        let stop = stop_on_signal();
+        socket.run(handler(state), stopped(stop)).await;
+        live.stop().await;
+        Ok::<_, anyhow::Error>(())
+    });
+    drop(rt);
+    owner.close();
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn print_line(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+fn print_event(event: &ServeEvent, json: bool) {
+    let line = match event {
+        ServeEvent::Synced { addr, peer, report } => {
+            if json {
+                serde_json::json!({ "event": "synced", "addr": addr, "peer": peer, "report": report })
+                    .to_string()
+            } else {
+                format!(
+                    "Synced {:?} with {addr}: {} from the other device.",
+                    report.title,
+                    report.summary()
+                )
+            }
+        }
+        ServeEvent::Refused { addr, reason } => {
+            if json {
+                serde_json::json!({ "event": "refused", "addr": addr, "reason": reason })
+                    .to_string()
+            } else {
+                format!("Refused {addr}: {reason}")
+            }
+        }
+    };
+    print_line(&line);
+}
+
+fn print_live(event: &LiveEvent, json: bool) {
+    let line = if json {
+        serde_json::to_string(event).unwrap_or_default()
+    } else {
+        match event {
+            LiveEvent::RelaySynced { addr, report } if report.documents_changed > 0 => format!(
+                "Synced {:?} through the relay at {addr}: {}.",
+                report.title,
+                report.summary()
+            ),
+            LiveEvent::RelaySynced { addr, report } => format!(
+                "Sent {} change(s) to the relay at {addr}.",
+                report.sent_changes
+            ),
+            LiveEvent::PeerSynced { addr, reports } => {
+                let what: Vec<String> = reports
+                    .iter()
+                    .map(|r| format!("{:?}: {}", r.title, r.summary()))
+                    .collect();
+                format!("Synced with {addr}: {}.", what.join("; "))
+            }
+            LiveEvent::Failed {
+                link,
+                error,
+                retry_in_ms,
+            } => format!(
+                "Could not sync with {link}: {error} (trying again in {:.0} s)",
+                *retry_in_ms as f64 / 1000.0
+            ),
+        }
+    };
+    print_line(&line);
+}

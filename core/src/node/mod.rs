@@ -1,0 +1,20 @@
+//! The node: the one owner of a home while it runs.
+//!
+//! - [`home`]: the store and the documents in use live on one thread behind a cloneable
+//!   async [`HomeHandle`]; edits and views are calls of milliseconds, and nothing holds the
+//!   home across a network wait.
+//!
+//! - [`live`]: background sync: relay subscriptions with debounced pushes, remembered
+//!   devices on a timer, capped exponential backoff with jitter, and each link's status.
+//! - [`control`]: the local control socket through which the front end's commands reach a
+//!   running node (Unix only).
+//!
+//! A node is run by `duet serve` on a laptop and by the app's `DuetApp` on a phone. Network
+//! code reaches the home only through a handle.
+
+#[cfg(unix)]
+pub mod control;
+pub mod home;
+pub mod live;
+
+pub use home::{Home, HomeHandle, MAX_QUEUED_CALLS};
