@@ -5,6 +5,11 @@
 //! flush does not pay for writing the copy), so every note lands on the same realistic
 //! meeting instead of one that grows per run.
 //!
+//! The same note through a running node (`duet serve` on the home: the command sends its
+//! arguments over the control socket and the node, with the meeting already in memory,
+//! edits and flushes) is measured beside them in the same run. Those notes land in one
+//! meeting that grows by a line per run.
+//!
 //! Run: `cargo bench -p duet-cli --bench process`
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -47,6 +52,23 @@ fn benches(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    {
+        let copy = tempfile::tempdir().expect("tempdir");
+        copy_dir(&home, copy.path());
+        let node = Node::start(duet, copy.path());
+        group.bench_function("duet_note_year5_through_node", |b| {
+            b.iter(|| {
+                let status = Command::new(duet)
+                    .env("DUET_HOME", copy.path())
+                    .args(["note", "A line typed during the meeting."])
+                    .stdout(std::process::Stdio::null())
+                    .status()
+                    .expect("run duet");
+                assert!(status.success());
+            })
+        });
+        node.stop();
+    }
     group.bench_function("baseline_duet_version", |b| {
         b.iter(|| {
             let status = Command::new(duet)
@@ -61,6 +83,42 @@ fn benches(c: &mut Criterion) {
         b.iter(|| Command::new("true").status().expect("run true"))
     });
     group.finish();
+}
+
+/// A `duet serve` process on a home, stopped with Ctrl-C.
+struct Node(std::process::Child);
+
+impl Node {
+    fn start(duet: &str, home: &Path) -> Node {
+        use std::io::BufRead;
+        let mut child = Command::new(duet)
+            .env("DUET_HOME", home)
+            .args([
+                "--json",
+                "serve",
+                "--no-announce",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("duet serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        let mut lines = std::io::BufReader::new(stdout);
+        lines.read_line(&mut first).expect("serve started");
+        assert!(first.contains("listening"), "{first}");
+        // Keep reading so the node never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.lines() {});
+        Node(child)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -1,10 +1,25 @@
 //! Duet's core library: one shared notebook per manager–report pair, kept offline-first.
 //!
-//! Data flows one way: a front end (the `duet` CLI, later the mobile core) calls the
-//! [`Duet`] façade, which opens the device [`store`](crate::store::Store), loads the notebook's
+//! Data flows one way: a front end (the `duet` CLI, the mobile core) calls the [`Duet`]
+//! façade, which opens the device [`store`](crate::store::Store), loads the notebook's
 //! documents through [`model`], applies typed edits, and appends each edit durably before
 //! returning. Devices merge with Automerge; offline exchange goes through [`bundle`] files
-//! and standard `.automerge` exports.
+//! and standard `.automerge` exports. While a [`node`] runs, the façade lives on the home's
+//! own thread and everyone else reaches it through a [`node::HomeHandle`].
+//!
+//! # Invariants
+//! - **Layers point one way**: protocol (`wire`, `invite`, `sync::relay` envelopes) ←
+//!   model ← store ← sync ← node/net ← front ends. `model`, `insights`, `sync` and `wire`
+//!   do no I/O and are testable with no sockets and no disk.
+//! - **Only `net` and `node` do network I/O; only `store` does disk I/O** (plus the
+//!   façade's explicit exports and bundles).
+//! - **Nothing holds the home across a network wait.** Network code reaches the home only
+//!   through a [`node::HomeHandle`], one short call per step; an edit waits at most for the
+//!   calls queued before it, never for the network.
+//! - **An edit is durable before it is acknowledged** (flushed and synced), and each run
+//!   writes with a fresh Automerge actor id.
+//! - **Refusals are typed** ([`DuetError`], [`net::NetError`], `wire::RelayRefusal`):
+//!   nothing matches on message text; front ends word them.
 //!
 //! - `model`: the notebook schema over Automerge documents (the only module that knows key paths)
 //! - `store`: the device store on sled (identity, secrets, document snapshots and chunks)
