@@ -35,27 +35,43 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+#[cfg(feature = "device")]
 pub mod bundle;
 pub mod crypto;
+#[cfg(feature = "device")]
 pub mod dates;
+#[cfg(feature = "device")]
 mod duet;
+#[cfg(feature = "device")]
 mod error;
+#[cfg(feature = "device")]
 pub mod ids;
+#[cfg(feature = "device")]
 pub mod insights;
+#[cfg(feature = "device")]
 pub mod invite;
+#[cfg(feature = "device")]
 pub mod model;
 pub mod net;
+#[cfg(feature = "device")]
 pub mod node;
+#[cfg(feature = "device")]
 mod notebook;
+#[cfg(feature = "device")]
 pub mod sample;
 pub mod store;
+#[cfg(feature = "device")]
 pub mod sync;
 pub mod wire;
 
+#[cfg(feature = "device")]
 pub use duet::{
     Asked, Duet, ExportManifest, ExportedDoc, JoinAs, KnownPeer, MergeReport, MoveTarget, Outgoing,
     Owner, PeerSession, Prep, RelaySetting, SyncReport, WrapOutcome, MANIFEST_FILE,
 };
+#[cfg(feature = "device")]
 pub use error::DuetError;
+#[cfg(feature = "device")]
 pub use model::views;
+#[cfg(feature = "device")]
 pub use model::{Role, Section};

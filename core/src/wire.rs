@@ -95,7 +95,7 @@ pub enum Message {
     /// The sender has offered every document; the rest are summed up here.
     OfferEnd {
         /// The documents still at the heads last shared with the receiver.
-        unchanged: crate::sync::peer::Unchanged,
+        unchanged: Unchanged,
     },
     /// The server's reply for one document.
     Answer(DocOffer),
@@ -281,6 +281,36 @@ pub async fn write<T: Serialize, W: AsyncWrite + Unpin>(
     let frame = encode(message)?;
     writer.write_all(&frame).await?;
     Ok(frame.len())
+}
+
+/// A summary of the documents a client believes are still at the heads it last shared
+/// with the server: how many, and a digest of their ids and heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Unchanged {
+    /// How many documents.
+    pub count: u32,
+    /// BLAKE3 over the sorted (id, heads digest) pairs, 16 bytes.
+    pub digest: [u8; 16],
+}
+
+impl Unchanged {
+    /// The summary of these (document id, heads digest) pairs.
+    pub fn of(pairs: &[(String, [u8; 16])]) -> Unchanged {
+        let mut sorted: Vec<&(String, [u8; 16])> = pairs.iter().collect();
+        sorted.sort();
+        let mut h = blake3::Hasher::new();
+        for (id, d) in sorted {
+            h.update(&(id.len() as u32).to_be_bytes());
+            h.update(id.as_bytes());
+            h.update(d);
+        }
+        let mut digest = [0u8; 16];
+        digest.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        Unchanged {
+            count: pairs.len() as u32,
+            digest,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,15 +5,20 @@
 //! membership handshake); then one stream per notebook both hold. Every read has a timeout
 //! and every frame a size limit, so a peer that stalls or floods hurts only itself.
 
+#[cfg(feature = "device")]
 pub mod client;
 pub mod handshake;
+#[cfg(feature = "device")]
 pub mod nearby;
 pub mod relay_client;
+#[cfg(feature = "device")]
 pub mod server;
 pub mod tls;
 
+#[cfg(feature = "device")]
 use crate::sync::peer::SyncError;
 use crate::wire::WireError;
+#[cfg(feature = "device")]
 use crate::DuetError;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -88,9 +93,11 @@ pub enum NetError {
     #[error(transparent)]
     Wire(#[from] WireError),
     /// A notebook's sync failed.
+    #[cfg(feature = "device")]
     #[error(transparent)]
     Sync(#[from] SyncError),
     /// The store failed.
+    #[cfg(feature = "device")]
     #[error(transparent)]
     Duet(#[from] DuetError),
     /// The peer reported an error.

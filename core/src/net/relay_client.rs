@@ -4,6 +4,7 @@
 use super::tls::{self, Pins};
 use super::{step, NetError};
 use crate::crypto::parse_fingerprint;
+#[cfg(feature = "device")]
 use crate::node::HomeHandle;
 use crate::wire::{self, RelayRefusal, RelayReply, RelayRequest};
 use std::net::SocketAddr;
@@ -242,6 +243,7 @@ pub async fn check(addr: &str, fingerprint: Option<&str>) -> Result<String, NetE
 }
 
 /// What one sync of one notebook with its relay did.
+#[cfg(feature = "device")]
 #[derive(Debug, Clone)]
 pub struct RelayOutcome {
     /// The relay.
@@ -258,6 +260,7 @@ pub struct RelayOutcome {
 
 /// Like [`sync_relay`], trying again (up to `attempts` times in all, a second apart) when
 /// the link broke or stalled midway; a relay that never answers is not retried.
+#[cfg(feature = "device")]
 pub async fn sync_relay_with_retries(
     home: &HomeHandle,
     notebook: &str,
@@ -276,6 +279,7 @@ pub async fn sync_relay_with_retries(
 }
 
 /// Connects to the notebook's relay, pinned by the fingerprint it was set with.
+#[cfg(feature = "device")]
 pub async fn connect_notebook_relay(
     home: &HomeHandle,
     notebook: &str,
@@ -296,6 +300,7 @@ pub async fn connect_notebook_relay(
 /// Pulls what the notebook's relay has after this device's cursor, applies it, then pushes
 /// this device's changes the relay has not seen. The home is held only while applying and
 /// sealing, never across a network wait.
+#[cfg(feature = "device")]
 pub async fn sync_relay(home: &HomeHandle, notebook: &str) -> Result<RelayOutcome, NetError> {
     let client = connect_notebook_relay(home, notebook).await?;
     let result = sync_relay_on(home, notebook, &client).await;
@@ -304,6 +309,7 @@ pub async fn sync_relay(home: &HomeHandle, notebook: &str) -> Result<RelayOutcom
 }
 
 /// The mailbox key and cursor of a notebook.
+#[cfg(feature = "device")]
 pub async fn mailbox_and_cursor(
     home: &HomeHandle,
     notebook: &str,
@@ -314,6 +320,7 @@ pub async fn mailbox_and_cursor(
 }
 
 /// Applies entries pulled from the relay; returns the report and how many failed to open.
+#[cfg(feature = "device")]
 pub async fn apply_entries(
     home: &HomeHandle,
     notebook: &str,
@@ -326,6 +333,7 @@ pub async fn apply_entries(
 
 /// Seals and pushes what the relay has not seen of the notebook; returns the sequence
 /// number and the number of changes, or `None` when there was nothing to push.
+#[cfg(feature = "device")]
 pub async fn push_outgoing(
     home: &HomeHandle,
     client: &RelayClient,
@@ -348,6 +356,7 @@ pub async fn push_outgoing(
 }
 
 /// [`sync_relay`] over a connection already made.
+#[cfg(feature = "device")]
 pub async fn sync_relay_on(
     home: &HomeHandle,
     notebook: &str,
@@ -379,6 +388,7 @@ pub async fn sync_relay_on(
 /// Syncs with the notebook's relay, then replaces the log entries this device has applied
 /// with one snapshot envelope, so the relay drops them. Returns the sequence number the
 /// snapshot covers up to.
+#[cfg(feature = "device")]
 pub async fn compact_relay(home: &HomeHandle, notebook: &str) -> Result<u64, NetError> {
     let client = connect_notebook_relay(home, notebook).await?;
     let result = async {

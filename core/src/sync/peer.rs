@@ -14,6 +14,7 @@
 //!    backup), that document falls back to Automerge's own sync protocol, with its
 //!    [`State`] persisted per peer and document, in rounds until both sides are quiet.
 
+pub use crate::wire::Unchanged;
 use crate::wire::{DocOffer, Heads, RoundEntry};
 use automerge::sync::{Message as AmSyncMessage, State, SyncDoc};
 use automerge::{AutoCommit, ChangeHash};
@@ -424,36 +425,6 @@ impl PeerSync {
             });
         }
         Ok(out)
-    }
-}
-
-/// A summary of the documents a client believes are still at the heads it last shared
-/// with the server: how many, and a digest of their ids and heads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Unchanged {
-    /// How many documents.
-    pub count: u32,
-    /// BLAKE3 over the sorted (id, heads digest) pairs, 16 bytes.
-    pub digest: [u8; 16],
-}
-
-impl Unchanged {
-    /// The summary of these (document id, heads digest) pairs.
-    pub fn of(pairs: &[(String, [u8; 16])]) -> Unchanged {
-        let mut sorted: Vec<&(String, [u8; 16])> = pairs.iter().collect();
-        sorted.sort();
-        let mut h = blake3::Hasher::new();
-        for (id, d) in sorted {
-            h.update(&(id.len() as u32).to_be_bytes());
-            h.update(id.as_bytes());
-            h.update(d);
-        }
-        let mut digest = [0u8; 16];
-        digest.copy_from_slice(&h.finalize().as_bytes()[..16]);
-        Unchanged {
-            count: pairs.len() as u32,
-            digest,
-        }
     }
 }
 
