@@ -1,24 +1,49 @@
 //! The façade's side of device-to-device sync: the notebooks both ends may talk about,
 //! one notebook's sync session over the store, and what changed, in words a person reads.
 //!
-//! The protocol steps live in [`crate::sync::peer`]; the network in [`crate::net`]. Here the
-//! steps meet the store: documents load lazily, heads come from the store's cache, the
-//! per-peer states are persisted, and what arrived is validated before it is kept.
+//! The message order lives in [`crate::sync::session`], the steps in [`crate::sync::peer`],
+//! the network in [`crate::net`]. Here the engine meets the store: documents load lazily,
+//! heads come from the store's cache, the per-peer states are persisted, and what arrived is
+//! validated before it is kept.
 use super::private::PERSONAL_TITLE;
 use super::*;
 use crate::crypto::MembershipKey;
 use crate::model::private::{self, PRIVATE_DOC};
-use crate::sync::peer::{PeerDocs, PeerSync, SyncError, Unchanged};
-use crate::wire::{DocOffer, RoundEntry};
+use crate::sync::peer::{PeerDocs, SyncError};
+use crate::sync::session::{PeerEngine, PeerRole};
+use crate::wire::Message;
 use automerge::sync::State;
 use automerge::{AutoCommit, ChangeHash};
 use std::collections::BTreeSet;
 
-/// One notebook's sync with one peer, from its first step to [`Duet::peer_finish`].
+/// One notebook's sync with one peer: its engine and the notebook it works on. It lives
+/// with the driver between calls on the home (it holds no lock and no store).
 pub struct PeerSession {
     nb: Notebook,
-    sync: PeerSync,
+    engine: PeerEngine,
     peer: String,
+}
+
+/// What one step of a session produced.
+#[derive(Debug, Default)]
+pub struct PeerStep {
+    /// Messages to send, in order.
+    pub send: Vec<Message>,
+    /// What changed here, once the session's result has been kept.
+    pub report: Option<SyncReport>,
+}
+
+impl PeerSession {
+    /// Takes one message from the peer (no documents needed); returns whether
+    /// [`Duet::peer_advance`] has work to do now.
+    pub fn receive(&mut self, message: Message) -> Result<bool, SyncError> {
+        self.engine.receive(message)
+    }
+
+    /// Whether the session is over.
+    pub fn is_complete(&self) -> bool {
+        self.engine.is_complete()
+    }
 }
 
 impl std::fmt::Debug for PeerSession {
@@ -118,7 +143,12 @@ impl Duet {
     }
 
     /// Starts syncing `notebook` with the peer whose certificate fingerprint is `peer`.
-    pub fn peer_session(&mut self, notebook: &str, peer: &str) -> Result<PeerSession, DuetError> {
+    pub fn peer_session(
+        &mut self,
+        notebook: &str,
+        peer: &str,
+        role: PeerRole,
+    ) -> Result<PeerSession, DuetError> {
         if !self.synced_records()?.iter().any(|r| r.id == notebook) {
             return Err(DuetError::NotFound {
                 kind: "notebook",
@@ -128,68 +158,46 @@ impl Duet {
         self.cache.borrow_mut().take();
         Ok(PeerSession {
             nb: self.load_for_sync(notebook)?,
-            sync: PeerSync::new(),
+            engine: PeerEngine::new(role),
             peer: peer.to_owned(),
         })
     }
 
-    /// Client, step 1: the offers for every document.
-    pub fn peer_offers(
-        &mut self,
-        s: &mut PeerSession,
-    ) -> Result<(Vec<DocOffer>, Unchanged), SyncError> {
+    /// Client: the session's first messages.
+    pub fn peer_start(&mut self, s: &mut PeerSession) -> Result<Vec<Message>, SyncError> {
+        let notebook = s.nb.id.clone();
         let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
-        s.sync.offers(&mut docs)
+        s.engine.start(&notebook, &mut docs)
     }
 
-    /// Server, step 2: applies the offers and answers them.
-    pub fn peer_answer(
-        &mut self,
-        s: &mut PeerSession,
-        offers: Vec<DocOffer>,
-        unchanged: Unchanged,
-    ) -> Result<(Vec<DocOffer>, Vec<String>, bool), SyncError> {
+    /// Runs the step the last message received made ready; when the engine says the
+    /// result is final, checks what arrived against the schema and keeps it durably with
+    /// the states for next time, before the messages are sent.
+    pub fn peer_advance(&mut self, s: &mut PeerSession) -> Result<PeerStep, SyncError> {
         let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
-        s.sync.answer(&mut docs, offers, unchanged)
+        let advance = s.engine.advance(&mut docs)?;
+        let report = if advance.keep {
+            Some(self.peer_keep(s)?)
+        } else {
+            None
+        };
+        Ok(PeerStep {
+            send: advance.send,
+            report,
+        })
     }
 
-    /// Client, step 3: applies the answers; returns the documents left to the fallback.
-    pub fn peer_take_answers(
-        &mut self,
-        s: &mut PeerSession,
-        answers: Vec<DocOffer>,
-        fallback: Vec<String>,
-        summary_matched: bool,
-    ) -> Result<Vec<String>, SyncError> {
-        let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
-        s.sync
-            .take_answers(&mut docs, answers, fallback, summary_matched)
-    }
-
-    /// One round of Automerge's sync protocol over the fallback documents.
-    pub fn peer_round(
-        &mut self,
-        s: &mut PeerSession,
-        fallback: &mut Vec<String>,
-        incoming: Vec<RoundEntry>,
-    ) -> Result<Vec<RoundEntry>, SyncError> {
-        let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
-        s.sync.round(&mut docs, fallback, incoming)
-    }
-
-    /// Ends a session: checks what arrived against the schema, keeps it durably with the
-    /// states for next time, and says what changed.
-    pub fn peer_finish(&mut self, s: PeerSession) -> Result<SyncReport, DuetError> {
-        let PeerSession { mut nb, sync, peer } = s;
+    fn peer_keep(&mut self, s: &mut PeerSession) -> Result<SyncReport, DuetError> {
         self.cache.borrow_mut().take();
-        let mut report = self.arrivals(&mut nb, &sync.changed)?;
+        let sync = s.engine.sync();
+        let mut report = self.arrivals(&mut s.nb, &sync.changed)?;
         report.sent_changes = sync.sent_changes;
         for (doc, state) in sync.states() {
-            let key = state_key(&peer, &nb.id, doc);
+            let key = state_key(&s.peer, &s.nb.id, doc);
             self.store.set_meta(&key, &state.encode())?;
         }
-        self.store.set_meta(&synced_key(&peer, &nb.id), b"1")?;
-        nb.persist(&mut self.store)?;
+        self.store.set_meta(&synced_key(&s.peer, &s.nb.id), b"1")?;
+        s.nb.persist(&mut self.store)?;
         Ok(report)
     }
 

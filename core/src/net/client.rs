@@ -7,15 +7,13 @@ use super::tls::{self, Pins};
 use super::{close, step, NetError};
 use crate::crypto::fingerprint_text;
 use crate::node::HomeHandle;
-use crate::sync::peer::{quiet, MAX_ROUNDS};
+use crate::sync::session::PeerRole;
 use crate::wire::{self, Message};
 use crate::SyncReport;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-/// Most answers one notebook may bring (more is a flood: a notebook has a few hundred
-/// documents).
-pub const MAX_DOCS: usize = 100_000;
+pub use crate::sync::session::MAX_DOCS;
 
 /// What one sync with one peer did.
 #[derive(Debug, Clone)]
@@ -107,6 +105,8 @@ async fn run(
     Ok(outcome)
 }
 
+/// One notebook on its own stream: a driver of the client's [`PeerEngine`]
+/// (`crate::sync::session`), carrying its messages and asking the home for each step.
 async fn sync_notebook(
     home: &HomeHandle,
     conn: &quinn::Connection,
@@ -119,87 +119,43 @@ async fn sync_notebook(
         .await?
         .map_err(|e| handshake::closed_reason_or(conn, addr, e))?;
     let (id, peer_text) = (notebook.to_owned(), fingerprint_text(peer));
-    let (mut session, offers, unchanged) = home
+    let (mut session, first) = home
         .call(move |d| {
-            let mut session = d.peer_session(&id, &peer_text)?;
-            let (offers, unchanged) = d.peer_offers(&mut session)?;
-            Ok::<_, NetError>((session, offers, unchanged))
+            let mut session = d.peer_session(&id, &peer_text, PeerRole::Client)?;
+            let first = d.peer_start(&mut session)?;
+            Ok::<_, NetError>((session, first))
         })
         .await?;
-    let mut frames = vec![Message::Open {
-        notebook: notebook.to_owned(),
-    }];
-    frames.extend(offers.into_iter().map(Message::Offer));
-    frames.push(Message::OfferEnd { unchanged });
-    for frame in &frames {
-        counts.bytes_sent +=
-            step(addr, "sending offers", wire::write(&mut send, frame)).await?? as u64;
-    }
-    let mut answers = Vec::new();
-    let (fallback, summary_matched) = loop {
-        match read(&mut recv, conn, addr, counts).await? {
-            Message::Answer(answer) if answers.len() < MAX_DOCS => answers.push(answer),
-            Message::AnswerEnd {
-                fallback,
-                summary_matched,
-            } => break (fallback, summary_matched),
-            Message::Error { message } => return Err(NetError::Peer(message)),
-            other => return Err(unexpected("an answer", &other)),
-        }
-    };
-    let (s, mut fallback) = home
-        .call(move |d| {
-            let fallback = d.peer_take_answers(&mut session, answers, fallback, summary_matched)?;
-            Ok::<_, NetError>((session, fallback))
-        })
-        .await?;
-    session = s;
-    if !fallback.is_empty() {
-        let mut incoming = Vec::new();
-        let mut settled = false;
-        for _ in 0..MAX_ROUNDS {
-            let (s, f, round) = home
+    write_all(&mut send, addr, &first, counts).await?;
+    let mut report = None;
+    while !session.is_complete() {
+        let message = read(&mut recv, conn, addr, counts).await?;
+        if session.receive(message)? {
+            let (s, done) = home
                 .call(move |d| {
-                    let round = d.peer_round(&mut session, &mut fallback, incoming)?;
-                    Ok::<_, NetError>((session, fallback, round))
+                    let done = d.peer_advance(&mut session)?;
+                    Ok::<_, NetError>((session, done))
                 })
                 .await?;
-            (session, fallback) = (s, f);
-            let sent_quiet = quiet(&round);
-            counts.bytes_sent += step(
-                addr,
-                "sending a sync round",
-                wire::write(&mut send, &Message::Round(round)),
-            )
-            .await?? as u64;
-            incoming = match read(&mut recv, conn, addr, counts).await? {
-                Message::Round(r) => r,
-                Message::Error { message } => return Err(NetError::Peer(message)),
-                other => return Err(unexpected("a sync round", &other)),
-            };
-            if sent_quiet && quiet(&incoming) {
-                settled = true;
-                break;
-            }
+            session = s;
+            report = done.report.or(report);
+            write_all(&mut send, addr, &done.send, counts).await?;
         }
-        if !settled {
-            return Err(NetError::Protocol(format!(
-                "notebook {notebook} did not settle in {MAX_ROUNDS} rounds"
-            )));
-        }
-    }
-    let report = home
-        .call(move |d| Ok::<_, NetError>(d.peer_finish(session)?))
-        .await?;
-    counts.bytes_sent +=
-        step(addr, "finishing", wire::write(&mut send, &Message::Done)).await?? as u64;
-    match read(&mut recv, conn, addr, counts).await? {
-        Message::Done => {}
-        Message::Error { message } => return Err(NetError::Peer(message)),
-        other => return Err(unexpected("the end of the sync", &other)),
     }
     let _ = send.finish();
-    Ok(report)
+    report.ok_or_else(|| NetError::Protocol("the sync ended before its result was kept".into()))
+}
+
+async fn write_all(
+    send: &mut quinn::SendStream,
+    addr: SocketAddr,
+    messages: &[Message],
+    counts: &mut PeerOutcome,
+) -> Result<(), NetError> {
+    for m in messages {
+        counts.bytes_sent += step(addr, "sending", wire::write(send, m)).await?? as u64;
+    }
+    Ok(())
 }
 
 async fn read(
@@ -217,10 +173,4 @@ async fn read(
         Err(crate::wire::WireError::Io(_)) => Err(handshake::closed_reason(conn, addr)),
         Err(e) => Err(e.into()),
     }
-}
-
-fn unexpected(wanted: &str, got: &Message) -> NetError {
-    let name = format!("{got:?}");
-    let name = name.split(['(', ' ', '{']).next().unwrap_or("?").to_owned();
-    NetError::Protocol(format!("expected {wanted}, got {name}"))
 }

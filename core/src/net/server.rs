@@ -12,7 +12,7 @@ use super::tls::{self, TlsIdentity};
 use super::{close, step, transport, NetError, STEP_TIMEOUT};
 use crate::crypto::fingerprint_text;
 use crate::node::HomeHandle;
-use crate::sync::peer::MAX_ROUNDS;
+use crate::sync::session::{expect_open, PeerRole};
 use crate::wire::{self, Message};
 use crate::SyncReport;
 use std::collections::HashMap;
@@ -245,6 +245,8 @@ async fn notebook_stream(
     result
 }
 
+/// One notebook's stream: reads `Open`, then drives the server's [`PeerEngine`]
+/// (`crate::sync::session`), carrying its messages and asking the home for each step.
 async fn serve_notebook(
     shared: &Shared,
     notebooks: &[String],
@@ -253,16 +255,10 @@ async fn serve_notebook(
     send: &mut quinn::SendStream,
     recv: &mut quinn::RecvStream,
 ) -> Result<Option<SyncReport>, NetError> {
-    let Some(Message::Open { notebook }) = step(addr, "opening", wire::read(recv)).await?? else {
-        return Err(NetError::Protocol(
-            "a notebook stream must start with Open".into(),
-        ));
+    let Some(open) = step(addr, "opening", wire::read(recv)).await?? else {
+        return Ok(None);
     };
-    if !notebooks.contains(&notebook) {
-        return Err(NetError::Protocol(
-            "no such notebook on this connection".into(),
-        ));
-    }
+    let notebook = expect_open(open, notebooks)?;
     let lock = {
         let mut locks = shared
             .locks
@@ -276,74 +272,29 @@ async fn serve_notebook(
             addr,
             step: "waiting for another sync of this notebook",
         })?;
-    let mut offers = Vec::new();
-    let unchanged = loop {
-        match step(addr, "reading offers", wire::read(recv)).await?? {
-            Some(Message::Offer(offer)) if offers.len() < super::client::MAX_DOCS => {
-                offers.push(offer)
-            }
-            Some(Message::OfferEnd { unchanged }) => break unchanged,
-            Some(_) => return Err(NetError::Protocol("expected offers".into())),
-            None => return Ok(None),
-        }
-    };
     let home = &shared.home;
     let peer = peer.to_owned();
-    let (mut session, answers, mut fallback, summary_matched) = home
-        .call(move |d| {
-            let mut session = d.peer_session(&notebook, &peer)?;
-            let (answers, fallback, matched) = d.peer_answer(&mut session, offers, unchanged)?;
-            Ok::<_, NetError>((session, answers, fallback, matched))
-        })
+    let mut session = home
+        .call(move |d| Ok::<_, NetError>(d.peer_session(&notebook, &peer, PeerRole::Server)?))
         .await?;
-    for answer in answers {
-        step(
-            addr,
-            "answering",
-            wire::write(send, &Message::Answer(answer)),
-        )
-        .await??;
-    }
-    step(
-        addr,
-        "answering",
-        wire::write(
-            send,
-            &Message::AnswerEnd {
-                fallback: fallback.clone(),
-                summary_matched,
-            },
-        ),
-    )
-    .await??;
-    for _ in 0..=MAX_ROUNDS {
-        match step(addr, "waiting for a round", wire::read(recv)).await?? {
-            Some(Message::Round(incoming)) => {
-                let (s, f, round) = home
-                    .call(move |d| {
-                        let round = d.peer_round(&mut session, &mut fallback, incoming)?;
-                        Ok::<_, NetError>((session, fallback, round))
-                    })
-                    .await?;
-                (session, fallback) = (s, f);
-                step(
-                    addr,
-                    "a sync round",
-                    wire::write(send, &Message::Round(round)),
-                )
-                .await??;
+    let mut report = None;
+    while !session.is_complete() {
+        let Some(message) = step(addr, "waiting for the peer", wire::read(recv)).await?? else {
+            return Ok(None);
+        };
+        if session.receive(message)? {
+            let (s, done) = home
+                .call(move |d| {
+                    let done = d.peer_advance(&mut session)?;
+                    Ok::<_, NetError>((session, done))
+                })
+                .await?;
+            session = s;
+            report = done.report.or(report);
+            for m in &done.send {
+                step(addr, "answering", wire::write(send, m)).await??;
             }
-            Some(Message::Done) => {
-                let report = home
-                    .call(move |d| Ok::<_, NetError>(d.peer_finish(session)?))
-                    .await?;
-                step(addr, "finishing", wire::write(send, &Message::Done)).await??;
-                return Ok(Some(report));
-            }
-            Some(Message::Error { message }) => return Err(NetError::Peer(message)),
-            Some(_) => return Err(NetError::Protocol("expected a round or the end".into())),
-            None => return Ok(None),
         }
     }
-    Err(NetError::Protocol(format!("over {MAX_ROUNDS} sync rounds")))
+    Ok(report)
 }

@@ -1,12 +1,14 @@
-//! Documents held in memory as [`PeerDocs`], and a driver that runs the whole peer protocol
-//! between two of them with no sockets: for property tests and the sync benchmark, which
-//! count exactly the frames that would cross the wire.
+//! Documents held in memory as [`PeerDocs`], and a driver that runs two [`PeerEngine`]s
+//! between two of them with no sockets, over a perfect or a faulty simulated link: for
+//! property tests and the sync benchmark, which count exactly the frames that would cross
+//! the wire.
 
-use super::peer::{quiet, PeerDocs, PeerSync, SyncError, MAX_ROUNDS};
+use super::peer::{PeerDocs, PeerSync, SyncError, MAX_ROUNDS};
+use super::session::{expect_open, PeerEngine, PeerRole};
 use crate::wire::{self, Message};
 use automerge::sync::State;
 use automerge::{AutoCommit, ChangeHash};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// One side's documents and its memory of the other side.
 #[derive(Default)]
@@ -96,71 +98,110 @@ fn size(m: &Message) -> usize {
     wire::encode(m).map_or(0, |f| f.len())
 }
 
-/// Runs one whole sync between `client` and `server`, as the network would (the open and
-/// done frames included), and counts what crosses.
+/// What the simulated link does to one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Delivered as sent.
+    Deliver,
+    /// The stream breaks here: this message and everything after are lost.
+    Cut,
+    /// Delivered twice.
+    Duplicate,
+    /// Delivered ahead of the message sent just before it (if that one is still in flight).
+    Reorder,
+}
+
+/// Runs one whole sync between `client` and `server` over a perfect link, as the network
+/// would (the open and done frames included), and counts what crosses.
 pub fn sync_in_memory(client: &mut MemDocs, server: &mut MemDocs) -> Result<Traffic, SyncError> {
+    sync_over_link(client, server, &mut || Fault::Deliver)
+}
+
+/// Runs one sync between two [`PeerEngine`]s over a simulated link that applies `link` to
+/// every message. The engines own the order; this driver only carries messages and keeps
+/// a side's result when its engine says so. A cut or a refused message ends the session
+/// with an error, as a broken stream would.
+pub fn sync_over_link(
+    client: &mut MemDocs,
+    server: &mut MemDocs,
+    link: &mut dyn FnMut() -> Fault,
+) -> Result<Traffic, SyncError> {
+    const NOTEBOOK: &str = "n";
     let mut t = Traffic::default();
-    let send_c = |t: &mut Traffic, m: &Message| {
+    let mut c = PeerEngine::new(PeerRole::Client);
+    let mut s = PeerEngine::new(PeerRole::Server);
+    let mut to_server: VecDeque<Message> = VecDeque::new();
+    let mut to_client: VecDeque<Message> = VecDeque::new();
+    for m in c.start(NOTEBOOK, client)? {
         t.client_frames += 1;
-        t.client_bytes += size(m);
-    };
-    let send_s = |t: &mut Traffic, m: &Message| {
-        t.server_frames += 1;
-        t.server_bytes += size(m);
-    };
-    let mut cs = PeerSync::new();
-    let mut ss = PeerSync::new();
-    send_c(
-        &mut t,
-        &Message::Open {
-            notebook: "n".into(),
-        },
-    );
-    let (offers, unchanged) = cs.offers(client)?;
-    for o in &offers {
-        send_c(&mut t, &Message::Offer(o.clone()));
+        t.client_bytes += size(&m);
+        carry(m, &mut to_server, link)?;
     }
-    send_c(&mut t, &Message::OfferEnd { unchanged });
-    let (answers, fallback, summary_matched) = ss.answer(server, offers, unchanged)?;
-    for a in &answers {
-        send_s(&mut t, &Message::Answer(a.clone()));
-    }
-    send_s(
-        &mut t,
-        &Message::AnswerEnd {
-            fallback: fallback.clone(),
-            summary_matched,
-        },
-    );
-    t.round_trips += 1;
-    let mut client_fallback = cs.take_answers(client, answers, fallback, summary_matched)?;
-    let mut server_fallback = Vec::new();
-    if !client_fallback.is_empty() {
-        let mut incoming = Vec::new();
-        let mut settled = false;
-        for _ in 0..MAX_ROUNDS {
-            let round = cs.round(client, &mut client_fallback, incoming)?;
-            let sent_quiet = quiet(&round);
-            send_c(&mut t, &Message::Round(round.clone()));
-            let reply = ss.round(server, &mut server_fallback, round)?;
-            send_s(&mut t, &Message::Round(reply.clone()));
-            t.round_trips += 1;
-            if sent_quiet && quiet(&reply) {
-                settled = true;
-                break;
+    let mut opened = false;
+    loop {
+        while let Some(m) = to_server.pop_front() {
+            if !opened {
+                expect_open(m, &[NOTEBOOK.to_owned()])?;
+                opened = true;
+                continue;
             }
-            incoming = reply;
+            if s.receive(m)? {
+                let step = s.advance(server)?;
+                if step.keep {
+                    server.keep(s.sync());
+                }
+                for m in step.send {
+                    t.server_frames += 1;
+                    t.server_bytes += size(&m);
+                    carry(m, &mut to_client, link)?;
+                }
+            }
         }
-        if !settled {
-            return Err(SyncError::Protocol("did not settle".into()));
+        if to_client.is_empty() {
+            return Err(SyncError::Protocol("the server has nothing to say".into()));
+        }
+        t.round_trips += 1;
+        while let Some(m) = to_client.pop_front() {
+            if c.receive(m)? {
+                let step = c.advance(client)?;
+                if step.keep {
+                    client.keep(c.sync());
+                }
+                for m in step.send {
+                    t.client_frames += 1;
+                    t.client_bytes += size(&m);
+                    carry(m, &mut to_server, link)?;
+                }
+            }
+        }
+        if c.is_complete() {
+            return Ok(t);
+        }
+        if to_server.is_empty() {
+            return Err(SyncError::Protocol("the client has nothing to say".into()));
         }
     }
-    send_c(&mut t, &Message::Done);
-    send_s(&mut t, &Message::Done);
-    t.round_trips += 1;
-    client.keep(&cs);
-    server.keep(&ss);
-    Ok(t)
+}
+
+fn carry(
+    m: Message,
+    queue: &mut VecDeque<Message>,
+    link: &mut dyn FnMut() -> Fault,
+) -> Result<(), SyncError> {
+    match link() {
+        Fault::Deliver => queue.push_back(m),
+        Fault::Cut => return Err(SyncError::Protocol("the link was cut".into())),
+        Fault::Duplicate => {
+            queue.push_back(m.clone());
+            queue.push_back(m);
+        }
+        Fault::Reorder => {
+            // Ahead of the last message still queued, if any.
+            let at = queue.len().saturating_sub(1);
+            queue.insert(at, m);
+        }
+    }
+    Ok(())
 }
 
 /// Plain Automerge sync of the same documents, doc by doc with persisted states, for
@@ -411,6 +452,61 @@ mod tests {
             assert_converged(&mut a, &mut b);
             let all: usize = a.docs.values().map(|d| d.keys(automerge::ROOT).count()).sum();
             prop_assert_eq!(all, marker + 1, "lost = none");
+        }
+
+        /// Two engines over a seeded faulty link: any session may be cut, see duplicated or
+        /// reordered frames. It either completes or ends with a typed error, never a panic;
+        /// whatever happened, one clean session afterwards converges with every edit there.
+        #[test]
+        fn engines_over_a_faulty_link_fail_cleanly_and_then_converge(
+            steps in proptest::collection::vec((0u8..4, 0u8..3, any::<bool>()), 1..20),
+            seed in any::<u64>(),
+            cut_pct in 0u64..40,
+            dup_pct in 0u64..20,
+            reorder_pct in 0u64..20,
+        ) {
+            use rand::{Rng, SeedableRng};
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let mut link = move || {
+                let roll = rng.random_range(0..1000u64);
+                if roll < cut_pct * 2 {
+                    Fault::Cut
+                } else if roll < (cut_pct * 2) + dup_pct * 2 {
+                    Fault::Duplicate
+                } else if roll < (cut_pct + dup_pct + reorder_pct) * 2 {
+                    Fault::Reorder
+                } else {
+                    Fault::Deliver
+                }
+            };
+            let mut a = server_with(&["index"]);
+            let mut b = MemDocs::default();
+            let mut marker = 0;
+            let (mut completed, mut failed) = (0, 0);
+            for (action, doc, on_a) in steps {
+                let doc = format!("m{doc}");
+                let outcome = match action {
+                    0 => Some(sync_over_link(&mut a, &mut b, &mut link)),
+                    1 => Some(sync_over_link(&mut b, &mut a, &mut link)),
+                    _ => {
+                        marker += 1;
+                        let side = if on_a { &mut a } else { &mut b };
+                        edit(side, &doc, &format!("e{marker}"));
+                        None
+                    }
+                };
+                match outcome {
+                    Some(Ok(_)) => completed += 1,
+                    Some(Err(SyncError::Protocol(_))) => failed += 1,
+                    Some(Err(other)) => prop_assert!(false, "untyped failure: {other}"),
+                    None => {}
+                }
+            }
+            sync_in_memory(&mut a, &mut b).expect("a clean sync after the faults");
+            sync_in_memory(&mut b, &mut a).expect("and back");
+            assert_converged(&mut a, &mut b);
+            let all: usize = a.docs.values().map(|d| d.keys(automerge::ROOT).count()).sum();
+            prop_assert_eq!(all, marker + 1, "lost = none ({} completed, {} failed)", completed, failed);
         }
     }
 }

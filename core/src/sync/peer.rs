@@ -41,6 +41,9 @@ pub enum SyncError {
     /// The peer broke the protocol's order.
     #[error("the peer broke the sync protocol: {0}")]
     Protocol(String),
+    /// The other device ended the sync with an error of its own.
+    #[error("the other device reported: {0}")]
+    Refused(String),
     /// The documents could not be read or written here.
     #[error(transparent)]
     Local(#[from] Box<crate::DuetError>),
