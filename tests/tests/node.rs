@@ -243,3 +243,70 @@ fn an_invite_while_serving_on_a_custom_port_names_that_port_and_joins() {
     .expect("ticket parses");
     assert_eq!(later.addrs, vec![served]);
 }
+
+/// A home written by Duet as it was before the node (built from the commit before it and
+/// committed as `tests/fixtures/home-before-node.tar.gz`: a notebook with an agenda item, a
+/// note, a commitment, a private note, a relay it had synced with, and a device it had
+/// served) opens under this code, runs a node, and syncs with a new device.
+#[test]
+fn a_home_written_before_the_node_opens_serves_and_syncs() {
+    let ana = Device {
+        home: tempfile::tempdir().expect("tempdir"),
+    };
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join("home-before-node.tar.gz");
+    let unpacked = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(&fixture)
+        .arg("-C")
+        .arg(ana.home.path())
+        .arg("--strip-components=1")
+        .status()
+        .expect("tar");
+    assert!(unpacked.success());
+    // 1. Everything it held reads as before.
+    let shown = ana.ok(&["show"]);
+    for marker in ["fixture-agenda-item", "fixture-note", "fixture-commitment"] {
+        assert!(shown.contains(marker), "{marker} missing:\n{shown}");
+    }
+    assert!(ana.ok(&["private"]).contains("fixture-private-note"));
+    assert_eq!(
+        ana.json(&["peers"])["peers"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert!(ana.json(&["status"])["node"].is_null());
+    // 2. A node runs on it and carries out commands.
+    let node = Serving::start(&ana, "127.0.0.1:0");
+    ana.ok(&["agenda", "add", "added-under-the-node"]);
+    assert!(node.stop());
+    // 3. It syncs through a new relay with a device that joins now.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    ana.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    ana.ok(&["sync", "--relay"]);
+    let ticket = duet_tests::invite(&ana, "127.0.0.1:9");
+    let bo = Device::new("Bo");
+    let joined = bo.json(&["join", &ticket, "--as", "report"]);
+    assert_eq!(joined["synced"], true, "{joined}");
+    let bo_sees = bo.ok(&["show"]);
+    for marker in [
+        "fixture-agenda-item",
+        "fixture-note",
+        "added-under-the-node",
+    ] {
+        assert!(
+            bo_sees.contains(marker),
+            "{marker} missing on Bo:\n{bo_sees}"
+        );
+    }
+    assert!(!bo
+        .ok(&["search", "fixture-private-note"])
+        .contains("fixture-private-note"));
+}

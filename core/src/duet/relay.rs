@@ -76,14 +76,29 @@ impl Duet {
         Ok(setting)
     }
 
-    /// Sets the relay of a notebook or of the personal space.
+    /// Sets the relay of a notebook or of the personal space. Another relay (address or
+    /// identity) has seen nothing of this device: what it read and what it was sent are
+    /// forgotten with the old one, so the next sync pulls its whole log and pushes
+    /// everything.
     pub(super) fn relay_set_for(
         &mut self,
         id: &str,
         setting: RelaySetting,
     ) -> Result<(), DuetError> {
         let json = serde_json::to_vec(&setting).map_err(|e| DuetError::Invalid(e.to_string()))?;
-        self.store.set_meta(&format!("{RELAY_PREFIX}{id}"), &json)?;
+        let key = format!("{RELAY_PREFIX}{id}");
+        let same_relay = self
+            .relay_setting(id)?
+            .is_some_and(|old| old.addr == setting.addr && old.fingerprint == setting.fingerprint);
+        if same_relay {
+            self.store.set_meta(&key, &json)?;
+        } else {
+            let forget = [
+                format!("{CURSOR_PREFIX}{id}"),
+                format!("{SEEN_PREFIX}{id}/"),
+            ];
+            self.store.set_meta_forgetting(&key, &json, &forget)?;
+        }
         self.store.flush()?;
         Ok(())
     }

@@ -368,6 +368,28 @@ impl Store {
         self.guard(result)
     }
 
+    /// Sets a metadata value and, in the same atomic step, removes every metadata value
+    /// whose key starts with one of `forget` (not flushed).
+    pub fn set_meta_forgetting(
+        &self,
+        key: &str,
+        value: &[u8],
+        forget: &[String],
+    ) -> Result<(), StoreError> {
+        self.ensure_space(value.len())?;
+        let mut remove = Vec::new();
+        for prefix in forget {
+            remove.extend(
+                self.engine
+                    .keys_with_prefix(TreeName::Meta, prefix.as_bytes())?,
+            );
+        }
+        let result = self
+            .engine
+            .replace(TreeName::Meta, (key.as_bytes(), &frame(value)), &remove);
+        self.guard(result)
+    }
+
     /// Every notebook this home holds.
     pub fn notebooks(&self) -> Result<Vec<NotebookRecord>, StoreError> {
         let mut out = Vec::new();
