@@ -1,7 +1,51 @@
 //! The command line: every command, flag and help text of `duet`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use duet_core::dates::{self, Date};
+use duet_core::{MoveTarget, Owner, Role, Section};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+
+// Values people type are parsed into types here, before any command runs: a typo is a
+// usage error (exit 2) with clap's message, never a failure halfway through a command.
+
+fn role(text: &str) -> Result<Role, String> {
+    text.parse()
+}
+
+fn section(text: &str) -> Result<Section, String> {
+    text.parse()
+}
+
+/// A date as people type it: `2026-12-03`, `tomorrow`, `next tue`, `+7d`.
+fn date(text: &str) -> Result<Date, String> {
+    dates::parse_date(text, dates::today()).map_err(|e| e.to_string())
+}
+
+/// `host:port`, `host` (port 7878) or `[v6]:port`.
+fn addr(text: &str) -> Result<SocketAddr, String> {
+    duet_core::net::resolve(text, duet_core::net::DEFAULT_PORT).map_err(|e| e.to_string())
+}
+
+/// `me`, `them`, or a name.
+fn owner(text: &str) -> Result<Owner, String> {
+    Ok(match text.trim().to_ascii_lowercase().as_str() {
+        "me" => Owner::Me,
+        "them" => Owner::Them,
+        "" => return Err("say me, them, or a name".into()),
+        _ => Owner::Named(text.trim().to_owned()),
+    })
+}
+
+/// `backlog`, `next`, or a meeting id prefix or date.
+fn move_target(text: &str) -> Result<MoveTarget, String> {
+    Ok(match text.trim().to_ascii_lowercase().as_str() {
+        "backlog" => MoveTarget::Backlog,
+        "next" => MoveTarget::Next,
+        "" => return Err("say backlog, next, or a meeting".into()),
+        other => MoveTarget::Meeting(other.to_owned()),
+    })
+}
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -59,8 +103,8 @@ pub enum Command {
         /// The text to append.
         text: String,
         /// Which section: checkin, wins, challenges, look-ahead, notes.
-        #[arg(long, short, default_value = "notes")]
-        section: String,
+        #[arg(long, short, default_value = "notes", value_parser = section)]
+        section: Section,
         /// A meeting other than the current one (id prefix or date).
         #[arg(long, short)]
         meeting: Option<String>,
@@ -210,8 +254,8 @@ pub enum Command {
         /// The ticket `duet invite` printed.
         ticket: String,
         /// Who you are in the notebook: manager or report.
-        #[arg(long = "as", value_name = "ROLE")]
-        as_role: String,
+        #[arg(long = "as", value_name = "ROLE", value_parser = role)]
+        as_role: Role,
         /// Only record the notebook; sync later.
         #[arg(long)]
         no_sync: bool,
@@ -223,8 +267,8 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
     )]
     Serve {
         /// Address and UDP port to listen on.
-        #[arg(long, default_value = "0.0.0.0:7878", value_name = "ADDR")]
-        listen: String,
+        #[arg(long, default_value = "0.0.0.0:7878", value_name = "ADDR", value_parser = addr)]
+        listen: SocketAddr,
         /// Do not announce this device on the local network (mDNS).
         #[arg(long)]
         no_announce: bool,
@@ -235,8 +279,8 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
     )]
     Sync {
         /// The other device's address (it runs `duet serve`).
-        #[arg(long, value_name = "HOST:PORT", conflicts_with = "nearby")]
-        peer: Option<String>,
+        #[arg(long, value_name = "HOST:PORT", conflicts_with = "nearby", value_parser = addr)]
+        peer: Option<SocketAddr>,
         /// Trust this certificate fingerprint at --peer (first contact without an invite).
         #[arg(long, value_name = "FP", requires = "peer")]
         fingerprint: Option<String>,
@@ -289,16 +333,16 @@ pub enum NotebookCmd {
         /// Its title.
         title: String,
         /// Your role: manager or report.
-        #[arg(long)]
-        me: String,
+        #[arg(long, value_parser = role)]
+        me: Role,
         /// The other person's name.
         #[arg(long)]
         with: String,
         #[command(flatten)]
         cadence: CadenceArgs,
         /// The first meeting's date (default today).
-        #[arg(long, value_name = "DATE")]
-        first: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        first: Option<Date>,
     },
     /// List notebooks (* marks the current one).
     #[command(after_help = "Example:\n  duet notebook list --json")]
@@ -348,8 +392,8 @@ pub enum MeetingCmd {
     )]
     New {
         /// Its date: 2026-12-03, tomorrow, next tue, +7d.
-        #[arg(long, value_name = "DATE")]
-        on: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        on: Option<Date>,
     },
     /// List every meeting.
     #[command(after_help = "Example:\n  duet meeting list    # → marks the current meeting")]
@@ -372,8 +416,8 @@ pub enum MeetingCmd {
         /// Id prefix or date (default: the current one).
         id: Option<String>,
         /// The new date.
-        #[arg(long, value_name = "DATE")]
-        to: String,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        to: Date,
     },
 }
 
@@ -429,8 +473,8 @@ pub enum AgendaCmd {
         /// Id prefix.
         id: String,
         /// A meeting id prefix or date, `next`, or `backlog`.
-        #[arg(long)]
-        to: String,
+        #[arg(long, value_parser = move_target)]
+        to: MoveTarget,
         /// The meeting it is in, if not the current one.
         #[arg(long, short)]
         meeting: Option<String>,
@@ -448,11 +492,11 @@ pub enum CommitCmd {
         /// What is promised.
         text: String,
         /// me, them, or a name.
-        #[arg(long, default_value = "me")]
-        owner: String,
+        #[arg(long, default_value = "me", value_parser = owner)]
+        owner: Owner,
         /// Due date.
-        #[arg(long, value_name = "DATE")]
-        due: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        due: Option<Date>,
     },
     /// Mark a commitment done.
     #[command(after_help = "Example:\n  duet commit done q7x")]
@@ -471,8 +515,8 @@ pub enum CommitCmd {
         #[arg(long)]
         text: Option<String>,
         /// The new due date.
-        #[arg(long, value_name = "DATE")]
-        due: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        due: Option<Date>,
     },
     /// Drop a commitment on purpose.
     #[command(after_help = "Example:\n  duet commit drop q7x")]
@@ -535,8 +579,8 @@ pub enum BundleCmd {
         #[arg(long, requires = "as_role")]
         join: bool,
         /// Who you are in the notebook when joining: manager or report.
-        #[arg(long = "as", value_name = "ROLE", id = "as_role")]
-        as_role: Option<String>,
+        #[arg(long = "as", value_name = "ROLE", id = "as_role", value_parser = role)]
+        as_role: Option<Role>,
     },
 }
 

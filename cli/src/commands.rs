@@ -10,8 +10,7 @@ use duet_core::dates;
 use duet_core::model::views::Cadence;
 use duet_core::model::CommitmentStatus;
 use duet_core::node::HomeHandle;
-use duet_core::{Duet, DuetError, JoinAs, MoveTarget, Owner, Role, Section};
-use jiff::civil::Date;
+use duet_core::{Duet, DuetError, JoinAs};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,8 +48,7 @@ pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<ExitCode> {
         no_announce,
     } = &cli.command
     {
-        let listen = crate::network::parse_addr(listen)?;
-        crate::node::serve(&home, listen, !no_announce, out.json)?;
+        crate::node::serve(&home, *listen, !no_announce, out.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Watch = &cli.command {
@@ -160,7 +158,7 @@ pub async fn run_network(
         }
         Command::Join {
             ticket, as_role, ..
-        } => crate::network::join(home, &ticket, role(&as_role)?, out).await,
+        } => crate::network::join(home, &ticket, as_role, out).await,
         Command::Link {
             ticket: Some(ticket),
             ..
@@ -259,14 +257,6 @@ fn home_dir(home: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-fn date(input: &str) -> Result<Date> {
-    Ok(dates::parse_date(input, dates::today()).map_err(|e| DuetError::Invalid(e.to_string()))?)
-}
-
-fn role(input: &str) -> Result<Role> {
-    Ok(input.parse::<Role>().map_err(DuetError::Invalid)?)
-}
-
 fn cadence(args: &CadenceArgs, base: Cadence) -> Result<Cadence> {
     let every_days = match &args.every {
         Some(e) => dates::parse_interval_days(e).map_err(|e| DuetError::Invalid(e.to_string()))?,
@@ -299,18 +289,9 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 cadence: c,
                 first,
             } => {
-                let first = first
-                    .as_deref()
-                    .map(date)
-                    .transpose()?
-                    .unwrap_or_else(dates::today);
-                let nb = duet.notebook_new(
-                    &title,
-                    role(&me)?,
-                    &with,
-                    cadence(&c, Cadence::default())?,
-                    first,
-                )?;
+                let first = first.unwrap_or_else(dates::today);
+                let nb =
+                    duet.notebook_new(&title, me, &with, cadence(&c, Cadence::default())?, first)?;
                 out.print(&nb, || format!("Created notebook {} ({}); it is now current, with a first meeting on {first}.\n", nb.title, nb.id.get(..8).unwrap_or(&nb.id)));
             }
             NotebookCmd::List => {
@@ -342,7 +323,6 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
         },
         Command::Meeting(cmd) => match cmd {
             MeetingCmd::New { on } => {
-                let on = on.as_deref().map(date).transpose()?;
                 let m = duet.meeting_new(on)?;
                 out.print(&m, || {
                     format!("Meeting {} on {} is on the books.\n", m.id, m.date)
@@ -374,7 +354,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 });
             }
             MeetingCmd::Reschedule { id, to } => {
-                let m = duet.reschedule(id.as_deref(), date(&to)?)?;
+                let m = duet.reschedule(id.as_deref(), to)?;
                 out.print(&m, || format!("Meeting {} is now on {}.\n", m.id, m.date));
             }
         },
@@ -383,7 +363,6 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             section,
             meeting,
         } => {
-            let section: Section = section.parse().map_err(DuetError::Invalid)?;
             let id = duet.note(section, &text, meeting.as_deref())?;
             out.print(
                 &serde_json::json!({ "meeting": id, "section": section }),
@@ -433,12 +412,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 out.print(&item, || format!("Now: {}\n", item.text));
             }
             AgendaCmd::Move { id, to, meeting } => {
-                let target = match to.trim().to_ascii_lowercase().as_str() {
-                    "backlog" => MoveTarget::Backlog,
-                    "next" => MoveTarget::Next,
-                    other => MoveTarget::Meeting(other.to_owned()),
-                };
-                let (item, place) = duet.agenda_move(&id, &target, meeting.as_deref())?;
+                let (item, place) = duet.agenda_move(&id, &to, meeting.as_deref())?;
                 out.print(&serde_json::json!({ "item": item, "to": place }), || {
                     format!("Moved {} to {place}.\n", item.id)
                 });
@@ -446,12 +420,6 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
         },
         Command::Commit(cmd) => match cmd {
             CommitCmd::Add { text, owner, due } => {
-                let owner = match owner.trim().to_ascii_lowercase().as_str() {
-                    "me" => Owner::Me,
-                    "them" => Owner::Them,
-                    _ => Owner::Named(owner),
-                };
-                let due = due.as_deref().map(date).transpose()?;
                 let c = duet.commit_add(&text, &owner, due, None)?;
                 let nb = duet.notebook()?;
                 out.print(&c, || {
@@ -471,7 +439,6 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 out.print(&c, || format!("Done: {}\n", c.text));
             }
             CommitCmd::Edit { id, text, due } => {
-                let due = due.as_deref().map(date).transpose()?;
                 let c = duet.commit_edit(&id, text.as_deref(), due)?;
                 out.print(&c, || format!("Now: {}\n", c.text))
             }
@@ -559,7 +526,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
         Command::Invite { addrs, port } => crate::network::invite(duet, addrs, port, context, out)?,
         Command::Join {
             ticket, as_role, ..
-        } => crate::network::join_only(duet, &ticket, role(&as_role)?, out)?,
+        } => crate::network::join_only(duet, &ticket, as_role, out)?,
         Command::Sync { .. } => {
             return Err(anyhow!(
                 "`duet sync` talks to other devices: not a local command"
@@ -578,7 +545,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 as_role,
             } => {
                 let join = match (join, as_role) {
-                    (true, Some(r)) => Some(JoinAs::Role(role(&r)?)),
+                    (true, Some(r)) => Some(JoinAs::Role(r)),
                     _ => None,
                 };
                 let r = duet.bundle_in(&file, join)?;

@@ -32,13 +32,58 @@ fn main() -> ExitCode {
 /// whether the command ran here or in the node).
 pub(crate) fn error_report(err: &anyhow::Error, json: bool) -> (String, u8) {
     let code = exit_code(err);
+    let message = match hint(err) {
+        Some(hint) => format!("{err:#}; {hint}"),
+        None => format!("{err:#}"),
+    };
     let text = if json {
-        let body = serde_json::json!({ "error": format!("{err:#}"), "exit_code": code });
+        let body = serde_json::json!({ "error": message, "exit_code": code });
         format!("{body}\n")
     } else {
-        format!("duet: {err:#}\n")
+        format!("duet: {message}\n")
     };
     (text, code)
+}
+
+/// What to type next, for the errors the person can act on with a `duet` command. The core
+/// says what went wrong; the wording of the remedy is this front end's.
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    use duet_core::invite::InviteError;
+    use duet_core::net::NetError;
+    let duet = err
+        .downcast_ref::<DuetError>()
+        .or_else(|| match err.downcast_ref::<NetError>() {
+            Some(NetError::Duet(d)) => Some(d),
+            _ => None,
+        });
+    if let Some(e) = duet {
+        return match e {
+            DuetError::NotInitialized { .. } => Some("run `duet init --name YOUR_NAME` first"),
+            DuetError::NoNotebook => {
+                Some("create one with `duet notebook new TITLE --me manager --with NAME`")
+            }
+            DuetError::NoCurrentMeeting => {
+                Some("put one on the books with `duet meeting new --on DATE`")
+            }
+            DuetError::NotArrived { .. } => {
+                Some("run `duet sync` while the inviting device runs `duet serve`")
+            }
+            DuetError::AlreadyJoined { .. } => Some("sync it with `duet sync`"),
+            DuetError::Ticket(InviteError::LinkNotInvite) => {
+                Some("take it with `duet link TICKET`")
+            }
+            DuetError::Ticket(InviteError::InviteNotLink) => {
+                Some("take it with `duet join TICKET --as ROLE`")
+            }
+            _ => None,
+        };
+    }
+    match err.downcast_ref::<NetError>() {
+        Some(NetError::NoRelay { .. }) => {
+            Some("set one with `duet relay set ADDR --fingerprint FP`")
+        }
+        _ => None,
+    }
 }
 
 /// Exit codes scripts can rely on (also listed in `duet --help`).
@@ -59,7 +104,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             | DuetError::UnknownNotebook { .. }
             | DuetError::NotArrived { .. },
         ) => 6,
-        Some(DuetError::Invalid(_)) => 2,
+        Some(DuetError::Invalid(_) | DuetError::Ticket(_) | DuetError::AlreadyJoined { .. }) => 2,
         _ => 1,
     }
 }

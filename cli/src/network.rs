@@ -129,7 +129,7 @@ pub fn link(
         });
         return Ok(());
     };
-    let link = Invite::from_link_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
+    let link = Invite::from_link_ticket(ticket).map_err(DuetError::Ticket)?;
     let space = duet.link_join(&link)?;
     out.print(
         &serde_json::json!({ "personal_space": space, "synced": false }),
@@ -141,7 +141,7 @@ pub fn link(
 /// `duet link TICKET`: takes this person's ticket from their other device and syncs the
 /// private notes from it (relay first, then the device itself).
 pub async fn link_and_sync(home: &HomeHandle, ticket: &str, out: &Output) -> Result<()> {
-    let link = Invite::from_link_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
+    let link = Invite::from_link_ticket(ticket).map_err(DuetError::Ticket)?;
     let space = {
         let link = link.clone();
         home.call(move |d| d.link_join(&link)).await?
@@ -209,7 +209,7 @@ pub fn peers(duet: &Duet, out: &Output) -> Result<()> {
 
 /// `duet join TICKET --no-sync`: records the notebook; it arrives with the first sync.
 pub fn join_only(duet: &mut Duet, ticket: &str, role: Role, out: &Output) -> Result<()> {
-    let invite = Invite::from_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
+    let invite = Invite::from_ticket(ticket).map_err(DuetError::Ticket)?;
     let id = duet.join_invite(&invite, role)?;
     out.print(
         &serde_json::json!({ "notebook": id, "synced": false }),
@@ -225,7 +225,7 @@ pub fn join_only(duet: &mut Duet, ticket: &str, role: Role, out: &Output) -> Res
 
 /// `duet join`: records the notebook, then syncs it (relay first, then the inviting device).
 pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> Result<()> {
-    let invite = Invite::from_ticket(ticket).map_err(|e| DuetError::Invalid(e.to_string()))?;
+    let invite = Invite::from_ticket(ticket).map_err(DuetError::Ticket)?;
     let id = {
         let invite = invite.clone();
         home.call(move |d| {
@@ -293,7 +293,7 @@ pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> 
 /// What `duet sync` reaches.
 pub struct SyncTargets {
     /// One device's address.
-    pub peer: Option<String>,
+    pub peer: Option<SocketAddr>,
     /// Its fingerprint, for a first contact without an invite.
     pub fingerprint: Option<String>,
     /// Look for devices on the local network this long.
@@ -331,7 +331,7 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
             Some(fp) => BTreeSet::from([fp]),
             None => known.clone(),
         };
-        targets.push((parse_addr(peer)?, pins));
+        targets.push((*peer, pins));
     } else if let Some(wait) = t.nearby {
         let found = tokio::task::spawn_blocking(move || nearby::browse(wait))
             .await

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DuetError {
     /// The home has no device identity yet.
-    #[error("no Duet identity in {home}; run `duet init --name YOUR_NAME` first")]
+    #[error("no Duet identity in {home}")]
     NotInitialized {
         /// The home directory.
         home: PathBuf,
@@ -24,12 +24,10 @@ pub enum DuetError {
         name: String,
     },
     /// No notebook to work on.
-    #[error(
-        "no notebook selected; create one with `duet notebook new TITLE --me manager --with NAME`"
-    )]
+    #[error("no notebook selected")]
     NoNotebook,
     /// The notebook has no meeting still to come.
-    #[error("no upcoming meeting in this notebook; put one on the books with `duet meeting new --on DATE`")]
+    #[error("no upcoming meeting in this notebook")]
     NoCurrentMeeting,
     /// Nothing matches what was typed.
     #[error("no {kind} matches {query:?}")]
@@ -49,11 +47,26 @@ pub enum DuetError {
         /// The matching ids.
         candidates: Vec<String>,
     },
+    /// A ticket (invite or personal link) that cannot be used.
+    #[error(transparent)]
+    Ticket(#[from] crate::invite::InviteError),
     /// A value the user gave is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// An invite for a notebook this device already holds.
+    #[error("this device already holds notebook {title:?} ({id})")]
+    AlreadyJoined {
+        /// Its title.
+        title: String,
+        /// Its id (short).
+        id: String,
+    },
+    /// Something this device did to its own data failed (encoding a record, making a key):
+    /// never the person's input.
+    #[error("an internal step failed: {0}")]
+    Internal(String),
     /// A notebook joined from an invite whose first sync has not happened yet.
-    #[error("notebook {title:?} has not arrived on this device yet; run `duet sync` while the inviting device runs `duet serve`")]
+    #[error("notebook {title:?} has not arrived on this device yet")]
     NotArrived {
         /// Its title.
         title: String,

@@ -38,12 +38,10 @@ pub enum InviteError {
     #[error("the invite ticket is malformed")]
     Malformed,
     /// A personal link ticket where a notebook invite was expected.
-    #[error(
-        "this is a personal link ticket, for your own devices: run `duet link TICKET` instead"
-    )]
+    #[error("this is a personal link ticket, for your own devices, not a notebook invite")]
     LinkNotInvite,
     /// A notebook invite where a personal link ticket was expected.
-    #[error("this is a notebook invite, not a personal link ticket: run `duet join TICKET --as ROLE` instead")]
+    #[error("this is a notebook invite, not a personal link ticket")]
     InviteNotLink,
 }
 

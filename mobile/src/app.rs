@@ -359,9 +359,7 @@ impl DuetApp {
     /// Joins a notebook from a ticket as `role`; it arrives with the next sync. Returns
     /// its id.
     pub fn join(&self, ticket: String, role: PersonRole) -> Result<String, MobileError> {
-        let invite = Invite::from_ticket(&ticket).map_err(|e| MobileError::Invalid {
-            message: e.to_string(),
-        })?;
+        let invite = Invite::from_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
         self.with(move |d| {
             let id = d.join_invite(&invite, role.into())?;
             if let Some(relay) = &invite.relay {

@@ -41,6 +41,8 @@ pub enum MobileError {
 }
 
 impl From<DuetError> for MobileError {
+    /// Words the core's errors for a person holding a phone: what happened and what to do
+    /// in the app, never a command to type.
     fn from(e: DuetError) -> Self {
         let message = e.to_string();
         match e {
@@ -48,12 +50,37 @@ impl From<DuetError> for MobileError {
                 MobileError::NotFound { message }
             }
             DuetError::Invalid(_) | DuetError::BadImport(_) => MobileError::Invalid { message },
-            DuetError::NotInitialized { .. }
-            | DuetError::NoNotebook
-            | DuetError::NoCurrentMeeting
-            | DuetError::NotArrived { .. }
-            | DuetError::UnknownNotebook { .. }
-            | DuetError::MeetingNotHere { .. } => MobileError::NeedsSetup { message },
+            DuetError::Ticket(t) => MobileError::Invalid {
+                message: match t {
+                    duet_core::invite::InviteError::LinkNotInvite => {
+                        "This is a personal link for your own devices: open it under \"Link my devices\", not as an invite.".into()
+                    }
+                    duet_core::invite::InviteError::InviteNotLink => {
+                        "This is an invite to a notebook: open it under \"Join a notebook\".".into()
+                    }
+                    other => other.to_string(),
+                },
+            },
+            DuetError::AlreadyJoined { title, .. } => MobileError::Invalid {
+                message: format!("\"{title}\" is already on this device; sync to bring it up to date."),
+            },
+            DuetError::NotInitialized { .. } => MobileError::NeedsSetup {
+                message: "This device has no identity yet: finish setting up the app.".into(),
+            },
+            DuetError::NoNotebook => MobileError::NeedsSetup {
+                message: "No notebook yet: create one, or join with an invite.".into(),
+            },
+            DuetError::NoCurrentMeeting => MobileError::NeedsSetup {
+                message: "No meeting is coming up: put the next one on the calendar.".into(),
+            },
+            DuetError::NotArrived { title } => MobileError::NeedsSetup {
+                message: format!(
+                    "\"{title}\" has not arrived yet: sync when the other device or the relay can be reached."
+                ),
+            },
+            DuetError::UnknownNotebook { .. } | DuetError::MeetingNotHere { .. } => {
+                MobileError::NeedsSetup { message }
+            }
             DuetError::Store(StoreError::Locked { .. }) => MobileError::Storage {
                 message: "the notebook is open in another process; close it and retry".into(),
             },
@@ -66,6 +93,9 @@ impl From<NetError> for MobileError {
     fn from(e: NetError) -> Self {
         match e {
             NetError::Duet(d) => d.into(),
+            NetError::NoRelay { .. } => MobileError::NeedsSetup {
+                message: "This notebook has no relay yet: add one in its sync settings.".into(),
+            },
             other => MobileError::Network {
                 message: other.to_string(),
             },

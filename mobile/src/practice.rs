@@ -318,9 +318,7 @@ impl DuetApp {
     /// Takes a personal link ticket from this person's other device; private notes arrive
     /// with the next `sync_private_notes`.
     pub fn link(&self, ticket: String) -> Result<(), MobileError> {
-        let link = Invite::from_link_ticket(&ticket).map_err(|e| MobileError::Invalid {
-            message: e.to_string(),
-        })?;
+        let link = Invite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
         self.with(move |d| {
             d.link_join(&link)?;
             Ok(())

@@ -77,8 +77,13 @@ def test_phone_and_laptop_converge_through_the_relay(relay):
     laptop_heard = Heard()
     laptop.set_listener(laptop_heard)
     laptop.join(ticket, dm.PersonRole.REPORT)
-    with pytest.raises(dm.MobileError.NeedsSetup):
+    with pytest.raises(dm.MobileError.NeedsSetup) as not_yet:
         laptop.overview()
+    # Worded for a phone: what to do in the app, never a command to type.
+    assert "has not arrived yet" in str(not_yet.value) and "duet " not in str(not_yet.value)
+    with pytest.raises(dm.MobileError.Invalid) as wrong_kind:
+        laptop.link(ticket)
+    assert "Join a notebook" in str(wrong_kind.value), wrong_kind.value
     got = asyncio.run(laptop.sync_relay())
     assert got.agenda_items == 1 and got.commitments == 1, got
     assert laptop_heard.events, "the laptop's listener did not fire"

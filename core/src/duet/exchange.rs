@@ -32,7 +32,7 @@ impl Duet {
             documents,
         };
         let json = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| DuetError::Invalid(format!("manifest: {e}")))?;
+            .map_err(|e| DuetError::Internal(format!("manifest: {e}")))?;
         write_atomically(&dir.join(MANIFEST_FILE), &json)?;
         Ok(manifest)
     }

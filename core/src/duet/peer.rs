@@ -453,7 +453,7 @@ impl Duet {
             return Ok(crate::net::tls::TlsIdentity { cert_der, key_der });
         }
         let made = crate::net::tls::TlsIdentity::generate()
-            .map_err(|e| DuetError::Invalid(format!("making this device's certificate: {e}")))?;
+            .map_err(|e| DuetError::Internal(format!("making this device's certificate: {e}")))?;
         self.store.set_meta(META_TLS_KEY, &made.key_der)?;
         self.store.set_meta(META_TLS_CERT, &made.cert_der)?;
         self.store.flush()?;
@@ -477,7 +477,7 @@ impl Duet {
             addr: addr.or(old.and_then(|o| o.addr)),
             last_sync: now_millis(),
         };
-        let json = serde_json::to_vec(&peer).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        let json = serde_json::to_vec(&peer).map_err(|e| DuetError::Internal(e.to_string()))?;
         self.store.set_meta(&key, &json)?;
         self.store.flush()?;
         Ok(())
@@ -552,11 +552,10 @@ impl Duet {
         let secret = invite.notebook_secret();
         let id = secret.notebook_id();
         if self.store.notebooks()?.iter().any(|r| r.id == id) && !self.join_pending(&id)? {
-            return Err(DuetError::Invalid(format!(
-                "this device already holds notebook {:?} ({}); sync it with `duet sync`",
-                invite.title,
-                &id[..8]
-            )));
+            return Err(DuetError::AlreadyJoined {
+                title: invite.title.clone(),
+                id: id.get(..8).unwrap_or(&id).to_owned(),
+            });
         }
         self.store.put_notebook(&NotebookRecord {
             id: id.clone(),

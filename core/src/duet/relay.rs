@@ -33,7 +33,7 @@ impl RelaySetting {
         Ok(crate::invite::RelayInfo {
             addr: self.addr.clone(),
             fingerprint: crate::crypto::parse_fingerprint(&self.fingerprint)
-                .ok_or_else(|| DuetError::Invalid("the relay fingerprint is damaged".into()))?,
+                .ok_or_else(|| DuetError::Internal("the relay fingerprint is damaged".into()))?,
         })
     }
 }
@@ -85,7 +85,7 @@ impl Duet {
         id: &str,
         setting: RelaySetting,
     ) -> Result<(), DuetError> {
-        let json = serde_json::to_vec(&setting).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        let json = serde_json::to_vec(&setting).map_err(|e| DuetError::Internal(e.to_string()))?;
         let key = format!("{RELAY_PREFIX}{id}");
         let same_relay = self
             .relay_setting(id)?
@@ -341,7 +341,7 @@ impl Duet {
         heads: &[ChangeHash],
     ) -> Result<(), DuetError> {
         let raw: Vec<[u8; 32]> = heads.iter().map(|h| h.0).collect();
-        let bytes = postcard::to_allocvec(&raw).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        let bytes = postcard::to_allocvec(&raw).map_err(|e| DuetError::Internal(e.to_string()))?;
         self.store
             .set_meta(&format!("{SEEN_PREFIX}{notebook}/{doc}"), &bytes)?;
         Ok(())

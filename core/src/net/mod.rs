@@ -114,6 +114,12 @@ pub enum NetError {
     /// The peer broke the protocol.
     #[error("the peer broke the protocol: {0}")]
     Protocol(String),
+    /// The notebook has no relay set.
+    #[error("notebook {notebook} has no relay")]
+    NoRelay {
+        /// The notebook.
+        notebook: String,
+    },
     /// Setting up TLS or the socket failed.
     #[error("could not set up the network endpoint: {0}")]
     Setup(String),

@@ -288,8 +288,8 @@ pub async fn connect_notebook_relay(
     let (setting, identity) = home
         .call(move |d| Ok::<_, NetError>((d.relay_setting(&id)?, d.tls_identity()?)))
         .await?;
-    let setting = setting.ok_or_else(|| {
-        NetError::Setup("this notebook has no relay (duet relay set ADDR --fingerprint FP)".into())
+    let setting = setting.ok_or_else(|| NetError::NoRelay {
+        notebook: notebook.to_owned(),
     })?;
     let addr = resolve(&setting.addr)?;
     let fp = parse_fingerprint(&setting.fingerprint)
