@@ -189,15 +189,25 @@ impl Duet {
 
     fn peer_keep(&mut self, s: &mut PeerSession) -> Result<SyncReport, DuetError> {
         self.cache.borrow_mut().take();
+        // The session's copy of the notebook was loaded at its start, and other calls on
+        // the home (edits, other syncs) may have written since. Keeping that copy could
+        // fold a stale snapshot over them; instead what arrived is merged into the
+        // notebook as it is now, and that is kept.
+        let mut current = self.load_for_sync(&s.nb.id)?;
         let sync = s.engine.sync();
-        let mut report = self.arrivals(&mut s.nb, &sync.changed)?;
+        for doc in sync.changed.keys() {
+            let arrived = &mut s.nb.doc(doc)?.am;
+            current.doc_or_empty(doc)?.am.merge(arrived)?;
+        }
+        let mut report = self.arrivals(&mut current, &sync.changed)?;
         report.sent_changes = sync.sent_changes;
         for (doc, state) in sync.states() {
             let key = state_key(&s.peer, &s.nb.id, doc);
             self.store.set_meta(&key, &state.encode())?;
         }
         self.store.set_meta(&synced_key(&s.peer, &s.nb.id), b"1")?;
-        s.nb.persist(&mut self.store)?;
+        current.persist(&mut self.store)?;
+        s.nb = current;
         Ok(report)
     }
 
@@ -639,5 +649,89 @@ mod tests {
         meeting::create(&mut m, "abcdefgh").expect("meeting");
         assert!(validate_doc(&m, "abcdefgh", true).is_err());
         assert!(validate_doc(&m, PRIVATE_DOC, true).is_err());
+    }
+
+    /// Runs one whole session between two homes, as the node's drivers do, with `during`
+    /// called on the server's home once it has answered and waits for the client (a
+    /// person typing on the serving laptop meanwhile).
+    fn sync_with_edit_during(
+        client: &mut Duet,
+        server: &mut Duet,
+        notebook: &str,
+        during: impl FnOnce(&mut Duet),
+    ) {
+        let mut during = Some(during);
+        let mut c = client
+            .peer_session(notebook, "server-fp", PeerRole::Client)
+            .expect("client session");
+        let mut to_server = client.peer_start(&mut c).expect("start");
+        let mut s: Option<PeerSession> = None;
+        while !c.is_complete() {
+            let mut to_client = Vec::new();
+            for m in to_server.drain(..) {
+                let Some(session) = s.as_mut() else {
+                    let id =
+                        crate::sync::session::expect_open(m, &[notebook.to_owned()]).expect("open");
+                    s = Some(
+                        server
+                            .peer_session(&id, "client-fp", PeerRole::Server)
+                            .expect("server session"),
+                    );
+                    continue;
+                };
+                if session.receive(m).expect("server receives") {
+                    to_client.extend(server.peer_advance(session).expect("server step").send);
+                }
+            }
+            if let Some(during) = during.take() {
+                during(server);
+            }
+            for m in to_client {
+                if c.receive(m).expect("client receives") {
+                    to_server.extend(client.peer_advance(&mut c).expect("client step").send);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_edit_made_during_a_sync_survives_the_sync_keeping_its_result() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ana = Duet::init(&dir.path().join("ana"), "Ana").expect("ana");
+        let nb = ana
+            .notebook_new(
+                "Ana / Bo",
+                Role::Manager,
+                "Bo",
+                Default::default(),
+                crate::dates::today(),
+            )
+            .expect("notebook");
+        let bundle = dir.path().join("nb.duet");
+        ana.bundle_out(&bundle).expect("bundle");
+        let mut bo = Duet::init(&dir.path().join("bo"), "Bo").expect("bo");
+        bo.bundle_in(&bundle, Some(JoinAs::Role(Role::Report)))
+            .expect("join");
+        // Ana's meeting document is one chunk short of being folded into a snapshot.
+        for i in 0..crate::store::COMPACT_AFTER_CHUNKS - 1 {
+            ana.note(Section::Notes, &format!("before {i}"), None)
+                .expect("note");
+        }
+        bo.note(Section::Wins, "from-bo", None).expect("bo's note");
+        // Bo syncs with Ana's serving home; while her side waits for his Done, she types:
+        // that write folds the document, and so would the sync keeping its older copy.
+        sync_with_edit_during(&mut bo, &mut ana, &nb.id, |ana| {
+            ana.note(Section::Notes, "typed-during-the-sync", None)
+                .expect("note during the sync");
+        });
+        let home = ana.home().to_owned();
+        drop(ana);
+        let ana = Duet::open(&home).expect("reopen");
+        let meeting = format!("{:?}", ana.meeting(None).expect("meeting"));
+        assert!(
+            meeting.contains("typed-during-the-sync"),
+            "the edit was lost"
+        );
+        assert!(meeting.contains("from-bo"), "the sync brought nothing");
     }
 }
