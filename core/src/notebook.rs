@@ -8,6 +8,7 @@ use crate::error::DuetError;
 use crate::model::commitments::{self, COMMITMENTS_DOC};
 use crate::model::views::{AgendaItem, Commitment, MeetingSummary, SectionText};
 use crate::model::{index, item, meeting};
+use crate::store::settings::CacheEntry;
 use crate::store::{DocReader, Store, StoreError, COMPACT_AFTER_CHUNKS};
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use std::collections::BTreeMap;
@@ -412,7 +413,10 @@ impl HeadsCache {
     }
 
     fn read(store: &Store, notebook: &str, doc: &str, version: u64) -> Option<Vec<ChangeHash>> {
-        let bytes = store.meta(&Self::key(notebook, doc)).ok().flatten()?;
+        let bytes = store
+            .get(&CacheEntry(Self::key(notebook, doc)))
+            .ok()
+            .flatten()?;
         let cached: HeadsCache = postcard::from_bytes(&bytes).ok()?;
         (cached.version == version && version != 0)
             .then(|| cached.heads.into_iter().map(ChangeHash).collect())
@@ -425,7 +429,7 @@ impl HeadsCache {
             heads: heads.iter().map(|h| h.0).collect(),
         };
         if let Ok(bytes) = postcard::to_allocvec(&cached) {
-            if let Err(e) = store.set_meta(&Self::key(notebook, doc), &bytes) {
+            if let Err(e) = store.put(&CacheEntry(Self::key(notebook, doc)), &bytes) {
                 tracing::debug!(error = %e, "heads not cached");
             }
         }
@@ -468,7 +472,10 @@ impl ViewCache {
         if version == 0 {
             return None;
         }
-        let bytes = store.meta(&Self::key(notebook, doc)).ok().flatten()?;
+        let bytes = store
+            .get(&CacheEntry(Self::key(notebook, doc)))
+            .ok()
+            .flatten()?;
         let (stored, packed) = bytes.split_at_checked(8)?;
         if u64::from_be_bytes(stored.try_into().ok()?) != version {
             return None;
@@ -497,7 +504,7 @@ impl ViewCache {
         let Ok(bytes) = enc.write_all(&plain).and_then(|()| enc.finish()) else {
             return;
         };
-        if let Err(e) = store.set_meta(&Self::key(notebook, doc), &bytes) {
+        if let Err(e) = store.put(&CacheEntry(Self::key(notebook, doc)), &bytes) {
             tracing::debug!(error = %e, "meeting view not cached");
         }
     }
@@ -533,7 +540,7 @@ impl CurrentCache {
     /// The cached value; an unreadable one counts as absent (it is only a cache).
     fn read(store: &Store, notebook: &str) -> Result<Option<CurrentCache>, DuetError> {
         Ok(store
-            .meta(&Self::key(notebook))
+            .get(&CacheEntry(Self::key(notebook)))
             .ok()
             .flatten()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
@@ -544,7 +551,7 @@ impl CurrentCache {
     /// refused (a nearly full disk) is skipped.
     fn write(&self, store: &Store, notebook: &str) {
         if let Ok(bytes) = serde_json::to_vec(self) {
-            if let Err(e) = store.set_meta(&Self::key(notebook), &bytes) {
+            if let Err(e) = store.put(&CacheEntry(Self::key(notebook)), &bytes) {
                 tracing::debug!(error = %e, "current meeting not cached");
             }
         }

@@ -6,7 +6,6 @@
 //! real use produces them.
 
 use crate::crypto::{DeviceKey, NotebookSecret};
-use crate::duet::{META_CURRENT, META_DEVICE_KEY, META_NAME};
 use crate::error::DuetError;
 use crate::model::commitments::{self, COMMITMENTS_DOC};
 use crate::model::index::{self, NewNotebook, INDEX_DOC};
@@ -14,6 +13,7 @@ use crate::model::item::NewItem;
 use crate::model::meeting::{self, NewCommitment};
 use crate::model::views::{Cadence, Person};
 use crate::model::{CommitmentStatus, MeetingStatus, Role, Section};
+use crate::store::settings::{CurrentNotebook, IdentityKey, OwnerName};
 use crate::store::{NotebookRecord, Store};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT};
@@ -360,8 +360,8 @@ pub fn generate(spec: SampleSpec) -> Result<SampleNotebook, DuetError> {
 /// `Duet::open`. Returns the sum of the documents' `save()` sizes.
 pub fn write_home(home: &Path, sample: &mut SampleNotebook) -> Result<usize, DuetError> {
     let mut store = Store::open(home)?;
-    store.set_meta(META_DEVICE_KEY, &sample.device.to_bytes())?;
-    store.set_meta(META_NAME, b"Ana")?;
+    store.put(&IdentityKey(), &sample.device.to_bytes().to_vec())?;
+    store.put(&OwnerName(), &"Ana".to_owned())?;
     let id = sample.secret.notebook_id();
     store.put_notebook(&NotebookRecord {
         id: id.clone(),
@@ -369,7 +369,7 @@ pub fn write_home(home: &Path, sample: &mut SampleNotebook) -> Result<usize, Due
         title: "Ana / Bo weekly".into(),
         personal: false,
     })?;
-    store.set_meta(META_CURRENT, id.as_bytes())?;
+    store.put(&CurrentNotebook(), &id)?;
     let mut total = 0;
     for (doc_id, doc) in &mut sample.docs {
         let bytes = doc.save();

@@ -171,7 +171,8 @@ impl Duet {
         let mut report = self.merge_docs(&id, docs, true)?;
         let mut nb = Notebook::load(&self.store, &id, &self.actor)?;
         index::add_device(&mut nb.index()?.am, &self.device.public_hex(), &person.id)?;
-        self.store.set_meta(META_CURRENT, id.as_bytes())?;
+        self.store
+            .put(&crate::store::settings::CurrentNotebook(), &id)?;
         nb.persist(&mut self.store)?;
         self.selected = Some(id);
         report.joined = true;

@@ -21,6 +21,7 @@ use crate::model::views::{
 };
 use crate::model::{CommitmentStatus, MeetingStatus, Role, Section};
 use crate::notebook::{Doc, Notebook};
+use crate::store::settings::{CurrentNotebook, IdentityKey, OwnerName};
 use crate::store::{NotebookRecord, Store};
 use automerge::ActorId;
 use jiff::civil::Date;
@@ -48,9 +49,6 @@ pub use relay::{Outgoing, RelaySetting};
 use agenda::carry_over;
 use commits::open_commitments;
 
-pub(crate) const META_DEVICE_KEY: &str = "device_key";
-pub(crate) const META_NAME: &str = "name";
-pub(crate) const META_CURRENT: &str = "current_notebook";
 /// The manifest file of an Automerge export folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
 const MANIFEST_FORMAT: &str = "duet-automerge-export";
@@ -173,15 +171,15 @@ impl Duet {
     pub fn init(home: &Path, name: &str) -> Result<Duet, DuetError> {
         let name = clean_text(name, "name")?;
         let store = Store::open(home)?;
-        if let Some(existing) = store.meta(META_NAME)? {
+        if let Some(existing) = store.get(&OwnerName())? {
             return Err(DuetError::AlreadyInitialized {
                 home: home.to_owned(),
-                name: String::from_utf8_lossy(&existing).into_owned(),
+                name: existing,
             });
         }
         let device = DeviceKey::generate();
-        store.set_meta(META_DEVICE_KEY, &device.to_bytes())?;
-        store.set_meta(META_NAME, name.as_bytes())?;
+        store.put(&IdentityKey(), &device.to_bytes().to_vec())?;
+        store.put(&OwnerName(), &name)?;
         store.flush()?;
         Ok(Duet {
             store,
@@ -224,7 +222,7 @@ impl Duet {
         ) -> std::sync::Arc<dyn crate::store::Engine>,
     ) -> Result<Duet, DuetError> {
         let store = Store::open_with(home, wrap)?;
-        let (Some(key), Some(name)) = (store.meta(META_DEVICE_KEY)?, store.meta(META_NAME)?) else {
+        let (Some(key), Some(name)) = (store.get(&IdentityKey())?, store.get(&OwnerName())?) else {
             return Err(DuetError::NotInitialized {
                 home: home.to_owned(),
             });
@@ -237,7 +235,7 @@ impl Duet {
         Ok(Duet {
             store,
             device,
-            name: String::from_utf8_lossy(&name).into_owned(),
+            name,
             actor: ActorId::random(),
             selected: None,
             cache: RefCell::new(None),
@@ -281,8 +279,8 @@ impl Duet {
         if let Some(id) = &self.selected {
             return Ok(id.clone());
         }
-        if let Some(id) = self.store.meta(META_CURRENT)? {
-            return Ok(String::from_utf8_lossy(&id).into_owned());
+        if let Some(id) = self.store.get(&CurrentNotebook())? {
+            return Ok(id);
         }
         let mut all = self.shared_records()?;
         match all.len() {

@@ -52,7 +52,8 @@ impl Duet {
             title,
             personal: false,
         })?;
-        self.store.set_meta(META_CURRENT, id.as_bytes())?;
+        self.store
+            .put(&crate::store::settings::CurrentNotebook(), &id)?;
         nb.persist(&mut self.store)?;
         self.selected = Some(id);
         self.notebook()
@@ -88,7 +89,8 @@ impl Duet {
     /// Makes a notebook (by id prefix or title) the current one.
     pub fn use_notebook(&mut self, notebook: &str) -> Result<NotebookView, DuetError> {
         let id = self.resolve_notebook(notebook)?;
-        self.store.set_meta(META_CURRENT, id.as_bytes())?;
+        self.store
+            .put(&crate::store::settings::CurrentNotebook(), &id)?;
         self.store.flush()?;
         self.selected = Some(id);
         self.notebook()

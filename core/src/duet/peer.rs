@@ -9,6 +9,10 @@ use super::private::PERSONAL_TITLE;
 use super::*;
 use crate::crypto::MembershipKey;
 use crate::model::private::{self, PRIVATE_DOC};
+use crate::store::settings::{
+    CurrentNotebook, KnownDevice, PeerSyncState, PeerSynced, PendingJoin, ServeAddress,
+    TlsCertificate, TlsPrivateKey,
+};
 use crate::sync::peer::{PeerDocs, SyncError};
 use crate::sync::session::{PeerEngine, PeerRole};
 use crate::wire::Message;
@@ -202,10 +206,11 @@ impl Duet {
         let mut report = self.arrivals(&mut current, &sync.changed)?;
         report.sent_changes = sync.sent_changes;
         for (doc, state) in sync.states() {
-            let key = state_key(&s.peer, &s.nb.id, doc);
-            self.store.set_meta(&key, &state.encode())?;
+            let key = PeerSyncState(s.peer.clone(), s.nb.id.clone(), doc.clone());
+            self.store.put(&key, &state.encode())?;
         }
-        self.store.set_meta(&synced_key(&s.peer, &s.nb.id), b"1")?;
+        self.store
+            .put(&PeerSynced(s.peer.clone(), s.nb.id.clone()), &b"1".to_vec())?;
         current.persist(&mut self.store)?;
         s.nb = current;
         Ok(report)
@@ -284,8 +289,8 @@ impl PeerDocs for StoreDocs<'_> {
     }
 
     fn state(&mut self, doc: &str) -> Result<Option<State>, SyncError> {
-        let key = state_key(&self.peer, &self.nb.id, doc);
-        let Some(bytes) = self.store.meta(&key).map_err(DuetError::from)? else {
+        let key = PeerSyncState(self.peer.clone(), self.nb.id.clone(), doc.to_owned());
+        let Some(bytes) = self.store.get(&key).map_err(DuetError::from)? else {
             return Ok(None);
         };
         // A state that does not decode is only a lost shortcut: start over with the
@@ -294,15 +299,11 @@ impl PeerDocs for StoreDocs<'_> {
     }
 
     fn states(&mut self) -> Result<Vec<(String, State)>, SyncError> {
-        let prefix = state_key(&self.peer, &self.nb.id, "");
+        let family = PeerSyncState(self.peer.clone(), self.nb.id.clone(), String::new());
         let mut out = Vec::new();
-        for (key, bytes) in self
-            .store
-            .meta_with_prefix(&prefix)
-            .map_err(DuetError::from)?
-        {
+        for (doc, bytes) in self.store.scan(&family).map_err(DuetError::from)? {
             if let Ok(state) = State::decode(&bytes) {
-                out.push((key[prefix.len()..].to_owned(), state));
+                out.push((doc, state));
             }
         }
         Ok(out)
@@ -311,7 +312,7 @@ impl PeerDocs for StoreDocs<'_> {
     fn synced_before(&mut self) -> Result<bool, SyncError> {
         Ok(self
             .store
-            .meta(&synced_key(&self.peer, &self.nb.id))
+            .get(&PeerSynced(self.peer.clone(), self.nb.id.clone()))
             .map_err(DuetError::from)?
             .is_some())
     }
@@ -326,14 +327,6 @@ pub(super) fn acceptable_doc_id(doc: &str, personal: bool) -> bool {
     doc == INDEX_DOC
         || doc == COMMITMENTS_DOC
         || (doc.len() == ids::ID_LEN && doc.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
-fn state_key(peer: &str, notebook: &str, doc: &str) -> String {
-    format!("peer-state/{peer}/{notebook}/{doc}")
-}
-
-fn synced_key(peer: &str, notebook: &str) -> String {
-    format!("peer-synced/{peer}/{notebook}")
 }
 
 /// A document that arrived must fit the schema of what it claims to be.
@@ -435,13 +428,6 @@ fn count_arrivals(
     Ok(())
 }
 
-const META_TLS_CERT: &str = "tls_cert";
-const META_TLS_KEY: &str = "tls_key";
-const PEER_PREFIX: &str = "peer/";
-/// Where `duet serve` last listened (text of a socket address).
-const META_SERVE_ADDR: &str = "serve_addr";
-const PENDING_JOIN_PREFIX: &str = "pending-join/";
-
 /// A device this one has synced with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownPeer {
@@ -457,15 +443,15 @@ impl Duet {
     /// This device's TLS identity, made and kept on first use.
     pub fn tls_identity(&self) -> Result<crate::net::tls::TlsIdentity, DuetError> {
         if let (Some(cert_der), Some(key_der)) = (
-            self.store.meta(META_TLS_CERT)?,
-            self.store.meta(META_TLS_KEY)?,
+            self.store.get(&TlsCertificate())?,
+            self.store.get(&TlsPrivateKey())?,
         ) {
             return Ok(crate::net::tls::TlsIdentity { cert_der, key_der });
         }
         let made = crate::net::tls::TlsIdentity::generate()
             .map_err(|e| DuetError::Internal(format!("making this device's certificate: {e}")))?;
-        self.store.set_meta(META_TLS_KEY, &made.key_der)?;
-        self.store.set_meta(META_TLS_CERT, &made.cert_der)?;
+        self.store.put(&TlsPrivateKey(), &made.key_der)?;
+        self.store.put(&TlsCertificate(), &made.cert_der)?;
         self.store.flush()?;
         Ok(made)
     }
@@ -477,18 +463,15 @@ impl Duet {
         addr: Option<std::net::SocketAddr>,
     ) -> Result<(), DuetError> {
         let text = crate::crypto::fingerprint_text(fingerprint);
-        let key = format!("{PEER_PREFIX}{text}");
-        let old: Option<KnownPeer> = self
-            .store
-            .meta(&key)?
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let key = KnownDevice(text.clone());
+        // A damaged record of a device only loses its address: it is written anew.
+        let old = self.store.get(&key).ok().flatten();
         let peer = KnownPeer {
             fingerprint: text,
             addr: addr.or(old.and_then(|o| o.addr)),
             last_sync: now_millis(),
         };
-        let json = serde_json::to_vec(&peer).map_err(|e| DuetError::Internal(e.to_string()))?;
-        self.store.set_meta(&key, &json)?;
+        self.store.put(&key, &peer)?;
         self.store.flush()?;
         Ok(())
     }
@@ -506,28 +489,23 @@ impl Duet {
         if self.serve_addr()? == Some(addr) {
             return Ok(());
         }
-        self.store
-            .set_meta(META_SERVE_ADDR, addr.to_string().as_bytes())?;
+        self.store.put(&ServeAddress, &addr)?;
         self.store.flush()?;
         Ok(())
     }
 
     /// Where `duet serve` last listened on this home.
     pub fn serve_addr(&self) -> Result<Option<std::net::SocketAddr>, DuetError> {
-        Ok(self
-            .store
-            .meta(META_SERVE_ADDR)?
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| t.parse().ok()))
+        Ok(self.store.get(&ServeAddress)?)
     }
 
     /// Every device this one has synced with, most recent first.
     pub fn known_peers(&self) -> Result<Vec<KnownPeer>, DuetError> {
         let mut peers: Vec<KnownPeer> = self
             .store
-            .meta_with_prefix(PEER_PREFIX)?
+            .scan(&KnownDevice(String::new()))?
             .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .map(|(_, peer)| peer)
             .collect();
         peers.sort_by_key(|p| std::cmp::Reverse(p.last_sync));
         Ok(peers)
@@ -573,11 +551,9 @@ impl Duet {
             title: invite.title.clone(),
             personal: false,
         })?;
-        self.store.set_meta(
-            &format!("{PENDING_JOIN_PREFIX}{id}"),
-            role.as_str().as_bytes(),
-        )?;
-        self.store.set_meta(META_CURRENT, id.as_bytes())?;
+        self.store
+            .put(&PendingJoin(id.clone()), &role.as_str().to_owned())?;
+        self.store.put(&CurrentNotebook(), &id)?;
         self.store.flush()?;
         // The ticket pins the inviting device: later syncs trust it without a flag. Its
         // address is remembered once a sync there succeeds.
@@ -590,16 +566,15 @@ impl Duet {
     /// joined as. Returns the notebooks completed.
     pub fn complete_joins(&mut self) -> Result<Vec<String>, DuetError> {
         let mut done = Vec::new();
-        for (key, role) in self.store.meta_with_prefix(PENDING_JOIN_PREFIX)? {
+        for (id, role) in self.store.scan(&PendingJoin(String::new()))? {
             if role.is_empty() {
                 continue;
             }
-            let id = key[PENDING_JOIN_PREFIX.len()..].to_owned();
             if self.store.load_doc(&id, INDEX_DOC)?.is_none() {
                 continue;
             }
-            let role = match role.as_slice() {
-                b"manager" => Role::Manager,
+            let role = match role.as_str() {
+                "manager" => Role::Manager,
                 _ => Role::Report,
             };
             self.cache.borrow_mut().take();
@@ -611,7 +586,7 @@ impl Duet {
             index::add_device(&mut nb.index()?.am, &self.device.public_hex(), &person.id)?;
             nb.persist(&mut self.store)?;
             // An empty value marks the join done (the store never deletes settings).
-            self.store.set_meta(&key, b"")?;
+            self.store.put(&PendingJoin(id.clone()), &String::new())?;
             self.store.flush()?;
             done.push(id);
         }
@@ -622,8 +597,8 @@ impl Duet {
     pub fn join_pending(&self, notebook: &str) -> Result<bool, DuetError> {
         Ok(self
             .store
-            .meta(&format!("{PENDING_JOIN_PREFIX}{notebook}"))?
-            .is_some_and(|v| !v.is_empty()))
+            .get(&PendingJoin(notebook.to_owned()))?
+            .is_some_and(|role| !role.is_empty()))
     }
 }
 

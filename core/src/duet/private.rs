@@ -15,16 +15,14 @@ use crate::invite::Invite;
 use crate::model::private::{self as personal_doc, PrivateNote, PRIVATE_DOC};
 
 /// The title the personal space is listed under in sync reports.
+use crate::store::settings::PersonalSpace;
+
 pub(crate) const PERSONAL_TITLE: &str = "Private notes";
-const META_PERSONAL: &str = "personal_space";
 
 impl Duet {
     /// The personal space's id, if this device has one.
     pub fn personal_space(&self) -> Result<Option<String>, DuetError> {
-        Ok(self
-            .store
-            .meta(META_PERSONAL)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+        Ok(self.store.get(&PersonalSpace())?)
     }
 
     /// The personal space, made (durably) on first use.
@@ -67,7 +65,7 @@ impl Duet {
         let doc = &mut space.doc_or_empty(PRIVATE_DOC)?.am;
         personal_doc::create(doc)?;
         space.persist(&mut self.store)?;
-        self.store.set_meta(META_PERSONAL, id.as_bytes())?;
+        self.store.put(&PersonalSpace(), &id)?;
         self.store.flush()?;
         Ok(id)
     }

@@ -12,9 +12,7 @@ use crate::sync::relay::{self as envelope, DocChanges};
 use automerge::ChangeHash;
 use std::collections::BTreeMap;
 
-const RELAY_PREFIX: &str = "relay/";
-const CURSOR_PREFIX: &str = "relay-cursor/";
-const SEEN_PREFIX: &str = "relay-seen/";
+use crate::store::settings::{NotebookRelay, RelayCursor, RelaySeen};
 
 /// The relay a notebook syncs through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,19 +83,20 @@ impl Duet {
         id: &str,
         setting: RelaySetting,
     ) -> Result<(), DuetError> {
-        let json = serde_json::to_vec(&setting).map_err(|e| DuetError::Internal(e.to_string()))?;
-        let key = format!("{RELAY_PREFIX}{id}");
+        let key = NotebookRelay(id.to_owned());
         let same_relay = self
             .relay_setting(id)?
             .is_some_and(|old| old.addr == setting.addr && old.fingerprint == setting.fingerprint);
         if same_relay {
-            self.store.set_meta(&key, &json)?;
+            self.store.put(&key, &setting)?;
         } else {
-            let forget = [
-                format!("{CURSOR_PREFIX}{id}"),
-                format!("{SEEN_PREFIX}{id}/"),
-            ];
-            self.store.set_meta_forgetting(&key, &json, &forget)?;
+            // The cursor first: a crash before the switch only re-reads the old relay.
+            self.store.put(&RelayCursor(id.to_owned()), &0)?;
+            self.store.put_forgetting(
+                &key,
+                &setting,
+                &[RelaySeen(id.to_owned(), String::new())],
+            )?;
         }
         self.store.flush()?;
         Ok(())
@@ -105,10 +104,7 @@ impl Duet {
 
     /// The relay of a notebook, if it has one.
     pub fn relay_setting(&self, notebook: &str) -> Result<Option<RelaySetting>, DuetError> {
-        Ok(self
-            .store
-            .meta(&format!("{RELAY_PREFIX}{notebook}"))?
-            .and_then(|b| serde_json::from_slice(&b).ok()))
+        Ok(self.store.get(&NotebookRelay(notebook.to_owned()))?)
     }
 
     /// The selected notebook's id.
@@ -142,8 +138,7 @@ impl Duet {
     pub fn relay_cursor(&self, notebook: &str) -> Result<u64, DuetError> {
         Ok(self
             .store
-            .meta(&format!("{CURSOR_PREFIX}{notebook}"))?
-            .and_then(|b| b.as_slice().try_into().ok().map(u64::from_be_bytes))
+            .get(&RelayCursor(notebook.to_owned()))?
             .unwrap_or(0))
     }
 
@@ -294,8 +289,7 @@ impl Duet {
             let merged = if covers(&all, &now) { now } else { dedup(all) };
             self.set_relay_seen(notebook, &doc, &merged)?;
         }
-        self.store
-            .set_meta(&format!("{CURSOR_PREFIX}{notebook}"), &cursor.to_be_bytes())?;
+        self.store.put(&RelayCursor(notebook.to_owned()), &cursor)?;
         nb.persist(&mut self.store)?;
         Ok((report, rejected))
     }
@@ -326,10 +320,12 @@ impl Duet {
     }
 
     fn relay_seen(&self, notebook: &str, doc: &str) -> Result<Vec<ChangeHash>, DuetError> {
+        // What the relay has seen is a shortcut: a damaged record only means sending more.
         Ok(self
             .store
-            .meta(&format!("{SEEN_PREFIX}{notebook}/{doc}"))?
-            .and_then(|b| postcard::from_bytes::<Vec<[u8; 32]>>(&b).ok())
+            .get(&RelaySeen(notebook.to_owned(), doc.to_owned()))
+            .ok()
+            .flatten()
             .map(|v| v.into_iter().map(ChangeHash).collect())
             .unwrap_or_default())
     }
@@ -341,9 +337,8 @@ impl Duet {
         heads: &[ChangeHash],
     ) -> Result<(), DuetError> {
         let raw: Vec<[u8; 32]> = heads.iter().map(|h| h.0).collect();
-        let bytes = postcard::to_allocvec(&raw).map_err(|e| DuetError::Internal(e.to_string()))?;
         self.store
-            .set_meta(&format!("{SEEN_PREFIX}{notebook}/{doc}"), &bytes)?;
+            .put(&RelaySeen(notebook.to_owned(), doc.to_owned()), &raw)?;
         Ok(())
     }
 }

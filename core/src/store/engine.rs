@@ -18,6 +18,8 @@ pub enum TreeName {
     Docs,
     /// Per-document change counters.
     Versions,
+    /// Rebuildable caches (document heads, plain views): safe to drop at any time.
+    Cache,
 }
 
 /// A key and its value.

@@ -16,9 +16,11 @@
 //! [`StoreError::Locked`] naming it instead of a hang.
 
 mod engine;
+pub mod settings;
 mod sled_engine;
 
 pub use engine::{Engine, Entry, TreeName};
+pub use settings::{Setting, SCHEMA_VERSION};
 pub use sled_engine::SledEngine;
 
 use serde::{Deserialize, Serialize};
@@ -95,6 +97,14 @@ pub enum StoreError {
     Failed {
         /// The home.
         path: PathBuf,
+    },
+    /// The home was written by a newer Duet, whose records this one could misread.
+    #[error("this home was written by a newer Duet (schema {found}; this one reads up to {supported}); update Duet")]
+    NewerSchema {
+        /// The home's schema.
+        found: u32,
+        /// The newest this code reads.
+        supported: u32,
     },
     /// sled could not open the files at all.
     #[error("the store at {path} is damaged and cannot be opened ({detail}); move it aside and re-sync from a peer")]
@@ -255,7 +265,7 @@ impl Store {
         })?;
         let lock = take_lock(home)?;
         let engine = wrap(Arc::new(SledEngine::open(&home.join("store"))?));
-        Ok(Store {
+        let store = Store {
             home: home.to_owned(),
             reader: DocReader {
                 engine: engine.clone(),
@@ -265,7 +275,9 @@ impl Store {
             failed: Cell::new(false),
             flushes: Cell::new(0),
             _lock: lock,
-        })
+        };
+        settings::migrate(&store)?;
+        Ok(store)
     }
 
     /// The home directory.
@@ -332,9 +344,13 @@ impl Store {
         Ok(())
     }
 
-    /// A small metadata value (identity, settings).
-    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.engine.get(TreeName::Meta, key.as_bytes())? {
+    /// A record of a settings or cache tree, checksum verified.
+    pub(crate) fn read_record(
+        &self,
+        tree: TreeName,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.engine.get(tree, key.as_bytes())? {
             Some(value) => {
                 unframe(&value)
                     .map(|p| Some(p.to_vec()))
@@ -346,10 +362,14 @@ impl Store {
         }
     }
 
-    /// Every metadata value whose key starts with `prefix`, in key order.
-    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    /// Every record whose key starts with `prefix`, in key order.
+    fn read_records(
+        &self,
+        tree: TreeName,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
-        for (key, value) in self.engine.scan_prefix(TreeName::Meta, prefix.as_bytes())? {
+        for (key, value) in self.engine.scan_prefix(tree, prefix.as_bytes())? {
             let key = String::from_utf8_lossy(&key).into_owned();
             let payload = unframe(&value).ok_or_else(|| StoreError::Corrupt {
                 what: format!("setting {key}"),
@@ -359,34 +379,67 @@ impl Store {
         Ok(out)
     }
 
-    /// Sets a metadata value (not flushed).
-    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    /// Sets a record (not flushed).
+    pub(crate) fn write_record(
+        &self,
+        tree: TreeName,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
         self.ensure_space(value.len())?;
-        let result = self
-            .engine
-            .insert(TreeName::Meta, key.as_bytes(), &frame(value));
+        let result = self.engine.insert(tree, key.as_bytes(), &frame(value));
         self.guard(result)
     }
 
-    /// Sets a metadata value and, in the same atomic step, removes every metadata value
-    /// whose key starts with one of `forget` (not flushed).
-    pub fn set_meta_forgetting(
+    /// Sets a record and removes every record whose key starts with one of `prefixes`, in
+    /// one atomic step (not flushed).
+    pub(crate) fn replace_records(
         &self,
-        key: &str,
-        value: &[u8],
-        forget: &[String],
+        tree: TreeName,
+        put: (&str, &[u8]),
+        prefixes: &[&str],
     ) -> Result<(), StoreError> {
-        self.ensure_space(value.len())?;
+        self.ensure_space(put.1.len())?;
         let mut remove = Vec::new();
-        for prefix in forget {
-            remove.extend(
-                self.engine
-                    .keys_with_prefix(TreeName::Meta, prefix.as_bytes())?,
-            );
+        for prefix in prefixes {
+            remove.extend(self.engine.keys_with_prefix(tree, prefix.as_bytes())?);
         }
         let result = self
             .engine
-            .replace(TreeName::Meta, (key.as_bytes(), &frame(value)), &remove);
+            .replace(tree, (put.0.as_bytes(), &frame(put.1)), &remove);
+        self.guard(result)
+    }
+
+    /// Whether the home holds nothing yet (a new home).
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.engine.scan_prefix(TreeName::Meta, b"")?.is_empty()
+            && self
+                .engine
+                .scan_prefix(TreeName::Notebooks, b"")?
+                .is_empty())
+    }
+
+    /// Sets a setting and, in the same atomic step, removes every setting of the families
+    /// in `forget` (not flushed).
+    pub fn put_forgetting<S: Setting, F: Setting>(
+        &self,
+        setting: &S,
+        value: &S::Value,
+        forget: &[F],
+    ) -> Result<(), StoreError> {
+        let value = S::encode(value)?;
+        self.ensure_space(value.len())?;
+        let mut remove = Vec::new();
+        for family in forget {
+            remove.extend(
+                self.engine
+                    .keys_with_prefix(F::TREE, family.key().as_bytes())?,
+            );
+        }
+        let key = setting.key();
+        let result = self
+            .engine
+            .replace(S::TREE, (key.as_bytes(), &frame(&value)), &remove);
         self.guard(result)
     }
 

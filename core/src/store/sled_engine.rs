@@ -39,6 +39,7 @@ pub struct SledEngine {
     notebooks: sled::Tree,
     docs: sled::Tree,
     versions: sled::Tree,
+    cache: sled::Tree,
 }
 
 impl SledEngine {
@@ -79,6 +80,7 @@ impl SledEngine {
             notebooks: db.open_tree("notebooks")?,
             docs: db.open_tree("docs")?,
             versions: db.open_tree("versions")?,
+            cache: db.open_tree("cache")?,
             db,
         })
     }
@@ -95,6 +97,7 @@ impl SledEngine {
             TreeName::Notebooks => &self.notebooks,
             TreeName::Docs => &self.docs,
             TreeName::Versions => &self.versions,
+            TreeName::Cache => &self.cache,
         }
     }
 }
