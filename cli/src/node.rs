@@ -354,7 +354,7 @@ fn render_status(view: &StatusView) -> String {
 fn stop_on_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        duet_core::net::shutdown_signal().await;
         let _ = tx.send(true);
     });
     rx
@@ -481,29 +481,6 @@ pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
     drop(rt);
     owner.close();
     result
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-        match term {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }
 
 fn print_line(line: &str) {

@@ -67,7 +67,7 @@ pub mod wire;
 #[cfg(feature = "device")]
 pub use duet::{
     Asked, Duet, ExportManifest, ExportedDoc, JoinAs, KnownPeer, MergeReport, MoveTarget, Outgoing,
-    Owner, PeerSession, Prep, RelaySetting, SyncReport, WrapOutcome, MANIFEST_FILE,
+    Owner, PeerSession, PeerStep, Prep, RelaySetting, SyncReport, WrapOutcome, MANIFEST_FILE,
 };
 #[cfg(feature = "device")]
 pub use error::DuetError;

@@ -125,7 +125,7 @@ fn run(cli: Cli) -> Result<()> {
                     fingerprint_text(&server.fingerprint())
                 );
                 tracing::info!(%addr, "listening");
-                server.run(shutdown()).await;
+                server.run(duet_core::net::shutdown_signal()).await;
                 tracing::info!("stopped; everything acknowledged is on disk");
                 Ok::<_, anyhow::Error>(())
             })
@@ -163,21 +163,6 @@ fn run(cli: Cli) -> Result<()> {
             ))?;
             println!("{report}");
             Ok(())
-        }
-    }
-}
-
-async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = ctrl_c.await;
         }
     }
 }

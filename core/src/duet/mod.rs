@@ -42,7 +42,7 @@ mod questions;
 mod relay;
 
 pub use insights::Prep;
-pub use peer::{KnownPeer, PeerSession, SyncReport};
+pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
 pub use questions::Asked;
 pub use relay::{Outgoing, RelaySetting};
 

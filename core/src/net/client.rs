@@ -131,12 +131,7 @@ async fn sync_notebook(
     while !session.is_complete() {
         let message = read(&mut recv, conn, addr, counts).await?;
         if session.receive(message)? {
-            let (s, done) = home
-                .call(move |d| {
-                    let done = d.peer_advance(&mut session)?;
-                    Ok::<_, NetError>((session, done))
-                })
-                .await?;
+            let (s, done) = super::advance_on(home, session).await?;
             session = s;
             report = done.report.or(report);
             write_all(&mut send, addr, &done.send, counts).await?;

@@ -194,6 +194,44 @@ pub fn resolve(addr: &str, default_port: u16) -> Result<SocketAddr, NetError> {
         .ok_or_else(|| NetError::Setup(format!("{addr:?} resolves to no address")))
 }
 
+/// Runs the step a peer session's last message made ready, on the home: the session moves
+/// to the home's thread for the call and comes back with the step's messages.
+#[cfg(feature = "device")]
+pub(crate) async fn advance_on(
+    home: &crate::node::HomeHandle,
+    mut session: crate::PeerSession,
+) -> Result<(crate::PeerSession, crate::PeerStep), NetError> {
+    home.call(move |d| {
+        let step = d.peer_advance(&mut session)?;
+        Ok::<_, NetError>((session, step))
+    })
+    .await
+}
+
+/// Waits for Ctrl-C or SIGTERM: how a long-running process (a node, a relay) is asked to
+/// stop.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
 /// Whether a failed sync is worth another attempt: the link broke or stalled midway (a
 /// sync can always be repeated). A peer that never answered is not.
 pub fn worth_retrying(e: &NetError) -> bool {

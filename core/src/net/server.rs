@@ -283,12 +283,7 @@ async fn serve_notebook(
             return Ok(None);
         };
         if session.receive(message)? {
-            let (s, done) = home
-                .call(move |d| {
-                    let done = d.peer_advance(&mut session)?;
-                    Ok::<_, NetError>((session, done))
-                })
-                .await?;
+            let (s, done) = super::advance_on(home, session).await?;
             session = s;
             report = done.report.or(report);
             for m in &done.send {

@@ -124,6 +124,24 @@ impl Drop for Home {
     }
 }
 
+/// A call as a job for the home's thread, and where its result will arrive.
+fn job<T, E>(
+    f: impl FnOnce(&mut Duet) -> Result<T, E> + Send + 'static,
+) -> (Job, oneshot::Receiver<Result<T, E>>)
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let call: Call = Box::new(move |duet| {
+        let result = f(duet);
+        Box::new(move || {
+            let _ = reply.send(result);
+        })
+    });
+    (Job::Call(call), answer)
+}
+
 impl HomeHandle {
     /// The home directory.
     pub fn home(&self) -> &Path {
@@ -140,15 +158,9 @@ impl HomeHandle {
         T: Send + 'static,
         E: From<DuetError> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let call: Call = Box::new(move |duet| {
-            let result = f(duet);
-            Box::new(move || {
-                let _ = reply.send(result);
-            })
-        });
+        let (call, answer) = job(f);
         self.jobs
-            .send(Job::Call(call))
+            .send(call)
             .await
             .map_err(|_| E::from(DuetError::HomeClosed))?;
         answer.await.map_err(|_| E::from(DuetError::HomeClosed))?
@@ -164,15 +176,9 @@ impl HomeHandle {
         T: Send + 'static,
         E: From<DuetError> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let call: Call = Box::new(move |duet| {
-            let result = f(duet);
-            Box::new(move || {
-                let _ = reply.send(result);
-            })
-        });
+        let (call, answer) = job(f);
         self.jobs
-            .blocking_send(Job::Call(call))
+            .blocking_send(call)
             .map_err(|_| E::from(DuetError::HomeClosed))?;
         answer
             .blocking_recv()
