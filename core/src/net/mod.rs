@@ -125,6 +125,17 @@ pub enum NetError {
     Setup(String),
 }
 
+#[cfg(feature = "device")]
+impl From<crate::sync::relay_session::RelaySyncError> for NetError {
+    fn from(e: crate::sync::relay_session::RelaySyncError) -> Self {
+        use crate::sync::relay_session::RelaySyncError;
+        match e {
+            RelaySyncError::Refused { why, message } => NetError::RelayRefused { why, message },
+            RelaySyncError::Protocol(why) => NetError::Protocol(why),
+        }
+    }
+}
+
 /// Transport settings shared by both ends.
 pub fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();

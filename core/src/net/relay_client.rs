@@ -99,6 +99,19 @@ impl RelayClient {
         }
     }
 
+    /// Sends one request on a new stream (opening the mailbox with `key`, creating it when
+    /// `create`); its replies come from the returned stream, as they are.
+    pub async fn open_request(
+        &self,
+        key: &MailboxKey,
+        create: bool,
+        request: RelayRequest,
+    ) -> Result<ReplyStream<'_>, NetError> {
+        let (mut send, recv) = self.request(key, create, request).await?;
+        let _ = send.finish();
+        Ok(ReplyStream { client: self, recv })
+    }
+
     /// Pushes an envelope; returns its sequence number once the relay has it on disk.
     pub async fn push(&self, key: &MailboxKey, envelope: Vec<u8>) -> Result<u64, NetError> {
         let (mut send, mut recv) = self
@@ -168,6 +181,32 @@ impl RelayClient {
     pub async fn close(self) {
         self.conn.close(0u32.into(), b"done");
         let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// The replies to one request, uninterpreted (the sync's engine reads them).
+pub struct ReplyStream<'a> {
+    client: &'a RelayClient,
+    recv: quinn::RecvStream,
+}
+
+impl ReplyStream<'_> {
+    /// The next reply; a stream the relay ended early is an error naming why.
+    pub async fn next(&mut self) -> Result<RelayReply, NetError> {
+        let client = self.client;
+        match step(
+            client.addr,
+            "waiting for the relay",
+            wire::read::<RelayReply, _>(&mut self.recv),
+        )
+        .await?
+        {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) | Err(crate::wire::WireError::Io(_)) => {
+                Err(super::handshake::closed_reason(&client.conn, client.addr))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -331,58 +370,94 @@ pub async fn apply_entries(
         .await
 }
 
-/// Seals and pushes what the relay has not seen of the notebook; returns the sequence
-/// number and the number of changes, or `None` when there was nothing to push.
-#[cfg(feature = "device")]
-pub async fn push_outgoing(
-    home: &HomeHandle,
-    client: &RelayClient,
-    key: &MailboxKey,
-    notebook: &str,
-) -> Result<Option<(u64, usize)>, NetError> {
-    let id = notebook.to_owned();
-    let Some(out) = home
-        .call(move |d| Ok::<_, NetError>(d.relay_outgoing(&id)?))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let seq = client.push(key, out.envelope.clone()).await?;
-    let changes = out.changes;
-    let id = notebook.to_owned();
-    home.call(move |d| Ok::<_, NetError>(d.relay_pushed(&id, &out)?))
-        .await?;
-    Ok(Some((seq, changes)))
-}
-
-/// [`sync_relay`] over a connection already made.
+/// [`sync_relay`] over a connection already made: a driver of the relay session's engine
+/// (`crate::sync::relay_session`), carrying its requests and replies and asking the home
+/// for the steps that need the notebook.
 #[cfg(feature = "device")]
 pub async fn sync_relay_on(
     home: &HomeHandle,
     notebook: &str,
     client: &RelayClient,
 ) -> Result<RelayOutcome, NetError> {
+    use crate::sync::relay_session::{RelaySession, RelayStep};
     let (key, cursor) = mailbox_and_cursor(home, notebook).await?;
-    let entries = match client.pull(&key, cursor).await {
-        Ok(e) => e,
-        // A mailbox is made by its first push: none yet means nothing to pull.
-        Err(e) if is_no_mailbox(&e) => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    let pulled = entries.len();
-    let (mut report, rejected) = apply_entries(home, notebook, entries).await?;
-    let mut pushed = None;
-    if let Some((seq, changes)) = push_outgoing(home, client, &key, notebook).await? {
-        report.sent_changes = changes;
-        pushed = Some(seq);
+    let mut session = RelaySession::new(cursor);
+    let mut report = None;
+    let mut sealed = None;
+    loop {
+        match session.next_step()? {
+            RelayStep::Request { request, create } => {
+                let mut replies = client.open_request(&key, create, request).await?;
+                while !session.receive(replies.next().await?)? {}
+            }
+            RelayStep::Apply(entries) => {
+                let (applied, rejected) = apply_entries(home, notebook, entries).await?;
+                report = Some(applied);
+                session.applied(rejected)?;
+            }
+            RelayStep::Seal => {
+                let id = notebook.to_owned();
+                let out = home
+                    .call(move |d| Ok::<_, NetError>(d.relay_outgoing(&id)?))
+                    .await?;
+                session.sealed(out.as_ref().map(|o| o.envelope.clone()))?;
+                sealed = out;
+            }
+            RelayStep::Record => {
+                let Some(out) = sealed.take() else {
+                    return Err(NetError::Protocol("nothing sealed to record".into()));
+                };
+                let id = notebook.to_owned();
+                let changes = out.changes;
+                home.call(move |d| Ok::<_, NetError>(d.relay_pushed(&id, &out)?))
+                    .await?;
+                let r: &mut crate::SyncReport = report.get_or_insert_with(Default::default);
+                r.sent_changes = changes;
+                session.recorded()?;
+            }
+            RelayStep::Done => break,
+        }
     }
+    let report = match report {
+        Some(mut r) => {
+            if r.notebook.is_empty() {
+                r = fill_report(home, notebook, r).await?;
+            }
+            r
+        }
+        None => fill_report(home, notebook, crate::SyncReport::default()).await?,
+    };
     Ok(RelayOutcome {
         addr: client.addr,
         report,
-        pulled,
-        rejected,
-        pushed,
+        pulled: session.pulled(),
+        rejected: session.rejected(),
+        pushed: session.pushed(),
     })
+}
+
+/// A report that names its notebook and title (when nothing arrived, nothing filled them).
+#[cfg(feature = "device")]
+async fn fill_report(
+    home: &HomeHandle,
+    notebook: &str,
+    mut report: crate::SyncReport,
+) -> Result<crate::SyncReport, NetError> {
+    let id = notebook.to_owned();
+    let title = home
+        .call(move |d| {
+            Ok::<_, NetError>(
+                d.notebooks()?
+                    .into_iter()
+                    .find(|n| n.id == id)
+                    .map(|n| n.title)
+                    .unwrap_or_default(),
+            )
+        })
+        .await?;
+    report.notebook = notebook.to_owned();
+    report.title = title;
+    Ok(report)
 }
 
 /// Syncs with the notebook's relay, then replaces the log entries this device has applied

@@ -338,27 +338,14 @@ async fn subscribed(
                 if changed.is_err() {
                     return Ok(Session::Stopped);
                 }
-                // Gather the writes of the next moment into one push.
+                // Gather the writes of the next moment into one push, sent by one more
+                // sync over this connection (the engine's order: pull, apply, seal, push).
                 tokio::time::sleep(PUSH_DEBOUNCE).await;
                 writes.borrow_and_update();
-                if let Some((seq, changes)) =
-                    relay_client::push_outgoing(home, client, &mailbox, notebook).await?
-                {
-                    // Our own bookkeeping write is not a new edit.
-                    writes.borrow_and_update();
-                    let report = SyncReport {
-                        notebook: notebook.to_owned(),
-                        sent_changes: changes,
-                        ..SyncReport::default()
-                    };
-                    relay_ok(board, key, events, &RelayOutcome {
-                        addr: client.addr(),
-                        report,
-                        pulled: 0,
-                        rejected: 0,
-                        pushed: Some(seq),
-                    });
-                }
+                let outcome = relay_client::sync_relay_on(home, notebook, client).await?;
+                // Our own bookkeeping write is not a new edit.
+                writes.borrow_and_update();
+                relay_ok(board, key, events, &outcome);
             }
         }
     }
