@@ -375,4 +375,63 @@ mod tests {
         }
         assert!(refused);
     }
+
+    fn any_reply() -> impl proptest::strategy::Strategy<Value = RelayReply> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u64..5, any::<bool>()).prop_map(|(n, more)| RelayReply::Entries {
+                entries: entries(1, n),
+                more
+            }),
+            (0u64..100).prop_map(|seq| RelayReply::Pushed { seq }),
+            (0u64..100).prop_map(|head| RelayReply::Opened { head }),
+            (0u64..100).prop_map(|upto| RelayReply::Compacted { upto }),
+            Just(RelayReply::Refused {
+                why: RelayRefusal::NoMailbox,
+                message: "no such mailbox".into()
+            }),
+            Just(RelayReply::Refused {
+                why: RelayRefusal::RateLimited,
+                message: "slow down".into()
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever a relay answers, in whatever order, the engine never panics: each
+        /// reply moves it on or ends the sync with a typed error, and a sync that ends well
+        /// went through pull, seal and (when something was sealed) push and record.
+        #[test]
+        fn any_replies_move_the_sync_on_or_end_it_by_type(
+            replies in proptest::collection::vec(any_reply(), 0..12),
+            seal in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 1..4)),
+        ) {
+            let mut s = RelaySession::new(0);
+            let mut replies = replies.into_iter();
+            let mut steps = Vec::new();
+            let outcome: Result<(), RelaySyncError> = (|| loop {
+                let step = s.next_step()?;
+                steps.push(format!("{step:?}").chars().take(5).collect::<String>());
+                match step {
+                    RelayStep::Request { .. } => loop {
+                        let Some(reply) = replies.next() else {
+                            return Err(RelaySyncError::Protocol("the relay went quiet".into()));
+                        };
+                        if s.receive(reply)? {
+                            break;
+                        }
+                    },
+                    RelayStep::Apply(_) => s.applied(0)?,
+                    RelayStep::Seal => s.sealed(seal.clone())?,
+                    RelayStep::Record => s.recorded()?,
+                    RelayStep::Done => return Ok(()),
+                }
+            })();
+            if outcome.is_ok() {
+                proptest::prop_assert!(steps.first().is_some_and(|s| s.starts_with("Reque")));
+                proptest::prop_assert!(steps.iter().any(|s| s == "Seal"));
+                proptest::prop_assert_eq!(seal.is_some(), steps.iter().any(|s| s == "Recor"));
+            }
+        }
+    }
 }
