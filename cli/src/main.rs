@@ -9,14 +9,16 @@ mod node;
 mod practice;
 mod render;
 
-use clap::Parser;
 use duet_core::store::StoreError;
 use duet_core::DuetError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let cli = args::Cli::parse_from(argv.clone());
+    let matches = <args::Cli as clap::CommandFactory>::command().get_matches_from(argv.clone());
+    let cli = <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+        .unwrap_or_else(|e| e.exit());
+    duet_core::store::set_holder_label(&holder_label(&matches));
     let json = cli.json;
     match commands::run(cli, argv) {
         Ok(code) => code,
@@ -26,6 +28,19 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// `duet` and its subcommand names (`duet commit add`): what a lock file may say of this
+/// process. Never an argument: a ticket or a token may be one.
+fn holder_label(matches: &clap::ArgMatches) -> String {
+    let mut label = String::from("duet");
+    let mut at = matches;
+    while let Some((name, sub)) = at.subcommand() {
+        label.push(' ');
+        label.push_str(name);
+        at = sub;
+    }
+    label
 }
 
 /// An error as the command reports it on standard error, and its exit code (the same

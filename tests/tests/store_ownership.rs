@@ -1,10 +1,111 @@
 //! One process owns a home at a time. A second waits a moment for it (a sync that
 //! `duet serve` runs holds the home for milliseconds), then gets a clear error naming the
-//! holder.
+//! holder. A home is private to its owner whatever the umask, and its lock names the holder
+//! without its arguments.
 
-use duet_tests::Device;
+use duet_tests::{duet_binary, holds_text, Device};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
+/// `duet ARGS` on `home` run with umask 022, as from a login shell.
+fn duet_with_umask_022(home: &Path, args: &[&str]) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$0\" \"$@\"")
+        .arg(duet_binary())
+        .args(args)
+        .env("DUET_HOME", home)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "duet {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file and folder under `root` that group or others may read, write or enter.
+#[cfg(unix)]
+fn open_to_others(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let mut open = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).expect("metadata");
+        if meta.file_type().is_socket() {
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            open.push(format!("{} {mode:o}", path.display()));
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read_dir") {
+                stack.push(entry.expect("entry").path());
+            }
+        }
+    }
+    open
+}
+
+#[cfg(unix)]
+#[test]
+fn a_home_is_private_whatever_the_umask_and_its_lock_names_no_ticket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ana = dir.path().join("ana");
+    let bo = dir.path().join("bo");
+    duet_with_umask_022(&ana, &["init", "--name", "Ana"]);
+    duet_with_umask_022(
+        &ana,
+        &[
+            "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+        ],
+    );
+    duet_with_umask_022(&ana, &["note", "private at rest"]);
+    let invited = duet_with_umask_022(&ana, &["--json", "invite", "--addr", "127.0.0.1:7878"]);
+    let invited: serde_json::Value = serde_json::from_str(&invited).expect("json");
+    let ticket = invited["ticket"].as_str().expect("ticket").to_owned();
+    duet_with_umask_022(&bo, &["init", "--name", "Bo"]);
+    duet_with_umask_022(&bo, &["join", &ticket, "--as", "report", "--no-sync"]);
+    let lock = std::fs::read_to_string(bo.join("LOCK")).expect("lock");
+    assert!(
+        lock.starts_with("pid ") && lock.ends_with(": duet join"),
+        "{lock}"
+    );
+    for entry in std::fs::read_dir(&bo).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n == "store") {
+            continue;
+        }
+        assert!(
+            !holds_text(&path, &ticket),
+            "{} holds the ticket",
+            path.display()
+        );
+    }
+    duet_with_umask_022(
+        &bo,
+        &[
+            "notebook", "new", "Bo / Cy", "--me", "manager", "--with", "Cy",
+        ],
+    );
+    duet_with_umask_022(&bo, &["agenda", "add", "written under umask 022"]);
+
+    for home in [&ana, &bo] {
+        assert!(
+            home.join("store").is_dir(),
+            "{} has a store",
+            home.display()
+        );
+        let open = open_to_others(home);
+        assert!(open.is_empty(), "readable by others: {open:?}");
+    }
+    let lock = std::fs::read_to_string(bo.join("LOCK")).expect("lock");
+    assert!(lock.ends_with(": duet agenda add"), "{lock}");
+}
 #[test]
 fn a_second_process_on_a_held_home_is_told_who_holds_it() {
     let ana = Device::new("Ana");

@@ -12,10 +12,13 @@
 //! can replace sled and tests can inject write failures.
 //!
 //! One process owns a home at a time: an advisory lock on `home/LOCK` is taken before sled
-//! opens, and the holder writes its pid and command there, so a second opener gets
-//! [`StoreError::Locked`] naming it instead of a hang.
+//! opens, and the holder writes its pid and what it is there (never its arguments: they may
+//! hold a ticket), so a second opener gets [`StoreError::Locked`] naming it instead of a hang.
+//!
+//! A home is private at rest ([`private`]): folders 0700, files 0600, whatever the umask.
 
 mod engine;
+pub mod private;
 pub mod settings;
 mod sled_engine;
 
@@ -26,7 +29,7 @@ pub use sled_engine::SledEngine;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -258,13 +261,20 @@ impl Store {
         home: &Path,
         wrap: impl FnOnce(Arc<dyn Engine>) -> Arc<dyn Engine>,
     ) -> Result<Store, StoreError> {
-        fs::create_dir_all(home).map_err(|source| StoreError::Io {
-            action: "creating",
-            path: home.to_owned(),
-            source,
-        })?;
+        let io = |path: PathBuf| {
+            move |source| StoreError::Io {
+                action: "making private",
+                path,
+                source,
+            }
+        };
+        private::create_private_dir(home).map_err(io(home.to_owned()))?;
         let lock = take_lock(home)?;
-        let engine = wrap(Arc::new(SledEngine::open(&home.join("store"))?));
+        let sled_dir = home.join("store");
+        private::create_private_dir(&sled_dir).map_err(io(sled_dir.clone()))?;
+        // A home made before homes were private, or files sled made under the umask.
+        private::tighten_tree(&sled_dir).map_err(io(sled_dir.clone()))?;
+        let engine = wrap(Arc::new(SledEngine::open(&sled_dir)?));
         let store = Store {
             home: home.to_owned(),
             reader: DocReader {
@@ -577,6 +587,29 @@ fn unframe(record: &[u8]) -> Option<&[u8]> {
     (blake3::hash(payload).as_bytes()[..CHECKSUM_LEN] == *sum).then_some(payload)
 }
 
+/// What this process calls itself in a home's lock file, set once by a front end.
+static HOLDER_LABEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names this process in the lock files of the homes it opens, e.g. `duet join`. A label,
+/// not the command line: arguments may carry a ticket or a token. Later calls are ignored.
+pub fn set_holder_label(label: &str) {
+    let _ = HOLDER_LABEL.set(label.to_owned());
+}
+
+/// The label set by [`set_holder_label`], else the program's file name.
+fn holder_label() -> String {
+    if let Some(label) = HOLDER_LABEL.get() {
+        return label.clone();
+    }
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(Path::new)
+        .and_then(Path::file_name)
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "a Duet program".into())
+}
+
 fn take_lock(home: &Path) -> Result<File, StoreError> {
     let path = home.join("LOCK");
     let io = |action, source| StoreError::Io {
@@ -584,13 +617,12 @@ fn take_lock(home: &Path) -> Result<File, StoreError> {
         path: path.clone(),
         source,
     };
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| io("opening", e))?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, private::FILE_MODE);
+    let mut file = options.open(&path).map_err(|e| io("opening", e))?;
+    private::tighten(&path).map_err(|e| io("making private", e))?;
     if fs2::FileExt::try_lock_exclusive(&file).is_err() {
         let mut holder = String::new();
         // Best effort: the holder may be rewriting the file right now.
@@ -605,11 +637,7 @@ fn take_lock(home: &Path) -> Result<File, StoreError> {
             },
         });
     }
-    let me = format!(
-        "pid {}: {}",
-        std::process::id(),
-        std::env::args().collect::<Vec<_>>().join(" ")
-    );
+    let me = format!("pid {}: {}", std::process::id(), holder_label());
     // Best effort: naming the holder helps a second opener, but must not stop reading a
     // home on a full disk.
     let named = file

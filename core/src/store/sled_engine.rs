@@ -35,6 +35,8 @@ pub struct SledEngine {
     log: File,
     /// Blob files already synced (blobs are written once and never changed).
     synced_blobs: Mutex<HashSet<OsString>>,
+    /// Entries of `dir` already made private; sled adds snapshot files as it goes.
+    private_entries: Mutex<HashSet<OsString>>,
     meta: sled::Tree,
     notebooks: sled::Tree,
     docs: sled::Tree,
@@ -76,6 +78,7 @@ impl SledEngine {
             dir: path.to_owned(),
             log,
             synced_blobs: Mutex::new(HashSet::new()),
+            private_entries: Mutex::new(HashSet::new()),
             meta: db.open_tree("meta")?,
             notebooks: db.open_tree("notebooks")?,
             docs: db.open_tree("docs")?,
@@ -123,7 +126,10 @@ impl SledEngine {
                 continue;
             }
             match File::open(entry.path()) {
-                Ok(f) => f.sync_all().map_err(StoreError::Engine)?,
+                Ok(f) => {
+                    super::private::tighten(&entry.path()).map_err(StoreError::Engine)?;
+                    f.sync_all().map_err(StoreError::Engine)?
+                }
                 // sled removed it (garbage collection) between listing and opening.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(StoreError::Engine(e)),
@@ -135,6 +141,30 @@ impl SledEngine {
             File::open(&blobs)
                 .and_then(|d| d.sync_all())
                 .map_err(StoreError::Engine)?;
+        }
+        Ok(())
+    }
+
+    /// Makes private the files sled created in its folder since the last look, whatever the
+    /// umask (a handful of entries: the log, `conf`, snapshots, `blobs`).
+    fn tighten_new_entries(&self) -> Result<(), StoreError> {
+        let mut known = self
+            .private_entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for entry in std::fs::read_dir(&self.dir).map_err(StoreError::Engine)? {
+            let entry = entry.map_err(StoreError::Engine)?;
+            let name = entry.file_name();
+            if known.contains(&name) {
+                continue;
+            }
+            match super::private::tighten(&entry.path()) {
+                Ok(()) => {}
+                // sled removed an old snapshot between listing and tightening.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::Engine(e)),
+            }
+            known.insert(name);
         }
         Ok(())
     }
@@ -200,6 +230,7 @@ impl Engine for SledEngine {
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         self.sync_blobs()?;
+        self.tighten_new_entries()?;
         self.log.sync_data().map_err(StoreError::Engine)
     }
 
