@@ -17,13 +17,24 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// history for a device that has never seen it; a five-year notebook is ~1 MB in all.
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 
+/// The largest frame read from someone who has proven nothing yet: a peer before its
+/// membership proof, a relay client before its token opened a mailbox. A hello holds at
+/// most `MAX_PROOFS` (1024) 32-byte proofs and an `Open` a few ids
+/// and tokens, so 64 KiB is room to spare, and a stranger costs at most that much memory.
+pub const MAX_UNPROVEN_FRAME: usize = 64 * 1024;
+
 /// Errors of the wire format.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WireError {
-    /// The length prefix exceeds [`MAX_FRAME`].
-    #[error("the peer sent a frame of {0} bytes, over the {MAX_FRAME}-byte limit")]
-    TooLarge(u64),
+    /// The length prefix exceeds the limit for this point of the exchange.
+    #[error("the peer sent a frame of {len} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// The announced length.
+        len: u64,
+        /// The limit it broke ([`MAX_FRAME`], or less before proof).
+        limit: usize,
+    },
     /// The frame was empty (no version byte).
     #[error("the peer sent an empty frame")]
     Empty,
@@ -216,7 +227,10 @@ pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, WireError> {
     let mut body = vec![PROTOCOL_VERSION];
     body = postcard::to_extend(message, body).map_err(|e| WireError::Malformed(e.to_string()))?;
     if body.len() > MAX_FRAME {
-        return Err(WireError::TooLarge(body.len() as u64));
+        return Err(WireError::TooLarge {
+            len: body.len() as u64,
+            limit: MAX_FRAME,
+        });
     }
     let mut frame = Vec::with_capacity(4 + body.len());
     frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
@@ -241,25 +255,51 @@ pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WireErro
     Ok(message)
 }
 
-/// Checks a length prefix before anything is allocated for the frame.
+/// Checks a length prefix against [`MAX_FRAME`] before anything is allocated for the frame.
 pub fn check_length(prefix: [u8; 4]) -> Result<usize, WireError> {
+    check_length_within(prefix, MAX_FRAME)
+}
+
+/// Checks a length prefix against `limit` (at most [`MAX_FRAME`]).
+pub fn check_length_within(prefix: [u8; 4], limit: usize) -> Result<usize, WireError> {
+    let limit = limit.min(MAX_FRAME);
     let len = u32::from_be_bytes(prefix) as usize;
-    if len > MAX_FRAME {
-        return Err(WireError::TooLarge(len as u64));
+    if len > limit {
+        return Err(WireError::TooLarge {
+            len: len as u64,
+            limit,
+        });
     }
     Ok(len)
 }
 
-/// Reads one frame; `Ok(None)` when the stream ended cleanly before a frame began.
+/// Reads one frame of at most [`MAX_FRAME`]; `Ok(None)` when the stream ended cleanly
+/// before a frame began.
 pub async fn read<T: serde::de::DeserializeOwned, R: AsyncRead + Unpin>(
     reader: &mut R,
 ) -> Result<Option<T>, WireError> {
-    Ok(read_sized(reader).await?.map(|(m, _)| m))
+    read_within(reader, MAX_FRAME).await
+}
+
+/// Reads one frame of at most `limit` bytes: [`MAX_UNPROVEN_FRAME`] from someone unproven.
+/// A longer one is refused from its length prefix, before its body is read.
+pub async fn read_within<T: serde::de::DeserializeOwned, R: AsyncRead + Unpin>(
+    reader: &mut R,
+    limit: usize,
+) -> Result<Option<T>, WireError> {
+    Ok(read_sized_within(reader, limit).await?.map(|(m, _)| m))
 }
 
 /// Like [`read`], with the frame's size on the wire.
 pub async fn read_sized<T: serde::de::DeserializeOwned, R: AsyncRead + Unpin>(
     reader: &mut R,
+) -> Result<Option<(T, usize)>, WireError> {
+    read_sized_within(reader, MAX_FRAME).await
+}
+
+async fn read_sized_within<T: serde::de::DeserializeOwned, R: AsyncRead + Unpin>(
+    reader: &mut R,
+    limit: usize,
 ) -> Result<Option<(T, usize)>, WireError> {
     let mut prefix = [0u8; 4];
     match reader.read_exact(&mut prefix).await {
@@ -267,7 +307,7 @@ pub async fn read_sized<T: serde::de::DeserializeOwned, R: AsyncRead + Unpin>(
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let len = check_length(prefix)?;
+    let len = check_length_within(prefix, limit)?;
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body).await?;
     decode(&body).map(|m| Some((m, 4 + len)))
@@ -338,10 +378,53 @@ mod tests {
     }
 
     #[test]
+    fn an_unproven_frame_over_its_limit_is_refused_after_its_length_alone() {
+        let mut frame = encode(&Message::Hello {
+            proofs: vec![[7u8; 32]; MAX_UNPROVEN_FRAME / 32 + 1],
+        })
+        .expect("encodes");
+        assert!(frame.len() > MAX_UNPROVEN_FRAME + 4);
+        frame.extend_from_slice(&[0u8; 1024]);
+        let mut reader: &[u8] = &frame;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let err = rt
+            .block_on(read_within::<Message, _>(&mut reader, MAX_UNPROVEN_FRAME))
+            .expect_err("refused");
+        assert!(
+            matches!(
+                err,
+                WireError::TooLarge {
+                    limit: MAX_UNPROVEN_FRAME,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            frame.len() - reader.len(),
+            4,
+            "only the length prefix was read"
+        );
+
+        let hello = encode(&Message::Hello {
+            proofs: vec![[7u8; 32]; 1024],
+        })
+        .expect("encodes");
+        let mut reader: &[u8] = &hello;
+        let read = rt.block_on(read_within::<Message, _>(&mut reader, MAX_UNPROVEN_FRAME));
+        assert!(
+            matches!(read, Ok(Some(Message::Hello { .. }))),
+            "the largest hello fits"
+        );
+    }
+
+    #[test]
     fn a_huge_length_is_refused_before_allocating() {
         assert!(matches!(
             check_length(u32::MAX.to_be_bytes()),
-            Err(WireError::TooLarge(_))
+            Err(WireError::TooLarge { .. })
         ));
     }
 
@@ -350,7 +433,7 @@ mod tests {
         let mut bytes: &[u8] = &[0xff, 0xff, 0xff, 0xff, 1, 2, 3];
         assert!(matches!(
             read::<Message, _>(&mut bytes).await,
-            Err(WireError::TooLarge(_))
+            Err(WireError::TooLarge { .. })
         ));
     }
 

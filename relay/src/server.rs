@@ -19,6 +19,8 @@ use tokio::sync::oneshot;
 
 /// Streams one connection may have open at once.
 const MAX_STREAMS: u32 = 8;
+/// Bytes a request may carry besides its envelope (the request's tag and lengths).
+const REQUEST_OVERHEAD_BYTES: usize = 1024;
 /// Bytes of entries per reply frame.
 const REPLY_BYTES: usize = 1024 * 1024;
 /// Application close code: the client broke the protocol or its limits.
@@ -232,21 +234,21 @@ async fn stream(
     mut recv: quinn::RecvStream,
 ) -> Result<(), WireError> {
     let stall = Duration::from_secs(config.stall_timeout_secs);
+    // Nothing big before proof: an `Open` is a few ids and tokens.
     let Some(RelayRequest::Open {
         mailbox,
         token,
         create,
         team_token,
-    }) = read_request(&mut recv, stall).await?
+    }) = read_request(&mut recv, stall, wire::MAX_UNPROVEN_FRAME).await?
     else {
         return Err(WireError::Malformed("a stream must start with Open".into()));
-    };
-    let Some(request) = read_request(&mut recv, stall).await? else {
-        return Ok(());
     };
     if mailbox.len() > 64 || !mailbox.bytes().all(|b| b.is_ascii_hexdigit()) {
         return refuse(send, RelayRefusal::BadRequest, "not a mailbox id").await;
     }
+    // The token is checked before the request's body is read: a stranger's body is never
+    // read, and a member's is bounded by the envelope limit.
     let verifier = token_verifier(&token);
     let existing = store.mailbox(&mailbox).map_err(internal)?;
     let no_mailbox = "no such mailbox, or the token does not open it";
@@ -254,7 +256,7 @@ async fn stream(
         Some(m) if m.verifier != verifier => {
             return refuse(send, RelayRefusal::NoMailbox, no_mailbox).await;
         }
-        None if !(create && matches!(request, RelayRequest::Push { .. })) => {
+        None if !create => {
             return refuse(send, RelayRefusal::NoMailbox, no_mailbox).await;
         }
         None if config.require_team_token => {
@@ -272,6 +274,26 @@ async fn stream(
             }
         }
         _ => {}
+    }
+    let limit = config
+        .max_envelope_bytes
+        .saturating_add(REQUEST_OVERHEAD_BYTES);
+    let request = match read_request(&mut recv, stall, limit).await {
+        Ok(Some(request)) => request,
+        Ok(None) => return Ok(()),
+        Err(WireError::TooLarge { .. }) => {
+            return refuse(
+                send,
+                RelayRefusal::BadRequest,
+                "envelope over the size limit",
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
+    };
+    if existing.is_none() && !matches!(request, RelayRequest::Push { .. }) {
+        // Only a first push creates a mailbox.
+        return refuse(send, RelayRefusal::NoMailbox, no_mailbox).await;
     }
     if let RelayRequest::Push { envelope } | RelayRequest::Compact { envelope, .. } = &request {
         if envelope.len() > config.max_envelope_bytes {
@@ -366,8 +388,9 @@ async fn stream(
 async fn read_request(
     recv: &mut quinn::RecvStream,
     stall: Duration,
+    limit: usize,
 ) -> Result<Option<RelayRequest>, WireError> {
-    match tokio::time::timeout(stall, wire::read::<RelayRequest, _>(recv)).await {
+    match tokio::time::timeout(stall, wire::read_within::<RelayRequest, _>(recv, limit)).await {
         Ok(r) => r,
         Err(_) => Err(WireError::Malformed("the client stalled".into())),
     }

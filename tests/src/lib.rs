@@ -454,3 +454,32 @@ pub fn holds_text(path: &Path, text: &str) -> bool {
         bytes.windows(text.len()).any(|w| w == text.as_bytes())
     })
 }
+
+/// The peak resident memory of process `pid` so far, in KiB (Linux's `VmHWM`).
+pub fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("reading the status of process {pid}: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM for process {pid}"))
+}
+
+/// The bytes of a frame that announces 16 MiB (the largest the wire allows) and carries
+/// them: what a stranger sends to make a server allocate before it proves anything.
+pub const HUGE_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Writes a [`HUGE_FRAME_BYTES`] frame on `send`, ignoring the stream being cut meanwhile.
+pub async fn send_huge_frame(send: &mut quinn::SendStream) {
+    let mut frame = (HUGE_FRAME_BYTES as u32).to_be_bytes().to_vec();
+    frame.push(duet_core::wire::PROTOCOL_VERSION);
+    let _ = send.write_all(&frame).await;
+    let chunk = vec![0x5au8; 64 * 1024];
+    for _ in 0..HUGE_FRAME_BYTES / chunk.len() {
+        if send.write_all(&chunk).await.is_err() {
+            return;
+        }
+    }
+    let _ = send.finish();
+}

@@ -125,7 +125,19 @@ fn a_stranger_and_garbage_are_refused_while_others_keep_syncing() {
     let secret = duet_core::invite::Invite::from_ticket(&good)
         .expect("ticket")
         .notebook_secret();
+    let pid = serving.child.id();
+    let before = duet_tests::peak_memory_kib(pid);
     let replies = raw_quic_client(serving.addr, fp, &secret);
+    let grew = duet_tests::peak_memory_kib(pid).saturating_sub(before);
+    eprintln!("serve's peak memory grew by {grew} KiB during the raw clients (one 16 MiB hello)");
+    assert!(
+        replies.huge_hello_closed,
+        "the server kept reading a stranger's 16 MiB hello"
+    );
+    assert!(
+        grew * 1024 < duet_tests::HUGE_FRAME_BYTES as u64 / 4,
+        "serve's peak memory grew by {grew} KiB"
+    );
     assert!(
         replies.garbage_closed,
         "the server kept a connection that sent garbage"
@@ -167,6 +179,7 @@ fn a_stranger_and_garbage_are_refused_while_others_keep_syncing() {
 
 struct RawReplies {
     garbage_closed: bool,
+    huge_hello_closed: bool,
     version_error: String,
     fresh_proof_welcomed: bool,
     replayed_proof_refused: bool,
@@ -212,6 +225,13 @@ fn raw_quic_client(
         let (mut send, _recv) = conn.open_bi().await.expect("stream");
         let _ = send.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4]).await;
         let garbage_closed = tokio::time::timeout(Duration::from_secs(10), conn.closed())
+            .await
+            .is_ok();
+        // 1b. A 16 MiB hello from someone who proved nothing.
+        let (_e1b, conn) = connect().await;
+        let (mut send, _recv) = conn.open_bi().await.expect("stream");
+        tokio::spawn(async move { duet_tests::send_huge_frame(&mut send).await });
+        let huge_hello_closed = tokio::time::timeout(Duration::from_secs(10), conn.closed())
             .await
             .is_ok();
         // 2. A frame of protocol version 9.
@@ -262,6 +282,7 @@ fn raw_quic_client(
             );
         RawReplies {
             garbage_closed,
+            huge_hello_closed,
             version_error,
             fresh_proof_welcomed,
             replayed_proof_refused,

@@ -254,6 +254,34 @@ fn bad_clients_are_refused_or_cut_off_and_others_keep_syncing() {
     assert!(bo.ok(&["show"]).contains("after-the-attack-marker"));
 }
 
+#[test]
+fn a_strangers_16_mib_open_is_cut_off_without_the_relay_holding_it() {
+    let (_dir, relay) = strict_relay();
+    let (ana, _ticket) = notebook_on(&relay, "Stranger danger");
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let pid = relay.child.id();
+    let before = duet_tests::peak_memory_kib(pid);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let closed = rt.block_on(async {
+        let identity = TlsIdentity::generate().expect("identity");
+        let conn = raw_connect(&identity, relay.addr, fp).await;
+        let (mut send, _recv) = conn.open_bi().await.expect("stream");
+        tokio::spawn(async move { duet_tests::send_huge_frame(&mut send).await });
+        tokio::time::timeout(Duration::from_secs(10), conn.closed())
+            .await
+            .is_ok()
+    });
+    let grew = duet_tests::peak_memory_kib(pid).saturating_sub(before);
+    eprintln!("relay peak memory grew by {grew} KiB while a stranger sent a 16 MiB Open");
+    assert!(closed, "the relay kept reading a stranger's 16 MiB Open");
+    assert!(
+        grew * 1024 < duet_tests::HUGE_FRAME_BYTES as u64 / 4,
+        "the relay's peak memory grew by {grew} KiB"
+    );
+    ana.ok(&["agenda", "add", "after-the-stranger"]);
+    ana.ok(&["sync"]);
+}
+
 async fn raw_connect(
     identity: &TlsIdentity,
     addr: std::net::SocketAddr,

@@ -44,7 +44,13 @@ pub async fn client(
         wire::write(&mut send, &Message::Hello { proofs }),
     )
     .await??;
-    let reply = step(addr, "waiting for the handshake", wire::read(&mut recv)).await;
+    // The server has proven nothing yet either: its answer is a few proofs.
+    let reply = step(
+        addr,
+        "waiting for the handshake",
+        wire::read_within(&mut recv, wire::MAX_UNPROVEN_FRAME),
+    )
+    .await;
     let reply = match reply? {
         Ok(Some(m)) => m,
         // The server closes the connection instead of answering a stranger.

@@ -45,6 +45,8 @@ pub enum ServeEvent {
     },
 }
 
+type Memberships = Arc<Vec<(String, crate::crypto::MembershipKey)>>;
+
 /// A bound, not yet running server.
 pub struct Server {
     endpoint: quinn::Endpoint,
@@ -54,6 +56,10 @@ pub struct Server {
 
 struct Shared {
     home: HomeHandle,
+    /// The home's notebooks and their membership keys, as of a count of the home's writes:
+    /// a stranger's hello is checked against these without a call into the home, so the
+    /// person's own commands never queue behind strangers.
+    memberships: tokio::sync::Mutex<Option<(u64, Memberships)>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     events: Box<dyn Fn(ServeEvent) + Send + Sync>,
 }
@@ -77,6 +83,7 @@ impl Server {
             endpoint,
             shared: Arc::new(Shared {
                 home,
+                memberships: tokio::sync::Mutex::new(None),
                 locks: Mutex::new(HashMap::new()),
                 events,
             }),
@@ -134,6 +141,28 @@ impl Server {
     }
 }
 
+impl Shared {
+    /// The home's memberships, asked of the home only when it was written since last time.
+    async fn memberships(&self) -> Result<Memberships, NetError> {
+        let mut cached = self.memberships.lock().await;
+        let writes = *self.home.writes().borrow();
+        if let Some((at, mine)) = cached.as_ref() {
+            if *at == writes {
+                return Ok(mine.clone());
+            }
+        }
+        // Read the count before the home: a write in between only makes the next hello
+        // ask again.
+        let mine = Arc::new(
+            self.home
+                .call(|d| Ok::<_, NetError>(d.memberships()?))
+                .await?,
+        );
+        *cached = Some((writes, mine.clone()));
+        Ok(mine)
+    }
+}
+
 async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<(), NetError> {
     let addr = incoming.remote_address();
     let conn = step(addr, "the handshake", incoming.into_future())
@@ -155,7 +184,13 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
             return Err(e);
         }
     };
-    let hello = match step(addr, "the hello", wire::read(&mut recv)).await {
+    // Nothing big before proof: a hello is a few proofs.
+    let hello = step(
+        addr,
+        "the hello",
+        wire::read_within(&mut recv, wire::MAX_UNPROVEN_FRAME),
+    );
+    let hello = match hello.await {
         Ok(Ok(Some(hello))) => hello,
         Ok(Ok(None)) => return Err(handshake::closed_reason(&conn, addr)),
         Ok(Err(e)) => {
@@ -178,12 +213,7 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
             return Err(e);
         }
     };
-    // The home is asked only while this device reads or writes it: a connection that
-    // lingers (a lost close on a lossy link waits for the idle timeout) holds nothing.
-    let mine = shared
-        .home
-        .call(|d| Ok::<_, NetError>(d.memberships()?))
-        .await?;
+    let mine = shared.memberships().await?;
     let notebooks = handshake::server(&conn, addr, &mut send, hello, &mine).await?;
     {
         let peer = peer.clone();
