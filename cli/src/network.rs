@@ -390,6 +390,7 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
             "pulled": o.pulled,
             "rejected": o.rejected,
             "pushed": o.pushed,
+            "rewound": o.rewound,
         })).collect::<Vec<_>>(),
         "synced": outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
         "failed": failures.iter().map(|(a, e)| serde_json::json!({ "addr": a, "error": e.to_string() })).collect::<Vec<_>>(),
@@ -404,9 +405,14 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
                 o.report.summary(),
                 o.report.sent_changes
             ));
+            if o.rewound {
+                text.push_str(
+                    "  The relay's log was not the one this device had read (restored from a backup, wiped or compacted): read it again from the start and sent what it lacked.\n",
+                );
+            }
             if o.rejected > 0 {
                 text.push_str(&format!(
-                    "  {} relay entr{} failed to open (tampered or misplaced) and were skipped.\n",
+                    "  {} relay entr{} could not be used (tampered, misplaced, or set aside; see `duet status`) and were skipped.\n",
                     o.rejected,
                     if o.rejected == 1 { "y" } else { "ies" }
                 ));

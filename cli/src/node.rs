@@ -222,6 +222,10 @@ struct NotebookStatus {
     relay: Option<String>,
     /// Changes made or received here that the notebook's relay has not acknowledged.
     not_on_relay: Option<usize>,
+    /// When this device last found the relay's log not the one it had read, and rewound.
+    relay_rewound: Option<i64>,
+    /// Relay batches set aside (they opened but could not be applied).
+    set_aside: Vec<duet_core::QuarantinedBatch>,
 }
 
 /// What `duet status` prints.
@@ -254,6 +258,8 @@ fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
             title: nb.title.clone(),
             relay: setting.map(|s| s.addr.clone()),
             not_on_relay,
+            relay_rewound: d.relay_rewound_at(&nb.id)?,
+            set_aside: d.quarantined(&nb.id)?,
         });
     }
     Ok(out)
@@ -321,6 +327,18 @@ fn render_status(view: &StatusView) -> String {
                 if n == 1 { "" } else { "s" }
             )),
             _ => text.push_str(" no relay.\n"),
+        }
+        if let Some(at) = nb.relay_rewound {
+            text.push_str(&format!(
+                "  The relay's log was last found changed under this device at {} (restored, wiped or compacted); it was read again and what it lacked sent again.\n",
+                when(at)
+            ));
+        }
+        for batch in &nb.set_aside {
+            text.push_str(&format!(
+                "  Set aside relay entry {} from device {}: {}.\n",
+                batch.seq, batch.sender, batch.reason
+            ));
         }
     }
     for link in &view.links {

@@ -201,9 +201,9 @@ impl Notebook {
         }
     }
 
-    /// Like [`Notebook::doc`], but a document the store lacks starts empty (to merge into).
-    pub fn doc_or_empty(&mut self, id: &str) -> Result<&mut Doc, DuetError> {
-        let stored = match id {
+    /// Whether this notebook holds the document (in memory or in the store).
+    fn holds(&self, id: &str) -> Result<bool, DuetError> {
+        Ok(match id {
             index::INDEX_DOC => {
                 self.index.is_some() || self.reader.load_doc(&self.id, id)?.is_some()
             }
@@ -211,8 +211,30 @@ impl Notebook {
                 self.commitments.is_some() || self.reader.load_doc(&self.id, id)?.is_some()
             }
             _ => self.has_meeting(id)?,
-        };
-        if !stored {
+        })
+    }
+
+    /// A copy of a document to try changes on, with this device's actor (empty for a
+    /// document this notebook lacks, which stays lacking); [`Notebook::replace_doc`] puts
+    /// it in place.
+    pub fn fork_doc(&mut self, id: &str) -> Result<AutoCommit, DuetError> {
+        if !self.holds(id)? {
+            return Ok(AutoCommit::new().with_actor(self.actor.clone()));
+        }
+        let mut fork = self.doc(id)?.am.fork();
+        fork.set_actor(self.actor.clone());
+        Ok(fork)
+    }
+
+    /// Puts a document (a fork from [`Notebook::fork_doc`] with changes applied) in place.
+    pub fn replace_doc(&mut self, id: &str, am: AutoCommit) -> Result<(), DuetError> {
+        self.doc_or_empty(id)?.am = am;
+        Ok(())
+    }
+
+    /// Like [`Notebook::doc`], but a document the store lacks starts empty (to merge into).
+    pub fn doc_or_empty(&mut self, id: &str) -> Result<&mut Doc, DuetError> {
+        if !self.holds(id)? {
             let doc = Doc::fresh(&self.actor);
             match id {
                 index::INDEX_DOC => self.index = Some(doc),

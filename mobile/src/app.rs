@@ -560,6 +560,17 @@ impl DuetApp {
                         .map(|n| n.title.clone())
                         .unwrap_or_default(),
                     not_on_relay: u32::try_from(d.relay_unacknowledged(&id)?).unwrap_or(u32::MAX),
+                    relay_rewound_ms: d.relay_rewound_at(&id)?,
+                    set_aside: d
+                        .quarantined(&id)?
+                        .into_iter()
+                        .map(|b| SetAsideRecord {
+                            seq: b.seq,
+                            sender: b.sender,
+                            reason: b.reason,
+                            at_secs: b.at,
+                        })
+                        .collect(),
                     notebook_id: id,
                     relay: setting.addr,
                 });

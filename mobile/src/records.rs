@@ -311,4 +311,23 @@ pub struct NotebookSyncRecord {
     pub relay: String,
     /// Changes on this device the relay has not acknowledged yet.
     pub not_on_relay: u32,
+    /// When this device last found the relay's log not the one it had read (restored
+    /// from a backup, wiped or compacted) and read it again (milliseconds since the Unix
+    /// epoch).
+    pub relay_rewound_ms: Option<i64>,
+    /// Relay entries set aside: they opened but could not be applied.
+    pub set_aside: Vec<SetAsideRecord>,
+}
+
+/// A relay entry set aside instead of applied.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SetAsideRecord {
+    /// Its sequence number in the relay's log.
+    pub seq: u64,
+    /// The sender id in its envelope (hex).
+    pub sender: String,
+    /// Why it could not be applied.
+    pub reason: String,
+    /// When it was set aside (seconds since the Unix epoch).
+    pub at_secs: u64,
 }

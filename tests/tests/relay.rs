@@ -569,3 +569,197 @@ fn a_subscriber_that_never_reads_is_cut_off_without_hurting_others() {
     bo.ok(&["sync"]);
     assert!(bo.ok(&["show"]).contains("others-unaffected"));
 }
+
+/// Agenda texts of a device's current meeting, sorted.
+fn agenda(device: &Device) -> Vec<String> {
+    let mut items = duet_tests::agenda_texts(&device.json(&["agenda", "list"]));
+    items.sort();
+    items
+}
+
+#[test]
+fn a_relay_restored_from_an_older_copy_heals_with_ordinary_syncs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("relay");
+    let backup = dir.path().join("relay-backup");
+    let relay = Relay::start(&data, "127.0.0.1:0", None);
+    let addr = relay.addr.to_string();
+    let (ana, ticket) = notebook_on(&relay, "Restored");
+    ana.ok(&["agenda", "add", "before-the-backup"]);
+    ana.ok(&["sync"]);
+    let bo = join("Bo", &ticket, "report");
+    // Last night's backup, taken with the relay stopped.
+    assert!(relay.stop(), "the relay did not stop cleanly");
+    duet_tests::copy_dir(&data, &backup);
+    let relay = Relay::start(&data, &addr, None);
+    for i in 0..5 {
+        ana.ok(&["agenda", "add", &format!("after-the-backup-{i}")]);
+        ana.ok(&["sync"]);
+    }
+    bo.ok(&["sync"]);
+    bo.ok(&["agenda", "add", "bo-after-the-backup"]);
+    bo.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    let everything = agenda(&ana);
+    assert_eq!(everything.len(), 7, "{everything:?}");
+    assert_eq!(agenda(&bo), everything);
+
+    // The operator restores the backup: the relay forgets everything since.
+    assert!(relay.stop(), "the relay did not stop cleanly");
+    std::fs::remove_dir_all(&data).expect("remove");
+    duet_tests::copy_dir(&backup, &data);
+    let _relay = Relay::start(&data, &addr, None);
+
+    // Ordinary syncs, each device once, then once more; the first one writes first so the
+    // relay hands out sequence numbers the other device had already read past.
+    bo.ok(&["agenda", "add", "bo-after-the-restore"]);
+    let out = bo.json(&["sync"]);
+    assert_eq!(out["relays"][0]["rewound"], true, "{out}");
+    ana.ok(&["agenda", "add", "ana-after-the-restore"]);
+    let out = ana.json(&["sync"]);
+    assert_eq!(out["relays"][0]["rewound"], true, "{out}");
+    bo.ok(&["sync"]);
+    ana.ok(&["sync"]);
+
+    let everything = agenda(&ana);
+    assert_eq!(everything.len(), 9, "{everything:?}");
+    assert_eq!(agenda(&bo), everything);
+    let cy = join("Cy", &ticket, "report");
+    assert_eq!(
+        agenda(&cy),
+        everything,
+        "a device joining after the restore"
+    );
+    let status = bo.ok(&["status"]);
+    assert!(
+        status.contains("found changed under this device"),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
+    use duet_core::sync::relay::{seal, DocChanges};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (ana, ticket) = notebook_on(&relay, "Poison");
+    ana.ok(&["agenda", "add", "before-the-poison"]);
+    ana.ok(&["sync"]);
+    let bo = join("Bo", &ticket, "report");
+    let before = duet_tests::export_json(&bo);
+
+    let secret = duet_core::invite::Invite::from_ticket(&ticket)
+        .expect("ticket")
+        .notebook_secret();
+    let notebook = secret.notebook_id();
+    let key = secret.envelope_key();
+    let sender = duet_core::sync::relay::sender_id("a member's runaway device");
+    // A meeting that is not a meeting: valid seal, content that breaks the schema.
+    let mut not_a_meeting = automerge::AutoCommit::new();
+    automerge::transaction::Transactable::put(
+        &mut not_a_meeting,
+        automerge::ROOT,
+        "junk",
+        "not a meeting",
+    )
+    .expect("put");
+    let poisoned = seal(
+        &key,
+        &notebook,
+        sender,
+        &[DocChanges {
+            doc: "zzzzzzzz".into(),
+            changes: not_a_meeting.save(),
+            heads: not_a_meeting.get_heads().iter().map(|h| h.0).collect(),
+        }],
+    );
+    // An inflate bomb: 40 MiB of zeros that deflate to almost nothing.
+    let bomb = seal(
+        &key,
+        &notebook,
+        sender,
+        &[DocChanges {
+            doc: "index".into(),
+            changes: vec![0u8; 40 * 1024 * 1024],
+            heads: Vec::new(),
+        }],
+    );
+    // A meeting document past the operation limit.
+    let mut huge = automerge::AutoCommit::new();
+    let text = automerge::transaction::Transactable::put_object(
+        &mut huge,
+        automerge::ROOT,
+        "notes",
+        automerge::ObjType::Text,
+    )
+    .expect("text");
+    automerge::transaction::Transactable::splice_text(
+        &mut huge,
+        &text,
+        0,
+        0,
+        &"x".repeat(duet_core::sync::limits::MAX_DOC_OPS as usize + 1),
+    )
+    .expect("splice");
+    let oversized = seal(
+        &key,
+        &notebook,
+        sender,
+        &[DocChanges {
+            doc: "yyyyyyyy".into(),
+            changes: huge.save(),
+            heads: huge.get_heads().iter().map(|h| h.0).collect(),
+        }],
+    );
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let identity = TlsIdentity::generate().expect("identity");
+        let client = RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
+            .await
+            .expect("connect");
+        let mailbox = MailboxKey {
+            mailbox: notebook.clone(),
+            token: secret.relay_token(),
+            team_token: None,
+        };
+        for envelope in [poisoned, bomb, oversized] {
+            client
+                .push(&mailbox, envelope)
+                .await
+                .expect("the relay stores it");
+        }
+        client.close().await;
+    });
+
+    // Bo's sync sets the three aside and the notebook is unchanged.
+    let out = bo.json(&["sync"]);
+    assert_eq!(out["relays"][0]["rejected"], 3, "{out}");
+    assert_eq!(duet_tests::export_json(&bo), before);
+    let status = bo.json(&["status"]);
+    let set_aside = status["notebooks"][0]["set_aside"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        set_aside.len(),
+        2,
+        "the schema breaker and the oversized meeting: {status}"
+    );
+    let reasons = set_aside
+        .iter()
+        .map(|b| b["reason"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    assert!(reasons.contains("operations"), "{reasons}");
+
+    // Later changes still arrive on every device.
+    ana.ok(&["agenda", "add", "after-the-poison"]);
+    ana.ok(&["sync"]);
+    bo.ok(&["sync"]);
+    bo.ok(&["agenda", "add", "bo-after-the-poison"]);
+    bo.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    assert_eq!(agenda(&ana), agenda(&bo));
+    assert_eq!(agenda(&ana).len(), 3, "{:?}", agenda(&ana));
+}

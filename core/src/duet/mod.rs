@@ -38,11 +38,13 @@ mod meetings;
 mod notebooks;
 mod peer;
 mod private;
+mod quarantine;
 mod questions;
 mod relay;
 
 pub use insights::Prep;
 pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
+pub use quarantine::QuarantinedBatch;
 pub use questions::Asked;
 pub use relay::{Outgoing, RelaySetting};
 

@@ -231,6 +231,8 @@ impl Duet {
         let personal = nb.personal;
         for (doc, before) in changed {
             let am = &mut nb.doc(doc)?.am;
+            crate::sync::limits::check_doc(doc, am)
+                .map_err(|e| DuetError::BadImport(e.to_string()))?;
             validate_doc(am, doc, personal)?;
             let mut old = am.fork_at(before).map_err(crate::model::ModelError::from)?;
             count_arrivals(&mut report, doc, &mut old, am)?;
@@ -330,7 +332,7 @@ pub(super) fn acceptable_doc_id(doc: &str, personal: bool) -> bool {
 }
 
 /// A document that arrived must fit the schema of what it claims to be.
-fn validate_doc(am: &AutoCommit, doc: &str, personal: bool) -> Result<(), DuetError> {
+pub(super) fn validate_doc(am: &AutoCommit, doc: &str, personal: bool) -> Result<(), DuetError> {
     if personal || doc == PRIVATE_DOC {
         if !acceptable_doc_id(doc, personal) {
             return Err(DuetError::BadImport(format!(

@@ -12,7 +12,8 @@ use crate::sync::relay::{self as envelope, DocChanges};
 use automerge::ChangeHash;
 use std::collections::BTreeMap;
 
-use crate::store::settings::{NotebookRelay, RelayCursor, RelaySeen};
+use crate::store::settings::{NotebookRelay, RelayAnchor, RelayCursor, RelayRewound, RelaySeen};
+use crate::sync::relay_session::{entry_digest, Anchor};
 
 /// The relay a notebook syncs through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +135,57 @@ impl Duet {
         })
     }
 
+    /// The entry at the notebook's relay cursor, as this device read it.
+    pub fn relay_anchor(&self, notebook: &str) -> Result<Option<Anchor>, DuetError> {
+        Ok(self.store.get(&RelayAnchor(notebook.to_owned()))?)
+    }
+
+    /// The relay's log is not the one this device read (restored from an older backup,
+    /// wiped, or compacted past the cursor): forgets the cursor and what the relay was
+    /// believed to hold, so the sync reads the log from the start and pushes again what the
+    /// relay lacks. The time is kept for `status`.
+    pub fn relay_rewind(&mut self, notebook: &str) -> Result<(), DuetError> {
+        tracing::info!(
+            notebook,
+            "the relay's log is not the one read here; reading it again from the start"
+        );
+        let now = jiff::Timestamp::now().as_millisecond();
+        self.store.put(&RelayRewound(notebook.to_owned()), &now)?;
+        self.store.put_forgetting(
+            &RelayCursor(notebook.to_owned()),
+            &0,
+            &[RelaySeen(notebook.to_owned(), String::new())],
+        )?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// When this device last found the notebook's relay log changed under it.
+    pub fn relay_rewound_at(&self, notebook: &str) -> Result<Option<i64>, DuetError> {
+        Ok(self.store.get(&RelayRewound(notebook.to_owned()))?)
+    }
+
+    /// This device compacted the relay's log up to `upto` with `snapshot`: when that is
+    /// its cursor, the snapshot is now the entry there.
+    pub fn relay_compacted(
+        &mut self,
+        notebook: &str,
+        upto: u64,
+        snapshot: &[u8],
+    ) -> Result<(), DuetError> {
+        if self.relay_cursor(notebook)? == upto {
+            self.store.put(
+                &RelayAnchor(notebook.to_owned()),
+                &Anchor {
+                    seq: upto,
+                    digest: entry_digest(snapshot),
+                },
+            )?;
+            self.store.flush()?;
+        }
+        Ok(())
+    }
+
     /// The last relay sequence number applied here.
     pub fn relay_cursor(&self, notebook: &str) -> Result<u64, DuetError> {
         Ok(self
@@ -212,7 +264,9 @@ impl Duet {
 
     /// Applies pulled entries (oldest first) and moves the cursor past every entry fully
     /// applied. Entries that fail to open (tampered, moved from another mailbox) are
-    /// skipped; entries whose dependencies have not arrived yet are kept for next time.
+    /// skipped; entries that open but cannot be applied (schema, limits) are set aside
+    /// ([`Duet::quarantined`]); entries whose dependencies have not arrived yet are kept
+    /// for next time. Returns the report and how many entries were skipped or set aside.
     pub fn relay_apply(
         &mut self,
         notebook: &str,
@@ -225,8 +279,20 @@ impl Duet {
         let mut changed: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
         let mut seen: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
         let mut cursor = self.relay_cursor(notebook)?;
+        let mut anchor = None;
         let mut complete = true;
         let mut rejected = 0;
+        // The cursor moves past an entry (and the anchor becomes it) only while every
+        // entry before it was fully applied.
+        let mut pass = |cursor: &mut u64, seq: u64, bytes: &[u8]| {
+            if seq > *cursor {
+                *cursor = seq;
+                anchor = Some(Anchor {
+                    seq,
+                    digest: entry_digest(bytes),
+                });
+            }
+        };
         for (seq, bytes) in entries {
             // Our own envelopes are opened too: after a restore from a backup, they may hold
             // changes this store no longer has.
@@ -236,38 +302,35 @@ impl Duet {
                     tracing::warn!(seq, error = %e, "relay entry rejected");
                     rejected += 1;
                     if complete {
-                        cursor = cursor.max(seq);
+                        pass(&mut cursor, seq, &bytes);
+                    }
+                    continue;
+                }
+            };
+            let applied = match apply_batch(&mut nb, &batch)? {
+                Ok(applied) => applied,
+                Err(reason) => {
+                    self.quarantine(notebook, seq, &bytes, reason)?;
+                    rejected += 1;
+                    if complete {
+                        pass(&mut cursor, seq, &bytes);
                     }
                     continue;
                 }
             };
             let mut whole = true;
-            for part in batch {
-                if !acceptable_doc_id(&part.doc, nb.personal) {
-                    rejected += 1;
-                    continue;
+            for part in applied {
+                if part.heads_after != part.before {
+                    changed.entry(part.doc.clone()).or_insert(part.before);
                 }
-                let am = &mut nb.doc_or_empty(&part.doc)?.am;
-                let before = am.get_heads();
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    am.load_incremental(&part.changes)
-                }));
-                if !matches!(result, Ok(Ok(_))) {
-                    rejected += 1;
-                    continue;
-                }
-                if am.get_heads() != before {
-                    changed.entry(part.doc.clone()).or_insert(before);
-                }
-                let heads: Vec<ChangeHash> = part.heads.iter().map(|h| ChangeHash(*h)).collect();
-                if heads.iter().all(|h| am.get_change_by_hash(h).is_some()) {
-                    seen.entry(part.doc).or_default().extend(heads);
+                if part.complete {
+                    seen.entry(part.doc).or_default().extend(part.claimed);
                 } else {
                     whole = false;
                 }
             }
             if whole && complete {
-                cursor = cursor.max(seq);
+                pass(&mut cursor, seq, &bytes);
             } else {
                 complete = false;
             }
@@ -288,6 +351,9 @@ impl Duet {
             // Once the relay has seen everything here, the current heads say it all.
             let merged = if covers(&all, &now) { now } else { dedup(all) };
             self.set_relay_seen(notebook, &doc, &merged)?;
+        }
+        if let Some(anchor) = anchor {
+            self.store.put(&RelayAnchor(notebook.to_owned()), &anchor)?;
         }
         self.store.put(&RelayCursor(notebook.to_owned()), &cursor)?;
         nb.persist(&mut self.store)?;
@@ -341,6 +407,90 @@ impl Duet {
             .put(&RelaySeen(notebook.to_owned(), doc.to_owned()), &raw)?;
         Ok(())
     }
+}
+
+/// One document's part of a batch, applied.
+struct AppliedPart {
+    doc: String,
+    /// Its heads before the batch.
+    before: Vec<ChangeHash>,
+    /// Its heads after.
+    heads_after: Vec<ChangeHash>,
+    /// The heads the sender said the document had after these changes.
+    claimed: Vec<ChangeHash>,
+    /// Whether all of those are here (else some dependency has not arrived yet).
+    complete: bool,
+}
+
+/// Applies one batch to forks of its documents, checks each fork against the limits and
+/// the schema, and only then puts the forks in place: a batch either applies whole or
+/// changes nothing. The inner error says why it cannot apply.
+fn apply_batch(
+    nb: &mut Notebook,
+    batch: &[DocChanges],
+) -> Result<Result<Vec<AppliedPart>, String>, DuetError> {
+    let mut forks: Vec<(String, automerge::AutoCommit, Vec<ChangeHash>)> = Vec::new();
+    for part in batch {
+        if !acceptable_doc_id(&part.doc, nb.personal) {
+            return Ok(Err(format!(
+                "document id {:?} does not belong here",
+                part.doc
+            )));
+        }
+        let at = match forks.iter().position(|(doc, _, _)| *doc == part.doc) {
+            Some(at) => at,
+            None => {
+                let mut fork = nb.fork_doc(&part.doc)?;
+                let before = fork.get_heads();
+                forks.push((part.doc.clone(), fork, before));
+                forks.len() - 1
+            }
+        };
+        let fork = &mut forks[at].1;
+        // Automerge's decoder runs on bytes another device chose.
+        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fork.load_incremental(&part.changes)
+        }));
+        match loaded {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Ok(Err(format!("document {}: {e}", part.doc))),
+            Err(_) => return Ok(Err(format!("document {}: the decoder gave up", part.doc))),
+        }
+        if let Err(e) = crate::sync::limits::check_doc(&part.doc, fork) {
+            return Ok(Err(e.to_string()));
+        }
+    }
+    let mut applied = Vec::new();
+    for (doc, mut fork, before) in forks {
+        let heads_after = fork.get_heads();
+        if heads_after != before {
+            if let Err(e) = super::peer::validate_doc(&fork, &doc, nb.personal) {
+                return Ok(Err(e.to_string()));
+            }
+        }
+        let claimed: Vec<ChangeHash> = batch
+            .iter()
+            .filter(|p| p.doc == doc)
+            .flat_map(|p| p.heads.iter().map(|h| ChangeHash(*h)))
+            .collect();
+        let complete = claimed.iter().all(|h| fork.get_change_by_hash(h).is_some());
+        applied.push((
+            fork,
+            AppliedPart {
+                doc,
+                before,
+                heads_after,
+                claimed,
+                complete,
+            },
+        ));
+    }
+    let mut out = Vec::new();
+    for (fork, part) in applied {
+        nb.replace_doc(&part.doc, fork)?;
+        out.push(part);
+    }
+    Ok(Ok(out))
 }
 
 /// Whether `known` includes every one of `heads` (then nothing beyond them is new).

@@ -7,6 +7,8 @@ use super::tls::{self, Pins};
 use super::{close, step, NetError};
 use crate::crypto::fingerprint_text;
 use crate::node::HomeHandle;
+use crate::sync::limits::SyncBudget;
+use crate::sync::peer::SyncError;
 use crate::sync::session::PeerRole;
 use crate::wire::{self, Message};
 use crate::SyncReport;
@@ -128,8 +130,9 @@ async fn sync_notebook(
         .await?;
     write_all(&mut send, addr, &first, counts).await?;
     let mut report = None;
+    let mut budget = SyncBudget::default();
     while !session.is_complete() {
-        let message = read(&mut recv, conn, addr, counts).await?;
+        let message = read(&mut recv, conn, addr, counts, &mut budget).await?;
         if session.receive(message)? {
             let (s, done) = super::advance_on(home, session).await?;
             session = s;
@@ -158,10 +161,12 @@ async fn read(
     conn: &quinn::Connection,
     addr: SocketAddr,
     counts: &mut PeerOutcome,
+    budget: &mut SyncBudget,
 ) -> Result<Message, NetError> {
     match step(addr, "waiting for the peer", wire::read_sized(recv)).await? {
         Ok(Some((message, size))) => {
             counts.bytes_received += size as u64;
+            budget.take(size).map_err(SyncError::from)?;
             Ok(message)
         }
         Ok(None) => Err(handshake::closed_reason(conn, addr)),

@@ -291,10 +291,14 @@ pub struct RelayOutcome {
     pub report: crate::SyncReport,
     /// Entries pulled.
     pub pulled: usize,
-    /// Entries that failed to open (tampered, or moved from another mailbox).
+    /// Entries that failed to open (tampered, or moved from another mailbox) or were set
+    /// aside (they opened but could not be applied).
     pub rejected: usize,
     /// The sequence number of the envelope pushed, if there was anything to push.
     pub pushed: Option<u64>,
+    /// Whether the relay's log was not the one this device had read (restored, wiped or
+    /// compacted) and was read again from the start.
+    pub rewound: bool,
 }
 
 /// Like [`sync_relay`], trying again (up to `attempts` times in all, a second apart) when
@@ -380,8 +384,17 @@ pub async fn sync_relay_on(
     client: &RelayClient,
 ) -> Result<RelayOutcome, NetError> {
     use crate::sync::relay_session::{RelaySession, RelayStep};
-    let (key, cursor) = mailbox_and_cursor(home, notebook).await?;
-    let mut session = RelaySession::new(cursor);
+    let id = notebook.to_owned();
+    let (key, cursor, anchor) = home
+        .call(move |d| {
+            Ok::<_, NetError>((
+                d.mailbox_key(&id)?,
+                d.relay_cursor(&id)?,
+                d.relay_anchor(&id)?,
+            ))
+        })
+        .await?;
+    let mut session = RelaySession::new(cursor, anchor);
     let mut report = None;
     let mut sealed = None;
     loop {
@@ -389,6 +402,12 @@ pub async fn sync_relay_on(
             RelayStep::Request { request, create } => {
                 let mut replies = client.open_request(&key, create, request).await?;
                 while !session.receive(replies.next().await?)? {}
+            }
+            RelayStep::Rewind => {
+                let id = notebook.to_owned();
+                home.call(move |d| Ok::<_, NetError>(d.relay_rewind(&id)?))
+                    .await?;
+                session.rewound()?;
             }
             RelayStep::Apply(entries) => {
                 let (applied, rejected) = apply_entries(home, notebook, entries).await?;
@@ -433,6 +452,7 @@ pub async fn sync_relay_on(
         pulled: session.pulled(),
         rejected: session.rejected(),
         pushed: session.pushed(),
+        rewound: session.was_rewound(),
     })
 }
 
@@ -478,7 +498,12 @@ pub async fn compact_relay(home: &HomeHandle, notebook: &str) -> Result<u64, Net
         if upto == 0 {
             return Ok(0);
         }
-        client.compact(&key, upto, envelope).await
+        let snapshot = envelope.clone();
+        let kept = client.compact(&key, upto, envelope).await?;
+        let id = notebook.to_owned();
+        home.call(move |d| Ok::<_, NetError>(d.relay_compacted(&id, upto, &snapshot)?))
+            .await?;
+        Ok(kept)
     }
     .await;
     client.close().await;

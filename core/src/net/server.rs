@@ -12,6 +12,8 @@ use super::tls::{self, TlsIdentity};
 use super::{close, step, transport, NetError, STEP_TIMEOUT};
 use crate::crypto::fingerprint_text;
 use crate::node::HomeHandle;
+use crate::sync::limits::SyncBudget;
+use crate::sync::peer::SyncError;
 use crate::sync::session::{expect_open, PeerRole};
 use crate::wire::{self, Message};
 use crate::SyncReport;
@@ -308,10 +310,14 @@ async fn serve_notebook(
         .call(move |d| Ok::<_, NetError>(d.peer_session(&notebook, &peer, PeerRole::Server)?))
         .await?;
     let mut report = None;
+    let mut budget = SyncBudget::default();
     while !session.is_complete() {
-        let Some(message) = step(addr, "waiting for the peer", wire::read(recv)).await?? else {
+        let Some((message, size)) =
+            step(addr, "waiting for the peer", wire::read_sized(recv)).await??
+        else {
             return Ok(None);
         };
+        budget.take(size).map_err(SyncError::from)?;
         if session.receive(message)? {
             let (s, done) = super::advance_on(home, session).await?;
             session = s;

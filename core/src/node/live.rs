@@ -332,6 +332,7 @@ async fn subscribed(
                     pulled,
                     rejected,
                     pushed: None,
+                    rewound: false,
                 });
             }
             changed = writes.changed() => {

@@ -143,6 +143,23 @@ setting!(
 setting!(
     /// Set once a notebook has completed a sync with a peer.
     PeerSynced(peer, notebook) => Vec<u8>, bytes, "peer-synced/{peer}/{notebook}");
+#[cfg(feature = "device")]
+setting!(
+    /// The entry at a notebook's relay cursor, as this device read it.
+    RelayAnchor(notebook) => crate::sync::relay_session::Anchor, postcard, "relay-anchor/{notebook}");
+#[cfg(feature = "device")]
+setting!(
+    /// When this device last found its notebook's relay log not the one it had read
+    /// (milliseconds since the Unix epoch), and rewound.
+    RelayRewound(notebook) => i64, postcard, "relay-rewound/{notebook}");
+#[cfg(feature = "device")]
+setting!(
+    /// A relay batch set aside instead of applied, by notebook and zero-padded sequence
+    /// number (so a family scan lists them in order).
+    Quarantined(notebook, seq) => crate::QuarantinedBatch, postcard, "quarantine/{notebook}/{seq}");
+setting!(
+    /// The sealed envelope of a batch set aside (kept apart so listing them stays cheap).
+    QuarantinedEnvelope(notebook, seq) => Vec<u8>, bytes, "quarantine-envelope/{notebook}/{seq}");
 
 /// The last relay sequence number applied here, per notebook.
 #[derive(Debug, Clone, PartialEq, Eq)]

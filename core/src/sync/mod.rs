@@ -2,8 +2,9 @@
 //! sync, both roles. `peer`: its steps (compare heads, send what the other lacks,
 //! Automerge's sync protocol as the fallback). `relay_session`: the order of one sync
 //! with a relay. `relay`: the sealed envelopes a device pushes to and pulls from its
-//! notebook's relay mailbox.
+//! notebook's relay mailbox. `limits`: what a member's device may send.
 
+pub mod limits;
 pub mod memory;
 pub mod peer;
 pub mod relay;

@@ -21,8 +21,7 @@ use automerge::{AutoCommit, ChangeHash};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 
-/// Decompressed batches larger than this are refused (a compression bomb costs nothing).
-pub const MAX_BATCH_BYTES: u64 = 256 * 1024 * 1024;
+pub use super::limits::MAX_BATCH_BYTES;
 /// Fallback rounds before a sync is declared stuck (Automerge needs 2–4 in practice).
 pub const MAX_ROUNDS: usize = 32;
 
@@ -44,6 +43,9 @@ pub enum SyncError {
     /// The other device ended the sync with an error of its own.
     #[error("the other device reported: {0}")]
     Refused(String),
+    /// What the peer sent breaks a limit (a bomb, or a runaway device).
+    #[error("refused what the peer sent: {0}")]
+    Limit(#[from] super::limits::LimitError),
     /// The documents could not be read or written here.
     #[error(transparent)]
     Local(#[from] Box<crate::DuetError>),
@@ -156,6 +158,8 @@ impl PeerSync {
                 })
             }
         }
+        // The session's documents are its own copy: a refusal here merges nothing.
+        super::limits::check_doc(doc, am)?;
         if am.get_heads() != before {
             self.changed.entry(doc.to_owned()).or_insert(before);
         }
@@ -408,6 +412,7 @@ impl PeerSync {
                 Ok(Err(e)) => return Err(damaged(e.to_string())),
                 Err(_) => return Err(damaged("applying the sync message failed".into())),
             }
+            super::limits::check_doc(&entry.doc, am)?;
             if am.get_heads() != before {
                 self.changed.entry(entry.doc.clone()).or_insert(before);
             }

@@ -53,6 +53,11 @@ pub fn sender_id(device_public_hex: &str) -> [u8; SENDER_LEN] {
     out
 }
 
+/// The sender id in an envelope's header, if it has one.
+pub fn sender_of(envelope: &[u8]) -> Option<[u8; SENDER_LEN]> {
+    envelope.get(1..1 + SENDER_LEN)?.try_into().ok()
+}
+
 fn aad(notebook: &str, sender: &[u8]) -> Vec<u8> {
     let mut aad = b"duet envelope v1\0".to_vec();
     aad.extend_from_slice(notebook.as_bytes());

@@ -7,6 +7,16 @@
 //! sends requests and feeds each reply to [`RelaySession::receive`], and runs the steps
 //! that need the notebook on the home, reporting back with [`RelaySession::applied`],
 //! [`RelaySession::sealed`] and [`RelaySession::recorded`].
+//!
+//! A relay may lose part of its log (restored from an older backup, a swapped disk, a
+//! wiped mailbox) and then hand out the same sequence numbers again, so a cursor alone
+//! would skip what was written since. The device therefore keeps an [`Anchor`]: the
+//! digest of the entry at its cursor. Each sync pulls from that entry on; when it is
+//! missing or different, or the mailbox is gone, the log is not the one this device read,
+//! and the sync rewinds ([`RelayStep::Rewind`]): the device forgets its cursor and what it
+//! believed the relay holds, reads the log from the start, and pushes again what the relay
+//! lacks. A compaction that folded the anchor into a snapshot rewinds too, at no extra
+//! cost: the pull would have carried that snapshot anyway.
 
 use crate::wire::{RelayRefusal, RelayReply, RelayRequest};
 
@@ -16,6 +26,23 @@ pub const MAX_PULL_ENTRIES: usize = 100_000;
 
 /// Entries from a pull: (sequence number, envelope).
 pub type Entries = Vec<(u64, Vec<u8>)>;
+
+/// The entry at a device's cursor, as it read it: what the next sync checks the relay's
+/// log against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Anchor {
+    /// Its sequence number (the cursor).
+    pub seq: u64,
+    /// [`entry_digest`] of its envelope.
+    pub digest: [u8; 16],
+}
+
+/// A 16-byte digest of an entry's envelope.
+pub fn entry_digest(envelope: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&blake3::hash(envelope).as_bytes()[..16]);
+    out
+}
 
 /// Why a relay sync ended early.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +73,10 @@ pub enum RelayStep {
         /// Whether the mailbox may be created by it.
         create: bool,
     },
+    /// The relay's log is not the one this device read: forget the notebook's cursor, its
+    /// anchor and what the relay was believed to hold, then call
+    /// [`RelaySession::rewound`]. The sync then reads the log from the start.
+    Rewind,
     /// Apply these entries (oldest first) to the notebook and move its cursor, then call
     /// [`RelaySession::applied`].
     Apply(Entries),
@@ -61,6 +92,8 @@ pub enum RelayStep {
 #[derive(Debug)]
 enum Phase {
     Start,
+    Rewind,
+    Rewinding,
     Pulling(Entries),
     Pulled(Entries),
     Applying,
@@ -79,17 +112,28 @@ enum Phase {
 pub struct RelaySession {
     phase: Phase,
     cursor: u64,
+    /// The entry at the cursor, checked by this sync's pull (taken once checked).
+    anchor: Option<Anchor>,
+    /// Whether the pull starts at the cursor's own entry (to check or to learn it).
+    from_cursor: bool,
+    rewound: bool,
     pulled: usize,
     rejected: usize,
     pushed: Option<u64>,
 }
 
 impl RelaySession {
-    /// A sync of a notebook whose cursor (last relay entry applied here) is `cursor`.
-    pub fn new(cursor: u64) -> RelaySession {
+    /// A sync of a notebook whose cursor (last relay entry applied here) is `cursor`, with
+    /// the anchor recorded for it (`None` in a home from before anchors: this sync pulls
+    /// the cursor's entry again so the apply step learns it).
+    pub fn new(cursor: u64, anchor: Option<Anchor>) -> RelaySession {
+        let anchor = anchor.filter(|a| a.seq == cursor && cursor > 0);
         RelaySession {
             phase: Phase::Start,
             cursor,
+            anchor,
+            from_cursor: cursor > 0,
+            rewound: false,
             pulled: 0,
             rejected: 0,
             pushed: None,
@@ -101,7 +145,13 @@ impl RelaySession {
         self.pulled
     }
 
-    /// Entries that failed to open (tampered, or moved from another mailbox).
+    /// Whether the relay's log was found not to be the one this device read (restored,
+    /// wiped or compacted) and the sync read it from the start.
+    pub fn was_rewound(&self) -> bool {
+        self.rewound
+    }
+
+    /// Entries that failed to open or were set aside.
     pub fn rejected(&self) -> usize {
         self.rejected
     }
@@ -118,10 +168,17 @@ impl RelaySession {
             Phase::Start => (
                 Phase::Pulling(Vec::new()),
                 RelayStep::Request {
-                    request: RelayRequest::Pull { after: self.cursor },
+                    request: RelayRequest::Pull {
+                        after: if self.from_cursor {
+                            self.cursor - 1
+                        } else {
+                            self.cursor
+                        },
+                    },
                     create: false,
                 },
             ),
+            Phase::Rewind => (Phase::Rewinding, RelayStep::Rewind),
             Phase::Pulled(entries) if entries.is_empty() => (Phase::Sealing, RelayStep::Seal),
             Phase::Pulled(entries) => (Phase::Applying, RelayStep::Apply(entries)),
             Phase::Applied => (Phase::Sealing, RelayStep::Seal),
@@ -161,18 +218,24 @@ impl RelaySession {
                 if rest {
                     (Phase::Pulling(entries), false)
                 } else {
-                    self.pulled = entries.len();
-                    (Phase::Pulled(entries), true)
+                    (self.pulled_all(entries)?, true)
                 }
             }
-            // A mailbox is made by its first push: none yet means nothing to pull.
+            // A mailbox is made by its first push: none yet means nothing to pull, unless
+            // this device had read from it (then it was wiped: rewind and push it all).
             (
                 Phase::Pulling(_),
                 RelayReply::Refused {
                     why: RelayRefusal::NoMailbox,
                     ..
                 },
-            ) => (Phase::Pulled(Vec::new()), true),
+            ) => {
+                if self.cursor > 0 {
+                    (self.rewind_or_fail()?, true)
+                } else {
+                    (Phase::Pulled(Vec::new()), true)
+                }
+            }
             (Phase::Pushing, RelayReply::Pushed { seq }) => {
                 self.pushed = Some(seq);
                 (Phase::Pushed, true)
@@ -190,7 +253,44 @@ impl RelaySession {
         Ok(complete)
     }
 
-    /// The entries were applied; `rejected` of them failed to open.
+    /// A whole pull arrived: checks it against the anchor.
+    fn pulled_all(&mut self, mut entries: Entries) -> Result<Phase, RelaySyncError> {
+        if self.from_cursor {
+            if let Some(anchor) = self.anchor.take() {
+                let holds_anchor = entries.first().is_some_and(|(seq, env)| {
+                    *seq == anchor.seq && entry_digest(env) == anchor.digest
+                });
+                if !holds_anchor {
+                    return self.rewind_or_fail();
+                }
+                // Applied here already.
+                entries.remove(0);
+            }
+        }
+        self.pulled = entries.len();
+        Ok(Phase::Pulled(entries))
+    }
+
+    /// Rewinds once; a log that changes again under the same sync is the relay's fault.
+    fn rewind_or_fail(&mut self) -> Result<Phase, RelaySyncError> {
+        if self.rewound {
+            return Err(self.fail("the relay's log changed twice during one sync".into()));
+        }
+        Ok(Phase::Rewind)
+    }
+
+    /// The cursor, anchor and what the relay was believed to hold are forgotten here.
+    pub fn rewound(&mut self) -> Result<(), RelaySyncError> {
+        self.expect(|p| matches!(p, Phase::Rewinding), "rewound")?;
+        self.rewound = true;
+        self.cursor = 0;
+        self.anchor = None;
+        self.from_cursor = false;
+        self.phase = Phase::Start;
+        Ok(())
+    }
+
+    /// The entries were applied; `rejected` of them failed to open or were set aside.
     pub fn applied(&mut self, rejected: usize) -> Result<(), RelaySyncError> {
         self.expect(|p| matches!(p, Phase::Applying), "applied")?;
         self.rejected = rejected;
@@ -233,6 +333,7 @@ impl RelaySession {
 fn name(p: &Phase) -> &'static str {
     match p {
         Phase::Start => "starting",
+        Phase::Rewind | Phase::Rewinding => "rewinding",
         Phase::Pulling(_) | Phase::Pulled(_) => "pulling",
         Phase::Applying | Phase::Applied => "applying",
         Phase::Sealing | Phase::Push(_) => "sealing",
@@ -262,11 +363,12 @@ mod tests {
 
     #[test]
     fn a_sync_pulls_pages_applies_seals_pushes_and_records_in_that_order() {
-        let mut s = RelaySession::new(7);
+        let mut s = RelaySession::new(7, None);
         assert_eq!(
             s.next_step().expect("pull"),
             RelayStep::Request {
-                request: RelayRequest::Pull { after: 7 },
+                // From the cursor's own entry: this home has no anchor for it yet.
+                request: RelayRequest::Pull { after: 6 },
                 create: false
             }
         );
@@ -305,9 +407,109 @@ mod tests {
         assert_eq!((s.pulled(), s.rejected(), s.pushed()), (3, 1, Some(11)));
     }
 
+    fn anchor_of(seq: u64, envelope: &[u8]) -> Option<Anchor> {
+        Some(Anchor {
+            seq,
+            digest: entry_digest(envelope),
+        })
+    }
+
+    fn pull_all(s: &mut RelaySession, after: u64, reply: Entries) {
+        assert_eq!(
+            s.next_step().expect("pull"),
+            RelayStep::Request {
+                request: RelayRequest::Pull { after },
+                create: false
+            }
+        );
+        assert!(s
+            .receive(RelayReply::Entries {
+                entries: reply,
+                more: false
+            })
+            .expect("entries"));
+    }
+
+    #[test]
+    fn a_log_that_still_holds_the_anchor_goes_on_from_the_cursor() {
+        let mut s = RelaySession::new(7, anchor_of(7, &[7]));
+        pull_all(&mut s, 6, entries(7, 3));
+        assert_eq!(
+            s.next_step().expect("apply"),
+            RelayStep::Apply(entries(8, 2))
+        );
+        assert!(!s.was_rewound());
+    }
+
+    #[test]
+    fn a_log_behind_the_cursor_or_different_at_it_rewinds_once_and_reads_from_the_start() {
+        // Restored from an older backup: the relay's head is before the cursor.
+        let mut s = RelaySession::new(7, anchor_of(7, &[7]));
+        pull_all(&mut s, 6, Vec::new());
+        assert_eq!(s.next_step().expect("rewind"), RelayStep::Rewind);
+        s.rewound().expect("rewound");
+        pull_all(&mut s, 0, entries(1, 4));
+        assert_eq!(
+            s.next_step().expect("apply"),
+            RelayStep::Apply(entries(1, 4))
+        );
+        assert!(s.was_rewound());
+
+        // Restored, then written again: the same sequence numbers hold other entries.
+        let mut s = RelaySession::new(7, anchor_of(7, b"what this device read"));
+        pull_all(&mut s, 6, entries(7, 2));
+        assert_eq!(s.next_step().expect("rewind"), RelayStep::Rewind);
+        s.rewound().expect("rewound");
+        pull_all(&mut s, 0, entries(1, 8));
+        assert_eq!(
+            s.next_step().expect("apply"),
+            RelayStep::Apply(entries(1, 8))
+        );
+
+        // After a rewind, a mailbox that is gone is made again by the push.
+        let mut s = RelaySession::new(7, anchor_of(7, &[7]));
+        pull_all(&mut s, 6, Vec::new());
+        s.next_step().expect("rewind");
+        s.rewound().expect("rewound");
+        s.next_step().expect("pull");
+        assert!(s
+            .receive(RelayReply::Refused {
+                why: RelayRefusal::NoMailbox,
+                message: "gone".into()
+            })
+            .is_ok_and(|done| done));
+        assert_eq!(s.next_step().expect("seal"), RelayStep::Seal);
+    }
+
+    #[test]
+    fn a_wiped_mailbox_rewinds_and_everything_is_pushed_again() {
+        let mut s = RelaySession::new(5, anchor_of(5, &[5]));
+        s.next_step().expect("pull");
+        assert!(s
+            .receive(RelayReply::Refused {
+                why: RelayRefusal::NoMailbox,
+                message: "no such mailbox".into()
+            })
+            .expect("a wiped mailbox is not an error"));
+        assert_eq!(s.next_step().expect("rewind"), RelayStep::Rewind);
+        s.rewound().expect("rewound");
+        s.next_step().expect("pull from the start");
+        s.receive(RelayReply::Refused {
+            why: RelayRefusal::NoMailbox,
+            message: "no such mailbox".into(),
+        })
+        .expect("still none");
+        assert_eq!(s.next_step().expect("seal"), RelayStep::Seal);
+        s.sealed(Some(vec![1])).expect("everything");
+        assert!(matches!(
+            s.next_step().expect("push"),
+            RelayStep::Request { create: true, .. }
+        ));
+    }
+
     #[test]
     fn no_mailbox_yet_means_nothing_to_pull_and_nothing_to_push_ends_it() {
-        let mut s = RelaySession::new(0);
+        let mut s = RelaySession::new(0, None);
         s.next_step().expect("pull");
         assert!(s
             .receive(RelayReply::Refused {
@@ -322,7 +524,7 @@ mod tests {
 
     #[test]
     fn refusals_and_replies_out_of_order_end_the_sync_by_type() {
-        let mut s = RelaySession::new(0);
+        let mut s = RelaySession::new(0, None);
         s.next_step().expect("pull");
         assert!(matches!(
             s.receive(RelayReply::Pushed { seq: 1 }),
@@ -330,7 +532,7 @@ mod tests {
         ));
         assert!(s.next_step().is_err(), "nothing more after a refusal");
 
-        let mut s = RelaySession::new(0);
+        let mut s = RelaySession::new(0, None);
         s.next_step().expect("pull");
         s.receive(RelayReply::Entries {
             entries: Vec::new(),
@@ -349,13 +551,13 @@ mod tests {
             }
             other => panic!("a quota refusal is typed: {other:?}"),
         }
-        let mut s = RelaySession::new(0);
+        let mut s = RelaySession::new(0, None);
         assert!(s.applied(0).is_err(), "applied before anything was pulled");
     }
 
     #[test]
     fn a_relay_that_floods_a_pull_is_cut_off() {
-        let mut s = RelaySession::new(0);
+        let mut s = RelaySession::new(0, None);
         s.next_step().expect("pull");
         let page = entries(1, 1000);
         let mut refused = false;
@@ -406,7 +608,7 @@ mod tests {
             replies in proptest::collection::vec(any_reply(), 0..12),
             seal in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 1..4)),
         ) {
-            let mut s = RelaySession::new(0);
+            let mut s = RelaySession::new(0, None);
             let mut replies = replies.into_iter();
             let mut steps = Vec::new();
             let outcome: Result<(), RelaySyncError> = (|| loop {
@@ -422,6 +624,7 @@ mod tests {
                         }
                     },
                     RelayStep::Apply(_) => s.applied(0)?,
+                    RelayStep::Rewind => s.rewound()?,
                     RelayStep::Seal => s.sealed(seal.clone())?,
                     RelayStep::Record => s.recorded()?,
                     RelayStep::Done => return Ok(()),
