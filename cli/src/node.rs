@@ -226,6 +226,8 @@ struct NotebookStatus {
     relay_rewound: Option<i64>,
     /// Relay batches set aside (they opened but could not be applied).
     set_aside: Vec<duet_core::QuarantinedBatch>,
+    /// Batches the relay did not deliver, by sender.
+    withheld: Vec<duet_core::WithheldBatches>,
 }
 
 /// What `duet status` prints.
@@ -260,6 +262,7 @@ fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
             not_on_relay,
             relay_rewound: d.relay_rewound_at(&nb.id)?,
             set_aside: d.quarantined(&nb.id)?,
+            withheld: d.relay_withheld(&nb.id)?,
         });
     }
     Ok(out)
@@ -332,6 +335,18 @@ fn render_status(view: &StatusView) -> String {
             text.push_str(&format!(
                 "  The relay's log was last found changed under this device at {} (restored, wiped or compacted); it was read again and what it lacked sent again.\n",
                 when(at)
+            ));
+        }
+        for gap in &nb.withheld {
+            let batches = if gap.from == gap.to {
+                format!("batch {}", gap.from)
+            } else {
+                format!("batches {} to {}", gap.from, gap.to)
+            };
+            text.push_str(&format!(
+                "  The relay did not deliver {batches} of device {} (noticed {}): it lost or withheld them; a direct sync with that device brings its changes.\n",
+                gap.sender,
+                when(i64::try_from(gap.at).unwrap_or(i64::MAX).saturating_mul(1000))
             ));
         }
         for batch in &nb.set_aside {

@@ -67,8 +67,8 @@ pub mod wire;
 #[cfg(feature = "device")]
 pub use duet::{
     Asked, Duet, ExportManifest, ExportedDoc, JoinAs, KnownPeer, MergeReport, MoveTarget, Outgoing,
-    Owner, PeerSession, PeerStep, Prep, QuarantinedBatch, RelaySetting, SyncReport, WrapOutcome,
-    MANIFEST_FILE,
+    Owner, PeerSession, PeerStep, Prep, QuarantinedBatch, RelaySetting, SyncReport,
+    WithheldBatches, WrapOutcome, MANIFEST_FILE,
 };
 #[cfg(feature = "device")]
 pub use error::DuetError;

@@ -571,6 +571,16 @@ impl DuetApp {
                             at_secs: b.at,
                         })
                         .collect(),
+                    withheld: d
+                        .relay_withheld(&id)?
+                        .into_iter()
+                        .map(|w| WithheldRecord {
+                            sender: w.sender,
+                            from: w.from,
+                            to: w.to,
+                            at_secs: w.at,
+                        })
+                        .collect(),
                     notebook_id: id,
                     relay: setting.addr,
                 });

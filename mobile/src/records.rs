@@ -317,6 +317,21 @@ pub struct NotebookSyncRecord {
     pub relay_rewound_ms: Option<i64>,
     /// Relay entries set aside: they opened but could not be applied.
     pub set_aside: Vec<SetAsideRecord>,
+    /// Batches the relay did not deliver (lost or withheld), by sender.
+    pub withheld: Vec<WithheldRecord>,
+}
+
+/// Batches of one device the relay did not deliver.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct WithheldRecord {
+    /// The sender id (hex).
+    pub sender: String,
+    /// The first missing batch's number.
+    pub from: u64,
+    /// The last missing batch's number.
+    pub to: u64,
+    /// When it was noticed (seconds since the Unix epoch).
+    pub at_secs: u64,
 }
 
 /// A relay entry set aside instead of applied.

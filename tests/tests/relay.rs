@@ -349,6 +349,7 @@ fn tampered_moved_and_replayed_envelopes_change_nothing() {
             &other.envelope_key(),
             &other.notebook_id(),
             [0u8; 8],
+            duet_core::sync::relay::Chain::default(),
             &[duet_core::sync::relay::DocChanges {
                 doc: "index".into(),
                 changes: vec![1, 2, 3],
@@ -653,7 +654,8 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
         .notebook_secret();
     let notebook = secret.notebook_id();
     let key = secret.envelope_key();
-    let sender = duet_core::sync::relay::sender_id("a member's runaway device");
+    let sender = duet_core::sync::relay::sender_id(&key, "a member's runaway device");
+    let chain = duet_core::sync::relay::Chain::default();
     // A meeting that is not a meeting: valid seal, content that breaks the schema.
     let mut not_a_meeting = automerge::AutoCommit::new();
     automerge::transaction::Transactable::put(
@@ -667,6 +669,7 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
         &key,
         &notebook,
         sender,
+        chain,
         &[DocChanges {
             doc: "zzzzzzzz".into(),
             changes: not_a_meeting.save(),
@@ -678,6 +681,7 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
         &key,
         &notebook,
         sender,
+        chain,
         &[DocChanges {
             doc: "index".into(),
             changes: vec![0u8; 40 * 1024 * 1024],
@@ -705,6 +709,7 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
         &key,
         &notebook,
         sender,
+        chain,
         &[DocChanges {
             doc: "yyyyyyyy".into(),
             changes: huge.save(),
@@ -762,4 +767,74 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
     ana.ok(&["sync"]);
     assert_eq!(agenda(&ana), agenda(&bo));
     assert_eq!(agenda(&ana).len(), 3, "{:?}", agenda(&ana));
+}
+
+#[test]
+fn a_relay_that_drops_one_batch_is_reported_not_silently_skipped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let honest = Relay::start(&dir.path().join("honest"), "127.0.0.1:0", None);
+    let (ana, ticket) = notebook_on(&honest, "Withheld");
+    let bo = join("Bo", &ticket, "report");
+    for i in 0..4 {
+        ana.ok(&["agenda", "add", &format!("batch-{i}")]);
+        ana.ok(&["sync"]);
+    }
+    // A second relay holding the honest relay's log but one of Ana's batches.
+    let lying = Relay::start(&dir.path().join("lying"), "127.0.0.1:0", None);
+    let secret = duet_core::invite::Invite::from_ticket(&ticket)
+        .expect("ticket")
+        .notebook_secret();
+    let mailbox = MailboxKey {
+        mailbox: secret.notebook_id(),
+        token: secret.relay_token(),
+        team_token: None,
+    };
+    let pins = |relay: &Relay| {
+        Pins::Exactly(
+            [duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp")].into(),
+        )
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let identity = TlsIdentity::generate().expect("identity");
+        let from = RelayClient::connect(&identity, honest.addr, pins(&honest))
+            .await
+            .expect("connect");
+        let to = RelayClient::connect(&identity, lying.addr, pins(&lying))
+            .await
+            .expect("connect");
+        let entries = from.pull(&mailbox, 0).await.expect("pull");
+        assert!(entries.len() >= 4, "{} entries", entries.len());
+        let dropped = entries.len() - 2;
+        for (i, (_, envelope)) in entries.into_iter().enumerate() {
+            if i != dropped {
+                to.push(&mailbox, envelope).await.expect("push");
+            }
+        }
+        from.close().await;
+        to.close().await;
+    });
+    bo.ok(&[
+        "relay",
+        "set",
+        &lying.addr.to_string(),
+        "--fingerprint",
+        &lying.fingerprint,
+    ]);
+    bo.ok(&["sync"]);
+    let status = bo.json(&["status"]);
+    let withheld = status["notebooks"][0]["withheld"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(withheld.len(), 1, "{status}");
+    assert_eq!(
+        withheld[0]["from"], withheld[0]["to"],
+        "one batch: {status}"
+    );
+    assert!(bo.ok(&["status"]).contains("did not deliver batch"));
+    // Through the honest relay nothing is missing, and nothing is reported.
+    assert!(ana.json(&["status"])["notebooks"][0]["withheld"]
+        .as_array()
+        .is_some_and(Vec::is_empty));
 }

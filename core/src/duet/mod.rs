@@ -44,7 +44,7 @@ mod relay;
 
 pub use insights::Prep;
 pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
-pub use quarantine::QuarantinedBatch;
+pub use quarantine::{QuarantinedBatch, WithheldBatches};
 pub use questions::Asked;
 pub use relay::{Outgoing, RelaySetting};
 

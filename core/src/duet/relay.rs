@@ -12,7 +12,10 @@ use crate::sync::relay::{self as envelope, DocChanges};
 use automerge::ChangeHash;
 use std::collections::BTreeMap;
 
-use crate::store::settings::{NotebookRelay, RelayAnchor, RelayCursor, RelayRewound, RelaySeen};
+use crate::store::settings::{
+    NotebookRelay, RelayAnchor, RelayCursor, RelayRewound, RelaySeen, SealChain, SenderSeen,
+};
+use crate::sync::relay::Chain;
 use crate::sync::relay_session::{entry_digest, Anchor};
 
 /// The relay a notebook syncs through.
@@ -46,6 +49,10 @@ pub struct Outgoing {
     seen: Vec<(String, Vec<ChangeHash>)>,
     /// Changes in it.
     pub changes: usize,
+    /// Its link in this device's chain, and the envelope's digest (the next link's
+    /// `previous` once the relay acknowledges it).
+    chain: Chain,
+    digest: [u8; 16],
 }
 
 impl Duet {
@@ -91,8 +98,13 @@ impl Duet {
         if same_relay {
             self.store.put(&key, &setting)?;
         } else {
-            // The cursor first: a crash before the switch only re-reads the old relay.
-            self.store.put(&RelayCursor(id.to_owned()), &0)?;
+            // The cursor first: a crash before the switch only re-reads the old relay. Another
+            // relay's log gives every sender a new baseline.
+            self.store.put_forgetting(
+                &RelayCursor(id.to_owned()),
+                &0,
+                &[SenderSeen(id.to_owned(), String::new())],
+            )?;
             self.store.put_forgetting(
                 &key,
                 &setting,
@@ -150,7 +162,12 @@ impl Duet {
             "the relay's log is not the one read here; reading it again from the start"
         );
         let now = jiff::Timestamp::now().as_millisecond();
-        self.store.put(&RelayRewound(notebook.to_owned()), &now)?;
+        // A log read again from the start gives every sender a new baseline.
+        self.store.put_forgetting(
+            &RelayRewound(notebook.to_owned()),
+            &now,
+            &[SenderSeen(notebook.to_owned(), String::new())],
+        )?;
         self.store.put_forgetting(
             &RelayCursor(notebook.to_owned()),
             &0,
@@ -201,11 +218,24 @@ impl Duet {
         if batch.is_empty() {
             return Ok(None);
         }
-        let sender = envelope::sender_id(&self.device.public_hex());
+        let sender = envelope::sender_id(&key, &self.device.public_hex());
+        // The link after the last acknowledged batch: a push that was not acknowledged is
+        // sealed again under the same counter, so a lost push leaves no gap.
+        let last = self
+            .store
+            .get(&SealChain(notebook.to_owned()))?
+            .unwrap_or_default();
+        let chain = Chain {
+            counter: last.counter + 1,
+            previous: last.previous,
+        };
+        let sealed = envelope::seal(&key, notebook, sender, chain, &batch);
         Ok(Some(Outgoing {
-            envelope: envelope::seal(&key, notebook, sender, &batch),
+            digest: entry_digest(&sealed),
+            envelope: sealed,
             seen,
             changes,
+            chain,
         }))
     }
 
@@ -258,6 +288,13 @@ impl Duet {
         for (doc, heads) in &out.seen {
             self.set_relay_seen(notebook, doc, heads)?;
         }
+        self.store.put(
+            &SealChain(notebook.to_owned()),
+            &Chain {
+                counter: out.chain.counter,
+                previous: out.digest,
+            },
+        )?;
         self.store.flush()?;
         Ok(())
     }
@@ -297,7 +334,12 @@ impl Duet {
             // Our own envelopes are opened too: after a restore from a backup, they may hold
             // changes this store no longer has.
             let batch = match envelope::open(&key, notebook, &bytes) {
-                Ok(b) => b,
+                Ok(opened) => {
+                    if let Some(link) = opened.chain {
+                        self.follow_chain(notebook, opened.sender, link, entry_digest(&bytes))?;
+                    }
+                    opened.docs
+                }
                 Err(e) => {
                     tracing::warn!(seq, error = %e, "relay entry rejected");
                     rejected += 1;
@@ -381,8 +423,11 @@ impl Duet {
                 heads: heads.iter().map(|h| h.0).collect(),
             });
         }
-        let sender = envelope::sender_id(&self.device.public_hex());
-        Ok((upto, envelope::seal(&key, notebook, sender, &batch)))
+        let sender = envelope::sender_id(&key, &self.device.public_hex());
+        // Outside this device's chain (counter 0): a snapshot stands for many senders'
+        // batches, and readers past it never see it.
+        let chain = Chain::default();
+        Ok((upto, envelope::seal(&key, notebook, sender, chain, &batch)))
     }
 
     fn relay_seen(&self, notebook: &str, doc: &str) -> Result<Vec<ChangeHash>, DuetError> {

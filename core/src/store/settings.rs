@@ -154,6 +154,20 @@ setting!(
     RelayRewound(notebook) => i64, postcard, "relay-rewound/{notebook}");
 #[cfg(feature = "device")]
 setting!(
+    /// This device's chain link of its last batch the notebook's relay acknowledged: its
+    /// counter, and (in `previous`) that envelope's digest.
+    SealChain(notebook) => crate::sync::relay::Chain, postcard, "seal-chain/{notebook}");
+#[cfg(feature = "device")]
+setting!(
+    /// The last chain link read from a sender (hex id) in the notebook's relay log: its
+    /// counter, and (in `previous`) that envelope's digest.
+    SenderSeen(notebook, sender) => crate::sync::relay::Chain, postcard, "sender-seen/{notebook}/{sender}");
+#[cfg(feature = "device")]
+setting!(
+    /// Batches of a sender (hex id) the relay did not deliver, as last noticed.
+    Withheld(notebook, sender) => crate::WithheldBatches, postcard, "withheld/{notebook}/{sender}");
+#[cfg(feature = "device")]
+setting!(
     /// A relay batch set aside instead of applied, by notebook and zero-padded sequence
     /// number (so a family scan lists them in order).
     Quarantined(notebook, seq) => crate::QuarantinedBatch, postcard, "quarantine/{notebook}/{seq}");

@@ -1,24 +1,37 @@
 //! Relay envelopes: what a device pushes to the relay and pulls from it, sealed so the
 //! relay learns nothing but sizes and timing.
 //!
-//! An envelope holds a batch of (document id, Automerge changes, heads after them),
-//! postcard-encoded and deflated, sealed with XChaCha20-Poly1305 under the notebook's
-//! envelope key with a random 24-byte nonce. The notebook id and the sender's short id are
-//! the associated data, so an envelope moved to another mailbox or relabelled fails to
-//! open. Even how many documents a notebook has, and which changed, stay inside the
-//! ciphertext. Replays and duplicates are harmless: Automerge ignores changes it has.
+//! An envelope holds a batch of (document id, Automerge changes, heads after them) and the
+//! sender's [`Chain`] link, postcard-encoded and deflated, sealed with XChaCha20-Poly1305
+//! under the notebook's envelope key with a random 24-byte nonce. The notebook id and the
+//! sender's short id are the associated data, so an envelope moved to another mailbox or
+//! relabelled fails to open. Even how many documents a notebook has, and which changed,
+//! stay inside the ciphertext. Replays and duplicates are harmless: Automerge ignores
+//! changes it has.
 //!
-//! Layout: `1` (version) | sender (8 bytes) | nonce (24) | ciphertext.
+//! The sender id is keyed by the notebook (see [`sender_id`]): the same device has
+//! unrelated ids in two notebooks' mailboxes, so a relay cannot tell that one manager's
+//! device writes to several reports' notebooks.
+//!
+//! The chain link (the sender's counter of acknowledged batches and the digest of its
+//! previous one) is inside the ciphertext, so the relay can neither read nor forge it: a
+//! device reading the log sees when a batch of some sender is missing between two others.
+//!
+//! Layout: version | sender (8 bytes) | nonce (24) | ciphertext. Version 1 (no chain link,
+//! an unkeyed sender id) is still opened: logs written by older devices stay readable.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-const ENVELOPE_VERSION: u8 = 1;
+const ENVELOPE_VERSION: u8 = 2;
+const ENVELOPE_V1: u8 = 1;
 const SENDER_LEN: usize = 8;
 const NONCE_LEN: usize = 24;
 const HEADER_LEN: usize = 1 + SENDER_LEN + NONCE_LEN;
+/// Domain of the key sender ids are hashed with (derived from the envelope key).
+const SENDER_CONTEXT: &str = "duet relay envelope sender id v2";
 
 /// Errors opening an envelope.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -46,10 +59,41 @@ pub struct DocChanges {
     pub heads: Vec<[u8; 32]>,
 }
 
-/// A device's short id in envelopes: 8 bytes of BLAKE3 of its public key.
-pub fn sender_id(device_public_hex: &str) -> [u8; SENDER_LEN] {
+/// A sender's link in its chain of batches for one notebook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Chain {
+    /// This batch's number among the sender's batches the relay acknowledged (from 1). A
+    /// batch whose push was not acknowledged is sealed again under the same number.
+    pub counter: u64,
+    /// The digest of the sender's previous acknowledged envelope (zeros for the first).
+    pub previous: [u8; 16],
+}
+
+/// An opened envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// The sender id in its header.
+    pub sender: [u8; SENDER_LEN],
+    /// The sender's chain link (`None` in a version-1 envelope).
+    pub chain: Option<Chain>,
+    /// The batch.
+    pub docs: Vec<DocChanges>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SealedBatch {
+    chain: Chain,
+    docs: Vec<DocChanges>,
+}
+
+/// A device's short id in one notebook's envelopes: 8 bytes of a BLAKE3 hash of its public
+/// key, keyed by a key derived from the notebook's envelope key.
+pub fn sender_id(envelope_key: &[u8; 32], device_public_hex: &str) -> [u8; SENDER_LEN] {
+    let key = blake3::derive_key(SENDER_CONTEXT, envelope_key);
     let mut out = [0u8; SENDER_LEN];
-    out.copy_from_slice(&blake3::hash(device_public_hex.as_bytes()).as_bytes()[..SENDER_LEN]);
+    out.copy_from_slice(
+        &blake3::keyed_hash(&key, device_public_hex.as_bytes()).as_bytes()[..SENDER_LEN],
+    );
     out
 }
 
@@ -58,8 +102,8 @@ pub fn sender_of(envelope: &[u8]) -> Option<[u8; SENDER_LEN]> {
     envelope.get(1..1 + SENDER_LEN)?.try_into().ok()
 }
 
-fn aad(notebook: &str, sender: &[u8]) -> Vec<u8> {
-    let mut aad = b"duet envelope v1\0".to_vec();
+fn aad(version: u8, notebook: &str, sender: &[u8]) -> Vec<u8> {
+    let mut aad = format!("duet envelope v{version}\0").into_bytes();
     aad.extend_from_slice(notebook.as_bytes());
     aad.push(0);
     aad.extend_from_slice(sender);
@@ -71,10 +115,15 @@ pub fn seal(
     key: &[u8; 32],
     notebook: &str,
     sender: [u8; SENDER_LEN],
+    chain: Chain,
     batch: &[DocChanges],
 ) -> Vec<u8> {
+    let sealed = SealedBatch {
+        chain,
+        docs: batch.to_vec(),
+    };
     // Encoding owned data into a Vec cannot fail.
-    let plain = super::peer::pack(&postcard::to_allocvec(batch).unwrap_or_default());
+    let plain = super::peer::pack(&postcard::to_allocvec(&sealed).unwrap_or_default());
     let mut nonce = [0u8; NONCE_LEN];
     rand::rng().fill_bytes(&mut nonce);
     let cipher = XChaCha20Poly1305::new(Key::from_slice(key));
@@ -83,7 +132,7 @@ pub fn seal(
             XNonce::from_slice(&nonce),
             Payload {
                 msg: &plain,
-                aad: &aad(notebook, &sender),
+                aad: &aad(ENVELOPE_VERSION, notebook, &sender),
             },
         )
         .unwrap_or_default();
@@ -96,15 +145,13 @@ pub fn seal(
 }
 
 /// Opens an envelope of `notebook`'s mailbox.
-pub fn open(
-    key: &[u8; 32],
-    notebook: &str,
-    envelope: &[u8],
-) -> Result<Vec<DocChanges>, EnvelopeError> {
-    if envelope.len() < HEADER_LEN + 16 || envelope[0] != ENVELOPE_VERSION {
+pub fn open(key: &[u8; 32], notebook: &str, envelope: &[u8]) -> Result<Opened, EnvelopeError> {
+    let version = *envelope.first().ok_or(EnvelopeError::Format)?;
+    if envelope.len() < HEADER_LEN + 16 || !matches!(version, ENVELOPE_V1 | ENVELOPE_VERSION) {
         return Err(EnvelopeError::Format);
     }
-    let sender = &envelope[1..1 + SENDER_LEN];
+    let mut sender = [0u8; SENDER_LEN];
+    sender.copy_from_slice(&envelope[1..1 + SENDER_LEN]);
     let nonce = &envelope[1 + SENDER_LEN..HEADER_LEN];
     let cipher = XChaCha20Poly1305::new(Key::from_slice(key));
     let plain = cipher
@@ -112,12 +159,25 @@ pub fn open(
             XNonce::from_slice(nonce),
             Payload {
                 msg: &envelope[HEADER_LEN..],
-                aad: &aad(notebook, sender),
+                aad: &aad(version, notebook, &sender),
             },
         )
         .map_err(|_| EnvelopeError::Tampered)?;
     let raw = super::peer::unpack(&plain).map_err(|_| EnvelopeError::Malformed)?;
-    postcard::from_bytes(&raw).map_err(|_| EnvelopeError::Malformed)
+    if version == ENVELOPE_V1 {
+        let docs = postcard::from_bytes(&raw).map_err(|_| EnvelopeError::Malformed)?;
+        return Ok(Opened {
+            sender,
+            chain: None,
+            docs,
+        });
+    }
+    let batch: SealedBatch = postcard::from_bytes(&raw).map_err(|_| EnvelopeError::Malformed)?;
+    Ok(Opened {
+        sender,
+        chain: Some(batch.chain),
+        docs: batch.docs,
+    })
 }
 
 #[cfg(test)]
@@ -133,21 +193,70 @@ mod tests {
         }]
     }
 
+    fn chain() -> Chain {
+        Chain {
+            counter: 3,
+            previous: [4u8; 16],
+        }
+    }
+
     #[test]
     fn envelopes_round_trip_and_hide_their_content() {
         let key = [9u8; 32];
-        let env = seal(&key, "nb1", sender_id("dev"), &batch());
-        assert_eq!(open(&key, "nb1", &env), Ok(batch()));
+        let sender = sender_id(&key, "dev");
+        let env = seal(&key, "nb1", sender, chain(), &batch());
+        assert_eq!(
+            open(&key, "nb1", &env),
+            Ok(Opened {
+                sender,
+                chain: Some(chain()),
+                docs: batch()
+            })
+        );
         let text = String::from_utf8_lossy(&env);
         assert!(!text.contains("index") && !text.contains("automerge"));
         // A fresh nonce each time: the same batch never seals the same way.
-        assert_ne!(env, seal(&key, "nb1", sender_id("dev"), &batch()));
+        assert_ne!(env, seal(&key, "nb1", sender, chain(), &batch()));
+    }
+
+    #[test]
+    fn one_device_has_unrelated_sender_ids_in_two_notebooks() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        assert_eq!(sender_id(&a, "dev"), sender_id(&a, "dev"));
+        assert_ne!(sender_id(&a, "dev"), sender_id(&b, "dev"));
+        assert_ne!(sender_id(&a, "dev"), sender_id(&a, "other"));
+    }
+
+    #[test]
+    fn a_version_1_envelope_still_opens() {
+        let key = [9u8; 32];
+        let sender = [5u8; SENDER_LEN];
+        let plain = crate::sync::peer::pack(&postcard::to_allocvec(&batch()).expect("encode"));
+        let nonce = [6u8; NONCE_LEN];
+        let sealed = XChaCha20Poly1305::new(Key::from_slice(&key))
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &plain,
+                    aad: &aad(ENVELOPE_V1, "nb1", &sender),
+                },
+            )
+            .expect("seal");
+        let env = [&[ENVELOPE_V1][..], &sender, &nonce, &sealed].concat();
+        assert_eq!(
+            open(&key, "nb1", &env),
+            Ok(Opened {
+                sender,
+                chain: None,
+                docs: batch()
+            })
+        );
     }
 
     #[test]
     fn tampering_moving_and_relabelling_are_detected() {
         let key = [9u8; 32];
-        let env = seal(&key, "nb1", sender_id("dev"), &batch());
+        let env = seal(&key, "nb1", sender_id(&key, "dev"), chain(), &batch());
         for at in [0usize, 3, 20, env.len() / 2, env.len() - 1] {
             let mut bad = env.clone();
             bad[at] ^= 0x40;
