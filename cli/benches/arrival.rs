@@ -106,7 +106,11 @@ fn main() {
             duet_relay::server::RelayServer::bind(
                 store,
                 "127.0.0.1:0".parse().expect("addr"),
-                duet_relay::config::RelayConfig::default(),
+                // On loopback only: no team token needed.
+                duet_relay::config::RelayConfig {
+                    require_team_token: false,
+                    ..Default::default()
+                },
             )
         })
         .expect("bind relay");

@@ -176,7 +176,11 @@ fn via_relay(dir: &std::path::Path, ana: Duet, bo: Duet) -> Result<(usize, Strin
         let server = duet_relay::server::RelayServer::bind(
             store,
             "127.0.0.1:0".parse().context("loopback address")?,
-            duet_relay::config::RelayConfig::default(),
+            // On loopback only: no team token needed.
+            duet_relay::config::RelayConfig {
+                require_team_token: false,
+                ..Default::default()
+            },
         )?;
         let addr = server.local_addr()?;
         let fingerprint = duet_core::crypto::fingerprint_text(&server.fingerprint());

@@ -29,7 +29,7 @@ class Heard(dm.ChangeListener):
 def relay():
     data = tempfile.mkdtemp()
     proc = subprocess.Popen(
-        [os.environ["DUET_RELAY"], "serve", "--listen", "127.0.0.1:0", "--data", data],
+        [os.environ["DUET_RELAY"], "serve", "--open", "--listen", "127.0.0.1:0", "--data", data],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

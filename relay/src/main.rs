@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// Run the relay until SIGTERM or Ctrl-C.
     #[command(
-        after_help = "Example:\n  duet-relay serve --listen 0.0.0.0:7879 --data /var/lib/duet-relay\n\nOpen UDP port 7879. Logs go to stderr (RUST_LOG=debug for more)."
+        after_help = "Example:\n  duet-relay serve --listen 0.0.0.0:7879 --data /var/lib/duet-relay\n  duet-relay token new --label platform-team --data /var/lib/duet-relay\n\nOpen UDP port 7879. Creating a mailbox needs a team token (give it to the team; devices pass it to `duet relay set --team-token`), unless the relay runs with --open. Logs go to stderr (RUST_LOG=debug for more)."
     )]
     Serve {
         /// Address and UDP port.
@@ -36,6 +36,10 @@ enum Command {
         /// A JSON file of settings (limits, require_team_token).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Let anyone who reaches the relay create mailboxes, without a team token (for a
+        /// relay only a trusted network reaches).
+        #[arg(long)]
+        open: bool,
     },
     /// Print the relay's certificate fingerprint (devices pin it).
     #[command(after_help = "Example:\n  duet-relay fingerprint --data /var/lib/duet-relay")]
@@ -77,6 +81,18 @@ enum TokenCmd {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Revoke a team token, or every token with a label; no new mailbox can be made with
+    /// it (mailboxes already made keep working). Run with the relay stopped.
+    #[command(
+        after_help = "Example:\n  duet-relay token revoke platform-team --data /var/lib/duet-relay"
+    )]
+    Revoke {
+        /// The token (`dt_…`) or a label.
+        token_or_label: String,
+        /// The relay's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -96,6 +112,7 @@ fn run(cli: Cli) -> Result<()> {
             listen,
             data,
             config,
+            open,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -104,10 +121,14 @@ fn run(cli: Cli) -> Result<()> {
                 )
                 .with_writer(std::io::stderr)
                 .init();
-            let config = match config {
+            let mut config = match config {
                 Some(path) => RelayConfig::load(&path)?,
                 None => RelayConfig::default(),
             };
+            if open {
+                config.require_team_token = false;
+            }
+            let open = !config.require_team_token;
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             rt.block_on(async move {
                 let store = RelayStore::open(&data)
@@ -125,6 +146,9 @@ fn run(cli: Cli) -> Result<()> {
                     fingerprint_text(&server.fingerprint())
                 );
                 tracing::info!(%addr, "listening");
+                if open {
+                    tracing::warn!("open relay: anyone who reaches it can create mailboxes (no team token required)");
+                }
                 server.run(duet_core::net::shutdown_signal()).await;
                 tracing::info!("stopped; everything acknowledged is on disk");
                 Ok::<_, anyhow::Error>(())
@@ -147,6 +171,19 @@ fn run(cli: Cli) -> Result<()> {
                 "Team token for {label:?}: give it to the team; the relay keeps only its hash."
             );
             Ok(())
+        }
+        Command::Token(TokenCmd::Revoke {
+            token_or_label,
+            data,
+        }) => {
+            let store = RelayStore::open_offline(&data)?;
+            match store.revoke_team_token(&token_or_label)? {
+                0 => anyhow::bail!("no team token is {token_or_label:?} or labelled so (duet-relay token list shows the labels)"),
+                n => {
+                    println!("Revoked {n} team token{}.", if n == 1 { "" } else { "s" });
+                    Ok(())
+                }
+            }
         }
         Command::Token(TokenCmd::List { data }) => {
             let store = RelayStore::open_offline(&data)?;

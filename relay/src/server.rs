@@ -11,7 +11,8 @@ use crate::store::{PushOutcome, RelayStore, Write};
 use duet_core::crypto::token_verifier;
 use duet_core::net::tls;
 use duet_core::wire::{self, RelayRefusal, RelayReply, RelayRequest, WireError};
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +36,31 @@ pub struct RelayServer {
     config: Arc<RelayConfig>,
     fingerprint: [u8; 32],
     connections: Arc<AtomicUsize>,
+    /// Connections held per source address.
+    per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// Releases a connection's place in the counts when it ends.
+struct Admitted {
+    total: Arc<AtomicUsize>,
+    per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.total.fetch_sub(1, Ordering::Relaxed);
+        let mut map = self
+            .per_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl RelayServer {
@@ -57,6 +83,7 @@ impl RelayServer {
             config: Arc::new(config),
             fingerprint: identity.fingerprint(),
             connections: Arc::new(AtomicUsize::new(0)),
+            per_address: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -78,21 +105,18 @@ impl RelayServer {
                 _ = &mut shutdown => break,
                 incoming = self.endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
-                    if self.connections.load(Ordering::Relaxed) >= self.config.max_connections {
-                        tracing::warn!(peer = %incoming.remote_address(), "connection refused: at the connection cap");
+                    let Some(admitted) = self.admit(incoming.remote_address()) else {
                         incoming.refuse();
                         continue;
-                    }
-                    self.connections.fetch_add(1, Ordering::Relaxed);
+                    };
                     let store = self.store.clone();
                     let config = self.config.clone();
-                    let count = self.connections.clone();
                     tokio::spawn(async move {
                         let addr = incoming.remote_address();
                         if let Err(e) = connection(store, config, incoming).await {
                             tracing::info!(peer = %addr, error = %e, "connection ended");
                         }
-                        count.fetch_sub(1, Ordering::Relaxed);
+                        drop(admitted);
                     });
                 }
             }
@@ -106,6 +130,36 @@ impl RelayServer {
             tracing::error!(error = %e, "final flush failed");
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+    }
+}
+
+impl RelayServer {
+    /// Counts a new connection from `addr`, or says why not (over the total cap, or over
+    /// the cap for its address).
+    fn admit(&self, addr: SocketAddr) -> Option<Admitted> {
+        if self.connections.load(Ordering::Relaxed) >= self.config.max_connections {
+            tracing::warn!(peer = %addr, "connection refused: at the connection cap");
+            return None;
+        }
+        let ip = addr.ip();
+        {
+            let mut map = self
+                .per_address
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let held = map.entry(ip).or_insert(0);
+            if *held >= self.config.max_connections_per_address {
+                tracing::warn!(peer = %addr, held = *held, "connection refused: at the cap for its address");
+                return None;
+            }
+            *held += 1;
+        }
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        Some(Admitted {
+            total: self.connections.clone(),
+            per_address: self.per_address.clone(),
+            ip,
+        })
     }
 }
 
@@ -301,6 +355,22 @@ async fn stream(
                 send,
                 RelayRefusal::BadRequest,
                 "envelope over the size limit",
+            )
+            .await;
+        }
+    }
+    if matches!(request, RelayRequest::Push { .. }) && config.max_store_bytes > 0 {
+        let held = store.bytes_on_disk().map_err(internal)?;
+        if held >= config.max_store_bytes {
+            tracing::warn!(
+                held,
+                cap = config.max_store_bytes,
+                "push refused: the relay's store is at its disk cap"
+            );
+            return refuse(
+                send,
+                RelayRefusal::QuotaExceeded,
+                "the relay's disk is full; ask its operator (a member device can compact its mailbox)",
             )
             .await;
         }

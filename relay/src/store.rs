@@ -103,7 +103,13 @@ pub struct RelayStore {
     writes: mpsc::Sender<Write>,
     /// (mailbox, new durable head) after every flush.
     pub arrivals: broadcast::Sender<(String, u64)>,
+    /// The store's size on disk as last measured, and when.
+    disk: Mutex<(u64, Option<std::time::Instant>)>,
 }
+
+/// How long a measurement of the store's size on disk is used before measuring again
+/// (measuring lists the store's files; pushes come thousands a second).
+const DISK_MEASURE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn log_key(mailbox: &str, seq: u64) -> Vec<u8> {
     let mut k = mailbox.as_bytes().to_vec();
@@ -132,6 +138,7 @@ impl RelayStore {
             durable: Mutex::new(HashMap::new()),
             writes,
             arrivals,
+            disk: Mutex::new((0, None)),
         });
         tokio::spawn(writer(store.clone(), queue));
         Ok(store)
@@ -198,6 +205,22 @@ impl RelayStore {
         Ok((out, false))
     }
 
+    /// The store's size on disk, measured at most every [`DISK_MEASURE_EVERY`].
+    pub fn bytes_on_disk(&self) -> Result<u64, RelayStoreError> {
+        let mut disk = self
+            .disk
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let (bytes, Some(at)) = *disk {
+            if at.elapsed() < DISK_MEASURE_EVERY {
+                return Ok(bytes);
+            }
+        }
+        let bytes = self.engine.size_on_disk()?;
+        *disk = (bytes, Some(std::time::Instant::now()));
+        Ok(bytes)
+    }
+
     /// Whether `hash` is a team token's hash.
     pub fn team_token_valid(&self, token: &str) -> Result<bool, RelayStoreError> {
         Ok(self
@@ -257,6 +280,34 @@ impl OfflineStore {
         )?;
         self.engine.flush()?;
         Ok(token)
+    }
+
+    /// Revokes team tokens: the one given (`dt_…`), or every token with that label.
+    /// Returns how many were revoked. Mailboxes already made keep working (each is opened
+    /// by its own notebook's token); no new one can be made with a revoked team token.
+    pub fn revoke_team_token(&self, token_or_label: &str) -> Result<usize, RelayStoreError> {
+        let mut doomed = Vec::new();
+        if token_or_label.starts_with("dt_") {
+            let hash = blake3::hash(token_or_label.as_bytes());
+            if self.tokens.get(hash.as_bytes())?.is_some() {
+                doomed.push(hash.as_bytes().to_vec());
+            }
+        } else {
+            for item in self.tokens.iter() {
+                let (k, v) = item?;
+                let label = serde_json::from_slice::<serde_json::Value>(&v)
+                    .ok()
+                    .and_then(|j| j["label"].as_str().map(str::to_owned));
+                if label.as_deref() == Some(token_or_label) {
+                    doomed.push(k.to_vec());
+                }
+            }
+        }
+        for key in &doomed {
+            self.tokens.remove(key)?;
+        }
+        self.engine.flush()?;
+        Ok(doomed.len())
     }
 
     /// The labels of the team tokens issued.

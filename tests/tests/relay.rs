@@ -39,7 +39,7 @@ fn strict_relay() -> (tempfile::TempDir, Relay) {
     let config = dir.path().join("relay.json");
     std::fs::write(
         &config,
-        r#"{ "stall_timeout_secs": 2, "max_envelope_bytes": 65536 }"#,
+        r#"{ "stall_timeout_secs": 2, "max_envelope_bytes": 65536, "require_team_token": false }"#,
     )
     .expect("config");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
@@ -462,7 +462,8 @@ fn team_tokens_quotas_and_rates_are_enforced() {
     let config = dir.path().join("relay.json");
     std::fs::write(
         &config,
-        r#"{ "require_team_token": true, "mailbox_quota_bytes": 200000, "max_envelope_bytes": 65536,
+        // No `require_team_token`: a relay requires team tokens by default.
+        r#"{ "mailbox_quota_bytes": 200000, "max_envelope_bytes": 65536,
              "requests_per_second": 20, "stall_timeout_secs": 2 }"#,
     )
     .expect("config");
@@ -525,6 +526,51 @@ fn team_tokens_quotas_and_rates_are_enforced() {
     });
     // The real device was not hurt.
     ana.ok(&["agenda", "add", "still-fine"]);
+    ana.ok(&["sync"]);
+
+    // The operator revokes the token: no new mailbox with it; made ones keep working.
+    assert!(relay.stop(), "the relay did not stop cleanly");
+    let out = std::process::Command::new(duet_tests::relay_binary())
+        .args(["token", "revoke", "Platform team", "--data"])
+        .arg(&data)
+        .output()
+        .expect("token revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new(duet_tests::relay_binary())
+        .args(["token", "revoke", "Platform team", "--data"])
+        .arg(&data)
+        .output()
+        .expect("token revoke");
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no team token"),
+        "revoking twice: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let relay = Relay::start(&data, &addr, Some(&config));
+    let cy = Device::new("Cy");
+    cy.ok(&[
+        "notebook", "new", "Later", "--me", "manager", "--with", "Di",
+    ]);
+    cy.ok(&[
+        "relay",
+        "set",
+        &addr,
+        "--fingerprint",
+        &relay.fingerprint,
+        "--team-token",
+        &token,
+    ]);
+    let refused = cy.run(&["sync"]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("team token"),
+        "a revoked team token made a mailbox: {}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    ana.ok(&["agenda", "add", "after-the-revocation"]);
     ana.ok(&["sync"]);
 }
 
@@ -837,4 +883,46 @@ fn a_relay_that_drops_one_batch_is_reported_not_silently_skipped() {
     assert!(ana.json(&["status"])["notebooks"][0]["withheld"]
         .as_array()
         .is_some_and(Vec::is_empty));
+}
+
+#[test]
+fn one_address_holds_at_most_its_share_of_connections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relay.json");
+    std::fs::write(
+        &config,
+        r#"{ "max_connections_per_address": 3, "require_team_token": false }"#,
+    )
+    .expect("config");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let identity = TlsIdentity::generate().expect("identity");
+        let connect = || RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()));
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(connect().await.expect("within the share"));
+        }
+        assert!(
+            connect().await.is_err(),
+            "a fourth connection from one address"
+        );
+        if let Some(first) = held.pop() {
+            first.close().await;
+        }
+        // The relay counts the closed connection out once it has ended there.
+        let mut again = None;
+        for _ in 0..50 {
+            if let Ok(c) = connect().await {
+                again = Some(c);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            again.is_some(),
+            "a place freed by a closed connection was not given again"
+        );
+    });
 }

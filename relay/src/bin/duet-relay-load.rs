@@ -78,7 +78,7 @@ fn start_relay() -> Result<RelayProcess> {
     let config = dir.path().join("relay.json");
     std::fs::write(
         &config,
-        r#"{ "max_connections": 50000, "requests_per_second": 100000, "idle_timeout_secs": 120 }"#,
+        r#"{ "max_connections": 50000, "max_connections_per_address": 50000, "requests_per_second": 100000, "idle_timeout_secs": 120, "require_team_token": false }"#,
     )?;
     let mut child = std::process::Command::new(&bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
