@@ -309,6 +309,10 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
         after_help = "Example:\n  duet status\n  duet status --json\n\nA node (`duet serve`) syncs in the background; without one, nothing syncs by itself."
     )]
     Status,
+    /// Check the home: where its key is kept, that nothing in it is open to other users,
+    /// that its store opens and its secrets are sealed.
+    #[command(after_help = "Example:\n  duet doctor\n  duet doctor --json")]
+    Doctor,
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  duet completions bash > ~/.local/share/bash-completion/completions/duet"

@@ -522,6 +522,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
         }
         Command::Peers => crate::network::peers(duet, out)?,
         Command::Status => crate::node::status_offline(duet, out)?,
+        Command::Doctor => crate::doctor::run(duet, out)?,
         Command::Relay(cmd) => crate::network::relay(duet, cmd, out)?,
         Command::Invite { addrs, port } => crate::network::invite(duet, addrs, port, context, out)?,
         Command::Join {

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod demo;
+mod doctor;
 mod network;
 mod node;
 mod practice;

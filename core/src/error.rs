@@ -95,6 +95,12 @@ pub enum DuetError {
     /// The home's owner (the node or the app) has closed it; nothing more can be done on it.
     #[error("the home was closed while this was waiting for it")]
     HomeClosed,
+    /// The home key is missing or does not open the home's secrets.
+    #[error("{why}")]
+    HomeKey {
+        /// What is wrong, naming where the key was looked for.
+        why: String,
+    },
     /// The device store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -99,18 +99,9 @@ fn notify(listener: &Mutex<Option<Arc<dyn ChangeListener>>>, notebook: &str, sum
     }
 }
 
-#[uniffi::export]
 impl DuetApp {
-    /// Opens the home in `dir` (a directory the app owns), making this device's identity
-    /// with `name` the first time.
-    #[uniffi::constructor]
-    pub fn open(dir: String, name: String) -> Result<Arc<DuetApp>, MobileError> {
-        let home = std::path::PathBuf::from(&dir);
-        let duet = match Duet::open(&home) {
-            Ok(d) => d,
-            Err(duet_core::DuetError::NotInitialized { .. }) => Duet::init(&home, &name)?,
-            Err(e) => return Err(e.into()),
-        };
+    /// Gives the opened home its owner thread.
+    fn serve(duet: Duet) -> Result<Arc<DuetApp>, MobileError> {
         let owner = Home::spawn(duet)?;
         Ok(Arc::new(DuetApp {
             home: owner.handle(),
@@ -119,6 +110,43 @@ impl DuetApp {
             runtime: Mutex::new(None),
             live: Mutex::new(None),
         }))
+    }
+}
+
+#[uniffi::export]
+impl DuetApp {
+    /// Opens the home in `dir` (a directory the app owns), making this device's identity
+    /// with `name` the first time. Its secrets are sealed with a key file in `dir`; an app with a platform keystore
+    /// uses [`DuetApp::open_with_home_key`] instead.
+    #[uniffi::constructor]
+    pub fn open(dir: String, name: String) -> Result<Arc<DuetApp>, MobileError> {
+        let home = std::path::PathBuf::from(&dir);
+        let duet = match Duet::open(&home) {
+            Ok(d) => d,
+            Err(duet_core::DuetError::NotInitialized { .. }) => Duet::init(&home, &name)?,
+            Err(e) => return Err(e.into()),
+        };
+        DuetApp::serve(duet)
+    }
+
+    /// Like [`DuetApp::open`], with the home's secrets sealed by `home_key` (32 bytes the app
+    /// keeps in the platform keystore: Android Keystore, iOS Keychain), so nothing on disk
+    /// opens the notebooks without it. The same key must be given every time.
+    #[uniffi::constructor]
+    pub fn open_with_home_key(
+        dir: String,
+        name: String,
+        home_key: Vec<u8>,
+    ) -> Result<Arc<DuetApp>, MobileError> {
+        let home = std::path::PathBuf::from(&dir);
+        let duet = match Duet::open_with_home_key(&home, &home_key) {
+            Ok(d) => d,
+            Err(duet_core::DuetError::NotInitialized { .. }) => {
+                Duet::init_with_home_key(&home, &name, &home_key)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        DuetApp::serve(duet)
     }
 
     /// Registers the listener (replacing any earlier one).

@@ -67,6 +67,9 @@ impl From<DuetError> for MobileError {
             DuetError::NotInitialized { .. } => MobileError::NeedsSetup {
                 message: "This device has no identity yet: finish setting up the app.".into(),
             },
+            DuetError::HomeKey { .. } => MobileError::Storage {
+                message: "This device's notes are locked with a key the app could not provide; restore the app's keystore, or set the app up again.".into(),
+            },
             DuetError::NoNotebook => MobileError::NeedsSetup {
                 message: "No notebook yet: create one, or join with an invite.".into(),
             },

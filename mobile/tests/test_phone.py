@@ -303,3 +303,24 @@ def test_live_sync_carries_edits_both_ways_with_no_sync_call(relay):
     phone.stop_live_sync()
     laptop.stop_live_sync()
     assert not phone.sync_status().live
+
+
+def test_a_home_sealed_with_the_apps_key_opens_only_with_it():
+    home = tempfile.mkdtemp()
+    key = os.urandom(32)
+    phone = dm.DuetApp.open_with_home_key(home, "Ana", key)
+    phone.create_notebook("Sealed", dm.PersonRole.REPORT, "Ann")
+    phone.add_agenda_item("kept under the app's key", True)
+    del phone
+    import gc
+
+    gc.collect()
+    # The key stays with the app: no key file in the home.
+    assert not os.path.exists(os.path.join(home, "home.key"))
+    with pytest.raises(dm.MobileError.Storage) as wrong:
+        dm.DuetApp.open_with_home_key(home, "Ana", os.urandom(32))
+    assert "key" in str(wrong.value)
+    with pytest.raises(dm.MobileError.Storage):
+        dm.DuetApp.open(home, "Ana")
+    again = dm.DuetApp.open_with_home_key(home, "Ana", key)
+    assert [i.text for i in again.overview().backlog] == ["kept under the app's key"]

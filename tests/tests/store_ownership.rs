@@ -105,6 +105,55 @@ fn a_home_is_private_whatever_the_umask_and_its_lock_names_no_ticket() {
     }
     let lock = std::fs::read_to_string(bo.join("LOCK")).expect("lock");
     assert!(lock.ends_with(": duet agenda add"), "{lock}");
+    let doctor: serde_json::Value =
+        serde_json::from_str(&duet_with_umask_022(&bo, &["--json", "doctor"])).expect("json");
+    assert_eq!(doctor["home_key"]["kind"], "key_file", "{doctor}");
+    assert_eq!(doctor["open_to_others"], serde_json::json!([]), "{doctor}");
+
+    // The store holds no secret in the clear: the notebook's secret (from the ticket) and
+    // the TLS private key are sealed with the home key, which is in the 0600 key file.
+    let secret = duet_core::invite::Invite::from_ticket(&ticket)
+        .expect("ticket")
+        .notebook_secret();
+    let tls = duet_core::Duet::open(&ana)
+        .expect("open")
+        .tls_identity()
+        .expect("tls");
+    // The private part of the key: bytes of the key that the (public) certificate lacks.
+    let private_part = tls
+        .key_der
+        .windows(24)
+        .rev()
+        .find(|w| !tls.cert_der.windows(24).any(|c| c == *w))
+        .expect("a private part")
+        .to_vec();
+    for (home, what, bytes) in [
+        (&ana, "notebook secret", secret.as_bytes().to_vec()),
+        (&bo, "notebook secret", secret.as_bytes().to_vec()),
+        (&ana, "TLS private key", private_part),
+    ] {
+        assert!(home.join("home.key").is_file());
+        let hex = data_encoding_hex(&bytes);
+        for file in files_under(&home.join("store")) {
+            let held = std::fs::read(&file).expect("read");
+            assert!(
+                !held.windows(bytes.len()).any(|w| w == bytes.as_slice())
+                    && !held.windows(hex.len()).any(|w| w == hex.as_bytes()),
+                "{} holds the {what} in the clear",
+                file.display()
+            );
+        }
+    }
+}
+
+fn data_encoding_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn files_under(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    duet_tests::collect(root, &mut out);
+    out
 }
 #[test]
 fn a_second_process_on_a_held_home_is_told_who_holds_it() {

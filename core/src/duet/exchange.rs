@@ -96,13 +96,7 @@ impl Duet {
         }
         let bundle = Bundle {
             notebook_id: nb.id.clone(),
-            secret: data_encoding::HEXLOWER
-                .decode(record.secret_hex.as_bytes())
-                .map_err(|_| {
-                    DuetError::Store(crate::store::StoreError::Corrupt {
-                        what: format!("secret of notebook {}", nb.id),
-                    })
-                })?,
+            secret: self.open_notebook_secret(&record)?,
             title: index::title(&nb.index()?.am)?,
             docs,
         };
@@ -164,7 +158,7 @@ impl Duet {
             .ok_or_else(|| DuetError::Invalid(format!("the notebook has no {role}")))?;
         self.store.put_notebook(&NotebookRecord {
             id: id.clone(),
-            secret_hex: data_encoding::HEXLOWER.encode(secret.as_bytes()),
+            secret_hex: self.seal_notebook_secret(&id, secret.as_bytes()),
             title: title.to_owned(),
             personal: false,
         })?;

@@ -41,12 +41,14 @@ mod private;
 mod quarantine;
 mod questions;
 mod relay;
+mod secrets;
 
 pub use insights::Prep;
 pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
 pub use quarantine::{QuarantinedBatch, WithheldBatches};
 pub use questions::Asked;
 pub use relay::{Outgoing, RelaySetting};
+pub use secrets::HomeKeySource;
 
 use agenda::carry_over;
 use commits::open_commitments;
@@ -148,7 +150,19 @@ pub struct Duet {
     /// The notebook loaded by the last call, kept while this process holds the store's
     /// lock (so nothing else can change it): the next edit need not load it again.
     cache: RefCell<Option<Notebook>>,
+    /// Seals the home's secrets before they reach the store.
+    home_key: secrets::HomeKey,
 }
+
+/// What a notebook's secret is, as sealed-value context.
+fn secret_context(notebook: &str) -> String {
+    format!("notebook-secret/{notebook}")
+}
+
+/// What the device's signing key is, as sealed-value context.
+const DEVICE_KEY: &str = "device-key";
+/// What the TLS private key is, as sealed-value context.
+pub(super) const TLS_KEY: &str = "tls-key";
 
 impl std::fmt::Debug for Duet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -169,8 +183,18 @@ impl Duet {
         directories::ProjectDirs::from("", "", "duet").map(|d| d.data_dir().to_owned())
     }
 
-    /// Makes this device's identity in `home`.
+    /// Makes this device's identity in `home`, its secrets sealed by the home's key file.
     pub fn init(home: &Path, name: &str) -> Result<Duet, DuetError> {
+        Duet::init_keyed(home, name, None)
+    }
+
+    /// Like [`Duet::init`], with a home key the app keeps (32 bytes, from the platform's
+    /// keystore) instead of a key file.
+    pub fn init_with_home_key(home: &Path, name: &str, key: &[u8]) -> Result<Duet, DuetError> {
+        Duet::init_keyed(home, name, Some(key))
+    }
+
+    fn init_keyed(home: &Path, name: &str, app_key: Option<&[u8]>) -> Result<Duet, DuetError> {
         let name = clean_text(name, "name")?;
         let store = Store::open(home)?;
         if let Some(existing) = store.get(&OwnerName())? {
@@ -179,8 +203,15 @@ impl Duet {
                 name: existing,
             });
         }
+        let home_key = match app_key {
+            Some(key) => secrets::HomeKey::from_app(key)?,
+            None => secrets::HomeKey::from_key_file(home, true)?,
+        };
         let device = DeviceKey::generate();
-        store.put(&IdentityKey(), &device.to_bytes().to_vec())?;
+        store.put(
+            &IdentityKey(),
+            &home_key.seal(DEVICE_KEY, &device.to_bytes()),
+        )?;
         store.put(&OwnerName(), &name)?;
         store.flush()?;
         Ok(Duet {
@@ -190,12 +221,23 @@ impl Duet {
             actor: ActorId::random(),
             selected: None,
             cache: RefCell::new(None),
+            home_key,
         })
     }
 
     /// Opens the home of an initialised device.
     pub fn open(home: &Path) -> Result<Duet, DuetError> {
         Duet::open_with(home, |engine| engine)
+    }
+
+    /// Opens a home whose key the app keeps (see [`Duet::init_with_home_key`]).
+    pub fn open_with_home_key(home: &Path, key: &[u8]) -> Result<Duet, DuetError> {
+        Duet::open_keyed(home, |engine| engine, Some(key))
+    }
+
+    /// Where this home's key is kept.
+    pub fn home_key_source(&self) -> &HomeKeySource {
+        self.home_key.source()
     }
 
     /// Opens the home, waiting up to `wait` while another process holds it (a sync that
@@ -223,25 +265,94 @@ impl Duet {
             std::sync::Arc<dyn crate::store::Engine>,
         ) -> std::sync::Arc<dyn crate::store::Engine>,
     ) -> Result<Duet, DuetError> {
+        Duet::open_keyed(home, wrap, None)
+    }
+
+    fn open_keyed(
+        home: &Path,
+        wrap: impl FnOnce(
+            std::sync::Arc<dyn crate::store::Engine>,
+        ) -> std::sync::Arc<dyn crate::store::Engine>,
+        app_key: Option<&[u8]>,
+    ) -> Result<Duet, DuetError> {
         let store = Store::open_with(home, wrap)?;
-        let (Some(key), Some(name)) = (store.get(&IdentityKey())?, store.get(&OwnerName())?) else {
+        let (Some(stored), Some(name)) = (store.get(&IdentityKey())?, store.get(&OwnerName())?)
+        else {
             return Err(DuetError::NotInitialized {
                 home: home.to_owned(),
             });
         };
+        let sealed = secrets::is_sealed(&stored);
+        let home_key = match app_key {
+            Some(key) => secrets::HomeKey::from_app(key)?,
+            // A home from before home keys gets its key file now; a sealed one must have it.
+            None => secrets::HomeKey::from_key_file(home, !sealed)?,
+        };
+        let key = home_key.open(DEVICE_KEY, &stored)?.unwrap_or(stored);
         let device = DeviceKey::from_bytes(&key).map_err(|e| {
             DuetError::Store(crate::store::StoreError::Corrupt {
                 what: format!("device key: {e}"),
             })
         })?;
-        Ok(Duet {
+        let duet = Duet {
             store,
             device,
             name,
             actor: ActorId::random(),
             selected: None,
             cache: RefCell::new(None),
-        })
+            home_key,
+        };
+        if !sealed {
+            duet.seal_unsealed_secrets()?;
+        }
+        Ok(duet)
+    }
+
+    /// Seals the secrets of a home written before home keys, in place.
+    fn seal_unsealed_secrets(&self) -> Result<(), DuetError> {
+        self.store.put(
+            &IdentityKey(),
+            &self.home_key.seal(DEVICE_KEY, &self.device.to_bytes()),
+        )?;
+        if let Some(stored) = self.store.get(&crate::store::settings::TlsPrivateKey())? {
+            if self.home_key.open(TLS_KEY, &stored)?.is_none() {
+                self.store.put(
+                    &crate::store::settings::TlsPrivateKey(),
+                    &self.home_key.seal(TLS_KEY, &stored),
+                )?;
+            }
+        }
+        for record in self.store.notebooks()? {
+            let (plain, unsealed) = self
+                .home_key
+                .open_text(&secret_context(&record.id), &record.secret_hex)?;
+            if unsealed {
+                self.store.put_notebook(&NotebookRecord {
+                    secret_hex: self.seal_notebook_secret(&record.id, &plain),
+                    ..record
+                })?;
+            }
+        }
+        self.store.flush()?;
+        tracing::info!(home = %self.store.home().display(), "sealed the home's secrets with its home key");
+        Ok(())
+    }
+
+    /// A notebook secret sealed for its record.
+    pub(super) fn seal_notebook_secret(&self, notebook: &str, secret: &[u8]) -> String {
+        self.home_key.seal_text(&secret_context(notebook), secret)
+    }
+
+    /// A notebook record's secret, opened.
+    pub(super) fn open_notebook_secret(
+        &self,
+        record: &NotebookRecord,
+    ) -> Result<Vec<u8>, DuetError> {
+        Ok(self
+            .home_key
+            .open_text(&secret_context(&record.id), &record.secret_hex)?
+            .0)
     }
 
     /// This device's owner's name.

@@ -48,7 +48,7 @@ impl Duet {
         nb.create_meeting(&ids::new_id(), &first.to_string())?;
         self.store.put_notebook(&NotebookRecord {
             id: id.clone(),
-            secret_hex: data_encoding::HEXLOWER.encode(secret.as_bytes()),
+            secret_hex: self.seal_notebook_secret(&id, secret.as_bytes()),
             title,
             personal: false,
         })?;

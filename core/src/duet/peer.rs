@@ -135,15 +135,12 @@ impl Duet {
     }
 
     pub(super) fn secret_of(&self, record: &NotebookRecord) -> Result<NotebookSecret, DuetError> {
-        data_encoding::HEXLOWER
-            .decode(record.secret_hex.as_bytes())
-            .ok()
-            .and_then(|b| NotebookSecret::from_bytes(&b).ok())
-            .ok_or_else(|| {
-                DuetError::Store(crate::store::StoreError::Corrupt {
-                    what: format!("secret of notebook {}", record.id),
-                })
+        let bytes = self.open_notebook_secret(record)?;
+        NotebookSecret::from_bytes(&bytes).map_err(|_| {
+            DuetError::Store(crate::store::StoreError::Corrupt {
+                what: format!("secret of notebook {}", record.id),
             })
+        })
     }
 
     /// Starts syncing `notebook` with the peer whose certificate fingerprint is `peer`.
@@ -444,15 +441,19 @@ pub struct KnownPeer {
 impl Duet {
     /// This device's TLS identity, made and kept on first use.
     pub fn tls_identity(&self) -> Result<crate::net::tls::TlsIdentity, DuetError> {
-        if let (Some(cert_der), Some(key_der)) = (
+        if let (Some(cert_der), Some(stored)) = (
             self.store.get(&TlsCertificate())?,
             self.store.get(&TlsPrivateKey())?,
         ) {
+            let key_der = self.home_key.open(TLS_KEY, &stored)?.unwrap_or(stored);
             return Ok(crate::net::tls::TlsIdentity { cert_der, key_der });
         }
         let made = crate::net::tls::TlsIdentity::generate()
             .map_err(|e| DuetError::Internal(format!("making this device's certificate: {e}")))?;
-        self.store.put(&TlsPrivateKey(), &made.key_der)?;
+        self.store.put(
+            &TlsPrivateKey(),
+            &self.home_key.seal(TLS_KEY, &made.key_der),
+        )?;
         self.store.put(&TlsCertificate(), &made.cert_der)?;
         self.store.flush()?;
         Ok(made)
@@ -549,7 +550,7 @@ impl Duet {
         }
         self.store.put_notebook(&NotebookRecord {
             id: id.clone(),
-            secret_hex: data_encoding::HEXLOWER.encode(secret.as_bytes()),
+            secret_hex: self.seal_notebook_secret(&id, secret.as_bytes()),
             title: invite.title.clone(),
             personal: false,
         })?;

@@ -57,7 +57,7 @@ impl Duet {
         let id = secret.notebook_id();
         self.store.put_notebook(&NotebookRecord {
             id: id.clone(),
-            secret_hex: data_encoding::HEXLOWER.encode(secret.as_bytes()),
+            secret_hex: self.seal_notebook_secret(&id, secret.as_bytes()),
             title: PERSONAL_TITLE.to_owned(),
             personal: true,
         })?;

@@ -77,7 +77,11 @@ impl RelayClient {
             team_token: key.team_token.clone(),
         };
         step(addr, "sending", wire::write(&mut send, &open)).await??;
-        step(addr, "sending", wire::write(&mut send, &request)).await??;
+        if let Err(e) = step(addr, "sending", wire::write(&mut send, &request)).await? {
+            // The relay checks the `Open` before reading a request, and may refuse (a wrong
+            // token, no team token) and stop reading mid-request: its reply says why.
+            tracing::debug!(%addr, error = %e, "the relay stopped reading the request");
+        }
         Ok((send, recv))
     }
 
@@ -328,9 +332,13 @@ pub async fn connect_notebook_relay(
     notebook: &str,
 ) -> Result<RelayClient, NetError> {
     let id = notebook.to_owned();
-    let (setting, identity) = home
-        .call(move |d| Ok::<_, NetError>((d.relay_setting(&id)?, d.tls_identity()?)))
+    let setting = home
+        .call(move |d| Ok::<_, NetError>(d.relay_setting(&id)?))
         .await?;
+    // A throwaway client certificate per connection: the relay authorises by the
+    // notebook's token, and the device's long-term certificate would let it link this
+    // device's mailboxes (one manager, several reports).
+    let identity = tls::TlsIdentity::generate().map_err(|e| NetError::Setup(e.to_string()))?;
     let setting = setting.ok_or_else(|| NetError::NoRelay {
         notebook: notebook.to_owned(),
     })?;

@@ -26,9 +26,21 @@ const SEGMENT_BYTES: usize = 512 * 1024;
 /// sled's page cache bound: five years of notes are a few MB, so this is never the limit.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// sled's database and the store's trees in it.
+struct Trees {
+    db: sled::Db,
+    meta: sled::Tree,
+    notebooks: sled::Tree,
+    docs: sled::Tree,
+    versions: sled::Tree,
+    cache: sled::Tree,
+}
+
 /// A store engine on sled.
 pub struct SledEngine {
-    db: sled::Db,
+    /// Taken only when the engine drops: sled writes a last snapshot file as it closes,
+    /// which is then made private like the others.
+    trees: Option<Trees>,
     /// sled's directory (holds the log `db` and `blobs/`).
     dir: PathBuf,
     /// The log file, kept open to fdatasync it.
@@ -37,11 +49,14 @@ pub struct SledEngine {
     synced_blobs: Mutex<HashSet<OsString>>,
     /// Entries of `dir` already made private; sled adds snapshot files as it goes.
     private_entries: Mutex<HashSet<OsString>>,
-    meta: sled::Tree,
-    notebooks: sled::Tree,
-    docs: sled::Tree,
-    versions: sled::Tree,
-    cache: sled::Tree,
+}
+
+impl Drop for SledEngine {
+    fn drop(&mut self) {
+        drop(self.trees.take());
+        // Best effort: the next open tightens whatever this misses.
+        let _ = self.tighten_new_entries();
+    }
 }
 
 impl SledEngine {
@@ -74,33 +89,44 @@ impl SledEngine {
             source,
         };
         let log = File::open(path.join("db")).map_err(io)?;
-        Ok(SledEngine {
+        let engine = SledEngine {
             dir: path.to_owned(),
             log,
             synced_blobs: Mutex::new(HashSet::new()),
             private_entries: Mutex::new(HashSet::new()),
-            meta: db.open_tree("meta")?,
-            notebooks: db.open_tree("notebooks")?,
-            docs: db.open_tree("docs")?,
-            versions: db.open_tree("versions")?,
-            cache: db.open_tree("cache")?,
-            db,
-        })
+            trees: Some(Trees {
+                meta: db.open_tree("meta")?,
+                notebooks: db.open_tree("notebooks")?,
+                docs: db.open_tree("docs")?,
+                versions: db.open_tree("versions")?,
+                cache: db.open_tree("cache")?,
+                db,
+            }),
+        };
+        // sled writes a snapshot as it recovers its log on opening.
+        engine.tighten_new_entries()?;
+        Ok(engine)
+    }
+
+    fn trees(&self) -> &Trees {
+        self.trees
+            .as_ref()
+            .expect("the trees are taken only when the engine drops")
     }
 
     /// The sled database itself, for a program (the relay) that keeps trees of its own
     /// beside the store's and makes them durable with [`Engine::flush`].
     pub fn db(&self) -> &sled::Db {
-        &self.db
+        &self.trees().db
     }
 
     fn tree(&self, tree: TreeName) -> &sled::Tree {
         match tree {
-            TreeName::Meta => &self.meta,
-            TreeName::Notebooks => &self.notebooks,
-            TreeName::Docs => &self.docs,
-            TreeName::Versions => &self.versions,
-            TreeName::Cache => &self.cache,
+            TreeName::Meta => &self.trees().meta,
+            TreeName::Notebooks => &self.trees().notebooks,
+            TreeName::Docs => &self.trees().docs,
+            TreeName::Versions => &self.trees().versions,
+            TreeName::Cache => &self.trees().cache,
         }
     }
 }
@@ -228,19 +254,19 @@ impl Engine for SledEngine {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.trees().db.flush()?;
         self.sync_blobs()?;
         self.tighten_new_entries()?;
         self.log.sync_data().map_err(StoreError::Engine)
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.trees().db.size_on_disk()?)
     }
 
     fn abandon(&self) {
         // Keeps every tree alive (the Db holds them all), so none flushes on drop.
-        std::mem::forget(self.db.clone());
+        std::mem::forget(self.trees().db.clone());
     }
 }
 
