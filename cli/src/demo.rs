@@ -154,7 +154,12 @@ fn sync_over_quic(
         let serving = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
-        let outcome = sync_with(&bo.handle(), addr, [ana_fingerprint].into()).await;
+        let outcome = sync_with(
+            &bo.handle(),
+            addr,
+            duet_core::net::tls::Pins::Exactly([ana_fingerprint].into()),
+        )
+        .await;
         let _ = stop.send(());
         let _ = serving.await;
         Ok(outcome?)

@@ -10,6 +10,7 @@ use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
 use duet_core::net::client::{sync_with_retries, PeerOutcome};
 use duet_core::net::relay_client;
+use duet_core::net::tls::Pins;
 use duet_core::net::{nearby, NetError, DEFAULT_PORT};
 use duet_core::node::HomeHandle;
 use duet_core::{Duet, DuetError, Role};
@@ -304,15 +305,9 @@ pub struct SyncTargets {
 
 /// `duet sync`: with no flags, every notebook's relay and every remembered device.
 pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()> {
-    let mut targets: Vec<(SocketAddr, BTreeSet<[u8; 32]>)> = Vec::new();
-    let (known_peers, relayed, mine) = home
-        .call(|d| {
-            Ok::<_, DuetError>((
-                d.known_peers()?,
-                d.relayed_notebooks()?,
-                d.tls_identity()?.fingerprint(),
-            ))
-        })
+    let mut targets: Vec<(SocketAddr, Pins)> = Vec::new();
+    let (known_peers, relayed) = home
+        .call(|d| Ok::<_, DuetError>((d.known_peers()?, d.relayed_notebooks()?)))
         .await?;
     let known: BTreeSet<[u8; 32]> = known_peers
         .iter()
@@ -331,20 +326,27 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
             Some(fp) => BTreeSet::from([fp]),
             None => known.clone(),
         };
-        targets.push((*peer, pins));
+        targets.push((*peer, Pins::Exactly(pins)));
     } else if let Some(wait) = t.nearby {
         let found = tokio::task::spawn_blocking(move || nearby::browse(wait))
             .await
             .context("looking for nearby devices")?
             .map_err(|e| anyhow!(e))?;
+        let keys: Vec<_> = home
+            .call(|d| d.memberships())
+            .await?
+            .into_iter()
+            .map(|(_, k)| k)
+            .collect();
+        let ours = nearby::recognised_tags(&keys);
         for found in found {
-            if found.fingerprint == mine {
+            if !found.tags.iter().any(|t| ours.contains(t)) {
                 continue;
             }
-            // An announcement is unauthenticated: pin what it announced, and let the
-            // membership handshake decide whether it shares a notebook.
+            // The announcement names no certificate: the membership handshake, bound to
+            // the TLS session, decides whether it shares a notebook.
             for addr in found.addrs.iter().take(1) {
-                targets.push((*addr, BTreeSet::from([found.fingerprint])));
+                targets.push((*addr, Pins::AnyMember));
             }
         }
         if targets.is_empty() {
@@ -358,7 +360,7 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
         if !t.relay_only {
             for p in known_peers {
                 if let (Some(addr), Some(fp)) = (p.addr, parse_fingerprint(&p.fingerprint)) {
-                    targets.push((addr, BTreeSet::from([fp])));
+                    targets.push((addr, Pins::Exactly(BTreeSet::from([fp]))));
                 }
             }
         }
@@ -380,6 +382,8 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
     for (addr, pins) in targets {
         match sync_with_retries(home, addr, pins, ATTEMPTS).await {
             Ok(o) => outcomes.push(o),
+            // This device's own announcement, found on the network.
+            Err(NetError::ThisDevice { .. }) => {}
             Err(e) => failures.push((addr.to_string(), e)),
         }
     }

@@ -204,7 +204,7 @@ fn quic_fresh_device(save_total: usize) {
         let mut bo = duet_core::Duet::init(&dir.path().join("bo"), "Bo").expect("bo");
         bo.join_invite(&ticket, duet_core::Role::Report).expect("join");
         let bo = duet_core::node::Home::spawn(bo).expect("bo's home");
-        let pins = [ticket.fingerprint].into();
+        let pins = duet_core::net::tls::Pins::Exactly([ticket.fingerprint].into());
         let started = Instant::now();
         let outcome = duet_core::net::client::sync_with(&bo.handle(), addr, pins)
             .await

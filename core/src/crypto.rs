@@ -156,6 +156,16 @@ impl MembershipKey {
         *mac.finalize().as_bytes()
     }
 
+    /// The tag devices holding this notebook announce on the local network during time
+    /// window `window`: unlinkable to the notebook, the device or other windows for anyone
+    /// without the membership key.
+    pub fn nearby_tag(&self, window: u64) -> [u8; 8] {
+        let key = blake3::derive_key("duet nearby announcement tag v1", &self.0);
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&blake3::keyed_hash(&key, &window.to_be_bytes()).as_bytes()[..8]);
+        out
+    }
+
     /// Whether `proof` is this key's proof for `side` on the session (constant time).
     pub fn verifies(&self, side: ProofSide, exporter: &[u8; 32], proof: &[u8; 32]) -> bool {
         blake3::Hash::from(self.proof(side, exporter)) == blake3::Hash::from(*proof)

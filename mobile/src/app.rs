@@ -435,7 +435,7 @@ impl DuetApp {
         fingerprint: Option<String>,
     ) -> Result<Vec<SyncSummary>, MobileError> {
         let target = duet_core::net::resolve(&addr, duet_core::net::DEFAULT_PORT)?;
-        let pins =
+        let pins: std::collections::BTreeSet<[u8; 32]> =
             match fingerprint {
                 Some(fp) => [duet_core::crypto::parse_fingerprint(&fp).ok_or_else(|| {
                     MobileError::Invalid {
@@ -479,7 +479,13 @@ impl DuetApp {
             ) else {
                 continue;
             };
-            match client::sync_with(&self.home, addr, [fp].into()).await {
+            match client::sync_with(
+                &self.home,
+                addr,
+                duet_core::net::tls::Pins::Exactly([fp].into()),
+            )
+            .await
+            {
                 Ok(o) => reports.extend(o.reports),
                 Err(e) => first_error = first_error.or(Some(e)),
             }

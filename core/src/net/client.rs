@@ -12,7 +12,6 @@ use crate::sync::peer::SyncError;
 use crate::sync::session::PeerRole;
 use crate::wire::{self, Message};
 use crate::SyncReport;
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 pub use crate::sync::session::MAX_DOCS;
@@ -38,9 +37,10 @@ pub struct PeerOutcome {
 pub async fn sync_with_retries(
     home: &HomeHandle,
     addr: SocketAddr,
-    pins: BTreeSet<[u8; 32]>,
+    pins: impl Into<Pins>,
     attempts: usize,
 ) -> Result<PeerOutcome, NetError> {
+    let pins = pins.into();
     let mut tries = 1;
     loop {
         match sync_with(home, addr, pins.clone()).await {
@@ -53,24 +53,18 @@ pub async fn sync_with_retries(
     }
 }
 
-/// Syncs every notebook this device shares with the device at `addr`, which must present
-/// one of the `pins` certificates. The home is asked for each step's work and never held
+/// Syncs every notebook this device shares with the device at `addr`, whose certificate
+/// `pins` must allow. The home is asked for each step's work and never held
 /// across a network wait.
 pub async fn sync_with(
     home: &HomeHandle,
     addr: SocketAddr,
-    pins: BTreeSet<[u8; 32]>,
+    pins: impl Into<Pins>,
 ) -> Result<PeerOutcome, NetError> {
     let identity = home.call(|d| Ok::<_, NetError>(d.tls_identity()?)).await?;
-    let (endpoint, conn) = super::connect(
-        &identity,
-        addr,
-        Pins::Exactly(pins),
-        tls::ALPN,
-        "`duet serve`",
-    )
-    .await?;
-    let result = run(home, &conn, addr).await;
+    let (endpoint, conn) =
+        super::connect(&identity, addr, pins.into(), tls::ALPN, "`duet serve`").await?;
+    let result = run(home, &conn, addr, identity.fingerprint()).await;
     match &result {
         Ok(_) => conn.close(close::DONE.into(), b"done"),
         Err(_) => conn.close(close::PROTOCOL.into(), b"sync failed"),
@@ -84,9 +78,13 @@ async fn run(
     home: &HomeHandle,
     conn: &quinn::Connection,
     addr: SocketAddr,
+    own: [u8; 32],
 ) -> Result<PeerOutcome, NetError> {
     let peer = tls::peer_fingerprint(conn)
         .ok_or_else(|| NetError::Protocol("the peer presented no certificate".into()))?;
+    if peer == own {
+        return Err(NetError::ThisDevice { addr });
+    }
     let mine = home.call(|d| Ok::<_, NetError>(d.memberships()?)).await?;
     let shared = handshake::client(conn, addr, &mine).await?;
     home.call(move |d| Ok::<_, NetError>(d.remember_peer(&peer, Some(addr))?))

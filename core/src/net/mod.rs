@@ -51,6 +51,12 @@ pub mod close {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetError {
+    /// The device found is this device itself (its own announcement on the network).
+    #[error("the device at {addr} is this device")]
+    ThisDevice {
+        /// Where.
+        addr: SocketAddr,
+    },
     /// The address could not be reached.
     #[error("could not reach {addr}: {detail}")]
     Unreachable {
