@@ -205,7 +205,7 @@ impl RelayStore {
         Ok((out, false))
     }
 
-    /// The store's size on disk, measured at most every [`DISK_MEASURE_EVERY`].
+    /// The store's size on disk, measured at most once a second.
     pub fn bytes_on_disk(&self) -> Result<u64, RelayStoreError> {
         let mut disk = self
             .disk

@@ -926,3 +926,57 @@ fn one_address_holds_at_most_its_share_of_connections() {
         );
     });
 }
+
+#[test]
+fn one_device_writes_to_two_mailboxes_under_unrelated_sender_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (ana, first) = notebook_on(&relay, "Ana / Bo");
+    ana.ok(&[
+        "notebook", "new", "Ana / Cy", "--me", "manager", "--with", "Cy",
+    ]);
+    ana.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    ana.ok(&["agenda", "add", "for Cy"]);
+    ana.ok(&["sync"]);
+    let second = invite(&ana, "127.0.0.1:9");
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let senders = rt.block_on(async {
+        let identity = TlsIdentity::generate().expect("identity");
+        let client = RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
+            .await
+            .expect("connect");
+        let mut senders = Vec::new();
+        for ticket in [&first, &second] {
+            let secret = duet_core::invite::Invite::from_ticket(ticket)
+                .expect("ticket")
+                .notebook_secret();
+            let key = MailboxKey {
+                mailbox: secret.notebook_id(),
+                token: secret.relay_token(),
+                team_token: None,
+            };
+            let entries = client.pull(&key, 0).await.expect("pull");
+            let mut ids: Vec<[u8; 8]> = entries
+                .iter()
+                .filter_map(|(_, e)| duet_core::sync::relay::sender_of(e))
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), 1, "one device wrote this mailbox: {ids:?}");
+            senders.push(ids[0]);
+        }
+        client.close().await;
+        senders
+    });
+    assert_ne!(
+        senders[0], senders[1],
+        "the same device is recognisable across mailboxes"
+    );
+}

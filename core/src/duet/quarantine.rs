@@ -30,7 +30,7 @@ pub struct QuarantinedBatch {
     pub reason: String,
     /// When (seconds since the Unix epoch).
     pub at: u64,
-    /// Whether its sealed envelope is kept (the first [`MAX_KEPT_ENVELOPES`] are).
+    /// Whether its sealed envelope is kept (a notebook keeps its first 16).
     pub envelope_kept: bool,
 }
 
