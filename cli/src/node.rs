@@ -222,6 +222,8 @@ struct NotebookStatus {
     relay: Option<String>,
     /// Changes made or received here that the notebook's relay has not acknowledged.
     not_on_relay: Option<usize>,
+    /// Changes here that no other device or relay is known to have.
+    not_on_any_other_device: usize,
     /// When this device last found the relay's log not the one it had read, and rewound.
     relay_rewound: Option<i64>,
     /// Relay batches set aside (they opened but could not be applied).
@@ -260,6 +262,7 @@ fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
             title: nb.title.clone(),
             relay: setting.map(|s| s.addr.clone()),
             not_on_relay,
+            not_on_any_other_device: d.unshared_changes(&nb.id)?,
             relay_rewound: d.relay_rewound_at(&nb.id)?,
             set_aside: d.quarantined(&nb.id)?,
             withheld: d.relay_withheld(&nb.id)?,
@@ -330,6 +333,13 @@ fn render_status(view: &StatusView) -> String {
                 if n == 1 { "" } else { "s" }
             )),
             _ => text.push_str(" no relay.\n"),
+        }
+        if nb.not_on_any_other_device > 0 {
+            let n = nb.not_on_any_other_device;
+            text.push_str(&format!(
+                "  {n} edit{} not yet on any other device.\n",
+                if n == 1 { "" } else { "s" }
+            ));
         }
         if let Some(at) = nb.relay_rewound {
             text.push_str(&format!(

@@ -594,6 +594,8 @@ impl DuetApp {
                         .map(|n| n.title.clone())
                         .unwrap_or_default(),
                     not_on_relay: u32::try_from(d.relay_unacknowledged(&id)?).unwrap_or(u32::MAX),
+                    not_on_any_other_device: u32::try_from(d.unshared_changes(&id)?)
+                        .unwrap_or(u32::MAX),
                     relay_rewound_ms: d.relay_rewound_at(&id)?,
                     set_aside: d
                         .quarantined(&id)?

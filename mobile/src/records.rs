@@ -311,6 +311,8 @@ pub struct NotebookSyncRecord {
     pub relay: String,
     /// Changes on this device the relay has not acknowledged yet.
     pub not_on_relay: u32,
+    /// Changes on this device no other device or relay is known to have yet.
+    pub not_on_any_other_device: u32,
     /// When this device last found the relay's log not the one it had read (restored
     /// from a backup, wiped or compacted) and read it again (milliseconds since the Unix
     /// epoch).

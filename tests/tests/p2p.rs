@@ -41,9 +41,18 @@ fn offline_edits_on_two_devices_converge_after_sync_peer() {
         "Write the plan with Sam",
     ]);
 
+    let unshared =
+        |d: &Device| d.json(&["status"])["notebooks"][0]["not_on_any_other_device"].clone();
+    assert!(
+        unshared(&bo).as_u64().unwrap_or(0) >= 3,
+        "Bo's offline edits: {}",
+        unshared(&bo)
+    );
     let out = bo.json(&["sync", "--peer", &serving.addr_arg()]);
     let report = &out["synced"][0]["notebooks"][0];
     assert_eq!(report["agenda_items"], 1, "{out}");
+    assert_eq!(unshared(&bo), 0, "after the sync, Ana has Bo's edits");
+    assert_eq!(unshared(&ana), 0, "after the sync, Bo has Ana's edits");
     assert_eq!(report["commitments_updated"], 1, "{out}");
     assert_eq!(report["notes"], 1, "{out}");
 

@@ -13,7 +13,8 @@ use automerge::ChangeHash;
 use std::collections::BTreeMap;
 
 use crate::store::settings::{
-    NotebookRelay, RelayAnchor, RelayCursor, RelayRewound, RelaySeen, SealChain, SenderSeen,
+    NotebookRelay, PeerSyncState, RelayAnchor, RelayCursor, RelayRewound, RelaySeen, SealChain,
+    SenderSeen,
 };
 use crate::sync::relay::Chain;
 use crate::sync::relay_session::{entry_digest, Anchor};
@@ -242,6 +243,44 @@ impl Duet {
     /// How many changes of `notebook` its relay has not acknowledged yet (`duet status`).
     pub fn relay_unacknowledged(&mut self, notebook: &str) -> Result<usize, DuetError> {
         Ok(self.relay_unseen(notebook)?.2)
+    }
+
+    /// How many changes of `notebook` here no other device is known to have: neither its
+    /// relay nor any device it synced with directly (`duet status`: "3 edits not yet on any
+    /// other device").
+    pub fn unshared_changes(&mut self, notebook: &str) -> Result<usize, DuetError> {
+        self.cache.borrow_mut().take();
+        let peers: Vec<String> = self
+            .known_peers()?
+            .into_iter()
+            .map(|p| p.fingerprint)
+            .collect();
+        let mut nb = self.load_for_sync(notebook)?;
+        let mut unshared = 0;
+        for doc in nb.all_doc_ids()? {
+            let heads = nb.heads(&self.store, &doc)?;
+            let mut known = self.relay_seen(notebook, &doc)?;
+            for peer in &peers {
+                let key = PeerSyncState(peer.clone(), notebook.to_owned(), doc.clone());
+                // A state that does not decode only makes the count larger.
+                if let Some(state) = self
+                    .store
+                    .get(&key)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| automerge::sync::State::decode(&b).ok())
+                {
+                    known.extend(state.shared_heads);
+                }
+            }
+            if heads.is_empty() || covers(&known, &heads) {
+                continue;
+            }
+            let am = &mut nb.doc(&doc)?.am;
+            known.retain(|h| am.get_change_by_hash(h).is_some());
+            unshared += changes_since_raw(am, &dedup(known)).map_or(0, |(_, n)| n);
+        }
+        Ok(unshared)
     }
 
     /// What of `notebook` the relay has not seen: the changes per document, the heads the
