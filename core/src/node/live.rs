@@ -1,6 +1,7 @@
 //! Background sync, run by a node: stays subscribed to each notebook's relay (applies what
 //! arrives at once, pushes local writes after [`PUSH_DEBOUNCE`]), syncs with remembered
-//! devices every [`PEER_SYNC_EVERY`], and retries failures with capped exponential backoff
+//! devices and with devices found on the local network that share a notebook (their mDNS
+//! tags) every [`PEER_SYNC_EVERY`], and retries failures with capped exponential backoff
 //! and jitter. Every step reaches the home through its handle; nothing waits on the network
 //! while holding it.
 //!
@@ -9,6 +10,7 @@
 use super::HomeHandle;
 use crate::crypto::parse_fingerprint;
 use crate::net::relay_client::{self, RelayOutcome};
+use crate::net::tls::Pins;
 use crate::net::{client, NetError};
 use crate::SyncReport;
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,8 @@ pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How often remembered devices are synced with.
 pub const PEER_SYNC_EVERY: Duration = Duration::from_secs(30);
+/// How long each peer round listens for devices announcing themselves on the local network.
+pub const NEARBY_LISTEN: Duration = Duration::from_secs(2);
 /// How often the node looks for notebooks newly given a relay (besides after each write).
 pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
 
@@ -87,6 +91,12 @@ impl LinkBoard {
         }
     }
 
+    fn remove(&self, key: &str) {
+        if let Ok(mut links) = self.0.lock() {
+            links.remove(key);
+        }
+    }
+
     /// Every link, relays first.
     pub fn links(&self) -> Vec<LinkStatus> {
         self.0
@@ -108,7 +118,7 @@ pub struct LiveSync {
 
 impl LiveSync {
     /// Starts syncing every relayed notebook of `home` and, with `devices`, every
-    /// remembered device.
+    /// remembered device and every device nearby that shares a notebook.
     pub fn start(home: HomeHandle, events: Events, devices: bool) -> LiveSync {
         let (stop, stopped) = watch::channel(false);
         let board = LinkBoard::default();
@@ -379,10 +389,21 @@ async fn peers(
             .call(|d| Ok::<_, NetError>(d.known_peers()?))
             .await
             .unwrap_or_default();
-        for peer in known {
-            let (Some(addr), Some(fp)) = (peer.addr, parse_fingerprint(&peer.fingerprint)) else {
-                continue;
-            };
+        let mut targets: Vec<(SocketAddr, Pins)> = known
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.addr?,
+                    Pins::Exactly(BTreeSet::from([parse_fingerprint(&p.fingerprint)?])),
+                ))
+            })
+            .collect();
+        for addr in nearby(&home).await {
+            if !targets.iter().any(|(a, _)| *a == addr) {
+                targets.push((addr, Pins::AnyMember));
+            }
+        }
+        for (addr, pins) in targets {
             let now = tokio::time::Instant::now();
             if backoffs.get(&addr).is_some_and(|(_, until)| *until > now) {
                 continue;
@@ -394,9 +415,11 @@ async fn peers(
             });
             let outcome = tokio::select! {
                 _ = stopped.changed() => return,
-                o = client::sync_with(&home, addr, BTreeSet::from([fp])) => o,
+                o = client::sync_with(&home, addr, pins) => o,
             };
             match outcome {
+                // This device's own announcement.
+                Err(NetError::ThisDevice { .. }) => board.remove(&key),
                 Ok(o) => {
                     backoffs.remove(&addr);
                     board.update(&key, |s| {
@@ -434,6 +457,32 @@ async fn peers(
         if stopped_or(&mut stopped, PEER_SYNC_EVERY).await {
             return;
         }
+    }
+}
+
+/// Addresses of devices on the local network announcing a tag of a notebook held here
+/// (nothing when discovery is unavailable: no multicast, no permission).
+async fn nearby(home: &HomeHandle) -> Vec<SocketAddr> {
+    let Ok(memberships) = home.call(|d| d.memberships()).await else {
+        return Vec::new();
+    };
+    let keys: Vec<_> = memberships.into_iter().map(|(_, k)| k).collect();
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let ours = crate::net::nearby::recognised_tags(&keys);
+    let found = tokio::task::spawn_blocking(|| crate::net::nearby::browse(NEARBY_LISTEN)).await;
+    match found {
+        Ok(Ok(found)) => found
+            .into_iter()
+            .filter(|f| f.tags.iter().any(|t| ours.contains(t)))
+            .filter_map(|f| f.addrs.first().copied())
+            .collect(),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "no local network discovery");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
     }
 }
 
