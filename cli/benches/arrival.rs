@@ -17,6 +17,7 @@ const EDITS: usize = 100;
 fn duet(home: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_duet"))
         .env("DUET_HOME", home)
+        .env("DUET_KEYCHAIN", "off")
         .args(args)
         .output()
         .expect("run duet");
@@ -38,6 +39,7 @@ impl Node {
     fn start(home: &Path) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_duet"))
             .env("DUET_HOME", home)
+            .env("DUET_KEYCHAIN", "off")
             .args([
                 "--json",
                 "serve",

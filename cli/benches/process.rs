@@ -29,6 +29,7 @@ fn benches(c: &mut Criterion) {
     // like every command of a day's use, find it cached.
     let warm = Command::new(duet)
         .env("DUET_HOME", &home)
+        .env("DUET_KEYCHAIN", "off")
         .args(["note", "warm-up"])
         .status()
         .expect("run duet");
@@ -43,6 +44,7 @@ fn benches(c: &mut Criterion) {
             |copy| {
                 let status = Command::new(duet)
                     .env("DUET_HOME", copy.path())
+                    .env("DUET_KEYCHAIN", "off")
                     .args(["note", "A line typed during the meeting."])
                     .status()
                     .expect("run duet");
@@ -60,6 +62,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 let status = Command::new(duet)
                     .env("DUET_HOME", copy.path())
+                    .env("DUET_KEYCHAIN", "off")
                     .args(["note", "A line typed during the meeting."])
                     .stdout(std::process::Stdio::null())
                     .status()
@@ -93,6 +96,7 @@ impl Node {
         use std::io::BufRead;
         let mut child = Command::new(duet)
             .env("DUET_HOME", home)
+            .env("DUET_KEYCHAIN", "off")
             .args([
                 "--json",
                 "serve",

@@ -39,6 +39,9 @@ fn render(c: &Checkup) -> String {
             path.display()
         )),
         HomeKeySource::App => text.push_str("Home key: kept by the app that opened this home.\n"),
+        HomeKeySource::Keychain { account } => text.push_str(&format!(
+            "Home key: in the OS keychain (service duet, account {account}). The store holds every secret sealed with it: a backup of the home alone opens nothing.\n"
+        )),
     }
     if c.open_to_others.is_empty() {
         text.push_str("Permissions: nothing in the home is open to other users.\n");

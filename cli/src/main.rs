@@ -20,6 +20,10 @@ fn main() -> ExitCode {
     let cli = <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
         .unwrap_or_else(|e| e.exit());
     duet_core::store::set_holder_label(&holder_label(&matches));
+    // The demo's homes are thrown away: their keys must not stay in the keychain.
+    if matches.subcommand_name() != Some("demo") {
+        duet_core::enable_os_keychain();
+    }
     let json = cli.json;
     match commands::run(cli, argv) {
         Ok(code) => code,

@@ -66,9 +66,9 @@ pub mod wire;
 
 #[cfg(feature = "device")]
 pub use duet::{
-    Asked, Duet, ExportManifest, ExportedDoc, HomeKeySource, JoinAs, KnownPeer, MergeReport,
-    MoveTarget, Outgoing, Owner, PeerSession, PeerStep, Prep, QuarantinedBatch, RelaySetting,
-    SyncReport, WithheldBatches, WrapOutcome, MANIFEST_FILE,
+    enable_os_keychain, Asked, Duet, ExportManifest, ExportedDoc, HomeKeySource, JoinAs, KnownPeer,
+    MergeReport, MoveTarget, Outgoing, Owner, PeerSession, PeerStep, Prep, QuarantinedBatch,
+    RelaySetting, SyncReport, WithheldBatches, WrapOutcome, MANIFEST_FILE,
 };
 #[cfg(feature = "device")]
 pub use error::DuetError;

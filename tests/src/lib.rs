@@ -56,7 +56,10 @@ impl Device {
     /// A `duet` command on this home, without colour.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(duet_binary());
-        cmd.env("DUET_HOME", self.home.path()).env("NO_COLOR", "1");
+        // Tests never touch the keychain of the person running them.
+        cmd.env("DUET_HOME", self.home.path())
+            .env("NO_COLOR", "1")
+            .env("DUET_KEYCHAIN", "off");
         cmd
     }
 

@@ -56,6 +56,7 @@ fn a_full_disk_refuses_edits_clearly_and_loses_nothing() {
         ])
         .env("MNT", &mnt)
         .env("DUET", duet_binary())
+        .env("DUET_KEYCHAIN", "off")
         .env("ERR", dir.path().join("err"))
         .env("OUT", &out_file)
         .output()

@@ -31,6 +31,7 @@ fn sync_nearby_finds_a_serving_device_by_mdns() {
     let out = Command::new("unshare")
         .args(["--user", "--map-root-user", "--net", "sh", "-c", SCENARIO])
         .env("DUET", duet_binary())
+        .env("DUET_KEYCHAIN", "off")
         .env("A", dir.path().join("ana"))
         .env("B", dir.path().join("bo"))
         .env("LOG", dir.path().join("serve.log"))
@@ -97,6 +98,7 @@ fn a_node_finds_a_nearby_device_sharing_a_notebook_and_syncs_by_itself() {
             NODES_SCENARIO,
         ])
         .env("DUET", duet_binary())
+        .env("DUET_KEYCHAIN", "off")
         .env("A", dir.path().join("ana"))
         .env("B", dir.path().join("bo"))
         .env("LOG", dir.path().join("serve.log"))

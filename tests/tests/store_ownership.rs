@@ -17,6 +17,7 @@ fn duet_with_umask_022(home: &Path, args: &[&str]) -> String {
         .args(args)
         .env("DUET_HOME", home)
         .env("NO_COLOR", "1")
+        .env("DUET_KEYCHAIN", "off")
         .output()
         .expect("runs");
     assert!(
@@ -198,4 +199,81 @@ fn a_command_waits_for_a_short_holder_instead_of_failing() {
         "the command gave up instead of waiting"
     );
     assert!(ana.ok(&["show"]).contains("typed while the home was busy"));
+}
+
+/// Runs `script` in a private D-Bus session with an unlocked gnome-keyring whose keyrings
+/// live under `dir` (never the keychain of the person running the tests).
+fn in_keychain_session(dir: &Path, script: &str) -> std::process::Output {
+    let session = format!(
+        "echo -n duet-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || exit 90\n{script}"
+    );
+    Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &session])
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_RUNTIME_DIR", dir)
+        .env("DUET", duet_binary())
+        .env("DUET_HOME", dir.join("home"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("dbus-run-session and gnome-keyring-daemon run (.ci/run installs them)")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_home_key_kept_in_the_os_keychain_leaves_nothing_secret_on_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = in_keychain_session(
+        dir.path(),
+        r#"set -e
+"$DUET" init --name Ana >/dev/null
+"$DUET" notebook new "Ana / Bo" --me manager --with Bo >/dev/null
+"$DUET" agenda add "kept under the keychain" >/dev/null
+"$DUET" --json invite --addr 127.0.0.1:9
+"$DUET" --json doctor"#,
+    );
+    let stdout = String::from_utf8_lossy(&made.stdout);
+    assert!(
+        made.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(stdout.contains("\"kind\": \"keychain\""), "{stdout}");
+    let home = dir.path().join("home");
+    assert!(
+        !home.join("home.key").exists(),
+        "a key file beside the keychain"
+    );
+    let ticket = stdout
+        .split('"')
+        .find(|s| s.starts_with("duet"))
+        .expect("a ticket")
+        .to_owned();
+    let secret = duet_core::invite::Invite::from_ticket(&ticket)
+        .expect("ticket")
+        .notebook_secret();
+    for file in files_under(&home) {
+        let held = std::fs::read(&file).expect("read");
+        assert!(
+            !held.windows(32).any(|w| w == secret.as_bytes().as_slice()),
+            "{} holds the notebook secret",
+            file.display()
+        );
+    }
+    // The next session (the keyring unlocked again) opens the home; without the keychain
+    // it is refused by name, and nothing changes.
+    let again = in_keychain_session(dir.path(), r#""$DUET" agenda list"#);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("kept under the keychain"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let off = Command::new(duet_binary())
+        .args(["agenda", "list"])
+        .env("DUET_HOME", &home)
+        .env("DUET_KEYCHAIN", "off")
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&off.stderr);
+    assert!(!off.status.success() && err.contains("keychain"), "{err}");
 }

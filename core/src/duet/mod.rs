@@ -48,7 +48,7 @@ pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
 pub use quarantine::{QuarantinedBatch, WithheldBatches};
 pub use questions::Asked;
 pub use relay::{Outgoing, RelaySetting};
-pub use secrets::HomeKeySource;
+pub use secrets::{enable_os_keychain, HomeKeySource};
 
 use agenda::carry_over;
 use commits::open_commitments;
@@ -154,6 +154,21 @@ pub struct Duet {
     home_key: secrets::HomeKey,
 }
 
+/// The home's id (made on first use): names its keychain entry, so a home moved to another
+/// folder keeps its key.
+fn home_id(store: &Store) -> Result<String, DuetError> {
+    use crate::store::settings::HomeId;
+    if let Some(id) = store.get(&HomeId())? {
+        return Ok(id);
+    }
+    let mut raw = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    let id = data_encoding::HEXLOWER.encode(&raw);
+    store.put(&HomeId(), &id)?;
+    store.flush()?;
+    Ok(id)
+}
+
 /// What a notebook's secret is, as sealed-value context.
 fn secret_context(notebook: &str) -> String {
     format!("notebook-secret/{notebook}")
@@ -205,7 +220,7 @@ impl Duet {
         }
         let home_key = match app_key {
             Some(key) => secrets::HomeKey::from_app(key)?,
-            None => secrets::HomeKey::from_key_file(home, true)?,
+            None => secrets::HomeKey::for_home(home, || home_id(&store), true)?,
         };
         let device = DeviceKey::generate();
         store.put(
@@ -285,8 +300,8 @@ impl Duet {
         let sealed = secrets::is_sealed(&stored);
         let home_key = match app_key {
             Some(key) => secrets::HomeKey::from_app(key)?,
-            // A home from before home keys gets its key file now; a sealed one must have it.
-            None => secrets::HomeKey::from_key_file(home, !sealed)?,
+            // A home from before home keys gets its key now; a sealed one must have it.
+            None => secrets::HomeKey::for_home(home, || home_id(&store), !sealed)?,
         };
         let key = home_key.open(DEVICE_KEY, &stored)?.unwrap_or(stored);
         let device = DeviceKey::from_bytes(&key).map_err(|e| {

@@ -3,9 +3,11 @@
 //! none of them in the clear: a copy of `store/` (a backup tool, a bug report, a synced
 //! folder) gives away no notebook.
 //!
-//! The key comes from the app (the mobile API takes it from the platform keystore), or
-//! from the home's key file `home.key` (0600, made on first use). A home written before
-//! home keys is sealed in place the first time it opens.
+//! The key comes from the app (the mobile API takes it from the platform keystore), from
+//! the OS keychain (macOS Keychain, Windows Credential Manager, Secret Service; with the
+//! `keychain` feature, in a process that called [`enable_os_keychain`], unless
+//! `DUET_KEYCHAIN=off`), or from the home's key file `home.key` (0600). A new home keeps its key in the keychain when one answers, else in the key file.
+//! A home written before home keys is sealed in place the first time it opens.
 //!
 //! Sealed values are XChaCha20-Poly1305 under the home key with a random nonce; what a
 //! value is (`notebook-secret/ID`, `device-key`, `tls-key`) is its associated data, so a
@@ -35,6 +37,11 @@ pub enum HomeKeySource {
     },
     /// Given by the app that opened the home (from the platform keystore).
     App,
+    /// The OS keychain.
+    Keychain {
+        /// The entry: service `duet`, this account.
+        account: String,
+    },
 }
 
 /// The key the home's secrets are sealed with.
@@ -53,6 +60,65 @@ impl std::fmt::Debug for HomeKey {
 }
 
 impl HomeKey {
+    /// The home's key: from its key file if there is one, else from the OS keychain. With
+    /// `create` and neither, a new key goes to the keychain when one answers, else to a new
+    /// key file. `home_id` names the home's keychain entry.
+    pub fn for_home(
+        home: &Path,
+        home_id: impl FnOnce() -> Result<String, DuetError>,
+        create: bool,
+    ) -> Result<HomeKey, DuetError> {
+        if home.join(KEY_FILE).exists() || (create && !keychain::enabled()) {
+            return HomeKey::from_key_file(home, create);
+        }
+        if !keychain::enabled() {
+            return Err(DuetError::HomeKey {
+                why: format!(
+                    "the home's secrets are sealed, and its key file {} is missing; if its key is in the OS keychain, open it with the keychain on (not DUET_KEYCHAIN=off)",
+                    home.join(KEY_FILE).display()
+                ),
+            });
+        }
+        let account = format!("home-key/{}", home_id()?);
+        let keychain_error = match keychain::read(&account) {
+            Ok(Some(key)) => {
+                return Ok(HomeKey {
+                    key,
+                    source: HomeKeySource::Keychain { account },
+                })
+            }
+            Ok(None) => None,
+            Err(e) => Some(e),
+        };
+        if !create {
+            return Err(DuetError::HomeKey {
+                why: format!(
+                    "the home's secrets are sealed, and neither its key file {} nor the keychain entry duet/{account} holds the key{}",
+                    home.join(KEY_FILE).display(),
+                    keychain_error.map(|e| format!(" (the keychain: {e})")).unwrap_or_default()
+                ),
+            });
+        }
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        match keychain::store(&account, &key) {
+            Ok(()) => Ok(HomeKey {
+                key,
+                source: HomeKeySource::Keychain { account },
+            }),
+            Err(e) => {
+                tracing::debug!(error = %e, "no keychain: the home key goes to a key file");
+                write_key_file(&home.join(KEY_FILE), &key)?;
+                Ok(HomeKey {
+                    key,
+                    source: HomeKeySource::KeyFile {
+                        path: home.join(KEY_FILE),
+                    },
+                })
+            }
+        }
+    }
+
     /// The home's key from its key file, made when `create` and there is none.
     pub fn from_key_file(home: &Path, create: bool) -> Result<HomeKey, DuetError> {
         let path = home.join(KEY_FILE);
@@ -177,9 +243,77 @@ impl HomeKey {
                 match &self.source {
                     HomeKeySource::KeyFile { path } => format!("in {}", path.display()),
                     HomeKeySource::App => "the app gave".into(),
+                    HomeKeySource::Keychain { account } => {
+                        format!("in the keychain entry duet/{account}")
+                    }
                 }
             ),
         }
+    }
+}
+
+/// Whether this process keeps new home keys in the OS keychain (set by a front end).
+static KEYCHAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lets this process keep home keys in the OS keychain (the CLI does; a library user who
+/// does not call it never touches the keychain). `DUET_KEYCHAIN=off` still turns it off.
+pub fn enable_os_keychain() {
+    KEYCHAIN.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The OS keychain, through the `keyring` crate: one entry per home, service `duet`.
+#[cfg(feature = "keychain")]
+mod keychain {
+    /// The keychain's service name for Duet's entries.
+    const SERVICE: &str = "duet";
+
+    pub fn enabled() -> bool {
+        super::KEYCHAIN.load(std::sync::atomic::Ordering::Relaxed)
+            && std::env::var("DUET_KEYCHAIN").map_or(true, |v| v != "off")
+    }
+
+    /// The key in the entry; `Ok(None)` when there is no entry (or the keychain is off).
+    pub fn read(account: &str) -> Result<Option<[u8; 32]>, String> {
+        if !enabled() {
+            return Ok(None);
+        }
+        let entry = keyring::Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
+        match entry.get_secret() {
+            Ok(secret) => <[u8; 32]>::try_from(secret.as_slice())
+                .map(Some)
+                .map_err(|_| format!("the entry duet/{account} is not a home key")),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Stores the key in a new entry, and reads it back before trusting the keychain.
+    pub fn store(account: &str, key: &[u8; 32]) -> Result<(), String> {
+        if !enabled() {
+            return Err("the keychain is off (DUET_KEYCHAIN=off)".into());
+        }
+        let entry = keyring::Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
+        entry.set_secret(key).map_err(|e| e.to_string())?;
+        match read(account)? {
+            Some(back) if back == *key => Ok(()),
+            _ => Err("the keychain did not give the key back".into()),
+        }
+    }
+}
+
+/// Without the `keychain` feature there is no keychain: homes use key files.
+#[cfg(not(feature = "keychain"))]
+mod keychain {
+    pub fn enabled() -> bool {
+        false
+    }
+
+    pub fn read(_account: &str) -> Result<Option<[u8; 32]>, String> {
+        Ok(None)
+    }
+
+    pub fn store(_account: &str, _key: &[u8; 32]) -> Result<(), String> {
+        Err("built without keychain support".into())
     }
 }
 

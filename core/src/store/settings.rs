@@ -108,6 +108,9 @@ setting!(
     /// This device's signing key (32 bytes).
     IdentityKey() => Vec<u8>, bytes, "device_key");
 setting!(
+    /// This home's id (names its entry in the OS keychain).
+    HomeId() => String, text, "home_id");
+setting!(
     /// The device owner's name.
     OwnerName() => String, text, "name");
 setting!(
