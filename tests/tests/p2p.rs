@@ -475,3 +475,77 @@ impl Drop for LossyProxy {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+#[test]
+fn the_owners_commands_are_answered_while_strangers_flood_the_node_with_hellos() {
+    use duet_core::net::tls;
+    use duet_core::wire::{self, Message};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (ana, bo, serving) = joined_pair();
+    let fingerprint = duet_core::crypto::parse_fingerprint(&serving.fingerprint).expect("fp");
+    let addr = serving.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = stop.clone();
+    // Strangers with valid certificates and the largest hello allowed, full of proofs for
+    // no notebook, on fresh connections, as fast as the node takes them.
+    let flood = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let identity = tls::TlsIdentity::generate().expect("identity");
+            let config = tls::client_config(
+                &identity,
+                tls::Pins::Exactly([fingerprint].into()),
+                Default::default(),
+            )
+            .expect("tls");
+            let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config).expect("quic");
+            let endpoint =
+                quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+            let client = quinn::ClientConfig::new(std::sync::Arc::new(quic));
+            let mut refused = 0u32;
+            while !flooding.load(Ordering::Relaxed) {
+                let mut strangers = Vec::new();
+                for _ in 0..16 {
+                    let endpoint = endpoint.clone();
+                    let client = client.clone();
+                    strangers.push(tokio::spawn(async move {
+                        let conn = endpoint.connect_with(client, addr, "x").ok()?.await.ok()?;
+                        let (mut send, _recv) = conn.open_bi().await.ok()?;
+                        let hello = Message::Hello {
+                            proofs: (0..1024u32)
+                                .map(|i| {
+                                    let mut proof = [7u8; 32];
+                                    proof[..4].copy_from_slice(&i.to_be_bytes());
+                                    proof
+                                })
+                                .collect(),
+                        };
+                        wire::write(&mut send, &hello).await.ok()?;
+                        tokio::time::timeout(Duration::from_secs(10), conn.closed())
+                            .await
+                            .ok()
+                    }));
+                }
+                for s in strangers {
+                    if matches!(s.await, Ok(Some(_))) {
+                        refused += 1;
+                    }
+                }
+            }
+            refused
+        })
+    });
+    // Meanwhile Ana types through her node, and Bo syncs with it.
+    for i in 0..10 {
+        ana.ok(&["agenda", "add", &format!("during-the-flood-{i}")]);
+    }
+    bo.ok(&["sync", "--peer", &serving.addr_arg()]);
+    stop.store(true, Ordering::Relaxed);
+    let refused = flood.join().expect("the flood ran");
+    assert!(refused > 0, "no stranger's hello reached the node");
+    let shown = bo.ok(&["agenda", "list"]);
+    for i in 0..10 {
+        assert!(shown.contains(&format!("during-the-flood-{i}")), "{shown}");
+    }
+}
