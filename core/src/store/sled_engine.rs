@@ -23,6 +23,9 @@ use std::sync::Mutex;
 /// behind a log entry that already points at it: the store then no longer opens (seen
 /// here in about one run of six of the SIGKILL test). At 512 KiB, values stay in the log.
 const SEGMENT_BYTES: usize = 512 * 1024;
+/// How long opening waits for sled's file lock to be released by this process's previous
+/// store (sled drops it from a background thread).
+const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// sled's page cache bound: five years of notes are a few MB, so this is never the limit.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -75,14 +78,25 @@ impl SledEngine {
             detail,
         };
         // sled can panic on some damaged files instead of returning an error.
-        let db = catch_unwind(AssertUnwindSafe(|| config.open()))
-            .map_err(|panic| damaged(panic_text(&panic)))?
-            .map_err(|e| match e {
-                sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => {
-                    damaged(e.to_string())
-                }
-                other => StoreError::Sled(other),
-            })?;
+        let open = || {
+            catch_unwind(AssertUnwindSafe(|| config.open()))
+                .map_err(|panic| damaged(panic_text(&panic)))
+        };
+        let mut opened = open()?;
+        // sled releases its file lock only when its last handle drops, and its background
+        // threads may hold one a moment after this process closed its store. The home's LOCK,
+        // taken first, guarantees no other process holds it: wait for our own to finish.
+        let deadline = std::time::Instant::now() + SLED_LOCK_WAIT;
+        while matches!(&opened, Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            opened = open()?;
+        }
+        let db = opened.map_err(|e| match e {
+            sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => damaged(e.to_string()),
+            other => StoreError::Sled(other),
+        })?;
         let io = |source| StoreError::Io {
             action: "opening",
             path: path.join("db"),
