@@ -156,9 +156,17 @@ impl RelayClient {
 
     /// Subscribes: entries after `after`, then new ones as they arrive.
     pub async fn subscribe(&self, key: &MailboxKey, after: u64) -> Result<Subscription, NetError> {
-        let (send, recv) = self
-            .request(key, false, RelayRequest::Subscribe { after })
-            .await?;
+        self.open_feed(key, RelayRequest::Subscribe { after }).await
+    }
+
+    /// Sends a request whose answer stays open (a subscription, as a feed's engine asks for
+    /// it) and keeps its stream.
+    pub async fn open_feed(
+        &self,
+        key: &MailboxKey,
+        request: RelayRequest,
+    ) -> Result<Subscription, NetError> {
+        let (send, recv) = self.request(key, false, request).await?;
         Ok(Subscription { _send: send, recv })
     }
 
@@ -214,24 +222,17 @@ impl ReplyStream<'_> {
     }
 }
 
-/// Live entries from a subscription.
+/// The replies on a subscription, uninterpreted (the feed's engine,
+/// [`crate::sync::relay_feed`], reads them).
 pub struct Subscription {
     _send: quinn::SendStream,
     recv: quinn::RecvStream,
 }
 
 impl Subscription {
-    /// The next batch of entries; `None` when the relay closed the subscription.
-    pub async fn next(&mut self) -> Result<Option<Entries>, NetError> {
-        match wire::read::<RelayReply, _>(&mut self.recv).await {
-            Ok(Some(RelayReply::Entries { entries, .. })) => Ok(Some(entries)),
-            Ok(Some(RelayReply::Refused { why, message })) => Err(refused(why, message)),
-            Ok(Some(other)) => Err(NetError::Protocol(format!(
-                "expected entries, got {other:?}"
-            ))),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+    /// The next reply; `None` when the relay closed the subscription.
+    pub async fn next(&mut self) -> Result<Option<RelayReply>, NetError> {
+        Ok(wire::read::<RelayReply, _>(&mut self.recv).await?)
     }
 }
 

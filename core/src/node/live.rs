@@ -12,6 +12,7 @@ use crate::crypto::parse_fingerprint;
 use crate::net::relay_client::{self, RelayOutcome};
 use crate::net::tls::Pins;
 use crate::net::{client, NetError};
+use crate::sync::relay_feed::{FeedStep, RelayFeed};
 use crate::SyncReport;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -322,17 +323,22 @@ async fn subscribed(
     let first = relay_client::sync_relay_on(home, notebook, client).await?;
     relay_ok(board, key, events, &first);
     let (mailbox, cursor) = relay_client::mailbox_and_cursor(home, notebook).await?;
-    let mut sub = client.subscribe(&mailbox, cursor).await?;
+    let mut feed = RelayFeed::new(cursor);
+    let mut sub = client.open_feed(&mailbox, feed.request()).await?;
     board.update(key, |s| s.connected = true);
     loop {
         tokio::select! {
             _ = stopped.changed() => return Ok(Session::Stopped),
             next = sub.next() => {
-                let entries = match next {
-                    Ok(Some(entries)) => entries,
-                    Ok(None) => return Ok(Session::Ended),
-                    Err(e) if relay_client::is_no_mailbox(&e) => return Ok(Session::NoMailbox),
-                    Err(e) => return Err(e),
+                let Some(reply) = next? else {
+                    return Ok(Session::Ended);
+                };
+                let entries = match feed.receive(reply)? {
+                    FeedStep::Apply(entries) => entries,
+                    FeedStep::Wait => continue,
+                    // A full sync checks the log against the anchor (and rewinds).
+                    FeedStep::Resync => return Ok(Session::Ended),
+                    FeedStep::NoMailbox => return Ok(Session::NoMailbox),
                 };
                 let pulled = entries.len();
                 let (report, rejected) = relay_client::apply_entries(home, notebook, entries).await?;

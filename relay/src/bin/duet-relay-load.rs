@@ -11,6 +11,7 @@ use anyhow::{anyhow, Context, Result};
 use clap::Parser;
 use duet_core::net::relay_client::{MailboxKey, RelayClient};
 use duet_core::net::tls::{self, Pins, TlsIdentity};
+use duet_core::wire::RelayReply;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -352,7 +353,7 @@ async fn main() -> Result<()> {
         let mut sub = client.subscribe(&k, 1).await?;
         let lat = latencies.clone();
         subs.spawn(async move {
-            while let Ok(Some(entries)) = sub.next().await {
+            while let Ok(Some(RelayReply::Entries { entries, .. })) = sub.next().await {
                 let now = epoch.elapsed();
                 for (_, env) in entries {
                     if let Ok(b) = <[u8; 8]>::try_from(&env[..8.min(env.len())]) {
