@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use duet_core::dates::{self, Date};
+use duet_core::ids::IdPrefix;
 use duet_core::{MoveTarget, Owner, Role, Section};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +26,12 @@ fn date(text: &str) -> Result<Date, String> {
 /// `host:port`, `host` (port 7878) or `[v6]:port`.
 fn addr(text: &str) -> Result<SocketAddr, String> {
     duet_core::net::resolve(text, duet_core::net::DEFAULT_PORT).map_err(|e| e.to_string())
+}
+
+/// A few first characters of an item's or a commitment's id.
+fn id_prefix(text: &str) -> Result<IdPrefix, String> {
+    text.parse()
+        .map_err(|e: duet_core::ids::IdPrefixError| e.to_string())
 }
 
 /// `me`, `them`, or a name.
@@ -453,7 +460,8 @@ pub enum AgendaCmd {
     #[command(after_help = "Example:\n  duet agenda done k3f    # a unique prefix of the id")]
     Done {
         /// Id prefix.
-        id: String,
+        #[arg(value_parser = id_prefix)]
+        id: IdPrefix,
         /// The meeting it is in, if not the current one.
         #[arg(long, short)]
         meeting: Option<String>,
@@ -462,7 +470,8 @@ pub enum AgendaCmd {
     #[command(after_help = "Example:\n  duet agenda edit k3f \"Conference budget (2027)\"")]
     Edit {
         /// Id prefix.
-        id: String,
+        #[arg(value_parser = id_prefix)]
+        id: IdPrefix,
         /// The new text.
         text: String,
         /// The meeting it is in, if not the current one.
@@ -475,7 +484,8 @@ pub enum AgendaCmd {
     )]
     Move {
         /// Id prefix.
-        id: String,
+        #[arg(value_parser = id_prefix)]
+        id: IdPrefix,
         /// A meeting id prefix or date, `next`, or `backlog`.
         #[arg(long, value_parser = move_target)]
         to: MoveTarget,
@@ -506,7 +516,8 @@ pub enum CommitCmd {
     #[command(after_help = "Example:\n  duet commit done q7x")]
     Done {
         /// Id prefix.
-        id: String,
+        #[arg(value_parser = id_prefix)]
+        id: IdPrefix,
     },
     /// Reword an open commitment or move its due date.
     #[command(
@@ -514,7 +525,8 @@ pub enum CommitCmd {
     )]
     Edit {
         /// Id prefix.
-        id: String,
+        #[arg(value_parser = id_prefix)]
+        id: IdPrefix,
         /// The new wording.
         #[arg(long)]
         text: Option<String>,
@@ -526,7 +538,8 @@ pub enum CommitCmd {
     #[command(after_help = "Example:\n  duet commit drop q7x")]
     Drop {
         /// Id prefix.
-        id: String,
+        #[arg(value_parser = id_prefix)]
+        id: IdPrefix,
     },
     /// List commitments (all of them, or only open ones).
     #[command(after_help = "Examples:\n  duet commit list --open\n  duet commit list --json")]

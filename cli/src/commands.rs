@@ -3,6 +3,11 @@
 use crate::args::{
     AgendaCmd, BundleCmd, CadenceArgs, Cli, Command, CommitCmd, ExportKind, MeetingCmd, NotebookCmd,
 };
+use crate::json::notebook::{
+    list as list_of, AgendaItem, Commitment, Manifest, Meeting, MeetingSummary, Merge, Notebook,
+    Overview, Wrap,
+};
+use crate::json::{self, Contract};
 use crate::render::{self, Palette};
 use anyhow::{anyhow, Context, Result};
 use clap::CommandFactory;
@@ -11,7 +16,6 @@ use duet_core::model::views::Cadence;
 use duet_core::model::CommitmentStatus;
 use duet_core::node::HomeHandle;
 use duet_core::{Duet, DuetError, JoinAs};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -226,7 +230,7 @@ impl Output {
     }
 
     /// Prints JSON of `value`, or the text `text` renders.
-    pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
+    pub fn print<T: Contract>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {
             match serde_json::to_string_pretty(value) {
                 Ok(s) => self.write(&format!("{s}\n")),
@@ -292,24 +296,30 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 let first = first.unwrap_or_else(dates::today);
                 let nb =
                     duet.notebook_new(&title, me, &with, cadence(&c, Cadence::default())?, first)?;
-                out.print(&nb, || format!("Created notebook {} ({}); it is now current, with a first meeting on {first}.\n", nb.title, nb.id.get(..8).unwrap_or(&nb.id)));
+                out.print(&Notebook::from(&nb), || format!("Created notebook {} ({}); it is now current, with a first meeting on {first}.\n", nb.title, nb.id.get(..8).unwrap_or(&nb.id)));
             }
             NotebookCmd::List => {
                 let list = duet.notebooks()?;
-                out.print(&list, || render::notebooks(&list, p));
+                out.print(&list_of::<_, Notebook>(&list), || {
+                    render::notebooks(&list, p)
+                });
             }
             NotebookCmd::Use { notebook } => {
                 let nb = duet.use_notebook(&notebook)?;
-                out.print(&nb, || format!("Now using {}.\n", nb.title));
+                out.print(&Notebook::from(&nb), || {
+                    format!("Now using {}.\n", nb.title)
+                });
             }
             NotebookCmd::Rename { title } => {
                 let nb = duet.rename(&title)?;
-                out.print(&nb, || format!("Renamed to {}.\n", nb.title));
+                out.print(&Notebook::from(&nb), || {
+                    format!("Renamed to {}.\n", nb.title)
+                });
             }
             NotebookCmd::Cadence { cadence: c } => {
                 let base = duet.notebook()?.cadence;
                 let nb = duet.set_cadence(cadence(&c, base)?)?;
-                out.print(&nb, || {
+                out.print(&Notebook::from(&nb), || {
                     format!(
                         "Meeting every {} days for {} minutes.\n",
                         nb.cadence.every_days, nb.cadence.minutes
@@ -318,13 +328,13 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             }
             NotebookCmd::Show => {
                 let nb = duet.notebook()?;
-                out.print(&nb, || render::notebook(&nb, p));
+                out.print(&Notebook::from(&nb), || render::notebook(&nb, p));
             }
         },
         Command::Meeting(cmd) => match cmd {
             MeetingCmd::New { on } => {
                 let m = duet.meeting_new(on)?;
-                out.print(&m, || {
+                out.print(&MeetingSummary::from(&m), || {
                     format!("Meeting {} on {} is on the books.\n", m.id, m.date)
                 });
             }
@@ -334,16 +344,18 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                     .iter()
                     .find(|m| m.status.is_upcoming())
                     .map(|m| m.id.clone());
-                out.print(&list, || render::meetings(&list, current.as_deref(), p));
+                out.print(&list_of::<_, MeetingSummary>(&list), || {
+                    render::meetings(&list, current.as_deref(), p)
+                });
             }
             MeetingCmd::Show { id } => {
                 let m = duet.meeting(id.as_deref())?;
                 let nb = duet.notebook()?;
-                out.print(&m, || render::meeting(&m, &nb, p));
+                out.print(&Meeting::from(&m), || render::meeting(&m, &nb, p));
             }
             MeetingCmd::Cancel { id } => {
                 let w = duet.cancel(id.as_deref())?;
-                out.print(&w, || {
+                out.print(&Wrap::from(&w), || {
                     format!(
                         "Canceled the meeting on {}; {} item(s) carried to {} ({}).\n",
                         w.held.date,
@@ -355,7 +367,9 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             }
             MeetingCmd::Reschedule { id, to } => {
                 let m = duet.reschedule(id.as_deref(), to)?;
-                out.print(&m, || format!("Meeting {} is now on {}.\n", m.id, m.date));
+                out.print(&MeetingSummary::from(&m), || {
+                    format!("Meeting {} is now on {}.\n", m.id, m.date)
+                });
             }
         },
         Command::Note {
@@ -365,7 +379,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
         } => {
             let id = duet.note(section, &text, meeting.as_deref())?;
             out.print(
-                &serde_json::json!({ "meeting": id, "section": section }),
+                &serde_json::json!({ "meeting": id, "section": section.key() }),
                 || format!("Added to {} of meeting {id}.\n", section.title()),
             );
         }
@@ -377,12 +391,18 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             } => {
                 let item = duet.agenda_add(&text, backlog, meeting.as_deref())?;
                 let place = if backlog { "the backlog" } else { "the agenda" };
-                out.print(&item, || format!("Added {} to {place}.\n", item.id));
+                out.print(&AgendaItem::from(&item), || {
+                    format!("Added {} to {place}.\n", item.id)
+                });
             }
             AgendaCmd::List { meeting } => {
                 let (m, backlog) = duet.agenda(meeting.as_deref())?;
                 let nb = duet.notebook()?;
-                let value = serde_json::json!({ "meeting": m.as_ref().map(|m| &m.summary), "agenda": m.as_ref().map(|m| &m.agenda), "backlog": backlog });
+                let value = serde_json::json!({
+                    "meeting": json::value(&m.as_ref().map(|m| MeetingSummary::from(&m.summary))),
+                    "agenda": json::value(&m.as_ref().map(|m| list_of::<_, AgendaItem>(&m.agenda))),
+                    "backlog": json::value(&list_of::<_, AgendaItem>(&backlog)),
+                });
                 out.print(&value, || {
                     let mut s = String::new();
                     if let Some(m) = &m {
@@ -404,16 +424,18 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 });
             }
             AgendaCmd::Done { id, meeting } => {
-                let item = duet.agenda_done(&id, meeting.as_deref())?;
-                out.print(&item, || format!("Discussed: {}\n", item.text));
+                let item = duet.agenda_done(id.as_str(), meeting.as_deref())?;
+                out.print(&AgendaItem::from(&item), || {
+                    format!("Discussed: {}\n", item.text)
+                });
             }
             AgendaCmd::Edit { id, text, meeting } => {
-                let item = duet.agenda_edit(&id, &text, meeting.as_deref())?;
-                out.print(&item, || format!("Now: {}\n", item.text));
+                let item = duet.agenda_edit(id.as_str(), &text, meeting.as_deref())?;
+                out.print(&AgendaItem::from(&item), || format!("Now: {}\n", item.text));
             }
             AgendaCmd::Move { id, to, meeting } => {
-                let (item, place) = duet.agenda_move(&id, &to, meeting.as_deref())?;
-                out.print(&serde_json::json!({ "item": item, "to": place }), || {
+                let (item, place) = duet.agenda_move(id.as_str(), &to, meeting.as_deref())?;
+                out.print(&serde_json::json!({ "item": json::value(&AgendaItem::from(&item)), "to": place }), || {
                     format!("Moved {} to {place}.\n", item.id)
                 });
             }
@@ -422,7 +444,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             CommitCmd::Add { text, owner, due } => {
                 let c = duet.commit_add(&text, &owner, due, None)?;
                 let nb = duet.notebook()?;
-                out.print(&c, || {
+                out.print(&Commitment::from(&c), || {
                     format!(
                         "Commitment {} for {}{}.\n",
                         c.id,
@@ -435,21 +457,21 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 });
             }
             CommitCmd::Done { id } => {
-                let c = duet.commit_close(&id, CommitmentStatus::Done)?;
-                out.print(&c, || format!("Done: {}\n", c.text));
+                let c = duet.commit_close(id.as_str(), CommitmentStatus::Done)?;
+                out.print(&Commitment::from(&c), || format!("Done: {}\n", c.text));
             }
             CommitCmd::Edit { id, text, due } => {
-                let c = duet.commit_edit(&id, text.as_deref(), due)?;
-                out.print(&c, || format!("Now: {}\n", c.text))
+                let c = duet.commit_edit(id.as_str(), text.as_deref(), due)?;
+                out.print(&Commitment::from(&c), || format!("Now: {}\n", c.text))
             }
             CommitCmd::Drop { id } => {
-                let c = duet.commit_close(&id, CommitmentStatus::Dropped)?;
-                out.print(&c, || format!("Dropped: {}\n", c.text));
+                let c = duet.commit_close(id.as_str(), CommitmentStatus::Dropped)?;
+                out.print(&Commitment::from(&c), || format!("Dropped: {}\n", c.text));
             }
             CommitCmd::List { open } => {
                 let list = duet.commitments(open)?;
                 let nb = duet.notebook()?;
-                out.print(&list, || {
+                out.print(&list_of::<_, Commitment>(&list), || {
                     if list.is_empty() {
                         return "No commitments.\n".into();
                     }
@@ -471,14 +493,14 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 next_steps.as_deref(),
                 need.as_deref(),
             )?;
-            out.print(&w, || {
+            out.print(&Wrap::from(&w), || {
                 let verb = if w.next_created { "is now on the books" } else { "was already on the books" };
                 format!("Meeting on {} wrapped. Next meeting {} ({}) {verb}; {} item(s) carried over.\n", w.held.date, w.next.date, w.next.id, w.carried.len())
             });
         }
         Command::Show => {
             let o = duet.overview()?;
-            out.print(&o, || render::overview(&o, p));
+            out.print(&Overview::from(&o), || render::overview(&o, p));
         }
         Command::Export {
             format,
@@ -513,7 +535,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
         } => crate::network::link(duet, ticket.as_deref(), addrs, port, context, out)?,
         Command::Import { dir } => {
             let r = duet.import_automerge(&dir)?;
-            out.print(&r, || {
+            out.print(&Merge::from(&r), || {
                 format!(
                     "Merged {} new change(s) into {} document(s).\n",
                     r.changes, r.documents
@@ -550,7 +572,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                     _ => None,
                 };
                 let r = duet.bundle_in(&file, join)?;
-                out.print(&r, || {
+                out.print(&Merge::from(&r), || {
                     let joined = if r.joined {
                         "Joined the notebook. "
                     } else {
@@ -574,7 +596,7 @@ fn export(duet: &mut Duet, format: ExportKind, output: Option<&Path>, out: &Outp
                 DuetError::Invalid("--format automerge needs --output DIR".into())
             })?;
             let manifest = duet.export_automerge(dir)?;
-            out.print(&manifest, || {
+            out.print(&Manifest::from(&manifest), || {
                 format!(
                     "Wrote {} document(s) and {} to {}.\n",
                     manifest.documents.len(),
@@ -589,9 +611,10 @@ fn export(duet: &mut Duet, format: ExportKind, output: Option<&Path>, out: &Outp
             let text = if format == ExportKind::Md {
                 render::markdown(&nb, &history)
             } else {
-                serde_json::to_string_pretty(
-                    &serde_json::json!({ "notebook": nb, "meetings": history }),
-                )? + "\n"
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "notebook": json::value(&Notebook::from(&nb)),
+                    "meetings": json::value(&list_of::<_, Meeting>(&history)),
+                }))? + "\n"
             };
             match output {
                 Some(path) => std::fs::write(path, text)

@@ -124,7 +124,10 @@ pub fn run(json: bool) -> Result<ExitCode> {
     }
     say("7. Both laptops now show the same meeting:\n");
     if json {
-        println!("{}", serde_json::to_string_pretty(&bo_view)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::json::notebook::Overview::from(&bo_view))?
+        );
     } else {
         print!("{}", render::overview(&bo_view, Palette::for_stdout()));
         println!("\nBoth devices converged. Try it yourself: duet init --name YOU");

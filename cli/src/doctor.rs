@@ -8,14 +8,40 @@ use duet_core::{Duet, HomeKeySource};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// What `duet doctor` reports.
+/// What `duet doctor` reports (its `--json` form too).
 #[derive(Debug, Serialize)]
 struct Checkup {
     home: PathBuf,
-    home_key: HomeKeySource,
+    home_key: HomeKey,
     /// Files and folders of the home that group or others may use, with their mode.
     open_to_others: Vec<String>,
     notebooks: usize,
+}
+
+/// Where the home key is kept.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum HomeKey {
+    /// The home's key file.
+    KeyFile { path: PathBuf },
+    /// Given by the app that opened the home.
+    App,
+    /// The OS keychain: service `duet`, this account.
+    Keychain { account: String },
+}
+
+crate::json::contract!(Checkup);
+
+impl From<&HomeKeySource> for HomeKey {
+    fn from(s: &HomeKeySource) -> Self {
+        match s {
+            HomeKeySource::KeyFile { path } => HomeKey::KeyFile { path: path.clone() },
+            HomeKeySource::App => HomeKey::App,
+            HomeKeySource::Keychain { account } => HomeKey::Keychain {
+                account: account.clone(),
+            },
+        }
+    }
 }
 
 /// Runs the checks on an opened home.
@@ -23,7 +49,7 @@ pub fn run(duet: &mut Duet, out: &Output) -> Result<()> {
     let home = duet.home().to_owned();
     let checkup = Checkup {
         open_to_others: open_to_others(&home),
-        home_key: duet.home_key_source().clone(),
+        home_key: duet.home_key_source().into(),
         notebooks: duet.notebooks()?.len(),
         home,
     };
@@ -34,12 +60,12 @@ pub fn run(duet: &mut Duet, out: &Output) -> Result<()> {
 fn render(c: &Checkup) -> String {
     let mut text = format!("Home: {}\n", c.home.display());
     match &c.home_key {
-        HomeKeySource::KeyFile { path } => text.push_str(&format!(
+        HomeKey::KeyFile { path } => text.push_str(&format!(
             "Home key: in the key file {} (readable by you only). The store holds every secret sealed with it: keep the two together in backups, and never share the key file.\n",
             path.display()
         )),
-        HomeKeySource::App => text.push_str("Home key: kept by the app that opened this home.\n"),
-        HomeKeySource::Keychain { account } => text.push_str(&format!(
+        HomeKey::App => text.push_str("Home key: kept by the app that opened this home.\n"),
+        HomeKey::Keychain { account } => text.push_str(&format!(
             "Home key: in the OS keychain (service duet, account {account}). The store holds every secret sealed with it: a backup of the home alone opens nothing.\n"
         )),
     }

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod demo;
 mod doctor;
+mod json;
 mod network;
 mod node;
 mod practice;

@@ -5,6 +5,9 @@
 
 use crate::args::RelayCmd;
 use crate::commands::{Output, RunContext};
+use crate::json;
+use crate::json::notebook::list;
+use crate::json::sync::{Device, PeerSync, Relay, RelaySync, Report};
 use anyhow::{anyhow, Context, Result};
 use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
@@ -152,7 +155,7 @@ pub async fn link_and_sync(home: &HomeHandle, ticket: &str, out: &Output) -> Res
         match relay_client::sync_relay(home, &space).await {
             Ok(o) => {
                 out.print(
-                    &serde_json::json!({ "personal_space": space, "synced": true, "relay": o.addr, "report": o.report }),
+                    &serde_json::json!({ "personal_space": space, "synced": true, "relay": o.addr, "report": json::value(&Report::from(&o.report)) }),
                     || format!("Linked through the relay at {}: {}.\n", o.addr, o.report.summary()),
                 );
                 return Ok(());
@@ -165,7 +168,7 @@ pub async fn link_and_sync(home: &HomeHandle, ticket: &str, out: &Output) -> Res
         match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
             Ok(outcome) => {
                 out.print(
-                    &serde_json::json!({ "personal_space": space, "synced": true, "outcome": outcome_json(&outcome) }),
+                    &serde_json::json!({ "personal_space": space, "synced": true, "outcome": json::value(&PeerSync::from(&outcome)) }),
                     || format!("Linked and synced with {addr}: {}.\n", summaries(&outcome)),
                 );
                 return Ok(());
@@ -186,7 +189,7 @@ pub fn peers(duet: &Duet, out: &Output) -> Result<()> {
     let me = fingerprint_text(&duet.tls_identity()?.fingerprint());
     let peers = duet.known_peers()?;
     out.print(
-        &serde_json::json!({ "fingerprint": me, "peers": peers }),
+        &serde_json::json!({ "fingerprint": me, "peers": json::value(&list::<_, Device>(&peers)) }),
         || {
             let mut text = format!("This device: {me}\n");
             if peers.is_empty() {
@@ -245,7 +248,7 @@ pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> 
             Ok(o) => {
                 home.call(|d| d.complete_joins()).await?;
                 out.print(
-                    &serde_json::json!({ "notebook": id, "synced": true, "relay": o.addr, "report": o.report }),
+                    &serde_json::json!({ "notebook": id, "synced": true, "relay": o.addr, "report": json::value(&Report::from(&o.report)) }),
                     || {
                         format!(
                             "Joined {:?} as {} through the relay at {}: {}.\n",
@@ -265,7 +268,7 @@ pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> 
         match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
             Ok(outcome) => {
                 out.print(
-                    &serde_json::json!({ "notebook": id, "synced": true, "outcome": outcome_json(&outcome) }),
+                    &serde_json::json!({ "notebook": id, "synced": true, "outcome": json::value(&PeerSync::from(&outcome)) }),
                     || {
                         format!(
                             "Joined {:?} as {} and synced with {}: {}.\n",
@@ -388,15 +391,8 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
         }
     }
     let json = serde_json::json!({
-        "relays": relayed.iter().map(|o| serde_json::json!({
-            "addr": o.addr,
-            "notebook": o.report,
-            "pulled": o.pulled,
-            "rejected": o.rejected,
-            "pushed": o.pushed,
-            "rewound": o.rewound,
-        })).collect::<Vec<_>>(),
-        "synced": outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
+        "relays": json::value(&list::<_, RelaySync>(&relayed)),
+        "synced": json::value(&list::<_, PeerSync>(&outcomes)),
         "failed": failures.iter().map(|(a, e)| serde_json::json!({ "addr": a, "error": e.to_string() })).collect::<Vec<_>>(),
     });
     out.print(&json, || {
@@ -455,7 +451,7 @@ pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
             team_token,
         } => {
             let setting = duet.relay_set(&addr, &fingerprint, team_token)?;
-            out.print(&setting, || {
+            out.print(&Relay::from(&setting), || {
                 format!(
                     "This notebook now syncs through the relay at {} (`duet sync`). New invites carry it.\n",
                     setting.addr
@@ -472,7 +468,7 @@ pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
             let setting = duet.relay_setting(&id)?;
             let cursor = duet.relay_cursor(&id)?;
             out.print(
-                &serde_json::json!({ "relay": setting, "cursor": cursor }),
+                &serde_json::json!({ "relay": json::value(&setting.as_ref().map(Relay::from)), "cursor": cursor }),
                 || match &setting {
                     Some(s) => format!(
                         "Relay {} (fingerprint {}); read up to entry {cursor}.\n",
@@ -510,7 +506,8 @@ pub async fn compact(home: &HomeHandle, selected: Option<String>, out: &Output) 
 /// One line of `duet watch` for what arrived.
 pub fn watch_line(report: &duet_core::SyncReport, json: bool) -> String {
     if json {
-        serde_json::json!({ "event": "changes", "report": report }).to_string()
+        serde_json::json!({ "event": "changes", "report": json::value(&Report::from(report)) })
+            .to_string()
     } else {
         format!(
             "{} {:?}: {}",
@@ -527,16 +524,6 @@ pub fn net_error(e: NetError) -> anyhow::Error {
         NetError::Duet(d) => anyhow!(d),
         other => anyhow!(other),
     }
-}
-
-fn outcome_json(o: &PeerOutcome) -> serde_json::Value {
-    serde_json::json!({
-        "addr": o.addr,
-        "peer": fingerprint_text(&o.peer),
-        "notebooks": o.reports,
-        "bytes_sent": o.bytes_sent,
-        "bytes_received": o.bytes_received,
-    })
 }
 
 fn summaries(o: &PeerOutcome) -> String {

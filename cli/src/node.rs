@@ -10,6 +10,9 @@
 
 use crate::args::{BundleCmd, Cli, Command};
 use crate::commands::{self, Output, RunContext};
+use crate::json;
+use crate::json::notebook::list;
+use crate::json::sync::{Live, Node, NotebookStatus, Report, Status};
 use crate::network;
 use crate::render::Palette;
 use anyhow::{anyhow, Result};
@@ -214,40 +217,6 @@ fn with_paths_from(command: Command, cwd: &Path) -> Command {
     }
 }
 
-/// One notebook's line in `duet status`.
-#[derive(Debug, Serialize)]
-struct NotebookStatus {
-    id: String,
-    title: String,
-    relay: Option<String>,
-    /// Changes made or received here that the notebook's relay has not acknowledged.
-    not_on_relay: Option<usize>,
-    /// Changes here that no other device or relay is known to have.
-    not_on_any_other_device: usize,
-    /// When this device last found the relay's log not the one it had read, and rewound.
-    relay_rewound: Option<i64>,
-    /// Relay batches set aside (they opened but could not be applied).
-    set_aside: Vec<duet_core::QuarantinedBatch>,
-    /// Batches the relay did not deliver, by sender.
-    withheld: Vec<duet_core::WithheldBatches>,
-}
-
-/// What `duet status` prints.
-#[derive(Debug, Serialize)]
-struct StatusView {
-    node: Option<NodeView>,
-    notebooks: Vec<NotebookStatus>,
-    links: Vec<duet_core::node::live::LinkStatus>,
-    devices: Vec<duet_core::KnownPeer>,
-}
-
-#[derive(Debug, Serialize)]
-struct NodeView {
-    pid: u32,
-    serving: Option<SocketAddr>,
-    since: i64,
-}
-
 fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
     let relayed = d.relayed_notebooks()?;
     let mut out = Vec::new();
@@ -264,8 +233,8 @@ fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
             not_on_relay,
             not_on_any_other_device: d.unshared_changes(&nb.id)?,
             relay_rewound: d.relay_rewound_at(&nb.id)?,
-            set_aside: d.quarantined(&nb.id)?,
-            withheld: d.relay_withheld(&nb.id)?,
+            set_aside: list(&d.quarantined(&nb.id)?),
+            withheld: list(&d.relay_withheld(&nb.id)?),
         });
     }
     Ok(out)
@@ -276,15 +245,15 @@ async fn status(state: &NodeState, out: &Output) -> Result<()> {
         .home
         .call(|d| Ok::<_, DuetError>((notebook_statuses(d)?, d.known_peers()?)))
         .await?;
-    let view = StatusView {
-        node: Some(NodeView {
+    let view = Status {
+        node: Some(Node {
             pid: std::process::id(),
             serving: state.serving,
             since: state.started,
         }),
         notebooks,
-        links: state.board.links(),
-        devices,
+        links: list(&state.board.links()),
+        devices: list(&devices),
     };
     out.print(&view, || render_status(&view));
     Ok(())
@@ -292,11 +261,11 @@ async fn status(state: &NodeState, out: &Output) -> Result<()> {
 
 /// `duet status` with no node running: what the home itself records.
 pub fn status_offline(duet: &mut Duet, out: &Output) -> Result<()> {
-    let view = StatusView {
+    let view = Status {
         node: None,
         notebooks: notebook_statuses(duet)?,
         links: Vec::new(),
-        devices: duet.known_peers()?,
+        devices: list(&duet.known_peers()?),
     };
     out.print(&view, || render_status(&view));
     Ok(())
@@ -308,7 +277,7 @@ fn when(ms: i64) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-fn render_status(view: &StatusView) -> String {
+fn render_status(view: &Status) -> String {
     let mut text = String::new();
     match &view.node {
         Some(n) => {
@@ -567,7 +536,7 @@ fn print_event(event: &ServeEvent, json: bool) {
     let line = match event {
         ServeEvent::Synced { addr, peer, report } => {
             if json {
-                serde_json::json!({ "event": "synced", "addr": addr, "peer": peer, "report": report })
+                serde_json::json!({ "event": "synced", "addr": addr, "peer": peer, "report": json::value(&Report::from(report)) })
                     .to_string()
             } else {
                 format!(
@@ -591,7 +560,7 @@ fn print_event(event: &ServeEvent, json: bool) {
 
 fn print_live(event: &LiveEvent, json: bool) {
     let line = if json {
-        serde_json::to_string(event).unwrap_or_default()
+        json::value(&Live::from(event)).to_string()
     } else {
         match event {
             LiveEvent::RelaySynced { addr, report } if report.documents_changed > 0 => format!(

@@ -1,8 +1,10 @@
 //! The commands that help run good 1-1s — `prep`, `health`, `ask`, `themes`, `search`,
 //! `history`, `private`, and the one-meeting summary of `export --meeting` — with their text
-//! rendering. Each prints JSON of the core's view with `--json`.
+//! rendering. With `--json` each prints its [`crate::json::practice`] type.
 
 use crate::commands::Output;
+use crate::json::notebook::list;
+use crate::json::practice as json;
 use crate::render::{self, Palette};
 use anyhow::{Context, Result};
 use duet_core::insights::health::Health;
@@ -19,7 +21,7 @@ use std::path::Path;
 /// `duet prep`.
 pub fn prep(duet: &Duet, out: &Output) -> Result<()> {
     let prep = duet.prep()?;
-    out.print(&prep, || render_prep(&prep, out.palette));
+    out.print(&json::Prep::from(&prep), || render_prep(&prep, out.palette));
     Ok(())
 }
 
@@ -118,7 +120,9 @@ fn render_prep(prep: &Prep, p: Palette) -> String {
 pub fn health(duet: &Duet, last: usize, out: &Output) -> Result<()> {
     let h = duet.health(last)?;
     let nb = duet.notebook()?;
-    out.print(&h, || render_health(&h, &nb, out.palette));
+    out.print(&json::Health::from(&h), || {
+        render_health(&h, &nb, out.palette)
+    });
     Ok(())
 }
 
@@ -182,7 +186,7 @@ pub fn ask(
     let p = out.palette;
     if let Some(text) = new {
         let q = duet.question_add(&text)?;
-        out.print(&q, || {
+        out.print(&json::Question::from(&q), || {
             format!(
                 "Added question {}: {}\nBoth of you will see it once you sync.\n",
                 p.id(&q.id),
@@ -193,12 +197,15 @@ pub fn ask(
     }
     if list {
         let all = duet.questions()?;
-        out.print(&all, || render_questions(&all, p));
+        out.print(
+            &crate::json::notebook::list::<_, json::Question>(&all),
+            || render_questions(&all, p),
+        );
         return Ok(());
     }
     if id.is_none() && !add {
         let q = duet.suggest_question()?;
-        out.print(&serde_json::json!({ "suggestion": q }), || match &q {
+        out.print(&serde_json::json!({ "suggestion": crate::json::value(&q.as_ref().map(json::Question::from)) }), || match &q {
             Some(q) => format!(
                 "{}\n\n  {}\n\n{}\n",
                 p.heading("Try asking"),
@@ -213,7 +220,7 @@ pub fn ask(
         return Ok(());
     }
     let asked = duet.ask(id.as_deref(), add)?;
-    out.print(&asked, || {
+    out.print(&json::Asked::from(&asked), || {
         let on = if asked.item.is_some() {
             " and put it on the agenda"
         } else {
@@ -258,7 +265,9 @@ fn render_questions(all: &[Question], p: Palette) -> String {
 pub fn themes(duet: &Duet, out: &Output) -> Result<()> {
     let t = duet.themes()?;
     let nb = duet.notebook()?;
-    out.print(&t, || render_themes(&t, &nb, out.palette));
+    out.print(&json::Themes::from(&t), || {
+        render_themes(&t, &nb, out.palette)
+    });
     Ok(())
 }
 
@@ -327,7 +336,9 @@ fn render_themes(t: &Themes, nb: &NotebookView, p: Palette) -> String {
 pub fn search(duet: &Duet, words: &[String], out: &Output) -> Result<()> {
     let query = words.join(" ");
     let hits = duet.search(&query)?;
-    out.print(&hits, || render_hits(&hits, out.palette));
+    out.print(&list::<_, json::Hit>(&hits), || {
+        render_hits(&hits, out.palette)
+    });
     Ok(())
 }
 
@@ -359,17 +370,7 @@ fn render_hits(hits: &[Hit], p: Palette) -> String {
 /// `duet history`.
 pub fn history(duet: &Duet, out: &Output) -> Result<()> {
     let all = duet.history()?;
-    let rows: Vec<serde_json::Value> = all
-        .iter()
-        .map(|m| {
-            serde_json::json!({
-                "id": m.summary.id,
-                "date": m.summary.date,
-                "status": m.summary.status,
-                "takeaway": m.section(Section::Takeaway),
-            })
-        })
-        .collect();
+    let rows: Vec<json::HistoryRow> = list(&all);
     let p = out.palette;
     out.print(&rows, || {
         let mut text = String::new();
@@ -408,7 +409,7 @@ pub fn private(
     match text {
         Some(text) => {
             let note = duet.private_add(&text, meeting.as_deref())?;
-            out.print(&note, || {
+            out.print(&json::PrivateNote::from(&note), || {
                 "Kept privately: only your own devices will have it (link them with `duet link`).\n"
                     .to_owned()
             });
@@ -425,7 +426,9 @@ pub fn private(
                 Err(DuetError::NoNotebook) => Vec::new(),
                 Err(e) => return Err(e.into()),
             };
-            out.print(&notes, || render_private(&notes, &dates, p));
+            out.print(&list::<_, json::PrivateNote>(&notes), || {
+                render_private(&notes, &dates, p)
+            });
         }
     }
     Ok(())

@@ -125,6 +125,13 @@ fn unreadable_dates_and_unknown_ids_have_distinct_exit_codes() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no agenda item matches"));
+    // Something that cannot be an id is bad usage, caught before the home is opened.
+    let out = duet(home.path())
+        .args(["commit", "done", "q7x;"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("letters and digits only"));
 }
 
 #[test]

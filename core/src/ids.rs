@@ -22,6 +22,59 @@ pub fn new_id() -> String {
         .collect()
 }
 
+/// The longest id prefix a person may type (ids are [`ID_LEN`] characters; older homes and
+/// built-in questions have their own, all shorter than this).
+pub const MAX_PREFIX_LEN: usize = 64;
+
+/// A typed id prefix, checked before any command runs: letters and digits only, at most
+/// [`MAX_PREFIX_LEN`], lowercased (ids are lowercase).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdPrefix(String);
+
+/// Why a typed id prefix is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdPrefixError {
+    /// Nothing was typed.
+    #[error("an id is empty: type the first few characters of one")]
+    Empty,
+    /// Longer than any id.
+    #[error("an id is at most {MAX_PREFIX_LEN} characters")]
+    TooLong,
+    /// A character ids never have.
+    #[error("ids are letters and digits only, not {0:?}")]
+    BadCharacter(char),
+}
+
+impl IdPrefix {
+    /// The prefix as typed, lowercased.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for IdPrefix {
+    type Err = IdPrefixError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(IdPrefixError::Empty);
+        }
+        if text.len() > MAX_PREFIX_LEN {
+            return Err(IdPrefixError::TooLong);
+        }
+        if let Some(c) = text.chars().find(|c| !c.is_ascii_alphanumeric()) {
+            return Err(IdPrefixError::BadCharacter(c));
+        }
+        Ok(IdPrefix(text.to_ascii_lowercase()))
+    }
+}
+
+impl std::fmt::Display for IdPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The result of looking up a typed prefix among known ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrefixMatch {
@@ -58,6 +111,24 @@ pub fn resolve_prefix<'a>(prefix: &str, ids: impl IntoIterator<Item = &'a str>) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn typed_prefixes_are_checked_and_lowercased() {
+        use super::{IdPrefix, IdPrefixError};
+        assert_eq!(
+            " K3F ".parse::<IdPrefix>().map(|p| p.to_string()),
+            Ok("k3f".into())
+        );
+        assert_eq!("".parse::<IdPrefix>(), Err(IdPrefixError::Empty));
+        assert_eq!(
+            "k3f!".parse::<IdPrefix>(),
+            Err(IdPrefixError::BadCharacter('!'))
+        );
+        assert_eq!(
+            "a".repeat(65).parse::<IdPrefix>(),
+            Err(IdPrefixError::TooLong)
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -1,6 +1,6 @@
-//! Plain, serialisable views of a notebook: what front ends render and `--json` prints.
-//!
-//! Field names here are a stable contract for scripts: add fields, never rename them.
+//! Plain views of a notebook: what front ends render. Each front end words them and owns
+//! its own output types (the CLI's `--json` types, the mobile records), so these may change
+//! with the core; they serialise for the core's own tests and fixtures.
 
 use super::{CommitmentStatus, MeetingStatus, Role};
 use serde::{Deserialize, Serialize};
