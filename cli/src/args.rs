@@ -478,6 +478,16 @@ pub enum AgendaCmd {
         #[arg(long, short)]
         meeting: Option<String>,
     },
+    /// Drop an item: it leaves the agenda (and the backlog) for good.
+    #[command(after_help = "Example:\n  duet agenda drop k3f    # an item carried too often")]
+    Drop {
+        /// Id prefix.
+        #[arg(value_parser = id_prefix)]
+        id: IdPrefix,
+        /// The meeting it is in, if not the current one.
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
     /// Move an item to another meeting, the next one, or the backlog.
     #[command(
         after_help = "Examples:\n  duet agenda move k3f --to next\n  duet agenda move k3f --to backlog"

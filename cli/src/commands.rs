@@ -429,6 +429,12 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                     format!("Discussed: {}\n", item.text)
                 });
             }
+            AgendaCmd::Drop { id, meeting } => {
+                let item = duet.agenda_drop(id.as_str(), meeting.as_deref())?;
+                out.print(&AgendaItem::from(&item), || {
+                    format!("Dropped: {}\n", item.text)
+                });
+            }
             AgendaCmd::Edit { id, text, meeting } => {
                 let item = duet.agenda_edit(id.as_str(), &text, meeting.as_deref())?;
                 out.print(&AgendaItem::from(&item), || format!("Now: {}\n", item.text));

@@ -5,6 +5,7 @@
 
 use duet_core::model::views::{
     AgendaItem, Commitment, Conflict, MeetingSummary, MeetingView, NotebookView, Overview,
+    CARRIED_NUDGE,
 };
 use duet_core::model::{CommitmentStatus, MeetingStatus, Section};
 use owo_colors::OwoColorize;
@@ -214,7 +215,15 @@ pub fn item_line(item: &AgendaItem, nb: &NotebookView, p: Palette) -> String {
         item.text,
         p.dim(&format!("— {}", nb.name_of(&item.author)))
     );
-    if let Some(from) = &item.carried_from {
+    if item.carried >= CARRIED_NUDGE && !item.discussed {
+        out.push_str(&format!(
+            "\n      {} discuss it, move it to the backlog (duet agenda move {id} --to backlog), or drop it (duet agenda drop {id})",
+            p.warn(&format!("carried {} times:", item.carried)),
+            id = item.id
+        ));
+    } else if item.carried > 0 {
+        out.push_str(&p.dim(&format!(" (carried {}x)", item.carried)));
+    } else if let Some(from) = &item.carried_from {
         out.push_str(&p.dim(&format!(" (carried from {from})")));
     }
     out.push('\n');

@@ -483,7 +483,7 @@ impl MeetingParts {
 struct ViewCache;
 
 impl ViewCache {
-    const FORMAT: u32 = 1;
+    const FORMAT: u32 = 2;
 
     fn key(notebook: &str, doc: &str) -> String {
         format!("view/{}/{notebook}/{doc}", Self::FORMAT)

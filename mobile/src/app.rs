@@ -228,6 +228,13 @@ impl DuetApp {
         })
     }
 
+    /// Drops an agenda item (id or unique prefix): it leaves the agenda for good.
+    pub fn agenda_drop(&self, id: String) -> Result<AgendaItemRecord, MobileError> {
+        self.edit("agenda item dropped", move |d| {
+            Ok(d.agenda_drop(&id, None)?.into())
+        })
+    }
+
     /// Appends a paragraph to a section of the current meeting's notes.
     pub fn add_note(&self, section: NoteSection, text: String) -> Result<(), MobileError> {
         self.edit("note added", move |d| {

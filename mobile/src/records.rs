@@ -120,15 +120,22 @@ pub struct AgendaItemRecord {
     pub author: String,
     /// Whether it was discussed.
     pub discussed: bool,
+    /// How many meetings ended with it undiscussed (0: never carried).
+    pub carried: u32,
+    /// Carried so often the app should point it out: discuss it, move it to the backlog,
+    /// or drop it.
+    pub nudge: bool,
 }
 
 impl From<views::AgendaItem> for AgendaItemRecord {
     fn from(i: views::AgendaItem) -> Self {
         AgendaItemRecord {
+            nudge: !i.discussed && i.carried >= views::CARRIED_NUDGE,
             id: i.id,
             text: i.text,
             author: i.author,
             discussed: i.discussed,
+            carried: i.carried,
         }
     }
 }

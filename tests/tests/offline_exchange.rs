@@ -263,3 +263,191 @@ fn a_device_restored_from_an_old_backup_rejoins_without_a_manual_step() {
         assert!(a.to_string().contains(marker), "{marker} missing");
     }
 }
+
+/// The agenda items of the current meeting, from `agenda list --json`.
+fn current_agenda(d: &Device) -> Vec<Value> {
+    d.json(&["agenda", "list"])["agenda"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_item_never_ticked_is_carried_in_place_counted_and_pointed_out() {
+    let ana = Device::new("Ana");
+    ana.ok(&[
+        "notebook",
+        "new",
+        "Ana / Bo",
+        "--me",
+        "manager",
+        "--with",
+        "Bo",
+        "--first",
+        "2030-01-07",
+    ]);
+    let id = ana.json(&["agenda", "add", "the-never-ticked-item"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let export = |d: &Device| {
+        let dir = d.file(&format!("export-{}", rand_suffix()));
+        d.ok(&["export", "--format", "automerge", "--output", path(&dir)]);
+        dir
+    };
+    let first = export(&ana);
+    for _ in 0..6 {
+        let wrap = ana.json(&["wrap"]);
+        assert_eq!(wrap["carried"][0].as_str(), Some(id.as_str()), "{wrap}");
+    }
+    let agenda = current_agenda(&ana);
+    assert_eq!(agenda.len(), 1, "{agenda:?}");
+    assert_eq!(agenda[0]["carried"], 6);
+    let shown = ana.ok(&["show"]);
+    assert!(
+        shown.contains("carried 6 times:") && shown.contains("duet agenda drop"),
+        "{shown}"
+    );
+    // Stored once: ending six more meetings left the meetings it passed through without it.
+    // (Copying it at each end, as before, put it in all seven meetings' documents.)
+    let later = export(&ana);
+    let holding = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .expect("export")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "automerge"))
+            .filter(|e| duet_tests::holds_text(&e.path(), "the-never-ticked-item"))
+            .count()
+    };
+    assert_eq!(holding(&first), 1, "the first meeting's document holds it");
+    assert_eq!(holding(&later), 2, "that one, and the index carrying it");
+    // Kept for later, it leaves the agenda; dropped, it leaves everything.
+    ana.ok(&["agenda", "move", &id, "--to", "backlog"]);
+    assert!(current_agenda(&ana).is_empty());
+    let backlog = ana.json(&["agenda", "list"])["backlog"].clone();
+    assert_eq!(backlog[0]["id"].as_str(), Some(id.as_str()), "{backlog}");
+    ana.ok(&["agenda", "drop", &id]);
+    let after = ana.json(&["agenda", "list"]);
+    assert_eq!(
+        after["backlog"].as_array().map(Vec::len),
+        Some(0),
+        "{after}"
+    );
+}
+
+fn rand_suffix() -> String {
+    duet_core::ids::new_id()
+}
+
+#[test]
+fn a_carried_item_ticked_lands_in_the_meeting_it_was_discussed_in() {
+    let (ana, bo) = pair();
+    let id = ana.json(&["agenda", "add", "discuss-me-later"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ana.json(&["wrap"]);
+    let second = ana.json(&["meeting", "show"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    send(&ana, &bo);
+    // Bo ticks it in the second meeting while Ana is offline; then Bo ends it.
+    bo.ok(&["agenda", "done", &id]);
+    bo.json(&["wrap"]);
+    send(&bo, &ana);
+    for device in [&ana, &bo] {
+        let held = device.json(&["meeting", "show", &second]);
+        let items = held["agenda"].as_array().expect("agenda");
+        assert_eq!(items.len(), 1, "{held}");
+        assert_eq!(items[0]["discussed"], true);
+        assert!(
+            current_agenda(device).is_empty(),
+            "not carried once discussed"
+        );
+    }
+}
+
+#[test]
+fn two_devices_carrying_the_same_item_offline_give_one_item() {
+    let (ana, bo) = pair();
+    let id = ana.json(&["agenda", "add", "carried-by-both"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    send(&ana, &bo);
+    ana.json(&["wrap"]);
+    bo.json(&["wrap"]);
+    send(&ana, &bo);
+    send(&bo, &ana);
+    for device in [&ana, &bo] {
+        let matching: Vec<Value> = current_agenda(device)
+            .into_iter()
+            .filter(|i| i["id"] == id.as_str())
+            .collect();
+        assert_eq!(matching.len(), 1, "{matching:?}");
+        assert_eq!(matching[0]["also"].as_array().map(Vec::len), Some(0));
+    }
+    assert_eq!(ana.json(&["agenda", "list"]), bo.json(&["agenda", "list"]));
+}
+
+/// A home written before items were carried in place (built from the commit before it and
+/// committed as `tests/fixtures/home-old-carry-layout.tar.gz`: a meeting held with one item
+/// ticked and one carried by copying it into the next meeting), and a bundle from the other
+/// device of that notebook, also written before, in which Bo reworded the carried copy.
+#[test]
+fn a_notebook_in_the_old_carry_layout_opens_and_merges_with_a_device_still_holding_it() {
+    let ana = Device {
+        home: tempfile::tempdir().expect("tempdir"),
+    };
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let unpacked = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(fixtures.join("home-old-carry-layout.tar.gz"))
+        .arg("-C")
+        .arg(ana.home.path())
+        .arg("--strip-components=1")
+        .status()
+        .expect("tar");
+    assert!(unpacked.success());
+    // 1. It shows the same meeting: the carried copy, as the old code showed it.
+    let agenda = current_agenda(&ana);
+    assert_eq!(agenda.len(), 1, "{agenda:?}");
+    assert_eq!(agenda[0]["text"], "fixture-carried-item");
+    let id = agenda[0]["id"].as_str().expect("id").to_owned();
+    // 2. Ending it under this code carries the item in place.
+    let wrap = ana.json(&["wrap"]);
+    assert_eq!(wrap["carried"][0].as_str(), Some(id.as_str()), "{wrap}");
+    // 3. Bo's bundle, old layout: his rewording of the copy is kept beside it.
+    ana.ok(&[
+        "bundle",
+        "in",
+        path(&fixtures.join("bo-old-carry-layout.bundle")),
+    ]);
+    let agenda = current_agenda(&ana);
+    let matching: Vec<&Value> = agenda.iter().filter(|i| i["id"] == id.as_str()).collect();
+    assert_eq!(matching.len(), 1, "one item, not two: {agenda:?}");
+    assert_eq!(
+        matching[0]["also"][0].as_str(),
+        Some("fixture-carried-item, reworded by Bo"),
+        "{agenda:?}"
+    );
+    // 4. A device joining now (this code) sees the same, and ticking it works.
+    let carol_bundle = ana.file("now.duet");
+    ana.ok(&["bundle", "out", path(&carol_bundle)]);
+    let bo_now = Device::new("Bo");
+    bo_now.ok(&[
+        "bundle",
+        "in",
+        path(&carol_bundle),
+        "--join",
+        "--as",
+        "report",
+    ]);
+    assert_eq!(
+        ana.json(&["agenda", "list"])["agenda"],
+        bo_now.json(&["agenda", "list"])["agenda"]
+    );
+    ana.ok(&["agenda", "done", &id]);
+    assert_eq!(current_agenda(&ana)[0]["discussed"], true);
+}

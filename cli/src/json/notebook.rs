@@ -65,6 +65,8 @@ pub struct AgendaItem {
     pub carried_from: Option<String>,
     /// Versions of the text written concurrently elsewhere.
     pub also: Vec<String>,
+    /// How many meetings ended with it undiscussed.
+    pub carried: u32,
 }
 
 /// A commitment.
@@ -220,6 +222,7 @@ impl From<&views::AgendaItem> for AgendaItem {
             discussed: i.discussed,
             carried_from: i.carried_from.clone(),
             also: i.also.clone(),
+            carried: i.carried,
         }
     }
 }

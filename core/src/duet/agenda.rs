@@ -64,37 +64,71 @@ impl Duet {
         item_id: &str,
         meeting_id: Option<&str>,
     ) -> Result<AgendaItem, DuetError> {
-        self.edit_item(item_id, meeting_id, |doc, items, id| {
-            item::set_discussed(doc, items, id, true)
+        let mut nb = self.load()?;
+        // A carried item is on the current meeting's agenda: it records that meeting.
+        let current = nb.current_meeting(&self.store)?.map(|m| m.id);
+        self.keep(nb);
+        self.edit_item(item_id, meeting_id, |doc, place, items, id| {
+            match (place, &current) {
+                (ItemPlace::Carried, Some(m)) => item::set_discussed_in(doc, items, id, m),
+                _ => item::set_discussed(doc, items, id, true),
+            }
         })
     }
 
-    /// Applies `edit` to the live agenda item `item_id` (of the meeting, or the backlog) and
-    /// returns it as it is then.
+    /// Drops an agenda item (of the meeting, the carried ones, or the backlog): it leaves
+    /// every agenda, and an edit another device makes to it meanwhile is not revived.
+    pub fn agenda_drop(
+        &mut self,
+        item_id: &str,
+        meeting_id: Option<&str>,
+    ) -> Result<AgendaItem, DuetError> {
+        let mut nb = self.load()?;
+        let places = self.find_item(&mut nb, item_id, meeting_id)?;
+        let mut dropped = None;
+        for (place, id) in &places {
+            let doc = place_doc(&mut nb, place)?;
+            let items = items_obj(doc, place)?;
+            dropped = Some(item::mark_moved(doc, &items, id, item::DROPPED)?);
+        }
+        self.save(&mut nb)?;
+        self.keep(nb);
+        dropped.ok_or_else(|| DuetError::NotFound {
+            kind: "agenda item",
+            query: item_id.to_owned(),
+        })
+    }
+
+    /// Applies `edit` to the live agenda item `item_id` (of the meeting, the carried ones, or
+    /// the backlog) and returns it as it is then. Where two devices, one of them older,
+    /// left copies of one item in two places, each copy is edited.
     fn edit_item(
         &mut self,
         item_id: &str,
         meeting_id: Option<&str>,
-        edit: impl FnOnce(
+        mut edit: impl FnMut(
             &mut automerge::AutoCommit,
+            &ItemPlace,
             &automerge::ObjId,
             &str,
         ) -> Result<(), crate::model::ModelError>,
     ) -> Result<AgendaItem, DuetError> {
         let mut nb = self.load()?;
-        let (place, id) = self.find_item(&mut nb, item_id, meeting_id)?;
-        let doc = match &place {
-            ItemPlace::Backlog => &mut nb.index()?.am,
-            ItemPlace::Meeting(m) => &mut nb.meeting(m)?.am,
-        };
-        let items = items_obj(doc, &place)?;
-        edit(doc, &items, &id)?;
-        let item = item::get(doc, &items, &id)?;
+        let places = self.find_item(&mut nb, item_id, meeting_id)?;
+        let mut edited = None;
+        for (place, id) in &places {
+            let doc = place_doc(&mut nb, place)?;
+            let items = items_obj(doc, place)?;
+            edit(doc, place, &items, id)?;
+            if edited.is_none() {
+                edited = item::get(doc, &items, id)?;
+            }
+        }
         self.save(&mut nb)?;
         self.keep(nb);
-        item.ok_or_else(|| DuetError::NotFound {
+        edited.ok_or_else(|| DuetError::NotFound {
             kind: "agenda item",
-            query: id,
+            query: item_id.to_owned(),
         })
     }
 
@@ -106,7 +140,7 @@ impl Duet {
         meeting_id: Option<&str>,
     ) -> Result<AgendaItem, DuetError> {
         let text = clean_text(text, "agenda item")?;
-        self.edit_item(item_id, meeting_id, |doc, items, id| {
+        self.edit_item(item_id, meeting_id, |doc, _, items, id| {
             item::set_text(doc, items, id, &text)
         })
     }
@@ -119,7 +153,14 @@ impl Duet {
         meeting_id: Option<&str>,
     ) -> Result<(AgendaItem, String), DuetError> {
         let mut nb = self.load()?;
-        let (from, id) = self.find_item(&mut nb, item_id, meeting_id)?;
+        let (from, id) = self
+            .find_item(&mut nb, item_id, meeting_id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DuetError::NotFound {
+                kind: "agenda item",
+                query: item_id.to_owned(),
+            })?;
         let to_place = match to {
             MoveTarget::Backlog => ItemPlace::Backlog,
             MoveTarget::Meeting(m) => {
@@ -128,6 +169,8 @@ impl Duet {
             MoveTarget::Next => {
                 let after = match &from {
                     ItemPlace::Meeting(m) => Some(m.clone()),
+                    // A carried item is on the current meeting's agenda.
+                    ItemPlace::Carried => nb.current_meeting(&self.store)?.map(|m| m.id),
                     ItemPlace::Backlog => None,
                 };
                 let next = index::meetings(&nb.index()?.am)?
@@ -143,10 +186,7 @@ impl Duet {
             )));
         }
         move_item(&mut nb, &id, &from, &to_place)?;
-        let doc = match &to_place {
-            ItemPlace::Backlog => &nb.index()?.am,
-            ItemPlace::Meeting(m) => &nb.meeting(m)?.am,
-        };
+        let doc = place_doc(&mut nb, &to_place)?;
         let item = item::get(doc, &items_obj(doc, &to_place)?, &id)?;
         self.save(&mut nb)?;
         let item = item.ok_or_else(|| DuetError::NotFound {
@@ -156,15 +196,24 @@ impl Duet {
         Ok((item, to_place.name().to_owned()))
     }
 
+    /// Every place holding the live item `query` names: the backlog, the carried items, and
+    /// the meeting's own agenda (usually one place; two when an older device copied an item
+    /// this one carried).
     fn find_item(
         &self,
         nb: &mut Notebook,
         query: &str,
         meeting_id: Option<&str>,
-    ) -> Result<(ItemPlace, String), DuetError> {
-        let mut candidates: Vec<(ItemPlace, String)> = index::backlog(&nb.index()?.am)?
+    ) -> Result<Vec<(ItemPlace, String)>, DuetError> {
+        let index = &nb.index()?.am;
+        let mut candidates: Vec<(ItemPlace, String)> = index::backlog(index)?
             .into_iter()
             .map(|i| (ItemPlace::Backlog, i.id))
+            .chain(
+                index::carried(index)?
+                    .into_iter()
+                    .map(|i| (ItemPlace::Carried, i.id)),
+            )
             .collect();
         match resolve_meeting(&self.store, nb, meeting_id) {
             Ok(mid) => {
@@ -183,30 +232,46 @@ impl Duet {
             query,
             candidates.iter().map(|(_, id)| id.as_str()),
         )?;
-        candidates
+        // The meeting's own copy first: an older device's copy is the one it shows.
+        candidates.sort_by_key(|(place, _)| !matches!(place, ItemPlace::Meeting(_)));
+        Ok(candidates
             .into_iter()
-            .find(|(_, cid)| *cid == id)
-            .ok_or(DuetError::NotFound {
-                kind: "agenda item",
-                query: query.to_owned(),
-            })
+            .filter(|(_, cid)| *cid == id)
+            .collect())
     }
 }
 
 /// Where an agenda item lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum ItemPlace {
+    /// Kept for later.
     Backlog,
+    /// Carried from an ended meeting (in the index, beside the backlog).
+    Carried,
+    /// In a meeting's own agenda.
     Meeting(String),
 }
 
 impl ItemPlace {
+    /// What a move out of here records as `moved_to` and reports: carried items live in
+    /// the backlog's map, so devices reconcile late edits to them there.
     fn name(&self) -> &str {
         match self {
-            ItemPlace::Backlog => "backlog",
+            ItemPlace::Backlog | ItemPlace::Carried => "backlog",
             ItemPlace::Meeting(m) => m,
         }
     }
+}
+
+/// The document holding a place's items.
+fn place_doc<'a>(
+    nb: &'a mut Notebook,
+    place: &ItemPlace,
+) -> Result<&'a mut automerge::AutoCommit, DuetError> {
+    Ok(match place {
+        ItemPlace::Backlog | ItemPlace::Carried => &mut nb.index()?.am,
+        ItemPlace::Meeting(m) => &mut nb.meeting(m)?.am,
+    })
 }
 
 /// The map holding the items of a place.
@@ -215,27 +280,32 @@ pub(super) fn items_obj(
     place: &ItemPlace,
 ) -> Result<automerge::ObjId, DuetError> {
     Ok(match place {
-        ItemPlace::Backlog => index::backlog_obj(doc)?,
+        ItemPlace::Backlog | ItemPlace::Carried => index::backlog_obj(doc)?,
         ItemPlace::Meeting(_) => meeting::agenda_obj(doc)?,
     })
 }
 
 /// Moves one item: a copy under the same id in its new home, the original marked moved.
+/// A carried item kept for later stays where it is, flagged. A carried item that was
+/// ticked keeps its tick in the meeting it moves to.
 pub(super) fn move_item(
     nb: &mut Notebook,
     id: &str,
     from: &ItemPlace,
     to: &ItemPlace,
 ) -> Result<(), DuetError> {
-    let source = match from {
-        ItemPlace::Backlog => &mut nb.index()?.am,
-        ItemPlace::Meeting(m) => &mut nb.meeting(m)?.am,
-    };
+    if (from, to) == (&ItemPlace::Carried, &ItemPlace::Backlog) {
+        let index = &mut nb.index()?.am;
+        let items = index::backlog_obj(index)?;
+        item::set_carried(index, &items, id, false)?;
+        return Ok(());
+    }
+    let source = place_doc(nb, from)?;
     let items = items_obj(source, from)?;
     let original = item::mark_moved(source, &items, id, to.name())?;
     let carried_from = match from {
         ItemPlace::Meeting(m) => Some(m.as_str()),
-        ItemPlace::Backlog => original.carried_from.as_deref(),
+        ItemPlace::Backlog | ItemPlace::Carried => original.carried_from.as_deref(),
     };
     let new = NewItem {
         id,
@@ -244,12 +314,13 @@ pub(super) fn move_item(
         added_at: original.added_at,
         position: original.added_at as f64,
         carried_from,
-        discussed: false,
+        discussed: *from == ItemPlace::Carried && original.discussed,
     };
     match to {
         ItemPlace::Backlog => {
             index::add_backlog(&mut nb.index()?.am, &new)?;
         }
+        ItemPlace::Carried => index::carry_in(&mut nb.index()?.am, &new)?,
         ItemPlace::Meeting(m) => {
             meeting::add_item(&mut nb.meeting(m)?.am, &new)?;
         }
@@ -257,13 +328,12 @@ pub(super) fn move_item(
     Ok(())
 }
 
-/// Moves the undiscussed items of meeting `from` to meeting `to`; returns their ids.
-pub(super) fn carry_over(
-    nb: &mut Notebook,
-    from: &str,
-    to: &str,
-) -> Result<Vec<String>, DuetError> {
-    let pending: Vec<String> = meeting::agenda(&nb.meeting(from)?.am)?
+/// When meeting `ended` ends: its undiscussed items are carried (moved once into the index,
+/// where they stay on the current agenda however many meetings end), and carried items
+/// ticked since move into the meeting they were ticked in. Returns the ids of every item
+/// now carried to the next meeting.
+pub(super) fn carry_over(nb: &mut Notebook, ended: &str) -> Result<Vec<String>, DuetError> {
+    let pending: Vec<String> = meeting::agenda(&nb.meeting(ended)?.am)?
         .into_iter()
         .filter(|i| !i.discussed)
         .map(|i| i.id)
@@ -272,9 +342,30 @@ pub(super) fn carry_over(
         move_item(
             nb,
             id,
-            &ItemPlace::Meeting(from.to_owned()),
-            &ItemPlace::Meeting(to.to_owned()),
+            &ItemPlace::Meeting(ended.to_owned()),
+            &ItemPlace::Carried,
         )?;
     }
-    Ok(pending)
+    let index = &nb.index()?.am;
+    let items = index::backlog_obj(index)?;
+    let mut ticked = Vec::new();
+    let mut carried = Vec::new();
+    for i in index::carried(index)? {
+        if i.discussed {
+            let to = item::discussed_in(index, &items, &i.id)?.unwrap_or_else(|| ended.to_owned());
+            ticked.push((i.id, to));
+        } else {
+            carried.push(i.id);
+        }
+    }
+    for (id, to) in ticked {
+        // The meeting it was ticked in may not have reached this device: the one ending now.
+        let to = if nb.has_meeting(&to)? {
+            to
+        } else {
+            ended.to_owned()
+        };
+        move_item(nb, &id, &ItemPlace::Carried, &ItemPlace::Meeting(to))?;
+    }
+    Ok(carried)
 }

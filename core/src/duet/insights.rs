@@ -85,7 +85,7 @@ impl Duet {
         let notebook = self.view_of(&mut nb, true)?;
         let current = nb.current_meeting(&self.store)?;
         let agenda = match &current {
-            Some(m) => meeting::agenda(&nb.meeting(&m.id)?.am)?,
+            Some(m) => meeting_view(&self.store, &mut nb, &m.id)?.agenda,
             None => Vec::new(),
         };
         let held: Vec<MeetingSummary> = index::meetings(&nb.index()?.am)?

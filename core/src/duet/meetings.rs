@@ -122,7 +122,7 @@ impl Duet {
                 (new_id, true)
             }
         };
-        let carried = carry_over(nb, id, &next_id)?;
+        let carried = carry_over(nb, id)?;
         Ok(WrapOutcome {
             held: summary(nb, id)?,
             next: summary(nb, &next_id)?,

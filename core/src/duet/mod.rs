@@ -553,12 +553,54 @@ fn summary(nb: &mut Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
 fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
     let summary = summary(nb, id)?;
     let parts = nb.meeting_parts(store, id)?;
+    let mut agenda = parts.agenda;
+    if nb.current_meeting(store)?.is_some_and(|m| m.id == id) {
+        agenda = with_carried(agenda, index::carried(&nb.index()?.am)?);
+    }
+    count_carries(&index::meetings(&nb.index()?.am)?, &summary, &mut agenda);
     Ok(MeetingView {
         summary,
-        agenda: parts.agenda,
+        agenda,
         sections: parts.sections,
         commitments: parts.commitments,
     })
+}
+
+/// A meeting's own agenda with the carried items after it. An item in both (an older
+/// device copied it while this one carried it) shows once: the meeting's copy, with the
+/// other text beside it when they differ.
+fn with_carried(mut agenda: Vec<AgendaItem>, carried: Vec<AgendaItem>) -> Vec<AgendaItem> {
+    for c in carried {
+        match agenda.iter_mut().find(|i| i.id == c.id) {
+            Some(own) => {
+                if c.text != own.text && !own.also.contains(&c.text) {
+                    own.also.push(c.text);
+                }
+            }
+            None => agenda.push(c),
+        }
+    }
+    agenda
+}
+
+/// Fills in how many meetings ended with each item undiscussed: the meetings held or
+/// canceled from the one it was carried from up to the one shown.
+fn count_carries(meetings: &[MeetingSummary], shown: &MeetingSummary, agenda: &mut [AgendaItem]) {
+    for item in agenda {
+        let Some(from) = item
+            .carried_from
+            .as_deref()
+            .and_then(|f| meetings.iter().find(|m| m.id == f))
+        else {
+            continue;
+        };
+        let ended = meetings
+            .iter()
+            .filter(|m| matches!(m.status, MeetingStatus::Held | MeetingStatus::Canceled))
+            .filter(|m| m.date >= from.date && m.date <= shown.date && m.id != shown.id)
+            .count();
+        item.carried = u32::try_from(ended.max(1)).unwrap_or(u32::MAX);
+    }
 }
 
 fn resolve_meeting(

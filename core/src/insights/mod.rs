@@ -120,6 +120,7 @@ pub(crate) mod fixtures {
             discussed: false,
             carried_from: None,
             also: Vec::new(),
+            carried: 0,
         }
     }
 

@@ -6,7 +6,7 @@
 //!        devices     { device_pubkey: person_id },
 //!        cadence     { every_days, minutes },
 //!        meetings    { meeting_id: { date, status } },
-//!        backlog     { item_id: agenda item (see `item`) } }
+//!        backlog     { item_id: agenda item (see `item`): kept for later, or `carried` } }
 //! ```
 //!
 //! Commitments live in the meeting document they were made in; the open ones are listed in
@@ -278,14 +278,27 @@ pub fn current_meeting(doc: &AutoCommit) -> Result<Option<MeetingSummary>, Model
     }
 }
 
-/// The backlog's live items.
+/// The backlog's live items (those kept for later, not those carried).
 pub fn backlog(doc: &AutoCommit) -> Result<Vec<AgendaItem>, ModelError> {
-    item::list(doc, &am::required_map(doc, &ROOT, "backlog")?)
+    item::list_kept(doc, &backlog_obj(doc)?, item::Kept::ForLater)
+}
+
+/// The items carried from ended meetings: on the current meeting's agenda (see `item`).
+pub fn carried(doc: &AutoCommit) -> Result<Vec<AgendaItem>, ModelError> {
+    item::list_kept(doc, &backlog_obj(doc)?, item::Kept::Carried)
 }
 
 /// The backlog map object, for item operations.
 pub fn backlog_obj(doc: &AutoCommit) -> Result<ObjId, ModelError> {
     am::required_map(doc, &ROOT, "backlog")
+}
+
+/// Carries an item into the index (see `item`); a live copy already here (a concurrent
+/// carry) is flagged instead.
+pub fn carry_in(doc: &mut AutoCommit, new: &NewItem<'_>) -> Result<(), ModelError> {
+    let backlog = backlog_obj(doc)?;
+    item::put(doc, &backlog, new)?;
+    item::set_carried(doc, &backlog, new.id, true)
 }
 
 /// Adds an item to the backlog.

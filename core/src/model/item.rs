@@ -6,6 +6,13 @@
 //! the original concurrently, [`late_edits`] finds the edit and [`add_late_edit`] records
 //! it on the copy under a key derived from the text, so every device that reconciles it
 //! writes the same key and nothing is lost or doubled.
+//!
+//! An item left undiscussed when its meeting ends is *carried*: it moves once into the
+//! index's `backlog` map flagged `carried`, and stays there, on the agenda of whichever
+//! meeting is current, until it is discussed, moved or dropped. Ending more meetings does
+//! not touch it, so an item carried many times is stored once. Ticked there, it records the
+//! meeting (`discussed_in`) and moves into that meeting's document when the meeting ends.
+//! Dropping an item marks it moved to [`DROPPED`].
 
 use super::am;
 use super::views::AgendaItem;
@@ -32,10 +39,14 @@ pub struct NewItem<'a> {
     pub discussed: bool,
 }
 
-/// Puts an item into `items` unless one with that id is already there (a concurrent or
-/// repeated carry of the same item). Returns whether it was added.
+/// Where a dropped item is marked moved to.
+pub const DROPPED: &str = "dropped";
+
+/// Puts an item into `items` unless a live one with that id is already there (a concurrent
+/// or repeated carry of the same item). An item that once moved out of `items` and comes
+/// back replaces its moved record. Returns whether it was added.
 pub fn put(doc: &mut AutoCommit, items: &ObjId, item: &NewItem<'_>) -> Result<bool, ModelError> {
-    if am::map(doc, items, item.id)?.is_some() {
+    if live(doc, items, item.id)?.is_some() {
         return Ok(false);
     }
     let obj = doc.put_object(items, item.id, ObjType::Map)?;
@@ -50,8 +61,28 @@ pub fn put(doc: &mut AutoCommit, items: &ObjId, item: &NewItem<'_>) -> Result<bo
     Ok(true)
 }
 
+/// Which of the live items of a map a listing wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Every live item.
+    All,
+    /// Items kept for later (the backlog proper).
+    ForLater,
+    /// Items carried from an ended meeting, on the current agenda.
+    Carried,
+}
+
 /// Reads every item still living in `items` (moved ones excluded), sorted by position.
 pub fn list(doc: &AutoCommit, items: &ObjId) -> Result<Vec<AgendaItem>, ModelError> {
+    list_kept(doc, items, Kept::All)
+}
+
+/// Reads the live items of `items` that `kept` wants, sorted by position.
+pub fn list_kept(
+    doc: &AutoCommit,
+    items: &ObjId,
+    kept: Kept,
+) -> Result<Vec<AgendaItem>, ModelError> {
     let mut out = Vec::new();
     for id in am::keys(doc, items) {
         let copies = am::all_maps(doc, items, &id)?;
@@ -60,6 +91,13 @@ pub fn list(doc: &AutoCommit, items: &ObjId) -> Result<Vec<AgendaItem>, ModelErr
         };
         if am::str(doc, first, "moved_to")?.is_some() {
             continue;
+        }
+        let carried = am::bool(doc, first, "carried")?.unwrap_or(false);
+        match kept {
+            Kept::All => {}
+            Kept::ForLater if carried => continue,
+            Kept::Carried if !carried => continue,
+            Kept::ForLater | Kept::Carried => {}
         }
         let mut item = read(doc, first, &id)?;
         for other in &copies[1..] {
@@ -94,7 +132,45 @@ fn read(doc: &AutoCommit, obj: &ObjId, id: &str) -> Result<AgendaItem, ModelErro
         discussed: am::bool(doc, obj, "discussed")?.unwrap_or(false),
         carried_from: am::str(doc, obj, "carried_from")?,
         also,
+        carried: 0,
     })
+}
+
+/// The meeting a carried item was ticked in, if it was.
+pub fn discussed_in(
+    doc: &AutoCommit,
+    items: &ObjId,
+    id: &str,
+) -> Result<Option<String>, ModelError> {
+    match live(doc, items, id)? {
+        Some(obj) => am::str(doc, &obj, "discussed_in"),
+        None => Ok(None),
+    }
+}
+
+/// Flags an item as carried (on the current agenda) or kept for later.
+pub fn set_carried(
+    doc: &mut AutoCommit,
+    items: &ObjId,
+    id: &str,
+    carried: bool,
+) -> Result<(), ModelError> {
+    let obj = live(doc, items, id)?.ok_or_else(|| missing(id))?;
+    doc.put(&obj, "carried", carried)?;
+    Ok(())
+}
+
+/// Marks a carried item discussed in `meeting`.
+pub fn set_discussed_in(
+    doc: &mut AutoCommit,
+    items: &ObjId,
+    id: &str,
+    meeting: &str,
+) -> Result<(), ModelError> {
+    let obj = live(doc, items, id)?.ok_or_else(|| missing(id))?;
+    doc.put(&obj, "discussed", true)?;
+    doc.put(&obj, "discussed_in", meeting)?;
+    Ok(())
 }
 
 /// The live (not moved) item with this id, as a map object.

@@ -109,7 +109,14 @@ pub struct AgendaItem {
     /// Other versions of the text that were written concurrently elsewhere (a copy that lost
     /// a tie-break, or an edit made while another device moved the item).
     pub also: Vec<String>,
+    /// How many meetings ended with it undiscussed (0: never carried).
+    #[serde(default)]
+    pub carried: u32,
 }
+
+/// Carried this many times, an item is pointed out: discuss it, move it to the backlog, or
+/// drop it.
+pub const CARRIED_NUDGE: u32 = 3;
 
 /// A commitment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
