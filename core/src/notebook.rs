@@ -68,6 +68,8 @@ pub(crate) struct Notebook {
     actor: ActorId,
     /// Whether this is a person's own space: one personal document, no index.
     pub personal: bool,
+    /// Whether a read filled in a cache since the last flush.
+    caches_written: bool,
 }
 
 impl Notebook {
@@ -92,6 +94,7 @@ impl Notebook {
             commitments: None,
             current: None,
             actor: actor.clone(),
+            caches_written: false,
         })
     }
 
@@ -106,6 +109,7 @@ impl Notebook {
             current: None,
             actor: actor.clone(),
             personal: false,
+            caches_written: false,
         }
     }
 
@@ -275,6 +279,7 @@ impl Notebook {
         }
         let parts = MeetingParts::read(&self.meeting(id)?.am)?;
         ViewCache::write(store, &self.id, id, version, &parts);
+        self.caches_written = true;
         Ok(parts)
     }
 
@@ -319,9 +324,26 @@ impl Notebook {
             persist_doc(store, &self.id, COMMITMENTS_DOC, doc)?;
         }
         for (id, doc) in &mut self.meetings {
-            persist_doc(store, &self.id, id, doc)?;
+            if persist_doc(store, &self.id, id, doc)? && !self.personal {
+                // History views read meetings from these views: keep them current with the
+                // document, so no view (even the first after a sync) loads the document.
+                if let Ok(parts) = MeetingParts::read(&doc.am) {
+                    let version = store.reader().doc_version(&self.id, id)?;
+                    ViewCache::write(store, &self.id, id, version, &parts);
+                }
+            }
         }
         store.flush()?;
+        self.caches_written = false;
+        Ok(())
+    }
+
+    /// Makes the caches a read filled in durable (a view computed on a miss), so the next
+    /// process finds them; nothing to do when the read filled none.
+    pub fn flush_caches(&mut self, store: &Store) -> Result<(), DuetError> {
+        if std::mem::take(&mut self.caches_written) {
+            store.flush()?;
+        }
         Ok(())
     }
 
@@ -383,15 +405,16 @@ fn load_doc(
     Ok(Some(Doc::loaded(am, actor, stored.chunks)))
 }
 
+/// Writes a document's new changes; returns whether there were any.
 fn persist_doc(
     store: &mut Store,
     notebook: &str,
     id: &str,
     doc: &mut Doc,
-) -> Result<(), DuetError> {
+) -> Result<bool, DuetError> {
     let heads = doc.am.get_heads();
     if heads == doc.persisted {
-        return Ok(());
+        return Ok(false);
     }
     // A document new to the store (made here, or arrived whole from a peer) is kept as one
     // compact snapshot: its whole history as change chunks would be several times larger
@@ -403,7 +426,7 @@ fn persist_doc(
         let changes = doc.am.save_after(&doc.persisted);
         if changes.is_empty() {
             doc.persisted = heads;
-            return Ok(());
+            return Ok(false);
         }
         store.append_chunk(notebook, id, &changes)?;
         doc.chunks += 1;
@@ -417,7 +440,7 @@ fn persist_doc(
     let version = store.reader().doc_version(notebook, id)?;
     HeadsCache::write(store, notebook, id, version, &heads);
     doc.persisted = heads;
-    Ok(())
+    Ok(true)
 }
 
 /// A document's heads at a stored version, so a sync can compare documents without

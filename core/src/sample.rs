@@ -379,3 +379,67 @@ pub fn write_home(home: &Path, sample: &mut SampleNotebook) -> Result<usize, Due
     store.flush()?;
     Ok(total)
 }
+
+/// How a grown notebook's pair uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Habit {
+    /// Items are ticked as they are discussed, commitments closed the week after.
+    Ticking,
+    /// Nothing is ever ticked or closed: each week two agenda items, three notes and one
+    /// commitment, then the meeting is wrapped (the pattern that made history grow with the
+    /// square of its age when each wrap copied every undiscussed item).
+    NeverTicked,
+}
+
+/// Grows a notebook in a new home through the façade, one edit at a time as the CLI makes
+/// them (each persisted), for `meetings` weekly meetings: a notebook as real use leaves it,
+/// wraps and carries included. Returns the opened home.
+pub fn grow(home: &Path, meetings: usize, habit: Habit) -> Result<crate::Duet, DuetError> {
+    use crate::{Duet, Owner};
+    let mut duet = Duet::init(home, "Ana")?;
+    duet.notebook_new(
+        "Ana / Bo weekly",
+        Role::Manager,
+        "Bo",
+        Cadence::default(),
+        date(2021, 11, 29),
+    )?;
+    let mut words = Words(0x0dd5_eed5_7a11_c0de);
+    let mut last_commitment: Option<String> = None;
+    for week in 0..meetings {
+        let mut ticks = Vec::new();
+        for n in 0..2 {
+            let item = duet.agenda_add(
+                &format!("Week {week} topic {n}: {}", words.paragraph(40)),
+                false,
+                None,
+            )?;
+            ticks.push(item.id);
+        }
+        for section in [Section::Checkin, Section::Wins, Section::LookAhead] {
+            duet.note(section, &words.paragraph(PARAGRAPH_BYTES), None)?;
+        }
+        let owner = if week % 2 == 0 {
+            Owner::Me
+        } else {
+            Owner::Them
+        };
+        let made = duet.commit_add(
+            &format!("Week {week} follow-up: {}", words.paragraph(30)),
+            &owner,
+            None,
+            None,
+        )?;
+        if habit == Habit::Ticking {
+            for id in &ticks {
+                duet.agenda_done(id, None)?;
+            }
+            if let Some(id) = last_commitment.take() {
+                duet.commit_close(&id, CommitmentStatus::Done)?;
+            }
+            last_commitment = Some(made.id);
+        }
+        duet.wrap(None, Some(&words.paragraph(60)), None, None)?;
+    }
+    Ok(duet)
+}

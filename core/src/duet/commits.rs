@@ -92,38 +92,43 @@ impl Duet {
         })
     }
 
-    /// Commitments: the open ones (cheap), or every one ever made (loads every meeting).
+    /// Commitments: the open ones, or every one ever made (from each meeting's kept view).
     pub fn commitments(&self, open_only: bool) -> Result<Vec<Commitment>, DuetError> {
         let mut nb = self.load()?;
-        if open_only {
-            return open_commitments(&mut nb);
-        }
-        let mut out = Vec::new();
-        for m in index::meetings(&nb.index()?.am)? {
-            match nb.meeting(&m.id) {
-                Ok(doc) => out.extend(meeting::commitments(&doc.am)?),
-                Err(DuetError::MeetingNotHere { .. }) => {}
-                Err(e) => return Err(e),
+        let out = if open_only {
+            open_commitments(&self.store, &mut nb)?
+        } else {
+            let mut out = Vec::new();
+            for m in index::meetings(&nb.index()?.am)? {
+                match nb.meeting_parts(&self.store, &m.id) {
+                    Ok(parts) => out.extend(parts.commitments),
+                    Err(DuetError::MeetingNotHere { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
-        }
+            nb.flush_caches(&self.store)?;
+            out
+        };
+        self.keep(nb);
         Ok(out)
     }
 }
 
 /// The open commitments, by due date (undated last).
-pub(super) fn open_commitments(nb: &mut Notebook) -> Result<Vec<Commitment>, DuetError> {
+pub(super) fn open_commitments(
+    store: &Store,
+    nb: &mut Notebook,
+) -> Result<Vec<Commitment>, DuetError> {
     let mut out = Vec::new();
     for (id, made_in) in commitments::open(&nb.commitments()?.am)? {
-        match nb.meeting(&made_in) {
-            Ok(doc) => {
-                if let Some(c) = meeting::commitment(&doc.am, &id)? {
-                    out.push(c);
-                }
-            }
+        // From the meeting's kept view: open commitments made in many meetings load none.
+        match nb.meeting_parts(store, &made_in) {
+            Ok(parts) => out.extend(parts.commitments.into_iter().find(|c| c.id == id)),
             Err(DuetError::MeetingNotHere { .. }) => {}
             Err(e) => return Err(e),
         }
     }
+    nb.flush_caches(store)?;
     out.sort_by(|a, b| {
         a.due
             .is_none()

@@ -110,7 +110,7 @@ impl Duet {
         let question = questions::suggest(&all_questions, &seed).cloned();
         let prep = Prep {
             backlog: index::backlog(&nb.index()?.am)?,
-            open_commitments: open_commitments(&mut nb)?,
+            open_commitments: open_commitments(&self.store, &mut nb)?,
             private: self
                 .private_notes()?
                 .into_iter()

@@ -143,7 +143,7 @@ impl Duet {
         };
         let overview = Overview {
             notebook,
-            open_commitments: open_commitments(&mut nb)?,
+            open_commitments: open_commitments(&self.store, &mut nb)?,
             backlog: index::backlog(&nb.index()?.am)?,
             meeting,
         };
@@ -151,17 +151,22 @@ impl Duet {
         Ok(overview)
     }
 
-    /// Every meeting in full, by date (loads the whole history).
+    /// Every meeting in full, by date: from the plain views kept beside each meeting's
+    /// document (a meeting whose view is missing is loaded once and its view kept).
     pub fn history(&self) -> Result<Vec<MeetingView>, DuetError> {
         let mut nb = self.load()?;
+        let meetings = index::meetings(&nb.index()?.am)?;
+        let current = nb.current_meeting(&self.store)?.map(|m| m.id);
         let mut out = Vec::new();
-        for m in index::meetings(&nb.index()?.am)? {
-            match meeting_view(&self.store, &mut nb, &m.id) {
+        for m in &meetings {
+            match view_among(&self.store, &mut nb, &m.id, &meetings, current.as_deref()) {
                 Ok(v) => out.push(v),
                 Err(DuetError::MeetingNotHere { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
+        nb.flush_caches(&self.store)?;
+        self.keep(nb);
         Ok(out)
     }
 }

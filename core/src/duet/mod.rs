@@ -551,13 +551,34 @@ fn summary(nb: &mut Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
 }
 
 fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
-    let summary = summary(nb, id)?;
+    let meetings = index::meetings(&nb.index()?.am)?;
+    let current = nb.current_meeting(store)?.map(|m| m.id);
+    view_among(store, nb, id, &meetings, current.as_deref())
+}
+
+/// [`meeting_view`] with the index's meetings and the current one already read (a history
+/// view reads them once for every meeting).
+fn view_among(
+    store: &Store,
+    nb: &mut Notebook,
+    id: &str,
+    meetings: &[MeetingSummary],
+    current: Option<&str>,
+) -> Result<MeetingView, DuetError> {
+    let summary = meetings
+        .iter()
+        .find(|m| m.id == id)
+        .cloned()
+        .ok_or(DuetError::NotFound {
+            kind: "meeting",
+            query: id.to_owned(),
+        })?;
     let parts = nb.meeting_parts(store, id)?;
     let mut agenda = parts.agenda;
-    if nb.current_meeting(store)?.is_some_and(|m| m.id == id) {
+    if current == Some(id) {
         agenda = with_carried(agenda, index::carried(&nb.index()?.am)?);
     }
-    count_carries(&index::meetings(&nb.index()?.am)?, &summary, &mut agenda);
+    count_carries(meetings, &summary, &mut agenda);
     Ok(MeetingView {
         summary,
         agenda,

@@ -1,0 +1,138 @@
+//! Commands over a notebook's whole life, year 1 against year 5, as whole processes: `show`,
+//! `prep`, `agenda list`, `commit list --open`, `health`, `themes`, `search`, `history`.
+//! Each notebook is grown through the façade as the CLI grows it (every edit persisted,
+//! every meeting wrapped), under two habits: items ticked as they are discussed, and
+//! nothing ever ticked (every item carried on and on). Each home is warmed by one run of
+//! each command first (as the first command after a sync or an upgrade does once).
+//!
+//! It also prints the store's bytes per meeting for each home, and times the first history
+//! view on a device that has just joined a 5-year notebook (a fresh copy per run, so every
+//! run is that device's first view).
+//!
+//! Run: `cargo bench -p duet-cli --bench history`
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use duet_core::sample::{grow, Habit};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const COMMANDS: [&[&str]; 8] = [
+    &["show"],
+    &["prep"],
+    &["agenda", "list"],
+    &["commit", "list", "--open"],
+    &["health"],
+    &["themes"],
+    &["search", "topic"],
+    &["history"],
+];
+
+fn run(duet: &str, home: &Path, args: &[&str]) {
+    let status = Command::new(duet)
+        .env("DUET_HOME", home)
+        .env("DUET_KEYCHAIN", "off")
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run duet");
+    assert!(status.success(), "duet {args:?}");
+}
+
+fn dir_bytes(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn benches(c: &mut Criterion) {
+    std::env::set_var("DUET_KEYCHAIN", "off");
+    let duet = env!("CARGO_BIN_EXE_duet");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut group = c.benchmark_group("history");
+    group.sample_size(15);
+    for (habit, name) in [
+        (Habit::Ticking, "ticking"),
+        (Habit::NeverTicked, "never_ticked"),
+    ] {
+        for years in [1usize, 5] {
+            let home = dir.path().join(format!("{name}-{years}"));
+            let meetings = 52 * years;
+            drop(grow(&home, meetings, habit).expect("grow"));
+            for args in COMMANDS {
+                run(duet, &home, args);
+            }
+            eprintln!(
+                "store bytes per meeting, {name}, year {years}: {}",
+                dir_bytes(&home.join("store")) / meetings as u64
+            );
+            for args in COMMANDS {
+                let id = format!("{name}_year{years}_{}", args.join("_").replace('-', ""));
+                group.bench_function(id, |b| b.iter(|| run(duet, &home, args)));
+            }
+        }
+    }
+    // A device that has just joined a 5-year notebook: its first history view.
+    let five = dir.path().join("never_ticked-5");
+    let bundle = dir.path().join("five.duet");
+    run(
+        duet,
+        &five,
+        &["bundle", "out", bundle.to_str().expect("utf-8")],
+    );
+    let joined = dir.path().join("joined");
+    run(duet, &joined, &["init", "--name", "Bo"]);
+    run(
+        duet,
+        &joined,
+        &[
+            "bundle",
+            "in",
+            bundle.to_str().expect("utf-8"),
+            "--join",
+            "--as",
+            "report",
+        ],
+    );
+    group.bench_function("first_history_view_after_joining_year5", |b| {
+        b.iter_batched(
+            || {
+                let copy = tempfile::tempdir().expect("tempdir");
+                copy_dir(&joined, copy.path());
+                copy
+            },
+            |copy| {
+                run(duet, copy.path(), &["history"]);
+                copy
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("baseline_duet_version", |b| {
+        b.iter(|| run(duet, dir.path(), &["--version"]))
+    });
+    group.finish();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+criterion_group!(benches_group, benches);
+criterion_main!(benches_group);
