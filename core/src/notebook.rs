@@ -6,12 +6,13 @@
 
 use crate::error::DuetError;
 use crate::model::commitments::{self, COMMITMENTS_DOC};
-use crate::model::views::{AgendaItem, Commitment, MeetingSummary, SectionText};
+use crate::model::views::{AgendaItem, Cadence, Commitment, MeetingSummary, Person, SectionText};
 use crate::model::{index, item, meeting};
 use crate::store::settings::CacheEntry;
 use crate::store::{DocReader, Store, StoreError, COMPACT_AFTER_CHUNKS};
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One Automerge document and what of it the store already holds.
 pub(crate) struct Doc {
@@ -70,6 +71,8 @@ pub(crate) struct Notebook {
     pub personal: bool,
     /// Whether a read filled in a cache since the last flush.
     caches_written: bool,
+    /// The index's plain view as last read, with the index state it was read at.
+    index_view: Option<(IndexState, Arc<IndexView>)>,
 }
 
 impl Notebook {
@@ -95,6 +98,7 @@ impl Notebook {
             current: None,
             actor: actor.clone(),
             caches_written: false,
+            index_view: None,
         })
     }
 
@@ -110,6 +114,7 @@ impl Notebook {
             actor: actor.clone(),
             personal: false,
             caches_written: false,
+            index_view: None,
         }
     }
 
@@ -167,6 +172,39 @@ impl Notebook {
         };
         self.current = Some((state, current.clone()));
         Ok(current)
+    }
+
+    /// What reads need from the index, as plain values: the people, the meetings, the
+    /// backlog and the carried items. Reading them from the index document costs time in
+    /// proportion to its size, so the view is kept: in memory by the index heads, and in the
+    /// store by the index's stored version (rewritten whenever the index is persisted), so a
+    /// command that only reads never loads the index.
+    pub fn index_view(&mut self, store: &Store) -> Result<Arc<IndexView>, DuetError> {
+        let state = match &mut self.index {
+            Some(doc) => IndexState::Heads(doc.am.get_heads()),
+            None => IndexState::Stored(self.reader.doc_version(&self.id, index::INDEX_DOC)?),
+        };
+        if let Some((at, view)) = &self.index_view {
+            if *at == state {
+                return Ok(view.clone());
+            }
+        }
+        let key = IndexView::key(&self.id);
+        let view = match state {
+            IndexState::Stored(version) => match read_versioned(store, &key, version) {
+                Some(view) => view,
+                None => {
+                    let view = IndexView::read(&self.index()?.am)?;
+                    write_versioned(store, &key, version, &view);
+                    self.caches_written = true;
+                    view
+                }
+            },
+            IndexState::Heads(_) => IndexView::read(&self.index()?.am)?,
+        };
+        let view = Arc::new(view);
+        self.index_view = Some((state, view.clone()));
+        Ok(view)
     }
 
     /// The open-commitments document, loaded on first use.
@@ -318,7 +356,15 @@ impl Notebook {
     /// the edit survives a crash.
     pub fn persist(&mut self, store: &mut Store) -> Result<(), DuetError> {
         if let Some(doc) = &mut self.index {
-            persist_doc(store, &self.id, index::INDEX_DOC, doc)?;
+            if persist_doc(store, &self.id, index::INDEX_DOC, doc)? {
+                let version = store.reader().doc_version(&self.id, index::INDEX_DOC)?;
+                write_versioned(
+                    store,
+                    &IndexView::key(&self.id),
+                    version,
+                    &IndexView::read(&doc.am)?,
+                );
+            }
         }
         if let Some(doc) = &mut self.commitments {
             persist_doc(store, &self.id, COMMITMENTS_DOC, doc)?;
@@ -500,9 +546,9 @@ impl MeetingParts {
     }
 }
 
-/// A meeting's plain view at a stored version of its document (deflated postcard), kept
-/// like [`HeadsCache`]: a version that no longer matches is ignored. Bump [`Self::FORMAT`]
-/// whenever the view types change, so an older cache is never misread.
+/// A meeting's plain view at a stored version of its document, kept like [`HeadsCache`]: a
+/// version that no longer matches is ignored. Bump [`Self::FORMAT`] whenever the view types
+/// change, so an older cache is never misread.
 struct ViewCache;
 
 impl ViewCache {
@@ -513,45 +559,100 @@ impl ViewCache {
     }
 
     fn read(store: &Store, notebook: &str, doc: &str, version: u64) -> Option<MeetingParts> {
-        use std::io::Read;
-        if version == 0 {
-            return None;
-        }
-        let bytes = store
-            .get(&CacheEntry(Self::key(notebook, doc)))
-            .ok()
-            .flatten()?;
-        let (stored, packed) = bytes.split_at_checked(8)?;
-        if u64::from_be_bytes(stored.try_into().ok()?) != version {
-            return None;
-        }
-        let mut plain = Vec::new();
-        flate2::read::DeflateDecoder::new(packed)
-            .take(64 * 1024 * 1024)
-            .read_to_end(&mut plain)
-            .ok()?;
-        postcard::from_bytes(&plain).ok()
+        read_versioned(store, &Self::key(notebook, doc), version)
     }
 
     /// Best effort, like [`HeadsCache::write`]: losing it costs a document load.
     fn write(store: &Store, notebook: &str, doc: &str, version: u64, parts: &MeetingParts) {
-        use std::io::Write;
-        if version == 0 {
-            return;
-        }
-        let Ok(plain) = postcard::to_allocvec(parts) else {
-            return;
-        };
-        let mut enc = flate2::write::DeflateEncoder::new(
-            version.to_be_bytes().to_vec(),
-            flate2::Compression::fast(),
-        );
-        let Ok(bytes) = enc.write_all(&plain).and_then(|()| enc.finish()) else {
-            return;
-        };
-        if let Err(e) = store.put(&CacheEntry(Self::key(notebook, doc)), &bytes) {
-            tracing::debug!(error = %e, "meeting view not cached");
-        }
+        write_versioned(store, &Self::key(notebook, doc), version, parts);
+    }
+}
+
+/// What reads need from the index document, as plain values (see [`Notebook::index_view`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct IndexView {
+    pub title: String,
+    pub people: Vec<Person>,
+    pub cadence: Cadence,
+    /// (device public key, person id).
+    pub devices: Vec<(String, String)>,
+    /// By date then id.
+    pub meetings: Vec<MeetingSummary>,
+    pub backlog: Vec<AgendaItem>,
+    pub carried: Vec<AgendaItem>,
+}
+
+impl IndexView {
+    /// Bump whenever the view's types change.
+    const FORMAT: u32 = 1;
+
+    fn key(notebook: &str) -> String {
+        format!("index-view/{}/{notebook}", Self::FORMAT)
+    }
+
+    fn read(doc: &AutoCommit) -> Result<IndexView, DuetError> {
+        Ok(IndexView {
+            title: index::title(doc)?,
+            people: index::people(doc)?,
+            cadence: index::cadence(doc)?,
+            devices: index::devices(doc)?,
+            meetings: index::meetings(doc)?,
+            backlog: index::backlog(doc)?,
+            carried: index::carried(doc)?,
+        })
+    }
+
+    /// The person a device writes as.
+    pub fn device_person(&self, device: &str) -> Option<String> {
+        self.devices
+            .iter()
+            .find(|(d, _)| d == device)
+            .map(|(_, p)| p.clone())
+    }
+}
+
+/// A value kept in the cache tree at a stored version of what it was computed from (the
+/// version, then deflated postcard); a version that no longer matches reads as absent.
+fn read_versioned<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    key: &str,
+    version: u64,
+) -> Option<T> {
+    use std::io::Read;
+    if version == 0 {
+        return None;
+    }
+    let bytes = store.get(&CacheEntry(key.to_owned())).ok().flatten()?;
+    let (stored, packed) = bytes.split_at_checked(8)?;
+    if u64::from_be_bytes(stored.try_into().ok()?) != version {
+        return None;
+    }
+    let mut plain = Vec::new();
+    flate2::read::DeflateDecoder::new(packed)
+        .take(64 * 1024 * 1024)
+        .read_to_end(&mut plain)
+        .ok()?;
+    postcard::from_bytes(&plain).ok()
+}
+
+/// Best effort: a cache that cannot be written (a nearly full disk) costs a recomputation.
+fn write_versioned<T: serde::Serialize>(store: &Store, key: &str, version: u64, value: &T) {
+    use std::io::Write;
+    if version == 0 {
+        return;
+    }
+    let Ok(plain) = postcard::to_allocvec(value) else {
+        return;
+    };
+    let mut enc = flate2::write::DeflateEncoder::new(
+        version.to_be_bytes().to_vec(),
+        flate2::Compression::fast(),
+    );
+    let Ok(bytes) = enc.write_all(&plain).and_then(|()| enc.finish()) else {
+        return;
+    };
+    if let Err(e) = store.put(&CacheEntry(key.to_owned()), &bytes) {
+        tracing::debug!(error = %e, key, "cache entry not written");
     }
 }
 

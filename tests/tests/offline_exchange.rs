@@ -335,6 +335,30 @@ fn an_item_never_ticked_is_carried_in_place_counted_and_pointed_out() {
     );
 }
 
+#[test]
+fn an_item_moved_back_to_a_place_it_left_is_still_there() {
+    let ana = Device::new("Ana");
+    ana.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    let id = ana.json(&["agenda", "add", "round-trip-item"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let meeting = ana.json(&["meeting", "show"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for _ in 0..2 {
+        ana.ok(&["agenda", "move", &id, "--to", "backlog"]);
+        assert!(current_agenda(&ana).is_empty());
+        ana.ok(&["agenda", "move", &id, "--to", &meeting]);
+        let agenda = current_agenda(&ana);
+        assert_eq!(agenda.len(), 1, "{agenda:?}");
+        assert_eq!(agenda[0]["text"], "round-trip-item");
+    }
+}
+
 fn rand_suffix() -> String {
     duet_core::ids::new_id()
 }

@@ -70,6 +70,8 @@ pub struct Health {
     pub all_status: Vec<String>,
     pub follow_through: Vec<FollowThrough>,
     pub agenda_by: Vec<AgendaShare>,
+    /// Items on the upcoming agenda carried again and again.
+    pub carried_often: Vec<AgendaItem>,
     pub signals: Vec<String>,
 }
 
@@ -241,6 +243,7 @@ impl From<&health::Health> for Health {
                     items: a.items,
                 })
                 .collect(),
+            carried_often: list(&h.carried_often),
             signals: h.signals.clone(),
         }
     }

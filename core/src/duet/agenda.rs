@@ -49,7 +49,7 @@ impl Duet {
         meeting_id: Option<&str>,
     ) -> Result<(Option<MeetingView>, Vec<AgendaItem>), DuetError> {
         let mut nb = self.load()?;
-        let backlog = index::backlog(&nb.index()?.am)?;
+        let backlog = nb.index_view(&self.store)?.backlog.clone();
         let meeting = match resolve_meeting(&self.store, &mut nb, meeting_id) {
             Ok(id) => Some(meeting_view(&self.store, &mut nb, &id)?),
             Err(DuetError::NoCurrentMeeting) => None,

@@ -99,7 +99,8 @@ impl Duet {
             open_commitments(&self.store, &mut nb)?
         } else {
             let mut out = Vec::new();
-            for m in index::meetings(&nb.index()?.am)? {
+            let index = nb.index_view(&self.store)?;
+            for m in &index.meetings {
                 match nb.meeting_parts(&self.store, &m.id) {
                     Ok(parts) => out.extend(parts.commitments),
                     Err(DuetError::MeetingNotHere { .. }) => {}

@@ -88,8 +88,11 @@ impl Duet {
             Some(m) => meeting_view(&self.store, &mut nb, &m.id)?.agenda,
             None => Vec::new(),
         };
-        let held: Vec<MeetingSummary> = index::meetings(&nb.index()?.am)?
-            .into_iter()
+        let held: Vec<MeetingSummary> = nb
+            .index_view(&self.store)?
+            .meetings
+            .iter()
+            .cloned()
             .filter(|m| m.status == MeetingStatus::Held)
             .collect();
         let mut last_takeaway = None;
@@ -109,7 +112,7 @@ impl Duet {
         let seed = current.as_ref().map(|m| m.id.clone()).unwrap_or_default();
         let question = questions::suggest(&all_questions, &seed).cloned();
         let prep = Prep {
-            backlog: index::backlog(&nb.index()?.am)?,
+            backlog: nb.index_view(&self.store)?.backlog.clone(),
             open_commitments: open_commitments(&self.store, &mut nb)?,
             private: self
                 .private_notes()?
@@ -137,7 +140,7 @@ impl Duet {
         let notebook = self.notebook()?;
         let meetings = self.history()?;
         let mut nb = self.load()?;
-        let backlog = index::backlog(&nb.index()?.am)?;
+        let backlog = nb.index_view(&self.store)?.backlog.clone();
         self.keep(nb);
         Ok((notebook, meetings, backlog))
     }

@@ -19,7 +19,10 @@ impl Duet {
 
     /// Every meeting, by date.
     pub fn meetings(&self) -> Result<Vec<MeetingSummary>, DuetError> {
-        Ok(index::meetings(&self.load()?.index()?.am)?)
+        let mut nb = self.load()?;
+        let meetings = nb.index_view(&self.store)?.meetings.clone();
+        self.keep(nb);
+        Ok(meetings)
     }
 
     /// One meeting in full: by id prefix, or the current one.
@@ -144,7 +147,7 @@ impl Duet {
         let overview = Overview {
             notebook,
             open_commitments: open_commitments(&self.store, &mut nb)?,
-            backlog: index::backlog(&nb.index()?.am)?,
+            backlog: nb.index_view(&self.store)?.backlog.clone(),
             meeting,
         };
         self.keep(nb);
@@ -155,11 +158,11 @@ impl Duet {
     /// document (a meeting whose view is missing is loaded once and its view kept).
     pub fn history(&self) -> Result<Vec<MeetingView>, DuetError> {
         let mut nb = self.load()?;
-        let meetings = index::meetings(&nb.index()?.am)?;
+        let index = nb.index_view(&self.store)?;
         let current = nb.current_meeting(&self.store)?.map(|m| m.id);
         let mut out = Vec::new();
-        for m in &meetings {
-            match view_among(&self.store, &mut nb, &m.id, &meetings, current.as_deref()) {
+        for m in &index.meetings {
+            match view_among(&self.store, &mut nb, &m.id, &index, current.as_deref()) {
                 Ok(v) => out.push(v),
                 Err(DuetError::MeetingNotHere { .. }) => {}
                 Err(e) => return Err(e),

@@ -20,7 +20,7 @@ use crate::model::views::{
     AgendaItem, Cadence, Commitment, MeetingSummary, MeetingView, NotebookView, Overview, Person,
 };
 use crate::model::{CommitmentStatus, MeetingStatus, Role, Section};
-use crate::notebook::{Doc, Notebook};
+use crate::notebook::{Doc, IndexView, Notebook};
 use crate::store::settings::{CurrentNotebook, IdentityKey, OwnerName};
 use crate::store::{NotebookRecord, Store};
 use automerge::ActorId;
@@ -526,12 +526,13 @@ impl Duet {
     }
 
     fn view_of(&self, nb: &mut Notebook, current: bool) -> Result<NotebookView, DuetError> {
+        let view = nb.index_view(&self.store)?;
         Ok(NotebookView {
             id: nb.id.clone(),
-            title: index::title(&nb.index()?.am)?,
-            people: index::people(&nb.index()?.am)?,
-            cadence: index::cadence(&nb.index()?.am)?,
-            me: index::device_person(&nb.index()?.am, &self.device.public_hex())?,
+            title: view.title.clone(),
+            people: view.people.clone(),
+            cadence: view.cadence,
+            me: view.device_person(&self.device.public_hex()),
             current,
         })
     }
@@ -551,9 +552,9 @@ fn summary(nb: &mut Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
 }
 
 fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
-    let meetings = index::meetings(&nb.index()?.am)?;
+    let index = nb.index_view(store)?;
     let current = nb.current_meeting(store)?.map(|m| m.id);
-    view_among(store, nb, id, &meetings, current.as_deref())
+    view_among(store, nb, id, &index, current.as_deref())
 }
 
 /// [`meeting_view`] with the index's meetings and the current one already read (a history
@@ -562,9 +563,10 @@ fn view_among(
     store: &Store,
     nb: &mut Notebook,
     id: &str,
-    meetings: &[MeetingSummary],
+    index: &IndexView,
     current: Option<&str>,
 ) -> Result<MeetingView, DuetError> {
+    let meetings = &index.meetings;
     let summary = meetings
         .iter()
         .find(|m| m.id == id)
@@ -576,7 +578,7 @@ fn view_among(
     let parts = nb.meeting_parts(store, id)?;
     let mut agenda = parts.agenda;
     if current == Some(id) {
-        agenda = with_carried(agenda, index::carried(&nb.index()?.am)?);
+        agenda = with_carried(agenda, index.carried.clone());
     }
     count_carries(meetings, &summary, &mut agenda);
     Ok(MeetingView {
@@ -635,7 +637,7 @@ fn resolve_meeting(
             .map(|m| m.id)
             .ok_or(DuetError::NoCurrentMeeting),
         Some(q) => {
-            let meetings = index::meetings(&nb.index()?.am)?;
+            let meetings = nb.index_view(store)?.meetings.clone();
             if let Ok(date) = q.parse::<Date>() {
                 let on: Vec<&MeetingSummary> = meetings
                     .iter()

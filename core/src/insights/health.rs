@@ -4,7 +4,7 @@
 //! agenda. No score: each signal says what it saw, and nothing is said when all is well.
 
 use super::{count, date_of_millis, History};
-use crate::model::views::{Commitment, MeetingSummary};
+use crate::model::views::{AgendaItem, Commitment, MeetingSummary, CARRIED_NUDGE};
 use crate::model::{CommitmentStatus, MeetingStatus, Section};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -73,6 +73,10 @@ pub struct Health {
     pub follow_through: Vec<FollowThrough>,
     /// Who brought the agenda.
     pub agenda_by: Vec<AgendaShare>,
+    /// Items on the upcoming agenda carried [`CARRIED_NUDGE`] times or more, most carried
+    /// first.
+    #[serde(default)]
+    pub carried_often: Vec<AgendaItem>,
     /// What deserves attention, in plain words; empty when nothing does.
     pub signals: Vec<String>,
 }
@@ -169,7 +173,19 @@ pub fn health(h: &History<'_>, window: usize) -> Health {
         }
     }
 
+    let mut carried_often: Vec<AgendaItem> = h
+        .meetings
+        .iter()
+        .filter(|m| m.summary.status.is_upcoming())
+        .flat_map(|m| &m.agenda)
+        .filter(|i| !i.discussed && i.carried >= CARRIED_NUDGE)
+        .cloned()
+        .collect();
+    carried_often.sort_by(|a, b| b.carried.cmp(&a.carried).then_with(|| a.id.cmp(&b.id)));
+    carried_often.dedup_by(|a, b| a.id == b.id);
+
     let mut out = Health {
+        carried_often,
         window: recent.len(),
         canceled,
         rescheduled,
@@ -286,6 +302,19 @@ fn signals(h: &Health) -> Vec<String> {
             h.held
         ));
     }
+    if let Some(most) = h.carried_often.first() {
+        let others = h.carried_often.len() - 1;
+        let more = if others > 0 {
+            let items = if others == 1 { "item" } else { "items" };
+            format!(" ({others} more {items} carried {CARRIED_NUDGE}+ times)")
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "\"{}\" was carried {} times{more}: discuss it, move it to the backlog, or drop it.",
+            most.text, most.carried
+        ));
+    }
     let total: usize = h.agenda_by.iter().map(|s| s.items).sum();
     if total >= 5 {
         if let Some(top) = h.agenda_by.iter().max_by_key(|s| s.items) {
@@ -315,6 +344,37 @@ mod tests {
     use crate::insights::fixtures::*;
 
     const TODAY: &str = "2026-06-30";
+
+    #[test]
+    fn items_carried_again_and_again_are_pointed_out_most_carried_first() {
+        let nb = notebook();
+        let mut held = meeting("m0", "2026-06-23", MeetingStatus::Held);
+        write(&mut held, Section::Challenges, "hiring is slow");
+        let mut next = meeting("m1", "2026-07-07", MeetingStatus::Scheduled);
+        for (id, times) in [("a", 2), ("b", 6), ("c", 3)] {
+            let mut i = item(id, &format!("topic {id}"), "ana");
+            i.carried = times;
+            next.agenda.push(i);
+        }
+        let meetings = vec![held, next];
+        let h = health(
+            &History {
+                notebook: &nb,
+                meetings: &meetings,
+                backlog: &[],
+                today: TODAY.parse().expect("date"),
+            },
+            DEFAULT_WINDOW,
+        );
+        let ids: Vec<&str> = h.carried_often.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["b", "c"]);
+        assert!(
+            h.signals.iter().any(|s| s
+                == "\"topic b\" was carried 6 times (1 more item carried 3+ times): discuss it, move it to the backlog, or drop it."),
+            "{:?}",
+            h.signals
+        );
+    }
 
     #[test]
     fn a_steady_notebook_raises_no_signal() {
