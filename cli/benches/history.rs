@@ -5,6 +5,7 @@
 //! nothing ever ticked (every item carried on and on). Each home is warmed by one run of
 //! each command first (as the first command after a sync or an upgrade does once).
 //!
+//! Under the never-ticked habit the same commands are also timed through a running node.
 //! It also prints the store's bytes per meeting for each home, and times the first history
 //! view on a device that has just joined a 5-year notebook (a fresh copy per run, so every
 //! run is that device's first view).
@@ -78,6 +79,18 @@ fn benches(c: &mut Criterion) {
                 let id = format!("{name}_year{years}_{}", args.join("_").replace('-', ""));
                 group.bench_function(id, |b| b.iter(|| run(duet, &home, args)));
             }
+            if habit == Habit::NeverTicked {
+                // The same commands carried out by a running node.
+                let node = Node::start(duet, &home);
+                for args in COMMANDS {
+                    let id = format!(
+                        "{name}_year{years}_through_node_{}",
+                        args.join("_").replace('-', "")
+                    );
+                    group.bench_function(id, |b| b.iter(|| run(duet, &home, args)));
+                }
+                node.stop();
+            }
         }
     }
     // A device that has just joined a 5-year notebook: its first history view.
@@ -120,6 +133,42 @@ fn benches(c: &mut Criterion) {
         b.iter(|| run(duet, dir.path(), &["--version"]))
     });
     group.finish();
+}
+
+/// A `duet serve` process on a home, stopped with Ctrl-C.
+struct Node(std::process::Child);
+
+impl Node {
+    fn start(duet: &str, home: &Path) -> Node {
+        use std::io::BufRead;
+        let mut child = Command::new(duet)
+            .env("DUET_HOME", home)
+            .env("DUET_KEYCHAIN", "off")
+            .args([
+                "--json",
+                "serve",
+                "--no-announce",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("duet serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        let mut lines = std::io::BufReader::new(stdout);
+        lines.read_line(&mut first).expect("serve started");
+        assert!(first.contains("listening"), "{first}");
+        std::thread::spawn(move || for _ in lines.lines() {});
+        Node(child)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

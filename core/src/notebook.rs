@@ -580,6 +580,7 @@ pub(crate) struct IndexView {
     pub meetings: Vec<MeetingSummary>,
     pub backlog: Vec<AgendaItem>,
     pub carried: Vec<AgendaItem>,
+    pub questions: Vec<crate::model::questions::Question>,
 }
 
 impl IndexView {
@@ -599,6 +600,7 @@ impl IndexView {
             meetings: index::meetings(doc)?,
             backlog: index::backlog(doc)?,
             carried: index::carried(doc)?,
+            questions: crate::model::questions::all(doc)?,
         })
     }
 

@@ -92,23 +92,28 @@ impl Duet {
             .index_view(&self.store)?
             .meetings
             .iter()
-            .cloned()
             .filter(|m| m.status == MeetingStatus::Held)
+            .cloned()
             .collect();
         let mut last_takeaway = None;
         for m in held.iter().rev().take(TAKEAWAY_LOOKBACK) {
-            let doc = match nb.meeting(&m.id) {
-                Ok(doc) => doc,
+            let parts = match nb.meeting_parts(&self.store, &m.id) {
+                Ok(parts) => parts,
                 Err(DuetError::MeetingNotHere { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            let text = am_section(&doc.am, Section::Takeaway)?;
+            let text = parts
+                .sections
+                .into_iter()
+                .find(|s| s.section == Section::Takeaway)
+                .map(|s| s.text)
+                .unwrap_or_default();
             if !text.is_empty() {
                 last_takeaway = Some((m.date.clone(), text));
                 break;
             }
         }
-        let all_questions = questions::all(&nb.index()?.am)?;
+        let all_questions = nb.index_view(&self.store)?.questions.clone();
         let seed = current.as_ref().map(|m| m.id.clone()).unwrap_or_default();
         let question = questions::suggest(&all_questions, &seed).cloned();
         let prep = Prep {
@@ -144,14 +149,6 @@ impl Duet {
         self.keep(nb);
         Ok((notebook, meetings, backlog))
     }
-}
-
-fn am_section(doc: &automerge::AutoCommit, section: Section) -> Result<String, DuetError> {
-    Ok(meeting::sections(doc)?
-        .into_iter()
-        .find(|s| s.section == section)
-        .map(|s| s.text)
-        .unwrap_or_default())
 }
 
 impl Duet {
