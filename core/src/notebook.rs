@@ -73,6 +73,8 @@ pub(crate) struct Notebook {
     caches_written: bool,
     /// The index's plain view as last read, with the index state it was read at.
     index_view: Option<(IndexState, Arc<IndexView>)>,
+    /// Meetings' plain views as last read, with the document state each was read at.
+    parts_seen: BTreeMap<String, (IndexState, MeetingParts)>,
 }
 
 impl Notebook {
@@ -99,6 +101,7 @@ impl Notebook {
             actor: actor.clone(),
             caches_written: false,
             index_view: None,
+            parts_seen: BTreeMap::new(),
         })
     }
 
@@ -115,6 +118,7 @@ impl Notebook {
             personal: false,
             caches_written: false,
             index_view: None,
+            parts_seen: BTreeMap::new(),
         }
     }
 
@@ -308,16 +312,30 @@ impl Notebook {
     /// need not load years of Automerge documents again; on a miss the document is loaded and
     /// the view cached.
     pub fn meeting_parts(&mut self, store: &Store, id: &str) -> Result<MeetingParts, DuetError> {
-        if self.meetings.contains_key(id) {
-            return MeetingParts::read(&self.meeting(id)?.am);
+        // Remembered in memory too (a node answers history views again and again), by the
+        // document's heads when it is loaded here and by its stored version otherwise.
+        let at = match self.meetings.get_mut(id) {
+            Some(doc) => IndexState::Heads(doc.am.get_heads()),
+            None => IndexState::Stored(self.reader.doc_version(&self.id, id)?),
+        };
+        if let Some((seen, parts)) = self.parts_seen.get(id) {
+            if *seen == at {
+                return Ok(parts.clone());
+            }
         }
-        let version = self.reader.doc_version(&self.id, id)?;
-        if let Some(parts) = ViewCache::read(store, &self.id, id, version) {
-            return Ok(parts);
-        }
-        let parts = MeetingParts::read(&self.meeting(id)?.am)?;
-        ViewCache::write(store, &self.id, id, version, &parts);
-        self.caches_written = true;
+        let parts = match at {
+            IndexState::Heads(_) => MeetingParts::read(&self.meeting(id)?.am)?,
+            IndexState::Stored(version) => match ViewCache::read(store, &self.id, id, version) {
+                Some(parts) => parts,
+                None => {
+                    let parts = MeetingParts::read(&self.meeting(id)?.am)?;
+                    ViewCache::write(store, &self.id, id, version, &parts);
+                    self.caches_written = true;
+                    parts
+                }
+            },
+        };
+        self.parts_seen.insert(id.to_owned(), (at, parts.clone()));
         Ok(parts)
     }
 
@@ -658,8 +676,8 @@ fn write_versioned<T: serde::Serialize>(store: &Store, key: &str, version: u64, 
     }
 }
 
-/// What the index was when the current meeting was computed: its heads when loaded, or
-/// its stored version when it was not.
+/// What a document was when something was computed from it: its heads when loaded, or its
+/// stored version when it was not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum IndexState {
     Heads(Vec<ChangeHash>),
