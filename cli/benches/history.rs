@@ -12,10 +12,13 @@
 //!
 //! Run: `cargo bench -p duet-cli --bench history`
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use duet_core::sample::{grow, Habit};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use support::{copy_dir, Node};
 
 const COMMANDS: [&[&str]; 8] = [
     &["show"],
@@ -133,54 +136,6 @@ fn benches(c: &mut Criterion) {
         b.iter(|| run(duet, dir.path(), &["--version"]))
     });
     group.finish();
-}
-
-/// A `duet serve` process on a home, stopped with Ctrl-C.
-struct Node(std::process::Child);
-
-impl Node {
-    fn start(duet: &str, home: &Path) -> Node {
-        use std::io::BufRead;
-        let mut child = Command::new(duet)
-            .env("DUET_HOME", home)
-            .env("DUET_KEYCHAIN", "off")
-            .args([
-                "--json",
-                "serve",
-                "--no-announce",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("duet serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut first = String::new();
-        let mut lines = std::io::BufReader::new(stdout);
-        lines.read_line(&mut first).expect("serve started");
-        assert!(first.contains("listening"), "{first}");
-        std::thread::spawn(move || for _ in lines.lines() {});
-        Node(child)
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 criterion_group!(benches_group, benches);

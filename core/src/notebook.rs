@@ -374,7 +374,7 @@ impl Notebook {
     /// the edit survives a crash.
     pub fn persist(&mut self, store: &mut Store) -> Result<(), DuetError> {
         if let Some(doc) = &mut self.index {
-            if persist_doc(store, &self.id, index::INDEX_DOC, doc)? {
+            if persist_doc(store, &self.id, index::INDEX_DOC, doc)? != Persisted::Nothing {
                 let version = store.reader().doc_version(&self.id, index::INDEX_DOC)?;
                 write_versioned(
                     store,
@@ -388,9 +388,11 @@ impl Notebook {
             persist_doc(store, &self.id, COMMITMENTS_DOC, doc)?;
         }
         for (id, doc) in &mut self.meetings {
-            if persist_doc(store, &self.id, id, doc)? && !self.personal {
-                // History views read meetings from these views: keep them current with the
-                // document, so no view (even the first after a sync) loads the document.
+            // History views read meetings from their kept views. A meeting new to this
+            // home (a join, a sync bringing years of meetings) gets its view now, while the
+            // document is in memory, so the first history view loads no document; an edit
+            // to a meeting here leaves its view to the next read (an edit stays cheap).
+            if persist_doc(store, &self.id, id, doc)? == Persisted::New && !self.personal {
                 if let Ok(parts) = MeetingParts::read(&doc.am) {
                     let version = store.reader().doc_version(&self.id, id)?;
                     ViewCache::write(store, &self.id, id, version, &parts);
@@ -469,17 +471,29 @@ fn load_doc(
     Ok(Some(Doc::loaded(am, actor, stored.chunks)))
 }
 
-/// Writes a document's new changes; returns whether there were any.
+/// What persisting a document wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Persisted {
+    /// Nothing was new.
+    Nothing,
+    /// New changes to a document the store had.
+    Changes,
+    /// A document new to the store.
+    New,
+}
+
+/// Writes a document's new changes.
 fn persist_doc(
     store: &mut Store,
     notebook: &str,
     id: &str,
     doc: &mut Doc,
-) -> Result<bool, DuetError> {
+) -> Result<Persisted, DuetError> {
     let heads = doc.am.get_heads();
     if heads == doc.persisted {
-        return Ok(false);
+        return Ok(Persisted::Nothing);
     }
+    let new = doc.persisted.is_empty();
     // A document new to the store (made here, or arrived whole from a peer) is kept as one
     // compact snapshot: its whole history as change chunks would be several times larger
     // and slower to write and load. Otherwise the new changes become a chunk, and every
@@ -490,7 +504,7 @@ fn persist_doc(
         let changes = doc.am.save_after(&doc.persisted);
         if changes.is_empty() {
             doc.persisted = heads;
-            return Ok(false);
+            return Ok(Persisted::Nothing);
         }
         store.append_chunk(notebook, id, &changes)?;
         doc.chunks += 1;
@@ -504,7 +518,11 @@ fn persist_doc(
     let version = store.reader().doc_version(notebook, id)?;
     HeadsCache::write(store, notebook, id, version, &heads);
     doc.persisted = heads;
-    Ok(true)
+    Ok(if new {
+        Persisted::New
+    } else {
+        Persisted::Changes
+    })
 }
 
 /// A document's heads at a stored version, so a sync can compare documents without
