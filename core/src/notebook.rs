@@ -144,16 +144,22 @@ impl Notebook {
         Ok(doc)
     }
 
+    /// The index as something computed from it is keyed by: its heads when loaded here, its
+    /// stored version otherwise.
+    fn index_state(&mut self) -> Result<IndexState, DuetError> {
+        Ok(match &mut self.index {
+            Some(doc) => IndexState::Heads(doc.am.get_heads()),
+            None => IndexState::Stored(self.reader.doc_version(&self.id, index::INDEX_DOC)?),
+        })
+    }
+
     /// The current meeting: the earliest one still to come.
     ///
     /// Finding it scans every meeting of the index, so the answer is cached: in memory by the
     /// index heads, and in the store by the index's stored version (see [`CurrentCache`]), so
     /// an edit to the current meeting need not load the index at all.
     pub fn current_meeting(&mut self, store: &Store) -> Result<Option<MeetingSummary>, DuetError> {
-        let state = match &mut self.index {
-            Some(doc) => IndexState::Heads(doc.am.get_heads()),
-            None => IndexState::Stored(self.reader.doc_version(&self.id, index::INDEX_DOC)?),
-        };
+        let state = self.index_state()?;
         if let Some((at, current)) = &self.current {
             if *at == state {
                 return Ok(current.clone());
@@ -184,10 +190,7 @@ impl Notebook {
     /// store by the index's stored version (rewritten whenever the index is persisted), so a
     /// command that only reads never loads the index.
     pub fn index_view(&mut self, store: &Store) -> Result<Arc<IndexView>, DuetError> {
-        let state = match &mut self.index {
-            Some(doc) => IndexState::Heads(doc.am.get_heads()),
-            None => IndexState::Stored(self.reader.doc_version(&self.id, index::INDEX_DOC)?),
-        };
+        let state = self.index_state()?;
         if let Some((at, view)) = &self.index_view {
             if *at == state {
                 return Ok(view.clone());

@@ -291,7 +291,7 @@ fn an_item_never_ticked_is_carried_in_place_counted_and_pointed_out() {
         .expect("id")
         .to_owned();
     let export = |d: &Device| {
-        let dir = d.file(&format!("export-{}", rand_suffix()));
+        let dir = d.file(&format!("export-{}", duet_core::ids::new_id()));
         d.ok(&["export", "--format", "automerge", "--output", path(&dir)]);
         dir
     };
@@ -357,10 +357,6 @@ fn an_item_moved_back_to_a_place_it_left_is_still_there() {
         assert_eq!(agenda.len(), 1, "{agenda:?}");
         assert_eq!(agenda[0]["text"], "round-trip-item");
     }
-}
-
-fn rand_suffix() -> String {
-    duet_core::ids::new_id()
 }
 
 #[test]
@@ -457,13 +453,13 @@ fn a_notebook_in_the_old_carry_layout_opens_and_merges_with_a_device_still_holdi
         "{agenda:?}"
     );
     // 4. A device joining now (this code) sees the same, and ticking it works.
-    let carol_bundle = ana.file("now.duet");
-    ana.ok(&["bundle", "out", path(&carol_bundle)]);
+    let now_bundle = ana.file("now.duet");
+    ana.ok(&["bundle", "out", path(&now_bundle)]);
     let bo_now = Device::new("Bo");
     bo_now.ok(&[
         "bundle",
         "in",
-        path(&carol_bundle),
+        path(&now_bundle),
         "--join",
         "--as",
         "report",
