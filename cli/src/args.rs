@@ -136,6 +136,9 @@ pub enum Command {
         /// What the report needs.
         #[arg(long)]
         need: Option<String>,
+        /// How long the meeting ran, in minutes (health notices a run of short ones).
+        #[arg(long, value_name = "N")]
+        minutes: Option<u32>,
         /// A meeting other than the current one.
         #[arg(long, short)]
         meeting: Option<String>,
@@ -163,12 +166,18 @@ pub enum Command {
     /// the last takeaway, and a question worth asking.
     #[command(after_help = "Example:\n  duet prep")]
     Prep,
-    /// Signals that your 1-1s are drifting: cancellations, gaps, follow-through, balance.
-    #[command(after_help = "Examples:\n  duet health\n  duet health --last 20 --json")]
+    /// Signals that your 1-1s are drifting: cancellations, gaps, follow-through, meetings
+    /// that could have been an email, balance.
+    #[command(
+        after_help = "Examples:\n  duet health\n  duet health --last 20 --json\n  duet health --since 2026-01-01"
+    )]
     Health {
         /// How many past meetings to look back over.
-        #[arg(long, default_value_t = 10, value_name = "N")]
+        #[arg(long, default_value_t = 10, value_name = "N", conflicts_with = "since")]
         last: usize,
+        /// Look back over the meetings since this day instead.
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        since: Option<Date>,
     },
     /// Suggest a good open question; ask one (remembered per notebook), or add your own.
     #[command(

@@ -12,10 +12,11 @@ use crate::render::{self, Palette};
 use anyhow::{anyhow, Context, Result};
 use clap::CommandFactory;
 use duet_core::dates;
+use duet_core::insights::health::Window;
 use duet_core::model::views::Cadence;
 use duet_core::model::CommitmentStatus;
 use duet_core::node::HomeHandle;
-use duet_core::{Duet, DuetError, JoinAs};
+use duet_core::{Duet, DuetError, JoinAs, WrapNotes};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -491,18 +492,19 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             takeaway,
             next_steps,
             need,
+            minutes,
             meeting,
         } => {
             let w = duet.wrap(
                 meeting.as_deref(),
-                takeaway.as_deref(),
-                next_steps.as_deref(),
-                need.as_deref(),
+                &WrapNotes {
+                    takeaway: takeaway.as_deref(),
+                    next_steps: next_steps.as_deref(),
+                    needs: need.as_deref(),
+                    minutes,
+                },
             )?;
-            out.print(&Wrap::from(&w), || {
-                let verb = if w.next_created { "is now on the books" } else { "was already on the books" };
-                format!("Meeting on {} wrapped. Next meeting {} ({}) {verb}; {} item(s) carried over.\n", w.held.date, w.next.date, w.next.id, w.carried.len())
-            });
+            out.print(&Wrap::from(&w), || render::wrapped(&w));
         }
         Command::Show => {
             let o = duet.overview()?;
@@ -527,7 +529,13 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             meeting: None,
         } => export(duet, format, output.as_deref(), out)?,
         Command::Prep => crate::practice::prep(duet, out)?,
-        Command::Health { last } => crate::practice::health(duet, last, out)?,
+        Command::Health { last, since } => {
+            let window = match since {
+                Some(day) => Window::Since(day),
+                None => Window::Last(last),
+            };
+            crate::practice::health(duet, window, out)?
+        }
         Command::Ask { id, add, new, list } => crate::practice::ask(duet, id, add, new, list, out)?,
         Command::Themes => crate::practice::themes(duet, out)?,
         Command::Search { words } => crate::practice::search(duet, &words, out)?,

@@ -10,6 +10,7 @@ mod network;
 mod node;
 mod practice;
 mod render;
+mod signals;
 
 use duet_core::store::StoreError;
 use duet_core::DuetError;

@@ -7,7 +7,7 @@ use crate::json::notebook::list;
 use crate::json::practice as json;
 use crate::render::{self, Palette};
 use anyhow::{Context, Result};
-use duet_core::insights::health::Health;
+use duet_core::insights::health::{Health, Window};
 use duet_core::insights::search::{Hit, HitKind};
 use duet_core::insights::themes::Themes;
 use duet_core::model::private::PrivateNote;
@@ -117,8 +117,8 @@ fn render_prep(prep: &Prep, p: Palette) -> String {
 }
 
 /// `duet health`.
-pub fn health(duet: &Duet, last: usize, out: &Output) -> Result<()> {
-    let h = duet.health(last)?;
+pub fn health(duet: &Duet, window: Window, out: &Output) -> Result<()> {
+    let h = duet.health(window)?;
     let nb = duet.notebook()?;
     out.print(&json::Health::from(&h), || {
         render_health(&h, &nb, out.palette)
@@ -129,6 +129,8 @@ pub fn health(duet: &Duet, last: usize, out: &Output) -> Result<()> {
 fn render_health(h: &Health, nb: &NotebookView, p: Palette) -> String {
     let mut out = format!("{}\n", p.heading(&format!("Health of {}", nb.title)));
     let held = match (&h.last_held, h.days_since_held) {
+        (Some(d), Some(0)) => format!("last held today ({d})"),
+        (Some(d), Some(1)) => format!("last held yesterday ({d})"),
         (Some(d), Some(days)) => format!("last held {d} ({days} days ago)"),
         _ => "none held yet".into(),
     };
@@ -142,18 +144,26 @@ fn render_health(h: &Health, nb: &NotebookView, p: Palette) -> String {
         "  Meetings: {held}; {next}; you meet every {} days.",
         h.every_days
     );
+    let looked_at = match &h.since {
+        Some(day) => format!("Since {day}, {} concluded", h.window),
+        None => format!("Last {} concluded", h.window),
+    };
     let _ = writeln!(
         out,
-        "  Last {} concluded: {} held, {} canceled, {} moved.",
-        h.window,
+        "  {looked_at}: {} held, {} canceled, {} moved.",
         h.window.saturating_sub(h.canceled),
         h.canceled,
         h.rescheduled
     );
     for f in &h.follow_through {
+        let stale = if f.stale > 0 {
+            format!(", {} with no date for a while", f.stale)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  {}: {} commitments, {} done ({} late), {} open ({} past due), {} dropped.",
+            "  {}: {} commitments, {} done ({} late), {} open ({} past due{stale}), {} dropped.",
             f.name, f.made, f.done, f.done_late, f.open, f.open_past_due, f.dropped
         );
     }
@@ -168,7 +178,7 @@ fn render_health(h: &Health, nb: &NotebookView, p: Palette) -> String {
     } else {
         let _ = writeln!(out, "\n{}", p.heading("Worth a look"));
         for s in &h.signals {
-            let _ = writeln!(out, "  - {s}");
+            let _ = writeln!(out, "  - {}", crate::signals::sentence(s));
         }
     }
     out

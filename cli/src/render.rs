@@ -150,18 +150,51 @@ pub fn meetings(list: &[MeetingSummary], current: Option<&str>, p: Palette) -> S
         } else {
             " "
         };
+        let mut about = String::new();
+        if let Some(minutes) = m.minutes {
+            let _ = write!(about, ", {minutes} min");
+        }
+        if let Some(planned) = &m.planned {
+            let _ = write!(about, ", planned for {}", day(planned));
+        }
         let _ = writeln!(
             out,
-            "{mark} {}  {}  {}",
+            "{mark} {}  {}  {}{}",
             p.id(&m.id),
             day(&m.date),
-            status_word(m.status)
+            status_word(m.status),
+            p.dim(&about)
         );
         out.push_str(&conflicts(&m.conflicts, p));
     }
     if list.is_empty() {
         out.push_str("No meetings yet: duet meeting new\n");
     }
+    out
+}
+
+/// What a wrap did, in a line or two.
+pub fn wrapped(w: &duet_core::WrapOutcome) -> String {
+    let mut out = format!("Meeting on {} wrapped.", w.held.date);
+    if let Some(planned) = &w.held_early_from {
+        let _ = write!(
+            out,
+            " It was planned for {}: recorded as held today.",
+            day(planned)
+        );
+    }
+    let verb = if w.next_created {
+        "is now on the books"
+    } else {
+        "was already on the books"
+    };
+    let _ = writeln!(
+        out,
+        " Next meeting {} ({}) {verb}; {} item(s) carried over.",
+        w.next.date,
+        w.next.id,
+        w.carried.len()
+    );
     out
 }
 

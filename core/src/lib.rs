@@ -68,7 +68,7 @@ pub mod wire;
 pub use duet::{
     enable_os_keychain, Asked, Duet, ExportManifest, ExportedDoc, HomeKeySource, JoinAs, KnownPeer,
     MergeReport, MoveTarget, Outgoing, Owner, PeerSession, PeerStep, Prep, QuarantinedBatch,
-    RelaySetting, SyncReport, WithheldBatches, WrapOutcome, MANIFEST_FILE,
+    RelaySetting, SyncReport, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANIFEST_FILE,
 };
 #[cfg(feature = "device")]
 pub use error::DuetError;

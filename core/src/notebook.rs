@@ -624,7 +624,7 @@ pub(crate) struct IndexView {
 
 impl IndexView {
     /// Bump whenever the view's types change.
-    const FORMAT: u32 = 1;
+    const FORMAT: u32 = 2;
 
     fn key(notebook: &str) -> String {
         format!("index-view/{}/{notebook}", Self::FORMAT)

@@ -396,13 +396,21 @@ pub enum Habit {
 /// wraps and carries included. Returns the opened home.
 pub fn grow(home: &Path, meetings: usize, habit: Habit) -> Result<crate::Duet, DuetError> {
     use crate::{Duet, Owner};
+    // Weekly meetings that all lie in the past, each held on its day: the one after the
+    // last ends today.
+    let weeks = i64::try_from(meetings).map_err(|e| DuetError::Invalid(e.to_string()))?;
+    let day = |week: i64| {
+        crate::dates::today()
+            .checked_sub((7 * (weeks - week)).days())
+            .map_err(|e| DuetError::Invalid(e.to_string()))
+    };
     let mut duet = Duet::init(home, "Ana")?;
     duet.notebook_new(
         "Ana / Bo weekly",
         Role::Manager,
         "Bo",
         Cadence::default(),
-        date(2021, 11, 29),
+        day(0)?,
     )?;
     let mut words = Words(0x0dd5_eed5_7a11_c0de);
     let mut last_commitment: Option<String> = None;
@@ -439,7 +447,16 @@ pub fn grow(home: &Path, meetings: usize, habit: Habit) -> Result<crate::Duet, D
             }
             last_commitment = Some(made.id);
         }
-        duet.wrap(None, Some(&words.paragraph(60)), None, None)?;
+        // The next meeting goes on the books on its own day, not one cadence after today.
+        let week = i64::try_from(week).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        duet.meeting_new(Some(day(week + 1)?))?;
+        duet.wrap(
+            None,
+            &crate::WrapNotes {
+                takeaway: Some(&words.paragraph(60)),
+                ..Default::default()
+            },
+        )?;
     }
     Ok(duet)
 }

@@ -267,23 +267,25 @@ impl DuetApp {
         })
     }
 
-    /// Ends the current meeting: takeaway, next steps, needs; carries over what is left
-    /// and puts the next meeting on the books. Returns the next meeting's id.
+    /// Ends the current meeting: takeaway, next steps, needs, and how long it ran (minutes,
+    /// optional); carries over what is left and puts the next meeting on the books. A meeting
+    /// wrapped before its date is recorded as held today. Returns the next meeting's id.
+    #[uniffi::method(default(minutes = None))]
     pub fn wrap_meeting(
         &self,
         takeaway: Option<String>,
         next_steps: Option<String>,
         needs: Option<String>,
+        minutes: Option<u32>,
     ) -> Result<String, MobileError> {
         self.edit("meeting wrapped", move |d| {
-            Ok(d.wrap(
-                None,
-                takeaway.as_deref(),
-                next_steps.as_deref(),
-                needs.as_deref(),
-            )?
-            .next
-            .id)
+            let notes = duet_core::WrapNotes {
+                takeaway: takeaway.as_deref(),
+                next_steps: next_steps.as_deref(),
+                needs: needs.as_deref(),
+                minutes,
+            };
+            Ok(d.wrap(None, &notes)?.next.id)
         })
     }
 

@@ -6,6 +6,7 @@
 //!   runtime the library owns
 //! - `records`: the typed records and enums the views return
 //! - `practice`: prep, health, questions, themes, search, summaries and private notes
+//! - `signals`: the drift signals as typed records, with the phone's wording
 //! - `error`: [`MobileError`], with messages an app can show
 //!
 //! Nothing panics across the FFI: every call returns a result, and a panic inside (which
@@ -17,10 +18,12 @@ mod app;
 mod error;
 mod practice;
 mod records;
+mod signals;
 
 pub use app::{ChangeListener, DuetApp};
 pub use error::MobileError;
 pub use practice::*;
 pub use records::*;
+pub use signals::*;
 
 uniffi::setup_scaffolding!();

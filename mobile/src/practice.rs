@@ -5,6 +5,9 @@
 use crate::app::DuetApp;
 use crate::error::MobileError;
 use crate::records::{AgendaItemRecord, CommitmentRecord, SyncSummary};
+use crate::signals::SignalRecord;
+use duet_core::dates::Date;
+use duet_core::insights::health::{Health, Window};
 use duet_core::insights::search::HitKind;
 use duet_core::invite::Invite;
 use duet_core::model::private::PrivateNote;
@@ -51,25 +54,56 @@ pub struct FollowThroughRecord {
     pub done_late: u32,
     /// Open after the due date.
     pub open_past_due: u32,
+    /// Open with no due date for more than two cadences.
+    pub stale: u32,
 }
 
 /// The drift signals of a notebook.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct HealthRecord {
-    /// What deserves attention, in plain words; empty when nothing does.
-    pub signals: Vec<String>,
+    /// What deserves attention, as typed records with the phone's wording; empty when
+    /// nothing does.
+    pub signals: Vec<SignalRecord>,
     /// Concluded meetings looked at.
     pub window: u32,
     /// Of those, canceled.
     pub canceled: u32,
     /// Of those, moved at least once.
     pub rescheduled: u32,
-    /// Days since the last held meeting.
+    /// The day the last meeting was held.
+    pub last_held: Option<String>,
+    /// Days since the last held meeting (never negative).
     pub days_since_held: Option<i64>,
     /// The next meeting's date, if one is on the books.
     pub next_meeting: Option<String>,
     /// Per person.
     pub follow_through: Vec<FollowThroughRecord>,
+}
+
+impl From<Health> for HealthRecord {
+    fn from(h: Health) -> Self {
+        HealthRecord {
+            window: count(h.window),
+            canceled: count(h.canceled),
+            rescheduled: count(h.rescheduled),
+            last_held: h.last_held,
+            days_since_held: h.days_since_held,
+            next_meeting: h.next_meeting.map(|m| m.date),
+            follow_through: h
+                .follow_through
+                .into_iter()
+                .map(|f| FollowThroughRecord {
+                    name: f.name,
+                    made: count(f.made),
+                    done: count(f.done),
+                    done_late: count(f.done_late),
+                    open_past_due: count(f.open_past_due),
+                    stale: count(f.stale),
+                })
+                .collect(),
+            signals: h.signals.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// A theme (`#tag`) and how often it came up.
@@ -190,28 +224,15 @@ impl DuetApp {
 
     /// The drift signals over the last `last` concluded meetings.
     pub fn health(&self, last: u32) -> Result<HealthRecord, MobileError> {
-        self.with(move |d| {
-            let h = d.health(last as usize)?;
-            Ok(HealthRecord {
-                window: count(h.window),
-                canceled: count(h.canceled),
-                rescheduled: count(h.rescheduled),
-                days_since_held: h.days_since_held,
-                next_meeting: h.next_meeting.map(|m| m.date),
-                follow_through: h
-                    .follow_through
-                    .into_iter()
-                    .map(|f| FollowThroughRecord {
-                        name: f.name,
-                        made: count(f.made),
-                        done: count(f.done),
-                        done_late: count(f.done_late),
-                        open_past_due: count(f.open_past_due),
-                    })
-                    .collect(),
-                signals: h.signals,
-            })
-        })
+        self.with(move |d| Ok(d.health(Window::Last(last as usize))?.into()))
+    }
+
+    /// The drift signals over the meetings since `since` (`YYYY-MM-DD`).
+    pub fn health_since(&self, since: String) -> Result<HealthRecord, MobileError> {
+        let day: Date = since.trim().parse().map_err(|_| MobileError::Invalid {
+            message: format!("\"{since}\" is not a date: use YYYY-MM-DD"),
+        })?;
+        self.with(move |d| Ok(d.health(Window::Since(day))?.into()))
     }
 
     /// Themes that recur and commitments that keep slipping.

@@ -188,6 +188,10 @@ pub struct MeetingRecord {
     pub date: String,
     /// `scheduled`, `held`, `canceled`.
     pub status: String,
+    /// The date it was planned for, when it was held on another day (wrapped early).
+    pub planned: Option<String>,
+    /// How long it ran, in minutes, when recorded at the wrap.
+    pub minutes: Option<u32>,
     /// The agenda.
     pub agenda: Vec<AgendaItemRecord>,
     /// The notes by section.
@@ -202,6 +206,8 @@ impl From<views::MeetingView> for MeetingRecord {
             id: m.summary.id,
             date: m.summary.date,
             status: m.summary.status.as_str().to_owned(),
+            planned: m.summary.planned,
+            minutes: m.summary.minutes,
             agenda: m.agenda.into_iter().map(Into::into).collect(),
             sections: m
                 .sections

@@ -222,6 +222,48 @@ def test_practice_features_and_private_notes_between_ones_own_phones(relay):
     assert bo.search("worn") == []
 
 
+def test_health_signals_are_records_the_app_can_render():
+    import datetime
+
+    today = datetime.date.today()
+    long_ago = (today - datetime.timedelta(days=60)).isoformat()
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Signals", dm.PersonRole.MANAGER, "Bo")
+    # A meeting two months back, where Bo took on something with no due date.
+    phone.new_meeting(long_ago)
+    phone.add_commitment("Write up the incident", False, None)
+    phone.add_note(dm.NoteSection.CHALLENGES, "The outage")
+    phone.wrap_meeting(None, None, None)
+    # Three meetings of 10 minutes out of 30; the last two wrapped before their date.
+    for n in range(3):
+        phone.add_note(dm.NoteSection.CHALLENGES, f"Hiring, week {n}")
+        phone.wrap_meeting(None, None, None, 10)
+    held = [m for m in phone.history() if m.status == "held"]
+    assert [m.minutes for m in held] == [None, 10, 10, 10]
+    assert {m.date for m in held[1:]} == {today.isoformat()}
+    assert sum(m.planned is not None for m in held) == 2
+
+    health = phone.health(10)
+    assert health.last_held == today.isoformat() and health.days_since_held == 0
+    assert [f.stale for f in health.follow_through] == [0, 1]
+    kinds = [type(s.kind) for s in health.signals]
+    assert kinds == [dm.SignalKind.STALE_COMMITMENTS, dm.SignalKind.SHORT_MEETINGS], kinds
+    by_kind = {type(s.kind): s for s in health.signals}
+    stale = by_kind[dm.SignalKind.STALE_COMMITMENTS].kind
+    assert (stale.name, stale.count, stale.open_over_days) == ("Bo", 1, 14)
+    assert [(c.text, c.since) for c in stale.oldest] == [("Write up the incident", long_ago)]
+    short = by_kind[dm.SignalKind.SHORT_MEETINGS].kind
+    assert short.planned_minutes == 30 and [m.minutes for m in short.meetings] == [10, 10, 10]
+    for s in health.signals:
+        assert s.text and "duet " not in s.text and "`" not in s.text, s.text
+
+    # A window by date: only the meetings since today.
+    since = phone.health_since(today.isoformat())
+    assert since.window == 3
+    with pytest.raises(dm.MobileError.Invalid):
+        phone.health_since("last tuesday")
+
+
 def test_an_edit_during_a_sync_stuck_on_a_dead_network_is_answered_at_once(relay):
     """A relay address that swallows every packet: the sync waits out its timeout, and the
     person's edits made meanwhile return while it still waits."""

@@ -184,3 +184,94 @@ fn bo_then_ana_history(bo: &Device, ana: &Device) -> serde_json::Value {
     send(ana, bo);
     bo.json(&["history"])
 }
+
+#[test]
+fn health_words_its_signals_from_records_and_dates_make_sense_after_an_early_wrap() {
+    use jiff::ToSpan;
+    let today = duet_core::dates::today();
+    let day = |days: i64| {
+        today
+            .checked_add(days.days())
+            .unwrap_or_else(|e| panic!("date: {e}"))
+            .to_string()
+    };
+    let ana = Device::new("Ana");
+    // The first 1-1 was two months ago; Bo took on something with no due date, never done.
+    ana.ok(&[
+        "notebook",
+        "new",
+        "Ana / Bo",
+        "--me",
+        "manager",
+        "--with",
+        "Bo",
+        "--first",
+        &day(-60),
+    ]);
+    ana.ok(&["commit", "add", "Write up the incident", "--owner", "them"]);
+    ana.ok(&["note", "The outage", "--section", "challenges"]);
+    let wrap = ana.json(&["wrap"]);
+    assert_eq!(wrap["held_early_from"], serde_json::Value::Null, "{wrap}");
+    let next = wrap["next"]["date"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(next, day(7), "{wrap}");
+
+    // The next one is wrapped a week early: it was held today, and says so.
+    ana.ok(&["note", "Hiring", "--section", "challenges"]);
+    let said = ana.ok(&["wrap", "--minutes", "25"]);
+    assert!(
+        said.contains(&format!("planned for {}", render_day(&next)))
+            && said.contains("recorded as held today"),
+        "{said}"
+    );
+    let meetings = ana.json(&["meeting", "list"]);
+    let held: Vec<&serde_json::Value> = meetings
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["status"] == "held")
+        .collect();
+    assert_eq!(held.len(), 2, "{meetings}");
+    assert_eq!(held[1]["date"], day(0).as_str(), "{meetings}");
+    assert_eq!(held[1]["planned"], next.as_str(), "{meetings}");
+    assert_eq!(held[1]["minutes"], 25, "{meetings}");
+    // The next meeting counts from the day it was held.
+    let current = ana.json(&["meeting", "show"]);
+    assert_eq!(current["date"], day(7).as_str(), "{current}");
+
+    let h = ana.json(&["health"]);
+    assert_eq!(h["days_since_held"], 0, "{h}");
+    assert_eq!(h["last_held"], day(0).as_str(), "{h}");
+    let signals = h["signals"].as_array().cloned().unwrap_or_default();
+    let kinds: Vec<&str> = signals.iter().filter_map(|s| s["kind"].as_str()).collect();
+    assert_eq!(kinds, ["stale_commitments"], "{h}");
+    let stale = &signals[0];
+    assert_eq!(stale["name"], "Bo");
+    assert_eq!(stale["count"], 1);
+    assert_eq!(stale["open_over_days"], 14);
+    assert_eq!(stale["oldest"][0]["since"], day(-60).as_str(), "{stale}");
+    let text = stale["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("Bo has 1 commitment with no due date open for over 2 weeks, from "),
+        "{text}"
+    );
+    let plain = ana.ok(&["health"]);
+    assert!(plain.contains(text), "{plain}");
+    assert!(plain.contains("last held today"), "{plain}");
+
+    // A window by date.
+    let since = ana.json(&["health", "--since", &day(-1)]);
+    assert_eq!(
+        (since["window"].as_u64(), since["since"].as_str()),
+        (Some(1), Some(day(-1).as_str())),
+        "{since}"
+    );
+    let both = ana.run(&["health", "--since", "today", "--last", "3"]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+/// A date as the CLI prints it, with its weekday.
+fn render_day(date: &str) -> String {
+    date.parse::<jiff::civil::Date>()
+        .map(|d| d.strftime("%a %Y-%m-%d").to_string())
+        .unwrap_or_else(|_| date.to_owned())
+}

@@ -50,6 +50,12 @@ pub struct MeetingSummary {
     pub status: &'static str,
     pub conflicts: Vec<Conflict>,
     pub reschedules: u32,
+    /// The planned date, when it was held on another day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planned: Option<String>,
+    /// How long it ran, when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u32>,
 }
 
 /// An agenda item.
@@ -121,6 +127,9 @@ pub struct Wrap {
     pub next_created: bool,
     /// Ids of the items carried to `next`.
     pub carried: Vec<String>,
+    /// The planned date, when the meeting was wrapped before it (and recorded as held
+    /// today).
+    pub held_early_from: Option<String>,
 }
 
 /// What a bundle or an import merged.
@@ -208,6 +217,8 @@ impl From<&views::MeetingSummary> for MeetingSummary {
             status: m.status.as_str(),
             conflicts: conflicts(&m.conflicts),
             reschedules: m.reschedules,
+            planned: m.planned.clone(),
+            minutes: m.minutes,
         }
     }
 }
@@ -279,6 +290,7 @@ impl From<&duet_core::WrapOutcome> for Wrap {
             next: (&w.next).into(),
             next_created: w.next_created,
             carried: w.carried.clone(),
+            held_early_from: w.held_early_from.clone(),
         }
     }
 }
@@ -334,6 +346,8 @@ mod tests {
                 status: MeetingStatus::Rescheduled,
                 conflicts: vec![],
                 reschedules: 1,
+                planned: None,
+                minutes: None,
             },
             agenda: vec![],
             sections: vec![views::SectionText {

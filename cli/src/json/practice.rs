@@ -3,7 +3,7 @@
 
 use super::contract;
 use super::notebook::{list, AgendaItem, Commitment, MeetingSummary, Notebook};
-use duet_core::insights::{health, search, themes};
+use duet_core::insights::{health, search, signals, themes};
 use duet_core::model::{private, questions};
 use serde::Serialize;
 
@@ -58,21 +58,46 @@ pub struct PrivateNote {
 #[derive(Debug, Serialize)]
 pub struct Health {
     pub window: usize,
+    /// The first day looked at, with `--since`.
+    pub since: Option<String>,
     pub canceled: usize,
     pub rescheduled: usize,
     pub disrupted_streak: usize,
     pub every_days: u32,
+    pub planned_minutes: u32,
     pub last_held: Option<String>,
+    /// Never negative.
     pub days_since_held: Option<i64>,
     pub next_meeting: Option<MeetingSummary>,
     pub not_wrapped: Vec<MeetingSummary>,
     pub held: usize,
     pub all_status: Vec<String>,
+    /// Dates of held meetings with no notes and no agenda.
+    pub empty: Vec<String>,
+    /// The latest run of held meetings short of the plan, most recent first.
+    pub short_run: Vec<MeetingLength>,
     pub follow_through: Vec<FollowThrough>,
     pub agenda_by: Vec<AgendaShare>,
     /// Items on the upcoming agenda carried again and again.
     pub carried_often: Vec<AgendaItem>,
-    pub signals: Vec<String>,
+    pub signals: Vec<Signal>,
+}
+
+/// One drift signal: its `kind`, the data it concerns (people, meetings, items, numbers;
+/// fields by kind, as listed in the README), and the sentence the CLI prints for it.
+#[derive(Debug, Serialize)]
+pub struct Signal {
+    #[serde(flatten)]
+    pub data: serde_json::Value,
+    pub text: String,
+}
+
+/// A held meeting and how long it ran.
+#[derive(Debug, Serialize)]
+pub struct MeetingLength {
+    pub meeting: String,
+    pub date: String,
+    pub minutes: u32,
 }
 
 /// One owner's follow-through.
@@ -85,7 +110,21 @@ pub struct FollowThrough {
     pub done_late: usize,
     pub open: usize,
     pub open_past_due: usize,
+    /// Open with no due date for more than two cadences.
+    pub stale: usize,
+    /// The oldest of those.
+    pub oldest_stale: Vec<StaleCommitment>,
     pub dropped: usize,
+}
+
+/// A commitment open too long with no due date.
+#[derive(Debug, Serialize)]
+pub struct StaleCommitment {
+    pub id: String,
+    pub text: String,
+    /// The date of the meeting it was made in.
+    pub since: String,
+    pub days_open: u32,
 }
 
 /// Who brought the agenda.
@@ -210,16 +249,20 @@ impl From<&health::Health> for Health {
     fn from(h: &health::Health) -> Self {
         Health {
             window: h.window,
+            since: h.since.clone(),
             canceled: h.canceled,
             rescheduled: h.rescheduled,
             disrupted_streak: h.disrupted_streak,
             every_days: h.every_days,
+            planned_minutes: h.planned_minutes,
             last_held: h.last_held.clone(),
             days_since_held: h.days_since_held,
             next_meeting: h.next_meeting.as_ref().map(MeetingSummary::from),
             not_wrapped: list(&h.not_wrapped),
             held: h.held,
             all_status: h.all_status.clone(),
+            empty: h.empty.clone(),
+            short_run: list(&h.short_run),
             follow_through: h
                 .follow_through
                 .iter()
@@ -231,6 +274,8 @@ impl From<&health::Health> for Health {
                     done_late: f.done_late,
                     open: f.open,
                     open_past_due: f.open_past_due,
+                    stale: f.stale,
+                    oldest_stale: list(&f.oldest_stale),
                     dropped: f.dropped,
                 })
                 .collect(),
@@ -244,7 +289,38 @@ impl From<&health::Health> for Health {
                 })
                 .collect(),
             carried_often: list(&h.carried_often),
-            signals: h.signals.clone(),
+            signals: list(&h.signals),
+        }
+    }
+}
+
+impl From<&signals::Signal> for Signal {
+    fn from(s: &signals::Signal) -> Self {
+        Signal {
+            // The core's record is plain data (strings, numbers, lists of them): it encodes.
+            data: serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
+            text: crate::signals::sentence(s),
+        }
+    }
+}
+
+impl From<&health::MeetingLength> for MeetingLength {
+    fn from(m: &health::MeetingLength) -> Self {
+        MeetingLength {
+            meeting: m.meeting.clone(),
+            date: m.date.clone(),
+            minutes: m.minutes,
+        }
+    }
+}
+
+impl From<&health::StaleCommitment> for StaleCommitment {
+    fn from(c: &health::StaleCommitment) -> Self {
+        StaleCommitment {
+            id: c.id.clone(),
+            text: c.text.clone(),
+            since: c.since.clone(),
+            days_open: c.days_open,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! to the next meeting. History views load every meeting (DESIGN: they may); `prep` loads
 //! only the current meeting and the few held before it.
 use super::*;
-use crate::insights::health::{self, Health};
+use crate::insights::health::{self, Health, Window};
 use crate::insights::search::{self, Hit};
 use crate::insights::themes::{self, Themes};
 use crate::insights::History;
@@ -34,8 +34,8 @@ pub struct Prep {
 const TAKEAWAY_LOOKBACK: usize = 5;
 
 impl Duet {
-    /// The drift signals over the last `window` concluded meetings.
-    pub fn health(&self, window: usize) -> Result<Health, DuetError> {
+    /// The drift signals over a window of concluded meetings.
+    pub fn health(&self, window: Window) -> Result<Health, DuetError> {
         let (notebook, meetings, backlog) = self.whole_history()?;
         Ok(health::health(
             &History {

@@ -84,26 +84,45 @@ impl Duet {
     pub fn wrap(
         &mut self,
         id: Option<&str>,
-        takeaway: Option<&str>,
-        next_steps: Option<&str>,
-        needs: Option<&str>,
+        close: &WrapNotes<'_>,
     ) -> Result<WrapOutcome, DuetError> {
+        if let Some(minutes) = close.minutes {
+            if !HELD_MINUTES.contains(&minutes) {
+                return Err(DuetError::Invalid(format!(
+                    "a meeting's length must be {}-{} minutes (got {minutes})",
+                    HELD_MINUTES.start(),
+                    HELD_MINUTES.end()
+                )));
+            }
+        }
         let mut nb = self.load()?;
         let id = resolve_meeting(&self.store, &mut nb, id)?;
         {
             let doc = &mut nb.meeting(&id)?.am;
             for (section, text) in [
-                (Section::Takeaway, takeaway),
-                (Section::NextSteps, next_steps),
-                (Section::Needs, needs),
+                (Section::Takeaway, close.takeaway),
+                (Section::NextSteps, close.next_steps),
+                (Section::Needs, close.needs),
             ] {
                 if let Some(text) = text {
                     meeting::append(doc, section, &clean_text(text, section.key())?)?;
                 }
             }
         }
-        index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Held)?;
-        let outcome = self.close_meeting(&mut nb, &id)?;
+        // Held before its date: it was held today, and the next one counts from today.
+        let today = crate::dates::today();
+        let planned = summary(&mut nb, &id)?.date;
+        let held_early = parse_stored_date(&planned)? > today;
+        let index = &mut nb.index()?.am;
+        if held_early {
+            index::record_held_on(index, &id, &planned, &today.to_string())?;
+        }
+        if let Some(minutes) = close.minutes {
+            index::set_held_minutes(index, &id, minutes)?;
+        }
+        index::set_meeting_status(index, &id, MeetingStatus::Held)?;
+        let mut outcome = self.close_meeting(&mut nb, &id)?;
+        outcome.held_early_from = held_early.then_some(planned);
         self.save(&mut nb)?;
         Ok(outcome)
     }
@@ -131,6 +150,7 @@ impl Duet {
             next: summary(nb, &next_id)?,
             next_created: created,
             carried,
+            held_early_from: None,
         })
     }
 

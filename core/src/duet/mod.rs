@@ -97,7 +97,27 @@ pub struct WrapOutcome {
     pub next_created: bool,
     /// Undiscussed agenda items carried to `next`.
     pub carried: Vec<String>,
+    /// The date the meeting was planned for, when it was wrapped before that date and so
+    /// recorded as held today.
+    #[serde(default)]
+    pub held_early_from: Option<String>,
 }
+
+/// What a wrap writes beside marking the meeting held: the close, and how long it ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WrapNotes<'a> {
+    /// The key takeaway.
+    pub takeaway: Option<&'a str>,
+    /// Next steps.
+    pub next_steps: Option<&'a str>,
+    /// What the report needs.
+    pub needs: Option<&'a str>,
+    /// How long the meeting ran, in minutes (within [`HELD_MINUTES`]).
+    pub minutes: Option<u32>,
+}
+
+/// The lengths a held meeting may be recorded with, in minutes.
+pub const HELD_MINUTES: std::ops::RangeInclusive<u32> = 1..=480;
 
 /// What a merge (bundle, import) brought in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
-//! What a notebook's history says: drift signals (`health`), recurring themes and slipping
-//! commitments (`themes`), and text search (`search`).
+//! What a notebook's history says: drift signals (`health`, as data in `signals`), recurring
+//! themes and slipping commitments (`themes`), and text search (`search`).
 //!
 //! Pure functions over the plain views of [`crate::model::views`]: no store, no Automerge,
 //! so each rule is tested on hand-made histories. The façade loads the history once and
@@ -7,6 +7,7 @@
 
 pub mod health;
 pub mod search;
+pub mod signals;
 pub mod summary;
 pub mod themes;
 
@@ -30,11 +31,6 @@ pub struct History<'a> {
 pub(crate) fn date_of_millis(ms: i64) -> Option<Date> {
     let ts = jiff::Timestamp::from_millisecond(ms).ok()?;
     Some(ts.to_zoned(jiff::tz::TimeZone::system()).date())
-}
-
-/// `n thing` / `n things`.
-pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -90,6 +86,8 @@ pub(crate) mod fixtures {
                 status,
                 conflicts: Vec::new(),
                 reschedules: 0,
+                planned: None,
+                minutes: None,
             },
             agenda: Vec::new(),
             sections: Section::ALL

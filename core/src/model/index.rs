@@ -5,7 +5,7 @@
 //!        people      { person_id: { name, role } },
 //!        devices     { device_pubkey: person_id },
 //!        cadence     { every_days, minutes },
-//!        meetings    { meeting_id: { date, status } },
+//!        meetings    { meeting_id: { date, status, planned?, minutes?, moved/<id>* } },
 //!        backlog     { item_id: agenda item (see `item`): kept for later, or `carried` } }
 //! ```
 //!
@@ -188,6 +188,28 @@ pub fn record_move(
     Ok(())
 }
 
+/// Records that a meeting was held on `held_on`, a day other than the `planned` one: the
+/// meeting's date becomes the day it was held, and the plan is kept beside it. Not a move:
+/// a meeting held early was not disrupted.
+pub fn record_held_on(
+    doc: &mut AutoCommit,
+    id: &str,
+    planned: &str,
+    held_on: &str,
+) -> Result<(), ModelError> {
+    let obj = meeting_obj(doc, id)?;
+    doc.put(&obj, "planned", planned)?;
+    doc.put(&obj, "date", held_on)?;
+    Ok(())
+}
+
+/// Records how long a held meeting ran, in minutes.
+pub fn set_held_minutes(doc: &mut AutoCommit, id: &str, minutes: u32) -> Result<(), ModelError> {
+    let obj = meeting_obj(doc, id)?;
+    doc.put(&obj, "minutes", i64::from(minutes))?;
+    Ok(())
+}
+
 /// Sets a meeting's status.
 pub fn set_meeting_status(
     doc: &mut AutoCommit,
@@ -251,6 +273,8 @@ fn read_meeting(doc: &AutoCommit, obj: &ObjId, id: String) -> Result<MeetingSumm
         status,
         conflicts,
         reschedules: u32::try_from(reschedules).unwrap_or(u32::MAX),
+        planned: am::str(doc, obj, "planned")?,
+        minutes: am::int(doc, obj, "minutes")?.and_then(|m| u32::try_from(m).ok()),
     })
 }
 

@@ -89,6 +89,12 @@ pub struct MeetingSummary {
     /// How many times it was moved to another date.
     #[serde(default)]
     pub reschedules: u32,
+    /// The date it was planned for, when it was held on another day (wrapped early).
+    #[serde(default)]
+    pub planned: Option<String>,
+    /// How long it ran, in minutes, when that was recorded at the wrap.
+    #[serde(default)]
+    pub minutes: Option<u32>,
 }
 
 /// An agenda item, in a meeting or in the backlog.
