@@ -32,6 +32,7 @@
 //! - `node`: the one owner of a home while it runs (the store's thread and its handle)
 //! - `net`: QUIC endpoints, pinned TLS, membership proofs, `serve` and `sync --peer`
 //! - `dates`, `ids`: the small parsers people type into
+//! - `packing`: deflate for the views kept in the store, one codec state per thread
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
@@ -57,6 +58,8 @@ pub mod net;
 pub mod node;
 #[cfg(feature = "device")]
 mod notebook;
+#[cfg(feature = "device")]
+mod packing;
 #[cfg(feature = "device")]
 pub mod sample;
 pub mod store;

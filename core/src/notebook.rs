@@ -659,7 +659,6 @@ fn read_versioned<T: serde::de::DeserializeOwned>(
     key: &str,
     version: u64,
 ) -> Option<T> {
-    use std::io::Read;
     if version == 0 {
         return None;
     }
@@ -668,28 +667,22 @@ fn read_versioned<T: serde::de::DeserializeOwned>(
     if u64::from_be_bytes(stored.try_into().ok()?) != version {
         return None;
     }
-    let mut plain = Vec::new();
-    flate2::read::DeflateDecoder::new(packed)
-        .take(64 * 1024 * 1024)
-        .read_to_end(&mut plain)
-        .ok()?;
+    let plain = crate::packing::inflate(packed, MAX_KEPT_VIEW)?;
     postcard::from_bytes(&plain).ok()
 }
 
+/// The largest a kept view may inflate to; anything larger is damage, and is recomputed.
+const MAX_KEPT_VIEW: usize = 64 * 1024 * 1024;
+
 /// Best effort: a cache that cannot be written (a nearly full disk) costs a recomputation.
 fn write_versioned<T: serde::Serialize>(store: &Store, key: &str, version: u64, value: &T) {
-    use std::io::Write;
     if version == 0 {
         return;
     }
     let Ok(plain) = postcard::to_allocvec(value) else {
         return;
     };
-    let mut enc = flate2::write::DeflateEncoder::new(
-        version.to_be_bytes().to_vec(),
-        flate2::Compression::fast(),
-    );
-    let Ok(bytes) = enc.write_all(&plain).and_then(|()| enc.finish()) else {
+    let Some(bytes) = crate::packing::deflate(&version.to_be_bytes(), &plain) else {
         return;
     };
     if let Err(e) = store.put(&CacheEntry(key.to_owned()), &bytes) {

@@ -180,9 +180,17 @@ impl Duet {
         let mut nb = self.load()?;
         let index = nb.index_view(&self.store)?;
         let current = nb.current_meeting(&self.store)?.map(|m| m.id);
+        let carries = Carries::new(&index.meetings);
         let mut out = Vec::new();
         for m in &index.meetings {
-            match view_among(&self.store, &mut nb, &m.id, &index, current.as_deref()) {
+            match view_among(
+                &self.store,
+                &mut nb,
+                m,
+                &index,
+                &carries,
+                current.as_deref(),
+            ) {
                 Ok(v) => out.push(v),
                 Err(DuetError::MeetingNotHere { .. }) => {}
                 Err(e) => return Err(e),

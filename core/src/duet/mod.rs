@@ -28,6 +28,7 @@ use jiff::civil::Date;
 use jiff::ToSpan;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 mod agenda;
@@ -574,35 +575,36 @@ fn summary(nb: &mut Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
 fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
     let index = nb.index_view(store)?;
     let current = nb.current_meeting(store)?.map(|m| m.id);
-    view_among(store, nb, id, &index, current.as_deref())
-}
-
-/// [`meeting_view`] with the index's meetings and the current one already read (a history
-/// view reads them once for every meeting).
-fn view_among(
-    store: &Store,
-    nb: &mut Notebook,
-    id: &str,
-    index: &IndexView,
-    current: Option<&str>,
-) -> Result<MeetingView, DuetError> {
-    let meetings = &index.meetings;
-    let summary = meetings
+    let summary = index
+        .meetings
         .iter()
         .find(|m| m.id == id)
-        .cloned()
         .ok_or(DuetError::NotFound {
             kind: "meeting",
             query: id.to_owned(),
         })?;
-    let parts = nb.meeting_parts(store, id)?;
+    let carries = Carries::new(&index.meetings);
+    view_among(store, nb, summary, &index, &carries, current.as_deref())
+}
+
+/// [`meeting_view`] with the index's meetings, how they count carries, and the current one
+/// already read (a history view reads them once for every meeting).
+fn view_among(
+    store: &Store,
+    nb: &mut Notebook,
+    summary: &MeetingSummary,
+    index: &IndexView,
+    carries: &Carries<'_>,
+    current: Option<&str>,
+) -> Result<MeetingView, DuetError> {
+    let parts = nb.meeting_parts(store, &summary.id)?;
     let mut agenda = parts.agenda;
-    if current == Some(id) {
+    if current == Some(summary.id.as_str()) {
         agenda = with_carried(agenda, index.carried.clone());
     }
-    count_carries(meetings, &summary, &mut agenda);
+    carries.count(summary, &mut agenda);
     Ok(MeetingView {
-        summary,
+        summary: summary.clone(),
         agenda,
         sections: parts.sections,
         commitments: parts.commitments,
@@ -613,9 +615,15 @@ fn view_among(
 /// device copied it while this one carried it) shows once: the meeting's copy, with the
 /// other text beside it when they differ.
 fn with_carried(mut agenda: Vec<AgendaItem>, carried: Vec<AgendaItem>) -> Vec<AgendaItem> {
+    let own: HashMap<String, usize> = agenda
+        .iter()
+        .enumerate()
+        .map(|(at, i)| (i.id.clone(), at))
+        .collect();
     for c in carried {
-        match agenda.iter_mut().find(|i| i.id == c.id) {
-            Some(own) => {
+        match own.get(&c.id) {
+            Some(&at) => {
+                let own = &mut agenda[at];
                 if c.text != own.text && !own.also.contains(&c.text) {
                     own.also.push(c.text);
                 }
@@ -626,23 +634,51 @@ fn with_carried(mut agenda: Vec<AgendaItem>, carried: Vec<AgendaItem>) -> Vec<Ag
     agenda
 }
 
-/// Fills in how many meetings ended with each item undiscussed: the meetings held or
-/// canceled from the one it was carried from up to the one shown.
-fn count_carries(meetings: &[MeetingSummary], shown: &MeetingSummary, agenda: &mut [AgendaItem]) {
-    for item in agenda {
-        let Some(from) = item
-            .carried_from
-            .as_deref()
-            .and_then(|f| meetings.iter().find(|m| m.id == f))
-        else {
-            continue;
-        };
-        let ended = meetings
+/// How many meetings ended with an item undiscussed: the meetings held or canceled from the
+/// one it was carried from up to the one shown. Built once from the index's meetings, so
+/// counting is a lookup and two binary searches per item, not a walk over every meeting.
+struct Carries<'a> {
+    /// Each meeting's date, by id.
+    dates: HashMap<&'a str, &'a str>,
+    /// The dates of the meetings that ended (held or canceled), sorted.
+    ended: Vec<&'a str>,
+}
+
+impl<'a> Carries<'a> {
+    fn new(meetings: &'a [MeetingSummary]) -> Self {
+        let ended =
+            |m: &MeetingSummary| matches!(m.status, MeetingStatus::Held | MeetingStatus::Canceled);
+        let mut ended_dates: Vec<&str> = meetings
             .iter()
-            .filter(|m| matches!(m.status, MeetingStatus::Held | MeetingStatus::Canceled))
-            .filter(|m| m.date >= from.date && m.date <= shown.date && m.id != shown.id)
-            .count();
-        item.carried = u32::try_from(ended.max(1)).unwrap_or(u32::MAX);
+            .filter(|m| ended(m))
+            .map(|m| m.date.as_str())
+            .collect();
+        ended_dates.sort_unstable();
+        Carries {
+            dates: meetings
+                .iter()
+                .map(|m| (m.id.as_str(), m.date.as_str()))
+                .collect(),
+            ended: ended_dates,
+        }
+    }
+
+    /// Fills in each carried item's count, as of the meeting `shown`.
+    fn count(&self, shown: &MeetingSummary, agenda: &mut [AgendaItem]) {
+        let shown_ended = matches!(shown.status, MeetingStatus::Held | MeetingStatus::Canceled);
+        for item in agenda {
+            let Some(from) = item.carried_from.as_deref().and_then(|f| self.dates.get(f)) else {
+                continue;
+            };
+            // Ended meetings dated from `from` to `shown.date`, the shown one left out.
+            let first = self.ended.partition_point(|d| d < from);
+            let past = self.ended.partition_point(|d| *d <= shown.date.as_str());
+            let mut ended = past.saturating_sub(first);
+            if shown_ended && *from <= shown.date.as_str() {
+                ended = ended.saturating_sub(1);
+            }
+            item.carried = u32::try_from(ended.max(1)).unwrap_or(u32::MAX);
+        }
     }
 }
 
