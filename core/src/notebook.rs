@@ -214,6 +214,28 @@ impl Notebook {
         Ok(view)
     }
 
+    /// Which commitments are open, and the meeting each was made in: from the
+    /// open-commitments document when it is loaded here, otherwise from the list kept beside
+    /// it in the store at its stored version (the document is loaded only on a miss, so
+    /// listing open commitments does not replay years of their changes).
+    pub fn open_commitment_list(
+        &mut self,
+        store: &Store,
+    ) -> Result<Vec<(String, String)>, DuetError> {
+        if let Some(doc) = &self.commitments {
+            return Ok(commitments::open(&doc.am)?);
+        }
+        let version = self.reader.doc_version(&self.id, COMMITMENTS_DOC)?;
+        let key = format!("open-commitments/{OPEN_LIST_FORMAT}/{}", self.id);
+        if let Some(list) = read_versioned(store, &key, version) {
+            return Ok(list);
+        }
+        let list = commitments::open(&self.commitments()?.am)?;
+        write_versioned(store, &key, version, &list);
+        self.caches_written = true;
+        Ok(list)
+    }
+
     /// The open-commitments document, loaded on first use.
     pub fn commitments(&mut self) -> Result<&mut Doc, DuetError> {
         if self.commitments.is_none() {
@@ -670,6 +692,9 @@ fn read_versioned<T: serde::de::DeserializeOwned>(
     let plain = crate::packing::inflate(packed, MAX_KEPT_VIEW)?;
     postcard::from_bytes(&plain).ok()
 }
+
+/// Bump whenever the kept open-commitments list changes shape.
+const OPEN_LIST_FORMAT: u32 = 1;
 
 /// The largest a kept view may inflate to; anything larger is damage, and is recomputed.
 const MAX_KEPT_VIEW: usize = 64 * 1024 * 1024;

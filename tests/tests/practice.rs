@@ -275,3 +275,40 @@ fn render_day(date: &str) -> String {
         .map(|d| d.strftime("%a %Y-%m-%d").to_string())
         .unwrap_or_else(|_| date.to_owned())
 }
+
+#[test]
+fn the_open_commitments_kept_beside_their_document_follow_every_close_and_merge() {
+    let (ana, bo) = pair();
+    for text in ["Send the plan", "Book the room", "Ask finance"] {
+        ana.ok(&["commit", "add", text, "--owner", "me"]);
+    }
+    send(&ana, &bo);
+    let open = |d: &Device| -> Vec<String> {
+        let mut texts = ids(&d.json(&["commit", "list", "--open"]), "text");
+        texts.sort();
+        texts
+    };
+    assert_eq!(open(&ana).len(), 3);
+    // Read again from the kept list, then closed in another process: never the stale list.
+    assert_eq!(open(&ana).len(), 3);
+    let plan = ids(&ana.json(&["commit", "list", "--open"]), "id")[0].clone();
+    let plan_text = ids(&ana.json(&["commit", "list", "--open"]), "text")[0].clone();
+    ana.ok(&["commit", "done", &plan]);
+    assert!(!open(&ana).contains(&plan_text), "{:?}", open(&ana));
+    assert_eq!(open(&ana).len(), 2);
+    // Bo drops one offline; the merge changes the list Ana reads next.
+    let dropped = ids(&bo.json(&["commit", "list", "--open"]), "id")
+        .into_iter()
+        .find(|id| *id != plan)
+        .unwrap_or_else(|| panic!("another open commitment"));
+    bo.ok(&["commit", "drop", &dropped]);
+    send(&bo, &ana);
+    assert_eq!(open(&ana).len(), 1, "{:?}", open(&ana));
+    assert_eq!(
+        open(&ana),
+        open(&bo)
+            .into_iter()
+            .filter(|t| *t != plan_text)
+            .collect::<Vec<_>>()
+    );
+}

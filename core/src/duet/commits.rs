@@ -121,7 +121,7 @@ pub(super) fn open_commitments(
     nb: &mut Notebook,
 ) -> Result<Vec<Commitment>, DuetError> {
     let mut out = Vec::new();
-    for (id, made_in) in commitments::open(&nb.commitments()?.am)? {
+    for (id, made_in) in nb.open_commitment_list(store)? {
         // From the meeting's kept view: open commitments made in many meetings load none.
         match nb.meeting_parts(store, &made_in) {
             Ok(parts) => out.extend(parts.commitments.into_iter().find(|c| c.id == id)),
