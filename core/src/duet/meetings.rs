@@ -80,7 +80,9 @@ impl Duet {
     }
 
     /// Ends a meeting with clarity: the close, status held, carry-over, and the next meeting
-    /// on the books from the cadence unless one is already there.
+    /// on the books from the cadence unless one is already there. A meeting wrapped before
+    /// its date was held today: today becomes its date (the plan is kept beside it), so no
+    /// age is ever negative and the next meeting counts from today.
     pub fn wrap(
         &mut self,
         id: Option<&str>,
