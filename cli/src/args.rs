@@ -146,6 +146,42 @@ pub enum Command {
     /// Show the current meeting and everything still open.
     #[command(after_help = "Example:\n  duet show\n  duet show --json | jq .open_commitments")]
     Show,
+    /// Edit a whole meeting in your editor ($VISUAL, else $EDITOR, else vi), as Markdown.
+    ///
+    /// The agenda (ticked or not), the sections, the commitments and the close open as one
+    /// file. On save, each change you made is applied as its own edit against the version
+    /// the file was written from, so what the other person wrote meanwhile is kept. A file
+    /// that does not read back is kept for `--resume`; nothing is lost.
+    #[command(
+        after_help = "Examples:\n  duet edit                   # the current meeting\n  duet edit 2026-12-08 --section wins\n  duet edit --resume          # go on with a draft that was not applied\n  EDITOR=\"code --wait\" duet edit"
+    )]
+    Edit {
+        /// A meeting other than the current one (id prefix or date).
+        meeting: Option<String>,
+        /// Open one section only: checkin, wins, challenges, look-ahead, notes, takeaway,
+        /// next-steps, needs.
+        #[arg(long, short, value_parser = section, conflicts_with_all = ["resume", "discard"])]
+        section: Option<Section>,
+        /// Go on with the draft of an edit that was not applied (the file did not read back,
+        /// or the editor failed).
+        #[arg(long, conflicts_with = "discard")]
+        resume: bool,
+        /// Throw away the draft of an edit that was not applied.
+        #[arg(long)]
+        discard: bool,
+    },
+    /// Prints a meeting as the sheet `duet edit` writes (JSON; used by `duet edit`).
+    #[command(hide = true, name = "sheet-source")]
+    SheetSource {
+        /// The meeting (id prefix or date); the current one by default.
+        meeting: Option<String>,
+    },
+    /// Applies a saved `duet edit` draft (used by `duet edit`).
+    #[command(hide = true, name = "sheet-apply")]
+    SheetApply {
+        /// The draft's state file.
+        state: PathBuf,
+    },
     /// Write the notebook out as Markdown, JSON, or standard .automerge files.
     #[command(
         after_help = "Examples:\n  duet export --format md --output notes.md\n  duet export --meeting last          # the last 1-1 as an email-ready summary\n  duet export --format automerge --output ./export"

@@ -45,6 +45,26 @@ pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<ExitCode> {
         _ => {}
     }
     let home = home_dir(cli.home.clone())?;
+    // `duet edit` runs the editor here and reaches the node (or the home) in steps.
+    if let Command::Edit {
+        meeting,
+        section,
+        resume,
+        discard,
+    } = cli.command
+    {
+        let request = crate::edit::EditRequest {
+            meeting,
+            section,
+            resume,
+            discard,
+        };
+        let cli = Cli {
+            command: Command::Show,
+            ..cli
+        };
+        return crate::edit::run(&home, &cli, request, &out);
+    }
     if let Some(code) = crate::node::forward(&home, &cli, argv, out.palette)? {
         return Ok(code);
     }
@@ -506,6 +526,13 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             )?;
             out.print(&Wrap::from(&w), || render::wrapped(&w));
         }
+        Command::Edit { .. } => {
+            return Err(anyhow!(DuetError::Invalid(
+                "`duet edit` runs in a terminal of its own".into()
+            )))
+        }
+        Command::SheetSource { meeting } => crate::edit::source(duet, meeting.as_deref(), out)?,
+        Command::SheetApply { state } => crate::edit::apply(duet, &state, out)?,
         Command::Show => {
             let o = duet.overview()?;
             out.print(&Overview::from(&o), || render::overview(&o, p));

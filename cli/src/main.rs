@@ -5,11 +5,13 @@ mod args;
 mod commands;
 mod demo;
 mod doctor;
+mod edit;
 mod json;
 mod network;
 mod node;
 mod practice;
 mod render;
+mod sheet;
 mod signals;
 
 use duet_core::store::StoreError;

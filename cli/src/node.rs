@@ -78,17 +78,42 @@ pub fn forward(
         cwd: std::env::current_dir().unwrap_or_default(),
         color: palette.colors() && !cli.json,
     };
-    let body = serde_json::to_vec(&request)?;
-    let Some(reply) = control::request(home, &body)? else {
+    let Some(reply) = send(home, &request)? else {
         return Ok(None);
     };
-    let reply: Reply = serde_json::from_slice(&reply)
-        .map_err(|e| anyhow!("the node sent an answer this duet cannot read: {e}"))?;
     use std::io::Write;
     let _ = std::io::stdout().write_all(reply.stdout.as_bytes());
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().write_all(reply.stderr.as_bytes());
     Ok(Some(ExitCode::from(reply.code)))
+}
+
+/// Runs a command (its arguments after the program name) in the node running on `home`
+/// and returns its output and exit code; `None` when no node runs.
+pub fn request(home: &Path, argv: Vec<String>) -> Result<Option<crate::edit::StepReply>> {
+    if !control::socket_path(home).exists() {
+        return Ok(None);
+    }
+    let request = Request {
+        argv,
+        cwd: std::env::current_dir().unwrap_or_default(),
+        color: false,
+    };
+    Ok(send(home, &request)?.map(|r| crate::edit::StepReply {
+        stdout: r.stdout,
+        stderr: r.stderr,
+        code: r.code,
+    }))
+}
+
+fn send(home: &Path, request: &Request) -> Result<Option<Reply>> {
+    let body = serde_json::to_vec(request)?;
+    let Some(reply) = control::request(home, &body)? else {
+        return Ok(None);
+    };
+    let reply: Reply = serde_json::from_slice(&reply)
+        .map_err(|e| anyhow!("the node sent an answer this duet cannot read: {e}"))?;
+    Ok(Some(reply))
 }
 
 /// What the node's handler needs.
@@ -167,6 +192,10 @@ async fn run_in_node(state: &NodeState, cli: Cli, cwd: &Path, out: &Output) -> R
     };
     let command = with_paths_from(cli.command, cwd);
     match command {
+        Command::Edit { .. } => Err(anyhow!(DuetError::Invalid(
+            "`duet edit` runs the editor in your own terminal; it is not carried out by the node"
+                .into()
+        ))),
         Command::Serve { .. } | Command::Watch | Command::Init { .. } => Err(anyhow!(
             DuetError::Store(duet_core::store::StoreError::Locked {
                 path: state.home.home().to_owned(),
@@ -201,6 +230,7 @@ fn with_paths_from(command: Command, cwd: &Path) -> Command {
             meeting,
         },
         Command::Import { dir } => Command::Import { dir: abs(dir) },
+        Command::SheetApply { state } => Command::SheetApply { state: abs(state) },
         Command::Bundle(BundleCmd::Out { file }) => {
             Command::Bundle(BundleCmd::Out { file: abs(file) })
         }

@@ -110,6 +110,12 @@ pub enum DuetError {
     /// A bundle file could not be read.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// A saved sheet (`duet edit`) asks for something that cannot be done.
+    #[error(transparent)]
+    Sheet(#[from] crate::model::sheet::SheetError),
+    /// A sheet was written from a version of a document this home does not hold.
+    #[error("the meeting was written out from a version this home does not hold (was the file made on another device?)")]
+    UnknownVersion,
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

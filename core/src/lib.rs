@@ -71,7 +71,8 @@ pub mod wire;
 pub use duet::{
     enable_os_keychain, Asked, Duet, ExportManifest, ExportedDoc, HomeKeySource, JoinAs, KnownPeer,
     MergeReport, MoveTarget, Outgoing, Owner, PeerSession, PeerStep, Prep, QuarantinedBatch,
-    RelaySetting, SyncReport, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANIFEST_FILE,
+    RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport, WithheldBatches, WrapNotes,
+    WrapOutcome, HELD_MINUTES, MANIFEST_FILE, MAX_SECTION_BYTES,
 };
 #[cfg(feature = "device")]
 pub use error::DuetError;

@@ -199,7 +199,7 @@ impl Duet {
     /// Every place holding the live item `query` names: the backlog, the carried items, and
     /// the meeting's own agenda (usually one place; two when an older device copied an item
     /// this one carried).
-    fn find_item(
+    pub(super) fn find_item(
         &self,
         nb: &mut Notebook,
         query: &str,
@@ -264,7 +264,7 @@ impl ItemPlace {
 }
 
 /// The document holding a place's items.
-fn place_doc<'a>(
+pub(super) fn place_doc<'a>(
     nb: &'a mut Notebook,
     place: &ItemPlace,
 ) -> Result<&'a mut automerge::AutoCommit, DuetError> {

@@ -43,6 +43,7 @@ mod quarantine;
 mod questions;
 mod relay;
 mod secrets;
+mod sheet;
 
 pub use insights::Prep;
 pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
@@ -50,6 +51,7 @@ pub use quarantine::{QuarantinedBatch, WithheldBatches};
 pub use questions::Asked;
 pub use relay::{Outgoing, RelaySetting};
 pub use secrets::{enable_os_keychain, HomeKeySource};
+pub use sheet::{SheetHeads, SheetReport, SheetSource, MAX_SECTION_BYTES};
 
 use agenda::carry_over;
 use commits::open_commitments;

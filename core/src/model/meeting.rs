@@ -10,6 +10,7 @@
 
 use super::am;
 use super::item::{self, NewItem};
+use super::paragraphs;
 use super::views::{AgendaItem, Commitment, Conflict, SectionText};
 use super::{CommitmentStatus, ModelError, Section, SCHEMA_VERSION};
 use automerge::transaction::Transactable;
@@ -45,11 +46,20 @@ pub fn append(doc: &mut AutoCommit, section: Section, text: &str) -> Result<(), 
     am::append_paragraph(doc, &obj, text)
 }
 
-/// Replaces a section's text with a minimal diff, so concurrent typing still merges.
+/// Replaces a section's text with a minimal diff, so concurrent typing still merges (and
+/// lines added elsewhere meanwhile stay lines: see `paragraphs`).
+///
+/// A section whose text ends with a newline (its first paragraph was appended) keeps it,
+/// so the next paragraph appended anywhere starts on a line of its own.
 pub fn set(doc: &mut AutoCommit, section: Section, text: &str) -> Result<(), ModelError> {
     let obj = am::text_obj(doc, &ROOT, section.key())?;
-    doc.update_text(&obj, text)?;
-    Ok(())
+    let ends_with_newline = doc.text(&obj)?.ends_with('\n');
+    let text = text.trim_end_matches('\n');
+    if ends_with_newline && !text.is_empty() {
+        paragraphs::update_text(doc, &obj, &format!("{text}\n"))
+    } else {
+        paragraphs::update_text(doc, &obj, text)
+    }
 }
 
 /// Every section's text, in display order.
@@ -160,6 +170,28 @@ pub fn edit_commitment(
         doc.put(&obj, "due", due)?;
     }
     Ok(())
+}
+
+/// Hands a commitment to another person.
+pub fn set_commitment_owner(doc: &mut AutoCommit, id: &str, owner: &str) -> Result<(), ModelError> {
+    let obj = commitment_obj(doc, id)?;
+    doc.put(&obj, "owner", owner)?;
+    Ok(())
+}
+
+/// Takes a commitment's due date away.
+pub fn clear_commitment_due(doc: &mut AutoCommit, id: &str) -> Result<(), ModelError> {
+    let obj = commitment_obj(doc, id)?;
+    doc.delete(&obj, "due")?;
+    Ok(())
+}
+
+fn commitment_obj(doc: &AutoCommit, id: &str) -> Result<ObjId, ModelError> {
+    let map = am::required_map(doc, &ROOT, "commitments")?;
+    am::map(doc, &map, id)?.ok_or_else(|| ModelError::Missing {
+        kind: "commitment",
+        id: id.to_owned(),
+    })
 }
 
 /// Every commitment made in this meeting, in id order.

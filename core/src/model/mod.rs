@@ -16,8 +16,10 @@ pub mod commitments;
 pub mod index;
 pub mod item;
 pub mod meeting;
+pub mod paragraphs;
 pub mod private;
 pub mod questions;
+pub mod sheet;
 pub mod views;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,341 @@
+//! Editing a whole meeting at once (`duet edit`): the meeting as a sheet with the document
+//! versions it was read at, and a saved sheet applied against those versions.
+//!
+//! Text edits (sections, an item's or a commitment's wording) are made on a fork of the
+//! document at the version the sheet was written from and merged back, so Automerge places
+//! each splice where the person made it and keeps what another device typed meanwhile.
+//! Ticks, new lines, drops and dates are made on the document as it is now: they are
+//! independent writes that merge the same either way.
+use super::agenda::{items_obj, place_doc, ItemPlace};
+use super::*;
+use crate::model::sheet::{self, Sheet, SheetChange};
+use automerge::ChangeHash;
+use std::str::FromStr;
+
+/// The longest section a sheet may save: a whole meeting's notes fit many times over.
+pub const MAX_SECTION_BYTES: usize = 256 * 1024;
+
+/// A meeting to write out as a sheet, with what a front end needs to write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SheetSource {
+    /// The notebook's id.
+    pub notebook: String,
+    /// The meeting as it is now.
+    pub meeting: MeetingView,
+    /// The notebook's title.
+    pub title: String,
+    /// The notebook's people (commitments name their owner).
+    pub people: Vec<Person>,
+    /// This device's person id, when it is registered.
+    pub me: Option<String>,
+    /// The versions the sheet is written from.
+    pub heads: SheetHeads,
+}
+
+/// The versions of the documents a sheet was written from: the meeting's and the index's
+/// (where carried items live), as hex change hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SheetHeads {
+    /// The meeting document's heads.
+    pub meeting: Vec<String>,
+    /// The index document's heads.
+    pub index: Vec<String>,
+}
+
+/// What applying a saved sheet did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SheetReport {
+    /// The meeting edited.
+    pub meeting: MeetingSummary,
+    /// Every edit made, in order.
+    pub changes: Vec<SheetChange>,
+}
+
+impl Duet {
+    /// A meeting (by id prefix or date; the current one by default) to write out as a sheet.
+    pub fn sheet_source(&self, meeting: Option<&str>) -> Result<SheetSource, DuetError> {
+        let mut nb = self.load()?;
+        let id = resolve_meeting(&self.store, &mut nb, meeting)?;
+        let view = meeting_view(&self.store, &mut nb, &id)?;
+        let heads = SheetHeads {
+            meeting: hex_heads(nb.meeting(&id)?.am.get_heads()),
+            index: hex_heads(nb.index()?.am.get_heads()),
+        };
+        let index = nb.index_view(&self.store)?;
+        let nb_id = nb.id.clone();
+        self.keep(nb);
+        Ok(SheetSource {
+            notebook: nb_id,
+            meeting: view,
+            title: index.title.clone(),
+            people: index.people.clone(),
+            me: index.device_person(&self.device.public_hex()),
+            heads,
+        })
+    }
+
+    /// Applies the difference between a sheet as written (`base`, read at `heads`) and as
+    /// saved (`edited`) to meeting `meeting_id`, in one flushed write. Nothing is written
+    /// when the sheet asks for something that cannot be done.
+    pub fn apply_sheet(
+        &mut self,
+        meeting_id: &str,
+        heads: &SheetHeads,
+        base: &Sheet,
+        edited: &Sheet,
+    ) -> Result<SheetReport, DuetError> {
+        let changes = sheet::changes(base, edited)?;
+        let mut nb = self.load()?;
+        let id = resolve_meeting(&self.store, &mut nb, Some(meeting_id))?;
+        if changes.is_empty() {
+            let meeting = summary(&mut nb, &id)?;
+            self.keep(nb);
+            return Ok(SheetReport { meeting, changes });
+        }
+        for change in &changes {
+            check_change(change)?;
+        }
+        let late = self.apply_texts_at_base(&mut nb, &id, heads, &changes)?;
+        let start = now_millis();
+        for (at, change) in (start..).zip(changes.iter().filter(|c| !is_text(c)).chain(&late)) {
+            self.apply_change(&mut nb, &id, change, at)?;
+        }
+        self.save(&mut nb)?;
+        let meeting = summary(&mut nb, &id)?;
+        self.keep(nb);
+        Ok(SheetReport { meeting, changes })
+    }
+
+    /// Makes the text edits on forks of the meeting and the index at the sheet's versions
+    /// and merges them in. Returns the text edits whose target the old version lacks (an
+    /// item that moved in since), to be made on the current version.
+    fn apply_texts_at_base(
+        &self,
+        nb: &mut Notebook,
+        meeting: &str,
+        heads: &SheetHeads,
+        changes: &[SheetChange],
+    ) -> Result<Vec<SheetChange>, DuetError> {
+        let texts: Vec<&SheetChange> = changes.iter().filter(|c| is_text(c)).collect();
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut meeting_fork = fork_at(&mut nb.meeting(meeting)?.am, &heads.meeting)?;
+        let mut index_fork = None;
+        let mut late = Vec::new();
+        for change in texts {
+            match change {
+                SheetChange::SetSection { section, text } => {
+                    meeting::set(&mut meeting_fork, *section, text)?
+                }
+                SheetChange::RewordCommitment { id, text } => {
+                    meeting::edit_commitment(&mut meeting_fork, id, Some(text), None)?
+                }
+                SheetChange::RewordItem { id, text } => {
+                    let agenda = meeting::agenda_obj(&meeting_fork)?;
+                    if item::live(&meeting_fork, &agenda, id)?.is_some() {
+                        item::set_text(&mut meeting_fork, &agenda, id, text)?;
+                        continue;
+                    }
+                    if index_fork.is_none() {
+                        index_fork = Some(fork_at(&mut nb.index()?.am, &heads.index)?);
+                    }
+                    let Some(fork) = index_fork.as_mut() else {
+                        continue;
+                    };
+                    let backlog = index::backlog_obj(fork)?;
+                    if item::live(fork, &backlog, id)?.is_some() {
+                        item::set_text(fork, &backlog, id, text)?;
+                    } else {
+                        late.push(change.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        nb.meeting(meeting)?.am.merge(&mut meeting_fork)?;
+        if let Some(mut fork) = index_fork {
+            nb.index()?.am.merge(&mut fork)?;
+        }
+        Ok(late)
+    }
+
+    /// Makes one edit on the current version of the documents; `at` orders new items (one
+    /// millisecond apart, in the sheet's order).
+    fn apply_change(
+        &self,
+        nb: &mut Notebook,
+        meeting: &str,
+        change: &SheetChange,
+        at: i64,
+    ) -> Result<(), DuetError> {
+        match change {
+            SheetChange::AddItem { text, done } => {
+                let author = self.me(nb)?;
+                let id = ids::new_id();
+                let doc = &mut nb.meeting(meeting)?.am;
+                meeting::add_item(
+                    doc,
+                    &NewItem {
+                        id: &id,
+                        text,
+                        author: &author,
+                        added_at: at,
+                        position: at as f64,
+                        carried_from: None,
+                        discussed: *done,
+                    },
+                )?;
+            }
+            SheetChange::TickItem { id, done } => {
+                let current = nb.current_meeting(&self.store)?.map(|m| m.id);
+                for (place, id) in self.find_item(nb, id, Some(meeting))? {
+                    let doc = place_doc(nb, &place)?;
+                    let items = items_obj(doc, &place)?;
+                    match (&place, &current, done) {
+                        // A carried item ticked records the meeting it was discussed in.
+                        (ItemPlace::Carried, Some(m), true) => {
+                            item::set_discussed_in(doc, &items, &id, m)?
+                        }
+                        _ => item::set_discussed(doc, &items, &id, *done)?,
+                    }
+                }
+            }
+            SheetChange::RewordItem { id, text } => {
+                for (place, id) in self.find_item(nb, id, Some(meeting))? {
+                    let doc = place_doc(nb, &place)?;
+                    let items = items_obj(doc, &place)?;
+                    item::set_text(doc, &items, &id, text)?;
+                }
+            }
+            SheetChange::DropItem { id } => {
+                for (place, id) in self.find_item(nb, id, Some(meeting))? {
+                    let doc = place_doc(nb, &place)?;
+                    let items = items_obj(doc, &place)?;
+                    item::mark_moved(doc, &items, &id, item::DROPPED)?;
+                }
+            }
+            SheetChange::AddCommitment {
+                text,
+                owner,
+                due,
+                done,
+            } => {
+                let owner = self.resolve_owner(nb, &Owner::Named(owner.clone()))?;
+                let id = ids::new_id();
+                let doc = &mut nb.meeting(meeting)?.am;
+                meeting::add_commitment(
+                    doc,
+                    &NewCommitment {
+                        id: &id,
+                        text,
+                        owner: &owner,
+                        due: due.as_deref(),
+                        made_in: meeting,
+                    },
+                )?;
+                if *done {
+                    meeting::set_commitment_status(doc, &id, CommitmentStatus::Done, now_millis())?;
+                } else {
+                    commitments::add_open(&mut nb.commitments()?.am, &id, meeting)?;
+                }
+            }
+            SheetChange::RedateCommitment { id, due } => {
+                let doc = &mut nb.meeting(meeting)?.am;
+                match due {
+                    Some(due) => meeting::edit_commitment(doc, id, None, Some(due))?,
+                    None => meeting::clear_commitment_due(doc, id)?,
+                }
+            }
+            SheetChange::ReownCommitment { id, owner } => {
+                let owner = self.resolve_owner(nb, &Owner::Named(owner.clone()))?;
+                meeting::set_commitment_owner(&mut nb.meeting(meeting)?.am, id, &owner)?;
+            }
+            SheetChange::SetCommitmentStatus { id, status } => {
+                meeting::set_commitment_status(
+                    &mut nb.meeting(meeting)?.am,
+                    id,
+                    *status,
+                    now_millis(),
+                )?;
+                let open = &mut nb.commitments()?.am;
+                match status {
+                    CommitmentStatus::Open => commitments::add_open(open, id, meeting)?,
+                    _ => commitments::remove_open(open, id)?,
+                }
+            }
+            SheetChange::SetSection { section, text } => {
+                meeting::set(&mut nb.meeting(meeting)?.am, *section, text)?
+            }
+            SheetChange::RewordCommitment { id, text } => {
+                meeting::edit_commitment(&mut nb.meeting(meeting)?.am, id, Some(text), None)?
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a change rewrites text (made at the sheet's version).
+fn is_text(change: &SheetChange) -> bool {
+    matches!(
+        change,
+        SheetChange::SetSection { .. }
+            | SheetChange::RewordItem { .. }
+            | SheetChange::RewordCommitment { .. }
+    )
+}
+
+/// Refuses what a single command would refuse too: empty or control-character text, a
+/// due date that is not one.
+fn check_change(change: &SheetChange) -> Result<(), DuetError> {
+    match change {
+        SheetChange::AddItem { text, .. } | SheetChange::RewordItem { text, .. } => {
+            clean_text(text, "agenda item")?;
+        }
+        SheetChange::AddCommitment { text, due, .. } => {
+            clean_text(text, "commitment")?;
+            check_due(due.as_deref())?;
+        }
+        SheetChange::RewordCommitment { text, .. } => {
+            clean_text(text, "commitment")?;
+        }
+        SheetChange::RedateCommitment { due, .. } => check_due(due.as_deref())?,
+        SheetChange::SetSection { section, text } if text.len() > MAX_SECTION_BYTES => {
+            return Err(DuetError::Invalid(format!(
+                "the {} section is {} bytes; the limit is {MAX_SECTION_BYTES}",
+                section.title(),
+                text.len()
+            )));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn check_due(due: Option<&str>) -> Result<(), DuetError> {
+    match due {
+        Some(d) if d.parse::<Date>().is_err() => Err(DuetError::Invalid(format!(
+            "the due date {d:?} is not a date (YYYY-MM-DD)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn hex_heads(heads: Vec<ChangeHash>) -> Vec<String> {
+    heads.into_iter().map(|h| h.to_string()).collect()
+}
+
+/// A fork of `doc` at the given heads; they must all be in this home's copy.
+fn fork_at(
+    doc: &mut automerge::AutoCommit,
+    heads: &[String],
+) -> Result<automerge::AutoCommit, DuetError> {
+    let heads = heads
+        .iter()
+        .map(|h| ChangeHash::from_str(h).map_err(|_| DuetError::UnknownVersion))
+        .collect::<Result<Vec<_>, _>>()?;
+    if heads.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
+        return Err(DuetError::UnknownVersion);
+    }
+    doc.fork_at(&heads).map_err(|_| DuetError::UnknownVersion)
+}
