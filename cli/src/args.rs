@@ -170,6 +170,16 @@ pub enum Command {
         #[arg(long)]
         discard: bool,
     },
+    /// The current meeting on one full screen, live: tick and reorder the agenda, type into
+    /// any section; what the other person writes appears as it arrives.
+    ///
+    /// While a node runs (`duet serve`) the view works through it; otherwise the view is the
+    /// node while it is open (other `duet` commands still work, and the relay stays in sync).
+    /// Every edit is saved as it is made.
+    #[command(
+        after_help = "Keys:\n  up/down or j/k  select an item     space or x  tick or untick it\n  J / K           move it down / up   a           add an agenda item\n  1-8             write in a section (1 check-in ... 5 notes, 6-8 the close)\n  n or Enter      write in the notes  q or Esc    quit"
+    )]
+    Meet,
     /// Prints a meeting as the sheet `duet edit` writes (JSON; used by `duet edit`).
     #[command(hide = true, name = "sheet-source")]
     SheetSource {
@@ -519,6 +529,34 @@ pub enum AgendaCmd {
         id: IdPrefix,
         /// The new text.
         text: String,
+        /// The meeting it is in, if not the current one.
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
+    /// Mark an item not discussed after all.
+    #[command(after_help = "Example:\n  duet agenda undone k3f")]
+    Undone {
+        /// Id prefix.
+        #[arg(value_parser = id_prefix)]
+        id: IdPrefix,
+        /// The meeting it is in, if not the current one.
+        #[arg(long, short)]
+        meeting: Option<String>,
+    },
+    /// Put an item just before or after another one of the same agenda.
+    #[command(
+        after_help = "Examples:\n  duet agenda order k3f --before b4m    # talk about k3f first\n  duet agenda order k3f --after b4m"
+    )]
+    Order {
+        /// Id prefix of the item to move.
+        #[arg(value_parser = id_prefix)]
+        id: IdPrefix,
+        /// The item it goes just before.
+        #[arg(long, value_parser = id_prefix, required_unless_present = "after", conflicts_with = "after")]
+        before: Option<IdPrefix>,
+        /// The item it goes just after.
+        #[arg(long, value_parser = id_prefix)]
+        after: Option<IdPrefix>,
         /// The meeting it is in, if not the current one.
         #[arg(long, short)]
         meeting: Option<String>,

@@ -65,6 +65,9 @@ pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<ExitCode> {
         };
         return crate::edit::run(&home, &cli, request, &out);
     }
+    if let Command::Meet = cli.command {
+        return crate::meet::run(&home, &cli);
+    }
     if let Some(code) = crate::node::forward(&home, &cli, argv, out.palette)? {
         return Ok(code);
     }
@@ -450,6 +453,32 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                     format!("Discussed: {}\n", item.text)
                 });
             }
+            AgendaCmd::Undone { id, meeting } => {
+                let item = duet.agenda_undone(id.as_str(), meeting.as_deref())?;
+                out.print(&AgendaItem::from(&item), || {
+                    format!("Not discussed yet: {}\n", item.text)
+                });
+            }
+            AgendaCmd::Order {
+                id,
+                before,
+                after,
+                meeting,
+            } => {
+                let order = match (before, after) {
+                    (Some(b), _) => duet_core::Order::Before(b.as_str().to_owned()),
+                    (None, Some(a)) => duet_core::Order::After(a.as_str().to_owned()),
+                    (None, None) => {
+                        return Err(anyhow!(DuetError::Invalid(
+                            "say where: --before ID or --after ID".into()
+                        )))
+                    }
+                };
+                let item = duet.agenda_order(id.as_str(), &order, meeting.as_deref())?;
+                out.print(&AgendaItem::from(&item), || {
+                    format!("Moved: {}\n", item.text)
+                });
+            }
             AgendaCmd::Drop { id, meeting } => {
                 let item = duet.agenda_drop(id.as_str(), meeting.as_deref())?;
                 out.print(&AgendaItem::from(&item), || {
@@ -526,9 +555,9 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             )?;
             out.print(&Wrap::from(&w), || render::wrapped(&w));
         }
-        Command::Edit { .. } => {
+        Command::Edit { .. } | Command::Meet => {
             return Err(anyhow!(DuetError::Invalid(
-                "`duet edit` runs in a terminal of its own".into()
+                "`duet edit` and `duet meet` run in a terminal of their own".into()
             )))
         }
         Command::SheetSource { meeting } => crate::edit::source(duet, meeting.as_deref(), out)?,

@@ -11,11 +11,10 @@
 //! Drafts live in `HOME/drafts/` (owner-only: they hold the meeting's notes).
 
 use crate::args::Cli;
-use crate::commands::{self, Output, RunContext};
-use crate::render::Palette;
+use crate::commands::Output;
 use crate::sheet::{self, Parts, People};
+use crate::steps::{self, StepReply, Via};
 use anyhow::{anyhow, Context, Result};
-use clap::Parser;
 use duet_core::model::sheet::{Sheet, SheetChange};
 use duet_core::{Duet, DuetError, Section, SheetReport, SheetSource};
 use serde::{Deserialize, Serialize};
@@ -339,21 +338,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// A step's answer: what it printed and its exit code.
-pub struct StepReply {
-    pub stdout: String,
-    pub stderr: String,
-    pub code: u8,
-}
-
-impl StepReply {
-    /// Prints the step's error as it came and exits with its code.
-    fn pass_on(&self) -> ExitCode {
-        eprint!("{}", self.stderr);
-        ExitCode::from(self.code)
-    }
-}
-
 /// Runs one of `duet edit`'s steps (a hidden command) through the running node, or on the
 /// home opened for that step only.
 fn step(home: &Path, cli: &Cli, notebook: Option<&str>, argv: Vec<String>) -> Result<StepReply> {
@@ -365,39 +349,7 @@ fn step(home: &Path, cli: &Cli, notebook: Option<&str>, argv: Vec<String>) -> Re
         full.extend(["--notebook".to_owned(), nb]);
     }
     full.extend(argv);
-    if let Some(reply) = crate::node::request(home, full.clone())? {
-        return Ok(reply);
-    }
-    let parsed = Cli::try_parse_from(std::iter::once("duet".to_owned()).chain(full))
-        .map_err(|e| anyhow!("{e}"))?;
-    let json = parsed.json;
-    let (out, buffer) = Output::captured(json, Palette::with_color(false));
-    let context = RunContext {
-        notebook: parsed.notebook.clone(),
-        serving: None,
-    };
-    let result = Duet::open_waiting(home, commands::lock_wait())
-        .map_err(anyhow::Error::from)
-        .and_then(|mut duet| commands::run_local(&mut duet, &context, parsed.command, &out));
-    let stdout = buffer
-        .lock()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    Ok(match result {
-        Ok(()) => StepReply {
-            stdout,
-            stderr: String::new(),
-            code: 0,
-        },
-        Err(err) => {
-            let (stderr, code) = crate::error_report(&err, json);
-            StepReply {
-                stdout,
-                stderr,
-                code,
-            }
-        }
-    })
+    steps::run(Via::Home(home), full)
 }
 
 /// `duet sheet-source`: the meeting as JSON, always (it is read by `duet edit`).

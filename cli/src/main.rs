@@ -7,12 +7,14 @@ mod demo;
 mod doctor;
 mod edit;
 mod json;
+mod meet;
 mod network;
 mod node;
 mod practice;
 mod render;
 mod sheet;
 mod signals;
+mod steps;
 
 use duet_core::store::StoreError;
 use duet_core::DuetError;

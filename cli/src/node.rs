@@ -90,7 +90,7 @@ pub fn forward(
 
 /// Runs a command (its arguments after the program name) in the node running on `home`
 /// and returns its output and exit code; `None` when no node runs.
-pub fn request(home: &Path, argv: Vec<String>) -> Result<Option<crate::edit::StepReply>> {
+pub fn request(home: &Path, argv: Vec<String>) -> Result<Option<crate::steps::StepReply>> {
     if !control::socket_path(home).exists() {
         return Ok(None);
     }
@@ -99,7 +99,7 @@ pub fn request(home: &Path, argv: Vec<String>) -> Result<Option<crate::edit::Ste
         cwd: std::env::current_dir().unwrap_or_default(),
         color: false,
     };
-    Ok(send(home, &request)?.map(|r| crate::edit::StepReply {
+    Ok(send(home, &request)?.map(|r| crate::steps::StepReply {
         stdout: r.stdout,
         stderr: r.stderr,
         code: r.code,
@@ -192,8 +192,9 @@ async fn run_in_node(state: &NodeState, cli: Cli, cwd: &Path, out: &Output) -> R
     };
     let command = with_paths_from(cli.command, cwd);
     match command {
-        Command::Edit { .. } => Err(anyhow!(DuetError::Invalid(
-            "`duet edit` runs the editor in your own terminal; it is not carried out by the node"
+        Command::Edit { .. } | Command::Meet => Err(anyhow!(DuetError::Invalid(
+            "`duet edit` and `duet meet` run in your own terminal; they are not carried out by \
+             the node"
                 .into()
         ))),
         Command::Serve { .. } | Command::Watch | Command::Init { .. } => Err(anyhow!(
@@ -553,6 +554,64 @@ pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
     drop(rt);
     owner.close();
     result
+}
+
+/// A node for the length of a full-screen session (`duet meet`) when no node runs: it owns
+/// the home, carries out other `duet` commands sent to the control socket meanwhile, and
+/// keeps the home's relayed notebooks in sync, until [`Session::stop`].
+pub struct Session {
+    rt: tokio::runtime::Runtime,
+    owner: Home,
+    handle: HomeHandle,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Session {
+    /// Opens the home and starts the node.
+    pub fn start(home: &Path) -> Result<Session> {
+        let duet = Duet::open_waiting(home, commands::lock_wait())?;
+        let owner = Home::spawn(duet)?;
+        let handle = owner.handle();
+        let rt = network::runtime()?;
+        let socket = {
+            let _runtime = rt.enter();
+            ControlSocket::bind(home)?
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let home_handle = handle.clone();
+        let task = rt.spawn(async move {
+            let live = LiveSync::start(home_handle.clone(), Arc::new(|_| {}), false);
+            let state = NodeState {
+                home: home_handle,
+                serving: None,
+                board: live.board(),
+                started: jiff::Timestamp::now().as_millisecond(),
+            };
+            socket.run(handler(state), stopped(stop_rx)).await;
+            live.stop().await;
+        });
+        Ok(Session {
+            rt,
+            owner,
+            handle,
+            stop,
+            task,
+        })
+    }
+
+    /// The home's handle, for calls from a thread outside the runtime.
+    pub fn handle(&self) -> &HomeHandle {
+        &self.handle
+    }
+
+    /// Stops syncing and serving, and closes the home (every edit is already flushed).
+    pub fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.rt.block_on(self.task);
+        drop(self.rt);
+        self.owner.close();
+    }
 }
 
 fn print_line(line: &str) {

@@ -70,7 +70,7 @@ pub mod wire;
 #[cfg(feature = "device")]
 pub use duet::{
     enable_os_keychain, Asked, Duet, ExportManifest, ExportedDoc, HomeKeySource, JoinAs, KnownPeer,
-    MergeReport, MoveTarget, Outgoing, Owner, PeerSession, PeerStep, Prep, QuarantinedBatch,
+    MergeReport, MoveTarget, Order, Outgoing, Owner, PeerSession, PeerStep, Prep, QuarantinedBatch,
     RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport, WithheldBatches, WrapNotes,
     WrapOutcome, HELD_MINUTES, MANIFEST_FILE, MAX_SECTION_BYTES,
 };

@@ -1,8 +1,12 @@
 //! Writing during the meeting: `duet edit` with a scripted editor, while the other device's
-//! edits to the same meeting arrive between opening and saving.
+//! edits to the same meeting arrive between opening and saving; and `duet meet`, the
+//! full-screen view, driven through a real tmux (send-keys, capture-pane) while the other
+//! device writes through a real relay.
 
-use duet_tests::{pair, path, section_text, send, Device, Serving};
+use duet_tests::{pair, path, section_text, send, Device, Relay, Serving};
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// Writes an editor script: a Python program that edits the file it is given as the test
 /// says, then runs the shell command in `DUET_TEST_MEANWHILE` (another device's edits
@@ -206,4 +210,216 @@ fn edit_works_through_a_running_node_and_one_section_at_a_time() {
         "Shipped sync\nFixed the flaky test"
     );
     assert!(node.stop(), "the node stops cleanly");
+}
+
+/// A tmux server of the test's own (its socket in a temp dir), with one window.
+struct Tmux {
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(command: &str) -> Tmux {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tmux = Tmux {
+            socket: dir.path().join("tmux.sock"),
+            _dir: dir,
+        };
+        let status = tmux
+            .cmd(&["new-session", "-d", "-x", "120", "-y", "32", command])
+            .status()
+            .unwrap_or_else(|e| panic!("tmux is needed for this test (.ci/run installs it): {e}"));
+        assert!(status.success(), "tmux new-session failed");
+        tmux
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(&self.socket).args(args);
+        cmd
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status().is_ok_and(|s| s.success()));
+    }
+
+    fn text(&self, text: &str) {
+        assert!(self
+            .cmd(&["send-keys", "-t", "0", "-l", "--", text])
+            .status()
+            .is_ok_and(|s| s.success()));
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .cmd(&["capture-pane", "-p", "-t", "0"])
+            .output()
+            .unwrap_or_else(|e| panic!("capture-pane: {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `what` (with a generous limit for a loaded machine).
+    fn wait_for(&self, what: impl Fn(&str) -> bool, why: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if what(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{why}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Whether the window (the command in it) is gone.
+    fn ended(&self) -> bool {
+        !self
+            .cmd(&["has-session", "-t", "0"])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]).status();
+    }
+}
+
+/// The screen line holding `text`.
+fn line_with<'s>(screen: &'s str, text: &str) -> &'s str {
+    screen.lines().find(|l| l.contains(text)).unwrap_or("")
+}
+
+#[test]
+fn the_meeting_view_ticks_types_and_shows_what_the_other_device_adds_through_a_relay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let ana = Device::new("Ana");
+    ana.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    let relay_addr = relay.addr.to_string();
+    ana.ok(&[
+        "relay",
+        "set",
+        &relay_addr,
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    ana.ok(&["agenda", "add", "Promo packet"]);
+    ana.ok(&["agenda", "add", "On-call load"]);
+    ana.ok(&["sync"]);
+    let ticket = duet_tests::invite(&ana, "127.0.0.1:9");
+    let bo = Device::new("Bo");
+    let joined = bo.json(&["join", &ticket, "--as", "report"]);
+    assert_eq!(joined["synced"], true, "{joined}");
+
+    // Ana opens the view; no node runs, so the view is the node while it is open.
+    let command = format!(
+        "env DUET_HOME={} NO_COLOR=1 DUET_KEYCHAIN=off {} meet",
+        path(ana.home.path()),
+        path(&duet_tests::duet_binary())
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for(
+        |s| s.contains("Promo packet") && s.contains("q quit"),
+        "the view opens",
+    );
+
+    // Tick the second item, move it up, and type a note into Wins.
+    tmux.keys(&["Down", "Space"]);
+    tmux.wait_for(
+        |s| line_with(s, "On-call load").contains("[x]"),
+        "the tick shows",
+    );
+    tmux.keys(&["K"]);
+    tmux.wait_for(
+        |s| s.find("On-call load") < s.find("Promo packet"),
+        "the item moves up",
+    );
+    tmux.keys(&["2"]);
+    tmux.text("-5% pager load since the fix");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        |s| s.contains("  -5% pager load since the fix"),
+        "the note shows",
+    );
+
+    // Bo adds an item on his laptop and syncs through the relay: it appears by itself.
+    bo.ok(&["agenda", "add", "Bo-relay-marker"]);
+    bo.ok(&["sync"]);
+    tmux.wait_for(|s| s.contains("Bo-relay-marker"), "Bo's item arrives");
+
+    // While the view is open, other commands run through it.
+    let meeting = &ana.json(&["show"])["meeting"];
+    assert_eq!(
+        section_text(meeting, "wins"),
+        "-5% pager load since the fix"
+    );
+    let texts = duet_tests::agenda_texts(meeting);
+    assert_eq!(texts, ["On-call load", "Promo packet", "Bo-relay-marker"]);
+    assert_eq!(item(meeting, "On-call load")["discussed"], true);
+
+    // Quitting leaves everything saved, and the view's edits reach Bo through the relay.
+    tmux.keys(&["q"]);
+    let start = Instant::now();
+    while !tmux.ended() {
+        assert!(start.elapsed() < Duration::from_secs(10), "q quits");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !ana.home.path().join("node.sock").exists(),
+        "the view's node is gone"
+    );
+    bo.ok(&["sync"]);
+    let meeting = &bo.json(&["show"])["meeting"];
+    assert_eq!(
+        section_text(meeting, "wins"),
+        "-5% pager load since the fix"
+    );
+    assert_eq!(item(meeting, "On-call load")["discussed"], true);
+}
+
+#[test]
+fn items_are_reordered_and_unticked_from_the_command_line_too() {
+    let ana = Device::new("Ana");
+    ana.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    let ids: Vec<String> = ["first", "second", "third"]
+        .iter()
+        .map(|t| {
+            ana.json(&["agenda", "add", t])["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    ana.ok(&["agenda", "order", &ids[2], "--before", &ids[0]]);
+    ana.ok(&["agenda", "order", &ids[0], "--after", &ids[1]]);
+    let meeting = &ana.json(&["show"])["meeting"];
+    assert_eq!(
+        duet_tests::agenda_texts(meeting),
+        ["third", "second", "first"]
+    );
+    ana.ok(&["agenda", "done", &ids[1]]);
+    ana.ok(&["agenda", "undone", &ids[1]]);
+    assert_eq!(
+        item(&ana.json(&["show"])["meeting"], "second")["discussed"],
+        false
+    );
+    let itself = ana.run(&["agenda", "order", &ids[1], "--after", &ids[1]]);
+    assert_eq!(itself.status.code(), Some(2));
+    let nowhere = ana.run(&["agenda", "order", &ids[1]]);
+    assert_eq!(
+        nowhere.status.code(),
+        Some(2),
+        "--before or --after is required"
+    );
 }

@@ -76,6 +76,95 @@ impl Duet {
         })
     }
 
+    /// Marks an agenda item not discussed after all.
+    pub fn agenda_undone(
+        &mut self,
+        item_id: &str,
+        meeting_id: Option<&str>,
+    ) -> Result<AgendaItem, DuetError> {
+        self.edit_item(item_id, meeting_id, |doc, _, items, id| {
+            item::set_undiscussed(doc, items, id)
+        })
+    }
+
+    /// Puts an agenda item just before or after another of the same agenda. The meeting's
+    /// own items and the items carried to it are ordered each among themselves (the
+    /// carried ones show after the others).
+    pub fn agenda_order(
+        &mut self,
+        item_id: &str,
+        order: &Order,
+        meeting_id: Option<&str>,
+    ) -> Result<AgendaItem, DuetError> {
+        let mut nb = self.load()?;
+        let (place, id) = self
+            .find_item(&mut nb, item_id, meeting_id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DuetError::NotFound {
+                kind: "agenda item",
+                query: item_id.to_owned(),
+            })?;
+        let (other_query, after) = match order {
+            Order::Before(o) => (o.as_str(), false),
+            Order::After(o) => (o.as_str(), true),
+        };
+        let (other_place, other) = self
+            .find_item(&mut nb, other_query, meeting_id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DuetError::NotFound {
+                kind: "agenda item",
+                query: other_query.to_owned(),
+            })?;
+        if other_place != place {
+            return Err(DuetError::Invalid(format!(
+                "agenda items {id} and {other} are not in the same list: the meeting's own \
+                 items and the items carried to it are ordered each among themselves"
+            )));
+        }
+        if other == id {
+            return Err(DuetError::Invalid(format!(
+                "agenda item {id} cannot go before or after itself"
+            )));
+        }
+        let doc = place_doc(&mut nb, &place)?;
+        let items = items_obj(doc, &place)?;
+        let kept = match place {
+            ItemPlace::Carried => item::Kept::Carried,
+            ItemPlace::Backlog => item::Kept::ForLater,
+            ItemPlace::Meeting(_) => item::Kept::All,
+        };
+        let list: Vec<(String, f64)> = item::positions(doc, &items, kept)?
+            .into_iter()
+            .filter(|(i, _)| *i != id)
+            .collect();
+        let at = list
+            .iter()
+            .position(|(i, _)| *i == other)
+            .ok_or_else(|| DuetError::NotFound {
+                kind: "agenda item",
+                query: other.clone(),
+            })?;
+        let here = list[at].1;
+        let position = if after {
+            list.get(at + 1)
+                .map_or(here + 1.0, |(_, next)| (here + next) / 2.0)
+        } else {
+            at.checked_sub(1)
+                .and_then(|before| list.get(before))
+                .map_or(here - 1.0, |(_, prev)| (prev + here) / 2.0)
+        };
+        item::set_position(doc, &items, &id, position)?;
+        let moved = item::get(doc, &items, &id)?;
+        self.save(&mut nb)?;
+        self.keep(nb);
+        moved.ok_or(DuetError::NotFound {
+            kind: "agenda item",
+            query: id,
+        })
+    }
+
     /// Drops an agenda item (of the meeting, the carried ones, or the backlog): it leaves
     /// every agenda, and an edit another device makes to it meanwhile is not revived.
     pub fn agenda_drop(

@@ -78,6 +78,15 @@ pub enum Owner {
     Named(String),
 }
 
+/// Where an agenda item goes in its agenda.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Order {
+    /// Just before this item (id prefix).
+    Before(String),
+    /// Just after this item (id prefix).
+    After(String),
+}
+
 /// Where an agenda item moves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MoveTarget {

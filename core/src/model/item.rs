@@ -201,6 +201,54 @@ pub fn set_discussed(
     Ok(())
 }
 
+/// Marks an item not discussed after all (a carried item forgets the meeting it was ticked
+/// in, so it stays carried).
+pub fn set_undiscussed(doc: &mut AutoCommit, items: &ObjId, id: &str) -> Result<(), ModelError> {
+    let obj = live(doc, items, id)?.ok_or_else(|| missing(id))?;
+    doc.put(&obj, "discussed", false)?;
+    if am::str(doc, &obj, "discussed_in")?.is_some() {
+        doc.delete(&obj, "discussed_in")?;
+    }
+    Ok(())
+}
+
+/// The live items of `items` that `kept` wants, as (id, position), in order.
+pub fn positions(
+    doc: &AutoCommit,
+    items: &ObjId,
+    kept: Kept,
+) -> Result<Vec<(String, f64)>, ModelError> {
+    let mut out = Vec::new();
+    for id in am::keys(doc, items) {
+        let Some(obj) = live(doc, items, &id)? else {
+            continue;
+        };
+        let carried = am::bool(doc, &obj, "carried")?.unwrap_or(false);
+        let wanted = match kept {
+            Kept::All => true,
+            Kept::ForLater => !carried,
+            Kept::Carried => carried,
+        };
+        if wanted {
+            out.push((id, am::float(doc, &obj, "position")?.unwrap_or(0.0)));
+        }
+    }
+    out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}
+
+/// Puts an item at another place in its list.
+pub fn set_position(
+    doc: &mut AutoCommit,
+    items: &ObjId,
+    id: &str,
+    position: f64,
+) -> Result<(), ModelError> {
+    let obj = live(doc, items, id)?.ok_or_else(|| missing(id))?;
+    doc.put(&obj, "position", position)?;
+    Ok(())
+}
+
 /// Marks an item as moved to `to` (a meeting id or `backlog`), remembering its text then.
 pub fn mark_moved(
     doc: &mut AutoCommit,
