@@ -88,6 +88,12 @@ pub fn forward(
     Ok(Some(ExitCode::from(reply.code)))
 }
 
+/// Whether a node answers on the home's control socket (a socket left by a node that was
+/// killed answers nothing).
+pub fn running(home: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(control::socket_path(home)).is_ok()
+}
+
 /// Runs a command (its arguments after the program name) in the node running on `home`
 /// and returns its output and exit code; `None` when no node runs.
 pub fn request(home: &Path, argv: Vec<String>) -> Result<Option<crate::steps::StepReply>> {

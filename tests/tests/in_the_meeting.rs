@@ -384,6 +384,31 @@ fn the_meeting_view_ticks_types_and_shows_what_the_other_device_adds_through_a_r
         "-5% pager load since the fix"
     );
     assert_eq!(item(meeting, "On-call load")["discussed"], true);
+
+    // A view killed with SIGKILL loses nothing it showed, and the home opens right after.
+    drop(tmux);
+    let tmux = Tmux::start(&command);
+    tmux.wait_for(|s| s.contains("q quit"), "the view opens again");
+    tmux.keys(&["n"]);
+    tmux.text("typed-before-kill");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(|s| s.contains("  typed-before-kill"), "the note shows");
+    let pid = tmux
+        .cmd(&["list-panes", "-t", "0", "-F", "#{pane_pid}"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .is_ok_and(|s| s.success()));
+    let start = Instant::now();
+    while !tmux.ended() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the view dies");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let meeting = &ana.json(&["show"])["meeting"];
+    assert_eq!(section_text(meeting, "notes"), "typed-before-kill");
 }
 
 #[test]

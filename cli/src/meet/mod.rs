@@ -70,7 +70,7 @@ pub fn run(home: &Path, cli: &Cli) -> Result<ExitCode> {
                 .into()
         )));
     }
-    let backend = if duet_core::node::control::socket_path(home).exists() {
+    let backend = if crate::node::running(home) {
         Backend::Node(home.to_owned())
     } else {
         Backend::Own(Session::start(home)?)
