@@ -97,26 +97,12 @@ impl Duet {
         meeting_id: Option<&str>,
     ) -> Result<AgendaItem, DuetError> {
         let mut nb = self.load()?;
-        let (place, id) = self
-            .find_item(&mut nb, item_id, meeting_id)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| DuetError::NotFound {
-                kind: "agenda item",
-                query: item_id.to_owned(),
-            })?;
+        let (place, id) = self.find_one(&mut nb, item_id, meeting_id)?;
         let (other_query, after) = match order {
             Order::Before(o) => (o.as_str(), false),
             Order::After(o) => (o.as_str(), true),
         };
-        let (other_place, other) = self
-            .find_item(&mut nb, other_query, meeting_id)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| DuetError::NotFound {
-                kind: "agenda item",
-                query: other_query.to_owned(),
-            })?;
+        let (other_place, other) = self.find_one(&mut nb, other_query, meeting_id)?;
         if other_place != place {
             return Err(DuetError::Invalid(format!(
                 "agenda items {id} and {other} are not in the same list: the meeting's own \
@@ -242,14 +228,7 @@ impl Duet {
         meeting_id: Option<&str>,
     ) -> Result<(AgendaItem, String), DuetError> {
         let mut nb = self.load()?;
-        let (from, id) = self
-            .find_item(&mut nb, item_id, meeting_id)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| DuetError::NotFound {
-                kind: "agenda item",
-                query: item_id.to_owned(),
-            })?;
+        let (from, id) = self.find_one(&mut nb, item_id, meeting_id)?;
         let to_place = match to {
             MoveTarget::Backlog => ItemPlace::Backlog,
             MoveTarget::Meeting(m) => {
@@ -283,6 +262,23 @@ impl Duet {
             query: id,
         })?;
         Ok((item, to_place.name().to_owned()))
+    }
+
+    /// The place of the live item `query` names that commands act on (the meeting's own
+    /// copy first).
+    pub(super) fn find_one(
+        &self,
+        nb: &mut Notebook,
+        query: &str,
+        meeting_id: Option<&str>,
+    ) -> Result<(ItemPlace, String), DuetError> {
+        self.find_item(nb, query, meeting_id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DuetError::NotFound {
+                kind: "agenda item",
+                query: query.to_owned(),
+            })
     }
 
     /// Every place holding the live item `query` names: the backlog, the carried items, and

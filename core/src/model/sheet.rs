@@ -196,53 +196,77 @@ pub fn changes(base: &Sheet, edited: &Sheet) -> Result<Vec<SheetChange>, SheetEr
     Ok(out)
 }
 
+/// Saved lines paired with the lines they were written as, and the ids of the lines gone.
+type Paired<'a, T> = (Vec<(Option<&'a T>, &'a T)>, Vec<String>);
+
+/// Each saved line with the line it was written as (`None` for a new line), and the ids of
+/// written lines that are gone; an id the written sheet did not hold, or one given twice,
+/// is refused.
+fn pair_lines<'a, T>(
+    kind: &'static str,
+    before: &'a [T],
+    after: &'a [T],
+    id_of: impl Fn(&T) -> Option<&str>,
+) -> Result<Paired<'a, T>, SheetError> {
+    let known: BTreeMap<&str, &T> = before
+        .iter()
+        .filter_map(|line| Some((id_of(line)?, line)))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut pairs = Vec::with_capacity(after.len());
+    for line in after {
+        let Some(id) = id_of(line) else {
+            pairs.push((None, line));
+            continue;
+        };
+        let was = known.get(id).ok_or_else(|| SheetError::UnknownId {
+            kind,
+            id: id.to_owned(),
+        })?;
+        if !seen.insert(id) {
+            return Err(SheetError::DuplicateId {
+                kind,
+                id: id.to_owned(),
+            });
+        }
+        pairs.push((Some(*was), line));
+    }
+    let gone = known
+        .keys()
+        .filter(|id| !seen.contains(*id))
+        .map(|id| (*id).to_owned())
+        .collect();
+    Ok((pairs, gone))
+}
+
 fn agenda_changes(
     before: &[SheetItem],
     after: &[SheetItem],
     out: &mut Vec<SheetChange>,
 ) -> Result<(), SheetError> {
-    const KIND: &str = "agenda item";
-    let known: BTreeMap<&str, &SheetItem> = before
-        .iter()
-        .filter_map(|i| Some((i.id.as_deref()?, i)))
-        .collect();
-    let mut seen = BTreeSet::new();
-    for item in after {
-        let Some(id) = item.id.as_deref() else {
+    let (pairs, gone) = pair_lines("agenda item", before, after, |i| i.id.as_deref())?;
+    for (was, item) in pairs {
+        let (Some(was), Some(id)) = (was, item.id.as_ref()) else {
             out.push(SheetChange::AddItem {
                 text: item.text.clone(),
                 done: item.done,
             });
             continue;
         };
-        let was = known.get(id).ok_or_else(|| SheetError::UnknownId {
-            kind: KIND,
-            id: id.to_owned(),
-        })?;
-        if !seen.insert(id) {
-            return Err(SheetError::DuplicateId {
-                kind: KIND,
-                id: id.to_owned(),
-            });
-        }
         if was.text != item.text {
             out.push(SheetChange::RewordItem {
-                id: id.to_owned(),
+                id: id.clone(),
                 text: item.text.clone(),
             });
         }
         if was.done != item.done {
             out.push(SheetChange::TickItem {
-                id: id.to_owned(),
+                id: id.clone(),
                 done: item.done,
             });
         }
     }
-    for id in known.keys().filter(|id| !seen.contains(*id)) {
-        out.push(SheetChange::DropItem {
-            id: (*id).to_owned(),
-        });
-    }
+    out.extend(gone.into_iter().map(|id| SheetChange::DropItem { id }));
     Ok(())
 }
 
@@ -251,14 +275,9 @@ fn commitment_changes(
     after: &[SheetCommitment],
     out: &mut Vec<SheetChange>,
 ) -> Result<(), SheetError> {
-    const KIND: &str = "commitment";
-    let known: BTreeMap<&str, &SheetCommitment> = before
-        .iter()
-        .filter_map(|c| Some((c.id.as_deref()?, c)))
-        .collect();
-    let mut seen = BTreeSet::new();
-    for c in after {
-        let Some(id) = c.id.as_deref() else {
+    let (pairs, gone) = pair_lines("commitment", before, after, |c| c.id.as_deref())?;
+    for (was, c) in pairs {
+        let (Some(was), Some(id)) = (was, c.id.as_ref()) else {
             out.push(SheetChange::AddCommitment {
                 text: c.text.clone(),
                 owner: c.owner.clone(),
@@ -267,17 +286,6 @@ fn commitment_changes(
             });
             continue;
         };
-        let was = known.get(id).ok_or_else(|| SheetError::UnknownId {
-            kind: KIND,
-            id: id.to_owned(),
-        })?;
-        if !seen.insert(id) {
-            return Err(SheetError::DuplicateId {
-                kind: KIND,
-                id: id.to_owned(),
-            });
-        }
-        let id = id.to_owned();
         if was.text != c.text {
             out.push(SheetChange::RewordCommitment {
                 id: id.clone(),
@@ -302,15 +310,16 @@ fn commitment_changes(
             } else {
                 CommitmentStatus::Open
             };
-            out.push(SheetChange::SetCommitmentStatus { id, status });
+            out.push(SheetChange::SetCommitmentStatus {
+                id: id.clone(),
+                status,
+            });
         }
     }
-    for id in known.keys().filter(|id| !seen.contains(*id)) {
-        out.push(SheetChange::SetCommitmentStatus {
-            id: (*id).to_owned(),
-            status: CommitmentStatus::Dropped,
-        });
-    }
+    out.extend(gone.into_iter().map(|id| SheetChange::SetCommitmentStatus {
+        id,
+        status: CommitmentStatus::Dropped,
+    }));
     Ok(())
 }
 
