@@ -157,6 +157,7 @@ fn summary(report: &SheetReport) -> String {
     for change in &report.changes {
         match change {
             SheetChange::AddItem { .. } => count("agenda item added"),
+            SheetChange::MoveItem { .. } => count("agenda item moved"),
             SheetChange::TickItem { done: true, .. } => count("agenda item ticked"),
             SheetChange::TickItem { done: false, .. } => count("agenda item unticked"),
             SheetChange::RewordItem { .. } => count("agenda item reworded"),

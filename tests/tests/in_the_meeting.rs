@@ -98,7 +98,13 @@ fn edits_in_the_editor_merge_with_what_the_other_device_wrote_meanwhile() {
         "s = s.replace('- [ ] Promo packet', '- [x] Promo packet')\n\
          s = s.replace('Roadmap: Q1 first', 'Roadmap: Q1 and Q2 first\\nAna: hiring plan next')\n\
          s = s.replace('Send the doc', 'Send the leveling doc')\n\
-         s = s.replace('## Check-in\\n', '## Check-in\\nBoth rested\\n')",
+         s = s.replace('## Check-in\\n', '## Check-in\\nBoth rested\\n')\n\
+         lines = s.split('\\n')\n\
+         a = next(i for i, l in enumerate(lines) if 'Promo packet' in l)\n\
+         b = next(i for i, l in enumerate(lines) if 'On-call load' in l)\n\
+         lines[a], lines[b] = lines[b], lines[a]\n\
+         lines.insert(lines.index('## Agenda') + 1, '- [ ] First things first')\n\
+         s = '\\n'.join(lines)",
     );
     let out = edit(&ana, &script, Some(&meanwhile), &[]);
     assert!(
@@ -113,7 +119,16 @@ fn edits_in_the_editor_merge_with_what_the_other_device_wrote_meanwhile() {
         let meeting = &device.json(&["show"])["meeting"];
         assert_eq!(item(meeting, "Promo packet")["discussed"], true);
         assert_eq!(item(meeting, "On-call load")["discussed"], false);
-        item(meeting, "Team offsite");
+        assert_eq!(
+            duet_tests::agenda_texts(meeting),
+            [
+                "First things first",
+                "On-call load",
+                "Promo packet",
+                "Team offsite"
+            ],
+            "a line added at the top and a line moved up are where they were written"
+        );
         assert_eq!(
             section_text(meeting, "notes"),
             "Roadmap: Q1 and Q2 first\nAna: hiring plan next\nBo: the pager is heavy",

@@ -8,7 +8,7 @@
 //! independent writes that merge the same either way.
 use super::agenda::{items_obj, place_doc, ItemPlace};
 use super::*;
-use crate::model::sheet::{self, Sheet, SheetChange};
+use crate::model::sheet::{self, Place, Sheet, SheetChange};
 use automerge::ChangeHash;
 use std::str::FromStr;
 
@@ -97,8 +97,9 @@ impl Duet {
         }
         let late = self.apply_texts_at_base(&mut nb, &id, heads, &changes)?;
         let start = now_millis();
+        let mut placed = None;
         for (at, change) in (start..).zip(changes.iter().filter(|c| !is_text(c)).chain(&late)) {
-            self.apply_change(&mut nb, &id, change, at)?;
+            self.apply_change(&mut nb, &id, change, at, &mut placed)?;
         }
         self.save(&mut nb)?;
         let meeting = summary(&mut nb, &id)?;
@@ -160,20 +161,37 @@ impl Duet {
         Ok(late)
     }
 
-    /// Makes one edit on the current version of the documents; `at` orders new items (one
-    /// millisecond apart, in the sheet's order).
+    /// Makes one edit on the current version of the documents. `at` is when a new item was
+    /// added (one millisecond apart, in the sheet's order); `placed` is the item the last
+    /// new or moved line went to, for the line after it.
     fn apply_change(
         &self,
         nb: &mut Notebook,
         meeting: &str,
         change: &SheetChange,
         at: i64,
+        placed: &mut Option<String>,
     ) -> Result<(), DuetError> {
         match change {
-            SheetChange::AddItem { text, done } => {
+            SheetChange::MoveItem { id, place } => {
+                let doc = &mut nb.meeting(meeting)?.am;
+                let agenda = meeting::agenda_obj(doc)?;
+                // Carried items show after the meeting's own and keep their order.
+                if item::live(doc, &agenda, id)?.is_some() {
+                    if let Some(position) = position_at(doc, place, placed.as_deref(), Some(id))? {
+                        item::set_position(doc, &agenda, id, position)?;
+                    }
+                }
+                *placed = Some(id.clone());
+            }
+            SheetChange::AddItem { text, done, place } => {
                 let author = self.me(nb)?;
                 let id = ids::new_id();
                 let doc = &mut nb.meeting(meeting)?.am;
+                // A line written after a carried item goes last among the meeting's own.
+                let position =
+                    position_at(doc, place, placed.as_deref(), None)?.unwrap_or(at as f64);
+                *placed = Some(id.clone());
                 meeting::add_item(
                     doc,
                     &NewItem {
@@ -181,7 +199,7 @@ impl Duet {
                         text,
                         author: &author,
                         added_at: at,
-                        position: at as f64,
+                        position,
                         carried_from: None,
                         discussed: *done,
                     },
@@ -273,6 +291,35 @@ impl Duet {
         }
         Ok(())
     }
+}
+
+/// A position among the meeting's own items for a line written at `place` (`last`: the
+/// item the line before it went to; `moving`: the item being placed, left out of the
+/// reckoning), or `None` when the line follows an item that is not the meeting's own.
+fn position_at(
+    doc: &automerge::AutoCommit,
+    place: &Place,
+    last: Option<&str>,
+    moving: Option<&str>,
+) -> Result<Option<f64>, DuetError> {
+    let agenda = meeting::agenda_obj(doc)?;
+    let list: Vec<(String, f64)> = item::positions(doc, &agenda, item::Kept::All)?
+        .into_iter()
+        .filter(|(id, _)| Some(id.as_str()) != moving)
+        .collect();
+    let anchor = match place {
+        Place::Top => None,
+        Place::After(id) => Some(id.as_str()),
+        Place::AfterPrevious => last,
+    };
+    let Some(anchor) = anchor else {
+        return Ok(Some(list.first().map_or(0.0, |(_, first)| first - 1.0)));
+    };
+    Ok(list.iter().position(|(id, _)| id == anchor).map(|at| {
+        let here = list[at].1;
+        list.get(at + 1)
+            .map_or(here + 1.0, |(_, next)| (here + next) / 2.0)
+    }))
 }
 
 /// Whether a change rewrites text (made at the sheet's version).

@@ -63,6 +63,15 @@ pub enum SheetChange {
         text: String,
         /// Whether it was written ticked.
         done: bool,
+        /// Where it was written.
+        place: Place,
+    },
+    /// An item whose line was moved among the others.
+    MoveItem {
+        /// The item.
+        id: String,
+        /// Where its line now is.
+        place: Place,
     },
     /// An item ticked or unticked.
     TickItem {
@@ -129,6 +138,18 @@ pub enum SheetChange {
         /// Its new status.
         status: CommitmentStatus,
     },
+}
+
+/// Where a new or moved agenda line was written, relative to lines that stayed in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "at", content = "item", rename_all = "snake_case")]
+pub enum Place {
+    /// Before every item that stayed in place.
+    Top,
+    /// Just after this item.
+    After(String),
+    /// Just after the line added or moved before it.
+    AfterPrevious,
 }
 
 /// Why a saved sheet cannot be applied.
@@ -245,14 +266,44 @@ fn agenda_changes(
     out: &mut Vec<SheetChange>,
 ) -> Result<(), SheetError> {
     let (pairs, gone) = pair_lines("agenda item", before, after, |i| i.id.as_deref())?;
-    for (was, item) in pairs {
+    let written_at: BTreeMap<&str, usize> = before
+        .iter()
+        .enumerate()
+        .filter_map(|(at, i)| Some((i.id.as_deref()?, at)))
+        .collect();
+    let kept: Vec<Option<usize>> = pairs
+        .iter()
+        .map(|(_, item)| written_at.get(item.id.as_deref()?).copied())
+        .collect();
+    let stayed = stayed_in_place(&kept);
+    // The last line that stayed in place, and whether a line was placed after it since.
+    let mut anchor: Option<&str> = None;
+    let mut placed_since = false;
+    for ((was, item), stays) in pairs.into_iter().zip(stayed) {
+        let place = if placed_since {
+            Place::AfterPrevious
+        } else {
+            anchor.map_or(Place::Top, |a| Place::After(a.to_owned()))
+        };
         let (Some(was), Some(id)) = (was, item.id.as_ref()) else {
             out.push(SheetChange::AddItem {
                 text: item.text.clone(),
                 done: item.done,
+                place,
             });
+            placed_since = true;
             continue;
         };
+        if stays {
+            anchor = Some(id);
+            placed_since = false;
+        } else {
+            out.push(SheetChange::MoveItem {
+                id: id.clone(),
+                place,
+            });
+            placed_since = true;
+        }
         if was.text != item.text {
             out.push(SheetChange::RewordItem {
                 id: id.clone(),
@@ -268,6 +319,32 @@ fn agenda_changes(
     }
     out.extend(gone.into_iter().map(|id| SheetChange::DropItem { id }));
     Ok(())
+}
+
+/// Which of the saved lines stay where they were: the longest run of written lines still in
+/// their written order (the fewest lines count as moved). `kept` is each saved line's
+/// written position (`None` for a new line).
+fn stayed_in_place(kept: &[Option<usize>]) -> Vec<bool> {
+    // Longest increasing subsequence by patience sorting, with links back to rebuild it.
+    let mut tails: Vec<usize> = Vec::new();
+    let mut back: Vec<Option<usize>> = vec![None; kept.len()];
+    for (at, written) in kept.iter().enumerate() {
+        let Some(written) = written else { continue };
+        let len = tails.partition_point(|&t| kept[t].is_some_and(|w| w < *written));
+        back[at] = len.checked_sub(1).map(|prev| tails[prev]);
+        if len == tails.len() {
+            tails.push(at);
+        } else {
+            tails[len] = at;
+        }
+    }
+    let mut stays = vec![false; kept.len()];
+    let mut at = tails.last().copied();
+    while let Some(i) = at {
+        stays[i] = true;
+        at = back[i];
+    }
+    stays
 }
 
 fn commitment_changes(
@@ -406,7 +483,8 @@ mod tests {
                 },
                 SheetChange::AddItem {
                     text: "Hiring plan".into(),
-                    done: false
+                    done: false,
+                    place: Place::After("bbbbbbbb".into())
                 },
                 SheetChange::DropItem {
                     id: "cccccccc".into()
@@ -435,6 +513,56 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn new_and_moved_lines_are_placed_where_they_were_written() {
+        let mut edited = base();
+        let agenda = edited.agenda.as_mut().expect("agenda");
+        // c a b, with two new lines at the top and one after b.
+        let c = agenda.remove(2);
+        agenda.insert(0, c);
+        agenda.insert(0, item(None, "second new", false));
+        agenda.insert(0, item(None, "first new", false));
+        agenda.push(item(None, "last new", false));
+        let got = changes(&base(), &edited).expect("changes");
+        assert_eq!(
+            got,
+            vec![
+                SheetChange::AddItem {
+                    text: "first new".into(),
+                    done: false,
+                    place: Place::Top
+                },
+                SheetChange::AddItem {
+                    text: "second new".into(),
+                    done: false,
+                    place: Place::AfterPrevious
+                },
+                SheetChange::MoveItem {
+                    id: "cccccccc".into(),
+                    place: Place::AfterPrevious
+                },
+                SheetChange::AddItem {
+                    text: "last new".into(),
+                    done: false,
+                    place: Place::After("bbbbbbbb".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_fewest_lines_count_as_moved() {
+        assert_eq!(
+            stayed_in_place(&[Some(1), Some(2), Some(3), Some(0)]),
+            [true, true, true, false]
+        );
+        assert_eq!(
+            stayed_in_place(&[Some(2), None, Some(0), Some(1)]),
+            [false, false, true, true]
+        );
+        assert_eq!(stayed_in_place(&[]), Vec::<bool>::new());
     }
 
     #[test]
