@@ -2,12 +2,18 @@
 //! need never be online together. It keeps, per notebook, an append-only log of sealed
 //! envelopes and forwards them; it never holds a key and never sees plaintext.
 //!
-//! - `config`: limits and the team-token rule
+//! - `config`: limits, the team-token rule, retention, the operators' listener (TOML)
 //! - `store`: mailboxes and logs on sled, with group commit
 //! - `server`: the QUIC server
+//! - `metrics`: what it counts, as Prometheus series
+//! - `ops`: the operators' HTTP listener (metrics, health, status)
+//! - `retention`: deleting mailboxes idle past the configured days
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod config;
+pub mod metrics;
+pub mod ops;
+pub mod retention;
 pub mod server;
 pub mod store;

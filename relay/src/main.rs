@@ -1,9 +1,11 @@
-//! `duet-relay`: run the relay, print its fingerprint, issue team tokens, check one.
+//! `duet-relay`: run the relay, print its fingerprint, issue team tokens, check one, and
+//! look after it: its status, its mailboxes.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use duet_core::crypto::fingerprint_text;
-use duet_relay::config::RelayConfig;
+use duet_relay::config::{LogFormat, RelayConfig};
+use duet_relay::ops::{self, OpsState};
 use duet_relay::server::RelayServer;
 use duet_relay::store::RelayStore;
 use std::net::SocketAddr;
@@ -33,14 +35,37 @@ enum Command {
         /// Where the relay keeps its identity and mailboxes.
         #[arg(long)]
         data: PathBuf,
-        /// A JSON file of settings (limits, require_team_token).
+        /// A TOML file of settings (limits, require_team_token, retention_days,
+        /// metrics_listen, log_format); a file named *.json is read as JSON.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Let anyone who reaches the relay create mailboxes, without a team token (for a
         /// relay only a trusted network reaches).
         #[arg(long)]
         open: bool,
+        /// Serve /metrics (Prometheus), /healthz, /readyz and /status over HTTP on this
+        /// address (TCP); keep it private.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<SocketAddr>,
+        /// Log lines as text or as JSON objects.
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
     },
+    /// Ask a running relay how it is (through its metrics listener).
+    #[command(
+        after_help = "Example:\n  duet-relay status --metrics 127.0.0.1:9479\n  duet-relay status --metrics 127.0.0.1:9479 --json"
+    )]
+    Status {
+        /// The relay's metrics listener.
+        #[arg(long, value_name = "ADDR")]
+        metrics: SocketAddr,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The relay's mailboxes: ids, sizes and last writes (never their content).
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
     /// Print the relay's certificate fingerprint (devices pin it).
     #[command(after_help = "Example:\n  duet-relay fingerprint --data /var/lib/duet-relay")]
     Fingerprint {
@@ -61,6 +86,43 @@ enum Command {
         /// Its fingerprint (without it, any certificate is accepted for the check).
         #[arg(long)]
         fingerprint: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailboxCmd {
+    /// List the mailboxes: from a running relay's metrics listener, or from its data
+    /// directory while it is stopped.
+    #[command(
+        after_help = "Examples:\n  duet-relay mailbox list --metrics 127.0.0.1:9479\n  duet-relay mailbox list --data /var/lib/duet-relay --json"
+    )]
+    List {
+        /// A running relay's metrics listener.
+        #[arg(
+            long,
+            value_name = "ADDR",
+            required_unless_present = "data",
+            conflicts_with = "data"
+        )]
+        metrics: Option<SocketAddr>,
+        /// The data directory of a stopped relay.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a mailbox whole (its devices push their notebook again on their next sync).
+    /// Run with the relay stopped.
+    #[command(
+        after_help = "Example:\n  duet-relay mailbox delete 3fa9c2... --data /var/lib/duet-relay"
+    )]
+    Delete {
+        /// The mailbox id (as `mailbox list` shows it).
+        id: String,
+        /// The relay's data directory.
+        #[arg(long)]
+        data: PathBuf,
     },
 }
 
@@ -95,6 +157,90 @@ enum TokenCmd {
     },
 }
 
+/// `duet-relay serve`: the QUIC server, and with them the operators' listener and the
+/// retention sweep, until SIGTERM or Ctrl-C.
+async fn serve(listen: SocketAddr, data: PathBuf, config: RelayConfig) -> Result<()> {
+    let open = !config.require_team_token;
+    let metrics_listen = config.metrics_listen;
+    let retention_days = config.retention_days;
+    let store = RelayStore::open(&data)
+        .with_context(|| format!("opening the relay store in {}", data.display()))?;
+    let server = RelayServer::bind(store.clone(), listen, config)?;
+    let addr = server.local_addr()?;
+    let fingerprint = fingerprint_text(&server.fingerprint());
+    // Public, and readable while the store is locked by this process.
+    std::fs::write(data.join(FINGERPRINT_FILE), format!("{fingerprint}\n"))
+        .with_context(|| format!("writing {FINGERPRINT_FILE} in {}", data.display()))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    println!("duet-relay listening on {addr} (UDP), fingerprint {fingerprint}");
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(at) = metrics_listen {
+        let listener = tokio::net::TcpListener::bind(at)
+            .await
+            .with_context(|| format!("listening for metrics on {at}"))?;
+        let bound = listener.local_addr()?;
+        println!("duet-relay metrics on http://{bound}/metrics");
+        let state = OpsState {
+            metrics: store.metrics(),
+            store: store.clone(),
+            listen: addr,
+            fingerprint: fingerprint.clone(),
+            open,
+        };
+        tasks.spawn(ops::serve(listener, state, until_stopped(stopped.clone())));
+    }
+    if retention_days > 0 {
+        tracing::info!(days = retention_days, "mailboxes idle longer are deleted");
+        tasks.spawn(duet_relay::retention::run(
+            store.clone(),
+            retention_days,
+            until_stopped(stopped.clone()),
+        ));
+    }
+    tracing::info!(%addr, "listening");
+    if open {
+        tracing::warn!(
+            "open relay: anyone who reaches it can create mailboxes (no team token required)"
+        );
+    }
+    let signal = async move {
+        duet_core::net::shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    server.run(signal).await;
+    while tasks.join_next().await.is_some() {}
+    tracing::info!("stopped; everything acknowledged is on disk");
+    Ok(())
+}
+
+/// A store that will not open offline is most often held by the running relay.
+fn stopped_first(e: duet_relay::store::RelayStoreError, data: &std::path::Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{e}; if the relay is running on {}, stop it first (or list through --metrics)",
+        data.display()
+    )
+}
+
+fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n < 1024 * 1024 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n if n < 1024 * 1024 * 1024 => format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0)),
+        n => format!("{:.2} GiB", n as f64 / (1024.0 * 1024.0 * 1024.0)),
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -113,14 +259,9 @@ fn run(cli: Cli) -> Result<()> {
             data,
             config,
             open,
+            metrics,
+            log_format,
         } => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-                )
-                .with_writer(std::io::stderr)
-                .init();
             let mut config = match config {
                 Some(path) => RelayConfig::load(&path)?,
                 None => RelayConfig::default(),
@@ -128,31 +269,23 @@ fn run(cli: Cli) -> Result<()> {
             if open {
                 config.require_team_token = false;
             }
-            let open = !config.require_team_token;
+            if metrics.is_some() {
+                config.metrics_listen = metrics;
+            }
+            if let Some(format) = log_format {
+                config.log_format = format;
+            }
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let logs = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr);
+            match config.log_format {
+                LogFormat::Text => logs.init(),
+                LogFormat::Json => logs.json().init(),
+            }
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-            rt.block_on(async move {
-                let store = RelayStore::open(&data)
-                    .with_context(|| format!("opening the relay store in {}", data.display()))?;
-                let server = RelayServer::bind(store, listen, config)?;
-                let addr = server.local_addr()?;
-                // Public, and readable while the store is locked by this process.
-                std::fs::write(
-                    data.join(FINGERPRINT_FILE),
-                    format!("{}\n", fingerprint_text(&server.fingerprint())),
-                )
-                .with_context(|| format!("writing {FINGERPRINT_FILE} in {}", data.display()))?;
-                println!(
-                    "duet-relay listening on {addr} (UDP), fingerprint {}",
-                    fingerprint_text(&server.fingerprint())
-                );
-                tracing::info!(%addr, "listening");
-                if open {
-                    tracing::warn!("open relay: anyone who reaches it can create mailboxes (no team token required)");
-                }
-                server.run(duet_core::net::shutdown_signal()).await;
-                tracing::info!("stopped; everything acknowledged is on disk");
-                Ok::<_, anyhow::Error>(())
-            })
+            rt.block_on(serve(listen, data, config))
         }
         Command::Fingerprint { data } => {
             if let Ok(text) = std::fs::read_to_string(data.join(FINGERPRINT_FILE)) {
@@ -190,6 +323,94 @@ fn run(cli: Cli) -> Result<()> {
             for label in store.team_tokens()? {
                 println!("{label}");
             }
+            Ok(())
+        }
+        Command::Status { metrics, json } => {
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let (code, body) = rt
+                .block_on(ops::get(metrics, "/status"))
+                .with_context(|| format!("asking the relay's metrics listener at {metrics}"))?;
+            if code != 200 {
+                anyhow::bail!("the metrics listener at {metrics} answered {code}");
+            }
+            if json {
+                print!("{body}");
+                return Ok(());
+            }
+            let s: ops::Status = serde_json::from_str(&body)
+                .context("the relay's status is not in a form this duet-relay reads")?;
+            println!(
+                "duet-relay {} on {} ({}), up {}",
+                s.version,
+                s.listen,
+                if s.ready { "ready" } else { "NOT READY" },
+                duration(s.uptime_secs)
+            );
+            println!("fingerprint {}", s.fingerprint);
+            println!(
+                "{} connection(s), {} mailbox(es), {} on disk, {} push(es) since start{}",
+                s.connections,
+                s.mailboxes,
+                bytes(s.store_bytes),
+                s.pushes,
+                if s.open {
+                    "; open: no team token needed"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        Command::Mailbox(MailboxCmd::List {
+            metrics,
+            data,
+            json,
+        }) => {
+            let list: Vec<duet_relay::store::MailboxInfo> = match (metrics, data) {
+                (Some(addr), _) => {
+                    let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+                    let (code, body) =
+                        rt.block_on(ops::get(addr, "/mailboxes")).with_context(|| {
+                            format!("asking the relay's metrics listener at {addr}")
+                        })?;
+                    if code != 200 {
+                        anyhow::bail!("the metrics listener at {addr} answered {code}");
+                    }
+                    serde_json::from_str(&body)
+                        .context("the mailbox list is not in a form this duet-relay reads")?
+                }
+                (None, Some(data)) => RelayStore::open_offline(&data)
+                    .map_err(|e| stopped_first(e, &data))?
+                    .mailbox_list()?,
+                (None, None) => anyhow::bail!("say where: --metrics ADDR or --data DIR"),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            println!(
+                "{:<64}  {:>10}  {:>7}  last write",
+                "mailbox", "bytes", "entries"
+            );
+            for m in &list {
+                let last = m.last_write_ms.map_or("unknown".to_owned(), |ms| {
+                    jiff::Timestamp::from_millisecond(ms)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default()
+                });
+                println!("{:<64}  {:>10}  {:>7}  {last}", m.id, m.bytes, m.entries);
+            }
+            println!("{} mailbox(es)", list.len());
+            Ok(())
+        }
+        Command::Mailbox(MailboxCmd::Delete { id, data }) => {
+            let store = RelayStore::open_offline(&data).map_err(|e| stopped_first(e, &data))?;
+            if !store.delete_mailbox(&id)? {
+                anyhow::bail!("no mailbox {id:?} (duet-relay mailbox list shows them)");
+            }
+            println!(
+                "Deleted mailbox {id}; its devices push their notebook again on their next sync."
+            );
             Ok(())
         }
         Command::Check { addr, fingerprint } => {

@@ -7,6 +7,7 @@
 //! stalls, floods or sends garbage is cut off, and the others do not notice.
 
 use crate::config::RelayConfig;
+use crate::metrics::{Reason, RelayMetrics};
 use crate::store::{PushOutcome, RelayStore, Write};
 use duet_core::crypto::token_verifier;
 use duet_core::net::tls;
@@ -38,6 +39,7 @@ pub struct RelayServer {
     connections: Arc<AtomicUsize>,
     /// Connections held per source address.
     per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    metrics: Arc<RelayMetrics>,
 }
 
 /// Releases a connection's place in the counts when it ends.
@@ -45,11 +47,13 @@ struct Admitted {
     total: Arc<AtomicUsize>,
     per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
     ip: IpAddr,
+    metrics: Arc<RelayMetrics>,
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
         self.total.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.connections.dec();
         let mut map = self
             .per_address
             .lock()
@@ -77,9 +81,11 @@ impl RelayServer {
         server_config.transport_config(transport(&config));
         let endpoint = quinn::Endpoint::server(server_config, listen)
             .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+        let metrics = store.metrics();
         Ok(RelayServer {
             endpoint,
             store,
+            metrics,
             config: Arc::new(config),
             fingerprint: identity.fingerprint(),
             connections: Arc::new(AtomicUsize::new(0)),
@@ -100,6 +106,7 @@ impl RelayServer {
     /// Serves until `shutdown`; then stops accepting, closes connections and flushes.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        self.metrics.set_serving(true);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -113,7 +120,7 @@ impl RelayServer {
                     let config = self.config.clone();
                     tokio::spawn(async move {
                         let addr = incoming.remote_address();
-                        if let Err(e) = connection(store, config, incoming).await {
+                        if let Err(e) = connection(&store, config, incoming).await {
                             tracing::info!(peer = %addr, error = %e, "connection ended");
                         }
                         drop(admitted);
@@ -121,6 +128,7 @@ impl RelayServer {
                 }
             }
         }
+        self.metrics.set_serving(false);
         self.endpoint
             .close(CLOSE_BUSY.into(), b"the relay is shutting down");
         // Pushes already queued finish their batch: the writer acknowledges only after a
@@ -139,6 +147,7 @@ impl RelayServer {
     fn admit(&self, addr: SocketAddr) -> Option<Admitted> {
         if self.connections.load(Ordering::Relaxed) >= self.config.max_connections {
             tracing::warn!(peer = %addr, "connection refused: at the connection cap");
+            self.metrics.refused(Reason::connection_cap);
             return None;
         }
         let ip = addr.ip();
@@ -150,15 +159,19 @@ impl RelayServer {
             let held = map.entry(ip).or_insert(0);
             if *held >= self.config.max_connections_per_address {
                 tracing::warn!(peer = %addr, held = *held, "connection refused: at the cap for its address");
+                self.metrics.refused(Reason::address_cap);
                 return None;
             }
             *held += 1;
         }
         self.connections.fetch_add(1, Ordering::Relaxed);
+        self.metrics.connections.inc();
+        self.metrics.accepted();
         Some(Admitted {
             total: self.connections.clone(),
             per_address: self.per_address.clone(),
             ip,
+            metrics: self.metrics.clone(),
         })
     }
 }
@@ -204,7 +217,7 @@ impl Budget {
 }
 
 async fn connection(
-    store: Arc<RelayStore>,
+    store: &Arc<RelayStore>,
     config: Arc<RelayConfig>,
     incoming: quinn::Incoming,
 ) -> anyhow::Result<()> {
@@ -225,6 +238,7 @@ async fn connection(
                 stream(&store, &config, send, recv).await
             } else {
                 refuse(
+                    &store,
                     send,
                     RelayRefusal::RateLimited,
                     "too many requests; slow down",
@@ -234,6 +248,7 @@ async fn connection(
             if let Err(e) = result {
                 // Garbage, oversized frames and stalls end the connection, not just the stream.
                 tracing::info!(peer = %conn.remote_address(), error = %e, "client cut off");
+                store.metrics().refused(Reason::cut_off);
                 conn.close(CLOSE_MISBEHAVED.into(), e.to_string().as_bytes());
             }
         });
@@ -259,12 +274,37 @@ async fn send_page(
         *after = *seq;
     }
     if empty_too || !entries.is_empty() {
+        let bytes = entries.iter().map(|(_, e)| e.len()).sum();
         write_reply(send, stall, RelayReply::Entries { entries, more }).await?;
+        store.metrics().sent(bytes);
     }
     Ok(more)
 }
 
+/// Refuses a request and counts it by its reason.
 async fn refuse(
+    store: &RelayStore,
+    send: quinn::SendStream,
+    why: RelayRefusal,
+    message: &str,
+) -> Result<(), WireError> {
+    store.metrics().refused(reason_of(why));
+    send_refusal(send, why, message).await
+}
+
+/// The metric label of a refusal.
+fn reason_of(why: RelayRefusal) -> Reason {
+    match why {
+        RelayRefusal::NoMailbox => Reason::no_mailbox,
+        RelayRefusal::TeamTokenRequired => Reason::team_token_required,
+        RelayRefusal::QuotaExceeded => Reason::mailbox_quota,
+        RelayRefusal::RateLimited => Reason::rate_limited,
+        RelayRefusal::BadRequest => Reason::bad_request,
+        _ => Reason::unavailable,
+    }
+}
+
+async fn send_refusal(
     mut send: quinn::SendStream,
     why: RelayRefusal,
     message: &str,
@@ -299,7 +339,7 @@ async fn stream(
         return Err(WireError::Malformed("a stream must start with Open".into()));
     };
     if mailbox.len() > 64 || !mailbox.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return refuse(send, RelayRefusal::BadRequest, "not a mailbox id").await;
+        return refuse(store, send, RelayRefusal::BadRequest, "not a mailbox id").await;
     }
     // The token is checked before the request's body is read: a stranger's body is never
     // read, and a member's is bounded by the envelope limit.
@@ -308,10 +348,10 @@ async fn stream(
     let no_mailbox = "no such mailbox, or the token does not open it";
     match existing {
         Some(m) if m.verifier != verifier => {
-            return refuse(send, RelayRefusal::NoMailbox, no_mailbox).await;
+            return refuse(store, send, RelayRefusal::NoMailbox, no_mailbox).await;
         }
         None if !create => {
-            return refuse(send, RelayRefusal::NoMailbox, no_mailbox).await;
+            return refuse(store, send, RelayRefusal::NoMailbox, no_mailbox).await;
         }
         None if config.require_team_token => {
             let ok = match &team_token {
@@ -320,6 +360,7 @@ async fn stream(
             };
             if !ok {
                 return refuse(
+                    store,
                     send,
                     RelayRefusal::TeamTokenRequired,
                     "this relay requires a team token to create a notebook's mailbox (ask its operator: duet-relay token new)",
@@ -337,6 +378,7 @@ async fn stream(
         Ok(None) => return Ok(()),
         Err(WireError::TooLarge { .. }) => {
             return refuse(
+                store,
                 send,
                 RelayRefusal::BadRequest,
                 "envelope over the size limit",
@@ -347,11 +389,12 @@ async fn stream(
     };
     if existing.is_none() && !matches!(request, RelayRequest::Push { .. }) {
         // Only a first push creates a mailbox.
-        return refuse(send, RelayRefusal::NoMailbox, no_mailbox).await;
+        return refuse(store, send, RelayRefusal::NoMailbox, no_mailbox).await;
     }
     if let RelayRequest::Push { envelope } | RelayRequest::Compact { envelope, .. } = &request {
         if envelope.len() > config.max_envelope_bytes {
             return refuse(
+                store,
                 send,
                 RelayRefusal::BadRequest,
                 "envelope over the size limit",
@@ -367,7 +410,8 @@ async fn stream(
                 cap = config.max_store_bytes,
                 "push refused: the relay's store is at its disk cap"
             );
-            return refuse(
+            store.metrics().refused(Reason::store_full);
+            return send_refusal(
                 send,
                 RelayRefusal::QuotaExceeded,
                 "the relay's disk is full; ask its operator (a member device can compact its mailbox)",
@@ -380,6 +424,7 @@ async fn stream(
             let (tx, rx) = oneshot::channel();
             store
                 .write(Write::Push {
+                    arrived: Instant::now(),
                     mailbox,
                     verifier,
                     envelope,
@@ -403,6 +448,9 @@ async fn stream(
                     message: "the relay could not store it; retry".into(),
                 },
             };
+            if let RelayReply::Refused { why, .. } = &reply {
+                store.metrics().refused(reason_of(*why));
+            }
             write_reply(&mut send, stall, reply).await?;
         }
         RelayRequest::Pull { after } => {
@@ -445,6 +493,9 @@ async fn stream(
                     message: "the relay could not compact; retry".into(),
                 },
             };
+            if let RelayReply::Refused { why, .. } = &reply {
+                store.metrics().refused(reason_of(*why));
+            }
             write_reply(&mut send, stall, reply).await?;
         }
         RelayRequest::Open { .. } => {

@@ -5,7 +5,12 @@
 //! appends a whole batch, flushes once (sled's flush plus the fsyncs Duet's store adds, see
 //! `duet_core::store::SledEngine`), and only then acknowledges each push. Readers are
 //! capped at the durable head, so a device never sees an entry a crash could take back.
+//!
+//! Beside each mailbox the time of its last write (push or compaction) is kept, for
+//! operators (`duet-relay mailbox list`) and for retention: a mailbox idle longer than the
+//! configured days is deleted whole, through the same writer.
 
+use crate::metrics::RelayMetrics;
 use duet_core::store::{Engine, SledEngine, StoreError, TreeName};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -53,10 +58,25 @@ pub struct MailboxRecord {
     pub bytes: u64,
 }
 
+/// What an operator sees of a mailbox: never its content or who uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxInfo {
+    /// Its id (derived from the notebook's relay token: it names no one).
+    pub id: String,
+    /// Bytes of envelopes held.
+    pub bytes: u64,
+    /// Envelopes held.
+    pub entries: u64,
+    /// When it was last written (Unix milliseconds); `None` before this was recorded.
+    pub last_write_ms: Option<i64>,
+}
+
 /// A write for the writer task.
 pub enum Write {
     /// Create the mailbox if absent, then append.
     Push {
+        /// When the push arrived (for the commit latency metric).
+        arrived: std::time::Instant,
         /// Mailbox id.
         mailbox: String,
         /// Verifier to create it with.
@@ -79,6 +99,13 @@ pub enum Write {
         /// Done.
         reply: oneshot::Sender<Result<u64, RelayStoreError>>,
     },
+    /// Delete a mailbox whole (retention).
+    Delete {
+        /// Mailbox id.
+        mailbox: String,
+        /// Done: whether it existed.
+        reply: oneshot::Sender<Result<bool, RelayStoreError>>,
+    },
 }
 
 /// The result of a push.
@@ -98,6 +125,10 @@ pub struct RelayStore {
     mailboxes: sled::Tree,
     log: sled::Tree,
     tokens: sled::Tree,
+    /// Mailbox id → its last write (Unix milliseconds, big-endian).
+    activity: sled::Tree,
+    /// What the relay counts.
+    metrics: Arc<RelayMetrics>,
     /// Heads that are durable, by mailbox: readers never go past them.
     durable: Mutex<HashMap<String, u64>>,
     writes: mpsc::Sender<Write>,
@@ -134,6 +165,8 @@ impl RelayStore {
             mailboxes: db.open_tree("mailboxes")?,
             log: db.open_tree("log")?,
             tokens: db.open_tree("tokens")?,
+            activity: db.open_tree("activity")?,
+            metrics: Arc::new(RelayMetrics::new()),
             engine,
             durable: Mutex::new(HashMap::new()),
             writes,
@@ -144,11 +177,57 @@ impl RelayStore {
         Ok(store)
     }
 
-    /// Opens the store for offline work (tokens, fingerprint): no writer task.
+    /// Opens the store for offline work (tokens, fingerprint, mailboxes) while no relay
+    /// runs on it: no writer task.
     pub fn open_offline(dir: &Path) -> Result<OfflineStore, RelayStoreError> {
         let engine = SledEngine::open(&dir.join("relay-store"))?;
-        let tokens = engine.db().open_tree("tokens")?;
-        Ok(OfflineStore { engine, tokens })
+        let db = engine.db();
+        Ok(OfflineStore {
+            tokens: db.open_tree("tokens")?,
+            mailboxes: db.open_tree("mailboxes")?,
+            log: db.open_tree("log")?,
+            activity: db.open_tree("activity")?,
+            engine,
+        })
+    }
+
+    /// What the relay counts.
+    pub fn metrics(&self) -> Arc<RelayMetrics> {
+        self.metrics.clone()
+    }
+
+    /// Whether the writer takes writes (it stops only when the relay shuts down).
+    pub fn accepting_writes(&self) -> bool {
+        !self.writes.is_closed()
+    }
+
+    /// How many mailboxes the relay holds.
+    pub fn mailbox_count(&self) -> Result<u64, RelayStoreError> {
+        Ok(self.mailboxes.len() as u64)
+    }
+
+    /// Every mailbox, as operators see them.
+    pub fn mailbox_list(&self) -> Result<Vec<MailboxInfo>, RelayStoreError> {
+        list_mailboxes(&self.mailboxes, &self.activity)
+    }
+
+    /// Mailboxes with no write since `before` (Unix milliseconds). A mailbox whose last
+    /// write was never recorded (made by an older relay) is stamped now instead, so an
+    /// upgrade never deletes anything at once.
+    pub fn idle_since(&self, before: i64) -> Result<Vec<String>, RelayStoreError> {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let mut idle = Vec::new();
+        for info in self.mailbox_list()? {
+            match info.last_write_ms {
+                Some(at) if at < before => idle.push(info.id),
+                Some(_) => {}
+                None => {
+                    self.activity
+                        .insert(info.id.as_bytes(), &now.to_be_bytes())?;
+                }
+            }
+        }
+        Ok(idle)
     }
 
     /// The relay's TLS identity, made on first start.
@@ -250,16 +329,32 @@ impl RelayStore {
     }
 }
 
-/// The store opened for tokens and the fingerprint, with no server running.
+/// The store opened for tokens, the fingerprint and mailboxes, with no server running.
 pub struct OfflineStore {
     engine: SledEngine,
     tokens: sled::Tree,
+    mailboxes: sled::Tree,
+    log: sled::Tree,
+    activity: sled::Tree,
 }
 
 impl OfflineStore {
     /// The relay's TLS identity, made on first use.
     pub fn identity(&self) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
         identity(&self.engine)
+    }
+
+    /// Every mailbox, as operators see them.
+    pub fn mailbox_list(&self) -> Result<Vec<MailboxInfo>, RelayStoreError> {
+        list_mailboxes(&self.mailboxes, &self.activity)
+    }
+
+    /// Deletes a mailbox whole; returns whether it existed. Its devices push their whole
+    /// notebook again on their next sync.
+    pub fn delete_mailbox(&self, id: &str) -> Result<bool, RelayStoreError> {
+        let existed = delete_mailbox(&self.mailboxes, &self.log, &self.activity, id)?;
+        self.engine.flush()?;
+        Ok(existed)
     }
 
     /// Issues a team token; only its hash is kept.
@@ -325,6 +420,47 @@ impl OfflineStore {
     }
 }
 
+fn list_mailboxes(
+    mailboxes: &sled::Tree,
+    activity: &sled::Tree,
+) -> Result<Vec<MailboxInfo>, RelayStoreError> {
+    let mut out = Vec::new();
+    for item in mailboxes.iter() {
+        let (k, v) = item?;
+        let record: MailboxRecord =
+            postcard::from_bytes(&v).map_err(|e| RelayStoreError::Corrupt(e.to_string()))?;
+        let id = String::from_utf8_lossy(&k).into_owned();
+        let last_write_ms = activity
+            .get(&k)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(i64::from_be_bytes);
+        out.push(MailboxInfo {
+            id,
+            bytes: record.bytes,
+            entries: record.head.saturating_sub(record.floor) + u64::from(record.floor > 0),
+            last_write_ms,
+        });
+    }
+    Ok(out)
+}
+
+/// Removes a mailbox's record, log and activity (not flushed); whether it existed.
+fn delete_mailbox(
+    mailboxes: &sled::Tree,
+    log: &sled::Tree,
+    activity: &sled::Tree,
+    id: &str,
+) -> Result<bool, RelayStoreError> {
+    let existed = mailboxes.remove(id.as_bytes())?.is_some();
+    let mut prefix = id.as_bytes().to_vec();
+    prefix.push(0);
+    for key in log.scan_prefix(&prefix).keys() {
+        log.remove(key?)?;
+    }
+    activity.remove(id.as_bytes())?;
+    Ok(existed)
+}
+
 fn identity(engine: &SledEngine) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
     if let (Some(cert), Some(key)) = (
         engine.get(TreeName::Meta, META_TLS_CERT)?,
@@ -377,6 +513,7 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
     for w in batch {
         match w {
             Write::Push {
+                arrived,
                 mailbox,
                 verifier,
                 envelope,
@@ -405,13 +542,18 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                 record.head += 1;
                 record.bytes += envelope.len() as u64;
                 let seq = record.head;
+                let size = envelope.len();
                 if let Err(e) = store.log.insert(log_key(&mailbox, seq), envelope) {
                     failed = Some(e.to_string());
                 }
                 records.insert(mailbox, record);
+                let metrics = store.metrics.clone();
                 replies.push(Box::new(move |r| {
                     let _ = reply.send(match r {
-                        Ok(()) => Ok(PushOutcome::Stored(seq)),
+                        Ok(()) => {
+                            metrics.pushed(size, arrived);
+                            Ok(PushOutcome::Stored(seq))
+                        }
                         Err(e) => Err(RelayStoreError::Corrupt(e)),
                     });
                 }));
@@ -453,10 +595,32 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                     let _ = reply.send(r.map(|()| upto).map_err(RelayStoreError::Corrupt));
                 }));
             }
+            Write::Delete { mailbox, reply } => {
+                // Writes to it earlier in this batch go with it.
+                records.remove(&mailbox);
+                let deleted =
+                    delete_mailbox(&store.mailboxes, &store.log, &store.activity, &mailbox);
+                if let Ok(mut durable) = store.durable.lock() {
+                    durable.remove(&mailbox);
+                }
+                match deleted {
+                    Ok(existed) => replies.push(Box::new(move |r| {
+                        let _ = reply.send(r.map(|()| existed).map_err(RelayStoreError::Corrupt));
+                    })),
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
         }
     }
+    let now = jiff::Timestamp::now().as_millisecond().to_be_bytes();
     for (id, record) in &records {
         if let Err(e) = store.put_mailbox(id, record) {
+            failed = Some(e.to_string());
+        }
+        if let Err(e) = store.activity.insert(id.as_bytes(), &now) {
             failed = Some(e.to_string());
         }
     }

@@ -313,9 +313,20 @@ pub struct Relay {
     pub fingerprint: String,
     /// Its data directory.
     pub data: PathBuf,
+    /// Its standard output after the first line (kept open: a relay printing to a closed
+    /// pipe would fail).
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
 impl Relay {
+    /// The next line the relay printed (its metrics address, when it serves metrics).
+    pub fn next_line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let _ = self.stdout.read_line(&mut line);
+        line
+    }
+
     /// Starts a relay on `listen` (port 0 picks one) with its data in `data`, and a config
     /// file when given (else open: no team token needed). Its log goes to `data/../relay.log`.
     pub fn start(data: &Path, listen: &str, config: Option<&Path>) -> Relay {
@@ -343,7 +354,8 @@ impl Relay {
             .take()
             .unwrap_or_else(|| panic!("relay has no stdout"));
         let mut first = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut first);
+        let mut stdout = std::io::BufReader::new(stdout);
+        let _ = stdout.read_line(&mut first);
         // "duet-relay listening on ADDR (UDP), fingerprint FP"
         let addr = first
             .split_whitespace()
@@ -360,6 +372,7 @@ impl Relay {
             addr,
             fingerprint,
             data: data.to_owned(),
+            stdout,
         }
     }
 

@@ -980,3 +980,145 @@ fn one_device_writes_to_two_mailboxes_under_unrelated_sender_ids() {
         "the same device is recognisable across mailboxes"
     );
 }
+
+/// A GET on the relay's operators' listener: the status code and the body.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("metrics listener");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("request");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply");
+    let code = reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn relay_cmd(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(duet_tests::relay_binary())
+        .args(args)
+        .output()
+        .expect("duet-relay runs")
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+#[test]
+fn operators_read_metrics_health_status_and_mailboxes_and_delete_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        "require_team_token = false\nmetrics_listen = \"127.0.0.1:0\"\nlog_format = \"json\"\n",
+    )
+    .expect("config");
+    let data = dir.path().join("relay");
+    let mut relay = Relay::start(&data, "127.0.0.1:0", Some(&config));
+    let line = relay.next_line();
+    let ops = line
+        .trim()
+        .strip_prefix("duet-relay metrics on http://")
+        .and_then(|l| l.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics address: {line:?}"))
+        .to_owned();
+    assert_eq!(http_get(&ops, "/healthz").0, 200);
+    assert_eq!(http_get(&ops, "/readyz").0, 200);
+    assert_eq!(http_get(&ops, "/nothing").0, 404);
+
+    let (ana, ticket) = notebook_on(&relay, "Canary ops notebook");
+    let bo = join("Bo", &ticket, "report");
+    ana.ok(&["agenda", "add", "ops-canary-item"]);
+    ana.ok(&["sync"]);
+    bo.ok(&["sync"]);
+
+    let (code, text) = http_get(&ops, "/metrics");
+    assert_eq!(code, 200);
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        assert!(line.starts_with("duet_relay_"), "{line}");
+    }
+    assert!(metric(&text, "duet_relay_pushes_total") >= 2.0, "{text}");
+    assert!(metric(&text, "duet_relay_pushed_bytes_total") > 0.0);
+    assert!(metric(&text, "duet_relay_sent_bytes_total") > 0.0);
+    assert!(metric(&text, "duet_relay_commit_seconds_count") >= 2.0);
+    assert!(metric(&text, "duet_relay_mailboxes") >= 1.0);
+    assert!(metric(&text, "duet_relay_connections_accepted_total") >= 2.0);
+    assert!(!text.contains("ops-canary-item") && !text.contains("Canary ops"));
+
+    let status = relay_cmd(&["status", "--metrics", &ops, "--json"]);
+    assert!(status.status.success(), "{status:?}");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status is JSON");
+    assert_eq!(status["ready"], true, "{status}");
+    assert_eq!(status["open"], true);
+    assert_eq!(status["fingerprint"], relay.fingerprint.as_str());
+    let words = relay_cmd(&["status", "--metrics", &ops]);
+    assert!(String::from_utf8_lossy(&words.stdout).contains("ready"));
+
+    let listed = relay_cmd(&["mailbox", "list", "--metrics", &ops, "--json"]);
+    let mailboxes: serde_json::Value =
+        serde_json::from_slice(&listed.stdout).expect("list is JSON");
+    let mailboxes = mailboxes.as_array().cloned().unwrap_or_default();
+    assert!(!mailboxes.is_empty());
+    let now = jiff::Timestamp::now().as_millisecond();
+    for m in &mailboxes {
+        assert!(m["bytes"].as_u64().unwrap_or(0) > 0, "{m}");
+        let at = m["last_write_ms"].as_i64().unwrap_or(0);
+        assert!(now - at < 120_000, "written just now: {m}");
+    }
+
+    // The log is one JSON object per line.
+    let log = std::fs::read_to_string(data.with_extension("log")).expect("log");
+    assert!(log.lines().count() > 0);
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+    }
+
+    // With the relay stopped, the same mailboxes are listed from its data, and one can be
+    // deleted; its devices push everything again and converge.
+    let addr = relay.addr.to_string();
+    assert!(relay.stop(), "the relay stops cleanly");
+    let data_arg = duet_tests::path(&data);
+    let offline = relay_cmd(&["mailbox", "list", "--data", data_arg, "--json"]);
+    let offline: serde_json::Value = serde_json::from_slice(&offline.stdout).expect("JSON");
+    assert_eq!(offline.as_array().map(Vec::len), Some(mailboxes.len()));
+    for m in &mailboxes {
+        let id = m["id"].as_str().unwrap_or_default();
+        let out = relay_cmd(&["mailbox", "delete", id, "--data", data_arg]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let gone = relay_cmd(&["mailbox", "delete", "0123", "--data", data_arg]);
+    assert!(!gone.status.success());
+    let empty = relay_cmd(&["mailbox", "list", "--data", data_arg, "--json"]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&empty.stdout).ok(),
+        Some(serde_json::json!([]))
+    );
+    let _relay = Relay::start(&data, &addr, Some(&config));
+    ana.ok(&["agenda", "add", "after-delete-item"]);
+    ana.ok(&["sync"]);
+    bo.ok(&["sync"]);
+    let items = agenda(&bo);
+    assert!(
+        items.contains(&"ops-canary-item".to_owned())
+            && items.contains(&"after-delete-item".to_owned()),
+        "{items:?}"
+    );
+}
