@@ -38,6 +38,8 @@
 
 #[cfg(feature = "device")]
 pub mod bundle;
+#[cfg(unix)]
+pub mod control;
 pub mod crypto;
 #[cfg(feature = "device")]
 pub mod dates;

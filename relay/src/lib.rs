@@ -8,9 +8,11 @@
 //! - `metrics`: what it counts, as Prometheus series
 //! - `ops`: the operators' HTTP listener (metrics, health, status)
 //! - `retention`: deleting mailboxes idle past the configured days
+//! - `admin`: the owner-only socket through which backups and deletions reach a running relay
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod admin;
 pub mod config;
 pub mod metrics;
 pub mod ops;

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use duet_core::crypto::fingerprint_text;
+use duet_relay::admin::{self, AdminReply, AdminRequest};
 use duet_relay::config::{LogFormat, RelayConfig};
 use duet_relay::ops::{self, OpsState};
 use duet_relay::server::RelayServer;
@@ -66,6 +67,22 @@ enum Command {
     /// The relay's mailboxes: ids, sizes and last writes (never their content).
     #[command(subcommand)]
     Mailbox(MailboxCmd),
+    /// Copy the relay's store to a new directory: consistent, and taken while it serves
+    /// (pushes wait while the copy is made). Start a relay on the copy to restore it.
+    #[command(
+        after_help = "Examples:\n  duet-relay backup --data /var/lib/duet-relay --to /backups/duet-relay-$(date +%F)\n  # restore: stop the relay, then serve from the copy (or move it into place)\n  duet-relay serve --data /backups/duet-relay-2026-12-01 --listen 0.0.0.0:7879"
+    )]
+    Backup {
+        /// The relay's data directory (running or stopped).
+        #[arg(long)]
+        data: PathBuf,
+        /// A new directory for the copy.
+        #[arg(long)]
+        to: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the relay's certificate fingerprint (devices pin it).
     #[command(after_help = "Example:\n  duet-relay fingerprint --data /var/lib/duet-relay")]
     Fingerprint {
@@ -92,7 +109,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum MailboxCmd {
     /// List the mailboxes: from a running relay's metrics listener, or from its data
-    /// directory while it is stopped.
+    /// directory (through the running relay, or on its stopped data).
     #[command(
         after_help = "Examples:\n  duet-relay mailbox list --metrics 127.0.0.1:9479\n  duet-relay mailbox list --data /var/lib/duet-relay --json"
     )]
@@ -105,15 +122,15 @@ enum MailboxCmd {
             conflicts_with = "data"
         )]
         metrics: Option<SocketAddr>,
-        /// The data directory of a stopped relay.
+        /// The relay's data directory.
         #[arg(long)]
         data: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Delete a mailbox whole (its devices push their notebook again on their next sync).
-    /// Run with the relay stopped.
+    /// Delete a mailbox whole (its devices push their notebook again on their next sync),
+    /// through the running relay or on its stopped data.
     #[command(
         after_help = "Example:\n  duet-relay mailbox delete 3fa9c2... --data /var/lib/duet-relay"
     )]
@@ -177,6 +194,12 @@ async fn serve(listen: SocketAddr, data: PathBuf, config: RelayConfig) -> Result
     };
     println!("duet-relay listening on {addr} (UDP), fingerprint {fingerprint}");
     let mut tasks = tokio::task::JoinSet::new();
+    let admin_socket = admin::bind(&data)
+        .with_context(|| format!("making the admin socket in {}", data.display()))?;
+    tasks.spawn(admin_socket.run(
+        admin::handler(store.clone()),
+        until_stopped(stopped.clone()),
+    ));
     if let Some(at) = metrics_listen {
         let listener = tokio::net::TcpListener::bind(at)
             .await
@@ -214,6 +237,15 @@ async fn serve(listen: SocketAddr, data: PathBuf, config: RelayConfig) -> Result
     while tasks.join_next().await.is_some() {}
     tracing::info!("stopped; everything acknowledged is on disk");
     Ok(())
+}
+
+/// A path made absolute against this process's directory (the relay may run elsewhere).
+fn absolute(path: &std::path::Path) -> Result<PathBuf> {
+    Ok(if path.is_relative() {
+        std::env::current_dir()?.join(path)
+    } else {
+        path.to_owned()
+    })
 }
 
 /// A store that will not open offline is most often held by the running relay.
@@ -379,9 +411,16 @@ fn run(cli: Cli) -> Result<()> {
                     serde_json::from_str(&body)
                         .context("the mailbox list is not in a form this duet-relay reads")?
                 }
-                (None, Some(data)) => RelayStore::open_offline(&data)
-                    .map_err(|e| stopped_first(e, &data))?
-                    .mailbox_list()?,
+                (None, Some(data)) => match admin::request(&data, &AdminRequest::ListMailboxes)? {
+                    Some(AdminReply::Mailboxes { list }) => list,
+                    Some(AdminReply::Failed { error }) => {
+                        anyhow::bail!("the relay could not list them: {error}")
+                    }
+                    Some(other) => anyhow::bail!("the relay answered {other:?}"),
+                    None => RelayStore::open_offline(&data)
+                        .map_err(|e| stopped_first(e, &data))?
+                        .mailbox_list()?,
+                },
                 (None, None) => anyhow::bail!("say where: --metrics ADDR or --data DIR"),
             };
             if json {
@@ -404,13 +443,50 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Mailbox(MailboxCmd::Delete { id, data }) => {
-            let store = RelayStore::open_offline(&data).map_err(|e| stopped_first(e, &data))?;
-            if !store.delete_mailbox(&id)? {
+            let existed =
+                match admin::request(&data, &AdminRequest::DeleteMailbox { id: id.clone() })? {
+                    Some(AdminReply::Deleted { existed }) => existed,
+                    Some(AdminReply::Failed { error }) => {
+                        anyhow::bail!("the relay could not delete it: {error}")
+                    }
+                    Some(other) => anyhow::bail!("the relay answered {other:?}"),
+                    None => RelayStore::open_offline(&data)
+                        .map_err(|e| stopped_first(e, &data))?
+                        .delete_mailbox(&id)?,
+                };
+            if !existed {
                 anyhow::bail!("no mailbox {id:?} (duet-relay mailbox list shows them)");
             }
             println!(
                 "Deleted mailbox {id}; its devices push their notebook again on their next sync."
             );
+            Ok(())
+        }
+        Command::Backup { data, to, json } => {
+            let report = match admin::request(&data, &AdminRequest::Backup { to: absolute(&to)? })?
+            {
+                Some(AdminReply::BackedUp { report }) => report,
+                Some(AdminReply::Failed { error }) => {
+                    anyhow::bail!("the relay could not back up: {error}")
+                }
+                Some(other) => anyhow::bail!("the relay answered {other:?}"),
+                None => RelayStore::open_offline(&data)
+                    .map_err(|e| stopped_first(e, &data))?
+                    .backup(&to)?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "Backed up {} mailbox(es), {} in {} records, to {} ({} ms). Restore: serve with --data {}.",
+                    report.mailboxes,
+                    bytes(report.bytes),
+                    report.records,
+                    report.to.display(),
+                    report.millis,
+                    report.to.display()
+                );
+            }
             Ok(())
         }
         Command::Check { addr, fingerprint } => {

@@ -43,6 +43,9 @@ pub enum RelayStoreError {
     /// The writer task is gone (shutting down).
     #[error("the relay is shutting down")]
     Closed,
+    /// An operator's request that cannot be done as asked.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// What the relay keeps about a mailbox.
@@ -70,6 +73,24 @@ pub struct MailboxInfo {
     /// When it was last written (Unix milliseconds); `None` before this was recorded.
     pub last_write_ms: Option<i64>,
 }
+
+/// What a backup copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupReport {
+    /// Where the copy is.
+    pub to: std::path::PathBuf,
+    /// Mailboxes copied.
+    pub mailboxes: u64,
+    /// Records copied, over every tree.
+    pub records: u64,
+    /// Bytes of keys and values copied.
+    pub bytes: u64,
+    /// How long pushes waited while it was taken, in milliseconds.
+    pub millis: u64,
+}
+
+/// The file holding a relay's store inside its data directory.
+pub const STORE_DIR: &str = "relay-store";
 
 /// A write for the writer task.
 pub enum Write {
@@ -99,7 +120,15 @@ pub enum Write {
         /// Done.
         reply: oneshot::Sender<Result<u64, RelayStoreError>>,
     },
-    /// Delete a mailbox whole (retention).
+    /// Copy the whole store to a new directory, between two batches: a consistent copy
+    /// holding every push acknowledged before it and nothing half-written.
+    Backup {
+        /// The new data directory (must not hold a relay store yet).
+        to: std::path::PathBuf,
+        /// Done.
+        reply: oneshot::Sender<Result<BackupReport, RelayStoreError>>,
+    },
+    /// Delete a mailbox whole (retention, or an operator).
     Delete {
         /// Mailbox id.
         mailbox: String,
@@ -121,6 +150,8 @@ pub enum PushOutcome {
 
 /// The relay's store, shared by every connection.
 pub struct RelayStore {
+    /// The data directory.
+    dir: std::path::PathBuf,
     engine: Arc<SledEngine>,
     mailboxes: sled::Tree,
     log: sled::Tree,
@@ -157,11 +188,12 @@ impl RelayStore {
             path: dir.to_owned(),
             source,
         })?;
-        let engine = Arc::new(SledEngine::open(&dir.join("relay-store"))?);
+        let engine = Arc::new(SledEngine::open(&dir.join(STORE_DIR))?);
         let db = engine.db();
         let (writes, queue) = mpsc::channel(MAX_BATCH * 4);
         let (arrivals, _) = broadcast::channel(4096);
         let store = Arc::new(RelayStore {
+            dir: dir.to_owned(),
             mailboxes: db.open_tree("mailboxes")?,
             log: db.open_tree("log")?,
             tokens: db.open_tree("tokens")?,
@@ -180,9 +212,10 @@ impl RelayStore {
     /// Opens the store for offline work (tokens, fingerprint, mailboxes) while no relay
     /// runs on it: no writer task.
     pub fn open_offline(dir: &Path) -> Result<OfflineStore, RelayStoreError> {
-        let engine = SledEngine::open(&dir.join("relay-store"))?;
+        let engine = SledEngine::open(&dir.join(STORE_DIR))?;
         let db = engine.db();
         Ok(OfflineStore {
+            dir: dir.to_owned(),
             tokens: db.open_tree("tokens")?,
             mailboxes: db.open_tree("mailboxes")?,
             log: db.open_tree("log")?,
@@ -331,6 +364,7 @@ impl RelayStore {
 
 /// The store opened for tokens, the fingerprint and mailboxes, with no server running.
 pub struct OfflineStore {
+    dir: std::path::PathBuf,
     engine: SledEngine,
     tokens: sled::Tree,
     mailboxes: sled::Tree,
@@ -347,6 +381,11 @@ impl OfflineStore {
     /// Every mailbox, as operators see them.
     pub fn mailbox_list(&self) -> Result<Vec<MailboxInfo>, RelayStoreError> {
         list_mailboxes(&self.mailboxes, &self.activity)
+    }
+
+    /// Copies the store to a new data directory (the relay is stopped, so it is consistent).
+    pub fn backup(&self, to: &Path) -> Result<BackupReport, RelayStoreError> {
+        copy_store(&self.engine, &self.dir, to)
     }
 
     /// Deletes a mailbox whole; returns whether it existed. Its devices push their whole
@@ -420,6 +459,48 @@ impl OfflineStore {
     }
 }
 
+/// Copies every tree of `from` into a new store in the data directory `to`, flushed, with
+/// the relay's fingerprint file beside it.
+fn copy_store(from: &SledEngine, data: &Path, to: &Path) -> Result<BackupReport, RelayStoreError> {
+    let started = std::time::Instant::now();
+    let target = to.join(STORE_DIR);
+    if target.exists() {
+        return Err(RelayStoreError::Refused(format!(
+            "{} already holds a relay store; back up into a new directory",
+            to.display()
+        )));
+    }
+    std::fs::create_dir_all(to).map_err(|source| StoreError::Io {
+        action: "creating",
+        path: to.to_owned(),
+        source,
+    })?;
+    let copy = SledEngine::open(&target)?;
+    let (src, dst) = (from.db(), copy.db());
+    let (mut records, mut bytes) = (0u64, 0u64);
+    for name in src.tree_names() {
+        let (a, b) = (src.open_tree(&name)?, dst.open_tree(&name)?);
+        for item in a.iter() {
+            let (k, v) = item?;
+            records += 1;
+            bytes += (k.len() + v.len()) as u64;
+            b.insert(k, v)?;
+        }
+    }
+    copy.flush()?;
+    let mailboxes = dst.open_tree("mailboxes")?.len() as u64;
+    if let Ok(fingerprint) = std::fs::read(data.join("fingerprint")) {
+        let _ = std::fs::write(to.join("fingerprint"), fingerprint);
+    }
+    Ok(BackupReport {
+        to: to.to_owned(),
+        mailboxes,
+        records,
+        bytes,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
 fn list_mailboxes(
     mailboxes: &sled::Tree,
     activity: &sled::Tree,
@@ -479,7 +560,8 @@ fn identity(engine: &SledEngine) -> Result<duet_core::net::tls::TlsIdentity, Rel
     Ok(made)
 }
 
-/// The writer task: batches writes, flushes once per batch, then acknowledges.
+/// The writer task: batches writes, flushes once per batch, then acknowledges. A backup
+/// in the queue is taken after the writes before it are flushed, and before those after.
 async fn writer(store: Arc<RelayStore>, mut queue: mpsc::Receiver<Write>) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
@@ -489,18 +571,41 @@ async fn writer(store: Arc<RelayStore>, mut queue: mpsc::Receiver<Write>) {
                 Err(_) => break,
             }
         }
-        let store2 = store.clone();
-        // sled and fsync block: keep them off the async threads.
-        let done = tokio::task::spawn_blocking(move || apply_batch(&store2, batch)).await;
-        if let Ok(heads) = done {
-            if let Ok(mut durable) = store.durable.lock() {
-                for (mailbox, head) in &heads {
-                    durable.insert(mailbox.clone(), *head);
+        let mut pending = Vec::with_capacity(batch.len());
+        for write in batch {
+            match write {
+                Write::Backup { to, reply } => {
+                    apply_and_announce(&store, std::mem::take(&mut pending)).await;
+                    let s = store.clone();
+                    let copied =
+                        tokio::task::spawn_blocking(move || copy_store(&s.engine, &s.dir, &to))
+                            .await
+                            .unwrap_or(Err(RelayStoreError::Closed));
+                    let _ = reply.send(copied);
                 }
+                other => pending.push(other),
             }
-            for (mailbox, head) in heads {
-                let _ = store.arrivals.send((mailbox, head));
+        }
+        apply_and_announce(&store, pending).await;
+    }
+}
+
+/// Applies writes off the async threads (sled and fsync block), then publishes the new
+/// durable heads.
+async fn apply_and_announce(store: &Arc<RelayStore>, batch: Vec<Write>) {
+    if batch.is_empty() {
+        return;
+    }
+    let store2 = store.clone();
+    let done = tokio::task::spawn_blocking(move || apply_batch(&store2, batch)).await;
+    if let Ok(heads) = done {
+        if let Ok(mut durable) = store.durable.lock() {
+            for (mailbox, head) in &heads {
+                durable.insert(mailbox.clone(), *head);
             }
+        }
+        for (mailbox, head) in heads {
+            let _ = store.arrivals.send((mailbox, head));
         }
     }
 }
@@ -594,6 +699,10 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                 replies.push(Box::new(move |r| {
                     let _ = reply.send(r.map(|()| upto).map_err(RelayStoreError::Corrupt));
                 }));
+            }
+            Write::Backup { reply, .. } => {
+                // The writer takes backups itself, between batches.
+                let _ = reply.send(Err(RelayStoreError::Closed));
             }
             Write::Delete { mailbox, reply } => {
                 // Writes to it earlier in this batch go with it.

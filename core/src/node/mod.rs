@@ -13,7 +13,7 @@
 //! code reaches the home only through a handle.
 
 #[cfg(unix)]
-pub mod control;
+pub use crate::control;
 pub mod home;
 pub mod live;
 

@@ -1,5 +1,7 @@
-//! The node's local control socket: a Unix socket in the home through which the front end
-//! on the same machine (each `duet` command) asks the running node to do its work.
+//! A local control socket: a Unix socket in a process's own directory through which
+//! commands on the same machine reach the running process. The node listens on one in its
+//! home (each `duet` command asks it to do its work); the relay on one in its data
+//! directory (`duet-relay backup` while it serves).
 //!
 //! This module carries opaque request and reply bytes in length-prefixed frames and knows
 //! nothing of what they mean: the front end owns its request types and wording. The socket
@@ -71,7 +73,12 @@ impl ControlSocket {
     /// Binds the home's control socket, replacing a stale one (the caller owns the home's
     /// store lock, so no other node can be listening on it).
     pub fn bind(home: &Path) -> Result<ControlSocket, ControlError> {
-        let path = socket_path(home);
+        ControlSocket::bind_path(socket_path(home))
+    }
+
+    /// Binds a control socket at `path`, replacing a stale one (the caller holds the lock
+    /// of what the socket serves, so nothing else listens there).
+    pub fn bind_path(path: PathBuf) -> Result<ControlSocket, ControlError> {
         let io = |source| ControlError::Io {
             path: path.clone(),
             source,
@@ -152,7 +159,12 @@ async fn answer(mut stream: tokio::net::UnixStream, handler: Handler) -> std::io
 /// Sends a request to the node running on `home` and waits for its reply (blocking, no
 /// runtime needed). `Ok(None)` when no node runs there.
 pub fn request(home: &Path, body: &[u8]) -> Result<Option<Vec<u8>>, ControlError> {
-    let path = socket_path(home);
+    request_path(&socket_path(home), body)
+}
+
+/// [`request`] to the control socket at `path`.
+pub fn request_path(path: &Path, body: &[u8]) -> Result<Option<Vec<u8>>, ControlError> {
+    let path = path.to_owned();
     let io = |source| ControlError::Io {
         path: path.clone(),
         source,

@@ -1,0 +1,144 @@
+//! The relay's admin socket: `DATA/relay.sock`, a Unix socket only the relay's own user can
+//! use (mode 0600, and a peer of another user is refused by its credentials), through which
+//! `duet-relay backup` and `duet-relay mailbox list|delete --data DIR` reach a running
+//! relay. Unlike the
+//! metrics listener it changes things, so it is never on the network.
+
+use crate::store::{BackupReport, RelayStore, Write};
+use duet_core::control::{self, ControlSocket, Handler};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// The socket's file name in the data directory.
+pub const ADMIN_SOCKET: &str = "relay.sock";
+
+/// What an operator asks the running relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum AdminRequest {
+    /// A consistent copy of the store into a new data directory.
+    Backup {
+        /// The new directory.
+        to: PathBuf,
+    },
+    /// Delete a mailbox whole.
+    DeleteMailbox {
+        /// Its id.
+        id: String,
+    },
+    /// List the mailboxes.
+    ListMailboxes,
+}
+
+/// The relay's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum AdminReply {
+    /// The backup was taken.
+    BackedUp {
+        /// What it copied.
+        report: BackupReport,
+    },
+    /// The mailbox is gone (or never was).
+    Deleted {
+        /// Whether it existed.
+        existed: bool,
+    },
+    /// The mailboxes.
+    Mailboxes {
+        /// Each, as operators see it.
+        list: Vec<crate::store::MailboxInfo>,
+    },
+    /// It could not be done.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// The admin socket's path in a data directory.
+pub fn socket_path(data: &Path) -> PathBuf {
+    data.join(ADMIN_SOCKET)
+}
+
+/// Binds the admin socket (the caller holds the store's lock, so no other relay listens).
+pub fn bind(data: &Path) -> Result<ControlSocket, control::ControlError> {
+    ControlSocket::bind_path(socket_path(data))
+}
+
+/// Answers admin requests on `store`.
+pub fn handler(store: Arc<RelayStore>) -> Handler {
+    Arc::new(move |body: Vec<u8>| {
+        let store = store.clone();
+        Box::pin(async move {
+            let reply = match serde_json::from_slice::<AdminRequest>(&body) {
+                Ok(request) => answer(&store, request).await,
+                Err(e) => AdminReply::Failed {
+                    error: format!("not an admin request: {e}"),
+                },
+            };
+            serde_json::to_vec(&reply).unwrap_or_default()
+        })
+    })
+}
+
+async fn answer(store: &RelayStore, request: AdminRequest) -> AdminReply {
+    let failed = |e: &dyn std::fmt::Display| AdminReply::Failed {
+        error: e.to_string(),
+    };
+    match request {
+        AdminRequest::ListMailboxes => match store.mailbox_list() {
+            Ok(list) => AdminReply::Mailboxes { list },
+            Err(e) => failed(&e),
+        },
+        AdminRequest::Backup { to } => {
+            let (reply, done) = oneshot::channel();
+            if let Err(e) = store.write(Write::Backup { to, reply }).await {
+                return failed(&e);
+            }
+            match done.await {
+                Ok(Ok(report)) => {
+                    tracing::info!(to = %report.to.display(), mailboxes = report.mailboxes, bytes = report.bytes, millis = report.millis, "backup taken");
+                    AdminReply::BackedUp { report }
+                }
+                Ok(Err(e)) => failed(&e),
+                Err(_) => failed(&"the relay is shutting down"),
+            }
+        }
+        AdminRequest::DeleteMailbox { id } => {
+            let (reply, done) = oneshot::channel();
+            if let Err(e) = store
+                .write(Write::Delete {
+                    mailbox: id.clone(),
+                    reply,
+                })
+                .await
+            {
+                return failed(&e);
+            }
+            match done.await {
+                Ok(Ok(existed)) => {
+                    if existed {
+                        tracing::info!(mailbox = %id, "mailbox deleted by the operator");
+                    }
+                    AdminReply::Deleted { existed }
+                }
+                Ok(Err(e)) => failed(&e),
+                Err(_) => failed(&"the relay is shutting down"),
+            }
+        }
+    }
+}
+
+/// Sends a request to the relay running on `data`; `None` when none runs there.
+pub fn request(data: &Path, request: &AdminRequest) -> anyhow::Result<Option<AdminReply>> {
+    let body = serde_json::to_vec(request)?;
+    let Some(reply) = control::request_path(&socket_path(data), &body)? else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::from_slice(&reply).map_err(|e| {
+        anyhow::anyhow!("the relay answered in a form this duet-relay cannot read: {e}")
+    })?))
+}
