@@ -114,6 +114,7 @@ fn main() {
                     ..Default::default()
                 },
             )
+            .await
         })
         .expect("bind relay");
     let relay_addr = server.local_addr().expect("addr").to_string();

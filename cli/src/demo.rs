@@ -189,7 +189,8 @@ fn via_relay(dir: &std::path::Path, ana: Duet, bo: Duet) -> Result<(usize, Strin
                 require_team_token: false,
                 ..Default::default()
             },
-        )?;
+        )
+        .await?;
         let addr = server.local_addr()?;
         let fingerprint = duet_core::crypto::fingerprint_text(&server.fingerprint());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -89,7 +89,7 @@ async fn answer(store: &RelayStore, request: AdminRequest) -> AdminReply {
         error: e.to_string(),
     };
     match request {
-        AdminRequest::ListMailboxes => match store.mailbox_list() {
+        AdminRequest::ListMailboxes => match store.mailbox_list().await {
             Ok(list) => AdminReply::Mailboxes { list },
             Err(e) => failed(&e),
         },

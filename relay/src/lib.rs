@@ -3,7 +3,8 @@
 //! envelopes and forwards them; it never holds a key and never sees plaintext.
 //!
 //! - `config`: limits, the team-token rule, retention, the operators' listener (TOML)
-//! - `store`: mailboxes and logs on sled, with group commit
+//! - `store`: mailboxes and logs on sled (embedded) or PostgreSQL (`postgres`), with group
+//!   commit
 //! - `server`: the QUIC server
 //! - `metrics`: what it counts, as Prometheus series
 //! - `ops`: the operators' HTTP listener (metrics, health, status)
@@ -16,6 +17,7 @@ pub mod admin;
 pub mod config;
 pub mod metrics;
 pub mod ops;
+pub mod postgres;
 pub mod retention;
 pub mod server;
 pub mod store;

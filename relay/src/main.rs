@@ -33,13 +33,19 @@ enum Command {
         /// Address and UDP port.
         #[arg(long, default_value = "0.0.0.0:7879")]
         listen: SocketAddr,
-        /// Where the relay keeps its identity and mailboxes.
+        /// Where the relay keeps its identity and mailboxes (with --store: only its admin
+        /// socket and fingerprint file; give each process its own).
         #[arg(long)]
         data: PathBuf,
         /// A TOML file of settings (limits, require_team_token, retention_days,
         /// metrics_listen, log_format); a file named *.json is read as JSON.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Keep mailboxes in PostgreSQL instead of sled in --data: several relay processes
+        /// on one database share one identity and deliver each other's pushes live
+        /// (`postgres://user@host/db`, or `host=/var/run/postgresql dbname=duet`).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         /// Let anyone who reaches the relay create mailboxes, without a team token (for a
         /// relay only a trusted network reaches).
         #[arg(long)]
@@ -150,9 +156,12 @@ enum TokenCmd {
         /// A label for the team.
         #[arg(long)]
         label: String,
-        /// The relay's data directory.
-        #[arg(long)]
-        data: PathBuf,
+        /// The relay's data directory (a relay on sled).
+        #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+        data: Option<PathBuf>,
+        /// The relays' database (relays on PostgreSQL: every process takes the token).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// List the labels of issued tokens.
     List {
@@ -176,13 +185,26 @@ enum TokenCmd {
 
 /// `duet-relay serve`: the QUIC server, and with them the operators' listener and the
 /// retention sweep, until SIGTERM or Ctrl-C.
-async fn serve(listen: SocketAddr, data: PathBuf, config: RelayConfig) -> Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    data: PathBuf,
+    database: Option<String>,
+    config: RelayConfig,
+) -> Result<()> {
     let open = !config.require_team_token;
     let metrics_listen = config.metrics_listen;
     let retention_days = config.retention_days;
-    let store = RelayStore::open(&data)
-        .with_context(|| format!("opening the relay store in {}", data.display()))?;
-    let server = RelayServer::bind(store.clone(), listen, config)?;
+    let store = match &database {
+        Some(url) => {
+            std::fs::create_dir_all(&data).with_context(|| format!("making {}", data.display()))?;
+            RelayStore::open_postgres(url)
+                .await
+                .context("opening the relay store in PostgreSQL")?
+        }
+        None => RelayStore::open(&data)
+            .with_context(|| format!("opening the relay store in {}", data.display()))?,
+    };
+    let server = RelayServer::bind(store.clone(), listen, config).await?;
     let addr = server.local_addr()?;
     let fingerprint = fingerprint_text(&server.fingerprint());
     // Public, and readable while the store is locked by this process.
@@ -293,6 +315,7 @@ fn run(cli: Cli) -> Result<()> {
             open,
             metrics,
             log_format,
+            store,
         } => {
             let mut config = match config {
                 Some(path) => RelayConfig::load(&path)?,
@@ -317,7 +340,7 @@ fn run(cli: Cli) -> Result<()> {
                 LogFormat::Json => logs.json().init(),
             }
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-            rt.block_on(serve(listen, data, config))
+            rt.block_on(serve(listen, data, store, config))
         }
         Command::Fingerprint { data } => {
             if let Ok(text) = std::fs::read_to_string(data.join(FINGERPRINT_FILE)) {
@@ -328,9 +351,20 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", fingerprint_text(&store.identity()?.fingerprint()));
             Ok(())
         }
-        Command::Token(TokenCmd::New { label, data }) => {
-            let store = RelayStore::open_offline(&data)?;
-            let token = store.new_team_token(&label)?;
+        Command::Token(TokenCmd::New { label, data, store }) => {
+            let token = match (data, store) {
+                (_, Some(url)) => {
+                    let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+                    rt.block_on(async {
+                        let store = RelayStore::open_postgres(&url)
+                            .await
+                            .context("opening the relays' database")?;
+                        Ok::<_, anyhow::Error>(store.new_team_token(&label).await?)
+                    })?
+                }
+                (Some(data), None) => RelayStore::open_offline(&data)?.new_team_token(&label)?,
+                (None, None) => anyhow::bail!("say where: --data DIR or --store URL"),
+            };
             println!("{token}");
             eprintln!(
                 "Team token for {label:?}: give it to the team; the relay keeps only its hash."

@@ -41,6 +41,9 @@ pub struct Status {
     pub ready: bool,
     /// Whether anyone may create a mailbox (no team token required).
     pub open: bool,
+    /// Where mailboxes are kept: `sled` or `postgres`.
+    #[serde(default)]
+    pub backend: String,
     /// Connections held now.
     pub connections: i64,
     /// Mailboxes held.
@@ -71,7 +74,7 @@ impl OpsState {
         self.metrics.serving() && self.store.accepting_writes()
     }
 
-    fn status(&self) -> Status {
+    async fn status(&self) -> Status {
         Status {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_secs: self.metrics.uptime_secs(),
@@ -79,9 +82,10 @@ impl OpsState {
             fingerprint: self.fingerprint.clone(),
             ready: self.ready(),
             open: self.open,
+            backend: self.store.backend_name().to_owned(),
             connections: self.metrics.connections.get(),
-            mailboxes: self.store.mailbox_count().unwrap_or(0),
-            store_bytes: self.store.bytes_on_disk().unwrap_or(0),
+            mailboxes: self.store.mailbox_count().await.unwrap_or(0),
+            store_bytes: self.store.bytes_on_disk().await.unwrap_or(0),
             pushes: self.metrics.push_count(),
         }
     }
@@ -132,8 +136,8 @@ async fn answer(mut stream: TcpStream, state: &OpsState) -> std::io::Result<()> 
     match path {
         "/metrics" => {
             let body = state.metrics.render(
-                state.store.mailbox_count().unwrap_or(0),
-                state.store.bytes_on_disk().unwrap_or(0),
+                state.store.mailbox_count().await.unwrap_or(0),
+                state.store.bytes_on_disk().await.unwrap_or(0),
             );
             respond(
                 &mut stream,
@@ -147,12 +151,12 @@ async fn answer(mut stream: TcpStream, state: &OpsState) -> std::io::Result<()> 
         "/readyz" if state.ready() => respond(&mut stream, 200, "text/plain", "ready\n").await,
         "/readyz" => respond(&mut stream, 503, "text/plain", "not ready\n").await,
         "/mailboxes" => {
-            let list = state.store.mailbox_list().unwrap_or_default();
+            let list = state.store.mailbox_list().await.unwrap_or_default();
             let body = serde_json::to_string(&list).unwrap_or_default();
             respond(&mut stream, 200, "application/json", &format!("{body}\n")).await
         }
         "/status" => {
-            let body = serde_json::to_string(&state.status()).unwrap_or_default();
+            let body = serde_json::to_string(&state.status().await).unwrap_or_default();
             respond(&mut stream, 200, "application/json", &format!("{body}\n")).await
         }
         _ => respond(&mut stream, 404, "text/plain", "not found\n").await,

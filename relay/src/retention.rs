@@ -31,12 +31,7 @@ async fn sweep_before(
     before: i64,
     days: i64,
 ) -> Result<usize, crate::store::RelayStoreError> {
-    let idle = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.idle_since(before))
-            .await
-            .map_err(|_| crate::store::RelayStoreError::Closed)??
-    };
+    let idle = store.idle_since(before).await?;
     let mut deleted = 0;
     for mailbox in idle {
         let (reply, done) = oneshot::channel();
@@ -100,7 +95,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = RelayStore::open(dir.path()).expect("store");
         push(&store, "aa").await;
-        let written = store.mailbox_list().expect("list");
+        let written = store.mailbox_list().await.expect("list");
         assert_eq!(written.len(), 1);
         assert_eq!(written[0].bytes, 100);
         let at = written[0].last_write_ms.expect("last write recorded");
@@ -108,9 +103,14 @@ mod tests {
         assert_eq!(sweep_before(&store, at - 1, 1).await.expect("sweep"), 0);
         assert_eq!(sweep(&store, 1).await.expect("sweep"), 0);
         assert_eq!(sweep_before(&store, at + 1, 1).await.expect("sweep"), 1);
-        assert!(store.mailbox("aa").expect("read").is_none());
+        assert!(store.mailbox("aa").await.expect("read").is_none());
         assert_eq!(
-            store.entries_after("aa", 0, 1 << 20).expect("log").0.len(),
+            store
+                .entries_after("aa", 0, 1 << 20)
+                .await
+                .expect("log")
+                .0
+                .len(),
             0
         );
         // The mailbox can be made again: its device's next push starts it over.

@@ -69,12 +69,12 @@ impl Drop for Admitted {
 
 impl RelayServer {
     /// Binds `listen` with the relay's identity from `store`.
-    pub fn bind(
+    pub async fn bind(
         store: Arc<RelayStore>,
         listen: SocketAddr,
         config: RelayConfig,
     ) -> anyhow::Result<RelayServer> {
-        let identity = store.identity()?;
+        let identity = store.identity().await?;
         let tls_config = tls::server_config_for(&identity, tls::RELAY_ALPN)?;
         let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls_config)?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(quic));
@@ -269,6 +269,7 @@ async fn send_page(
 ) -> Result<bool, WireError> {
     let (entries, more) = store
         .entries_after(mailbox, *after, REPLY_BYTES)
+        .await
         .map_err(internal)?;
     if let Some((seq, _)) = entries.last() {
         *after = *seq;
@@ -344,7 +345,7 @@ async fn stream(
     // The token is checked before the request's body is read: a stranger's body is never
     // read, and a member's is bounded by the envelope limit.
     let verifier = token_verifier(&token);
-    let existing = store.mailbox(&mailbox).map_err(internal)?;
+    let existing = store.mailbox(&mailbox).await.map_err(internal)?;
     let no_mailbox = "no such mailbox, or the token does not open it";
     match existing {
         Some(m) if m.verifier != verifier => {
@@ -355,7 +356,7 @@ async fn stream(
         }
         None if config.require_team_token => {
             let ok = match &team_token {
-                Some(t) => store.team_token_valid(t).map_err(internal)?,
+                Some(t) => store.team_token_valid(t).await.map_err(internal)?,
                 None => false,
             };
             if !ok {
@@ -403,7 +404,7 @@ async fn stream(
         }
     }
     if matches!(request, RelayRequest::Push { .. }) && config.max_store_bytes > 0 {
-        let held = store.bytes_on_disk().map_err(internal)?;
+        let held = store.bytes_on_disk().await.map_err(internal)?;
         if held >= config.max_store_bytes {
             tracing::warn!(
                 held,

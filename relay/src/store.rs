@@ -43,6 +43,9 @@ pub enum RelayStoreError {
     /// The writer task is gone (shutting down).
     #[error("the relay is shutting down")]
     Closed,
+    /// The database (PostgreSQL) failed or could not be reached.
+    #[error("database: {0}")]
+    Database(String),
     /// An operator's request that cannot be done as asked.
     #[error("{0}")]
     Refused(String),
@@ -148,8 +151,30 @@ pub enum PushOutcome {
     WrongToken,
 }
 
-/// The relay's store, shared by every connection.
+/// The relay's store, shared by every connection: on sled (embedded, the default) or on
+/// PostgreSQL (several relay processes on one database).
 pub struct RelayStore {
+    backend: Backend,
+    /// What the relay counts.
+    metrics: Arc<RelayMetrics>,
+    /// Heads that are durable, by mailbox, on sled: readers never go past them (on
+    /// PostgreSQL readers see committed rows only).
+    durable: Mutex<HashMap<String, u64>>,
+    writes: mpsc::Sender<Write>,
+    /// (mailbox, new durable head) after every flush or commit, this process's and, on
+    /// PostgreSQL, every other process's.
+    pub arrivals: broadcast::Sender<(String, u64)>,
+    /// The store's size as last measured, and when.
+    disk: Mutex<(u64, Option<std::time::Instant>)>,
+}
+
+enum Backend {
+    Sled(SledParts),
+    Postgres(crate::postgres::PgStore),
+}
+
+/// The sled store's trees.
+struct SledParts {
     /// The data directory.
     dir: std::path::PathBuf,
     engine: Arc<SledEngine>,
@@ -158,19 +183,10 @@ pub struct RelayStore {
     tokens: sled::Tree,
     /// Mailbox id → its last write (Unix milliseconds, big-endian).
     activity: sled::Tree,
-    /// What the relay counts.
-    metrics: Arc<RelayMetrics>,
-    /// Heads that are durable, by mailbox: readers never go past them.
-    durable: Mutex<HashMap<String, u64>>,
-    writes: mpsc::Sender<Write>,
-    /// (mailbox, new durable head) after every flush.
-    pub arrivals: broadcast::Sender<(String, u64)>,
-    /// The store's size on disk as last measured, and when.
-    disk: Mutex<(u64, Option<std::time::Instant>)>,
 }
 
-/// How long a measurement of the store's size on disk is used before measuring again
-/// (measuring lists the store's files; pushes come thousands a second).
+/// How long a measurement of the store's size is used before measuring again (measuring
+/// lists the store's files, or asks the database; pushes come thousands a second).
 const DISK_MEASURE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn log_key(mailbox: &str, seq: u64) -> Vec<u8> {
@@ -181,7 +197,7 @@ fn log_key(mailbox: &str, seq: u64) -> Vec<u8> {
 }
 
 impl RelayStore {
-    /// Opens the store in `dir` and starts its writer task (needs a tokio runtime).
+    /// Opens the sled store in `dir` and starts its writer task (needs a tokio runtime).
     pub fn open(dir: &Path) -> Result<Arc<RelayStore>, RelayStoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             action: "creating",
@@ -190,23 +206,43 @@ impl RelayStore {
         })?;
         let engine = Arc::new(SledEngine::open(&dir.join(STORE_DIR))?);
         let db = engine.db();
-        let (writes, queue) = mpsc::channel(MAX_BATCH * 4);
-        let (arrivals, _) = broadcast::channel(4096);
-        let store = Arc::new(RelayStore {
+        let parts = SledParts {
             dir: dir.to_owned(),
             mailboxes: db.open_tree("mailboxes")?,
             log: db.open_tree("log")?,
             tokens: db.open_tree("tokens")?,
             activity: db.open_tree("activity")?,
-            metrics: Arc::new(RelayMetrics::new()),
             engine,
+        };
+        let (store, queue) = RelayStore::with(Backend::Sled(parts));
+        tokio::spawn(writer(store.clone(), queue));
+        Ok(store)
+    }
+
+    /// Opens the store on PostgreSQL (`postgres://…` or a key=value connection string),
+    /// making its tables if needed, and starts its writer and its listener.
+    pub async fn open_postgres(url: &str) -> Result<Arc<RelayStore>, RelayStoreError> {
+        let (pg, client) = crate::postgres::PgStore::open(url).await?;
+        let (store, queue) = RelayStore::with(Backend::Postgres(pg));
+        if let Backend::Postgres(pg) = &store.backend {
+            pg.listen(store.arrivals.clone());
+        }
+        tokio::spawn(pg_writer(store.clone(), client, queue));
+        Ok(store)
+    }
+
+    fn with(backend: Backend) -> (Arc<RelayStore>, mpsc::Receiver<Write>) {
+        let (writes, queue) = mpsc::channel(MAX_BATCH * 4);
+        let (arrivals, _) = broadcast::channel(4096);
+        let store = Arc::new(RelayStore {
+            backend,
+            metrics: Arc::new(RelayMetrics::new()),
             durable: Mutex::new(HashMap::new()),
             writes,
             arrivals,
             disk: Mutex::new((0, None)),
         });
-        tokio::spawn(writer(store.clone(), queue));
-        Ok(store)
+        (store, queue)
     }
 
     /// Opens the store for offline work (tokens, fingerprint, mailboxes) while no relay
@@ -224,6 +260,21 @@ impl RelayStore {
         })
     }
 
+    fn sled(&self) -> Option<&SledParts> {
+        match &self.backend {
+            Backend::Sled(parts) => Some(parts),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Which backend holds the data, for operators.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sled(_) => "sled",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
     /// What the relay counts.
     pub fn metrics(&self) -> Arc<RelayMetrics> {
         self.metrics.clone()
@@ -235,70 +286,84 @@ impl RelayStore {
     }
 
     /// How many mailboxes the relay holds.
-    pub fn mailbox_count(&self) -> Result<u64, RelayStoreError> {
-        Ok(self.mailboxes.len() as u64)
+    pub async fn mailbox_count(&self) -> Result<u64, RelayStoreError> {
+        match &self.backend {
+            Backend::Sled(p) => Ok(p.mailboxes.len() as u64),
+            Backend::Postgres(pg) => Ok(pg.totals().await?.0),
+        }
     }
 
     /// Every mailbox, as operators see them.
-    pub fn mailbox_list(&self) -> Result<Vec<MailboxInfo>, RelayStoreError> {
-        list_mailboxes(&self.mailboxes, &self.activity)
+    pub async fn mailbox_list(&self) -> Result<Vec<MailboxInfo>, RelayStoreError> {
+        match &self.backend {
+            Backend::Sled(p) => list_mailboxes(&p.mailboxes, &p.activity),
+            Backend::Postgres(pg) => pg.mailbox_list().await,
+        }
     }
 
-    /// Mailboxes with no write since `before` (Unix milliseconds). A mailbox whose last
-    /// write was never recorded (made by an older relay) is stamped now instead, so an
-    /// upgrade never deletes anything at once.
-    pub fn idle_since(&self, before: i64) -> Result<Vec<String>, RelayStoreError> {
+    /// Mailboxes with no write since `before` (Unix milliseconds). On sled, a mailbox whose
+    /// last write was never recorded (made by an older relay) is stamped now instead, so
+    /// an upgrade never deletes anything at once.
+    pub async fn idle_since(&self, before: i64) -> Result<Vec<String>, RelayStoreError> {
+        let p = match &self.backend {
+            Backend::Sled(p) => p,
+            Backend::Postgres(pg) => return pg.idle_since(before).await,
+        };
         let now = jiff::Timestamp::now().as_millisecond();
         let mut idle = Vec::new();
-        for info in self.mailbox_list()? {
+        for info in list_mailboxes(&p.mailboxes, &p.activity)? {
             match info.last_write_ms {
                 Some(at) if at < before => idle.push(info.id),
                 Some(_) => {}
                 None => {
-                    self.activity
-                        .insert(info.id.as_bytes(), &now.to_be_bytes())?;
+                    p.activity.insert(info.id.as_bytes(), &now.to_be_bytes())?;
                 }
             }
         }
         Ok(idle)
     }
 
-    /// The relay's TLS identity, made on first start.
-    pub fn identity(&self) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
-        identity(self.engine.as_ref())
-    }
-
-    /// A mailbox's record.
-    pub fn mailbox(&self, id: &str) -> Result<Option<MailboxRecord>, RelayStoreError> {
-        match self.mailboxes.get(id.as_bytes())? {
-            Some(v) => Ok(Some(
-                postcard::from_bytes(&v).map_err(|e| RelayStoreError::Corrupt(e.to_string()))?,
-            )),
-            None => Ok(None),
+    /// The relay's TLS identity, made on first start (on PostgreSQL, once for every process).
+    pub async fn identity(&self) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
+        match &self.backend {
+            Backend::Sled(p) => identity(p.engine.as_ref()),
+            Backend::Postgres(pg) => pg.identity().await,
         }
     }
 
-    /// The durable head of a mailbox.
-    pub fn durable_head(&self, id: &str) -> Result<u64, RelayStoreError> {
+    /// A mailbox's record.
+    pub async fn mailbox(&self, id: &str) -> Result<Option<MailboxRecord>, RelayStoreError> {
+        match &self.backend {
+            Backend::Sled(p) => p.mailbox(id),
+            Backend::Postgres(pg) => pg.mailbox(id).await,
+        }
+    }
+
+    /// The durable head of a mailbox on sled.
+    fn durable_head(&self, p: &SledParts, id: &str) -> Result<u64, RelayStoreError> {
         if let Some(h) = self.durable.lock().ok().and_then(|d| d.get(id).copied()) {
             return Ok(h);
         }
         // Not written since start: everything on disk is durable.
-        Ok(self.mailbox(id)?.map_or(0, |m| m.head))
+        Ok(p.mailbox(id)?.map_or(0, |m| m.head))
     }
 
     /// Entries after `after`, up to the durable head, at most `max_bytes` of them (at least
     /// one). Returns them and whether more remain.
-    pub fn entries_after(
+    pub async fn entries_after(
         &self,
         id: &str,
         after: u64,
         max_bytes: usize,
     ) -> Result<(Entries, bool), RelayStoreError> {
-        let head = self.durable_head(id)?;
+        let p = match &self.backend {
+            Backend::Sled(p) => p,
+            Backend::Postgres(pg) => return pg.entries_after(id, after, max_bytes).await,
+        };
+        let head = self.durable_head(p, id)?;
         let mut out = Vec::new();
         let mut size = 0;
-        for item in self
+        for item in p
             .log
             .range(log_key(id, after.saturating_add(1))..=log_key(id, head))
         {
@@ -317,28 +382,55 @@ impl RelayStore {
         Ok((out, false))
     }
 
-    /// The store's size on disk, measured at most once a second.
-    pub fn bytes_on_disk(&self) -> Result<u64, RelayStoreError> {
+    /// The store's size (on disk for sled; the envelopes' bytes on PostgreSQL), measured
+    /// at most once a second.
+    pub async fn bytes_on_disk(&self) -> Result<u64, RelayStoreError> {
+        {
+            let disk = self
+                .disk
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let (bytes, Some(at)) = *disk {
+                if at.elapsed() < DISK_MEASURE_EVERY {
+                    return Ok(bytes);
+                }
+            }
+        }
+        let bytes = match &self.backend {
+            Backend::Sled(p) => p.engine.size_on_disk()?,
+            Backend::Postgres(pg) => pg.totals().await?.1,
+        };
         let mut disk = self
             .disk
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let (bytes, Some(at)) = *disk {
-            if at.elapsed() < DISK_MEASURE_EVERY {
-                return Ok(bytes);
-            }
-        }
-        let bytes = self.engine.size_on_disk()?;
         *disk = (bytes, Some(std::time::Instant::now()));
         Ok(bytes)
     }
 
-    /// Whether `hash` is a team token's hash.
-    pub fn team_token_valid(&self, token: &str) -> Result<bool, RelayStoreError> {
-        Ok(self
-            .tokens
-            .get(blake3::hash(token.as_bytes()).as_bytes())?
-            .is_some())
+    /// Whether `token` is a team token.
+    pub async fn team_token_valid(&self, token: &str) -> Result<bool, RelayStoreError> {
+        match &self.backend {
+            Backend::Sled(p) => Ok(p
+                .tokens
+                .get(blake3::hash(token.as_bytes()).as_bytes())?
+                .is_some()),
+            Backend::Postgres(pg) => pg.team_token_valid(token).await,
+        }
+    }
+
+    /// Issues a team token (on PostgreSQL, for every process; on sled, see
+    /// [`OfflineStore::new_team_token`]).
+    pub async fn new_team_token(&self, label: &str) -> Result<String, RelayStoreError> {
+        let token = fresh_team_token();
+        match &self.backend {
+            Backend::Sled(p) => {
+                put_team_token(&p.tokens, label, &token)?;
+                p.engine.flush()?;
+            }
+            Backend::Postgres(pg) => pg.new_team_token(label, &token).await?,
+        }
+        Ok(token)
     }
 
     /// Queues a write for the writer task.
@@ -349,9 +441,23 @@ impl RelayStore {
             .map_err(|_| RelayStoreError::Closed)
     }
 
-    /// Makes everything durable (shutdown).
+    /// Makes everything durable (shutdown; on PostgreSQL every commit already is).
     pub fn flush(&self) -> Result<(), RelayStoreError> {
-        Ok(self.engine.flush()?)
+        match &self.backend {
+            Backend::Sled(p) => Ok(p.engine.flush()?),
+            Backend::Postgres(_) => Ok(()),
+        }
+    }
+}
+
+impl SledParts {
+    fn mailbox(&self, id: &str) -> Result<Option<MailboxRecord>, RelayStoreError> {
+        match self.mailboxes.get(id.as_bytes())? {
+            Some(v) => Ok(Some(
+                postcard::from_bytes(&v).map_err(|e| RelayStoreError::Corrupt(e.to_string()))?,
+            )),
+            None => Ok(None),
+        }
     }
 
     fn put_mailbox(&self, id: &str, m: &MailboxRecord) -> Result<(), RelayStoreError> {
@@ -360,6 +466,29 @@ impl RelayStore {
         self.mailboxes.insert(id.as_bytes(), bytes)?;
         Ok(())
     }
+}
+
+/// A new team token: `dt_` and 32 base32 characters (160 random bits).
+fn fresh_team_token() -> String {
+    let mut raw = [0u8; 20];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    format!(
+        "dt_{}",
+        data_encoding::BASE32_NOPAD
+            .encode(&raw)
+            .to_ascii_lowercase()
+    )
+}
+
+/// Keeps a team token's hash with its label.
+fn put_team_token(tokens: &sled::Tree, label: &str, token: &str) -> Result<(), RelayStoreError> {
+    let record =
+        serde_json::json!({ "label": label, "created": jiff::Timestamp::now().to_string() });
+    tokens.insert(
+        blake3::hash(token.as_bytes()).as_bytes(),
+        record.to_string().as_bytes(),
+    )?;
+    Ok(())
 }
 
 /// The store opened for tokens, the fingerprint and mailboxes, with no server running.
@@ -398,20 +527,8 @@ impl OfflineStore {
 
     /// Issues a team token; only its hash is kept.
     pub fn new_team_token(&self, label: &str) -> Result<String, RelayStoreError> {
-        let mut raw = [0u8; 20];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
-        let token = format!(
-            "dt_{}",
-            data_encoding::BASE32_NOPAD
-                .encode(&raw)
-                .to_ascii_lowercase()
-        );
-        let record =
-            serde_json::json!({ "label": label, "created": jiff::Timestamp::now().to_string() });
-        self.tokens.insert(
-            blake3::hash(token.as_bytes()).as_bytes(),
-            record.to_string().as_bytes(),
-        )?;
+        let token = fresh_team_token();
+        put_team_token(&self.tokens, label, &token)?;
         self.engine.flush()?;
         Ok(token)
     }
@@ -577,16 +694,39 @@ async fn writer(store: Arc<RelayStore>, mut queue: mpsc::Receiver<Write>) {
                 Write::Backup { to, reply } => {
                     apply_and_announce(&store, std::mem::take(&mut pending)).await;
                     let s = store.clone();
-                    let copied =
-                        tokio::task::spawn_blocking(move || copy_store(&s.engine, &s.dir, &to))
-                            .await
-                            .unwrap_or(Err(RelayStoreError::Closed));
+                    let copied = tokio::task::spawn_blocking(move || match s.sled() {
+                        Some(p) => copy_store(&p.engine, &p.dir, &to),
+                        None => crate::postgres::backup_refused(),
+                    })
+                    .await
+                    .unwrap_or(Err(RelayStoreError::Closed));
                     let _ = reply.send(copied);
                 }
                 other => pending.push(other),
             }
         }
         apply_and_announce(&store, pending).await;
+    }
+}
+
+/// The writer on PostgreSQL: each batch is one transaction, acknowledged after `COMMIT`.
+async fn pg_writer(
+    store: Arc<RelayStore>,
+    mut client: tokio_postgres::Client,
+    mut queue: mpsc::Receiver<Write>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let heads = crate::postgres::apply_batch(&mut client, &store.metrics, batch).await;
+        for (mailbox, head) in heads {
+            let _ = store.arrivals.send((mailbox, head));
+        }
     }
 }
 
@@ -612,6 +752,10 @@ async fn apply_and_announce(store: &Arc<RelayStore>, batch: Vec<Write>) {
 
 /// Applies a batch and flushes; replies to each write. Returns the new heads.
 fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
+    // Only the sled store's writer calls this.
+    let Some(p) = store.sled() else {
+        return Vec::new();
+    };
     let mut records: HashMap<String, MailboxRecord> = HashMap::new();
     let mut replies: Vec<Reply> = Vec::new();
     let mut failed: Option<String> = None;
@@ -627,7 +771,7 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
             } => {
                 let record = match records.get(&mailbox).copied() {
                     Some(r) => Some(r),
-                    None => store.mailbox(&mailbox).ok().flatten(),
+                    None => p.mailbox(&mailbox).ok().flatten(),
                 };
                 let mut record = record.unwrap_or(MailboxRecord {
                     verifier,
@@ -648,7 +792,7 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                 record.bytes += envelope.len() as u64;
                 let seq = record.head;
                 let size = envelope.len();
-                if let Err(e) = store.log.insert(log_key(&mailbox, seq), envelope) {
+                if let Err(e) = p.log.insert(log_key(&mailbox, seq), envelope) {
                     failed = Some(e.to_string());
                 }
                 records.insert(mailbox, record);
@@ -671,7 +815,7 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
             } => {
                 let record = match records.get(&mailbox).copied() {
                     Some(r) => Some(r),
-                    None => store.mailbox(&mailbox).ok().flatten(),
+                    None => p.mailbox(&mailbox).ok().flatten(),
                 };
                 let Some(mut record) = record else {
                     let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
@@ -679,18 +823,15 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                 };
                 let upto = upto.min(record.head).max(record.floor);
                 let mut freed = 0u64;
-                for (k, v) in store
+                for (k, v) in p
                     .log
                     .range(log_key(&mailbox, record.floor)..=log_key(&mailbox, upto))
                     .flatten()
                 {
                     freed += v.len() as u64;
-                    let _ = store.log.remove(k);
+                    let _ = p.log.remove(k);
                 }
-                if let Err(e) = store
-                    .log
-                    .insert(log_key(&mailbox, upto), envelope.as_slice())
-                {
+                if let Err(e) = p.log.insert(log_key(&mailbox, upto), envelope.as_slice()) {
                     failed = Some(e.to_string());
                 }
                 record.bytes = record.bytes.saturating_sub(freed) + envelope.len() as u64;
@@ -707,8 +848,7 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
             Write::Delete { mailbox, reply } => {
                 // Writes to it earlier in this batch go with it.
                 records.remove(&mailbox);
-                let deleted =
-                    delete_mailbox(&store.mailboxes, &store.log, &store.activity, &mailbox);
+                let deleted = delete_mailbox(&p.mailboxes, &p.log, &p.activity, &mailbox);
                 if let Ok(mut durable) = store.durable.lock() {
                     durable.remove(&mailbox);
                 }
@@ -726,15 +866,15 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
     }
     let now = jiff::Timestamp::now().as_millisecond().to_be_bytes();
     for (id, record) in &records {
-        if let Err(e) = store.put_mailbox(id, record) {
+        if let Err(e) = p.put_mailbox(id, record) {
             failed = Some(e.to_string());
         }
-        if let Err(e) = store.activity.insert(id.as_bytes(), &now) {
+        if let Err(e) = p.activity.insert(id.as_bytes(), &now) {
             failed = Some(e.to_string());
         }
     }
     if failed.is_none() {
-        if let Err(e) = store.engine.flush() {
+        if let Err(e) = p.engine.flush() {
             failed = Some(e.to_string());
         }
     }

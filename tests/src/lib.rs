@@ -330,6 +330,11 @@ impl Relay {
     /// Starts a relay on `listen` (port 0 picks one) with its data in `data`, and a config
     /// file when given (else open: no team token needed). Its log goes to `data/../relay.log`.
     pub fn start(data: &Path, listen: &str, config: Option<&Path>) -> Relay {
+        Relay::start_with(data, listen, config, &[])
+    }
+
+    /// [`Relay::start`] with more arguments to `serve` (`--store URL`, say).
+    pub fn start_with(data: &Path, listen: &str, config: Option<&Path>, more: &[&str]) -> Relay {
         use std::io::BufRead;
         let log = data.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
@@ -339,6 +344,7 @@ impl Relay {
             .unwrap_or_else(|e| panic!("relay log: {e}"));
         let mut cmd = Command::new(relay_binary());
         cmd.args(["serve", "--listen", listen, "--data", path(data)]);
+        cmd.args(more);
         match config {
             Some(c) => cmd.args(["--config", path(c)]),
             // Tests' relays are on loopback: no team token unless a config asks for one.
@@ -361,7 +367,12 @@ impl Relay {
             .split_whitespace()
             .nth(3)
             .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("relay did not start: {first:?}"));
+            .unwrap_or_else(|| {
+                panic!(
+                    "relay did not start: {first:?}; its log: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
         let fingerprint = first
             .split_whitespace()
             .last()
@@ -500,4 +511,132 @@ pub async fn send_huge_frame(send: &mut quinn::SendStream) {
         }
     }
     let _ = send.finish();
+}
+
+/// A private PostgreSQL server for one test: Debian's server binaries
+/// (`/usr/lib/postgresql/*/bin`; `.ci/run` installs them) on a fresh cluster in a temp
+/// dir, reachable on a Unix socket only. Run as the `postgres` user when the test runs as
+/// root (the server refuses root).
+#[derive(Debug)]
+pub struct Postgres {
+    child: std::process::Child,
+    /// The connection string for `duet-relay serve --store`, to the test's own database.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    /// Starts the server and makes the database `duet`.
+    pub fn start() -> Postgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|dirs| {
+                dirs.filter_map(|d| d.ok().map(|d| d.path().join("bin")))
+                    .filter(|b| b.join("postgres").exists())
+                    .max()
+            })
+            .unwrap_or_else(|| {
+                panic!("PostgreSQL's server is needed for this test: apt-get install postgresql (.ci/run installs it)")
+            });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = runs_as_root();
+        let as_owner = |program: PathBuf| {
+            let mut cmd = if root {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    "--reuid=postgres",
+                    "--regid=postgres",
+                    "--init-groups",
+                    "--",
+                ])
+                .arg(program);
+                c
+            } else {
+                Command::new(program)
+            };
+            cmd.env_remove("PGDATA");
+            cmd
+        };
+        if root {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status();
+            assert!(status.is_ok_and(|s| s.success()), "chown to postgres");
+        }
+        let data = dir.path().join("data");
+        let out = as_owner(bin.join("initdb"))
+            .args(["--auth=trust", "--username=postgres", "--no-sync", "-D"])
+            .arg(&data)
+            .output()
+            .expect("initdb runs");
+        assert!(out.status.success(), "initdb: {out:?}");
+        let child = as_owner(bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(dir.path())
+            .args(["-p", "5432", "-c", "listen_addresses=", "-c", "fsync=on"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("postgres starts");
+        let mut pg = Postgres {
+            child,
+            url: String::new(),
+            _dir: dir,
+        };
+        let socket = pg._dir.path().to_owned();
+        let start = std::time::Instant::now();
+        loop {
+            let ready = Command::new("pg_isready")
+                .arg("-h")
+                .arg(&socket)
+                .args(["-p", "5432", "-U", "postgres"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ready {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "postgres did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let made = Command::new("psql")
+            .arg("-h")
+            .arg(&socket)
+            .args(["-p", "5432", "-U", "postgres", "-c", "CREATE DATABASE duet"])
+            .output()
+            .expect("psql runs");
+        assert!(made.status.success(), "CREATE DATABASE: {made:?}");
+        pg.url = format!(
+            "host={} port=5432 user=postgres dbname=duet",
+            socket.display()
+        );
+        pg
+    }
+}
+
+/// Whether this process runs as root (uid 0), read from /proc without unsafe code.
+fn runs_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGQUIT: immediate shutdown; the cluster is thrown away with the temp dir.
+        let _ = Command::new("kill")
+            .args(["-QUIT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
 }

@@ -1203,3 +1203,116 @@ fn relay_fingerprint(data: &std::path::Path) -> String {
     let out = relay_cmd(&["fingerprint", "--data", duet_tests::path(data)]);
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+#[test]
+fn two_relay_processes_on_one_postgres_deliver_live_and_survive_a_sigkill() {
+    use std::io::BufRead;
+    let pg = duet_tests::Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ["--store", pg.url.as_str()];
+    let first = Relay::start_with(&dir.path().join("a"), "127.0.0.1:0", None, &store);
+    let second = Relay::start_with(&dir.path().join("b"), "127.0.0.1:0", None, &store);
+    assert_eq!(
+        first.fingerprint, second.fingerprint,
+        "every process shows devices the same identity"
+    );
+    let second_addr = second.addr.to_string();
+    let (ana, ticket) = notebook_on(&first, "Canary postgres notebook");
+    let bo = join("Bo", &ticket, "report");
+    // Bo talks to the second process (as a round-robin address would send him there).
+    bo.ok(&[
+        "relay",
+        "set",
+        &second_addr,
+        "--fingerprint",
+        &second.fingerprint,
+    ]);
+    bo.ok(&["sync"]);
+
+    // Live: Bo subscribes to the second process; Ana pushes through the first.
+    let mut watch = bo
+        .command()
+        .args(["--json", "watch"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("watch");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let _ = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("watch started");
+    std::thread::sleep(Duration::from_millis(300));
+    ana.ok(&["agenda", "add", "pg-live-marker"]);
+    ana.ok(&["sync"]);
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the second process delivered the first one's push live");
+    assert!(line.contains("\"agenda_items\":1"), "{line}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    // The first process is SIGKILLed while Ana pushes through it; she carries on through
+    // the second, and nothing a push acknowledged is lost.
+    let home = ana.home.path().to_owned();
+    let pusher = std::thread::spawn(move || {
+        let (mut added, mut acknowledged) = (Vec::new(), Vec::new());
+        for n in 0..40 {
+            let run = |args: &[&str]| {
+                std::process::Command::new(duet_tests::duet_binary())
+                    .env("DUET_HOME", &home)
+                    .env("DUET_KEYCHAIN", "off")
+                    .args(args)
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            };
+            let item = format!("pg-push-{n}");
+            if !run(&["agenda", "add", &item]) {
+                break;
+            }
+            added.push(item.clone());
+            // The first failed push is the relay dying: stop pushing through it.
+            if !run(&["sync", "--relay"]) {
+                break;
+            }
+            acknowledged.push(item);
+        }
+        (added, acknowledged)
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    first.kill();
+    let (added, acknowledged) = pusher.join().expect("pusher");
+    assert!(
+        !acknowledged.is_empty(),
+        "some pushes went through before the kill"
+    );
+    ana.ok(&[
+        "relay",
+        "set",
+        &second_addr,
+        "--fingerprint",
+        &second.fingerprint,
+    ]);
+    ana.ok(&["sync"]);
+    bo.ok(&["sync"]);
+    let items = agenda(&bo);
+    for want in acknowledged
+        .iter()
+        .chain(["pg-live-marker".to_owned()].iter())
+    {
+        assert!(items.contains(want), "{want} missing: {items:?}");
+    }
+    for want in &added {
+        assert!(
+            items.contains(want),
+            "{want} (pushed again after the switch) missing: {items:?}"
+        );
+    }
+}

@@ -1,0 +1,555 @@
+//! The relay's store on PostgreSQL (`--store postgres://…`), for several relay processes
+//! behind one address sharing one database.
+//!
+//! - Tables `duet_relay_meta` (the shared TLS identity, so every process shows devices the
+//!   same fingerprint), `duet_relay_mailboxes`, `duet_relay_log` and `duet_relay_tokens`
+//!   (hashes only), made on first start under an advisory lock.
+//! - Group commit: each process's writer takes a batch of pushes, compactions and deletions
+//!   into one transaction (the mailboxes' rows locked in id order, the log rows inserted in
+//!   one statement) and acknowledges each push only after `COMMIT` returns.
+//! - Live delivery across processes: the transaction calls `pg_notify` for every mailbox
+//!   it grew; PostgreSQL delivers them at commit to every relay process that `LISTEN`s, and
+//!   each wakes its own subscribers. A process that loses its listening connection
+//!   reconnects with backoff (subscribers then catch up on their next page).
+//!
+//! Readers see only committed rows, so a device never reads an entry a crash could take
+//! back. Connections are plain TCP (or a Unix socket): keep the database on a private
+//! network, as its operators already do.
+
+use crate::store::{BackupReport, MailboxInfo, MailboxRecord, PushOutcome, RelayStoreError, Write};
+use duet_core::net::tls::TlsIdentity;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
+
+/// The channel devices' arrivals are announced on.
+pub const CHANNEL: &str = "duet_relay_arrivals";
+/// Connections for reads (tokio-postgres pipelines queries on each).
+const READERS: usize = 4;
+/// Entries read per page query before the byte cap applies.
+const PAGE_ROWS: i64 = 512;
+/// Longest wait between attempts to listen again after the connection was lost.
+const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+SELECT pg_advisory_xact_lock(7879);
+CREATE TABLE IF NOT EXISTS duet_relay_meta (
+    key text PRIMARY KEY,
+    value bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS duet_relay_mailboxes (
+    id text PRIMARY KEY,
+    verifier bytea NOT NULL,
+    head bigint NOT NULL,
+    floor bigint NOT NULL,
+    bytes bigint NOT NULL,
+    last_write timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS duet_relay_log (
+    mailbox text NOT NULL,
+    seq bigint NOT NULL,
+    envelope bytea NOT NULL,
+    PRIMARY KEY (mailbox, seq));
+CREATE TABLE IF NOT EXISTS duet_relay_tokens (
+    hash bytea PRIMARY KEY,
+    label text NOT NULL,
+    created timestamptz NOT NULL DEFAULT now());
+";
+
+/// A store on PostgreSQL: reading connections; the writer and the listener own theirs.
+pub struct PgStore {
+    url: String,
+    readers: Vec<Client>,
+    next: AtomicUsize,
+}
+
+fn db(e: tokio_postgres::Error) -> RelayStoreError {
+    RelayStoreError::Database(e.to_string())
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Opens a connection whose background task is spawned (for queries only).
+async fn connect(url: &str) -> Result<Client, RelayStoreError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(db)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!(error = %e, "a database connection ended");
+        }
+    });
+    Ok(client)
+}
+
+impl PgStore {
+    /// Connects, makes the tables if needed, and returns the store and the writer's own
+    /// connection.
+    pub async fn open(url: &str) -> Result<(PgStore, Client), RelayStoreError> {
+        let mut writer = connect(url).await?;
+        let tx = writer.transaction().await.map_err(db)?;
+        tx.batch_execute(SCHEMA).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            readers.push(connect(url).await?);
+        }
+        Ok((
+            PgStore {
+                url: url.to_owned(),
+                readers,
+                next: AtomicUsize::new(0),
+            },
+            writer,
+        ))
+    }
+
+    fn reader(&self) -> &Client {
+        let at = self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        &self.readers[at]
+    }
+
+    /// The relay's identity, made once for every process of the database.
+    pub async fn identity(&self) -> Result<TlsIdentity, RelayStoreError> {
+        let made = TlsIdentity::generate()
+            .map_err(|e| RelayStoreError::Corrupt(format!("making the relay certificate: {e}")))?;
+        let client = self.reader();
+        client
+            .execute(
+                "INSERT INTO duet_relay_meta (key, value) VALUES ('tls_cert', $1), ('tls_key', $2) ON CONFLICT (key) DO NOTHING",
+                &[&made.cert_der, &made.key_der],
+            )
+            .await
+            .map_err(db)?;
+        let rows = client
+            .query(
+                "SELECT key, value FROM duet_relay_meta WHERE key IN ('tls_cert', 'tls_key')",
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        let get = |key: &str| {
+            rows.iter()
+                .find(|r| r.get::<_, &str>(0) == key)
+                .map(|r| r.get::<_, Vec<u8>>(1))
+                .ok_or_else(|| RelayStoreError::Corrupt(format!("no {key} in the database")))
+        };
+        Ok(TlsIdentity {
+            cert_der: get("tls_cert")?,
+            key_der: get("tls_key")?,
+        })
+    }
+
+    /// A mailbox's record.
+    pub async fn mailbox(&self, id: &str) -> Result<Option<MailboxRecord>, RelayStoreError> {
+        let row = self
+            .reader()
+            .query_opt(
+                "SELECT verifier, head, floor, bytes FROM duet_relay_mailboxes WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(db)?;
+        row.map(|r| record(r.get(0), r.get(1), r.get(2), r.get(3)))
+            .transpose()
+    }
+
+    /// Committed entries after `after`, at most `max_bytes` of them (at least one).
+    pub async fn entries_after(
+        &self,
+        id: &str,
+        after: u64,
+        max_bytes: usize,
+    ) -> Result<(crate::store::Entries, bool), RelayStoreError> {
+        let rows = self
+            .reader()
+            .query(
+                "SELECT seq, envelope FROM duet_relay_log WHERE mailbox = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                &[&id, &to_i64(after), &PAGE_ROWS],
+            )
+            .await
+            .map_err(db)?;
+        let full = rows.len() as i64 == PAGE_ROWS;
+        let mut out = Vec::new();
+        let mut size = 0;
+        for row in rows {
+            let envelope: Vec<u8> = row.get(1);
+            if !out.is_empty() && size + envelope.len() > max_bytes {
+                return Ok((out, true));
+            }
+            size += envelope.len();
+            out.push((to_u64(row.get(0)), envelope));
+        }
+        Ok((out, full))
+    }
+
+    /// Whether `token` is a team token.
+    pub async fn team_token_valid(&self, token: &str) -> Result<bool, RelayStoreError> {
+        let hash = blake3::hash(token.as_bytes()).as_bytes().to_vec();
+        Ok(self
+            .reader()
+            .query_opt("SELECT 1 FROM duet_relay_tokens WHERE hash = $1", &[&hash])
+            .await
+            .map_err(db)?
+            .is_some())
+    }
+
+    /// Issues a team token; only its hash is kept.
+    pub async fn new_team_token(&self, label: &str, token: &str) -> Result<(), RelayStoreError> {
+        let hash = blake3::hash(token.as_bytes()).as_bytes().to_vec();
+        self.reader()
+            .execute(
+                "INSERT INTO duet_relay_tokens (hash, label) VALUES ($1, $2)",
+                &[&hash, &label],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Mailboxes held, and the bytes of their envelopes.
+    pub async fn totals(&self) -> Result<(u64, u64), RelayStoreError> {
+        let row = self
+            .reader()
+            .query_one(
+                "SELECT count(*), coalesce(sum(bytes), 0)::bigint FROM duet_relay_mailboxes",
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        Ok((to_u64(row.get(0)), to_u64(row.get(1))))
+    }
+
+    /// Every mailbox, as operators see them.
+    pub async fn mailbox_list(&self) -> Result<Vec<MailboxInfo>, RelayStoreError> {
+        let rows = self
+            .reader()
+            .query(
+                "SELECT id, bytes, head, floor, (extract(epoch FROM last_write) * 1000)::bigint FROM duet_relay_mailboxes ORDER BY id",
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let (head, floor) = (to_u64(r.get(2)), to_u64(r.get(3)));
+                MailboxInfo {
+                    id: r.get(0),
+                    bytes: to_u64(r.get(1)),
+                    entries: head.saturating_sub(floor) + u64::from(floor > 0),
+                    last_write_ms: Some(r.get(4)),
+                }
+            })
+            .collect())
+    }
+
+    /// Mailboxes with no write since `before` (Unix milliseconds).
+    pub async fn idle_since(&self, before: i64) -> Result<Vec<String>, RelayStoreError> {
+        let rows = self
+            .reader()
+            .query(
+                "SELECT id FROM duet_relay_mailboxes WHERE last_write < to_timestamp($1::bigint / 1000.0)",
+                &[&before],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Listens for other processes' arrivals and passes them to `arrivals`, reconnecting
+    /// with backoff when the connection is lost.
+    pub fn listen(&self, arrivals: broadcast::Sender<(String, u64)>) {
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match listen_once(&url, &arrivals).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "lost the database's arrivals; listening again");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_LISTEN_BACKOFF);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// One listening connection, until it fails.
+async fn listen_once(
+    url: &str,
+    arrivals: &broadcast::Sender<(String, u64)>,
+) -> Result<(), RelayStoreError> {
+    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await.map_err(db)?;
+    // The LISTEN's reply comes through the connection polled below.
+    let statement = format!("LISTEN {CHANNEL}");
+    let listen = client.batch_execute(&statement);
+    tokio::pin!(listen);
+    let mut listening = false;
+    loop {
+        tokio::select! {
+            done = &mut listen, if !listening => {
+                done.map_err(db)?;
+                listening = true;
+            }
+            message = std::future::poll_fn(|cx| connection.poll_message(cx)) => match message {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    if let Some((mailbox, head)) = n.payload().rsplit_once(':') {
+                        if let Ok(head) = head.parse() {
+                            // No subscriber in this process is not an error.
+                            let _ = arrivals.send((mailbox.to_owned(), head));
+                        }
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(db(e)),
+                None => {
+                    return Err(RelayStoreError::Database(
+                        "the listening connection closed".into(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn record(
+    verifier: Vec<u8>,
+    head: i64,
+    floor: i64,
+    bytes: i64,
+) -> Result<MailboxRecord, RelayStoreError> {
+    Ok(MailboxRecord {
+        verifier: verifier
+            .try_into()
+            .map_err(|_| RelayStoreError::Corrupt("a verifier is not 32 bytes".into()))?,
+        head: to_u64(head),
+        floor: to_u64(floor),
+        bytes: to_u64(bytes),
+    })
+}
+
+/// A reply to send once the batch's transaction has committed (or failed).
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Applies a batch in one transaction and commits; replies to each write after `COMMIT`.
+/// Returns the mailboxes grown, with their new heads.
+pub async fn apply_batch(
+    client: &mut Client,
+    metrics: &Arc<crate::metrics::RelayMetrics>,
+    batch: Vec<Write>,
+) -> Vec<(String, u64)> {
+    let mut replies: Vec<Reply> = Vec::new();
+    let result = transaction(client, metrics, batch, &mut replies).await;
+    let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, "a batch failed to commit; its pushes were refused");
+    }
+    for reply in replies {
+        reply(outcome.clone());
+    }
+    result.unwrap_or_default()
+}
+
+async fn transaction(
+    client: &mut Client,
+    metrics: &Arc<crate::metrics::RelayMetrics>,
+    batch: Vec<Write>,
+    replies: &mut Vec<Reply>,
+) -> Result<Vec<(String, u64)>, RelayStoreError> {
+    let tx = client.transaction().await.map_err(db)?;
+    // Mailboxes new to the database are made first (another process may make the same one
+    // at the same moment: the verifier check below settles who made it).
+    let ids: BTreeSet<String> = batch
+        .iter()
+        .filter_map(|w| match w {
+            Write::Push { mailbox, .. }
+            | Write::Compact { mailbox, .. }
+            | Write::Delete { mailbox, .. } => Some(mailbox.clone()),
+            Write::Backup { .. } => None,
+        })
+        .collect();
+    for w in &batch {
+        if let Write::Push {
+            mailbox, verifier, ..
+        } = w
+        {
+            tx.execute(
+                "INSERT INTO duet_relay_mailboxes (id, verifier, head, floor, bytes) VALUES ($1, $2, 0, 0, 0) ON CONFLICT (id) DO NOTHING",
+                &[mailbox, &verifier.to_vec()],
+            )
+            .await
+            .map_err(db)?;
+        }
+    }
+    let id_list: Vec<String> = ids.into_iter().collect();
+    let rows = tx
+        .query(
+            "SELECT id, verifier, head, floor, bytes FROM duet_relay_mailboxes WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &[&id_list],
+        )
+        .await
+        .map_err(db)?;
+    let mut records: HashMap<String, MailboxRecord> = HashMap::new();
+    for r in rows {
+        records.insert(r.get(0), record(r.get(1), r.get(2), r.get(3), r.get(4))?);
+    }
+    let mut inserts: Vec<(String, u64, Vec<u8>)> = Vec::new();
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    for w in batch {
+        match w {
+            Write::Push {
+                arrived,
+                mailbox,
+                verifier,
+                envelope,
+                quota,
+                reply,
+            } => {
+                let Some(record) = records.get_mut(&mailbox) else {
+                    let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
+                    continue;
+                };
+                if record.verifier != verifier {
+                    let _ = reply.send(Ok(PushOutcome::WrongToken));
+                    continue;
+                }
+                if record.bytes + envelope.len() as u64 > quota {
+                    let _ = reply.send(Ok(PushOutcome::OverQuota));
+                    continue;
+                }
+                record.head += 1;
+                record.bytes += envelope.len() as u64;
+                let seq = record.head;
+                let size = envelope.len();
+                inserts.push((mailbox.clone(), seq, envelope));
+                changed.insert(mailbox);
+                let metrics = metrics.clone();
+                replies.push(Box::new(move |r| {
+                    let _ = reply.send(match r {
+                        Ok(()) => {
+                            metrics.pushed(size, arrived);
+                            Ok(PushOutcome::Stored(seq))
+                        }
+                        Err(e) => Err(RelayStoreError::Database(e)),
+                    });
+                }));
+            }
+            Write::Compact {
+                mailbox,
+                upto,
+                envelope,
+                reply,
+            } => {
+                let Some(record) = records.get_mut(&mailbox) else {
+                    let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
+                    continue;
+                };
+                let upto = upto.min(record.head).max(record.floor);
+                // Entries of this batch in the range go too.
+                let mut freed = 0u64;
+                inserts.retain(|(m, seq, e)| {
+                    let gone = *m == mailbox && *seq >= record.floor && *seq <= upto;
+                    if gone {
+                        freed += e.len() as u64;
+                    }
+                    !gone
+                });
+                let row = tx
+                    .query_one(
+                        "WITH gone AS (DELETE FROM duet_relay_log WHERE mailbox = $1 AND seq >= $2 AND seq <= $3 RETURNING length(envelope) AS n) SELECT coalesce(sum(n), 0)::bigint FROM gone",
+                        &[&mailbox, &to_i64(record.floor), &to_i64(upto)],
+                    )
+                    .await
+                    .map_err(db)?;
+                freed += to_u64(row.get(0));
+                record.bytes = record.bytes.saturating_sub(freed) + envelope.len() as u64;
+                record.floor = upto;
+                inserts.push((mailbox.clone(), upto, envelope));
+                changed.insert(mailbox);
+                replies.push(Box::new(move |r| {
+                    let _ = reply.send(r.map(|()| upto).map_err(RelayStoreError::Database));
+                }));
+            }
+            Write::Delete { mailbox, reply } => {
+                inserts.retain(|(m, _, _)| *m != mailbox);
+                changed.remove(&mailbox);
+                let existed = records.remove(&mailbox).is_some();
+                tx.execute("DELETE FROM duet_relay_log WHERE mailbox = $1", &[&mailbox])
+                    .await
+                    .map_err(db)?;
+                tx.execute(
+                    "DELETE FROM duet_relay_mailboxes WHERE id = $1",
+                    &[&mailbox],
+                )
+                .await
+                .map_err(db)?;
+                replies.push(Box::new(move |r| {
+                    let _ = reply.send(r.map(|()| existed).map_err(RelayStoreError::Database));
+                }));
+            }
+            Write::Backup { reply, .. } => {
+                let _ = reply.send(Err(RelayStoreError::Refused(
+                    "a relay on PostgreSQL is backed up with the database's own tools (pg_dump, or its replication)".into(),
+                )));
+            }
+        }
+    }
+    if !inserts.is_empty() {
+        let (mailboxes, rest): (Vec<String>, Vec<(u64, Vec<u8>)>) =
+            inserts.into_iter().map(|(m, s, e)| (m, (s, e))).unzip();
+        let (seqs, envelopes): (Vec<i64>, Vec<Vec<u8>>) =
+            rest.into_iter().map(|(s, e)| (to_i64(s), e)).unzip();
+        tx.execute(
+            "INSERT INTO duet_relay_log (mailbox, seq, envelope) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[])",
+            &[&mailboxes, &seqs, &envelopes],
+        )
+        .await
+        .map_err(db)?;
+    }
+    let grown: Vec<(String, u64)> = changed
+        .iter()
+        .filter_map(|m| records.get(m).map(|r| (m.clone(), r.head)))
+        .collect();
+    if !records.is_empty() {
+        let mut ids = Vec::new();
+        let (mut heads, mut floors, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, r) in &records {
+            ids.push(id.clone());
+            heads.push(to_i64(r.head));
+            floors.push(to_i64(r.floor));
+            bytes.push(to_i64(r.bytes));
+        }
+        tx.execute(
+            "UPDATE duet_relay_mailboxes AS m SET head = v.head, floor = v.floor, bytes = v.bytes, last_write = now() FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, head, floor, bytes) WHERE m.id = v.id",
+            &[&ids, &heads, &floors, &bytes],
+        )
+        .await
+        .map_err(db)?;
+    }
+    if !grown.is_empty() {
+        let payloads: Vec<String> = grown.iter().map(|(m, h)| format!("{m}:{h}")).collect();
+        tx.execute(
+            &format!("SELECT pg_notify('{CHANNEL}', p) FROM UNNEST($1::text[]) AS p"),
+            &[&payloads],
+        )
+        .await
+        .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(grown)
+}
+
+/// A backup of a relay on PostgreSQL is the database's own.
+pub fn backup_refused() -> Result<BackupReport, RelayStoreError> {
+    Err(RelayStoreError::Refused(
+        "a relay on PostgreSQL is backed up with the database's own tools (pg_dump, or its replication)".into(),
+    ))
+}
