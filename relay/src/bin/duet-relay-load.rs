@@ -6,6 +6,11 @@
 //! memory per idle connected device, durable pushes per second of 1 KB envelopes, and
 //! push-to-delivery latency to subscribed devices. Run a release build:
 //! `cargo run --release -p duet-relay --bin duet-relay-load -- --devices 10000`.
+//!
+//! `--store URL` starts two relay processes on one PostgreSQL database instead of one on
+//! sled: pushers spread over both, and delivery is measured across them (pushes through
+//! the first, subscribers on the second). `--relay ADDR --fingerprint FP` aims at a relay
+//! already running (`--pid` adds its memory).
 
 use anyhow::{anyhow, Context, Result};
 use clap::Parser;
@@ -33,6 +38,18 @@ struct Args {
     /// Active devices in the delivery phase (half push, half subscribe).
     #[arg(long, default_value_t = 1_000)]
     active: usize,
+    /// Start two relay processes on this PostgreSQL database instead of one on sled.
+    #[arg(long, value_name = "URL", conflicts_with = "relay")]
+    store: Option<String>,
+    /// Aim at a relay already running at this address (it must be open: no team token).
+    #[arg(long, requires = "fingerprint")]
+    relay: Option<SocketAddr>,
+    /// The running relay's fingerprint.
+    #[arg(long)]
+    fingerprint: Option<String>,
+    /// The running relay's process id, to measure its memory.
+    #[arg(long)]
+    pid: Option<u32>,
 }
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
@@ -59,20 +76,25 @@ fn rss_kib(pid: u32) -> Result<u64> {
 }
 
 struct RelayProcess {
-    child: std::process::Child,
+    /// The process, when this tool started it.
+    child: Option<std::process::Child>,
+    /// Its pid, when known.
+    pid: Option<u32>,
     addr: SocketAddr,
     fingerprint: [u8; 32],
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for RelayProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
-fn start_relay() -> Result<RelayProcess> {
+fn start_relay(store: Option<&str>) -> Result<RelayProcess> {
     let exe = std::env::current_exe()?;
     let bin = exe.with_file_name("duet-relay");
     let dir = tempfile::tempdir()?;
@@ -86,6 +108,7 @@ fn start_relay() -> Result<RelayProcess> {
         .arg(dir.path().join("data"))
         .arg("--config")
         .arg(&config)
+        .args(store.map(|url| ["--store", url]).into_iter().flatten())
         .env("RUST_LOG", "warn")
         .envs(
             std::env::var("MALLOC_ARENA_MAX")
@@ -110,10 +133,11 @@ fn start_relay() -> Result<RelayProcess> {
         .and_then(duet_core::crypto::parse_fingerprint)
         .ok_or_else(|| anyhow!("no fingerprint in {line}"))?;
     Ok(RelayProcess {
-        child,
+        pid: Some(child.id()),
+        child: Some(child),
         addr,
         fingerprint,
-        _dir: dir,
+        _dir: Some(dir),
     })
 }
 
@@ -180,14 +204,41 @@ fn key(i: usize) -> MailboxKey {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let relay = start_relay()?;
-    let pid = relay.child.id();
+    let relays: Vec<RelayProcess> = match (&args.relay, &args.store) {
+        (Some(addr), _) => vec![RelayProcess {
+            child: None,
+            pid: args.pid,
+            addr: *addr,
+            fingerprint: args
+                .fingerprint
+                .as_deref()
+                .and_then(duet_core::crypto::parse_fingerprint)
+                .ok_or_else(|| anyhow!("--fingerprint is not a relay fingerprint"))?,
+            _dir: None,
+        }],
+        (None, Some(url)) => vec![start_relay(Some(url))?, start_relay(Some(url))?],
+        (None, None) => vec![start_relay(None)?],
+    };
+    let relay = &relays[0];
+    let last = &relays[relays.len() - 1];
     let identity = TlsIdentity::generate()?;
     let (echo, echo_fp) = echo_server(&identity).await?;
     let echo_addr = echo.local_addr()?;
     println!(
-        "relay pid {pid} at {}, echo baseline at {echo_addr}",
-        relay.addr
+        "{} relay process(es) ({}) at {}, echo baseline at {echo_addr}",
+        relays.len(),
+        if args.store.is_some() {
+            "PostgreSQL"
+        } else if args.relay.is_some() {
+            "running"
+        } else {
+            "sled"
+        },
+        relays
+            .iter()
+            .map(|r| r.addr.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     // 1. Connection setup, sequential: relay vs raw quinn (same TLS, same machine).
@@ -237,7 +288,8 @@ async fn main() -> Result<()> {
     );
 
     // 3. Idle devices: how much relay memory each holds.
-    let before = rss_kib(pid)?;
+    let pid = relay.pid;
+    let before = pid.map(rss_kib).transpose()?.unwrap_or(0);
     let mut idle = Vec::with_capacity(args.devices);
     let idle_config = {
         let config = tls::client_config_for(
@@ -272,7 +324,7 @@ async fn main() -> Result<()> {
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(pid)?;
+    let after = pid.map(rss_kib).transpose()?.unwrap_or(0);
     println!(
         "{} idle devices connected in {:.1} s; relay RSS {} -> {} KiB: {:.1} KiB per device",
         idle.len(),
@@ -288,16 +340,14 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // 4. Durable pushes per second: each acknowledged only after the relay's flush.
+    // Pushers are spread over every relay process.
     let clients: Vec<Arc<RelayClient>> = {
         let mut v = Vec::new();
-        for _ in 0..16 {
+        for i in 0..16 {
+            let to = &relays[i % relays.len()];
             v.push(Arc::new(
-                RelayClient::connect(
-                    &identity,
-                    relay.addr,
-                    Pins::Exactly([relay.fingerprint].into()),
-                )
-                .await?,
+                RelayClient::connect(&identity, to.addr, Pins::Exactly([to.fingerprint].into()))
+                    .await?,
             ));
         }
         v
@@ -331,14 +381,16 @@ async fn main() -> Result<()> {
     let epoch = Instant::now();
     let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut subs = tokio::task::JoinSet::new();
+    // Subscribers on the last process, pushers on the first: across processes when the
+    // relays share a database.
     let sub_clients: Vec<Arc<RelayClient>> = {
         let mut v = Vec::new();
         for _ in 0..pairs {
             v.push(Arc::new(
                 RelayClient::connect(
                     &identity,
-                    relay.addr,
-                    Pins::Exactly([relay.fingerprint].into()),
+                    last.addr,
+                    Pins::Exactly([last.fingerprint].into()),
                 )
                 .await?,
             ));
@@ -406,6 +458,8 @@ async fn main() -> Result<()> {
         ms(percentile(&mut lat, 0.5)),
         ms(percentile(&mut lat, 0.99))
     );
-    println!("relay RSS at the end: {} KiB", rss_kib(pid)?);
+    if let Some(pid) = pid {
+        println!("relay RSS at the end: {} KiB", rss_kib(pid)?);
+    }
     Ok(())
 }
