@@ -376,18 +376,27 @@ async fn transaction(
             Write::Backup { .. } => None,
         })
         .collect();
+    let mut new_ids: Vec<String> = Vec::new();
+    let mut new_verifiers: Vec<Vec<u8>> = Vec::new();
+    let mut seen = BTreeSet::new();
     for w in &batch {
         if let Write::Push {
             mailbox, verifier, ..
         } = w
         {
-            tx.execute(
-                "INSERT INTO duet_relay_mailboxes (id, verifier, head, floor, bytes) VALUES ($1, $2, 0, 0, 0) ON CONFLICT (id) DO NOTHING",
-                &[mailbox, &verifier.to_vec()],
-            )
-            .await
-            .map_err(db)?;
+            if seen.insert(mailbox.as_str()) {
+                new_ids.push(mailbox.clone());
+                new_verifiers.push(verifier.to_vec());
+            }
         }
+    }
+    if !new_ids.is_empty() {
+        tx.execute(
+            "INSERT INTO duet_relay_mailboxes (id, verifier, head, floor, bytes) SELECT id, v, 0, 0, 0 FROM UNNEST($1::text[], $2::bytea[]) AS t(id, v) ON CONFLICT (id) DO NOTHING",
+            &[&new_ids, &new_verifiers],
+        )
+        .await
+        .map_err(db)?;
     }
     let id_list: Vec<String> = ids.into_iter().collect();
     let rows = tx

@@ -166,7 +166,14 @@ pub struct RelayStore {
     pub arrivals: broadcast::Sender<(String, u64)>,
     /// The store's size as last measured, and when.
     disk: Mutex<(u64, Option<std::time::Instant>)>,
+    /// When each mailbox's last write was last recorded (sled): it is recorded again only
+    /// [`ACTIVITY_EVERY_MS`] later, so a busy mailbox costs one more write a minute, not
+    /// one per batch.
+    activity_seen: Mutex<HashMap<String, i64>>,
 }
+
+/// How stale a mailbox's recorded last write may be (retention counts in days).
+const ACTIVITY_EVERY_MS: i64 = 60_000;
 
 enum Backend {
     Sled(SledParts),
@@ -241,6 +248,7 @@ impl RelayStore {
             writes,
             arrivals,
             disk: Mutex::new((0, None)),
+            activity_seen: Mutex::new(HashMap::new()),
         });
         (store, queue)
     }
@@ -852,6 +860,9 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                 if let Ok(mut durable) = store.durable.lock() {
                     durable.remove(&mailbox);
                 }
+                if let Ok(mut seen) = store.activity_seen.lock() {
+                    seen.remove(&mailbox);
+                }
                 match deleted {
                     Ok(existed) => replies.push(Box::new(move |r| {
                         let _ = reply.send(r.map(|()| existed).map_err(RelayStoreError::Corrupt));
@@ -864,15 +875,23 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
             }
         }
     }
-    let now = jiff::Timestamp::now().as_millisecond().to_be_bytes();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut seen = store
+        .activity_seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for (id, record) in &records {
         if let Err(e) = p.put_mailbox(id, record) {
             failed = Some(e.to_string());
         }
-        if let Err(e) = p.activity.insert(id.as_bytes(), &now) {
-            failed = Some(e.to_string());
+        if seen.get(id).is_none_or(|at| now - at >= ACTIVITY_EVERY_MS) {
+            if let Err(e) = p.activity.insert(id.as_bytes(), &now.to_be_bytes()) {
+                failed = Some(e.to_string());
+            }
+            seen.insert(id.clone(), now);
         }
     }
+    drop(seen);
     if failed.is_none() {
         if let Err(e) = p.engine.flush() {
             failed = Some(e.to_string());
