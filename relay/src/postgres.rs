@@ -60,8 +60,15 @@ CREATE TABLE IF NOT EXISTS duet_relay_tokens (
 /// A store on PostgreSQL: reading connections; the writer and the listener own theirs.
 pub struct PgStore {
     url: String,
-    readers: Vec<Client>,
+    readers: Vec<Reader>,
     next: AtomicUsize,
+}
+
+/// A reading connection with the statements every request runs prepared.
+struct Reader {
+    client: Client,
+    mailbox: tokio_postgres::Statement,
+    page: tokio_postgres::Statement,
 }
 
 fn db(e: tokio_postgres::Error) -> RelayStoreError {
@@ -97,7 +104,25 @@ impl PgStore {
         tx.commit().await.map_err(db)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(connect(url).await?);
+            let client = connect(url).await?;
+            let mailbox = client
+                .prepare(
+                    "SELECT verifier, head, floor, bytes FROM duet_relay_mailboxes WHERE id = $1",
+                )
+                .await
+                .map_err(db)?;
+            let page = client
+                .prepare(
+                    "SELECT seq, envelope FROM duet_relay_log WHERE mailbox = $1 AND seq > $2 \
+                     ORDER BY seq LIMIT $3",
+                )
+                .await
+                .map_err(db)?;
+            readers.push(Reader {
+                client,
+                mailbox,
+                page,
+            });
         }
         Ok((
             PgStore {
@@ -109,9 +134,13 @@ impl PgStore {
         ))
     }
 
-    fn reader(&self) -> &Client {
+    fn next_reader(&self) -> &Reader {
         let at = self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         &self.readers[at]
+    }
+
+    fn reader(&self) -> &Client {
+        &self.next_reader().client
     }
 
     /// The relay's identity, made once for every process of the database.
@@ -147,12 +176,10 @@ impl PgStore {
 
     /// A mailbox's record.
     pub async fn mailbox(&self, id: &str) -> Result<Option<MailboxRecord>, RelayStoreError> {
-        let row = self
-            .reader()
-            .query_opt(
-                "SELECT verifier, head, floor, bytes FROM duet_relay_mailboxes WHERE id = $1",
-                &[&id],
-            )
+        let reader = self.next_reader();
+        let row = reader
+            .client
+            .query_opt(&reader.mailbox, &[&id])
             .await
             .map_err(db)?;
         row.map(|r| record(r.get(0), r.get(1), r.get(2), r.get(3)))
@@ -166,12 +193,10 @@ impl PgStore {
         after: u64,
         max_bytes: usize,
     ) -> Result<(crate::store::Entries, bool), RelayStoreError> {
-        let rows = self
-            .reader()
-            .query(
-                "SELECT seq, envelope FROM duet_relay_log WHERE mailbox = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                &[&id, &to_i64(after), &PAGE_ROWS],
-            )
+        let reader = self.next_reader();
+        let rows = reader
+            .client
+            .query(&reader.page, &[&id, &to_i64(after), &PAGE_ROWS])
             .await
             .map_err(db)?;
         let full = rows.len() as i64 == PAGE_ROWS;
@@ -336,6 +361,55 @@ fn record(
     })
 }
 
+/// The writer's statements, prepared once per connection (each unprepared query would cost
+/// a round trip more).
+pub struct Prepared {
+    new_mailboxes: tokio_postgres::Statement,
+    lock: tokio_postgres::Statement,
+    write: tokio_postgres::Statement,
+}
+
+/// Prepares the writer's statements on its connection.
+pub async fn prepare(client: &Client) -> Result<Prepared, RelayStoreError> {
+    Ok(Prepared {
+        new_mailboxes: client
+            .prepare(
+                "INSERT INTO duet_relay_mailboxes (id, verifier, head, floor, bytes) \
+                 SELECT id, v, 0, 0, 0 FROM UNNEST($1::text[], $2::bytea[]) AS t(id, v) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .await
+            .map_err(db)?,
+        lock: client
+            .prepare(
+                "SELECT id, verifier, head, floor, bytes FROM duet_relay_mailboxes \
+                 WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            )
+            .await
+            .map_err(db)?,
+        // The log rows, the records and the notifications in one round trip.
+        write: client
+            .prepare(&format!(
+                "WITH logged AS (INSERT INTO duet_relay_log (mailbox, seq, envelope) \
+                   SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[])), \
+                 updated AS (UPDATE duet_relay_mailboxes AS m SET head = v.head, \
+                   floor = v.floor, bytes = v.bytes, last_write = now() \
+                   FROM UNNEST($4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) \
+                   AS v(id, head, floor, bytes) WHERE m.id = v.id) \
+                 SELECT pg_notify('{CHANNEL}', p) FROM UNNEST($8::text[]) AS p"
+            ))
+            .await
+            .map_err(db)?,
+    })
+}
+
+/// Opens the writer's connection again after it was lost, with its statements.
+pub async fn reconnect(url: &str) -> Result<(Client, Prepared), RelayStoreError> {
+    let client = connect(url).await?;
+    let prepared = prepare(&client).await?;
+    Ok((client, prepared))
+}
+
 /// A reply to send once the batch's transaction has committed (or failed).
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
@@ -343,11 +417,12 @@ type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// Returns the mailboxes grown, with their new heads.
 pub async fn apply_batch(
     client: &mut Client,
+    prepared: &Prepared,
     metrics: &Arc<crate::metrics::RelayMetrics>,
     batch: Vec<Write>,
 ) -> Vec<(String, u64)> {
     let mut replies: Vec<Reply> = Vec::new();
-    let result = transaction(client, metrics, batch, &mut replies).await;
+    let result = transaction(client, prepared, metrics, batch, &mut replies).await;
     let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
     if let Err(e) = &outcome {
         tracing::error!(error = %e, "a batch failed to commit; its pushes were refused");
@@ -360,6 +435,7 @@ pub async fn apply_batch(
 
 async fn transaction(
     client: &mut Client,
+    prepared: &Prepared,
     metrics: &Arc<crate::metrics::RelayMetrics>,
     batch: Vec<Write>,
     replies: &mut Vec<Reply>,
@@ -376,6 +452,20 @@ async fn transaction(
             Write::Backup { .. } => None,
         })
         .collect();
+    let id_list: Vec<String> = ids.into_iter().collect();
+    let mut records: HashMap<String, MailboxRecord> = HashMap::new();
+    let lock = |rows: Vec<tokio_postgres::Row>, records: &mut HashMap<String, MailboxRecord>| {
+        for r in rows {
+            records.insert(r.get(0), record(r.get(1), r.get(2), r.get(3), r.get(4))?);
+        }
+        Ok::<(), RelayStoreError>(())
+    };
+    lock(
+        tx.query(&prepared.lock, &[&id_list]).await.map_err(db)?,
+        &mut records,
+    )?;
+    // Pushes to mailboxes the database lacks make them first (another process may make
+    // the same one at the same moment: the verifier check below settles who made it).
     let mut new_ids: Vec<String> = Vec::new();
     let mut new_verifiers: Vec<Vec<u8>> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -384,31 +474,20 @@ async fn transaction(
             mailbox, verifier, ..
         } = w
         {
-            if seen.insert(mailbox.as_str()) {
+            if !records.contains_key(mailbox) && seen.insert(mailbox.clone()) {
                 new_ids.push(mailbox.clone());
                 new_verifiers.push(verifier.to_vec());
             }
         }
     }
     if !new_ids.is_empty() {
-        tx.execute(
-            "INSERT INTO duet_relay_mailboxes (id, verifier, head, floor, bytes) SELECT id, v, 0, 0, 0 FROM UNNEST($1::text[], $2::bytea[]) AS t(id, v) ON CONFLICT (id) DO NOTHING",
-            &[&new_ids, &new_verifiers],
-        )
-        .await
-        .map_err(db)?;
-    }
-    let id_list: Vec<String> = ids.into_iter().collect();
-    let rows = tx
-        .query(
-            "SELECT id, verifier, head, floor, bytes FROM duet_relay_mailboxes WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            &[&id_list],
-        )
-        .await
-        .map_err(db)?;
-    let mut records: HashMap<String, MailboxRecord> = HashMap::new();
-    for r in rows {
-        records.insert(r.get(0), record(r.get(1), r.get(2), r.get(3), r.get(4))?);
+        tx.execute(&prepared.new_mailboxes, &[&new_ids, &new_verifiers])
+            .await
+            .map_err(db)?;
+        lock(
+            tx.query(&prepared.lock, &[&new_ids]).await.map_err(db)?,
+            &mut records,
+        )?;
     }
     let mut inserts: Vec<(String, u64, Vec<u8>)> = Vec::new();
     let mut changed: BTreeSet<String> = BTreeSet::new();
@@ -511,43 +590,31 @@ async fn transaction(
             }
         }
     }
-    if !inserts.is_empty() {
-        let (mailboxes, rest): (Vec<String>, Vec<(u64, Vec<u8>)>) =
-            inserts.into_iter().map(|(m, s, e)| (m, (s, e))).unzip();
-        let (seqs, envelopes): (Vec<i64>, Vec<Vec<u8>>) =
-            rest.into_iter().map(|(s, e)| (to_i64(s), e)).unzip();
-        tx.execute(
-            "INSERT INTO duet_relay_log (mailbox, seq, envelope) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[])",
-            &[&mailboxes, &seqs, &envelopes],
-        )
-        .await
-        .map_err(db)?;
+    let (mut log_ids, mut seqs, mut envelopes) = (Vec::new(), Vec::new(), Vec::new());
+    for (m, seq, e) in inserts {
+        log_ids.push(m);
+        seqs.push(to_i64(seq));
+        envelopes.push(e);
     }
     let grown: Vec<(String, u64)> = changed
         .iter()
         .filter_map(|m| records.get(m).map(|r| (m.clone(), r.head)))
         .collect();
-    if !records.is_empty() {
-        let mut ids = Vec::new();
-        let (mut heads, mut floors, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
-        for (id, r) in &records {
-            ids.push(id.clone());
-            heads.push(to_i64(r.head));
-            floors.push(to_i64(r.floor));
-            bytes.push(to_i64(r.bytes));
-        }
-        tx.execute(
-            "UPDATE duet_relay_mailboxes AS m SET head = v.head, floor = v.floor, bytes = v.bytes, last_write = now() FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, head, floor, bytes) WHERE m.id = v.id",
-            &[&ids, &heads, &floors, &bytes],
-        )
-        .await
-        .map_err(db)?;
+    let mut ids = Vec::new();
+    let (mut heads, mut floors, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, r) in &records {
+        ids.push(id.clone());
+        heads.push(to_i64(r.head));
+        floors.push(to_i64(r.floor));
+        bytes.push(to_i64(r.bytes));
     }
-    if !grown.is_empty() {
-        let payloads: Vec<String> = grown.iter().map(|(m, h)| format!("{m}:{h}")).collect();
+    let payloads: Vec<String> = grown.iter().map(|(m, h)| format!("{m}:{h}")).collect();
+    if !log_ids.is_empty() || !ids.is_empty() {
         tx.execute(
-            &format!("SELECT pg_notify('{CHANNEL}', p) FROM UNNEST($1::text[]) AS p"),
-            &[&payloads],
+            &prepared.write,
+            &[
+                &log_ids, &seqs, &envelopes, &ids, &heads, &floors, &bytes, &payloads,
+            ],
         )
         .await
         .map_err(db)?;
