@@ -16,7 +16,10 @@
 //! back. Connections are plain TCP (or a Unix socket): keep the database on a private
 //! network, as its operators already do.
 
-use crate::store::{BackupReport, MailboxInfo, MailboxRecord, PushOutcome, RelayStoreError, Write};
+use crate::store::{
+    accept_push, push_reply, BackupReport, MailboxInfo, MailboxRecord, RelayStoreError, Reply,
+    Write,
+};
 use duet_core::net::tls::TlsIdentity;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -410,9 +413,6 @@ pub async fn reconnect(url: &str) -> Result<(Client, Prepared), RelayStoreError>
     Ok((client, prepared))
 }
 
-/// A reply to send once the batch's transaction has committed (or failed).
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-
 /// Applies a batch in one transaction and commits; replies to each write after `COMMIT`.
 /// Returns the mailboxes grown, with their new heads.
 pub async fn apply_batch(
@@ -505,30 +505,17 @@ async fn transaction(
                     let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
                     continue;
                 };
-                if record.verifier != verifier {
-                    let _ = reply.send(Ok(PushOutcome::WrongToken));
-                    continue;
-                }
-                if record.bytes + envelope.len() as u64 > quota {
-                    let _ = reply.send(Ok(PushOutcome::OverQuota));
-                    continue;
-                }
-                record.head += 1;
-                record.bytes += envelope.len() as u64;
-                let seq = record.head;
                 let size = envelope.len();
+                let seq = match accept_push(record, &verifier, size, quota) {
+                    Ok(seq) => seq,
+                    Err(refused) => {
+                        let _ = reply.send(Ok(refused));
+                        continue;
+                    }
+                };
                 inserts.push((mailbox.clone(), seq, envelope));
                 changed.insert(mailbox);
-                let metrics = metrics.clone();
-                replies.push(Box::new(move |r| {
-                    let _ = reply.send(match r {
-                        Ok(()) => {
-                            metrics.pushed(size, arrived);
-                            Ok(PushOutcome::Stored(seq))
-                        }
-                        Err(e) => Err(RelayStoreError::Database(e)),
-                    });
-                }));
+                replies.push(push_reply(reply, seq, size, arrived, metrics.clone()));
             }
             Write::Compact {
                 mailbox,

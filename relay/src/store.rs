@@ -21,7 +21,47 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 /// Log entries: (sequence number, envelope).
 pub type Entries = Vec<(u64, Vec<u8>)>;
 /// Answers a write once its batch is durable (or failed).
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+pub(crate) type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Takes a push into its mailbox's record (both backends' rule): its sequence number, or
+/// why it is refused (another token made the mailbox first; the quota is reached).
+pub(crate) fn accept_push(
+    record: &mut MailboxRecord,
+    verifier: &[u8; 32],
+    len: usize,
+    quota: u64,
+) -> Result<u64, PushOutcome> {
+    if record.verifier != *verifier {
+        // Checked by the server before queueing; a race with another creator.
+        return Err(PushOutcome::WrongToken);
+    }
+    if record.bytes + len as u64 > quota {
+        return Err(PushOutcome::OverQuota);
+    }
+    record.head += 1;
+    record.bytes += len as u64;
+    Ok(record.head)
+}
+
+/// The answer to a push taken as `seq`, sent once its batch is durable (or failed), and
+/// counted when it is.
+pub(crate) fn push_reply(
+    reply: oneshot::Sender<Result<PushOutcome, RelayStoreError>>,
+    seq: u64,
+    size: usize,
+    arrived: std::time::Instant,
+    metrics: Arc<RelayMetrics>,
+) -> Reply {
+    Box::new(move |r| {
+        let _ = reply.send(match r {
+            Ok(()) => {
+                metrics.pushed(size, arrived);
+                Ok(PushOutcome::Stored(seq))
+            }
+            Err(e) => Err(RelayStoreError::NotDurable(e)),
+        });
+    })
+}
 
 const META_TLS_CERT: &[u8] = b"relay_tls_cert";
 const META_TLS_KEY: &[u8] = b"relay_tls_key";
@@ -47,6 +87,9 @@ pub enum RelayStoreError {
     /// The writer task is gone (shutting down).
     #[error("the relay is shutting down")]
     Closed,
+    /// The batch a write was in could not be made durable; it was refused.
+    #[error("the batch could not be made durable: {0}")]
+    NotDurable(String),
     /// The database (PostgreSQL) failed or could not be reached.
     #[error("database: {0}")]
     Database(String),
@@ -829,33 +872,19 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                     floor: 0,
                     bytes: 0,
                 });
-                if record.verifier != verifier {
-                    // Checked by the server before queueing; a race with another creator.
-                    let _ = reply.send(Ok(PushOutcome::WrongToken));
-                    continue;
-                }
-                if record.bytes + envelope.len() as u64 > quota {
-                    let _ = reply.send(Ok(PushOutcome::OverQuota));
-                    continue;
-                }
-                record.head += 1;
-                record.bytes += envelope.len() as u64;
-                let seq = record.head;
                 let size = envelope.len();
+                let seq = match accept_push(&mut record, &verifier, size, quota) {
+                    Ok(seq) => seq,
+                    Err(refused) => {
+                        let _ = reply.send(Ok(refused));
+                        continue;
+                    }
+                };
                 if let Err(e) = p.log.insert(log_key(&mailbox, seq), envelope) {
                     failed = Some(e.to_string());
                 }
                 records.insert(mailbox, record);
-                let metrics = store.metrics.clone();
-                replies.push(Box::new(move |r| {
-                    let _ = reply.send(match r {
-                        Ok(()) => {
-                            metrics.pushed(size, arrived);
-                            Ok(PushOutcome::Stored(seq))
-                        }
-                        Err(e) => Err(RelayStoreError::Corrupt(e)),
-                    });
-                }));
+                replies.push(push_reply(reply, seq, size, arrived, store.metrics.clone()));
             }
             Write::Compact {
                 mailbox,
