@@ -228,6 +228,31 @@ impl DuetApp {
         })
     }
 
+    /// Marks an agenda item not discussed after all (id or unique prefix).
+    pub fn agenda_undone(&self, id: String) -> Result<AgendaItemRecord, MobileError> {
+        self.edit("agenda item not done", move |d| {
+            Ok(d.agenda_undone(&id, None)?.into())
+        })
+    }
+
+    /// Puts an agenda item just before (`after` false) or just after (`after` true) another
+    /// item of the same agenda, as a person drags it in a list.
+    pub fn order_agenda_item(
+        &self,
+        id: String,
+        other: String,
+        after: bool,
+    ) -> Result<AgendaItemRecord, MobileError> {
+        self.edit("agenda item moved", move |d| {
+            let order = if after {
+                duet_core::Order::After(other)
+            } else {
+                duet_core::Order::Before(other)
+            };
+            Ok(d.agenda_order(&id, &order, None)?.into())
+        })
+    }
+
     /// Drops an agenda item (id or unique prefix): it leaves the agenda for good.
     pub fn agenda_drop(&self, id: String) -> Result<AgendaItemRecord, MobileError> {
         self.edit("agenda item dropped", move |d| {

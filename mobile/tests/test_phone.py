@@ -145,6 +145,11 @@ def test_every_edit_the_cli_has_works_from_the_phone():
     assert phone.move_agenda_item(later.id, dm.MoveTo.BACKLOG()) == "backlog"
     assert [i.text for i in phone.overview().backlog] == ["Conference budget"]
     phone.agenda_done(item.id)
+    assert not phone.agenda_undone(item.id).discussed
+    phone.agenda_done(item.id)
+    third = phone.add_agenda_item("Hiring plan", False)
+    phone.order_agenda_item(third.id, item.id, False)
+    assert [i.text for i in phone.overview().meeting.agenda] == ["Hiring plan", "Promotion timeline"]
     c = phone.add_commitment("Draft the plan", False, None)
     phone.edit_commitment(c.id, "Draft the plan with Sam", "+7d")
     dropped = phone.add_commitment("Book the room", True, None)

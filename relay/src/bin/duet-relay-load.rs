@@ -8,9 +8,9 @@
 //! `cargo run --release -p duet-relay --bin duet-relay-load -- --devices 10000`.
 //!
 //! `--store URL` starts two relay processes on one PostgreSQL database instead of one on
-//! sled: pushers spread over both, and delivery is measured across them (pushes through
-//! the first, subscribers on the second). `--relay ADDR --fingerprint FP` aims at a relay
-//! already running (`--pid` adds its memory).
+//! sled: pushers spread over both, and every delivery crosses them (each device pushes
+//! through one process and its subscriber listens on the other). `--relay ADDR
+//! --fingerprint FP` aims at a relay already running (`--pid` adds its memory).
 
 use anyhow::{anyhow, Context, Result};
 use clap::Parser;
@@ -220,7 +220,6 @@ async fn main() -> Result<()> {
         (None, None) => vec![start_relay(None)?],
     };
     let relay = &relays[0];
-    let last = &relays[relays.len() - 1];
     let identity = TlsIdentity::generate()?;
     let (echo, echo_fp) = echo_server(&identity).await?;
     let echo_addr = echo.local_addr()?;
@@ -381,18 +380,16 @@ async fn main() -> Result<()> {
     let epoch = Instant::now();
     let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut subs = tokio::task::JoinSet::new();
-    // Subscribers on the last process, pushers on the first: across processes when the
-    // relays share a database.
+    // Pair i pushes through process i and its subscriber listens on the next one: with
+    // relays sharing a database every delivery crosses processes, and the pushes spread
+    // over them as a round-robin address would spread devices.
     let sub_clients: Vec<Arc<RelayClient>> = {
         let mut v = Vec::new();
-        for _ in 0..pairs {
+        for i in 0..pairs {
+            let on = &relays[(i + 1) % relays.len()];
             v.push(Arc::new(
-                RelayClient::connect(
-                    &identity,
-                    last.addr,
-                    Pins::Exactly([last.fingerprint].into()),
-                )
-                .await?,
+                RelayClient::connect(&identity, on.addr, Pins::Exactly([on.fingerprint].into()))
+                    .await?,
             ));
         }
         v
@@ -420,14 +417,11 @@ async fn main() -> Result<()> {
     }
     let push_clients: Vec<Arc<RelayClient>> = {
         let mut v = Vec::new();
-        for _ in 0..pairs {
+        for i in 0..pairs {
+            let on = &relays[i % relays.len()];
             v.push(Arc::new(
-                RelayClient::connect(
-                    &identity,
-                    relay.addr,
-                    Pins::Exactly([relay.fingerprint].into()),
-                )
-                .await?,
+                RelayClient::connect(&identity, on.addr, Pins::Exactly([on.fingerprint].into()))
+                    .await?,
             ));
         }
         v
