@@ -310,6 +310,15 @@ impl Drop for Tmux {
     }
 }
 
+/// `duet meet` on a device's home, as a tmux window runs it.
+fn meet_command(device: &Device) -> String {
+    format!(
+        "env DUET_HOME={} NO_COLOR=1 DUET_KEYCHAIN=off {} meet",
+        path(device.home.path()),
+        path(&duet_tests::duet_binary())
+    )
+}
+
 /// The screen line holding `text`.
 fn line_with<'s>(screen: &'s str, text: &str) -> &'s str {
     screen.lines().find(|l| l.contains(text)).unwrap_or("")
@@ -340,11 +349,7 @@ fn the_meeting_view_ticks_types_and_shows_what_the_other_device_adds_through_a_r
     assert_eq!(joined["synced"], true, "{joined}");
 
     // Ana opens the view; no node runs, so the view is the node while it is open.
-    let command = format!(
-        "env DUET_HOME={} NO_COLOR=1 DUET_KEYCHAIN=off {} meet",
-        path(ana.home.path()),
-        path(&duet_tests::duet_binary())
-    );
+    let command = meet_command(&ana);
     let tmux = Tmux::start(&command);
     tmux.wait_for(
         |s| s.contains("Promo packet") && s.contains("q quit"),
@@ -481,11 +486,7 @@ fn the_meeting_view_works_through_a_running_node() {
     ]);
     ana.ok(&["agenda", "add", "Promo packet"]);
     let node = Serving::start(&ana, "127.0.0.1:0");
-    let command = format!(
-        "env DUET_HOME={} NO_COLOR=1 DUET_KEYCHAIN=off {} meet",
-        path(ana.home.path()),
-        path(&duet_tests::duet_binary())
-    );
+    let command = meet_command(&ana);
     let tmux = Tmux::start(&command);
     tmux.wait_for(
         |s| s.contains("live through the running node") && s.contains("Promo packet"),

@@ -397,27 +397,11 @@ fn compaction_frees_the_log_and_new_devices_still_converge() {
 
 #[test]
 fn watch_prints_changes_as_they_arrive_and_leaves_the_home_usable() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
     let (ana, ticket) = notebook_on(&relay, "Watch");
     let bo = join("Bo", &ticket, "report");
-    let mut watch = bo
-        .command()
-        .args(["--json", "watch"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("watch");
-    let stdout = watch.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut watch, rx) = watch_lines(&bo);
     // The first line is the catch-up; then Ana adds an item.
     let _ = rx
         .recv_timeout(Duration::from_secs(20))
@@ -1199,6 +1183,28 @@ fn a_backup_taken_while_devices_push_restores_and_they_converge() {
     }
 }
 
+/// `duet --json watch` on a device, and the lines it prints as they come.
+fn watch_lines(device: &Device) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut watch = device
+        .command()
+        .args(["--json", "watch"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("watch");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    (watch, rx)
+}
+
 fn relay_fingerprint(data: &std::path::Path) -> String {
     let out = relay_cmd(&["fingerprint", "--data", duet_tests::path(data)]);
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -1206,7 +1212,6 @@ fn relay_fingerprint(data: &std::path::Path) -> String {
 
 #[test]
 fn two_relay_processes_on_one_postgres_deliver_live_and_survive_a_sigkill() {
-    use std::io::BufRead;
     let pg = duet_tests::Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = ["--store", pg.url.as_str()];
@@ -1230,22 +1235,7 @@ fn two_relay_processes_on_one_postgres_deliver_live_and_survive_a_sigkill() {
     bo.ok(&["sync"]);
 
     // Live: Bo subscribes to the second process; Ana pushes through the first.
-    let mut watch = bo
-        .command()
-        .args(["--json", "watch"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("watch");
-    let stdout = watch.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut watch, rx) = watch_lines(&bo);
     let _ = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("watch started");
