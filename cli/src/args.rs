@@ -276,7 +276,8 @@ pub enum Command {
         after_help = "Examples:\n  duet link                       # on the first device: print a personal ticket\n  duet link duetlink1...          # on your other device: take it\n\nThe personal ticket carries your private notes' secret: never share it with anyone."
     )]
     Link {
-        /// A personal ticket printed by `duet link` on your other device (omit to print one).
+        /// A personal ticket printed by `duet link` on your other device (omit to print one;
+        /// `-` reads it from standard input).
         ticket: Option<String>,
         /// An address your other device can reach this one at (repeatable).
         #[arg(long = "addr", value_name = "HOST:PORT")]
@@ -311,9 +312,11 @@ pub enum Command {
         port: Option<u16>,
     },
     /// Join a notebook from an invite ticket, and sync it from the inviting device.
-    #[command(after_help = "Example:\n  duet join duet1qv4... --as report")]
+    #[command(
+        after_help = "Examples:\n  duet join duet1qv4... --as report\n  duet join - --as report < ticket.txt   # kept out of shell history"
+    )]
     Join {
-        /// The ticket `duet invite` printed.
+        /// The ticket `duet invite` printed (`-` reads it from standard input).
         ticket: String,
         /// Who you are in the notebook: manager or report.
         #[arg(long = "as", value_name = "ROLE", value_parser = role)]
@@ -365,6 +368,15 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
     /// List the devices this one has synced with, and this device's own fingerprint.
     #[command(after_help = "Example:\n  duet peers --json")]
     Peers,
+    /// The current notebook's devices: whose each is, its name and fingerprint, when it
+    /// joined and when this device last heard from it.
+    #[command(
+        after_help = "Examples:\n  duet devices\n  duet devices --json\n  duet devices name \"Ana's laptop\""
+    )]
+    Devices {
+        #[command(subcommand)]
+        cmd: Option<DevicesCmd>,
+    },
     /// Whether a node runs; each relay and device with its last sync and last error; what
     /// is not yet on the relay.
     #[command(
@@ -643,6 +655,19 @@ pub enum CommitCmd {
     },
 }
 
+/// `duet devices ...`
+#[derive(Debug, Subcommand)]
+pub enum DevicesCmd {
+    /// List the current notebook's devices (what `duet devices` does alone).
+    List,
+    /// Name this device, as the notebooks' other devices will list it.
+    #[command(after_help = "Example:\n  duet devices name \"Ana's phone\"")]
+    Name {
+        /// The name (at most 60 characters).
+        name: String,
+    },
+}
+
 /// `duet relay ...`
 #[derive(Debug, Subcommand)]
 pub enum RelayCmd {
@@ -656,7 +681,8 @@ pub enum RelayCmd {
         /// The relay's certificate fingerprint.
         #[arg(long)]
         fingerprint: String,
-        /// A team token, if the relay requires one to create mailboxes.
+        /// A team token, if the relay requires one to create mailboxes (`-` reads it from
+        /// standard input).
         #[arg(long)]
         team_token: Option<String>,
     },

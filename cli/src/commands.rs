@@ -613,6 +613,7 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
             });
         }
         Command::Peers => crate::network::peers(duet, out)?,
+        Command::Devices { cmd } => crate::members::devices(duet, cmd, out)?,
         Command::Status => crate::node::status_offline(duet, out)?,
         Command::Doctor => crate::doctor::run(duet, out)?,
         Command::Relay(cmd) => crate::network::relay(duet, cmd, out)?,

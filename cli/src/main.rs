@@ -8,12 +8,14 @@ mod doctor;
 mod edit;
 mod json;
 mod meet;
+mod members;
 mod network;
 mod node;
 mod practice;
 mod render;
 mod sheet;
 mod signals;
+mod stdin_secret;
 mod steps;
 
 use duet_core::store::StoreError;
@@ -21,10 +23,15 @@ use duet_core::DuetError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let matches = <args::Cli as clap::CommandFactory>::command().get_matches_from(argv.clone());
-    let cli = <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+    let mut cli = <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
         .unwrap_or_else(|e| e.exit());
+    if let Err(err) = stdin_secret::resolve(&mut cli, &mut argv) {
+        let (text, code) = error_report(&err.into(), cli.json);
+        eprint!("{text}");
+        return ExitCode::from(code);
+    }
     duet_core::store::set_holder_label(&holder_label(&matches));
     // The demo's homes are thrown away: their keys must not stay in the keychain.
     if matches.subcommand_name() != Some("demo") {

@@ -215,11 +215,15 @@ pub fn peers(duet: &Duet, out: &Output) -> Result<()> {
 pub fn join_only(duet: &mut Duet, ticket: &str, role: Role, out: &Output) -> Result<()> {
     let invite = Invite::from_ticket(ticket).map_err(DuetError::Ticket)?;
     let id = duet.join_invite(&invite, role)?;
+    // The relay the ticket names is recorded now, so a plain `duet sync` reaches it later.
+    if let Some(relay) = &invite.relay {
+        duet.relay_set(&relay.addr, &fingerprint_text(&relay.fingerprint), None)?;
+    }
     out.print(
         &serde_json::json!({ "notebook": id, "synced": false }),
         || {
             format!(
-                "Added {:?}; it arrives with the first `duet sync --peer ADDR`.\n",
+                "Added {:?}; it arrives with the first `duet sync`.\n",
                 invite.title
             )
         },

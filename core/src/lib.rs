@@ -24,6 +24,7 @@
 //! - `model`: the notebook schema over Automerge documents (the only module that knows key paths)
 //! - `store`: the device store on sled (identity, secrets, document snapshots and chunks)
 //! - `crypto`: device keys and notebook secrets
+//! - `sealing`: small secrets sealed to one device's X25519 key
 //! - `bundle`: the offline exchange file format
 //! - `invite`: invite tickets (secret, addresses, fingerprint) as a short string and a QR code
 //! - `wire`: versioned, length-prefixed messages shared by devices (and the relay)
@@ -64,6 +65,8 @@ mod notebook;
 mod packing;
 #[cfg(feature = "device")]
 pub mod sample;
+#[cfg(feature = "device")]
+pub mod sealing;
 pub mod store;
 #[cfg(feature = "device")]
 pub mod sync;
@@ -71,10 +74,11 @@ pub mod wire;
 
 #[cfg(feature = "device")]
 pub use duet::{
-    enable_os_keychain, Asked, Duet, ExportManifest, ExportedDoc, HomeKeySource, JoinAs, KnownPeer,
-    MergeReport, MoveTarget, Order, Outgoing, Owner, PeerSession, PeerStep, Prep, QuarantinedBatch,
-    RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport, WithheldBatches, WrapNotes,
-    WrapOutcome, HELD_MINUTES, MANIFEST_FILE, MAX_SECTION_BYTES,
+    enable_os_keychain, Asked, DeviceView, Duet, ExportManifest, ExportedDoc, HomeKeySource,
+    JoinAs, KnownPeer, MergeReport, MoveTarget, Order, Outgoing, Owner, PeerSession, PeerStep,
+    Prep, QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport,
+    WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANIFEST_FILE, MAX_DEVICE_NAME_CHARS,
+    MAX_SECTION_BYTES,
 };
 #[cfg(feature = "device")]
 pub use error::DuetError;

@@ -7,6 +7,7 @@
 //! - `records`: the typed records and enums the views return
 //! - `practice`: prep, health, questions, themes, search, summaries and private notes
 //! - `signals`: the drift signals as typed records, with the phone's wording
+//! - `members`: the notebook's devices as named members
 //! - `error`: [`MobileError`], with messages an app can show
 //!
 //! Nothing panics across the FFI: every call returns a result, and a panic inside (which
@@ -16,6 +17,7 @@
 
 mod app;
 mod error;
+mod members;
 mod practice;
 mod records;
 mod signals;

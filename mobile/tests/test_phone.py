@@ -107,6 +107,20 @@ def test_phone_and_laptop_converge_through_the_relay(relay):
     assert "phone-checkin-note" in checkin and "laptop-checkin-note" in checkin
     assert [c.text for c in a.open_commitments] == [c.text for c in b.open_commitments]
 
+    # Each lists both devices by person and name, once both have synced after naming.
+    assert phone.set_device_name("Ana's phone") == "Ana's phone"
+    with pytest.raises(dm.MobileError.Invalid):
+        phone.set_device_name("x" * 61)
+    asyncio.run(phone.sync_relay())
+    asyncio.run(laptop.sync_relay())
+    on_laptop = laptop.devices()
+    assert [(d.person, d.role, d.this_device) for d in on_laptop] == [
+        ("Ana", dm.PersonRole.MANAGER, False),
+        ("Bo", dm.PersonRole.REPORT, True),
+    ], on_laptop
+    assert on_laptop[0].name == "Ana's phone" and on_laptop[0].last_seen_ms is not None
+    assert on_laptop[0].fingerprint and on_laptop[1].added
+
 
 def test_a_cancelled_sync_leaves_the_notebook_whole_and_the_next_one_completes(relay):
     addr, fingerprint = relay

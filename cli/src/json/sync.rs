@@ -64,6 +64,37 @@ pub struct Device {
     pub last_sync: i64,
 }
 
+/// A device of the current notebook (`duet devices`).
+#[derive(Debug, Serialize)]
+pub struct Member {
+    /// The device's public key: its id.
+    pub id: String,
+    pub person: String,
+    pub role: String,
+    pub name: Option<String>,
+    pub fingerprint: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub added: Option<String>,
+    /// Unix milliseconds; none for this device and for a device never heard from.
+    pub last_seen: Option<i64>,
+    pub this_device: bool,
+}
+
+impl From<&duet_core::DeviceView> for Member {
+    fn from(d: &duet_core::DeviceView) -> Self {
+        Self {
+            id: d.id.clone(),
+            person: d.person.clone(),
+            role: d.role.as_str().to_owned(),
+            name: d.name.clone(),
+            fingerprint: d.fingerprint.clone(),
+            added: d.added.clone(),
+            last_seen: d.last_seen,
+            this_device: d.this_device,
+        }
+    }
+}
+
 /// What a running node's link (a relay subscription, a device) last did.
 #[derive(Debug, Serialize)]
 pub struct Link {
@@ -150,7 +181,7 @@ pub enum Live {
     },
 }
 
-contract!(Report, PeerSync, RelaySync, Relay, Device, Status, Live);
+contract!(Report, PeerSync, RelaySync, Relay, Device, Member, Status, Live);
 
 impl From<&duet_core::SyncReport> for Report {
     fn from(r: &duet_core::SyncReport) -> Self {

@@ -164,7 +164,7 @@ impl Duet {
         })?;
         let mut report = self.merge_docs(&id, docs, true)?;
         let mut nb = Notebook::load(&self.store, &id, &self.actor)?;
-        index::add_device(&mut nb.index()?.am, &self.device.public_hex(), &person.id)?;
+        self.enroll_device(&mut nb, &person.id)?;
         self.store
             .put(&crate::store::settings::CurrentNotebook(), &id)?;
         nb.persist(&mut self.store)?;

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 mod agenda;
 mod commits;
+mod devices;
 mod exchange;
 mod insights;
 mod meetings;
@@ -45,6 +46,7 @@ mod relay;
 mod secrets;
 mod sheet;
 
+pub use devices::{DeviceView, MAX_DEVICE_NAME_CHARS};
 pub use insights::Prep;
 pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
 pub use quarantine::{QuarantinedBatch, WithheldBatches};

@@ -46,6 +46,7 @@ impl Duet {
         commitments::create(&mut open.am)?;
         nb.commitments = Some(open);
         nb.create_meeting(&ids::new_id(), &first.to_string())?;
+        self.write_device_record(&mut nb)?;
         self.store.put_notebook(&NotebookRecord {
             id: id.clone(),
             secret_hex: self.seal_notebook_secret(&id, secret.as_bytes()),

@@ -156,6 +156,7 @@ impl Duet {
                 query: notebook.to_owned(),
             });
         }
+        self.register_before_sync(notebook)?;
         self.cache.borrow_mut().take();
         Ok(PeerSession {
             nb: self.load_for_sync(notebook)?,
@@ -586,7 +587,7 @@ impl Duet {
                 .into_iter()
                 .find(|p| p.role == role)
                 .ok_or_else(|| DuetError::Invalid(format!("the notebook has no {role}")))?;
-            index::add_device(&mut nb.index()?.am, &self.device.public_hex(), &person.id)?;
+            self.enroll_device(&mut nb, &person.id)?;
             nb.persist(&mut self.store)?;
             // An empty value marks the join done (the store never deletes settings).
             self.store.put(&PendingJoin(id.clone()), &String::new())?;

@@ -214,6 +214,7 @@ impl Duet {
 
     /// The changes of `notebook` the relay has not seen, sealed; `None` when there are none.
     pub fn relay_outgoing(&mut self, notebook: &str) -> Result<Option<Outgoing>, DuetError> {
+        self.register_before_sync(notebook)?;
         let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
         let (batch, seen, changes) = self.relay_unseen(notebook)?;
         if batch.is_empty() {
@@ -376,6 +377,10 @@ impl Duet {
                 Ok(opened) => {
                     if let Some(link) = opened.chain {
                         self.follow_chain(notebook, opened.sender, link, entry_digest(&bytes))?;
+                        if link.counter > 0 {
+                            let sender = data_encoding::HEXLOWER.encode(&opened.sender);
+                            self.heard_from_sender(notebook, &sender)?;
+                        }
                     }
                     opened.docs
                 }

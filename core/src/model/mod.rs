@@ -16,6 +16,7 @@ pub mod commitments;
 pub mod index;
 pub mod item;
 pub mod meeting;
+pub mod members;
 pub mod paragraphs;
 pub mod private;
 pub mod questions;

@@ -420,6 +420,10 @@ pub async fn sync_relay_on(
             }
             RelayStep::Apply(entries) => {
                 let (applied, rejected) = apply_entries(home, notebook, entries).await?;
+                // A notebook joined from a ticket becomes this device's once its index is
+                // here; the push that follows carries the join to the others.
+                home.call(|d| Ok::<_, NetError>(d.complete_joins()?))
+                    .await?;
                 report = Some(applied);
                 session.applied(rejected)?;
             }

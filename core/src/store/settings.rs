@@ -130,6 +130,14 @@ setting!(
     /// A device this one has synced with, by certificate fingerprint.
     KnownDevice(fingerprint) => crate::KnownPeer, json, "peer/{fingerprint}");
 setting!(
+    /// This device's name, as the notebooks' other devices see it.
+    DeviceName() => String, text, "device_name");
+#[cfg(feature = "device")]
+setting!(
+    /// When a relay batch from a sender (hex id) of a notebook was last applied here (Unix
+    /// milliseconds): how `duet devices` knows when it last heard from a device.
+    SenderLastSeen(notebook, sender) => i64, postcard, "sender-last-seen/{notebook}/{sender}");
+setting!(
     /// A notebook joined from an invite whose index has not arrived: the role to join as
     /// (empty once joined).
     PendingJoin(notebook) => String, text, "pending-join/{notebook}");

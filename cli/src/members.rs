@@ -1,0 +1,64 @@
+//! `duet devices`: the notebook's devices as named members.
+
+use crate::args::DevicesCmd;
+use crate::commands::Output;
+use crate::json::notebook::list;
+use crate::json::sync::Member;
+use anyhow::Result;
+use duet_core::{DeviceView, Duet};
+use std::fmt::Write as _;
+
+/// `duet devices [list | name NAME]`.
+pub fn devices(duet: &mut Duet, cmd: Option<DevicesCmd>, out: &Output) -> Result<()> {
+    match cmd.unwrap_or(DevicesCmd::List) {
+        DevicesCmd::List => {
+            let all = duet.devices()?;
+            let rows: Vec<Member> = list(&all);
+            out.print(&rows, || listing(&all, out));
+        }
+        DevicesCmd::Name { name } => {
+            let name = duet.set_device_name(&name)?;
+            out.print(&serde_json::json!({ "name": name }), || {
+                format!("This device is now {name:?}; the other devices see it after their next sync.\n")
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The devices as a table, one line each.
+fn listing(all: &[DeviceView], out: &Output) -> String {
+    let p = out.palette;
+    let mut text = String::new();
+    for d in all {
+        let name = d
+            .name
+            .clone()
+            .unwrap_or_else(|| "(an older Duet: no name yet)".into());
+        let seen = if d.this_device {
+            "this device".to_owned()
+        } else {
+            d.last_seen
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map(|t| format!("last seen {} UTC", t.strftime("%Y-%m-%d %H:%M")))
+                .unwrap_or_else(|| "not heard from yet".into())
+        };
+        let added = d
+            .added
+            .as_deref()
+            .map(|a| format!("added {a}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "{}  {} ({})  {name}  {added}  {}",
+            p.id(d.id.get(..8).unwrap_or(&d.id)),
+            d.person,
+            d.role.as_str(),
+            p.dim(&seen)
+        );
+        if let Some(fp) = &d.fingerprint {
+            let _ = writeln!(text, "          {}", p.dim(&format!("fingerprint {fp}")));
+        }
+    }
+    text
+}

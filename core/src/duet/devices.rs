@@ -1,0 +1,212 @@
+//! The notebook's devices as named members: each device writes its own record (name, TLS
+//! fingerprint, sealing key, the day it joined) into the index, and this device remembers
+//! when it last heard from each one, directly or through the relay.
+use super::*;
+use crate::model::members::{self, DeviceRecord};
+use crate::sealing::SealKey;
+use crate::store::settings::{DeviceName, SenderLastSeen};
+
+/// Longest device name, in characters.
+pub const MAX_DEVICE_NAME_CHARS: usize = 60;
+
+/// One device of a notebook, as `duet devices` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceView {
+    /// The device's public key (hex): its id.
+    pub id: String,
+    /// The person it writes as.
+    pub person: String,
+    /// That person's role.
+    pub role: Role,
+    /// Its name, once it has said it (devices of an older Duet have none yet).
+    pub name: Option<String>,
+    /// Its TLS fingerprint (text), once it has said it.
+    pub fingerprint: Option<String>,
+    /// The day it joined, once it has said it.
+    pub added: Option<String>,
+    /// When this device last heard from it (Unix milliseconds): a direct sync or a relay
+    /// batch of its applied here. `None` for this device itself, and for a device never
+    /// heard from.
+    pub last_seen: Option<i64>,
+    /// Whether it is this device.
+    pub this_device: bool,
+}
+
+/// The device name to use when none was set: the machine's host name where it has one.
+fn default_device_name(owner: &str) -> String {
+    let from_env = std::env::var("HOSTNAME").ok();
+    let from_file = || {
+        ["/etc/hostname", "/proc/sys/kernel/hostname"]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok())
+    };
+    from_env
+        .or_else(from_file)
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("{owner}'s device"))
+}
+
+impl Duet {
+    /// This device's name, as the notebook's other devices see it.
+    pub fn device_name(&self) -> Result<String, DuetError> {
+        Ok(self
+            .store
+            .get(&DeviceName())?
+            .unwrap_or_else(|| default_device_name(&self.name)))
+    }
+
+    /// Names this device; every notebook it belongs to hears of it on its next sync.
+    pub fn set_device_name(&mut self, name: &str) -> Result<String, DuetError> {
+        let name = clean_text(name, "device name")?;
+        if name.chars().count() > MAX_DEVICE_NAME_CHARS {
+            return Err(DuetError::Invalid(format!(
+                "a device name is at most {MAX_DEVICE_NAME_CHARS} characters"
+            )));
+        }
+        self.store.put(&DeviceName(), &name)?;
+        self.store.flush()?;
+        self.cache.borrow_mut().take();
+        for record in self.shared_records()? {
+            if self.store.load_doc(&record.id, INDEX_DOC)?.is_none() {
+                continue;
+            }
+            let mut nb = Notebook::load(&self.store, &record.id, &self.actor)?;
+            if self.write_device_record(&mut nb)? {
+                nb.persist(&mut self.store)?;
+            }
+        }
+        Ok(name)
+    }
+
+    /// What this device says about itself in a notebook.
+    fn own_device_record(&self) -> Result<DeviceRecord, DuetError> {
+        let tls = self.tls_identity()?.fingerprint();
+        Ok(DeviceRecord {
+            name: self.device_name()?,
+            added: crate::dates::today().to_string(),
+            tls: crate::crypto::fingerprint_text(&tls),
+            seal: SealKey::of_device(&self.device).public_hex(),
+        })
+    }
+
+    /// Adds this device to a notebook as writing for `person`, with its own record.
+    pub(super) fn enroll_device(&self, nb: &mut Notebook, person: &str) -> Result<(), DuetError> {
+        index::add_device(&mut nb.index()?.am, &self.device.public_hex(), person)?;
+        self.write_device_record(nb)?;
+        Ok(())
+    }
+
+    /// Writes or brings up to date this device's record in a notebook it belongs to (a device
+    /// of an older Duet writes its first one here). The day it joined is kept. Returns
+    /// whether the index changed; the caller persists it.
+    pub(super) fn write_device_record(&self, nb: &mut Notebook) -> Result<bool, DuetError> {
+        let me = self.device.public_hex();
+        let doc = &mut nb.index()?.am;
+        if index::device_person(doc, &me)?.is_none() {
+            return Ok(false);
+        }
+        let mut record = self.own_device_record()?;
+        let old = members::device_record(doc, &me)?;
+        if let Some(old) = &old {
+            if !old.added.is_empty() {
+                record.added = old.added.clone();
+            }
+        }
+        if old.as_ref() == Some(&record) {
+            return Ok(false);
+        }
+        members::put_device_record(doc, &me, &record)?;
+        Ok(true)
+    }
+
+    /// Makes sure a notebook about to sync carries this device's record.
+    pub(super) fn register_before_sync(&mut self, notebook: &str) -> Result<(), DuetError> {
+        if self.personal_space()?.as_deref() == Some(notebook)
+            || self.store.load_doc(notebook, INDEX_DOC)?.is_none()
+        {
+            return Ok(());
+        }
+        self.cache.borrow_mut().take();
+        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        if self.write_device_record(&mut nb)? {
+            nb.persist(&mut self.store)?;
+        }
+        Ok(())
+    }
+
+    /// Remembers that a relay batch from `sender` (hex) was applied here just now.
+    pub(super) fn heard_from_sender(&self, notebook: &str, sender: &str) -> Result<(), DuetError> {
+        self.store.put(
+            &SenderLastSeen(notebook.to_owned(), sender.to_owned()),
+            &now_millis(),
+        )?;
+        Ok(())
+    }
+
+    /// The selected notebook's devices: each person's, this device first among its own.
+    pub fn devices(&self) -> Result<Vec<DeviceView>, DuetError> {
+        let mut nb = self.load()?;
+        let id = nb.id.clone();
+        let envelope_key = self.secret_of(&self.record(&id)?)?.envelope_key();
+        let me = self.device.public_hex();
+        let (people, devices, records) = {
+            let doc = &nb.index()?.am;
+            (
+                index::people(doc)?,
+                index::devices(doc)?,
+                members::device_records(doc)?,
+            )
+        };
+        self.keep(nb);
+        let known: HashMap<String, i64> = self
+            .known_peers()?
+            .into_iter()
+            .map(|p| (p.fingerprint, p.last_sync))
+            .collect();
+        let mut out = Vec::new();
+        for (device, person_id) in devices {
+            let Some(person) = people.iter().find(|p| p.id == person_id) else {
+                continue;
+            };
+            let record = records
+                .iter()
+                .find(|(d, _)| *d == device)
+                .map(|(_, r)| r.clone());
+            let this_device = device == me;
+            let last_seen = if this_device {
+                None
+            } else {
+                let sender = data_encoding::HEXLOWER
+                    .encode(&crate::sync::relay::sender_id(&envelope_key, &device));
+                let by_relay = self
+                    .store
+                    .get(&SenderLastSeen(id.clone(), sender))
+                    .ok()
+                    .flatten();
+                let direct = record.as_ref().and_then(|r| known.get(&r.tls).copied());
+                by_relay.max(direct)
+            };
+            let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+            out.push(DeviceView {
+                name: record.as_ref().and_then(|r| non_empty(&r.name)),
+                fingerprint: record.as_ref().and_then(|r| non_empty(&r.tls)),
+                added: record.as_ref().and_then(|r| non_empty(&r.added)),
+                id: device,
+                person: person.name.clone(),
+                role: person.role,
+                last_seen,
+                this_device,
+            });
+        }
+        out.sort_by(|a, b| {
+            (a.role != Role::Manager, !a.this_device, &a.name, &a.id).cmp(&(
+                b.role != Role::Manager,
+                !b.this_device,
+                &b.name,
+                &b.id,
+            ))
+        });
+        Ok(out)
+    }
+}

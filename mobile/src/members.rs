@@ -1,0 +1,56 @@
+//! The notebook's devices as named members, for the phone: list them, name this one.
+
+use crate::app::DuetApp;
+use crate::error::MobileError;
+use crate::records::PersonRole;
+
+/// One device of the current notebook.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceRecord {
+    /// The device's public key (hex): its id.
+    pub id: String,
+    /// The person it writes as.
+    pub person: String,
+    /// That person's role.
+    pub role: PersonRole,
+    /// Its name, once it has said it (a device of an older Duet has none yet).
+    pub name: Option<String>,
+    /// Its TLS fingerprint, once it has said it.
+    pub fingerprint: Option<String>,
+    /// The day it joined (`YYYY-MM-DD`), once it has said it.
+    pub added: Option<String>,
+    /// When this phone last heard from it (Unix milliseconds); none for this device and for
+    /// a device never heard from.
+    pub last_seen_ms: Option<i64>,
+    /// Whether it is this device.
+    pub this_device: bool,
+}
+
+impl From<duet_core::DeviceView> for DeviceRecord {
+    fn from(d: duet_core::DeviceView) -> Self {
+        Self {
+            id: d.id,
+            person: d.person,
+            role: d.role.into(),
+            name: d.name,
+            fingerprint: d.fingerprint,
+            added: d.added,
+            last_seen_ms: d.last_seen,
+            this_device: d.this_device,
+        }
+    }
+}
+
+#[uniffi::export]
+impl DuetApp {
+    /// The current notebook's devices, with who each belongs to and when it was last heard
+    /// from.
+    pub fn devices(&self) -> Result<Vec<DeviceRecord>, MobileError> {
+        self.with(move |d| Ok(d.devices()?.into_iter().map(Into::into).collect()))
+    }
+
+    /// Names this device ("Ana's phone"); the other devices see it after their next sync.
+    pub fn set_device_name(&self, name: String) -> Result<String, MobileError> {
+        self.edit("device named", move |d| Ok(d.set_device_name(&name)?))
+    }
+}
