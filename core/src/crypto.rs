@@ -124,6 +124,72 @@ impl NotebookSecret {
     }
 }
 
+/// Context string for an epoch's envelope key.
+const EPOCH_ENVELOPE_CONTEXT: &str = "duet 2026-12 epoch envelope key v1";
+/// Context string for an epoch's membership key.
+const EPOCH_MEMBERSHIP_CONTEXT: &str = "duet 2026-12 epoch membership key v1";
+/// Context string for an epoch's relay token, bound to the relay's fingerprint.
+const EPOCH_RELAY_TOKEN_CONTEXT: &str = "duet 2026-12 epoch relay token v1";
+/// Context string for an epoch's mailbox id at one relay.
+const EPOCH_MAILBOX_CONTEXT: &str = "duet 2026-12 epoch mailbox id v1";
+
+/// The key of one membership epoch of a notebook: 32 random bytes made when a device is
+/// removed, sealed to each remaining device. While a notebook has had no removal, its
+/// epoch is the notebook secret itself (with the derivations of [`NotebookSecret`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EpochKey([u8; 32]);
+
+impl EpochKey {
+    /// Makes a new random epoch key.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// Reads an epoch key from its bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadLength {
+            what: "epoch key",
+            expected: 32,
+            found: bytes.len(),
+        })?;
+        Ok(Self(bytes))
+    }
+
+    /// The raw key bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key of this epoch's relay envelopes.
+    pub fn envelope_key(&self) -> [u8; 32] {
+        blake3::derive_key(EPOCH_ENVELOPE_CONTEXT, &self.0)
+    }
+
+    /// The key that proves membership of this epoch on a P2P connection.
+    pub fn membership_key(&self) -> MembershipKey {
+        MembershipKey(blake3::derive_key(EPOCH_MEMBERSHIP_CONTEXT, &self.0))
+    }
+
+    /// The mailbox id (hex) and token of this epoch at the relay with `relay_fingerprint`:
+    /// both bound to that relay, so its operator cannot use them at another.
+    pub fn relay_mailbox(&self, relay_fingerprint: &[u8; 32]) -> (String, [u8; 32]) {
+        let mut material = [0u8; 64];
+        material[..32].copy_from_slice(&self.0);
+        material[32..].copy_from_slice(relay_fingerprint);
+        let id = blake3::derive_key(EPOCH_MAILBOX_CONTEXT, &material);
+        let token = blake3::derive_key(EPOCH_RELAY_TOKEN_CONTEXT, &material);
+        (data_encoding::HEXLOWER.encode(&id[..16]), token)
+    }
+}
+
+impl fmt::Debug for EpochKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EpochKey(..)")
+    }
+}
+
 /// What a relay stores to check a mailbox token: its BLAKE3 hash.
 pub fn token_verifier(token: &[u8; 32]) -> [u8; 32] {
     *blake3::hash(token).as_bytes()
@@ -244,6 +310,26 @@ mod tests {
         assert_eq!(parse_fingerprint(&text), Some(fp));
         assert_eq!(parse_fingerprint(&text.to_uppercase()), Some(fp));
         assert_eq!(parse_fingerprint("nope"), None);
+    }
+
+    #[test]
+    fn an_epoch_s_keys_differ_from_the_secret_s_and_its_mailbox_is_bound_to_the_relay() {
+        let secret = NotebookSecret::from_bytes(&[9u8; 32]).expect("secret");
+        let epoch = EpochKey::from_bytes(&[9u8; 32]).expect("epoch");
+        assert_ne!(epoch.envelope_key(), secret.envelope_key());
+        let session = [1u8; 32];
+        let proof = epoch.membership_key().proof(ProofSide::Client, &session);
+        assert!(!secret
+            .membership_key()
+            .verifies(ProofSide::Client, &session, &proof));
+        let (id_a, token_a) = epoch.relay_mailbox(&[1u8; 32]);
+        let (id_b, token_b) = epoch.relay_mailbox(&[2u8; 32]);
+        assert_ne!(id_a, id_b);
+        assert_ne!(token_a, token_b);
+        assert_ne!(token_a, secret.relay_token());
+        assert_eq!(id_a.len(), 32);
+        assert_eq!(epoch.relay_mailbox(&[1u8; 32]), (id_a, token_a));
+        assert!(EpochKey::from_bytes(&[0u8; 31]).is_err());
     }
 
     #[test]

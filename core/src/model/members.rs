@@ -1,18 +1,28 @@
 //! The notebook's devices as named members, kept in the index document.
 //!
 //! ```text
-//! ROOT { devices        { device_pubkey: person_id },      (see `index`)
-//!        device/<pubkey> { name, added, tls, seal },        written by that device only
+//! ROOT { devices         { device_pubkey: person_id },      (see `index`)
+//!        device/<pubkey>  { name, added, tls, seal },        written by that device only
+//!        removed/<pubkey> { by, at },                        a removal
+//!        epoch/<id>       { number, by, at, keys { device_pubkey: sealed epoch key (hex) } }
 //! ```
 //!
-//! Each device writes its own `device/<pubkey>` map at the root (never a shared map that two
+//! Each record is its own map at the root, made by one device (never a shared map that two
 //! devices could create at once, which Automerge would resolve by hiding one of them). Older
 //! Duets ignore root keys they do not know.
+//!
+//! Keys come in epochs. Until a device is removed, a notebook's keys derive from its secret
+//! (the *initial* epoch). Removing a device makes a new epoch: a fresh key sealed to each
+//! remaining device. The epoch in force is the greatest `(number, id)` among the epochs
+//! sealed to no removed device; when removals leave none, any remaining device makes the
+//! next one ([`in_force`]). So two removals made offline on two devices converge on one epoch
+//! that excludes both.
 
 use super::am;
 use super::ModelError;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The root-key prefix of a device's own record.
 const DEVICE_PREFIX: &str = "device/";
@@ -83,6 +93,162 @@ pub fn device_records(doc: &AutoCommit) -> Result<Vec<(String, DeviceRecord)>, M
     Ok(out)
 }
 
+/// The root-key prefix of a removal.
+const REMOVED_PREFIX: &str = "removed/";
+/// The root-key prefix of an epoch.
+const EPOCH_PREFIX: &str = "epoch/";
+
+/// A device removed from the notebook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// The removed device.
+    pub device: String,
+    /// The device that removed it.
+    pub by: String,
+    /// The day (`YYYY-MM-DD`).
+    pub at: String,
+}
+
+/// Records that `device` is removed.
+pub fn remove_device(doc: &mut AutoCommit, removal: &Removal) -> Result<(), ModelError> {
+    let key = format!("{REMOVED_PREFIX}{}", removal.device);
+    if am::map(doc, &ROOT, &key)?.is_some() {
+        return Ok(());
+    }
+    let obj = doc.put_object(ROOT, key.as_str(), ObjType::Map)?;
+    doc.put(&obj, "by", removal.by.as_str())?;
+    doc.put(&obj, "at", removal.at.as_str())?;
+    Ok(())
+}
+
+/// Every removal.
+pub fn removals(doc: &AutoCommit) -> Result<Vec<Removal>, ModelError> {
+    let mut out = Vec::new();
+    for key in doc.keys(ROOT) {
+        let Some(device) = key.strip_prefix(REMOVED_PREFIX) else {
+            continue;
+        };
+        let Some(obj) = am::map(doc, &ROOT, &key)? else {
+            continue;
+        };
+        out.push(Removal {
+            device: device.to_owned(),
+            by: am::str(doc, &obj, "by")?.unwrap_or_default(),
+            at: am::str(doc, &obj, "at")?.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// The removed devices.
+pub fn removed(doc: &AutoCommit) -> Result<BTreeSet<String>, ModelError> {
+    Ok(removals(doc)?.into_iter().map(|r| r.device).collect())
+}
+
+/// One key epoch: its key sealed to each device it was made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Epoch {
+    /// Random id.
+    pub id: String,
+    /// One more than the greatest epoch number its maker knew.
+    pub number: u64,
+    /// The device that made it.
+    pub by: String,
+    /// The day (`YYYY-MM-DD`).
+    pub at: String,
+    /// The epoch key sealed to each device (hex), by device.
+    pub keys: BTreeMap<String, String>,
+}
+
+/// Writes an epoch (a new one, or keys added to one for devices that joined since).
+pub fn put_epoch(doc: &mut AutoCommit, epoch: &Epoch) -> Result<(), ModelError> {
+    let key = format!("{EPOCH_PREFIX}{}", epoch.id);
+    let obj = match am::map(doc, &ROOT, &key)? {
+        Some(obj) => obj,
+        None => {
+            let obj = doc.put_object(ROOT, key.as_str(), ObjType::Map)?;
+            doc.put(&obj, "number", epoch.number as i64)?;
+            doc.put(&obj, "by", epoch.by.as_str())?;
+            doc.put(&obj, "at", epoch.at.as_str())?;
+            doc.put_object(&obj, "keys", ObjType::Map)?;
+            obj
+        }
+    };
+    let keys = am::required_map(doc, &obj, "keys")?;
+    for (device, sealed) in &epoch.keys {
+        if am::str(doc, &keys, device)?.is_none() {
+            doc.put(&keys, device.as_str(), sealed.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Every epoch.
+pub fn epochs(doc: &AutoCommit) -> Result<Vec<Epoch>, ModelError> {
+    let mut out = Vec::new();
+    for key in doc.keys(ROOT) {
+        let Some(id) = key.strip_prefix(EPOCH_PREFIX) else {
+            continue;
+        };
+        let Some(obj) = am::map(doc, &ROOT, &key)? else {
+            continue;
+        };
+        let mut keys = BTreeMap::new();
+        if let Some(map) = am::map(doc, &obj, "keys")? {
+            for device in am::keys(doc, &map) {
+                if let Some(sealed) = am::str(doc, &map, &device)? {
+                    keys.insert(device, sealed);
+                }
+            }
+        }
+        out.push(Epoch {
+            id: id.to_owned(),
+            number: am::int(doc, &obj, "number")?
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+            by: am::str(doc, &obj, "by")?.unwrap_or_default(),
+            at: am::str(doc, &obj, "at")?.unwrap_or_default(),
+            keys,
+        });
+    }
+    Ok(out)
+}
+
+/// Which keys a notebook syncs with now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InForce {
+    /// No device was ever removed: the keys derive from the notebook secret.
+    Initial,
+    /// This epoch.
+    Epoch(Epoch),
+    /// Removals left no epoch sealed only to remaining devices: a remaining device makes
+    /// epoch `next`.
+    Rotate {
+        /// The number of the epoch to make.
+        next: u64,
+    },
+}
+
+/// The epoch in force given the removed devices and the epochs made (see the module doc).
+pub fn in_force(removed: &BTreeSet<String>, epochs: &[Epoch]) -> InForce {
+    let valid = epochs
+        .iter()
+        .filter(|e| e.keys.keys().all(|d| !removed.contains(d)))
+        .max_by(|a, b| (a.number, &a.id).cmp(&(b.number, &b.id)));
+    match valid {
+        Some(epoch) => InForce::Epoch(epoch.clone()),
+        None if removed.is_empty() => InForce::Initial,
+        None => InForce::Rotate {
+            next: epochs.iter().map(|e| e.number).max().unwrap_or(0) + 1,
+        },
+    }
+}
+
+/// The epoch in force of an index document.
+pub fn in_force_of(doc: &AutoCommit) -> Result<InForce, ModelError> {
+    Ok(in_force(&removed(doc)?, &epochs(doc)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +290,123 @@ mod tests {
         };
         put_device_record(&mut ana, "dev-a", &renamed).expect("rename");
         assert_eq!(device_record(&ana, "dev-a").expect("read"), Some(renamed));
+    }
+}
+
+#[cfg(test)]
+mod concurrent_removals {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DEVICES: [&str; 4] = ["ana-laptop", "ana-phone", "bo-laptop", "bo-phone"];
+
+    /// What one device does: what a real device does around a sync.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Device `by` removes device `target`.
+        Remove { by: usize, target: usize },
+        /// Device `to` receives everything `from` has.
+        Sync { from: usize, to: usize },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0..4usize, 0..4usize).prop_map(|(by, target)| Step::Remove { by, target }),
+            (0..4usize, 0..4usize).prop_map(|(from, to)| Step::Sync { from, to }),
+        ]
+    }
+
+    /// What a remaining device does after any change: makes the next epoch when removals
+    /// left none in force (the sealed keys stand in as the recipient's name).
+    fn settle(doc: &mut AutoCommit, me: usize, salt: &mut u64) {
+        let removed = removed(doc).expect("removed");
+        if removed.contains(DEVICES[me]) {
+            return;
+        }
+        if let InForce::Rotate { next } = in_force_of(doc).expect("in force") {
+            *salt += 1;
+            let keys = DEVICES
+                .iter()
+                .filter(|d| !removed.contains(**d))
+                .map(|d| ((*d).to_owned(), format!("sealed-to-{d}")))
+                .collect();
+            put_epoch(
+                doc,
+                &Epoch {
+                    id: format!("{me}-{salt}"),
+                    number: next,
+                    by: DEVICES[me].to_owned(),
+                    at: "2026-12-01".into(),
+                    keys,
+                },
+            )
+            .expect("epoch");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn removals_made_offline_in_any_order_converge_on_one_epoch_excluding_them_all(
+            steps in proptest::collection::vec(step(), 1..24)
+        ) {
+            let mut base = AutoCommit::new();
+            // Each device writes as its own actor.
+            let mut docs: Vec<AutoCommit> = (0..4).map(|_| base.fork()).collect();
+            let mut salt = 0;
+            for s in &steps {
+                match *s {
+                    Step::Remove { by, target } if by != target => {
+                        let removal = Removal {
+                            device: DEVICES[target].to_owned(),
+                            by: DEVICES[by].to_owned(),
+                            at: "2026-12-01".into(),
+                        };
+                        remove_device(&mut docs[by], &removal).expect("remove");
+                        settle(&mut docs[by], by, &mut salt);
+                    }
+                    Step::Remove { .. } => {}
+                    Step::Sync { from, to } if from != to => {
+                        // A copy of what it has saved (a pending change would be committed
+                        // twice under one sequence number otherwise).
+                        docs[from].commit();
+                        let mut other = docs[from].clone();
+                        docs[to].merge(&mut other).expect("merge");
+                        settle(&mut docs[to], to, &mut salt);
+                    }
+                    Step::Sync { .. } => {}
+                }
+            }
+            // Everyone meets everyone (as the remaining devices' next syncs do), each
+            // settling what it learns, until nothing changes.
+            for _ in 0..3 {
+                for to in 0..4 {
+                    for from in (0..4).filter(|f| *f != to) {
+                        docs[from].commit();
+                        let mut other = docs[from].clone();
+                        docs[to].merge(&mut other).expect("merge");
+                    }
+                    settle(&mut docs[to], to, &mut salt);
+                }
+            }
+            let removed_all = removed(&docs[0]).expect("removed");
+            let first = in_force_of(&docs[0]).expect("in force");
+            for doc in &docs {
+                prop_assert_eq!(&removed(doc).expect("removed"), &removed_all);
+                prop_assert_eq!(&in_force_of(doc).expect("in force"), &first);
+            }
+            match first {
+                InForce::Initial => prop_assert!(removed_all.is_empty()),
+                InForce::Epoch(epoch) => {
+                    for d in epoch.keys.keys() {
+                        prop_assert!(!removed_all.contains(d), "{} holds the key", d);
+                    }
+                    let remaining = DEVICES.iter().filter(|d| !removed_all.contains(**d)).count();
+                    prop_assert_eq!(epoch.keys.len(), remaining);
+                }
+                // Every device removed: nobody is left to make an epoch.
+                InForce::Rotate { .. } => prop_assert_eq!(removed_all.len(), DEVICES.len()),
+            }
+        }
     }
 }
