@@ -371,7 +371,7 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
     /// The current notebook's devices: whose each is, its name and fingerprint, when it
     /// joined and when this device last heard from it.
     #[command(
-        after_help = "Examples:\n  duet devices\n  duet devices --json\n  duet devices name \"Ana's laptop\""
+        after_help = "Examples:\n  duet devices\n  duet devices --json\n  duet devices name \"Ana's laptop\"\n  duet devices remove 1a2b3c4d   # a lost phone"
     )]
     Devices {
         #[command(subcommand)]
@@ -660,6 +660,16 @@ pub enum CommitCmd {
 pub enum DevicesCmd {
     /// List the current notebook's devices (what `duet devices` does alone).
     List,
+    /// Remove a device from the current notebook (a lost phone, a laptop handed back): the
+    /// other devices refuse it from now on, and the notebook moves to new keys it does not
+    /// have, so it can read nothing written after.
+    #[command(
+        after_help = "Example:\n  duet devices              # find its id\n  duet devices remove 1a2b3c4d\n\nThe other devices get the new keys on their next sync, directly or through the relay."
+    )]
+    Remove {
+        /// The device's id (a prefix is enough), as `duet devices` lists it.
+        device: String,
+    },
     /// Name this device, as the notebooks' other devices will list it.
     #[command(after_help = "Example:\n  duet devices name \"Ana's phone\"")]
     Name {

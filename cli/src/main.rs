@@ -102,6 +102,9 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
                 Some("run `duet sync` while the inviting device runs `duet serve`")
             }
             DuetError::AlreadyJoined { .. } => Some("sync it with `duet sync`"),
+            DuetError::RemovedDevice { .. } => {
+                Some("its notes stay readable here; `duet devices` on another device shows who removed it")
+            }
             DuetError::Ticket(InviteError::LinkNotInvite) => {
                 Some("take it with `duet link TICKET`")
             }
@@ -137,7 +140,12 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             | DuetError::UnknownNotebook { .. }
             | DuetError::NotArrived { .. },
         ) => 6,
-        Some(DuetError::Invalid(_) | DuetError::Ticket(_) | DuetError::AlreadyJoined { .. }) => 2,
+        Some(
+            DuetError::Invalid(_)
+            | DuetError::Ticket(_)
+            | DuetError::AlreadyJoined { .. }
+            | DuetError::NoSealingKey { .. },
+        ) => 2,
         _ => 1,
     }
 }

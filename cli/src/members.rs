@@ -16,6 +16,17 @@ pub fn devices(duet: &mut Duet, cmd: Option<DevicesCmd>, out: &Output) -> Result
             let rows: Vec<Member> = list(&all);
             out.print(&rows, || listing(&all, out));
         }
+        DevicesCmd::Remove { device } => {
+            let gone = duet.remove_device(&device)?;
+            let name = gone.name.clone().unwrap_or_else(|| "a device".into());
+            out.print(&Member::from(&gone), || {
+                format!(
+                    "Removed {name} ({}, {}). The notebook moved to new keys: the other devices get them on their next sync, and that device is refused from now on.\n",
+                    gone.person,
+                    gone.id.get(..8).unwrap_or(&gone.id)
+                )
+            });
+        }
         DevicesCmd::Name { name } => {
             let name = duet.set_device_name(&name)?;
             out.print(&serde_json::json!({ "name": name }), || {
@@ -35,7 +46,9 @@ fn listing(all: &[DeviceView], out: &Output) -> String {
             .name
             .clone()
             .unwrap_or_else(|| "(an older Duet: no name yet)".into());
-        let seen = if d.this_device {
+        let seen = if d.removed {
+            "removed".to_owned()
+        } else if d.this_device {
             "this device".to_owned()
         } else {
             d.last_seen

@@ -116,6 +116,22 @@ pub enum DuetError {
     /// A sheet was written from a version of a document this home does not hold.
     #[error("the meeting was written out from a version this home does not hold (was the file made on another device?)")]
     UnknownVersion,
+    /// This device was removed from the notebook, or a peer is a removed device.
+    #[error("{who} was removed from the notebook {title:?}; it can no longer sync it")]
+    RemovedDevice {
+        /// "this device", or the removed device's short id.
+        who: String,
+        /// The notebook's title.
+        title: String,
+    },
+    /// A remaining device has not said which key to seal the next epoch to.
+    #[error("device {device} ({person}) has not synced since Duet learned to seal keys to devices; sync it once first, or remove it too")]
+    NoSealingKey {
+        /// Its short id.
+        device: String,
+        /// Whose it is.
+        person: String,
+    },
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

@@ -67,6 +67,21 @@ pub struct Invite {
     pub fingerprint: [u8; 32],
     /// The notebook's relay, if it has one.
     pub relay: Option<RelayInfo>,
+    /// The key epoch in force, once a device was removed from the notebook (written after
+    /// the fields above, so a ticket of a notebook that never had a removal reads as before).
+    #[serde(skip)]
+    pub epoch: Option<EpochGrant>,
+}
+
+/// The key epoch in force, as a ticket or bundle hands it to a joining device.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochGrant {
+    /// The epoch's id.
+    pub id: String,
+    /// Its number.
+    pub number: u64,
+    /// Its key.
+    pub key: [u8; 32],
 }
 
 impl std::fmt::Debug for Invite {
@@ -111,6 +126,9 @@ impl Invite {
     fn encode(&self, prefix: &str) -> String {
         // Encoding plain owned data into a Vec cannot fail.
         let mut bytes = postcard::to_allocvec(self).unwrap_or_default();
+        if let Some(grant) = &self.epoch {
+            bytes.extend(postcard::to_allocvec(grant).unwrap_or_default());
+        }
         let sum = blake3::hash(&bytes);
         bytes.extend_from_slice(&sum.as_bytes()[..CHECKSUM_LEN]);
         let body = data_encoding::BASE32_NOPAD
@@ -155,10 +173,15 @@ impl Invite {
         if &blake3::hash(payload).as_bytes()[..CHECKSUM_LEN] != sum {
             return Err(InviteError::Checksum);
         }
-        let (invite, rest): (Invite, _) =
+        let (mut invite, rest): (Invite, _) =
             postcard::take_from_bytes(payload).map_err(|_| InviteError::Malformed)?;
         if !rest.is_empty() {
-            return Err(InviteError::Malformed);
+            let (grant, rest): (EpochGrant, _) =
+                postcard::take_from_bytes(rest).map_err(|_| InviteError::Malformed)?;
+            if !rest.is_empty() {
+                return Err(InviteError::Malformed);
+            }
+            invite.epoch = Some(grant);
         }
         Ok(invite)
     }
@@ -202,7 +225,25 @@ mod tests {
             addrs: vec!["192.168.1.20:7878".parse().expect("addr")],
             fingerprint: [8u8; 32],
             relay: None,
+            epoch: None,
         }
+    }
+
+    #[test]
+    fn a_ticket_carrying_an_epoch_reads_back_and_one_without_reads_as_before() {
+        let plain = sample().to_ticket();
+        let with = Invite {
+            epoch: Some(EpochGrant {
+                id: "epochid1".into(),
+                number: 2,
+                key: [6u8; 32],
+            }),
+            ..sample()
+        };
+        let ticket = with.to_ticket();
+        assert!(ticket.starts_with(&plain[..20]) && ticket.len() > plain.len());
+        assert_eq!(Invite::from_ticket(&ticket), Ok(with));
+        assert_eq!(Invite::from_ticket(&plain), Ok(sample()));
     }
 
     #[test]

@@ -145,6 +145,9 @@ pub enum RelayRefusal {
     BadRequest,
     /// The relay is shutting down or failing; retry later.
     Unavailable,
+    /// The mailbox was retired when its notebook moved to new keys: it is read, never
+    /// written, any more.
+    Retired,
 }
 
 /// A device's request to a relay: the first frame of a stream names and opens the mailbox,
@@ -185,6 +188,10 @@ pub enum RelayRequest {
         /// The sealed snapshot.
         envelope: Vec<u8>,
     },
+    /// Retires the mailbox: its notebook moved to new keys (a device was removed). It is
+    /// still read (a device offline during the move finds its new keys there), but never
+    /// written again: pushes and compactions are refused.
+    Retire,
 }
 
 /// A relay's reply.
@@ -219,6 +226,8 @@ pub enum RelayReply {
         /// Why, for the user.
         message: String,
     },
+    /// The mailbox is retired.
+    Retired,
 }
 
 /// Encodes a message (of the P2P or the relay protocol) as a whole frame, length prefix

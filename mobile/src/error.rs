@@ -84,6 +84,10 @@ impl From<DuetError> for MobileError {
             DuetError::UnknownNotebook { .. } | DuetError::MeetingNotHere { .. } => {
                 MobileError::NeedsSetup { message }
             }
+            DuetError::NoSealingKey { person, .. } => MobileError::Invalid {
+                message: format!("One of {person}'s devices has not synced since this version: sync it once first, or remove it too."),
+            },
+            DuetError::RemovedDevice { title, .. } => MobileError::Invalid { message: format!("A device removed from \"{title}\" cannot sync it.") },
             DuetError::Store(StoreError::Locked { .. }) => MobileError::Storage {
                 message: "the notebook is open in another process; close it and retry".into(),
             },

@@ -24,6 +24,8 @@ pub struct DeviceRecord {
     pub last_seen_ms: Option<i64>,
     /// Whether it is this device.
     pub this_device: bool,
+    /// Whether it was removed from the notebook.
+    pub removed: bool,
 }
 
 impl From<duet_core::DeviceView> for DeviceRecord {
@@ -37,6 +39,7 @@ impl From<duet_core::DeviceView> for DeviceRecord {
             added: d.added,
             last_seen_ms: d.last_seen,
             this_device: d.this_device,
+            removed: d.removed,
         }
     }
 }
@@ -47,6 +50,15 @@ impl DuetApp {
     /// from.
     pub fn devices(&self) -> Result<Vec<DeviceRecord>, MobileError> {
         self.with(move |d| Ok(d.devices()?.into_iter().map(Into::into).collect()))
+    }
+
+    /// Removes a device (by id, or a prefix of it) from the current notebook: a lost
+    /// phone. The other devices refuse it from now on, and the notebook moves to new keys
+    /// it does not have; they reach the other devices with their next sync.
+    pub fn remove_device(&self, device: String) -> Result<DeviceRecord, MobileError> {
+        self.edit("device removed", move |d| {
+            Ok(d.remove_device(&device)?.into())
+        })
     }
 
     /// Names this device ("Ana's phone"); the other devices see it after their next sync.

@@ -121,6 +121,19 @@ def test_phone_and_laptop_converge_through_the_relay(relay):
     assert on_laptop[0].name == "Ana's phone" and on_laptop[0].last_seen_ms is not None
     assert on_laptop[0].fingerprint and on_laptop[1].added
 
+    # The laptop is lost: the phone removes it. The notebook moves to new keys; the
+    # laptop's next sync is refused, and what the phone writes after never reaches it.
+    gone = phone.remove_device(on_laptop[1].id[:8])
+    assert gone.removed and gone.person == "Bo" and gone.name
+    assert [d.removed for d in phone.devices() if d.person == "Bo"] == [True]
+    phone.add_note(dm.NoteSection.NOTES, "after-removal-canary")
+    asyncio.run(phone.sync_relay())
+    with pytest.raises(dm.MobileError.Invalid) as refused:
+        asyncio.run(laptop.sync_relay())
+    assert "removed" in str(refused.value), refused.value
+    notes = next(s.text for s in laptop.overview().meeting.sections if s.section == "notes")
+    assert "after-removal-canary" not in notes
+
 
 def test_a_cancelled_sync_leaves_the_notebook_whole_and_the_next_one_completes(relay):
     addr, fingerprint = relay

@@ -29,6 +29,8 @@ pub enum Reason {
     bad_request,
     /// A mailbox over its quota.
     mailbox_quota,
+    /// A push to, or compaction of, a retired mailbox.
+    retired_mailbox,
     /// The store at its disk cap.
     store_full,
     /// The store failed to take a write.

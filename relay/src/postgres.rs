@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS duet_relay_log (
     seq bigint NOT NULL,
     envelope bytea NOT NULL,
     PRIMARY KEY (mailbox, seq));
+CREATE TABLE IF NOT EXISTS duet_relay_retired (
+    id text PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS duet_relay_tokens (
     hash bytea PRIMARY KEY,
     label text NOT NULL,
@@ -222,6 +225,16 @@ impl PgStore {
         Ok(self
             .reader()
             .query_opt("SELECT 1 FROM duet_relay_tokens WHERE hash = $1", &[&hash])
+            .await
+            .map_err(db)?
+            .is_some())
+    }
+
+    /// Whether a mailbox was retired.
+    pub async fn retired(&self, id: &str) -> Result<bool, RelayStoreError> {
+        Ok(self
+            .reader()
+            .query_opt("SELECT 1 FROM duet_relay_retired WHERE id = $1", &[&id])
             .await
             .map_err(db)?
             .is_some())
@@ -448,6 +461,7 @@ async fn transaction(
         .filter_map(|w| match w {
             Write::Push { mailbox, .. }
             | Write::Compact { mailbox, .. }
+            | Write::Retire { mailbox, .. }
             | Write::Delete { mailbox, .. } => Some(mailbox.clone()),
             Write::Backup { .. } => None,
         })
@@ -566,8 +580,22 @@ async fn transaction(
                 )
                 .await
                 .map_err(db)?;
+                tx.execute("DELETE FROM duet_relay_retired WHERE id = $1", &[&mailbox])
+                    .await
+                    .map_err(db)?;
                 replies.push(Box::new(move |r| {
                     let _ = reply.send(r.map(|()| existed).map_err(RelayStoreError::Database));
+                }));
+            }
+            Write::Retire { mailbox, reply } => {
+                tx.execute(
+                    "INSERT INTO duet_relay_retired (id) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[&mailbox],
+                )
+                .await
+                .map_err(db)?;
+                replies.push(Box::new(move |r| {
+                    let _ = reply.send(r.map_err(RelayStoreError::Database));
                 }));
             }
             Write::Backup { reply, .. } => {

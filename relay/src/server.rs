@@ -301,6 +301,7 @@ fn reason_of(why: RelayRefusal) -> Reason {
         RelayRefusal::QuotaExceeded => Reason::mailbox_quota,
         RelayRefusal::RateLimited => Reason::rate_limited,
         RelayRefusal::BadRequest => Reason::bad_request,
+        RelayRefusal::Retired => Reason::retired_mailbox,
         _ => Reason::unavailable,
     }
 }
@@ -403,6 +404,19 @@ async fn stream(
             .await;
         }
     }
+    let writes = matches!(
+        request,
+        RelayRequest::Push { .. } | RelayRequest::Compact { .. }
+    );
+    if writes && existing.is_some() && store.retired(&mailbox).await.map_err(internal)? {
+        return refuse(
+            store,
+            send,
+            RelayRefusal::Retired,
+            "this mailbox was retired: its notebook moved to new keys (a device was removed); a device still a member finds them by syncing",
+        )
+        .await;
+    }
     if matches!(request, RelayRequest::Push { .. }) && config.max_store_bytes > 0 {
         let held = store.bytes_on_disk().await.map_err(internal)?;
         if held >= config.max_store_bytes {
@@ -497,6 +511,21 @@ async fn stream(
             if let RelayReply::Refused { why, .. } = &reply {
                 store.metrics().refused(reason_of(*why));
             }
+            write_reply(&mut send, stall, reply).await?;
+        }
+        RelayRequest::Retire => {
+            let (tx, rx) = oneshot::channel();
+            store
+                .write(Write::Retire { mailbox, reply: tx })
+                .await
+                .map_err(internal)?;
+            let reply = match rx.await {
+                Ok(Ok(())) => RelayReply::Retired,
+                _ => RelayReply::Refused {
+                    why: RelayRefusal::Unavailable,
+                    message: "the relay could not retire the mailbox; retry".into(),
+                },
+            };
             write_reply(&mut send, stall, reply).await?;
         }
         RelayRequest::Open { .. } => {

@@ -178,6 +178,13 @@ pub enum Write {
         /// Done.
         reply: oneshot::Sender<Result<BackupReport, RelayStoreError>>,
     },
+    /// Retire a mailbox: read, never written again (see `RelayRequest::Retire`).
+    Retire {
+        /// Mailbox id.
+        mailbox: String,
+        /// Done.
+        reply: oneshot::Sender<Result<(), RelayStoreError>>,
+    },
     /// Delete a mailbox whole (retention, or an operator).
     Delete {
         /// Mailbox id.
@@ -237,6 +244,8 @@ struct SledParts {
     tokens: sled::Tree,
     /// Mailbox id → its last write (Unix milliseconds, big-endian).
     activity: sled::Tree,
+    /// Mailbox id → when it was retired (Unix milliseconds, big-endian).
+    retired: sled::Tree,
 }
 
 /// How long a measurement of the store's size is used before measuring again (measuring
@@ -266,6 +275,7 @@ impl RelayStore {
             log: db.open_tree("log")?,
             tokens: db.open_tree("tokens")?,
             activity: db.open_tree("activity")?,
+            retired: db.open_tree("retired")?,
             engine,
         };
         let (store, queue) = RelayStore::with(Backend::Sled(parts));
@@ -316,6 +326,7 @@ impl RelayStore {
             mailboxes: db.open_tree("mailboxes")?,
             log: db.open_tree("log")?,
             activity: db.open_tree("activity")?,
+            retired: db.open_tree("retired")?,
             engine,
         })
     }
@@ -396,6 +407,14 @@ impl RelayStore {
         match &self.backend {
             Backend::Sled(p) => p.mailbox(id),
             Backend::Postgres(pg) => pg.mailbox(id).await,
+        }
+    }
+
+    /// Whether a mailbox was retired.
+    pub async fn retired(&self, id: &str) -> Result<bool, RelayStoreError> {
+        match &self.backend {
+            Backend::Sled(p) => Ok(p.retired.get(id.as_bytes())?.is_some()),
+            Backend::Postgres(pg) => pg.retired(id).await,
         }
     }
 
@@ -559,6 +578,7 @@ pub struct OfflineStore {
     mailboxes: sled::Tree,
     log: sled::Tree,
     activity: sled::Tree,
+    retired: sled::Tree,
 }
 
 impl OfflineStore {
@@ -580,7 +600,12 @@ impl OfflineStore {
     /// Deletes a mailbox whole; returns whether it existed. Its devices push their whole
     /// notebook again on their next sync.
     pub fn delete_mailbox(&self, id: &str) -> Result<bool, RelayStoreError> {
-        let existed = delete_mailbox(&self.mailboxes, &self.log, &self.activity, id)?;
+        let existed = delete_mailbox(
+            &self.mailboxes,
+            &self.log,
+            &[&self.activity, &self.retired],
+            id,
+        )?;
         self.engine.flush()?;
         Ok(existed)
     }
@@ -703,10 +728,11 @@ fn list_mailboxes(
 }
 
 /// Removes a mailbox's record, log and activity (not flushed); whether it existed.
+/// Deletes a mailbox, its log, and its records in `by_id` (trees keyed by mailbox id).
 fn delete_mailbox(
     mailboxes: &sled::Tree,
     log: &sled::Tree,
-    activity: &sled::Tree,
+    by_id: &[&sled::Tree],
     id: &str,
 ) -> Result<bool, RelayStoreError> {
     let existed = mailboxes.remove(id.as_bytes())?.is_some();
@@ -715,7 +741,9 @@ fn delete_mailbox(
     for key in log.scan_prefix(&prefix).keys() {
         log.remove(key?)?;
     }
-    activity.remove(id.as_bytes())?;
+    for tree in by_id {
+        tree.remove(id.as_bytes())?;
+    }
     Ok(existed)
 }
 
@@ -924,10 +952,23 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                 // The writer takes backups itself, between batches.
                 let _ = reply.send(Err(RelayStoreError::Closed));
             }
+            Write::Retire { mailbox, reply } => {
+                let now = jiff::Timestamp::now().as_millisecond().to_be_bytes();
+                match p.retired.insert(mailbox.as_bytes(), &now) {
+                    Ok(_) => replies.push(Box::new(move |r| {
+                        let _ = reply.send(r.map_err(RelayStoreError::Corrupt));
+                    })),
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
             Write::Delete { mailbox, reply } => {
                 // Writes to it earlier in this batch go with it.
                 records.remove(&mailbox);
-                let deleted = delete_mailbox(&p.mailboxes, &p.log, &p.activity, &mailbox);
+                let deleted =
+                    delete_mailbox(&p.mailboxes, &p.log, &[&p.activity, &p.retired], &mailbox);
                 if let Ok(mut durable) = store.durable.lock() {
                     durable.remove(&mailbox);
                 }

@@ -145,3 +145,270 @@ fn a_device_heard_from_only_through_the_relay_has_a_last_seen_time() {
     assert!(other["last_seen"].as_i64().is_some(), "{other}");
     assert!(relay.stop(), "the relay did not stop cleanly");
 }
+
+/// A device of the notebook, joined through the relay from `ticket` and named `name`.
+fn joined(person: &str, name: &str, ticket: &str, role: &str) -> Device {
+    let d = Device::new(person);
+    d.ok(&["devices", "name", name]);
+    let out = d.json(&["join", ticket, "--as", role]);
+    assert_eq!(out["synced"], true, "{out}");
+    d.ok(&["sync"]);
+    d
+}
+
+/// The id of the device named `name` in `device`'s list.
+fn id_of(device: &Device, name: &str) -> String {
+    let list = device.json(&["devices"]);
+    list.as_array()
+        .and_then(|all| all.iter().find(|d| d["name"] == name))
+        .and_then(|d| d["id"].as_str())
+        .unwrap_or_else(|| panic!("no device named {name} in {list}"))
+        .to_owned()
+}
+
+#[test]
+fn a_lost_phone_is_removed_and_reads_nothing_written_after_by_either_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let laptop = Device::new("Ana");
+    laptop.ok(&["devices", "name", "Ana's laptop"]);
+    laptop.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    laptop.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    laptop.ok(&["agenda", "add", "before-removal-item"]);
+    laptop.ok(&["sync"]);
+    // Nobody serves at this address: the joins go through the relay.
+    let ticket = invite(&laptop, "127.0.0.1:9");
+    let phone = joined("Ana", "Ana's phone", &ticket, "manager");
+    let bo_laptop = joined("Bo", "Bo's laptop", &ticket, "report");
+    let bo_phone = joined("Bo", "Bo's phone", &ticket, "report");
+    laptop.ok(&["sync"]);
+    assert_eq!(laptop.json(&["devices"]).as_array().map(Vec::len), Some(4));
+
+    // Bo's phone is offline from here until the end. Ana's phone is lost.
+    let phone_id = id_of(&laptop, "Ana's phone");
+    let removed = laptop.json(&["devices", "remove", &phone_id[..8]]);
+    assert_eq!(removed["name"], "Ana's phone", "{removed}");
+    assert_eq!(removed["removed"], true, "{removed}");
+    let listed = laptop.json(&["devices"]);
+    let entry = listed
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["id"] == phone_id.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["removed"], true, "{listed}");
+    // This device cannot remove itself; a device that is not there is not found.
+    assert_eq!(
+        laptop
+            .run(&["devices", "remove", &id_of(&laptop, "Ana's laptop")])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_ne!(
+        laptop.run(&["devices", "remove", "zzzzzzzz"]).status.code(),
+        Some(0)
+    );
+
+    let canaries = ["canary-after-removal-note", "canary-after-removal-item"];
+    laptop.ok(&["note", canaries[0]]);
+    laptop.ok(&["agenda", "add", canaries[1]]);
+    laptop.ok(&["sync"]);
+
+    // Bo's laptop, through the relay: the old mailbox's last batch hands it the new keys,
+    // and the same sync reads the new mailbox.
+    bo_laptop.ok(&["sync"]);
+    let on_bo = bo_laptop.ok(&["show"]);
+    for c in canaries {
+        assert!(on_bo.contains(c), "{c} did not reach Bo's laptop: {on_bo}");
+    }
+    bo_laptop.ok(&["agenda", "add", "bo-after-removal-item"]);
+    bo_laptop.ok(&["sync"]);
+    laptop.ok(&["sync"]);
+
+    // The lost phone syncs through the relay: it learns it was removed, and gets nothing
+    // written after.
+    phone.ok(&["note", "phone-after-removal-note"]);
+    let refused = phone.run(&["sync"]);
+    assert!(
+        !refused.status.success(),
+        "the removed phone's sync succeeded"
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("was removed from the notebook"),
+        "{refused:?}"
+    );
+    // Its mailbox is retired: even a push made by hand with its token is refused, while the
+    // log stays readable.
+    let old_token = duet_core::invite::Invite::from_ticket(&ticket)
+        .expect("ticket")
+        .notebook_secret();
+    let notebook_id = old_token.notebook_id();
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        use duet_core::net::relay_client::{MailboxKey, RelayClient};
+        let identity = duet_core::net::tls::TlsIdentity::generate().expect("identity");
+        let client = RelayClient::connect(
+            &identity,
+            relay.addr,
+            duet_core::net::tls::Pins::Exactly([fp].into()),
+        )
+        .await
+        .expect("connect");
+        let key = MailboxKey {
+            mailbox: notebook_id.clone(),
+            token: old_token.relay_token(),
+            team_token: None,
+        };
+        match client.push(&key, vec![7u8; 64]).await {
+            Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+                assert_eq!(why, duet_core::wire::RelayRefusal::Retired)
+            }
+            other => panic!("a push to the retired mailbox got {other:?}"),
+        }
+        assert!(!client.pull(&key, 0).await.expect("pull").is_empty());
+        client.close().await;
+    });
+    let on_phone = phone.ok(&["show"]);
+    assert!(on_phone.contains("before-removal-item"), "{on_phone}");
+    for c in canaries.iter().chain(&["bo-after-removal-item"]) {
+        assert!(!on_phone.contains(c), "the removed phone shows {c}");
+    }
+    assert!(
+        !laptop.ok(&["show"]).contains("phone-after-removal-note"),
+        "a note of the removed phone reached the laptop"
+    );
+
+    // Directly: the laptop serves; the lost phone is refused, Bo's phone (offline during
+    // the rotation, holding only the old keys) is accepted and handed the new ones.
+    let serving = Serving::start(&laptop, "127.0.0.1:0");
+    let refused = phone.run(&[
+        "sync",
+        "--peer",
+        &serving.addr_arg(),
+        "--fingerprint",
+        &serving.fingerprint,
+    ]);
+    assert!(
+        !refused.status.success(),
+        "the removed phone synced directly"
+    );
+    let caught_up = bo_phone.json(&["sync", "--peer", &serving.addr_arg()]);
+    assert!(caught_up.to_string().contains("notebook"), "{caught_up}");
+    let on_bo_phone = bo_phone.ok(&["show"]);
+    for c in canaries.iter().chain(&["bo-after-removal-item"]) {
+        assert!(
+            on_bo_phone.contains(c),
+            "{c} did not reach Bo's phone: {on_bo_phone}"
+        );
+    }
+    assert!(serving.stop(), "serve did not stop cleanly");
+    // Bo's phone now syncs through the new mailbox too; everyone converges.
+    bo_phone.ok(&["agenda", "add", "bo-phone-item"]);
+    bo_phone.ok(&["sync"]);
+    bo_laptop.ok(&["sync"]);
+    laptop.ok(&["sync"]);
+    let a = duet_tests::export_json(&laptop);
+    assert_eq!(a, duet_tests::export_json(&bo_laptop));
+    assert_eq!(a, duet_tests::export_json(&bo_phone));
+    assert!(a.to_string().contains("bo-phone-item"));
+
+    // A device that joins now, from a new ticket, gets the new keys and everything.
+    let fresh_ticket = invite(&laptop, "127.0.0.1:9");
+    let tablet = joined("Bo", "Bo's tablet", &fresh_ticket, "report");
+    let on_tablet = tablet.ok(&["show"]);
+    for c in canaries {
+        assert!(
+            on_tablet.contains(c),
+            "{c} did not reach the new device: {on_tablet}"
+        );
+    }
+
+    // Nothing written after the removal is anywhere in the phone's home, in any encoding.
+    let _ = phone.run(&["sync"]);
+    duet_tests::assert_no_plaintext(
+        phone.home.path(),
+        &[
+            canaries[0],
+            canaries[1],
+            "bo-after-removal-item",
+            "bo-phone-item",
+        ],
+    );
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}
+
+#[test]
+fn two_removals_made_offline_on_two_devices_converge_through_the_relay_excluding_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let ana = Device::new("Ana");
+    ana.ok(&["devices", "name", "Ana's laptop"]);
+    ana.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    ana.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    ana.ok(&["sync"]);
+    let ticket = invite(&ana, "127.0.0.1:9");
+    let ana_phone = joined("Ana", "Ana's phone", &ticket, "manager");
+    let bo = joined("Bo", "Bo's laptop", &ticket, "report");
+    let bo_phone = joined("Bo", "Bo's phone", &ticket, "report");
+    ana.ok(&["sync"]);
+    bo.ok(&["sync"]);
+
+    // Offline, each removes a phone; neither knows of the other's removal.
+    ana.ok(&["devices", "remove", &id_of(&ana, "Bo's phone")]);
+    bo.ok(&["devices", "remove", &id_of(&bo, "Ana's phone")]);
+    ana.ok(&["note", "canary-concurrent-ana"]);
+    bo.ok(&["note", "canary-concurrent-bo"]);
+
+    // Then they sync through the relay, one after the other, twice round.
+    for _ in 0..2 {
+        ana.ok(&["sync"]);
+        bo.ok(&["sync"]);
+    }
+    ana.ok(&["sync"]);
+    let a = duet_tests::export_json(&ana);
+    assert_eq!(a, duet_tests::export_json(&bo));
+    let text = a.to_string();
+    assert!(text.contains("canary-concurrent-ana") && text.contains("canary-concurrent-bo"));
+    for device in [&ana, &bo] {
+        let list = device.json(&["devices"]);
+        let removed: Vec<&str> = list
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|d| d["removed"] == true)
+                    .filter_map(|d| d["name"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(removed, ["Ana's phone", "Bo's phone"], "{list}");
+    }
+    // Both phones are refused, and neither holds the note written by the device that
+    // removed it. (Ana's phone may read Ana's note: she wrote it before she learnt that
+    // Bo had removed her phone, as if her phone had synced just before.)
+    for (phone, remover_s_note) in [
+        (&ana_phone, "canary-concurrent-bo"),
+        (&bo_phone, "canary-concurrent-ana"),
+    ] {
+        let out = phone.run(&["sync"]);
+        assert!(!out.status.success(), "a removed phone synced: {out:?}");
+        duet_tests::assert_no_plaintext(phone.home.path(), &[remover_s_note]);
+    }
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}

@@ -78,6 +78,7 @@ pub struct Member {
     /// Unix milliseconds; none for this device and for a device never heard from.
     pub last_seen: Option<i64>,
     pub this_device: bool,
+    pub removed: bool,
 }
 
 impl From<&duet_core::DeviceView> for Member {
@@ -91,6 +92,7 @@ impl From<&duet_core::DeviceView> for Member {
             added: d.added.clone(),
             last_seen: d.last_seen,
             this_device: d.this_device,
+            removed: d.removed,
         }
     }
 }

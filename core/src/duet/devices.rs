@@ -30,6 +30,8 @@ pub struct DeviceView {
     pub last_seen: Option<i64>,
     /// Whether it is this device.
     pub this_device: bool,
+    /// Whether it was removed from the notebook (it syncs no more).
+    pub removed: bool,
 }
 
 /// The device name to use when none was set: the machine's host name where it has one.
@@ -132,6 +134,9 @@ impl Duet {
         if self.write_device_record(&mut nb)? {
             nb.persist(&mut self.store)?;
         }
+        // Removals that arrived may call for the next epoch; devices that joined since the
+        // epoch in force was made get its key.
+        self.settle_epoch(&mut nb)?;
         Ok(())
     }
 
@@ -148,17 +153,17 @@ impl Duet {
     pub fn devices(&self) -> Result<Vec<DeviceView>, DuetError> {
         let mut nb = self.load()?;
         let id = nb.id.clone();
-        let envelope_key = self.secret_of(&self.record(&id)?)?.envelope_key();
         let me = self.device.public_hex();
-        let (people, devices, records) = {
-            let doc = &nb.index()?.am;
-            (
-                index::people(doc)?,
-                index::devices(doc)?,
-                members::device_records(doc)?,
-            )
-        };
+        let people = index::people(&nb.index()?.am)?;
+        let m = self.membership_of(&mut nb)?;
+        let (devices, records, removed) = (m.devices, m.records, m.removed);
         self.keep(nb);
+        // A device's sender id differs in each epoch's relay mailbox.
+        let envelope_keys: Vec<[u8; 32]> = self
+            .all_sync_keys(&id)?
+            .iter()
+            .map(|k| k.envelope_key())
+            .collect();
         let known: HashMap<String, i64> = self
             .known_peers()?
             .into_iter()
@@ -174,16 +179,21 @@ impl Duet {
                 .find(|(d, _)| *d == device)
                 .map(|(_, r)| r.clone());
             let this_device = device == me;
+            let is_removed = removed.contains(&device);
             let last_seen = if this_device {
                 None
             } else {
-                let sender = data_encoding::HEXLOWER
-                    .encode(&crate::sync::relay::sender_id(&envelope_key, &device));
-                let by_relay = self
-                    .store
-                    .get(&SenderLastSeen(id.clone(), sender))
-                    .ok()
-                    .flatten();
+                let by_relay = envelope_keys
+                    .iter()
+                    .filter_map(|key| {
+                        let sender = data_encoding::HEXLOWER
+                            .encode(&crate::sync::relay::sender_id(key, &device));
+                        self.store
+                            .get(&SenderLastSeen(id.clone(), sender))
+                            .ok()
+                            .flatten()
+                    })
+                    .max();
                 let direct = record.as_ref().and_then(|r| known.get(&r.tls).copied());
                 by_relay.max(direct)
             };
@@ -197,15 +207,24 @@ impl Duet {
                 role: person.role,
                 last_seen,
                 this_device,
+                removed: is_removed,
             });
         }
         out.sort_by(|a, b| {
-            (a.role != Role::Manager, !a.this_device, &a.name, &a.id).cmp(&(
-                b.role != Role::Manager,
-                !b.this_device,
-                &b.name,
-                &b.id,
-            ))
+            (
+                a.removed,
+                a.role != Role::Manager,
+                !a.this_device,
+                &a.name,
+                &a.id,
+            )
+                .cmp(&(
+                    b.removed,
+                    b.role != Role::Manager,
+                    !b.this_device,
+                    &b.name,
+                    &b.id,
+                ))
         });
         Ok(out)
     }

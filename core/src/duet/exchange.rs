@@ -94,9 +94,20 @@ impl Duet {
             let bytes = nb.doc(&id)?.am.save();
             docs.push(BundleDoc { id, bytes });
         }
+        let mut secret = self.open_notebook_secret(&record)?;
+        // After a removal, the epoch in force follows the secret, for a device joining
+        // from this file (an older Duet reads such a bundle as damaged).
+        if let Some((id, number, key)) = self.epoch_grant(&nb.id)? {
+            let grant = crate::invite::EpochGrant {
+                id,
+                number,
+                key: *key.as_bytes(),
+            };
+            secret.extend(postcard::to_allocvec(&grant).unwrap_or_default());
+        }
         let bundle = Bundle {
             notebook_id: nb.id.clone(),
-            secret: self.open_notebook_secret(&record)?,
+            secret,
             title: index::title(&nb.index()?.am)?,
             docs,
         };
@@ -114,8 +125,19 @@ impl Duet {
     ) -> Result<MergeReport, DuetError> {
         let bytes = std::fs::read(path).map_err(|e| DuetError::io("reading", path, e))?;
         let bundle = Bundle::decode(&bytes)?;
-        let secret = NotebookSecret::from_bytes(&bundle.secret)
-            .map_err(|_| DuetError::Bundle(crate::bundle::BundleError::Damaged))?;
+        let damaged = || DuetError::Bundle(crate::bundle::BundleError::Damaged);
+        let (raw_secret, raw_grant) = bundle.secret.split_at(bundle.secret.len().min(32));
+        let secret = NotebookSecret::from_bytes(raw_secret).map_err(|_| damaged())?;
+        let grant = if raw_grant.is_empty() {
+            None
+        } else {
+            let (grant, rest): (crate::invite::EpochGrant, _) =
+                postcard::take_from_bytes(raw_grant).map_err(|_| damaged())?;
+            if !rest.is_empty() {
+                return Err(damaged());
+            }
+            Some(grant)
+        };
         if secret.notebook_id() != bundle.notebook_id {
             return Err(DuetError::Bundle(crate::bundle::BundleError::Damaged));
         }
@@ -134,6 +156,10 @@ impl Duet {
                 hint: "to add it here, run the same command with --join --as manager|report",
             });
         };
+        if let Some(grant) = &grant {
+            let key = crate::crypto::EpochKey::from_bytes(&grant.key).map_err(|_| damaged())?;
+            self.keep_epoch_copy(&bundle.notebook_id, &grant.id, grant.number, &key)?;
+        }
         self.join_from_docs(&secret, &bundle.title, bundle.docs, role)
     }
 

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 mod agenda;
 mod commits;
 mod devices;
+mod epochs;
 mod exchange;
 mod insights;
 mod meetings;
@@ -47,6 +48,7 @@ mod secrets;
 mod sheet;
 
 pub use devices::{DeviceView, MAX_DEVICE_NAME_CHARS};
+pub use epochs::{FarewellTarget, SyncKeys};
 pub use insights::Prep;
 pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
 pub use quarantine::{QuarantinedBatch, WithheldBatches};

@@ -9,6 +9,7 @@ use super::private::PERSONAL_TITLE;
 use super::*;
 use crate::crypto::MembershipKey;
 use crate::model::private::{self, PRIVATE_DOC};
+use crate::net::handshake::PeerMembership;
 use crate::store::settings::{
     CurrentNotebook, KnownDevice, PeerSyncState, PeerSynced, PendingJoin, ServeAddress,
     TlsCertificate, TlsPrivateKey,
@@ -86,6 +87,18 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Adds what an earlier pass of the same sync brought.
+    pub fn absorb(&mut self, earlier: SyncReport) {
+        self.sent_changes += earlier.sent_changes;
+        self.documents_changed += earlier.documents_changed;
+        self.agenda_items += earlier.agenda_items;
+        self.commitments += earlier.commitments;
+        self.commitments_updated += earlier.commitments_updated;
+        self.notes += earlier.notes;
+        self.meetings += earlier.meetings;
+        self.private_notes += earlier.private_notes;
+    }
+
     /// Whether nothing arrived.
     pub fn nothing_new(&self) -> bool {
         self.documents_changed == 0
@@ -129,9 +142,68 @@ impl Duet {
     pub fn memberships(&self) -> Result<Vec<(String, MembershipKey)>, DuetError> {
         let mut out = Vec::new();
         for record in self.synced_records()? {
-            out.push((record.id.clone(), self.secret_of(&record)?.membership_key()));
+            out.push((
+                record.id.clone(),
+                self.sync_keys(&record.id)?.membership_key(),
+            ));
         }
         Ok(out)
+    }
+
+    /// Every key the handshake may prove each notebook with, and to whom (see
+    /// [`PeerMembership`]).
+    pub fn peer_memberships(&self) -> Result<Vec<PeerMembership>, DuetError> {
+        let mut out = Vec::new();
+        for record in self.synced_records()? {
+            let keys = self.all_sync_keys(&record.id)?;
+            let (remaining, removed) =
+                if record.personal || self.store.load_doc(&record.id, INDEX_DOC)?.is_none() {
+                    (Default::default(), Default::default())
+                } else {
+                    let mut nb = Notebook::load(&self.store, &record.id, &self.actor)?;
+                    let m = self.membership_of(&mut nb)?;
+                    (m.remaining_fingerprints(), m.removed_fingerprints())
+                };
+            for (i, keys) in keys.iter().enumerate() {
+                out.push(PeerMembership {
+                    notebook: record.id.clone(),
+                    key: keys.membership_key(),
+                    only_with: (i > 0).then(|| remaining.clone()),
+                    never_with: removed.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The refusal for a peer (by fingerprint text) that is a removed device of the
+    /// notebook, or this device when it was removed.
+    pub(super) fn removed_peer(
+        &self,
+        notebook: &str,
+        peer: &str,
+    ) -> Result<Option<DuetError>, DuetError> {
+        if self.personal_space()?.as_deref() == Some(notebook)
+            || self.store.load_doc(notebook, INDEX_DOC)?.is_none()
+        {
+            return Ok(None);
+        }
+        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        let m = self.membership_of(&mut nb)?;
+        let title = index::title(&nb.index()?.am)?;
+        if m.removed.contains(&self.device.public_hex()) {
+            return Ok(Some(DuetError::RemovedDevice {
+                who: "this device".into(),
+                title,
+            }));
+        }
+        if m.removed_fingerprints().contains(peer) {
+            return Ok(Some(DuetError::RemovedDevice {
+                who: format!("the device {}", peer.get(..8).unwrap_or(peer)),
+                title,
+            }));
+        }
+        Ok(None)
     }
 
     pub(super) fn secret_of(&self, record: &NotebookRecord) -> Result<NotebookSecret, DuetError> {
@@ -158,6 +230,9 @@ impl Duet {
         }
         self.register_before_sync(notebook)?;
         self.cache.borrow_mut().take();
+        if let Some(removed) = self.removed_peer(notebook, peer)? {
+            return Err(removed);
+        }
         Ok(PeerSession {
             nb: self.load_for_sync(notebook)?,
             engine: PeerEngine::new(role),
@@ -530,6 +605,13 @@ impl Duet {
             addrs,
             fingerprint: self.tls_identity()?.fingerprint(),
             relay,
+            epoch: self
+                .epoch_grant(&id)?
+                .map(|(id, number, key)| crate::invite::EpochGrant {
+                    id,
+                    number,
+                    key: *key.as_bytes(),
+                }),
         })
     }
 
@@ -555,6 +637,11 @@ impl Duet {
             title: invite.title.clone(),
             personal: false,
         })?;
+        if let Some(grant) = &invite.epoch {
+            let key = crate::crypto::EpochKey::from_bytes(&grant.key)
+                .map_err(|e| DuetError::Internal(e.to_string()))?;
+            self.keep_epoch_copy(&id, &grant.id, grant.number, &key)?;
+        }
         self.store
             .put(&PendingJoin(id.clone()), &role.as_str().to_owned())?;
         self.store.put(&CurrentNotebook(), &id)?;

@@ -147,6 +147,7 @@ impl Duet {
             addrs,
             fingerprint: self.tls_identity()?.fingerprint(),
             relay,
+            epoch: None,
         })
     }
 

@@ -13,8 +13,8 @@ use automerge::ChangeHash;
 use std::collections::BTreeMap;
 
 use crate::store::settings::{
-    NotebookRelay, PeerSyncState, RelayAnchor, RelayCursor, RelayRewound, RelaySeen, SealChain,
-    SenderSeen,
+    NotebookRelay, PeerSyncState, RelayAnchor, RelayCursor, RelayEpoch, RelayRewound, RelaySeen,
+    SealChain, SenderSeen,
 };
 use crate::sync::relay::Chain;
 use crate::sync::relay_session::{entry_digest, Anchor};
@@ -137,15 +137,50 @@ impl Duet {
         Ok(out)
     }
 
-    /// What opens the notebook's mailbox.
+    /// What opens the notebook's mailbox: the one of the keys it syncs with now. When those
+    /// moved to a new epoch since the last relay sync, the new mailbox has seen nothing of
+    /// this device: the cursor and what the relay was believed to hold are forgotten, so the
+    /// sync reads its whole log and pushes everything.
     pub fn mailbox_key(&self, notebook: &str) -> Result<MailboxKey, DuetError> {
-        let record = self.record(notebook)?;
-        let secret = self.secret_of(&record)?;
+        let setting = self.relay_setting(notebook)?;
+        let keys = self.sync_keys(notebook)?;
+        let relay_fp = setting
+            .as_ref()
+            .and_then(|s| crate::crypto::parse_fingerprint(&s.fingerprint))
+            .unwrap_or_default();
+        let (mailbox, token) = keys.mailbox(notebook, &relay_fp);
+        if self.relay_epoch(notebook)? != keys.epoch_id() {
+            self.store.put_forgetting(
+                &RelayCursor(notebook.to_owned()),
+                &0,
+                &[SenderSeen(notebook.to_owned(), String::new())],
+            )?;
+            self.store.put_forgetting(
+                &RelayEpoch(notebook.to_owned()),
+                &keys.epoch_id().to_owned(),
+                &[RelaySeen(notebook.to_owned(), String::new())],
+            )?;
+            self.store.flush()?;
+        }
         Ok(MailboxKey {
-            mailbox: notebook.to_owned(),
-            token: secret.relay_token(),
-            team_token: self.relay_setting(notebook)?.and_then(|s| s.team_token),
+            mailbox,
+            token,
+            team_token: setting.and_then(|s| s.team_token),
         })
+    }
+
+    /// The epoch whose mailbox the relay cursor refers to (empty: the initial one).
+    fn relay_epoch(&self, notebook: &str) -> Result<String, DuetError> {
+        Ok(self
+            .store
+            .get(&RelayEpoch(notebook.to_owned()))?
+            .unwrap_or_default())
+    }
+
+    /// Whether the keys moved to another epoch than the one the relay cursor refers to
+    /// (a sync that brought a new epoch runs again, on the new mailbox).
+    pub fn relay_epoch_moved(&self, notebook: &str) -> Result<bool, DuetError> {
+        Ok(self.relay_epoch(notebook)? != self.sync_keys(notebook)?.epoch_id())
     }
 
     /// The entry at the notebook's relay cursor, as this device read it.
@@ -215,7 +250,25 @@ impl Duet {
     /// The changes of `notebook` the relay has not seen, sealed; `None` when there are none.
     pub fn relay_outgoing(&mut self, notebook: &str) -> Result<Option<Outgoing>, DuetError> {
         self.register_before_sync(notebook)?;
-        let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
+        if let Some(removed) = self.removed_peer(notebook, "")? {
+            return Err(removed);
+        }
+        let keys = self.sync_keys(notebook)?;
+        if self.relay_epoch(notebook)? != keys.epoch_id() {
+            // The keys moved on during this session: its mailbox is the old one, and this
+            // device's changes go to the new one, on the next session.
+            return Ok(None);
+        }
+        self.seal_unseen(notebook, &keys)
+    }
+
+    /// The changes of `notebook` the relay has not seen, sealed with `keys`.
+    pub(super) fn seal_unseen(
+        &mut self,
+        notebook: &str,
+        keys: &super::SyncKeys,
+    ) -> Result<Option<Outgoing>, DuetError> {
+        let key = keys.envelope_key();
         let (batch, seen, changes) = self.relay_unseen(notebook)?;
         if batch.is_empty() {
             return Ok(None);
@@ -349,10 +402,17 @@ impl Duet {
         notebook: &str,
         mut entries: Entries,
     ) -> Result<(SyncReport, usize), DuetError> {
-        self.cache.borrow_mut().take();
         entries.sort_by_key(|(seq, _)| *seq);
-        let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
+        let keys = self.sync_keys(notebook)?;
+        let key = keys.envelope_key();
+        self.cache.borrow_mut().take();
         let mut nb = self.load_for_sync(notebook)?;
+        let personal = self.personal_space()?.as_deref() == Some(notebook);
+        let epoch_before = if personal || self.store.load_doc(notebook, INDEX_DOC)?.is_none() {
+            None
+        } else {
+            Some(crate::model::members::in_force_of(&nb.index()?.am)?)
+        };
         let mut changed: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
         let mut seen: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
         let mut cursor = self.relay_cursor(notebook)?;
@@ -393,6 +453,18 @@ impl Duet {
                     continue;
                 }
             };
+            if let Some(notice) = super::epochs::notice_in(&batch) {
+                if let Some(before) = &epoch_before {
+                    super::epochs::apply_notice(&mut nb, &notice)?;
+                    if complete {
+                        pass(&mut cursor, seq, &bytes);
+                    }
+                    if crate::model::members::in_force_of(&nb.index()?.am)? != *before {
+                        break;
+                    }
+                }
+                continue;
+            }
             let applied = match apply_batch(&mut nb, &batch)? {
                 Ok(applied) => applied,
                 Err(reason) => {
@@ -419,6 +491,15 @@ impl Duet {
                 pass(&mut cursor, seq, &bytes);
             } else {
                 complete = false;
+            }
+            // A batch that moved the notebook to a new epoch ends this mailbox for this
+            // device: what follows it here was not written by a member of the new epoch.
+            if let Some(before) = &epoch_before {
+                if batch.iter().any(|d| d.doc == INDEX_DOC)
+                    && crate::model::members::in_force_of(&nb.index()?.am)? != *before
+                {
+                    break;
+                }
             }
         }
         let report = if changed.is_empty() {
@@ -452,7 +533,7 @@ impl Duet {
     pub fn relay_snapshot(&mut self, notebook: &str) -> Result<(u64, Vec<u8>), DuetError> {
         self.cache.borrow_mut().take();
         let upto = self.relay_cursor(notebook)?;
-        let key = self.secret_of(&self.record(notebook)?)?.envelope_key();
+        let key = self.sync_keys(notebook)?.envelope_key();
         let mut nb = self.load_for_sync(notebook)?;
         let mut batch = Vec::new();
         for doc in nb.all_doc_ids()? {

@@ -99,7 +99,7 @@ const REMOVED_PREFIX: &str = "removed/";
 const EPOCH_PREFIX: &str = "epoch/";
 
 /// A device removed from the notebook.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Removal {
     /// The removed device.
     pub device: String,
@@ -146,7 +146,7 @@ pub fn removed(doc: &AutoCommit) -> Result<BTreeSet<String>, ModelError> {
 }
 
 /// One key epoch: its key sealed to each device it was made for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Epoch {
     /// Random id.
     pub id: String,

@@ -85,7 +85,10 @@ async fn run(
     if peer == own {
         return Err(NetError::ThisDevice { addr });
     }
-    let mine = home.call(|d| Ok::<_, NetError>(d.memberships()?)).await?;
+    let all = home
+        .call(|d| Ok::<_, NetError>(d.peer_memberships()?))
+        .await?;
+    let mine = handshake::keys_for_peer(&all, &crate::crypto::fingerprint_text(&peer));
     let shared = handshake::client(conn, addr, &mine).await?;
     home.call(move |d| Ok::<_, NetError>(d.remember_peer(&peer, Some(addr))?))
         .await?;

@@ -13,6 +13,31 @@ use crate::wire::{self, Message};
 use std::net::SocketAddr;
 
 const EXPORTER_LABEL: &[u8] = b"EXPORTER-duet-p2p-membership-v1";
+
+/// A key a device may prove a notebook with, and to whom (by TLS fingerprint text): the
+/// key of the epoch in force to anyone who proves it too; an older epoch's key (a device
+/// offline during a rotation still holds only that) only to devices the notebook still
+/// lists; nothing at all to a removed device.
+#[derive(Debug, Clone)]
+pub struct PeerMembership {
+    /// The notebook id.
+    pub notebook: String,
+    /// The key.
+    pub key: MembershipKey,
+    /// When set, the only peers this key is proven to or accepted from.
+    pub only_with: Option<std::collections::BTreeSet<String>>,
+    /// Peers this notebook is never proven to or accepted from.
+    pub never_with: std::collections::BTreeSet<String>,
+}
+
+/// The keys to prove to, and accept from, the peer with fingerprint `peer` (text).
+pub fn keys_for_peer(all: &[PeerMembership], peer: &str) -> Vec<(String, MembershipKey)> {
+    all.iter()
+        .filter(|m| !m.never_with.contains(peer))
+        .filter(|m| m.only_with.as_ref().is_none_or(|only| only.contains(peer)))
+        .map(|m| (m.notebook.clone(), m.key.clone()))
+        .collect()
+}
 /// Notebooks one hello may prove (more is a flood, not a person's devices).
 pub const MAX_PROOFS: usize = 1024;
 

@@ -130,6 +130,18 @@ impl RelayClient {
         }
     }
 
+    /// Retires a mailbox (its notebook moved to new keys): still read, never written.
+    pub async fn retire(&self, key: &MailboxKey) -> Result<(), NetError> {
+        let (mut send, mut recv) = self.request(key, false, RelayRequest::Retire).await?;
+        let _ = send.finish();
+        match self.reply(&mut recv).await? {
+            RelayReply::Retired => Ok(()),
+            other => Err(NetError::Protocol(format!(
+                "expected Retired, got {other:?}"
+            ))),
+        }
+    }
+
     /// Every entry after `after`.
     pub async fn pull(&self, key: &MailboxKey, after: u64) -> Result<Entries, NetError> {
         let (mut send, mut recv) = self
@@ -355,9 +367,94 @@ pub async fn connect_notebook_relay(
 #[cfg(feature = "device")]
 pub async fn sync_relay(home: &HomeHandle, notebook: &str) -> Result<RelayOutcome, NetError> {
     let client = connect_notebook_relay(home, notebook).await?;
-    let result = sync_relay_on(home, notebook, &client).await;
+    let result = sync_relay_epochs(home, notebook, &client).await;
     client.close().await;
     result
+}
+
+/// [`sync_relay_on`], across a change of key epoch: the farewell batch a rotation left for
+/// the old mailbox goes there first; a session that brought a new epoch (this device was
+/// offline during a rotation) runs again on the new mailbox, once.
+#[cfg(feature = "device")]
+pub async fn sync_relay_epochs(
+    home: &HomeHandle,
+    notebook: &str,
+    client: &RelayClient,
+) -> Result<RelayOutcome, NetError> {
+    push_farewell(home, notebook, client).await?;
+    let first = sync_relay_on(home, notebook, client).await?;
+    let id = notebook.to_owned();
+    let moved = home
+        .call(move |d| Ok::<_, NetError>(d.relay_epoch_moved(&id)?))
+        .await?;
+    if !moved {
+        return Ok(first);
+    }
+    let mut second = sync_relay_on(home, notebook, client).await?;
+    second.pulled += first.pulled;
+    second.rejected += first.rejected;
+    second.report.absorb(first.report);
+    Ok(second)
+}
+
+#[cfg(feature = "device")]
+/// Rounds of notices one sync sends (a notice refused because another device rotated
+/// meanwhile may lead to one more rotation, whose notices go out in the next round).
+const MAX_NOTICE_ROUNDS: usize = 4;
+
+/// Leaves the membership notices a rotation prepared in the mailboxes it left behind, and
+/// retires each: it is still read, never written. A mailbox another device already retired
+/// (two removals made offline at once) is read for that device's notice instead, which
+/// may make this device rotate again.
+#[cfg(feature = "device")]
+async fn push_farewell(
+    home: &HomeHandle,
+    notebook: &str,
+    client: &RelayClient,
+) -> Result<(), NetError> {
+    for _ in 0..MAX_NOTICE_ROUNDS {
+        let id = notebook.to_owned();
+        let Some(targets) = home
+            .call(move |d| Ok::<_, NetError>(d.relay_farewell(&id)?))
+            .await?
+        else {
+            return Ok(());
+        };
+        for target in targets {
+            let key = MailboxKey {
+                mailbox: target.mailbox.clone(),
+                token: target.token,
+                team_token: None,
+            };
+            match client.push(&key, target.envelope).await {
+                Ok(_) => {
+                    if let Err(e) = client.retire(&key).await {
+                        // An older relay does not retire: the notice is there all the same.
+                        tracing::warn!(error = %e, "the relay did not retire the old mailbox");
+                    }
+                }
+                Err(NetError::RelayRefused {
+                    why: RelayRefusal::Retired,
+                    ..
+                }) => {
+                    let entries = client.pull(&key, 0).await?;
+                    let (id, epoch) = (notebook.to_owned(), target.epoch.clone());
+                    home.call(move |d| Ok::<_, NetError>(d.apply_notices(&id, &epoch, entries)?))
+                        .await?;
+                }
+                // A mailbox that never existed had no reader to tell.
+                Err(NetError::RelayRefused {
+                    why: RelayRefusal::NoMailbox,
+                    ..
+                }) => {}
+                Err(e) => return Err(e),
+            }
+            let (id, mailbox) = (notebook.to_owned(), target.mailbox);
+            home.call(move |d| Ok::<_, NetError>(d.relay_farewell_sent(&id, &mailbox)?))
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// The mailbox key and cursor of a notebook.
@@ -500,7 +597,7 @@ async fn fill_report(
 pub async fn compact_relay(home: &HomeHandle, notebook: &str) -> Result<u64, NetError> {
     let client = connect_notebook_relay(home, notebook).await?;
     let result = async {
-        sync_relay_on(home, notebook, &client).await?;
+        sync_relay_epochs(home, notebook, &client).await?;
         let id = notebook.to_owned();
         let (upto, envelope, key) = home
             .call(move |d| {

@@ -47,7 +47,7 @@ pub enum ServeEvent {
     },
 }
 
-type Memberships = Arc<Vec<(String, crate::crypto::MembershipKey)>>;
+type Memberships = Arc<Vec<handshake::PeerMembership>>;
 
 /// A bound, not yet running server.
 pub struct Server {
@@ -157,7 +157,7 @@ impl Shared {
         // ask again.
         let mine = Arc::new(
             self.home
-                .call(|d| Ok::<_, NetError>(d.memberships()?))
+                .call(|d| Ok::<_, NetError>(d.peer_memberships()?))
                 .await?,
         );
         *cached = Some((writes, mine.clone()));
@@ -215,7 +215,7 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
             return Err(e);
         }
     };
-    let mine = shared.memberships().await?;
+    let mine = handshake::keys_for_peer(&shared.memberships().await?, &peer);
     let notebooks = handshake::server(&conn, addr, &mut send, hello, &mine).await?;
     {
         let peer = peer.clone();

@@ -320,9 +320,12 @@ async fn subscribed(
     // Writes from here on are pushed by this session: the first sync below sends the rest.
     let mut writes = home.writes();
     writes.borrow_and_update();
-    let first = relay_client::sync_relay_on(home, notebook, client).await?;
+    let first = relay_client::sync_relay_epochs(home, notebook, client).await?;
     relay_ok(board, key, events, &first);
     let (mailbox, cursor) = relay_client::mailbox_and_cursor(home, notebook).await?;
+    // A new key epoch moves the notebook to another mailbox: the session ends, and the
+    // next one subscribes there.
+    let moved = |now: &relay_client::MailboxKey| now.mailbox != mailbox.mailbox;
     let mut feed = RelayFeed::new(cursor);
     let mut sub = client.open_feed(&mailbox, feed.request()).await?;
     board.update(key, |s| s.connected = true);
@@ -350,6 +353,10 @@ async fn subscribed(
                     pushed: None,
                     rewound: false,
                 });
+                let id = notebook.to_owned();
+                if home.call(move |d| d.relay_epoch_moved(&id)).await? {
+                    return Ok(Session::Ended);
+                }
             }
             changed = writes.changed() => {
                 if changed.is_err() {
@@ -359,10 +366,13 @@ async fn subscribed(
                 // sync over this connection (the engine's order: pull, apply, seal, push).
                 tokio::time::sleep(PUSH_DEBOUNCE).await;
                 writes.borrow_and_update();
-                let outcome = relay_client::sync_relay_on(home, notebook, client).await?;
+                let outcome = relay_client::sync_relay_epochs(home, notebook, client).await?;
                 // Our own bookkeeping write is not a new edit.
                 writes.borrow_and_update();
                 relay_ok(board, key, events, &outcome);
+                if moved(&relay_client::mailbox_and_cursor(home, notebook).await?.0) {
+                    return Ok(Session::Ended);
+                }
             }
         }
     }

@@ -130,6 +130,22 @@ setting!(
     /// A device this one has synced with, by certificate fingerprint.
     KnownDevice(fingerprint) => crate::KnownPeer, json, "peer/{fingerprint}");
 setting!(
+    /// A notebook's epoch key this device was handed outside the index (by a ticket or a
+    /// bundle): the epoch's number and the key sealed by the home key.
+    EpochKeyCopy(notebook, epoch) => (u64, Vec<u8>), postcard, "epoch-key/{notebook}/{epoch}");
+#[cfg(feature = "device")]
+setting!(
+    /// The epoch (id; empty for the initial one) whose relay mailbox the notebook's relay
+    /// cursor and what the relay has seen refer to.
+    RelayEpoch(notebook) => String, text, "relay-epoch/{notebook}");
+#[cfg(feature = "device")]
+setting!(
+    /// The membership notices for the mailboxes a new epoch left behind: pushed there once,
+    /// so a device offline during the rotation finds the new epoch's key (sealed to it);
+    /// `None` once pushed.
+    RelayFarewell(notebook) => Option<Vec<crate::duet::FarewellTarget>>, postcard, "relay-farewell/{notebook}");
+#[cfg(feature = "device")]
+setting!(
     /// This device's name, as the notebooks' other devices see it.
     DeviceName() => String, text, "device_name");
 #[cfg(feature = "device")]

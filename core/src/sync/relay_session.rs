@@ -350,6 +350,7 @@ fn reply_name(r: &RelayReply) -> &'static str {
         RelayReply::Entries { .. } => "Entries",
         RelayReply::Compacted { .. } => "Compacted",
         RelayReply::Refused { .. } => "Refused",
+        RelayReply::Retired => "Retired",
     }
 }
 

@@ -1,0 +1,562 @@
+//! Which keys a notebook syncs with. Until a device is removed they derive from the
+//! notebook secret; after, from the epoch in force (see `model::members`), whose key this
+//! device opens from its sealed copy in the index, or from the copy a ticket or bundle
+//! handed it. Making the next epoch, and sealing the one in force to devices that joined
+//! since, happen here too, as does removing a device.
+use super::*;
+use crate::crypto::{EpochKey, MembershipKey};
+use crate::model::members::{self, Epoch, InForce, Removal};
+use crate::net::relay_client::Entries;
+use crate::sealing::{self, SealKey};
+use crate::store::settings::{EpochKeyCopy, RelayFarewell};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The keys a notebook syncs with.
+#[derive(Clone)]
+pub enum SyncKeys {
+    /// No device was ever removed: the notebook secret's keys.
+    Initial(NotebookSecret),
+    /// An epoch's keys.
+    Epoch {
+        /// The epoch's id.
+        id: String,
+        /// Its number.
+        number: u64,
+        /// Its key.
+        key: EpochKey,
+    },
+}
+
+impl SyncKeys {
+    /// The epoch's id; empty for the initial keys.
+    pub fn epoch_id(&self) -> &str {
+        match self {
+            SyncKeys::Initial(_) => "",
+            SyncKeys::Epoch { id, .. } => id,
+        }
+    }
+
+    /// The key of relay envelopes.
+    pub fn envelope_key(&self) -> [u8; 32] {
+        match self {
+            SyncKeys::Initial(secret) => secret.envelope_key(),
+            SyncKeys::Epoch { key, .. } => key.envelope_key(),
+        }
+    }
+
+    /// The key that proves membership on a P2P connection.
+    pub fn membership_key(&self) -> MembershipKey {
+        match self {
+            SyncKeys::Initial(secret) => secret.membership_key(),
+            SyncKeys::Epoch { key, .. } => key.membership_key(),
+        }
+    }
+
+    /// The mailbox id and token at the relay with `relay_fingerprint`. The initial keys
+    /// keep the mailbox notebooks always had (named by the notebook id); an epoch's is
+    /// bound to the relay.
+    pub fn mailbox(&self, notebook: &str, relay_fingerprint: &[u8; 32]) -> (String, [u8; 32]) {
+        match self {
+            SyncKeys::Initial(secret) => (notebook.to_owned(), secret.relay_token()),
+            SyncKeys::Epoch { key, .. } => key.relay_mailbox(relay_fingerprint),
+        }
+    }
+}
+
+/// A notice waiting for the mailbox of an epoch left behind (see `RelayFarewell`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FarewellTarget {
+    /// The old epoch (empty: the initial one).
+    pub epoch: String,
+    /// Its mailbox's id.
+    pub mailbox: String,
+    /// Its token.
+    pub token: [u8; 32],
+    /// The notice, sealed with the old epoch's envelope key.
+    pub envelope: Vec<u8>,
+}
+
+/// The document id that marks a batch as a membership notice, not document changes.
+pub(super) const NOTICE_DOC: &str = "membership-notice";
+/// The most older mailboxes one rotation leaves a notice in.
+const MAX_FAREWELL_MAILBOXES: usize = 8;
+/// The largest notice read (a few removals and epochs are a few KiB).
+const MAX_NOTICE_BYTES: usize = 256 * 1024;
+
+/// What a rotation tells the mailboxes it leaves behind: the removals and the epochs, each
+/// epoch's key sealed to the devices it was made for. It carries no notes: those who can
+/// read an old mailbox include the removed device, which learns only that it was removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct RotationNotice {
+    /// Every removal.
+    pub removals: Vec<Removal>,
+    /// Every epoch.
+    pub epochs: Vec<Epoch>,
+}
+
+/// The notice a batch holds, if it is one.
+pub(super) fn notice_in(batch: &[crate::sync::relay::DocChanges]) -> Option<RotationNotice> {
+    match batch {
+        [one] if one.doc == NOTICE_DOC && one.changes.len() <= MAX_NOTICE_BYTES => {
+            postcard::from_bytes(&one.changes).ok()
+        }
+        _ => None,
+    }
+}
+
+/// Writes a notice's removals and epochs into the index.
+pub(super) fn apply_notice(nb: &mut Notebook, notice: &RotationNotice) -> Result<(), DuetError> {
+    let doc = &mut nb.index()?.am;
+    for removal in &notice.removals {
+        members::remove_device(doc, removal)?;
+    }
+    for epoch in &notice.epochs {
+        let sane = !epoch.id.is_empty()
+            && epoch.id.len() <= 32
+            && epoch.id.bytes().all(|b| b.is_ascii_alphanumeric());
+        if sane {
+            members::put_epoch(doc, epoch)?;
+        }
+    }
+    Ok(())
+}
+
+/// What a sealed epoch key is bound to.
+fn seal_context(notebook: &str, epoch: &str) -> String {
+    format!("duet epoch key {notebook}/{epoch}")
+}
+
+/// What a notebook's index says of its members.
+pub(super) struct Membership {
+    /// Devices and the person each writes as.
+    pub devices: Vec<(String, String)>,
+    /// Each device's own record.
+    pub records: Vec<(String, members::DeviceRecord)>,
+    /// Removed devices.
+    pub removed: BTreeSet<String>,
+    /// Every epoch.
+    pub epochs: Vec<Epoch>,
+    /// The epoch in force.
+    pub in_force: InForce,
+}
+
+impl Membership {
+    /// The TLS fingerprints of the devices still members.
+    pub fn remaining_fingerprints(&self) -> BTreeSet<String> {
+        self.records
+            .iter()
+            .filter(|(d, r)| !self.removed.contains(d) && !r.tls.is_empty())
+            .map(|(_, r)| r.tls.clone())
+            .collect()
+    }
+
+    /// The TLS fingerprints of removed devices.
+    pub fn removed_fingerprints(&self) -> BTreeSet<String> {
+        self.records
+            .iter()
+            .filter(|(d, r)| self.removed.contains(d) && !r.tls.is_empty())
+            .map(|(_, r)| r.tls.clone())
+            .collect()
+    }
+}
+
+impl Duet {
+    /// A notebook's members as its index says.
+    pub(super) fn membership_of(&self, nb: &mut Notebook) -> Result<Membership, DuetError> {
+        let doc = &nb.index()?.am;
+        let removed = members::removed(doc)?;
+        let epochs = members::epochs(doc)?;
+        Ok(Membership {
+            devices: index::devices(doc)?,
+            records: members::device_records(doc)?,
+            in_force: members::in_force(&removed, &epochs),
+            removed,
+            epochs,
+        })
+    }
+
+    /// Every epoch key of the notebook this device can open, by epoch id.
+    fn opened_epoch_keys(
+        &self,
+        notebook: &str,
+        epochs: &[Epoch],
+    ) -> Result<BTreeMap<String, EpochKey>, DuetError> {
+        let me = self.device.public_hex();
+        let seal_key = SealKey::of_device(&self.device);
+        let mut out = BTreeMap::new();
+        for epoch in epochs {
+            let context = seal_context(notebook, &epoch.id);
+            let from_index = epoch
+                .keys
+                .get(&me)
+                .and_then(|hex| data_encoding::HEXLOWER.decode(hex.as_bytes()).ok())
+                .and_then(|sealed| seal_key.open(&context, &sealed).ok());
+            let opened = match from_index {
+                Some(bytes) => Some(bytes),
+                None => match self
+                    .store
+                    .get(&EpochKeyCopy(notebook.to_owned(), epoch.id.clone()))?
+                {
+                    Some((_, sealed)) => self.home_key.open(&context, &sealed)?,
+                    None => None,
+                },
+            };
+            if let Some(key) = opened.and_then(|b| EpochKey::from_bytes(&b).ok()) {
+                out.insert(epoch.id.clone(), key);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The keys `notebook` syncs with now: the epoch in force when this device holds its
+    /// key; else the newest epoch it holds (a device not yet handed the newest one, which
+    /// the others accept from a device they know); else the secret's.
+    pub(super) fn sync_keys(&self, notebook: &str) -> Result<SyncKeys, DuetError> {
+        Ok(self
+            .all_sync_keys(notebook)?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| unreachable!("the initial keys are always there")))
+    }
+
+    /// Every set of keys this device holds for `notebook`, the ones it syncs with first,
+    /// then older ones (a device offline during a rotation still proves those).
+    pub(super) fn all_sync_keys(&self, notebook: &str) -> Result<Vec<SyncKeys>, DuetError> {
+        let secret = self.secret_of(&self.record(notebook)?)?;
+        let initial = SyncKeys::Initial(secret);
+        let personal = self.personal_space()?.as_deref() == Some(notebook);
+        if personal {
+            return Ok(vec![initial]);
+        }
+        let (epochs, in_force) = if self.store.load_doc(notebook, INDEX_DOC)?.is_some() {
+            let mut nb = match self.cache.borrow_mut().take() {
+                Some(nb) if nb.id == notebook => nb,
+                _ => Notebook::load(&self.store, notebook, &self.actor)?,
+            };
+            let m = self.membership_of(&mut nb)?;
+            self.keep(nb);
+            (m.epochs, m.in_force)
+        } else {
+            (self.copied_epochs(notebook)?, InForce::Initial)
+        };
+        let opened = self.opened_epoch_keys(notebook, &epochs)?;
+        let mut held: Vec<&Epoch> = epochs
+            .iter()
+            .filter(|e| opened.contains_key(&e.id))
+            .collect();
+        held.sort_by(|a, b| (b.number, &b.id).cmp(&(a.number, &a.id)));
+        let in_force_id = match &in_force {
+            InForce::Epoch(e) if opened.contains_key(&e.id) => Some(e.id.clone()),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        let as_keys = |e: &Epoch| SyncKeys::Epoch {
+            id: e.id.clone(),
+            number: e.number,
+            key: opened[&e.id].clone(),
+        };
+        if let Some(id) = &in_force_id {
+            if let Some(e) = held.iter().find(|e| &e.id == id) {
+                out.push(as_keys(e));
+            }
+        }
+        for e in held {
+            if Some(&e.id) != in_force_id.as_ref() {
+                out.push(as_keys(e));
+            }
+        }
+        out.push(initial);
+        Ok(out)
+    }
+
+    /// Epochs known only from copies handed over outside the index (a join whose index
+    /// has not arrived).
+    fn copied_epochs(&self, notebook: &str) -> Result<Vec<Epoch>, DuetError> {
+        Ok(self
+            .store
+            .scan(&EpochKeyCopy(notebook.to_owned(), String::new()))?
+            .into_iter()
+            .map(|(id, (number, _))| Epoch {
+                id,
+                number,
+                by: String::new(),
+                at: String::new(),
+                keys: BTreeMap::new(),
+            })
+            .collect())
+    }
+
+    /// Keeps an epoch key handed over by a ticket or bundle.
+    pub(super) fn keep_epoch_copy(
+        &self,
+        notebook: &str,
+        epoch: &str,
+        number: u64,
+        key: &EpochKey,
+    ) -> Result<(), DuetError> {
+        let sealed = self
+            .home_key
+            .seal(&seal_context(notebook, epoch), key.as_bytes());
+        self.store.put(
+            &EpochKeyCopy(notebook.to_owned(), epoch.to_owned()),
+            &(number, sealed),
+        )?;
+        Ok(())
+    }
+
+    /// The epoch in force's id, number and key, when this device holds it (for tickets and
+    /// bundles, which hand it to a joining device).
+    pub(super) fn epoch_grant(
+        &self,
+        notebook: &str,
+    ) -> Result<Option<(String, u64, EpochKey)>, DuetError> {
+        Ok(match self.sync_keys(notebook)? {
+            SyncKeys::Initial(_) => None,
+            SyncKeys::Epoch { id, number, key } => Some((id, number, key)),
+        })
+    }
+
+    /// Makes the next epoch when removals left none in force, and seals the epoch in force
+    /// to remaining devices that joined since it was made; saves the notebook when it did.
+    /// Returns whether it did.
+    pub(super) fn settle_epoch(&mut self, nb: &mut Notebook) -> Result<bool, DuetError> {
+        let me = self.device.public_hex();
+        let m = self.membership_of(nb)?;
+        if m.removed.contains(&me) || !m.devices.iter().any(|(d, _)| *d == me) {
+            return Ok(false);
+        }
+        let remaining: Vec<(String, String)> = m
+            .records
+            .iter()
+            .filter(|(d, r)| {
+                !m.removed.contains(d)
+                    && !r.seal.is_empty()
+                    && m.devices.iter().any(|(x, _)| x == d)
+            })
+            .map(|(d, r)| (d.clone(), r.seal.clone()))
+            .collect();
+        let (epoch, key) = match &m.in_force {
+            InForce::Initial => return Ok(false),
+            InForce::Rotate { next } => {
+                let key = EpochKey::generate();
+                let epoch = Epoch {
+                    id: ids::new_id(),
+                    number: *next,
+                    by: me.clone(),
+                    at: crate::dates::today().to_string(),
+                    keys: BTreeMap::new(),
+                };
+                (epoch, key)
+            }
+            InForce::Epoch(e) => {
+                let opened = self.opened_epoch_keys(&nb.id, std::slice::from_ref(e))?;
+                let Some(key) = opened.get(&e.id).cloned() else {
+                    return Ok(false);
+                };
+                if remaining.iter().all(|(d, _)| e.keys.contains_key(d)) {
+                    return Ok(false);
+                }
+                (e.clone(), key)
+            }
+        };
+        let context = seal_context(&nb.id, &epoch.id);
+        let mut keys = BTreeMap::new();
+        for (device, public) in &remaining {
+            if epoch.keys.contains_key(device) {
+                continue;
+            }
+            let sealed = sealing::seal_to(public, &context, key.as_bytes())
+                .map_err(|e| DuetError::Internal(format!("sealing an epoch key: {e}")))?;
+            keys.insert(device.clone(), data_encoding::HEXLOWER.encode(&sealed));
+        }
+        let rotated = matches!(m.in_force, InForce::Rotate { .. });
+        let new_id = epoch.id.clone();
+        members::put_epoch(&mut nb.index()?.am, &Epoch { keys, ..epoch })?;
+        nb.persist(&mut self.store)?;
+        if rotated {
+            // The mailboxes left behind get a notice under their old keys: a device
+            // offline now finds its sealed copy of the new key there.
+            self.prepare_farewell(&nb.id, &new_id)?;
+        }
+        Ok(true)
+    }
+
+    /// Removes a device (by id prefix) from the selected notebook: it is refused by the
+    /// others from now on, and a new epoch's keys, sealed to each remaining device, take
+    /// over, so it can open nothing written after. Returns the removed device.
+    pub fn remove_device(&mut self, device: &str) -> Result<DeviceView, DuetError> {
+        let all = self.devices()?;
+        let wanted = device.trim().to_ascii_lowercase();
+        let matches: Vec<&DeviceView> = all.iter().filter(|d| d.id.starts_with(&wanted)).collect();
+        let target = match matches.as_slice() {
+            [one] if !wanted.is_empty() => (*one).clone(),
+            [] | [_] => {
+                return Err(DuetError::NotFound {
+                    kind: "device",
+                    query: device.to_owned(),
+                })
+            }
+            many => {
+                return Err(DuetError::Ambiguous {
+                    kind: "device",
+                    query: device.to_owned(),
+                    candidates: many
+                        .iter()
+                        .map(|d| d.id[..8.min(d.id.len())].to_owned())
+                        .collect(),
+                })
+            }
+        };
+        if target.this_device {
+            return Err(DuetError::Invalid(
+                "this is this device: remove it from another of the notebook's devices".into(),
+            ));
+        }
+        let mut nb = self.load()?;
+        let m = self.membership_of(&mut nb)?;
+        for (d, person) in &m.devices {
+            if *d == target.id || m.removed.contains(d) {
+                continue;
+            }
+            let sealable = m.records.iter().any(|(x, r)| x == d && !r.seal.is_empty());
+            if !sealable {
+                let person = all
+                    .iter()
+                    .find(|v| v.id == *d)
+                    .map(|v| v.person.clone())
+                    .unwrap_or_else(|| person.clone());
+                return Err(DuetError::NoSealingKey {
+                    device: d[..8.min(d.len())].to_owned(),
+                    person,
+                });
+            }
+        }
+        members::remove_device(
+            &mut nb.index()?.am,
+            &Removal {
+                device: target.id.clone(),
+                by: self.device.public_hex(),
+                at: crate::dates::today().to_string(),
+            },
+        )?;
+        self.save(&mut nb)?;
+        self.settle_epoch(&mut nb)?;
+        self.keep(nb);
+        Ok(DeviceView {
+            removed: true,
+            ..target
+        })
+    }
+
+    /// Seals a notice of the notebook's membership for the relay mailbox of every older
+    /// epoch this device holds, before the keys move on (see [`RotationNotice`]).
+    fn prepare_farewell(&mut self, notebook: &str, in_force: &str) -> Result<(), DuetError> {
+        let Some(setting) = self.relay_setting(notebook)? else {
+            return Ok(());
+        };
+        let Some(relay_fp) = crate::crypto::parse_fingerprint(&setting.fingerprint) else {
+            return Ok(());
+        };
+        let notice = {
+            let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+            let m = self.membership_of(&mut nb)?;
+            RotationNotice {
+                removals: members::removals(&nb.index()?.am)?,
+                epochs: m.epochs,
+            }
+        };
+        let payload = postcard::to_allocvec(&notice)
+            .map_err(|e| DuetError::Internal(format!("encoding a membership notice: {e}")))?;
+        let batch = [crate::sync::relay::DocChanges {
+            doc: NOTICE_DOC.to_owned(),
+            changes: payload,
+            heads: Vec::new(),
+        }];
+        let mut targets: Vec<FarewellTarget> = self.relay_farewell(notebook)?.unwrap_or_default();
+        let older = self
+            .all_sync_keys(notebook)?
+            .into_iter()
+            .filter(|k| k.epoch_id() != in_force);
+        for keys in older.take(MAX_FAREWELL_MAILBOXES) {
+            let key = keys.envelope_key();
+            let (mailbox, token) = keys.mailbox(notebook, &relay_fp);
+            let sender = crate::sync::relay::sender_id(&key, &self.device.public_hex());
+            // Outside this device's chain (counter 0): a notice stands alone.
+            let envelope = crate::sync::relay::seal(
+                &key,
+                notebook,
+                sender,
+                crate::sync::relay::Chain::default(),
+                &batch,
+            );
+            targets.retain(|t| t.mailbox != mailbox);
+            targets.push(FarewellTarget {
+                epoch: keys.epoch_id().to_owned(),
+                mailbox,
+                token,
+                envelope,
+            });
+        }
+        self.store
+            .put(&RelayFarewell(notebook.to_owned()), &Some(targets))?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// The notices waiting for older mailboxes, if any.
+    pub fn relay_farewell(&self, notebook: &str) -> Result<Option<Vec<FarewellTarget>>, DuetError> {
+        Ok(self
+            .store
+            .get(&RelayFarewell(notebook.to_owned()))?
+            .flatten()
+            .filter(|t| !t.is_empty()))
+    }
+
+    /// The mailbox `mailbox` has its notice (or another device's).
+    pub fn relay_farewell_sent(&self, notebook: &str, mailbox: &str) -> Result<(), DuetError> {
+        let mut targets = self.relay_farewell(notebook)?.unwrap_or_default();
+        targets.retain(|t| t.mailbox != mailbox);
+        self.store.put(
+            &RelayFarewell(notebook.to_owned()),
+            &(!targets.is_empty()).then_some(targets),
+        )?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// Applies the membership notices among `entries` of the mailbox of epoch `epoch`
+    /// (empty: the initial one): a device whose own notice was refused there learns of the
+    /// rotation another device made meanwhile, and makes the next epoch if both call for it.
+    pub fn apply_notices(
+        &mut self,
+        notebook: &str,
+        epoch: &str,
+        entries: Entries,
+    ) -> Result<usize, DuetError> {
+        let Some(keys) = self
+            .all_sync_keys(notebook)?
+            .into_iter()
+            .find(|k| k.epoch_id() == epoch)
+        else {
+            return Ok(0);
+        };
+        self.cache.borrow_mut().take();
+        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        let mut applied = 0;
+        for (_, bytes) in entries {
+            let Ok(opened) = crate::sync::relay::open(&keys.envelope_key(), notebook, &bytes)
+            else {
+                continue;
+            };
+            if let Some(notice) = notice_in(&opened.docs) {
+                apply_notice(&mut nb, &notice)?;
+                applied += 1;
+            }
+        }
+        if applied > 0 {
+            nb.persist(&mut self.store)?;
+            self.settle_epoch(&mut nb)?;
+        }
+        Ok(applied)
+    }
+}
