@@ -448,6 +448,13 @@ pub enum NotebookCmd {
     /// Show the current notebook's people and cadence.
     #[command(after_help = "Example:\n  duet notebook show")]
     Show,
+    /// End the 1-1 (the report moves to another manager): both keep a read-only copy,
+    /// still readable, searchable and exportable; syncing stops on both sides once the end
+    /// has reached the other device, and the relay's mailbox is deleted.
+    #[command(
+        after_help = "Example:\n  duet notebook end\n  duet sync               # the end reaches the other device\n  duet export --output last-1-1s.md"
+    )]
+    End,
 }
 
 /// Meeting rhythm flags.

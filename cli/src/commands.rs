@@ -354,6 +354,15 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
                 let nb = duet.notebook()?;
                 out.print(&Notebook::from(&nb), || render::notebook(&nb, p));
             }
+            NotebookCmd::End => {
+                let nb = duet.end_notebook()?;
+                out.print(&Notebook::from(&nb), || {
+                    format!(
+                        "Ended the 1-1 {}. The notebook is read-only here, and on the other device once it syncs; `duet sync` carries the end there (and to the relay, whose mailbox then goes).\n",
+                        nb.title
+                    )
+                });
+            }
         },
         Command::Meeting(cmd) => match cmd {
             MeetingCmd::New { on } => {

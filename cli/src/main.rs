@@ -144,7 +144,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             DuetError::Invalid(_)
             | DuetError::Ticket(_)
             | DuetError::AlreadyJoined { .. }
-            | DuetError::NoSealingKey { .. },
+            | DuetError::NoSealingKey { .. }
+            | DuetError::Ended { .. },
         ) => 2,
         _ => 1,
     }

@@ -212,6 +212,9 @@ pub fn notebooks(list: &[NotebookView], p: Palette) -> String {
             nb.cadence.every_days,
             nb.cadence.minutes
         );
+        if let Some(on) = &nb.ended {
+            let _ = writeln!(out, "    {}", p.dim(&format!("ended {on}: read-only")));
+        }
     }
     if list.is_empty() {
         out.push_str("No notebooks yet: duet notebook new TITLE --me manager --with NAME\n");
@@ -236,6 +239,9 @@ pub fn notebook(nb: &NotebookView, p: Palette) -> String {
         "  meets every {} days for {} minutes",
         nb.cadence.every_days, nb.cadence.minutes
     );
+    if let Some(on) = &nb.ended {
+        let _ = writeln!(out, "  the 1-1 ended on {on}: read-only");
+    }
     out
 }
 

@@ -76,9 +76,13 @@ fn benches(c: &mut Criterion) {
         let probe = dir.path().join("probe");
         copy_home(&home, &probe);
         let mut duet = Duet::open(&probe).expect("open");
-        let before = duet.bundle_out(&dir.path().join("before.duet")).expect("size");
+        let before = duet
+            .bundle_out(&dir.path().join("before.duet"))
+            .expect("size");
         duet.remove_device(&lost[..8]).expect("remove");
-        let after = duet.bundle_out(&dir.path().join("after.duet")).expect("size");
+        let after = duet
+            .bundle_out(&dir.path().join("after.duet"))
+            .expect("size");
         let id = duet.selected_notebook().expect("id");
         let notices: usize = duet
             .relay_farewell(&id)

@@ -124,6 +124,14 @@ pub enum DuetError {
         /// The notebook's title.
         title: String,
     },
+    /// The 1-1 ended: the notebook is read-only.
+    #[error("the 1-1 {title:?} ended on {on}: its notebook is read-only (still readable, searchable and exportable)")]
+    Ended {
+        /// The notebook's title.
+        title: String,
+        /// The day it ended.
+        on: String,
+    },
     /// A remaining device has not said which key to seal the next epoch to.
     #[error("device {device} ({person}) has not synced since Duet learned to seal keys to devices; sync it once first, or remove it too")]
     NoSealingKey {

@@ -74,11 +74,11 @@ pub mod wire;
 
 #[cfg(feature = "device")]
 pub use duet::{
-    enable_os_keychain, Asked, DeviceView, Duet, ExportManifest, ExportedDoc, HomeKeySource,
-    JoinAs, KnownPeer, MergeReport, MoveTarget, Order, Outgoing, Owner, PeerSession, PeerStep,
-    Prep, QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport,
-    WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANIFEST_FILE, MAX_DEVICE_NAME_CHARS,
-    MAX_SECTION_BYTES,
+    enable_os_keychain, Asked, DeviceView, Duet, EndStep, ExportManifest, ExportedDoc,
+    HomeKeySource, JoinAs, KnownPeer, MergeReport, MoveTarget, Order, Outgoing, Owner, PeerSession,
+    PeerStep, Prep, QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource,
+    SyncReport, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANIFEST_FILE,
+    MAX_DEVICE_NAME_CHARS, MAX_SECTION_BYTES,
 };
 #[cfg(feature = "device")]
 pub use error::DuetError;

@@ -192,6 +192,8 @@ pub enum RelayRequest {
     /// still read (a device offline during the move finds its new keys there), but never
     /// written again: pushes and compactions are refused.
     Retire,
+    /// Deletes a retired mailbox whole (its 1-1 ended and both sides know).
+    Delete,
 }
 
 /// A relay's reply.
@@ -228,6 +230,8 @@ pub enum RelayReply {
     },
     /// The mailbox is retired.
     Retired,
+    /// The mailbox is deleted.
+    Deleted,
 }
 
 /// Encodes a message (of the P2P or the relay protocol) as a whole frame, length prefix

@@ -84,6 +84,9 @@ impl From<DuetError> for MobileError {
             DuetError::UnknownNotebook { .. } | DuetError::MeetingNotHere { .. } => {
                 MobileError::NeedsSetup { message }
             }
+            DuetError::Ended { title, on } => MobileError::Invalid {
+                message: format!("The 1-1 \"{title}\" ended on {on}: its notes can be read and searched, not changed."),
+            },
             DuetError::NoSealingKey { person, .. } => MobileError::Invalid {
                 message: format!("One of {person}'s devices has not synced since this version: sync it once first, or remove it too."),
             },

@@ -1,8 +1,9 @@
-//! The notebook's devices as named members, for the phone: list them, name this one.
+//! The notebook's devices as named members, for the phone: list them, name this one,
+//! remove a lost one; and ending the 1-1.
 
 use crate::app::DuetApp;
 use crate::error::MobileError;
-use crate::records::PersonRole;
+use crate::records::{NotebookRecord, PersonRole};
 
 /// One device of the current notebook.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -59,6 +60,13 @@ impl DuetApp {
         self.edit("device removed", move |d| {
             Ok(d.remove_device(&device)?.into())
         })
+    }
+
+    /// Ends the current notebook's 1-1 (the report moves to another manager): it stays
+    /// readable, searchable and exportable on both sides, read-only; the end reaches the
+    /// other device, and the relay, with the next sync.
+    pub fn end_notebook(&self) -> Result<NotebookRecord, MobileError> {
+        self.edit("1-1 ended", move |d| Ok(d.end_notebook()?.into()))
     }
 
     /// Names this device ("Ana's phone"); the other devices see it after their next sync.

@@ -88,6 +88,8 @@ pub struct NotebookRecord {
     pub people: Vec<PersonRecord>,
     /// Whether it is the one edits go to.
     pub current: bool,
+    /// The day the 1-1 ended (read-only from then on), if it did.
+    pub ended: Option<String>,
 }
 
 impl From<views::NotebookView> for NotebookRecord {
@@ -105,6 +107,7 @@ impl From<views::NotebookView> for NotebookRecord {
                 })
                 .collect(),
             current: v.current,
+            ended: v.ended,
         }
     }
 }

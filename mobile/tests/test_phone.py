@@ -197,6 +197,14 @@ def test_every_edit_the_cli_has_works_from_the_phone():
     assert phone.rename_notebook("Edits 2027").title == "Edits 2027"
     assert [n.title for n in phone.notebooks()] == ["Edits 2027"]
 
+    # The 1-1 ends: read-only, still readable.
+    ended = phone.end_notebook()
+    assert ended.ended is not None and phone.notebooks()[0].ended == ended.ended
+    with pytest.raises(dm.MobileError.Invalid) as read_only:
+        phone.add_note(dm.NoteSection.NOTES, "after the end")
+    assert "ended" in str(read_only.value), read_only.value
+    assert phone.commitments(True)[0].text == "Draft the plan with Sam"
+
 
 def test_practice_features_and_private_notes_between_ones_own_phones(relay):
     addr, fingerprint = relay

@@ -404,6 +404,17 @@ async fn stream(
             .await;
         }
     }
+    if matches!(request, RelayRequest::Delete)
+        && !store.retired(&mailbox).await.map_err(internal)?
+    {
+        return refuse(
+            store,
+            send,
+            RelayRefusal::BadRequest,
+            "only a retired mailbox can be deleted by its members",
+        )
+        .await;
+    }
     let writes = matches!(
         request,
         RelayRequest::Push { .. } | RelayRequest::Compact { .. }
@@ -524,6 +535,21 @@ async fn stream(
                 _ => RelayReply::Refused {
                     why: RelayRefusal::Unavailable,
                     message: "the relay could not retire the mailbox; retry".into(),
+                },
+            };
+            write_reply(&mut send, stall, reply).await?;
+        }
+        RelayRequest::Delete => {
+            let (tx, rx) = oneshot::channel();
+            store
+                .write(Write::Delete { mailbox, reply: tx })
+                .await
+                .map_err(internal)?;
+            let reply = match rx.await {
+                Ok(Ok(_)) => RelayReply::Deleted,
+                _ => RelayReply::Refused {
+                    why: RelayRefusal::Unavailable,
+                    message: "the relay could not delete the mailbox; retry".into(),
                 },
             };
             write_reply(&mut send, stall, reply).await?;

@@ -412,3 +412,84 @@ fn two_removals_made_offline_on_two_devices_converge_through_the_relay_excluding
     }
     assert!(relay.stop(), "the relay did not stop cleanly");
 }
+
+#[test]
+fn a_1_1_that_ends_is_read_only_on_both_sides_and_its_relay_mailbox_goes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let ana = Device::new("Ana");
+    ana.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    ana.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    ana.ok(&["note", "kept-after-the-end"]);
+    ana.ok(&["sync"]);
+    let ticket = invite(&ana, "127.0.0.1:9");
+    let bo = joined("Bo", "Bo's laptop", &ticket, "report");
+    bo.ok(&["agenda", "add", "bo-item-before-the-end"]);
+    bo.ok(&["sync"]);
+    ana.ok(&["sync"]);
+
+    let ended = ana.json(&["notebook", "end"]);
+    assert!(ended["ended"].as_str().is_some(), "{ended}");
+    let refused = ana.run(&["note", "after-the-end"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("read-only"));
+    assert_eq!(ana.run(&["notebook", "end"]).status.code(), Some(2));
+    // Still readable, searchable and exportable.
+    assert!(ana.ok(&["show"]).contains("kept-after-the-end"));
+    assert!(ana
+        .ok(&["search", "kept-after-the-end"])
+        .contains("kept-after-the-end"));
+    assert!(ana
+        .ok(&["export", "--format", "md"])
+        .contains("bo-item-before-the-end"));
+    ana.ok(&["sync"]);
+
+    // Bo's next sync brings the end: read-only there too, and the mailbox is deleted.
+    bo.ok(&["sync"]);
+    assert!(bo.json(&["notebook", "show"])["ended"].as_str().is_some());
+    assert_eq!(
+        bo.run(&["agenda", "add", "after-the-end"]).status.code(),
+        Some(2)
+    );
+    assert!(bo.ok(&["show"]).contains("kept-after-the-end"));
+    let list = bo.ok(&["notebook", "list"]);
+    assert!(list.contains("read-only"), "{list}");
+
+    let secret = duet_core::invite::Invite::from_ticket(&ticket)
+        .expect("ticket")
+        .notebook_secret();
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        use duet_core::net::relay_client::{MailboxKey, RelayClient};
+        let identity = duet_core::net::tls::TlsIdentity::generate().expect("identity");
+        let client = RelayClient::connect(
+            &identity,
+            relay.addr,
+            duet_core::net::tls::Pins::Exactly([fp].into()),
+        )
+        .await
+        .expect("connect");
+        let key = MailboxKey {
+            mailbox: secret.notebook_id(),
+            token: secret.relay_token(),
+            team_token: None,
+        };
+        match client.pull(&key, 0).await {
+            Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+                assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox)
+            }
+            other => panic!("the ended 1-1's mailbox is still there: {other:?}"),
+        }
+        client.close().await;
+    });
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}

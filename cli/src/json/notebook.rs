@@ -38,6 +38,8 @@ pub struct Notebook {
     /// The person this device writes as.
     pub me: Option<String>,
     pub current: bool,
+    /// `YYYY-MM-DD`: the 1-1 ended and the notebook is read-only.
+    pub ended: Option<String>,
 }
 
 /// A meeting as listed.
@@ -205,6 +207,7 @@ impl From<&views::NotebookView> for Notebook {
             },
             me: n.me.clone(),
             current: n.current,
+            ended: n.ended.clone(),
         }
     }
 }

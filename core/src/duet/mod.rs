@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 mod agenda;
 mod commits;
 mod devices;
+mod ending;
 mod epochs;
 mod exchange;
 mod insights;
@@ -48,6 +49,7 @@ mod secrets;
 mod sheet;
 
 pub use devices::{DeviceView, MAX_DEVICE_NAME_CHARS};
+pub use ending::EndStep;
 pub use epochs::{FarewellTarget, SyncKeys};
 pub use insights::Prep;
 pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
@@ -474,6 +476,14 @@ impl Duet {
     }
 
     fn save(&mut self, nb: &mut Notebook) -> Result<(), DuetError> {
+        // An ended 1-1 is read-only: the edit stays in memory only, and is dropped.
+        if let Some(ended) = crate::model::members::ended(&nb.index()?.am)? {
+            self.cache.borrow_mut().take();
+            return Err(DuetError::Ended {
+                title: index::title(&nb.index()?.am)?,
+                on: ended.at,
+            });
+        }
         nb.persist(&mut self.store)
     }
 
@@ -570,6 +580,7 @@ impl Duet {
             cadence: view.cadence,
             me: view.device_person(&self.device.public_hex()),
             current,
+            ended: crate::model::members::ended(&nb.index()?.am)?.map(|e| e.at),
         })
     }
 

@@ -77,6 +77,7 @@ impl Duet {
                     cadence: Cadence::default(),
                     me: None,
                     current: is_current,
+                    ended: None,
                 });
                 continue;
             }

@@ -130,6 +130,10 @@ impl Duet {
     pub fn relayed_notebooks(&self) -> Result<Vec<(String, RelaySetting)>, DuetError> {
         let mut out = Vec::new();
         for record in self.synced_records()? {
+            if self.relay_mailbox_gone(&record.id)? {
+                // An ended 1-1: its mailbox is retired or gone.
+                continue;
+            }
             if let Some(setting) = self.relay_setting(&record.id)? {
                 out.push((record.id, setting));
             }
@@ -252,6 +256,11 @@ impl Duet {
         self.register_before_sync(notebook)?;
         if let Some(removed) = self.removed_peer(notebook, "")? {
             return Err(removed);
+        }
+        if self.relay_end_step(notebook)? == Some(super::EndStep::Delete) {
+            // The other device ended the 1-1 and retires the mailbox: nothing more goes
+            // there from here.
+            return Ok(None);
         }
         let keys = self.sync_keys(notebook)?;
         if self.relay_epoch(notebook)? != keys.epoch_id() {

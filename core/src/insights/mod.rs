@@ -73,6 +73,7 @@ pub(crate) mod fixtures {
                 },
             ],
             cadence: Cadence::default(),
+            ended: None,
             me: Some("ana".into()),
             current: true,
         }

@@ -5,6 +5,7 @@
 //!        device/<pubkey>  { name, added, tls, seal },        written by that device only
 //!        removed/<pubkey> { by, at },                        a removal
 //!        epoch/<id>       { number, by, at, keys { device_pubkey: sealed epoch key (hex) } }
+//!        ended            { by, at },                        the 1-1 ended: read-only
 //! ```
 //!
 //! Each record is its own map at the root, made by one device (never a shared map that two
@@ -91,6 +92,40 @@ pub fn device_records(doc: &AutoCommit) -> Result<Vec<(String, DeviceRecord)>, M
         }
     }
     Ok(out)
+}
+
+/// The root key of the end of the 1-1 (see [`end`]).
+const ENDED_KEY: &str = "ended";
+
+/// The 1-1 ended: the notebook is read-only on every device from then on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// The device that ended it.
+    pub by: String,
+    /// The day (`YYYY-MM-DD`).
+    pub at: String,
+}
+
+/// Ends the 1-1 (a second end, made offline on the other side, changes nothing).
+pub fn end(doc: &mut AutoCommit, ended: &Ended) -> Result<(), ModelError> {
+    if am::map(doc, &ROOT, ENDED_KEY)?.is_some() {
+        return Ok(());
+    }
+    let obj = doc.put_object(ROOT, ENDED_KEY, ObjType::Map)?;
+    doc.put(&obj, "by", ended.by.as_str())?;
+    doc.put(&obj, "at", ended.at.as_str())?;
+    Ok(())
+}
+
+/// When and by whom the 1-1 ended, if it did.
+pub fn ended(doc: &AutoCommit) -> Result<Option<Ended>, ModelError> {
+    let Some(obj) = am::map(doc, &ROOT, ENDED_KEY)? else {
+        return Ok(None);
+    };
+    Ok(Some(Ended {
+        by: am::str(doc, &obj, "by")?.unwrap_or_default(),
+        at: am::str(doc, &obj, "at")?.unwrap_or_default(),
+    }))
 }
 
 /// The root-key prefix of a removal.

@@ -59,6 +59,8 @@ pub struct NotebookView {
     pub me: Option<String>,
     /// Whether this is the home's current notebook.
     pub current: bool,
+    /// The day the 1-1 ended (the notebook is read-only), if it did.
+    pub ended: Option<String>,
 }
 
 impl NotebookView {

@@ -142,6 +142,18 @@ impl RelayClient {
         }
     }
 
+    /// Deletes a retired mailbox (its 1-1 ended).
+    pub async fn delete(&self, key: &MailboxKey) -> Result<(), NetError> {
+        let (mut send, mut recv) = self.request(key, false, RelayRequest::Delete).await?;
+        let _ = send.finish();
+        match self.reply(&mut recv).await? {
+            RelayReply::Deleted => Ok(()),
+            other => Err(NetError::Protocol(format!(
+                "expected Deleted, got {other:?}"
+            ))),
+        }
+    }
+
     /// Every entry after `after`.
     pub async fn pull(&self, key: &MailboxKey, after: u64) -> Result<Entries, NetError> {
         let (mut send, mut recv) = self
@@ -387,14 +399,72 @@ pub async fn sync_relay_epochs(
     let moved = home
         .call(move |d| Ok::<_, NetError>(d.relay_epoch_moved(&id)?))
         .await?;
-    if !moved {
-        return Ok(first);
+    let outcome = if moved {
+        let mut second = sync_relay_on(home, notebook, client).await?;
+        second.pulled += first.pulled;
+        second.rejected += first.rejected;
+        second.report.absorb(first.report);
+        second
+    } else {
+        first
+    };
+    end_mailbox(home, notebook, client).await?;
+    Ok(outcome)
+}
+
+/// For an ended 1-1, once this sync has put the end in the mailbox (or read it there):
+/// retires the mailbox (this device ended it) or deletes it (the other did), and stops
+/// relay syncs of the notebook.
+#[cfg(feature = "device")]
+async fn end_mailbox(
+    home: &HomeHandle,
+    notebook: &str,
+    client: &RelayClient,
+) -> Result<(), NetError> {
+    use crate::EndStep;
+    let id = notebook.to_owned();
+    let (step, key) = home
+        .call(move |d| {
+            Ok::<_, NetError>(match d.relay_end_step(&id)? {
+                Some(step) => (Some(step), Some(d.mailbox_key(&id)?)),
+                None => (None, None),
+            })
+        })
+        .await?;
+    let (Some(step), Some(key)) = (step, key) else {
+        return Ok(());
+    };
+    let gone = |e: &NetError| {
+        matches!(
+            e,
+            NetError::RelayRefused {
+                why: RelayRefusal::NoMailbox,
+                ..
+            }
+        )
+    };
+    match step {
+        EndStep::Retire => match client.retire(&key).await {
+            Err(e) if !gone(&e) => return Err(e),
+            _ => {}
+        },
+        EndStep::Delete => {
+            // The other device retires it after its own push; until then it is not ours
+            // to delete, and a later sync tries again.
+            match client.delete(&key).await {
+                Ok(()) => {}
+                Err(e) if gone(&e) => {}
+                Err(NetError::RelayRefused {
+                    why: RelayRefusal::BadRequest,
+                    ..
+                }) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
     }
-    let mut second = sync_relay_on(home, notebook, client).await?;
-    second.pulled += first.pulled;
-    second.rejected += first.rejected;
-    second.report.absorb(first.report);
-    Ok(second)
+    let id = notebook.to_owned();
+    home.call(move |d| Ok::<_, NetError>(d.relay_end_done(&id)?))
+        .await
 }
 
 #[cfg(feature = "device")]

@@ -146,6 +146,10 @@ setting!(
     RelayFarewell(notebook) => Option<Vec<crate::duet::FarewellTarget>>, postcard, "relay-farewell/{notebook}");
 #[cfg(feature = "device")]
 setting!(
+    /// The relay mailbox of an ended 1-1 was retired or deleted from here.
+    RelayEnded(notebook) => bool, postcard, "relay-ended/{notebook}");
+#[cfg(feature = "device")]
+setting!(
     /// This device's name, as the notebooks' other devices see it.
     DeviceName() => String, text, "device_name");
 #[cfg(feature = "device")]

@@ -351,6 +351,7 @@ fn reply_name(r: &RelayReply) -> &'static str {
         RelayReply::Compacted { .. } => "Compacted",
         RelayReply::Refused { .. } => "Refused",
         RelayReply::Retired => "Retired",
+        RelayReply::Deleted => "Deleted",
     }
 }
 
