@@ -273,7 +273,7 @@ pub enum Command {
     },
     /// Link your own devices so your private notes sync between them.
     #[command(
-        after_help = "Examples:\n  duet link                       # on the first device: print a personal ticket\n  duet link duetlink1...          # on your other device: take it\n\nThe personal ticket carries your private notes' secret: never share it with anyone."
+        after_help = "Examples:\n  duet link                       # on the first device: print a personal ticket\n  duet link duetlink1...          # on your other device: take it (it asks first)\n  duet link - --yes < link.txt    # no question, ticket from standard input\n\nThe personal ticket carries your private notes' secret: never share it with anyone."
     )]
     Link {
         /// A personal ticket printed by `duet link` on your other device (omit to print one;
@@ -288,6 +288,9 @@ pub enum Command {
         /// Only record the link; sync later.
         #[arg(long)]
         no_sync: bool,
+        /// Link without asking (the ticket's device and owner are still printed).
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Merge a folder written by `export --format automerge` (possibly edited elsewhere).
     #[command(after_help = "Example:\n  duet import ./export")]

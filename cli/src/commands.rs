@@ -68,6 +68,10 @@ pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<ExitCode> {
     if let Command::Meet = cli.command {
         return crate::meet::run(&home, &cli);
     }
+    if !crate::confirm::allowed(&cli)? {
+        eprintln!("Not linked.");
+        return Ok(ExitCode::FAILURE);
+    }
     if let Some(code) = crate::node::forward(&home, &cli, argv, out.palette)? {
         return Ok(code);
     }

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod confirm;
 mod demo;
 mod doctor;
 mod edit;
@@ -145,7 +146,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             | DuetError::Ticket(_)
             | DuetError::AlreadyJoined { .. }
             | DuetError::NoSealingKey { .. }
-            | DuetError::Ended { .. },
+            | DuetError::Ended { .. }
+            | DuetError::NotYourLink { .. },
         ) => 2,
         _ => 1,
     }

@@ -124,6 +124,14 @@ pub enum DuetError {
         /// The notebook's title.
         title: String,
     },
+    /// A personal link ticket from another person's device.
+    #[error("this personal link comes from {owner}'s device, who is another person than you in {title:?}: a personal link only joins your own devices")]
+    NotYourLink {
+        /// The name on the ticket.
+        owner: String,
+        /// A notebook where the two are different people.
+        title: String,
+    },
     /// The 1-1 ended: the notebook is read-only.
     #[error("the 1-1 {title:?} ended on {on}: its notebook is read-only (still readable, searchable and exportable)")]
     Ended {

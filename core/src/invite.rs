@@ -71,6 +71,22 @@ pub struct Invite {
     /// the fields above, so a ticket of a notebook that never had a removal reads as before).
     #[serde(skip)]
     pub epoch: Option<EpochGrant>,
+    /// Whose device a personal link ticket comes from (written after the fields above,
+    /// like `epoch`, on link tickets only).
+    #[serde(skip)]
+    pub owner: Option<LinkOwner>,
+}
+
+/// Whose device a personal link ticket comes from: shown before a device adopts the
+/// personal space, and checked against the notebooks both devices hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkOwner {
+    /// The person's name on that device.
+    pub name: String,
+    /// The device's name.
+    pub device: String,
+    /// For each shared notebook on that device: (notebook id, the person id it writes as).
+    pub people: Vec<(String, String)>,
 }
 
 /// The key epoch in force, as a ticket or bundle hands it to a joining device.
@@ -117,7 +133,7 @@ impl Invite {
         let cleaned: String = ticket.chars().filter(|c| !c.is_whitespace()).collect();
         let lower = cleaned.to_ascii_lowercase();
         match lower.strip_prefix(LINK_PREFIX) {
-            Some(body) => Invite::decode(body),
+            Some(body) => Invite::decode(body, true),
             None if lower.starts_with(TICKET_PREFIX) => Err(InviteError::InviteNotLink),
             None => Err(InviteError::NotATicket),
         }
@@ -126,7 +142,11 @@ impl Invite {
     fn encode(&self, prefix: &str) -> String {
         // Encoding plain owned data into a Vec cannot fail.
         let mut bytes = postcard::to_allocvec(self).unwrap_or_default();
-        if let Some(grant) = &self.epoch {
+        if prefix == LINK_PREFIX {
+            if let Some(owner) = &self.owner {
+                bytes.extend(postcard::to_allocvec(owner).unwrap_or_default());
+            }
+        } else if let Some(grant) = &self.epoch {
             bytes.extend(postcard::to_allocvec(grant).unwrap_or_default());
         }
         let sum = blake3::hash(&bytes);
@@ -156,10 +176,10 @@ impl Invite {
             }
             return Err(InviteError::NotATicket);
         };
-        Invite::decode(body)
+        Invite::decode(body, false)
     }
 
-    fn decode(body: &str) -> Result<Invite, InviteError> {
+    fn decode(body: &str, link: bool) -> Result<Invite, InviteError> {
         if body.len() > MAX_TICKET_CHARS {
             return Err(InviteError::Malformed);
         }
@@ -176,12 +196,20 @@ impl Invite {
         let (mut invite, rest): (Invite, _) =
             postcard::take_from_bytes(payload).map_err(|_| InviteError::Malformed)?;
         if !rest.is_empty() {
-            let (grant, rest): (EpochGrant, _) =
-                postcard::take_from_bytes(rest).map_err(|_| InviteError::Malformed)?;
+            let rest = if link {
+                let (owner, rest): (LinkOwner, _) =
+                    postcard::take_from_bytes(rest).map_err(|_| InviteError::Malformed)?;
+                invite.owner = Some(owner);
+                rest
+            } else {
+                let (grant, rest): (EpochGrant, _) =
+                    postcard::take_from_bytes(rest).map_err(|_| InviteError::Malformed)?;
+                invite.epoch = Some(grant);
+                rest
+            };
             if !rest.is_empty() {
                 return Err(InviteError::Malformed);
             }
-            invite.epoch = Some(grant);
         }
         Ok(invite)
     }
@@ -226,7 +254,26 @@ mod tests {
             fingerprint: [8u8; 32],
             relay: None,
             epoch: None,
+            owner: None,
         }
+    }
+
+    #[test]
+    fn a_link_ticket_says_whose_device_it_comes_from() {
+        let link = Invite {
+            owner: Some(LinkOwner {
+                name: "Ana".into(),
+                device: "Ana's laptop".into(),
+                people: vec![("nb1".into(), "p1".into())],
+            }),
+            ..sample()
+        };
+        let ticket = link.to_link_ticket();
+        assert_eq!(Invite::from_link_ticket(&ticket), Ok(link));
+        assert_eq!(
+            Invite::from_link_ticket(&sample().to_link_ticket()),
+            Ok(sample())
+        );
     }
 
     #[test]

@@ -84,6 +84,9 @@ impl From<DuetError> for MobileError {
             DuetError::UnknownNotebook { .. } | DuetError::MeetingNotHere { .. } => {
                 MobileError::NeedsSetup { message }
             }
+            DuetError::NotYourLink { owner, .. } => MobileError::Invalid {
+                message: format!("This personal link comes from {owner}'s device: it only links your own devices."),
+            },
             DuetError::Ended { title, on } => MobileError::Invalid {
                 message: format!("The 1-1 \"{title}\" ended on {on}: its notes can be read and searched, not changed."),
             },

@@ -14,6 +14,17 @@ use duet_core::model::private::PrivateNote;
 use duet_core::model::questions::Question;
 use duet_core::net::relay_client;
 
+/// What a personal link ticket links to.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LinkInfoRecord {
+    /// The device's name (empty from an older Duet).
+    pub device: String,
+    /// Its owner's name (empty from an older Duet).
+    pub owner: String,
+    /// Its TLS fingerprint.
+    pub fingerprint: String,
+}
+
 /// A question worth asking.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct QuestionRecord {
@@ -334,6 +345,23 @@ impl DuetApp {
     /// A personal link ticket for this person's other devices (it carries the relay).
     pub fn link_ticket(&self) -> Result<String, MobileError> {
         self.with(move |d| Ok(d.link_ticket(Vec::new())?.to_link_ticket()))
+    }
+
+    /// What a personal link ticket links to, for the app to show (and ask) before
+    /// [`DuetApp::link`]: the device's name and owner (empty from an older Duet) and its
+    /// fingerprint.
+    pub fn link_ticket_info(&self, ticket: String) -> Result<LinkInfoRecord, MobileError> {
+        let link = Invite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
+        let owner = link.owner.clone().unwrap_or(duet_core::invite::LinkOwner {
+            name: String::new(),
+            device: String::new(),
+            people: Vec::new(),
+        });
+        Ok(LinkInfoRecord {
+            device: owner.device,
+            owner: owner.name,
+            fingerprint: duet_core::crypto::fingerprint_text(&link.fingerprint),
+        })
     }
 
     /// Takes a personal link ticket from this person's other device; private notes arrive

@@ -248,6 +248,8 @@ def test_practice_features_and_private_notes_between_ones_own_phones(relay):
     tablet = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
     with pytest.raises(dm.MobileError.Invalid):
         tablet.link(phone.invite())
+    info = tablet.link_ticket_info(phone.link_ticket())
+    assert info.owner == "Ana" and info.device and info.fingerprint, info
     tablet.link(phone.link_ticket())
     got = asyncio.run(tablet.sync_private_notes())
     assert got.summary == "1 private note", got.summary

@@ -493,3 +493,40 @@ fn a_1_1_that_ends_is_read_only_on_both_sides_and_its_relay_mailbox_goes() {
     });
     assert!(relay.stop(), "the relay did not stop cleanly");
 }
+
+#[test]
+fn a_personal_link_says_whose_device_it_is_asks_first_and_refuses_another_person() {
+    let (ana, bo) = duet_tests::pair();
+    ana.ok(&["devices", "name", "Ana's laptop"]);
+    let link = ana.json(&["link", "--addr", "127.0.0.1:9"])["ticket"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // Bo holds the notebook as the other person: Ana's private notes are not his.
+    let refused = bo.run(&["link", &link, "--yes", "--no-sync"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("Ana's device") && why.contains("another person"),
+        "{why}"
+    );
+
+    // With no terminal to ask on, it will not link without --yes.
+    let phone = Device::new("Ana");
+    let unasked = phone.run(&["link", &link, "--no-sync"]);
+    assert_eq!(unasked.status.code(), Some(2), "{unasked:?}");
+    let said = String::from_utf8_lossy(&unasked.stderr);
+    assert!(
+        said.contains("Ana's laptop (Ana's device") && said.contains("--yes"),
+        "{said}"
+    );
+    assert!(phone
+        .json(&["notebook", "list"])
+        .as_array()
+        .is_some_and(|l| l.is_empty()));
+
+    let linked = phone.run(&["link", &link, "--yes", "--no-sync"]);
+    assert!(linked.status.success(), "{linked:?}");
+    assert!(String::from_utf8_lossy(&linked.stderr).contains("Ana's laptop"));
+}

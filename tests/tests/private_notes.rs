@@ -53,7 +53,7 @@ fn private_notes_reach_only_their_writers_devices_through_the_relay() {
         true
     );
     phone.ok(&["private", "phone-before-link-canary"]);
-    let linked = phone.json(&["link", &link]);
+    let linked = phone.json(&["link", &link, "--yes"]);
     assert_eq!(linked["synced"], true, "{linked}");
     phone.ok(&["private", "phone-private-canary"]);
     phone.ok(&["sync"]);
@@ -129,7 +129,7 @@ fn linked_devices_sync_private_notes_directly_and_the_other_person_gets_none() {
         true
     );
     let phone = Device::new("Ana");
-    let linked = phone.json(&["link", &link]);
+    let linked = phone.json(&["link", &link, "--yes"]);
     assert_eq!(linked["synced"], true, "{linked}");
     assert_eq!(
         private_texts(&phone),

@@ -605,6 +605,7 @@ impl Duet {
             addrs,
             fingerprint: self.tls_identity()?.fingerprint(),
             relay,
+            owner: None,
             epoch: self
                 .epoch_grant(&id)?
                 .map(|(id, number, key)| crate::invite::EpochGrant {

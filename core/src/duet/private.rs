@@ -148,12 +148,50 @@ impl Duet {
             fingerprint: self.tls_identity()?.fingerprint(),
             relay,
             epoch: None,
+            owner: Some(crate::invite::LinkOwner {
+                name: self.name.clone(),
+                device: self.device_name()?,
+                people: self.my_people()?,
+            }),
         })
+    }
+
+    /// For each shared notebook that has arrived: (its id, the person this device writes
+    /// as in it).
+    fn my_people(&self) -> Result<Vec<(String, String)>, DuetError> {
+        let me = self.device.public_hex();
+        let mut out = Vec::new();
+        for record in self.shared_records()? {
+            if self.store.load_doc(&record.id, INDEX_DOC)?.is_none() {
+                continue;
+            }
+            let mut nb = Notebook::load(&self.store, &record.id, &self.actor)?;
+            if let Some(person) = index::device_person(&nb.index()?.am, &me)? {
+                out.push((record.id, person));
+            }
+        }
+        Ok(out)
     }
 
     /// Makes this device share the personal space of a link ticket. Notes written here
     /// before are copied into it. Returns the personal space's id.
     pub fn link_join(&mut self, link: &Invite) -> Result<String, DuetError> {
+        // A ticket of another person's device (Bo's, pasted on Ana's laptop) would hand
+        // this device their private notes, and them these: refused where both hold a
+        // notebook and write in it as different people.
+        if let Some(owner) = &link.owner {
+            let mine = self.my_people()?;
+            for (notebook, person) in &owner.people {
+                if let Some((_, me)) = mine.iter().find(|(n, _)| n == notebook) {
+                    if me != person {
+                        return Err(DuetError::NotYourLink {
+                            owner: owner.name.clone(),
+                            title: self.record(notebook)?.title,
+                        });
+                    }
+                }
+            }
+        }
         let secret = link.notebook_secret();
         let id = secret.notebook_id();
         let old = self.personal_space()?;
