@@ -33,25 +33,37 @@ pub enum CryptoError {
     },
 }
 
+/// 32 random bytes.
+fn random_key() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// Key material of exactly 32 bytes, or an error naming `what`.
+fn key_bytes(what: &'static str, bytes: &[u8]) -> Result<[u8; 32], CryptoError> {
+    bytes.try_into().map_err(|_| CryptoError::BadLength {
+        what,
+        expected: 32,
+        found: bytes.len(),
+    })
+}
+
 /// This device's signing key. Its public half names the device in a notebook.
 pub struct DeviceKey(SigningKey);
 
 impl DeviceKey {
     /// Makes a new random device key.
     pub fn generate() -> Self {
-        let mut seed = [0u8; 32];
-        rand::rng().fill_bytes(&mut seed);
-        Self(SigningKey::from_bytes(&seed))
+        Self(SigningKey::from_bytes(&random_key()))
     }
 
     /// Reads a device key from its 32 secret bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let seed: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadLength {
-            what: "device key",
-            expected: 32,
-            found: bytes.len(),
-        })?;
-        Ok(Self(SigningKey::from_bytes(&seed)))
+        Ok(Self(SigningKey::from_bytes(&key_bytes(
+            "device key",
+            bytes,
+        )?)))
     }
 
     /// The 32 secret bytes, for the store.
@@ -78,19 +90,12 @@ pub struct NotebookSecret([u8; 32]);
 impl NotebookSecret {
     /// Makes a new random notebook secret.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(bytes)
+        Self(random_key())
     }
 
     /// Reads a secret from its bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadLength {
-            what: "notebook secret",
-            expected: 32,
-            found: bytes.len(),
-        })?;
-        Ok(Self(bytes))
+        Ok(Self(key_bytes("notebook secret", bytes)?))
     }
 
     /// The raw secret bytes.
@@ -142,19 +147,12 @@ pub struct EpochKey([u8; 32]);
 impl EpochKey {
     /// Makes a new random epoch key.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(bytes)
+        Self(random_key())
     }
 
     /// Reads an epoch key from its bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadLength {
-            what: "epoch key",
-            expected: 32,
-            found: bytes.len(),
-        })?;
-        Ok(Self(bytes))
+        Ok(Self(key_bytes("epoch key", bytes)?))
     }
 
     /// The raw key bytes.

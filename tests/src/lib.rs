@@ -282,6 +282,66 @@ impl Drop for Serving {
     }
 }
 
+/// Runs one request against `relay` over a connection of its own, as a client with a
+/// throwaway certificate would (pinned by the relay's fingerprint).
+fn on_relay<T>(
+    relay: &Relay,
+    request: impl for<'c> FnOnce(
+        &'c duet_core::net::relay_client::RelayClient,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'c>>,
+) -> T {
+    use duet_core::net::relay_client::RelayClient;
+    use duet_core::net::tls::{Pins, TlsIdentity};
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint)
+        .unwrap_or_else(|| panic!("the relay's fingerprint {} is damaged", relay.fingerprint));
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+    rt.block_on(async {
+        let identity = TlsIdentity::generate().unwrap_or_else(|e| panic!("identity: {e}"));
+        let client = RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
+            .await
+            .unwrap_or_else(|e| panic!("connecting to the relay: {e}"));
+        let out = request(&client).await;
+        client.close().await;
+        out
+    })
+}
+
+/// Pulls a mailbox of `relay` with `key` on a connection of its own.
+pub fn relay_pull(
+    relay: &Relay,
+    key: &duet_core::net::relay_client::MailboxKey,
+) -> Result<duet_core::net::relay_client::Entries, duet_core::net::NetError> {
+    let key = key.clone();
+    on_relay(relay, move |client| {
+        Box::pin(async move { client.pull(&key, 0).await })
+    })
+}
+
+/// Pushes an envelope to a mailbox of `relay` with `key` on a connection of its own.
+pub fn relay_push(
+    relay: &Relay,
+    key: &duet_core::net::relay_client::MailboxKey,
+    envelope: Vec<u8>,
+) -> Result<u64, duet_core::net::NetError> {
+    let key = key.clone();
+    on_relay(relay, move |client| {
+        Box::pin(async move { client.push(&key, envelope).await })
+    })
+}
+
+/// The mailbox a notebook had before any removal (named by its id, opened by the token the
+/// ticket's secret derives).
+pub fn initial_mailbox(ticket: &str) -> duet_core::net::relay_client::MailboxKey {
+    let secret = duet_core::invite::Invite::from_ticket(ticket)
+        .unwrap_or_else(|e| panic!("the ticket does not read: {e}"))
+        .notebook_secret();
+    duet_core::net::relay_client::MailboxKey {
+        mailbox: secret.notebook_id(),
+        token: secret.relay_token(),
+        team_token: None,
+    }
+}
+
 /// An invite ticket for `device`'s current notebook, reachable at `addr`.
 pub fn invite(device: &Device, addr: &str) -> String {
     device.json(&["invite", "--addr", addr])["ticket"]

@@ -113,20 +113,7 @@ fn a_ticket_from_standard_input_joins_and_both_devices_list_each_other_by_name()
 fn a_device_heard_from_only_through_the_relay_has_a_last_seen_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
-    ana.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
-    ana.ok(&["sync"]);
-    // No device listens at this address: Bo can only go through the relay.
-    let ticket = invite(&ana, "127.0.0.1:9");
+    let (ana, ticket) = notebook_on_relay(&relay);
     let bo = Device::new("Bo");
     bo.ok(&["join", &ticket, "--as", "report", "--no-sync"]);
     bo.ok(&["sync"]);
@@ -144,6 +131,26 @@ fn a_device_heard_from_only_through_the_relay_has_a_last_seen_time() {
     );
     assert!(other["last_seen"].as_i64().is_some(), "{other}");
     assert!(relay.stop(), "the relay did not stop cleanly");
+}
+
+/// Ana's laptop, with her notebook with Bo on `relay` (synced there), and a ticket that
+/// joins through the relay only (nobody serves at its address).
+fn notebook_on_relay(relay: &Relay) -> (Device, String) {
+    let ana = Device::new("Ana");
+    ana.ok(&["devices", "name", "Ana's laptop"]);
+    ana.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    ana.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    ana.ok(&["sync"]);
+    let ticket = invite(&ana, "127.0.0.1:9");
+    (ana, ticket)
 }
 
 /// A device of the notebook, joined through the relay from `ticket` and named `name`.
@@ -170,22 +177,9 @@ fn id_of(device: &Device, name: &str) -> String {
 fn a_lost_phone_is_removed_and_reads_nothing_written_after_by_either_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let laptop = Device::new("Ana");
-    laptop.ok(&["devices", "name", "Ana's laptop"]);
-    laptop.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
-    laptop.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
+    let (laptop, ticket) = notebook_on_relay(&relay);
     laptop.ok(&["agenda", "add", "before-removal-item"]);
     laptop.ok(&["sync"]);
-    // Nobody serves at this address: the joins go through the relay.
-    let ticket = invite(&laptop, "127.0.0.1:9");
     let phone = joined("Ana", "Ana's phone", &ticket, "manager");
     let bo_laptop = joined("Bo", "Bo's laptop", &ticket, "report");
     let bo_phone = joined("Bo", "Bo's phone", &ticket, "report");
@@ -247,36 +241,16 @@ fn a_lost_phone_is_removed_and_reads_nothing_written_after_by_either_path() {
     );
     // Its mailbox is retired: even a push made by hand with its token is refused, while the
     // log stays readable.
-    let old_token = duet_core::invite::Invite::from_ticket(&ticket)
-        .expect("ticket")
-        .notebook_secret();
-    let notebook_id = old_token.notebook_id();
-    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        use duet_core::net::relay_client::{MailboxKey, RelayClient};
-        let identity = duet_core::net::tls::TlsIdentity::generate().expect("identity");
-        let client = RelayClient::connect(
-            &identity,
-            relay.addr,
-            duet_core::net::tls::Pins::Exactly([fp].into()),
-        )
-        .await
-        .expect("connect");
-        let key = MailboxKey {
-            mailbox: notebook_id.clone(),
-            token: old_token.relay_token(),
-            team_token: None,
-        };
-        match client.push(&key, vec![7u8; 64]).await {
-            Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
-                assert_eq!(why, duet_core::wire::RelayRefusal::Retired)
-            }
-            other => panic!("a push to the retired mailbox got {other:?}"),
+    let old_mailbox = duet_tests::initial_mailbox(&ticket);
+    match duet_tests::relay_push(&relay, &old_mailbox, vec![7u8; 64]) {
+        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, duet_core::wire::RelayRefusal::Retired)
         }
-        assert!(!client.pull(&key, 0).await.expect("pull").is_empty());
-        client.close().await;
-    });
+        other => panic!("a push to the retired mailbox got {other:?}"),
+    }
+    assert!(!duet_tests::relay_pull(&relay, &old_mailbox)
+        .expect("pull")
+        .is_empty());
     let on_phone = phone.ok(&["show"]);
     assert!(on_phone.contains("before-removal-item"), "{on_phone}");
     for c in canaries.iter().chain(&["bo-after-removal-item"]) {
@@ -350,20 +324,7 @@ fn a_lost_phone_is_removed_and_reads_nothing_written_after_by_either_path() {
 fn two_removals_made_offline_on_two_devices_converge_through_the_relay_excluding_both() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let ana = Device::new("Ana");
-    ana.ok(&["devices", "name", "Ana's laptop"]);
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
-    ana.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
-    ana.ok(&["sync"]);
-    let ticket = invite(&ana, "127.0.0.1:9");
+    let (ana, ticket) = notebook_on_relay(&relay);
     let ana_phone = joined("Ana", "Ana's phone", &ticket, "manager");
     let bo = joined("Bo", "Bo's laptop", &ticket, "report");
     let bo_phone = joined("Bo", "Bo's phone", &ticket, "report");
@@ -417,20 +378,26 @@ fn two_removals_made_offline_on_two_devices_converge_through_the_relay_excluding
 fn a_1_1_that_ends_is_read_only_on_both_sides_and_its_relay_mailbox_goes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
-    ana.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
+    end_of_a_1_1(&relay);
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}
+
+#[test]
+fn a_1_1_ends_the_same_on_a_relay_on_postgresql() {
+    let pg = duet_tests::Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ["--store", pg.url.as_str()];
+    let relay = Relay::start_with(&dir.path().join("relay"), "127.0.0.1:0", None, &store);
+    end_of_a_1_1(&relay);
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}
+
+/// Ana ends the 1-1 and syncs; Bo's next sync brings the end; the relay's mailbox was
+/// retired by Ana's device and deleted by Bo's.
+fn end_of_a_1_1(relay: &Relay) {
+    let (ana, ticket) = notebook_on_relay(relay);
     ana.ok(&["note", "kept-after-the-end"]);
     ana.ok(&["sync"]);
-    let ticket = invite(&ana, "127.0.0.1:9");
     let bo = joined("Bo", "Bo's laptop", &ticket, "report");
     bo.ok(&["agenda", "add", "bo-item-before-the-end"]);
     bo.ok(&["sync"]);
@@ -463,35 +430,12 @@ fn a_1_1_that_ends_is_read_only_on_both_sides_and_its_relay_mailbox_goes() {
     let list = bo.ok(&["notebook", "list"]);
     assert!(list.contains("read-only"), "{list}");
 
-    let secret = duet_core::invite::Invite::from_ticket(&ticket)
-        .expect("ticket")
-        .notebook_secret();
-    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        use duet_core::net::relay_client::{MailboxKey, RelayClient};
-        let identity = duet_core::net::tls::TlsIdentity::generate().expect("identity");
-        let client = RelayClient::connect(
-            &identity,
-            relay.addr,
-            duet_core::net::tls::Pins::Exactly([fp].into()),
-        )
-        .await
-        .expect("connect");
-        let key = MailboxKey {
-            mailbox: secret.notebook_id(),
-            token: secret.relay_token(),
-            team_token: None,
-        };
-        match client.pull(&key, 0).await {
-            Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
-                assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox)
-            }
-            other => panic!("the ended 1-1's mailbox is still there: {other:?}"),
+    match duet_tests::relay_pull(relay, &duet_tests::initial_mailbox(&ticket)) {
+        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox)
         }
-        client.close().await;
-    });
-    assert!(relay.stop(), "the relay did not stop cleanly");
+        other => panic!("the ended 1-1's mailbox is still there: {other:?}"),
+    }
 }
 
 #[test]
