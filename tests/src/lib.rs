@@ -282,6 +282,30 @@ impl Drop for Serving {
     }
 }
 
+/// `manager`'s notebook with `report`, titled `title`, on `relay` (synced there), and an
+/// invite that joins through the relay only (nobody serves at its address).
+pub fn notebook_on_relay(
+    relay: &Relay,
+    title: &str,
+    manager: &str,
+    report: &str,
+) -> (Device, String) {
+    let ana = Device::new(manager);
+    ana.ok(&[
+        "notebook", "new", title, "--me", "manager", "--with", report,
+    ]);
+    ana.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    ana.ok(&["sync"]);
+    let ticket = invite(&ana, "127.0.0.1:9");
+    (ana, ticket)
+}
+
 /// Runs one request against `relay` over a connection of its own, as a client with a
 /// throwaway certificate would (pinned by the relay's fingerprint).
 fn on_relay<T>(

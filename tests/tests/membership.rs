@@ -133,23 +133,11 @@ fn a_device_heard_from_only_through_the_relay_has_a_last_seen_time() {
     assert!(relay.stop(), "the relay did not stop cleanly");
 }
 
-/// Ana's laptop, with her notebook with Bo on `relay` (synced there), and a ticket that
-/// joins through the relay only (nobody serves at its address).
+/// Ana's laptop (so named), with her notebook with Bo on `relay`, and a ticket that joins
+/// through the relay only.
 fn notebook_on_relay(relay: &Relay) -> (Device, String) {
-    let ana = Device::new("Ana");
+    let (ana, ticket) = duet_tests::notebook_on_relay(relay, "Ana / Bo", "Ana", "Bo");
     ana.ok(&["devices", "name", "Ana's laptop"]);
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
-    ana.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
-    ana.ok(&["sync"]);
-    let ticket = invite(&ana, "127.0.0.1:9");
     (ana, ticket)
 }
 

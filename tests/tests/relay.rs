@@ -10,27 +10,7 @@ use std::time::Duration;
 
 /// Ana's notebook on a relay; the invite for others.
 fn notebook_on(relay: &Relay, title: &str) -> (Device, String) {
-    let ana = Device::new("Ana Canarywood");
-    ana.ok(&[
-        "notebook",
-        "new",
-        title,
-        "--me",
-        "manager",
-        "--with",
-        "Bo Canaryfield",
-    ]);
-    ana.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
-    ana.ok(&["sync"]);
-    // An address nobody serves on: joins go through the relay.
-    let ticket = invite(&ana, "127.0.0.1:9");
-    (ana, ticket)
+    duet_tests::notebook_on_relay(relay, title, "Ana Canarywood", "Bo Canaryfield")
 }
 
 /// A relay that cuts stalled streams after 2 s and refuses envelopes over 64 KiB.
