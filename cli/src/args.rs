@@ -301,11 +301,22 @@ pub enum Command {
     /// Exchange changes as one file (USB stick, AirDrop) when devices cannot connect.
     #[command(subcommand)]
     Bundle(BundleCmd),
-    /// Print an invite ticket (and QR code) for the current notebook.
+    /// Print a one-time invite ticket (and QR code) for the current notebook, or list and
+    /// revoke this device's invites.
     #[command(
-        after_help = "Examples:\n  duet invite\n  duet invite --addr 192.168.1.20:7878\n  duet invite --json | jq -r .ticket\n\nThe ticket carries the notebook's secret: share it only with the other person.\nRun `duet serve` so their `duet join` can reach this device."
+        after_help = "Examples:\n  duet invite                      # valid 7 days, for one device\n  duet invite --expires 2d --addr 192.168.1.20:7878\n  duet invite --json | jq -r .ticket\n  duet invite --list\n  duet invite --revoke 3f9a\n\nThe ticket works once and carries no notebook secret: the keys reach the other device\nwhen it proves the ticket to this device (while `duet serve` runs here) or takes the\nwelcome left on the notebook's relay. A used, expired or revoked ticket is refused."
     )]
     Invite {
+        /// How long the ticket stays valid: a number and s, m, h, d or w (default 7d, at most
+        /// 90d).
+        #[arg(long, value_name = "DURATION", conflicts_with_all = ["list", "revoke"])]
+        expires: Option<String>,
+        /// List the invites made on this device for this notebook, and where each stands.
+        #[arg(long, conflicts_with = "revoke")]
+        list: bool,
+        /// Revoke an invite (id prefix, from --list) so that it is refused.
+        #[arg(long, value_name = "ID")]
+        revoke: Option<String>,
         /// An address the other device can reach this one at (repeatable; default: this
         /// machine's network addresses on --port).
         #[arg(long = "addr", value_name = "HOST:PORT")]
@@ -316,7 +327,7 @@ pub enum Command {
     },
     /// Join a notebook from an invite ticket, and sync it from the inviting device.
     #[command(
-        after_help = "Examples:\n  duet join duet1qv4... --as report\n  duet join - --as report < ticket.txt   # kept out of shell history"
+        after_help = "Examples:\n  duet join duet2qv4... --as report\n  duet join - --as report < ticket.txt   # kept out of shell history"
     )]
     Join {
         /// The ticket `duet invite` printed (`-` reads it from standard input).

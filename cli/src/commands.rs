@@ -123,12 +123,13 @@ pub fn is_network(command: &Command) -> bool {
     matches!(
         command,
         Command::Sync { .. }
-            | Command::Join { no_sync: false, .. }
-            | Command::Link {
-                ticket: Some(_),
-                no_sync: false,
+            | Command::Join { .. }
+            | Command::Invite {
+                list: false,
+                revoke: None,
                 ..
             }
+            | Command::Link { .. }
             | Command::Relay(crate::args::RelayCmd::Compact)
     )
 }
@@ -144,7 +145,7 @@ pub fn run_local(
     if let Some(nb) = &context.notebook {
         duet.select(nb)?;
     }
-    let result = execute(duet, context, command, out);
+    let result = execute(duet, command, out);
     duet.deselect();
     result
 }
@@ -189,12 +190,41 @@ pub async fn run_network(
             .await
         }
         Command::Join {
-            ticket, as_role, ..
-        } => crate::network::join(home, &ticket, as_role, out).await,
+            ticket,
+            as_role,
+            no_sync,
+        } => crate::network::join(home, &ticket, as_role, no_sync, out).await,
+        Command::Invite {
+            addrs,
+            port,
+            expires,
+            ..
+        } => {
+            let ask = crate::invites::InviteAsk {
+                addrs,
+                port,
+                expires,
+            };
+            crate::invites::invite(home, selected, ask, context, out).await
+        }
         Command::Link {
             ticket: Some(ticket),
+            no_sync,
             ..
-        } => crate::network::link_and_sync(home, &ticket, out).await,
+        } => crate::network::link_and_sync(home, &ticket, no_sync, out).await,
+        Command::Link {
+            ticket: None,
+            addrs,
+            port,
+            ..
+        } => {
+            let ask = crate::invites::InviteAsk {
+                addrs,
+                port,
+                expires: None,
+            };
+            crate::invites::link(home, selected, ask, context, out).await
+        }
         Command::Relay(crate::args::RelayCmd::Compact) => {
             crate::network::compact(home, selected, out).await
         }
@@ -301,7 +331,7 @@ fn cadence(args: &CadenceArgs, base: Cadence) -> Result<Cadence> {
 }
 
 /// Runs a command that needs only the open home.
-fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output) -> Result<()> {
+fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
     let p = out.palette;
     match command {
         Command::Init { .. }
@@ -610,12 +640,6 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
         Command::Search { words } => crate::practice::search(duet, &words, out)?,
         Command::History => crate::practice::history(duet, out)?,
         Command::Private { text, meeting } => crate::practice::private(duet, text, meeting, out)?,
-        Command::Link {
-            ticket,
-            addrs,
-            port,
-            ..
-        } => crate::network::link(duet, ticket.as_deref(), addrs, port, context, out)?,
         Command::Import { dir } => {
             let r = duet.import_automerge(&dir)?;
             out.print(&Merge::from(&r), || {
@@ -630,10 +654,13 @@ fn execute(duet: &mut Duet, context: &RunContext, command: Command, out: &Output
         Command::Status => crate::node::status_offline(duet, out)?,
         Command::Doctor => crate::doctor::run(duet, out)?,
         Command::Relay(cmd) => crate::network::relay(duet, cmd, out)?,
-        Command::Invite { addrs, port } => crate::network::invite(duet, addrs, port, context, out)?,
-        Command::Join {
-            ticket, as_role, ..
-        } => crate::network::join_only(duet, &ticket, as_role, out)?,
+        Command::Invite { list: true, .. } => crate::invites::list(duet, out)?,
+        Command::Invite {
+            revoke: Some(id), ..
+        } => crate::invites::revoke(duet, &id, out)?,
+        Command::Invite { .. } | Command::Join { .. } | Command::Link { .. } => {
+            return Err(anyhow!("not a local command: {command:?}"))
+        }
         Command::Sync { .. } => {
             return Err(anyhow!(
                 "`duet sync` talks to other devices: not a local command"

@@ -6,6 +6,7 @@
 use crate::args::{Cli, Command};
 use duet_core::crypto::fingerprint_text;
 use duet_core::invite::Invite;
+use duet_core::one_time_invite::OneTimeInvite;
 use duet_core::DuetError;
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -19,9 +20,15 @@ pub fn allowed(cli: &Cli) -> Result<bool, DuetError> {
     else {
         return Ok(true);
     };
-    let link = Invite::from_link_ticket(ticket).map_err(DuetError::Ticket)?;
-    let fp = fingerprint_text(&link.fingerprint);
-    let whose = match &link.owner {
+    let (fingerprint, owner) = if OneTimeInvite::is_one_time_link(ticket) {
+        let link = OneTimeInvite::from_link_ticket(ticket).map_err(DuetError::Ticket)?;
+        (link.fingerprint, link.owner)
+    } else {
+        let link = Invite::from_link_ticket(ticket).map_err(DuetError::Ticket)?;
+        (link.fingerprint, link.owner)
+    };
+    let fp = fingerprint_text(&fingerprint);
+    let whose = match &owner {
         Some(o) => format!("{} ({}'s device", o.device, o.name),
         None => "a device (from an older Duet".to_owned(),
     };

@@ -7,6 +7,7 @@ mod confirm;
 mod demo;
 mod doctor;
 mod edit;
+mod invites;
 mod json;
 mod meet;
 mod members;
@@ -125,6 +126,9 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
 
 /// Exit codes scripts can rely on (also listed in `duet --help`).
 fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(duet_core::net::NetError::Invite(_)) = err.downcast_ref() {
+        return 2;
+    }
     match err.downcast_ref::<DuetError>() {
         Some(DuetError::NotFound { .. } | DuetError::Ambiguous { .. }) => 3,
         Some(DuetError::Store(StoreError::Locked { .. })) => 4,

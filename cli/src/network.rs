@@ -1,5 +1,5 @@
-//! The commands that involve other devices: `invite`, `link`, `join`, `sync`, `relay` and
-//! `watch`. Those that wait on the network (`sync`, `join`, `link TICKET`, `relay compact`)
+//! The commands that involve other devices: `link TICKET`, `join`, `sync`, `relay` and
+//! `watch` (`invite` and printing a link are [`crate::invites`]). Those that wait on the network (`sync`, `join`, `link TICKET`, `relay compact`)
 //! are async and reach the home only through its handle, a call per step, so they never
 //! hold it while waiting; the rest are plain calls on the open home.
 
@@ -59,7 +59,7 @@ fn reachable_addrs(port: u16) -> Vec<SocketAddr> {
 
 /// The addresses a ticket names: those given; else where this device serves (the running
 /// node's address, or the one `duet serve` last listened on), on `port` if given.
-fn addrs_to_give(
+pub(crate) fn addrs_to_give(
     duet: &Duet,
     addrs: &[String],
     port: Option<u16>,
@@ -80,78 +80,54 @@ fn addrs_to_give(
     })
 }
 
-/// `duet invite`.
-pub fn invite(
-    duet: &Duet,
-    addrs: Vec<String>,
-    port: Option<u16>,
-    context: &RunContext,
-    out: &Output,
-) -> Result<()> {
-    let addrs = addrs_to_give(duet, &addrs, port, context)?;
-    let relay = duet
-        .relay_setting(&duet.selected_notebook()?)?
-        .map(|r| r.relay_info())
-        .transpose()?;
-    let invite = duet.invite(addrs.clone(), relay)?;
-    let ticket = invite.to_ticket();
-    out.print(&serde_json::json!({ "ticket": ticket }), || {
-        let qr = invite.to_qr().unwrap_or_default();
-        let at: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-        format!(
-            "Invite to {:?}. It carries the notebook's secret: share it only with the other person.\n\n{qr}\n{ticket}\n\nOn their device: duet join {ticket} --as {}\nThey reach this device at {} while `duet serve` runs here.\n",
-            invite.title,
-            "manager|report",
-            at.join(", ")
-        )
-    });
-    Ok(())
-}
-
-/// `duet link`: prints this person's personal ticket, or records one from their other
-/// device (`--no-sync`; [`link_and_sync`] also syncs).
-pub fn link(
-    duet: &mut Duet,
-    ticket: Option<&str>,
-    addrs: Vec<String>,
-    port: Option<u16>,
-    context: &RunContext,
-    out: &Output,
-) -> Result<()> {
-    let Some(ticket) = ticket else {
-        let addrs = addrs_to_give(duet, &addrs, port, context)?;
-        let link = duet.link_ticket(addrs.clone())?;
-        let ticket = link.to_link_ticket();
-        out.print(&serde_json::json!({ "ticket": ticket }), || {
-            let qr = link.to_link_qr().unwrap_or_default();
-            let at: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-            format!(
-                "Personal link for your own devices. It carries the secret of your private notes: never share it.\n\n{qr}\n{ticket}\n\nOn your other device: duet link {ticket}\nIt reaches this device at {} while `duet serve` runs here{}.\n",
-                at.join(", "),
-                if link.relay.is_some() { ", or through the relay" } else { "" }
-            )
-        });
-        return Ok(());
-    };
-    let link = Invite::from_link_ticket(ticket).map_err(DuetError::Ticket)?;
-    let space = duet.link_join(&link)?;
-    out.print(
-        &serde_json::json!({ "personal_space": space, "synced": false }),
-        || "Linked. Your private notes arrive with the next `duet sync`.\n".into(),
-    );
-    Ok(())
-}
-
 /// `duet link TICKET`: takes this person's ticket from their other device and syncs the
 /// private notes from it (relay first, then the device itself).
-pub async fn link_and_sync(home: &HomeHandle, ticket: &str, out: &Output) -> Result<()> {
+pub async fn link_and_sync(
+    home: &HomeHandle,
+    ticket: &str,
+    no_sync: bool,
+    out: &Output,
+) -> Result<()> {
+    if duet_core::one_time_invite::OneTimeInvite::is_one_time_link(ticket) {
+        return crate::invites::link_redeem(home, ticket, no_sync, out).await;
+    }
     let link = Invite::from_link_ticket(ticket).map_err(DuetError::Ticket)?;
     let space = {
         let link = link.clone();
         home.call(move |d| d.link_join(&link)).await?
     };
+    first_link_sync(
+        home,
+        space,
+        link.relay.is_some(),
+        &link.addrs,
+        link.fingerprint,
+        no_sync,
+        out,
+    )
+    .await
+}
+
+/// The first sync of a personal space just linked: the relay first, then the other device.
+/// A failure is reported, not returned: the link is recorded and syncs later.
+pub async fn first_link_sync(
+    home: &HomeHandle,
+    space: String,
+    relay: bool,
+    addrs: &[SocketAddr],
+    fingerprint: [u8; 32],
+    no_sync: bool,
+    out: &Output,
+) -> Result<()> {
+    if no_sync {
+        out.print(
+            &serde_json::json!({ "personal_space": space, "synced": false }),
+            || "Linked. Your private notes arrive with the next `duet sync`.\n".into(),
+        );
+        return Ok(());
+    }
     let mut last_error = None;
-    if link.relay.is_some() {
+    if relay {
         match relay_client::sync_relay(home, &space).await {
             Ok(o) => {
                 out.print(
@@ -163,8 +139,8 @@ pub async fn link_and_sync(home: &HomeHandle, ticket: &str, out: &Output) -> Res
             Err(e) => last_error = Some(e),
         }
     }
-    let pins = BTreeSet::from([link.fingerprint]);
-    for addr in &link.addrs {
+    let pins = BTreeSet::from([fingerprint]);
+    for addr in addrs {
         match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
             Ok(outcome) => {
                 out.print(
@@ -211,43 +187,81 @@ pub fn peers(duet: &Duet, out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// `duet join TICKET --no-sync`: records the notebook; it arrives with the first sync.
-pub fn join_only(duet: &mut Duet, ticket: &str, role: Role, out: &Output) -> Result<()> {
-    let invite = Invite::from_ticket(ticket).map_err(DuetError::Ticket)?;
-    let id = duet.join_invite(&invite, role)?;
-    // The relay the ticket names is recorded now, so a plain `duet sync` reaches it later.
-    if let Some(relay) = &invite.relay {
-        duet.relay_set(&relay.addr, &fingerprint_text(&relay.fingerprint), None)?;
+/// `duet join`: records the notebook from the ticket, then syncs it (relay first, then the
+/// inviting device) unless `no_sync`. A one-time ticket is redeemed first
+/// ([`crate::invites::join`]); a `duet1` ticket of an older Duet carries the secret itself.
+pub async fn join(
+    home: &HomeHandle,
+    ticket: &str,
+    role: Role,
+    no_sync: bool,
+    out: &Output,
+) -> Result<()> {
+    if duet_core::one_time_invite::OneTimeInvite::is_one_time(ticket) {
+        return crate::invites::join(home, ticket, role, no_sync, out).await;
     }
-    out.print(
-        &serde_json::json!({ "notebook": id, "synced": false }),
-        || {
-            format!(
-                "Added {:?}; it arrives with the first `duet sync`.\n",
-                invite.title
-            )
-        },
-    );
-    Ok(())
-}
-
-/// `duet join`: records the notebook, then syncs it (relay first, then the inviting device).
-pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> Result<()> {
     let invite = Invite::from_ticket(ticket).map_err(DuetError::Ticket)?;
     let id = {
         let invite = invite.clone();
-        home.call(move |d| {
-            let id = d.join_invite(&invite, role)?;
-            if let Some(relay) = &invite.relay {
-                d.relay_set(&relay.addr, &fingerprint_text(&relay.fingerprint), None)?;
-            }
-            Ok::<_, DuetError>(id)
-        })
-        .await?
+        home.call(move |d| d.join_invite(&invite, role)).await?
     };
-    let pins = BTreeSet::from([invite.fingerprint]);
+    if no_sync {
+        out.print(
+            &serde_json::json!({ "notebook": id, "synced": false }),
+            || {
+                format!(
+                    "Added {:?}; it arrives with the first `duet sync`.\n",
+                    invite.title
+                )
+            },
+        );
+        return Ok(());
+    }
+    first_sync(
+        home,
+        FirstSync {
+            id,
+            title: invite.title.clone(),
+            role,
+            relay: invite.relay.is_some(),
+            addrs: invite.addrs.clone(),
+            fingerprint: invite.fingerprint,
+        },
+        out,
+    )
+    .await
+}
+
+/// A notebook just joined, and where its first sync goes.
+pub struct FirstSync {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Who this device is in it.
+    pub role: Role,
+    /// Whether the ticket named a relay (recorded for the notebook).
+    pub relay: bool,
+    /// The inviting device's addresses.
+    pub addrs: Vec<SocketAddr>,
+    /// The inviting device's certificate fingerprint.
+    pub fingerprint: [u8; 32],
+}
+
+/// The first sync of a notebook just joined: the relay first, then the inviting device.
+/// A failure is reported, not returned: the notebook is joined and arrives later.
+pub async fn first_sync(home: &HomeHandle, joined: FirstSync, out: &Output) -> Result<()> {
+    let FirstSync {
+        id,
+        title,
+        role,
+        relay,
+        addrs,
+        fingerprint,
+    } = joined;
+    let pins = BTreeSet::from([fingerprint]);
     let mut last_error = None;
-    if invite.relay.is_some() {
+    if relay {
         match relay_client::sync_relay(home, &id).await {
             Ok(o) => {
                 home.call(|d| d.complete_joins()).await?;
@@ -256,7 +270,7 @@ pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> 
                     || {
                         format!(
                             "Joined {:?} as {} through the relay at {}: {}.\n",
-                            invite.title,
+                            title,
                             role.as_str(),
                             o.addr,
                             o.report.summary()
@@ -268,7 +282,7 @@ pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> 
             Err(e) => last_error = Some(e),
         }
     }
-    for addr in &invite.addrs {
+    for addr in &addrs {
         match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
             Ok(outcome) => {
                 out.print(
@@ -276,7 +290,7 @@ pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> 
                     || {
                         format!(
                             "Joined {:?} as {} and synced with {}: {}.\n",
-                            invite.title,
+                            title,
                             role.as_str(),
                             addr,
                             summaries(&outcome)
@@ -291,8 +305,7 @@ pub async fn join(home: &HomeHandle, ticket: &str, role: Role, out: &Output) -> 
     let why = last_error.map_or("the invite lists no address".to_owned(), |e| e.to_string());
     out.print(&serde_json::json!({ "notebook": id, "synced": false, "error": why }), || {
         format!(
-            "Added {:?}, but the first sync failed: {why}\nRun `duet sync` when the inviting device runs `duet serve`.\n",
-            invite.title
+            "Added {title:?}, but the first sync failed: {why}\nRun `duet sync` when the inviting device runs `duet serve`.\n"
         )
     });
     Ok(())

@@ -208,6 +208,12 @@ pub enum ProofSide {
 pub struct MembershipKey([u8; 32]);
 
 impl MembershipKey {
+    /// A key of this kind from 32 bytes already derived for the purpose (an invite's
+    /// proof key).
+    pub fn from_derived(key: [u8; 32]) -> Self {
+        Self(key)
+    }
+
     /// The proof of membership bound to one TLS session: a keyed BLAKE3 MAC over the
     /// session's exporter secret, so it is worthless on any other connection.
     pub fn proof(&self, side: ProofSide, exporter: &[u8; 32]) -> [u8; 32] {

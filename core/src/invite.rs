@@ -26,7 +26,7 @@ const MAX_TICKET_CHARS: usize = 4096;
 #[non_exhaustive]
 pub enum InviteError {
     /// The ticket does not start with a known prefix.
-    #[error("this is not a Duet invite ticket (it should start with {TICKET_PREFIX})")]
+    #[error("this is not a Duet invite ticket (it should start with duet2, or {TICKET_PREFIX} from an older Duet)")]
     NotATicket,
     /// A ticket from a newer Duet.
     #[error("this invite ticket is from a newer Duet ({0}); update Duet to join")]
@@ -134,7 +134,11 @@ impl Invite {
         let lower = cleaned.to_ascii_lowercase();
         match lower.strip_prefix(LINK_PREFIX) {
             Some(body) => Invite::decode(body, true),
-            None if lower.starts_with(TICKET_PREFIX) => Err(InviteError::InviteNotLink),
+            None if lower.starts_with(TICKET_PREFIX)
+                || lower.starts_with(crate::one_time_invite::ONE_TIME_PREFIX) =>
+            {
+                Err(InviteError::InviteNotLink)
+            }
             None => Err(InviteError::NotATicket),
         }
     }
@@ -149,12 +153,7 @@ impl Invite {
         } else if let Some(grant) = &self.epoch {
             bytes.extend(postcard::to_allocvec(grant).unwrap_or_default());
         }
-        let sum = blake3::hash(&bytes);
-        bytes.extend_from_slice(&sum.as_bytes()[..CHECKSUM_LEN]);
-        let body = data_encoding::BASE32_NOPAD
-            .encode(&bytes)
-            .to_ascii_lowercase();
-        format!("{prefix}{body}")
+        ticket_text(prefix, bytes)
     }
 
     /// Reads a ticket; surrounding whitespace and line breaks (from copying) are ignored.
@@ -164,7 +163,8 @@ impl Invite {
             return Err(InviteError::Malformed);
         }
         let lower = cleaned.to_ascii_lowercase();
-        if lower.starts_with(LINK_PREFIX) {
+        // Any version of a personal link.
+        if lower.starts_with("duetlink") {
             return Err(InviteError::LinkNotInvite);
         }
         let Some(body) = lower.strip_prefix(TICKET_PREFIX) else {
@@ -183,18 +183,9 @@ impl Invite {
         if body.len() > MAX_TICKET_CHARS {
             return Err(InviteError::Malformed);
         }
-        let bytes = data_encoding::BASE32_NOPAD
-            .decode(body.to_ascii_uppercase().as_bytes())
-            .map_err(|_| InviteError::Checksum)?;
-        if bytes.len() < CHECKSUM_LEN {
-            return Err(InviteError::Checksum);
-        }
-        let (payload, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
-        if &blake3::hash(payload).as_bytes()[..CHECKSUM_LEN] != sum {
-            return Err(InviteError::Checksum);
-        }
+        let payload = ticket_payload(body)?;
         let (mut invite, rest): (Invite, _) =
-            postcard::take_from_bytes(payload).map_err(|_| InviteError::Malformed)?;
+            postcard::take_from_bytes(&payload).map_err(|_| InviteError::Malformed)?;
         if !rest.is_empty() {
             let rest = if link {
                 let (owner, rest): (LinkOwner, _) =
@@ -225,7 +216,35 @@ impl Invite {
     }
 }
 
-fn qr(ticket: &str) -> Option<String> {
+/// A ticket's text: `prefix`, then lowercase base32 of `payload` and its checksum (the
+/// first bytes of its BLAKE3), which catches any typo before anything is decoded.
+pub(crate) fn ticket_text(prefix: &str, mut payload: Vec<u8>) -> String {
+    let sum = blake3::hash(&payload);
+    payload.extend_from_slice(&sum.as_bytes()[..CHECKSUM_LEN]);
+    let body = data_encoding::BASE32_NOPAD
+        .encode(&payload)
+        .to_ascii_lowercase();
+    format!("{prefix}{body}")
+}
+
+/// The payload of a ticket's body (after its prefix), its checksum checked.
+pub(crate) fn ticket_payload(body: &str) -> Result<Vec<u8>, InviteError> {
+    let mut bytes = data_encoding::BASE32_NOPAD
+        .decode(body.to_ascii_uppercase().as_bytes())
+        .map_err(|_| InviteError::Checksum)?;
+    if bytes.len() < CHECKSUM_LEN {
+        return Err(InviteError::Checksum);
+    }
+    let (payload, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+    if &blake3::hash(payload).as_bytes()[..CHECKSUM_LEN] != sum {
+        return Err(InviteError::Checksum);
+    }
+    bytes.truncate(bytes.len() - CHECKSUM_LEN);
+    Ok(bytes)
+}
+
+/// A ticket drawn as a QR code for a terminal.
+pub(crate) fn qr(ticket: &str) -> Option<String> {
     // QR alphanumeric mode holds upper case only; the ticket reads back in any case.
     let code = qrcode::QrCode::with_error_correction_level(
         ticket.to_ascii_uppercase(),

@@ -62,6 +62,8 @@ pub mod node;
 #[cfg(feature = "device")]
 mod notebook;
 #[cfg(feature = "device")]
+pub mod one_time_invite;
+#[cfg(feature = "device")]
 mod packing;
 #[cfg(feature = "device")]
 pub mod sample;
@@ -75,10 +77,10 @@ pub mod wire;
 #[cfg(feature = "device")]
 pub use duet::{
     enable_os_keychain, Asked, DeviceView, Duet, EndStep, ExportManifest, ExportedDoc,
-    HomeKeySource, JoinAs, KnownPeer, MergeReport, MoveTarget, Order, Outgoing, Owner, PeerSession,
-    PeerStep, Prep, QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource,
-    SyncReport, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANIFEST_FILE,
-    MAX_DEVICE_NAME_CHARS, MAX_SECTION_BYTES,
+    HomeKeySource, InviteState, InviteView, JoinAs, KnownPeer, MergeReport, MoveTarget, Order,
+    Outgoing, Owner, PeerSession, PeerStep, Prep, QuarantinedBatch, RelaySetting, SheetHeads,
+    SheetReport, SheetSource, SyncReport, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES,
+    MANIFEST_FILE, MAX_DEVICE_NAME_CHARS, MAX_SECTION_BYTES,
 };
 #[cfg(feature = "device")]
 pub use error::DuetError;

@@ -127,6 +127,43 @@ pub enum Message {
         /// What happened, for the other device's user.
         message: String,
     },
+    /// Client → server instead of a hello: redeems a one-time invite with a proof of its
+    /// key bound to this TLS session.
+    Redeem {
+        /// The notebook's public id.
+        notebook: String,
+        /// The invite's id.
+        invite: String,
+        /// The proof (a MAC with a key derived from the invite key over the exporter).
+        proof: [u8; 32],
+    },
+    /// Server → client: the invite's grant (postcard), sent over this TLS session only.
+    Granted {
+        /// The encoded grant.
+        grant: Vec<u8>,
+    },
+    /// Server → client: the invite was refused.
+    InviteRefused {
+        /// Why.
+        why: InviteRefusal,
+    },
+}
+
+/// Why an inviting device refused a one-time invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum InviteRefusal {
+    /// Already used by another device.
+    #[error("this invite was already used by another device; ask for a new one")]
+    Used,
+    /// Past its expiry.
+    #[error("this invite has expired; ask for a new one")]
+    Expired,
+    /// Revoked by the person who made it.
+    #[error("this invite was revoked by the person who made it; ask for a new one")]
+    Revoked,
+    /// The inviting device knows no such invite (or the proof was wrong).
+    #[error("the inviting device knows no such invite")]
+    Unknown,
 }
 
 /// Why a relay refused a request. The same code for a missing mailbox and a wrong token, so

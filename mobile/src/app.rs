@@ -16,7 +16,6 @@
 
 use crate::error::MobileError;
 use crate::records::*;
-use duet_core::invite::Invite;
 use duet_core::net::{client, relay_client};
 use duet_core::node::live::{LiveEvent, LiveSync};
 use duet_core::node::{Home, HomeHandle};
@@ -405,33 +404,6 @@ impl DuetApp {
         self.with(move |d| {
             d.relay_set(&addr, &fingerprint, None)?;
             Ok(())
-        })
-    }
-
-    /// An invite ticket for the current notebook. A phone does not serve, so the ticket
-    /// carries the relay (set one first) and no device address.
-    pub fn invite(&self) -> Result<String, MobileError> {
-        self.with(move |d| {
-            let id = d.selected_notebook()?;
-            let relay = d.relay_setting(&id)?.map(|r| r.relay_info()).transpose()?;
-            Ok(d.invite(Vec::new(), relay)?.to_ticket())
-        })
-    }
-
-    /// Joins a notebook from a ticket as `role`; it arrives with the next sync. Returns
-    /// its id.
-    pub fn join(&self, ticket: String, role: PersonRole) -> Result<String, MobileError> {
-        let invite = Invite::from_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
-        self.with(move |d| {
-            let id = d.join_invite(&invite, role.into())?;
-            if let Some(relay) = &invite.relay {
-                d.relay_set(
-                    &relay.addr,
-                    &duet_core::crypto::fingerprint_text(&relay.fingerprint),
-                    None,
-                )?;
-            }
-            Ok(id)
         })
     }
 }

@@ -106,6 +106,23 @@ impl From<NetError> for MobileError {
     fn from(e: NetError) -> Self {
         match e {
             NetError::Duet(d) => d.into(),
+            NetError::Invite(why) => MobileError::Invalid {
+                message: match why {
+                    duet_core::wire::InviteRefusal::Used => {
+                        "This invite was already used by another device: ask for a new one.".into()
+                    }
+                    duet_core::wire::InviteRefusal::Expired => {
+                        "This invite has expired: ask for a new one.".into()
+                    }
+                    duet_core::wire::InviteRefusal::Revoked => {
+                        "This invite was revoked by the person who made it: ask for a new one."
+                            .into()
+                    }
+                    duet_core::wire::InviteRefusal::Unknown => {
+                        "The inviting device does not know this invite: ask for a new one.".into()
+                    }
+                },
+            },
             NetError::NoRelay { .. } => MobileError::NeedsSetup {
                 message: "This notebook has no relay yet: add one in its sync settings.".into(),
             },

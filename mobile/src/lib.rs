@@ -17,6 +17,7 @@
 
 mod app;
 mod error;
+mod invites;
 mod members;
 mod practice;
 mod records;

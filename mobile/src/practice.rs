@@ -12,7 +12,9 @@ use duet_core::insights::search::HitKind;
 use duet_core::invite::Invite;
 use duet_core::model::private::PrivateNote;
 use duet_core::model::questions::Question;
+use duet_core::net::redeem::redeem_ticket;
 use duet_core::net::relay_client;
+use duet_core::one_time_invite::OneTimeInvite;
 
 /// What a personal link ticket links to.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -342,17 +344,26 @@ impl DuetApp {
         self.with(move |d| Ok(d.private_notes()?.into_iter().map(Into::into).collect()))
     }
 
-    /// A personal link ticket for this person's other devices (it carries the relay).
+    /// A one-time personal link ticket for this person's other device, valid 7 days. It
+    /// is redeemed on the relay (it carries the relay): its welcome goes there with the next
+    /// `sync_private_notes`.
     pub fn link_ticket(&self) -> Result<String, MobileError> {
-        self.with(move |d| Ok(d.link_ticket(Vec::new())?.to_link_ticket()))
+        self.with(move |d| Ok(d.link_once(Vec::new(), None)?.to_link_ticket()))
     }
 
     /// What a personal link ticket links to, for the app to show (and ask) before
     /// [`DuetApp::link`]: the device's name and owner (empty from an older Duet) and its
     /// fingerprint.
     pub fn link_ticket_info(&self, ticket: String) -> Result<LinkInfoRecord, MobileError> {
-        let link = Invite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
-        let owner = link.owner.clone().unwrap_or(duet_core::invite::LinkOwner {
+        let (fingerprint, owner) = if OneTimeInvite::is_one_time_link(&ticket) {
+            let link =
+                OneTimeInvite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
+            (link.fingerprint, link.owner)
+        } else {
+            let link = Invite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
+            (link.fingerprint, link.owner)
+        };
+        let owner = owner.unwrap_or(duet_core::invite::LinkOwner {
             name: String::new(),
             device: String::new(),
             people: Vec::new(),
@@ -360,23 +371,37 @@ impl DuetApp {
         Ok(LinkInfoRecord {
             device: owner.device,
             owner: owner.name,
-            fingerprint: duet_core::crypto::fingerprint_text(&link.fingerprint),
-        })
-    }
-
-    /// Takes a personal link ticket from this person's other device; private notes arrive
-    /// with the next `sync_private_notes`.
-    pub fn link(&self, ticket: String) -> Result<(), MobileError> {
-        let link = Invite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
-        self.with(move |d| {
-            d.link_join(&link)?;
-            Ok(())
+            fingerprint: duet_core::crypto::fingerprint_text(&fingerprint),
         })
     }
 }
 
 #[uniffi::export(async_runtime = "tokio")]
 impl DuetApp {
+    /// Takes a personal link ticket from this person's other device; private notes arrive
+    /// with the next `sync_private_notes`. A one-time ticket is redeemed first, on the
+    /// relay or at the other device; one from another person's device is refused before.
+    pub async fn link(&self, ticket: String) -> Result<(), MobileError> {
+        if OneTimeInvite::is_one_time_link(&ticket) {
+            let link =
+                OneTimeInvite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
+            if let Some(owner) = link.owner.clone() {
+                self.home()
+                    .call(move |d| Ok::<_, MobileError>(d.check_link_owner(&owner)?))
+                    .await?;
+            }
+            let (grant, _) = redeem_ticket(self.home(), &link).await?;
+            return self
+                .home()
+                .call(move |d| Ok::<_, MobileError>(d.link_granted(&link, &grant).map(drop)?))
+                .await;
+        }
+        let link = Invite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
+        self.home()
+            .call(move |d| Ok::<_, MobileError>(d.link_join(&link).map(drop)?))
+            .await
+    }
+
     /// Syncs private notes with this person's other devices through the relay; `None`
     /// when they have no relay yet (set one on a notebook, or link to a device that has).
     pub async fn sync_private_notes(&self) -> Result<Option<SyncSummary>, MobileError> {

@@ -65,24 +65,42 @@ def test_phone_and_laptop_converge_through_the_relay(relay):
     with pytest.raises(dm.MobileError.NotFound):
         phone.complete_commitment("zzzzzzzz")
     with pytest.raises(dm.MobileError.Invalid):
-        phone.join("not a ticket", dm.PersonRole.REPORT)
+        asyncio.run(phone.join("not a ticket", dm.PersonRole.REPORT))
 
     phone.set_relay(addr, fingerprint)
     ticket = phone.invite()
-    assert ticket.startswith("duet1")
+    assert ticket.startswith("duet2")
+    # A ticket carries no notebook secret: nothing of it opens the notebook by itself.
+    assert [i.state for i in phone.invites()] == ["open"]
     pushed = asyncio.run(phone.sync_relay())
     assert pushed.sent_changes > 0
 
     laptop = dm.DuetApp.open(tempfile.mkdtemp(), "Bo")
     laptop_heard = Heard()
     laptop.set_listener(laptop_heard)
-    laptop.join(ticket, dm.PersonRole.REPORT)
+    asyncio.run(laptop.join(ticket, dm.PersonRole.REPORT))
+    # Used once: a second device gets nothing from the same ticket.
+    with pytest.raises(dm.MobileError.Network) as used:
+        asyncio.run(dm.DuetApp.open(tempfile.mkdtemp(), "Eve").join(ticket, dm.PersonRole.REPORT))
+    assert "already used" in str(used.value), used.value
+    # A revoked invite's welcome leaves the relay with the next sync; a bad lifetime is
+    # refused before anything is made.
+    revoked = phone.invite_for("2d")
+    asyncio.run(phone.sync_relay())
+    assert phone.revoke_invite(phone.invites()[0].id).state == "revoked"
+    asyncio.run(phone.sync_relay())
+    with pytest.raises(dm.MobileError.Network) as refused:
+        asyncio.run(dm.DuetApp.open(tempfile.mkdtemp(), "Eve").join(revoked, dm.PersonRole.REPORT))
+    assert "revoked" in str(refused.value), refused.value
+    with pytest.raises(dm.MobileError.Invalid):
+        phone.invite_for("soon")
+    assert sorted(i.state for i in phone.invites()) == ["revoked", "used"]
     with pytest.raises(dm.MobileError.NeedsSetup) as not_yet:
         laptop.overview()
     # Worded for a phone: what to do in the app, never a command to type.
     assert "has not arrived yet" in str(not_yet.value) and "duet " not in str(not_yet.value)
     with pytest.raises(dm.MobileError.Invalid) as wrong_kind:
-        laptop.link(ticket)
+        asyncio.run(laptop.link(ticket))
     assert "Join a notebook" in str(wrong_kind.value), wrong_kind.value
     got = asyncio.run(laptop.sync_relay())
     assert got.agenda_items == 1 and got.commitments == 1, got
@@ -158,7 +176,9 @@ def test_a_cancelled_sync_leaves_the_notebook_whole_and_the_next_one_completes(r
     asyncio.run(suspended_then_resumed())
     assert len(phone.overview().meeting.agenda) == 20
     other = dm.DuetApp.open(tempfile.mkdtemp(), "Bo")
-    other.join(phone.invite(), dm.PersonRole.REPORT)
+    fresh = phone.invite()
+    asyncio.run(phone.sync_relay())
+    asyncio.run(other.join(fresh, dm.PersonRole.REPORT))
     asyncio.run(other.sync_relay())
     assert agenda_texts(other) == agenda_texts(phone)
 
@@ -247,17 +267,25 @@ def test_practice_features_and_private_notes_between_ones_own_phones(relay):
     # Ana's tablet: linked for private notes through the relay.
     tablet = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
     with pytest.raises(dm.MobileError.Invalid):
-        tablet.link(phone.invite())
-    info = tablet.link_ticket_info(phone.link_ticket())
+        asyncio.run(tablet.link(phone.invite()))
+    link = phone.link_ticket()
+    assert link.startswith("duetlink2")
+    info = tablet.link_ticket_info(link)
     assert info.owner == "Ana" and info.device and info.fingerprint, info
-    tablet.link(phone.link_ticket())
+    # The phone's next sync leaves the link's welcome on the relay; it is taken once.
+    asyncio.run(phone.sync_private_notes())
+    asyncio.run(tablet.link(link))
+    with pytest.raises(dm.MobileError.Network):
+        asyncio.run(dm.DuetApp.open(tempfile.mkdtemp(), "Ana").link(link))
     got = asyncio.run(tablet.sync_private_notes())
     assert got.summary == "1 private note", got.summary
 
     # Bo syncs the notebook and sees the question, never the private note.
     asyncio.run(phone.sync_relay())
     bo = dm.DuetApp.open(tempfile.mkdtemp(), "Bo")
-    bo.join(phone.invite(), dm.PersonRole.REPORT)
+    fresh = phone.invite()
+    asyncio.run(phone.sync_relay())
+    asyncio.run(bo.join(fresh, dm.PersonRole.REPORT))
     asyncio.run(bo.sync_relay())
     assert any(q.id == own.id and q.times_asked == 1 for q in bo.questions())
     assert bo.private_notes() == []
@@ -361,7 +389,7 @@ def test_live_sync_carries_edits_both_ways_with_no_sync_call(relay):
     ticket = phone.invite()
     asyncio.run(phone.sync_now())
     laptop = dm.DuetApp.open(tempfile.mkdtemp(), "Bo")
-    laptop.join(ticket, dm.PersonRole.REPORT)
+    asyncio.run(laptop.join(ticket, dm.PersonRole.REPORT))
     asyncio.run(laptop.sync_now())
 
     phone.start_live_sync()

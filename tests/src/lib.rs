@@ -353,12 +353,20 @@ pub fn relay_push(
     })
 }
 
-/// The mailbox a notebook had before any removal (named by its id, opened by the token the
-/// ticket's secret derives).
-pub fn initial_mailbox(ticket: &str) -> duet_core::net::relay_client::MailboxKey {
-    let secret = duet_core::invite::Invite::from_ticket(ticket)
-        .unwrap_or_else(|e| panic!("the ticket does not read: {e}"))
-        .notebook_secret();
+/// A full (`duet1`) ticket of `device`'s current notebook, made through the core: it holds
+/// the notebook secret, for tests that act as a member by hand (`duet invite` prints
+/// one-time tickets, which carry none). Nothing of `device` may be running.
+pub fn secret_ticket(device: &Device) -> duet_core::invite::Invite {
+    let duet = duet_core::Duet::open(device.home.path())
+        .unwrap_or_else(|e| panic!("opening {}: {e}", device.home.path().display()));
+    duet.invite(Vec::new(), None)
+        .unwrap_or_else(|e| panic!("a full ticket of the notebook: {e}"))
+}
+
+/// The mailbox `device`'s current notebook had before any removal (named by its id, opened
+/// by the token its secret derives). Nothing of `device` may be running.
+pub fn initial_mailbox(device: &Device) -> duet_core::net::relay_client::MailboxKey {
+    let secret = secret_ticket(device).notebook_secret();
     duet_core::net::relay_client::MailboxKey {
         mailbox: secret.notebook_id(),
         token: secret.relay_token(),

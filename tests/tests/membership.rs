@@ -166,11 +166,23 @@ fn a_lost_phone_is_removed_and_reads_nothing_written_after_by_either_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
     let (laptop, ticket) = notebook_on_relay(&relay);
+    let old_mailbox = duet_tests::initial_mailbox(&laptop);
     laptop.ok(&["agenda", "add", "before-removal-item"]);
     laptop.ok(&["sync"]);
+    // One-time tickets: one per device.
     let phone = joined("Ana", "Ana's phone", &ticket, "manager");
-    let bo_laptop = joined("Bo", "Bo's laptop", &ticket, "report");
-    let bo_phone = joined("Bo", "Bo's phone", &ticket, "report");
+    let bo_laptop = joined(
+        "Bo",
+        "Bo's laptop",
+        &invite(&laptop, "127.0.0.1:9"),
+        "report",
+    );
+    let bo_phone = joined(
+        "Bo",
+        "Bo's phone",
+        &invite(&laptop, "127.0.0.1:9"),
+        "report",
+    );
     laptop.ok(&["sync"]);
     assert_eq!(laptop.json(&["devices"]).as_array().map(Vec::len), Some(4));
 
@@ -229,7 +241,6 @@ fn a_lost_phone_is_removed_and_reads_nothing_written_after_by_either_path() {
     );
     // Its mailbox is retired: even a push made by hand with its token is refused, while the
     // log stays readable.
-    let old_mailbox = duet_tests::initial_mailbox(&ticket);
     match duet_tests::relay_push(&relay, &old_mailbox, vec![7u8; 64]) {
         Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
             assert_eq!(why, duet_core::wire::RelayRefusal::Retired)
@@ -314,8 +325,8 @@ fn two_removals_made_offline_on_two_devices_converge_through_the_relay_excluding
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
     let (ana, ticket) = notebook_on_relay(&relay);
     let ana_phone = joined("Ana", "Ana's phone", &ticket, "manager");
-    let bo = joined("Bo", "Bo's laptop", &ticket, "report");
-    let bo_phone = joined("Bo", "Bo's phone", &ticket, "report");
+    let bo = joined("Bo", "Bo's laptop", &invite(&ana, "127.0.0.1:9"), "report");
+    let bo_phone = joined("Bo", "Bo's phone", &invite(&ana, "127.0.0.1:9"), "report");
     ana.ok(&["sync"]);
     bo.ok(&["sync"]);
 
@@ -384,6 +395,7 @@ fn a_1_1_ends_the_same_on_a_relay_on_postgresql() {
 /// retired by Ana's device and deleted by Bo's.
 fn end_of_a_1_1(relay: &Relay) {
     let (ana, ticket) = notebook_on_relay(relay);
+    let old_mailbox = duet_tests::initial_mailbox(&ana);
     ana.ok(&["note", "kept-after-the-end"]);
     ana.ok(&["sync"]);
     let bo = joined("Bo", "Bo's laptop", &ticket, "report");
@@ -418,7 +430,7 @@ fn end_of_a_1_1(relay: &Relay) {
     let list = bo.ok(&["notebook", "list"]);
     assert!(list.contains("read-only"), "{list}");
 
-    match duet_tests::relay_pull(relay, &duet_tests::initial_mailbox(&ticket)) {
+    match duet_tests::relay_pull(relay, &old_mailbox) {
         Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
             assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox)
         }
@@ -430,10 +442,12 @@ fn end_of_a_1_1(relay: &Relay) {
 fn a_personal_link_says_whose_device_it_is_asks_first_and_refuses_another_person() {
     let (ana, bo) = duet_tests::pair();
     ana.ok(&["devices", "name", "Ana's laptop"]);
-    let link = ana.json(&["link", "--addr", "127.0.0.1:9"])["ticket"]
+    let serving = Serving::start(&ana, "127.0.0.1:0");
+    let link = ana.json(&["link", "--addr", &serving.addr_arg()])["ticket"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    assert!(link.starts_with("duetlink2"), "{link}");
 
     // Bo holds the notebook as the other person: Ana's private notes are not his.
     let refused = bo.run(&["link", &link, "--yes", "--no-sync"]);
@@ -461,4 +475,155 @@ fn a_personal_link_says_whose_device_it_is_asks_first_and_refuses_another_person
     let linked = phone.run(&["link", &link, "--yes", "--no-sync"]);
     assert!(linked.status.success(), "{linked:?}");
     assert!(String::from_utf8_lossy(&linked.stderr).contains("Ana's laptop"));
+    // The link works once: a second device of Ana's gets nothing from it.
+    let tablet = Device::new("Ana");
+    let again = tablet.run(&["link", &link, "--yes", "--no-sync"]);
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already used"),
+        "{again:?}"
+    );
+    assert!(serving.stop(), "serve did not stop cleanly");
+}
+
+#[test]
+fn a_used_an_expired_and_a_revoked_ticket_are_each_refused_and_a_fresh_one_joins() {
+    let ana = Device::new("Ana");
+    ana.ok(&[
+        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+    ]);
+    ana.ok(&["agenda", "add", "one-time-invite-marker"]);
+    let serving = Serving::start(&ana, "127.0.0.1:0");
+    let addr = serving.addr_arg();
+    let used = invite(&ana, &addr);
+    let bo = Device::new("Bo");
+    let joined = bo.json(&["join", &used, "--as", "report"]);
+    assert_eq!(joined["synced"], true, "{joined}");
+    assert!(bo.ok(&["show"]).contains("one-time-invite-marker"));
+
+    let eve = Device::new("Eve");
+    let refused = |ticket: &str, why: &str| {
+        let out = eve.run(&["join", ticket, "--as", "report"]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{why:?} not in {stderr}");
+    };
+    refused(&used, "already used by another device");
+    let expired = ana.json(&["invite", "--addr", &addr, "--expires", "1s"])["ticket"]
+        .as_str()
+        .expect("ticket")
+        .to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    refused(&expired, "has expired");
+    let revoked = invite(&ana, &addr);
+    let id = duet_core::one_time_invite::OneTimeInvite::from_ticket(&revoked)
+        .expect("ticket")
+        .id;
+    assert_eq!(
+        ana.json(&["invite", "--revoke", &id[..8]])["state"],
+        "revoked"
+    );
+    refused(&revoked, "was revoked");
+    // Refused before any connection: a mistyped lifetime, a lifetime past 90 days.
+    for lifetime in ["soon", "91d"] {
+        let out = ana.run(&["invite", "--addr", &addr, "--expires", lifetime]);
+        assert_eq!(out.status.code(), Some(2), "{lifetime}: {out:?}");
+    }
+    assert!(eve
+        .json(&["notebook", "list"])
+        .as_array()
+        .is_some_and(Vec::is_empty));
+    let states: Vec<String> = ana
+        .json(&["invite", "--list"])
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| i["state"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(states, ["revoked", "expired", "used"]);
+
+    // A fresh ticket joins; none of them carries the notebook secret.
+    let fresh = invite(&ana, &addr);
+    let joined = eve.json(&["join", &fresh, "--as", "report"]);
+    assert_eq!(joined["synced"], true, "{joined}");
+    let secret = duet_tests::secret_ticket(&bo).notebook_secret();
+    for ticket in [&used, &expired, &revoked, &fresh] {
+        let body = data_encoding::BASE32_NOPAD
+            .decode(ticket["duet2".len()..].to_ascii_uppercase().as_bytes())
+            .expect("base32");
+        assert!(
+            !body.windows(32).any(|w| w == secret.as_bytes().as_slice()),
+            "a ticket carries the notebook secret"
+        );
+    }
+    assert!(serving.stop(), "serve did not stop cleanly");
+}
+
+#[test]
+fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (ana, _old_ticket) = notebook_on_relay(&relay);
+    let info = duet_core::invite::RelayInfo {
+        addr: relay.addr.to_string(),
+        fingerprint: duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp"),
+    };
+    let (ticket, revoked) = {
+        let duet = duet_core::Duet::open(ana.home.path()).expect("open Ana's home");
+        let ticket = duet
+            .invite_once(Vec::new(), Some(info.clone()), None)
+            .expect("invite");
+        let revoked = duet
+            .invite_once(Vec::new(), Some(info), None)
+            .expect("invite");
+        (ticket, revoked)
+    };
+    // Ana's next sync leaves both welcomes on the relay.
+    ana.ok(&["sync"]);
+    {
+        let duet = duet_core::Duet::open(ana.home.path()).expect("open Ana's home");
+        duet.revoke_invite(&revoked.id).expect("revoke");
+    }
+    // The revoked invite's welcome comes down with the next sync.
+    ana.ok(&["sync"]);
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let take = |t: &duet_core::one_time_invite::OneTimeInvite| {
+        rt.block_on(async {
+            let identity = duet_core::net::tls::TlsIdentity::generate().expect("identity");
+            let client = duet_core::net::relay_client::RelayClient::connect(
+                &identity,
+                relay.addr,
+                duet_core::net::tls::Pins::Exactly([fp].into()),
+            )
+            .await
+            .expect("connect");
+            let got = duet_core::net::relay_client::take_welcome(&client, t).await;
+            client.close().await;
+            got.expect("take")
+        })
+    };
+    let grant = take(&ticket).expect("the welcome is there once");
+    assert_eq!(grant.title, "Ana / Bo");
+    assert!(take(&ticket).is_none(), "a welcome was taken twice");
+    assert!(
+        take(&revoked).is_none(),
+        "a revoked invite's welcome stayed up"
+    );
+    // Ana's next sync notices that the welcome was taken: the invite is used.
+    ana.ok(&["sync"]);
+    let duet = duet_core::Duet::open(ana.home.path()).expect("open Ana's home");
+    let states: Vec<(String, &str)> = duet
+        .invites()
+        .expect("invites")
+        .into_iter()
+        .map(|v| (v.id, v.state))
+        .collect();
+    assert!(states.contains(&(ticket.id.clone(), "used")), "{states:?}");
+    assert!(
+        states.contains(&(revoked.id.clone(), "revoked")),
+        "{states:?}"
+    );
+    drop(duet);
+    assert!(relay.stop(), "the relay did not stop cleanly");
 }

@@ -70,8 +70,9 @@ export NO_COLOR=1
 "$DUET" --home "$A" serve --listen 0.0.0.0:7878 >"$LOG" 2>&1 &
 SERVE_A=$!
 for _ in $(seq 1 100); do grep -q Serving "$LOG" && break; sleep 0.1; done
-# The ticket names an address nobody serves on: Bo's node can only find Ana nearby.
-ticket=$("$DUET" --home "$A" --json invite --addr 127.0.0.1:9 | sed -n 's/.*"ticket": *"\([^"]*\)".*/\1/p')
+# Bo redeems the one-time ticket at Ana's device and syncs nothing: a redemption records
+# no address, so Bo's node can only find Ana nearby.
+ticket=$("$DUET" --home "$A" --json invite --addr 127.0.0.1:7878 | sed -n 's/.*"ticket": *"\([^"]*\)".*/\1/p')
 "$DUET" --home "$B" join "$ticket" --as report --no-sync >/dev/null || exit 26
 "$DUET" --home "$B" serve --listen 0.0.0.0:7879 >"$LOG.b" 2>&1 &
 SERVE_B=$!

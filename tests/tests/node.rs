@@ -228,7 +228,8 @@ fn an_invite_while_serving_on_a_custom_port_names_that_port_and_joins() {
         .as_str()
         .expect("ticket")
         .to_owned();
-    let invite = duet_core::invite::Invite::from_ticket(&ticket).expect("ticket parses");
+    let invite =
+        duet_core::one_time_invite::OneTimeInvite::from_ticket(&ticket).expect("ticket parses");
     assert_eq!(invite.addrs, vec![node.addr], "the ticket names the node");
     let bo = Device::new("Bo");
     let joined = bo.json(&["join", &ticket, "--as", "report"]);
@@ -237,7 +238,7 @@ fn an_invite_while_serving_on_a_custom_port_names_that_port_and_joins() {
     let served = node.addr;
     assert!(node.stop());
     // After it stopped, a ticket still names the address it last served on.
-    let later = duet_core::invite::Invite::from_ticket(
+    let later = duet_core::one_time_invite::OneTimeInvite::from_ticket(
         ana.json(&["invite"])["ticket"].as_str().expect("ticket"),
     )
     .expect("ticket parses");

@@ -102,10 +102,29 @@ fn a_stranger_and_garbage_are_refused_while_others_keep_syncing() {
     let (ana, bo, serving) = joined_pair();
     let good = invite(&ana, &serving.addr_arg());
 
-    // A valid-looking ticket with the right address and fingerprint but another secret.
-    let mut forged = duet_core::invite::Invite::from_ticket(&good).expect("ticket");
-    forged.secret = [7u8; 32];
+    // A valid-looking one-time ticket with the right address, fingerprint and invite id but
+    // another invite key: the inviting device tells it nothing.
+    let one_time = duet_core::one_time_invite::OneTimeInvite::from_ticket(&good).expect("ticket");
+    let mut forged_key = one_time.clone();
+    forged_key.key = [7u8; 32];
     let stranger = Device::new("Eve");
+    let out = stranger.run(&["join", &forged_key.to_ticket(), "--as", "report"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("knows no such invite"),
+        "{out:?}"
+    );
+    // A full ticket of an older Duet with the right address and fingerprint but another
+    // secret: joined here, refused by the device.
+    let forged = duet_core::invite::Invite {
+        secret: [7u8; 32],
+        title: one_time.title.clone(),
+        addrs: one_time.addrs.clone(),
+        fingerprint: one_time.fingerprint,
+        relay: None,
+        epoch: None,
+        owner: None,
+    };
     let out = stranger.json(&["join", &forged.to_ticket(), "--as", "report"]);
     assert_eq!(out["synced"], false, "{out}");
     assert!(
@@ -131,9 +150,8 @@ fn a_stranger_and_garbage_are_refused_while_others_keep_syncing() {
         let _ = udp.send_to(&junk, serving.addr);
     }
     let fp = duet_core::crypto::parse_fingerprint(&serving.fingerprint).expect("fingerprint");
-    let secret = duet_core::invite::Invite::from_ticket(&good)
-        .expect("ticket")
-        .notebook_secret();
+    // Bo holds the same notebook, and nothing of his runs.
+    let secret = duet_tests::secret_ticket(&bo).notebook_secret();
     let pid = serving.child.id();
     let before = duet_tests::peak_memory_kib(pid);
     let replies = raw_quic_client(serving.addr, fp, &secret);

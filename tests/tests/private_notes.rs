@@ -62,7 +62,7 @@ fn private_notes_reach_only_their_writers_devices_through_the_relay() {
     // Bo, the other person, syncs the same notebook through the same relay.
     let bo = Device::new("Bo");
     assert_eq!(
-        bo.json(&["join", &ticket, "--as", "report"])["synced"],
+        bo.json(&["join", &invite(&laptop, "127.0.0.1:9"), "--as", "report"])["synced"],
         true
     );
     bo.ok(&["agenda", "add", "bo-item"]);
@@ -142,7 +142,7 @@ fn linked_devices_sync_private_notes_directly_and_the_other_person_gets_none() {
         .is_some_and(Vec::is_empty));
 
     assert_eq!(
-        phone.json(&["join", &ticket, "--as", "manager"])["synced"],
+        phone.json(&["join", &invite(&laptop, &addr), "--as", "manager"])["synced"],
         true
     );
     phone.ok(&["private", "from-phone-canary"]);

@@ -46,7 +46,7 @@ fn three_devices_online_at_different_moments_converge_through_the_relay() {
     phone.ok(&["note", "phone-note-canary", "--section", "checkin"]);
     phone.ok(&["sync"]);
 
-    let bo = join("Bo Canaryfield", &ticket, "report");
+    let bo = join("Bo Canaryfield", &invite(&laptop, "127.0.0.1:9"), "report");
     bo.ok(&["agenda", "add", "bo-agenda-canary"]);
     let c = bo.json(&["commit", "add", "bo-commit-canary", "--owner", "me"]);
     bo.ok(&["sync"]);
@@ -298,9 +298,7 @@ fn tampered_moved_and_replayed_envelopes_change_nothing() {
     ana.ok(&["sync"]);
     let bo = join("Bo", &ticket, "report");
     let before = duet_tests::export_json(&bo);
-    let secret = duet_core::invite::Invite::from_ticket(&ticket)
-        .expect("ticket")
-        .notebook_secret();
+    let secret = duet_tests::secret_ticket(&ana).notebook_secret();
     let notebook = secret.notebook_id();
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -635,7 +633,7 @@ fn a_relay_restored_from_an_older_copy_heals_with_ordinary_syncs() {
     let everything = agenda(&ana);
     assert_eq!(everything.len(), 9, "{everything:?}");
     assert_eq!(agenda(&bo), everything);
-    let cy = join("Cy", &ticket, "report");
+    let cy = join("Cy", &invite(&ana, "127.0.0.1:9"), "report");
     assert_eq!(
         agenda(&cy),
         everything,
@@ -659,9 +657,7 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
     let bo = join("Bo", &ticket, "report");
     let before = duet_tests::export_json(&bo);
 
-    let secret = duet_core::invite::Invite::from_ticket(&ticket)
-        .expect("ticket")
-        .notebook_secret();
+    let secret = duet_tests::secret_ticket(&ana).notebook_secret();
     let notebook = secret.notebook_id();
     let key = secret.envelope_key();
     let sender = duet_core::sync::relay::sender_id(&key, "a member's runaway device");
@@ -791,9 +787,7 @@ fn a_relay_that_drops_one_batch_is_reported_not_silently_skipped() {
     }
     // A second relay holding the honest relay's log but one of Ana's batches.
     let lying = Relay::start(&dir.path().join("lying"), "127.0.0.1:0", None);
-    let secret = duet_core::invite::Invite::from_ticket(&ticket)
-        .expect("ticket")
-        .notebook_secret();
+    let secret = duet_tests::secret_ticket(&ana).notebook_secret();
     let mailbox = MailboxKey {
         mailbox: secret.notebook_id(),
         token: secret.relay_token(),
@@ -895,7 +889,8 @@ fn one_address_holds_at_most_its_share_of_connections() {
 fn one_device_writes_to_two_mailboxes_under_unrelated_sender_ids() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let (ana, first) = notebook_on(&relay, "Ana / Bo");
+    let (ana, _ticket) = notebook_on(&relay, "Ana / Bo");
+    let first = duet_tests::secret_ticket(&ana);
     ana.ok(&[
         "notebook", "new", "Ana / Cy", "--me", "manager", "--with", "Cy",
     ]);
@@ -908,7 +903,7 @@ fn one_device_writes_to_two_mailboxes_under_unrelated_sender_ids() {
     ]);
     ana.ok(&["agenda", "add", "for Cy"]);
     ana.ok(&["sync"]);
-    let second = invite(&ana, "127.0.0.1:9");
+    let second = duet_tests::secret_ticket(&ana);
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let senders = rt.block_on(async {
@@ -918,9 +913,7 @@ fn one_device_writes_to_two_mailboxes_under_unrelated_sender_ids() {
             .expect("connect");
         let mut senders = Vec::new();
         for ticket in [&first, &second] {
-            let secret = duet_core::invite::Invite::from_ticket(ticket)
-                .expect("ticket")
-                .notebook_secret();
+            let secret = ticket.notebook_secret();
             let key = MailboxKey {
                 mailbox: secret.notebook_id(),
                 token: secret.relay_token(),

@@ -66,9 +66,12 @@ fn a_home_is_private_whatever_the_umask_and_its_lock_names_no_ticket() {
         ],
     );
     duet_with_umask_022(&ana, &["note", "private at rest"]);
-    let invited = duet_with_umask_022(&ana, &["--json", "invite", "--addr", "127.0.0.1:7878"]);
-    let invited: serde_json::Value = serde_json::from_str(&invited).expect("json");
-    let ticket = invited["ticket"].as_str().expect("ticket").to_owned();
+    // A full ticket of an older Duet (it carries the secret, so it joins with no network).
+    let ticket = duet_core::Duet::open(&ana)
+        .expect("open")
+        .invite(vec!["127.0.0.1:7878".parse().expect("addr")], None)
+        .expect("ticket")
+        .to_ticket();
     duet_with_umask_022(&bo, &["init", "--name", "Bo"]);
     duet_with_umask_022(&bo, &["join", &ticket, "--as", "report", "--no-sync"]);
     let lock = std::fs::read_to_string(bo.join("LOCK")).expect("lock");
@@ -229,7 +232,7 @@ fn a_home_key_kept_in_the_os_keychain_leaves_nothing_secret_on_disk() {
 "$DUET" init --name Ana >/dev/null
 "$DUET" notebook new "Ana / Bo" --me manager --with Bo >/dev/null
 "$DUET" agenda add "kept under the keychain" >/dev/null
-"$DUET" --json invite --addr 127.0.0.1:9
+"$DUET" bundle out "$HOME/notebook.duet" >/dev/null
 "$DUET" --json doctor"#,
     );
     let stdout = String::from_utf8_lossy(&made.stdout);
@@ -244,18 +247,16 @@ fn a_home_key_kept_in_the_os_keychain_leaves_nothing_secret_on_disk() {
         !home.join("home.key").exists(),
         "a key file beside the keychain"
     );
-    let ticket = stdout
-        .split('"')
-        .find(|s| s.starts_with("duet"))
-        .expect("a ticket")
-        .to_owned();
-    let secret = duet_core::invite::Invite::from_ticket(&ticket)
-        .expect("ticket")
-        .notebook_secret();
+    // The bundle carries the notebook secret (outside the home).
+    let bundle = std::fs::read(dir.path().join("notebook.duet")).expect("the bundle");
+    let secret = duet_core::bundle::Bundle::decode(&bundle)
+        .expect("the bundle reads")
+        .secret;
+    assert_eq!(secret.len(), 32);
     for file in files_under(&home) {
         let held = std::fs::read(&file).expect("read");
         assert!(
-            !held.windows(32).any(|w| w == secret.as_bytes().as_slice()),
+            !held.windows(32).any(|w| w == secret.as_slice()),
             "{} holds the notebook secret",
             file.display()
         );

@@ -97,6 +97,29 @@ impl From<&duet_core::DeviceView> for Member {
     }
 }
 
+/// A one-time invite made on this device (`duet invite --list`).
+#[derive(Debug, Serialize)]
+pub struct Invitation {
+    pub id: String,
+    /// `open`, `used`, `expired` or `revoked`.
+    pub state: String,
+    /// Unix milliseconds.
+    pub created: i64,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
+impl From<&duet_core::InviteView> for Invitation {
+    fn from(v: &duet_core::InviteView) -> Self {
+        Self {
+            id: v.id.clone(),
+            state: v.state.to_owned(),
+            created: v.created,
+            expires: v.expires,
+        }
+    }
+}
+
 /// What a running node's link (a relay subscription, a device) last did.
 #[derive(Debug, Serialize)]
 pub struct Link {
@@ -183,7 +206,7 @@ pub enum Live {
     },
 }
 
-contract!(Report, PeerSync, RelaySync, Relay, Device, Member, Status, Live);
+contract!(Report, PeerSync, RelaySync, Relay, Device, Member, Invitation, Status, Live);
 
 impl From<&duet_core::SyncReport> for Report {
     fn from(r: &duet_core::SyncReport) -> Self {

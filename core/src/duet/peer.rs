@@ -617,28 +617,78 @@ impl Duet {
     }
 
     /// Records a notebook from an invite, to be completed by the first sync: this device
-    /// joins as the person with `role` once the notebook's index has arrived. Returns the
+    /// joins as the person with `role` once the notebook's index has arrived, and the relay
+    /// the ticket names becomes the notebook's (so a plain sync reaches it). Returns the
     /// notebook id.
     pub fn join_invite(
         &mut self,
         invite: &crate::invite::Invite,
         role: Role,
     ) -> Result<String, DuetError> {
-        let secret = invite.notebook_secret();
-        let id = secret.notebook_id();
-        if self.store.notebooks()?.iter().any(|r| r.id == id) && !self.join_pending(&id)? {
+        self.join_with(
+            &invite.notebook_secret(),
+            &invite.title,
+            invite.epoch.as_ref(),
+            &invite.fingerprint,
+            invite.relay.as_ref(),
+            role,
+        )
+    }
+
+    /// Records a notebook from a one-time invite's grant (see [`Duet::join_invite`]).
+    pub fn join_granted(
+        &mut self,
+        invite: &crate::one_time_invite::OneTimeInvite,
+        grant: &crate::one_time_invite::Grant,
+        role: Role,
+    ) -> Result<String, DuetError> {
+        let secret = NotebookSecret::from_bytes(&grant.secret)
+            .map_err(|e| DuetError::Internal(e.to_string()))?;
+        if secret.notebook_id() != invite.notebook {
+            return Err(DuetError::Invalid(
+                "the inviting device granted another notebook than its ticket names".into(),
+            ));
+        }
+        self.join_with(
+            &secret,
+            &grant.title,
+            grant.epoch.as_ref(),
+            &invite.fingerprint,
+            invite.relay.as_ref(),
+            role,
+        )
+    }
+
+    /// Refuses to join a notebook this device already has (one still waiting for its first
+    /// sync may be joined again).
+    pub fn check_can_join(&self, id: &str, title: &str) -> Result<(), DuetError> {
+        if self.store.notebooks()?.iter().any(|r| r.id == id) && !self.join_pending(id)? {
             return Err(DuetError::AlreadyJoined {
-                title: invite.title.clone(),
-                id: id.get(..8).unwrap_or(&id).to_owned(),
+                title: title.to_owned(),
+                id: id.get(..8).unwrap_or(id).to_owned(),
             });
         }
+        Ok(())
+    }
+
+    fn join_with(
+        &mut self,
+        secret: &NotebookSecret,
+        title: &str,
+        epoch: Option<&crate::invite::EpochGrant>,
+        inviter: &[u8; 32],
+        relay: Option<&crate::invite::RelayInfo>,
+        role: Role,
+    ) -> Result<String, DuetError> {
+        let id = secret.notebook_id();
+        self.check_can_join(&id, title)?;
         self.store.put_notebook(&NotebookRecord {
             id: id.clone(),
             secret_hex: self.seal_notebook_secret(&id, secret.as_bytes()),
-            title: invite.title.clone(),
+            title: title.to_owned(),
             personal: false,
         })?;
-        if let Some(grant) = &invite.epoch {
+        if let Some(grant) = epoch {
             let key = crate::crypto::EpochKey::from_bytes(&grant.key)
                 .map_err(|e| DuetError::Internal(e.to_string()))?;
             self.keep_epoch_copy(&id, &grant.id, grant.number, &key)?;
@@ -649,8 +699,15 @@ impl Duet {
         self.store.flush()?;
         // The ticket pins the inviting device: later syncs trust it without a flag. Its
         // address is remembered once a sync there succeeds.
-        self.remember_peer(&invite.fingerprint, None)?;
+        self.remember_peer(inviter, None)?;
         self.selected = Some(id.clone());
+        if let Some(relay) = relay {
+            self.relay_set(
+                &relay.addr,
+                &crate::crypto::fingerprint_text(&relay.fingerprint),
+                None,
+            )?;
+        }
         Ok(id)
     }
 

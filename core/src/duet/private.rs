@@ -173,24 +173,53 @@ impl Duet {
         Ok(out)
     }
 
+    /// Refuses a link ticket of another person's device (Bo's, pasted on Ana's laptop),
+    /// which would hand this device their private notes, and them these: where both hold a
+    /// notebook and write in it as different people.
+    pub fn check_link_owner(&self, owner: &crate::invite::LinkOwner) -> Result<(), DuetError> {
+        let mine = self.my_people()?;
+        for (notebook, person) in &owner.people {
+            if let Some((_, me)) = mine.iter().find(|(n, _)| n == notebook) {
+                if me != person {
+                    return Err(DuetError::NotYourLink {
+                        owner: owner.name.clone(),
+                        title: self.record(notebook)?.title,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes this device share the personal space of a one-time link ticket, with the
+    /// grant its redemption brought.
+    pub fn link_granted(
+        &mut self,
+        link: &crate::one_time_invite::OneTimeInvite,
+        grant: &crate::one_time_invite::Grant,
+    ) -> Result<String, DuetError> {
+        let full = Invite {
+            secret: grant.secret,
+            title: grant.title.clone(),
+            addrs: link.addrs.clone(),
+            fingerprint: link.fingerprint,
+            relay: link.relay.clone(),
+            epoch: None,
+            owner: link.owner.clone(),
+        };
+        if full.notebook_secret().notebook_id() != link.notebook {
+            return Err(DuetError::Invalid(
+                "the linking device granted another space than its ticket names".into(),
+            ));
+        }
+        self.link_join(&full)
+    }
+
     /// Makes this device share the personal space of a link ticket. Notes written here
     /// before are copied into it. Returns the personal space's id.
     pub fn link_join(&mut self, link: &Invite) -> Result<String, DuetError> {
-        // A ticket of another person's device (Bo's, pasted on Ana's laptop) would hand
-        // this device their private notes, and them these: refused where both hold a
-        // notebook and write in it as different people.
         if let Some(owner) = &link.owner {
-            let mine = self.my_people()?;
-            for (notebook, person) in &owner.people {
-                if let Some((_, me)) = mine.iter().find(|(n, _)| n == notebook) {
-                    if me != person {
-                        return Err(DuetError::NotYourLink {
-                            owner: owner.name.clone(),
-                            title: self.record(notebook)?.title,
-                        });
-                    }
-                }
-            }
+            self.check_link_owner(owner)?;
         }
         let secret = link.notebook_secret();
         let id = secret.notebook_id();

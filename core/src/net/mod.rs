@@ -10,6 +10,8 @@ pub mod client;
 pub mod handshake;
 #[cfg(feature = "device")]
 pub mod nearby;
+#[cfg(feature = "device")]
+pub mod redeem;
 pub mod relay_client;
 #[cfg(feature = "device")]
 pub mod server;
@@ -72,6 +74,16 @@ pub enum NetError {
         addr: SocketAddr,
         /// What it presented.
         fingerprint: String,
+    },
+    /// The inviting device refused a one-time invite.
+    #[error("{0}")]
+    Invite(crate::wire::InviteRefusal),
+    /// A one-time invite could be redeemed nowhere: no welcome waited on the relay and the
+    /// inviting device did not answer.
+    #[error("the invite could not be redeemed: {detail}")]
+    InviteUnanswered {
+        /// What each way said.
+        detail: String,
     },
     /// The peer holds none of this device's notebooks (or the secret is wrong).
     #[error("the device at {addr} shares no notebook with this one (a wrong or old invite?)")]

@@ -394,6 +394,7 @@ pub async fn sync_relay_epochs(
     client: &RelayClient,
 ) -> Result<RelayOutcome, NetError> {
     push_farewell(home, notebook, client).await?;
+    tend_welcomes(home, notebook, client).await?;
     let first = sync_relay_on(home, notebook, client).await?;
     let id = notebook.to_owned();
     let moved = home
@@ -410,6 +411,111 @@ pub async fn sync_relay_epochs(
     };
     end_mailbox(home, notebook, client).await?;
     Ok(outcome)
+}
+
+/// Leaves the welcomes of the notebook's new invites on its relay now (`duet invite` does,
+/// so that the joiner need not wait for the inviting device's next sync); the number left.
+#[cfg(feature = "device")]
+pub async fn push_welcomes(home: &HomeHandle, notebook: &str) -> Result<usize, NetError> {
+    let client = connect_notebook_relay(home, notebook).await?;
+    let result = tend_welcomes(home, notebook, &client).await;
+    client.close().await;
+    result
+}
+
+/// Pushes the welcomes of the notebook's new invites, notices the ones joiners took, and
+/// takes down those of invites revoked or expired; the number pushed.
+#[cfg(feature = "device")]
+async fn tend_welcomes(
+    home: &HomeHandle,
+    notebook: &str,
+    client: &RelayClient,
+) -> Result<usize, NetError> {
+    use crate::duet::WelcomeWork;
+    let id = notebook.to_owned();
+    let work = home
+        .call(move |d| Ok::<_, NetError>(d.welcome_work(&id)?))
+        .await?;
+    let gone = |e: &NetError| {
+        matches!(
+            e,
+            NetError::RelayRefused {
+                why: RelayRefusal::NoMailbox,
+                ..
+            }
+        )
+    };
+    let mut pushed_count = 0;
+    for step in work {
+        let (invite, pushed, taken) = match step {
+            WelcomeWork::Push {
+                id,
+                mailbox,
+                envelope,
+            } => {
+                client.push(&mailbox, envelope).await?;
+                pushed_count += 1;
+                (id, true, false)
+            }
+            WelcomeWork::Check { id, mailbox } => match client.pull(&mailbox, 0).await {
+                Ok(_) => continue,
+                Err(e) if gone(&e) => (id, false, true),
+                Err(e) => return Err(e),
+            },
+            WelcomeWork::Remove { id, mailbox } => {
+                for result in [client.retire(&mailbox).await, client.delete(&mailbox).await] {
+                    match result {
+                        Ok(()) => {}
+                        Err(e) if gone(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                (id, false, false)
+            }
+        };
+        let nb = notebook.to_owned();
+        home.call(move |d| Ok::<_, NetError>(d.welcome_done(&nb, &invite, pushed, taken)?))
+            .await?;
+    }
+    Ok(pushed_count)
+}
+
+/// Joining side: takes the welcome of a one-time invite from the relay the ticket names,
+/// and takes it down so that nobody else can (the invite is used). `None` when there is no
+/// welcome there: not pushed yet, already taken, revoked or expired.
+#[cfg(feature = "device")]
+pub async fn take_welcome(
+    client: &RelayClient,
+    ticket: &crate::one_time_invite::OneTimeInvite,
+) -> Result<Option<crate::one_time_invite::Grant>, NetError> {
+    use crate::one_time_invite::{open_welcome, InviteKey};
+    let Some(relay) = &ticket.relay else {
+        return Ok(None);
+    };
+    let key = InviteKey::new(ticket.key);
+    let (mailbox, token) = key.welcome_mailbox(&relay.fingerprint);
+    let mailbox = MailboxKey {
+        mailbox,
+        token,
+        team_token: None,
+    };
+    let entries = match client.pull(&mailbox, 0).await {
+        Ok(entries) => entries,
+        Err(NetError::RelayRefused {
+            why: RelayRefusal::NoMailbox,
+            ..
+        }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(grant) = entries
+        .iter()
+        .find_map(|(_, e)| open_welcome(&key, &ticket.notebook, e))
+    else {
+        return Ok(None);
+    };
+    client.retire(&mailbox).await?;
+    client.delete(&mailbox).await?;
+    Ok(Some(grant))
 }
 
 /// For an ended 1-1, once this sync has put the end in the mailbox (or read it there):

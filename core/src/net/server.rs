@@ -215,6 +215,9 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
             return Err(e);
         }
     };
+    if let Message::Redeem { .. } = hello {
+        return super::redeem::answer(&shared.home, &conn, addr, &peer, send, hello).await;
+    }
     let mine = handshake::keys_for_peer(&shared.memberships().await?, &peer);
     let notebooks = handshake::server(&conn, addr, &mut send, hello, &mine).await?;
     {

@@ -146,6 +146,10 @@ setting!(
     RelayFarewell(notebook) => Option<Vec<crate::duet::FarewellTarget>>, postcard, "relay-farewell/{notebook}");
 #[cfg(feature = "device")]
 setting!(
+    /// A one-time invite made on this device, by notebook and invite id.
+    Invitation(notebook, id) => crate::duet::InviteRecord, postcard, "invitation/{notebook}/{id}");
+#[cfg(feature = "device")]
+setting!(
     /// The relay mailbox of an ended 1-1 was retired or deleted from here.
     RelayEnded(notebook) => bool, postcard, "relay-ended/{notebook}");
 #[cfg(feature = "device")]

@@ -307,6 +307,9 @@ fn message_name(m: &Message) -> &'static str {
         Message::Round(_) => "Round",
         Message::Done => "Done",
         Message::Error { .. } => "Error",
+        Message::Redeem { .. } => "Redeem",
+        Message::Granted { .. } => "Granted",
+        Message::InviteRefused { .. } => "InviteRefused",
     }
 }
 
