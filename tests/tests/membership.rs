@@ -627,3 +627,47 @@ fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
     drop(duet);
     assert!(relay.stop(), "the relay did not stop cleanly");
 }
+
+#[test]
+fn a_running_node_takes_an_expired_invite_s_welcome_off_the_relay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (ana, _ticket) = notebook_on_relay(&relay);
+    let node = Serving::start(&ana, "127.0.0.1:0");
+    let made = ana.json(&["invite", "--addr", "127.0.0.1:9", "--expires", "2s"]);
+    assert_eq!(made["welcome_on_relay"], true, "{made}");
+    let ticket = duet_core::one_time_invite::OneTimeInvite::from_ticket(
+        made["ticket"].as_str().expect("ticket"),
+    )
+    .expect("ticket");
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let (mailbox, token) =
+        duet_core::one_time_invite::InviteKey::new(ticket.key).welcome_mailbox(&fp);
+    let welcome = duet_core::net::relay_client::MailboxKey {
+        mailbox,
+        token,
+        team_token: None,
+    };
+    assert!(
+        duet_tests::relay_pull(&relay, &welcome).is_ok(),
+        "the welcome is not on the relay"
+    );
+    // Nobody syncs by hand: the node takes the welcome down once the invite expires.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match duet_tests::relay_pull(&relay, &welcome) {
+            Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+                assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox);
+                break;
+            }
+            other => assert!(
+                std::time::Instant::now() < deadline,
+                "the expired invite's welcome stayed on the relay: {other:?}"
+            ),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(node.stop(), "serve did not stop cleanly");
+    let states = ana.json(&["invite", "--list"]);
+    assert_eq!(states[0]["state"], "expired", "{states}");
+}

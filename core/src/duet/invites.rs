@@ -358,6 +358,18 @@ impl Duet {
         Ok(out)
     }
 
+    /// When the first welcome on the relay of `notebook`'s invites expires (Unix seconds),
+    /// if one is up: a running node takes it down then, rather than at its next sync.
+    pub fn next_welcome_expiry(&self, notebook: &str) -> Result<Option<i64>, DuetError> {
+        Ok(self
+            .store
+            .scan(&Invitation(notebook.to_owned(), String::new()))?
+            .into_iter()
+            .filter(|(_, r)| r.welcome == Welcome::Pushed)
+            .map(|(_, r)| r.expires)
+            .min())
+    }
+
     /// Records what became of an invite's welcome: pushed, or gone (taken by a joiner when
     /// `taken`, which uses the invite).
     pub fn welcome_done(

@@ -330,8 +330,15 @@ async fn subscribed(
     let mut sub = client.open_feed(&mailbox, feed.request()).await?;
     board.update(key, |s| s.connected = true);
     loop {
+        let id = notebook.to_owned();
+        let expiry = home.call(move |d| d.next_welcome_expiry(&id)).await?;
         tokio::select! {
             _ = stopped.changed() => return Ok(Session::Stopped),
+            // An invite's welcome comes off the relay when the invite expires.
+            () = until_unix(expiry) => {
+                let outcome = relay_client::sync_relay_epochs(home, notebook, client).await?;
+                relay_ok(board, key, events, &outcome);
+            }
             next = sub.next() => {
                 let Some(reply) = next? else {
                     return Ok(Session::Ended);
@@ -376,6 +383,17 @@ async fn subscribed(
             }
         }
     }
+}
+
+/// Waits until `at` (Unix seconds) has passed; forever when `None`.
+async fn until_unix(at: Option<i64>) {
+    let Some(at) = at else {
+        return std::future::pending().await;
+    };
+    let now = jiff::Timestamp::now().as_millisecond();
+    // A moment past the second itself, so the invite reads as expired.
+    let wait = (at * 1000 + 1).saturating_sub(now).max(0);
+    tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
 }
 
 fn relay_ok(board: &LinkBoard, key: &str, events: &Events, outcome: &RelayOutcome) {
