@@ -1,7 +1,8 @@
 //! The commands that involve other devices: `link TICKET`, `join`, `sync`, `relay` and
-//! `watch` (`invite` and printing a link are [`crate::invites`]). Those that wait on the network (`sync`, `join`, `link TICKET`, `relay compact`)
-//! are async and reach the home only through its handle, a call per step, so they never
-//! hold it while waiting; the rest are plain calls on the open home.
+//! `watch` (making invites and links is [`crate::invites`]). Those that wait on the network
+//! (`sync`, `join`, `link TICKET`, `relay compact`) are async and reach the home only
+//! through its handle, a call per step, so they never hold it while waiting; the rest are
+//! plain calls on the open home.
 
 use crate::args::RelayCmd;
 use crate::commands::{Output, RunContext};

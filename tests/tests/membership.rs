@@ -409,6 +409,9 @@ fn end_of_a_1_1(relay: &Relay) {
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("read-only"));
     assert_eq!(ana.run(&["notebook", "end"]).status.code(), Some(2));
+    // Nobody new joins an ended 1-1.
+    let no_invite = ana.run(&["invite", "--addr", "127.0.0.1:9"]);
+    assert_eq!(no_invite.status.code(), Some(2), "{no_invite:?}");
     // Still readable, searchable and exportable.
     assert!(ana.ok(&["show"]).contains("kept-after-the-end"));
     assert!(ana

@@ -152,6 +152,13 @@ impl Duet {
             )));
         }
         let record = self.record(&notebook)?;
+        // Nobody new joins a 1-1 that ended.
+        if let Some(on) = self.ended_on(&notebook)? {
+            return Err(DuetError::Ended {
+                title: record.title,
+                on,
+            });
+        }
         let id = ids::new_id();
         let mut key = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
@@ -335,6 +342,11 @@ impl Duet {
             .scan(&Invitation(notebook.to_owned(), String::new()))?
         {
             let open = record.state_at(now).is_ok();
+            // Most records (used, revoked, taken) need nothing: no key opened for them.
+            let pending = matches!(record.welcome, Welcome::Pending(_));
+            if !(record.welcome == Welcome::Pushed || pending && open) {
+                continue;
+            }
             let Some(mailbox) = self.welcome_mailbox(&record)? else {
                 continue;
             };
