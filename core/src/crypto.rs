@@ -127,7 +127,24 @@ impl NotebookSecret {
     pub fn envelope_key(&self) -> [u8; 32] {
         blake3::derive_key(ENVELOPE_CONTEXT, &self.0)
     }
+
+    /// The mailbox id (hex) and token of a notebook made bound to its relay, at the relay
+    /// with `relay_fingerprint`: its operator cannot use them at another relay. Notebooks
+    /// made before keep the mailbox named by their id and [`NotebookSecret::relay_token`].
+    pub fn relay_mailbox(&self, relay_fingerprint: &[u8; 32]) -> (String, [u8; 32]) {
+        let mut material = [0u8; 64];
+        material[..32].copy_from_slice(&self.0);
+        material[32..].copy_from_slice(relay_fingerprint);
+        let id = blake3::derive_key(BOUND_MAILBOX_CONTEXT, &material);
+        let token = blake3::derive_key(BOUND_RELAY_TOKEN_CONTEXT, &material);
+        (data_encoding::HEXLOWER.encode(&id[..16]), token)
+    }
 }
+
+/// Context string for a notebook's relay token bound to the relay's fingerprint.
+const BOUND_RELAY_TOKEN_CONTEXT: &str = "duet 2026-12 notebook bound relay token v1";
+/// Context string for a notebook's mailbox id at one relay.
+const BOUND_MAILBOX_CONTEXT: &str = "duet 2026-12 notebook bound mailbox id v1";
 
 /// Context string for an epoch's envelope key.
 const EPOCH_ENVELOPE_CONTEXT: &str = "duet 2026-12 epoch envelope key v1";

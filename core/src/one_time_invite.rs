@@ -77,6 +77,8 @@ pub struct Grant {
     pub epoch: Option<EpochGrant>,
     /// The notebook's title.
     pub title: String,
+    /// Whether the notebook's relay mailbox is bound to its relay.
+    pub relay_bound: bool,
 }
 
 impl std::fmt::Debug for Grant {
@@ -394,6 +396,7 @@ mod tests {
             secret: [5u8; 32],
             epoch: None,
             title: "Ana / Bo".into(),
+            relay_bound: true,
         };
         let sealed = seal_welcome(&key, "nb1", &grant);
         assert_eq!(open_welcome(&key, "nb1", &sealed), Some(grant));

@@ -363,13 +363,17 @@ pub fn secret_ticket(device: &Device) -> duet_core::invite::Invite {
         .unwrap_or_else(|e| panic!("a full ticket of the notebook: {e}"))
 }
 
-/// The mailbox `device`'s current notebook had before any removal (named by its id, opened
-/// by the token its secret derives). Nothing of `device` may be running.
-pub fn initial_mailbox(device: &Device) -> duet_core::net::relay_client::MailboxKey {
+/// The mailbox `device`'s current notebook has at `relay` before any removal: bound to
+/// that relay, as for every notebook made since relay binding. Nothing of `device` may be
+/// running.
+pub fn initial_mailbox(device: &Device, relay: &Relay) -> duet_core::net::relay_client::MailboxKey {
     let secret = secret_ticket(device).notebook_secret();
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint)
+        .unwrap_or_else(|| panic!("the relay's fingerprint {} is damaged", relay.fingerprint));
+    let (mailbox, token) = secret.relay_mailbox(&fp);
     duet_core::net::relay_client::MailboxKey {
-        mailbox: secret.notebook_id(),
-        token: secret.relay_token(),
+        mailbox,
+        token,
         team_token: None,
     }
 }

@@ -166,7 +166,7 @@ fn a_lost_phone_is_removed_and_reads_nothing_written_after_by_either_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
     let (laptop, ticket) = notebook_on_relay(&relay);
-    let old_mailbox = duet_tests::initial_mailbox(&laptop);
+    let old_mailbox = duet_tests::initial_mailbox(&laptop, &relay);
     laptop.ok(&["agenda", "add", "before-removal-item"]);
     laptop.ok(&["sync"]);
     // One-time tickets: one per device.
@@ -395,7 +395,7 @@ fn a_1_1_ends_the_same_on_a_relay_on_postgresql() {
 /// retired by Ana's device and deleted by Bo's.
 fn end_of_a_1_1(relay: &Relay) {
     let (ana, ticket) = notebook_on_relay(relay);
-    let old_mailbox = duet_tests::initial_mailbox(&ana);
+    let old_mailbox = duet_tests::initial_mailbox(&ana, relay);
     ana.ok(&["note", "kept-after-the-end"]);
     ana.ok(&["sync"]);
     let bo = joined("Bo", "Bo's laptop", &ticket, "report");

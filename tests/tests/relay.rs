@@ -136,10 +136,8 @@ fn bad_clients_are_refused_or_cut_off_and_others_keep_syncing() {
     let (_dir, relay) = strict_relay();
     let (ana, ticket) = notebook_on(&relay, "Hostile");
     let bo = join("Bo", &ticket, "report");
-    let notebook = ana.json(&["notebook", "show"])["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    // The notebook's real mailbox id (bound to this relay).
+    let notebook = duet_tests::initial_mailbox(&ana, &relay).mailbox;
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
     let addr = relay.addr;
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -298,8 +296,6 @@ fn tampered_moved_and_replayed_envelopes_change_nothing() {
     ana.ok(&["sync"]);
     let bo = join("Bo", &ticket, "report");
     let before = duet_tests::export_json(&bo);
-    let secret = duet_tests::secret_ticket(&ana).notebook_secret();
-    let notebook = secret.notebook_id();
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
@@ -307,11 +303,7 @@ fn tampered_moved_and_replayed_envelopes_change_nothing() {
         let client = RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
             .await
             .expect("connect");
-        let key = MailboxKey {
-            mailbox: notebook.clone(),
-            token: secret.relay_token(),
-            team_token: None,
-        };
+        let key = duet_tests::initial_mailbox(&ana, &relay);
         let entries = client.pull(&key, 0).await.expect("pull");
         let (_, real) = entries.last().cloned().expect("an entry");
         // A flipped bit in the ciphertext.
@@ -729,11 +721,7 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
         let client = RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
             .await
             .expect("connect");
-        let mailbox = MailboxKey {
-            mailbox: notebook.clone(),
-            token: secret.relay_token(),
-            team_token: None,
-        };
+        let mailbox = duet_tests::initial_mailbox(&ana, &relay);
         for envelope in [poisoned, bomb, oversized] {
             client
                 .push(&mailbox, envelope)
@@ -787,12 +775,12 @@ fn a_relay_that_drops_one_batch_is_reported_not_silently_skipped() {
     }
     // A second relay holding the honest relay's log but one of Ana's batches.
     let lying = Relay::start(&dir.path().join("lying"), "127.0.0.1:0", None);
-    let secret = duet_tests::secret_ticket(&ana).notebook_secret();
-    let mailbox = MailboxKey {
-        mailbox: secret.notebook_id(),
-        token: secret.relay_token(),
-        team_token: None,
-    };
+    // The same notebook's mailbox at each relay (bound to each).
+    let at_honest = duet_tests::initial_mailbox(&ana, &honest);
+    let at_lying = duet_tests::initial_mailbox(&ana, &lying);
+    // Bound to the relay: what one relay's operator sees opens nothing at another.
+    assert_ne!(at_honest.mailbox, at_lying.mailbox);
+    assert_ne!(at_honest.token, at_lying.token);
     let pins = |relay: &Relay| {
         Pins::Exactly(
             [duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp")].into(),
@@ -807,12 +795,12 @@ fn a_relay_that_drops_one_batch_is_reported_not_silently_skipped() {
         let to = RelayClient::connect(&identity, lying.addr, pins(&lying))
             .await
             .expect("connect");
-        let entries = from.pull(&mailbox, 0).await.expect("pull");
+        let entries = from.pull(&at_honest, 0).await.expect("pull");
         assert!(entries.len() >= 4, "{} entries", entries.len());
         let dropped = entries.len() - 2;
         for (i, (_, envelope)) in entries.into_iter().enumerate() {
             if i != dropped {
-                to.push(&mailbox, envelope).await.expect("push");
+                to.push(&at_lying, envelope).await.expect("push");
             }
         }
         from.close().await;
@@ -890,7 +878,7 @@ fn one_device_writes_to_two_mailboxes_under_unrelated_sender_ids() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
     let (ana, _ticket) = notebook_on(&relay, "Ana / Bo");
-    let first = duet_tests::secret_ticket(&ana);
+    let first = duet_tests::initial_mailbox(&ana, &relay);
     ana.ok(&[
         "notebook", "new", "Ana / Cy", "--me", "manager", "--with", "Cy",
     ]);
@@ -903,7 +891,7 @@ fn one_device_writes_to_two_mailboxes_under_unrelated_sender_ids() {
     ]);
     ana.ok(&["agenda", "add", "for Cy"]);
     ana.ok(&["sync"]);
-    let second = duet_tests::secret_ticket(&ana);
+    let second = duet_tests::initial_mailbox(&ana, &relay);
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let senders = rt.block_on(async {
@@ -912,14 +900,8 @@ fn one_device_writes_to_two_mailboxes_under_unrelated_sender_ids() {
             .await
             .expect("connect");
         let mut senders = Vec::new();
-        for ticket in [&first, &second] {
-            let secret = ticket.notebook_secret();
-            let key = MailboxKey {
-                mailbox: secret.notebook_id(),
-                token: secret.relay_token(),
-                team_token: None,
-            };
-            let entries = client.pull(&key, 0).await.expect("pull");
+        for key in [&first, &second] {
+            let entries = client.pull(key, 0).await.expect("pull");
             let mut ids: Vec<[u8; 8]> = entries
                 .iter()
                 .filter_map(|(_, e)| duet_core::sync::relay::sender_of(e))

@@ -15,7 +15,12 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone)]
 pub enum SyncKeys {
     /// No device was ever removed: the notebook secret's keys.
-    Initial(NotebookSecret),
+    Initial {
+        /// The notebook secret.
+        secret: NotebookSecret,
+        /// Whether its relay mailbox is bound to the relay (notebooks made since then).
+        bound: bool,
+    },
     /// An epoch's keys.
     Epoch {
         /// The epoch's id.
@@ -31,7 +36,7 @@ impl SyncKeys {
     /// The epoch's id; empty for the initial keys.
     pub fn epoch_id(&self) -> &str {
         match self {
-            SyncKeys::Initial(_) => "",
+            SyncKeys::Initial { .. } => "",
             SyncKeys::Epoch { id, .. } => id,
         }
     }
@@ -39,7 +44,7 @@ impl SyncKeys {
     /// The key of relay envelopes.
     pub fn envelope_key(&self) -> [u8; 32] {
         match self {
-            SyncKeys::Initial(secret) => secret.envelope_key(),
+            SyncKeys::Initial { secret, .. } => secret.envelope_key(),
             SyncKeys::Epoch { key, .. } => key.envelope_key(),
         }
     }
@@ -47,17 +52,21 @@ impl SyncKeys {
     /// The key that proves membership on a P2P connection.
     pub fn membership_key(&self) -> MembershipKey {
         match self {
-            SyncKeys::Initial(secret) => secret.membership_key(),
+            SyncKeys::Initial { secret, .. } => secret.membership_key(),
             SyncKeys::Epoch { key, .. } => key.membership_key(),
         }
     }
 
-    /// The mailbox id and token at the relay with `relay_fingerprint`. The initial keys
-    /// keep the mailbox notebooks always had (named by the notebook id); an epoch's is
-    /// bound to the relay.
+    /// The mailbox id and token at the relay with `relay_fingerprint`. The initial keys of
+    /// a notebook made before relay binding keep the mailbox it always had (named by the
+    /// notebook id); those of newer notebooks, and an epoch's, are bound to the relay.
     pub fn mailbox(&self, notebook: &str, relay_fingerprint: &[u8; 32]) -> (String, [u8; 32]) {
         match self {
-            SyncKeys::Initial(secret) => (notebook.to_owned(), secret.relay_token()),
+            SyncKeys::Initial {
+                secret,
+                bound: true,
+            } => secret.relay_mailbox(relay_fingerprint),
+            SyncKeys::Initial { secret, .. } => (notebook.to_owned(), secret.relay_token()),
             SyncKeys::Epoch { key, .. } => key.relay_mailbox(relay_fingerprint),
         }
     }
@@ -223,22 +232,31 @@ impl Duet {
     /// then older ones (a device offline during a rotation still proves those).
     pub(super) fn all_sync_keys(&self, notebook: &str) -> Result<Vec<SyncKeys>, DuetError> {
         let secret = self.secret_of(&self.record(notebook)?)?;
-        let initial = SyncKeys::Initial(secret);
+        // A grant says so before the index has arrived; the index says so after.
+        let told_bound = self
+            .store
+            .get(&crate::store::settings::RelayBound(notebook.to_owned()))?
+            .unwrap_or(false);
         let personal = self.personal_space()?.as_deref() == Some(notebook);
         if personal {
-            return Ok(vec![initial]);
+            return Ok(vec![SyncKeys::Initial {
+                secret,
+                bound: told_bound,
+            }]);
         }
-        let (epochs, in_force) = if self.store.load_doc(notebook, INDEX_DOC)?.is_some() {
+        let (epochs, in_force, bound) = if self.store.load_doc(notebook, INDEX_DOC)?.is_some() {
             let mut nb = match self.cache.borrow_mut().take() {
                 Some(nb) if nb.id == notebook => nb,
                 _ => Notebook::load(&self.store, notebook, &self.actor)?,
             };
             let m = self.membership_of(&mut nb)?;
+            let bound = crate::model::members::relay_bound(&nb.index()?.am)?;
             self.keep(nb);
-            (m.epochs, m.in_force)
+            (m.epochs, m.in_force, bound || told_bound)
         } else {
-            (self.copied_epochs(notebook)?, InForce::Initial)
+            (self.copied_epochs(notebook)?, InForce::Initial, told_bound)
         };
+        let initial = SyncKeys::Initial { secret, bound };
         let opened = self.opened_epoch_keys(notebook, &epochs)?;
         let mut held: Vec<&Epoch> = epochs
             .iter()
@@ -306,12 +324,20 @@ impl Duet {
 
     /// The epoch in force's id, number and key, when this device holds it (for tickets and
     /// bundles, which hand it to a joining device).
+    /// Whether `notebook`'s initial relay mailbox is bound to its relay.
+    pub(super) fn relay_bound(&self, notebook: &str) -> Result<bool, DuetError> {
+        Ok(self
+            .all_sync_keys(notebook)?
+            .iter()
+            .any(|k| matches!(k, SyncKeys::Initial { bound: true, .. })))
+    }
+
     pub(super) fn epoch_grant(
         &self,
         notebook: &str,
     ) -> Result<Option<(String, u64, EpochKey)>, DuetError> {
         Ok(match self.sync_keys(notebook)? {
-            SyncKeys::Initial(_) => None,
+            SyncKeys::Initial { .. } => None,
             SyncKeys::Epoch { id, number, key } => Some((id, number, key)),
         })
     }

@@ -300,6 +300,7 @@ impl Duet {
                     key: *key.as_bytes(),
                 }),
             title: record.title,
+            relay_bound: self.relay_bound(notebook)?,
         })
     }
 

@@ -42,6 +42,7 @@ impl Duet {
                 cadence,
             },
         )?;
+        crate::model::members::mark_relay_bound(&mut nb.index()?.am)?;
         let mut open = Doc::fresh(&self.actor);
         commitments::create(&mut open.am)?;
         nb.commitments = Some(open);

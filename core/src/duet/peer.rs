@@ -626,11 +626,14 @@ impl Duet {
         role: Role,
     ) -> Result<String, DuetError> {
         self.join_with(
-            &invite.notebook_secret(),
-            &invite.title,
-            invite.epoch.as_ref(),
-            &invite.fingerprint,
-            invite.relay.as_ref(),
+            Joining {
+                secret: &invite.notebook_secret(),
+                title: &invite.title,
+                epoch: invite.epoch.as_ref(),
+                inviter: &invite.fingerprint,
+                relay: invite.relay.as_ref(),
+                relay_bound: false,
+            },
             role,
         )
     }
@@ -650,11 +653,14 @@ impl Duet {
             ));
         }
         self.join_with(
-            &secret,
-            &grant.title,
-            grant.epoch.as_ref(),
-            &invite.fingerprint,
-            invite.relay.as_ref(),
+            Joining {
+                secret: &secret,
+                title: &grant.title,
+                epoch: grant.epoch.as_ref(),
+                inviter: &invite.fingerprint,
+                relay: invite.relay.as_ref(),
+                relay_bound: grant.relay_bound,
+            },
             role,
         )
     }
@@ -671,15 +677,15 @@ impl Duet {
         Ok(())
     }
 
-    fn join_with(
-        &mut self,
-        secret: &NotebookSecret,
-        title: &str,
-        epoch: Option<&crate::invite::EpochGrant>,
-        inviter: &[u8; 32],
-        relay: Option<&crate::invite::RelayInfo>,
-        role: Role,
-    ) -> Result<String, DuetError> {
+    fn join_with(&mut self, joining: Joining<'_>, role: Role) -> Result<String, DuetError> {
+        let Joining {
+            secret,
+            title,
+            epoch,
+            inviter,
+            relay,
+            relay_bound,
+        } = joining;
         let id = secret.notebook_id();
         self.check_can_join(&id, title)?;
         self.store.put_notebook(&NotebookRecord {
@@ -688,6 +694,10 @@ impl Duet {
             title: title.to_owned(),
             personal: false,
         })?;
+        if relay_bound {
+            self.store
+                .put(&crate::store::settings::RelayBound(id.clone()), &true)?;
+        }
         if let Some(grant) = epoch {
             let key = crate::crypto::EpochKey::from_bytes(&grant.key)
                 .map_err(|e| DuetError::Internal(e.to_string()))?;
@@ -749,6 +759,20 @@ impl Duet {
             .get(&PendingJoin(notebook.to_owned()))?
             .is_some_and(|role| !role.is_empty()))
     }
+}
+
+/// What a ticket or a grant tells a joining device about a notebook.
+struct Joining<'a> {
+    secret: &'a NotebookSecret,
+    title: &'a str,
+    /// The key epoch in force, once a device was removed.
+    epoch: Option<&'a crate::invite::EpochGrant>,
+    /// The inviting device's certificate fingerprint.
+    inviter: &'a [u8; 32],
+    /// The notebook's relay.
+    relay: Option<&'a crate::invite::RelayInfo>,
+    /// Whether its relay mailbox is bound to the relay.
+    relay_bound: bool,
 }
 
 #[cfg(test)]

@@ -117,6 +117,21 @@ pub fn end(doc: &mut AutoCommit, ended: &Ended) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// Root key that says the notebook's relay mailbox is bound to the relay from the start.
+const RELAY_BOUND_KEY: &str = "relay-bound";
+
+/// Marks a new notebook's relay mailbox as bound to its relay (see
+/// `NotebookSecret::relay_mailbox`); notebooks made before stay as they were.
+pub fn mark_relay_bound(doc: &mut AutoCommit) -> Result<(), ModelError> {
+    doc.put(ROOT, RELAY_BOUND_KEY, true)?;
+    Ok(())
+}
+
+/// Whether the notebook's relay mailbox is bound to its relay from the start.
+pub fn relay_bound(doc: &AutoCommit) -> Result<bool, ModelError> {
+    Ok(doc.get(ROOT, RELAY_BOUND_KEY)?.is_some())
+}
+
 /// When and by whom the 1-1 ended, if it did.
 pub fn ended(doc: &AutoCommit) -> Result<Option<Ended>, ModelError> {
     let Some(obj) = am::map(doc, &ROOT, ENDED_KEY)? else {

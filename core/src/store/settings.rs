@@ -146,6 +146,11 @@ setting!(
     RelayFarewell(notebook) => Option<Vec<crate::duet::FarewellTarget>>, postcard, "relay-farewell/{notebook}");
 #[cfg(feature = "device")]
 setting!(
+    /// The notebook's relay mailbox is bound to its relay (told by a grant, before the
+    /// notebook's index, which says so too, has arrived).
+    RelayBound(notebook) => bool, postcard, "relay-bound/{notebook}");
+#[cfg(feature = "device")]
+setting!(
     /// A one-time invite made on this device, by notebook and invite id.
     Invitation(notebook, id) => crate::duet::InviteRecord, postcard, "invitation/{notebook}/{id}");
 #[cfg(feature = "device")]
