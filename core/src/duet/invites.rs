@@ -477,6 +477,8 @@ mod tests {
         assert_eq!(redeem("x", [0u8; 32]), Err(Refusal::Unknown));
         let grant = redeem("bo-laptop", proof).expect("the first use is granted");
         assert_eq!(grant.title, "Ana / Bo");
+        // A notebook made now has its relay mailbox bound to the relay, and says so.
+        assert!(grant.relay_bound);
         assert_eq!(
             crate::crypto::NotebookSecret::from_bytes(&grant.secret)
                 .expect("secret")
@@ -515,5 +517,27 @@ mod tests {
             .collect();
         assert_eq!(states, ["expired", "revoked", "used"]);
         assert!(ana.invite_once(Vec::new(), None, Some(0)).is_err());
+    }
+
+    #[test]
+    fn a_personal_link_grants_a_space_bound_to_its_relay() {
+        let (_dir, mut ana) = ana();
+        let link = ana.link_once(Vec::new(), None).expect("link");
+        assert!(link.owner.is_some(), "a link says whose device it is");
+        let session = [4u8; 32];
+        let proof = InviteKey::new(link.key).proof(&session);
+        let grant = ana
+            .redeem_invite(&link.notebook, &link.id, "ana-phone", |k| {
+                k.verifies(&session, &proof)
+            })
+            .expect("redeem")
+            .expect("granted");
+        assert!(grant.relay_bound);
+        assert_eq!(
+            crate::crypto::NotebookSecret::from_bytes(&grant.secret)
+                .expect("secret")
+                .notebook_id(),
+            link.notebook
+        );
     }
 }

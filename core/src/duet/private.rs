@@ -32,6 +32,10 @@ impl Duet {
         }
         let secret = NotebookSecret::generate();
         let id = self.adopt_personal_space(&secret)?;
+        // A space made from now on has its relay mailbox bound to the relay, as notebooks do.
+        self.store
+            .put(&crate::store::settings::RelayBound(id.clone()), &true)?;
+        self.store.flush()?;
         self.personal_relay_default(&id)?;
         Ok(id)
     }
@@ -211,6 +215,12 @@ impl Duet {
             return Err(DuetError::Invalid(
                 "the linking device granted another space than its ticket names".into(),
             ));
+        }
+        if grant.relay_bound {
+            self.store.put(
+                &crate::store::settings::RelayBound(link.notebook.clone()),
+                &true,
+            )?;
         }
         self.link_join(&full)
     }
