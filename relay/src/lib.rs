@@ -6,6 +6,7 @@
 //! - `store`: mailboxes and logs on sled (embedded) or PostgreSQL (`postgres`), with group
 //!   commit
 //! - `server`: the QUIC server
+//! - `arrivals`: which subscribers a mailbox's growth wakes
 //! - `metrics`: what it counts, as Prometheus series
 //! - `ops`: the operators' HTTP listener (metrics, health, status)
 //! - `retention`: deleting mailboxes idle past the configured days
@@ -14,6 +15,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod admin;
+pub mod arrivals;
 pub mod config;
 pub mod metrics;
 pub mod ops;

@@ -25,7 +25,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 /// The channel devices' arrivals are announced on.
@@ -305,7 +304,7 @@ impl PgStore {
 
     /// Listens for other processes' arrivals and passes them to `arrivals`, reconnecting
     /// with backoff when the connection is lost.
-    pub fn listen(&self, arrivals: broadcast::Sender<(String, u64)>) {
+    pub fn listen(&self, arrivals: Arc<crate::arrivals::Arrivals>) {
         let url = self.url.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
@@ -326,7 +325,7 @@ impl PgStore {
 /// One listening connection, until it fails.
 async fn listen_once(
     url: &str,
-    arrivals: &broadcast::Sender<(String, u64)>,
+    arrivals: &crate::arrivals::Arrivals,
 ) -> Result<(), RelayStoreError> {
     let (client, mut connection) = tokio_postgres::connect(url, NoTls).await.map_err(db)?;
     // The LISTEN's reply comes through the connection polled below.
@@ -344,8 +343,7 @@ async fn listen_once(
                 Some(Ok(AsyncMessage::Notification(n))) => {
                     if let Some((mailbox, head)) = n.payload().rsplit_once(':') {
                         if let Ok(head) = head.parse() {
-                            // No subscriber in this process is not an error.
-                            let _ = arrivals.send((mailbox.to_owned(), head));
+                            arrivals.announce(mailbox, head);
                         }
                     }
                 }
@@ -446,6 +444,12 @@ pub async fn apply_batch(
     result.unwrap_or_default()
 }
 
+/// One batch's transaction in two round trips when no mailbox is new: `BEGIN` with the lock
+/// of the batch's mailboxes, then the write with `COMMIT` (tokio-postgres sends requests
+/// polled together without waiting for each reply; a failed statement aborts the
+/// transaction, and the `COMMIT` behind it then only ends it). Each round trip is a wake-up
+/// of the database and of this process: on a small machine those, not the statements, are
+/// most of a push's latency.
 async fn transaction(
     client: &mut Client,
     prepared: &Prepared,
@@ -453,9 +457,24 @@ async fn transaction(
     batch: Vec<Write>,
     replies: &mut Vec<Reply>,
 ) -> Result<Vec<(String, u64)>, RelayStoreError> {
-    let tx = client.transaction().await.map_err(db)?;
-    // Mailboxes new to the database are made first (another process may make the same one
-    // at the same moment: the verifier check below settles who made it).
+    let client: &Client = client;
+    let result = in_transaction(client, prepared, metrics, batch, replies).await;
+    if result.is_err() && !client.is_closed() {
+        // Whatever state the failure left, the next batch starts outside a transaction.
+        if let Err(e) = client.batch_execute("ROLLBACK").await {
+            tracing::warn!(error = %e, "rolling back a failed batch");
+        }
+    }
+    result
+}
+
+async fn in_transaction(
+    tx: &Client,
+    prepared: &Prepared,
+    metrics: &Arc<crate::metrics::RelayMetrics>,
+    batch: Vec<Write>,
+    replies: &mut Vec<Reply>,
+) -> Result<Vec<(String, u64)>, RelayStoreError> {
     let ids: BTreeSet<String> = batch
         .iter()
         .filter_map(|w| match w {
@@ -474,10 +493,13 @@ async fn transaction(
         }
         Ok::<(), RelayStoreError>(())
     };
-    lock(
-        tx.query(&prepared.lock, &[&id_list]).await.map_err(db)?,
-        &mut records,
-    )?;
+    let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id_list];
+    let (begun, locked) = tokio::join!(
+        tx.batch_execute("BEGIN"),
+        tx.query(&prepared.lock, &lock_params)
+    );
+    begun.map_err(db)?;
+    lock(locked.map_err(db)?, &mut records)?;
     // Pushes to mailboxes the database lacks make them first (another process may make
     // the same one at the same moment: the verifier check below settles who made it).
     let mut new_ids: Vec<String> = Vec::new();
@@ -624,17 +646,18 @@ async fn transaction(
         bytes.push(to_i64(r.bytes));
     }
     let payloads: Vec<String> = grown.iter().map(|(m, h)| format!("{m}:{h}")).collect();
-    if !log_ids.is_empty() || !ids.is_empty() {
-        tx.execute(
-            &prepared.write,
-            &[
-                &log_ids, &seqs, &envelopes, &ids, &heads, &floors, &bytes, &payloads,
-            ],
-        )
-        .await
-        .map_err(db)?;
-    }
-    tx.commit().await.map_err(db)?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+        &log_ids, &seqs, &envelopes, &ids, &heads, &floors, &bytes, &payloads,
+    ];
+    let write = async {
+        if log_ids.is_empty() && ids.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(&prepared.write, &params).await
+    };
+    let (written, committed) = tokio::join!(write, tx.batch_execute("COMMIT"));
+    written.map_err(db)?;
+    committed.map_err(db)?;
     Ok(grown)
 }
 

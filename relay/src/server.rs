@@ -484,21 +484,14 @@ async fn stream(
             while send_page(store, &mailbox, &mut after, &mut send, stall, true).await? {}
         }
         RelayRequest::Subscribe { after } => {
-            let mut arrivals = store.arrivals.subscribe();
+            // Watching starts before the first read, so no arrival falls between them.
+            let mut grown = store.arrivals.watch(&mailbox);
             let mut after = after;
             loop {
                 if send_page(store, &mailbox, &mut after, &mut send, stall, false).await? {
                     continue;
                 }
-                // Wait for this mailbox to grow (a lagging receiver just re-reads).
-                loop {
-                    match arrivals.recv().await {
-                        Ok((m, head)) if m == mailbox && head > after => break,
-                        Ok(_) => continue,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
-                    }
-                }
+                grown.past(after).await;
             }
         }
         RelayRequest::Compact { upto, envelope } => {

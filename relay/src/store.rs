@@ -10,13 +10,14 @@
 //! operators (`duet-relay mailbox list`) and for retention: a mailbox idle longer than the
 //! configured days is deleted whole, through the same writer.
 
+use crate::arrivals::Arrivals;
 use crate::metrics::RelayMetrics;
 use duet_core::store::{Engine, SledEngine, StoreError, TreeName};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 /// Log entries: (sequence number, envelope).
 pub type Entries = Vec<(u64, Vec<u8>)>;
@@ -217,7 +218,7 @@ pub struct RelayStore {
     writes: mpsc::Sender<Write>,
     /// (mailbox, new durable head) after every flush or commit, this process's and, on
     /// PostgreSQL, every other process's.
-    pub arrivals: broadcast::Sender<(String, u64)>,
+    pub arrivals: Arc<Arrivals>,
     /// The store's size as last measured, and when.
     disk: Mutex<(u64, Option<std::time::Instant>)>,
     /// When each mailbox's last write was last recorded (sled): it is recorded again only
@@ -302,13 +303,12 @@ impl RelayStore {
 
     fn with(backend: Backend) -> (Arc<RelayStore>, mpsc::Receiver<Write>) {
         let (writes, queue) = mpsc::channel(MAX_BATCH * 4);
-        let (arrivals, _) = broadcast::channel(4096);
         let store = Arc::new(RelayStore {
             backend,
             metrics: Arc::new(RelayMetrics::new()),
             durable: Mutex::new(HashMap::new()),
             writes,
-            arrivals,
+            arrivals: Arc::new(Arrivals::default()),
             disk: Mutex::new((0, None)),
             activity_seen: Mutex::new(HashMap::new()),
         });
@@ -846,7 +846,7 @@ async fn pg_writer(
         };
         let heads = crate::postgres::apply_batch(c, statements, &store.metrics, batch).await;
         for (mailbox, head) in heads {
-            let _ = store.arrivals.send((mailbox, head));
+            store.arrivals.announce(&mailbox, head);
         }
     }
 }
@@ -866,7 +866,7 @@ async fn apply_and_announce(store: &Arc<RelayStore>, batch: Vec<Write>) {
             }
         }
         for (mailbox, head) in heads {
-            let _ = store.arrivals.send((mailbox, head));
+            store.arrivals.announce(&mailbox, head);
         }
     }
 }
