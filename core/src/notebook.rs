@@ -6,6 +6,7 @@
 
 use crate::error::DuetError;
 use crate::model::commitments::{self, COMMITMENTS_DOC};
+use crate::model::members::{self, Ended};
 use crate::model::views::{AgendaItem, Cadence, Commitment, MeetingSummary, Person, SectionText};
 use crate::model::{index, item, meeting};
 use crate::store::settings::CacheEntry;
@@ -144,13 +145,38 @@ impl Notebook {
         Ok(doc)
     }
 
-    /// The index as something computed from it is keyed by: its heads when loaded here, its
-    /// stored version otherwise.
+    /// The index as something computed from it is keyed by: its heads when it holds
+    /// changes the store does not, its stored version otherwise (loaded but unchanged, the
+    /// kept views of that version still hold, and reading them beats recomputing them from
+    /// the document).
     fn index_state(&mut self) -> Result<IndexState, DuetError> {
-        Ok(match &mut self.index {
-            Some(doc) => IndexState::Heads(doc.am.get_heads()),
-            None => IndexState::Stored(self.reader.doc_version(&self.id, index::INDEX_DOC)?),
-        })
+        if let Some(doc) = &mut self.index {
+            let heads = doc.am.get_heads();
+            if doc.persisted.is_empty() || heads != doc.persisted {
+                return Ok(IndexState::Heads(heads));
+            }
+        }
+        Ok(IndexState::Stored(
+            self.reader.doc_version(&self.id, index::INDEX_DOC)?,
+        ))
+    }
+
+    /// When and by whom the 1-1 ended, if it did: from the index when it holds changes here,
+    /// otherwise from a small record kept at the index's stored version. Every edit checks
+    /// it, so it must cost neither a load of the index nor a read of its whole view.
+    pub fn ended(&mut self, store: &Store) -> Result<Option<Ended>, DuetError> {
+        let version = match self.index_state()? {
+            IndexState::Heads(_) => return Ok(members::ended(&self.index()?.am)?),
+            IndexState::Stored(version) => version,
+        };
+        let key = ended_key(&self.id);
+        if let Some(ended) = read_versioned(store, &key, version) {
+            return Ok(ended);
+        }
+        let ended = members::ended(&self.index()?.am)?;
+        write_versioned(store, &key, version, &ended);
+        self.caches_written = true;
+        Ok(ended)
     }
 
     /// The current meeting: the earliest one still to come.
@@ -406,6 +432,12 @@ impl Notebook {
                     &IndexView::key(&self.id),
                     version,
                     &IndexView::read(&doc.am)?,
+                );
+                write_versioned(
+                    store,
+                    &ended_key(&self.id),
+                    version,
+                    &members::ended(&doc.am)?,
                 );
             }
         }
@@ -691,6 +723,11 @@ fn read_versioned<T: serde::de::DeserializeOwned>(
     }
     let plain = crate::packing::inflate(packed, MAX_KEPT_VIEW)?;
     postcard::from_bytes(&plain).ok()
+}
+
+/// Where the end of a notebook's 1-1 is kept (see [`Notebook::ended`]).
+fn ended_key(notebook: &str) -> String {
+    format!("ended/1/{notebook}")
 }
 
 /// Bump whenever the kept open-commitments list changes shape.

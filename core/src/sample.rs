@@ -460,3 +460,42 @@ pub fn grow(home: &Path, meetings: usize, habit: Habit) -> Result<crate::Duet, D
     }
     Ok(duet)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insights::health::Window;
+    use crate::Duet;
+
+    /// Every read a front end makes, once.
+    fn read_everything(duet: &Duet) {
+        duet.overview().expect("show");
+        duet.prep().expect("prep");
+        duet.agenda(None).expect("agenda list");
+        duet.commitments(true).expect("commit list --open");
+        duet.health(Window::default()).expect("health");
+        duet.themes().expect("themes");
+        duet.search("topic").expect("search");
+        duet.history().expect("history");
+    }
+
+    #[test]
+    fn reads_load_no_document_and_an_edit_loads_only_its_meeting() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        drop(grow(&home, 6, Habit::NeverTicked).expect("grow"));
+        // The first reads after growing may fill kept views once.
+        read_everything(&Duet::open(&home).expect("open"));
+        let duet = Duet::open(&home).expect("open");
+        read_everything(&duet);
+        assert_eq!(duet.documents_loaded(), 0, "reads use kept views only");
+        drop(duet);
+        let mut duet = Duet::open(&home).expect("open");
+        duet.note(Section::Wins, "a win", None).expect("note");
+        assert_eq!(
+            duet.documents_loaded(),
+            1,
+            "a note loads the current meeting, not the index"
+        );
+    }
+}

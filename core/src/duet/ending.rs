@@ -50,7 +50,7 @@ impl Duet {
             Some(nb) if nb.id == notebook => nb,
             _ => Notebook::load(&self.store, notebook, &self.actor)?,
         };
-        let ended = members::ended(&nb.index()?.am)?.map(|e| e.at);
+        let ended = nb.ended(&self.store)?.map(|e| e.at);
         self.keep(nb);
         Ok(ended)
     }
@@ -66,7 +66,7 @@ impl Duet {
             return Ok(None);
         }
         let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
-        Ok(match members::ended(&nb.index()?.am)? {
+        Ok(match nb.ended(&self.store)? {
             None => None,
             Some(e) if e.by == self.device.public_hex() => Some(EndStep::Retire),
             Some(_) => Some(EndStep::Delete),

@@ -430,6 +430,12 @@ impl Duet {
         self.store.flush_count()
     }
 
+    /// Automerge documents loaded since this home was opened. Reads are served from views
+    /// kept beside the documents, so a read that loads one is slower than it should be.
+    pub fn documents_loaded(&self) -> u64 {
+        self.store.load_count()
+    }
+
     /// Forgets a notebook chosen with [`Duet::select`]: the next call works on the current one.
     pub fn deselect(&mut self) {
         self.selected = None;
@@ -479,7 +485,7 @@ impl Duet {
 
     fn save(&mut self, nb: &mut Notebook) -> Result<(), DuetError> {
         // An ended 1-1 is read-only: the edit stays in memory only, and is dropped.
-        if let Some(ended) = crate::model::members::ended(&nb.index()?.am)? {
+        if let Some(ended) = nb.ended(&self.store)? {
             self.cache.borrow_mut().take();
             return Err(DuetError::Ended {
                 title: index::title(&nb.index()?.am)?,
@@ -582,7 +588,7 @@ impl Duet {
             cadence: view.cadence,
             me: view.device_person(&self.device.public_hex()),
             current,
-            ended: crate::model::members::ended(&nb.index()?.am)?.map(|e| e.at),
+            ended: nb.ended(&self.store)?.map(|e| e.at),
         })
     }
 

@@ -98,7 +98,7 @@ pub fn device_records(doc: &AutoCommit) -> Result<Vec<(String, DeviceRecord)>, M
 const ENDED_KEY: &str = "ended";
 
 /// The 1-1 ended: the notebook is read-only on every device from then on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ended {
     /// The device that ended it.
     pub by: String,

@@ -146,6 +146,9 @@ pub struct StoredDoc {
 #[derive(Clone)]
 pub struct DocReader {
     engine: Arc<dyn Engine>,
+    /// Documents loaded through any clone, since the store opened: reads are meant to use
+    /// kept views, so tests count what a command still loads.
+    loads: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl DocReader {
@@ -156,6 +159,8 @@ impl DocReader {
         if entries.is_empty() {
             return Ok(None);
         }
+        self.loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut bytes = Vec::new();
         let mut chunks = 0;
         for (key, value) in &entries {
@@ -279,6 +284,7 @@ impl Store {
             home: home.to_owned(),
             reader: DocReader {
                 engine: engine.clone(),
+                loads: Arc::default(),
             },
             engine,
             next_chunk: HashMap::new(),
@@ -481,6 +487,11 @@ impl Store {
     /// Loads a document's verified bytes, or `None` if this home has no such document.
     pub fn load_doc(&self, notebook: &str, doc: &str) -> Result<Option<StoredDoc>, StoreError> {
         self.reader.load_doc(notebook, doc)
+    }
+
+    /// Documents loaded since the store was opened.
+    pub fn load_count(&self) -> u64 {
+        self.reader.loads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Read access to documents, for loading them lazily.
