@@ -379,14 +379,13 @@ fn render_hits(hits: &[Hit], p: Palette) -> String {
 
 /// `duet history`.
 pub fn history(duet: &Duet, out: &Output) -> Result<()> {
-    let all = duet.history()?;
-    let rows: Vec<json::HistoryRow> = list(&all);
+    let all = duet.takeaways()?;
+    let rows: Vec<json::HistoryRow> = all.iter().map(json::HistoryRow::from).collect();
     let p = out.palette;
     out.print(&rows, || {
         let mut text = String::new();
-        for m in &all {
-            let takeaway = m.section(Section::Takeaway);
-            let line = match m.summary.status {
+        for (summary, takeaway) in &all {
+            let line = match summary.status {
                 MeetingStatus::Held if !takeaway.is_empty() => {
                     takeaway.lines().collect::<Vec<_>>().join(" / ")
                 }
@@ -396,8 +395,8 @@ pub fn history(duet: &Duet, out: &Output) -> Result<()> {
             let _ = writeln!(
                 text,
                 "  {}  {}  {line}",
-                p.id(&m.summary.id),
-                render::day(&m.summary.date)
+                p.id(&summary.id),
+                render::day(&summary.date)
             );
         }
         if all.is_empty() {

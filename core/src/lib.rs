@@ -45,6 +45,7 @@ pub mod crypto;
 #[cfg(feature = "device")]
 pub mod dates;
 #[cfg(feature = "device")]
+mod digests;
 mod duet;
 #[cfg(feature = "device")]
 mod error;

@@ -463,6 +463,21 @@ impl Notebook {
 
     /// Makes the caches a read filled in durable (a view computed on a miss), so the next
     /// process finds them; nothing to do when the read filled none.
+    /// Every document's stored version, in one read (see [`DocReader::doc_versions`]).
+    pub fn doc_versions(&self) -> Result<std::collections::HashMap<String, u64>, DuetError> {
+        Ok(self.reader.doc_versions(&self.id)?)
+    }
+
+    /// Whether a meeting's document is in memory here (it may hold what the store does not).
+    pub fn meeting_loaded(&self, id: &str) -> bool {
+        self.meetings.contains_key(id)
+    }
+
+    /// Records that a kept value was written, so [`Self::flush_caches`] makes it durable.
+    pub(crate) fn kept_written(&mut self) {
+        self.caches_written = true;
+    }
+
     pub fn flush_caches(&mut self, store: &Store) -> Result<(), DuetError> {
         if std::mem::take(&mut self.caches_written) {
             store.flush()?;
@@ -708,7 +723,7 @@ impl IndexView {
 
 /// A value kept in the cache tree at a stored version of what it was computed from (the
 /// version, then deflated postcard); a version that no longer matches reads as absent.
-fn read_versioned<T: serde::de::DeserializeOwned>(
+pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
     store: &Store,
     key: &str,
     version: u64,
@@ -737,7 +752,12 @@ const OPEN_LIST_FORMAT: u32 = 1;
 const MAX_KEPT_VIEW: usize = 64 * 1024 * 1024;
 
 /// Best effort: a cache that cannot be written (a nearly full disk) costs a recomputation.
-fn write_versioned<T: serde::Serialize>(store: &Store, key: &str, version: u64, value: &T) {
+pub(crate) fn write_versioned<T: serde::Serialize>(
+    store: &Store,
+    key: &str,
+    version: u64,
+    value: &T,
+) {
     if version == 0 {
         return;
     }

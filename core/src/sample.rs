@@ -477,6 +477,7 @@ mod tests {
         duet.themes().expect("themes");
         duet.search("topic").expect("search");
         duet.history().expect("history");
+        duet.takeaways().expect("history's takeaways");
     }
 
     #[test]
@@ -497,5 +498,72 @@ mod tests {
             1,
             "a note loads the current meeting, not the index"
         );
+    }
+
+    #[test]
+    fn kept_digests_follow_edits_to_takeaways_and_commitments() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        drop(grow(&home, 4, Habit::Ticking).expect("grow"));
+        let takeaway_of = |duet: &Duet, meeting: &str| {
+            duet.takeaways()
+                .expect("takeaways")
+                .into_iter()
+                .find(|(m, _)| m.id == meeting)
+                .map(|(_, t)| t)
+                .expect("the meeting is listed")
+        };
+        let open_ids = |duet: &Duet| -> Vec<String> {
+            let mut ids: Vec<String> = duet
+                .commitments(true)
+                .expect("open commitments")
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        let duet = Duet::open(&home).expect("open");
+        let current = duet.meeting(None).expect("current").summary.id;
+        // Fill the kept digests, then change what they hold in another process.
+        assert_eq!(takeaway_of(&duet, &current), "");
+        let before = open_ids(&duet);
+        drop(duet);
+        let mut duet = Duet::open(&home).expect("open");
+        duet.note(Section::Takeaway, "ship it", None).expect("note");
+        let made = duet
+            .commit_add("Write the proposal", &crate::Owner::Me, None, None)
+            .expect("commit");
+        // One made in an earlier meeting is closed: its meeting's digest is out of date.
+        let closed = before.first().expect("an open commitment").clone();
+        duet.commit_close(&closed, CommitmentStatus::Done)
+            .expect("close");
+        drop(duet);
+        let duet = Duet::open(&home).expect("open");
+        assert_eq!(takeaway_of(&duet, &current), "ship it");
+        let mut expected: Vec<String> =
+            before.iter().filter(|id| **id != closed).cloned().collect();
+        expected.push(made.id.clone());
+        expected.sort();
+        assert_eq!(open_ids(&duet), expected, "the new commitment is open");
+        // Every history view agrees with the full views.
+        let full: Vec<(String, String)> = duet
+            .history()
+            .expect("history")
+            .into_iter()
+            .map(|m| {
+                (
+                    m.summary.id.clone(),
+                    m.section(Section::Takeaway).to_owned(),
+                )
+            })
+            .collect();
+        let kept: Vec<(String, String)> = duet
+            .takeaways()
+            .expect("takeaways")
+            .into_iter()
+            .map(|(m, t)| (m.id, t))
+            .collect();
+        assert_eq!(kept, full);
     }
 }

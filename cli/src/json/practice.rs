@@ -374,13 +374,13 @@ impl From<&search::Hit> for Hit {
     }
 }
 
-impl From<&duet_core::views::MeetingView> for HistoryRow {
-    fn from(m: &duet_core::views::MeetingView) -> Self {
+impl From<&(duet_core::views::MeetingSummary, String)> for HistoryRow {
+    fn from((summary, takeaway): &(duet_core::views::MeetingSummary, String)) -> Self {
         HistoryRow {
-            id: m.summary.id.clone(),
-            date: m.summary.date.clone(),
-            status: m.summary.status.as_str(),
-            takeaway: m.section(duet_core::Section::Takeaway).to_owned(),
+            id: summary.id.clone(),
+            date: summary.date.clone(),
+            status: summary.status.as_str(),
+            takeaway: takeaway.clone(),
         }
     }
 }

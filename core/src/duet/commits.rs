@@ -120,13 +120,14 @@ pub(super) fn open_commitments(
     store: &Store,
     nb: &mut Notebook,
 ) -> Result<Vec<Commitment>, DuetError> {
+    let open = nb.open_commitment_list(store)?;
+    // From the notebook's kept digests: open commitments made over years of meetings cost
+    // one read and a scan of versions, and load no document.
+    let digests = crate::digests::digests(store, nb, open.iter().map(|(_, m)| m.as_str()))?;
     let mut out = Vec::new();
-    for (id, made_in) in nb.open_commitment_list(store)? {
-        // From the meeting's kept view: open commitments made in many meetings load none.
-        match nb.meeting_parts(store, &made_in) {
-            Ok(parts) => out.extend(parts.commitments.into_iter().find(|c| c.id == id)),
-            Err(DuetError::MeetingNotHere { .. }) => {}
-            Err(e) => return Err(e),
+    for (id, made_in) in open {
+        if let Some(digest) = digests.get(&made_in) {
+            out.extend(digest.commitments.iter().find(|c| c.id == id).cloned());
         }
     }
     nb.flush_caches(store)?;

@@ -176,6 +176,26 @@ impl Duet {
         Ok(overview)
     }
 
+    /// Every meeting this home holds, by date, with its key takeaway: from the notebook's
+    /// kept digests (no document loaded, no meeting's whole view read).
+    pub fn takeaways(&self) -> Result<Vec<(MeetingSummary, String)>, DuetError> {
+        let mut nb = self.load()?;
+        let index = nb.index_view(&self.store)?;
+        let mut digests = crate::digests::digests(
+            &self.store,
+            &mut nb,
+            index.meetings.iter().map(|m| m.id.as_str()),
+        )?;
+        let out = index
+            .meetings
+            .iter()
+            .filter_map(|m| digests.remove(&m.id).map(|d| (m.clone(), d.takeaway)))
+            .collect();
+        nb.flush_caches(&self.store)?;
+        self.keep(nb);
+        Ok(out)
+    }
+
     /// Every meeting in full, by date: from the plain views kept beside each meeting's
     /// document (a meeting whose view is missing is loaded once and its view kept).
     pub fn history(&self) -> Result<Vec<MeetingView>, DuetError> {

@@ -196,6 +196,30 @@ impl DocReader {
         Ok(ids)
     }
 
+    /// Every document's [version](Self::doc_version) in a notebook, in one scan: checking
+    /// hundreds of kept values costs one read, not one each.
+    pub fn doc_versions(
+        &self,
+        notebook: &str,
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        let prefix = format!("{notebook}\0");
+        let mut out = std::collections::HashMap::new();
+        for (key, value) in self
+            .engine
+            .scan_prefix(TreeName::Versions, prefix.as_bytes())?
+        {
+            let rest = &key[prefix.len()..];
+            let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+            let version = u64::from_be_bytes(value.as_slice().try_into().map_err(|_| {
+                StoreError::Corrupt {
+                    what: "a document version".into(),
+                }
+            })?);
+            out.insert(String::from_utf8_lossy(&rest[..end]).into_owned(), version);
+        }
+        Ok(out)
+    }
+
     /// A number that changes whenever a document's stored records change, so views derived
     /// from a document can be cached across processes and checked without loading it.
     pub fn doc_version(&self, notebook: &str, doc: &str) -> Result<u64, StoreError> {

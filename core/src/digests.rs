@@ -1,0 +1,101 @@
+//! What views over every meeting need of each one (its takeaway and its commitments), kept
+//! for the whole notebook in one record and brought up to date meeting by meeting.
+//!
+//! Each meeting's digest carries the stored version of the document it was read from; one
+//! scan of the notebook's versions tells which digests still hold. A view over five years
+//! then costs that scan and one read, plus a recomputation for each meeting that changed
+//! since (usually one: the current meeting), instead of a read, an inflate and a decode per
+//! meeting.
+
+use crate::error::DuetError;
+use crate::model::views::Commitment;
+use crate::model::Section;
+use crate::notebook::{read_versioned, write_versioned, Notebook};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Bump whenever [`Digest`] changes shape.
+const FORMAT: u32 = 1;
+/// The kept record has no version of its own: each entry is checked against its meeting's.
+const RECORD_VERSION: u64 = 1;
+
+/// What history views need of one meeting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Digest {
+    /// The key takeaway section.
+    pub takeaway: String,
+    /// The commitments made in it.
+    pub commitments: Vec<Commitment>,
+}
+
+/// Digests by meeting id, each with the stored version it was read at.
+type Kept = BTreeMap<String, (u64, Digest)>;
+
+fn key(notebook: &str) -> String {
+    format!("digests/{FORMAT}/{notebook}")
+}
+
+/// The digest of each of `meetings` this home holds, by meeting id. Digests that no longer
+/// match their meeting's stored version are read again and the record rewritten (made
+/// durable with the notebook's next cache flush).
+pub(crate) fn digests<'a>(
+    store: &Store,
+    nb: &mut Notebook,
+    meetings: impl IntoIterator<Item = &'a str>,
+) -> Result<HashMap<String, Digest>, DuetError> {
+    let versions = nb.doc_versions()?;
+    let record = key(&nb.id);
+    let mut kept: Kept = read_versioned(store, &record, RECORD_VERSION).unwrap_or_default();
+    let mut changed = false;
+    let mut out = HashMap::new();
+    for id in meetings {
+        let Some(&version) = versions.get(id) else {
+            // Not arrived here yet.
+            continue;
+        };
+        // A document in memory may hold edits the store does not: read it, keep nothing.
+        if nb.meeting_loaded(id) {
+            let parts = nb.meeting_parts(store, id)?;
+            out.insert(id.to_owned(), digest_of(parts.sections, parts.commitments));
+            continue;
+        }
+        match kept.get(id) {
+            Some((at, digest)) if *at == version => {
+                out.insert(id.to_owned(), digest.clone());
+            }
+            _ => {
+                let parts = match nb.meeting_parts(store, id) {
+                    Ok(parts) => parts,
+                    Err(DuetError::MeetingNotHere { .. }) => continue,
+                    Err(e) => return Err(e),
+                };
+                let digest = digest_of(parts.sections, parts.commitments);
+                kept.insert(id.to_owned(), (version, digest.clone()));
+                out.insert(id.to_owned(), digest);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        // Meetings no longer in the index (none today: meetings are never deleted) go too.
+        kept.retain(|id, _| versions.contains_key(id));
+        write_versioned(store, &record, RECORD_VERSION, &kept);
+        nb.kept_written();
+    }
+    Ok(out)
+}
+
+fn digest_of(
+    sections: Vec<crate::model::views::SectionText>,
+    commitments: Vec<Commitment>,
+) -> Digest {
+    Digest {
+        takeaway: sections
+            .into_iter()
+            .find(|s| s.section == Section::Takeaway)
+            .map(|s| s.text)
+            .unwrap_or_default(),
+        commitments,
+    }
+}
