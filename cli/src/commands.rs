@@ -289,8 +289,18 @@ impl Output {
 
     /// Prints JSON of `value`, or the text `text` renders.
     pub fn print<T: Contract>(&self, value: &T, text: impl FnOnce() -> String) {
+        self.print_lazy(|| value, text);
+    }
+
+    /// [`Self::print`] for output that is long to build as JSON (years of history): the
+    /// JSON value is built only when JSON is asked for.
+    pub fn print_lazy<T: Contract>(
+        &self,
+        value: impl FnOnce() -> T,
+        text: impl FnOnce() -> String,
+    ) {
         if self.json {
-            match serde_json::to_string_pretty(value) {
+            match serde_json::to_string_pretty(&value()) {
                 Ok(s) => self.write(&format!("{s}\n")),
                 Err(e) => self.write(&format!("{{\"error\": \"cannot encode JSON: {e}\"}}\n")),
             }
@@ -418,7 +428,7 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             MeetingCmd::Show { id } => {
                 let m = duet.meeting(id.as_deref())?;
                 let nb = duet.notebook()?;
-                out.print(&Meeting::from(&m), || render::meeting(&m, &nb, p));
+                out.print_lazy(|| Meeting::from(&m), || render::meeting(&m, &nb, p));
             }
             MeetingCmd::Cancel { id } => {
                 let w = duet.cancel(id.as_deref())?;
@@ -465,12 +475,14 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             AgendaCmd::List { meeting } => {
                 let (m, backlog) = duet.agenda(meeting.as_deref())?;
                 let nb = duet.notebook()?;
-                let value = serde_json::json!({
-                    "meeting": json::value(&m.as_ref().map(|m| MeetingSummary::from(&m.summary))),
-                    "agenda": json::value(&m.as_ref().map(|m| list_of::<_, AgendaItem>(&m.agenda))),
-                    "backlog": json::value(&list_of::<_, AgendaItem>(&backlog)),
-                });
-                out.print(&value, || {
+                let value = || {
+                    serde_json::json!({
+                        "meeting": json::value(&m.as_ref().map(|m| MeetingSummary::from(&m.summary))),
+                        "agenda": json::value(&m.as_ref().map(|m| list_of::<_, AgendaItem>(&m.agenda))),
+                        "backlog": json::value(&list_of::<_, AgendaItem>(&backlog)),
+                    })
+                };
+                out.print_lazy(value, || {
                     let mut s = String::new();
                     if let Some(m) = &m {
                         s.push_str(&format!("Agenda for {}:\n", m.summary.date));
@@ -570,14 +582,17 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             CommitCmd::List { open } => {
                 let list = duet.commitments(open)?;
                 let nb = duet.notebook()?;
-                out.print(&list_of::<_, Commitment>(&list), || {
-                    if list.is_empty() {
-                        return "No commitments.\n".into();
-                    }
-                    list.iter()
-                        .map(|c| render::commitment_line(c, &nb, p))
-                        .collect()
-                });
+                out.print_lazy(
+                    || list_of::<_, Commitment>(&list),
+                    || {
+                        if list.is_empty() {
+                            return "No commitments.\n".into();
+                        }
+                        list.iter()
+                            .map(|c| render::commitment_line(c, &nb, p))
+                            .collect()
+                    },
+                );
             }
         },
         Command::Wrap {
@@ -607,7 +622,7 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
         Command::SheetApply { state } => crate::edit::apply(duet, &state, out)?,
         Command::Show => {
             let o = duet.overview()?;
-            out.print(&Overview::from(&o), || render::overview(&o, p));
+            out.print_lazy(|| Overview::from(&o), || render::overview(&o, p));
         }
         Command::Export {
             format,

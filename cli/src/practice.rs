@@ -21,7 +21,10 @@ use std::path::Path;
 /// `duet prep`.
 pub fn prep(duet: &Duet, out: &Output) -> Result<()> {
     let prep = duet.prep()?;
-    out.print(&json::Prep::from(&prep), || render_prep(&prep, out.palette));
+    out.print_lazy(
+        || json::Prep::from(&prep),
+        || render_prep(&prep, out.palette),
+    );
     Ok(())
 }
 
@@ -120,9 +123,10 @@ fn render_prep(prep: &Prep, p: Palette) -> String {
 pub fn health(duet: &Duet, window: Window, out: &Output) -> Result<()> {
     let h = duet.health(window)?;
     let nb = duet.notebook()?;
-    out.print(&json::Health::from(&h), || {
-        render_health(&h, &nb, out.palette)
-    });
+    out.print_lazy(
+        || json::Health::from(&h),
+        || render_health(&h, &nb, out.palette),
+    );
     Ok(())
 }
 
@@ -275,9 +279,10 @@ fn render_questions(all: &[Question], p: Palette) -> String {
 pub fn themes(duet: &Duet, out: &Output) -> Result<()> {
     let t = duet.themes()?;
     let nb = duet.notebook()?;
-    out.print(&json::Themes::from(&t), || {
-        render_themes(&t, &nb, out.palette)
-    });
+    out.print_lazy(
+        || json::Themes::from(&t),
+        || render_themes(&t, &nb, out.palette),
+    );
     Ok(())
 }
 
@@ -346,9 +351,10 @@ fn render_themes(t: &Themes, nb: &NotebookView, p: Palette) -> String {
 pub fn search(duet: &Duet, words: &[String], out: &Output) -> Result<()> {
     let query = words.join(" ");
     let hits = duet.search(&query)?;
-    out.print(&list::<_, json::Hit>(&hits), || {
-        render_hits(&hits, out.palette)
-    });
+    out.print_lazy(
+        || list::<_, json::Hit>(&hits),
+        || render_hits(&hits, out.palette),
+    );
     Ok(())
 }
 
@@ -380,9 +386,9 @@ fn render_hits(hits: &[Hit], p: Palette) -> String {
 /// `duet history`.
 pub fn history(duet: &Duet, out: &Output) -> Result<()> {
     let all = duet.takeaways()?;
-    let rows: Vec<json::HistoryRow> = all.iter().map(json::HistoryRow::from).collect();
+    let rows = || all.iter().map(json::HistoryRow::from).collect::<Vec<_>>();
     let p = out.palette;
-    out.print(&rows, || {
+    out.print_lazy(rows, || {
         let mut text = String::new();
         for (summary, takeaway) in &all {
             let line = match summary.status {

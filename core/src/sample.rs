@@ -501,6 +501,39 @@ mod tests {
     }
 
     #[test]
+    fn health_from_digests_matches_health_from_every_meeting_in_full() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, habit) in [("t", Habit::Ticking), ("n", Habit::NeverTicked)] {
+            let duet = grow(&dir.path().join(name), 20, habit).expect("grow");
+            let notebook = duet.notebook().expect("notebook");
+            let meetings = duet.history().expect("history");
+            let backlog = duet.agenda(None).expect("agenda").1;
+            let today = crate::dates::today();
+            for window in [
+                Window::Last(1),
+                Window::default(),
+                Window::Last(100),
+                Window::Since(today.checked_sub(60.days()).expect("a day")),
+            ] {
+                let whole = crate::insights::health::health(
+                    &crate::insights::History {
+                        notebook: &notebook,
+                        meetings: &meetings,
+                        backlog: &backlog,
+                        today,
+                    },
+                    window,
+                );
+                assert_eq!(
+                    duet.health(window).expect("health"),
+                    whole,
+                    "{name} {window:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn kept_digests_follow_edits_to_takeaways_and_commitments() {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");

@@ -14,6 +14,7 @@ use serde::Serialize;
 pub trait Contract: Serialize {}
 
 impl<T: Contract> Contract for Vec<T> {}
+impl<T: Contract> Contract for &T {}
 impl<T: Contract> Contract for Option<T> {}
 impl Contract for serde_json::Value {}
 

@@ -36,13 +36,21 @@ const TAKEAWAY_LOOKBACK: usize = 5;
 impl Duet {
     /// The drift signals over a window of concluded meetings.
     pub fn health(&self, window: Window) -> Result<Health, DuetError> {
-        let (notebook, meetings, backlog) = self.whole_history()?;
+        let today = crate::dates::today();
+        let notebook = self.notebook()?;
+        let mut nb = self.load()?;
+        let index = nb.index_view(&self.store)?;
+        self.keep(nb);
+        // The window's meetings and the upcoming ones in full; of years of others, only
+        // what the signals read (summaries and commitments).
+        let full = health::read_in_full(&index.meetings, window, today);
+        let meetings = self.history_reading(|m| full.contains(m.id.as_str()))?;
         Ok(health::health(
             &History {
                 notebook: &notebook,
                 meetings: &meetings,
-                backlog: &backlog,
-                today: crate::dates::today(),
+                backlog: &index.backlog,
+                today,
             },
             window,
         ))

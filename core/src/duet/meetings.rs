@@ -199,12 +199,36 @@ impl Duet {
     /// Every meeting in full, by date: from the plain views kept beside each meeting's
     /// document (a meeting whose view is missing is loaded once and its view kept).
     pub fn history(&self) -> Result<Vec<MeetingView>, DuetError> {
+        self.history_reading(|_| true)
+    }
+
+    /// Every meeting by date: in full where `full` says so; of the others only the summary
+    /// and the commitments, from the notebook's kept digests (agenda and sections left
+    /// empty), for views that read only those of most meetings.
+    pub(super) fn history_reading(
+        &self,
+        full: impl Fn(&MeetingSummary) -> bool,
+    ) -> Result<Vec<MeetingView>, DuetError> {
         let mut nb = self.load()?;
         let index = nb.index_view(&self.store)?;
         let current = nb.current_meeting(&self.store)?.map(|m| m.id);
         let carries = Carries::new(&index.meetings);
+        let light = index.meetings.iter().filter(|m| !full(m));
+        let mut digests =
+            crate::digests::digests(&self.store, &mut nb, light.map(|m| m.id.as_str()))?;
         let mut out = Vec::new();
         for m in &index.meetings {
+            if !full(m) {
+                if let Some(digest) = digests.remove(&m.id) {
+                    out.push(MeetingView {
+                        summary: m.clone(),
+                        agenda: Vec::new(),
+                        sections: Vec::new(),
+                        commitments: digest.commitments,
+                    });
+                }
+                continue;
+            }
             match view_among(
                 &self.store,
                 &mut nb,

@@ -165,6 +165,39 @@ pub(crate) fn days_between(from: Date, to: Date) -> u32 {
     u32::try_from((to - from).get_days()).unwrap_or(0)
 }
 
+/// The meetings health reads in full: those of the `window` of concluded meetings and the
+/// upcoming ones. Of every other meeting it reads only the summary and the commitments, so
+/// a caller may leave their agenda and sections empty.
+pub fn read_in_full<'a>(
+    meetings: impl IntoIterator<Item = &'a MeetingSummary>,
+    window: Window,
+    today: Date,
+) -> BTreeSet<&'a str> {
+    let (upcoming, concluded): (Vec<&MeetingSummary>, Vec<&MeetingSummary>) =
+        meetings.into_iter().partition(|m| m.status.is_upcoming());
+    window_of(&concluded, window, today)
+        .into_iter()
+        .chain(upcoming)
+        .map(|m| m.id.as_str())
+        .collect()
+}
+
+/// The concluded meetings a window holds, by date.
+fn window_of<'a, T: AsRef<MeetingSummary>>(
+    concluded: &[&'a T],
+    window: Window,
+    today: Date,
+) -> Vec<&'a T> {
+    match window {
+        Window::Last(n) => concluded[concluded.len().saturating_sub(n.max(1))..].to_vec(),
+        Window::Since(day) => concluded
+            .iter()
+            .copied()
+            .filter(|m| held_on(m.as_ref(), today).is_some_and(|d| d >= day))
+            .collect(),
+    }
+}
+
 /// Reads the facts and signals over the `window` of concluded meetings.
 pub fn health(h: &History<'_>, window: Window) -> Health {
     let today = h.today;
@@ -174,13 +207,7 @@ pub fn health(h: &History<'_>, window: Window) -> Health {
         .iter()
         .filter(|m| !m.summary.status.is_upcoming())
         .collect();
-    let recent: Vec<&MeetingView> = match window {
-        Window::Last(n) => concluded[concluded.len().saturating_sub(n.max(1))..].to_vec(),
-        Window::Since(day) => concluded
-            .into_iter()
-            .filter(|m| held_on(&m.summary, today).is_some_and(|d| d >= day))
-            .collect(),
-    };
+    let recent: Vec<&MeetingView> = window_of(&concluded, window, today);
     let canceled = recent
         .iter()
         .filter(|m| m.summary.status == MeetingStatus::Canceled)

@@ -173,6 +173,18 @@ pub struct MeetingView {
     pub commitments: Vec<Commitment>,
 }
 
+impl AsRef<MeetingSummary> for MeetingView {
+    fn as_ref(&self) -> &MeetingSummary {
+        &self.summary
+    }
+}
+
+impl AsRef<MeetingSummary> for MeetingSummary {
+    fn as_ref(&self) -> &MeetingSummary {
+        self
+    }
+}
+
 impl MeetingView {
     /// The text of one section.
     pub fn section(&self, section: super::Section) -> &str {
