@@ -44,7 +44,7 @@ pub(crate) fn digests<'a>(
     nb: &mut Notebook,
     meetings: impl IntoIterator<Item = &'a str>,
 ) -> Result<HashMap<String, Digest>, DuetError> {
-    let versions = nb.doc_versions()?;
+    let versions = nb.doc_versions(store)?;
     let record = key(&nb.id);
     let mut kept: Kept = read_versioned(store, &record, RECORD_VERSION).unwrap_or_default();
     let mut changed = false;

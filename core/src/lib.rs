@@ -34,6 +34,8 @@
 //! - `net`: QUIC endpoints, pinned TLS, membership proofs, `serve` and `sync --peer`
 //! - `dates`, `ids`: the small parsers people type into
 //! - `packing`: deflate for the views kept in the store, one codec state per thread
+//! - `digests`: each meeting's takeaway and commitments, kept for the whole notebook in one
+//!   record checked against one scan of the documents' versions
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

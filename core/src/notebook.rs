@@ -12,7 +12,7 @@ use crate::model::{index, item, meeting};
 use crate::store::settings::CacheEntry;
 use crate::store::{DocReader, Store, StoreError, COMPACT_AFTER_CHUNKS};
 use automerge::{ActorId, AutoCommit, ChangeHash};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// One Automerge document and what of it the store already holds.
@@ -76,6 +76,10 @@ pub(crate) struct Notebook {
     index_view: Option<(IndexState, Arc<IndexView>)>,
     /// Meetings' plain views as last read, with the document state each was read at.
     parts_seen: BTreeMap<String, (IndexState, MeetingParts)>,
+    /// Every document's stored version as last scanned, with the store's flush count then:
+    /// only a flush changes a version (one process owns the home), so while the count
+    /// stands a view over every meeting checks them without reading the store again.
+    versions_seen: Option<(u64, Arc<HashMap<String, u64>>)>,
 }
 
 impl Notebook {
@@ -103,6 +107,7 @@ impl Notebook {
             caches_written: false,
             index_view: None,
             parts_seen: BTreeMap::new(),
+            versions_seen: None,
         })
     }
 
@@ -120,6 +125,7 @@ impl Notebook {
             caches_written: false,
             index_view: None,
             parts_seen: BTreeMap::new(),
+            versions_seen: None,
         }
     }
 
@@ -367,7 +373,7 @@ impl Notebook {
         // document's heads when it is loaded here and by its stored version otherwise.
         let at = match self.meetings.get_mut(id) {
             Some(doc) => IndexState::Heads(doc.am.get_heads()),
-            None => IndexState::Stored(self.reader.doc_version(&self.id, id)?),
+            None => IndexState::Stored(self.stored_version(store, id)?),
         };
         if let Some((seen, parts)) = self.parts_seen.get(id) {
             if *seen == at {
@@ -463,9 +469,29 @@ impl Notebook {
 
     /// Makes the caches a read filled in durable (a view computed on a miss), so the next
     /// process finds them; nothing to do when the read filled none.
-    /// Every document's stored version, in one read (see [`DocReader::doc_versions`]).
-    pub fn doc_versions(&self) -> Result<std::collections::HashMap<String, u64>, DuetError> {
-        Ok(self.reader.doc_versions(&self.id)?)
+    /// Every document's stored version, in one scan (see [`DocReader::doc_versions`]),
+    /// remembered until the store's next flush.
+    pub fn doc_versions(&mut self, store: &Store) -> Result<Arc<HashMap<String, u64>>, DuetError> {
+        let flushes = store.flush_count();
+        if let Some((at, versions)) = &self.versions_seen {
+            if *at == flushes {
+                return Ok(versions.clone());
+            }
+        }
+        let versions = Arc::new(self.reader.doc_versions(&self.id)?);
+        self.versions_seen = Some((flushes, versions.clone()));
+        Ok(versions)
+    }
+
+    /// A document's stored version: from the last scan while no flush came since it,
+    /// otherwise read alone (one read beats a scan for a command that needs one).
+    fn stored_version(&self, store: &Store, doc: &str) -> Result<u64, DuetError> {
+        if let Some((at, versions)) = &self.versions_seen {
+            if *at == store.flush_count() {
+                return Ok(versions.get(doc).copied().unwrap_or(0));
+            }
+        }
+        Ok(self.reader.doc_version(&self.id, doc)?)
     }
 
     /// Whether a meeting's document is in memory here (it may hold what the store does not).

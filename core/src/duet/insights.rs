@@ -1,6 +1,7 @@
 //! The views over a notebook's history: health signals, themes, search, and what to bring
-//! to the next meeting. History views load every meeting (DESIGN: they may); `prep` loads
-//! only the current meeting and the few held before it.
+//! to the next meeting. Themes and search read every meeting's kept view (DESIGN: history
+//! views may); health reads in full only its window and the upcoming meetings, and of the
+//! others the kept digests; `prep` reads the current meeting and the few held before it.
 use super::*;
 use crate::insights::health::{self, Health, Window};
 use crate::insights::search::{self, Hit};

@@ -213,6 +213,8 @@ impl Duet {
         let index = nb.index_view(&self.store)?;
         let current = nb.current_meeting(&self.store)?.map(|m| m.id);
         let carries = Carries::new(&index.meetings);
+        // One scan checks every meeting's kept view (and is reused until the next flush).
+        nb.doc_versions(&self.store)?;
         let light = index.meetings.iter().filter(|m| !full(m));
         let mut digests =
             crate::digests::digests(&self.store, &mut nb, light.map(|m| m.id.as_str()))?;
