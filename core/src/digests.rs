@@ -1,4 +1,4 @@
-//! What views over every meeting need of each one (its takeaway and its commitments), kept
+//! What views over every meeting need of each one (its takeaway, commitments and themes), kept
 //! for the whole notebook in one record and brought up to date meeting by meeting.
 //!
 //! Each meeting's digest carries the stored version of the document it was read from; one
@@ -10,13 +10,13 @@
 use crate::error::DuetError;
 use crate::model::views::Commitment;
 use crate::model::Section;
-use crate::notebook::{read_versioned, write_versioned, Notebook};
+use crate::notebook::{read_versioned, write_versioned, MeetingParts, Notebook};
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// Bump whenever [`Digest`] changes shape.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// The kept record has no version of its own: each entry is checked against its meeting's.
 const RECORD_VERSION: u64 = 1;
 
@@ -27,6 +27,8 @@ pub(crate) struct Digest {
     pub takeaway: String,
     /// The commitments made in it.
     pub commitments: Vec<Commitment>,
+    /// Its themes: each tag with the number of its texts that mention it.
+    pub tags: BTreeMap<String, usize>,
 }
 
 /// Digests by meeting id, each with the stored version it was read at.
@@ -57,7 +59,7 @@ pub(crate) fn digests<'a>(
         // A document in memory may hold edits the store does not: read it, keep nothing.
         if nb.meeting_loaded(id) {
             let parts = nb.meeting_parts(store, id)?;
-            out.insert(id.to_owned(), digest_of(parts.sections, parts.commitments));
+            out.insert(id.to_owned(), digest_of(parts));
             continue;
         }
         match kept.get(id) {
@@ -70,7 +72,7 @@ pub(crate) fn digests<'a>(
                     Err(DuetError::MeetingNotHere { .. }) => continue,
                     Err(e) => return Err(e),
                 };
-                let digest = digest_of(parts.sections, parts.commitments);
+                let digest = digest_of(parts);
                 kept.insert(id.to_owned(), (version, digest.clone()));
                 out.insert(id.to_owned(), digest);
                 changed = true;
@@ -86,16 +88,19 @@ pub(crate) fn digests<'a>(
     Ok(out)
 }
 
-fn digest_of(
-    sections: Vec<crate::model::views::SectionText>,
-    commitments: Vec<Commitment>,
-) -> Digest {
+fn digest_of(parts: MeetingParts) -> Digest {
     Digest {
-        takeaway: sections
+        tags: crate::insights::themes::meeting_tags(
+            &parts.agenda,
+            &parts.sections,
+            &parts.commitments,
+        ),
+        takeaway: parts
+            .sections
             .into_iter()
             .find(|s| s.section == Section::Takeaway)
             .map(|s| s.text)
             .unwrap_or_default(),
-        commitments,
+        commitments: parts.commitments,
     }
 }

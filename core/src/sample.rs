@@ -534,6 +534,58 @@ mod tests {
     }
 
     #[test]
+    fn themes_from_digests_match_themes_from_every_meeting_in_full() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        let mut duet = grow(&home, 10, Habit::NeverTicked).expect("grow");
+        let meetings: Vec<String> = duet
+            .meetings()
+            .expect("meetings")
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        let whole = |duet: &Duet| {
+            let notebook = duet.notebook().expect("notebook");
+            let meetings = duet.history().expect("history");
+            let backlog = duet.agenda(None).expect("agenda").1;
+            crate::insights::themes::themes(&crate::insights::History {
+                notebook: &notebook,
+                meetings: &meetings,
+                backlog: &backlog,
+                today: crate::dates::today(),
+            })
+        };
+        for (at, text) in [
+            (1, "#growth and #on-call"),
+            (4, "more #growth"),
+            (7, "#growth"),
+        ] {
+            duet.note(Section::Wins, text, Some(&meetings[at]))
+                .expect("note");
+        }
+        duet.agenda_add("the #on-call rota", false, None)
+            .expect("agenda");
+        let before = duet.themes().expect("themes");
+        assert_eq!(before, whole(&duet));
+        assert_eq!(before.themes[0].tag, "growth");
+        assert_eq!(before.themes[0].meetings, 3);
+        drop(duet);
+        // A past meeting edited after the digests were kept.
+        let mut duet = Duet::open(&home).expect("open");
+        duet.note(
+            Section::Challenges,
+            "#on-call again, #growth",
+            Some(&meetings[2]),
+        )
+        .expect("note");
+        drop(duet);
+        let duet = Duet::open(&home).expect("open");
+        let after = duet.themes().expect("themes");
+        assert_eq!(after, whole(&duet));
+        assert_eq!(after.themes[0].meetings, 4, "{after:?}");
+    }
+
+    #[test]
     fn kept_digests_follow_edits_to_takeaways_and_commitments() {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");

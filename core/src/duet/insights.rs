@@ -45,7 +45,11 @@ impl Duet {
         // The window's meetings and the upcoming ones in full; of years of others, only
         // what the signals read (summaries and commitments).
         let full = health::read_in_full(&index.meetings, window, today);
-        let meetings = self.history_reading(|m| full.contains(m.id.as_str()))?;
+        let meetings: Vec<MeetingView> = self
+            .history_reading(|m| full.contains(m.id.as_str()))?
+            .into_iter()
+            .map(|(view, _)| view)
+            .collect();
         Ok(health::health(
             &History {
                 notebook: &notebook,
@@ -59,13 +63,19 @@ impl Duet {
 
     /// Recurring themes and the commitments that keep slipping.
     pub fn themes(&self) -> Result<Themes, DuetError> {
-        let (notebook, meetings, backlog) = self.whole_history()?;
-        Ok(themes::themes(&History {
-            notebook: &notebook,
-            meetings: &meetings,
-            backlog: &backlog,
-            today: crate::dates::today(),
-        }))
+        // The upcoming meetings in full (the current one shows the items carried into it);
+        // of the others, the themes kept in their digests.
+        let meetings = self.history_reading(|m| m.status.is_upcoming())?;
+        let tagged: Vec<(&MeetingView, BTreeMap<String, usize>)> = meetings
+            .iter()
+            .map(|(view, tags)| {
+                let tags = tags.clone().unwrap_or_else(|| {
+                    themes::meeting_tags(&view.agenda, &view.sections, &view.commitments)
+                });
+                (view, tags)
+            })
+            .collect();
+        Ok(themes::themes_of(&tagged, crate::dates::today()))
     }
 
     /// Every agenda item, note paragraph, commitment and private note (this person's) of

@@ -1,6 +1,9 @@
 //! Meetings: put them on the books, write the rhythm, wrap up, and read them back.
 use super::*;
 
+/// A meeting's themes, as its kept digest holds them (tag, texts that mention it).
+pub(super) type Tags = BTreeMap<String, usize>;
+
 impl Duet {
     // ---- meetings -----------------------------------------------------------------------
 
@@ -199,16 +202,20 @@ impl Duet {
     /// Every meeting in full, by date: from the plain views kept beside each meeting's
     /// document (a meeting whose view is missing is loaded once and its view kept).
     pub fn history(&self) -> Result<Vec<MeetingView>, DuetError> {
-        self.history_reading(|_| true)
+        Ok(self
+            .history_reading(|_| true)?
+            .into_iter()
+            .map(|(view, _)| view)
+            .collect())
     }
 
     /// Every meeting by date: in full where `full` says so; of the others only the summary
     /// and the commitments, from the notebook's kept digests (agenda and sections left
-    /// empty), for views that read only those of most meetings.
+    /// empty), with their themes, for views that read only those of most meetings.
     pub(super) fn history_reading(
         &self,
         full: impl Fn(&MeetingSummary) -> bool,
-    ) -> Result<Vec<MeetingView>, DuetError> {
+    ) -> Result<Vec<(MeetingView, Option<Tags>)>, DuetError> {
         let mut nb = self.load()?;
         let index = nb.index_view(&self.store)?;
         let current = nb.current_meeting(&self.store)?.map(|m| m.id);
@@ -222,12 +229,13 @@ impl Duet {
         for m in &index.meetings {
             if !full(m) {
                 if let Some(digest) = digests.remove(&m.id) {
-                    out.push(MeetingView {
+                    let view = MeetingView {
                         summary: m.clone(),
                         agenda: Vec::new(),
                         sections: Vec::new(),
                         commitments: digest.commitments,
-                    });
+                    };
+                    out.push((view, Some(digest.tags)));
                 }
                 continue;
             }
@@ -239,7 +247,7 @@ impl Duet {
                 &carries,
                 current.as_deref(),
             ) {
-                Ok(v) => out.push(v),
+                Ok(v) => out.push((v, None)),
                 Err(DuetError::MeetingNotHere { .. }) => {}
                 Err(e) => return Err(e),
             }

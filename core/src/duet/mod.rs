@@ -28,7 +28,7 @@ use jiff::civil::Date;
 use jiff::ToSpan;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 mod agenda;

@@ -7,7 +7,7 @@
 //! without regard to case).
 
 use super::{date_of_millis, History};
-use crate::model::views::Commitment;
+use crate::model::views::{AgendaItem, Commitment, MeetingView, SectionText};
 use crate::model::{CommitmentStatus, MeetingStatus};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -88,49 +88,68 @@ pub fn tags(text: &str) -> BTreeSet<String> {
     out
 }
 
-/// Themes over the whole history, and the commitments that keep slipping.
-pub fn themes(h: &History<'_>) -> Themes {
-    let mut by_tag: BTreeMap<String, (BTreeSet<String>, usize, String, String)> = BTreeMap::new();
-    for m in h.meetings {
-        let texts = m
-            .agenda
-            .iter()
-            .map(|i| i.text.as_str())
-            .chain(m.sections.iter().map(|s| s.text.as_str()))
-            .chain(m.commitments.iter().map(|c| c.text.as_str()));
-        for text in texts {
-            for tag in tags(text) {
-                let entry = by_tag.entry(tag).or_insert_with(|| {
-                    (
-                        BTreeSet::new(),
-                        0,
-                        m.summary.date.clone(),
-                        m.summary.date.clone(),
-                    )
-                });
-                entry.0.insert(m.summary.id.clone());
-                entry.1 += 1;
-                entry.2 = entry.2.clone().min(m.summary.date.clone());
-                entry.3 = entry.3.clone().max(m.summary.date.clone());
-            }
+/// A meeting's tags, each with the number of its texts (agenda items, notes, commitments)
+/// that mention it: what [`themes`] needs of a meeting, small enough to keep per meeting.
+pub fn meeting_tags(
+    agenda: &[AgendaItem],
+    sections: &[SectionText],
+    commitments: &[Commitment],
+) -> BTreeMap<String, usize> {
+    let texts = agenda
+        .iter()
+        .map(|i| i.text.as_str())
+        .chain(sections.iter().map(|s| s.text.as_str()))
+        .chain(commitments.iter().map(|c| c.text.as_str()));
+    let mut out = BTreeMap::new();
+    for text in texts {
+        for tag in tags(text) {
+            *out.entry(tag).or_insert(0) += 1;
         }
     }
-    let held: Vec<&str> = h
+    out
+}
+
+/// Themes over the whole history, and the commitments that keep slipping.
+pub fn themes(h: &History<'_>) -> Themes {
+    let tagged: Vec<(&MeetingView, BTreeMap<String, usize>)> = h
         .meetings
         .iter()
-        .filter(|m| m.summary.status == MeetingStatus::Held)
-        .map(|m| m.summary.id.as_str())
+        .map(|m| (m, meeting_tags(&m.agenda, &m.sections, &m.commitments)))
+        .collect();
+    themes_of(&tagged, h.today)
+}
+
+/// [`themes`] from each meeting's [`meeting_tags`] (its agenda and sections may then be
+/// left empty; its commitments are read).
+pub fn themes_of(meetings: &[(&MeetingView, BTreeMap<String, usize>)], today: Date) -> Themes {
+    let mut by_tag: BTreeMap<&str, (BTreeSet<&str>, usize, &str, &str)> = BTreeMap::new();
+    for (m, tags) in meetings {
+        let date = m.summary.date.as_str();
+        for (tag, mentions) in tags {
+            let entry = by_tag
+                .entry(tag.as_str())
+                .or_insert_with(|| (BTreeSet::new(), 0, date, date));
+            entry.0.insert(m.summary.id.as_str());
+            entry.1 += mentions;
+            entry.2 = entry.2.min(date);
+            entry.3 = entry.3.max(date);
+        }
+    }
+    let held: Vec<&str> = meetings
+        .iter()
+        .filter(|(m, _)| m.summary.status == MeetingStatus::Held)
+        .map(|(m, _)| m.summary.id.as_str())
         .collect();
     let recent_ids = &held[held.len().saturating_sub(RECENT_MEETINGS)..];
     let mut themes: Vec<Theme> = by_tag
         .into_iter()
         .map(|(tag, (meetings, mentions, first, last))| Theme {
             recent: recent_ids.iter().map(|id| meetings.contains(*id)).collect(),
-            tag,
+            tag: tag.to_owned(),
             meetings: meetings.len(),
             mentions,
-            first,
-            last,
+            first: first.to_owned(),
+            last: last.to_owned(),
             recurring: meetings.len() >= 3,
         })
         .collect();
@@ -142,9 +161,9 @@ pub fn themes(h: &History<'_>) -> Themes {
     });
 
     let mut slipping = Vec::new();
-    for m in h.meetings {
+    for (m, _) in meetings {
         for c in &m.commitments {
-            if let Some(why) = slip_reason(c, h.today) {
+            if let Some(why) = slip_reason(c, today) {
                 slipping.push(Slipping {
                     commitment: c.clone(),
                     made_on: m.summary.date.clone(),
