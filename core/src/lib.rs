@@ -48,6 +48,7 @@ pub mod crypto;
 pub mod dates;
 #[cfg(feature = "device")]
 mod digests;
+#[cfg(feature = "device")]
 mod duet;
 #[cfg(feature = "device")]
 mod error;

@@ -467,8 +467,6 @@ impl Notebook {
         Ok(())
     }
 
-    /// Makes the caches a read filled in durable (a view computed on a miss), so the next
-    /// process finds them; nothing to do when the read filled none.
     /// Every document's stored version, in one scan (see [`DocReader::doc_versions`]),
     /// remembered until the store's next flush.
     pub fn doc_versions(&mut self, store: &Store) -> Result<Arc<HashMap<String, u64>>, DuetError> {
@@ -504,6 +502,8 @@ impl Notebook {
         self.caches_written = true;
     }
 
+    /// Makes the caches a read filled in durable (a view computed on a miss), so the next
+    /// process finds them; nothing to do when the read filled none.
     pub fn flush_caches(&mut self, store: &Store) -> Result<(), DuetError> {
         if std::mem::take(&mut self.caches_written) {
             store.flush()?;
