@@ -46,6 +46,11 @@ pub(crate) fn digests<'a>(
     nb: &mut Notebook,
     meetings: impl IntoIterator<Item = &'a str>,
 ) -> Result<HashMap<String, Digest>, DuetError> {
+    let meetings: Vec<&str> = meetings.into_iter().collect();
+    if meetings.is_empty() {
+        // A view that reads every meeting in full asks for none: no record to read.
+        return Ok(HashMap::new());
+    }
     let versions = nb.doc_versions(store)?;
     let record = key(&nb.id);
     let mut kept: Kept = read_versioned(store, &record, RECORD_VERSION).unwrap_or_default();
