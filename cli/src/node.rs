@@ -170,9 +170,13 @@ async fn answer(state: &NodeState, request: Request) -> Reply {
     let json = cli.json;
     let (out, buffer) = Output::captured(json, Palette::with_color(request.color));
     let result = run_in_node(state, cli, &request.cwd, &out).await;
+    // Rendered text is UTF-8: taking it as is skips a second pass over a long listing.
     let stdout = buffer
         .lock()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map(|mut b| {
+            String::from_utf8(std::mem::take(&mut *b))
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        })
         .unwrap_or_default();
     match result {
         Ok(()) => Reply {

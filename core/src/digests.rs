@@ -14,6 +14,7 @@ use crate::notebook::{read_versioned, write_versioned, MeetingParts, Notebook};
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Bump whenever [`Digest`] changes shape.
 const FORMAT: u32 = 2;
@@ -32,65 +33,84 @@ pub(crate) struct Digest {
 }
 
 /// Digests by meeting id, each with the stored version it was read at.
-type Kept = BTreeMap<String, (u64, Digest)>;
+pub(crate) type Kept = BTreeMap<String, (u64, Digest)>;
 
 fn key(notebook: &str) -> String {
     format!("digests/{FORMAT}/{notebook}")
 }
 
-/// The digest of each of `meetings` this home holds, by meeting id. Digests that no longer
-/// match their meeting's stored version are read again and the record rewritten (made
-/// durable with the notebook's next cache flush).
+/// The digests a view asked for: borrowed from the kept record, or read from a document in
+/// memory (which may hold edits the store does not, so nothing of it is kept).
+pub(crate) struct Digests {
+    kept: Arc<Kept>,
+    live: HashMap<String, Digest>,
+}
+
+impl Digests {
+    /// The digest of a meeting the view asked for; `None` for one this home does not hold.
+    /// Only asked-for meetings are checked against their documents: ask for every meeting
+    /// read here.
+    pub fn get(&self, meeting: &str) -> Option<&Digest> {
+        self.live
+            .get(meeting)
+            .or_else(|| self.kept.get(meeting).map(|(_, digest)| digest))
+    }
+}
+
+/// The digest of each of `meetings` this home holds. Digests that no longer match their
+/// meeting's stored version are read again and the record rewritten (made durable with
+/// the notebook's next cache flush). The record stays decoded in the notebook, so a node
+/// reads it once, not on every view.
 pub(crate) fn digests<'a>(
     store: &Store,
     nb: &mut Notebook,
     meetings: impl IntoIterator<Item = &'a str>,
-) -> Result<HashMap<String, Digest>, DuetError> {
+) -> Result<Digests, DuetError> {
     let meetings: Vec<&str> = meetings.into_iter().collect();
     if meetings.is_empty() {
         // A view that reads every meeting in full asks for none: no record to read.
-        return Ok(HashMap::new());
+        return Ok(Digests {
+            kept: Arc::default(),
+            live: HashMap::new(),
+        });
     }
     let versions = nb.doc_versions(store)?;
     let record = key(&nb.id);
-    let mut kept: Kept = read_versioned(store, &record, RECORD_VERSION).unwrap_or_default();
+    let mut kept = match nb.digests_seen.take() {
+        Some(kept) => kept,
+        None => Arc::new(read_versioned(store, &record, RECORD_VERSION).unwrap_or_default()),
+    };
     let mut changed = false;
-    let mut out = HashMap::new();
+    let mut live = HashMap::new();
     for id in meetings {
         let Some(&version) = versions.get(id) else {
             // Not arrived here yet.
             continue;
         };
-        // A document in memory may hold edits the store does not: read it, keep nothing.
         if nb.meeting_loaded(id) {
             let parts = nb.meeting_parts(store, id)?;
-            out.insert(id.to_owned(), digest_of(parts));
+            live.insert(id.to_owned(), digest_of(parts));
             continue;
         }
-        match kept.get(id) {
-            Some((at, digest)) if *at == version => {
-                out.insert(id.to_owned(), digest.clone());
-            }
-            _ => {
-                let parts = match nb.meeting_parts(store, id) {
-                    Ok(parts) => parts,
-                    Err(DuetError::MeetingNotHere { .. }) => continue,
-                    Err(e) => return Err(e),
-                };
-                let digest = digest_of(parts);
-                kept.insert(id.to_owned(), (version, digest.clone()));
-                out.insert(id.to_owned(), digest);
-                changed = true;
-            }
+        if matches!(kept.get(id), Some((at, _)) if *at == version) {
+            continue;
         }
+        let parts = match nb.meeting_parts(store, id) {
+            Ok(parts) => parts,
+            Err(DuetError::MeetingNotHere { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        Arc::make_mut(&mut kept).insert(id.to_owned(), (version, digest_of(parts)));
+        changed = true;
     }
     if changed {
         // Meetings no longer in the index (none today: meetings are never deleted) go too.
-        kept.retain(|id, _| versions.contains_key(id));
-        write_versioned(store, &record, RECORD_VERSION, &kept);
+        Arc::make_mut(&mut kept).retain(|id, _| versions.contains_key(id));
+        write_versioned(store, &record, RECORD_VERSION, &*kept);
         nb.kept_written();
     }
-    Ok(out)
+    nb.digests_seen = Some(kept.clone());
+    Ok(Digests { kept, live })
 }
 
 fn digest_of(parts: MeetingParts) -> Digest {

@@ -80,6 +80,9 @@ pub(crate) struct Notebook {
     /// only a flush changes a version (one process owns the home), so while the count
     /// stands a view over every meeting checks them without reading the store again.
     versions_seen: Option<(u64, Arc<HashMap<String, u64>>)>,
+    /// The kept digests record as last read or written here (each entry is checked against
+    /// its meeting's version on use, so a copy another writer replaced costs only rereads).
+    pub(crate) digests_seen: Option<Arc<crate::digests::Kept>>,
 }
 
 impl Notebook {
@@ -108,6 +111,7 @@ impl Notebook {
             index_view: None,
             parts_seen: BTreeMap::new(),
             versions_seen: None,
+            digests_seen: None,
         })
     }
 
@@ -126,6 +130,7 @@ impl Notebook {
             index_view: None,
             parts_seen: BTreeMap::new(),
             versions_seen: None,
+            digests_seen: None,
         }
     }
 

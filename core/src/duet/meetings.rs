@@ -184,7 +184,7 @@ impl Duet {
     pub fn takeaways(&self) -> Result<Vec<(MeetingSummary, String)>, DuetError> {
         let mut nb = self.load()?;
         let index = nb.index_view(&self.store)?;
-        let mut digests = crate::digests::digests(
+        let digests = crate::digests::digests(
             &self.store,
             &mut nb,
             index.meetings.iter().map(|m| m.id.as_str()),
@@ -192,7 +192,7 @@ impl Duet {
         let out = index
             .meetings
             .iter()
-            .filter_map(|m| digests.remove(&m.id).map(|d| (m.clone(), d.takeaway)))
+            .filter_map(|m| digests.get(&m.id).map(|d| (m.clone(), d.takeaway.clone())))
             .collect();
         nb.flush_caches(&self.store)?;
         self.keep(nb);
@@ -223,19 +223,18 @@ impl Duet {
         // One scan checks every meeting's kept view (and is reused until the next flush).
         nb.doc_versions(&self.store)?;
         let light = index.meetings.iter().filter(|m| !full(m));
-        let mut digests =
-            crate::digests::digests(&self.store, &mut nb, light.map(|m| m.id.as_str()))?;
+        let digests = crate::digests::digests(&self.store, &mut nb, light.map(|m| m.id.as_str()))?;
         let mut out = Vec::new();
         for m in &index.meetings {
             if !full(m) {
-                if let Some(digest) = digests.remove(&m.id) {
+                if let Some(digest) = digests.get(&m.id) {
                     let view = MeetingView {
                         summary: m.clone(),
                         agenda: Vec::new(),
                         sections: Vec::new(),
-                        commitments: digest.commitments,
+                        commitments: digest.commitments.clone(),
                     };
-                    out.push((view, Some(digest.tags)));
+                    out.push((view, Some(digest.tags.clone())));
                 }
                 continue;
             }
