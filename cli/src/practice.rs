@@ -395,8 +395,8 @@ pub fn history(duet: &Duet, out: &Output) -> Result<()> {
                 MeetingStatus::Held if !takeaway.is_empty() => {
                     takeaway.lines().collect::<Vec<_>>().join(" / ")
                 }
-                MeetingStatus::Held => p.dim("(no takeaway written)"),
-                s => p.dim(&format!("({})", s.as_str())),
+                MeetingStatus::Held => p.dim("(no takeaway written)").into_owned(),
+                s => p.dim(&format!("({})", s.as_str())).into_owned(),
             };
             let _ = writeln!(
                 text,

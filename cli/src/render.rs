@@ -9,10 +9,12 @@ use duet_core::model::views::{
 };
 use duet_core::model::{CommitmentStatus, MeetingStatus, Section};
 use owo_colors::OwoColorize;
+use std::borrow::Cow;
 use std::fmt::Write;
 use std::io::IsTerminal;
 
-/// Whether to colour output.
+/// Whether to colour output. Uncoloured text is borrowed, not copied: a long listing styles
+/// thousands of pieces.
 #[derive(Debug, Clone, Copy)]
 pub struct Palette {
     color: bool,
@@ -38,35 +40,35 @@ impl Palette {
         self.color
     }
 
-    pub fn heading(&self, s: &str) -> String {
+    pub fn heading<'a>(&self, s: &'a str) -> Cow<'a, str> {
         if self.color {
-            s.bold().to_string()
+            Cow::Owned(s.bold().to_string())
         } else {
-            s.to_owned()
+            Cow::Borrowed(s)
         }
     }
 
-    pub fn dim(&self, s: &str) -> String {
+    pub fn dim<'a>(&self, s: &'a str) -> Cow<'a, str> {
         if self.color {
-            s.dimmed().to_string()
+            Cow::Owned(s.dimmed().to_string())
         } else {
-            s.to_owned()
+            Cow::Borrowed(s)
         }
     }
 
-    pub fn warn(&self, s: &str) -> String {
+    pub fn warn<'a>(&self, s: &'a str) -> Cow<'a, str> {
         if self.color {
-            s.yellow().to_string()
+            Cow::Owned(s.yellow().to_string())
         } else {
-            s.to_owned()
+            Cow::Borrowed(s)
         }
     }
 
-    pub fn id(&self, s: &str) -> String {
+    pub fn id<'a>(&self, s: &'a str) -> Cow<'a, str> {
         if self.color {
-            s.cyan().to_string()
+            Cow::Owned(s.cyan().to_string())
         } else {
-            s.to_owned()
+            Cow::Borrowed(s)
         }
     }
 }
@@ -248,18 +250,22 @@ pub fn notebook(nb: &NotebookView, p: Palette) -> String {
 /// An agenda item line.
 pub fn item_line(item: &AgendaItem, nb: &NotebookView, p: Palette) -> String {
     let check = if item.discussed { "[x]" } else { "[ ]" };
-    let mut out = format!(
+    let mut out = String::with_capacity(item.text.len() + 80);
+    let author = format!("— {}", name(nb, &item.author));
+    let _ = write!(
+        out,
         "  {check} {}  {}  {}",
         p.id(&item.id),
         item.text,
-        p.dim(&format!("— {}", nb.name_of(&item.author)))
+        p.dim(&author)
     );
     if item.carried >= CARRIED_NUDGE && !item.discussed {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "\n      {} discuss it, move it to the backlog (duet agenda move {id} --to backlog), or drop it (duet agenda drop {id})",
             p.warn(&format!("carried {} times:", item.carried)),
             id = item.id
-        ));
+        );
     } else if item.carried > 0 {
         out.push_str(&p.dim(&format!(" (carried {}x)", item.carried)));
     } else if let Some(from) = &item.carried_from {
@@ -267,10 +273,7 @@ pub fn item_line(item: &AgendaItem, nb: &NotebookView, p: Palette) -> String {
     }
     out.push('\n');
     for alt in &item.also {
-        out.push_str(&format!(
-            "      {} {alt}\n",
-            p.warn("also edited elsewhere:")
-        ));
+        let _ = writeln!(out, "      {} {alt}", p.warn("also edited elsewhere:"));
     }
     out
 }
@@ -282,19 +285,27 @@ pub fn commitment_line(c: &Commitment, nb: &NotebookView, p: Palette) -> String 
         CommitmentStatus::Done => "[x]",
         CommitmentStatus::Dropped => "[-]",
     };
-    let due = c
-        .due
-        .as_deref()
-        .map(|d| format!(", due {d}"))
-        .unwrap_or_default();
-    let mut out = format!(
-        "  {check} {}  {}  {}\n",
+    let mut owner = format!("— {}", name(nb, &c.owner));
+    if let Some(due) = &c.due {
+        let _ = write!(owner, ", due {due}");
+    }
+    let mut out = String::with_capacity(c.text.len() + 64);
+    let _ = writeln!(
+        out,
+        "  {check} {}  {}  {}",
         p.id(&c.id),
         c.text,
-        p.dim(&format!("— {}{due}", nb.name_of(&c.owner)))
+        p.dim(&owner)
     );
-    out.push_str(&conflicts(&c.conflicts, p));
+    if !c.conflicts.is_empty() {
+        out.push_str(&conflicts(&c.conflicts, p));
+    }
     out
+}
+
+/// A person's display name, borrowed (the id itself when unknown).
+fn name<'a>(nb: &'a NotebookView, id: &'a str) -> &'a str {
+    nb.person(id).map_or(id, |person| person.name.as_str())
 }
 
 fn conflicts(list: &[Conflict], p: Palette) -> String {

@@ -480,6 +480,30 @@ mod tests {
         duet.takeaways().expect("history's takeaways");
     }
 
+    /// Records a home kept open reads to answer every view a second time.
+    fn records_to_read_again(meetings: usize) -> u64 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        drop(grow(&home, meetings, Habit::NeverTicked).expect("grow"));
+        let duet = Duet::open(&home).expect("open");
+        read_everything(&duet);
+        let before = duet.records_read();
+        read_everything(&duet);
+        duet.records_read() - before
+    }
+
+    #[test]
+    fn a_home_kept_open_answers_views_again_without_reading_every_meeting() {
+        // A node answers `show`, `search` and the rest again and again: what it reads the
+        // second time must not grow with the notebook's age.
+        let young = records_to_read_again(4);
+        let old = records_to_read_again(24);
+        assert_eq!(
+            young, old,
+            "records read again: {young} for 4 meetings, {old} for 24"
+        );
+    }
+
     #[test]
     fn reads_load_no_document_and_an_edit_loads_only_its_meeting() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -55,6 +55,8 @@ impl Duet {
             Err(DuetError::NoCurrentMeeting) => None,
             Err(e) => return Err(e),
         };
+        nb.flush_caches(&self.store)?;
+        self.keep(nb);
         Ok((meeting, backlog))
     }
 

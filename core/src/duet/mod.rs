@@ -436,6 +436,12 @@ impl Duet {
         self.store.load_count()
     }
 
+    /// Records (settings and kept views) read since this home was opened. A process that
+    /// keeps the home open answers a view again from what it holds in memory.
+    pub fn records_read(&self) -> u64 {
+        self.store.record_reads()
+    }
+
     /// Forgets a notebook chosen with [`Duet::select`]: the next call works on the current one.
     pub fn deselect(&mut self) {
         self.selected = None;

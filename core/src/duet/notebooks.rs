@@ -103,7 +103,11 @@ impl Duet {
     pub fn notebook(&self) -> Result<NotebookView, DuetError> {
         let mut nb = self.load()?;
         let is_current = self.current_id().ok().as_deref() == Some(nb.id.as_str());
-        self.view_of(&mut nb, is_current)
+        let view = self.view_of(&mut nb, is_current)?;
+        // Kept for the next call: a view over every meeting starts here, and a node's
+        // notebook holds what it has read.
+        self.keep(nb);
+        Ok(view)
     }
 
     /// Renames the selected notebook.

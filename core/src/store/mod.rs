@@ -259,6 +259,9 @@ pub struct Store {
     /// Set when a write failed: the engine may then never finish a flush, so the store is
     /// not used again and is abandoned on drop instead of shut down (which could hang).
     failed: Cell<bool>,
+    /// Records (settings and kept values) read since the store opened: a node is meant to
+    /// answer a view again from memory, so tests count what it still reads.
+    records_read: Cell<u64>,
     /// Durable flushes so far: the node watches it to push local edits.
     flushes: Cell<u64>,
     _lock: File,
@@ -313,6 +316,7 @@ impl Store {
             engine,
             next_chunk: HashMap::new(),
             failed: Cell::new(false),
+            records_read: Cell::new(0),
             flushes: Cell::new(0),
             _lock: lock,
         };
@@ -390,6 +394,7 @@ impl Store {
         tree: TreeName,
         key: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.records_read.set(self.records_read.get() + 1);
         match self.engine.get(tree, key.as_bytes())? {
             Some(value) => {
                 unframe(&value)
@@ -516,6 +521,11 @@ impl Store {
     /// Documents loaded since the store was opened.
     pub fn load_count(&self) -> u64 {
         self.reader.loads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records read since the store was opened.
+    pub fn record_reads(&self) -> u64 {
+        self.records_read.get()
     }
 
     /// Read access to documents, for loading them lazily.
