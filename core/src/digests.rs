@@ -1,13 +1,15 @@
-//! What views over every meeting need of each one (its takeaway, commitments and themes), kept
-//! for the whole notebook in one record and brought up to date meeting by meeting.
+//! What views over every meeting need of each one, kept for the whole notebook in one record
+//! per kind and brought up to date meeting by meeting: a [`Digest`] (takeaway, commitments
+//! and themes) for the history views, and a meeting's searchable text for `search`.
 //!
-//! Each meeting's digest carries the stored version of the document it was read from; one
-//! scan of the notebook's versions tells which digests still hold. A view over five years
+//! Each meeting's entry carries the stored version of the document it was read from; one
+//! scan of the notebook's versions tells which entries still hold. A view over five years
 //! then costs that scan and one read, plus a recomputation for each meeting that changed
 //! since (usually one: the current meeting), instead of a read, an inflate and a decode per
 //! meeting.
 
 use crate::error::DuetError;
+use crate::insights::search::MeetingText;
 use crate::model::views::Commitment;
 use crate::model::Section;
 use crate::notebook::{read_versioned, write_versioned, MeetingParts, Notebook};
@@ -16,10 +18,19 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// Bump whenever [`Digest`] changes shape.
-const FORMAT: u32 = 2;
 /// The kept record has no version of its own: each entry is checked against its meeting's.
 const RECORD_VERSION: u64 = 1;
+
+/// A kind of per-meeting entry kept in one record for the notebook.
+pub(crate) trait PerMeeting: Clone + Serialize + serde::de::DeserializeOwned {
+    /// The record's name, with its format: bump the format whenever the entry changes
+    /// shape.
+    const RECORD: &'static str;
+    /// The entry of a meeting read in full.
+    fn of(parts: MeetingParts) -> Self;
+    /// Where the notebook holds the record decoded, once read or written.
+    fn seen(nb: &mut Notebook) -> &mut Option<Arc<Kept<Self>>>;
+}
 
 /// What history views need of one meeting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,25 +43,62 @@ pub(crate) struct Digest {
     pub tags: BTreeMap<String, usize>,
 }
 
-/// Digests by meeting id, each with the stored version it was read at.
-pub(crate) type Kept = BTreeMap<String, (u64, Digest)>;
+impl PerMeeting for Digest {
+    const RECORD: &'static str = "digests/2";
 
-fn key(notebook: &str) -> String {
-    format!("digests/{FORMAT}/{notebook}")
+    fn of(parts: MeetingParts) -> Self {
+        Digest {
+            tags: crate::insights::themes::meeting_tags(
+                &parts.agenda,
+                &parts.sections,
+                &parts.commitments,
+            ),
+            takeaway: parts
+                .sections
+                .into_iter()
+                .find(|s| s.section == Section::Takeaway)
+                .map(|s| s.text)
+                .unwrap_or_default(),
+            commitments: parts.commitments,
+        }
+    }
+
+    fn seen(nb: &mut Notebook) -> &mut Option<Arc<Kept<Self>>> {
+        &mut nb.digests_seen
+    }
+}
+
+impl PerMeeting for MeetingText {
+    const RECORD: &'static str = "search-text/1";
+
+    fn of(parts: MeetingParts) -> Self {
+        MeetingText::of(&parts.agenda, &parts.sections, &parts.commitments)
+    }
+
+    fn seen(nb: &mut Notebook) -> &mut Option<Arc<Kept<Self>>> {
+        &mut nb.search_text_seen
+    }
+}
+
+/// Entries by meeting id, each with the stored version it was read at.
+pub(crate) type Kept<T> = BTreeMap<String, (u64, T)>;
+
+fn key<T: PerMeeting>(notebook: &str) -> String {
+    format!("{}/{notebook}", T::RECORD)
 }
 
 /// The digests a view asked for: borrowed from the kept record, or read from a document in
 /// memory (which may hold edits the store does not, so nothing of it is kept).
-pub(crate) struct Digests {
-    kept: Arc<Kept>,
-    live: HashMap<String, Digest>,
+pub(crate) struct Digests<T> {
+    kept: Arc<Kept<T>>,
+    live: HashMap<String, T>,
 }
 
-impl Digests {
+impl<T> Digests<T> {
     /// The digest of a meeting the view asked for; `None` for one this home does not hold.
     /// Only asked-for meetings are checked against their documents: ask for every meeting
     /// read here.
-    pub fn get(&self, meeting: &str) -> Option<&Digest> {
+    pub fn get(&self, meeting: &str) -> Option<&T> {
         self.live
             .get(meeting)
             .or_else(|| self.kept.get(meeting).map(|(_, digest)| digest))
@@ -61,11 +109,11 @@ impl Digests {
 /// meeting's stored version are read again and the record rewritten (made durable with
 /// the notebook's next cache flush). The record stays decoded in the notebook, so a node
 /// reads it once, not on every view.
-pub(crate) fn digests<'a>(
+pub(crate) fn digests<'a, T: PerMeeting>(
     store: &Store,
     nb: &mut Notebook,
     meetings: impl IntoIterator<Item = &'a str>,
-) -> Result<Digests, DuetError> {
+) -> Result<Digests<T>, DuetError> {
     let meetings: Vec<&str> = meetings.into_iter().collect();
     if meetings.is_empty() {
         // A view that reads every meeting in full asks for none: no record to read.
@@ -75,8 +123,8 @@ pub(crate) fn digests<'a>(
         });
     }
     let versions = nb.doc_versions(store)?;
-    let record = key(&nb.id);
-    let mut kept = match nb.digests_seen.take() {
+    let record = key::<T>(&nb.id);
+    let mut kept = match T::seen(nb).take() {
         Some(kept) => kept,
         None => Arc::new(read_versioned(store, &record, RECORD_VERSION).unwrap_or_default()),
     };
@@ -89,7 +137,7 @@ pub(crate) fn digests<'a>(
         };
         if nb.meeting_loaded(id) {
             let parts = nb.meeting_parts(store, id)?;
-            live.insert(id.to_owned(), digest_of(parts));
+            live.insert(id.to_owned(), T::of(parts));
             continue;
         }
         if matches!(kept.get(id), Some((at, _)) if *at == version) {
@@ -100,7 +148,7 @@ pub(crate) fn digests<'a>(
             Err(DuetError::MeetingNotHere { .. }) => continue,
             Err(e) => return Err(e),
         };
-        Arc::make_mut(&mut kept).insert(id.to_owned(), (version, digest_of(parts)));
+        Arc::make_mut(&mut kept).insert(id.to_owned(), (version, T::of(parts)));
         changed = true;
     }
     if changed {
@@ -109,23 +157,6 @@ pub(crate) fn digests<'a>(
         write_versioned(store, &record, RECORD_VERSION, &*kept);
         nb.kept_written();
     }
-    nb.digests_seen = Some(kept.clone());
+    *T::seen(nb) = Some(kept.clone());
     Ok(Digests { kept, live })
-}
-
-fn digest_of(parts: MeetingParts) -> Digest {
-    Digest {
-        tags: crate::insights::themes::meeting_tags(
-            &parts.agenda,
-            &parts.sections,
-            &parts.commitments,
-        ),
-        takeaway: parts
-            .sections
-            .into_iter()
-            .find(|s| s.section == Section::Takeaway)
-            .map(|s| s.text)
-            .unwrap_or_default(),
-        commitments: parts.commitments,
-    }
 }

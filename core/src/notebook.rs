@@ -82,7 +82,10 @@ pub(crate) struct Notebook {
     versions_seen: Option<(u64, Arc<HashMap<String, u64>>)>,
     /// The kept digests record as last read or written here (each entry is checked against
     /// its meeting's version on use, so a copy another writer replaced costs only rereads).
-    pub(crate) digests_seen: Option<Arc<crate::digests::Kept>>,
+    pub(crate) digests_seen: Option<Arc<crate::digests::Kept<crate::digests::Digest>>>,
+    /// The kept search texts, likewise.
+    pub(crate) search_text_seen:
+        Option<Arc<crate::digests::Kept<crate::insights::search::MeetingText>>>,
 }
 
 impl Notebook {
@@ -112,6 +115,7 @@ impl Notebook {
             parts_seen: BTreeMap::new(),
             versions_seen: None,
             digests_seen: None,
+            search_text_seen: None,
         })
     }
 
@@ -131,6 +135,7 @@ impl Notebook {
             parts_seen: BTreeMap::new(),
             versions_seen: None,
             digests_seen: None,
+            search_text_seen: None,
         }
     }
 

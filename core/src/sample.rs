@@ -610,6 +610,63 @@ mod tests {
     }
 
     #[test]
+    fn search_from_kept_texts_matches_search_over_every_meeting_in_full() {
+        let whole = |duet: &Duet, query: &str| {
+            let notebook = duet.notebook().expect("notebook");
+            let meetings = duet.history().expect("history");
+            let backlog = duet.agenda(None).expect("agenda").1;
+            let private = duet.private_notes().expect("private notes");
+            crate::insights::search::search(
+                &crate::insights::History {
+                    notebook: &notebook,
+                    meetings: &meetings,
+                    backlog: &backlog,
+                    today: crate::dates::today(),
+                },
+                &private,
+                query,
+            )
+        };
+        for habit in [Habit::Ticking, Habit::NeverTicked] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let home = dir.path().join("home");
+            let mut duet = grow(&home, 8, habit).expect("grow");
+            let meetings: Vec<String> = duet
+                .meetings()
+                .expect("meetings")
+                .into_iter()
+                .map(|m| m.id)
+                .collect();
+            duet.note(
+                Section::Wins,
+                "the rota\nmoved to Fridays",
+                Some(&meetings[2]),
+            )
+            .expect("note");
+            duet.agenda_add("rota for the holidays", false, None)
+                .expect("agenda");
+            duet.private_add("ask about the rota", Some(&meetings[3]))
+                .expect("private note");
+            let queries = ["topic", "ROTA", "rota fridays", "week 3", "nothing like it"];
+            for query in queries {
+                assert_eq!(duet.search(query).expect("search"), whole(&duet, query));
+            }
+            assert_eq!(duet.search("rota").expect("search").len(), 3);
+            drop(duet);
+            // A past meeting edited after its text was kept, read by a new process.
+            let mut duet = Duet::open(&home).expect("open");
+            duet.note(Section::Challenges, "rota again", Some(&meetings[5]))
+                .expect("note");
+            drop(duet);
+            let duet = Duet::open(&home).expect("open");
+            for query in queries {
+                assert_eq!(duet.search(query).expect("search"), whole(&duet, query));
+            }
+            assert_eq!(duet.search("rota").expect("search").len(), 4);
+        }
+    }
+
+    #[test]
     fn kept_digests_follow_edits_to_takeaways_and_commitments() {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");

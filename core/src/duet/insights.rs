@@ -1,10 +1,11 @@
 //! The views over a notebook's history: health signals, themes, search, and what to bring
-//! to the next meeting. Themes and search read every meeting's kept view (DESIGN: history
-//! views may); health reads in full only its window and the upcoming meetings, and of the
-//! others the kept digests; `prep` reads the current meeting and the few held before it.
+//! to the next meeting. Each reads in full only the meetings it must (health its window,
+//! all of them the upcoming ones), and of the others what is kept per meeting in one record
+//! (digests for health and themes, searchable text for search); `prep` reads the current
+//! meeting and the few held before it.
 use super::*;
 use crate::insights::health::{self, Health, Window};
-use crate::insights::search::{self, Hit};
+use crate::insights::search::{self, Hit, MeetingText};
 use crate::insights::themes::{self, Themes};
 use crate::insights::History;
 use crate::model::private::PrivateNote;
@@ -84,18 +85,49 @@ impl Duet {
         if query.trim().is_empty() {
             return Err(DuetError::Invalid("the search text is empty".into()));
         }
-        let (notebook, meetings, backlog) = self.whole_history()?;
         let private = self.private_notes()?;
-        Ok(search::search(
-            &History {
-                notebook: &notebook,
-                meetings: &meetings,
-                backlog: &backlog,
-                today: crate::dates::today(),
-            },
-            &private,
-            query,
-        ))
+        let mut nb = self.load()?;
+        let index = nb.index_view(&self.store)?;
+        let current = nb.current_meeting(&self.store)?.map(|m| m.id);
+        let carries = Carries::new(&index.meetings);
+        // The upcoming meetings in full (the current one holds the items carried into it);
+        // of the others, the texts kept for them.
+        let mut upcoming: HashMap<&str, MeetingText> = HashMap::new();
+        for m in index.meetings.iter().filter(|m| m.status.is_upcoming()) {
+            match view_among(
+                &self.store,
+                &mut nb,
+                m,
+                &index,
+                &carries,
+                current.as_deref(),
+            ) {
+                Ok(v) => {
+                    let text = MeetingText::of(&v.agenda, &v.sections, &v.commitments);
+                    upcoming.insert(m.id.as_str(), text);
+                }
+                Err(DuetError::MeetingNotHere { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let past = index.meetings.iter().filter(|m| !m.status.is_upcoming());
+        let kept = crate::digests::digests::<MeetingText>(
+            &self.store,
+            &mut nb,
+            past.map(|m| m.id.as_str()),
+        )?;
+        let meetings: Vec<(&MeetingSummary, &MeetingText)> = index
+            .meetings
+            .iter()
+            .filter_map(|m| {
+                let text = upcoming.get(m.id.as_str()).or_else(|| kept.get(&m.id))?;
+                Some((m, text))
+            })
+            .collect();
+        let hits = search::search_texts(&meetings, &index.backlog, &private, query);
+        nb.flush_caches(&self.store)?;
+        self.keep(nb);
+        Ok(hits)
     }
 
     /// What to bring to the next meeting.
@@ -155,18 +187,6 @@ impl Duet {
         };
         self.keep(nb);
         Ok(prep)
-    }
-
-    /// The notebook, every meeting in full, and the backlog.
-    fn whole_history(
-        &self,
-    ) -> Result<(NotebookView, Vec<MeetingView>, Vec<AgendaItem>), DuetError> {
-        let notebook = self.notebook()?;
-        let meetings = self.history()?;
-        let mut nb = self.load()?;
-        let backlog = nb.index_view(&self.store)?.backlog.clone();
-        self.keep(nb);
-        Ok((notebook, meetings, backlog))
     }
 }
 

@@ -184,7 +184,7 @@ impl Duet {
     pub fn takeaways(&self) -> Result<Vec<(MeetingSummary, String)>, DuetError> {
         let mut nb = self.load()?;
         let index = nb.index_view(&self.store)?;
-        let digests = crate::digests::digests(
+        let digests = crate::digests::digests::<crate::digests::Digest>(
             &self.store,
             &mut nb,
             index.meetings.iter().map(|m| m.id.as_str()),
@@ -223,7 +223,11 @@ impl Duet {
         // One scan checks every meeting's kept view (and is reused until the next flush).
         nb.doc_versions(&self.store)?;
         let light = index.meetings.iter().filter(|m| !full(m));
-        let digests = crate::digests::digests(&self.store, &mut nb, light.map(|m| m.id.as_str()))?;
+        let digests = crate::digests::digests::<crate::digests::Digest>(
+            &self.store,
+            &mut nb,
+            light.map(|m| m.id.as_str()),
+        )?;
         let mut out = Vec::new();
         for m in &index.meetings {
             if !full(m) {

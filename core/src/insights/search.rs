@@ -6,6 +6,8 @@
 
 use super::History;
 use crate::model::private::PrivateNote;
+use crate::model::views::{AgendaItem, Commitment, MeetingSummary, SectionText};
+use crate::model::Section;
 use serde::{Deserialize, Serialize};
 
 /// Where a hit was found.
@@ -41,8 +43,57 @@ pub struct Hit {
     pub text: String,
 }
 
+/// What search reads of one meeting: its own agenda items, its sections and its
+/// commitments (kept for every past meeting, so a search reads no meeting's whole view).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingText {
+    /// Agenda items: id and text.
+    agenda: Vec<(String, String)>,
+    /// Sections: which, and the text.
+    sections: Vec<(Section, String)>,
+    /// Commitments: id and text.
+    commitments: Vec<(String, String)>,
+}
+
+impl MeetingText {
+    /// The searchable text of a meeting's parts.
+    pub fn of(agenda: &[AgendaItem], sections: &[SectionText], commitments: &[Commitment]) -> Self {
+        MeetingText {
+            agenda: agenda
+                .iter()
+                .map(|i| (i.id.clone(), i.text.clone()))
+                .collect(),
+            sections: sections
+                .iter()
+                .map(|s| (s.section, s.text.clone()))
+                .collect(),
+            commitments: commitments
+                .iter()
+                .map(|c| (c.id.clone(), c.text.clone()))
+                .collect(),
+        }
+    }
+}
+
 /// Every entry matching all words of `query`, oldest meeting first.
 pub fn search(h: &History<'_>, private: &[PrivateNote], query: &str) -> Vec<Hit> {
+    let texts: Vec<MeetingText> = h
+        .meetings
+        .iter()
+        .map(|m| MeetingText::of(&m.agenda, &m.sections, &m.commitments))
+        .collect();
+    let meetings: Vec<(&MeetingSummary, &MeetingText)> =
+        h.meetings.iter().map(|m| &m.summary).zip(&texts).collect();
+    search_texts(&meetings, h.backlog, private, query)
+}
+
+/// [`search`] over each meeting's searchable text.
+pub fn search_texts(
+    meetings: &[(&MeetingSummary, &MeetingText)],
+    backlog: &[AgendaItem],
+    private: &[PrivateNote],
+    query: &str,
+) -> Vec<Hit> {
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
     if words.is_empty() {
         return Vec::new();
@@ -52,44 +103,38 @@ pub fn search(h: &History<'_>, private: &[PrivateNote], query: &str) -> Vec<Hit>
         words.iter().all(|w| lower.contains(w.as_str()))
     };
     let mut out = Vec::new();
-    for m in h.meetings {
+    for (summary, text) in meetings {
         let hit = |kind, section: Option<String>, id: Option<String>, text: &str| Hit {
-            meeting: m.summary.id.clone(),
-            date: m.summary.date.clone(),
+            meeting: summary.id.clone(),
+            date: summary.date.clone(),
             kind,
             section,
             id,
             text: text.to_owned(),
         };
-        for item in m.agenda.iter().filter(|i| matches(&i.text)) {
-            out.push(hit(
-                HitKind::Agenda,
-                None,
-                Some(item.id.clone()),
-                &item.text,
-            ));
+        for (id, item) in text.agenda.iter().filter(|(_, t)| matches(t)) {
+            out.push(hit(HitKind::Agenda, None, Some(id.clone()), item));
         }
-        for s in &m.sections {
-            for para in s.text.lines().filter(|p| matches(p)) {
+        for (section, body) in &text.sections {
+            for para in body.lines().filter(|p| matches(p)) {
                 out.push(hit(
                     HitKind::Note,
-                    Some(s.section.key().to_owned()),
+                    Some(section.key().to_owned()),
                     None,
                     para,
                 ));
             }
         }
-        for c in m.commitments.iter().filter(|c| matches(&c.text)) {
-            out.push(hit(HitKind::Commitment, None, Some(c.id.clone()), &c.text));
+        for (id, c) in text.commitments.iter().filter(|(_, t)| matches(t)) {
+            out.push(hit(HitKind::Commitment, None, Some(id.clone()), c));
         }
     }
     for note in private.iter().filter(|n| matches(&n.text)) {
         let meeting = note.meeting.clone().unwrap_or_default();
-        let date = h
-            .meetings
+        let date = meetings
             .iter()
-            .find(|m| m.summary.id == meeting)
-            .map(|m| m.summary.date.clone())
+            .find(|(m, _)| m.id == meeting)
+            .map(|(m, _)| m.date.clone())
             .unwrap_or_default();
         out.push(Hit {
             meeting,
@@ -102,7 +147,7 @@ pub fn search(h: &History<'_>, private: &[PrivateNote], query: &str) -> Vec<Hit>
     }
     out.sort_by(|a, b| a.date.cmp(&b.date));
     // Items kept for later belong to no meeting yet: they come last.
-    for item in h.backlog.iter().filter(|i| matches(&i.text)) {
+    for item in backlog.iter().filter(|i| matches(&i.text)) {
         out.push(Hit {
             meeting: String::new(),
             date: String::new(),
