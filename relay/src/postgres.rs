@@ -16,12 +16,10 @@
 //! back. Connections are plain TCP (or a Unix socket): keep the database on a private
 //! network, as its operators already do.
 
-use crate::arrivals::Arrival;
 use crate::store::{
     accept_push, push_reply, BackupReport, MailboxInfo, MailboxRecord, RelayStoreError, Reply,
     Write,
 };
-use data_encoding::BASE64;
 use duet_core::net::tls::TlsIdentity;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,10 +33,6 @@ pub const CHANNEL: &str = "duet_relay_arrivals";
 const READERS: usize = 4;
 /// Entries read per page query before the byte cap applies.
 const PAGE_ROWS: i64 = 512;
-/// The largest entry a notification carries (PostgreSQL takes payloads under 8,000 bytes;
-/// base64 makes 4,096 bytes 5,464 characters). Larger entries are read by the subscriber's
-/// process.
-const NOTIFIED_ENTRY_BYTES: usize = 4096;
 /// Longest wait between attempts to listen again after the connection was lost.
 const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -347,8 +341,10 @@ async fn listen_once(
             }
             message = std::future::poll_fn(|cx| connection.poll_message(cx)) => match message {
                 Some(Ok(AsyncMessage::Notification(n))) => {
-                    if let Some(arrival) = parse_payload(n.payload()) {
-                        arrivals.arrived(arrival);
+                    if let Some((mailbox, head)) = n.payload().rsplit_once(':') {
+                        if let Ok(head) = head.parse() {
+                            arrivals.announce(mailbox, head);
+                        }
                     }
                 }
                 Some(Ok(_)) => {}
@@ -429,13 +425,13 @@ pub async fn reconnect(url: &str) -> Result<(Client, Prepared), RelayStoreError>
 }
 
 /// Applies a batch in one transaction and commits; replies to each write after `COMMIT`.
-/// Returns what the batch's subscribers learn (the same the notifications tell).
+/// Returns the mailboxes grown, with their new heads.
 pub async fn apply_batch(
     client: &mut Client,
     prepared: &Prepared,
     metrics: &Arc<crate::metrics::RelayMetrics>,
     batch: Vec<Write>,
-) -> Vec<Arrival> {
+) -> Vec<(String, u64)> {
     let mut replies: Vec<Reply> = Vec::new();
     let result = transaction(client, prepared, metrics, batch, &mut replies).await;
     let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
@@ -460,7 +456,7 @@ async fn transaction(
     metrics: &Arc<crate::metrics::RelayMetrics>,
     batch: Vec<Write>,
     replies: &mut Vec<Reply>,
-) -> Result<Vec<Arrival>, RelayStoreError> {
+) -> Result<Vec<(String, u64)>, RelayStoreError> {
     let client: &Client = client;
     let result = in_transaction(client, prepared, metrics, batch, replies).await;
     if result.is_err() && !client.is_closed() {
@@ -478,7 +474,7 @@ async fn in_transaction(
     metrics: &Arc<crate::metrics::RelayMetrics>,
     batch: Vec<Write>,
     replies: &mut Vec<Reply>,
-) -> Result<Vec<Arrival>, RelayStoreError> {
+) -> Result<Vec<(String, u64)>, RelayStoreError> {
     let ids: BTreeSet<String> = batch
         .iter()
         .filter_map(|w| match w {
@@ -531,8 +527,6 @@ async fn in_transaction(
     }
     let mut inserts: Vec<(String, u64, Vec<u8>)> = Vec::new();
     let mut changed: BTreeSet<String> = BTreeSet::new();
-    // Mailboxes whose entries a compaction replaced: their arrivals carry no entries.
-    let mut compacted: BTreeSet<String> = BTreeSet::new();
     for w in batch {
         match w {
             Write::Push {
@@ -590,7 +584,6 @@ async fn in_transaction(
                 record.bytes = record.bytes.saturating_sub(freed) + envelope.len() as u64;
                 record.floor = upto;
                 inserts.push((mailbox.clone(), upto, envelope));
-                compacted.insert(mailbox.clone());
                 changed.insert(mailbox);
                 replies.push(Box::new(move |r| {
                     let _ = reply.send(r.map(|()| upto).map_err(RelayStoreError::Database));
@@ -634,13 +627,16 @@ async fn in_transaction(
             }
         }
     }
-    let arrivals = arrivals_of(&changed, &compacted, &records, &inserts);
     let (mut log_ids, mut seqs, mut envelopes) = (Vec::new(), Vec::new(), Vec::new());
     for (m, seq, e) in inserts {
         log_ids.push(m);
         seqs.push(to_i64(seq));
         envelopes.push(e);
     }
+    let grown: Vec<(String, u64)> = changed
+        .iter()
+        .filter_map(|m| records.get(m).map(|r| (m.clone(), r.head)))
+        .collect();
     let mut ids = Vec::new();
     let (mut heads, mut floors, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
     for (id, r) in &records {
@@ -649,7 +645,7 @@ async fn in_transaction(
         floors.push(to_i64(r.floor));
         bytes.push(to_i64(r.bytes));
     }
-    let payloads: Vec<String> = arrivals.iter().map(payload).collect();
+    let payloads: Vec<String> = grown.iter().map(|(m, h)| format!("{m}:{h}")).collect();
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
         &log_ids, &seqs, &envelopes, &ids, &heads, &floors, &bytes, &payloads,
     ];
@@ -662,78 +658,7 @@ async fn in_transaction(
     let (written, committed) = tokio::join!(write, tx.batch_execute("COMMIT"));
     written.map_err(db)?;
     committed.map_err(db)?;
-    Ok(arrivals)
-}
-
-/// What a batch's subscribers learn: each pushed entry up to [`NOTIFIED_ENTRY_BYTES`]
-/// itself, and of a mailbox with a larger entry or a compaction only its new head.
-fn arrivals_of(
-    changed: &BTreeSet<String>,
-    compacted: &BTreeSet<String>,
-    records: &HashMap<String, MailboxRecord>,
-    inserts: &[(String, u64, Vec<u8>)],
-) -> Vec<Arrival> {
-    let mut pushed: HashMap<&str, Vec<(u64, &[u8])>> = HashMap::new();
-    for (mailbox, seq, envelope) in inserts {
-        pushed
-            .entry(mailbox.as_str())
-            .or_default()
-            .push((*seq, envelope.as_slice()));
-    }
-    let mut out = Vec::new();
-    for mailbox in changed {
-        let Some(record) = records.get(mailbox) else {
-            continue;
-        };
-        let entries = pushed
-            .get(mailbox.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let carried = !compacted.contains(mailbox)
-            && !entries.is_empty()
-            && entries.iter().all(|(_, e)| e.len() <= NOTIFIED_ENTRY_BYTES);
-        if carried {
-            out.extend(entries.iter().map(|(seq, envelope)| Arrival::Entry {
-                mailbox: mailbox.clone(),
-                seq: *seq,
-                envelope: Arc::from(*envelope),
-            }));
-        } else {
-            out.push(Arrival::Head {
-                mailbox: mailbox.clone(),
-                head: record.head,
-            });
-        }
-    }
-    out
-}
-
-/// A notification's text: `MAILBOX:HEAD`, or `MAILBOX:SEQ:BASE64` for an entry it carries
-/// (mailbox ids are hex, so the parts cannot run together).
-fn payload(arrival: &Arrival) -> String {
-    match arrival {
-        Arrival::Head { mailbox, head } => format!("{mailbox}:{head}"),
-        Arrival::Entry {
-            mailbox,
-            seq,
-            envelope,
-        } => format!("{mailbox}:{seq}:{}", BASE64.encode(envelope)),
-    }
-}
-
-/// Reads a notification's text; `None` for anything else on the channel.
-fn parse_payload(text: &str) -> Option<Arrival> {
-    let mut parts = text.splitn(3, ':');
-    let mailbox = parts.next()?.to_owned();
-    let n: u64 = parts.next()?.parse().ok()?;
-    Some(match parts.next() {
-        None => Arrival::Head { mailbox, head: n },
-        Some(encoded) => Arrival::Entry {
-            mailbox,
-            seq: n,
-            envelope: BASE64.decode(encoded.as_bytes()).ok()?.into(),
-        },
-    })
+    Ok(grown)
 }
 
 /// A backup of a relay on PostgreSQL is the database's own.
@@ -741,81 +666,4 @@ pub fn backup_refused() -> Result<BackupReport, RelayStoreError> {
     Err(RelayStoreError::Refused(
         "a relay on PostgreSQL is backed up with the database's own tools (pg_dump, or its replication)".into(),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(head: u64) -> MailboxRecord {
-        MailboxRecord {
-            verifier: [0; 32],
-            head,
-            floor: 0,
-            bytes: 0,
-        }
-    }
-
-    #[test]
-    fn notifications_read_back_and_fit_the_database_limit() {
-        let entry = Arrival::Entry {
-            mailbox: "ab01".into(),
-            seq: 7,
-            envelope: vec![0xff; NOTIFIED_ENTRY_BYTES].into(),
-        };
-        let text = payload(&entry);
-        // PostgreSQL refuses a payload of 8,000 bytes or more.
-        assert!(text.len() < 8000, "{} bytes", text.len());
-        assert_eq!(parse_payload(&text), Some(entry));
-        let head = Arrival::Head {
-            mailbox: "ab01".into(),
-            head: 9,
-        };
-        assert_eq!(parse_payload(&payload(&head)), Some(head));
-        assert_eq!(parse_payload("ab01"), None);
-        assert_eq!(parse_payload("ab01:x"), None);
-        assert_eq!(parse_payload("ab01:3:not base64!"), None);
-    }
-
-    #[test]
-    fn only_small_pushed_entries_travel_in_notifications() {
-        let changed: BTreeSet<String> = ["aa", "bb", "cc"].map(String::from).into();
-        let compacted: BTreeSet<String> = ["cc".to_owned()].into();
-        let records: HashMap<String, MailboxRecord> = [
-            ("aa".to_owned(), record(2)),
-            ("bb".to_owned(), record(5)),
-            ("cc".to_owned(), record(8)),
-        ]
-        .into();
-        let inserts = vec![
-            ("aa".to_owned(), 1, vec![1; 10]),
-            ("aa".to_owned(), 2, vec![2; 10]),
-            ("bb".to_owned(), 5, vec![5; NOTIFIED_ENTRY_BYTES + 1]),
-            ("cc".to_owned(), 8, vec![8; 10]),
-        ];
-        let arrivals = arrivals_of(&changed, &compacted, &records, &inserts);
-        assert_eq!(
-            arrivals,
-            vec![
-                Arrival::Entry {
-                    mailbox: "aa".into(),
-                    seq: 1,
-                    envelope: vec![1; 10].into()
-                },
-                Arrival::Entry {
-                    mailbox: "aa".into(),
-                    seq: 2,
-                    envelope: vec![2; 10].into()
-                },
-                Arrival::Head {
-                    mailbox: "bb".into(),
-                    head: 5
-                },
-                Arrival::Head {
-                    mailbox: "cc".into(),
-                    head: 8
-                },
-            ]
-        );
-    }
 }

@@ -487,29 +487,11 @@ async fn stream(
             // Watching starts before the first read, so no arrival falls between them.
             let mut grown = store.arrivals.watch(&mailbox);
             let mut after = after;
-            let mut read_store = true;
             loop {
-                if read_store {
-                    if send_page(store, &mailbox, &mut after, &mut send, stall, false).await? {
-                        continue;
-                    }
-                    read_store = false;
+                if send_page(store, &mailbox, &mut after, &mut send, stall, false).await? {
+                    continue;
                 }
                 grown.past(after).await;
-                // Caught up, and the arrivals carried what follows: no read.
-                match grown.following(after) {
-                    Some(entries) => {
-                        if let Some((seq, _)) = entries.last() {
-                            after = *seq;
-                        }
-                        let bytes = entries.iter().map(|(_, e)| e.len()).sum();
-                        let more = false;
-                        write_reply(&mut send, stall, RelayReply::Entries { entries, more })
-                            .await?;
-                        store.metrics().sent(bytes);
-                    }
-                    None => read_store = true,
-                }
             }
         }
         RelayRequest::Compact { upto, envelope } => {

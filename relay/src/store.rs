@@ -844,9 +844,9 @@ async fn pg_writer(
             drop(batch);
             continue;
         };
-        let arrivals = crate::postgres::apply_batch(c, statements, &store.metrics, batch).await;
-        for arrival in arrivals {
-            store.arrivals.arrived(arrival);
+        let heads = crate::postgres::apply_batch(c, statements, &store.metrics, batch).await;
+        for (mailbox, head) in heads {
+            store.arrivals.announce(&mailbox, head);
         }
     }
 }
