@@ -132,12 +132,12 @@ impl NotebookSecret {
     /// with `relay_fingerprint`: its operator cannot use them at another relay. Notebooks
     /// made before keep the mailbox named by their id and [`NotebookSecret::relay_token`].
     pub fn relay_mailbox(&self, relay_fingerprint: &[u8; 32]) -> (String, [u8; 32]) {
-        let mut material = [0u8; 64];
-        material[..32].copy_from_slice(&self.0);
-        material[32..].copy_from_slice(relay_fingerprint);
-        let id = blake3::derive_key(BOUND_MAILBOX_CONTEXT, &material);
-        let token = blake3::derive_key(BOUND_RELAY_TOKEN_CONTEXT, &material);
-        (data_encoding::HEXLOWER.encode(&id[..16]), token)
+        relay_bound_mailbox(
+            &self.0,
+            relay_fingerprint,
+            BOUND_MAILBOX_CONTEXT,
+            BOUND_RELAY_TOKEN_CONTEXT,
+        )
     }
 }
 
@@ -190,12 +190,12 @@ impl EpochKey {
     /// The mailbox id (hex) and token of this epoch at the relay with `relay_fingerprint`:
     /// both bound to that relay, so its operator cannot use them at another.
     pub fn relay_mailbox(&self, relay_fingerprint: &[u8; 32]) -> (String, [u8; 32]) {
-        let mut material = [0u8; 64];
-        material[..32].copy_from_slice(&self.0);
-        material[32..].copy_from_slice(relay_fingerprint);
-        let id = blake3::derive_key(EPOCH_MAILBOX_CONTEXT, &material);
-        let token = blake3::derive_key(EPOCH_RELAY_TOKEN_CONTEXT, &material);
-        (data_encoding::HEXLOWER.encode(&id[..16]), token)
+        relay_bound_mailbox(
+            &self.0,
+            relay_fingerprint,
+            EPOCH_MAILBOX_CONTEXT,
+            EPOCH_RELAY_TOKEN_CONTEXT,
+        )
     }
 }
 
@@ -203,6 +203,23 @@ impl fmt::Debug for EpochKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EpochKey(..)")
     }
+}
+
+/// A mailbox id (16 bytes, hex) and its token, both derived from `secret` together with a
+/// relay's certificate fingerprint under their own contexts: the relay's operator learns
+/// nothing it could use at another relay.
+pub(crate) fn relay_bound_mailbox(
+    secret: &[u8; 32],
+    relay_fingerprint: &[u8; 32],
+    id_context: &str,
+    token_context: &str,
+) -> (String, [u8; 32]) {
+    let mut material = [0u8; 64];
+    material[..32].copy_from_slice(secret);
+    material[32..].copy_from_slice(relay_fingerprint);
+    let id = blake3::derive_key(id_context, &material);
+    let token = blake3::derive_key(token_context, &material);
+    (data_encoding::HEXLOWER.encode(&id[..16]), token)
 }
 
 /// What a relay stores to check a mailbox token: its BLAKE3 hash.

@@ -258,12 +258,12 @@ impl InviteKey {
 
     /// The mailbox id and token of the welcome at the relay with `relay_fingerprint`.
     pub fn welcome_mailbox(&self, relay_fingerprint: &[u8; 32]) -> (String, [u8; 32]) {
-        let mut material = [0u8; 64];
-        material[..32].copy_from_slice(&self.0);
-        material[32..].copy_from_slice(relay_fingerprint);
-        let id = blake3::derive_key(WELCOME_MAILBOX_CONTEXT, &material);
-        let token = blake3::derive_key(WELCOME_TOKEN_CONTEXT, &material);
-        (data_encoding::HEXLOWER.encode(&id[..16]), token)
+        crate::crypto::relay_bound_mailbox(
+            &self.0,
+            relay_fingerprint,
+            WELCOME_MAILBOX_CONTEXT,
+            WELCOME_TOKEN_CONTEXT,
+        )
     }
 
     /// The envelope key of the welcome.
