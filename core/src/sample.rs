@@ -467,6 +467,15 @@ mod tests {
     use crate::insights::health::Window;
     use crate::Duet;
 
+    /// The notebook's meetings' ids, by date.
+    fn meeting_ids(duet: &Duet) -> Vec<String> {
+        duet.meetings()
+            .expect("meetings")
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    }
+
     /// Every read a front end makes, once.
     fn read_everything(duet: &Duet) {
         duet.overview().expect("show");
@@ -562,12 +571,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");
         let mut duet = grow(&home, 10, Habit::NeverTicked).expect("grow");
-        let meetings: Vec<String> = duet
-            .meetings()
-            .expect("meetings")
-            .into_iter()
-            .map(|m| m.id)
-            .collect();
+        let meetings = meeting_ids(&duet);
         let whole = |duet: &Duet| {
             let notebook = duet.notebook().expect("notebook");
             let meetings = duet.history().expect("history");
@@ -631,12 +635,7 @@ mod tests {
             let dir = tempfile::tempdir().expect("tempdir");
             let home = dir.path().join("home");
             let mut duet = grow(&home, 8, habit).expect("grow");
-            let meetings: Vec<String> = duet
-                .meetings()
-                .expect("meetings")
-                .into_iter()
-                .map(|m| m.id)
-                .collect();
+            let meetings = meeting_ids(&duet);
             duet.note(
                 Section::Wins,
                 "the rota\nmoved to Fridays",

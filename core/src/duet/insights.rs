@@ -88,26 +88,14 @@ impl Duet {
         let private = self.private_notes()?;
         let mut nb = self.load()?;
         let index = nb.index_view(&self.store)?;
-        let current = nb.current_meeting(&self.store)?.map(|m| m.id);
-        let carries = Carries::new(&index.meetings);
+        let among = Among::new(&self.store, &mut nb, &index)?;
         // The upcoming meetings in full (the current one holds the items carried into it);
         // of the others, the texts kept for them.
         let mut upcoming: HashMap<&str, MeetingText> = HashMap::new();
         for m in index.meetings.iter().filter(|m| m.status.is_upcoming()) {
-            match view_among(
-                &self.store,
-                &mut nb,
-                m,
-                &index,
-                &carries,
-                current.as_deref(),
-            ) {
-                Ok(v) => {
-                    let text = MeetingText::of(&v.agenda, &v.sections, &v.commitments);
-                    upcoming.insert(m.id.as_str(), text);
-                }
-                Err(DuetError::MeetingNotHere { .. }) => {}
-                Err(e) => return Err(e),
+            if let Some(v) = among.view_if_here(&self.store, &mut nb, m)? {
+                let text = MeetingText::of(&v.agenda, &v.sections, &v.commitments);
+                upcoming.insert(m.id.as_str(), text);
             }
         }
         let past = index.meetings.iter().filter(|m| !m.status.is_upcoming());

@@ -218,8 +218,7 @@ impl Duet {
     ) -> Result<Vec<(MeetingView, Option<Tags>)>, DuetError> {
         let mut nb = self.load()?;
         let index = nb.index_view(&self.store)?;
-        let current = nb.current_meeting(&self.store)?.map(|m| m.id);
-        let carries = Carries::new(&index.meetings);
+        let among = Among::new(&self.store, &mut nb, &index)?;
         // One scan checks every meeting's kept view (and is reused until the next flush).
         nb.doc_versions(&self.store)?;
         let light = index.meetings.iter().filter(|m| !full(m));
@@ -242,17 +241,8 @@ impl Duet {
                 }
                 continue;
             }
-            match view_among(
-                &self.store,
-                &mut nb,
-                m,
-                &index,
-                &carries,
-                current.as_deref(),
-            ) {
-                Ok(v) => out.push((v, None)),
-                Err(DuetError::MeetingNotHere { .. }) => {}
-                Err(e) => return Err(e),
+            if let Some(v) = among.view_if_here(&self.store, &mut nb, m)? {
+                out.push((v, None));
             }
         }
         nb.flush_caches(&self.store)?;

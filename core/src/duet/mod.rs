@@ -614,7 +614,6 @@ fn summary(nb: &mut Notebook, id: &str) -> Result<MeetingSummary, DuetError> {
 
 fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingView, DuetError> {
     let index = nb.index_view(store)?;
-    let current = nb.current_meeting(store)?.map(|m| m.id);
     let summary = index
         .meetings
         .iter()
@@ -623,32 +622,60 @@ fn meeting_view(store: &Store, nb: &mut Notebook, id: &str) -> Result<MeetingVie
             kind: "meeting",
             query: id.to_owned(),
         })?;
-    let carries = Carries::new(&index.meetings);
-    view_among(store, nb, summary, &index, &carries, current.as_deref())
+    Among::new(store, nb, &index)?.view(store, nb, summary)
 }
 
-/// [`meeting_view`] with the index's meetings, how they count carries, and the current one
-/// already read (a history view reads them once for every meeting).
-fn view_among(
-    store: &Store,
-    nb: &mut Notebook,
-    summary: &MeetingSummary,
-    index: &IndexView,
-    carries: &Carries<'_>,
-    current: Option<&str>,
-) -> Result<MeetingView, DuetError> {
-    let parts = nb.meeting_parts(store, &summary.id)?;
-    let mut agenda = parts.agenda;
-    if current == Some(summary.id.as_str()) {
-        agenda = with_carried(agenda, index.carried.clone());
+/// What each meeting's view among the notebook's needs besides its own parts: the index,
+/// how carried items count, and the current meeting, read once for a view over many.
+struct Among<'a> {
+    index: &'a IndexView,
+    carries: Carries<'a>,
+    current: Option<String>,
+}
+
+impl<'a> Among<'a> {
+    fn new(store: &Store, nb: &mut Notebook, index: &'a IndexView) -> Result<Self, DuetError> {
+        Ok(Among {
+            index,
+            carries: Carries::new(&index.meetings),
+            current: nb.current_meeting(store)?.map(|m| m.id),
+        })
     }
-    carries.count(summary, &mut agenda);
-    Ok(MeetingView {
-        summary: summary.clone(),
-        agenda,
-        sections: parts.sections,
-        commitments: parts.commitments,
-    })
+
+    /// [`meeting_view`] of one of the index's meetings.
+    fn view(
+        &self,
+        store: &Store,
+        nb: &mut Notebook,
+        summary: &MeetingSummary,
+    ) -> Result<MeetingView, DuetError> {
+        let parts = nb.meeting_parts(store, &summary.id)?;
+        let mut agenda = parts.agenda;
+        if self.current.as_deref() == Some(summary.id.as_str()) {
+            agenda = with_carried(agenda, self.index.carried.clone());
+        }
+        self.carries.count(summary, &mut agenda);
+        Ok(MeetingView {
+            summary: summary.clone(),
+            agenda,
+            sections: parts.sections,
+            commitments: parts.commitments,
+        })
+    }
+
+    /// [`Self::view`], or `None` for a meeting whose document has not arrived here yet.
+    fn view_if_here(
+        &self,
+        store: &Store,
+        nb: &mut Notebook,
+        summary: &MeetingSummary,
+    ) -> Result<Option<MeetingView>, DuetError> {
+        match self.view(store, nb, summary) {
+            Ok(view) => Ok(Some(view)),
+            Err(DuetError::MeetingNotHere { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// A meeting's own agenda with the carried items after it. An item in both (an older
