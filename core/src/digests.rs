@@ -87,15 +87,15 @@ fn key<T: PerMeeting>(notebook: &str) -> String {
     format!("{}/{notebook}", T::RECORD)
 }
 
-/// The digests a view asked for: borrowed from the kept record, or read from a document in
-/// memory (which may hold edits the store does not, so nothing of it is kept).
+/// The entries a view asked for: borrowed from the kept record, or read from a document in
+/// memory.
 pub(crate) struct Digests<T> {
     kept: Arc<Kept<T>>,
     live: HashMap<String, T>,
 }
 
 impl<T> Digests<T> {
-    /// The digest of a meeting the view asked for; `None` for one this home does not hold.
+    /// The entry of a meeting the view asked for; `None` for one this home does not hold.
     /// Only asked-for meetings are checked against their documents: ask for every meeting
     /// read here.
     pub fn get(&self, meeting: &str) -> Option<&T> {
@@ -105,7 +105,7 @@ impl<T> Digests<T> {
     }
 }
 
-/// The digest of each of `meetings` this home holds. Digests that no longer match their
+/// The entry of each of `meetings` this home holds. Entries that no longer match their
 /// meeting's stored version are read again and the record rewritten (made durable with
 /// the notebook's next cache flush). The record stays decoded in the notebook, so a node
 /// reads it once, not on every view.
@@ -135,6 +135,7 @@ pub(crate) fn digests<'a, T: PerMeeting>(
             // Not arrived here yet.
             continue;
         };
+        // A document in memory may hold edits the store does not: read it, keep nothing.
         if nb.meeting_loaded(id) {
             let parts = nb.meeting_parts(store, id)?;
             live.insert(id.to_owned(), T::of(parts));
