@@ -17,8 +17,8 @@
 //! network, as its operators already do.
 
 use crate::store::{
-    accept_push, push_reply, BackupReport, MailboxInfo, MailboxRecord, RelayStoreError, Reply,
-    Write,
+    accept_push, push_reply, BackupReport, MailboxInfo, MailboxRecord, Opening, RelayStoreError,
+    Reply, Write,
 };
 use duet_core::net::tls::TlsIdentity;
 use std::collections::{BTreeSet, HashMap};
@@ -73,6 +73,7 @@ pub struct PgStore {
 struct Reader {
     client: Client,
     mailbox: tokio_postgres::Statement,
+    opening: tokio_postgres::Statement,
     page: tokio_postgres::Statement,
 }
 
@@ -116,6 +117,16 @@ impl PgStore {
                 )
                 .await
                 .map_err(db)?;
+            // One row always: the mailbox's columns (NULL when it does not exist) and
+            // whether it was retired, in one round trip for every stream a device opens.
+            let opening = client
+                .prepare(
+                    "SELECT m.verifier, m.head, m.floor, m.bytes, \
+                     EXISTS (SELECT 1 FROM duet_relay_retired WHERE id = $1) \
+                     FROM (SELECT 1) AS one LEFT JOIN duet_relay_mailboxes AS m ON m.id = $1",
+                )
+                .await
+                .map_err(db)?;
             let page = client
                 .prepare(
                     "SELECT seq, envelope FROM duet_relay_log WHERE mailbox = $1 AND seq > $2 \
@@ -126,6 +137,7 @@ impl PgStore {
             readers.push(Reader {
                 client,
                 mailbox,
+                opening,
                 page,
             });
         }
@@ -191,6 +203,25 @@ impl PgStore {
             .transpose()
     }
 
+    /// What a stream's `Open` needs to know of a mailbox: its record and whether it was
+    /// retired.
+    pub async fn opening(&self, id: &str) -> Result<Opening, RelayStoreError> {
+        let reader = self.next_reader();
+        let row = reader
+            .client
+            .query_one(&reader.opening, &[&id])
+            .await
+            .map_err(db)?;
+        let record = match row.get::<_, Option<Vec<u8>>>(0) {
+            Some(verifier) => Some(record(verifier, row.get(1), row.get(2), row.get(3))?),
+            None => None,
+        };
+        Ok(Opening {
+            record,
+            retired: row.get(4),
+        })
+    }
+
     /// Committed entries after `after`, at most `max_bytes` of them (at least one).
     pub async fn entries_after(
         &self,
@@ -224,16 +255,6 @@ impl PgStore {
         Ok(self
             .reader()
             .query_opt("SELECT 1 FROM duet_relay_tokens WHERE hash = $1", &[&hash])
-            .await
-            .map_err(db)?
-            .is_some())
-    }
-
-    /// Whether a mailbox was retired.
-    pub async fn retired(&self, id: &str) -> Result<bool, RelayStoreError> {
-        Ok(self
-            .reader()
-            .query_opt("SELECT 1 FROM duet_relay_retired WHERE id = $1", &[&id])
             .await
             .map_err(db)?
             .is_some())

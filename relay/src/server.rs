@@ -8,7 +8,7 @@
 
 use crate::config::RelayConfig;
 use crate::metrics::{Reason, RelayMetrics};
-use crate::store::{PushOutcome, RelayStore, Write};
+use crate::store::{Opening, PushOutcome, RelayStore, Write};
 use duet_core::crypto::token_verifier;
 use duet_core::net::tls;
 use duet_core::wire::{self, RelayRefusal, RelayReply, RelayRequest, WireError};
@@ -346,7 +346,10 @@ async fn stream(
     // The token is checked before the request's body is read: a stranger's body is never
     // read, and a member's is bounded by the envelope limit.
     let verifier = token_verifier(&token);
-    let existing = store.mailbox(&mailbox).await.map_err(internal)?;
+    let Opening {
+        record: existing,
+        retired,
+    } = store.opening(&mailbox).await.map_err(internal)?;
     let no_mailbox = "no such mailbox, or the token does not open it";
     match existing {
         Some(m) if m.verifier != verifier => {
@@ -404,9 +407,7 @@ async fn stream(
             .await;
         }
     }
-    if matches!(request, RelayRequest::Delete)
-        && !store.retired(&mailbox).await.map_err(internal)?
-    {
+    if matches!(request, RelayRequest::Delete) && !retired {
         return refuse(
             store,
             send,
@@ -419,7 +420,7 @@ async fn stream(
         request,
         RelayRequest::Push { .. } | RelayRequest::Compact { .. }
     );
-    if writes && existing.is_some() && store.retired(&mailbox).await.map_err(internal)? {
+    if writes && existing.is_some() && retired {
         return refuse(
             store,
             send,

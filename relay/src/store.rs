@@ -112,6 +112,15 @@ pub struct MailboxRecord {
     pub bytes: u64,
 }
 
+/// What the relay knows of a mailbox when a device opens a stream on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opening {
+    /// Its record, if it exists.
+    pub record: Option<MailboxRecord>,
+    /// Whether it was retired (its notebook moved to new keys).
+    pub retired: bool,
+}
+
 /// What an operator sees of a mailbox: never its content or who uses it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailboxInfo {
@@ -410,11 +419,14 @@ impl RelayStore {
         }
     }
 
-    /// Whether a mailbox was retired.
-    pub async fn retired(&self, id: &str) -> Result<bool, RelayStoreError> {
+    /// What a stream's `Open` needs to know of a mailbox (on PostgreSQL, one query).
+    pub async fn opening(&self, id: &str) -> Result<Opening, RelayStoreError> {
         match &self.backend {
-            Backend::Sled(p) => Ok(p.retired.get(id.as_bytes())?.is_some()),
-            Backend::Postgres(pg) => pg.retired(id).await,
+            Backend::Sled(p) => Ok(Opening {
+                record: p.mailbox(id)?,
+                retired: p.retired.get(id.as_bytes())?.is_some(),
+            }),
+            Backend::Postgres(pg) => pg.opening(id).await,
         }
     }
 

@@ -308,7 +308,9 @@ pub fn notebook_on_relay(
 
 /// Runs one request against `relay` over a connection of its own, as a client with a
 /// throwaway certificate would (pinned by the relay's fingerprint).
-fn on_relay<T>(
+/// Runs `request` on a connection of its own to `relay`, for tests that act as a device by
+/// hand.
+pub fn on_relay<T>(
     relay: &Relay,
     request: impl for<'c> FnOnce(
         &'c duet_core::net::relay_client::RelayClient,

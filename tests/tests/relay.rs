@@ -1166,6 +1166,79 @@ fn relay_fingerprint(data: &std::path::Path) -> String {
 }
 
 #[test]
+fn a_relay_on_postgres_refuses_wrong_tokens_pushes_to_retired_mailboxes_and_early_deletes() {
+    use duet_core::net::NetError;
+    use duet_core::wire::RelayRefusal;
+    let pg = duet_tests::Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start_with(
+        &dir.path().join("a"),
+        "127.0.0.1:0",
+        None,
+        &["--store", pg.url.as_str()],
+    );
+    let key = MailboxKey {
+        mailbox: "ab".repeat(16),
+        token: [5; 32],
+        team_token: None,
+    };
+    let stranger = MailboxKey {
+        token: [6; 32],
+        ..key.clone()
+    };
+    fn refusal<T: std::fmt::Debug>(r: Result<T, NetError>) -> RelayRefusal {
+        match r {
+            Err(NetError::RelayRefused { why, .. }) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        duet_tests::relay_push(&relay, &key, vec![1; 64]).expect("push"),
+        1
+    );
+    assert_eq!(
+        refusal(duet_tests::relay_push(&relay, &stranger, vec![2; 64])),
+        RelayRefusal::NoMailbox
+    );
+    assert_eq!(
+        refusal(duet_tests::relay_pull(&relay, &stranger)),
+        RelayRefusal::NoMailbox
+    );
+    let (k, s) = (key.clone(), stranger.clone());
+    let (early_delete, strangers_retire, retire) = duet_tests::on_relay(&relay, move |client| {
+        Box::pin(async move {
+            (
+                client.delete(&k).await,
+                client.retire(&s).await,
+                client.retire(&k).await,
+            )
+        })
+    });
+    assert_eq!(refusal(early_delete), RelayRefusal::BadRequest);
+    assert_eq!(refusal(strangers_retire), RelayRefusal::NoMailbox);
+    retire.expect("the member retires its mailbox");
+    assert_eq!(
+        refusal(duet_tests::relay_push(&relay, &key, vec![3; 64])),
+        RelayRefusal::Retired
+    );
+    assert_eq!(
+        duet_tests::relay_pull(&relay, &key)
+            .expect("a retired mailbox stays readable")
+            .len(),
+        1
+    );
+    let k = key.clone();
+    duet_tests::on_relay(&relay, move |client| {
+        Box::pin(async move { client.delete(&k).await })
+    })
+    .expect("a retired mailbox is deleted by its member");
+    assert_eq!(
+        refusal(duet_tests::relay_pull(&relay, &key)),
+        RelayRefusal::NoMailbox
+    );
+}
+
+#[test]
 fn two_relay_processes_on_one_postgres_deliver_live_and_survive_a_sigkill() {
     let pg = duet_tests::Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");

@@ -4,7 +4,8 @@
 //!
 //! Reports: connection setup (relay vs raw quinn), echo round trip (the floor), relay
 //! memory per idle connected device, durable pushes per second of 1 KB envelopes, and
-//! push-to-delivery latency to subscribed devices. Run a release build:
+//! push-to-delivery latency to subscribed devices (and, within it, the push's own wait for
+//! its durable acknowledgement). Run a release build:
 //! `cargo run --release -p duet-relay --bin duet-relay-load -- --devices 10000`.
 //!
 //! `--store URL` starts two relay processes on one PostgreSQL database instead of one on
@@ -426,17 +427,24 @@ async fn main() -> Result<()> {
         }
         v
     };
+    let acks = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut pushes = tokio::task::JoinSet::new();
     for (i, client) in push_clients.iter().enumerate() {
         let client = client.clone();
         let k = key(base + i);
+        let acks = acks.clone();
         pushes.spawn(async move {
             // Spread the starts so pushes do not all land in the same instant.
             tokio::time::sleep(Duration::from_millis((i % 200) as u64)).await;
             for _ in 0..10 {
                 let mut env = (epoch.elapsed().as_nanos() as u64).to_be_bytes().to_vec();
                 env.extend_from_slice(&[1u8; 1016]);
-                let _ = client.push(&k, env).await;
+                let sent = Instant::now();
+                if client.push(&k, env).await.is_ok() {
+                    if let Ok(mut a) = acks.lock() {
+                        a.push(sent.elapsed());
+                    }
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
@@ -451,6 +459,12 @@ async fn main() -> Result<()> {
         lat.len(),
         ms(percentile(&mut lat, 0.5)),
         ms(percentile(&mut lat, 0.99))
+    );
+    let mut acked = acks.lock().map(|a| a.clone()).unwrap_or_default();
+    println!(
+        "  of which push to durable acknowledgement: p50 {:.2} ms, p99 {:.2} ms",
+        ms(percentile(&mut acked, 0.5)),
+        ms(percentile(&mut acked, 0.99))
     );
     if let Some(pid) = pid {
         println!("relay RSS at the end: {} KiB", rss_kib(pid)?);
