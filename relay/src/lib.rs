@@ -7,6 +7,7 @@
 //!   commit
 //! - `server`: the QUIC server
 //! - `arrivals`: which subscribers a mailbox's growth wakes
+//! - `known`: mailboxes this process stored pushes for, so the next push skips a read
 //! - `metrics`: what it counts, as Prometheus series
 //! - `ops`: the operators' HTTP listener (metrics, health, status)
 //! - `retention`: deleting mailboxes idle past the configured days
@@ -17,6 +18,7 @@
 pub mod admin;
 pub mod arrivals;
 pub mod config;
+pub mod known;
 pub mod metrics;
 pub mod ops;
 pub mod postgres;

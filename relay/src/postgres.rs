@@ -17,8 +17,8 @@
 //! network, as its operators already do.
 
 use crate::store::{
-    accept_push, push_reply, BackupReport, MailboxInfo, MailboxRecord, Opening, RelayStoreError,
-    Reply, Write,
+    accept_push, push_reply, BackupReport, MailboxInfo, MailboxRecord, Opening, PushOutcome,
+    RelayStoreError, Reply, Write,
 };
 use duet_core::net::tls::TlsIdentity;
 use std::collections::{BTreeSet, HashMap};
@@ -417,8 +417,9 @@ pub async fn prepare(client: &Client) -> Result<Prepared, RelayStoreError> {
             .map_err(db)?,
         lock: client
             .prepare(
-                "SELECT id, verifier, head, floor, bytes FROM duet_relay_mailboxes \
-                 WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                "SELECT m.id, m.verifier, m.head, m.floor, m.bytes, \
+                 EXISTS (SELECT 1 FROM duet_relay_retired AS r WHERE r.id = m.id) \
+                 FROM duet_relay_mailboxes AS m WHERE m.id = ANY($1) ORDER BY m.id FOR UPDATE OF m",
             )
             .await
             .map_err(db)?,
@@ -508,9 +509,16 @@ async fn in_transaction(
         .collect();
     let id_list: Vec<String> = ids.into_iter().collect();
     let mut records: HashMap<String, MailboxRecord> = HashMap::new();
-    let lock = |rows: Vec<tokio_postgres::Row>, records: &mut HashMap<String, MailboxRecord>| {
+    // Mailboxes of the batch that were retired: pushes to them are refused.
+    let mut retired: BTreeSet<String> = BTreeSet::new();
+    let mut lock = |rows: Vec<tokio_postgres::Row>,
+                    records: &mut HashMap<String, MailboxRecord>| {
         for r in rows {
-            records.insert(r.get(0), record(r.get(1), r.get(2), r.get(3), r.get(4))?);
+            let id: String = r.get(0);
+            if r.get::<_, bool>(5) {
+                retired.insert(id.clone());
+            }
+            records.insert(id, record(r.get(1), r.get(2), r.get(3), r.get(4))?);
         }
         Ok::<(), RelayStoreError>(())
     };
@@ -528,7 +536,10 @@ async fn in_transaction(
     let mut seen = BTreeSet::new();
     for w in &batch {
         if let Write::Push {
-            mailbox, verifier, ..
+            mailbox,
+            verifier,
+            create: true,
+            ..
         } = w
         {
             if !records.contains_key(mailbox) && seen.insert(mailbox.clone()) {
@@ -554,12 +565,21 @@ async fn in_transaction(
                 arrived,
                 mailbox,
                 verifier,
+                create,
                 envelope,
                 quota,
                 reply,
             } => {
+                if retired.contains(&mailbox) {
+                    let _ = reply.send(Ok(PushOutcome::Retired));
+                    continue;
+                }
                 let Some(record) = records.get_mut(&mailbox) else {
-                    let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
+                    let _ = reply.send(if create {
+                        Err(RelayStoreError::Corrupt("no mailbox".into()))
+                    } else {
+                        Ok(PushOutcome::Gone { envelope })
+                    });
                     continue;
                 };
                 let size = envelope.len();
@@ -614,6 +634,7 @@ async fn in_transaction(
                 inserts.retain(|(m, _, _)| *m != mailbox);
                 changed.remove(&mailbox);
                 let existed = records.remove(&mailbox).is_some();
+                retired.remove(&mailbox);
                 tx.execute("DELETE FROM duet_relay_log WHERE mailbox = $1", &[&mailbox])
                     .await
                     .map_err(db)?;
@@ -637,6 +658,7 @@ async fn in_transaction(
                 )
                 .await
                 .map_err(db)?;
+                retired.insert(mailbox);
                 replies.push(Box::new(move |r| {
                     let _ = reply.send(r.map_err(RelayStoreError::Database));
                 }));

@@ -78,6 +78,7 @@ mod tests {
                 arrived: std::time::Instant::now(),
                 mailbox: mailbox.to_owned(),
                 verifier: [7; 32],
+                create: true,
                 envelope: vec![1; 100],
                 quota: u64::MAX,
                 reply,

@@ -344,36 +344,18 @@ async fn stream(
         return refuse(store, send, RelayRefusal::BadRequest, "not a mailbox id").await;
     }
     // The token is checked before the request's body is read: a stranger's body is never
-    // read, and a member's is bounded by the envelope limit.
+    // read, and a member's is bounded by the envelope limit. A mailbox this process stored a
+    // push in under the same token counts as checked: a push to it goes straight to the
+    // writer, which checks it again under the mailbox's lock (on PostgreSQL the read here is
+    // a round trip to the database for every push).
     let verifier = token_verifier(&token);
-    let Opening {
-        record: existing,
-        retired,
-    } = store.opening(&mailbox).await.map_err(internal)?;
-    let no_mailbox = "no such mailbox, or the token does not open it";
-    match existing {
-        Some(m) if m.verifier != verifier => {
-            return refuse(store, send, RelayRefusal::NoMailbox, no_mailbox).await;
+    let team_token = team_token.as_deref();
+    let mut opening = None;
+    if !store.known.knows(&mailbox, &verifier) {
+        match admit(store, config, &mailbox, &verifier, create, team_token).await? {
+            Ok(o) => opening = Some(o),
+            Err((why, message)) => return refuse(store, send, why, message).await,
         }
-        None if !create => {
-            return refuse(store, send, RelayRefusal::NoMailbox, no_mailbox).await;
-        }
-        None if config.require_team_token => {
-            let ok = match &team_token {
-                Some(t) => store.team_token_valid(t).await.map_err(internal)?,
-                None => false,
-            };
-            if !ok {
-                return refuse(
-                    store,
-                    send,
-                    RelayRefusal::TeamTokenRequired,
-                    "this relay requires a team token to create a notebook's mailbox (ask its operator: duet-relay token new)",
-                )
-                .await;
-            }
-        }
-        _ => {}
     }
     let limit = config
         .max_envelope_bytes
@@ -392,9 +374,37 @@ async fn stream(
         }
         Err(e) => return Err(e),
     };
-    if existing.is_none() && !matches!(request, RelayRequest::Push { .. }) {
-        // Only a first push creates a mailbox.
-        return refuse(store, send, RelayRefusal::NoMailbox, no_mailbox).await;
+    if opening.is_none() && !matches!(request, RelayRequest::Push { .. }) {
+        match admit(store, config, &mailbox, &verifier, create, team_token).await? {
+            Ok(o) => opening = Some(o),
+            Err((why, message)) => return refuse(store, send, why, message).await,
+        }
+    }
+    let writes = matches!(
+        request,
+        RelayRequest::Push { .. } | RelayRequest::Compact { .. }
+    );
+    if let Some(Opening {
+        record: existing,
+        retired,
+    }) = opening
+    {
+        if existing.is_none() && !matches!(request, RelayRequest::Push { .. }) {
+            // Only a first push creates a mailbox.
+            return refuse(store, send, RelayRefusal::NoMailbox, NO_MAILBOX).await;
+        }
+        if matches!(request, RelayRequest::Delete) && !retired {
+            return refuse(
+                store,
+                send,
+                RelayRefusal::BadRequest,
+                "only a retired mailbox can be deleted by its members",
+            )
+            .await;
+        }
+        if writes && existing.is_some() && retired {
+            return refuse(store, send, RelayRefusal::Retired, RETIRED).await;
+        }
     }
     if let RelayRequest::Push { envelope } | RelayRequest::Compact { envelope, .. } = &request {
         if envelope.len() > config.max_envelope_bytes {
@@ -406,28 +416,6 @@ async fn stream(
             )
             .await;
         }
-    }
-    if matches!(request, RelayRequest::Delete) && !retired {
-        return refuse(
-            store,
-            send,
-            RelayRefusal::BadRequest,
-            "only a retired mailbox can be deleted by its members",
-        )
-        .await;
-    }
-    let writes = matches!(
-        request,
-        RelayRequest::Push { .. } | RelayRequest::Compact { .. }
-    );
-    if writes && existing.is_some() && retired {
-        return refuse(
-            store,
-            send,
-            RelayRefusal::Retired,
-            "this mailbox was retired: its notebook moved to new keys (a device was removed); a device still a member finds them by syncing",
-        )
-        .await;
     }
     if matches!(request, RelayRequest::Push { .. }) && config.max_store_bytes > 0 {
         let held = store.bytes_on_disk().await.map_err(internal)?;
@@ -448,29 +436,41 @@ async fn stream(
     }
     match request {
         RelayRequest::Push { envelope } => {
-            let (tx, rx) = oneshot::channel();
-            store
-                .write(Write::Push {
-                    arrived: Instant::now(),
-                    mailbox,
-                    verifier,
-                    envelope,
-                    quota: config.mailbox_quota_bytes,
-                    reply: tx,
-                })
-                .await
-                .map_err(internal)?;
-            let reply = match rx.await {
-                Ok(Ok(PushOutcome::Stored(seq))) => RelayReply::Pushed { seq },
-                Ok(Ok(PushOutcome::OverQuota)) => RelayReply::Refused {
+            let checked = opening.is_some();
+            let mut outcome = push(store, config, &mailbox, verifier, envelope, checked).await?;
+            if let Some(PushOutcome::Gone { envelope }) = outcome {
+                // The mailbox this process knew was deleted since: check the push as one
+                // that creates it.
+                store.known.forget(&mailbox);
+                if let Err((why, message)) =
+                    admit(store, config, &mailbox, &verifier, create, team_token).await?
+                {
+                    return refuse(store, send, why, message).await;
+                }
+                outcome = push(store, config, &mailbox, verifier, envelope, true).await?;
+            }
+            let reply = match outcome {
+                Some(PushOutcome::Stored(seq)) => {
+                    store.known.learn(&mailbox, verifier);
+                    RelayReply::Pushed { seq }
+                }
+                Some(PushOutcome::OverQuota) => RelayReply::Refused {
                     why: RelayRefusal::QuotaExceeded,
                     message: "the mailbox is over its quota; a member device can compact it".into(),
                 },
-                Ok(Ok(PushOutcome::WrongToken)) => RelayReply::Refused {
-                    why: RelayRefusal::NoMailbox,
-                    message: no_mailbox.into(),
+                // Gone after a checked push: the mailbox was deleted again meanwhile.
+                Some(PushOutcome::WrongToken | PushOutcome::Gone { .. }) => {
+                    store.known.forget(&mailbox);
+                    RelayReply::Refused {
+                        why: RelayRefusal::NoMailbox,
+                        message: NO_MAILBOX.into(),
+                    }
+                }
+                Some(PushOutcome::Retired) => RelayReply::Refused {
+                    why: RelayRefusal::Retired,
+                    message: RETIRED.into(),
                 },
-                _ => RelayReply::Refused {
+                None => RelayReply::Refused {
                     why: RelayRefusal::Unavailable,
                     message: "the relay could not store it; retry".into(),
                 },
@@ -536,11 +536,17 @@ async fn stream(
         RelayRequest::Delete => {
             let (tx, rx) = oneshot::channel();
             store
-                .write(Write::Delete { mailbox, reply: tx })
+                .write(Write::Delete {
+                    mailbox: mailbox.clone(),
+                    reply: tx,
+                })
                 .await
                 .map_err(internal)?;
             let reply = match rx.await {
-                Ok(Ok(_)) => RelayReply::Deleted,
+                Ok(Ok(_)) => {
+                    store.known.forget(&mailbox);
+                    RelayReply::Deleted
+                }
                 _ => RelayReply::Refused {
                     why: RelayRefusal::Unavailable,
                     message: "the relay could not delete the mailbox; retry".into(),
@@ -554,6 +560,75 @@ async fn stream(
     }
     let _ = send.finish();
     Ok(())
+}
+
+/// A refusal and what the device is told.
+type Refusal = (RelayRefusal, &'static str);
+
+/// Refused: the mailbox does not exist, or the token does not open it (one answer for
+/// both, so a stranger learns nothing of which mailboxes exist).
+const NO_MAILBOX: &str = "no such mailbox, or the token does not open it";
+/// Refused: a write to a retired mailbox.
+const RETIRED: &str = "this mailbox was retired: its notebook moved to new keys (a device was removed); a device still a member finds them by syncing";
+
+/// Reads what the store holds of a stream's mailbox and checks the stream against it: the
+/// token must open an existing mailbox, and a stream that creates one must be allowed to
+/// (and bring a valid team token when the relay requires one).
+async fn admit(
+    store: &RelayStore,
+    config: &RelayConfig,
+    mailbox: &str,
+    verifier: &[u8; 32],
+    create: bool,
+    team_token: Option<&str>,
+) -> Result<Result<Opening, Refusal>, WireError> {
+    let opening = store.opening(mailbox).await.map_err(internal)?;
+    match opening.record {
+        Some(m) if m.verifier != *verifier => {
+            return Ok(Err((RelayRefusal::NoMailbox, NO_MAILBOX)))
+        }
+        None if !create => return Ok(Err((RelayRefusal::NoMailbox, NO_MAILBOX))),
+        None if config.require_team_token => {
+            let valid = match team_token {
+                Some(t) => store.team_token_valid(t).await.map_err(internal)?,
+                None => false,
+            };
+            if !valid {
+                return Ok(Err((
+                    RelayRefusal::TeamTokenRequired,
+                    "this relay requires a team token to create a notebook's mailbox (ask its operator: duet-relay token new)",
+                )));
+            }
+        }
+        _ => {}
+    }
+    Ok(Ok(opening))
+}
+
+/// Queues a push for the writer and waits until its batch is durable. `None`: the store
+/// could not take it.
+async fn push(
+    store: &RelayStore,
+    config: &RelayConfig,
+    mailbox: &str,
+    verifier: [u8; 32],
+    envelope: Vec<u8>,
+    create: bool,
+) -> Result<Option<PushOutcome>, WireError> {
+    let (tx, rx) = oneshot::channel();
+    store
+        .write(Write::Push {
+            arrived: Instant::now(),
+            mailbox: mailbox.to_owned(),
+            verifier,
+            create,
+            envelope,
+            quota: config.mailbox_quota_bytes,
+            reply: tx,
+        })
+        .await
+        .map_err(internal)?;
+    Ok(rx.await.ok().and_then(Result::ok))
 }
 
 async fn read_request(

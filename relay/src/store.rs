@@ -11,6 +11,7 @@
 //! configured days is deleted whole, through the same writer.
 
 use crate::arrivals::Arrivals;
+use crate::known::KnownMailboxes;
 use crate::metrics::RelayMetrics;
 use duet_core::store::{Engine, SledEngine, StoreError, TreeName};
 use serde::{Deserialize, Serialize};
@@ -162,6 +163,9 @@ pub enum Write {
         mailbox: String,
         /// Verifier to create it with.
         verifier: [u8; 32],
+        /// Whether the push may create the mailbox: false when the server let it through
+        /// because the process knew the mailbox, without checking who may create one.
+        create: bool,
         /// The envelope.
         envelope: Vec<u8>,
         /// Quota to enforce.
@@ -205,7 +209,7 @@ pub enum Write {
 }
 
 /// The result of a push.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushOutcome {
     /// Stored durably under this sequence number.
     Stored(u64),
@@ -213,6 +217,14 @@ pub enum PushOutcome {
     OverQuota,
     /// Refused: another token created the mailbox first.
     WrongToken,
+    /// Refused: the mailbox was retired.
+    Retired,
+    /// Not stored: the mailbox does not exist and the push may not create it. The envelope
+    /// comes back for the server to check the push as one that creates it.
+    Gone {
+        /// The push's envelope.
+        envelope: Vec<u8>,
+    },
 }
 
 /// The relay's store, shared by every connection: on sled (embedded, the default) or on
@@ -228,6 +240,8 @@ pub struct RelayStore {
     /// (mailbox, new durable head) after every flush or commit, this process's and, on
     /// PostgreSQL, every other process's.
     pub arrivals: Arc<Arrivals>,
+    /// Mailboxes this process stored pushes for.
+    pub known: KnownMailboxes,
     /// The store's size as last measured, and when.
     disk: Mutex<(u64, Option<std::time::Instant>)>,
     /// When each mailbox's last write was last recorded (sled): it is recorded again only
@@ -318,6 +332,7 @@ impl RelayStore {
             durable: Mutex::new(HashMap::new()),
             writes,
             arrivals: Arc::new(Arrivals::default()),
+            known: KnownMailboxes::default(),
             disk: Mutex::new((0, None)),
             activity_seen: Mutex::new(HashMap::new()),
         });
@@ -898,20 +913,32 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                 arrived,
                 mailbox,
                 verifier,
+                create,
                 envelope,
                 quota,
                 reply,
             } => {
+                if p.retired.get(mailbox.as_bytes()).ok().flatten().is_some() {
+                    let _ = reply.send(Ok(PushOutcome::Retired));
+                    continue;
+                }
                 let record = match records.get(&mailbox).copied() {
                     Some(r) => Some(r),
                     None => p.mailbox(&mailbox).ok().flatten(),
                 };
-                let mut record = record.unwrap_or(MailboxRecord {
-                    verifier,
-                    head: 0,
-                    floor: 0,
-                    bytes: 0,
-                });
+                let mut record = match record {
+                    Some(record) => record,
+                    None if create => MailboxRecord {
+                        verifier,
+                        head: 0,
+                        floor: 0,
+                        bytes: 0,
+                    },
+                    None => {
+                        let _ = reply.send(Ok(PushOutcome::Gone { envelope }));
+                        continue;
+                    }
+                };
                 let size = envelope.len();
                 let seq = match accept_push(&mut record, &verifier, size, quota) {
                     Ok(seq) => seq,

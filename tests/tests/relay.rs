@@ -1236,6 +1236,11 @@ fn a_relay_on_postgres_refuses_wrong_tokens_pushes_to_retired_mailboxes_and_earl
         refusal(duet_tests::relay_pull(&relay, &key)),
         RelayRefusal::NoMailbox
     );
+    // The relay knew the mailbox from its pushes; a push after the delete makes it anew.
+    assert_eq!(
+        duet_tests::relay_push(&relay, &key, vec![4; 64]).expect("push after the delete"),
+        1
+    );
 }
 
 #[test]
