@@ -122,7 +122,11 @@ fn start_relay(store: Option<&str>) -> Result<RelayProcess> {
         .with_context(|| format!("starting {}", bin.display()))?;
     let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
     let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    let mut lines = std::io::BufReader::new(stdout);
+    lines.read_line(&mut line)?;
+    // Whatever the relay prints next (its metrics address, when set) is read and dropped:
+    // a write to a closed pipe would end it.
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
     let addr = line
         .split_whitespace()
         .nth(3)
