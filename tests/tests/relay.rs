@@ -1166,15 +1166,21 @@ fn relay_fingerprint(data: &std::path::Path) -> String {
 }
 
 #[test]
-fn a_relay_on_postgres_refuses_wrong_tokens_pushes_to_retired_mailboxes_and_early_deletes() {
+fn a_relay_on_postgres_refuses_wrong_tokens_full_and_retired_mailboxes_and_early_deletes() {
     use duet_core::net::NetError;
     use duet_core::wire::RelayRefusal;
     let pg = duet_tests::Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        "require_team_token = false\nmailbox_quota_bytes = 200\n",
+    )
+    .expect("config");
     let relay = Relay::start_with(
         &dir.path().join("a"),
         "127.0.0.1:0",
-        None,
+        Some(&config),
         &["--store", pg.url.as_str()],
     );
     let key = MailboxKey {
@@ -1195,6 +1201,16 @@ fn a_relay_on_postgres_refuses_wrong_tokens_pushes_to_retired_mailboxes_and_earl
     assert_eq!(
         duet_tests::relay_push(&relay, &key, vec![1; 64]).expect("push"),
         1
+    );
+    // The second push goes straight to the writer (the relay knows the mailbox now), which
+    // checks the quota itself.
+    assert_eq!(
+        duet_tests::relay_push(&relay, &key, vec![1; 100]).expect("push within the quota"),
+        2
+    );
+    assert_eq!(
+        refusal(duet_tests::relay_push(&relay, &key, vec![1; 64])),
+        RelayRefusal::QuotaExceeded
     );
     assert_eq!(
         refusal(duet_tests::relay_push(&relay, &stranger, vec![2; 64])),
@@ -1225,7 +1241,7 @@ fn a_relay_on_postgres_refuses_wrong_tokens_pushes_to_retired_mailboxes_and_earl
         duet_tests::relay_pull(&relay, &key)
             .expect("a retired mailbox stays readable")
             .len(),
-        1
+        2
     );
     let k = key.clone();
     duet_tests::on_relay(&relay, move |client| {
