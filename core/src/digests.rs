@@ -109,7 +109,7 @@ impl<T> Digests<T> {
 /// meeting's stored version are read again and the record rewritten (made durable with
 /// the notebook's next cache flush). The record stays decoded in the notebook, so a node
 /// reads it once, not on every view.
-pub(crate) fn digests<'a, T: PerMeeting>(
+pub(crate) fn per_meeting<'a, T: PerMeeting>(
     store: &Store,
     nb: &mut Notebook,
     meetings: impl IntoIterator<Item = &'a str>,

@@ -123,7 +123,7 @@ pub(super) fn open_commitments(
     let open = nb.open_commitment_list(store)?;
     // From the notebook's kept digests: open commitments made over years of meetings cost
     // one read and a scan of versions, and load no document.
-    let digests = crate::digests::digests::<crate::digests::Digest>(
+    let digests = crate::digests::per_meeting::<crate::digests::Digest>(
         store,
         nb,
         open.iter().map(|(_, m)| m.as_str()),

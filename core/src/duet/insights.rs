@@ -99,7 +99,7 @@ impl Duet {
             }
         }
         let past = index.meetings.iter().filter(|m| !m.status.is_upcoming());
-        let kept = crate::digests::digests::<MeetingText>(
+        let kept = crate::digests::per_meeting::<MeetingText>(
             &self.store,
             &mut nb,
             past.map(|m| m.id.as_str()),

@@ -459,6 +459,13 @@ mod tests {
         (dir, ana)
     }
 
+    /// The notebook a grant's secret opens.
+    fn granted_notebook(grant: &Grant) -> String {
+        crate::crypto::NotebookSecret::from_bytes(&grant.secret)
+            .expect("the grant holds a notebook secret")
+            .notebook_id()
+    }
+
     #[test]
     fn an_invite_is_used_once_and_a_revoked_or_expired_one_is_refused() {
         let (_dir, ana) = ana();
@@ -479,12 +486,7 @@ mod tests {
         assert_eq!(grant.title, "Ana / Bo");
         // A notebook made now has its relay mailbox bound to the relay, and says so.
         assert!(grant.relay_bound);
-        assert_eq!(
-            crate::crypto::NotebookSecret::from_bytes(&grant.secret)
-                .expect("secret")
-                .notebook_id(),
-            parsed.notebook
-        );
+        assert_eq!(granted_notebook(&grant), parsed.notebook);
         assert_eq!(redeem("stranger", proof), Err(Refusal::Used));
 
         let second = ana
@@ -533,11 +535,6 @@ mod tests {
             .expect("redeem")
             .expect("granted");
         assert!(grant.relay_bound);
-        assert_eq!(
-            crate::crypto::NotebookSecret::from_bytes(&grant.secret)
-                .expect("secret")
-                .notebook_id(),
-            link.notebook
-        );
+        assert_eq!(granted_notebook(&grant), link.notebook);
     }
 }

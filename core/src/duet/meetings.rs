@@ -184,7 +184,7 @@ impl Duet {
     pub fn takeaways(&self) -> Result<Vec<(MeetingSummary, String)>, DuetError> {
         let mut nb = self.load()?;
         let index = nb.index_view(&self.store)?;
-        let digests = crate::digests::digests::<crate::digests::Digest>(
+        let digests = crate::digests::per_meeting::<crate::digests::Digest>(
             &self.store,
             &mut nb,
             index.meetings.iter().map(|m| m.id.as_str()),
@@ -222,7 +222,7 @@ impl Duet {
         // One scan checks every meeting's kept view (and is reused until the next flush).
         nb.doc_versions(&self.store)?;
         let light = index.meetings.iter().filter(|m| !full(m));
-        let digests = crate::digests::digests::<crate::digests::Digest>(
+        let digests = crate::digests::per_meeting::<crate::digests::Digest>(
             &self.store,
             &mut nb,
             light.map(|m| m.id.as_str()),
