@@ -918,9 +918,17 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                 quota,
                 reply,
             } => {
-                if p.retired.get(mailbox.as_bytes()).ok().flatten().is_some() {
-                    let _ = reply.send(Ok(PushOutcome::Retired));
-                    continue;
+                match p.retired.get(mailbox.as_bytes()) {
+                    Ok(None) => {}
+                    Ok(Some(_)) => {
+                        let _ = reply.send(Ok(PushOutcome::Retired));
+                        continue;
+                    }
+                    // Not known to be live: refused, and the device pushes again later.
+                    Err(e) => {
+                        let _ = reply.send(Err(RelayStoreError::Sled(e)));
+                        continue;
+                    }
                 }
                 let record = match records.get(&mailbox).copied() {
                     Some(r) => Some(r),
