@@ -11,6 +11,9 @@
 //!   it grew; PostgreSQL delivers them at commit to every relay process that `LISTEN`s, and
 //!   each wakes its own subscribers. A process that loses its listening connection
 //!   reconnects with backoff (subscribers then catch up on their next page).
+//! - Lost connections (a database restart, a failover) are opened again: the writer's before
+//!   its next batch, a reading connection when it is next used. The request that met the
+//!   loss is refused, and the device tries again.
 //!
 //! Readers see only committed rows, so a device never reads an entry a crash could take
 //! back. Connections are plain TCP (or a Unix socket): keep the database on a private
@@ -23,7 +26,7 @@ use crate::store::{
 use duet_core::net::tls::TlsIdentity;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
@@ -65,7 +68,7 @@ CREATE TABLE IF NOT EXISTS duet_relay_tokens (
 /// A store on PostgreSQL: reading connections; the writer and the listener own theirs.
 pub struct PgStore {
     url: String,
-    readers: Vec<Reader>,
+    readers: Vec<std::sync::Mutex<Arc<Reader>>>,
     next: AtomicUsize,
 }
 
@@ -75,6 +78,40 @@ struct Reader {
     mailbox: tokio_postgres::Statement,
     opening: tokio_postgres::Statement,
     page: tokio_postgres::Statement,
+}
+
+impl Reader {
+    /// Opens a reading connection and prepares its statements.
+    async fn open(url: &str) -> Result<Reader, RelayStoreError> {
+        let client = connect(url).await?;
+        let mailbox = client
+            .prepare("SELECT verifier, head, floor, bytes FROM duet_relay_mailboxes WHERE id = $1")
+            .await
+            .map_err(db)?;
+        // One row always: the mailbox's columns (NULL when it does not exist) and whether
+        // it was retired, in one round trip for every stream a device opens.
+        let opening = client
+            .prepare(
+                "SELECT m.verifier, m.head, m.floor, m.bytes, \
+                 EXISTS (SELECT 1 FROM duet_relay_retired WHERE id = $1) \
+                 FROM (SELECT 1) AS one LEFT JOIN duet_relay_mailboxes AS m ON m.id = $1",
+            )
+            .await
+            .map_err(db)?;
+        let page = client
+            .prepare(
+                "SELECT seq, envelope FROM duet_relay_log WHERE mailbox = $1 AND seq > $2 \
+                 ORDER BY seq LIMIT $3",
+            )
+            .await
+            .map_err(db)?;
+        Ok(Reader {
+            client,
+            mailbox,
+            opening,
+            page,
+        })
+    }
 }
 
 fn db(e: tokio_postgres::Error) -> RelayStoreError {
@@ -110,36 +147,7 @@ impl PgStore {
         tx.commit().await.map_err(db)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            let client = connect(url).await?;
-            let mailbox = client
-                .prepare(
-                    "SELECT verifier, head, floor, bytes FROM duet_relay_mailboxes WHERE id = $1",
-                )
-                .await
-                .map_err(db)?;
-            // One row always: the mailbox's columns (NULL when it does not exist) and
-            // whether it was retired, in one round trip for every stream a device opens.
-            let opening = client
-                .prepare(
-                    "SELECT m.verifier, m.head, m.floor, m.bytes, \
-                     EXISTS (SELECT 1 FROM duet_relay_retired WHERE id = $1) \
-                     FROM (SELECT 1) AS one LEFT JOIN duet_relay_mailboxes AS m ON m.id = $1",
-                )
-                .await
-                .map_err(db)?;
-            let page = client
-                .prepare(
-                    "SELECT seq, envelope FROM duet_relay_log WHERE mailbox = $1 AND seq > $2 \
-                     ORDER BY seq LIMIT $3",
-                )
-                .await
-                .map_err(db)?;
-            readers.push(Reader {
-                client,
-                mailbox,
-                opening,
-                page,
-            });
+            readers.push(std::sync::Mutex::new(Arc::new(Reader::open(url).await?)));
         }
         Ok((
             PgStore {
@@ -151,20 +159,27 @@ impl PgStore {
         ))
     }
 
-    fn next_reader(&self) -> &Reader {
+    /// The next reading connection, opened again first if it was lost (a database restart
+    /// or a failover ends every connection; the writer and the listener reopen theirs too).
+    async fn next_reader(&self) -> Result<Arc<Reader>, RelayStoreError> {
         let at = self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        &self.readers[at]
-    }
-
-    fn reader(&self) -> &Client {
-        &self.next_reader().client
+        let slot = &self.readers[at];
+        let current = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if !current.client.is_closed() {
+            return Ok(current);
+        }
+        let reopened = Arc::new(Reader::open(&self.url).await?);
+        tracing::info!("a lost reading connection to the database was opened again");
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = reopened.clone();
+        Ok(reopened)
     }
 
     /// The relay's identity, made once for every process of the database.
     pub async fn identity(&self) -> Result<TlsIdentity, RelayStoreError> {
         let made = TlsIdentity::generate()
             .map_err(|e| RelayStoreError::Corrupt(format!("making the relay certificate: {e}")))?;
-        let client = self.reader();
+        let reader = self.next_reader().await?;
+        let client = &reader.client;
         client
             .execute(
                 "INSERT INTO duet_relay_meta (key, value) VALUES ('tls_cert', $1), ('tls_key', $2) ON CONFLICT (key) DO NOTHING",
@@ -193,7 +208,7 @@ impl PgStore {
 
     /// A mailbox's record.
     pub async fn mailbox(&self, id: &str) -> Result<Option<MailboxRecord>, RelayStoreError> {
-        let reader = self.next_reader();
+        let reader = self.next_reader().await?;
         let row = reader
             .client
             .query_opt(&reader.mailbox, &[&id])
@@ -206,7 +221,7 @@ impl PgStore {
     /// What a stream's `Open` needs to know of a mailbox: its record and whether it was
     /// retired.
     pub async fn opening(&self, id: &str) -> Result<Opening, RelayStoreError> {
-        let reader = self.next_reader();
+        let reader = self.next_reader().await?;
         let row = reader
             .client
             .query_one(&reader.opening, &[&id])
@@ -229,7 +244,7 @@ impl PgStore {
         after: u64,
         max_bytes: usize,
     ) -> Result<(crate::store::Entries, bool), RelayStoreError> {
-        let reader = self.next_reader();
+        let reader = self.next_reader().await?;
         let rows = reader
             .client
             .query(&reader.page, &[&id, &to_i64(after), &PAGE_ROWS])
@@ -253,7 +268,9 @@ impl PgStore {
     pub async fn team_token_valid(&self, token: &str) -> Result<bool, RelayStoreError> {
         let hash = blake3::hash(token.as_bytes()).as_bytes().to_vec();
         Ok(self
-            .reader()
+            .next_reader()
+            .await?
+            .client
             .query_opt("SELECT 1 FROM duet_relay_tokens WHERE hash = $1", &[&hash])
             .await
             .map_err(db)?
@@ -263,7 +280,9 @@ impl PgStore {
     /// Issues a team token; only its hash is kept.
     pub async fn new_team_token(&self, label: &str, token: &str) -> Result<(), RelayStoreError> {
         let hash = blake3::hash(token.as_bytes()).as_bytes().to_vec();
-        self.reader()
+        self.next_reader()
+            .await?
+            .client
             .execute(
                 "INSERT INTO duet_relay_tokens (hash, label) VALUES ($1, $2)",
                 &[&hash, &label],
@@ -276,7 +295,9 @@ impl PgStore {
     /// Mailboxes held, and the bytes of their envelopes.
     pub async fn totals(&self) -> Result<(u64, u64), RelayStoreError> {
         let row = self
-            .reader()
+            .next_reader()
+            .await?
+            .client
             .query_one(
                 "SELECT count(*), coalesce(sum(bytes), 0)::bigint FROM duet_relay_mailboxes",
                 &[],
@@ -289,7 +310,9 @@ impl PgStore {
     /// Every mailbox, as operators see them.
     pub async fn mailbox_list(&self) -> Result<Vec<MailboxInfo>, RelayStoreError> {
         let rows = self
-            .reader()
+            .next_reader()
+            .await?
+            .client
             .query(
                 "SELECT id, bytes, head, floor, (extract(epoch FROM last_write) * 1000)::bigint FROM duet_relay_mailboxes ORDER BY id",
                 &[],
@@ -313,7 +336,9 @@ impl PgStore {
     /// Mailboxes with no write since `before` (Unix milliseconds).
     pub async fn idle_since(&self, before: i64) -> Result<Vec<String>, RelayStoreError> {
         let rows = self
-            .reader()
+            .next_reader()
+            .await?
+            .client
             .query(
                 "SELECT id FROM duet_relay_mailboxes WHERE last_write < to_timestamp($1::bigint / 1000.0)",
                 &[&before],

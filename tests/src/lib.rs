@@ -715,6 +715,16 @@ impl Postgres {
         );
         pg
     }
+
+    /// Runs one SQL statement in the test's database with `psql`; returns its output.
+    pub fn sql(&self, statement: &str) -> String {
+        let out = Command::new("psql")
+            .args(["-X", "-At", "-d", &self.url, "-c", statement])
+            .output()
+            .expect("psql runs");
+        assert!(out.status.success(), "{statement}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }
 
 /// Whether this process runs as root (uid 0), read from /proc without unsafe code.

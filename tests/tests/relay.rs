@@ -1260,6 +1260,59 @@ fn a_relay_on_postgres_refuses_wrong_tokens_full_and_retired_mailboxes_and_early
 }
 
 #[test]
+fn a_relay_on_postgres_carries_on_after_the_database_cuts_its_connections() {
+    let pg = duet_tests::Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start_with(
+        &dir.path().join("a"),
+        "127.0.0.1:0",
+        None,
+        &["--store", pg.url.as_str()],
+    );
+    let key = MailboxKey {
+        mailbox: "cd".repeat(16),
+        token: [7; 32],
+        team_token: None,
+    };
+    assert_eq!(
+        duet_tests::relay_push(&relay, &key, vec![1; 64]).expect("push"),
+        1
+    );
+    // As a database restart or a failover would: every connection of the relay ends.
+    let cut = pg.sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = 'duet' AND pid <> pg_backend_pid()",
+    );
+    assert_ne!(cut.trim(), "0", "the relay's connections were found");
+    // A request that meets a lost connection is refused; the relay opens it again, and
+    // the device's next try goes through (pushes through the writer, pulls through the
+    // reading connections).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let pushed = loop {
+        match duet_tests::relay_push(&relay, &key, vec![2; 64]) {
+            Ok(seq) => break seq,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "pushes never went through again: {e}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(pushed, 2);
+    let pulled = loop {
+        match duet_tests::relay_pull(&relay, &key) {
+            Ok(entries) => break entries,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "reads never went through again: {e}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(pulled.len(), 2);
+}
+
+#[test]
 fn two_relay_processes_on_one_postgres_deliver_live_and_survive_a_sigkill() {
     let pg = duet_tests::Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
