@@ -1,5 +1,6 @@
 //! The operators' HTTP listener (`--metrics ADDR`): `/metrics` (Prometheus text format),
-//! `/healthz` (the process answers), `/readyz` (it serves QUIC and its store takes writes),
+//! `/healthz` (the process answers), `/readyz` (it serves QUIC and its store takes writes:
+//! on PostgreSQL, the database answers),
 //! `/status` (the same figures as JSON, read by `duet-relay status`) and `/mailboxes`
 //! (ids, sizes and last writes, read by `duet-relay mailbox list`). Nothing here changes
 //! anything: deleting a mailbox is done on the data directory with the relay stopped.
@@ -70,8 +71,8 @@ pub struct OpsState {
 }
 
 impl OpsState {
-    fn ready(&self) -> bool {
-        self.metrics.serving() && self.store.accepting_writes()
+    async fn ready(&self) -> bool {
+        self.metrics.serving() && self.store.accepting_writes() && self.store.reachable().await
     }
 
     async fn status(&self) -> Status {
@@ -80,7 +81,7 @@ impl OpsState {
             uptime_secs: self.metrics.uptime_secs(),
             listen: self.listen.to_string(),
             fingerprint: self.fingerprint.clone(),
-            ready: self.ready(),
+            ready: self.ready().await,
             open: self.open,
             backend: self.store.backend_name().to_owned(),
             connections: self.metrics.connections.get(),
@@ -148,8 +149,13 @@ async fn answer(mut stream: TcpStream, state: &OpsState) -> std::io::Result<()> 
             .await
         }
         "/healthz" => respond(&mut stream, 200, "text/plain", "ok\n").await,
-        "/readyz" if state.ready() => respond(&mut stream, 200, "text/plain", "ready\n").await,
-        "/readyz" => respond(&mut stream, 503, "text/plain", "not ready\n").await,
+        "/readyz" => {
+            if state.ready().await {
+                respond(&mut stream, 200, "text/plain", "ready\n").await
+            } else {
+                respond(&mut stream, 503, "text/plain", "not ready\n").await
+            }
+        }
         "/mailboxes" => {
             let list = state.store.mailbox_list().await.unwrap_or_default();
             let body = serde_json::to_string(&list).unwrap_or_default();

@@ -34,6 +34,8 @@ use tokio_postgres::{AsyncMessage, Client, NoTls};
 pub const CHANNEL: &str = "duet_relay_arrivals";
 /// Connections for reads (tokio-postgres pipelines queries on each).
 const READERS: usize = 4;
+/// How long a readiness check waits for the database to answer.
+pub const REACHABLE_WITHIN: Duration = Duration::from_secs(2);
 /// Entries read per page query before the byte cap applies.
 const PAGE_ROWS: i64 = 512;
 /// Longest wait between attempts to listen again after the connection was lost.
@@ -172,6 +174,19 @@ impl PgStore {
         tracing::info!("a lost reading connection to the database was opened again");
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = reopened.clone();
         Ok(reopened)
+    }
+
+    /// Whether the database answers a query within [`REACHABLE_WITHIN`] (through a reading
+    /// connection, opened again if it was lost).
+    pub async fn reachable(&self) -> bool {
+        let check = async {
+            let reader = self.next_reader().await?;
+            reader.client.simple_query("SELECT 1").await.map_err(db)
+        };
+        matches!(
+            tokio::time::timeout(REACHABLE_WITHIN, check).await,
+            Ok(Ok(_))
+        )
     }
 
     /// The relay's identity, made once for every process of the database.

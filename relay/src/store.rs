@@ -380,6 +380,15 @@ impl RelayStore {
         !self.writes.is_closed()
     }
 
+    /// Whether the store's backing answers: always on sled; on PostgreSQL, whether the
+    /// database answers a query within [`crate::postgres::REACHABLE_WITHIN`].
+    pub async fn reachable(&self) -> bool {
+        match &self.backend {
+            Backend::Sled(_) => true,
+            Backend::Postgres(pg) => pg.reachable().await,
+        }
+    }
+
     /// How many mailboxes the relay holds.
     pub async fn mailbox_count(&self) -> Result<u64, RelayStoreError> {
         match &self.backend {

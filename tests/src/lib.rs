@@ -739,8 +739,22 @@ fn runs_as_root() -> bool {
         .unwrap_or(false)
 }
 
+impl Postgres {
+    /// Stops the server at once (SIGQUIT), as a crash of the database's machine would.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-QUIT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            // Stopped already.
+            return;
+        }
         // SIGQUIT: immediate shutdown; the cluster is thrown away with the temp dir.
         let _ = Command::new("kill")
             .args(["-QUIT", &self.child.id().to_string()])

@@ -1260,15 +1260,42 @@ fn a_relay_on_postgres_refuses_wrong_tokens_full_and_retired_mailboxes_and_early
 }
 
 #[test]
-fn a_relay_on_postgres_carries_on_after_the_database_cuts_its_connections() {
-    let pg = duet_tests::Postgres::start();
+fn a_relay_on_postgres_carries_on_after_the_database_cuts_its_connections_and_is_not_ready_without_it(
+) {
+    let mut pg = duet_tests::Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let relay = Relay::start_with(
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        "require_team_token = false\nmetrics_listen = \"127.0.0.1:0\"\n",
+    )
+    .expect("config");
+    let mut relay = Relay::start_with(
         &dir.path().join("a"),
         "127.0.0.1:0",
-        None,
+        Some(&config),
         &["--store", pg.url.as_str()],
     );
+    let line = relay.next_line();
+    let ops = line
+        .trim()
+        .strip_prefix("duet-relay metrics on http://")
+        .and_then(|l| l.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics address: {line:?}"))
+        .to_owned();
+    // Readiness asks the database, which may be slow to answer while other tests start
+    // theirs: wait for the answer rather than take the first.
+    let readiness_becomes = |code: u16| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while http_get(&ops, "/readyz").0 != code {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "/readyz never answered {code}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    readiness_becomes(200);
     let key = MailboxKey {
         mailbox: "cd".repeat(16),
         token: [7; 32],
@@ -1310,6 +1337,13 @@ fn a_relay_on_postgres_carries_on_after_the_database_cuts_its_connections() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(pulled.len(), 2);
+    readiness_becomes(200);
+
+    // With the database gone, the relay says it is not ready (a load balancer then sends
+    // devices elsewhere), and still answers that it is alive.
+    pg.stop();
+    readiness_becomes(503);
+    assert_eq!(http_get(&ops, "/healthz").0, 200);
 }
 
 #[test]
