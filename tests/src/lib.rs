@@ -425,6 +425,17 @@ impl Relay {
         line
     }
 
+    /// The address of the operators' listener (metrics and health), which a relay whose
+    /// settings have `metrics_listen` prints on its second line.
+    pub fn metrics_addr(&mut self) -> String {
+        let line = self.next_line();
+        line.trim()
+            .strip_prefix("duet-relay metrics on http://")
+            .and_then(|l| l.strip_suffix("/metrics"))
+            .unwrap_or_else(|| panic!("no metrics address: {line:?}"))
+            .to_owned()
+    }
+
     /// Starts a relay on `listen` (port 0 picks one) with its data in `data`, and a config
     /// file when given (else open: no team token needed). Its log goes to `data/../relay.log`.
     pub fn start(data: &Path, listen: &str, config: Option<&Path>) -> Relay {
@@ -503,6 +514,47 @@ impl Drop for Relay {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A GET on an HTTP listener on loopback (a relay's operators' listener): the status code
+/// and the body.
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("metrics listener");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("request");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply");
+    let code = reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// Waits (20 s at most) until `GET path` on `addr` answers `code`. A relay prints its
+/// addresses before it serves, and readiness may ask a database that is slow to answer on
+/// a loaded machine: a test waits for the answer rather than take the first.
+pub fn wait_for_status(addr: &str, path: &str, code: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let answered = http_get(addr, path).0;
+        if answered == code {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} answered {answered}, never {code}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 

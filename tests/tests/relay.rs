@@ -5,7 +5,7 @@
 
 use duet_core::net::relay_client::{MailboxKey, RelayClient};
 use duet_core::net::tls::{Pins, TlsIdentity};
-use duet_tests::{invite, Device, Relay};
+use duet_tests::{http_get, invite, wait_for_status, Device, Relay};
 use std::time::Duration;
 
 /// Ana's notebook on a relay; the invite for others.
@@ -920,28 +920,6 @@ fn one_device_writes_to_two_mailboxes_under_unrelated_sender_ids() {
     );
 }
 
-/// A GET on the relay's operators' listener: the status code and the body.
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("metrics listener");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("request");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("reply");
-    let code = reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = reply
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (code, body)
-}
-
 fn relay_cmd(args: &[&str]) -> std::process::Output {
     std::process::Command::new(duet_tests::relay_binary())
         .args(args)
@@ -968,15 +946,9 @@ fn operators_read_metrics_health_status_and_mailboxes_and_delete_one() {
     .expect("config");
     let data = dir.path().join("relay");
     let mut relay = Relay::start(&data, "127.0.0.1:0", Some(&config));
-    let line = relay.next_line();
-    let ops = line
-        .trim()
-        .strip_prefix("duet-relay metrics on http://")
-        .and_then(|l| l.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("no metrics address: {line:?}"))
-        .to_owned();
+    let ops = relay.metrics_addr();
     assert_eq!(http_get(&ops, "/healthz").0, 200);
-    assert_eq!(http_get(&ops, "/readyz").0, 200);
+    wait_for_status(&ops, "/readyz", 200);
     assert_eq!(http_get(&ops, "/nothing").0, 404);
 
     let (ana, ticket) = notebook_on(&relay, "Canary ops notebook");
@@ -1276,26 +1248,8 @@ fn a_relay_on_postgres_carries_on_after_the_database_cuts_its_connections_and_is
         Some(&config),
         &["--store", pg.url.as_str()],
     );
-    let line = relay.next_line();
-    let ops = line
-        .trim()
-        .strip_prefix("duet-relay metrics on http://")
-        .and_then(|l| l.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("no metrics address: {line:?}"))
-        .to_owned();
-    // Readiness asks the database, which may be slow to answer while other tests start
-    // theirs: wait for the answer rather than take the first.
-    let readiness_becomes = |code: u16| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while http_get(&ops, "/readyz").0 != code {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "/readyz never answered {code}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    readiness_becomes(200);
+    let ops = relay.metrics_addr();
+    wait_for_status(&ops, "/readyz", 200);
     let key = MailboxKey {
         mailbox: "cd".repeat(16),
         token: [7; 32],
@@ -1337,12 +1291,12 @@ fn a_relay_on_postgres_carries_on_after_the_database_cuts_its_connections_and_is
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(pulled.len(), 2);
-    readiness_becomes(200);
+    wait_for_status(&ops, "/readyz", 200);
 
     // With the database gone, the relay says it is not ready (a load balancer then sends
     // devices elsewhere), and still answers that it is alive.
     pg.stop();
-    readiness_becomes(503);
+    wait_for_status(&ops, "/readyz", 503);
     assert_eq!(http_get(&ops, "/healthz").0, 200);
 }
 
