@@ -10,6 +10,12 @@
 //! view on a device that has just joined a 5-year notebook (a fresh copy per run, so every
 //! run is that device's first view).
 //!
+//! Before criterion's timings it prints the year 5 / year 1 ratio of each command from
+//! alternating runs (year 1, year 5, year 1, ...), as whole processes and through a node,
+//! under both habits. Criterion times one benchmark after another, minutes apart on a noisy
+//! machine; alternating puts both ages under the same conditions, so the ratio is the
+//! figure to read.
+//!
 //! Run: `cargo bench -p duet-cli --bench history`
 
 mod support;
@@ -18,6 +24,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use duet_core::sample::{grow, Habit};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use support::{copy_dir, Node};
 
 const COMMANDS: [&[&str]; 8] = [
@@ -31,6 +38,9 @@ const COMMANDS: [&[&str]; 8] = [
     &["history"],
 ];
 
+/// Runs of each age per command in the alternating comparison.
+const PAIRED_RUNS: usize = 25;
+
 fn run(duet: &str, home: &Path, args: &[&str]) {
     let status = Command::new(duet)
         .env("DUET_HOME", home)
@@ -40,6 +50,32 @@ fn run(duet: &str, home: &Path, args: &[&str]) {
         .status()
         .expect("run duet");
     assert!(status.success(), "duet {args:?}");
+}
+
+fn median_ms(mut times: Vec<Duration>) -> f64 {
+    times.sort();
+    times[times.len() / 2].as_secs_f64() * 1000.0
+}
+
+/// Prints each command's median at year 1 and year 5, and their ratio, from runs that
+/// alternate between the two homes.
+fn paired_ratios(duet: &str, label: &str, year1: &Path, year5: &Path) {
+    for args in COMMANDS {
+        let (mut one, mut five) = (Vec::new(), Vec::new());
+        for _ in 0..PAIRED_RUNS {
+            for (home, times) in [(year1, &mut one), (year5, &mut five)] {
+                let started = Instant::now();
+                run(duet, home, args);
+                times.push(started.elapsed());
+            }
+        }
+        let (one, five) = (median_ms(one), median_ms(five));
+        eprintln!(
+            "alternating, {label}, {:<20} year 1 {one:6.1} ms, year 5 {five:6.1} ms, ratio {:.2}x",
+            args.join(" "),
+            five / one
+        );
+    }
 }
 
 fn dir_bytes(path: &Path) -> u64 {
@@ -63,12 +99,14 @@ fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut group = c.benchmark_group("history");
     group.sample_size(15);
-    for (habit, name) in [
+    let habits = [
         (Habit::Ticking, "ticking"),
         (Habit::NeverTicked, "never_ticked"),
-    ] {
+    ];
+    let home_of = |name: &str, years: usize| dir.path().join(format!("{name}-{years}"));
+    for (habit, name) in habits {
         for years in [1usize, 5] {
-            let home = dir.path().join(format!("{name}-{years}"));
+            let home = home_of(name, years);
             let meetings = 52 * years;
             drop(grow(&home, meetings, habit).expect("grow"));
             for args in COMMANDS {
@@ -78,6 +116,20 @@ fn benches(c: &mut Criterion) {
                 "store bytes per meeting, {name}, year {years}: {}",
                 dir_bytes(&home.join("store")) / meetings as u64
             );
+        }
+    }
+    for (_, name) in habits {
+        let (one, five) = (home_of(name, 1), home_of(name, 5));
+        paired_ratios(duet, &format!("{name}, whole processes"), &one, &five);
+        let nodes = [Node::start(duet, &one), Node::start(duet, &five)];
+        paired_ratios(duet, &format!("{name}, through a node"), &one, &five);
+        for node in nodes {
+            node.stop();
+        }
+    }
+    for (habit, name) in habits {
+        for years in [1usize, 5] {
+            let home = home_of(name, years);
             for args in COMMANDS {
                 let id = format!("{name}_year{years}_{}", args.join("_").replace('-', ""));
                 group.bench_function(id, |b| b.iter(|| run(duet, &home, args)));
