@@ -4,8 +4,9 @@
 //!
 //! Reports: connection setup (relay vs raw quinn), echo round trip (the floor), relay
 //! memory per idle connected device, durable pushes per second of 1 KB envelopes, and
-//! push-to-delivery latency to subscribed devices (and, within it, the push's own wait for
-//! its durable acknowledgement). Run a release build:
+//! push-to-delivery latency to subscribed devices (a device's first push, which makes the
+//! relay read its mailbox, apart from the rest; and, within it, the push's own wait for its
+//! durable acknowledgement). Run a release build:
 //! `cargo run --release -p duet-relay --bin duet-relay-load -- --devices 10000`.
 //!
 //! `--store URL` starts two relay processes on one PostgreSQL database instead of one on
@@ -39,6 +40,10 @@ struct Args {
     /// Active devices in the delivery phase (half push, half subscribe).
     #[arg(long, default_value_t = 1_000)]
     active: usize,
+    /// Pushes each pushing device makes in the delivery phase, 200 ms apart (50: ten
+    /// seconds, so one stall of the machine weighs less in the p99 than over two).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    rounds: u32,
     /// Start two relay processes on this PostgreSQL database instead of one on sled.
     #[arg(long, value_name = "URL", conflicts_with = "relay")]
     store: Option<String>,
@@ -51,6 +56,37 @@ struct Args {
     /// The running relay's process id, to measure its memory.
     #[arg(long)]
     pid: Option<u32>,
+}
+
+/// A delivery as a subscriber saw it: how long after its push, and whether it was the
+/// pushing device's first.
+#[derive(Clone, Copy)]
+struct Arrival {
+    latency: Duration,
+    first: bool,
+}
+
+impl Arrival {
+    /// Bytes of an envelope: when it was pushed (8, nanoseconds since the phase began),
+    /// whether it is the device's first push (1), then filler.
+    const ENVELOPE_BYTES: usize = 1024;
+
+    fn envelope(pushed: Duration, first: bool) -> Vec<u8> {
+        let mut env = (pushed.as_nanos() as u64).to_be_bytes().to_vec();
+        env.push(u8::from(first));
+        env.resize(Self::ENVELOPE_BYTES, 1);
+        env
+    }
+
+    /// The arrival of `env` read `now`; `None` for an envelope this phase did not push.
+    fn read(env: &[u8], now: Duration) -> Option<Arrival> {
+        let pushed = <[u8; 8]>::try_from(env.get(..8)?).ok()?;
+        let pushed = Duration::from_nanos(u64::from_be_bytes(pushed));
+        Some(Arrival {
+            latency: now.saturating_sub(pushed),
+            first: *env.get(8)? == 1,
+        })
+    }
 }
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
@@ -410,10 +446,9 @@ async fn main() -> Result<()> {
             while let Ok(Some(RelayReply::Entries { entries, .. })) = sub.next().await {
                 let now = epoch.elapsed();
                 for (_, env) in entries {
-                    if let Ok(b) = <[u8; 8]>::try_from(&env[..8.min(env.len())]) {
-                        let sent = Duration::from_nanos(u64::from_be_bytes(b));
+                    if let Some(arrival) = Arrival::read(&env, now) {
                         if let Ok(mut l) = lat.lock() {
-                            l.push(now.saturating_sub(sent));
+                            l.push(arrival);
                         }
                     }
                 }
@@ -437,12 +472,12 @@ async fn main() -> Result<()> {
         let client = client.clone();
         let k = key(base + i);
         let acks = acks.clone();
+        let rounds = args.rounds;
         pushes.spawn(async move {
             // Spread the starts so pushes do not all land in the same instant.
             tokio::time::sleep(Duration::from_millis((i % 200) as u64)).await;
-            for _ in 0..10 {
-                let mut env = (epoch.elapsed().as_nanos() as u64).to_be_bytes().to_vec();
-                env.extend_from_slice(&[1u8; 1016]);
+            for round in 0..rounds {
+                let env = Arrival::envelope(epoch.elapsed(), round == 0);
                 let sent = Instant::now();
                 if client.push(&k, env).await.is_ok() {
                     if let Ok(mut a) = acks.lock() {
@@ -456,14 +491,31 @@ async fn main() -> Result<()> {
     while pushes.join_next().await.is_some() {}
     tokio::time::sleep(Duration::from_millis(500)).await;
     subs.abort_all();
-    let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    let arrivals: Vec<Arrival> = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    let mut lat: Vec<Duration> = arrivals.iter().map(|a| a.latency).collect();
     println!(
-        "push-to-delivery with {} active devices: {} deliveries, p50 {:.2} ms, p99 {:.2} ms",
+        "push-to-delivery with {} active devices, {} pushes each: {} deliveries, p50 {:.2} ms, p99 {:.2} ms",
         pairs * 2,
+        args.rounds,
         lat.len(),
         ms(percentile(&mut lat, 0.5)),
         ms(percentile(&mut lat, 0.99))
     );
+    for (first, which) in [
+        (true, "a device's first push (the relay reads its mailbox)"),
+        (false, "the pushes after it"),
+    ] {
+        let mut some: Vec<Duration> = arrivals
+            .iter()
+            .filter(|a| a.first == first)
+            .map(|a| a.latency)
+            .collect();
+        println!(
+            "  {which}: p50 {:.2} ms, p99 {:.2} ms",
+            ms(percentile(&mut some, 0.5)),
+            ms(percentile(&mut some, 0.99))
+        );
+    }
     let mut acked = acks.lock().map(|a| a.clone()).unwrap_or_default();
     println!(
         "  of which push to durable acknowledgement: p50 {:.2} ms, p99 {:.2} ms",
