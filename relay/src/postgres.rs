@@ -70,6 +70,8 @@ CREATE TABLE IF NOT EXISTS duet_relay_tokens (
 /// A store on PostgreSQL: reading connections; the writer and the listener own theirs.
 pub struct PgStore {
     url: String,
+    /// The runtime of the writer's and the listener's connections ([`database_thread`]).
+    runtime: tokio::runtime::Handle,
     readers: Vec<std::sync::Mutex<Arc<Reader>>>,
     next: AtomicUsize,
 }
@@ -128,6 +130,26 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// Starts the thread the writer and the listener run on, with a runtime of its own. Their
+/// replies from the database are then read as soon as they arrive: on the QUIC runtime, a
+/// worker busy with a thousand devices' streams polls for I/O only between tasks, and each
+/// batch's two round trips waited for it (7 interleaved rounds on the 2-core machine, 1,000
+/// active devices: p99 of pushes after a device's first 17.8-47.6 ms, median 24.5, against
+/// 25.0-42.3 ms, median 35.3).
+fn database_thread() -> Result<tokio::runtime::Handle, RelayStoreError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RelayStoreError::Database(format!("starting the database's runtime: {e}")))?;
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("duet-relay-db".into())
+        // The writer and the listener run until the process ends.
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .map_err(|e| RelayStoreError::Database(format!("starting the database's thread: {e}")))?;
+    Ok(handle)
+}
+
 /// Opens a connection whose background task is spawned (for queries only).
 async fn connect(url: &str) -> Result<Client, RelayStoreError> {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(db)?;
@@ -143,7 +165,13 @@ impl PgStore {
     /// Connects, makes the tables if needed, and returns the store and the writer's own
     /// connection.
     pub async fn open(url: &str) -> Result<(PgStore, Client), RelayStoreError> {
-        let mut writer = connect(url).await?;
+        let runtime = database_thread()?;
+        // Opened on its runtime, whose I/O driver then watches the connection's socket.
+        let writer_url = url.to_owned();
+        let mut writer = runtime
+            .spawn(async move { connect(&writer_url).await })
+            .await
+            .map_err(|e| RelayStoreError::Database(e.to_string()))??;
         let tx = writer.transaction().await.map_err(db)?;
         tx.batch_execute(SCHEMA).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
@@ -154,6 +182,7 @@ impl PgStore {
         Ok((
             PgStore {
                 url: url.to_owned(),
+                runtime,
                 readers,
                 next: AtomicUsize::new(0),
             },
@@ -363,11 +392,19 @@ impl PgStore {
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
+    /// Runs `task` on the database's own thread (the writer).
+    pub fn spawn_on_database_thread(
+        &self,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        self.runtime.spawn(task);
+    }
+
     /// Listens for other processes' arrivals and passes them to `arrivals`, reconnecting
-    /// with backoff when the connection is lost.
+    /// with backoff when the connection is lost. Runs on the database's own thread.
     pub fn listen(&self, arrivals: Arc<crate::arrivals::Arrivals>) {
         let url = self.url.clone();
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
                 match listen_once(&url, &arrivals).await {

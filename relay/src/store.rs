@@ -317,9 +317,11 @@ impl RelayStore {
         }
         let queue = Arc::new(tokio::sync::Mutex::new(queue));
         let mut opened = Some(client);
-        for _ in 0..PG_WRITERS {
-            let writer = pg_writer(store.clone(), url.to_owned(), opened.take(), queue.clone());
-            tokio::spawn(writer);
+        if let Backend::Postgres(pg) = &store.backend {
+            for _ in 0..PG_WRITERS {
+                let writer = pg_writer(store.clone(), url.to_owned(), opened.take(), queue.clone());
+                pg.spawn_on_database_thread(writer);
+            }
         }
         Ok(store)
     }
