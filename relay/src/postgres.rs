@@ -38,6 +38,9 @@ const READERS: usize = 4;
 pub const REACHABLE_WITHIN: Duration = Duration::from_secs(2);
 /// Entries read per page query before the byte cap applies.
 const PAGE_ROWS: i64 = 512;
+/// How long opening a connection waits for the database's host when the store's address
+/// sets no `connect_timeout`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait between attempts to listen again after the connection was lost.
 const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -79,7 +82,6 @@ pub struct PgStore {
 /// A reading connection with the statements every request runs prepared.
 struct Reader {
     client: Client,
-    mailbox: tokio_postgres::Statement,
     opening: tokio_postgres::Statement,
     page: tokio_postgres::Statement,
 }
@@ -88,10 +90,6 @@ impl Reader {
     /// Opens a reading connection and prepares its statements.
     async fn open(url: &str) -> Result<Reader, RelayStoreError> {
         let client = connect(url).await?;
-        let mailbox = client
-            .prepare("SELECT verifier, head, floor, bytes FROM duet_relay_mailboxes WHERE id = $1")
-            .await
-            .map_err(db)?;
         // One row always: the mailbox's columns (NULL when it does not exist) and whether
         // it was retired, in one round trip for every stream a device opens.
         let opening = client
@@ -111,7 +109,6 @@ impl Reader {
             .map_err(db)?;
         Ok(Reader {
             client,
-            mailbox,
             opening,
             page,
         })
@@ -150,9 +147,23 @@ fn database_thread() -> Result<tokio::runtime::Handle, RelayStoreError> {
     Ok(handle)
 }
 
+/// The connection settings of a store URL. Without a `connect_timeout` of its own, a
+/// connection to a host that does not answer at all (a failed-over address, a dropped
+/// route) gives up after [`CONNECT_TIMEOUT`] rather than the system's TCP timeout of minutes,
+/// so the writer, the listener and the reading connections try again in time.
+fn settings(url: &str) -> Result<tokio_postgres::Config, RelayStoreError> {
+    let mut settings: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| RelayStoreError::Database(format!("the store's address: {e}")))?;
+    if settings.get_connect_timeout().is_none() {
+        settings.connect_timeout(CONNECT_TIMEOUT);
+    }
+    Ok(settings)
+}
+
 /// Opens a connection whose background task is spawned (for queries only).
 async fn connect(url: &str) -> Result<Client, RelayStoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(db)?;
+    let (client, connection) = settings(url)?.connect(NoTls).await.map_err(db)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::error!(error = %e, "a database connection ended");
@@ -248,18 +259,6 @@ impl PgStore {
             cert_der: get("tls_cert")?,
             key_der: get("tls_key")?,
         })
-    }
-
-    /// A mailbox's record.
-    pub async fn mailbox(&self, id: &str) -> Result<Option<MailboxRecord>, RelayStoreError> {
-        let reader = self.next_reader().await?;
-        let row = reader
-            .client
-            .query_opt(&reader.mailbox, &[&id])
-            .await
-            .map_err(db)?;
-        row.map(|r| record(r.get(0), r.get(1), r.get(2), r.get(3)))
-            .transpose()
     }
 
     /// What a stream's `Open` needs to know of a mailbox: its record and whether it was
@@ -425,7 +424,7 @@ async fn listen_once(
     url: &str,
     arrivals: &crate::arrivals::Arrivals,
 ) -> Result<(), RelayStoreError> {
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await.map_err(db)?;
+    let (client, mut connection) = settings(url)?.connect(NoTls).await.map_err(db)?;
     // The LISTEN's reply comes through the connection polled below.
     let statement = format!("LISTEN {CHANNEL}");
     let listen = client.batch_execute(&statement);
@@ -786,4 +785,21 @@ pub fn backup_refused() -> Result<BackupReport, RelayStoreError> {
     Err(RelayStoreError::Refused(
         "a relay on PostgreSQL is backed up with the database's own tools (pg_dump, or its replication)".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_address_without_a_connect_timeout_gets_one_and_one_with_it_keeps_its_own() {
+        let plain = settings("host=/run/postgresql user=duet dbname=duet").expect("parses");
+        assert_eq!(plain.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        let own = settings("postgres://duet@db.internal/duet?connect_timeout=12").expect("parses");
+        assert_eq!(own.get_connect_timeout(), Some(&Duration::from_secs(12)));
+        assert!(matches!(
+            settings("host=/x port=notaport"),
+            Err(RelayStoreError::Database(_))
+        ));
+    }
 }

@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(sweep_before(&store, at - 1, 1).await.expect("sweep"), 0);
         assert_eq!(sweep(&store, 1).await.expect("sweep"), 0);
         assert_eq!(sweep_before(&store, at + 1, 1).await.expect("sweep"), 1);
-        assert!(store.mailbox("aa").await.expect("read").is_none());
+        assert!(store.opening("aa").await.expect("read").record.is_none());
         assert_eq!(
             store
                 .entries_after("aa", 0, 1 << 20)

@@ -437,14 +437,6 @@ impl RelayStore {
         }
     }
 
-    /// A mailbox's record.
-    pub async fn mailbox(&self, id: &str) -> Result<Option<MailboxRecord>, RelayStoreError> {
-        match &self.backend {
-            Backend::Sled(p) => p.mailbox(id),
-            Backend::Postgres(pg) => pg.mailbox(id).await,
-        }
-    }
-
     /// What a stream's `Open` needs to know of a mailbox (on PostgreSQL, one query).
     pub async fn opening(&self, id: &str) -> Result<Opening, RelayStoreError> {
         match &self.backend {
