@@ -244,6 +244,8 @@ pub struct RelayStore {
     pub known: KnownMailboxes,
     /// The store's size as last measured, and when.
     disk: Mutex<(u64, Option<std::time::Instant>)>,
+    /// Whether a push is measuring the store's size now (the others use the last measure).
+    measuring: std::sync::atomic::AtomicBool,
     /// When each mailbox's last write was last recorded (sled): it is recorded again only
     /// [`ACTIVITY_EVERY_MS`] later, so a busy mailbox costs one more write a minute, not
     /// one per batch.
@@ -270,6 +272,16 @@ struct SledParts {
     activity: sled::Tree,
     /// Mailbox id → when it was retired (Unix milliseconds, big-endian).
     retired: sled::Tree,
+}
+
+/// The mark that a push is measuring the store's size, taken off when it is done or its
+/// stream ends first.
+struct Measuring<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for Measuring<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// How long a measurement of the store's size is used before measuring again (measuring
@@ -336,6 +348,7 @@ impl RelayStore {
             arrivals: Arc::new(Arrivals::default()),
             known: KnownMailboxes::default(),
             disk: Mutex::new((0, None)),
+            measuring: std::sync::atomic::AtomicBool::new(false),
             activity_seen: Mutex::new(HashMap::new()),
         });
         (store, queue)
@@ -492,19 +505,22 @@ impl RelayStore {
     }
 
     /// The store's size (on disk for sled; the envelopes' bytes on PostgreSQL), measured
-    /// at most once a second.
+    /// at most once a second, by one push at a time: the pushes that arrive while it
+    /// measures use the last measure rather than each measuring too (on PostgreSQL a scan
+    /// of the mailboxes, which every push arriving in its time would have waited for).
     pub async fn bytes_on_disk(&self) -> Result<u64, RelayStoreError> {
-        {
-            let disk = self
-                .disk
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let (bytes, Some(at)) = *disk {
-                if at.elapsed() < DISK_MEASURE_EVERY {
-                    return Ok(bytes);
-                }
-            }
-        }
+        use std::sync::atomic::Ordering;
+        let last = *self
+            .disk
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _measuring = match last {
+            (bytes, Some(at)) if at.elapsed() < DISK_MEASURE_EVERY => return Ok(bytes),
+            (bytes, Some(_)) if self.measuring.swap(true, Ordering::AcqRel) => return Ok(bytes),
+            (_, Some(_)) => Some(Measuring(&self.measuring)),
+            // Never measured: every push waits for a first measure.
+            (_, None) => None,
+        };
         let bytes = match &self.backend {
             Backend::Sled(p) => p.engine.size_on_disk()?,
             Backend::Postgres(pg) => pg.totals().await?.1,
