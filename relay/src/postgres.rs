@@ -13,7 +13,10 @@
 //!   reconnects with backoff (subscribers then catch up on their next page).
 //! - Lost connections (a database restart, a failover) are opened again: the writer's before
 //!   its next batch, a reading connection when it is next used. The request that met the
-//!   loss is refused, and the device tries again.
+//!   loss is refused, and the device tries again. A host that does not answer at all is
+//!   given up on after `CONNECT_TIMEOUT` unless the address sets its own.
+//! - The writer and the listener run on a thread of their own (`database_thread`), off the
+//!   runtime that serves devices; the reading connections are driven by that one.
 //!
 //! Readers see only committed rows, so a device never reads an entry a crash could take
 //! back. Connections are plain TCP (or a Unix socket): keep the database on a private
@@ -161,7 +164,7 @@ fn settings(url: &str) -> Result<tokio_postgres::Config, RelayStoreError> {
     Ok(settings)
 }
 
-/// Opens a connection whose background task is spawned (for queries only).
+/// Opens a connection (for queries only), driven by a task on the runtime it is opened on.
 async fn connect(url: &str) -> Result<Client, RelayStoreError> {
     let (client, connection) = settings(url)?.connect(NoTls).await.map_err(db)?;
     tokio::spawn(async move {

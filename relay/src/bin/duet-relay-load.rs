@@ -518,7 +518,7 @@ async fn main() -> Result<()> {
     }
     let mut acked = acks.lock().map(|a| a.clone()).unwrap_or_default();
     println!(
-        "  of which push to durable acknowledgement: p50 {:.2} ms, p99 {:.2} ms",
+        "  each push's wait for its durable acknowledgement: p50 {:.2} ms, p99 {:.2} ms",
         ms(percentile(&mut acked, 0.5)),
         ms(percentile(&mut acked, 0.99))
     );
