@@ -1087,3 +1087,44 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
     }
     records.into_iter().map(|(id, r)| (id, r.head)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[tokio::test]
+    async fn a_stale_size_is_measured_by_one_push_while_the_others_use_the_last_measure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RelayStore::open(dir.path()).expect("store");
+        store.bytes_on_disk().await.expect("first measure");
+        let size = store
+            .sled()
+            .expect("on sled")
+            .engine
+            .size_on_disk()
+            .expect("size");
+        let stale = std::time::Instant::now() - 2 * DISK_MEASURE_EVERY;
+        let set_last = |bytes: u64| {
+            *store.disk.lock().expect("disk") = (bytes, Some(stale));
+        };
+        // Another push is measuring: this one answers with the last measure.
+        set_last(u64::MAX);
+        store.measuring.store(true, Ordering::Release);
+        assert_eq!(store.bytes_on_disk().await.expect("last"), u64::MAX);
+        // Nobody is: this one measures, and takes its mark off when done.
+        store.measuring.store(false, Ordering::Release);
+        assert_eq!(store.bytes_on_disk().await.expect("measured"), size);
+        assert!(!store.measuring.load(Ordering::Acquire));
+        // A measure a moment old is used as it is.
+        *store.disk.lock().expect("disk") = (u64::MAX - 1, Some(std::time::Instant::now()));
+        assert_eq!(store.bytes_on_disk().await.expect("fresh"), u64::MAX - 1);
+    }
+
+    #[test]
+    fn the_measuring_mark_comes_off_when_its_holder_goes() {
+        let mark = std::sync::atomic::AtomicBool::new(true);
+        drop(Measuring(&mark));
+        assert!(!mark.load(Ordering::Acquire));
+    }
+}
