@@ -326,10 +326,8 @@ impl RelayStore {
         let (store, queue) = RelayStore::with(Backend::Postgres(pg));
         if let Backend::Postgres(pg) = &store.backend {
             pg.listen(store.arrivals.clone());
-        }
-        let queue = Arc::new(tokio::sync::Mutex::new(queue));
-        let mut opened = Some(client);
-        if let Backend::Postgres(pg) = &store.backend {
+            let queue = Arc::new(tokio::sync::Mutex::new(queue));
+            let mut opened = Some(client);
             for _ in 0..PG_WRITERS {
                 let writer = pg_writer(store.clone(), url.to_owned(), opened.take(), queue.clone());
                 pg.spawn_on_database_thread(writer);
