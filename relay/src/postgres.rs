@@ -78,8 +78,16 @@ pub struct PgStore {
     url: String,
     /// The runtime of the writer's and the listener's connections ([`database_thread`]).
     runtime: tokio::runtime::Handle,
-    readers: Vec<std::sync::Mutex<Arc<Reader>>>,
+    readers: Vec<ReaderSlot>,
     next: AtomicUsize,
+}
+
+/// One reading connection, and the gate its reopening goes through: after a database
+/// restart every request finds the connection lost at once, and only one of them opens
+/// it again (the others wait and use that one) rather than each opening its own.
+struct ReaderSlot {
+    current: std::sync::Mutex<Arc<Reader>>,
+    reopening: tokio::sync::Mutex<()>,
 }
 
 /// A reading connection with the statements every request runs prepared.
@@ -191,7 +199,10 @@ impl PgStore {
         tx.commit().await.map_err(db)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(std::sync::Mutex::new(Arc::new(Reader::open(url).await?)));
+            readers.push(ReaderSlot {
+                current: std::sync::Mutex::new(Arc::new(Reader::open(url).await?)),
+                reopening: tokio::sync::Mutex::new(()),
+            });
         }
         Ok((
             PgStore {
@@ -209,13 +220,25 @@ impl PgStore {
     async fn next_reader(&self) -> Result<Arc<Reader>, RelayStoreError> {
         let at = self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let slot = &self.readers[at];
-        let current = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        if !current.client.is_closed() {
-            return Ok(current);
+        let current = || {
+            slot.current
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        };
+        let reader = current();
+        if !reader.client.is_closed() {
+            return Ok(reader);
+        }
+        let _gate = slot.reopening.lock().await;
+        // Another request may have opened it again while this one waited.
+        let reader = current();
+        if !reader.client.is_closed() {
+            return Ok(reader);
         }
         let reopened = Arc::new(Reader::open(&self.url).await?);
         tracing::info!("a lost reading connection to the database was opened again");
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = reopened.clone();
+        *slot.current.lock().unwrap_or_else(PoisonError::into_inner) = reopened.clone();
         Ok(reopened)
     }
 

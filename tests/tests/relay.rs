@@ -1293,6 +1293,32 @@ fn a_relay_on_postgres_carries_on_after_the_database_cuts_its_connections_and_is
     assert_eq!(pulled.len(), 2);
     wait_for_status(&ops, "/readyz", 200);
 
+    // Cut again, then many devices at once: each reading connection is opened again once,
+    // not once per request that found it lost (which would storm the database with
+    // connections just as it comes back).
+    let log = dir.path().join("a.log");
+    let reopened = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("a lost reading connection to the database was opened again")
+            .count()
+    };
+    let before = reopened();
+    pg.sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = 'duet' AND pid <> pg_backend_pid()",
+    );
+    std::thread::scope(|s| {
+        for _ in 0..32 {
+            s.spawn(|| duet_tests::relay_pull(&relay, &key).map(|e| e.len()));
+        }
+    });
+    let opened = reopened() - before;
+    assert!(
+        (1..=4).contains(&opened),
+        "{opened} reading connections opened for 4 slots"
+    );
+
     // With the database gone, the relay says it is not ready (a load balancer then sends
     // devices elsewhere), and still answers that it is alive.
     pg.stop();
