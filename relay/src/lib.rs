@@ -7,6 +7,8 @@
 //!   commit
 //! - `server`: the QUIC server
 //! - `arrivals`: which subscribers a mailbox's growth wakes
+//! - `committed`: the records a PostgreSQL writer last committed, so its next batch skips
+//!   locking them
 //! - `known`: mailboxes this process stored pushes for, so the next push skips a read
 //! - `metrics`: what it counts, as Prometheus series
 //! - `ops`: the operators' HTTP listener (metrics, health, status)
@@ -17,6 +19,7 @@
 
 pub mod admin;
 pub mod arrivals;
+pub mod committed;
 pub mod config;
 pub mod known;
 pub mod metrics;

@@ -7,6 +7,9 @@
 //! - Group commit: each process's writer takes a batch of pushes, compactions and deletions
 //!   into one transaction (the mailboxes' rows locked in id order, the log rows inserted in
 //!   one statement) and acknowledges each push only after `COMMIT` returns.
+//!   A batch of pushes to mailboxes the writer committed last (`committed`) takes one round
+//!   trip: the rows are updated only where they still hold what the writer left, and pushes
+//!   to rows another process changed since go through the locking transaction.
 //! - Live delivery across processes: the transaction calls `pg_notify` for every mailbox
 //!   it grew; PostgreSQL delivers them at commit to every relay process that `LISTEN`s, and
 //!   each wakes its own subscribers. A process that loses its listening connection
@@ -22,12 +25,13 @@
 //! back. Connections are plain TCP (or a Unix socket): keep the database on a private
 //! network, as its operators already do.
 
+use crate::committed::CommittedRecords;
 use crate::store::{
     accept_push, push_reply, BackupReport, MailboxInfo, MailboxRecord, Opening, PushOutcome,
     RelayStoreError, Reply, Write,
 };
 use duet_core::net::tls::TlsIdentity;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -504,6 +508,7 @@ pub struct Prepared {
     new_mailboxes: tokio_postgres::Statement,
     lock: tokio_postgres::Statement,
     write: tokio_postgres::Statement,
+    write_unchanged: tokio_postgres::Statement,
 }
 
 /// Prepares the writer's statements on its connection.
@@ -538,6 +543,29 @@ pub async fn prepare(client: &Client) -> Result<Prepared, RelayStoreError> {
             ))
             .await
             .map_err(db)?,
+        // Pushes numbered against the writer's committed records: a row is updated, and
+        // its log rows inserted and its arrival announced, only where it still holds the
+        // record they were numbered against. Returns the mailboxes written.
+        write_unchanged: client
+            .prepare(&format!(
+                "WITH v AS (SELECT * FROM UNNEST($4::text[], $5::bytea[], $6::bigint[], \
+                   $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[]) \
+                   AS v(id, verifier, was_head, was_floor, was_bytes, head, bytes)), \
+                 updated AS (UPDATE duet_relay_mailboxes AS m SET head = v.head, \
+                   bytes = v.bytes, last_write = now() FROM v \
+                   WHERE m.id = v.id AND m.verifier = v.verifier AND m.head = v.was_head \
+                   AND m.floor = v.was_floor AND m.bytes = v.was_bytes \
+                   AND NOT EXISTS (SELECT 1 FROM duet_relay_retired AS r WHERE r.id = m.id) \
+                   RETURNING m.id, m.head), \
+                 logged AS (INSERT INTO duet_relay_log (mailbox, seq, envelope) \
+                   SELECT l.mailbox, l.seq, l.envelope \
+                   FROM UNNEST($1::text[], $2::bigint[], $3::bytea[]) AS l(mailbox, seq, envelope) \
+                   WHERE l.mailbox IN (SELECT id FROM updated)) \
+                 SELECT u.id, u.head, pg_notify('{CHANNEL}', u.id || ':' || u.head)::text \
+                 FROM updated AS u"
+            ))
+            .await
+            .map_err(db)?,
     })
 }
 
@@ -548,16 +576,54 @@ pub async fn reconnect(url: &str) -> Result<(Client, Prepared), RelayStoreError>
     Ok((client, prepared))
 }
 
-/// Applies a batch in one transaction and commits; replies to each write after `COMMIT`.
-/// Returns the mailboxes grown, with their new heads.
+/// Applies a batch and commits; replies to each write after `COMMIT`. Returns the
+/// mailboxes grown, with their new heads.
+///
+/// A batch of pushes to mailboxes whose records `committed` holds takes one round trip
+/// ([`write_unchanged`]); the pushes to rows another process changed since, and every other
+/// batch, take the locking transaction, which then refreshes `committed`.
 pub async fn apply_batch(
     client: &mut Client,
     prepared: &Prepared,
     metrics: &Arc<crate::metrics::RelayMetrics>,
+    committed: &mut CommittedRecords,
     batch: Vec<Write>,
 ) -> Vec<(String, u64)> {
+    let mut grown = Vec::new();
+    let batch = match number_against(committed, &batch) {
+        Some(numbered) => match write_unchanged(client, prepared, &batch, &numbered).await {
+            Ok(written) => {
+                let rest = answer_written(batch, &numbered, &written, metrics);
+                for (id, head) in written {
+                    if let Some(record) = numbered.now.get(&id) {
+                        committed.remember(&id, *record);
+                    }
+                    grown.push((id, head));
+                }
+                for w in &rest {
+                    if let Write::Push { mailbox, .. } = w {
+                        committed.forget(mailbox);
+                    }
+                }
+                rest
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a batch failed to commit; its pushes were refused");
+                for w in batch {
+                    if let Write::Push { reply, .. } = w {
+                        let _ = reply.send(Err(RelayStoreError::NotDurable(e.to_string())));
+                    }
+                }
+                return grown;
+            }
+        },
+        None => batch,
+    };
+    if batch.is_empty() {
+        return grown;
+    }
     let mut replies: Vec<Reply> = Vec::new();
-    let result = transaction(client, prepared, metrics, batch, &mut replies).await;
+    let result = transaction(client, prepared, metrics, committed, batch, &mut replies).await;
     let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
     if let Err(e) = &outcome {
         tracing::error!(error = %e, "a batch failed to commit; its pushes were refused");
@@ -565,7 +631,142 @@ pub async fn apply_batch(
     for reply in replies {
         reply(outcome.clone());
     }
-    result.unwrap_or_default()
+    grown.extend(result.unwrap_or_default());
+    grown
+}
+
+/// A batch of pushes numbered against the writer's committed records.
+struct Numbered {
+    /// Each push's sequence number, in the batch's order.
+    seqs: Vec<u64>,
+    /// The records the pushes were numbered against, by mailbox, in id order: the write
+    /// locks the rows in that order, as the locking transaction does, so two processes'
+    /// batches never wait on each other in a cycle.
+    was: BTreeMap<String, MailboxRecord>,
+    /// The records once the pushes are in.
+    now: HashMap<String, MailboxRecord>,
+}
+
+/// Numbers a batch against `committed`, if every write is a push to a remembered mailbox
+/// that takes it (any other write, or a refusal, is for the locking transaction to settle).
+fn number_against(committed: &CommittedRecords, batch: &[Write]) -> Option<Numbered> {
+    let mut was = BTreeMap::new();
+    let mut now: HashMap<String, MailboxRecord> = HashMap::new();
+    let mut seqs = Vec::with_capacity(batch.len());
+    for w in batch {
+        let Write::Push {
+            mailbox,
+            verifier,
+            envelope,
+            quota,
+            ..
+        } = w
+        else {
+            return None;
+        };
+        if !now.contains_key(mailbox) {
+            let record = *committed.get(mailbox)?;
+            was.insert(mailbox.clone(), record);
+            now.insert(mailbox.clone(), record);
+        }
+        let record = now.get_mut(mailbox)?;
+        seqs.push(accept_push(record, verifier, envelope.len(), *quota).ok()?);
+    }
+    Some(Numbered { seqs, was, now })
+}
+
+/// Writes numbered pushes in one round trip (`BEGIN`, the write and `COMMIT` sent
+/// together). Returns the mailboxes whose rows still held the records the pushes were
+/// numbered against, with their new heads: those pushes are stored, the others are not.
+async fn write_unchanged(
+    client: &Client,
+    prepared: &Prepared,
+    batch: &[Write],
+    numbered: &Numbered,
+) -> Result<HashMap<String, u64>, RelayStoreError> {
+    let (mut log_ids, mut seqs, mut envelopes) = (Vec::new(), Vec::new(), Vec::new());
+    for (w, seq) in batch.iter().zip(&numbered.seqs) {
+        if let Write::Push {
+            mailbox, envelope, ..
+        } = w
+        {
+            log_ids.push(mailbox.as_str());
+            seqs.push(to_i64(*seq));
+            envelopes.push(envelope.as_slice());
+        }
+    }
+    let (mut ids, mut verifiers) = (Vec::new(), Vec::new());
+    let (mut was_heads, mut was_floors, mut was_bytes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut heads, mut bytes) = (Vec::new(), Vec::new());
+    for (id, was) in &numbered.was {
+        let Some(now) = numbered.now.get(id) else {
+            continue;
+        };
+        ids.push(id.as_str());
+        verifiers.push(was.verifier.as_slice());
+        was_heads.push(to_i64(was.head));
+        was_floors.push(to_i64(was.floor));
+        was_bytes.push(to_i64(was.bytes));
+        heads.push(to_i64(now.head));
+        bytes.push(to_i64(now.bytes));
+    }
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+        &log_ids,
+        &seqs,
+        &envelopes,
+        &ids,
+        &verifiers,
+        &was_heads,
+        &was_floors,
+        &was_bytes,
+        &heads,
+        &bytes,
+    ];
+    let (begun, written, committed) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        client.query(&prepared.write_unchanged, &params),
+        client.batch_execute("COMMIT")
+    );
+    let result = begun
+        .and(written)
+        .and_then(|rows| committed.map(|()| rows))
+        .map_err(db);
+    if result.is_err() && !client.is_closed() {
+        // Whatever state the failure left, the next batch starts outside a transaction.
+        if let Err(e) = client.batch_execute("ROLLBACK").await {
+            tracing::warn!(error = %e, "rolling back a failed batch");
+        }
+    }
+    Ok(result?
+        .into_iter()
+        .map(|r| (r.get(0), to_u64(r.get(1))))
+        .collect())
+}
+
+/// Answers the pushes of the mailboxes written, and returns the rest for the locking
+/// transaction.
+fn answer_written(
+    batch: Vec<Write>,
+    numbered: &Numbered,
+    written: &HashMap<String, u64>,
+    metrics: &Arc<crate::metrics::RelayMetrics>,
+) -> Vec<Write> {
+    let mut rest = Vec::new();
+    for (w, seq) in batch.into_iter().zip(&numbered.seqs) {
+        match w {
+            Write::Push {
+                arrived,
+                mailbox,
+                envelope,
+                reply,
+                ..
+            } if written.contains_key(&mailbox) => {
+                push_reply(reply, *seq, envelope.len(), arrived, metrics.clone())(Ok(()));
+            }
+            other => rest.push(other),
+        }
+    }
+    rest
 }
 
 /// One batch's transaction in two round trips when no mailbox is new: `BEGIN` with the lock
@@ -578,11 +779,12 @@ async fn transaction(
     client: &mut Client,
     prepared: &Prepared,
     metrics: &Arc<crate::metrics::RelayMetrics>,
+    committed: &mut CommittedRecords,
     batch: Vec<Write>,
     replies: &mut Vec<Reply>,
 ) -> Result<Vec<(String, u64)>, RelayStoreError> {
     let client: &Client = client;
-    let result = in_transaction(client, prepared, metrics, batch, replies).await;
+    let result = in_transaction(client, prepared, metrics, committed, batch, replies).await;
     if result.is_err() && !client.is_closed() {
         // Whatever state the failure left, the next batch starts outside a transaction.
         if let Err(e) = client.batch_execute("ROLLBACK").await {
@@ -596,6 +798,7 @@ async fn in_transaction(
     tx: &Client,
     prepared: &Prepared,
     metrics: &Arc<crate::metrics::RelayMetrics>,
+    committed: &mut CommittedRecords,
     batch: Vec<Write>,
     replies: &mut Vec<Reply>,
 ) -> Result<Vec<(String, u64)>, RelayStoreError> {
@@ -661,6 +864,7 @@ async fn in_transaction(
     }
     let mut inserts: Vec<(String, u64, Vec<u8>)> = Vec::new();
     let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut deleted: BTreeSet<String> = BTreeSet::new();
     for w in batch {
         match w {
             Write::Push {
@@ -737,6 +941,7 @@ async fn in_transaction(
                 changed.remove(&mailbox);
                 let existed = records.remove(&mailbox).is_some();
                 retired.remove(&mailbox);
+                deleted.insert(mailbox.clone());
                 tx.execute("DELETE FROM duet_relay_log WHERE mailbox = $1", &[&mailbox])
                     .await
                     .map_err(db)?;
@@ -800,9 +1005,19 @@ async fn in_transaction(
         }
         tx.execute(&prepared.write, &params).await
     };
-    let (written, committed) = tokio::join!(write, tx.batch_execute("COMMIT"));
+    let (written, done) = tokio::join!(write, tx.batch_execute("COMMIT"));
     written.map_err(db)?;
-    committed.map_err(db)?;
+    done.map_err(db)?;
+    for (id, record) in &records {
+        if retired.contains(id) {
+            committed.forget(id);
+        } else {
+            committed.remember(id, *record);
+        }
+    }
+    for id in &deleted {
+        committed.forget(id);
+    }
     Ok(grown)
 }
 
@@ -827,5 +1042,58 @@ mod tests {
             settings("host=/x port=notaport"),
             Err(RelayStoreError::Database(_))
         ));
+    }
+
+    fn push(mailbox: &str, verifier: u8, size: usize) -> Write {
+        let (reply, _) = tokio::sync::oneshot::channel();
+        Write::Push {
+            arrived: std::time::Instant::now(),
+            mailbox: mailbox.into(),
+            verifier: [verifier; 32],
+            create: false,
+            envelope: vec![0; size],
+            quota: 100,
+            reply,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_numbered_against_committed_records_only_when_each_push_would_be_taken() {
+        let mut committed = CommittedRecords::default();
+        let record = MailboxRecord {
+            verifier: [1; 32],
+            head: 4,
+            floor: 2,
+            bytes: 50,
+        };
+        committed.remember("a", record);
+        committed.remember("b", MailboxRecord { head: 0, ..record });
+        let numbered = number_against(
+            &committed,
+            &[push("a", 1, 10), push("b", 1, 10), push("a", 1, 20)],
+        )
+        .expect("every push goes to a remembered mailbox");
+        assert_eq!(numbered.seqs, vec![5, 1, 6]);
+        assert_eq!(numbered.was["a"], record);
+        assert_eq!(
+            numbered.now["a"],
+            MailboxRecord {
+                head: 6,
+                bytes: 80,
+                ..record
+            }
+        );
+        assert_eq!(numbered.now["b"].head, 1);
+        // A mailbox not remembered, a wrong verifier, a full quota or any other write goes
+        // to the locking transaction.
+        assert!(number_against(&committed, &[push("a", 1, 10), push("c", 1, 10)]).is_none());
+        assert!(number_against(&committed, &[push("a", 2, 10)]).is_none());
+        assert!(number_against(&committed, &[push("a", 1, 30), push("a", 1, 30)]).is_none());
+        let (reply, _) = tokio::sync::oneshot::channel();
+        let retire = Write::Retire {
+            mailbox: "a".into(),
+            reply,
+        };
+        assert!(number_against(&committed, &[push("a", 1, 10), retire]).is_none());
     }
 }

@@ -856,6 +856,8 @@ async fn pg_writer(
         Some(c) => crate::postgres::prepare(c).await.ok(),
         None => None,
     };
+    // Rows another process changes since are caught by the write itself (see `committed`).
+    let mut committed = crate::committed::CommittedRecords::default();
     loop {
         let batch = {
             let mut queue = queue.lock().await;
@@ -888,7 +890,9 @@ async fn pg_writer(
             drop(batch);
             continue;
         };
-        let heads = crate::postgres::apply_batch(c, statements, &store.metrics, batch).await;
+        let heads =
+            crate::postgres::apply_batch(c, statements, &store.metrics, &mut committed, batch)
+                .await;
         for (mailbox, head) in heads {
             store.arrivals.announce(&mailbox, head);
         }

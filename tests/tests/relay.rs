@@ -1231,6 +1231,73 @@ fn a_relay_on_postgres_refuses_wrong_tokens_full_and_retired_mailboxes_and_early
     );
 }
 
+/// Each process's writer numbers pushes to a mailbox it wrote last against the row as it
+/// left it; the other process's pushes in between must send them through the locking path.
+#[test]
+fn two_relay_processes_on_postgres_pushing_to_one_mailbox_give_every_entry_its_own_number() {
+    let pg = duet_tests::Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(&config, "require_team_token = false\n").expect("config");
+    let store = ["--store", pg.url.as_str()];
+    let first = Relay::start_with(&dir.path().join("a"), "127.0.0.1:0", Some(&config), &store);
+    let second = Relay::start_with(&dir.path().join("b"), "127.0.0.1:0", Some(&config), &store);
+    let key = MailboxKey {
+        mailbox: "cd".repeat(16),
+        token: [7; 32],
+        team_token: None,
+    };
+    let mut pushed = std::collections::BTreeMap::new();
+    // In turn: each push through one process follows one through the other.
+    for n in 0..6u8 {
+        let relay = if n % 3 == 2 { &second } else { &first };
+        let seq = duet_tests::relay_push(relay, &key, vec![n; 32]).expect("push");
+        assert_eq!(seq, u64::from(n) + 1, "push {n} numbered in turn");
+        pushed.insert(seq, vec![n; 32]);
+    }
+    // At once: both processes push to the mailbox on their own connections.
+    const EACH: u8 = 25;
+    let at_once = |relay: &Relay, tag: u8| {
+        let k = key.clone();
+        duet_tests::on_relay(relay, move |client| {
+            Box::pin(async move {
+                let mut stored = Vec::new();
+                for n in 0..EACH {
+                    let envelope = vec![tag, n];
+                    let seq = client.push(&k, envelope.clone()).await.expect("push");
+                    stored.push((seq, envelope));
+                }
+                stored
+            })
+        })
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| at_once(&first, 100));
+        let b = s.spawn(|| at_once(&second, 200));
+        (a.join().expect("first"), b.join().expect("second"))
+    });
+    for (seq, envelope) in a.into_iter().chain(b) {
+        assert!(
+            pushed.insert(seq, envelope).is_none(),
+            "sequence number {seq} given twice"
+        );
+    }
+    let total = 6 + 2 * u64::from(EACH);
+    assert_eq!(
+        pushed.keys().copied().collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>(),
+        "every push numbered once, with no gap"
+    );
+    for relay in [&first, &second] {
+        let entries = duet_tests::relay_pull(relay, &key).expect("pull");
+        assert_eq!(
+            entries,
+            pushed.clone().into_iter().collect::<Vec<_>>(),
+            "each process reads every entry under the number its push was given"
+        );
+    }
+}
+
 #[test]
 fn a_relay_on_postgres_carries_on_after_the_database_cuts_its_connections_and_is_not_ready_without_it(
 ) {
