@@ -836,9 +836,8 @@ async fn in_transaction(
     lock(locked.map_err(db)?, &mut records)?;
     // Pushes to mailboxes the database lacks make them first (another process may make
     // the same one at the same moment: the verifier check below settles who made it).
-    let mut new_ids: Vec<String> = Vec::new();
-    let mut new_verifiers: Vec<Vec<u8>> = Vec::new();
-    let mut seen = BTreeSet::new();
+    // In id order, as every lock is taken; the first push to a mailbox gives its verifier.
+    let mut new: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
     for w in &batch {
         if let Write::Push {
             mailbox,
@@ -847,20 +846,23 @@ async fn in_transaction(
             ..
         } = w
         {
-            if !records.contains_key(mailbox) && seen.insert(mailbox.clone()) {
-                new_ids.push(mailbox.clone());
-                new_verifiers.push(verifier.to_vec());
+            if !records.contains_key(mailbox) {
+                new.entry(mailbox.as_str())
+                    .or_insert_with(|| verifier.to_vec());
             }
         }
     }
+    let (new_ids, new_verifiers): (Vec<&str>, Vec<Vec<u8>>) = new.into_iter().unzip();
     if !new_ids.is_empty() {
-        tx.execute(&prepared.new_mailboxes, &[&new_ids, &new_verifiers])
-            .await
-            .map_err(db)?;
-        lock(
-            tx.query(&prepared.lock, &[&new_ids]).await.map_err(db)?,
-            &mut records,
-        )?;
+        // Sent together: the lock runs after the insert on the server, in one round trip.
+        let make: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&new_ids, &new_verifiers];
+        let lock_new: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&new_ids];
+        let (made, locked) = tokio::join!(
+            tx.execute(&prepared.new_mailboxes, &make),
+            tx.query(&prepared.lock, &lock_new)
+        );
+        made.map_err(db)?;
+        lock(locked.map_err(db)?, &mut records)?;
     }
     let mut inserts: Vec<(String, u64, Vec<u8>)> = Vec::new();
     let mut changed: BTreeSet<String> = BTreeSet::new();
