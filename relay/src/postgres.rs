@@ -908,6 +908,11 @@ async fn in_transaction(
                 envelope,
                 reply,
             } => {
+                // Retired: read, never written again, even by a compaction let in before.
+                if retired.contains(&mailbox) {
+                    let _ = reply.send(Err(RelayStoreError::Retired));
+                    continue;
+                }
                 let Some(record) = records.get_mut(&mailbox) else {
                     let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
                     continue;

@@ -8,7 +8,7 @@
 
 use crate::config::RelayConfig;
 use crate::metrics::{Reason, RelayMetrics};
-use crate::store::{Opening, PushOutcome, RelayStore, Write};
+use crate::store::{Opening, PushOutcome, RelayStore, RelayStoreError, Write};
 use duet_core::crypto::token_verifier;
 use duet_core::net::tls;
 use duet_core::wire::{self, RelayRefusal, RelayReply, RelayRequest, WireError};
@@ -508,6 +508,10 @@ async fn stream(
                 .map_err(internal)?;
             let reply = match rx.await {
                 Ok(Ok(upto)) => RelayReply::Compacted { upto },
+                Ok(Err(RelayStoreError::Retired)) => RelayReply::Refused {
+                    why: RelayRefusal::Retired,
+                    message: RETIRED.into(),
+                },
                 _ => RelayReply::Refused {
                     why: RelayRefusal::Unavailable,
                     message: "the relay could not compact; retry".into(),

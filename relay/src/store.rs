@@ -98,6 +98,10 @@ pub enum RelayStoreError {
     /// An operator's request that cannot be done as asked.
     #[error("{0}")]
     Refused(String),
+    /// A write other than a push to a mailbox retired since its stream was opened (a push
+    /// gets [`PushOutcome::Retired`]).
+    #[error("the mailbox was retired")]
+    Retired,
 }
 
 /// What the relay keeps about a mailbox.
@@ -988,6 +992,18 @@ fn apply_batch(store: &RelayStore, batch: Vec<Write>) -> Vec<(String, u64)> {
                 envelope,
                 reply,
             } => {
+                // Retired: read, never written again, even by a compaction let in before.
+                match p.retired.get(mailbox.as_bytes()) {
+                    Ok(None) => {}
+                    Ok(Some(_)) => {
+                        let _ = reply.send(Err(RelayStoreError::Retired));
+                        continue;
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(RelayStoreError::Sled(e)));
+                        continue;
+                    }
+                }
                 let record = match records.get(&mailbox).copied() {
                     Some(r) => Some(r),
                     None => p.mailbox(&mailbox).ok().flatten(),
@@ -1121,6 +1137,52 @@ mod tests {
         // A measure a moment old is used as it is.
         *store.disk.lock().expect("disk") = (u64::MAX - 1, Some(std::time::Instant::now()));
         assert_eq!(store.bytes_on_disk().await.expect("fresh"), u64::MAX - 1);
+    }
+
+    #[tokio::test]
+    async fn a_compaction_of_a_mailbox_retired_since_its_stream_opened_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RelayStore::open(dir.path()).expect("store");
+        let (pushed, stored) = oneshot::channel();
+        store
+            .write(Write::Push {
+                arrived: std::time::Instant::now(),
+                mailbox: "ab".into(),
+                verifier: [1; 32],
+                create: true,
+                envelope: vec![1; 8],
+                quota: 1 << 20,
+                reply: pushed,
+            })
+            .await
+            .expect("queued");
+        assert!(matches!(stored.await, Ok(Ok(PushOutcome::Stored(1)))));
+        let compact = || {
+            let (reply, done) = oneshot::channel();
+            let write = Write::Compact {
+                mailbox: "ab".into(),
+                upto: 1,
+                envelope: vec![2; 8],
+                reply,
+            };
+            (write, done)
+        };
+        let (before, compacted) = compact();
+        store.write(before).await.expect("queued");
+        assert!(matches!(compacted.await, Ok(Ok(1))));
+        let (retire, retired) = oneshot::channel();
+        store
+            .write(Write::Retire {
+                mailbox: "ab".into(),
+                reply: retire,
+            })
+            .await
+            .expect("queued");
+        // Queued behind the retirement, as a compaction let in just before it would be.
+        let (after, refused) = compact();
+        store.write(after).await.expect("queued");
+        assert!(matches!(retired.await, Ok(Ok(()))));
+        assert!(matches!(refused.await, Ok(Err(RelayStoreError::Retired))));
     }
 
     #[test]
