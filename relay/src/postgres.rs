@@ -16,8 +16,10 @@
 //!   reconnects with backoff (subscribers then catch up on their next page).
 //! - Lost connections (a database restart, a failover) are opened again: the writer's before
 //!   its next batch, a reading connection when it is next used. The request that met the
-//!   loss is refused, and the device tries again. A host that does not answer at all is
-//!   given up on after `CONNECT_TIMEOUT` unless the address sets its own.
+//!   loss is refused, and the device tries again. A host that does not answer, or takes
+//!   the connection and never says hello, is given up on after `CONNECT_TIMEOUT` unless the
+//!   address sets its own; for a moment after a reading connection failed to open again,
+//!   requests that need it are refused at once rather than each trying in turn.
 //! - The writer and the listener run on a thread of their own (`database_thread`), off the
 //!   runtime that serves devices; the reading connections are driven by that one.
 //!
@@ -48,6 +50,10 @@ const PAGE_ROWS: i64 = 512;
 /// How long opening a connection waits for the database's host when the store's address
 /// sets no `connect_timeout`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// After a failed attempt to open a lost reading connection again, the requests waiting for
+/// it, and those arriving within this long, are refused at once (the device tries again
+/// later) rather than each trying in turn, up to the connect timeout apiece.
+const REOPEN_PAUSE: Duration = Duration::from_secs(1);
 /// Longest wait between attempts to listen again after the connection was lost.
 const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -91,7 +97,14 @@ pub struct PgStore {
 /// it again (the others wait and use that one) rather than each opening its own.
 struct ReaderSlot {
     current: std::sync::Mutex<Arc<Reader>>,
-    reopening: tokio::sync::Mutex<()>,
+    /// Held while the connection is opened again; holds when the last attempt failed.
+    reopening: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// Whether a request should try to open a lost connection again, given when the last
+/// attempt failed.
+fn worth_reopening(failed: Option<std::time::Instant>) -> bool {
+    failed.is_none_or(|at| at.elapsed() >= REOPEN_PAUSE)
 }
 
 /// A reading connection with the statements every request runs prepared.
@@ -176,9 +189,36 @@ fn settings(url: &str) -> Result<tokio_postgres::Config, RelayStoreError> {
     Ok(settings)
 }
 
+/// Opens a connection and waits for the database's hello within the address's connect
+/// timeout: tokio-postgres bounds only the socket's opening, and a host that takes the
+/// connection but never answers (a frozen server, a half-open proxy) would hold the
+/// caller, and every request waiting behind it, for good.
+async fn open_connection(
+    url: &str,
+) -> Result<
+    (
+        Client,
+        tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+    ),
+    RelayStoreError,
+> {
+    let settings = settings(url)?;
+    let within = settings
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
+    match tokio::time::timeout(within, settings.connect(NoTls)).await {
+        Ok(opened) => opened.map_err(db),
+        Err(_) => Err(RelayStoreError::Database(format!(
+            "the database did not answer within {} s",
+            within.as_secs_f32()
+        ))),
+    }
+}
+
 /// Opens a connection (for queries only), driven by a task on the runtime it is opened on.
 async fn connect(url: &str) -> Result<Client, RelayStoreError> {
-    let (client, connection) = settings(url)?.connect(NoTls).await.map_err(db)?;
+    let (client, connection) = open_connection(url).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::error!(error = %e, "a database connection ended");
@@ -205,7 +245,7 @@ impl PgStore {
         for _ in 0..READERS {
             readers.push(ReaderSlot {
                 current: std::sync::Mutex::new(Arc::new(Reader::open(url).await?)),
-                reopening: tokio::sync::Mutex::new(()),
+                reopening: tokio::sync::Mutex::new(None),
             });
         }
         Ok((
@@ -234,13 +274,25 @@ impl PgStore {
         if !reader.client.is_closed() {
             return Ok(reader);
         }
-        let _gate = slot.reopening.lock().await;
+        let mut failed = slot.reopening.lock().await;
         // Another request may have opened it again while this one waited.
         let reader = current();
         if !reader.client.is_closed() {
             return Ok(reader);
         }
-        let reopened = Arc::new(Reader::open(&self.url).await?);
+        if !worth_reopening(*failed) {
+            return Err(RelayStoreError::Database(
+                "the database did not answer a moment ago".into(),
+            ));
+        }
+        let reopened = match Reader::open(&self.url).await {
+            Ok(reader) => Arc::new(reader),
+            Err(e) => {
+                *failed = Some(std::time::Instant::now());
+                return Err(e);
+            }
+        };
+        *failed = None;
         tracing::info!("a lost reading connection to the database was opened again");
         *slot.current.lock().unwrap_or_else(PoisonError::into_inner) = reopened.clone();
         Ok(reopened)
@@ -454,7 +506,7 @@ async fn listen_once(
     url: &str,
     arrivals: &crate::arrivals::Arrivals,
 ) -> Result<(), RelayStoreError> {
-    let (client, mut connection) = settings(url)?.connect(NoTls).await.map_err(db)?;
+    let (client, mut connection) = open_connection(url).await?;
     // The LISTEN's reply comes through the connection polled below.
     let statement = format!("LISTEN {CHANNEL}");
     let listen = client.batch_execute(&statement);
@@ -1049,6 +1101,31 @@ mod tests {
             settings("host=/x port=notaport"),
             Err(RelayStoreError::Database(_))
         ));
+    }
+
+    #[test]
+    fn after_a_failed_reopening_the_next_requests_are_refused_at_once_for_a_moment() {
+        assert!(worth_reopening(None));
+        assert!(!worth_reopening(Some(std::time::Instant::now())));
+        let long_ago = std::time::Instant::now().checked_sub(2 * REOPEN_PAUSE);
+        assert!(long_ago.is_some_and(|at| worth_reopening(Some(at))));
+    }
+
+    #[tokio::test]
+    async fn a_database_host_that_takes_the_connection_but_never_answers_is_given_up_on() {
+        // Takes connections (the kernel completes them) and never says a word.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        let port = silent.local_addr().expect("addr").port();
+        let url = format!("host=127.0.0.1 port={port} user=duet connect_timeout=1");
+        let opened = tokio::time::timeout(Duration::from_secs(60), open_connection(&url)).await;
+        match opened {
+            Ok(Err(RelayStoreError::Database(why))) => {
+                assert!(why.contains("did not answer"), "{why}")
+            }
+            Ok(other) => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+            Err(_) => panic!("still waiting for the database's hello after 60 s"),
+        }
+        drop(silent);
     }
 
     fn push(mailbox: &str, verifier: u8, size: usize) -> Write {
