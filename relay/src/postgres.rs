@@ -647,8 +647,8 @@ pub async fn apply_batch(
             Ok(written) => {
                 let rest = answer_written(batch, &numbered, &written, metrics);
                 for (id, head) in written {
-                    if let Some(record) = numbered.now.get(&id) {
-                        committed.remember(&id, *record);
+                    if let Some((_, now)) = numbered.records.get(&id) {
+                        committed.remember(&id, *now);
                     }
                     grown.push((id, head));
                 }
@@ -691,19 +691,16 @@ pub async fn apply_batch(
 struct Numbered {
     /// Each push's sequence number, in the batch's order.
     seqs: Vec<u64>,
-    /// The records the pushes were numbered against, by mailbox, in id order: the write
-    /// locks the rows in that order, as the locking transaction does, so two processes'
-    /// batches never wait on each other in a cycle.
-    was: BTreeMap<String, MailboxRecord>,
-    /// The records once the pushes are in.
-    now: HashMap<String, MailboxRecord>,
+    /// By mailbox, the record the pushes were numbered against and the record once they
+    /// are in. In id order: the write locks the rows in that order, as the locking
+    /// transaction does, so two processes' batches never wait on each other in a cycle.
+    records: BTreeMap<String, (MailboxRecord, MailboxRecord)>,
 }
 
 /// Numbers a batch against `committed`, if every write is a push to a remembered mailbox
 /// that takes it (any other write, or a refusal, is for the locking transaction to settle).
 fn number_against(committed: &CommittedRecords, batch: &[Write]) -> Option<Numbered> {
-    let mut was = BTreeMap::new();
-    let mut now: HashMap<String, MailboxRecord> = HashMap::new();
+    let mut records: BTreeMap<String, (MailboxRecord, MailboxRecord)> = BTreeMap::new();
     let mut seqs = Vec::with_capacity(batch.len());
     for w in batch {
         let Write::Push {
@@ -716,15 +713,16 @@ fn number_against(committed: &CommittedRecords, batch: &[Write]) -> Option<Numbe
         else {
             return None;
         };
-        if !now.contains_key(mailbox) {
-            let record = *committed.get(mailbox)?;
-            was.insert(mailbox.clone(), record);
-            now.insert(mailbox.clone(), record);
-        }
-        let record = now.get_mut(mailbox)?;
-        seqs.push(accept_push(record, verifier, envelope.len(), *quota).ok()?);
+        let (_, now) = match records.entry(mailbox.clone()) {
+            std::collections::btree_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::btree_map::Entry::Vacant(new) => {
+                let record = *committed.get(mailbox)?;
+                new.insert((record, record))
+            }
+        };
+        seqs.push(accept_push(now, verifier, envelope.len(), *quota).ok()?);
     }
-    Some(Numbered { seqs, was, now })
+    Some(Numbered { seqs, records })
 }
 
 /// Writes numbered pushes in one round trip (`BEGIN`, the write and `COMMIT` sent
@@ -750,10 +748,7 @@ async fn write_unchanged(
     let (mut ids, mut verifiers) = (Vec::new(), Vec::new());
     let (mut was_heads, mut was_floors, mut was_bytes) = (Vec::new(), Vec::new(), Vec::new());
     let (mut heads, mut bytes) = (Vec::new(), Vec::new());
-    for (id, was) in &numbered.was {
-        let Some(now) = numbered.now.get(id) else {
-            continue;
-        };
+    for (id, (was, now)) in &numbered.records {
         ids.push(id.as_str());
         verifiers.push(was.verifier.as_slice());
         was_heads.push(to_i64(was.head));
@@ -783,16 +778,24 @@ async fn write_unchanged(
         .and(written)
         .and_then(|rows| committed.map(|()| rows))
         .map_err(db);
-    if result.is_err() && !client.is_closed() {
-        // Whatever state the failure left, the next batch starts outside a transaction.
-        if let Err(e) = client.batch_execute("ROLLBACK").await {
-            tracing::warn!(error = %e, "rolling back a failed batch");
-        }
+    if result.is_err() {
+        end_failed(client).await;
     }
     Ok(result?
         .into_iter()
         .map(|r| (r.get(0), to_u64(r.get(1))))
         .collect())
+}
+
+/// After a failed batch: whatever state the failure left, the next batch starts outside a
+/// transaction.
+async fn end_failed(client: &Client) {
+    if client.is_closed() {
+        return;
+    }
+    if let Err(e) = client.batch_execute("ROLLBACK").await {
+        tracing::warn!(error = %e, "rolling back a failed batch");
+    }
 }
 
 /// Answers the pushes of the mailboxes written, and returns the rest for the locking
@@ -837,11 +840,8 @@ async fn transaction(
 ) -> Result<Vec<(String, u64)>, RelayStoreError> {
     let client: &Client = client;
     let result = in_transaction(client, prepared, metrics, committed, batch, replies).await;
-    if result.is_err() && !client.is_closed() {
-        // Whatever state the failure left, the next batch starts outside a transaction.
-        if let Err(e) = client.batch_execute("ROLLBACK").await {
-            tracing::warn!(error = %e, "rolling back a failed batch");
-        }
+    if result.is_err() {
+        end_failed(client).await;
     }
     result
 }
@@ -1158,16 +1158,18 @@ mod tests {
         )
         .expect("every push goes to a remembered mailbox");
         assert_eq!(numbered.seqs, vec![5, 1, 6]);
-        assert_eq!(numbered.was["a"], record);
         assert_eq!(
-            numbered.now["a"],
-            MailboxRecord {
-                head: 6,
-                bytes: 80,
-                ..record
-            }
+            numbered.records["a"],
+            (
+                record,
+                MailboxRecord {
+                    head: 6,
+                    bytes: 80,
+                    ..record
+                }
+            )
         );
-        assert_eq!(numbered.now["b"].head, 1);
+        assert_eq!(numbered.records["b"].1.head, 1);
         // A mailbox not remembered, a wrong verifier, a full quota or any other write goes
         // to the locking transaction.
         assert!(number_against(&committed, &[push("a", 1, 10), push("c", 1, 10)]).is_none());
