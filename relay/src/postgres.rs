@@ -632,7 +632,7 @@ pub async fn reconnect(url: &str) -> Result<(Client, Prepared), RelayStoreError>
 /// mailboxes grown, with their new heads.
 ///
 /// A batch of pushes to mailboxes whose records `committed` holds takes one round trip
-/// ([`write_unchanged`]); the pushes to rows another process changed since, and every other
+/// (`write_unchanged`); the pushes to rows another process changed since, and every other
 /// batch, take the locking transaction, which then refreshes `committed`.
 pub async fn apply_batch(
     client: &mut Client,
