@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --locked -p duet-mobile -p duet-relay
+# The same build as the workspace's tests (`tests/run`): after them this is a no-op, where
+# `cargo build -p duet-mobile` alone would resolve other features and compile ~50 crates again.
+cargo test --workspace --locked --no-run --quiet
 lib=target/debug/libduet_mobile.so
 out=$(mktemp -d)
 for lang in python kotlin swift; do
-  cargo run --quiet --locked -p duet-mobile --bin uniffi-bindgen -- \
-    generate --library "$lib" --language "$lang" --out-dir "$out/$lang"
+  target/debug/uniffi-bindgen generate --library "$lib" --language "$lang" --out-dir "$out/$lang"
   test -n "$(ls -A "$out/$lang")" || { echo "no $lang bindings generated" >&2; exit 1; }
 done
 cp "$lib" "$out/python/"

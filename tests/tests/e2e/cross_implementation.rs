@@ -3,7 +3,7 @@
 //!
 //! Needs Node.js and `npm ci --prefix tests/js`, so it is ignored by default;
 //! `.ci/run` installs both and runs it by name:
-//! `cargo test -p duet-tests --test cross_implementation -- --ignored`.
+//! `cargo test -p duet-tests --test e2e cross_implementation -- --ignored`.
 
 use duet_tests::{path, Device};
 use std::path::PathBuf;

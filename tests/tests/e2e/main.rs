@@ -1,0 +1,28 @@
+//! Duet's end-to-end tests: one test binary, so the workspace links it once.
+//!
+//! Each module is one promise area of `shared/TESTING.md`'s list, driven through real
+//! processes (`duet`, `duet serve`, `duet-relay`, PostgreSQL, tmux) on loopback, with homes
+//! in temporary directories. The helpers every module shares live in `duet_tests`
+//! (`tests/src`). Run one area with `cargo test -p duet-tests --test e2e relay::`; the
+//! cross-implementation test needs `npm ci --prefix tests/js` and runs with `--ignored`.
+
+mod cli_surface;
+mod convergence;
+mod crash;
+mod cross_implementation;
+mod current_meeting;
+mod damage;
+mod full_disk;
+mod hostile_bundles;
+mod in_the_meeting;
+mod membership;
+mod nearby;
+mod node;
+mod offline_exchange;
+mod p2p;
+mod practice;
+mod private_notes;
+mod relay;
+mod relay_cli;
+mod storage_faults;
+mod store_ownership;
