@@ -531,8 +531,10 @@ pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
         let first = duet_core::net::relay_client::sync_relay(&handle, &id)
             .await
             .map_err(network::net_error)?;
-        print_line(&network::watch_line(&first.report, json));
+        // The socket is bound before the first line, so whoever reads that line can send
+        // commands through this node at once instead of finding the home locked.
         let socket = ControlSocket::bind(home)?;
+        print_line(&network::watch_line(&first.report, json));
         let live = LiveSync::start(
             handle.clone(),
             Arc::new(move |e| {

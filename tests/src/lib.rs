@@ -23,6 +23,31 @@ pub fn duet_binary() -> PathBuf {
     bin
 }
 
+/// How often [`eventually`] checks its condition again: often enough that a test waits
+/// little past the moment the condition holds, rarely enough not to load the machine.
+pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Waits until `check` gives a value and returns it, checking every [`POLL_INTERVAL`];
+/// panics after `limit` naming `what` it waited for and the last thing `check` reported.
+/// The one place the end-to-end tests wait for a condition.
+pub fn eventually<T>(
+    limit: std::time::Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(last) => assert!(
+                std::time::Instant::now() < deadline,
+                "waited {limit:?} for {what}; last: {last}"
+            ),
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
 /// One device: a home directory used through the real `duet` binary.
 #[derive(Debug)]
 pub struct Device {
@@ -544,18 +569,14 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
 /// addresses before it serves, and readiness may ask a database that is slow to answer on
 /// a loaded machine: a test waits for the answer rather than take the first.
 pub fn wait_for_status(addr: &str, path: &str, code: u16) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let answered = http_get(addr, path).0;
-        if answered == code {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{path} answered {answered}, never {code}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    eventually(
+        std::time::Duration::from_secs(20),
+        &format!("{path} to answer {code}"),
+        || match http_get(addr, path).0 {
+            answered if answered == code => Ok(()),
+            answered => Err(format!("answered {answered}")),
+        },
+    )
 }
 
 /// The notebook as `export --format json` prints it, without who this device is: what two
@@ -737,23 +758,23 @@ impl Postgres {
             _dir: dir,
         };
         let socket = pg._dir.path().to_owned();
-        let start = std::time::Instant::now();
-        loop {
-            let ready = Command::new("pg_isready")
-                .arg("-h")
-                .arg(&socket)
-                .args(["-p", "5432", "-U", "postgres"])
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if ready {
-                break;
-            }
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(30),
-                "postgres did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        eventually(
+            std::time::Duration::from_secs(30),
+            "the private PostgreSQL server to accept connections",
+            || {
+                let ready = Command::new("pg_isready")
+                    .arg("-h")
+                    .arg(&socket)
+                    .args(["-p", "5432", "-U", "postgres"])
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                if ready {
+                    Ok(())
+                } else {
+                    Err("pg_isready says no".to_owned())
+                }
+            },
+        );
         let made = Command::new("psql")
             .arg("-h")
             .arg(&socket)

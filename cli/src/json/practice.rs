@@ -84,7 +84,7 @@ pub struct Health {
 }
 
 /// One drift signal: its `kind`, the data it concerns (people, meetings, items, numbers;
-/// fields by kind, as listed in the README), and the sentence the CLI prints for it.
+/// fields by kind, as listed in the user guide), and the sentence the CLI prints for it.
 #[derive(Debug, Serialize)]
 pub struct Signal {
     #[serde(flatten)]

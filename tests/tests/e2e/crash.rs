@@ -57,6 +57,7 @@ fn acknowledged_edits_survive_sigkill_at_random_moments() {
                 killed += 1;
                 break;
             }
+            // Time is the subject: the child is killed at a random moment before its ACK.
             std::thread::sleep(Duration::from_micros(200));
         }
     }

@@ -281,18 +281,14 @@ impl Tmux {
 
     /// Waits until the screen shows `what` (with a generous limit for a loaded machine).
     fn wait_for(&self, what: impl Fn(&str) -> bool, why: &str) -> String {
-        let start = Instant::now();
-        loop {
+        duet_tests::eventually(Duration::from_secs(30), why, || {
             let screen = self.screen();
             if what(&screen) {
-                return screen;
+                Ok(screen)
+            } else {
+                Err(format!("the screen shows:\n{screen}"))
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{why}; the screen shows:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 
     /// Whether the window (the command in it) is gone.
@@ -397,11 +393,11 @@ fn the_meeting_view_ticks_types_and_shows_what_the_other_device_adds_through_a_r
 
     // Quitting leaves everything saved, and the view's edits reach Bo through the relay.
     tmux.keys(&["q"]);
-    let start = Instant::now();
-    while !tmux.ended() {
-        assert!(start.elapsed() < Duration::from_secs(10), "q quits");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    duet_tests::eventually(Duration::from_secs(10), "the view to quit on q", || {
+        tmux.ended()
+            .then_some(())
+            .ok_or_else(|| "its window is still there".to_owned())
+    });
     assert!(
         !ana.home.path().join("node.sock").exists(),
         "the view's node is gone"
@@ -431,11 +427,11 @@ fn the_meeting_view_ticks_types_and_shows_what_the_other_device_adds_through_a_r
         .args(["-KILL", &pid])
         .status()
         .is_ok_and(|s| s.success()));
-    let start = Instant::now();
-    while !tmux.ended() {
-        assert!(start.elapsed() < Duration::from_secs(10), "the view dies");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    duet_tests::eventually(Duration::from_secs(10), "the killed view to go", || {
+        tmux.ended()
+            .then_some(())
+            .ok_or_else(|| "its window is still there".to_owned())
+    });
     let meeting = &ana.json(&["show"])["meeting"];
     assert_eq!(section_text(meeting, "notes"), "typed-before-kill");
 }

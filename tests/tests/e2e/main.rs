@@ -5,13 +5,17 @@
 //! in temporary directories. The helpers every module shares live in `duet_tests`
 //! (`tests/src`). Run one area with `cargo test -p duet-tests --test e2e relay::`; the
 //! cross-implementation test needs `npm ci --prefix tests/js` and runs with `--ignored`.
+//!
+//! The command lines' own surface tests stay in their crates (`cli/tests/surface.rs`,
+//! `relay/tests/cli.rs`): a crate with an integration test is what makes `cargo test`
+//! build its binaries, and the modules here run those binaries.
 
-mod cli_surface;
 mod convergence;
 mod crash;
 mod cross_implementation;
 mod current_meeting;
 mod damage;
+mod docs;
 mod full_disk;
 mod hostile_bundles;
 mod in_the_meeting;
@@ -23,6 +27,5 @@ mod p2p;
 mod practice;
 mod private_notes;
 mod relay;
-mod relay_cli;
 mod storage_faults;
 mod store_ownership;

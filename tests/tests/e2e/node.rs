@@ -5,7 +5,7 @@
 //! ticket printed while serving on a custom port names that port and joins.
 
 use duet_tests::{Device, Relay, Serving};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a change may take to travel between two nodes before the test gives up. The
 /// figure the README reports comes from the benchmark, not from here.
@@ -13,18 +13,14 @@ const ARRIVAL_LIMIT: Duration = Duration::from_secs(30);
 
 /// Waits until `device`'s `show` contains `marker`; panics with the last output otherwise.
 fn wait_for(device: &Device, marker: &str) {
-    let started = Instant::now();
-    loop {
+    duet_tests::eventually(ARRIVAL_LIMIT, &format!("{marker:?} to arrive"), || {
         let shown = device.ok(&["show"]);
         if shown.contains(marker) {
-            return;
+            Ok(())
+        } else {
+            Err(format!("the view:\n{shown}"))
         }
-        assert!(
-            started.elapsed() < ARRIVAL_LIMIT,
-            "{marker:?} never arrived; last view:\n{shown}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 /// Ana and Bo share a notebook through `relay`; neither node runs yet.
@@ -199,6 +195,7 @@ fn a_node_sigkilled_during_edits_loses_no_acknowledged_edit() {
             }
             done
         });
+        // Time is the subject: each round kills the node later into the writer's edits.
         std::thread::sleep(Duration::from_millis(150 * (round + 1)));
         node.kill();
         acknowledged.extend(writer.join().expect("writer"));

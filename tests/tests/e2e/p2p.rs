@@ -335,6 +335,7 @@ fn a_server_killed_mid_sync_loses_nothing_and_the_next_sync_completes() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("sync");
+        // Time is the subject: the server dies at a different moment of the sync.
         std::thread::sleep(Duration::from_millis(delay_ms));
         if let Some(s) = serving.take() {
             s.kill();

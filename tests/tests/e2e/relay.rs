@@ -104,6 +104,7 @@ fn every_acknowledged_push_survives_relay_restarts_and_sigkill() {
         if i % 8 == 3 {
             // Kill the relay while this push is in flight; restart it on the same port.
             let mut sync = ana.command().args(["sync"]).spawn().expect("sync");
+            // Time is the subject: the kill lands at a different moment of each push.
             std::thread::sleep(Duration::from_millis(5 + i as u64));
             if let Some(r) = relay.take() {
                 r.kill();
@@ -376,7 +377,8 @@ fn watch_prints_changes_as_they_arrive_and_leaves_the_home_usable() {
     let _ = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("watch started");
-    std::thread::sleep(Duration::from_millis(300));
+    // `watch` prints its first line once its control socket is bound: this note goes
+    // through it.
     bo.ok(&["note", "typed while watching", "--section", "notes"]);
     ana.ok(&["agenda", "add", "live-marker"]);
     ana.ok(&["sync"]);
@@ -556,6 +558,7 @@ fn a_subscriber_that_never_reads_is_cut_off_without_hurting_others() {
         let _sub = slow.subscribe(&own, 0).await.expect("subscribe");
         let cut = tokio::time::timeout(Duration::from_secs(20), async {
             loop {
+                // Time is the subject: the relay's stall timeout cuts the reader off.
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 if slow.pull(&own, 1_000_000).await.is_err() {
                     break;
@@ -864,6 +867,8 @@ fn one_address_holds_at_most_its_share_of_connections() {
                 again = Some(c);
                 break;
             }
+            // The relay counts a closed connection out when QUIC ends it there, a moment
+            // after the client closes; nothing tells the client when.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(
@@ -1335,28 +1340,16 @@ fn a_relay_on_postgres_carries_on_after_the_database_cuts_its_connections_and_is
     // A request that meets a lost connection is refused; the relay opens it again, and
     // the device's next try goes through (pushes through the writer, pulls through the
     // reading connections).
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let pushed = loop {
-        match duet_tests::relay_push(&relay, &key, vec![2; 64]) {
-            Ok(seq) => break seq,
-            Err(e) => assert!(
-                std::time::Instant::now() < deadline,
-                "pushes never went through again: {e}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let pushed = duet_tests::eventually(
+        Duration::from_secs(20),
+        "pushes to go through again",
+        || duet_tests::relay_push(&relay, &key, vec![2; 64]).map_err(|e| e.to_string()),
+    );
     assert_eq!(pushed, 2);
-    let pulled = loop {
-        match duet_tests::relay_pull(&relay, &key) {
-            Ok(entries) => break entries,
-            Err(e) => assert!(
-                std::time::Instant::now() < deadline,
-                "reads never went through again: {e}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let pulled =
+        duet_tests::eventually(Duration::from_secs(20), "reads to go through again", || {
+            duet_tests::relay_pull(&relay, &key).map_err(|e| e.to_string())
+        });
     assert_eq!(pulled.len(), 2);
     wait_for_status(&ops, "/readyz", 200);
 
@@ -1422,7 +1415,6 @@ fn two_relay_processes_on_one_postgres_deliver_live_and_survive_a_sigkill() {
     let _ = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("watch started");
-    std::thread::sleep(Duration::from_millis(300));
     ana.ok(&["agenda", "add", "pg-live-marker"]);
     ana.ok(&["sync"]);
     let line = rx
@@ -1459,6 +1451,7 @@ fn two_relay_processes_on_one_postgres_deliver_live_and_survive_a_sigkill() {
         }
         (added, acknowledged)
     });
+    // Time is the subject: the kill lands while Ana's pushes go on.
     std::thread::sleep(Duration::from_millis(600));
     first.kill();
     let (added, acknowledged) = pusher.join().expect("pusher");

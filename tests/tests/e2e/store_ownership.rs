@@ -194,6 +194,7 @@ fn a_command_waits_for_a_short_holder_instead_of_failing() {
         .args(["note", "typed while the home was busy"])
         .spawn()
         .expect("runs");
+    // Time is the subject: the holder keeps the home for 700 ms, less than the wait.
     std::thread::sleep(Duration::from_millis(700));
     drop(holder);
     let out = child.wait_with_output().expect("exits");

@@ -3,7 +3,7 @@
 use assert_cmd::Command;
 
 fn duet(home: &std::path::Path) -> Command {
-    let mut cmd = Command::new(duet_tests::duet_binary());
+    let mut cmd = Command::cargo_bin("duet").expect("duet binary");
     cmd.env("DUET_HOME", home).env("NO_COLOR", "1");
     cmd
 }
@@ -136,7 +136,8 @@ fn unreadable_dates_and_unknown_ids_have_distinct_exit_codes() {
 
 #[test]
 fn the_demo_runs_with_no_setup_and_converges() {
-    let out = Command::new(duet_tests::duet_binary())
+    let out = Command::cargo_bin("duet")
+        .expect("duet binary")
         .args(["demo", "--json"])
         .output()
         .expect("runs");

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 fn relay() -> Command {
-    Command::new(duet_tests::relay_binary())
+    Command::new(env!("CARGO_BIN_EXE_duet-relay"))
 }
 
 #[test]
