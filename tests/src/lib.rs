@@ -48,6 +48,34 @@ pub fn eventually<T>(
     }
 }
 
+/// How long an in-process open waits for a home this process has just closed.
+const REOPEN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens a home in this process with `open`, waiting while it is reported locked.
+///
+/// The end-to-end tests run in one process, and other tests spawn processes all the time:
+/// a child forked in the moment between its fork and its exec holds a copy of every open
+/// file, the home's lock included, so a home closed here can look held for that moment.
+pub fn open_in_process<T>(
+    what: &str,
+    mut open: impl FnMut() -> Result<T, duet_core::DuetError>,
+) -> T {
+    eventually(REOPEN_LIMIT, what, || match open() {
+        Ok(opened) => Ok(opened),
+        Err(duet_core::DuetError::Store(e @ duet_core::store::StoreError::Locked { .. })) => {
+            Err(e.to_string())
+        }
+        Err(e) => panic!("{what}: {e}"),
+    })
+}
+
+/// Opens the home at `path` in this process (see [`open_in_process`]).
+pub fn open_home(path: &Path) -> duet_core::Duet {
+    open_in_process(&format!("opening {}", path.display()), || {
+        duet_core::Duet::open(path)
+    })
+}
+
 /// One device: a home directory used through the real `duet` binary.
 #[derive(Debug)]
 pub struct Device {
@@ -384,8 +412,7 @@ pub fn relay_push(
 /// the notebook secret, for tests that act as a member by hand (`duet invite` prints
 /// one-time tickets, which carry none). Nothing of `device` may be running.
 pub fn secret_ticket(device: &Device) -> duet_core::invite::Invite {
-    let duet = duet_core::Duet::open(device.home.path())
-        .unwrap_or_else(|e| panic!("opening {}: {e}", device.home.path().display()));
+    let duet = open_home(device.home.path());
     duet.invite(Vec::new(), None)
         .unwrap_or_else(|e| panic!("a full ticket of the notebook: {e}"))
 }

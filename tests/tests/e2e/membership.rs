@@ -573,7 +573,7 @@ fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
         fingerprint: duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp"),
     };
     let (ticket, revoked) = {
-        let duet = duet_core::Duet::open(ana.home.path()).expect("open Ana's home");
+        let duet = duet_tests::open_home(ana.home.path());
         let ticket = duet
             .invite_once(Vec::new(), Some(info.clone()), None)
             .expect("invite");
@@ -585,7 +585,7 @@ fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
     // Ana's next sync leaves both welcomes on the relay.
     ana.ok(&["sync"]);
     {
-        let duet = duet_core::Duet::open(ana.home.path()).expect("open Ana's home");
+        let duet = duet_tests::open_home(ana.home.path());
         duet.revoke_invite(&revoked.id).expect("revoke");
     }
     // The revoked invite's welcome comes down with the next sync.
@@ -616,7 +616,7 @@ fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
     );
     // Ana's next sync notices that the welcome was taken: the invite is used.
     ana.ok(&["sync"]);
-    let duet = duet_core::Duet::open(ana.home.path()).expect("open Ana's home");
+    let duet = duet_tests::open_home(ana.home.path());
     let states: Vec<(String, &str)> = duet
         .invites()
         .expect("invites")

@@ -112,15 +112,16 @@ fn a_failing_nth_write_gives_a_typed_error_and_loses_nothing_acknowledged() {
             let mut acknowledged = 0;
             let mut failed_at_step = None;
             {
-                let mut duet = Duet::open_with(&home, |inner| {
-                    Arc::new(FailingEngine {
-                        inner,
-                        writes: AtomicUsize::new(0),
-                        fail_at,
-                        errno,
+                let mut duet = duet_tests::open_in_process("open", || {
+                    Duet::open_with(&home, |inner| {
+                        Arc::new(FailingEngine {
+                            inner,
+                            writes: AtomicUsize::new(0),
+                            fail_at,
+                            errno,
+                        })
                     })
-                })
-                .expect("open");
+                });
                 for step in 0..STEPS {
                     match edit(&mut duet, step) {
                         Ok(()) => acknowledged = step + 1,
@@ -148,7 +149,8 @@ fn a_failing_nth_write_gives_a_typed_error_and_loses_nothing_acknowledged() {
             }
             runs += 1;
             faulted += usize::from(failed_at_step.is_some());
-            let reopened = Duet::open(&home).expect("the store opens after a failed write");
+            // Any error but a moment's lock (see `open_in_process`) fails the test.
+            let reopened = duet_tests::open_home(&home);
             let now = state(&reopened);
             let context =
                 format!("errno {errno}, write {fail_at}, failed at step {failed_at_step:?}");
