@@ -14,8 +14,8 @@ use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
 use duet_core::net::client::{sync_with_retries, PeerOutcome};
 use duet_core::net::relay_client;
-use duet_core::net::tls::Pins;
-use duet_core::net::{nearby, NetError, DEFAULT_PORT};
+use duet_core::net::{NetError, DEFAULT_PORT};
+use duet_core::node::service::{self, SyncScope};
 use duet_core::node::HomeHandle;
 use duet_core::{Duet, DuetError, Role};
 use std::collections::BTreeSet;
@@ -326,96 +326,50 @@ pub struct SyncTargets {
 
 /// `duet sync`: with no flags, every notebook's relay and every remembered device.
 pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()> {
-    let mut targets: Vec<(SocketAddr, Pins)> = Vec::new();
-    let (known_peers, relayed) = home
-        .call(|d| Ok::<_, DuetError>((d.known_peers()?, d.relayed_notebooks()?)))
-        .await?;
-    let known: BTreeSet<[u8; 32]> = known_peers
-        .iter()
-        .filter_map(|p| parse_fingerprint(&p.fingerprint))
-        .collect();
-    let explicit =
-        match &t.fingerprint {
+    let scope = if let Some(addr) = t.peer {
+        let fingerprint = match &t.fingerprint {
             Some(text) => Some(parse_fingerprint(text).ok_or_else(|| {
                 DuetError::Invalid(format!("{text:?} is not a device fingerprint"))
             })?),
             None => None,
         };
-    let mut relays = Vec::new();
-    if let Some(peer) = &t.peer {
-        let pins = match explicit {
-            Some(fp) => BTreeSet::from([fp]),
-            None => known.clone(),
-        };
-        targets.push((*peer, Pins::Exactly(pins)));
+        SyncScope::Device { addr, fingerprint }
     } else if let Some(wait) = t.nearby {
-        let found = tokio::task::spawn_blocking(move || nearby::browse(wait))
-            .await
-            .context("looking for nearby devices")?
-            .map_err(|e| anyhow!(e))?;
-        let keys: Vec<_> = home
-            .call(|d| d.memberships())
-            .await?
-            .into_iter()
-            .map(|(_, k)| k)
-            .collect();
-        let ours = nearby::recognised_tags(&keys);
-        for found in found {
-            if !found.tags.iter().any(|t| ours.contains(t)) {
-                continue;
-            }
-            // The announcement names no certificate: the membership handshake, bound to
-            // the TLS session, decides whether it shares a notebook.
-            for addr in found.addrs.iter().take(1) {
-                targets.push((*addr, Pins::AnyMember));
-            }
-        }
-        if targets.is_empty() {
-            return Err(anyhow!(DuetError::NotFound {
+        SyncScope::Nearby { wait }
+    } else if t.relay_only {
+        SyncScope::Relays
+    } else {
+        SyncScope::Everything
+    };
+    let nearby = matches!(scope, SyncScope::Nearby { .. });
+    let targets = service::targets(home, scope).await.map_err(net_error)?;
+    if targets.is_empty() {
+        return Err(anyhow!(if nearby {
+            DuetError::NotFound {
                 kind: "device serving on the local network",
                 query: "nearby".into(),
-            }));
-        }
-    } else {
-        relays = relayed;
-        if !t.relay_only {
-            for p in known_peers {
-                if let (Some(addr), Some(fp)) = (p.addr, parse_fingerprint(&p.fingerprint)) {
-                    targets.push((addr, Pins::Exactly(BTreeSet::from([fp]))));
-                }
             }
-        }
-        if targets.is_empty() && relays.is_empty() {
-            return Err(anyhow!(DuetError::Invalid(
+        } else {
+            DuetError::Invalid(
                 "nothing to sync with yet: `duet relay set ADDR --fingerprint FP`, or `duet sync --peer ADDR` (the other device runs `duet serve`), or `duet sync --nearby`".into()
-            )));
-        }
+            )
+        }));
     }
-    let mut outcomes = Vec::new();
-    let mut relayed = Vec::new();
-    let mut failures: Vec<(String, NetError)> = Vec::new();
-    for (notebook, setting) in relays {
-        match relay_client::sync_relay_with_retries(home, &notebook, ATTEMPTS).await {
-            Ok(o) => relayed.push(o),
-            Err(e) => failures.push((format!("relay {}", setting.addr), e)),
-        }
-    }
-    for (addr, pins) in targets {
-        match sync_with_retries(home, addr, pins, ATTEMPTS).await {
-            Ok(o) => outcomes.push(o),
-            // This device's own announcement, found on the network.
-            Err(NetError::ThisDevice { .. }) => {}
-            Err(e) => failures.push((addr.to_string(), e)),
-        }
-    }
+    let round = service::sync_round(home, targets, ATTEMPTS).await;
+    let (relayed, outcomes) = (&round.relays, &round.devices);
+    let failures: Vec<(String, &NetError)> = round
+        .failures
+        .iter()
+        .map(|(target, e)| (target.label(), e))
+        .collect();
     let json = serde_json::json!({
-        "relays": json::value(&list::<_, RelaySync>(&relayed)),
-        "synced": json::value(&list::<_, PeerSync>(&outcomes)),
+        "relays": json::value(&list::<_, RelaySync>(relayed)),
+        "synced": json::value(&list::<_, PeerSync>(outcomes)),
         "failed": failures.iter().map(|(a, e)| serde_json::json!({ "addr": a, "error": e.to_string() })).collect::<Vec<_>>(),
     });
     out.print(&json, || {
         let mut text = String::new();
-        for o in &relayed {
+        for o in relayed {
             text.push_str(&format!(
                 "Synced {:?} through the relay at {}: {} from other devices; sent {} change(s).\n",
                 o.report.title,
@@ -436,7 +390,7 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
                 ));
             }
         }
-        for o in &outcomes {
+        for o in outcomes {
             for r in &o.reports {
                 text.push_str(&format!(
                     "Synced {:?} with {}: {} from the other device; sent {} change(s).\n",
@@ -452,8 +406,8 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
         }
         text
     });
-    if outcomes.is_empty() && relayed.is_empty() {
-        if let Some((_, e)) = failures.into_iter().next() {
+    if round.reached_nothing() {
+        if let Some((_, e)) = round.failures.into_iter().next() {
             return Err(net_error(e));
         }
     }

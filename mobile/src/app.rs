@@ -466,36 +466,10 @@ impl DuetApp {
     /// a push notification, or in an OS background task. Links that fail are skipped and
     /// show in `sync_status`; fails only when nothing could be reached.
     pub async fn sync_now(&self) -> Result<Vec<SyncSummary>, MobileError> {
-        let (relayed, peers) = self
-            .home
-            .call(|d| Ok::<_, MobileError>((d.relayed_notebooks()?, d.known_peers()?)))
-            .await?;
-        let mut reports = Vec::new();
-        let mut first_error = None;
-        for (notebook, _) in relayed {
-            match relay_client::sync_relay(&self.home, &notebook).await {
-                Ok(o) => reports.push(o.report),
-                Err(e) => first_error = first_error.or(Some(e)),
-            }
-        }
-        for peer in peers {
-            let (Some(addr), Some(fp)) = (
-                peer.addr,
-                duet_core::crypto::parse_fingerprint(&peer.fingerprint),
-            ) else {
-                continue;
-            };
-            match client::sync_with(
-                &self.home,
-                addr,
-                duet_core::net::tls::Pins::Exactly([fp].into()),
-            )
-            .await
-            {
-                Ok(o) => reports.extend(o.reports),
-                Err(e) => first_error = first_error.or(Some(e)),
-            }
-        }
+        // One attempt each: the app calls again (or live sync retries) on its own terms.
+        let round = duet_core::node::service::sync_everything(&self.home, 1).await?;
+        let reports = round.reports();
+        let first_error = round.failures.into_iter().next().map(|(_, e)| e);
         self.home.call(|d| d.complete_joins()).await?;
         match (reports.is_empty(), first_error) {
             (true, Some(e)) => Err(e.into()),

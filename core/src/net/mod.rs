@@ -141,6 +141,9 @@ pub enum NetError {
     /// Setting up TLS or the socket failed.
     #[error("could not set up the network endpoint: {0}")]
     Setup(String),
+    /// Looking for devices on the local network failed (no multicast, no permission).
+    #[error("{0}")]
+    Discovery(String),
 }
 
 #[cfg(feature = "device")]

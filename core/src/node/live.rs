@@ -7,8 +7,8 @@
 //!
 //! What each link last did is kept in a [`LinkBoard`] for `duet status`.
 
+use super::service::{self, SyncTarget};
 use super::HomeHandle;
-use crate::crypto::parse_fingerprint;
 use crate::net::relay_client::{self, RelayOutcome};
 use crate::net::tls::Pins;
 use crate::net::{client, NetError};
@@ -419,20 +419,21 @@ async fn peers(
 ) {
     let mut backoffs: HashMap<SocketAddr, (Backoff, tokio::time::Instant)> = HashMap::new();
     loop {
-        let known = home
-            .call(|d| Ok::<_, NetError>(d.known_peers()?))
+        let mut targets: Vec<(SocketAddr, Pins)> = service::remembered_devices(&home)
             .await
-            .unwrap_or_default();
-        let mut targets: Vec<(SocketAddr, Pins)> = known
-            .iter()
-            .filter_map(|p| {
-                Some((
-                    p.addr?,
-                    Pins::Exactly(BTreeSet::from([parse_fingerprint(&p.fingerprint)?])),
-                ))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| match t {
+                SyncTarget::Device { addr, pins } => Some((addr, pins)),
+                SyncTarget::Relay { .. } => None,
             })
             .collect();
-        for addr in nearby(&home).await {
+        // Nothing nearby when discovery is unavailable (no multicast, no permission).
+        let nearby = service::nearby_devices(&home, NEARBY_LISTEN).await;
+        if let Err(e) = &nearby {
+            tracing::debug!(error = %e, "no local network discovery");
+        }
+        for addr in nearby.unwrap_or_default() {
             if !targets.iter().any(|(a, _)| *a == addr) {
                 targets.push((addr, Pins::AnyMember));
             }
@@ -491,32 +492,6 @@ async fn peers(
         if stopped_or(&mut stopped, PEER_SYNC_EVERY).await {
             return;
         }
-    }
-}
-
-/// Addresses of devices on the local network announcing a tag of a notebook held here
-/// (nothing when discovery is unavailable: no multicast, no permission).
-async fn nearby(home: &HomeHandle) -> Vec<SocketAddr> {
-    let Ok(memberships) = home.call(|d| d.memberships()).await else {
-        return Vec::new();
-    };
-    let keys: Vec<_> = memberships.into_iter().map(|(_, k)| k).collect();
-    if keys.is_empty() {
-        return Vec::new();
-    }
-    let ours = crate::net::nearby::recognised_tags(&keys);
-    let found = tokio::task::spawn_blocking(|| crate::net::nearby::browse(NEARBY_LISTEN)).await;
-    match found {
-        Ok(Ok(found)) => found
-            .into_iter()
-            .filter(|f| f.tags.iter().any(|t| ours.contains(t)))
-            .filter_map(|f| f.addrs.first().copied())
-            .collect(),
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "no local network discovery");
-            Vec::new()
-        }
-        Err(_) => Vec::new(),
     }
 }
 

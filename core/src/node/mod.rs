@@ -6,6 +6,9 @@
 //!
 //! - [`live`]: background sync: relay subscriptions with debounced pushes, remembered
 //!   devices on a timer, capped exponential backoff with jitter, and each link's status.
+//! - [`service`]: "sync now" written once: what a round reaches (relays, remembered
+//!   devices, one address, the devices nearby) and one round over those targets; the CLI,
+//!   the phone and the background loops all use it.
 //! - [`control`]: the local control socket through which the front end's commands reach a
 //!   running node (Unix only).
 //!
@@ -16,5 +19,6 @@
 pub use crate::control;
 pub mod home;
 pub mod live;
+pub mod service;
 
 pub use home::{Home, HomeHandle, MAX_QUEUED_CALLS};

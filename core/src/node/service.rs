@@ -1,0 +1,225 @@
+//! The sync service: "sync now" written once. What a round reaches (every notebook's relay,
+//! every remembered device, one address, the devices found nearby), and one round over
+//! those targets with each failure kept beside the successes.
+//!
+//! The CLI's `duet sync`, the phone's `sync_now` and the node's background loops all
+//! resolve their targets here; they differ only in how they report and when they run.
+//! This module waits on the network holding nothing: every step reaches the home through
+//! its [`HomeHandle`], one short call at a time.
+
+use super::HomeHandle;
+use crate::crypto::parse_fingerprint;
+use crate::net::client::{sync_with_retries, PeerOutcome};
+use crate::net::relay_client::{sync_relay_with_retries, RelayOutcome};
+use crate::net::tls::Pins;
+use crate::net::{nearby, NetError};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What one "sync now" reaches.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SyncScope {
+    /// Every notebook's relay and every remembered device with an address.
+    Everything,
+    /// Every notebook's relay only.
+    Relays,
+    /// One device at an address, pinned to `fingerprint` when given (a first contact
+    /// without an invite), else to any device this one has synced with.
+    Device {
+        /// Where it listens.
+        addr: SocketAddr,
+        /// Its certificate fingerprint.
+        fingerprint: Option<[u8; 32]>,
+    },
+    /// The devices announcing, within `wait`, a notebook held here on the local network.
+    Nearby {
+        /// How long to listen for announcements.
+        wait: Duration,
+    },
+}
+
+/// One place a round syncs with.
+#[derive(Debug, Clone)]
+pub enum SyncTarget {
+    /// A notebook's relay.
+    Relay {
+        /// The notebook.
+        notebook: String,
+        /// The relay's address, as set.
+        addr: String,
+    },
+    /// A device serving at an address.
+    Device {
+        /// Where it listens.
+        addr: SocketAddr,
+        /// Which certificates it may present.
+        pins: Pins,
+    },
+}
+
+impl SyncTarget {
+    /// How a person would name it: `relay ADDR` or the device's address.
+    pub fn label(&self) -> String {
+        match self {
+            SyncTarget::Relay { addr, .. } => format!("relay {addr}"),
+            SyncTarget::Device { addr, .. } => addr.to_string(),
+        }
+    }
+}
+
+/// What one round did: each target's outcome, failures kept, none hidden.
+#[derive(Debug, Default)]
+pub struct SyncRound {
+    /// The relays synced with.
+    pub relays: Vec<RelayOutcome>,
+    /// The devices synced with.
+    pub devices: Vec<PeerOutcome>,
+    /// The targets that failed, with why.
+    pub failures: Vec<(SyncTarget, NetError)>,
+}
+
+impl SyncRound {
+    /// Whether nothing was reached at all.
+    pub fn reached_nothing(&self) -> bool {
+        self.relays.is_empty() && self.devices.is_empty()
+    }
+
+    /// Every notebook's report, relays first.
+    pub fn reports(&self) -> Vec<crate::SyncReport> {
+        self.relays
+            .iter()
+            .map(|o| o.report.clone())
+            .chain(self.devices.iter().flat_map(|o| o.reports.iter().cloned()))
+            .collect()
+    }
+}
+
+/// The targets `scope` names, read from the home (and, for [`SyncScope::Nearby`], the
+/// local network). Refused when there is nothing to sync with: the caller words it.
+pub async fn targets(home: &HomeHandle, scope: SyncScope) -> Result<Vec<SyncTarget>, NetError> {
+    let mut out = Vec::new();
+    match scope {
+        SyncScope::Everything | SyncScope::Relays => {
+            let relayed = home
+                .call(|d| Ok::<_, NetError>(d.relayed_notebooks()?))
+                .await?;
+            out.extend(
+                relayed
+                    .into_iter()
+                    .map(|(notebook, setting)| SyncTarget::Relay {
+                        notebook,
+                        addr: setting.addr,
+                    }),
+            );
+            if matches!(scope, SyncScope::Everything) {
+                out.extend(remembered_devices(home).await?);
+            }
+        }
+        SyncScope::Device { addr, fingerprint } => {
+            let pins = match fingerprint {
+                Some(fp) => BTreeSet::from([fp]),
+                None => remembered_fingerprints(home).await?,
+            };
+            out.push(SyncTarget::Device {
+                addr,
+                pins: Pins::Exactly(pins),
+            });
+        }
+        SyncScope::Nearby { wait } => {
+            out.extend(nearby_devices(home, wait).await?.into_iter().map(|addr| {
+                SyncTarget::Device {
+                    addr,
+                    // The announcement names no certificate: the membership handshake,
+                    // bound to the TLS session, decides whether it shares a notebook.
+                    pins: Pins::AnyMember,
+                }
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// Every remembered device with an address, pinned to the certificate it had.
+pub async fn remembered_devices(home: &HomeHandle) -> Result<Vec<SyncTarget>, NetError> {
+    let known = home.call(|d| Ok::<_, NetError>(d.known_peers()?)).await?;
+    Ok(known
+        .into_iter()
+        .filter_map(|p| {
+            Some(SyncTarget::Device {
+                addr: p.addr?,
+                pins: Pins::Exactly(BTreeSet::from([parse_fingerprint(&p.fingerprint)?])),
+            })
+        })
+        .collect())
+}
+
+async fn remembered_fingerprints(home: &HomeHandle) -> Result<BTreeSet<[u8; 32]>, NetError> {
+    let known = home.call(|d| Ok::<_, NetError>(d.known_peers()?)).await?;
+    Ok(known
+        .iter()
+        .filter_map(|p| parse_fingerprint(&p.fingerprint))
+        .collect())
+}
+
+/// Addresses of the devices announcing, within `wait`, a tag of a notebook held here.
+/// An error when discovery itself is unavailable (no multicast, no permission).
+pub async fn nearby_devices(
+    home: &HomeHandle,
+    wait: Duration,
+) -> Result<Vec<SocketAddr>, NetError> {
+    let keys: Vec<_> = home
+        .call(|d| d.memberships())
+        .await?
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ours = nearby::recognised_tags(&keys);
+    let found = tokio::task::spawn_blocking(move || nearby::browse(wait))
+        .await
+        .map_err(|e| NetError::Discovery(e.to_string()))?
+        .map_err(|e| NetError::Discovery(e.to_string()))?;
+    Ok(found
+        .into_iter()
+        .filter(|f| f.tags.iter().any(|t| ours.contains(t)))
+        .filter_map(|f| f.addrs.first().copied())
+        .collect())
+}
+
+/// Syncs with each target in turn, relays first, trying each up to `attempts` times when
+/// its failure is worth retrying. This device's own announcement, found nearby, is
+/// skipped, not a failure.
+pub async fn sync_round(home: &HomeHandle, targets: Vec<SyncTarget>, attempts: usize) -> SyncRound {
+    let mut round = SyncRound::default();
+    let (relays, devices): (Vec<_>, Vec<_>) = targets
+        .into_iter()
+        .partition(|t| matches!(t, SyncTarget::Relay { .. }));
+    for target in relays.into_iter().chain(devices) {
+        match &target {
+            SyncTarget::Relay { notebook, .. } => {
+                match sync_relay_with_retries(home, notebook, attempts).await {
+                    Ok(o) => round.relays.push(o),
+                    Err(e) => round.failures.push((target, e)),
+                }
+            }
+            SyncTarget::Device { addr, pins } => {
+                match sync_with_retries(home, *addr, pins.clone(), attempts).await {
+                    Ok(o) => round.devices.push(o),
+                    Err(NetError::ThisDevice { .. }) => {}
+                    Err(e) => round.failures.push((target, e)),
+                }
+            }
+        }
+    }
+    round
+}
+
+/// "Sync everything": every notebook's relay and every remembered device, once each.
+pub async fn sync_everything(home: &HomeHandle, attempts: usize) -> Result<SyncRound, NetError> {
+    let targets = targets(home, SyncScope::Everything).await?;
+    Ok(sync_round(home, targets, attempts).await)
+}
