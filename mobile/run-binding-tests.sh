@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The same build as the workspace's tests (`tests/run`): after them this is a no-op, where
+# The same build as the workspace's tests (`tests/run`; `mobile/tests/bindgen.rs` makes it build
+# `uniffi-bindgen`): after them this is a no-op, where
 # `cargo build -p duet-mobile` alone would resolve other features and compile ~50 crates again.
 cargo test --workspace --locked --no-run --quiet
 lib=target/debug/libduet_mobile.so
+[ -e "$lib" ] || lib=target/debug/deps/libduet_mobile.so
 out=$(mktemp -d)
 for lang in python kotlin swift; do
   target/debug/uniffi-bindgen generate --library "$lib" --language "$lang" --out-dir "$out/$lang"

@@ -85,12 +85,10 @@ pub(crate) fn error_report(err: &anyhow::Error, json: bool) -> (String, u8) {
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     use duet_core::invite::InviteError;
     use duet_core::net::NetError;
-    let duet = err
-        .downcast_ref::<DuetError>()
-        .or_else(|| match err.downcast_ref::<NetError>() {
-            Some(NetError::Duet(d)) => Some(d),
-            _ => None,
-        });
+    let duet = err.downcast_ref::<DuetError>().or_else(|| {
+        err.downcast_ref::<NetError>()
+            .and_then(duet_core::net::local_error)
+    });
     if let Some(e) = duet {
         return match e {
             DuetError::NotInitialized { .. } => Some("run `duet init --name YOUR_NAME` first"),

@@ -492,9 +492,9 @@ pub fn watch_line(report: &duet_core::SyncReport, json: bool) -> String {
 
 /// A network error as the CLI reports it (store errors keep their exit codes).
 pub fn net_error(e: NetError) -> anyhow::Error {
-    match e {
-        NetError::Duet(d) => anyhow!(d),
-        other => anyhow!(other),
+    match duet_core::net::into_local_error(e) {
+        Ok(d) => anyhow!(d),
+        Err(other) => anyhow!(other),
     }
 }
 

@@ -7,10 +7,16 @@
 //! and standard `.automerge` exports. While a [`node`] runs, the façade lives on the home's
 //! own thread and everyone else reaches it through a [`node::HomeHandle`].
 //!
+//! It is built on `duet_protocol` (wire frames, keys, QUIC links, the relay client, the
+//! durable engine), re-exported here as [`wire`], [`crypto`], [`control`] and, inside
+//! [`net`] and [`store`], the transport and the engine. `docs/ARCHITECTURE.md` has the code
+//! map and the invariants with what holds each.
+//!
 //! # Invariants
-//! - **Layers point one way**: protocol (`wire`, `invite`, `sync::relay` envelopes) ←
-//!   model ← store ← sync ← node/net ← front ends. `model`, `insights`, `sync` and `wire`
-//!   do no I/O and are testable with no sockets and no disk.
+//! - **Layers point one way**: protocol (the `duet_protocol` crate: a compile error to
+//!   reach up) ← model ← store ← sync ← node/net ← front ends. Inside this crate the order
+//!   is a convention. `model`, `insights`, `sync` and `wire` do no I/O and are testable
+//!   with no sockets and no disk.
 //! - **Only `net` and `node` do network I/O; only `store` does disk I/O** (plus the
 //!   façade's explicit exports and bundles).
 //! - **Nothing holds the home across a network wait.** Network code reaches the home only
@@ -23,15 +29,17 @@
 //!
 //! - `model`: the notebook schema over Automerge documents (the only module that knows key paths)
 //! - `store`: the device store on sled (identity, secrets, document snapshots and chunks)
-//! - `crypto`: device keys and notebook secrets
+//! - `crypto`: device keys and notebook secrets (from `duet_protocol`)
 //! - `sealing`: small secrets sealed to one device's X25519 key
 //! - `bundle`: the offline exchange file format
 //! - `invite`: invite tickets (secret, addresses, fingerprint) as a short string and a QR code
-//! - `wire`: versioned, length-prefixed messages shared by devices (and the relay)
+//! - `wire`: versioned, length-prefixed messages shared by devices and the relay (from
+//!   `duet_protocol`)
 //! - `insights`: health signals, themes and search over a notebook's history
 //! - `sync`: transport-free sync state machines
 //! - `node`: the one owner of a home while it runs (the store's thread and its handle)
-//! - `net`: QUIC endpoints, pinned TLS, membership proofs, `serve` and `sync --peer`
+//! - `net`: the device's network ends, `serve`, `sync --peer`, invites, discovery and the
+//!   relay sync, over `duet_protocol`'s links
 //! - `dates`, `ids`: the small parsers people type into
 //! - `packing`: deflate for the views kept in the store, one codec state per thread
 //! - `digests`: each meeting's takeaway and commitments, kept for the whole notebook in one
@@ -39,46 +47,29 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-#[cfg(feature = "device")]
 pub mod bundle;
 #[cfg(unix)]
-pub mod control;
-pub mod crypto;
-#[cfg(feature = "device")]
+pub use duet_protocol::control;
+pub use duet_protocol::crypto;
 pub mod dates;
-#[cfg(feature = "device")]
 mod digests;
-#[cfg(feature = "device")]
 mod duet;
-#[cfg(feature = "device")]
 mod error;
-#[cfg(feature = "device")]
 pub mod ids;
-#[cfg(feature = "device")]
 pub mod insights;
-#[cfg(feature = "device")]
 pub mod invite;
-#[cfg(feature = "device")]
 pub mod model;
 pub mod net;
-#[cfg(feature = "device")]
 pub mod node;
-#[cfg(feature = "device")]
 mod notebook;
-#[cfg(feature = "device")]
 pub mod one_time_invite;
-#[cfg(feature = "device")]
 mod packing;
-#[cfg(feature = "device")]
 pub mod sample;
-#[cfg(feature = "device")]
 pub mod sealing;
 pub mod store;
-#[cfg(feature = "device")]
 pub mod sync;
-pub mod wire;
+pub use duet_protocol::wire;
 
-#[cfg(feature = "device")]
 pub use duet::{
     enable_os_keychain, Asked, DeviceView, Duet, EndStep, ExportManifest, ExportedDoc,
     HomeKeySource, InviteState, InviteView, JoinAs, KnownPeer, MergeReport, MoveTarget, Order,
@@ -86,9 +77,6 @@ pub use duet::{
     SheetReport, SheetSource, SyncReport, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES,
     MANIFEST_FILE, MAX_DEVICE_NAME_CHARS, MAX_SECTION_BYTES,
 };
-#[cfg(feature = "device")]
 pub use error::DuetError;
-#[cfg(feature = "device")]
 pub use model::views;
-#[cfg(feature = "device")]
 pub use model::{Role, Section};

@@ -104,8 +104,11 @@ impl From<DuetError> for MobileError {
 
 impl From<NetError> for MobileError {
     fn from(e: NetError) -> Self {
+        let e = match duet_core::net::into_local_error(e) {
+            Ok(d) => return d.into(),
+            Err(e) => e,
+        };
         match e {
-            NetError::Duet(d) => d.into(),
             NetError::Invite(why) => MobileError::Invalid {
                 message: match why {
                     duet_core::wire::InviteRefusal::Used => {

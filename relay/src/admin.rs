@@ -5,7 +5,7 @@
 //! metrics listener it changes things, so it is never on the network.
 
 use crate::store::{BackupReport, RelayStore, Write};
-use duet_core::control::{self, ControlSocket, Handler};
+use duet_protocol::control::{self, ControlSocket, Handler};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

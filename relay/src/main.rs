@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use duet_core::crypto::fingerprint_text;
+use duet_protocol::crypto::fingerprint_text;
 use duet_relay::admin::{self, AdminReply, AdminRequest};
 use duet_relay::config::{LogFormat, RelayConfig};
 use duet_relay::ops::{self, OpsState};
@@ -252,7 +252,7 @@ async fn serve(
         );
     }
     let signal = async move {
-        duet_core::net::shutdown_signal().await;
+        duet_protocol::net::shutdown_signal().await;
         let _ = stop.send(true);
     };
     server.run(signal).await;
@@ -525,7 +525,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Check { addr, fingerprint } => {
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-            let report = rt.block_on(duet_core::net::relay_client::check(
+            let report = rt.block_on(duet_protocol::net::relay_client::check(
                 &addr,
                 fingerprint.as_deref(),
             ))?;

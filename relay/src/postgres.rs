@@ -32,7 +32,7 @@ use crate::store::{
     accept_push, push_reply, BackupReport, MailboxInfo, MailboxRecord, Opening, PushOutcome,
     RelayStoreError, Reply, Write,
 };
-use duet_core::net::tls::TlsIdentity;
+use duet_protocol::net::tls::TlsIdentity;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};

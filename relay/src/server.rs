@@ -9,9 +9,9 @@
 use crate::config::RelayConfig;
 use crate::metrics::{Reason, RelayMetrics};
 use crate::store::{Opening, PushOutcome, RelayStore, RelayStoreError, Write};
-use duet_core::crypto::token_verifier;
-use duet_core::net::tls;
-use duet_core::wire::{self, RelayRefusal, RelayReply, RelayRequest, WireError};
+use duet_protocol::crypto::token_verifier;
+use duet_protocol::net::tls;
+use duet_protocol::wire::{self, RelayRefusal, RelayReply, RelayRequest, WireError};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,7 +3,7 @@
 //!
 //! Durability with group commit: pushes from every connection go to one writer task, which
 //! appends a whole batch, flushes once (sled's flush plus the fsyncs Duet's store adds, see
-//! `duet_core::store::SledEngine`), and only then acknowledges each push. Readers are
+//! `duet_protocol::engine::SledEngine`), and only then acknowledges each push. Readers are
 //! capped at the durable head, so a device never sees an entry a crash could take back.
 //!
 //! Beside each mailbox the time of its last write (push or compaction) is kept, for
@@ -13,7 +13,7 @@
 use crate::arrivals::Arrivals;
 use crate::known::KnownMailboxes;
 use crate::metrics::RelayMetrics;
-use duet_core::store::{Engine, SledEngine, StoreError, TreeName};
+use duet_protocol::engine::{Engine, SledEngine, StoreError, TreeName};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -445,7 +445,7 @@ impl RelayStore {
     }
 
     /// The relay's TLS identity, made on first start (on PostgreSQL, once for every process).
-    pub async fn identity(&self) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
+    pub async fn identity(&self) -> Result<duet_protocol::net::tls::TlsIdentity, RelayStoreError> {
         match &self.backend {
             Backend::Sled(p) => identity(p.engine.as_ref()),
             Backend::Postgres(pg) => pg.identity().await,
@@ -631,7 +631,7 @@ pub struct OfflineStore {
 
 impl OfflineStore {
     /// The relay's TLS identity, made on first use.
-    pub fn identity(&self) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
+    pub fn identity(&self) -> Result<duet_protocol::net::tls::TlsIdentity, RelayStoreError> {
         identity(&self.engine)
     }
 
@@ -795,17 +795,17 @@ fn delete_mailbox(
     Ok(existed)
 }
 
-fn identity(engine: &SledEngine) -> Result<duet_core::net::tls::TlsIdentity, RelayStoreError> {
+fn identity(engine: &SledEngine) -> Result<duet_protocol::net::tls::TlsIdentity, RelayStoreError> {
     if let (Some(cert), Some(key)) = (
         engine.get(TreeName::Meta, META_TLS_CERT)?,
         engine.get(TreeName::Meta, META_TLS_KEY)?,
     ) {
-        return Ok(duet_core::net::tls::TlsIdentity {
+        return Ok(duet_protocol::net::tls::TlsIdentity {
             cert_der: cert,
             key_der: key,
         });
     }
-    let made = duet_core::net::tls::TlsIdentity::generate()
+    let made = duet_protocol::net::tls::TlsIdentity::generate()
         .map_err(|e| RelayStoreError::Corrupt(format!("making the relay certificate: {e}")))?;
     engine.insert(TreeName::Meta, META_TLS_KEY, &made.key_der)?;
     engine.insert(TreeName::Meta, META_TLS_CERT, &made.cert_der)?;

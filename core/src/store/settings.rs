@@ -42,12 +42,10 @@ fn encoding_failed(e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-#[cfg_attr(not(feature = "device"), allow(dead_code))]
 fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(encoding_failed)
 }
 
-#[cfg_attr(not(feature = "device"), allow(dead_code))]
 fn from_json<T: DeserializeOwned>(b: &[u8]) -> Option<T> {
     serde_json::from_slice(b).ok()
 }
@@ -125,7 +123,6 @@ setting!(
 setting!(
     /// The person's personal space (private notes) on this device.
     PersonalSpace() => String, text, "personal_space");
-#[cfg(feature = "device")]
 setting!(
     /// A device this one has synced with, by certificate fingerprint.
     KnownDevice(fingerprint) => crate::KnownPeer, json, "peer/{fingerprint}");
@@ -133,35 +130,28 @@ setting!(
     /// A notebook's epoch key this device was handed outside the index (by a ticket or a
     /// bundle): the epoch's number and the key sealed by the home key.
     EpochKeyCopy(notebook, epoch) => (u64, Vec<u8>), postcard, "epoch-key/{notebook}/{epoch}");
-#[cfg(feature = "device")]
 setting!(
     /// The epoch (id; empty for the initial one) whose relay mailbox the notebook's relay
     /// cursor and what the relay has seen refer to.
     RelayEpoch(notebook) => String, text, "relay-epoch/{notebook}");
-#[cfg(feature = "device")]
 setting!(
     /// The membership notices for the mailboxes a new epoch left behind: pushed there once,
     /// so a device offline during the rotation finds the new epoch's key (sealed to it);
     /// `None` once pushed.
     RelayFarewell(notebook) => Option<Vec<crate::duet::FarewellTarget>>, postcard, "relay-farewell/{notebook}");
-#[cfg(feature = "device")]
 setting!(
     /// The notebook's relay mailbox is bound to its relay (told by a grant, before the
     /// notebook's index, which says so too, has arrived).
     RelayBound(notebook) => bool, postcard, "relay-bound/{notebook}");
-#[cfg(feature = "device")]
 setting!(
     /// A one-time invite made on this device, by notebook and invite id.
     Invitation(notebook, id) => crate::duet::InviteRecord, postcard, "invitation/{notebook}/{id}");
-#[cfg(feature = "device")]
 setting!(
     /// The relay mailbox of an ended 1-1 was retired or deleted from here.
     RelayEnded(notebook) => bool, postcard, "relay-ended/{notebook}");
-#[cfg(feature = "device")]
 setting!(
     /// This device's name, as the notebooks' other devices see it.
     DeviceName() => String, text, "device_name");
-#[cfg(feature = "device")]
 setting!(
     /// When a relay batch from a sender (hex id) of a notebook was last applied here (Unix
     /// milliseconds): how `duet devices` knows when it last heard from a device.
@@ -170,7 +160,6 @@ setting!(
     /// A notebook joined from an invite whose index has not arrived: the role to join as
     /// (empty once joined).
     PendingJoin(notebook) => String, text, "pending-join/{notebook}");
-#[cfg(feature = "device")]
 setting!(
     /// The relay a notebook (or the personal space) syncs through.
     NotebookRelay(notebook) => crate::RelaySetting, json, "relay/{notebook}");
@@ -183,30 +172,24 @@ setting!(
 setting!(
     /// Set once a notebook has completed a sync with a peer.
     PeerSynced(peer, notebook) => Vec<u8>, bytes, "peer-synced/{peer}/{notebook}");
-#[cfg(feature = "device")]
 setting!(
     /// The entry at a notebook's relay cursor, as this device read it.
     RelayAnchor(notebook) => crate::sync::relay_session::Anchor, postcard, "relay-anchor/{notebook}");
-#[cfg(feature = "device")]
 setting!(
     /// When this device last found its notebook's relay log not the one it had read
     /// (milliseconds since the Unix epoch), and rewound.
     RelayRewound(notebook) => i64, postcard, "relay-rewound/{notebook}");
-#[cfg(feature = "device")]
 setting!(
     /// This device's chain link of its last batch the notebook's relay acknowledged: its
     /// counter, and (in `previous`) that envelope's digest.
     SealChain(notebook) => crate::sync::relay::Chain, postcard, "seal-chain/{notebook}");
-#[cfg(feature = "device")]
 setting!(
     /// The last chain link read from a sender (hex id) in the notebook's relay log: its
     /// counter, and (in `previous`) that envelope's digest.
     SenderSeen(notebook, sender) => crate::sync::relay::Chain, postcard, "sender-seen/{notebook}/{sender}");
-#[cfg(feature = "device")]
 setting!(
     /// Batches of a sender (hex id) the relay did not deliver, as last noticed.
     Withheld(notebook, sender) => crate::WithheldBatches, postcard, "withheld/{notebook}/{sender}");
-#[cfg(feature = "device")]
 setting!(
     /// A relay batch set aside instead of applied, by notebook and zero-padded sequence
     /// number (so a family scan lists them in order).

@@ -16,9 +16,9 @@
 
 use anyhow::{anyhow, Context, Result};
 use clap::Parser;
-use duet_core::net::relay_client::{MailboxKey, RelayClient};
-use duet_core::net::tls::{self, Pins, TlsIdentity};
-use duet_core::wire::RelayReply;
+use duet_protocol::net::relay_client::{MailboxKey, RelayClient};
+use duet_protocol::net::tls::{self, Pins, TlsIdentity};
+use duet_protocol::wire::RelayReply;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -171,7 +171,7 @@ fn start_relay(store: Option<&str>) -> Result<RelayProcess> {
     let fingerprint = line
         .split_whitespace()
         .last()
-        .and_then(duet_core::crypto::parse_fingerprint)
+        .and_then(duet_protocol::crypto::parse_fingerprint)
         .ok_or_else(|| anyhow!("no fingerprint in {line}"))?;
     Ok(RelayProcess {
         pid: Some(child.id()),
@@ -228,7 +228,7 @@ async fn raw_connect(
     )?;
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)?;
     let mut cc = quinn::ClientConfig::new(Arc::new(quic));
-    cc.transport_config(duet_core::net::transport());
+    cc.transport_config(duet_protocol::net::transport());
     Ok(endpoint.connect_with(cc, addr, "load")?.await?)
 }
 
@@ -253,7 +253,7 @@ async fn main() -> Result<()> {
             fingerprint: args
                 .fingerprint
                 .as_deref()
-                .and_then(duet_core::crypto::parse_fingerprint)
+                .and_then(duet_protocol::crypto::parse_fingerprint)
                 .ok_or_else(|| anyhow!("--fingerprint is not a relay fingerprint"))?,
             _dir: None,
         }],
@@ -340,7 +340,7 @@ async fn main() -> Result<()> {
         )?;
         let quic = quinn::crypto::rustls::QuicClientConfig::try_from(config)?;
         let mut cc = quinn::ClientConfig::new(Arc::new(quic));
-        cc.transport_config(duet_core::net::transport());
+        cc.transport_config(duet_protocol::net::transport());
         cc
     };
     let endpoints: Vec<quinn::Endpoint> = (0..(args.devices / 250 + 1))

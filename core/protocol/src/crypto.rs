@@ -208,7 +208,7 @@ impl fmt::Debug for EpochKey {
 /// A mailbox id (16 bytes, hex) and its token, both derived from `secret` together with a
 /// relay's certificate fingerprint under their own contexts: the relay's operator learns
 /// nothing it could use at another relay.
-pub(crate) fn relay_bound_mailbox(
+pub fn relay_bound_mailbox(
     secret: &[u8; 32],
     relay_fingerprint: &[u8; 32],
     id_context: &str,

@@ -6,7 +6,7 @@
 //! [`SledEngine::flush`] follows sled's flush with an `fsync` of every blob written since the
 //! last flush, of the `blobs` directory when it gained entries, and an `fdatasync` of the log.
 
-use super::engine::{Engine, Entry, TreeName};
+use super::kv::{Engine, Entry, TreeName};
 use super::StoreError;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;

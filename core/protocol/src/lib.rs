@@ -1,0 +1,23 @@
+//! Duet's protocol layer: what devices and relays share, and nothing of a notebook.
+//!
+//! - [`wire`]: versioned, length-prefixed messages of peer and relay sync, each frame's
+//!   size checked before anything is allocated
+//! - [`crypto`]: device keys, fingerprints, notebook secrets and what derives from them
+//! - [`net`]: QUIC endpoints with pinned TLS, the membership handshake, the relay client,
+//!   the limits every link shares and [`net::NetError`]
+//! - [`engine`]: the durable key-value engine (sled behind a trait) under the device store
+//!   and the relay's store
+//! - [`control`]: a local, owner-only control socket carrying length-prefixed requests
+//!
+//! The relay (`duet-relay`) depends on this crate alone; the device core (`duet-core`)
+//! builds the notebook, the store and the node on top of it. Nothing here knows Automerge,
+//! a notebook or a home. See `docs/ARCHITECTURE.md` for the layers and their invariants.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+#[cfg(unix)]
+pub mod control;
+pub mod crypto;
+pub mod engine;
+pub mod net;
+pub mod wire;
