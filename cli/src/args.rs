@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use duet_core::dates::{self, Date};
 use duet_core::ids::IdPrefix;
 use duet_core::{MoveTarget, Owner, Role, Section};
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -69,7 +70,7 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 3 not found or ambiguous id,
 7 disk full.";
 
 /// Duet: offline-first notebooks for 1-1 meetings, shared by a manager and a report.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser, Serialize, Deserialize)]
 #[command(name = "duet", version, about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// The home directory holding this device's identity and notebooks.
@@ -87,7 +88,7 @@ pub struct Cli {
 }
 
 /// Top-level commands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum Command {
     /// Make this device's identity (once per device).
     #[command(after_help = "Example:\n  duet init --name \"Ana Lima\"")]
@@ -405,6 +406,8 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
     #[command(
         after_help = "Example:\n  duet completions bash > ~/.local/share/bash-completion/completions/duet"
     )]
+    // Printed by the process itself, never sent to a node.
+    #[serde(skip)]
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -415,7 +418,7 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
 }
 
 /// `duet notebook ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum NotebookCmd {
     /// Create a notebook for you and the other person, and make it current.
     #[command(
@@ -472,7 +475,7 @@ pub enum NotebookCmd {
 }
 
 /// Meeting rhythm flags.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct CadenceArgs {
     /// Days between meetings: 7d, 2w, 14.
     #[arg(long, value_name = "INTERVAL")]
@@ -483,7 +486,7 @@ pub struct CadenceArgs {
 }
 
 /// `duet meeting ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum MeetingCmd {
     /// Put a meeting on the books (default: one cadence after the last).
     #[command(
@@ -521,7 +524,7 @@ pub enum MeetingCmd {
 }
 
 /// `duet agenda ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum AgendaCmd {
     /// Add an item to the current meeting's agenda (or the backlog).
     #[command(
@@ -622,7 +625,7 @@ pub enum AgendaCmd {
 }
 
 /// `duet commit ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum CommitCmd {
     /// Record a commitment made in the current meeting.
     #[command(
@@ -677,7 +680,7 @@ pub enum CommitCmd {
 }
 
 /// `duet devices ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum DevicesCmd {
     /// List the current notebook's devices (what `duet devices` does alone).
     List,
@@ -700,7 +703,7 @@ pub enum DevicesCmd {
 }
 
 /// `duet relay ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum RelayCmd {
     /// Use a relay for the current notebook (invites carry it to the other device).
     #[command(
@@ -727,7 +730,7 @@ pub enum RelayCmd {
 }
 
 /// `duet bundle ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum BundleCmd {
     /// Write the current notebook to one file. It holds the notebook's secret: keep it safe.
     #[command(after_help = "Example:\n  duet bundle out /media/usb/ana-bo.duet")]
@@ -752,7 +755,7 @@ pub enum BundleCmd {
 }
 
 /// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum ExportKind {
     /// Markdown.
     Md,

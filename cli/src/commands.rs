@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 ///
 /// While a node runs on the home (`duet serve`), the command is carried out by it over its
 /// control socket, with the same output and exit code; otherwise the home is opened here.
-pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<ExitCode> {
+pub fn run(cli: Cli) -> Result<ExitCode> {
     let out = Output::terminal(cli.json, Palette::for_stdout());
     match cli.command {
         Command::Completions { shell } => {
@@ -72,7 +72,7 @@ pub fn run(cli: Cli, argv: Vec<std::ffi::OsString>) -> Result<ExitCode> {
         eprintln!("Not linked.");
         return Ok(ExitCode::FAILURE);
     }
-    if let Some(code) = crate::node::forward(&home, &cli, argv, out.palette)? {
+    if let Some(code) = crate::node::forward(&home, &cli, out.palette)? {
         return Ok(code);
     }
     if let Command::Serve {

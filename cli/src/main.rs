@@ -25,11 +25,10 @@ use duet_core::DuetError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let matches = <args::Cli as clap::CommandFactory>::command().get_matches_from(argv.clone());
+    let matches = <args::Cli as clap::CommandFactory>::command().get_matches();
     let mut cli = <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
         .unwrap_or_else(|e| e.exit());
-    if let Err(err) = stdin_secret::resolve(&mut cli, &mut argv) {
+    if let Err(err) = stdin_secret::resolve(&mut cli) {
         let (text, code) = error_report(&err.into(), cli.json);
         eprint!("{text}");
         return ExitCode::from(code);
@@ -40,7 +39,7 @@ fn main() -> ExitCode {
         duet_core::enable_os_keychain();
     }
     let json = cli.json;
-    match commands::run(cli, argv) {
+    match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
             let (text, code) = error_report(&err, json);

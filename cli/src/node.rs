@@ -1,12 +1,12 @@
 //! The node on a laptop: `duet serve` (and `duet watch`) own the home while they run, and
 //! every other `duet` command is carried out by them over the home's control socket.
 //!
-//! A command first tries the socket ([`forward`]): it sends its arguments, its working
-//! directory and whether its terminal takes colour; the node parses them as the command
-//! would, runs it on its open home (documents already in memory, no second store open) and
-//! returns the output and the exit code, which the command prints and exits with. With no
-//! node, the command opens the home itself. The request and reply are this crate's JSON
-//! types; the node's core only carries the bytes.
+//! A command first tries the socket ([`forward`]): it sends the command as parsed (the
+//! typed [`Cli`], never its argument strings), its working directory and whether its
+//! terminal takes colour; the node runs it on its open home (documents already in memory,
+//! no second store open) and returns the output and the exit code, which the command
+//! prints and exits with. With no node, the command opens the home itself. The request and
+//! reply are this crate's JSON types; the node's core only carries the bytes.
 
 use crate::args::{BundleCmd, Cli, Command};
 use crate::commands::{self, Output, RunContext};
@@ -16,7 +16,6 @@ use crate::json::sync::{Live, Node, NotebookStatus, Report, Status};
 use crate::network;
 use crate::render::Palette;
 use anyhow::{anyhow, Result};
-use clap::Parser;
 use duet_core::crypto::fingerprint_text;
 use duet_core::net::nearby;
 use duet_core::net::server::{ServeEvent, Server};
@@ -25,7 +24,6 @@ use duet_core::node::live::{LinkBoard, LiveEvent, LiveSync};
 use duet_core::node::{Home, HomeHandle};
 use duet_core::{Duet, DuetError};
 use serde::{Deserialize, Serialize};
-use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,8 +33,8 @@ use tokio::sync::watch;
 /// A command sent to the node.
 #[derive(Debug, Serialize, Deserialize)]
 struct Request {
-    /// The arguments after the program name.
-    argv: Vec<String>,
+    /// The command, parsed (and checked) by the process that sends it.
+    cli: Cli,
     /// The command's working directory (relative paths are its).
     cwd: PathBuf,
     /// Whether the command's standard output takes colour.
@@ -53,28 +51,12 @@ struct Reply {
 
 /// Sends the command to the node running on `home`, prints its answer and returns its exit
 /// code; `None` when no node runs (the caller opens the home itself).
-pub fn forward(
-    home: &Path,
-    cli: &Cli,
-    argv: Vec<OsString>,
-    palette: Palette,
-) -> Result<Option<ExitCode>> {
+pub fn forward(home: &Path, cli: &Cli, palette: Palette) -> Result<Option<ExitCode>> {
     if !control::socket_path(home).exists() {
         return Ok(None);
     }
-    let argv = argv
-        .into_iter()
-        .skip(1)
-        .map(|a| {
-            a.into_string().map_err(|a| {
-                anyhow!(DuetError::Invalid(format!(
-                    "argument {a:?} is not UTF-8; the running node takes UTF-8 arguments only"
-                )))
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     let request = Request {
-        argv,
+        cli: cli.clone(),
         cwd: std::env::current_dir().unwrap_or_default(),
         color: palette.colors() && !cli.json,
     };
@@ -94,14 +76,14 @@ pub fn running(home: &Path) -> bool {
     std::os::unix::net::UnixStream::connect(control::socket_path(home)).is_ok()
 }
 
-/// Runs a command (its arguments after the program name) in the node running on `home`
-/// and returns its output and exit code; `None` when no node runs.
-pub fn request(home: &Path, argv: Vec<String>) -> Result<Option<crate::steps::StepReply>> {
+/// Runs a command in the node running on `home` and returns its output and exit code;
+/// `None` when no node runs.
+pub fn request(home: &Path, cli: &Cli) -> Result<Option<crate::steps::StepReply>> {
     if !control::socket_path(home).exists() {
         return Ok(None);
     }
     let request = Request {
-        argv,
+        cli: cli.clone(),
         cwd: std::env::current_dir().unwrap_or_default(),
         color: false,
     };
@@ -113,7 +95,12 @@ pub fn request(home: &Path, argv: Vec<String>) -> Result<Option<crate::steps::St
 }
 
 fn send(home: &Path, request: &Request) -> Result<Option<Reply>> {
-    let body = serde_json::to_vec(request)?;
+    // The one thing JSON cannot carry is a path that is not UTF-8.
+    let body = serde_json::to_vec(request).map_err(|e| {
+        anyhow!(DuetError::Invalid(format!(
+            "the running node takes UTF-8 arguments and paths only: {e}"
+        )))
+    })?;
     let Some(reply) = control::request(home, &body)? else {
         return Ok(None);
     };
@@ -149,24 +136,7 @@ fn handler(state: NodeState) -> Handler {
 }
 
 async fn answer(state: &NodeState, request: Request) -> Reply {
-    let args = std::iter::once("duet".to_owned()).chain(request.argv);
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            let text = e.render().to_string();
-            let code = e.exit_code().clamp(0, 255) as u8;
-            let (stdout, stderr) = if e.use_stderr() {
-                (String::new(), text)
-            } else {
-                (text, String::new())
-            };
-            return Reply {
-                stdout,
-                stderr,
-                code,
-            };
-        }
-    };
+    let cli = request.cli;
     let json = cli.json;
     let (out, buffer) = Output::captured(json, Palette::with_color(request.color));
     let result = run_in_node(state, cli, &request.cwd, &out).await;
@@ -691,4 +661,69 @@ fn print_live(event: &LiveEvent, json: bool) {
         }
     };
     print_line(&line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parsed(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("duet").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn a_request_carries_the_parsed_command_typed_and_unchanged() {
+        for args in [
+            &[
+                "commit",
+                "add",
+                "Send the guide",
+                "--owner",
+                "me",
+                "--due",
+                "fri",
+            ][..],
+            &["agenda", "move", "k3f", "--to", "backlog"],
+            &[
+                "-n",
+                "Ana",
+                "--json",
+                "note",
+                "Shipped",
+                "--section",
+                "wins",
+            ],
+            &["health", "--since", "2026-01-01"],
+            &["sync", "--peer", "127.0.0.1:7878"],
+        ] {
+            let request = Request {
+                cli: parsed(args),
+                cwd: PathBuf::from("/tmp"),
+                color: true,
+            };
+            let bytes = serde_json::to_vec(&request).expect("encodes");
+            let back: Request = serde_json::from_slice(&bytes).expect("decodes");
+            assert_eq!(
+                format!("{:?}", back.cli),
+                format!("{:?}", request.cli),
+                "{args:?}"
+            );
+            assert!(back.color);
+        }
+    }
+
+    #[test]
+    fn a_request_with_a_bad_id_prefix_is_refused_when_read() {
+        let request = Request {
+            cli: parsed(&["agenda", "done", "k3f"]),
+            cwd: PathBuf::from("/tmp"),
+            color: false,
+        };
+        let text = serde_json::to_string(&request)
+            .expect("encodes")
+            .replace("\"k3f\"", "\"k3f;\"");
+        assert!(serde_json::from_str::<Request>(&text).is_err());
+    }
 }

@@ -1,12 +1,11 @@
 //! Tickets and team tokens given as `-` are read from standard input, so they need not sit
 //! in shell history or a process list (`duet join - --as report < ticket.txt`).
 //!
-//! The value replaces the `-` both in the parsed command and in the argument list a running
-//! node is handed over its owner-only socket.
+//! The value replaces the `-` in the parsed command, which is what a running node is handed
+//! over its owner-only socket.
 
 use crate::args::{Cli, Command, RelayCmd};
 use duet_core::DuetError;
-use std::ffi::OsString;
 use std::io::Read;
 
 /// The longest value read from standard input (a ticket is at most 4 KiB of text).
@@ -15,7 +14,7 @@ const MAX_STDIN_SECRET_BYTES: usize = 16 * 1024;
 const FROM_STDIN: &str = "-";
 
 /// Reads every `-` ticket or token of the command from standard input.
-pub fn resolve(cli: &mut Cli, argv: &mut [OsString]) -> Result<(), DuetError> {
+pub fn resolve(cli: &mut Cli) -> Result<(), DuetError> {
     let slot = match &mut cli.command {
         Command::Join { ticket, .. } => Some(ticket),
         Command::Link {
@@ -35,10 +34,6 @@ pub fn resolve(cli: &mut Cli, argv: &mut [OsString]) -> Result<(), DuetError> {
         return Ok(());
     }
     let value = read_one(std::io::stdin().lock())?;
-    // Skip the program name; the first `-` argument is the one clap read as the value.
-    if let Some(arg) = argv.iter_mut().skip(1).find(|a| *a == FROM_STDIN) {
-        *arg = OsString::from(&value);
-    }
     *slot = value;
     Ok(())
 }

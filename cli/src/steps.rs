@@ -37,15 +37,15 @@ pub enum Via<'a> {
     Handle(&'a HomeHandle),
 }
 
-/// Runs `duet ARGV` (the arguments after the program name).
+/// Runs `duet ARGV` (the arguments after the program name), parsed here and sent typed.
 pub fn run(via: Via<'_>, argv: Vec<String>) -> Result<StepReply> {
+    let parsed = Cli::try_parse_from(std::iter::once("duet".to_owned()).chain(argv))
+        .map_err(|e| anyhow!("{e}"))?;
     if let Via::Home(home) = via {
-        if let Some(reply) = crate::node::request(home, argv.clone())? {
+        if let Some(reply) = crate::node::request(home, &parsed)? {
             return Ok(reply);
         }
     }
-    let parsed = Cli::try_parse_from(std::iter::once("duet".to_owned()).chain(argv))
-        .map_err(|e| anyhow!("{e}"))?;
     let json = parsed.json;
     let (out, buffer) = Output::captured(json, Palette::with_color(false));
     let context = RunContext {

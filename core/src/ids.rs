@@ -28,8 +28,22 @@ pub const MAX_PREFIX_LEN: usize = 64;
 
 /// A typed id prefix, checked before any command runs: letters and digits only, at most
 /// [`MAX_PREFIX_LEN`], lowercased (ids are lowercase).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct IdPrefix(String);
+
+impl TryFrom<String> for IdPrefix {
+    type Error = IdPrefixError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<IdPrefix> for String {
+    fn from(prefix: IdPrefix) -> String {
+        prefix.0
+    }
+}
 
 /// Why a typed id prefix is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

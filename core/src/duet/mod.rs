@@ -76,7 +76,7 @@ pub enum JoinAs {
 }
 
 /// Who owns a commitment, as typed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Owner {
     /// This device's person.
     Me,
@@ -96,7 +96,7 @@ pub enum Order {
 }
 
 /// Where an agenda item moves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MoveTarget {
     /// Kept for later.
     Backlog,
