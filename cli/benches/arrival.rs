@@ -1,8 +1,9 @@
-//! Edit-to-arrival through a relay with both devices' nodes running: Ana's `duet note`
-//! (carried out by her node) until Bo's node has applied it, as Bo's node reports it on its
-//! event stream. Includes the command's own start, the push debounce, the relay and the
-//! apply. A real `duet-relay` server (in this process, on loopback) and two real `duet
-//! serve` processes; edits one after another, 100 of them.
+//! Edit-to-arrival with both devices' nodes running, through a relay and directly between
+//! the two nodes with no relay: Ana's `duet note` (carried out by her node) until Bo's node
+//! has applied it, as Bo's node reports it on its event stream. Includes the command's own
+//! start, the push debounce, the relay (or the direct sync) and the apply. A real
+//! `duet-relay` server (in this process, on loopback) and real `duet serve` processes;
+//! edits one after another, 100 of them each way of syncing.
 //!
 //! Run: `cargo bench -p duet-cli --bench arrival`
 
@@ -33,6 +34,10 @@ fn duet(home: &Path, args: &[&str]) -> String {
 struct Node {
     child: std::process::Child,
     lines: mpsc::Receiver<(Instant, String)>,
+    /// Where it listens.
+    addr: String,
+    /// Its certificate's fingerprint.
+    fingerprint: String,
 }
 
 impl Node {
@@ -66,10 +71,17 @@ impl Node {
             .recv_timeout(Duration::from_secs(30))
             .expect("node started");
         assert!(first.contains("listening"), "{first}");
-        Node { child, lines }
+        let event: serde_json::Value = serde_json::from_str(&first).expect("json");
+        Node {
+            child,
+            lines,
+            addr: event["addr"].as_str().unwrap_or_default().to_owned(),
+            fingerprint: event["fingerprint"].as_str().unwrap_or_default().to_owned(),
+        }
     }
 
-    /// Waits for the next arrival (something applied from the relay).
+    /// Waits for the next arrival: something applied from the relay, from a device that
+    /// pushed to this node's server, or from a device this node synced with.
     fn arrival(&self) -> Instant {
         loop {
             let (at, line) = self
@@ -77,9 +89,8 @@ impl Node {
                 .recv_timeout(Duration::from_secs(30))
                 .expect("an arrival within 30 s");
             let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if event["event"] == "relay_synced"
-                && event["report"]["documents_changed"].as_u64() > Some(0)
-            {
+            let kind = event["event"].as_str().unwrap_or_default();
+            if ["relay_synced", "synced", "peer_synced"].contains(&kind) && changed(&event) {
                 return at;
             }
         }
@@ -91,6 +102,88 @@ impl Node {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// Whether an event reports a document changed here (`documents_changed` above zero
+/// anywhere in it: one report, or one per notebook).
+fn changed(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(key, v)| (key == "documents_changed" && v.as_u64() > Some(0)) || changed(v)),
+        serde_json::Value::Array(items) => items.iter().any(changed),
+        _ => false,
+    }
+}
+
+/// Ana's edits, one after another, each timed until Bo's node applied it.
+fn measure(ana: &Path, bo_node: &Node) -> Vec<Duration> {
+    let mut took = Vec::with_capacity(EDITS);
+    for i in 0..EDITS {
+        let started = Instant::now();
+        duet(ana, &["note", &format!("arrival {i}")]);
+        let arrived = bo_node.arrival();
+        took.push(arrived.duration_since(started));
+        // Edits a moment apart, as people type, so each is its own push.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    took.sort();
+    took
+}
+
+fn report(what: &str, took: &[Duration], debounce: Duration) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "edit-to-arrival {what}, both nodes running, {EDITS} edits: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (push debounce {} ms included)",
+        ms(percentile(took, 0.5)),
+        ms(percentile(took, 0.99)),
+        ms(took[took.len() - 1]),
+        debounce.as_millis()
+    );
+}
+
+/// Two nodes with no relay: Bo joins with a ticket naming Ana's node, and Ana's node learns
+/// where Bo's listens from one sync by hand (on a network, mDNS would tell it).
+fn direct(dir: &Path) -> Vec<Duration> {
+    let (ana, bo) = (dir.join("ana-direct"), dir.join("bo-direct"));
+    duet(&ana, &["init", "--name", "Ana"]);
+    duet(
+        &ana,
+        &[
+            "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
+        ],
+    );
+    let ana_node = Node::start(&ana);
+    let invite: serde_json::Value =
+        serde_json::from_str(&duet(&ana, &["--json", "invite"])).expect("invite");
+    duet(&bo, &["init", "--name", "Bo"]);
+    duet(
+        &bo,
+        &[
+            "join",
+            invite["ticket"].as_str().expect("ticket"),
+            "--as",
+            "report",
+        ],
+    );
+    let bo_node = Node::start(&bo);
+    duet(
+        &ana,
+        &[
+            "sync",
+            "--peer",
+            &bo_node.addr,
+            "--fingerprint",
+            &bo_node.fingerprint,
+        ],
+    );
+    // Let Bo's node finish its first round with Ana's before the first edit.
+    std::thread::sleep(Duration::from_secs(3));
+    while bo_node.lines.try_recv().is_ok() {}
+    let took = measure(&ana, &bo_node);
+    ana_node.stop();
+    bo_node.stop();
+    took
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -155,27 +248,21 @@ fn main() {
     let bo_node = Node::start(&bo);
     // Let both subscribe before the first edit.
     std::thread::sleep(Duration::from_secs(1));
-    let mut took = Vec::with_capacity(EDITS);
-    for i in 0..EDITS {
-        let started = Instant::now();
-        duet(&ana, &["note", &format!("arrival {i}")]);
-        let arrived = bo_node.arrival();
-        took.push(arrived.duration_since(started));
-        // Edits a moment apart, as people type, so each is its own push.
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let relayed = measure(&ana, &bo_node);
     ana_node.stop();
     bo_node.stop();
     let _ = stop.send(());
     let _ = rt.block_on(serving);
+    report(
+        "through a relay",
+        &relayed,
+        duet_core::node::live::PUSH_DEBOUNCE,
+    );
 
-    took.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "edit-to-arrival through a relay, both nodes running, {EDITS} edits: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (push debounce {} ms included)",
-        ms(percentile(&took, 0.5)),
-        ms(percentile(&took, 0.99)),
-        ms(took[took.len() - 1]),
-        duet_core::node::live::PUSH_DEBOUNCE.as_millis()
+    let direct = direct(dir.path());
+    report(
+        "between two nodes with no relay",
+        &direct,
+        duet_core::node::live::PEER_PUSH_DEBOUNCE,
     );
 }

@@ -430,6 +430,12 @@ impl Duet {
         self.store.flush_count()
     }
 
+    /// Writes of notebook content since this home was opened (edits and arrivals alike,
+    /// never bookkeeping such as when a device last synced).
+    pub fn document_write_count(&self) -> u64 {
+        self.store.doc_write_count()
+    }
+
     /// Automerge documents loaded since this home was opened. Reads are served from views
     /// kept beside the documents, so a read that loads one is slower than it should be.
     pub fn documents_loaded(&self) -> u64 {

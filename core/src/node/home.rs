@@ -32,6 +32,7 @@ enum Job {
 pub struct HomeHandle {
     jobs: mpsc::Sender<Job>,
     writes: watch::Receiver<u64>,
+    documents: watch::Receiver<u64>,
     home: Arc<PathBuf>,
 }
 
@@ -63,6 +64,7 @@ impl Home {
         let home = Arc::new(duet.home().to_owned());
         let (jobs, mut queue) = mpsc::channel::<Job>(MAX_QUEUED_CALLS);
         let (writes_tx, writes) = watch::channel(duet.write_count());
+        let (documents_tx, documents) = watch::channel(duet.document_write_count());
         let thread = std::thread::Builder::new()
             .name("duet-home".into())
             .spawn(move || {
@@ -78,6 +80,12 @@ impl Home {
                         *seen = count;
                         changed
                     });
+                    let content = duet.document_write_count();
+                    documents_tx.send_if_modified(|seen| {
+                        let changed = *seen != content;
+                        *seen = content;
+                        changed
+                    });
                     reply();
                 }
                 // Calls still queued are dropped: their callers hear the home closed.
@@ -86,7 +94,12 @@ impl Home {
             })
             .map_err(|e| DuetError::io("starting the home's thread for", &home, e))?;
         Ok(Home {
-            handle: HomeHandle { jobs, writes, home },
+            handle: HomeHandle {
+                jobs,
+                writes,
+                documents,
+                home,
+            },
             thread: Some(thread),
         })
     }
@@ -189,6 +202,12 @@ impl HomeHandle {
     /// edits and arrivals alike.
     pub fn writes(&self) -> watch::Receiver<u64> {
         self.writes.clone()
+    }
+
+    /// A counter of the home's writes of notebook content, changed after every call that
+    /// wrote some (local edits and arrivals alike; never bookkeeping).
+    pub fn document_writes(&self) -> watch::Receiver<u64> {
+        self.documents.clone()
     }
 }
 

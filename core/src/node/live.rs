@@ -1,8 +1,8 @@
 //! Background sync, run by a node: stays subscribed to each notebook's relay (applies what
 //! arrives at once, pushes local writes after [`PUSH_DEBOUNCE`]), syncs with remembered
 //! devices and with devices found on the local network that share a notebook (their mDNS
-//! tags) every [`PEER_SYNC_EVERY`], and retries failures with capped exponential backoff
-//! and jitter. Every step reaches the home through its handle; nothing waits on the network
+//! tags) every [`PEER_SYNC_EVERY`] and pushes to them content written here after
+//! [`PEER_PUSH_DEBOUNCE`], and retries failures with capped exponential backoff and jitter. Every step reaches the home through its handle; nothing waits on the network
 //! while holding it.
 //!
 //! What each link last did is kept in a [`LinkBoard`] for `duet status`.
@@ -28,8 +28,12 @@ pub const PUSH_DEBOUNCE: Duration = Duration::from_millis(200);
 pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// The longest pause between attempts: also how soon a network that came back is noticed.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// How often remembered devices are synced with.
+/// How often remembered devices are synced with, and devices nearby looked for again.
 pub const PEER_SYNC_EVERY: Duration = Duration::from_secs(30);
+/// How long content written here gathers before it is pushed to the devices of the last
+/// round: shorter than [`PUSH_DEBOUNCE`], since a device answers at once where a relay
+/// stores every envelope, and the pair in the room is waiting for the line to appear.
+pub const PEER_PUSH_DEBOUNCE: Duration = Duration::from_millis(50);
 /// How long each peer round listens for devices announcing themselves on the local network.
 pub const NEARBY_LISTEN: Duration = Duration::from_secs(2);
 /// How often the node looks for notebooks newly given a relay (besides after each write).
@@ -409,8 +413,15 @@ fn relay_ok(board: &LinkBoard, key: &str, events: &Events, outcome: &RelayOutcom
     }
 }
 
-/// Syncs with every remembered device that has an address, every [`PEER_SYNC_EVERY`];
-/// a device that failed waits out its own backoff.
+/// Syncs with every remembered device that has an address and every device nearby that
+/// shares a notebook: a full round (looking for devices again) every [`PEER_SYNC_EVERY`],
+/// and in between a push round to the devices of the last full round whenever notebook
+/// content was written here, [`PEER_PUSH_DEBOUNCE`] after it. A device that failed waits
+/// out its own backoff.
+///
+/// A push round that brings the other device's changes back writes content too, so one
+/// more round follows; it finds nothing new on either side and writes none, so the two
+/// nodes settle. Bookkeeping (when a device last synced) is not content and wakes nothing.
 async fn peers(
     home: HomeHandle,
     events: Events,
@@ -418,81 +429,140 @@ async fn peers(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut backoffs: HashMap<SocketAddr, (Backoff, tokio::time::Instant)> = HashMap::new();
+    let mut documents = home.document_writes();
     loop {
-        let mut targets: Vec<(SocketAddr, Pins)> = service::remembered_devices(&home)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|t| match t {
-                SyncTarget::Device { addr, pins } => Some((addr, pins)),
-                SyncTarget::Relay { .. } => None,
-            })
-            .collect();
-        // Nothing nearby when discovery is unavailable (no multicast, no permission).
-        let nearby = service::nearby_devices(&home, NEARBY_LISTEN).await;
-        if let Err(e) = &nearby {
-            tracing::debug!(error = %e, "no local network discovery");
-        }
-        for addr in nearby.unwrap_or_default() {
-            if !targets.iter().any(|(a, _)| *a == addr) {
-                targets.push((addr, Pins::AnyMember));
-            }
-        }
-        for (addr, pins) in targets {
-            let now = tokio::time::Instant::now();
-            if backoffs.get(&addr).is_some_and(|(_, until)| *until > now) {
-                continue;
-            }
-            let key = format!("device {addr}");
-            board.update(&key, |s| {
-                s.kind = "device".into();
-                s.addr = addr.to_string();
-            });
-            let outcome = tokio::select! {
-                _ = stopped.changed() => return,
-                o = client::sync_with(&home, addr, pins) => o,
-            };
-            match outcome {
-                // This device's own announcement.
-                Err(NetError::ThisDevice { .. }) => board.remove(&key),
-                Ok(o) => {
-                    backoffs.remove(&addr);
-                    board.update(&key, |s| {
-                        s.last_ok = Some(now_millis());
-                        s.last_error = None;
-                    });
-                    if o.reports
-                        .iter()
-                        .any(|r| r.documents_changed > 0 || r.sent_changes > 0)
-                    {
-                        events(LiveEvent::PeerSynced {
-                            addr,
-                            reports: o.reports,
-                        });
-                    }
-                }
-                Err(e) => {
-                    let entry = backoffs
-                        .entry(addr)
-                        .or_insert_with(|| (Backoff::new(), now));
-                    // Devices are tried on the peer round at the earliest; backoff only
-                    // stretches the wait for one that keeps failing.
-                    let pause = entry.0.pause().max(PEER_SYNC_EVERY);
-                    entry.1 = now + pause;
-                    let error = e.to_string();
-                    board.update(&key, |s| s.last_error = Some(error.clone()));
-                    events(LiveEvent::Failed {
-                        link: key.clone(),
-                        error,
-                        retry_in_ms: pause.as_millis() as u64,
-                    });
-                }
-            }
-        }
-        if stopped_or(&mut stopped, PEER_SYNC_EVERY).await {
+        documents.borrow_and_update();
+        let nearby = nearby_devices(&home).await;
+        let targets = peer_targets(&home, &nearby).await;
+        if peer_round(
+            &home,
+            &events,
+            &board,
+            &mut stopped,
+            &mut backoffs,
+            &targets,
+        )
+        .await
+        {
             return;
         }
+        let next_full_round = tokio::time::Instant::now() + PEER_SYNC_EVERY;
+        loop {
+            tokio::select! {
+                _ = stopped.changed() => return,
+                _ = tokio::time::sleep_until(next_full_round) => break,
+                changed = documents.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // Gather the writes of the next moment (a paragraph typed) into one push.
+                    tokio::time::sleep(PEER_PUSH_DEBOUNCE).await;
+                    documents.borrow_and_update();
+                    // Remembered devices afresh (one synced with by hand since counts),
+                    // the nearby ones as the last full round found them.
+                    let targets = peer_targets(&home, &nearby).await;
+                    if peer_round(&home, &events, &board, &mut stopped, &mut backoffs, &targets).await {
+                        return;
+                    }
+                }
+            }
+        }
     }
+}
+
+/// Devices on the local network announcing a notebook held here (none when discovery is
+/// unavailable: no multicast, no permission).
+async fn nearby_devices(home: &HomeHandle) -> Vec<SocketAddr> {
+    match service::nearby_devices(home, NEARBY_LISTEN).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::debug!(error = %e, "no local network discovery");
+            Vec::new()
+        }
+    }
+}
+
+/// The devices a round reaches: remembered ones with an address, then `nearby` ones.
+async fn peer_targets(home: &HomeHandle, nearby: &[SocketAddr]) -> Vec<(SocketAddr, Pins)> {
+    let mut targets: Vec<(SocketAddr, Pins)> = service::remembered_devices(home)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| match t {
+            SyncTarget::Device { addr, pins } => Some((addr, pins)),
+            SyncTarget::Relay { .. } => None,
+        })
+        .collect();
+    for addr in nearby {
+        if !targets.iter().any(|(a, _)| a == addr) {
+            targets.push((*addr, Pins::AnyMember));
+        }
+    }
+    targets
+}
+
+/// Syncs once with each of `targets` not waiting out a backoff; true when asked to stop.
+async fn peer_round(
+    home: &HomeHandle,
+    events: &Events,
+    board: &LinkBoard,
+    stopped: &mut watch::Receiver<bool>,
+    backoffs: &mut HashMap<SocketAddr, (Backoff, tokio::time::Instant)>,
+    targets: &[(SocketAddr, Pins)],
+) -> bool {
+    for (addr, pins) in targets {
+        let addr = *addr;
+        let now = tokio::time::Instant::now();
+        if backoffs.get(&addr).is_some_and(|(_, until)| *until > now) {
+            continue;
+        }
+        let key = format!("device {addr}");
+        board.update(&key, |s| {
+            s.kind = "device".into();
+            s.addr = addr.to_string();
+        });
+        let outcome = tokio::select! {
+            _ = stopped.changed() => return true,
+            o = client::sync_with(home, addr, pins.clone()) => o,
+        };
+        match outcome {
+            // This device's own announcement.
+            Err(NetError::ThisDevice { .. }) => board.remove(&key),
+            Ok(o) => {
+                backoffs.remove(&addr);
+                board.update(&key, |s| {
+                    s.last_ok = Some(now_millis());
+                    s.last_error = None;
+                });
+                if o.reports
+                    .iter()
+                    .any(|r| r.documents_changed > 0 || r.sent_changes > 0)
+                {
+                    events(LiveEvent::PeerSynced {
+                        addr,
+                        reports: o.reports,
+                    });
+                }
+            }
+            Err(e) => {
+                let entry = backoffs
+                    .entry(addr)
+                    .or_insert_with(|| (Backoff::new(), now));
+                // Devices are tried on the full round at the earliest; backoff only
+                // stretches the wait for one that keeps failing.
+                let pause = entry.0.pause().max(PEER_SYNC_EVERY);
+                entry.1 = now + pause;
+                let error = e.to_string();
+                board.update(&key, |s| s.last_error = Some(error.clone()));
+                events(LiveEvent::Failed {
+                    link: key.clone(),
+                    error,
+                    retry_in_ms: pause.as_millis() as u64,
+                });
+            }
+        }
+    }
+    *stopped.borrow()
 }
 
 #[cfg(test)]

@@ -193,6 +193,10 @@ pub struct Store {
     records_read: Cell<u64>,
     /// Durable flushes so far: the node watches it to push local edits.
     flushes: Cell<u64>,
+    /// Writes of document content (a chunk appended, a snapshot replacing chunks) so far:
+    /// unlike flushes, bookkeeping (a peer's last sync, a cursor) does not move it, so a
+    /// node that pushes on it never answers a peer's bookkeeping with a push of its own.
+    doc_writes: Cell<u64>,
     _lock: File,
 }
 
@@ -247,6 +251,7 @@ impl Store {
             failed: Cell::new(false),
             records_read: Cell::new(0),
             flushes: Cell::new(0),
+            doc_writes: Cell::new(0),
             _lock: lock,
         };
         settings::migrate(&store)?;
@@ -269,6 +274,11 @@ impl Store {
     /// How many flushes succeeded since the store was opened.
     pub fn flush_count(&self) -> u64 {
         self.flushes.get()
+    }
+
+    /// How many writes of document content succeeded since the store was opened.
+    pub fn doc_write_count(&self) -> u64 {
+        self.doc_writes.get()
     }
 
     /// Refuses use after a failed write.
@@ -488,6 +498,7 @@ impl Store {
             .bump_version(notebook, doc)
             .and_then(|()| self.engine.insert(TreeName::Docs, &key, &frame(changes)));
         self.guard(result)?;
+        self.doc_writes.set(self.doc_writes.get() + 1);
         self.next_chunk.insert(slot, seq + 1);
         Ok(seq + 1)
     }
@@ -530,6 +541,7 @@ impl Store {
                 .replace(TreeName::Docs, (&snap_key, &frame(snapshot)), &chunk_keys)
         });
         self.guard(result)?;
+        self.doc_writes.set(self.doc_writes.get() + 1);
         self.next_chunk
             .remove(&(notebook.to_owned(), doc.to_owned()));
         Ok(())
