@@ -131,6 +131,23 @@ fn two_nodes_with_no_relay_see_each_others_edits_as_they_are_made() {
     wait_within(&ana, "bo-nearby-marker", LIVE_LIMIT);
     ana.ok(&["note", "ana-second-marker", "--section", "notes"]);
     wait_within(&bo, "ana-second-marker", LIVE_LIMIT);
+    // 4. The nodes settle: a push that finds nothing new writes no content, so neither
+    //    answers the other's bookkeeping with a push of its own (that would be a sync
+    //    every few tens of milliseconds, for ever).
+    let syncs = |node: &Serving| {
+        node.events()
+            .iter()
+            .filter(|e| e["event"] == "synced" || e["event"] == "peer_synced")
+            .count()
+    };
+    let _ = (syncs(&ana_node), syncs(&bo_node));
+    // Time is the subject: three quiet seconds with nobody editing.
+    std::thread::sleep(Duration::from_secs(3));
+    let quiet = syncs(&ana_node) + syncs(&bo_node);
+    assert!(
+        quiet <= 4,
+        "{quiet} syncs in three quiet seconds: the nodes keep answering each other"
+    );
     assert!(ana_node.stop(), "Ana's node did not stop cleanly");
     assert!(bo_node.stop(), "Bo's node did not stop cleanly");
 }
