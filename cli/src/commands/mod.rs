@@ -21,6 +21,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
+mod agenda;
+mod bundle;
+mod commitment;
+mod meeting;
+mod notebook;
+
 /// Runs the command; errors bubble up to `main` for the message and exit code.
 ///
 /// While a node runs on the home (`duet serve`), the command is carried out by it over its
@@ -353,102 +359,8 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
                 "this command is not carried out by a running node".into()
             )))
         }
-        Command::Notebook(cmd) => match cmd {
-            NotebookCmd::New {
-                title,
-                me,
-                with,
-                cadence: c,
-                first,
-            } => {
-                let first = first.unwrap_or_else(dates::today);
-                let nb =
-                    duet.notebook_new(&title, me, &with, cadence(&c, Cadence::default())?, first)?;
-                out.print(&Notebook::from(&nb), || format!("Created notebook {} ({}); it is now current, with a first meeting on {first}.\n", nb.title, nb.id.get(..8).unwrap_or(&nb.id)));
-            }
-            NotebookCmd::List => {
-                let list = duet.notebooks()?;
-                out.print(&list_of::<_, Notebook>(&list), || {
-                    render::notebooks(&list, p)
-                });
-            }
-            NotebookCmd::Use { notebook } => {
-                let nb = duet.use_notebook(&notebook)?;
-                out.print(&Notebook::from(&nb), || {
-                    format!("Now using {}.\n", nb.title)
-                });
-            }
-            NotebookCmd::Rename { title } => {
-                let nb = duet.rename(&title)?;
-                out.print(&Notebook::from(&nb), || {
-                    format!("Renamed to {}.\n", nb.title)
-                });
-            }
-            NotebookCmd::Cadence { cadence: c } => {
-                let base = duet.notebook()?.cadence;
-                let nb = duet.set_cadence(cadence(&c, base)?)?;
-                out.print(&Notebook::from(&nb), || {
-                    format!(
-                        "Meeting every {} days for {} minutes.\n",
-                        nb.cadence.every_days, nb.cadence.minutes
-                    )
-                });
-            }
-            NotebookCmd::Show => {
-                let nb = duet.notebook()?;
-                out.print(&Notebook::from(&nb), || render::notebook(&nb, p));
-            }
-            NotebookCmd::End => {
-                let nb = duet.end_notebook()?;
-                out.print(&Notebook::from(&nb), || {
-                    format!(
-                        "Ended the 1-1 {}. The notebook is read-only here, and on the other device once it syncs; `duet sync` carries the end there (and to the relay, whose mailbox then goes).\n",
-                        nb.title
-                    )
-                });
-            }
-        },
-        Command::Meeting(cmd) => match cmd {
-            MeetingCmd::New { on } => {
-                let m = duet.meeting_new(on)?;
-                out.print(&MeetingSummary::from(&m), || {
-                    format!("Meeting {} on {} is on the books.\n", m.id, m.date)
-                });
-            }
-            MeetingCmd::List => {
-                let list = duet.meetings()?;
-                let current = list
-                    .iter()
-                    .find(|m| m.status.is_upcoming())
-                    .map(|m| m.id.clone());
-                out.print(&list_of::<_, MeetingSummary>(&list), || {
-                    render::meetings(&list, current.as_deref(), p)
-                });
-            }
-            MeetingCmd::Show { id } => {
-                let m = duet.meeting(id.as_deref())?;
-                let nb = duet.notebook()?;
-                out.print_lazy(|| Meeting::from(&m), || render::meeting(&m, &nb, p));
-            }
-            MeetingCmd::Cancel { id } => {
-                let w = duet.cancel(id.as_deref())?;
-                out.print(&Wrap::from(&w), || {
-                    format!(
-                        "Canceled the meeting on {}; {} item(s) carried to {} ({}).\n",
-                        w.held.date,
-                        w.carried.len(),
-                        w.next.date,
-                        w.next.id
-                    )
-                });
-            }
-            MeetingCmd::Reschedule { id, to } => {
-                let m = duet.reschedule(id.as_deref(), to)?;
-                out.print(&MeetingSummary::from(&m), || {
-                    format!("Meeting {} is now on {}.\n", m.id, m.date)
-                });
-            }
-        },
+        Command::Notebook(cmd) => notebook::run(duet, cmd, out)?,
+        Command::Meeting(cmd) => meeting::run(duet, cmd, out)?,
         Command::Note {
             text,
             section,
@@ -460,141 +372,8 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
                 || format!("Added to {} of meeting {id}.\n", section.title()),
             );
         }
-        Command::Agenda(cmd) => match cmd {
-            AgendaCmd::Add {
-                text,
-                backlog,
-                meeting,
-            } => {
-                let item = duet.agenda_add(&text, backlog, meeting.as_deref())?;
-                let place = if backlog { "the backlog" } else { "the agenda" };
-                out.print(&AgendaItem::from(&item), || {
-                    format!("Added {} to {place}.\n", item.id)
-                });
-            }
-            AgendaCmd::List { meeting } => {
-                let (m, backlog) = duet.agenda(meeting.as_deref())?;
-                let nb = duet.notebook()?;
-                let value = || {
-                    serde_json::json!({
-                        "meeting": json::value(&m.as_ref().map(|m| MeetingSummary::from(&m.summary))),
-                        "agenda": json::value(&m.as_ref().map(|m| list_of::<_, AgendaItem>(&m.agenda))),
-                        "backlog": json::value(&list_of::<_, AgendaItem>(&backlog)),
-                    })
-                };
-                out.print_lazy(value, || {
-                    let mut s = String::new();
-                    if let Some(m) = &m {
-                        s.push_str(&format!("Agenda for {}:\n", m.summary.date));
-                        for item in &m.agenda {
-                            s.push_str(&render::item_line(item, &nb, p));
-                        }
-                        if m.agenda.is_empty() {
-                            s.push_str("  (empty)\n");
-                        }
-                    }
-                    if !backlog.is_empty() {
-                        s.push_str("Backlog:\n");
-                        for item in &backlog {
-                            s.push_str(&render::item_line(item, &nb, p));
-                        }
-                    }
-                    s
-                });
-            }
-            AgendaCmd::Done { id, meeting } => {
-                let item = duet.agenda_done(id.as_str(), meeting.as_deref())?;
-                out.print(&AgendaItem::from(&item), || {
-                    format!("Discussed: {}\n", item.text)
-                });
-            }
-            AgendaCmd::Undone { id, meeting } => {
-                let item = duet.agenda_undone(id.as_str(), meeting.as_deref())?;
-                out.print(&AgendaItem::from(&item), || {
-                    format!("Not discussed yet: {}\n", item.text)
-                });
-            }
-            AgendaCmd::Order {
-                id,
-                before,
-                after,
-                meeting,
-            } => {
-                let order = match (before, after) {
-                    (Some(b), _) => duet_core::Order::Before(b.as_str().to_owned()),
-                    (None, Some(a)) => duet_core::Order::After(a.as_str().to_owned()),
-                    (None, None) => {
-                        return Err(anyhow!(DuetError::Invalid(
-                            "say where: --before ID or --after ID".into()
-                        )))
-                    }
-                };
-                let item = duet.agenda_order(id.as_str(), &order, meeting.as_deref())?;
-                out.print(&AgendaItem::from(&item), || {
-                    format!("Moved: {}\n", item.text)
-                });
-            }
-            AgendaCmd::Drop { id, meeting } => {
-                let item = duet.agenda_drop(id.as_str(), meeting.as_deref())?;
-                out.print(&AgendaItem::from(&item), || {
-                    format!("Dropped: {}\n", item.text)
-                });
-            }
-            AgendaCmd::Edit { id, text, meeting } => {
-                let item = duet.agenda_edit(id.as_str(), &text, meeting.as_deref())?;
-                out.print(&AgendaItem::from(&item), || format!("Now: {}\n", item.text));
-            }
-            AgendaCmd::Move { id, to, meeting } => {
-                let (item, place) = duet.agenda_move(id.as_str(), &to, meeting.as_deref())?;
-                out.print(&serde_json::json!({ "item": json::value(&AgendaItem::from(&item)), "to": place }), || {
-                    format!("Moved {} to {place}.\n", item.id)
-                });
-            }
-        },
-        Command::Commit(cmd) => match cmd {
-            CommitCmd::Add { text, owner, due } => {
-                let c = duet.commit_add(&text, &owner, due, None)?;
-                let nb = duet.notebook()?;
-                out.print(&Commitment::from(&c), || {
-                    format!(
-                        "Commitment {} for {}{}.\n",
-                        c.id,
-                        nb.name_of(&c.owner),
-                        c.due
-                            .as_deref()
-                            .map(|d| format!(", due {d}"))
-                            .unwrap_or_default()
-                    )
-                });
-            }
-            CommitCmd::Done { id } => {
-                let c = duet.commit_close(id.as_str(), CommitmentStatus::Done)?;
-                out.print(&Commitment::from(&c), || format!("Done: {}\n", c.text));
-            }
-            CommitCmd::Edit { id, text, due } => {
-                let c = duet.commit_edit(id.as_str(), text.as_deref(), due)?;
-                out.print(&Commitment::from(&c), || format!("Now: {}\n", c.text))
-            }
-            CommitCmd::Drop { id } => {
-                let c = duet.commit_close(id.as_str(), CommitmentStatus::Dropped)?;
-                out.print(&Commitment::from(&c), || format!("Dropped: {}\n", c.text));
-            }
-            CommitCmd::List { open } => {
-                let list = duet.commitments(open)?;
-                let nb = duet.notebook()?;
-                out.print_lazy(
-                    || list_of::<_, Commitment>(&list),
-                    || {
-                        if list.is_empty() {
-                            return "No commitments.\n".into();
-                        }
-                        list.iter()
-                            .map(|c| render::commitment_line(c, &nb, p))
-                            .collect()
-                    },
-                );
-            }
-        },
+        Command::Agenda(cmd) => agenda::run(duet, cmd, out)?,
+        Command::Commit(cmd) => commitment::run(duet, cmd, out)?,
         Command::Wrap {
             takeaway,
             next_steps,
@@ -681,36 +460,7 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
                 "`duet sync` talks to other devices: not a local command"
             ))
         }
-        Command::Bundle(cmd) => match cmd {
-            BundleCmd::Out { file } => {
-                let bytes = duet.bundle_out(&file)?;
-                out.print(&serde_json::json!({ "file": file, "bytes": bytes }), || {
-                    format!("Wrote {} ({bytes} bytes). It contains the notebook and its secret: hand it over privately.\n", file.display())
-                });
-            }
-            BundleCmd::In {
-                file,
-                join,
-                as_role,
-            } => {
-                let join = match (join, as_role) {
-                    (true, Some(r)) => Some(JoinAs::Role(r)),
-                    _ => None,
-                };
-                let r = duet.bundle_in(&file, join)?;
-                out.print(&Merge::from(&r), || {
-                    let joined = if r.joined {
-                        "Joined the notebook. "
-                    } else {
-                        ""
-                    };
-                    format!(
-                        "{joined}Merged {} new change(s) into {} document(s).\n",
-                        r.changes, r.documents
-                    )
-                });
-            }
-        },
+        Command::Bundle(cmd) => bundle::run(duet, cmd, out)?,
     }
     Ok(())
 }

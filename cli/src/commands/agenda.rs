@@ -1,0 +1,100 @@
+//! `duet agenda …`: the shared agenda: add, list, tick off, order, reword, move and drop items.
+
+use super::*;
+
+pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
+    let p = out.palette;
+    match cmd {
+        AgendaCmd::Add {
+            text,
+            backlog,
+            meeting,
+        } => {
+            let item = duet.agenda_add(&text, backlog, meeting.as_deref())?;
+            let place = if backlog { "the backlog" } else { "the agenda" };
+            out.print(&AgendaItem::from(&item), || {
+                format!("Added {} to {place}.\n", item.id)
+            });
+        }
+        AgendaCmd::List { meeting } => {
+            let (m, backlog) = duet.agenda(meeting.as_deref())?;
+            let nb = duet.notebook()?;
+            let value = || {
+                serde_json::json!({
+                    "meeting": json::value(&m.as_ref().map(|m| MeetingSummary::from(&m.summary))),
+                    "agenda": json::value(&m.as_ref().map(|m| list_of::<_, AgendaItem>(&m.agenda))),
+                    "backlog": json::value(&list_of::<_, AgendaItem>(&backlog)),
+                })
+            };
+            out.print_lazy(value, || {
+                let mut s = String::new();
+                if let Some(m) = &m {
+                    s.push_str(&format!("Agenda for {}:\n", m.summary.date));
+                    for item in &m.agenda {
+                        s.push_str(&render::item_line(item, &nb, p));
+                    }
+                    if m.agenda.is_empty() {
+                        s.push_str("  (empty)\n");
+                    }
+                }
+                if !backlog.is_empty() {
+                    s.push_str("Backlog:\n");
+                    for item in &backlog {
+                        s.push_str(&render::item_line(item, &nb, p));
+                    }
+                }
+                s
+            });
+        }
+        AgendaCmd::Done { id, meeting } => {
+            let item = duet.agenda_done(id.as_str(), meeting.as_deref())?;
+            out.print(&AgendaItem::from(&item), || {
+                format!("Discussed: {}\n", item.text)
+            });
+        }
+        AgendaCmd::Undone { id, meeting } => {
+            let item = duet.agenda_undone(id.as_str(), meeting.as_deref())?;
+            out.print(&AgendaItem::from(&item), || {
+                format!("Not discussed yet: {}\n", item.text)
+            });
+        }
+        AgendaCmd::Order {
+            id,
+            before,
+            after,
+            meeting,
+        } => {
+            let order = match (before, after) {
+                (Some(b), _) => duet_core::Order::Before(b.as_str().to_owned()),
+                (None, Some(a)) => duet_core::Order::After(a.as_str().to_owned()),
+                (None, None) => {
+                    return Err(anyhow!(DuetError::Invalid(
+                        "say where: --before ID or --after ID".into()
+                    )))
+                }
+            };
+            let item = duet.agenda_order(id.as_str(), &order, meeting.as_deref())?;
+            out.print(&AgendaItem::from(&item), || {
+                format!("Moved: {}\n", item.text)
+            });
+        }
+        AgendaCmd::Drop { id, meeting } => {
+            let item = duet.agenda_drop(id.as_str(), meeting.as_deref())?;
+            out.print(&AgendaItem::from(&item), || {
+                format!("Dropped: {}\n", item.text)
+            });
+        }
+        AgendaCmd::Edit { id, text, meeting } => {
+            let item = duet.agenda_edit(id.as_str(), &text, meeting.as_deref())?;
+            out.print(&AgendaItem::from(&item), || format!("Now: {}\n", item.text));
+        }
+        AgendaCmd::Move { id, to, meeting } => {
+            let (item, place) = duet.agenda_move(id.as_str(), &to, meeting.as_deref())?;
+            out.print(
+                &serde_json::json!({ "item": json::value(&AgendaItem::from(&item)), "to": place }),
+                || format!("Moved {} to {place}.\n", item.id),
+            );
+        }
+    }
+    Ok(())
+}

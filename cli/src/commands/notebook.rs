@@ -1,0 +1,63 @@
+//! `duet notebook …`: create, list, choose, rename, set the cadence of, show and end notebooks.
+
+use super::*;
+
+pub(super) fn run(duet: &mut Duet, cmd: NotebookCmd, out: &Output) -> Result<()> {
+    let p = out.palette;
+    match cmd {
+        NotebookCmd::New {
+            title,
+            me,
+            with,
+            cadence: c,
+            first,
+        } => {
+            let first = first.unwrap_or_else(dates::today);
+            let nb =
+                duet.notebook_new(&title, me, &with, cadence(&c, Cadence::default())?, first)?;
+            out.print(&Notebook::from(&nb), || format!("Created notebook {} ({}); it is now current, with a first meeting on {first}.\n", nb.title, nb.id.get(..8).unwrap_or(&nb.id)));
+        }
+        NotebookCmd::List => {
+            let list = duet.notebooks()?;
+            out.print(&list_of::<_, Notebook>(&list), || {
+                render::notebooks(&list, p)
+            });
+        }
+        NotebookCmd::Use { notebook } => {
+            let nb = duet.use_notebook(&notebook)?;
+            out.print(&Notebook::from(&nb), || {
+                format!("Now using {}.\n", nb.title)
+            });
+        }
+        NotebookCmd::Rename { title } => {
+            let nb = duet.rename(&title)?;
+            out.print(&Notebook::from(&nb), || {
+                format!("Renamed to {}.\n", nb.title)
+            });
+        }
+        NotebookCmd::Cadence { cadence: c } => {
+            let base = duet.notebook()?.cadence;
+            let nb = duet.set_cadence(cadence(&c, base)?)?;
+            out.print(&Notebook::from(&nb), || {
+                format!(
+                    "Meeting every {} days for {} minutes.\n",
+                    nb.cadence.every_days, nb.cadence.minutes
+                )
+            });
+        }
+        NotebookCmd::Show => {
+            let nb = duet.notebook()?;
+            out.print(&Notebook::from(&nb), || render::notebook(&nb, p));
+        }
+        NotebookCmd::End => {
+            let nb = duet.end_notebook()?;
+            out.print(&Notebook::from(&nb), || {
+                format!(
+                    "Ended the 1-1 {}. The notebook is read-only here, and on the other device once it syncs; `duet sync` carries the end there (and to the relay, whose mailbox then goes).\n",
+                    nb.title
+                )
+            });
+        }
+    }
+    Ok(())
+}
