@@ -19,6 +19,7 @@ mod docs;
 mod full_disk;
 mod hostile_bundles;
 mod in_the_meeting;
+mod layers;
 mod membership;
 mod nearby;
 mod node;

@@ -1,0 +1,160 @@
+//! The layers inside `duet-core` point one way, where crates cannot yet say so: no file of
+//! a lower layer names a module or type of a higher one (`crate::…`), except the few
+//! exceptions listed here, each with why it stands and where it goes.
+//!
+//! Ranks, low to high: the protocol re-exports and small parsers (`wire`, `crypto`,
+//! `control`, `ids`, `dates`), the model, insights and the sync engines, the store, and
+//! everything above (the app API, notebooks, the node, the network ends), which this test
+//! does not check. `docs/ARCHITECTURE.md` states the invariant and names this test.
+
+use std::path::{Path, PathBuf};
+
+/// The layers checked: a folder of `core/src` and its rank.
+const CHECKED: &[(&str, u8)] = &[("model", 1), ("insights", 2), ("sync", 2), ("store", 3)];
+
+/// Named exceptions: (file under `core/src`, the `crate::` name it may use, why).
+const EXCEPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "store/settings.rs",
+        "duet",
+        "the settings table stores the app API's types; it moves up beside them",
+    ),
+    (
+        "store/settings.rs",
+        "KnownPeer",
+        "as above: a setting's type",
+    ),
+    (
+        "store/settings.rs",
+        "RelaySetting",
+        "as above: a setting's type",
+    ),
+    (
+        "store/settings.rs",
+        "WithheldBatches",
+        "as above: a setting's type",
+    ),
+    (
+        "store/settings.rs",
+        "QuarantinedBatch",
+        "as above: a setting's type",
+    ),
+    (
+        "sync/peer.rs",
+        "DuetError",
+        "a peer step's error still wraps the app API's error; it gets its own",
+    ),
+];
+
+/// The rank of what `crate::NAME` names; anything not listed counts as above the store.
+fn rank(name: &str) -> u8 {
+    match name {
+        "wire" | "crypto" | "control" | "ids" | "dates" => 0,
+        "model" => 1,
+        "insights" | "sync" => 2,
+        "store" => 3,
+        _ => 4,
+    }
+}
+
+fn core_src() -> PathBuf {
+    let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    tests
+        .parent()
+        .map(|root| root.join("core/src"))
+        .unwrap_or(tests)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every `crate::NAME` in `text` outside line comments, with its line number.
+fn crate_paths(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or_default();
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            let after = &rest[at + "crate::".len()..];
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push((i + 1, name));
+            }
+            rest = after;
+        }
+    }
+    out
+}
+
+#[test]
+fn no_lower_layer_of_the_core_names_a_higher_one() {
+    let src = core_src();
+    let mut found = Vec::new();
+    let mut used_exceptions = Vec::new();
+    for (folder, own) in CHECKED {
+        let mut files = Vec::new();
+        rust_files(&src.join(folder), &mut files);
+        assert!(!files.is_empty(), "no files under core/src/{folder}");
+        for file in files {
+            let relative = file
+                .strip_prefix(&src)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            for (line, name) in crate_paths(&text) {
+                if rank(&name) <= *own {
+                    continue;
+                }
+                if EXCEPTIONS
+                    .iter()
+                    .any(|(f, n, _)| *f == relative && *n == name)
+                {
+                    used_exceptions.push((relative.clone(), name));
+                    continue;
+                }
+                found.push(format!("core/src/{relative}:{line}: crate::{name}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "lower layers name higher ones (move the code, or add a named exception with why):\n{}",
+        found.join("\n")
+    );
+    // An exception nobody needs any more is taken off the list.
+    for (file, name, _) in EXCEPTIONS {
+        assert!(
+            used_exceptions.iter().any(|(f, n)| f == file && n == name),
+            "the exception for crate::{name} in {file} is no longer needed: remove it"
+        );
+    }
+}
+
+#[test]
+fn crate_paths_are_found_in_code_and_not_in_comments() {
+    let text =
+        "use crate::model::X; // crate::node\nlet a = crate::Duet::open(crate::ids::parse());";
+    assert_eq!(
+        crate_paths(text),
+        vec![
+            (1, "model".to_owned()),
+            (2, "Duet".to_owned()),
+            (2, "ids".to_owned())
+        ]
+    );
+    assert_eq!(rank("node"), 4);
+    assert_eq!(rank("model"), 1);
+}
