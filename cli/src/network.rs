@@ -6,9 +6,11 @@
 
 use crate::args::RelayCmd;
 use crate::commands::{Output, RunContext};
-use crate::json;
 use crate::json::notebook::list;
-use crate::json::sync::{Device, PeerSync, Relay, RelaySync, Report};
+use crate::json::sync::{
+    Compacted, Device, FirstSyncResult, PeerSync, Peers, Relay, RelayShown, RelaySync, Report,
+    SyncFailure, SyncRound as SyncRoundJson, Watched,
+};
 use anyhow::{anyhow, Context, Result};
 use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
@@ -122,7 +124,10 @@ pub async fn first_link_sync(
 ) -> Result<()> {
     if no_sync {
         out.print(
-            &serde_json::json!({ "personal_space": space, "synced": false }),
+            &FirstSyncResult {
+                personal_space: Some(space),
+                ..Default::default()
+            },
             || "Linked. Your private notes arrive with the next `duet sync`.\n".into(),
         );
         return Ok(());
@@ -132,8 +137,20 @@ pub async fn first_link_sync(
         match relay_client::sync_relay(home, &space).await {
             Ok(o) => {
                 out.print(
-                    &serde_json::json!({ "personal_space": space, "synced": true, "relay": o.addr, "report": json::value(&Report::from(&o.report)) }),
-                    || format!("Linked through the relay at {}: {}.\n", o.addr, o.report.summary()),
+                    &FirstSyncResult {
+                        personal_space: Some(space),
+                        synced: true,
+                        relay: Some(o.addr),
+                        report: Some(Report::from(&o.report)),
+                        ..Default::default()
+                    },
+                    || {
+                        format!(
+                            "Linked through the relay at {}: {}.\n",
+                            o.addr,
+                            o.report.summary()
+                        )
+                    },
                 );
                 return Ok(());
             }
@@ -145,7 +162,12 @@ pub async fn first_link_sync(
         match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
             Ok(outcome) => {
                 out.print(
-                    &serde_json::json!({ "personal_space": space, "synced": true, "outcome": json::value(&PeerSync::from(&outcome)) }),
+                    &FirstSyncResult {
+                        personal_space: Some(space),
+                        synced: true,
+                        outcome: Some(PeerSync::from(&outcome)),
+                        ..Default::default()
+                    },
                     || format!("Linked and synced with {addr}: {}.\n", summaries(&outcome)),
                 );
                 return Ok(());
@@ -155,7 +177,11 @@ pub async fn first_link_sync(
     }
     let why = last_error.map_or("the ticket lists no address".to_owned(), |e| e.to_string());
     out.print(
-        &serde_json::json!({ "personal_space": space, "synced": false, "error": why }),
+        &FirstSyncResult {
+            personal_space: Some(space),
+            error: Some(why.clone()),
+            ..Default::default()
+        },
         || format!("Linked, but the first sync failed: {why}\nRun `duet sync` when your other device runs `duet serve`.\n"),
     );
     Ok(())
@@ -166,7 +192,10 @@ pub fn peers(duet: &Duet, out: &Output) -> Result<()> {
     let me = fingerprint_text(&duet.tls_identity()?.fingerprint());
     let peers = duet.known_peers()?;
     out.print(
-        &serde_json::json!({ "fingerprint": me, "peers": json::value(&list::<_, Device>(&peers)) }),
+        &Peers {
+            fingerprint: me.clone(),
+            peers: list::<_, Device>(&peers),
+        },
         || {
             let mut text = format!("This device: {me}\n");
             if peers.is_empty() {
@@ -208,7 +237,10 @@ pub async fn join(
     };
     if no_sync {
         out.print(
-            &serde_json::json!({ "notebook": id, "synced": false }),
+            &FirstSyncResult {
+                notebook: Some(id.clone()),
+                ..Default::default()
+            },
             || {
                 format!(
                     "Added {:?}; it arrives with the first `duet sync`.\n",
@@ -267,7 +299,13 @@ pub async fn first_sync(home: &HomeHandle, joined: FirstSync, out: &Output) -> R
             Ok(o) => {
                 home.call(|d| d.complete_joins()).await?;
                 out.print(
-                    &serde_json::json!({ "notebook": id, "synced": true, "relay": o.addr, "report": json::value(&Report::from(&o.report)) }),
+                    &FirstSyncResult {
+                        notebook: Some(id.clone()),
+                        synced: true,
+                        relay: Some(o.addr),
+                        report: Some(Report::from(&o.report)),
+                        ..Default::default()
+                    },
                     || {
                         format!(
                             "Joined {:?} as {} through the relay at {}: {}.\n",
@@ -287,7 +325,12 @@ pub async fn first_sync(home: &HomeHandle, joined: FirstSync, out: &Output) -> R
         match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
             Ok(outcome) => {
                 out.print(
-                    &serde_json::json!({ "notebook": id, "synced": true, "outcome": json::value(&PeerSync::from(&outcome)) }),
+                    &FirstSyncResult {
+                        notebook: Some(id.clone()),
+                        synced: true,
+                        outcome: Some(PeerSync::from(&outcome)),
+                        ..Default::default()
+                    },
                     || {
                         format!(
                             "Joined {:?} as {} and synced with {}: {}.\n",
@@ -304,7 +347,12 @@ pub async fn first_sync(home: &HomeHandle, joined: FirstSync, out: &Output) -> R
         }
     }
     let why = last_error.map_or("the invite lists no address".to_owned(), |e| e.to_string());
-    out.print(&serde_json::json!({ "notebook": id, "synced": false, "error": why }), || {
+    let result = FirstSyncResult {
+        notebook: Some(id.clone()),
+        error: Some(why.clone()),
+        ..Default::default()
+    };
+    out.print(&result, || {
         format!(
             "Added {title:?}, but the first sync failed: {why}\nRun `duet sync` when the inviting device runs `duet serve`.\n"
         )
@@ -362,12 +410,18 @@ pub async fn sync(home: &HomeHandle, t: SyncTargets, out: &Output) -> Result<()>
         .iter()
         .map(|(target, e)| (target.label(), e))
         .collect();
-    let json = serde_json::json!({
-        "relays": json::value(&list::<_, RelaySync>(relayed)),
-        "synced": json::value(&list::<_, PeerSync>(outcomes)),
-        "failed": failures.iter().map(|(a, e)| serde_json::json!({ "addr": a, "error": e.to_string() })).collect::<Vec<_>>(),
-    });
-    out.print(&json, || {
+    let result = SyncRoundJson {
+        relays: list::<_, RelaySync>(relayed),
+        synced: list::<_, PeerSync>(outcomes),
+        failed: failures
+            .iter()
+            .map(|(addr, e)| SyncFailure {
+                addr: addr.clone(),
+                error: e.to_string(),
+            })
+            .collect(),
+    };
+    out.print(&result, || {
         let mut text = String::new();
         for o in relayed {
             text.push_str(&format!(
@@ -440,7 +494,10 @@ pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
             let setting = duet.relay_setting(&id)?;
             let cursor = duet.relay_cursor(&id)?;
             out.print(
-                &serde_json::json!({ "relay": json::value(&setting.as_ref().map(Relay::from)), "cursor": cursor }),
+                &RelayShown {
+                    relay: setting.as_ref().map(Relay::from),
+                    cursor,
+                },
                 || match &setting {
                     Some(s) => format!(
                         "Relay {} (fingerprint {}); read up to entry {cursor}.\n",
@@ -465,21 +522,28 @@ pub async fn compact(home: &HomeHandle, selected: Option<String>, out: &Output) 
     let upto = relay_client::compact_relay(home, &id)
         .await
         .map_err(net_error)?;
-    out.print(&serde_json::json!({ "compacted_upto": upto }), || {
-        if upto == 0 {
-            "Nothing on the relay to compact yet.\n".into()
-        } else {
-            format!("The relay replaced entries 1-{upto} with one sealed snapshot.\n")
-        }
-    });
+    out.print(
+        &Compacted {
+            compacted_upto: upto,
+        },
+        || {
+            if upto == 0 {
+                "Nothing on the relay to compact yet.\n".into()
+            } else {
+                format!("The relay replaced entries 1-{upto} with one sealed snapshot.\n")
+            }
+        },
+    );
     Ok(())
 }
 
 /// One line of `duet watch` for what arrived.
 pub fn watch_line(report: &duet_core::SyncReport, json: bool) -> String {
     if json {
-        serde_json::json!({ "event": "changes", "report": json::value(&Report::from(report)) })
-            .to_string()
+        serde_json::to_string(&Watched::Changes {
+            report: Report::from(report),
+        })
+        .unwrap_or_default()
     } else {
         format!(
             "{} {:?}: {}",

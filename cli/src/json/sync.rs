@@ -206,7 +206,89 @@ pub enum Live {
     },
 }
 
-contract!(Report, PeerSync, RelaySync, Relay, Device, Member, Invitation, Status, Live);
+/// `duet join` and `duet link TICKET`: what was added, and how its first sync went.
+#[derive(Debug, Serialize, Default)]
+pub struct FirstSyncResult {
+    /// The notebook joined (`join`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notebook: Option<String>,
+    /// The personal space linked (`link`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personal_space: Option<String>,
+    pub synced: bool,
+    /// The relay it synced through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay: Option<SocketAddr>,
+    /// What arrived through the relay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+    /// The device it synced with directly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<PeerSync>,
+    /// Why the first sync failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `duet peers`.
+#[derive(Debug, Serialize)]
+pub struct Peers {
+    pub fingerprint: String,
+    pub peers: Vec<Device>,
+}
+
+/// `duet sync`: each relay and device reached, and each that failed.
+#[derive(Debug, Serialize)]
+pub struct SyncRound {
+    pub relays: Vec<RelaySync>,
+    pub synced: Vec<PeerSync>,
+    pub failed: Vec<SyncFailure>,
+}
+
+/// A target `duet sync` could not sync with.
+#[derive(Debug, Serialize)]
+pub struct SyncFailure {
+    pub addr: String,
+    pub error: String,
+}
+
+/// `duet relay show`.
+#[derive(Debug, Serialize)]
+pub struct RelayShown {
+    pub relay: Option<Relay>,
+    pub cursor: u64,
+}
+
+/// `duet relay compact`.
+#[derive(Debug, Serialize)]
+pub struct Compacted {
+    pub compacted_upto: u64,
+}
+
+/// A line of `duet watch --json`: what arrived.
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Watched {
+    Changes { report: Report },
+}
+
+contract!(
+    Report,
+    PeerSync,
+    RelaySync,
+    Relay,
+    Device,
+    Member,
+    Invitation,
+    Status,
+    Live,
+    FirstSyncResult,
+    Peers,
+    SyncRound,
+    RelayShown,
+    Compacted,
+    Watched
+);
 
 impl From<&duet_core::SyncReport> for Report {
     fn from(r: &duet_core::SyncReport) -> Self {
