@@ -62,7 +62,9 @@ pub fn run(home: &Path, cli: &Cli, request: EditRequest, out: &Output) -> Result
         if request.discard {
             remove_draft(&draft);
             out.print(
-                &serde_json::json!({ "discarded": draft.paths.meeting }),
+                &crate::json::results::DraftDiscarded {
+                    discarded: draft.paths.meeting.clone(),
+                },
                 || {
                     format!(
                         "Threw away the draft of the meeting on {}.\n",
@@ -114,9 +116,11 @@ fn edit_and_apply(home: &Path, cli: &Cli, draft: &Draft, out: &Output) -> Result
         .with_context(|| format!("reading the draft {}", draft.paths.file.display()))?;
     if saved == draft.state.written {
         remove_draft(draft);
-        out.print(&serde_json::json!({ "changes": [] }), || {
-            "No changes; nothing written.\n".to_owned()
-        });
+        let nothing = crate::json::results::Edited {
+            meeting: None,
+            changes: Vec::new(),
+        };
+        out.print(&nothing, || "No changes; nothing written.\n".to_owned());
         return Ok(ExitCode::SUCCESS);
     }
     let argv = vec![
@@ -137,10 +141,10 @@ fn edit_and_apply(home: &Path, cli: &Cli, draft: &Draft, out: &Output) -> Result
         .map_err(|e| anyhow!("the edit was applied, but its report cannot be read: {e}"))?;
     remove_draft(draft);
     out.print(
-        &serde_json::json!({
-            "meeting": crate::json::value(&crate::json::notebook::MeetingSummary::from(&report.meeting)),
-            "changes": report.changes,
-        }),
+        &crate::json::results::Edited {
+            meeting: Some(crate::json::notebook::MeetingSummary::from(&report.meeting)),
+            changes: report.changes.clone(),
+        },
         || summary(&report),
     );
     Ok(ExitCode::SUCCESS)

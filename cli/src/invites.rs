@@ -193,13 +193,13 @@ fn ticket_json(
     text: &str,
     ticket: &OneTimeInvite,
     welcome: Option<&Result<String, String>>,
-) -> serde_json::Value {
-    serde_json::json!({
-        "ticket": text,
-        "id": ticket.id,
-        "expires": ticket.expires,
-        "welcome_on_relay": matches!(welcome, Some(Ok(_))),
-    })
+) -> crate::json::results::TicketMade {
+    crate::json::results::TicketMade {
+        ticket: text.to_owned(),
+        id: ticket.id.clone(),
+        expires: ticket.expires,
+        welcome_on_relay: matches!(welcome, Some(Ok(_))),
+    }
 }
 
 /// Runs `f` on `d` with `selected` (or the current notebook) selected.
@@ -285,7 +285,11 @@ pub async fn join(
     };
     if no_sync {
         out.print(
-            &serde_json::json!({ "notebook": id, "synced": false, "redeemed": from }),
+            &crate::json::results::Redeemed {
+                notebook: id.to_string(),
+                synced: false,
+                redeemed: from.clone(),
+            },
             || {
                 format!(
                     "Added {:?} (invite redeemed with {from}); it arrives with the first `duet sync`.\n",

@@ -71,8 +71,11 @@ pub(crate) fn error_report(err: &anyhow::Error, json: bool) -> (String, u8) {
         None => format!("{err:#}"),
     };
     let text = if json {
-        let body = serde_json::json!({ "error": message, "exit_code": code });
-        format!("{body}\n")
+        let body = json::sync::Failure {
+            error: message,
+            exit_code: code,
+        };
+        format!("{}\n", serde_json::to_string(&body).unwrap_or_default())
     } else {
         format!("duet: {message}\n")
     };

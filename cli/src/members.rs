@@ -29,7 +29,7 @@ pub fn devices(duet: &mut Duet, cmd: Option<DevicesCmd>, out: &Output) -> Result
         }
         DevicesCmd::Name { name } => {
             let name = duet.set_device_name(&name)?;
-            out.print(&serde_json::json!({ "name": name }), || {
+            out.print(&crate::json::results::DeviceNamed { name: name.clone() }, || {
                 format!("This device is now {name:?}; the other devices see it after their next sync.\n")
             });
         }

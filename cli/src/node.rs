@@ -10,9 +10,8 @@
 
 use crate::args::{BundleCmd, Cli, Command};
 use crate::commands::{self, Output, RunContext};
-use crate::json;
 use crate::json::notebook::list;
-use crate::json::sync::{Live, Node, NotebookStatus, Report, Status};
+use crate::json::sync::{Live, Node, NotebookStatus, Report, ServeLine, Status};
 use crate::network;
 use crate::render::Palette;
 use anyhow::{anyhow, Result};
@@ -415,7 +414,10 @@ pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Res
             started: jiff::Timestamp::now().as_millisecond(),
         };
         if json {
-            print_line(&serde_json::json!({ "event": "listening", "addr": addr, "fingerprint": fp }).to_string());
+            print_line(&json_line(&ServeLine::Listening {
+                addr,
+                fingerprint: fp.clone(),
+            }));
         } else {
             print_line(&format!("Serving this device's notebooks on {addr} (fingerprint {fp}).\nSyncing in the background; other duet commands on this home are carried out here. Ctrl-C stops."));
         }
@@ -436,7 +438,7 @@ pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Res
     owner.close();
     result?;
     if json {
-        print_line(&serde_json::json!({ "event": "stopped" }).to_string());
+        print_line(&json_line(&ServeLine::Stopped));
     } else {
         print_line("Stopped.");
     }
@@ -603,12 +605,20 @@ fn print_line(line: &str) {
     let _ = stdout.flush();
 }
 
+/// One JSON line of the contract (a contract type always encodes).
+fn json_line<T: crate::json::Contract>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 fn print_event(event: &ServeEvent, json: bool) {
     let line = match event {
         ServeEvent::Synced { addr, peer, report } => {
             if json {
-                serde_json::json!({ "event": "synced", "addr": addr, "peer": peer, "report": json::value(&Report::from(report)) })
-                    .to_string()
+                json_line(&ServeLine::Synced {
+                    addr: *addr,
+                    peer: peer.clone(),
+                    report: Report::from(report),
+                })
             } else {
                 format!(
                     "Synced {:?} with {addr}: {} from the other device.",
@@ -619,8 +629,10 @@ fn print_event(event: &ServeEvent, json: bool) {
         }
         ServeEvent::Refused { addr, reason } => {
             if json {
-                serde_json::json!({ "event": "refused", "addr": addr, "reason": reason })
-                    .to_string()
+                json_line(&ServeLine::Refused {
+                    addr: *addr,
+                    reason: reason.clone(),
+                })
             } else {
                 format!("Refused {addr}: {reason}")
             }
@@ -631,7 +643,7 @@ fn print_event(event: &ServeEvent, json: bool) {
 
 fn print_live(event: &LiveEvent, json: bool) {
     let line = if json {
-        json::value(&Live::from(event)).to_string()
+        json_line(&Live::from(event))
     } else {
         match event {
             LiveEvent::RelaySynced { addr, report } if report.documents_changed > 0 => format!(

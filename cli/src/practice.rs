@@ -219,7 +219,10 @@ pub fn ask(
     }
     if id.is_none() && !add {
         let q = duet.suggest_question()?;
-        out.print(&serde_json::json!({ "suggestion": crate::json::value(&q.as_ref().map(json::Question::from)) }), || match &q {
+        let suggested = crate::json::results::Suggestion {
+            suggestion: q.as_ref().map(json::Question::from),
+        };
+        out.print(&suggested, || match &q {
             Some(q) => format!(
                 "{}\n\n  {}\n\n{}\n",
                 p.heading("Try asking"),

@@ -19,12 +19,10 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
         AgendaCmd::List { meeting } => {
             let (m, backlog) = duet.agenda(meeting.as_deref())?;
             let nb = duet.notebook()?;
-            let value = || {
-                serde_json::json!({
-                    "meeting": json::value(&m.as_ref().map(|m| MeetingSummary::from(&m.summary))),
-                    "agenda": json::value(&m.as_ref().map(|m| list_of::<_, AgendaItem>(&m.agenda))),
-                    "backlog": json::value(&list_of::<_, AgendaItem>(&backlog)),
-                })
+            let value = || crate::json::results::AgendaList {
+                meeting: m.as_ref().map(|m| MeetingSummary::from(&m.summary)),
+                agenda: m.as_ref().map(|m| list_of::<_, AgendaItem>(&m.agenda)),
+                backlog: list_of::<_, AgendaItem>(&backlog),
             };
             out.print_lazy(value, || {
                 let mut s = String::new();
@@ -91,7 +89,10 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
         AgendaCmd::Move { id, to, meeting } => {
             let (item, place) = duet.agenda_move(id.as_str(), &to, meeting.as_deref())?;
             out.print(
-                &serde_json::json!({ "item": json::value(&AgendaItem::from(&item)), "to": place }),
+                &crate::json::results::ItemMoved {
+                    item: AgendaItem::from(&item),
+                    to: place.to_string(),
+                },
                 || format!("Moved {} to {place}.\n", item.id),
             );
         }

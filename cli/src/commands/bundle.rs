@@ -6,7 +6,11 @@ pub(super) fn run(duet: &mut Duet, cmd: BundleCmd, out: &Output) -> Result<()> {
     match cmd {
         BundleCmd::Out { file } => {
             let bytes = duet.bundle_out(&file)?;
-            out.print(&serde_json::json!({ "file": file, "bytes": bytes }), || {
+            let written = crate::json::results::BundleWritten {
+                file: file.clone(),
+                bytes: bytes as u64,
+            };
+            out.print(&written, || {
                 format!("Wrote {} ({bytes} bytes). It contains the notebook and its secret: hand it over privately.\n", file.display())
             });
         }

@@ -7,7 +7,7 @@ use crate::json::notebook::{
     list as list_of, AgendaItem, Commitment, Manifest, Meeting, MeetingSummary, Merge, Notebook,
     Overview, Wrap,
 };
-use crate::json::{self, Contract};
+use crate::json::Contract;
 use crate::render::{self, Palette};
 use anyhow::{anyhow, Context, Result};
 use clap::CommandFactory;
@@ -43,7 +43,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let home = home_dir(cli.home)?;
             let duet = Duet::init(&home, &name)?;
             out.print(
-                &serde_json::json!({ "name": duet.name(), "device": duet.device_id(), "home": home }),
+                &crate::json::results::Identity {
+                    name: duet.name().to_owned(),
+                    device: duet.device_id().to_owned(),
+                    home: home.clone(),
+                },
                 || format!("Made the identity of {} in {}\nNext: duet notebook new TITLE --me manager|report --with NAME\n", duet.name(), home.display()),
             );
             return Ok(ExitCode::SUCCESS);
@@ -368,7 +372,10 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
         } => {
             let id = duet.note(section, &text, meeting.as_deref())?;
             out.print(
-                &serde_json::json!({ "meeting": id, "section": section.key() }),
+                &crate::json::results::NoteAdded {
+                    meeting: id.to_string(),
+                    section: section.key(),
+                },
                 || format!("Added to {} of meeting {id}.\n", section.title()),
             );
         }
@@ -487,10 +494,10 @@ fn export(duet: &mut Duet, format: ExportKind, output: Option<&Path>, out: &Outp
             let text = if format == ExportKind::Md {
                 render::markdown(&nb, &history)
             } else {
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "notebook": json::value(&Notebook::from(&nb)),
-                    "meetings": json::value(&list_of::<_, Meeting>(&history)),
-                }))? + "\n"
+                serde_json::to_string_pretty(&crate::json::results::Export {
+                    notebook: Notebook::from(&nb),
+                    meetings: list_of::<_, Meeting>(&history),
+                })? + "\n"
             };
             match output {
                 Some(path) => std::fs::write(path, text)

@@ -5,26 +5,21 @@
 
 pub mod notebook;
 pub mod practice;
+pub mod results;
 pub mod sync;
 
 use serde::Serialize;
 
-/// A value the CLI prints as JSON: its own types, lists and options of them, and the small
-/// objects a command writes in place with `serde_json::json!`.
+/// A value the CLI prints as JSON: its own types, and lists and options of them. Never an
+/// object built in place: every shape a script reads is a type in this module.
 pub trait Contract: Serialize {}
 
 impl<T: Contract> Contract for Vec<T> {}
 impl<T: Contract> Contract for &T {}
 impl<T: Contract> Contract for Option<T> {}
-impl Contract for serde_json::Value {}
 
 /// Marks the types of this module as part of the contract.
 macro_rules! contract {
     ($($t:ty),* $(,)?) => { $(impl crate::json::Contract for $t {})* };
 }
 pub(crate) use contract;
-
-/// A value as JSON, for an object written in place (a `Contract` type always encodes).
-pub fn value<T: Contract>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}

@@ -265,6 +265,34 @@ pub struct Compacted {
     pub compacted_upto: u64,
 }
 
+/// A line of `duet serve --json` about the node itself and the devices it serves.
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ServeLine {
+    /// The node is up: where it listens and the certificate devices pin.
+    Listening {
+        addr: SocketAddr,
+        fingerprint: String,
+    },
+    /// A device synced a notebook with this one.
+    Synced {
+        addr: SocketAddr,
+        peer: String,
+        report: Report,
+    },
+    /// A connection was refused or failed.
+    Refused { addr: SocketAddr, reason: String },
+    /// The node stopped.
+    Stopped,
+}
+
+/// What `--json` prints on standard error when a command fails.
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub error: String,
+    pub exit_code: u8,
+}
+
 /// A line of `duet watch --json`: what arrived.
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -287,7 +315,9 @@ contract!(
     SyncRound,
     RelayShown,
     Compacted,
-    Watched
+    Watched,
+    ServeLine,
+    Failure
 );
 
 impl From<&duet_core::SyncReport> for Report {

@@ -1,0 +1,111 @@
+//! The small results of single commands: what `--json` prints after an edit or a set-up
+//! step that has no view of its own. Each is a type, so the contract is written down here
+//! and not in an object built in place.
+
+use super::contract;
+use super::notebook::{AgendaItem, Meeting, MeetingSummary, Notebook};
+use super::practice::Question;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// `duet init`.
+#[derive(Debug, Serialize)]
+pub struct Identity {
+    pub name: String,
+    pub device: String,
+    pub home: PathBuf,
+}
+
+/// `duet note`: where the text went.
+#[derive(Debug, Serialize)]
+pub struct NoteAdded {
+    pub meeting: String,
+    pub section: &'static str,
+}
+
+/// `duet agenda list`.
+#[derive(Debug, Serialize)]
+pub struct AgendaList {
+    pub meeting: Option<MeetingSummary>,
+    pub agenda: Option<Vec<AgendaItem>>,
+    pub backlog: Vec<AgendaItem>,
+}
+
+/// `duet agenda move`.
+#[derive(Debug, Serialize)]
+pub struct ItemMoved {
+    pub item: AgendaItem,
+    pub to: String,
+}
+
+/// `duet bundle out`.
+#[derive(Debug, Serialize)]
+pub struct BundleWritten {
+    pub file: PathBuf,
+    pub bytes: u64,
+}
+
+/// `duet export --format json`: the notebook and every meeting.
+#[derive(Debug, Serialize)]
+pub struct Export {
+    pub notebook: Notebook,
+    pub meetings: Vec<Meeting>,
+}
+
+/// `duet edit --discard`.
+#[derive(Debug, Serialize)]
+pub struct DraftDiscarded {
+    pub discarded: String,
+}
+
+/// `duet edit`: the meeting edited and every edit made, in order.
+#[derive(Debug, Serialize)]
+pub struct Edited {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<MeetingSummary>,
+    pub changes: Vec<duet_core::model::sheet::SheetChange>,
+}
+
+/// `duet invite` and `duet link`: a ticket just made.
+#[derive(Debug, Serialize)]
+pub struct TicketMade {
+    pub ticket: String,
+    pub id: String,
+    pub expires: i64,
+    pub welcome_on_relay: bool,
+}
+
+/// `duet join --no-sync`: the invite redeemed, the notebook not yet synced.
+#[derive(Debug, Serialize)]
+pub struct Redeemed {
+    pub notebook: String,
+    pub synced: bool,
+    pub redeemed: String,
+}
+
+/// `duet devices name`.
+#[derive(Debug, Serialize)]
+pub struct DeviceNamed {
+    pub name: String,
+}
+
+/// `duet ask` with no question chosen: the one suggested.
+#[derive(Debug, Serialize)]
+pub struct Suggestion {
+    pub suggestion: Option<Question>,
+}
+
+contract!(
+    Identity,
+    NoteAdded,
+    AgendaList,
+    ItemMoved,
+    BundleWritten,
+    Export,
+    DraftDiscarded,
+    Edited,
+    TicketMade,
+    Redeemed,
+    DeviceNamed,
+    Suggestion
+);
