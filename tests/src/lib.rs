@@ -93,6 +93,14 @@ impl Device {
         device
     }
 
+    /// A device with an identity named `name` and a notebook titled `title` in which it is
+    /// the manager and `with` the report (not joined yet).
+    pub fn with_notebook(name: &str, title: &str, with: &str) -> Device {
+        let device = Device::new(name);
+        device.ok(&["notebook", "new", title, "--me", "manager", "--with", with]);
+        device
+    }
+
     /// A device whose home holds a generated notebook of `years` of weekly 1-1s (Ana's,
     /// the manager's), written straight into the store.
     pub fn with_sample(years: usize) -> Device {
@@ -153,10 +161,7 @@ impl Device {
 
 /// Creates a notebook on `manager` and joins `report` to it by bundle.
 pub fn pair() -> (Device, Device) {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let bo = Device::new("Bo");
     let bundle = ana.file("first.duet");
     ana.ok(&["bundle", "out", path(&bundle)]);
@@ -343,10 +348,7 @@ pub fn notebook_on_relay(
     manager: &str,
     report: &str,
 ) -> (Device, String) {
-    let ana = Device::new(manager);
-    ana.ok(&[
-        "notebook", "new", title, "--me", "manager", "--with", report,
-    ]);
+    let ana = Device::with_notebook(manager, title, report);
     ana.ok(&[
         "relay",
         "set",

@@ -12,10 +12,7 @@ const CYCLES: usize = 150;
 
 #[test]
 fn acknowledged_edits_survive_sigkill_at_random_moments() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
 
     // How long one edit takes here, so kills land across its whole life.
     let started = Instant::now();

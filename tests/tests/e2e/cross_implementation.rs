@@ -17,10 +17,7 @@ fn javascript_automerge_loads_exports_and_its_edits_merge_back() {
         js.join("node_modules/@automerge/automerge").exists(),
         "run `npm ci --prefix tests/js` first"
     );
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     ana.ok(&["agenda", "add", "written by duet"]);
     ana.ok(&[
         "note",

@@ -26,10 +26,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn flipped_or_truncated_store_bytes_never_panic_or_mislead() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     for i in 0..20 {
         ana.ok(&["note", &format!("paragraph {i} of the notes")]);
         ana.ok(&["agenda", "add", &format!("item {i}")]);

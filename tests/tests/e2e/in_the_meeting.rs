@@ -145,10 +145,7 @@ fn edits_in_the_editor_merge_with_what_the_other_device_wrote_meanwhile() {
 
 #[test]
 fn a_broken_file_is_refused_with_its_line_and_kept_for_resume() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     ana.ok(&["agenda", "add", "Promo packet"]);
     let before = ana.json(&["show"]);
 
@@ -201,10 +198,7 @@ fn a_broken_file_is_refused_with_its_line_and_kept_for_resume() {
 
 #[test]
 fn edit_works_through_a_running_node_and_one_section_at_a_time() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     ana.ok(&["note", "Shipped sync", "--section", "wins"]);
     let node = Serving::start(&ana, "127.0.0.1:0");
     let script = editor(
@@ -324,10 +318,7 @@ fn line_with<'s>(screen: &'s str, text: &str) -> &'s str {
 fn the_meeting_view_ticks_types_and_shows_what_the_other_device_adds_through_a_relay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let relay_addr = relay.addr.to_string();
     ana.ok(&[
         "relay",
@@ -438,10 +429,7 @@ fn the_meeting_view_ticks_types_and_shows_what_the_other_device_adds_through_a_r
 
 #[test]
 fn items_are_reordered_and_unticked_from_the_command_line_too() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let ids: Vec<String> = ["first", "second", "third"]
         .iter()
         .map(|t| {
@@ -476,10 +464,7 @@ fn items_are_reordered_and_unticked_from_the_command_line_too() {
 
 #[test]
 fn the_meeting_view_works_through_a_running_node() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     ana.ok(&["agenda", "add", "Promo packet"]);
     let node = Serving::start(&ana, "127.0.0.1:0");
     let command = meet_command(&ana);

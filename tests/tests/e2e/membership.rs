@@ -491,10 +491,7 @@ fn a_personal_link_says_whose_device_it_is_asks_first_and_refuses_another_person
 
 #[test]
 fn a_used_an_expired_and_a_revoked_ticket_are_each_refused_and_a_fresh_one_joins() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     ana.ok(&["agenda", "add", "one-time-invite-marker"]);
     let serving = Serving::start(&ana, "127.0.0.1:0");
     let addr = serving.addr_arg();

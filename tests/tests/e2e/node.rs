@@ -34,10 +34,7 @@ fn wait_within(device: &Device, marker: &str, limit: Duration) {
 
 /// Ana and Bo share a notebook through `relay`; neither node runs yet.
 fn pair_on(relay: &Relay) -> (Device, Device) {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     ana.ok(&[
         "relay",
         "set",
@@ -104,10 +101,7 @@ fn edits_arrive_on_the_other_node_with_no_command_typed_even_after_the_relay_res
 fn two_nodes_with_no_relay_see_each_others_edits_as_they_are_made() {
     // 1. Ana's node serves; Bo joins with her ticket (so he knows her address) and runs
     //    his own node. There is no relay.
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let ana_node = Serving::start(&ana, "127.0.0.1:0");
     let ticket = duet_tests::invite(&ana, &ana_node.addr_arg());
     let bo = Device::new("Bo");
@@ -154,10 +148,7 @@ fn two_nodes_with_no_relay_see_each_others_edits_as_they_are_made() {
 
 #[test]
 fn commands_through_the_node_match_commands_without_one() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     ana.ok(&["agenda", "add", "same-output-marker"]);
     let direct_show = ana.ok(&["show"]);
     let direct_json = ana.json(&["agenda", "list"]);
@@ -188,10 +179,7 @@ fn commands_through_the_node_match_commands_without_one() {
 
 #[test]
 fn a_command_during_a_long_sync_is_answered_while_the_sync_still_waits() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let node = Serving::start(&ana, "127.0.0.1:0");
     // A UDP port that swallows everything: the sync waits out its connect timeout.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("silent socket");
@@ -231,10 +219,7 @@ fn a_command_during_a_long_sync_is_answered_while_the_sync_still_waits() {
 
 #[test]
 fn a_node_sigkilled_during_edits_loses_no_acknowledged_edit() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let mut acknowledged = Vec::new();
     for round in 0..3 {
         let node = Serving::start(&ana, "127.0.0.1:0");
@@ -275,10 +260,7 @@ fn a_node_sigkilled_during_edits_loses_no_acknowledged_edit() {
 
 #[test]
 fn an_invite_while_serving_on_a_custom_port_names_that_port_and_joins() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     ana.ok(&["agenda", "add", "custom-port-marker"]);
     let node = Serving::start(&ana, "127.0.0.1:0");
     // No --addr and no --port: the node knows where it listens.

@@ -4,7 +4,9 @@
 use duet_tests::{copy_dir, pair, path, send, Device};
 use serde_json::Value;
 
-fn export_json(d: &Device) -> Value {
+/// The whole export, who this device is included (unlike `duet_tests::export_json`, which
+/// leaves that out to compare two devices).
+fn export_with_me(d: &Device) -> Value {
     d.json(&["export", "--format", "json"])
 }
 
@@ -30,7 +32,7 @@ fn homes_that_edited_offline_converge_after_bundles_both_ways() {
     send(&bo, &ana);
     send(&ana, &bo);
     // 3. Same views, every edit present.
-    let (a, b) = (export_json(&ana), export_json(&bo));
+    let (a, b) = (export_with_me(&ana), export_with_me(&bo));
     assert_eq!(a["meetings"], b["meetings"]);
     let text = a.to_string();
     for marker in [
@@ -113,7 +115,7 @@ fn an_edit_to_an_item_moved_concurrently_is_not_lost() {
 fn garbage_and_foreign_bundles_are_refused_and_change_nothing() {
     let (ana, _bo) = pair();
     ana.ok(&["note", "before", "--section", "notes"]);
-    let before = export_json(&ana);
+    let before = export_with_me(&ana);
 
     let garbage = ana.file("garbage.duet");
     std::fs::write(&garbage, b"this is not a bundle at all").expect("write");
@@ -147,7 +149,7 @@ fn garbage_and_foreign_bundles_are_refused_and_change_nothing() {
     assert_eq!(out.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Carol / Dan"));
 
-    assert_eq!(export_json(&ana), before);
+    assert_eq!(export_with_me(&ana), before);
     assert_eq!(
         ana.json(&["notebook", "list"]).as_array().map(Vec::len),
         Some(1)
@@ -193,10 +195,7 @@ fn automerge_export_loads_elsewhere_and_foreign_edits_merge_back() {
     use automerge::transaction::Transactable;
     use automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
 
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     ana.ok(&["agenda", "add", "from duet"]);
     let dir = ana.file("export");
     let manifest = ana.json(&["export", "--format", "automerge", "--output", path(&dir)]);
@@ -341,10 +340,7 @@ fn an_item_never_ticked_is_carried_in_place_counted_and_pointed_out() {
 
 #[test]
 fn an_item_moved_back_to_a_place_it_left_is_still_there() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let id = ana.json(&["agenda", "add", "round-trip-item"])["id"]
         .as_str()
         .expect("id")

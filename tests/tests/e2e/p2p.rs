@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 
 /// Ana's notebook, served; Bo joined from her invite over QUIC.
 fn joined_pair() -> (Device, Device, Serving) {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let serving = Serving::start(&ana, "127.0.0.1:0");
     let ticket = invite(&ana, &serving.addr_arg());
     let bo = Device::new("Bo");

@@ -28,10 +28,7 @@ fn link_ticket(device: &Device, addr: &str) -> String {
 fn private_notes_reach_only_their_writers_devices_through_the_relay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let laptop = Device::new("Ana");
-    laptop.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     laptop.ok(&[
         "relay",
         "set",
@@ -113,10 +110,7 @@ fn private_notes_reach_only_their_writers_devices_through_the_relay() {
 
 #[test]
 fn linked_devices_sync_private_notes_directly_and_the_other_person_gets_none() {
-    let laptop = Device::new("Ana");
-    laptop.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     laptop.ok(&["private", "direct-private-canary"]);
     let serving = Serving::start(&laptop, "127.0.0.1:0");
     let addr = serving.addr_arg();
@@ -173,10 +167,7 @@ fn linked_devices_sync_private_notes_directly_and_the_other_person_gets_none() {
 
 #[test]
 fn tickets_pasted_in_the_wrong_place_get_clear_errors() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let link = link_ticket(&ana, "127.0.0.1:9");
     let ticket = invite(&ana, "127.0.0.1:9");
     let other = Device::new("Bo");

@@ -507,10 +507,7 @@ fn team_tokens_quotas_and_rates_are_enforced() {
         String::from_utf8_lossy(&out.stderr)
     );
     let relay = Relay::start(&data, &addr, Some(&config));
-    let cy = Device::new("Cy");
-    cy.ok(&[
-        "notebook", "new", "Later", "--me", "manager", "--with", "Di",
-    ]);
+    let cy = Device::with_notebook("Cy", "Later", "Di");
     cy.ok(&[
         "relay",
         "set",

@@ -157,10 +157,7 @@ fn files_under(root: &Path) -> Vec<std::path::PathBuf> {
 }
 #[test]
 fn a_second_process_on_a_held_home_is_told_who_holds_it() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let holder = duet_core::Duet::open(ana.home.path()).expect("open in this process");
     let out = ana
         .command()
@@ -180,10 +177,7 @@ fn a_second_process_on_a_held_home_is_told_who_holds_it() {
 
 #[test]
 fn a_command_waits_for_a_short_holder_instead_of_failing() {
-    let ana = Device::new("Ana");
-    ana.ok(&[
-        "notebook", "new", "Ana / Bo", "--me", "manager", "--with", "Bo",
-    ]);
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     let holder = duet_core::Duet::open(ana.home.path()).expect("open in this process");
     let child = ana
         .command()
