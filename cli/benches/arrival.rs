@@ -104,6 +104,21 @@ impl Node {
     }
 }
 
+/// Bo's home joins Ana's notebook with the ticket `invite_args` makes on Ana's home.
+fn join(ana: &Path, bo: &Path, invite_args: &[&str]) {
+    let invite: serde_json::Value = serde_json::from_str(&duet(ana, invite_args)).expect("invite");
+    duet(bo, &["init", "--name", "Bo"]);
+    duet(
+        bo,
+        &[
+            "join",
+            invite["ticket"].as_str().expect("ticket"),
+            "--as",
+            "report",
+        ],
+    );
+}
+
 /// Whether an event reports a document changed here (`documents_changed` above zero
 /// anywhere in it: one report, or one per notebook).
 fn changed(value: &serde_json::Value) -> bool {
@@ -154,18 +169,7 @@ fn direct(dir: &Path) -> Vec<Duration> {
         ],
     );
     let ana_node = Node::start(&ana);
-    let invite: serde_json::Value =
-        serde_json::from_str(&duet(&ana, &["--json", "invite"])).expect("invite");
-    duet(&bo, &["init", "--name", "Bo"]);
-    duet(
-        &bo,
-        &[
-            "join",
-            invite["ticket"].as_str().expect("ticket"),
-            "--as",
-            "report",
-        ],
-    );
+    join(&ana, &bo, &["--json", "invite"]);
     let bo_node = Node::start(&bo);
     duet(
         &ana,
@@ -230,19 +234,7 @@ fn main() {
         &["relay", "set", &relay_addr, "--fingerprint", &fingerprint],
     );
     duet(&ana, &["sync"]);
-    let invite: serde_json::Value =
-        serde_json::from_str(&duet(&ana, &["--json", "invite", "--addr", "127.0.0.1:9"]))
-            .expect("invite");
-    duet(&bo, &["init", "--name", "Bo"]);
-    duet(
-        &bo,
-        &[
-            "join",
-            invite["ticket"].as_str().expect("ticket"),
-            "--as",
-            "report",
-        ],
-    );
+    join(&ana, &bo, &["--json", "invite", "--addr", "127.0.0.1:9"]);
 
     let ana_node = Node::start(&ana);
     let bo_node = Node::start(&bo);
