@@ -361,8 +361,6 @@ pub fn notebook_on_relay(
     (ana, ticket)
 }
 
-/// Runs one request against `relay` over a connection of its own, as a client with a
-/// throwaway certificate would (pinned by the relay's fingerprint).
 /// Runs `request` on a connection of its own to `relay`, for tests that act as a device by
 /// hand.
 pub fn on_relay<T>(
@@ -392,6 +390,7 @@ pub fn relay_pull(
     relay: &Relay,
     key: &duet_core::net::relay_client::MailboxKey,
 ) -> Result<duet_core::net::relay_client::Entries, duet_core::net::NetError> {
+    use duet_core::net::relay_client::RelayLink;
     let key = key.clone();
     on_relay(relay, move |client| {
         Box::pin(async move { client.pull(&key, 0).await })
@@ -404,6 +403,7 @@ pub fn relay_push(
     key: &duet_core::net::relay_client::MailboxKey,
     envelope: Vec<u8>,
 ) -> Result<u64, duet_core::net::NetError> {
+    use duet_core::net::relay_client::RelayLink;
     let key = key.clone();
     on_relay(relay, move |client| {
         Box::pin(async move { client.push(&key, envelope).await })

@@ -1,8 +1,11 @@
-//! The device's relay sync over the protocol's [`RelayClient`]: a notebook's sync with its
-//! relay across key epochs, welcomes and farewells, the end of a notebook, compaction. The
-//! client itself (connect, push, pull, subscribe) is `duet_protocol`'s, re-exported here.
+//! The device's relay sync: a notebook's sync with its relay across key epochs, welcomes
+//! and farewells, the end of a notebook, compaction. Each step is written once against a
+//! [`RelayLink`]: the protocol's QUIC [`RelayClient`] in use, a relay in memory in tests
+//! (`duet_protocol::net::memory_relay`). The client itself (connect, push, pull,
+//! subscribe) is `duet_protocol`'s, re-exported here.
 
 pub use duet_protocol::net::relay_client::*;
+pub use duet_protocol::net::relay_link::{RelayLink, RelayReplies};
 
 use super::tls::{self, Pins};
 use super::NetError;
@@ -83,12 +86,28 @@ pub async fn sync_relay(home: &HomeHandle, notebook: &str) -> Result<RelayOutcom
 
 /// [`sync_relay_on`], across a change of key epoch: the farewell batch a rotation left for
 /// the old mailbox goes there first; a session that brought a new epoch (this device was
-/// offline during a rotation) runs again on the new mailbox, once.
-pub async fn sync_relay_epochs(
+/// offline during a rotation) runs again on the new mailbox, once. An ended 1-1 whose
+/// mailbox is retired or deleted from here is not synced at all: a round would find the
+/// mailbox gone, take it for a lost one and push the whole notebook again.
+pub async fn sync_relay_epochs<L: RelayLink>(
     home: &HomeHandle,
     notebook: &str,
-    client: &RelayClient,
+    client: &L,
 ) -> Result<RelayOutcome, NetError> {
+    let id = notebook.to_owned();
+    let ended = home
+        .call(move |d| Ok::<_, NetError>(d.relay_mailbox_gone(&id)?))
+        .await?;
+    if ended {
+        return Ok(RelayOutcome {
+            addr: client.addr(),
+            report: fill_report(home, notebook, crate::SyncReport::default()).await?,
+            pulled: 0,
+            rejected: 0,
+            pushed: None,
+            rewound: false,
+        });
+    }
     push_farewell(home, notebook, client).await?;
     tend_welcomes(home, notebook, client).await?;
     let first = sync_relay_on(home, notebook, client).await?;
@@ -120,10 +139,10 @@ pub async fn push_welcomes(home: &HomeHandle, notebook: &str) -> Result<usize, N
 
 /// Pushes the welcomes of the notebook's new invites, notices the ones joiners took, and
 /// takes down those of invites revoked or expired; the number pushed.
-async fn tend_welcomes(
+async fn tend_welcomes<L: RelayLink>(
     home: &HomeHandle,
     notebook: &str,
-    client: &RelayClient,
+    client: &L,
 ) -> Result<usize, NetError> {
     use crate::duet::WelcomeWork;
     let id = notebook.to_owned();
@@ -178,7 +197,7 @@ async fn tend_welcomes(
 /// and takes it down so that nobody else can (the invite is used). `None` when there is no
 /// welcome there: not pushed yet, already taken, revoked or expired.
 pub async fn take_welcome(
-    client: &RelayClient,
+    client: &impl RelayLink,
     ticket: &crate::one_time_invite::OneTimeInvite,
 ) -> Result<Option<crate::one_time_invite::Grant>, NetError> {
     use crate::one_time_invite::{open_welcome, InviteKey};
@@ -214,10 +233,10 @@ pub async fn take_welcome(
 /// For an ended 1-1, once this sync has put the end in the mailbox (or read it there):
 /// retires the mailbox (this device ended it) or deletes it (the other did), and stops
 /// relay syncs of the notebook.
-async fn end_mailbox(
+async fn end_mailbox<L: RelayLink>(
     home: &HomeHandle,
     notebook: &str,
-    client: &RelayClient,
+    client: &L,
 ) -> Result<(), NetError> {
     use crate::EndStep;
     let id = notebook.to_owned();
@@ -273,10 +292,10 @@ const MAX_NOTICE_ROUNDS: usize = 4;
 /// retires each: it is still read, never written. A mailbox another device already retired
 /// (two removals made offline at once) is read for that device's notice instead, which
 /// may make this device rotate again.
-async fn push_farewell(
+async fn push_farewell<L: RelayLink>(
     home: &HomeHandle,
     notebook: &str,
-    client: &RelayClient,
+    client: &L,
 ) -> Result<(), NetError> {
     for _ in 0..MAX_NOTICE_ROUNDS {
         let id = notebook.to_owned();
@@ -347,10 +366,10 @@ pub async fn apply_entries(
 /// [`sync_relay`] over a connection already made: a driver of the relay session's engine
 /// (`crate::sync::relay_session`), carrying its requests and replies and asking the home
 /// for the steps that need the notebook.
-pub async fn sync_relay_on(
+pub async fn sync_relay_on<L: RelayLink>(
     home: &HomeHandle,
     notebook: &str,
-    client: &RelayClient,
+    client: &L,
 ) -> Result<RelayOutcome, NetError> {
     use crate::sync::relay_session::{RelaySession, RelayStep};
     let id = notebook.to_owned();
@@ -457,26 +476,32 @@ async fn fill_report(
 /// snapshot covers up to.
 pub async fn compact_relay(home: &HomeHandle, notebook: &str) -> Result<u64, NetError> {
     let client = connect_notebook_relay(home, notebook).await?;
-    let result = async {
-        sync_relay_epochs(home, notebook, &client).await?;
-        let id = notebook.to_owned();
-        let (upto, envelope, key) = home
-            .call(move |d| {
-                let (upto, envelope) = d.relay_snapshot(&id)?;
-                Ok::<_, NetError>((upto, envelope, d.mailbox_key(&id)?))
-            })
-            .await?;
-        if upto == 0 {
-            return Ok(0);
-        }
-        let snapshot = envelope.clone();
-        let kept = client.compact(&key, upto, envelope).await?;
-        let id = notebook.to_owned();
-        home.call(move |d| Ok::<_, NetError>(d.relay_compacted(&id, upto, &snapshot)?))
-            .await?;
-        Ok(kept)
-    }
-    .await;
+    let result = compact_on(home, notebook, &client).await;
     client.close().await;
     result
+}
+
+/// [`compact_relay`] over a link already made.
+pub async fn compact_on<L: RelayLink>(
+    home: &HomeHandle,
+    notebook: &str,
+    client: &L,
+) -> Result<u64, NetError> {
+    sync_relay_epochs(home, notebook, client).await?;
+    let id = notebook.to_owned();
+    let (upto, envelope, key) = home
+        .call(move |d| {
+            let (upto, envelope) = d.relay_snapshot(&id)?;
+            Ok::<_, NetError>((upto, envelope, d.mailbox_key(&id)?))
+        })
+        .await?;
+    if upto == 0 {
+        return Ok(0);
+    }
+    let snapshot = envelope.clone();
+    let kept = client.compact(&key, upto, envelope).await?;
+    let id = notebook.to_owned();
+    home.call(move |d| Ok::<_, NetError>(d.relay_compacted(&id, upto, &snapshot)?))
+        .await?;
+    Ok(kept)
 }

@@ -9,7 +9,7 @@
 
 use super::service::{self, SyncTarget};
 use super::HomeHandle;
-use crate::net::relay_client::{self, RelayOutcome};
+use crate::net::relay_client::{self, RelayLink, RelayOutcome};
 use crate::net::tls::Pins;
 use crate::net::{client, NetError};
 use crate::sync::relay_feed::{FeedStep, RelayFeed};

@@ -17,6 +17,7 @@
 use anyhow::{anyhow, Context, Result};
 use clap::Parser;
 use duet_protocol::net::relay_client::{MailboxKey, RelayClient};
+use duet_protocol::net::relay_link::RelayLink;
 use duet_protocol::net::tls::{self, Pins, TlsIdentity};
 use duet_protocol::wire::RelayReply;
 use std::io::BufRead;

@@ -28,5 +28,6 @@ mod p2p;
 mod practice;
 mod private_notes;
 mod relay;
+mod relay_rounds;
 mod storage_faults;
 mod store_ownership;

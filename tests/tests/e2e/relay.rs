@@ -3,7 +3,7 @@
 //! SIGKILL, its disk holds no plaintext, and bad clients are refused or cut off while the
 //! others keep syncing.
 
-use duet_core::net::relay_client::{MailboxKey, RelayClient};
+use duet_core::net::relay_client::{MailboxKey, RelayClient, RelayLink};
 use duet_core::net::tls::{Pins, TlsIdentity};
 use duet_tests::{http_get, invite, wait_for_status, Device, Relay};
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! QUIC for devices and relays (quinn): endpoints, pinned TLS, the membership handshake,
-//! the relay client, and the limits and error type every link shares. No store, no
+//! the relay client and the link it sends through (quinn, or a relay in memory for tests),
+//! and the limits and error type every link shares. No store, no
 //! notebook: the device's ends of a sync live in `duet_core::net`.
 //!
 //! One connection per peer; the first bidirectional stream is the control stream (the
@@ -7,7 +8,9 @@
 //! and every frame a size limit, so a peer that stalls or floods hurts only itself.
 
 pub mod handshake;
+pub mod memory_relay;
 pub mod relay_client;
+pub mod relay_link;
 pub mod tls;
 
 use crate::wire::WireError;

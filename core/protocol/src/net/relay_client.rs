@@ -1,6 +1,7 @@
 //! The device's side of the relay protocol: connect (the relay pinned by its fingerprint),
 //! then one stream per request, each opening the notebook's mailbox with its token.
 
+use super::relay_link::{RelayLink, RelayReplies};
 use super::tls::{self, Pins};
 use super::{step, NetError};
 use crate::crypto::parse_fingerprint;
@@ -53,11 +54,6 @@ impl RelayClient {
         })
     }
 
-    /// The relay's address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     async fn request(
         &self,
         key: &MailboxKey,
@@ -83,99 +79,6 @@ impl RelayClient {
         Ok((send, recv))
     }
 
-    async fn reply(&self, recv: &mut quinn::RecvStream) -> Result<RelayReply, NetError> {
-        match step(
-            self.addr,
-            "waiting for the relay",
-            wire::read::<RelayReply, _>(recv),
-        )
-        .await?
-        {
-            Ok(Some(RelayReply::Refused { why, message })) => Err(refused(why, message)),
-            Ok(Some(reply)) => Ok(reply),
-            Ok(None) => Err(super::handshake::closed_reason(&self.conn, self.addr)),
-            Err(crate::wire::WireError::Io(_)) => {
-                Err(super::handshake::closed_reason(&self.conn, self.addr))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Sends one request on a new stream (opening the mailbox with `key`, creating it when
-    /// `create`); its replies come from the returned stream, as they are.
-    pub async fn open_request(
-        &self,
-        key: &MailboxKey,
-        create: bool,
-        request: RelayRequest,
-    ) -> Result<ReplyStream<'_>, NetError> {
-        let (mut send, recv) = self.request(key, create, request).await?;
-        let _ = send.finish();
-        Ok(ReplyStream { client: self, recv })
-    }
-
-    /// Pushes an envelope; returns its sequence number once the relay has it on disk.
-    pub async fn push(&self, key: &MailboxKey, envelope: Vec<u8>) -> Result<u64, NetError> {
-        let (mut send, mut recv) = self
-            .request(key, true, RelayRequest::Push { envelope })
-            .await?;
-        let _ = send.finish();
-        match self.reply(&mut recv).await? {
-            RelayReply::Pushed { seq } => Ok(seq),
-            other => Err(NetError::Protocol(format!(
-                "expected Pushed, got {other:?}"
-            ))),
-        }
-    }
-
-    /// Retires a mailbox (its notebook moved to new keys): still read, never written.
-    pub async fn retire(&self, key: &MailboxKey) -> Result<(), NetError> {
-        let (mut send, mut recv) = self.request(key, false, RelayRequest::Retire).await?;
-        let _ = send.finish();
-        match self.reply(&mut recv).await? {
-            RelayReply::Retired => Ok(()),
-            other => Err(NetError::Protocol(format!(
-                "expected Retired, got {other:?}"
-            ))),
-        }
-    }
-
-    /// Deletes a retired mailbox (its 1-1 ended).
-    pub async fn delete(&self, key: &MailboxKey) -> Result<(), NetError> {
-        let (mut send, mut recv) = self.request(key, false, RelayRequest::Delete).await?;
-        let _ = send.finish();
-        match self.reply(&mut recv).await? {
-            RelayReply::Deleted => Ok(()),
-            other => Err(NetError::Protocol(format!(
-                "expected Deleted, got {other:?}"
-            ))),
-        }
-    }
-
-    /// Every entry after `after`.
-    pub async fn pull(&self, key: &MailboxKey, after: u64) -> Result<Entries, NetError> {
-        let (mut send, mut recv) = self
-            .request(key, false, RelayRequest::Pull { after })
-            .await?;
-        let _ = send.finish();
-        let mut out = Vec::new();
-        loop {
-            match self.reply(&mut recv).await? {
-                RelayReply::Entries { entries, more } => {
-                    out.extend(entries);
-                    if !more {
-                        return Ok(out);
-                    }
-                }
-                other => {
-                    return Err(NetError::Protocol(format!(
-                        "expected entries, got {other:?}"
-                    )))
-                }
-            }
-        }
-    }
-
     /// Subscribes: entries after `after`, then new ones as they arrive.
     pub async fn subscribe(&self, key: &MailboxKey, after: u64) -> Result<Subscription, NetError> {
         self.open_feed(key, RelayRequest::Subscribe { after }).await
@@ -192,29 +95,29 @@ impl RelayClient {
         Ok(Subscription { _send: send, recv })
     }
 
-    /// Replaces the entries up to `upto` with one snapshot envelope.
-    pub async fn compact(
-        &self,
-        key: &MailboxKey,
-        upto: u64,
-        envelope: Vec<u8>,
-    ) -> Result<u64, NetError> {
-        let (mut send, mut recv) = self
-            .request(key, false, RelayRequest::Compact { upto, envelope })
-            .await?;
-        let _ = send.finish();
-        match self.reply(&mut recv).await? {
-            RelayReply::Compacted { upto } => Ok(upto),
-            other => Err(NetError::Protocol(format!(
-                "expected Compacted, got {other:?}"
-            ))),
-        }
-    }
-
     /// Closes the connection politely.
     pub async fn close(self) {
         self.conn.close(0u32.into(), b"done");
         let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+    }
+}
+
+impl RelayLink for RelayClient {
+    type Replies<'a> = ReplyStream<'a>;
+
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn open_request(
+        &self,
+        key: &MailboxKey,
+        create: bool,
+        request: RelayRequest,
+    ) -> Result<ReplyStream<'_>, NetError> {
+        let (mut send, recv) = self.request(key, create, request).await?;
+        let _ = send.finish();
+        Ok(ReplyStream { client: self, recv })
     }
 }
 
@@ -224,9 +127,8 @@ pub struct ReplyStream<'a> {
     recv: quinn::RecvStream,
 }
 
-impl ReplyStream<'_> {
-    /// The next reply; a stream the relay ended early is an error naming why.
-    pub async fn next(&mut self) -> Result<RelayReply, NetError> {
+impl RelayReplies for ReplyStream<'_> {
+    async fn next(&mut self) -> Result<RelayReply, NetError> {
         let client = self.client;
         match step(
             client.addr,
@@ -256,10 +158,6 @@ impl Subscription {
     pub async fn next(&mut self) -> Result<Option<RelayReply>, NetError> {
         Ok(wire::read::<RelayReply, _>(&mut self.recv).await?)
     }
-}
-
-fn refused(why: RelayRefusal, message: String) -> NetError {
-    NetError::RelayRefused { why, message }
 }
 
 /// Whether an error is the relay saying the mailbox does not exist (or the token does not

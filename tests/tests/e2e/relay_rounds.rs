@@ -1,0 +1,415 @@
+//! Whole relay rounds with no sockets: real homes (sled stores in temporary directories,
+//! each on its own home thread) sync through `MemoryRelay`, which keeps the relay's mailbox
+//! rules in memory, and which misbehaves as a real relay can: restored from an old backup,
+//! a mailbox forgotten, an entry withheld or replayed. Each round is the code the CLI, the
+//! phone and the node run (`duet_core::net::relay_client`, over a `RelayLink`), so these
+//! tests reach every relay step (rotation, farewell, welcome, end, compaction, rewind)
+//! deterministically and in milliseconds.
+
+use duet_core::net::memory_relay::MemoryRelay;
+use duet_core::net::relay_client::{self, RelayLink, RelayOutcome};
+use duet_core::net::{local_error, NetError};
+use duet_core::node::{Home, HomeHandle};
+use duet_core::one_time_invite::OneTimeInvite;
+use duet_core::{Duet, DuetError, Role};
+use std::path::Path;
+
+/// The relay's certificate fingerprint as the devices pin it (mailboxes are bound to it).
+const RELAY_FINGERPRINT: [u8; 32] = [7; 32];
+/// Where the devices believe the relay is; nothing connects there.
+const RELAY_ADDR: &str = "127.0.0.1:7879";
+
+/// One device: its home on its own thread, and the notebook it syncs.
+struct Member {
+    home: Option<Home>,
+    handle: HomeHandle,
+    notebook: String,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.take() {
+            home.close();
+        }
+    }
+}
+
+impl Member {
+    fn spawn(duet: Duet, notebook: String) -> Member {
+        let home = Home::spawn(duet).expect("home thread");
+        let handle = home.handle();
+        Member {
+            home: Some(home),
+            handle,
+            notebook,
+        }
+    }
+
+    /// Runs `f` on this device's home with its notebook selected.
+    fn on<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Duet) -> Result<T, DuetError> + Send + 'static,
+    ) -> T {
+        let id = self.notebook.clone();
+        self.handle
+            .call_blocking(move |d| {
+                d.select(&id)?;
+                f(d)
+            })
+            .unwrap_or_else(|e| panic!("on the home: {e}"))
+    }
+
+    fn add(&self, text: &str) {
+        let text = text.to_owned();
+        self.on(move |d| d.agenda_add(&text, true, None).map(|_| ()));
+    }
+
+    /// The backlog's texts, as this device has them.
+    fn items(&self) -> Vec<String> {
+        let mut texts: Vec<String> = self
+            .on(|d| d.agenda(None))
+            .1
+            .into_iter()
+            .map(|i| i.text)
+            .collect();
+        texts.sort();
+        texts
+    }
+
+    fn device_id(&self) -> String {
+        self.handle
+            .call_blocking(|d| Ok::<_, DuetError>(d.device_id()))
+            .expect("device id")
+    }
+
+    /// The mailbox this device syncs through now.
+    fn mailbox(&self) -> String {
+        let id = self.notebook.clone();
+        self.handle
+            .call_blocking(move |d| d.mailbox_key(&id))
+            .expect("mailbox key")
+            .mailbox
+    }
+
+    fn sync(&self, relay: &impl RelayLink) -> Result<RelayOutcome, NetError> {
+        runtime().block_on(relay_client::sync_relay_epochs(
+            &self.handle,
+            &self.notebook,
+            relay,
+        ))
+    }
+
+    fn synced(&self, relay: &impl RelayLink) -> RelayOutcome {
+        self.sync(relay)
+            .unwrap_or_else(|e| panic!("relay round: {e}"))
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Ana's laptop with a new notebook on the relay.
+fn manager(dir: &Path) -> Member {
+    let mut ana = Duet::init(&dir.join("ana"), "Ana").expect("init");
+    let view = ana
+        .notebook_new(
+            "Ana / Bo",
+            Role::Manager,
+            "Bo",
+            Default::default(),
+            duet_core::dates::today(),
+        )
+        .expect("notebook");
+    ana.relay_set(
+        RELAY_ADDR,
+        &duet_core::crypto::fingerprint_text(&RELAY_FINGERPRINT),
+        None,
+    )
+    .expect("relay set");
+    Member::spawn(ana, view.id)
+}
+
+/// A one-time ticket to `inviter`'s notebook naming the relay.
+fn ticket(inviter: &Member) -> OneTimeInvite {
+    inviter.on(|d| {
+        let relay = d
+            .relay_setting(&d.selected_notebook()?)?
+            .ok_or(DuetError::NoNotebook)?
+            .relay_info()?;
+        d.invite_once(Vec::new(), Some(relay), None)
+    })
+}
+
+/// A device of `person` that joins `inviter`'s notebook as people do with the inviter
+/// offline: the inviter's round leaves the ticket's welcome on the relay, the joiner takes
+/// it and completes the join with its first round.
+fn joined(
+    dir: &Path,
+    folder: &str,
+    person: &str,
+    role: Role,
+    inviter: &Member,
+    relay: &MemoryRelay,
+) -> Member {
+    let ticket = ticket(inviter);
+    inviter.synced(relay);
+    let grant = runtime()
+        .block_on(relay_client::take_welcome(relay, &ticket))
+        .expect("take the welcome")
+        .expect("the welcome is on the relay");
+    let mut duet = Duet::init(&dir.join(folder), person).expect("init");
+    let id = duet.join_granted(&ticket, &grant, role).expect("join");
+    let member = Member::spawn(duet, id);
+    member.synced(relay);
+    member
+}
+
+/// Ana's laptop and Bo's laptop on one notebook, both through `relay`.
+fn pair(dir: &Path, relay: &MemoryRelay) -> (Member, Member) {
+    let ana = manager(dir);
+    ana.add("first item");
+    ana.synced(relay);
+    let bo = joined(dir, "bo", "Bo", Role::Report, &ana, relay);
+    ana.synced(relay);
+    (ana, bo)
+}
+
+#[test]
+fn two_devices_meet_and_converge_through_a_relay_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo) = pair(dir.path(), &relay);
+    assert_eq!(bo.items(), ["first item"]);
+    // Enough rounds that a pull spans several pages of the relay's replies.
+    for i in 0..20 {
+        ana.add(&format!("ana {i:02}"));
+        ana.synced(&relay);
+        bo.add(&format!("bo {i:02}"));
+        bo.synced(&relay);
+    }
+    let fresh = joined(dir.path(), "bo-phone", "Bo", Role::Report, &ana, &relay);
+    let pulled = relay.entries(&ana.mailbox()).len();
+    assert!(
+        pulled > duet_core::net::memory_relay::MEMORY_PAGE_ENTRIES,
+        "{pulled} entries"
+    );
+    ana.synced(&relay);
+    assert_eq!(ana.items().len(), 41);
+    assert_eq!(ana.items(), bo.items());
+    assert_eq!(ana.items(), fresh.items());
+    // A round with nothing new pushes nothing.
+    let quiet = ana.synced(&relay);
+    assert_eq!(quiet.pushed, None);
+    assert!(quiet.report.nothing_new());
+}
+
+#[test]
+fn a_removed_device_reads_nothing_written_after_its_removal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo) = pair(dir.path(), &relay);
+    let phone = joined(dir.path(), "bo-phone", "Bo", Role::Report, &ana, &relay);
+    ana.synced(&relay);
+    bo.synced(&relay);
+    let old = ana.mailbox();
+
+    let lost = phone.device_id();
+    ana.on(move |d| d.remove_device(&lost[..8]).map(|_| ()));
+    ana.add("after the removal");
+    ana.synced(&relay);
+    let new = ana.mailbox();
+    assert_ne!(old, new, "the removal moved the notebook to a new mailbox");
+    let mailboxes = relay.mailboxes();
+    assert!(mailboxes[&old].retired, "the old mailbox is retired");
+    assert!(!mailboxes[&new].retired);
+
+    // Bo's laptop finds the new keys in the old mailbox and reads the new one in one round.
+    let round = bo.synced(&relay);
+    assert!(round.pulled > 0);
+    assert_eq!(bo.mailbox(), new);
+    assert!(bo.items().contains(&"after the removal".to_owned()));
+
+    // The removed phone learns it was removed and gets nothing written after.
+    let refused = phone
+        .sync(&relay)
+        .expect_err("a removed device syncs no more");
+    assert!(
+        matches!(local_error(&refused), Some(DuetError::RemovedDevice { .. })),
+        "{refused}"
+    );
+    assert!(!phone.items().contains(&"after the removal".to_owned()));
+}
+
+#[test]
+fn a_relay_restored_from_an_old_backup_is_read_again_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo) = pair(dir.path(), &relay);
+    let backup = relay.backup();
+    for text in ["after the backup 1", "after the backup 2"] {
+        ana.add(text);
+        ana.synced(&relay);
+    }
+    bo.synced(&relay);
+    relay.restore(&backup);
+
+    // Ana's anchor is missing from the restored log: she reads it again and pushes again.
+    let round = ana.synced(&relay);
+    assert!(round.rewound, "the restore was not noticed");
+    assert!(round.pushed.is_some(), "nothing was pushed again");
+    // Bo notices too, and nobody loses an item.
+    bo.add("bo after the restore");
+    assert!(bo.synced(&relay).rewound);
+    ana.synced(&relay);
+    let fresh = joined(dir.path(), "bo-phone", "Bo", Role::Report, &ana, &relay);
+    assert_eq!(ana.items().len(), 4, "{:?}", ana.items());
+    assert_eq!(ana.items(), bo.items());
+    assert_eq!(ana.items(), fresh.items());
+}
+
+#[test]
+fn a_forgotten_mailbox_is_made_again_from_what_the_devices_hold() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo) = pair(dir.path(), &relay);
+    bo.add("bo's item");
+    bo.synced(&relay);
+    assert!(relay.forget(&ana.mailbox()));
+
+    // Each device finds the mailbox gone, reads nothing it had not, and pushes again what
+    // it holds: Ana her part, Bo his item, which Ana had not yet read.
+    for member in [&ana, &bo] {
+        let round = member.synced(&relay);
+        assert!(round.rewound);
+        assert!(round.pushed.is_some());
+    }
+    ana.synced(&relay);
+    let fresh = joined(dir.path(), "bo-phone", "Bo", Role::Report, &ana, &relay);
+    assert_eq!(ana.items(), ["bo's item", "first item"]);
+    assert_eq!(fresh.items(), ana.items());
+}
+
+#[test]
+fn an_entry_the_relay_withholds_is_reported_and_a_replayed_one_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo) = pair(dir.path(), &relay);
+    let mut pushed = Vec::new();
+    for i in 0..3 {
+        ana.add(&format!("batch {i}"));
+        pushed.push(ana.synced(&relay).pushed.expect("pushed"));
+    }
+    relay.withhold(&ana.mailbox(), pushed[1]);
+    bo.synced(&relay);
+    let items = bo.items();
+    assert!(items.contains(&"batch 0".to_owned()), "{items:?}");
+    assert!(!items.contains(&"batch 1".to_owned()), "{items:?}");
+    let notebook = bo.notebook.clone();
+    let withheld = bo.on(move |d| d.relay_withheld(&notebook));
+    assert_eq!(withheld.len(), 1, "{withheld:?}");
+    assert_eq!(withheld[0].from, withheld[0].to, "one batch: {withheld:?}");
+
+    // An old entry sent again is taken for what it is: nothing new.
+    let before = ana.items();
+    relay.replay(&ana.mailbox(), pushed[0]).expect("replayed");
+    ana.synced(&relay);
+    assert_eq!(ana.items(), before);
+}
+
+#[test]
+fn an_ended_1_1_retires_then_deletes_its_mailbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo) = pair(dir.path(), &relay);
+    let mailbox = ana.mailbox();
+    ana.on(|d| d.end_notebook().map(|_| ()));
+    ana.synced(&relay);
+    assert!(relay.mailboxes()[&mailbox].retired, "the ender retires it");
+
+    bo.synced(&relay);
+    assert!(
+        relay.mailboxes().is_empty(),
+        "the other side deletes it once it has read the end"
+    );
+    let id = bo.notebook.clone();
+    assert!(bo.on(move |d| d.ended_on(&id)).is_some());
+    // Later rounds find nothing to do, and write nothing.
+    let requests = relay.requests();
+    ana.sync(&relay).expect("a later round");
+    bo.sync(&relay).expect("a later round");
+    assert!(relay.mailboxes().is_empty());
+    assert!(
+        relay.requests() - requests <= 2,
+        "{} requests",
+        relay.requests() - requests
+    );
+}
+
+#[test]
+fn compaction_leaves_one_snapshot_that_a_new_device_reads_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo) = pair(dir.path(), &relay);
+    for i in 0..6 {
+        ana.add(&format!("ana {i}"));
+        ana.synced(&relay);
+        bo.synced(&relay);
+    }
+    let before = relay.entries(&ana.mailbox()).len();
+    let upto = runtime()
+        .block_on(relay_client::compact_on(&ana.handle, &ana.notebook, &relay))
+        .expect("compact");
+    let after = relay.entries(&ana.mailbox());
+    assert!(upto > 0);
+    assert!(after.len() < before, "{before} -> {}", after.len());
+    assert_eq!(
+        after[0].0, upto,
+        "the snapshot stands at the point it covers"
+    );
+
+    bo.add("bo after the compaction");
+    bo.synced(&relay);
+    let fresh = joined(dir.path(), "bo-phone", "Bo", Role::Report, &ana, &relay);
+    ana.synced(&relay);
+    assert_eq!(fresh.items().len(), 8, "{:?}", fresh.items());
+    assert_eq!(fresh.items(), ana.items());
+    assert_eq!(bo.items(), ana.items());
+}
+
+#[test]
+fn a_one_time_invite_s_welcome_is_left_taken_once_and_noticed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let ana = manager(dir.path());
+    ana.add("first item");
+    let ticket = ticket(&ana);
+    // Ana's round leaves the welcome on the relay.
+    ana.synced(&relay);
+    let rt = runtime();
+    let grant = rt
+        .block_on(relay_client::take_welcome(&relay, &ticket))
+        .expect("take")
+        .expect("the welcome is there");
+    assert!(
+        rt.block_on(relay_client::take_welcome(&relay, &ticket))
+            .expect("take again")
+            .is_none(),
+        "a welcome is taken once"
+    );
+    let mut duet = Duet::init(&dir.path().join("bo"), "Bo").expect("init");
+    let id = duet
+        .join_granted(&ticket, &grant, Role::Report)
+        .expect("join");
+    let bo = Member::spawn(duet, id);
+    bo.synced(&relay);
+    assert_eq!(bo.items(), ["first item"]);
+    // Ana's next round sees the welcome gone: the invite is used.
+    ana.synced(&relay);
+    let invites = ana.on(|d| d.invites());
+    assert_eq!(invites.len(), 1);
+    assert_eq!(invites[0].state, "used", "{invites:?}");
+}
