@@ -71,11 +71,11 @@ pub mod sync;
 pub use duet_protocol::wire;
 
 pub use duet::{
-    enable_os_keychain, Asked, DeviceView, Duet, EndStep, ExportManifest, ExportedDoc,
-    HomeKeySource, InviteState, InviteView, JoinAs, KnownPeer, MergeReport, MoveTarget, Order,
-    Outgoing, Owner, PeerSession, PeerStep, Prep, QuarantinedBatch, RelaySetting, SheetHeads,
-    SheetReport, SheetSource, SyncReport, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES,
-    MANIFEST_FILE, MAX_DEVICE_NAME_CHARS, MAX_SECTION_BYTES,
+    enable_os_keychain, Asked, DeviceView, Duet, ExportManifest, ExportedDoc, HomeKeySource,
+    InviteState, InviteView, JoinAs, KnownPeer, MergeReport, MoveTarget, Order, Owner, Prep,
+    QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport,
+    WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANIFEST_FILE, MAX_DEVICE_NAME_CHARS,
+    MAX_SECTION_BYTES,
 };
 pub use error::DuetError;
 pub use model::views;

@@ -51,7 +51,7 @@ fn default_device_name(owner: &str) -> String {
 
 impl Duet {
     /// This device's name, as the notebook's other devices see it.
-    pub fn device_name(&self) -> Result<String, DuetError> {
+    pub(crate) fn device_name(&self) -> Result<String, DuetError> {
         Ok(self
             .store
             .get(&DeviceName())?

@@ -56,7 +56,7 @@ impl Duet {
     }
 
     /// What the relay sync that just ran leaves to do with an ended 1-1's mailbox.
-    pub fn relay_end_step(&self, notebook: &str) -> Result<Option<EndStep>, DuetError> {
+    pub(crate) fn relay_end_step(&self, notebook: &str) -> Result<Option<EndStep>, DuetError> {
         if self.relay_mailbox_gone(notebook)? {
             return Ok(None);
         }
@@ -75,14 +75,14 @@ impl Duet {
 
     /// The relay mailbox of an ended 1-1 was retired or deleted from here: relay syncs of
     /// this notebook stop.
-    pub fn relay_end_done(&self, notebook: &str) -> Result<(), DuetError> {
+    pub(crate) fn relay_end_done(&self, notebook: &str) -> Result<(), DuetError> {
         self.store.put(&RelayEnded(notebook.to_owned()), &true)?;
         self.store.flush()?;
         Ok(())
     }
 
     /// Whether relay syncs of this notebook stopped (its 1-1 ended).
-    pub fn relay_mailbox_gone(&self, notebook: &str) -> Result<bool, DuetError> {
+    pub(crate) fn relay_mailbox_gone(&self, notebook: &str) -> Result<bool, DuetError> {
         Ok(self
             .store
             .get(&RelayEnded(notebook.to_owned()))?

@@ -539,7 +539,11 @@ impl Duet {
     }
 
     /// The mailbox `mailbox` has its notice (or another device's).
-    pub fn relay_farewell_sent(&self, notebook: &str, mailbox: &str) -> Result<(), DuetError> {
+    pub(crate) fn relay_farewell_sent(
+        &self,
+        notebook: &str,
+        mailbox: &str,
+    ) -> Result<(), DuetError> {
         let mut targets = self.relay_farewell(notebook)?.unwrap_or_default();
         targets.retain(|t| t.mailbox != mailbox);
         self.store.put(
@@ -553,7 +557,7 @@ impl Duet {
     /// Applies the membership notices among `entries` of the mailbox of epoch `epoch`
     /// (empty: the initial one): a device whose own notice was refused there learns of the
     /// rotation another device made meanwhile, and makes the next epoch if both call for it.
-    pub fn apply_notices(
+    pub(crate) fn apply_notices(
         &mut self,
         notebook: &str,
         epoch: &str,

@@ -121,8 +121,7 @@ impl Duet {
         self.invite_once_to(&self.current_id()?, addrs, relay, lifetime_secs)
     }
 
-    /// A one-time personal link for this person's other devices (see
-    /// [`Duet::link_ticket`]): the personal space's keys reach the other device only when
+    /// A one-time personal link for this person's other devices: the personal space's keys reach the other device only when
     /// it redeems the ticket, here or from the relay's welcome.
     pub fn link_once(
         &mut self,
@@ -250,7 +249,7 @@ impl Duet {
     /// Redeems an invite for the device with TLS fingerprint `by`, whose proof `proves`
     /// checks against the invite's key: marks it used (durably, before answering) and
     /// returns the grant, or why it was refused.
-    pub fn redeem_invite(
+    pub(crate) fn redeem_invite(
         &self,
         notebook: &str,
         id: &str,
@@ -335,7 +334,7 @@ impl Duet {
 
     /// What the next relay sync does with the notebook's invites' welcomes: push those
     /// waiting (of open invites), and take down those of invites no longer open.
-    pub fn welcome_work(&self, notebook: &str) -> Result<Vec<WelcomeWork>, DuetError> {
+    pub(crate) fn welcome_work(&self, notebook: &str) -> Result<Vec<WelcomeWork>, DuetError> {
         let now = now_secs();
         let mut out = Vec::new();
         for (_, record) in self
@@ -373,7 +372,7 @@ impl Duet {
 
     /// When the first welcome on the relay of `notebook`'s invites expires (Unix seconds),
     /// if one is up: a running node takes it down then, rather than at its next sync.
-    pub fn next_welcome_expiry(&self, notebook: &str) -> Result<Option<i64>, DuetError> {
+    pub(crate) fn next_welcome_expiry(&self, notebook: &str) -> Result<Option<i64>, DuetError> {
         Ok(self
             .store
             .scan(&Invitation(notebook.to_owned(), String::new()))?
@@ -385,7 +384,7 @@ impl Duet {
 
     /// Records what became of an invite's welcome: pushed, or gone (taken by a joiner when
     /// `taken`, which uses the invite).
-    pub fn welcome_done(
+    pub(crate) fn welcome_done(
         &self,
         notebook: &str,
         id: &str,

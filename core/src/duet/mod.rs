@@ -426,25 +426,27 @@ impl Duet {
     }
 
     /// Durable writes since this home was opened (edits and arrivals alike).
-    pub fn write_count(&self) -> u64 {
+    pub(crate) fn write_count(&self) -> u64 {
         self.store.flush_count()
     }
 
     /// Writes of notebook content since this home was opened (edits and arrivals alike,
     /// never bookkeeping such as when a device last synced).
-    pub fn document_write_count(&self) -> u64 {
+    pub(crate) fn document_write_count(&self) -> u64 {
         self.store.doc_write_count()
     }
 
     /// Automerge documents loaded since this home was opened. Reads are served from views
     /// kept beside the documents, so a read that loads one is slower than it should be.
-    pub fn documents_loaded(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn documents_loaded(&self) -> u64 {
         self.store.load_count()
     }
 
     /// Records (settings and kept views) read since this home was opened. A process that
     /// keeps the home open answers a view again from what it holds in memory.
-    pub fn records_read(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn records_read(&self) -> u64 {
         self.store.record_reads()
     }
 

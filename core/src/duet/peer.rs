@@ -152,7 +152,7 @@ impl Duet {
 
     /// Every key the handshake may prove each notebook with, and to whom (see
     /// [`PeerMembership`]).
-    pub fn peer_memberships(&self) -> Result<Vec<PeerMembership>, DuetError> {
+    pub(crate) fn peer_memberships(&self) -> Result<Vec<PeerMembership>, DuetError> {
         let mut out = Vec::new();
         for record in self.synced_records()? {
             let keys = self.all_sync_keys(&record.id)?;
@@ -216,7 +216,7 @@ impl Duet {
     }
 
     /// Starts syncing `notebook` with the peer whose certificate fingerprint is `peer`.
-    pub fn peer_session(
+    pub(crate) fn peer_session(
         &mut self,
         notebook: &str,
         peer: &str,
@@ -241,7 +241,7 @@ impl Duet {
     }
 
     /// Client: the session's first messages.
-    pub fn peer_start(&mut self, s: &mut PeerSession) -> Result<Vec<Message>, SyncError> {
+    pub(crate) fn peer_start(&mut self, s: &mut PeerSession) -> Result<Vec<Message>, SyncError> {
         let notebook = s.nb.id.clone();
         let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
         s.engine.start(&notebook, &mut docs)
@@ -250,7 +250,7 @@ impl Duet {
     /// Runs the step the last message received made ready; when the engine says the
     /// result is final, checks what arrived against the schema and keeps it durably with
     /// the states for next time, before the messages are sent.
-    pub fn peer_advance(&mut self, s: &mut PeerSession) -> Result<PeerStep, SyncError> {
+    pub(crate) fn peer_advance(&mut self, s: &mut PeerSession) -> Result<PeerStep, SyncError> {
         let mut docs = self.peer_docs(s.peer.clone(), &mut s.nb);
         let advance = s.engine.advance(&mut docs)?;
         let report = if advance.keep {
@@ -536,7 +536,7 @@ impl Duet {
     }
 
     /// Remembers a peer reached at `addr` (so its certificate is trusted next time).
-    pub fn remember_peer(
+    pub(crate) fn remember_peer(
         &self,
         fingerprint: &[u8; 32],
         addr: Option<std::net::SocketAddr>,
@@ -556,7 +556,7 @@ impl Duet {
     }
 
     /// Remembers a peer that connected here (its address is not one to call back).
-    pub fn remember_peer_fingerprint(&self, fingerprint: &str) -> Result<(), DuetError> {
+    pub(crate) fn remember_peer_fingerprint(&self, fingerprint: &str) -> Result<(), DuetError> {
         match crate::crypto::parse_fingerprint(fingerprint) {
             Some(fp) => self.remember_peer(&fp, None),
             None => Ok(()),
@@ -753,7 +753,7 @@ impl Duet {
     }
 
     /// Whether the notebook was joined from an invite and has not arrived yet.
-    pub fn join_pending(&self, notebook: &str) -> Result<bool, DuetError> {
+    pub(crate) fn join_pending(&self, notebook: &str) -> Result<bool, DuetError> {
         Ok(self
             .store
             .get(&PendingJoin(notebook.to_owned()))?

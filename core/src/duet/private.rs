@@ -120,7 +120,7 @@ impl Duet {
     }
 
     /// Every private note of this person, whatever notebook it is about, oldest first.
-    pub fn all_private_notes(&self) -> Result<Vec<PrivateNote>, DuetError> {
+    pub(crate) fn all_private_notes(&self) -> Result<Vec<PrivateNote>, DuetError> {
         let Some(space) = self.personal_space()? else {
             return Ok(Vec::new());
         };
@@ -137,7 +137,10 @@ impl Duet {
     /// A personal link ticket for this person's other devices: the personal space's secret,
     /// this device's addresses and certificate, and the relay to meet at. Without a relay
     /// given, the personal space keeps the one it has, or takes the selected notebook's.
-    pub fn link_ticket(&mut self, addrs: Vec<std::net::SocketAddr>) -> Result<Invite, DuetError> {
+    pub(crate) fn link_ticket(
+        &mut self,
+        addrs: Vec<std::net::SocketAddr>,
+    ) -> Result<Invite, DuetError> {
         let space = self.ensure_personal_space()?;
         self.personal_relay_default(&space)?;
         let relay = self

@@ -183,12 +183,12 @@ impl Duet {
 
     /// Whether the keys moved to another epoch than the one the relay cursor refers to
     /// (a sync that brought a new epoch runs again, on the new mailbox).
-    pub fn relay_epoch_moved(&self, notebook: &str) -> Result<bool, DuetError> {
+    pub(crate) fn relay_epoch_moved(&self, notebook: &str) -> Result<bool, DuetError> {
         Ok(self.relay_epoch(notebook)? != self.sync_keys(notebook)?.epoch_id())
     }
 
     /// The entry at the notebook's relay cursor, as this device read it.
-    pub fn relay_anchor(&self, notebook: &str) -> Result<Option<Anchor>, DuetError> {
+    pub(crate) fn relay_anchor(&self, notebook: &str) -> Result<Option<Anchor>, DuetError> {
         Ok(self.store.get(&RelayAnchor(notebook.to_owned()))?)
     }
 
@@ -196,7 +196,7 @@ impl Duet {
     /// wiped, or compacted past the cursor): forgets the cursor and what the relay was
     /// believed to hold, so the sync reads the log from the start and pushes again what the
     /// relay lacks. The time is kept for `status`.
-    pub fn relay_rewind(&mut self, notebook: &str) -> Result<(), DuetError> {
+    pub(crate) fn relay_rewind(&mut self, notebook: &str) -> Result<(), DuetError> {
         tracing::info!(
             notebook,
             "the relay's log is not the one read here; reading it again from the start"
@@ -224,7 +224,7 @@ impl Duet {
 
     /// This device compacted the relay's log up to `upto` with `snapshot`: when that is
     /// its cursor, the snapshot is now the entry there.
-    pub fn relay_compacted(
+    pub(crate) fn relay_compacted(
         &mut self,
         notebook: &str,
         upto: u64,
@@ -252,7 +252,7 @@ impl Duet {
     }
 
     /// The changes of `notebook` the relay has not seen, sealed; `None` when there are none.
-    pub fn relay_outgoing(&mut self, notebook: &str) -> Result<Option<Outgoing>, DuetError> {
+    pub(crate) fn relay_outgoing(&mut self, notebook: &str) -> Result<Option<Outgoing>, DuetError> {
         self.register_before_sync(notebook)?;
         if let Some(removed) = self.removed_peer(notebook, "")? {
             return Err(removed);
@@ -386,7 +386,7 @@ impl Duet {
     }
 
     /// Records that the relay has an envelope's changes.
-    pub fn relay_pushed(&mut self, notebook: &str, out: &Outgoing) -> Result<(), DuetError> {
+    pub(crate) fn relay_pushed(&mut self, notebook: &str, out: &Outgoing) -> Result<(), DuetError> {
         for (doc, heads) in &out.seen {
             self.set_relay_seen(notebook, doc, heads)?;
         }
@@ -406,7 +406,7 @@ impl Duet {
     /// skipped; entries that open but cannot be applied (schema, limits) are set aside
     /// ([`Duet::quarantined`]); entries whose dependencies have not arrived yet are kept
     /// for next time. Returns the report and how many entries were skipped or set aside.
-    pub fn relay_apply(
+    pub(crate) fn relay_apply(
         &mut self,
         notebook: &str,
         mut entries: Entries,
@@ -539,7 +539,7 @@ impl Duet {
     /// A snapshot of the whole notebook as one envelope, covering the relay's log up to
     /// this device's cursor (every entry up to it is applied here, so the snapshot holds
     /// all they held). Returns the cursor and the envelope.
-    pub fn relay_snapshot(&mut self, notebook: &str) -> Result<(u64, Vec<u8>), DuetError> {
+    pub(crate) fn relay_snapshot(&mut self, notebook: &str) -> Result<(u64, Vec<u8>), DuetError> {
         self.cache.borrow_mut().take();
         let upto = self.relay_cursor(notebook)?;
         let key = self.sync_keys(notebook)?.envelope_key();

@@ -61,7 +61,7 @@ pub async fn sync_with(
     addr: SocketAddr,
     pins: impl Into<Pins>,
 ) -> Result<PeerOutcome, NetError> {
-    let identity = home.call(|d| Ok::<_, NetError>(d.tls_identity()?)).await?;
+    let identity = home.tls_identity().await?;
     let (endpoint, conn) =
         super::connect(&identity, addr, pins.into(), tls::ALPN, "`duet serve`").await?;
     let result = run(home, &conn, addr, identity.fingerprint()).await;
@@ -85,13 +85,10 @@ async fn run(
     if peer == own {
         return Err(NetError::ThisDevice { addr });
     }
-    let all = home
-        .call(|d| Ok::<_, NetError>(d.peer_memberships()?))
-        .await?;
+    let all = home.peer_memberships().await?;
     let mine = handshake::keys_for_peer(&all, &crate::crypto::fingerprint_text(&peer));
     let shared = handshake::client(conn, addr, &mine).await?;
-    home.call(move |d| Ok::<_, NetError>(d.remember_peer(&peer, Some(addr))?))
-        .await?;
+    home.remember_peer(peer, Some(addr)).await?;
     let mut outcome = PeerOutcome {
         peer,
         addr,
@@ -103,8 +100,7 @@ async fn run(
         let report = sync_notebook(home, conn, addr, &notebook, &peer, &mut outcome).await?;
         outcome.reports.push(report);
     }
-    home.call(|d| Ok::<_, NetError>(d.complete_joins()?))
-        .await?;
+    home.complete_joins().await?;
     Ok(outcome)
 }
 
@@ -122,20 +118,14 @@ async fn sync_notebook(
         .await?
         .map_err(|e| handshake::closed_reason_or(conn, addr, e))?;
     let (id, peer_text) = (notebook.to_owned(), fingerprint_text(peer));
-    let (mut session, first) = home
-        .call(move |d| {
-            let mut session = d.peer_session(&id, &peer_text, PeerRole::Client)?;
-            let first = d.peer_start(&mut session)?;
-            Ok::<_, NetError>((session, first))
-        })
-        .await?;
+    let (mut session, first) = home.peer_open(id, peer_text, PeerRole::Client).await?;
     write_all(&mut send, addr, &first, counts).await?;
     let mut report = None;
     let mut budget = SyncBudget::default();
     while !session.is_complete() {
         let message = read(&mut recv, conn, addr, counts, &mut budget).await?;
         if session.receive(message)? {
-            let (s, done) = super::advance_on(home, session).await?;
+            let (s, done) = home.peer_advance(session).await?;
             session = s;
             report = done.report.or(report);
             write_all(&mut send, addr, &done.send, counts).await?;

@@ -60,16 +60,3 @@ pub fn into_local_error(e: NetError) -> Result<DuetError, NetError> {
         other => Err(other),
     }
 }
-
-/// Runs the step a peer session's last message made ready, on the home: the session moves
-/// to the home's thread for the call and comes back with the step's messages.
-pub(crate) async fn advance_on(
-    home: &crate::node::HomeHandle,
-    mut session: crate::PeerSession,
-) -> Result<(crate::PeerSession, crate::PeerStep), NetError> {
-    home.call(move |d| {
-        let step = d.peer_advance(&mut session)?;
-        Ok::<_, NetError>((session, step))
-    })
-    .await
-}

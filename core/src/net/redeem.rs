@@ -88,7 +88,7 @@ pub async fn redeem(
     ticket: &OneTimeInvite,
     addr: SocketAddr,
 ) -> Result<Grant, NetError> {
-    let identity = home.call(|d| Ok::<_, NetError>(d.tls_identity()?)).await?;
+    let identity = home.tls_identity().await?;
     let pins = Pins::Exactly([ticket.fingerprint].into());
     let (endpoint, conn) = super::connect(&identity, addr, pins, tls::ALPN, "`duet serve`").await?;
     let result = ask(&conn, addr, ticket).await;
@@ -154,10 +154,8 @@ pub async fn answer(
     let exporter = handshake::exporter(conn)?;
     let by = peer.to_owned();
     let outcome = home
-        .call(move |d| {
-            Ok::<_, NetError>(d.redeem_invite(&notebook, &invite, &by, |key| {
-                key.verifies(&exporter, &proof)
-            })?)
+        .redeem_invite(notebook, invite, by, move |key| {
+            key.verifies(&exporter, &proof)
         })
         .await?;
     let reply = match outcome {

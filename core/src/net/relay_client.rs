@@ -57,10 +57,7 @@ pub async fn connect_notebook_relay(
     home: &HomeHandle,
     notebook: &str,
 ) -> Result<RelayClient, NetError> {
-    let id = notebook.to_owned();
-    let setting = home
-        .call(move |d| Ok::<_, NetError>(d.relay_setting(&id)?))
-        .await?;
+    let setting = home.relay_setting(notebook).await?;
     // A throwaway client certificate per connection: the relay authorises by the
     // notebook's token, and the device's long-term certificate would let it link this
     // device's mailboxes (one manager, several reports).
@@ -94,11 +91,7 @@ pub async fn sync_relay_epochs<L: RelayLink>(
     notebook: &str,
     client: &L,
 ) -> Result<RelayOutcome, NetError> {
-    let id = notebook.to_owned();
-    let ended = home
-        .call(move |d| Ok::<_, NetError>(d.relay_mailbox_gone(&id)?))
-        .await?;
-    if ended {
+    if home.relay_mailbox_gone(notebook).await? {
         return Ok(RelayOutcome {
             addr: client.addr(),
             report: fill_report(home, notebook, crate::SyncReport::default()).await?,
@@ -111,11 +104,7 @@ pub async fn sync_relay_epochs<L: RelayLink>(
     push_farewell(home, notebook, client).await?;
     tend_welcomes(home, notebook, client).await?;
     let first = sync_relay_on(home, notebook, client).await?;
-    let id = notebook.to_owned();
-    let moved = home
-        .call(move |d| Ok::<_, NetError>(d.relay_epoch_moved(&id)?))
-        .await?;
-    let outcome = if moved {
+    let outcome = if home.relay_epoch_moved(notebook).await? {
         let mut second = sync_relay_on(home, notebook, client).await?;
         second.pulled += first.pulled;
         second.rejected += first.rejected;
@@ -145,10 +134,7 @@ async fn tend_welcomes<L: RelayLink>(
     client: &L,
 ) -> Result<usize, NetError> {
     use crate::duet::WelcomeWork;
-    let id = notebook.to_owned();
-    let work = home
-        .call(move |d| Ok::<_, NetError>(d.welcome_work(&id)?))
-        .await?;
+    let work = home.welcome_work(notebook).await?;
     let gone = |e: &NetError| {
         matches!(
             e,
@@ -186,9 +172,7 @@ async fn tend_welcomes<L: RelayLink>(
                 (id, false, false)
             }
         };
-        let nb = notebook.to_owned();
-        home.call(move |d| Ok::<_, NetError>(d.welcome_done(&nb, &invite, pushed, taken)?))
-            .await?;
+        home.welcome_done(notebook, invite, pushed, taken).await?;
     }
     Ok(pushed_count)
 }
@@ -238,17 +222,8 @@ async fn end_mailbox<L: RelayLink>(
     notebook: &str,
     client: &L,
 ) -> Result<(), NetError> {
-    use crate::EndStep;
-    let id = notebook.to_owned();
-    let (step, key) = home
-        .call(move |d| {
-            Ok::<_, NetError>(match d.relay_end_step(&id)? {
-                Some(step) => (Some(step), Some(d.mailbox_key(&id)?)),
-                None => (None, None),
-            })
-        })
-        .await?;
-    let (Some(step), Some(key)) = (step, key) else {
+    use crate::duet::EndStep;
+    let Some((step, key)) = home.relay_end(notebook).await? else {
         return Ok(());
     };
     let gone = |e: &NetError| {
@@ -279,9 +254,7 @@ async fn end_mailbox<L: RelayLink>(
             }
         }
     }
-    let id = notebook.to_owned();
-    home.call(move |d| Ok::<_, NetError>(d.relay_end_done(&id)?))
-        .await
+    home.relay_end_done(notebook).await
 }
 
 /// Rounds of notices one sync sends (a notice refused because another device rotated
@@ -298,11 +271,7 @@ async fn push_farewell<L: RelayLink>(
     client: &L,
 ) -> Result<(), NetError> {
     for _ in 0..MAX_NOTICE_ROUNDS {
-        let id = notebook.to_owned();
-        let Some(targets) = home
-            .call(move |d| Ok::<_, NetError>(d.relay_farewell(&id)?))
-            .await?
-        else {
+        let Some(targets) = home.relay_farewell(notebook).await? else {
             return Ok(());
         };
         for target in targets {
@@ -323,8 +292,7 @@ async fn push_farewell<L: RelayLink>(
                     ..
                 }) => {
                     let entries = client.pull(&key, 0).await?;
-                    let (id, epoch) = (notebook.to_owned(), target.epoch.clone());
-                    home.call(move |d| Ok::<_, NetError>(d.apply_notices(&id, &epoch, entries)?))
+                    home.apply_notices(notebook, target.epoch.clone(), entries)
                         .await?;
                 }
                 // A mailbox that never existed had no reader to tell.
@@ -334,33 +302,10 @@ async fn push_farewell<L: RelayLink>(
                 }) => {}
                 Err(e) => return Err(e),
             }
-            let (id, mailbox) = (notebook.to_owned(), target.mailbox);
-            home.call(move |d| Ok::<_, NetError>(d.relay_farewell_sent(&id, &mailbox)?))
-                .await?;
+            home.relay_farewell_sent(notebook, target.mailbox).await?;
         }
     }
     Ok(())
-}
-
-/// The mailbox key and cursor of a notebook.
-pub async fn mailbox_and_cursor(
-    home: &HomeHandle,
-    notebook: &str,
-) -> Result<(MailboxKey, u64), NetError> {
-    let id = notebook.to_owned();
-    home.call(move |d| Ok::<_, NetError>((d.mailbox_key(&id)?, d.relay_cursor(&id)?)))
-        .await
-}
-
-/// Applies entries pulled from the relay; returns the report and how many failed to open.
-pub async fn apply_entries(
-    home: &HomeHandle,
-    notebook: &str,
-    entries: Entries,
-) -> Result<(crate::SyncReport, usize), NetError> {
-    let id = notebook.to_owned();
-    home.call(move |d| Ok::<_, NetError>(d.relay_apply(&id, entries)?))
-        .await
 }
 
 /// [`sync_relay`] over a connection already made: a driver of the relay session's engine
@@ -372,17 +317,9 @@ pub async fn sync_relay_on<L: RelayLink>(
     client: &L,
 ) -> Result<RelayOutcome, NetError> {
     use crate::sync::relay_session::{RelaySession, RelayStep};
-    let id = notebook.to_owned();
-    let (key, cursor, anchor) = home
-        .call(move |d| {
-            Ok::<_, NetError>((
-                d.mailbox_key(&id)?,
-                d.relay_cursor(&id)?,
-                d.relay_anchor(&id)?,
-            ))
-        })
-        .await?;
-    let mut session = RelaySession::new(cursor, anchor);
+    let start = home.relay_start(notebook).await?;
+    let key = start.key;
+    let mut session = RelaySession::new(start.cursor, start.anchor);
     let mut report = None;
     let mut sealed = None;
     loop {
@@ -392,25 +329,19 @@ pub async fn sync_relay_on<L: RelayLink>(
                 while !session.receive(replies.next().await?)? {}
             }
             RelayStep::Rewind => {
-                let id = notebook.to_owned();
-                home.call(move |d| Ok::<_, NetError>(d.relay_rewind(&id)?))
-                    .await?;
+                home.relay_rewind(notebook).await?;
                 session.rewound()?;
             }
             RelayStep::Apply(entries) => {
-                let (applied, rejected) = apply_entries(home, notebook, entries).await?;
+                let (applied, rejected) = home.relay_apply(notebook, entries).await?;
                 // A notebook joined from a ticket becomes this device's once its index is
                 // here; the push that follows carries the join to the others.
-                home.call(|d| Ok::<_, NetError>(d.complete_joins()?))
-                    .await?;
+                home.complete_joins().await?;
                 report = Some(applied);
                 session.applied(rejected)?;
             }
             RelayStep::Seal => {
-                let id = notebook.to_owned();
-                let out = home
-                    .call(move |d| Ok::<_, NetError>(d.relay_outgoing(&id)?))
-                    .await?;
+                let out = home.relay_outgoing(notebook).await?;
                 session.sealed(out.as_ref().map(|o| o.envelope.clone()))?;
                 sealed = out;
             }
@@ -418,10 +349,8 @@ pub async fn sync_relay_on<L: RelayLink>(
                 let Some(out) = sealed.take() else {
                     return Err(NetError::Protocol("nothing sealed to record".into()));
                 };
-                let id = notebook.to_owned();
                 let changes = out.changes;
-                home.call(move |d| Ok::<_, NetError>(d.relay_pushed(&id, &out)?))
-                    .await?;
+                home.relay_pushed(notebook, out).await?;
                 let r: &mut crate::SyncReport = report.get_or_insert_with(Default::default);
                 r.sent_changes = changes;
                 session.recorded()?;
@@ -454,18 +383,7 @@ async fn fill_report(
     notebook: &str,
     mut report: crate::SyncReport,
 ) -> Result<crate::SyncReport, NetError> {
-    let id = notebook.to_owned();
-    let title = home
-        .call(move |d| {
-            Ok::<_, NetError>(
-                d.notebooks()?
-                    .into_iter()
-                    .find(|n| n.id == id)
-                    .map(|n| n.title)
-                    .unwrap_or_default(),
-            )
-        })
-        .await?;
+    let title = home.notebook_title(notebook).await?;
     report.notebook = notebook.to_owned();
     report.title = title;
     Ok(report)
@@ -488,20 +406,12 @@ pub async fn compact_on<L: RelayLink>(
     client: &L,
 ) -> Result<u64, NetError> {
     sync_relay_epochs(home, notebook, client).await?;
-    let id = notebook.to_owned();
-    let (upto, envelope, key) = home
-        .call(move |d| {
-            let (upto, envelope) = d.relay_snapshot(&id)?;
-            Ok::<_, NetError>((upto, envelope, d.mailbox_key(&id)?))
-        })
-        .await?;
+    let (upto, envelope, key) = home.relay_snapshot(notebook).await?;
     if upto == 0 {
         return Ok(0);
     }
     let snapshot = envelope.clone();
     let kept = client.compact(&key, upto, envelope).await?;
-    let id = notebook.to_owned();
-    home.call(move |d| Ok::<_, NetError>(d.relay_compacted(&id, upto, &snapshot)?))
-        .await?;
+    home.relay_compacted(notebook, upto, snapshot).await?;
     Ok(kept)
 }

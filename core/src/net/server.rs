@@ -73,7 +73,7 @@ impl Server {
         listen: SocketAddr,
         events: Box<dyn Fn(ServeEvent) + Send + Sync>,
     ) -> Result<Server, NetError> {
-        let identity: TlsIdentity = home.call(|d| Ok::<_, NetError>(d.tls_identity()?)).await?;
+        let identity: TlsIdentity = home.tls_identity().await?;
         let config = tls::server_config(&identity).map_err(|e| NetError::Setup(e.to_string()))?;
         let quic = quinn::crypto::rustls::QuicServerConfig::try_from(config)
             .map_err(|e| NetError::Setup(e.to_string()))?;
@@ -155,11 +155,7 @@ impl Shared {
         }
         // Read the count before the home: a write in between only makes the next hello
         // ask again.
-        let mine = Arc::new(
-            self.home
-                .call(|d| Ok::<_, NetError>(d.peer_memberships()?))
-                .await?,
-        );
+        let mine = Arc::new(self.home.peer_memberships().await?);
         *cached = Some((writes, mine.clone()));
         Ok(mine)
     }
@@ -220,13 +216,7 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
     }
     let mine = handshake::keys_for_peer(&shared.memberships().await?, &peer);
     let notebooks = handshake::server(&conn, addr, &mut send, hello, &mine).await?;
-    {
-        let peer = peer.clone();
-        shared
-            .home
-            .call(move |d| Ok::<_, NetError>(d.remember_peer_fingerprint(&peer)?))
-            .await?;
-    }
+    shared.home.remember_peer_fingerprint(peer.clone()).await?;
     let mut streams = tokio::task::JoinSet::new();
     while let Ok((send, recv)) = conn.accept_bi().await {
         let shared = shared.clone();
@@ -309,9 +299,7 @@ async fn serve_notebook(
         })?;
     let home = &shared.home;
     let peer = peer.to_owned();
-    let mut session = home
-        .call(move |d| Ok::<_, NetError>(d.peer_session(&notebook, &peer, PeerRole::Server)?))
-        .await?;
+    let (mut session, _) = home.peer_open(notebook, peer, PeerRole::Server).await?;
     let mut report = None;
     let mut budget = SyncBudget::default();
     while !session.is_complete() {
@@ -322,7 +310,7 @@ async fn serve_notebook(
         };
         budget.take(size).map_err(SyncError::from)?;
         if session.receive(message)? {
-            let (s, done) = super::advance_on(home, session).await?;
+            let (s, done) = home.peer_advance(session).await?;
             session = s;
             report = done.report.or(report);
             for m in &done.send {

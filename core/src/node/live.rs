@@ -204,9 +204,7 @@ async fn relays(
     let mut tasks = tokio::task::JoinSet::new();
     let mut writes = home.writes();
     loop {
-        let relayed = home
-            .call(|d| Ok::<_, NetError>(d.relayed_notebooks()?))
-            .await;
+        let relayed = home.relayed_notebooks().await;
         if let Ok(relayed) = relayed {
             for (notebook, setting) in relayed {
                 if running.insert((notebook.clone(), setting.addr.clone())) {
@@ -326,7 +324,7 @@ async fn subscribed(
     writes.borrow_and_update();
     let first = relay_client::sync_relay_epochs(home, notebook, client).await?;
     relay_ok(board, key, events, &first);
-    let (mailbox, cursor) = relay_client::mailbox_and_cursor(home, notebook).await?;
+    let (mailbox, cursor) = home.mailbox_and_cursor(notebook).await?;
     // A new key epoch moves the notebook to another mailbox: the session ends, and the
     // next one subscribes there.
     let moved = |now: &relay_client::MailboxKey| now.mailbox != mailbox.mailbox;
@@ -334,8 +332,7 @@ async fn subscribed(
     let mut sub = client.open_feed(&mailbox, feed.request()).await?;
     board.update(key, |s| s.connected = true);
     loop {
-        let id = notebook.to_owned();
-        let expiry = home.call(move |d| d.next_welcome_expiry(&id)).await?;
+        let expiry = home.next_welcome_expiry(notebook).await?;
         tokio::select! {
             _ = stopped.changed() => return Ok(Session::Stopped),
             // An invite's welcome comes off the relay when the invite expires.
@@ -355,7 +352,7 @@ async fn subscribed(
                     FeedStep::NoMailbox => return Ok(Session::NoMailbox),
                 };
                 let pulled = entries.len();
-                let (report, rejected) = relay_client::apply_entries(home, notebook, entries).await?;
+                let (report, rejected) = home.relay_apply(notebook, entries).await?;
                 relay_ok(board, key, events, &RelayOutcome {
                     addr: client.addr(),
                     report,
@@ -364,8 +361,7 @@ async fn subscribed(
                     pushed: None,
                     rewound: false,
                 });
-                let id = notebook.to_owned();
-                if home.call(move |d| d.relay_epoch_moved(&id)).await? {
+                if home.relay_epoch_moved(notebook).await? {
                     return Ok(Session::Ended);
                 }
             }
@@ -381,7 +377,7 @@ async fn subscribed(
                 // Our own bookkeeping write is not a new edit.
                 writes.borrow_and_update();
                 relay_ok(board, key, events, &outcome);
-                if moved(&relay_client::mailbox_and_cursor(home, notebook).await?.0) {
+                if moved(&home.mailbox_and_cursor(notebook).await?.0) {
                     return Ok(Session::Ended);
                 }
             }

@@ -6,6 +6,7 @@
 //!
 //! - [`live`]: background sync: relay subscriptions with debounced pushes, remembered
 //!   devices on a timer, capped exponential backoff with jitter, and each link's status.
+//! - `port`: the sync port, every way the sync drivers reach a home, one typed call each.
 //! - [`service`]: "sync now" written once: what a round reaches (relays, remembered
 //!   devices, one address, the devices nearby) and one round over those targets; the CLI,
 //!   the phone and the background loops all use it.
@@ -13,12 +14,13 @@
 //!   running node (Unix only).
 //!
 //! A node is run by `duet serve` on a laptop and by the app's `DuetApp` on a phone. Network
-//! code reaches the home only through a handle.
+//! code reaches the home only through a handle, and only by the port's calls.
 
 #[cfg(unix)]
 pub use crate::control;
 pub mod home;
 pub mod live;
+mod port;
 pub mod service;
 
 pub use home::{Home, HomeHandle, MAX_QUEUED_CALLS};

@@ -102,9 +102,7 @@ pub async fn targets(home: &HomeHandle, scope: SyncScope) -> Result<Vec<SyncTarg
     let mut out = Vec::new();
     match scope {
         SyncScope::Everything | SyncScope::Relays => {
-            let relayed = home
-                .call(|d| Ok::<_, NetError>(d.relayed_notebooks()?))
-                .await?;
+            let relayed = home.relayed_notebooks().await?;
             out.extend(
                 relayed
                     .into_iter()
@@ -143,7 +141,7 @@ pub async fn targets(home: &HomeHandle, scope: SyncScope) -> Result<Vec<SyncTarg
 
 /// Every remembered device with an address, pinned to the certificate it had.
 pub async fn remembered_devices(home: &HomeHandle) -> Result<Vec<SyncTarget>, NetError> {
-    let known = home.call(|d| Ok::<_, NetError>(d.known_peers()?)).await?;
+    let known = home.known_peers().await?;
     Ok(known
         .into_iter()
         .filter_map(|p| {
@@ -156,7 +154,7 @@ pub async fn remembered_devices(home: &HomeHandle) -> Result<Vec<SyncTarget>, Ne
 }
 
 async fn remembered_fingerprints(home: &HomeHandle) -> Result<BTreeSet<[u8; 32]>, NetError> {
-    let known = home.call(|d| Ok::<_, NetError>(d.known_peers()?)).await?;
+    let known = home.known_peers().await?;
     Ok(known
         .iter()
         .filter_map(|p| parse_fingerprint(&p.fingerprint))
@@ -169,12 +167,7 @@ pub async fn nearby_devices(
     home: &HomeHandle,
     wait: Duration,
 ) -> Result<Vec<SocketAddr>, NetError> {
-    let keys: Vec<_> = home
-        .call(|d| d.memberships())
-        .await?
-        .into_iter()
-        .map(|(_, k)| k)
-        .collect();
+    let keys = home.membership_keys().await?;
     if keys.is_empty() {
         return Ok(Vec::new());
     }

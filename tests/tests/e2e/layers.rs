@@ -6,6 +6,9 @@
 //! `control`, `ids`, `dates`), the model, insights and the sync engines, the store, and
 //! everything above (the app API, notebooks, the node, the network ends), which this test
 //! does not check. `docs/ARCHITECTURE.md` states the invariant and names this test.
+//!
+//! Inside the core, the sync drivers reach a home only through the sync port
+//! (`core/src/node/port.rs`): no other file runs calls on a home.
 
 use std::path::{Path, PathBuf};
 
@@ -157,4 +160,37 @@ fn crate_paths_are_found_in_code_and_not_in_comments() {
     );
     assert_eq!(rank("node"), 4);
     assert_eq!(rank("model"), 1);
+}
+
+/// The files that may run calls on a home: the home itself and the sync port.
+const HOME_CALLERS: &[&str] = &["node/home.rs", "node/port.rs"];
+
+#[test]
+fn the_sync_drivers_reach_a_home_only_through_the_port() {
+    let src = core_src();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(&src)
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        if HOME_CALLERS.contains(&relative.as_str()) {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains(".call(") || code.contains("call_blocking(") {
+                found.push(format!("core/src/{relative}:{}", i + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "calls on a home outside the sync port (add a typed call to core/src/node/port.rs):\n{}",
+        found.join("\n")
+    );
 }
