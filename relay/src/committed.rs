@@ -7,7 +7,7 @@
 //! is left alone, and that mailbox's pushes go through the locking path: a stale record
 //! costs a second transaction, never a wrong sequence number.
 
-use crate::store::MailboxRecord;
+use crate::mailbox_store::MailboxRecord;
 use std::collections::HashMap;
 
 /// Records remembered at most. Past it the map starts again empty: each is an id and a

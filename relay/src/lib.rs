@@ -3,8 +3,10 @@
 //! envelopes and forwards them; it never holds a key and never sees plaintext.
 //!
 //! - `config`: limits, the team-token rule, retention, the operators' listener (TOML)
-//! - `store`: mailboxes and logs on sled (embedded) or PostgreSQL (`postgres`), with group
-//!   commit
+//! - `store`: the relay's store as the server sees it, over one backend
+//! - `mailbox_store`: the backends' seam (the `MailboxStore` trait) and the rules they share
+//! - `sled_store`, `postgres`: mailboxes and logs on sled (embedded) or PostgreSQL, each
+//!   with group commit
 //! - `server`: the QUIC server
 //! - `arrivals`: which subscribers a mailbox's growth wakes
 //! - `committed`: the records a PostgreSQL writer last committed, so its next batch skips
@@ -22,9 +24,11 @@ pub mod arrivals;
 pub mod committed;
 pub mod config;
 pub mod known;
+pub mod mailbox_store;
 pub mod metrics;
 pub mod ops;
 pub mod postgres;
 pub mod retention;
 pub mod server;
+pub mod sled_store;
 pub mod store;
