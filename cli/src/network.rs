@@ -297,7 +297,6 @@ pub async fn first_sync(home: &HomeHandle, joined: FirstSync, out: &Output) -> R
     if relay {
         match relay_client::sync_relay(home, &id).await {
             Ok(o) => {
-                home.call(|d| d.complete_joins()).await?;
                 out.print(
                     &FirstSyncResult {
                         notebook: Some(id.clone()),

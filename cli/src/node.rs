@@ -16,8 +16,8 @@ use crate::network;
 use crate::render::Palette;
 use anyhow::{anyhow, Result};
 use duet_core::crypto::fingerprint_text;
-use duet_core::net::nearby;
 use duet_core::net::server::{ServeEvent, Server};
+use duet_core::node::announce::keep_announced;
 use duet_core::node::control::{self, ControlSocket, Handler};
 use duet_core::node::live::{LinkBoard, LiveEvent, LiveSync};
 use duet_core::node::{Home, HomeHandle};
@@ -400,7 +400,11 @@ pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Res
         let addr = server.local_addr()?;
         handle.call(move |d| d.remember_serve_addr(addr)).await?;
         let fp = fingerprint_text(&server.fingerprint());
-        let announcer = announce.then(|| tokio::spawn(keep_announced(handle.clone(), addr.port())));
+        let announcer = announce.then(|| {
+            tokio::spawn(keep_announced(handle.clone(), addr.port(), |e| {
+                eprintln!("duet: not announced on the local network: {e}");
+            }))
+        });
         let socket = ControlSocket::bind(home)?;
         let live = LiveSync::start(
             handle.clone(),
@@ -443,41 +447,6 @@ pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Res
         print_line("Stopped.");
     }
     Ok(())
-}
-
-/// How often the node checks whether its announcement's tags are due to change.
-const ANNOUNCE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Announces the node on the local network with tags for the notebooks it holds, and
-/// announces again when the hour's tags or the notebooks change.
-async fn keep_announced(home: HomeHandle, port: u16) {
-    let mut announced: Option<(u64, Vec<String>, nearby::Announcement)> = None;
-    let mut warned = false;
-    loop {
-        let Ok(memberships) = home.call(|d| d.memberships()).await else {
-            return;
-        };
-        let window = nearby::window_now();
-        let ids: Vec<String> = memberships.iter().map(|(id, _)| id.clone()).collect();
-        let current = announced
-            .as_ref()
-            .is_some_and(|(w, held, _)| *w == window && *held == ids);
-        if !current {
-            // The old announcement is withdrawn before the new one is made.
-            announced = None;
-            let keys: Vec<_> = memberships.into_iter().map(|(_, k)| k).collect();
-            let tags = nearby::announced_tags(&keys, window);
-            match nearby::announce(port, &tags) {
-                Ok(a) => announced = Some((window, ids, a)),
-                Err(e) if !warned => {
-                    warned = true;
-                    eprintln!("duet: not announced on the local network: {e}");
-                }
-                Err(_) => {}
-            }
-        }
-        tokio::time::sleep(ANNOUNCE_CHECK_EVERY).await;
-    }
 }
 
 /// `duet watch`: a node that serves no peers: subscribed to the notebooks' relays, printing

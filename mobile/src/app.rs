@@ -425,7 +425,6 @@ impl DuetApp {
     pub async fn sync_relay(&self) -> Result<SyncSummary, MobileError> {
         let notebook = self.home.call(|d| d.selected_notebook()).await?;
         let outcome = relay_client::sync_relay(&self.home, &notebook).await?;
-        self.home.call(|d| d.complete_joins()).await?;
         let summary: SyncSummary = outcome.report.into();
         if summary.documents_changed > 0 {
             self.notify(&notebook, &summary.summary);
@@ -470,7 +469,6 @@ impl DuetApp {
         let round = duet_core::node::service::sync_everything(&self.home, 1).await?;
         let reports = round.reports();
         let first_error = round.failures.into_iter().next().map(|(_, e)| e);
-        self.home.call(|d| d.complete_joins()).await?;
         match (reports.is_empty(), first_error) {
             (true, Some(e)) => Err(e.into()),
             _ => Ok(self.reported(reports)),

@@ -1,12 +1,14 @@
 //! The seam between the relay's server and where its mailboxes live: the
 //! [`MailboxStore`] trait, which sled ([`crate::sled_store`]) and PostgreSQL
 //! ([`crate::postgres`]) implement, and what both share: the records, the writes their
-//! writers take in batches, and the rules every backend applies the same way (a push's
-//! sequence number and quota, a compaction's bounds).
+//! writers take in batches. The rules every backend applies the same way (a push's
+//! sequence number and quota, a compaction's bounds) are `duet_protocol::mailbox`'s.
 
 use crate::arrivals::Arrivals;
 use crate::metrics::RelayMetrics;
 use duet_protocol::engine::StoreError;
+pub use duet_protocol::mailbox::MailboxRecord;
+use duet_protocol::mailbox::PushRefusal;
 use duet_protocol::net::tls::TlsIdentity;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -19,24 +21,21 @@ pub type Entries = Vec<(u64, Vec<u8>)>;
 /// Answers a write once its batch is durable (or failed).
 pub(crate) type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
-/// Takes a push into its mailbox's record (both backends' rule): its sequence number, or
-/// why it is refused (another token made the mailbox first; the quota is reached).
+/// Takes a push into its mailbox's record (`MailboxRecord::accept_push`, the rule every
+/// backend applies): its sequence number, or the refusal to answer with.
 pub(crate) fn accept_push(
     record: &mut MailboxRecord,
     verifier: &[u8; 32],
     len: usize,
     quota: u64,
 ) -> Result<u64, PushOutcome> {
-    if record.verifier != *verifier {
-        // Checked by the server before queueing; a race with another creator.
-        return Err(PushOutcome::WrongToken);
-    }
-    if record.bytes + len as u64 > quota {
-        return Err(PushOutcome::OverQuota);
-    }
-    record.head += 1;
-    record.bytes += len as u64;
-    Ok(record.head)
+    // WrongToken: checked by the server before queueing; a race with another creator.
+    record
+        .accept_push(verifier, len, quota)
+        .map_err(|refused| match refused {
+            PushRefusal::WrongToken => PushOutcome::WrongToken,
+            PushRefusal::OverQuota => PushOutcome::OverQuota,
+        })
 }
 
 /// The answer to a push taken as `seq`, sent once its batch is durable (or failed), and
@@ -87,19 +86,6 @@ pub enum RelayStoreError {
     /// gets [`PushOutcome::Retired`]).
     #[error("the mailbox was retired")]
     Retired,
-}
-
-/// What the relay keeps about a mailbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MailboxRecord {
-    /// BLAKE3 of the mailbox's token.
-    pub verifier: [u8; 32],
-    /// The newest sequence number (0: empty).
-    pub head: u64,
-    /// Entries before this were replaced by a snapshot at this sequence number.
-    pub floor: u64,
-    /// Bytes of envelopes held.
-    pub bytes: u64,
 }
 
 /// What the relay knows of a mailbox when a device opens a stream on it.
@@ -227,12 +213,6 @@ pub(crate) fn fresh_team_token() -> String {
 
 /// Pushes folded into one batch at most (one flush on sled, one transaction on PostgreSQL).
 pub(crate) const MAX_BATCH: usize = 4096;
-
-/// Where a compaction's snapshot goes: `upto` clamped to what the mailbox holds (not past
-/// its head, not before its last snapshot).
-pub(crate) fn compaction_point(record: &MailboxRecord, upto: u64) -> u64 {
-    upto.min(record.head).max(record.floor)
-}
 
 /// A backend's answer, later.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RelayStoreError>> + Send + 'a>>;

@@ -29,9 +29,8 @@
 
 use crate::committed::CommittedRecords;
 use crate::mailbox_store::{
-    accept_push, compaction_point, push_reply, BackupReport, Entries, MailboxInfo, MailboxRecord,
-    MailboxStore, Opening, PushOutcome, RelayStoreError, Reply, Shared, StoreFuture, Write,
-    MAX_BATCH,
+    accept_push, push_reply, BackupReport, Entries, MailboxInfo, MailboxRecord, MailboxStore,
+    Opening, PushOutcome, RelayStoreError, Reply, Shared, StoreFuture, Write, MAX_BATCH,
 };
 use duet_protocol::net::tls::TlsIdentity;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -974,7 +973,7 @@ async fn in_transaction(
                     let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
                     continue;
                 };
-                let upto = compaction_point(record, upto);
+                let upto = record.compaction_point(upto);
                 // Entries of this batch in the range go too.
                 let mut freed = 0u64;
                 inserts.retain(|(m, seq, e)| {

@@ -10,6 +10,7 @@ use crate::config::RelayConfig;
 use crate::metrics::{Reason, RelayMetrics};
 use crate::store::{Opening, PushOutcome, RelayStore, RelayStoreError, Write};
 use duet_protocol::crypto::token_verifier;
+use duet_protocol::mailbox::{self, Admission, Refusal, NO_MAILBOX, RETIRED};
 use duet_protocol::net::tls;
 use duet_protocol::wire::{self, RelayRefusal, RelayReply, RelayRequest, WireError};
 use std::collections::HashMap;
@@ -340,8 +341,8 @@ async fn stream(
     else {
         return Err(WireError::Malformed("a stream must start with Open".into()));
     };
-    if mailbox.len() > 64 || !mailbox.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return refuse(store, send, RelayRefusal::BadRequest, "not a mailbox id").await;
+    if let Err(r) = mailbox::check_mailbox_id(&mailbox) {
+        return refuse(store, send, r.why, r.message).await;
     }
     // The token is checked before the request's body is read: a stranger's body is never
     // read, and a member's is bounded by the envelope limit. A mailbox this process stored a
@@ -354,7 +355,7 @@ async fn stream(
     if !store.known.knows(&mailbox, &verifier) {
         match admit(store, config, &mailbox, &verifier, create, team_token).await? {
             Ok(o) => opening = Some(o),
-            Err((why, message)) => return refuse(store, send, why, message).await,
+            Err(r) => return refuse(store, send, r.why, r.message).await,
         }
     }
     let limit = config
@@ -377,33 +378,12 @@ async fn stream(
     if opening.is_none() && !matches!(request, RelayRequest::Push { .. }) {
         match admit(store, config, &mailbox, &verifier, create, team_token).await? {
             Ok(o) => opening = Some(o),
-            Err((why, message)) => return refuse(store, send, why, message).await,
+            Err(r) => return refuse(store, send, r.why, r.message).await,
         }
     }
-    let writes = matches!(
-        request,
-        RelayRequest::Push { .. } | RelayRequest::Compact { .. }
-    );
-    if let Some(Opening {
-        record: existing,
-        retired,
-    }) = opening
-    {
-        if existing.is_none() && !matches!(request, RelayRequest::Push { .. }) {
-            // Only a first push creates a mailbox.
-            return refuse(store, send, RelayRefusal::NoMailbox, NO_MAILBOX).await;
-        }
-        if matches!(request, RelayRequest::Delete) && !retired {
-            return refuse(
-                store,
-                send,
-                RelayRefusal::BadRequest,
-                "only a retired mailbox can be deleted by its members",
-            )
-            .await;
-        }
-        if writes && existing.is_some() && retired {
-            return refuse(store, send, RelayRefusal::Retired, RETIRED).await;
+    if let Some(Opening { record, retired }) = opening {
+        if let Err(r) = mailbox::check_request(record.as_ref(), retired, &request) {
+            return refuse(store, send, r.why, r.message).await;
         }
     }
     if let RelayRequest::Push { envelope } | RelayRequest::Compact { envelope, .. } = &request {
@@ -442,10 +422,10 @@ async fn stream(
                 // The mailbox this process knew was deleted since: check the push as one
                 // that creates it.
                 store.known.forget(&mailbox);
-                if let Err((why, message)) =
+                if let Err(r) =
                     admit(store, config, &mailbox, &verifier, create, team_token).await?
                 {
-                    return refuse(store, send, why, message).await;
+                    return refuse(store, send, r.why, r.message).await;
                 }
                 outcome = push(store, config, &mailbox, verifier, envelope, true).await?;
             }
@@ -566,18 +546,9 @@ async fn stream(
     Ok(())
 }
 
-/// A refusal and what the device is told.
-type Refusal = (RelayRefusal, &'static str);
-
-/// Refused: the mailbox does not exist, or the token does not open it (one answer for
-/// both, so a stranger learns nothing of which mailboxes exist).
-const NO_MAILBOX: &str = "no such mailbox, or the token does not open it";
-/// Refused: a write to a retired mailbox.
-const RETIRED: &str = "this mailbox was retired: its notebook moved to new keys (a device was removed); a device still a member finds them by syncing";
-
-/// Reads what the store holds of a stream's mailbox and checks the stream against it: the
-/// token must open an existing mailbox, and a stream that creates one must be allowed to
-/// (and bring a valid team token when the relay requires one).
+/// Reads what the store holds of a stream's mailbox and checks the stream against it
+/// (`duet_protocol::mailbox::admit`), asking the store whether a team token is valid when
+/// the stream would create a mailbox on a relay that requires one.
 async fn admit(
     store: &RelayStore,
     config: &RelayConfig,
@@ -587,24 +558,23 @@ async fn admit(
     team_token: Option<&str>,
 ) -> Result<Result<Opening, Refusal>, WireError> {
     let opening = store.opening(mailbox).await.map_err(internal)?;
-    match opening.record {
-        Some(m) if m.verifier != *verifier => {
-            return Ok(Err((RelayRefusal::NoMailbox, NO_MAILBOX)))
-        }
-        None if !create => return Ok(Err((RelayRefusal::NoMailbox, NO_MAILBOX))),
-        None if config.require_team_token => {
+    match mailbox::admit(
+        opening.record.as_ref(),
+        verifier,
+        create,
+        config.require_team_token,
+    ) {
+        Err(r) => return Ok(Err(r)),
+        Ok(Admission::Open) => {}
+        Ok(Admission::NeedsTeamToken) => {
             let valid = match team_token {
                 Some(t) => store.team_token_valid(t).await.map_err(internal)?,
                 None => false,
             };
             if !valid {
-                return Ok(Err((
-                    RelayRefusal::TeamTokenRequired,
-                    "this relay requires a team token to create a notebook's mailbox (ask its operator: duet-relay token new)",
-                )));
+                return Ok(Err(mailbox::TEAM_TOKEN_REQUIRED));
             }
         }
-        _ => {}
     }
     Ok(Ok(opening))
 }

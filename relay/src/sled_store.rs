@@ -12,9 +12,9 @@
 //! configured days is deleted whole, through the same writer.
 
 use crate::mailbox_store::{
-    accept_push, compaction_point, fresh_team_token, push_reply, BackupReport, Entries,
-    MailboxInfo, MailboxRecord, MailboxStore, Opening, PushOutcome, RelayStoreError, Reply, Shared,
-    StoreFuture, Write, MAX_BATCH,
+    accept_push, fresh_team_token, push_reply, BackupReport, Entries, MailboxInfo, MailboxRecord,
+    MailboxStore, Opening, PushOutcome, RelayStoreError, Reply, Shared, StoreFuture, Write,
+    MAX_BATCH,
 };
 use duet_protocol::engine::{Engine, SledEngine, StoreError, TreeName};
 use duet_protocol::net::tls::TlsIdentity;
@@ -412,7 +412,7 @@ fn list_mailboxes(
         out.push(MailboxInfo {
             id,
             bytes: record.bytes,
-            entries: record.head.saturating_sub(record.floor) + u64::from(record.floor > 0),
+            entries: record.entries(),
             last_write_ms,
         });
     }
@@ -547,12 +547,7 @@ fn apply_batch(
                 };
                 let mut record = match record {
                     Some(record) => record,
-                    None if create => MailboxRecord {
-                        verifier,
-                        head: 0,
-                        floor: 0,
-                        bytes: 0,
-                    },
+                    None if create => MailboxRecord::new(verifier),
                     None => {
                         let _ = reply.send(Ok(PushOutcome::Gone { envelope }));
                         continue;
@@ -598,7 +593,7 @@ fn apply_batch(
                     let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
                     continue;
                 };
-                let upto = compaction_point(&record, upto);
+                let upto = record.compaction_point(upto);
                 let mut freed = 0u64;
                 for (k, v) in p
                     .log

@@ -7,6 +7,8 @@
 //!   the limits every link shares and [`net::NetError`]
 //! - [`engine`]: the durable key-value engine (sled behind a trait) under the device store
 //!   and the relay's store
+//! - [`mailbox`]: a relay mailbox's rules (which token opens it, what creates it, what a
+//!   retired one allows, how pushes are numbered), for the relay and the relay in memory
 //! - [`control`]: a local, owner-only control socket carrying length-prefixed requests
 //!
 //! The relay (`duet-relay`) depends on this crate alone; the device core (`duet-core`)
@@ -19,5 +21,6 @@
 pub mod control;
 pub mod crypto;
 pub mod engine;
+pub mod mailbox;
 pub mod net;
 pub mod wire;

@@ -139,7 +139,7 @@ impl SyncReport {
 
 impl Duet {
     /// Every notebook this home holds, with its membership key: what the handshake proves.
-    pub fn memberships(&self) -> Result<Vec<(String, MembershipKey)>, DuetError> {
+    pub(crate) fn memberships(&self) -> Result<Vec<(String, MembershipKey)>, DuetError> {
         let mut out = Vec::new();
         for record in self.synced_records()? {
             out.push((
@@ -723,7 +723,7 @@ impl Duet {
 
     /// Completes joins whose notebook has arrived: adds this device to the person it
     /// joined as. Returns the notebooks completed.
-    pub fn complete_joins(&mut self) -> Result<Vec<String>, DuetError> {
+    pub(crate) fn complete_joins(&mut self) -> Result<Vec<String>, DuetError> {
         let mut done = Vec::new();
         for (id, role) in self.store.scan(&PendingJoin(String::new()))? {
             if role.is_empty() {

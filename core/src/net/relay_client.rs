@@ -334,9 +334,6 @@ pub async fn sync_relay_on<L: RelayLink>(
             }
             RelayStep::Apply(entries) => {
                 let (applied, rejected) = home.relay_apply(notebook, entries).await?;
-                // A notebook joined from a ticket becomes this device's once its index is
-                // here; the push that follows carries the join to the others.
-                home.complete_joins().await?;
                 report = Some(applied);
                 session.applied(rejected)?;
             }

@@ -318,5 +318,9 @@ async fn serve_notebook(
             }
         }
     }
+    if report.is_some() {
+        // A notebook this device joined from a ticket may have arrived from the peer.
+        home.complete_joins().await?;
+    }
     Ok(report)
 }

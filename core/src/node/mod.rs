@@ -4,6 +4,7 @@
 //!   async [`HomeHandle`]; edits and views are calls of milliseconds, and nothing holds the
 //!   home across a network wait.
 //!
+//! - [`announce`]: the node's announcement on the local network, kept current.
 //! - [`live`]: background sync: relay subscriptions with debounced pushes, remembered
 //!   devices on a timer, capped exponential backoff with jitter, and each link's status.
 //! - `port`: the sync port, every way the sync drivers reach a home, one typed call each.
@@ -18,6 +19,7 @@
 
 #[cfg(unix)]
 pub use crate::control;
+pub mod announce;
 pub mod home;
 pub mod live;
 mod port;

@@ -54,6 +54,11 @@ impl HomeHandle {
             .await
     }
 
+    /// Every notebook held, with its membership key (what this node announces nearby).
+    pub(crate) async fn memberships(&self) -> Result<Vec<(String, MembershipKey)>, NetError> {
+        self.port(|d| d.memberships()).await
+    }
+
     /// Remembers a peer this device synced with (and where).
     pub(crate) async fn remember_peer(
         &self,
@@ -182,14 +187,21 @@ impl HomeHandle {
         self.port(move |d| d.relay_rewind(&id)).await
     }
 
-    /// Applies entries pulled from the relay; the report and how many failed to open.
+    /// Applies entries pulled from the relay; the report and how many failed to open. A
+    /// notebook joined from a ticket becomes this device's once its index is here, in the
+    /// same call (the next push carries the join to the others).
     pub(crate) async fn relay_apply(
         &self,
         notebook: &str,
         entries: Entries,
     ) -> Result<(SyncReport, usize), NetError> {
         let id = notebook.to_owned();
-        self.port(move |d| d.relay_apply(&id, entries)).await
+        self.port(move |d| {
+            let applied = d.relay_apply(&id, entries)?;
+            d.complete_joins()?;
+            Ok(applied)
+        })
+        .await
     }
 
     /// Seals what the relay has not seen of this device's changes.

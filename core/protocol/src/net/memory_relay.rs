@@ -1,8 +1,8 @@
-//! A relay held in memory, reached through the same [`RelayLink`] as a real one: the
-//! mailbox rules of `duet-relay` (a token opens its mailbox and nothing else, only a push
-//! creates one, a retired mailbox is read but never written, members delete only a retired
-//! mailbox, a compaction folds the log up to a point into one snapshot), answered with no
-//! sockets. It also shows a device the faults a real relay can: entries withheld from
+//! A relay held in memory, reached through the same [`RelayLink`] as a real one, and
+//! bound by the same mailbox rules as `duet-relay` ([`crate::mailbox`]: a token opens its
+//! mailbox and nothing else, only a push creates one, a retired mailbox is read but never
+//! written, members delete only a retired mailbox, a compaction folds the log up to a
+//! point into one snapshot), answered with no sockets. It also shows a device the faults a real relay can: entries withheld from
 //! pulls, a mailbox forgotten, the whole relay restored from an earlier backup, an old
 //! entry replayed as a new one. Tests drive whole relay rounds through it.
 
@@ -10,6 +10,7 @@ use super::relay_client::{Entries, MailboxKey, RELAY_PORT};
 use super::relay_link::{RelayLink, RelayReplies};
 use super::NetError;
 use crate::crypto::token_verifier;
+use crate::mailbox::{self, MailboxRecord, Refusal};
 use crate::wire::{RelayRefusal, RelayReply, RelayRequest};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,9 +18,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Entries in one reply page: small, so that every pull of a real notebook pages.
 pub const MEMORY_PAGE_ENTRIES: usize = 16;
-
-/// The longest mailbox id the relay takes (hex), as `duet-relay` checks it.
-const MAX_MAILBOX_ID_CHARS: usize = 64;
 
 /// A relay in memory; clones share it.
 #[derive(Clone)]
@@ -57,11 +55,8 @@ struct Relay {
 
 #[derive(Debug, Clone)]
 struct Mailbox {
-    verifier: [u8; 32],
+    record: MailboxRecord,
     log: BTreeMap<u64, Vec<u8>>,
-    head: u64,
-    /// The sequence number of the last compaction's snapshot (0: none).
-    floor: u64,
     retired: bool,
 }
 
@@ -123,8 +118,8 @@ impl MemoryRelay {
         let mut relay = self.lock();
         let m = relay.mailboxes.get_mut(mailbox)?;
         let envelope = m.log.get(&seq)?.clone();
-        m.head += 1;
-        let head = m.head;
+        m.record.head += 1;
+        let head = m.record.head;
         m.log.insert(head, envelope);
         Some(head)
     }
@@ -136,7 +131,7 @@ impl MemoryRelay {
             .iter()
             .map(|(id, m)| {
                 let state = MailboxState {
-                    head: m.head,
+                    head: m.record.head,
                     entries: m.log.len(),
                     retired: m.retired,
                 };
@@ -199,51 +194,52 @@ impl RelayReplies for MemoryReplies {
     }
 }
 
-fn refused(why: RelayRefusal, message: &str) -> Vec<RelayReply> {
+fn refused(r: Refusal) -> Vec<RelayReply> {
     vec![RelayReply::Refused {
-        why,
-        message: message.to_owned(),
+        why: r.why,
+        message: r.message.to_owned(),
     }]
 }
 
-/// The answer to a stranger, and to a member whose mailbox is gone (one answer for both).
-const NO_MAILBOX: &str = "no such mailbox, or the token does not open it";
-
 impl Relay {
+    /// One request, under the relay's own rules (`crate::mailbox`).
     fn answer(&mut self, key: &MailboxKey, create: bool, request: RelayRequest) -> Vec<RelayReply> {
         let id = &key.mailbox;
-        if id.len() > MAX_MAILBOX_ID_CHARS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return refused(RelayRefusal::BadRequest, "not a mailbox id");
+        if let Err(r) = mailbox::check_mailbox_id(id) {
+            return refused(r);
         }
         let verifier = token_verifier(&key.token);
-        let is_push = matches!(request, RelayRequest::Push { .. });
-        match self.mailboxes.get(id) {
-            Some(m) if m.verifier != verifier => {
-                return refused(RelayRefusal::NoMailbox, NO_MAILBOX)
-            }
-            None if !(create && is_push) => return refused(RelayRefusal::NoMailbox, NO_MAILBOX),
-            _ => {}
+        let held = self.mailboxes.get(id);
+        let record = held.map(|m| m.record);
+        let retired = held.is_some_and(|m| m.retired);
+        // No team token is asked for: this relay is open, as a team's own often is.
+        if let Err(r) = mailbox::admit(record.as_ref(), &verifier, create, false) {
+            return refused(r);
+        }
+        if let Err(r) = mailbox::check_request(record.as_ref(), retired, &request) {
+            return refused(r);
         }
         let withheld = &self.withheld;
         let mailbox = self.mailboxes.entry(id.clone()).or_insert(Mailbox {
-            verifier,
+            record: MailboxRecord::new(verifier),
             log: BTreeMap::new(),
-            head: 0,
-            floor: 0,
             retired: false,
         });
-        let writes = is_push || matches!(request, RelayRequest::Compact { .. });
-        if writes && mailbox.retired {
-            return refused(
-                RelayRefusal::Retired,
-                "this mailbox was retired: its notebook moved to new keys",
-            );
-        }
         match request {
             RelayRequest::Push { envelope } => {
-                mailbox.head += 1;
-                mailbox.log.insert(mailbox.head, envelope);
-                vec![RelayReply::Pushed { seq: mailbox.head }]
+                match mailbox
+                    .record
+                    .accept_push(&verifier, envelope.len(), u64::MAX)
+                {
+                    Ok(seq) => {
+                        mailbox.log.insert(seq, envelope);
+                        vec![RelayReply::Pushed { seq }]
+                    }
+                    Err(_) => refused(Refusal {
+                        why: RelayRefusal::NoMailbox,
+                        message: mailbox::NO_MAILBOX,
+                    }),
+                }
             }
             RelayRequest::Pull { after } => {
                 let served: Vec<(u64, Vec<u8>)> = mailbox
@@ -255,10 +251,10 @@ impl Relay {
                 pages(served)
             }
             RelayRequest::Compact { upto, envelope } => {
-                let upto = upto.min(mailbox.head).max(mailbox.floor);
+                let upto = mailbox.record.compaction_point(upto);
                 mailbox.log.retain(|seq, _| *seq > upto);
                 mailbox.log.insert(upto, envelope);
-                mailbox.floor = upto;
+                mailbox.record.floor = upto;
                 vec![RelayReply::Compacted { upto }]
             }
             RelayRequest::Retire => {
@@ -266,20 +262,17 @@ impl Relay {
                 vec![RelayReply::Retired]
             }
             RelayRequest::Delete => {
-                if !mailbox.retired {
-                    return refused(
-                        RelayRefusal::BadRequest,
-                        "only a retired mailbox can be deleted by its members",
-                    );
-                }
                 self.mailboxes.remove(id);
                 vec![RelayReply::Deleted]
             }
-            RelayRequest::Subscribe { .. } => refused(
-                RelayRefusal::BadRequest,
-                "this relay carries no subscriptions",
-            ),
-            RelayRequest::Open { .. } => refused(RelayRefusal::BadRequest, "Open twice"),
+            RelayRequest::Subscribe { .. } => refused(Refusal {
+                why: RelayRefusal::BadRequest,
+                message: "this relay carries no subscriptions",
+            }),
+            RelayRequest::Open { .. } => refused(Refusal {
+                why: RelayRefusal::BadRequest,
+                message: "Open twice",
+            }),
         }
     }
 }

@@ -1,0 +1,234 @@
+//! A relay mailbox's rules, written once: `duet-relay` applies them (its server to each
+//! stream, both its backends to each write), and so does the relay in memory that tests
+//! sync through ([`crate::net::memory_relay`]). Which token opens a mailbox, what creates
+//! one, what a retired mailbox still allows, how a push is numbered and a compaction
+//! bounded, and the words each refusal carries.
+
+use crate::wire::{RelayRefusal, RelayRequest};
+use serde::{Deserialize, Serialize};
+
+/// The longest mailbox id a relay takes (hex).
+pub const MAX_MAILBOX_ID_CHARS: usize = 64;
+
+/// Refused: the mailbox does not exist, or the token does not open it (one answer for
+/// both, so a stranger learns nothing of which mailboxes exist).
+pub const NO_MAILBOX: &str = "no such mailbox, or the token does not open it";
+/// Refused: a write to a retired mailbox.
+pub const RETIRED: &str = "this mailbox was retired: its notebook moved to new keys (a device was removed); a device still a member finds them by syncing";
+
+/// What a relay keeps about a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxRecord {
+    /// BLAKE3 of the mailbox's token.
+    pub verifier: [u8; 32],
+    /// The newest sequence number (0: empty).
+    pub head: u64,
+    /// Entries before this were replaced by a snapshot at this sequence number.
+    pub floor: u64,
+    /// Bytes of envelopes held.
+    pub bytes: u64,
+}
+
+/// Why a push that reached the writer is not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushRefusal {
+    /// Another token made the mailbox first (a race the stream's check cannot see).
+    WrongToken,
+    /// The mailbox is over its quota.
+    OverQuota,
+}
+
+impl MailboxRecord {
+    /// An empty mailbox opened by the token with this verifier.
+    pub fn new(verifier: [u8; 32]) -> MailboxRecord {
+        MailboxRecord {
+            verifier,
+            head: 0,
+            floor: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Takes a push of `len` bytes: its sequence number, or why it is refused.
+    pub fn accept_push(
+        &mut self,
+        verifier: &[u8; 32],
+        len: usize,
+        quota: u64,
+    ) -> Result<u64, PushRefusal> {
+        if self.verifier != *verifier {
+            return Err(PushRefusal::WrongToken);
+        }
+        if self.bytes + len as u64 > quota {
+            return Err(PushRefusal::OverQuota);
+        }
+        self.head += 1;
+        self.bytes += len as u64;
+        Ok(self.head)
+    }
+
+    /// Where a compaction up to `upto` puts its snapshot: not past the head, not before
+    /// the last snapshot.
+    pub fn compaction_point(&self, upto: u64) -> u64 {
+        upto.min(self.head).max(self.floor)
+    }
+
+    /// Envelopes held (a compaction's snapshot counts as one).
+    pub fn entries(&self) -> u64 {
+        self.head.saturating_sub(self.floor) + u64::from(self.floor > 0)
+    }
+}
+
+/// A refusal as the relay sends it: typed, and in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// Why, for the device's code.
+    pub why: RelayRefusal,
+    /// Why, for people.
+    pub message: &'static str,
+}
+
+const fn refusal(why: RelayRefusal, message: &'static str) -> Refusal {
+    Refusal { why, message }
+}
+
+/// Whether `id` can name a mailbox.
+pub fn check_mailbox_id(id: &str) -> Result<(), Refusal> {
+    if id.len() > MAX_MAILBOX_ID_CHARS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(refusal(RelayRefusal::BadRequest, "not a mailbox id"));
+    }
+    Ok(())
+}
+
+/// How a stream's `Open` may go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The token opens the mailbox, or the stream may create it.
+    Open,
+    /// The stream would create a mailbox on a relay that requires a team token: it goes
+    /// on only if its team token is valid.
+    NeedsTeamToken,
+}
+
+/// The token (by its verifier) must open an existing mailbox, and a stream that creates
+/// one must be allowed to.
+pub fn admit(
+    record: Option<&MailboxRecord>,
+    verifier: &[u8; 32],
+    create: bool,
+    require_team_token: bool,
+) -> Result<Admission, Refusal> {
+    match record {
+        Some(m) if m.verifier != *verifier => Err(refusal(RelayRefusal::NoMailbox, NO_MAILBOX)),
+        Some(_) => Ok(Admission::Open),
+        None if !create => Err(refusal(RelayRefusal::NoMailbox, NO_MAILBOX)),
+        None if require_team_token => Ok(Admission::NeedsTeamToken),
+        None => Ok(Admission::Open),
+    }
+}
+
+/// The refusal when a team token is missing or not valid.
+pub const TEAM_TOKEN_REQUIRED: Refusal = refusal(
+    RelayRefusal::TeamTokenRequired,
+    "this relay requires a team token to create a notebook's mailbox (ask its operator: duet-relay token new)",
+);
+
+/// Whether `request` may run on an admitted mailbox: only a push creates one; members
+/// delete only a retired mailbox; a retired mailbox is never written.
+pub fn check_request(
+    record: Option<&MailboxRecord>,
+    retired: bool,
+    request: &RelayRequest,
+) -> Result<(), Refusal> {
+    let writes = matches!(
+        request,
+        RelayRequest::Push { .. } | RelayRequest::Compact { .. }
+    );
+    if record.is_none() && !matches!(request, RelayRequest::Push { .. }) {
+        return Err(refusal(RelayRefusal::NoMailbox, NO_MAILBOX));
+    }
+    if matches!(request, RelayRequest::Delete) && !retired {
+        return Err(refusal(
+            RelayRefusal::BadRequest,
+            "only a retired mailbox can be deleted by its members",
+        ));
+    }
+    if writes && record.is_some() && retired {
+        return Err(refusal(RelayRefusal::Retired, RETIRED));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_opens_its_mailbox_and_only_a_push_may_create_one() {
+        let mine = MailboxRecord::new([1; 32]);
+        assert_eq!(
+            admit(Some(&mine), &[1; 32], false, true),
+            Ok(Admission::Open)
+        );
+        assert_eq!(
+            admit(Some(&mine), &[2; 32], true, false).map_err(|r| r.why),
+            Err(RelayRefusal::NoMailbox)
+        );
+        assert_eq!(
+            admit(None, &[1; 32], false, false).map_err(|r| r.why),
+            Err(RelayRefusal::NoMailbox)
+        );
+        assert_eq!(
+            admit(None, &[1; 32], true, true),
+            Ok(Admission::NeedsTeamToken)
+        );
+        let pull = RelayRequest::Pull { after: 0 };
+        assert_eq!(
+            check_request(None, false, &pull).map_err(|r| r.why),
+            Err(RelayRefusal::NoMailbox)
+        );
+        let push = RelayRequest::Push { envelope: vec![1] };
+        assert_eq!(check_request(None, false, &push), Ok(()));
+    }
+
+    #[test]
+    fn a_retired_mailbox_is_read_never_written_and_only_then_deleted() {
+        let m = MailboxRecord::new([1; 32]);
+        let push = RelayRequest::Push { envelope: vec![1] };
+        let compact = RelayRequest::Compact {
+            upto: 1,
+            envelope: vec![1],
+        };
+        for write in [&push, &compact] {
+            assert_eq!(
+                check_request(Some(&m), true, write).map_err(|r| r.why),
+                Err(RelayRefusal::Retired)
+            );
+        }
+        assert_eq!(
+            check_request(Some(&m), false, &RelayRequest::Delete).map_err(|r| r.why),
+            Err(RelayRefusal::BadRequest)
+        );
+        assert_eq!(check_request(Some(&m), true, &RelayRequest::Delete), Ok(()));
+        assert_eq!(
+            check_request(Some(&m), true, &RelayRequest::Pull { after: 0 }),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn pushes_are_numbered_within_the_quota_and_compactions_stay_in_bounds() {
+        let mut m = MailboxRecord::new([1; 32]);
+        assert_eq!(m.accept_push(&[1; 32], 10, 25), Ok(1));
+        assert_eq!(m.accept_push(&[1; 32], 10, 25), Ok(2));
+        assert_eq!(m.accept_push(&[1; 32], 10, 25), Err(PushRefusal::OverQuota));
+        assert_eq!(m.accept_push(&[2; 32], 1, 25), Err(PushRefusal::WrongToken));
+        assert_eq!(m.compaction_point(9), 2);
+        m.floor = 2;
+        assert_eq!(m.compaction_point(1), 2);
+        assert_eq!(m.entries(), 1);
+        assert!(check_mailbox_id("0a1B").is_ok());
+        assert!(check_mailbox_id("xyz").is_err());
+        assert!(check_mailbox_id(&"a".repeat(65)).is_err());
+    }
+}
