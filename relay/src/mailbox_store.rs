@@ -171,6 +171,17 @@ pub enum Write {
         /// Done.
         reply: oneshot::Sender<Result<(), RelayStoreError>>,
     },
+    /// Take a mailbox whole: its entries, and the mailbox deleted in the same batch, so
+    /// that of two takers one gets them.
+    Take {
+        /// Mailbox id.
+        mailbox: String,
+        /// The taker's token verifier (it must open the mailbox).
+        verifier: [u8; 32],
+        /// Done: the entries, or `None` when the mailbox is not there (taken already,
+        /// retired, or another token's).
+        reply: oneshot::Sender<Result<Option<Entries>, RelayStoreError>>,
+    },
     /// Delete a mailbox whole (retention, or an operator).
     Delete {
         /// Mailbox id.

@@ -864,7 +864,8 @@ async fn in_transaction(
             Write::Push { mailbox, .. }
             | Write::Compact { mailbox, .. }
             | Write::Retire { mailbox, .. }
-            | Write::Delete { mailbox, .. } => Some(mailbox.clone()),
+            | Write::Delete { mailbox, .. }
+            | Write::Take { mailbox, .. } => Some(mailbox.clone()),
             Write::Backup { .. } => None,
         })
         .collect();
@@ -1019,6 +1020,62 @@ async fn in_transaction(
                     .map_err(db)?;
                 replies.push(Box::new(move |r| {
                     let _ = reply.send(r.map(|()| existed).map_err(RelayStoreError::Database));
+                }));
+            }
+            Write::Take {
+                mailbox,
+                verifier,
+                reply,
+            } => {
+                let open = !retired.contains(&mailbox)
+                    && records
+                        .get(&mailbox)
+                        .is_some_and(|r| r.verifier == verifier);
+                if !open {
+                    let _ = reply.send(Ok(None));
+                    continue;
+                }
+                let rows = tx
+                    .query(
+                        "SELECT seq, envelope FROM duet_relay_log WHERE mailbox = $1 ORDER BY seq",
+                        &[&mailbox],
+                    )
+                    .await
+                    .map_err(db)?;
+                let mut entries: Vec<(u64, Vec<u8>)> = rows
+                    .into_iter()
+                    .map(|r| (to_u64(r.get(0)), r.get(1)))
+                    .collect();
+                // This batch's pushes to it are not in the table yet.
+                entries.extend(
+                    inserts
+                        .iter()
+                        .filter(|(m, _, _)| *m == mailbox)
+                        .map(|(_, seq, e)| (*seq, e.clone())),
+                );
+                let size: usize = entries.iter().map(|(_, e)| e.len()).sum();
+                if size > duet_protocol::mailbox::MAX_TAKE_BYTES {
+                    let _ = reply.send(Err(RelayStoreError::Refused(
+                        duet_protocol::mailbox::TOO_LARGE_TO_TAKE.into(),
+                    )));
+                    continue;
+                }
+                inserts.retain(|(m, _, _)| *m != mailbox);
+                changed.remove(&mailbox);
+                records.remove(&mailbox);
+                deleted.insert(mailbox.clone());
+                tx.execute("DELETE FROM duet_relay_log WHERE mailbox = $1", &[&mailbox])
+                    .await
+                    .map_err(db)?;
+                tx.execute(
+                    "DELETE FROM duet_relay_mailboxes WHERE id = $1",
+                    &[&mailbox],
+                )
+                .await
+                .map_err(db)?;
+                replies.push(Box::new(move |r| {
+                    let _ =
+                        reply.send(r.map(|()| Some(entries)).map_err(RelayStoreError::Database));
                 }));
             }
             Write::Retire { mailbox, reply } => {

@@ -538,6 +538,43 @@ async fn stream(
             };
             write_reply(&mut send, stall, reply).await?;
         }
+        RelayRequest::Take => {
+            let (tx, rx) = oneshot::channel();
+            store
+                .write(Write::Take {
+                    mailbox: mailbox.clone(),
+                    verifier,
+                    reply: tx,
+                })
+                .await
+                .map_err(internal)?;
+            let reply = match rx.await {
+                Ok(Ok(Some(entries))) => {
+                    store.known.forget(&mailbox);
+                    RelayReply::Entries {
+                        entries,
+                        more: false,
+                    }
+                }
+                // Another taker was first (or the mailbox went meanwhile).
+                Ok(Ok(None)) => RelayReply::Refused {
+                    why: RelayRefusal::NoMailbox,
+                    message: NO_MAILBOX.into(),
+                },
+                Ok(Err(RelayStoreError::Refused(message))) => RelayReply::Refused {
+                    why: RelayRefusal::BadRequest,
+                    message,
+                },
+                _ => RelayReply::Refused {
+                    why: RelayRefusal::Unavailable,
+                    message: "the relay could not take the mailbox; retry".into(),
+                },
+            };
+            if let RelayReply::Refused { why, .. } = &reply {
+                store.metrics().refused(reason_of(*why));
+            }
+            write_reply(&mut send, stall, reply).await?;
+        }
         RelayRequest::Open { .. } => {
             return Err(WireError::Malformed("Open twice".into()));
         }

@@ -629,17 +629,40 @@ fn apply_batch(
                     }
                 }
             }
+            Write::Take {
+                mailbox,
+                verifier,
+                reply,
+            } => {
+                let taken = take_entries(p, &records, &mailbox, &verifier);
+                let entries = match taken {
+                    Ok(Some(entries)) => entries,
+                    other => {
+                        let _ = reply.send(other);
+                        continue;
+                    }
+                };
+                records.remove(&mailbox);
+                let deleted =
+                    delete_mailbox(&p.mailboxes, &p.log, &[&p.activity, &p.retired], &mailbox);
+                forget_heads(store, &mailbox);
+                match deleted {
+                    Ok(_) => replies.push(Box::new(move |r| {
+                        let _ =
+                            reply.send(r.map(|()| Some(entries)).map_err(RelayStoreError::Corrupt));
+                    })),
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
             Write::Delete { mailbox, reply } => {
                 // Writes to it earlier in this batch go with it.
                 records.remove(&mailbox);
                 let deleted =
                     delete_mailbox(&p.mailboxes, &p.log, &[&p.activity, &p.retired], &mailbox);
-                if let Ok(mut durable) = store.durable.lock() {
-                    durable.remove(&mailbox);
-                }
-                if let Ok(mut seen) = store.activity_seen.lock() {
-                    seen.remove(&mailbox);
-                }
+                forget_heads(store, &mailbox);
                 match deleted {
                     Ok(existed) => replies.push(Box::new(move |r| {
                         let _ = reply.send(r.map(|()| existed).map_err(RelayStoreError::Corrupt));
@@ -685,6 +708,56 @@ fn apply_batch(
         return Vec::new();
     }
     records.into_iter().map(|(id, r)| (id, r.head)).collect()
+}
+
+/// What a take of `mailbox` hands over: its entries (this batch's pushes included), or
+/// `None` when it is not there for this token (another token's, retired, or gone).
+fn take_entries(
+    p: &SledStore,
+    records: &HashMap<String, MailboxRecord>,
+    mailbox: &str,
+    verifier: &[u8; 32],
+) -> Result<Option<Entries>, RelayStoreError> {
+    if p.retired.get(mailbox.as_bytes())?.is_some() {
+        return Ok(None);
+    }
+    let record = match records.get(mailbox).copied() {
+        Some(r) => Some(r),
+        None => p.mailbox(mailbox)?,
+    };
+    if record.is_none_or(|r| r.verifier != *verifier) {
+        return Ok(None);
+    }
+    let mut prefix = mailbox.as_bytes().to_vec();
+    prefix.push(0);
+    let mut entries = Vec::new();
+    let mut size = 0;
+    for item in p.log.scan_prefix(&prefix) {
+        let (k, v) = item?;
+        let seq = u64::from_be_bytes(
+            k[k.len() - 8..]
+                .try_into()
+                .map_err(|_| RelayStoreError::Corrupt("log key".into()))?,
+        );
+        size += v.len();
+        if size > duet_protocol::mailbox::MAX_TAKE_BYTES {
+            return Err(RelayStoreError::Refused(
+                duet_protocol::mailbox::TOO_LARGE_TO_TAKE.into(),
+            ));
+        }
+        entries.push((seq, v.to_vec()));
+    }
+    Ok(Some(entries))
+}
+
+/// Forgets what the writer knew of a deleted mailbox's head and last write.
+fn forget_heads(store: &SledStore, mailbox: &str) {
+    if let Ok(mut durable) = store.durable.lock() {
+        durable.remove(mailbox);
+    }
+    if let Ok(mut seen) = store.activity_seen.lock() {
+        seen.remove(mailbox);
+    }
 }
 
 #[cfg(test)]

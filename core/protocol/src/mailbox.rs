@@ -10,6 +10,13 @@ use serde::{Deserialize, Serialize};
 /// The longest mailbox id a relay takes (hex).
 pub const MAX_MAILBOX_ID_CHARS: usize = 64;
 
+/// The most envelope bytes a mailbox may hold to be taken whole in one reply (a welcome
+/// is under a kilobyte; a notebook's mailbox is never taken).
+pub const MAX_TAKE_BYTES: usize = 256 * 1024;
+
+/// Refused: a take of a mailbox holding more than [`MAX_TAKE_BYTES`].
+pub const TOO_LARGE_TO_TAKE: &str = "this mailbox holds too much to be taken whole";
+
 /// Refused: the mailbox does not exist, or the token does not open it (one answer for
 /// both, so a stranger learns nothing of which mailboxes exist).
 pub const NO_MAILBOX: &str = "no such mailbox, or the token does not open it";
@@ -134,7 +141,7 @@ pub const TEAM_TOKEN_REQUIRED: Refusal = refusal(
 );
 
 /// Whether `request` may run on an admitted mailbox: only a push creates one; members
-/// delete only a retired mailbox; a retired mailbox is never written.
+/// delete only a retired mailbox; a retired mailbox is never written, nor taken.
 pub fn check_request(
     record: Option<&MailboxRecord>,
     retired: bool,
@@ -142,7 +149,7 @@ pub fn check_request(
 ) -> Result<(), Refusal> {
     let writes = matches!(
         request,
-        RelayRequest::Push { .. } | RelayRequest::Compact { .. }
+        RelayRequest::Push { .. } | RelayRequest::Compact { .. } | RelayRequest::Take
     );
     if record.is_none() && !matches!(request, RelayRequest::Push { .. }) {
         return Err(refusal(RelayRefusal::NoMailbox, NO_MAILBOX));
@@ -210,6 +217,15 @@ mod tests {
             Err(RelayRefusal::BadRequest)
         );
         assert_eq!(check_request(Some(&m), true, &RelayRequest::Delete), Ok(()));
+        assert_eq!(
+            check_request(Some(&m), true, &RelayRequest::Take).map_err(|r| r.why),
+            Err(RelayRefusal::Retired)
+        );
+        assert_eq!(check_request(Some(&m), false, &RelayRequest::Take), Ok(()));
+        assert_eq!(
+            check_request(None, false, &RelayRequest::Take).map_err(|r| r.why),
+            Err(RelayRefusal::NoMailbox)
+        );
         assert_eq!(
             check_request(Some(&m), true, &RelayRequest::Pull { after: 0 }),
             Ok(())

@@ -231,6 +231,10 @@ pub enum RelayRequest {
     Retire,
     /// Deletes a retired mailbox whole (its 1-1 ended and both sides know).
     Delete,
+    /// Takes a mailbox whole: its entries in one reply, and the mailbox deleted in the same
+    /// step, so that of two takers one gets them and the other finds no mailbox (a
+    /// one-time invite's welcome). A relay older than this request closes the stream.
+    Take,
 }
 
 /// A relay's reply.

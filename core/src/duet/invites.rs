@@ -57,8 +57,24 @@ pub enum Welcome {
     Pending(Vec<u8>),
     /// On the relay.
     Pushed,
+    /// On the relay, and being taken down by this device itself, which was asked for the
+    /// invite directly: relay syncs leave it alone meanwhile (their check would take its
+    /// going for a joiner's take).
+    Taking,
     /// Taken, or removed because the invite was revoked or expired.
     Gone,
+}
+
+/// What became of a welcome this device took down itself before granting its invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnTake {
+    /// This device took it: nobody else can.
+    Taken,
+    /// It was gone: a joiner took it first, so the invite is used.
+    AlreadyTaken,
+    /// The relay could not be reached: it stays up, to be taken down once the invite is
+    /// used (at the next relay sync).
+    Unreachable,
 }
 
 /// An invite as `duet invite --list` shows it.
@@ -246,6 +262,91 @@ impl Duet {
         Ok(record.view(now_secs()))
     }
 
+    /// The invite `id` of `notebook`, opened with the home key, if `proves` accepts its
+    /// key and it is still open; a stranger or a wrong proof gets `Unknown` whatever the
+    /// invite's state.
+    fn proven_invite(
+        &self,
+        notebook: &str,
+        id: &str,
+        proves: impl FnOnce(&InviteKey) -> bool,
+    ) -> Result<Result<InviteRecord, Refusal>, DuetError> {
+        let key = Invitation(notebook.to_owned(), id.to_owned());
+        let Some(record) = self.store.get(&key)? else {
+            return Ok(Err(Refusal::Unknown));
+        };
+        let Some(invite_key) = self.invite_key(&record)? else {
+            return Ok(Err(Refusal::Unknown));
+        };
+        // A wrong proof learns nothing of the invite's state.
+        if !proves(&invite_key) {
+            return Ok(Err(Refusal::Unknown));
+        }
+        if let Err(refusal) = record.state_at(now_secs()) {
+            return Ok(Err(refusal));
+        }
+        Ok(Ok(record))
+    }
+
+    /// Before a redemption asked of this device directly: checks the invite and its proof
+    /// as [`Duet::redeem_invite`] does, without using it, and names its welcome when it is
+    /// on the relay: the welcome is taken down first, so that the ticket joins one device.
+    pub(crate) fn redeem_welcome(
+        &self,
+        notebook: &str,
+        id: &str,
+        proves: impl FnOnce(&InviteKey) -> bool,
+    ) -> Result<Result<Option<MailboxKey>, Refusal>, DuetError> {
+        let mut record = match self.proven_invite(notebook, id, proves)? {
+            Ok(record) => record,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if record.welcome != Welcome::Pushed {
+            return Ok(Ok(None));
+        }
+        let Some(mailbox) = self.welcome_mailbox(&record)? else {
+            return Ok(Ok(None));
+        };
+        record.welcome = Welcome::Taking;
+        self.store
+            .put(&Invitation(notebook.to_owned(), id.to_owned()), &record)?;
+        self.store.flush()?;
+        Ok(Ok(Some(mailbox)))
+    }
+
+    /// Records what became of a welcome this device took down itself
+    /// ([`Duet::redeem_welcome`]).
+    pub(crate) fn own_welcome_taken(
+        &self,
+        notebook: &str,
+        id: &str,
+        outcome: OwnTake,
+    ) -> Result<(), DuetError> {
+        let key = Invitation(notebook.to_owned(), id.to_owned());
+        let Some(mut record) = self.store.get(&key)? else {
+            return Ok(());
+        };
+        if record.welcome != Welcome::Taking {
+            return Ok(());
+        }
+        match outcome {
+            OwnTake::Taken => record.welcome = Welcome::Gone,
+            OwnTake::AlreadyTaken => {
+                record.welcome = Welcome::Gone;
+                if record.state == InviteState::Open {
+                    record.state = InviteState::Used {
+                        at: now_millis(),
+                        by: "a device, through the relay".into(),
+                    };
+                }
+            }
+            OwnTake::Unreachable => record.welcome = Welcome::Pushed,
+        }
+        self.store.put(&key, &record)?;
+        self.store.flush()?;
+        Ok(())
+    }
+
     /// Redeems an invite for the device with TLS fingerprint `by`, whose proof `proves`
     /// checks against the invite's key: marks it used (durably, before answering) and
     /// returns the grant, or why it was refused.
@@ -256,31 +357,16 @@ impl Duet {
         by: &str,
         proves: impl FnOnce(&InviteKey) -> bool,
     ) -> Result<Result<Grant, Refusal>, DuetError> {
-        let key = Invitation(notebook.to_owned(), id.to_owned());
-        let Some(mut record) = self.store.get(&key)? else {
-            return Ok(Err(Refusal::Unknown));
+        let mut record = match self.proven_invite(notebook, id, proves)? {
+            Ok(record) => record,
+            Err(refusal) => return Ok(Err(refusal)),
         };
-        let Some(raw) = self
-            .home_key
-            .open(&key_context(notebook, id), &record.key)?
-        else {
-            return Ok(Err(Refusal::Unknown));
-        };
-        let Ok(raw) = <[u8; 32]>::try_from(raw.as_slice()) else {
-            return Ok(Err(Refusal::Unknown));
-        };
-        // A wrong proof learns nothing of the invite's state.
-        if !proves(&InviteKey::new(raw)) {
-            return Ok(Err(Refusal::Unknown));
-        }
-        if let Err(refusal) = record.state_at(now_secs()) {
-            return Ok(Err(refusal));
-        }
         record.state = InviteState::Used {
             at: now_millis(),
             by: by.to_owned(),
         };
-        self.store.put(&key, &record)?;
+        self.store
+            .put(&Invitation(notebook.to_owned(), id.to_owned()), &record)?;
         self.store.flush()?;
         Ok(Ok(self.grant_of(notebook)?))
     }
@@ -344,7 +430,8 @@ impl Duet {
             let open = record.state_at(now).is_ok();
             // Most records (used, revoked, taken) need nothing: no key opened for them.
             let pending = matches!(record.welcome, Welcome::Pending(_));
-            if !(record.welcome == Welcome::Pushed || pending && open) {
+            let up = matches!(record.welcome, Welcome::Pushed | Welcome::Taking);
+            if !(up || pending && open) {
                 continue;
             }
             let Some(mailbox) = self.welcome_mailbox(&record)? else {
@@ -360,7 +447,9 @@ impl Duet {
                     id: record.id.clone(),
                     mailbox,
                 }),
-                (Welcome::Pushed, false) => out.push(WelcomeWork::Remove {
+                // Taking: this device is taking it down itself (a crash meanwhile leaves
+                // it to come down once the invite is no longer open).
+                (Welcome::Pushed | Welcome::Taking, false) => out.push(WelcomeWork::Remove {
                     id: record.id.clone(),
                     mailbox,
                 }),
@@ -395,6 +484,10 @@ impl Duet {
         let Some(mut record) = self.store.get(&key)? else {
             return Ok(());
         };
+        // This device is taking it down itself: a check that found it gone saw that.
+        if record.welcome == Welcome::Taking && record.state_at(now_secs()).is_ok() {
+            return Ok(());
+        }
         record.welcome = if pushed {
             Welcome::Pushed
         } else {

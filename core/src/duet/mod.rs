@@ -53,7 +53,7 @@ pub use devices::{DeviceView, MAX_DEVICE_NAME_CHARS};
 pub use ending::EndStep;
 pub use epochs::{FarewellTarget, SyncKeys};
 pub use insights::Prep;
-pub use invites::{InviteRecord, InviteState, InviteView, WelcomeWork};
+pub use invites::{InviteRecord, InviteState, InviteView, OwnTake, WelcomeWork};
 pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
 pub use quarantine::{QuarantinedBatch, WithheldBatches};
 pub use questions::Asked;

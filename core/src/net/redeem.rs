@@ -6,8 +6,10 @@
 //! the grant (the notebook secret and epoch), or says why not.
 
 use super::handshake;
+use super::relay_client::{MailboxKey, RelayLink};
 use super::tls::{self, Pins};
 use super::{close, step, NetError};
+use crate::duet::OwnTake;
 use crate::node::HomeHandle;
 use crate::one_time_invite::{Grant, InviteKey, OneTimeInvite, Refusal};
 use crate::wire::{self, Message};
@@ -133,6 +135,37 @@ async fn ask(
     }
 }
 
+/// Inviting side, before granting an invite whose welcome waits on the relay: takes the
+/// welcome down, so that the ticket joins no second device through the relay. `false`
+/// when a joiner took it first (the invite is then used, and is recorded so). When the
+/// relay cannot be reached the grant goes ahead: the welcome may then join a second
+/// device, as it would have before the take existed.
+async fn take_own_welcome(
+    home: &HomeHandle,
+    notebook: &str,
+    invite: &str,
+    welcome: &MailboxKey,
+) -> Result<bool, NetError> {
+    let taken = async {
+        let client = super::relay_client::connect_notebook_relay(home, notebook).await?;
+        let taken = client.take(welcome).await;
+        client.close().await;
+        taken
+    }
+    .await;
+    let (outcome, granting) = match taken {
+        Ok(Some(_)) => (OwnTake::Taken, true),
+        Ok(None) => (OwnTake::AlreadyTaken, false),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not take the invite's welcome off the relay; granting all the same");
+            (OwnTake::Unreachable, true)
+        }
+    };
+    home.own_welcome_taken(notebook, invite.to_owned(), outcome)
+        .await?;
+    Ok(granting)
+}
+
 /// Inviting side: answers a `Redeem` that arrived instead of a hello from the device with
 /// fingerprint `peer` (text).
 pub async fn answer(
@@ -152,12 +185,24 @@ pub async fn answer(
         return Err(NetError::Protocol("not a redeem".into()));
     };
     let exporter = handshake::exporter(conn)?;
-    let by = peer.to_owned();
-    let outcome = home
-        .redeem_invite(notebook, invite, by, move |key| {
+    let checked = home
+        .redeem_welcome(notebook.clone(), invite.clone(), move |key| {
             key.verifies(&exporter, &proof)
         })
         .await?;
+    let outcome = match checked {
+        Ok(Some(welcome)) if !take_own_welcome(home, &notebook, &invite, &welcome).await? => {
+            Err(Refusal::Used)
+        }
+        Ok(_) => {
+            let by = peer.to_owned();
+            home.redeem_invite(notebook, invite, by, move |key| {
+                key.verifies(&exporter, &proof)
+            })
+            .await?
+        }
+        Err(refusal) => Err(refusal),
+    };
     let reply = match outcome {
         Ok(grant) => Message::Granted {
             grant: postcard::to_allocvec(&grant)

@@ -178,8 +178,9 @@ async fn tend_welcomes<L: RelayLink>(
 }
 
 /// Joining side: takes the welcome of a one-time invite from the relay the ticket names,
-/// and takes it down so that nobody else can (the invite is used). `None` when there is no
-/// welcome there: not pushed yet, already taken, revoked or expired.
+/// in one step (the relay deletes it as it hands it over), so that of two devices holding
+/// the same ticket one gets it. `None` when there is no welcome there: not pushed yet,
+/// already taken, revoked or expired.
 pub async fn take_welcome(
     client: &impl RelayLink,
     ticket: &crate::one_time_invite::OneTimeInvite,
@@ -195,23 +196,28 @@ pub async fn take_welcome(
         token,
         team_token: None,
     };
-    let entries = match client.pull(&mailbox, 0).await {
-        Ok(entries) => entries,
-        Err(NetError::RelayRefused {
-            why: RelayRefusal::NoMailbox,
-            ..
-        }) => return Ok(None),
+    let entries = match client.take(&mailbox).await {
+        Ok(Some(entries)) => entries,
+        Ok(None) => return Ok(None),
+        // A relay older than the take closes the stream instead of answering: take the
+        // welcome as it did (read it, then retire and delete it).
+        Err(e) if !matches!(e, NetError::RelayRefused { .. }) => {
+            tracing::warn!(error = %e, "the relay did not take the welcome whole; reading it and deleting it instead");
+            match client.pull(&mailbox, 0).await {
+                Ok(entries) => {
+                    client.retire(&mailbox).await?;
+                    client.delete(&mailbox).await?;
+                    entries
+                }
+                Err(e) if is_no_mailbox(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
         Err(e) => return Err(e),
     };
-    let Some(grant) = entries
+    Ok(entries
         .iter()
-        .find_map(|(_, e)| open_welcome(&key, &ticket.notebook, e))
-    else {
-        return Ok(None);
-    };
-    client.retire(&mailbox).await?;
-    client.delete(&mailbox).await?;
-    Ok(Some(grant))
+        .find_map(|(_, e)| open_welcome(&key, &ticket.notebook, e)))
 }
 
 /// For an ended 1-1, once this sync has put the end in the mailbox (or read it there):

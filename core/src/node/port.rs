@@ -8,7 +8,7 @@
 
 use super::HomeHandle;
 use crate::crypto::MembershipKey;
-use crate::duet::{EndStep, FarewellTarget, Outgoing, PeerSession, PeerStep, WelcomeWork};
+use crate::duet::{EndStep, FarewellTarget, Outgoing, OwnTake, PeerSession, PeerStep, WelcomeWork};
 use crate::net::handshake::PeerMembership;
 use crate::net::relay_client::{Entries, MailboxKey};
 use crate::net::tls::TlsIdentity;
@@ -92,6 +92,30 @@ impl HomeHandle {
         proves: impl FnOnce(&InviteKey) -> bool + Send + 'static,
     ) -> Result<Result<Grant, Refusal>, NetError> {
         self.port(move |d| d.redeem_invite(&notebook, &invite, &by, proves))
+            .await
+    }
+
+    /// Checks a redemption asked of this device directly without using the invite, and
+    /// names the invite's welcome on the relay, if one is there to take down first.
+    pub(crate) async fn redeem_welcome(
+        &self,
+        notebook: String,
+        invite: String,
+        proves: impl FnOnce(&InviteKey) -> bool + Send + 'static,
+    ) -> Result<Result<Option<MailboxKey>, Refusal>, NetError> {
+        self.port(move |d| d.redeem_welcome(&notebook, &invite, proves))
+            .await
+    }
+
+    /// Records what became of a welcome this device took down itself.
+    pub(crate) async fn own_welcome_taken(
+        &self,
+        notebook: &str,
+        invite: String,
+        outcome: OwnTake,
+    ) -> Result<(), NetError> {
+        let id = notebook.to_owned();
+        self.port(move |d| d.own_welcome_taken(&id, &invite, outcome))
             .await
     }
 

@@ -669,3 +669,98 @@ fn a_running_node_takes_an_expired_invite_s_welcome_off_the_relay() {
     let states = ana.json(&["invite", "--list"]);
     assert_eq!(states[0]["state"], "expired", "{states}");
 }
+
+#[test]
+fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_inviting_device() {
+    use duet_core::net::redeem::redeem;
+    use duet_core::net::relay_client::{self, RelayClient};
+    use duet_core::node::Home;
+    use duet_core::one_time_invite::OneTimeInvite;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (ana, _ticket) = notebook_on_relay(&relay);
+    // Ana's laptop serves in this process, with no background sync: nothing but the
+    // redemption itself can notice that a welcome was taken or take one down.
+    let laptop = Home::spawn(duet_tests::open_home(ana.home.path())).expect("home");
+    let handle = laptop.handle();
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let server = rt
+        .block_on(duet_core::net::server::Server::bind(
+            handle.clone(),
+            "127.0.0.1:0".parse().expect("addr"),
+            Box::new(|_| {}),
+        ))
+        .expect("bind");
+    let addr = server.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = rt.spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let fresh_ticket = || -> OneTimeInvite {
+        let ticket = handle
+            .call_blocking(move |d| {
+                let relay = d
+                    .relay_setting(&d.selected_notebook()?)?
+                    .map(|r| r.relay_info())
+                    .transpose()?;
+                d.invite_once(vec![addr], relay, None)
+            })
+            .expect("invite");
+        let left = rt
+            .block_on(relay_client::push_welcomes(&handle, &ticket.notebook))
+            .expect("leave the welcome");
+        assert_eq!(left, 1);
+        ticket
+    };
+    let take = |ticket: &OneTimeInvite| {
+        rt.block_on(async {
+            let identity = duet_core::net::tls::TlsIdentity::generate().expect("identity");
+            let pins = duet_core::net::tls::Pins::Exactly([fp].into());
+            let client = RelayClient::connect(&identity, relay.addr, pins)
+                .await
+                .expect("connect");
+            let got = relay_client::take_welcome(&client, ticket).await;
+            client.close().await;
+            got.expect("take")
+        })
+    };
+    let redeem_at_laptop = |ticket: &OneTimeInvite| {
+        let joiner = Device::new("Bo");
+        let home = Home::spawn(duet_tests::open_home(joiner.home.path())).expect("home");
+        let got = rt.block_on(redeem(&home.handle(), ticket, addr));
+        home.close();
+        got
+    };
+
+    // Taken at the relay first: the laptop, asked next, finds its welcome gone and
+    // refuses, where it once granted the same ticket a second time.
+    let ticket = fresh_ticket();
+    assert!(take(&ticket).is_some(), "the welcome is on the relay");
+    match redeem_at_laptop(&ticket) {
+        Err(duet_core::net::NetError::Invite(why)) => {
+            assert_eq!(why, duet_core::one_time_invite::Refusal::Used)
+        }
+        other => panic!("one ticket joined two devices: {other:?}"),
+    }
+
+    // Redeemed at the laptop first: it takes its welcome off the relay as it grants, so
+    // nobody can take it there after.
+    let second = fresh_ticket();
+    let granted = redeem_at_laptop(&second);
+    assert!(granted.is_ok(), "{granted:?}");
+    assert!(
+        take(&second).is_none(),
+        "the welcome stayed on the relay after the grant"
+    );
+
+    let _ = stop.send(());
+    let _ = rt.block_on(serving);
+    let states = handle.call_blocking(|d| d.invites()).expect("invites");
+    for id in [&ticket.id, &second.id] {
+        let state = states.iter().find(|v| &v.id == id).map(|v| v.state);
+        assert_eq!(state, Some("used"), "{id}: {states:?}");
+    }
+    laptop.close();
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}

@@ -1479,3 +1479,84 @@ fn two_relay_processes_on_one_postgres_deliver_live_and_survive_a_sigkill() {
         );
     }
 }
+
+/// Eight devices holding one mailbox's token take it at once, each over its own
+/// connection to one of `relays`: exactly one gets its entries.
+fn one_taker_of_eight_wins(relays: &[&Relay]) {
+    let key = MailboxKey {
+        mailbox: "cd".repeat(16),
+        token: [9; 32],
+        team_token: None,
+    };
+    duet_tests::relay_push(relays[0], &key, vec![1u8; 64]).expect("push");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let clients = rt.block_on(async {
+        let mut clients = Vec::new();
+        for i in 0..8 {
+            let relay = relays[i % relays.len()];
+            let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+            let identity = TlsIdentity::generate().expect("identity");
+            clients.push(std::sync::Arc::new(
+                RelayClient::connect(&identity, relay.addr, Pins::Exactly([fp].into()))
+                    .await
+                    .expect("connect"),
+            ));
+        }
+        clients
+    });
+    let takes = rt.block_on(async {
+        let mut all = tokio::task::JoinSet::new();
+        for client in &clients {
+            let (client, key) = (client.clone(), key.clone());
+            all.spawn(async move { client.take(&key).await });
+        }
+        let mut takes = Vec::new();
+        while let Some(done) = all.join_next().await {
+            takes.push(done.expect("task").expect("take"));
+        }
+        takes
+    });
+    let winners: Vec<_> = takes.iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "{} takers got the mailbox", winners.len());
+    assert_eq!(winners[0], &vec![(1, vec![1u8; 64])]);
+    match duet_tests::relay_pull(relays[0], &key) {
+        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox)
+        }
+        other => panic!("the taken mailbox is still there: {other:?}"),
+    }
+    rt.block_on(async {
+        for c in clients {
+            if let Ok(c) = std::sync::Arc::try_unwrap(c) {
+                c.close().await;
+            }
+        }
+    });
+}
+
+#[test]
+fn a_mailbox_taken_by_many_at_once_goes_to_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    one_taker_of_eight_wins(&[&relay]);
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}
+
+#[test]
+fn a_mailbox_taken_by_many_at_once_through_two_processes_on_postgres_goes_to_one() {
+    let pg = duet_tests::Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(&config, "require_team_token = false\n").expect("config");
+    let start = |name: &str| {
+        Relay::start_with(
+            &dir.path().join(name),
+            "127.0.0.1:0",
+            Some(&config),
+            &["--store", pg.url.as_str()],
+        )
+    };
+    let (a, b) = (start("a"), start("b"));
+    one_taker_of_eight_wins(&[&a, &b]);
+    assert!(a.stop() && b.stop(), "a relay did not stop cleanly");
+}

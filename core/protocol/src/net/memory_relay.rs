@@ -265,6 +265,25 @@ impl Relay {
                 self.mailboxes.remove(id);
                 vec![RelayReply::Deleted]
             }
+            RelayRequest::Take => {
+                let entries: Vec<(u64, Vec<u8>)> = mailbox
+                    .log
+                    .iter()
+                    .filter(|(seq, _)| !withheld.contains(&(id.clone(), **seq)))
+                    .map(|(seq, e)| (*seq, e.clone()))
+                    .collect();
+                if entries.iter().map(|(_, e)| e.len()).sum::<usize>() > mailbox::MAX_TAKE_BYTES {
+                    return refused(Refusal {
+                        why: RelayRefusal::BadRequest,
+                        message: mailbox::TOO_LARGE_TO_TAKE,
+                    });
+                }
+                self.mailboxes.remove(id);
+                vec![RelayReply::Entries {
+                    entries,
+                    more: false,
+                }]
+            }
             RelayRequest::Subscribe { .. } => refused(Refusal {
                 why: RelayRefusal::BadRequest,
                 message: "this relay carries no subscriptions",
@@ -388,6 +407,13 @@ mod tests {
             assert_eq!(relay.pull(&key(1), 0).await.expect("read").len(), 1);
             relay.delete(&key(1)).await.expect("delete");
             assert!(relay.mailboxes().is_empty());
+            // A take is one step: the first taker gets the entries, the next finds nothing.
+            relay.push(&key(1), vec![4]).await.expect("push");
+            assert_eq!(
+                relay.take(&key(1)).await.expect("take"),
+                Some(vec![(1, vec![4])])
+            );
+            assert_eq!(relay.take(&key(1)).await.expect("take again"), None);
         });
     }
 

@@ -7,7 +7,7 @@
 
 use super::relay_client::{Entries, MailboxKey};
 use super::NetError;
-use crate::wire::{RelayReply, RelayRequest};
+use crate::wire::{RelayRefusal, RelayReply, RelayRequest};
 use std::net::SocketAddr;
 
 /// The replies to one request, in the order the relay sent them.
@@ -65,6 +65,22 @@ pub trait RelayLink {
         match answer(replies.next().await?)? {
             RelayReply::Deleted => Ok(()),
             other => Err(unexpected("Deleted", &other)),
+        }
+    }
+
+    /// Takes a mailbox whole (its entries, and the mailbox deleted in the same step on
+    /// the relay); `None` when it is not there (never made, or taken, retired or deleted
+    /// already).
+    async fn take(&self, key: &MailboxKey) -> Result<Option<Entries>, NetError> {
+        let mut replies = self.open_request(key, false, RelayRequest::Take).await?;
+        match answer(replies.next().await?) {
+            Ok(RelayReply::Entries { entries, .. }) => Ok(Some(entries)),
+            Ok(other) => Err(unexpected("entries", &other)),
+            Err(NetError::RelayRefused {
+                why: RelayRefusal::NoMailbox | RelayRefusal::Retired,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
