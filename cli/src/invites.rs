@@ -65,7 +65,7 @@ pub async fn invite(
     out.print(&ticket_json(&text, &ticket, welcome.as_ref()), || {
         let qr = ticket.to_qr().unwrap_or_default();
         let mut s = format!(
-            "One-time invite {} to {:?}, valid until {} UTC. It works once, for one device: share it only with the other person.\n\n{qr}\n{text}\n\nOn their device: duet join {text} --as manager|report\n",
+            "One-time invite {} to {:?}, valid until {} UTC. It works once, for one device: share it only with the other person.\n\n{qr}\n{text}\n\nOn their device: duet join - --as manager|report, then paste the ticket (read from standard input, it never sits in a process list or a shell history)\n",
             short(&ticket.id),
             ticket.title,
             when(ticket.expires * 1000),
@@ -154,7 +154,7 @@ pub async fn link(
     out.print(&ticket_json(&text, &link, welcome.as_ref()), || {
         let qr = link.to_link_qr().unwrap_or_default();
         format!(
-            "One-time personal link for your own devices, valid until {} UTC. It works once and opens your private notes: never share it.\n\n{qr}\n{text}\n\nOn your other device: duet link {text}\n{}",
+            "One-time personal link for your own devices, valid until {} UTC. It works once and opens your private notes: never share it.\n\n{qr}\n{text}\n\nOn your other device: duet link -, then paste the ticket (read from standard input, it never sits in a process list or a shell history)\n{}",
             when(link.expires * 1000),
             reachable_words(&link.addrs, welcome.as_ref())
         )

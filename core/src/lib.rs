@@ -58,6 +58,7 @@ mod error;
 pub mod ids;
 pub mod insights;
 pub mod invite;
+pub use duet_protocol::mailbox;
 pub mod model;
 pub mod net;
 pub mod node;

@@ -6,6 +6,7 @@
 
 use crate::store::{BackupReport, RelayStore, Write};
 use duet_protocol::control::{self, ControlSocket, Handler};
+use duet_protocol::mailbox::Standing;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub enum AdminRequest {
     DeleteMailbox {
         /// Its id.
         id: String,
+        /// Delete a retired mailbox's content too (its id stays a tombstone).
+        #[serde(default)]
+        force: bool,
     },
     /// List the mailboxes.
     ListMailboxes,
@@ -107,7 +111,14 @@ async fn answer(store: &RelayStore, request: AdminRequest) -> AdminReply {
                 Err(_) => failed(&"the relay is shutting down"),
             }
         }
-        AdminRequest::DeleteMailbox { id } => {
+        AdminRequest::DeleteMailbox { id, force } => {
+            match store.opening(&id).await {
+                Ok(opening) if opening.standing == Standing::Retired && !force => {
+                    return failed(&TOMBSTONE_KEPT);
+                }
+                Ok(_) => {}
+                Err(e) => return failed(&e),
+            }
             let (reply, done) = oneshot::channel();
             if let Err(e) = store
                 .write(Write::Delete {
@@ -131,6 +142,9 @@ async fn answer(store: &RelayStore, request: AdminRequest) -> AdminReply {
         }
     }
 }
+
+/// Why an operator's delete of a retired mailbox needs `--force`.
+pub const TOMBSTONE_KEPT: &str = "this mailbox was retired when its notebook moved to new keys: it keeps the notice that tells devices offline since where the notebook went. Deleting it (--force) leaves those devices unable to learn of the move through this relay; its id stays refused, so nothing is ever pushed there again with the old key";
 
 /// Sends a request to the relay running on `data`; `None` when none runs there.
 pub fn request(data: &Path, request: &AdminRequest) -> anyhow::Result<Option<AdminReply>> {

@@ -7,8 +7,8 @@
 use crate::arrivals::Arrivals;
 use crate::metrics::RelayMetrics;
 use duet_protocol::engine::StoreError;
-pub use duet_protocol::mailbox::MailboxRecord;
 use duet_protocol::mailbox::PushRefusal;
+pub use duet_protocol::mailbox::{MailboxRecord, Standing};
 use duet_protocol::net::tls::TlsIdentity;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -93,8 +93,8 @@ pub enum RelayStoreError {
 pub struct Opening {
     /// Its record, if it exists.
     pub record: Option<MailboxRecord>,
-    /// Whether it was retired (its notebook moved to new keys).
-    pub retired: bool,
+    /// Whether it is live, closed (its 1-1 ended) or retired (a tombstone).
+    pub standing: Standing,
 }
 
 /// What an operator sees of a mailbox: never its content or who uses it.
@@ -164,10 +164,13 @@ pub enum Write {
         /// Done.
         reply: oneshot::Sender<Result<BackupReport, RelayStoreError>>,
     },
-    /// Retire a mailbox: read, never written again (see `RelayRequest::Retire`).
+    /// Retire a mailbox: read, never written again (see `RelayRequest::Retire`), or close
+    /// it when `closing` (`RelayRequest::Close`); a retired one stays retired.
     Retire {
         /// Mailbox id.
         mailbox: String,
+        /// A close (its 1-1 ended), not a retirement.
+        closing: bool,
         /// Done.
         reply: oneshot::Sender<Result<(), RelayStoreError>>,
     },
@@ -182,7 +185,8 @@ pub enum Write {
         /// retired, or another token's).
         reply: oneshot::Sender<Result<Option<Entries>, RelayStoreError>>,
     },
-    /// Delete a mailbox whole (retention, or an operator).
+    /// Delete a mailbox whole (a member's delete of a closed one, retention, or an
+    /// operator): a retired mailbox's id stays a tombstone.
     Delete {
         /// Mailbox id.
         mailbox: String,
@@ -244,7 +248,7 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// Every mailbox, as operators see them.
     fn mailbox_list(&self) -> StoreFuture<'_, Vec<MailboxInfo>>;
 
-    /// Mailboxes with no write since `before` (Unix milliseconds).
+    /// Mailboxes with no write since `before` (Unix milliseconds), tombstones left out.
     fn idle_since(&self, before: i64) -> StoreFuture<'_, Vec<String>>;
 
     /// The relay's TLS identity, made on first start.

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use duet_protocol::crypto::fingerprint_text;
+use duet_protocol::mailbox::Standing;
 use duet_relay::admin::{self, AdminReply, AdminRequest};
 use duet_relay::config::{LogFormat, RelayConfig};
 use duet_relay::ops::{self, OpsState};
@@ -146,6 +147,10 @@ enum MailboxCmd {
         /// The relay's data directory.
         #[arg(long)]
         data: PathBuf,
+        /// Delete a retired mailbox too: the notice in it, which devices offline since its
+        /// notebook moved to new keys read to follow, goes (its id stays refused).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -476,18 +481,26 @@ fn run(cli: Cli) -> Result<()> {
             println!("{} mailbox(es)", list.len());
             Ok(())
         }
-        Command::Mailbox(MailboxCmd::Delete { id, data }) => {
-            let existed =
-                match admin::request(&data, &AdminRequest::DeleteMailbox { id: id.clone() })? {
-                    Some(AdminReply::Deleted { existed }) => existed,
-                    Some(AdminReply::Failed { error }) => {
-                        anyhow::bail!("the relay could not delete it: {error}")
+        Command::Mailbox(MailboxCmd::Delete { id, data, force }) => {
+            let ask = AdminRequest::DeleteMailbox {
+                id: id.clone(),
+                force,
+            };
+            let existed = match admin::request(&data, &ask)? {
+                Some(AdminReply::Deleted { existed }) => existed,
+                Some(AdminReply::Failed { error }) => {
+                    anyhow::bail!("the relay could not delete it: {error}")
+                }
+                Some(other) => anyhow::bail!("the relay answered {other:?}"),
+                None => {
+                    let store =
+                        RelayStore::open_offline(&data).map_err(|e| stopped_first(e, &data))?;
+                    if store.standing(&id)? == Standing::Retired && !force {
+                        anyhow::bail!("{}", admin::TOMBSTONE_KEPT);
                     }
-                    Some(other) => anyhow::bail!("the relay answered {other:?}"),
-                    None => RelayStore::open_offline(&data)
-                        .map_err(|e| stopped_first(e, &data))?
-                        .delete_mailbox(&id)?,
-                };
+                    store.delete_mailbox(&id)?
+                }
+            };
             if !existed {
                 anyhow::bail!("no mailbox {id:?} (duet-relay mailbox list shows them)");
             }

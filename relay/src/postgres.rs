@@ -30,7 +30,7 @@
 use crate::committed::CommittedRecords;
 use crate::mailbox_store::{
     accept_push, push_reply, BackupReport, Entries, MailboxInfo, MailboxRecord, MailboxStore,
-    Opening, PushOutcome, RelayStoreError, Reply, Shared, StoreFuture, Write, MAX_BATCH,
+    Opening, PushOutcome, RelayStoreError, Reply, Shared, Standing, StoreFuture, Write, MAX_BATCH,
 };
 use duet_protocol::net::tls::TlsIdentity;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS duet_relay_log (
 CREATE TABLE IF NOT EXISTS duet_relay_retired (
     id text PRIMARY KEY,
     at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE duet_relay_retired ADD COLUMN IF NOT EXISTS closed boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS duet_relay_tokens (
     hash bytea PRIMARY KEY,
     label text NOT NULL,
@@ -130,7 +131,7 @@ impl Reader {
         let opening = client
             .prepare(
                 "SELECT m.verifier, m.head, m.floor, m.bytes, \
-                 EXISTS (SELECT 1 FROM duet_relay_retired WHERE id = $1) \
+                 (SELECT closed FROM duet_relay_retired WHERE id = $1) \
                  FROM (SELECT 1) AS one LEFT JOIN duet_relay_mailboxes AS m ON m.id = $1",
             )
             .await
@@ -362,7 +363,11 @@ impl PgStore {
         };
         Ok(Opening {
             record,
-            retired: row.get(4),
+            standing: match row.get::<_, Option<bool>>(4) {
+                None => Standing::Live,
+                Some(true) => Standing::Closed,
+                Some(false) => Standing::Retired,
+            },
         })
     }
 
@@ -462,14 +467,15 @@ impl PgStore {
             .collect())
     }
 
-    /// Mailboxes with no write since `before` (Unix milliseconds).
+    /// Mailboxes with no write since `before` (Unix milliseconds), tombstones left out.
     async fn idle_since(&self, before: i64) -> Result<Vec<String>, RelayStoreError> {
         let rows = self
             .next_reader()
             .await?
             .client
             .query(
-                "SELECT id FROM duet_relay_mailboxes WHERE last_write < to_timestamp($1::bigint / 1000.0)",
+                "SELECT id FROM duet_relay_mailboxes WHERE last_write < to_timestamp($1::bigint / 1000.0) \
+                 AND id NOT IN (SELECT id FROM duet_relay_retired WHERE NOT closed)",
                 &[&before],
             )
             .await
@@ -1004,7 +1010,8 @@ async fn in_transaction(
                 inserts.retain(|(m, _, _)| *m != mailbox);
                 changed.remove(&mailbox);
                 let existed = records.remove(&mailbox).is_some();
-                retired.remove(&mailbox);
+                // Still refused: a retired mailbox's id stays a tombstone, and a closed one
+                // takes no more writes in this batch.
                 deleted.insert(mailbox.clone());
                 tx.execute("DELETE FROM duet_relay_log WHERE mailbox = $1", &[&mailbox])
                     .await
@@ -1015,9 +1022,12 @@ async fn in_transaction(
                 )
                 .await
                 .map_err(db)?;
-                tx.execute("DELETE FROM duet_relay_retired WHERE id = $1", &[&mailbox])
-                    .await
-                    .map_err(db)?;
+                tx.execute(
+                    "DELETE FROM duet_relay_retired WHERE id = $1 AND closed",
+                    &[&mailbox],
+                )
+                .await
+                .map_err(db)?;
                 replies.push(Box::new(move |r| {
                     let _ = reply.send(r.map(|()| existed).map_err(RelayStoreError::Database));
                 }));
@@ -1078,10 +1088,16 @@ async fn in_transaction(
                         reply.send(r.map(|()| Some(entries)).map_err(RelayStoreError::Database));
                 }));
             }
-            Write::Retire { mailbox, reply } => {
+            Write::Retire {
+                mailbox,
+                closing,
+                reply,
+            } => {
+                // A retired mailbox stays retired (`Standing::after`).
                 tx.execute(
-                    "INSERT INTO duet_relay_retired (id) VALUES ($1) ON CONFLICT DO NOTHING",
-                    &[&mailbox],
+                    "INSERT INTO duet_relay_retired (id, closed) VALUES ($1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET closed = duet_relay_retired.closed AND EXCLUDED.closed",
+                    &[&mailbox, &closing],
                 )
                 .await
                 .map_err(db)?;
@@ -1368,6 +1384,7 @@ mod tests {
         let (reply, _) = tokio::sync::oneshot::channel();
         let retire = Write::Retire {
             mailbox: "a".into(),
+            closing: false,
             reply,
         };
         assert!(number_against(&committed, &[push("a", 1, 10), retire]).is_none());

@@ -117,4 +117,24 @@ mod tests {
         // The mailbox can be made again: its device's next push starts it over.
         push(&store, "aa").await;
     }
+
+    #[tokio::test]
+    async fn a_retired_mailbox_is_never_idle_enough_to_go() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RelayStore::open(dir.path()).expect("store");
+        push(&store, "bb").await;
+        let (reply, done) = oneshot::channel();
+        store
+            .write(Write::Retire {
+                mailbox: "bb".into(),
+                closing: false,
+                reply,
+            })
+            .await
+            .expect("queued");
+        assert!(matches!(done.await, Ok(Ok(()))));
+        let far = jiff::Timestamp::now().as_millisecond() + 1_000_000;
+        assert_eq!(sweep_before(&store, far, 1).await.expect("sweep"), 0);
+        assert!(store.opening("bb").await.expect("read").record.is_some());
+    }
 }

@@ -381,8 +381,8 @@ async fn stream(
             Err(r) => return refuse(store, send, r.why, r.message).await,
         }
     }
-    if let Some(Opening { record, retired }) = opening {
-        if let Err(r) = mailbox::check_request(record.as_ref(), retired, &request) {
+    if let Some(Opening { record, standing }) = opening {
+        if let Err(r) = mailbox::check_request(record.as_ref(), standing, &request) {
             return refuse(store, send, r.why, r.message).await;
         }
     }
@@ -502,13 +502,19 @@ async fn stream(
             }
             write_reply(&mut send, stall, reply).await?;
         }
-        RelayRequest::Retire => {
+        RelayRequest::Retire | RelayRequest::Close => {
+            let closing = matches!(request, RelayRequest::Close);
             let (tx, rx) = oneshot::channel();
             store
-                .write(Write::Retire { mailbox, reply: tx })
+                .write(Write::Retire {
+                    mailbox,
+                    closing,
+                    reply: tx,
+                })
                 .await
                 .map_err(internal)?;
             let reply = match rx.await {
+                Ok(Ok(())) if closing => RelayReply::Closed,
                 Ok(Ok(())) => RelayReply::Retired,
                 _ => RelayReply::Refused {
                     why: RelayRefusal::Unavailable,

@@ -13,8 +13,8 @@
 
 use crate::mailbox_store::{
     accept_push, fresh_team_token, push_reply, BackupReport, Entries, MailboxInfo, MailboxRecord,
-    MailboxStore, Opening, PushOutcome, RelayStoreError, Reply, Shared, StoreFuture, Write,
-    MAX_BATCH,
+    MailboxStore, Opening, PushOutcome, RelayStoreError, Reply, Shared, Standing, StoreFuture,
+    Write, MAX_BATCH,
 };
 use duet_protocol::engine::{Engine, SledEngine, StoreError, TreeName};
 use duet_protocol::net::tls::TlsIdentity;
@@ -44,7 +44,8 @@ pub struct SledStore {
     tokens: sled::Tree,
     /// Mailbox id → its last write (Unix milliseconds, big-endian).
     activity: sled::Tree,
-    /// Mailbox id → when it was retired (Unix milliseconds, big-endian).
+    /// Mailbox id → when it was retired or closed (Unix milliseconds, big-endian), then
+    /// [`CLOSED`] when it was closed: see [`standing_of`].
     retired: sled::Tree,
     /// Heads that are durable, by mailbox: readers never go past them.
     durable: Mutex<HashMap<String, u64>>,
@@ -121,12 +122,16 @@ impl SledStore {
         Ok((out, false))
     }
 
-    /// Mailboxes idle since `before`; one whose last write was never recorded (made by an
-    /// older relay) is stamped now instead, so an upgrade never deletes anything at once.
+    /// Mailboxes idle since `before`, tombstones left out; one whose last write was never
+    /// recorded (made by an older relay) is stamped now instead, so an upgrade never
+    /// deletes anything at once.
     fn idle(&self, before: i64) -> Result<Vec<String>, RelayStoreError> {
         let now = jiff::Timestamp::now().as_millisecond();
         let mut idle = Vec::new();
         for info in list_mailboxes(&self.mailboxes, &self.activity)? {
+            if standing_of(&self.retired, &info.id)? == Standing::Retired {
+                continue;
+            }
             match info.last_write_ms {
                 Some(at) if at < before => idle.push(info.id),
                 Some(_) => {}
@@ -174,7 +179,7 @@ impl MailboxStore for SledStore {
         ready((|| {
             Ok(Opening {
                 record: self.mailbox(id)?,
-                retired: self.retired.get(id.as_bytes())?.is_some(),
+                standing: standing_of(&self.retired, id)?,
             })
         })())
     }
@@ -289,13 +294,19 @@ impl OfflineStore {
         copy_store(&self.engine, &self.dir, to)
     }
 
+    /// Where a mailbox stands (live, closed, or retired: a tombstone).
+    pub fn standing(&self, id: &str) -> Result<Standing, RelayStoreError> {
+        standing_of(&self.retired, id)
+    }
+
     /// Deletes a mailbox whole; returns whether it existed. Its devices push their whole
-    /// notebook again on their next sync.
+    /// notebook again on their next sync; a retired mailbox's id stays a tombstone.
     pub fn delete_mailbox(&self, id: &str) -> Result<bool, RelayStoreError> {
         let existed = delete_mailbox(
             &self.mailboxes,
             &self.log,
-            &[&self.activity, &self.retired],
+            &self.activity,
+            &self.retired,
             id,
         )?;
         self.engine.flush()?;
@@ -419,12 +430,13 @@ fn list_mailboxes(
     Ok(out)
 }
 
-/// Removes a mailbox's record, log and activity (not flushed); whether it existed.
-/// Deletes a mailbox, its log, and its records in `by_id` (trees keyed by mailbox id).
+/// Removes a mailbox's record, log and activity (not flushed); whether it existed. A
+/// retired mailbox's mark stays in `retired`: its id is a tombstone, never made again.
 fn delete_mailbox(
     mailboxes: &sled::Tree,
     log: &sled::Tree,
-    by_id: &[&sled::Tree],
+    activity: &sled::Tree,
+    retired: &sled::Tree,
     id: &str,
 ) -> Result<bool, RelayStoreError> {
     let existed = mailboxes.remove(id.as_bytes())?.is_some();
@@ -433,10 +445,24 @@ fn delete_mailbox(
     for key in log.scan_prefix(&prefix).keys() {
         log.remove(key?)?;
     }
-    for tree in by_id {
-        tree.remove(id.as_bytes())?;
+    activity.remove(id.as_bytes())?;
+    if standing_of(retired, id)? != Standing::Retired {
+        retired.remove(id.as_bytes())?;
     }
     Ok(existed)
+}
+
+/// The mark after a close's timestamp in `retired`.
+const CLOSED: u8 = 1;
+
+/// Where a mailbox stands, from its mark in `retired` (a bare timestamp, as every relay
+/// before closing wrote it, is a retirement).
+fn standing_of(retired: &sled::Tree, id: &str) -> Result<Standing, RelayStoreError> {
+    Ok(match retired.get(id.as_bytes())? {
+        None => Standing::Live,
+        Some(mark) if mark.len() == 9 && mark[8] == CLOSED => Standing::Closed,
+        Some(_) => Standing::Retired,
+    })
 }
 
 fn identity(engine: &SledEngine) -> Result<duet_protocol::net::tls::TlsIdentity, RelayStoreError> {
@@ -617,15 +643,28 @@ fn apply_batch(
                 // The writer takes backups itself, between batches.
                 let _ = reply.send(Err(RelayStoreError::Closed));
             }
-            Write::Retire { mailbox, reply } => {
-                let now = jiff::Timestamp::now().as_millisecond().to_be_bytes();
-                match p.retired.insert(mailbox.as_bytes(), &now) {
+            Write::Retire {
+                mailbox,
+                closing,
+                reply,
+            } => {
+                let marked = standing_of(&p.retired, &mailbox).and_then(|was| {
+                    let mut mark = jiff::Timestamp::now()
+                        .as_millisecond()
+                        .to_be_bytes()
+                        .to_vec();
+                    if was.after(closing) == Standing::Closed {
+                        mark.push(CLOSED);
+                    }
+                    Ok(p.retired.insert(mailbox.as_bytes(), mark)?)
+                });
+                match marked {
                     Ok(_) => replies.push(Box::new(move |r| {
                         let _ = reply.send(r.map_err(RelayStoreError::Corrupt));
                     })),
                     Err(e) => {
                         failed = Some(e.to_string());
-                        let _ = reply.send(Err(e.into()));
+                        let _ = reply.send(Err(e));
                     }
                 }
             }
@@ -644,7 +683,7 @@ fn apply_batch(
                 };
                 records.remove(&mailbox);
                 let deleted =
-                    delete_mailbox(&p.mailboxes, &p.log, &[&p.activity, &p.retired], &mailbox);
+                    delete_mailbox(&p.mailboxes, &p.log, &p.activity, &p.retired, &mailbox);
                 forget_heads(store, &mailbox);
                 match deleted {
                     Ok(_) => replies.push(Box::new(move |r| {
@@ -661,7 +700,7 @@ fn apply_batch(
                 // Writes to it earlier in this batch go with it.
                 records.remove(&mailbox);
                 let deleted =
-                    delete_mailbox(&p.mailboxes, &p.log, &[&p.activity, &p.retired], &mailbox);
+                    delete_mailbox(&p.mailboxes, &p.log, &p.activity, &p.retired, &mailbox);
                 forget_heads(store, &mailbox);
                 match deleted {
                     Ok(existed) => replies.push(Box::new(move |r| {
@@ -801,6 +840,7 @@ mod tests {
         store
             .write(Write::Retire {
                 mailbox: "ab".into(),
+                closing: false,
                 reply: retire,
             })
             .await

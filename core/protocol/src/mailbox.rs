@@ -23,6 +23,39 @@ pub const NO_MAILBOX: &str = "no such mailbox, or the token does not open it";
 /// Refused: a write to a retired mailbox.
 pub const RETIRED: &str = "this mailbox was retired: its notebook moved to new keys (a device was removed); a device still a member finds them by syncing";
 
+/// Where a mailbox stands, beside its record. A retired or closed mailbox is read and
+/// never written again; a retired one is a tombstone: it keeps the sealed notice of the
+/// rotation that retired it for devices that were offline, so its members cannot delete
+/// it, retention passes it by, and even once an operator forces its content away, its id
+/// is never made again (a device that missed the rotation would otherwise push there with
+/// the old key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Standing {
+    /// Read and written.
+    #[default]
+    Live,
+    /// Its 1-1 ended: read, never written; its members may delete it.
+    Closed,
+    /// Its notebook moved to new keys: a tombstone.
+    Retired,
+}
+
+impl Standing {
+    /// Whether writes (pushes, compactions, takes) are refused.
+    pub fn read_only(self) -> bool {
+        self != Standing::Live
+    }
+
+    /// The standing after a retire (`closing`: a close) request: a tombstone never
+    /// becomes anything else.
+    pub fn after(self, closing: bool) -> Standing {
+        match (self, closing) {
+            (Standing::Retired, _) | (_, false) => Standing::Retired,
+            (_, true) => Standing::Closed,
+        }
+    }
+}
+
 /// What a relay keeps about a mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailboxRecord {
@@ -140,30 +173,37 @@ pub const TEAM_TOKEN_REQUIRED: Refusal = refusal(
     "this relay requires a team token to create a notebook's mailbox (ask its operator: duet-relay token new)",
 );
 
+/// Refused: a member's delete of a retired mailbox (a tombstone).
+pub const TOMBSTONE: &str = "this mailbox was retired when its notebook moved to new keys; it stays, for the devices that have not yet read the move";
+
 /// Whether `request` may run on an admitted mailbox: only a push creates one; members
-/// delete only a retired mailbox; a retired mailbox is never written, nor taken.
+/// delete only a closed mailbox (a retired one is a tombstone, a live one is still in
+/// use); a retired or closed mailbox is never written, nor taken, and its id is never
+/// made again; a retired mailbox is never closed.
 pub fn check_request(
     record: Option<&MailboxRecord>,
-    retired: bool,
+    standing: Standing,
     request: &RelayRequest,
 ) -> Result<(), Refusal> {
     let writes = matches!(
         request,
         RelayRequest::Push { .. } | RelayRequest::Compact { .. } | RelayRequest::Take
     );
+    if writes && standing.read_only() {
+        return Err(refusal(RelayRefusal::Retired, RETIRED));
+    }
     if record.is_none() && !matches!(request, RelayRequest::Push { .. }) {
         return Err(refusal(RelayRefusal::NoMailbox, NO_MAILBOX));
     }
-    if matches!(request, RelayRequest::Delete) && !retired {
-        return Err(refusal(
+    match (request, standing) {
+        (RelayRequest::Delete, Standing::Live) => Err(refusal(
             RelayRefusal::BadRequest,
-            "only a retired mailbox can be deleted by its members",
-        ));
+            "only a closed mailbox can be deleted by its members",
+        )),
+        (RelayRequest::Delete, Standing::Retired) => Err(refusal(RelayRefusal::Retired, TOMBSTONE)),
+        (RelayRequest::Close, Standing::Retired) => Err(refusal(RelayRefusal::Retired, RETIRED)),
+        _ => Ok(()),
     }
-    if writes && record.is_some() && retired {
-        return Err(refusal(RelayRefusal::Retired, RETIRED));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -191,45 +231,62 @@ mod tests {
         );
         let pull = RelayRequest::Pull { after: 0 };
         assert_eq!(
-            check_request(None, false, &pull).map_err(|r| r.why),
+            check_request(None, Standing::Live, &pull).map_err(|r| r.why),
             Err(RelayRefusal::NoMailbox)
         );
         let push = RelayRequest::Push { envelope: vec![1] };
-        assert_eq!(check_request(None, false, &push), Ok(()));
+        assert_eq!(check_request(None, Standing::Live, &push), Ok(()));
     }
 
     #[test]
-    fn a_retired_mailbox_is_read_never_written_and_only_then_deleted() {
+    fn a_retired_mailbox_is_a_tombstone_and_a_closed_one_may_go() {
         let m = MailboxRecord::new([1; 32]);
         let push = RelayRequest::Push { envelope: vec![1] };
         let compact = RelayRequest::Compact {
             upto: 1,
             envelope: vec![1],
         };
-        for write in [&push, &compact] {
+        let why = |record: Option<&MailboxRecord>, standing, request: &RelayRequest| {
+            check_request(record, standing, request).map_err(|r| r.why)
+        };
+        for standing in [Standing::Retired, Standing::Closed] {
+            for write in [&push, &compact, &RelayRequest::Take] {
+                assert_eq!(why(Some(&m), standing, write), Err(RelayRefusal::Retired));
+            }
             assert_eq!(
-                check_request(Some(&m), true, write).map_err(|r| r.why),
-                Err(RelayRefusal::Retired)
+                why(Some(&m), standing, &RelayRequest::Pull { after: 0 }),
+                Ok(())
             );
         }
+        // Its id is never made again, even once its content is gone.
         assert_eq!(
-            check_request(Some(&m), false, &RelayRequest::Delete).map_err(|r| r.why),
-            Err(RelayRefusal::BadRequest)
-        );
-        assert_eq!(check_request(Some(&m), true, &RelayRequest::Delete), Ok(()));
-        assert_eq!(
-            check_request(Some(&m), true, &RelayRequest::Take).map_err(|r| r.why),
+            why(None, Standing::Retired, &push),
             Err(RelayRefusal::Retired)
         );
-        assert_eq!(check_request(Some(&m), false, &RelayRequest::Take), Ok(()));
         assert_eq!(
-            check_request(None, false, &RelayRequest::Take).map_err(|r| r.why),
-            Err(RelayRefusal::NoMailbox)
+            why(Some(&m), Standing::Live, &RelayRequest::Delete),
+            Err(RelayRefusal::BadRequest)
         );
         assert_eq!(
-            check_request(Some(&m), true, &RelayRequest::Pull { after: 0 }),
+            why(Some(&m), Standing::Retired, &RelayRequest::Delete),
+            Err(RelayRefusal::Retired)
+        );
+        assert_eq!(
+            why(Some(&m), Standing::Closed, &RelayRequest::Delete),
             Ok(())
         );
+        assert_eq!(
+            why(Some(&m), Standing::Retired, &RelayRequest::Close),
+            Err(RelayRefusal::Retired)
+        );
+        assert_eq!(why(Some(&m), Standing::Live, &RelayRequest::Take), Ok(()));
+        assert_eq!(
+            why(None, Standing::Live, &RelayRequest::Take),
+            Err(RelayRefusal::NoMailbox)
+        );
+        assert_eq!(Standing::Closed.after(false), Standing::Retired);
+        assert_eq!(Standing::Retired.after(true), Standing::Retired);
+        assert_eq!(Standing::Live.after(true), Standing::Closed);
     }
 
     #[test]

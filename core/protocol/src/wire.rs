@@ -235,6 +235,10 @@ pub enum RelayRequest {
     /// step, so that of two takers one gets them and the other finds no mailbox (a
     /// one-time invite's welcome). A relay older than this request closes the stream.
     Take,
+    /// Closes a mailbox whose 1-1 ended: read, never written, like a retired one, but its
+    /// members may delete it (the end is the last thing in it). A retired mailbox stays
+    /// retired. A relay older than this request closes the stream.
+    Close,
 }
 
 /// A relay's reply.
@@ -273,6 +277,8 @@ pub enum RelayReply {
     Retired,
     /// The mailbox is deleted.
     Deleted,
+    /// The mailbox is closed.
+    Closed,
 }
 
 /// Encodes a message (of the P2P or the relay protocol) as a whole frame, length prefix

@@ -162,12 +162,21 @@ async fn tend_welcomes<L: RelayLink>(
                 Err(e) => return Err(e),
             },
             WelcomeWork::Remove { id, mailbox } => {
-                for result in [client.retire(&mailbox).await, client.delete(&mailbox).await] {
-                    match result {
-                        Ok(()) => {}
-                        Err(e) if gone(&e) => {}
-                        Err(e) => return Err(e),
+                // Taken down in one step; a retired welcome would stay readable.
+                match client.take(&mailbox).await {
+                    Ok(_) => {}
+                    Err(e) if gone(&e) => {}
+                    Err(e) if older_relay(&e) => {
+                        for result in [client.retire(&mailbox).await, client.delete(&mailbox).await]
+                        {
+                            match result {
+                                Ok(()) => {}
+                                Err(e) if gone(&e) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
                     }
+                    Err(e) => return Err(e),
                 }
                 (id, false, false)
             }
@@ -201,7 +210,7 @@ pub async fn take_welcome(
         Ok(None) => return Ok(None),
         // A relay older than the take closes the stream instead of answering: take the
         // welcome as it did (read it, then retire and delete it).
-        Err(e) if !matches!(e, NetError::RelayRefused { .. }) => {
+        Err(e) if older_relay(&e) => {
             tracing::warn!(error = %e, "the relay did not take the welcome whole; reading it and deleting it instead");
             match client.pull(&mailbox, 0).await {
                 Ok(entries) => {
@@ -242,13 +251,21 @@ async fn end_mailbox<L: RelayLink>(
         )
     };
     match step {
-        EndStep::Retire => match client.retire(&key).await {
-            Err(e) if !gone(&e) => return Err(e),
-            _ => {}
+        // Closed, not retired: read and never written, like a retired mailbox, but the
+        // other side may delete it once it has read the end.
+        EndStep::Retire => match client.close_mailbox(&key).await {
+            Ok(()) => {}
+            Err(e) if gone(&e) => {}
+            Err(e) if older_relay(&e) => match client.retire(&key).await {
+                Err(e) if !gone(&e) => return Err(e),
+                _ => {}
+            },
+            Err(e) => return Err(e),
         },
         EndStep::Delete => {
-            // The other device retires it after its own push; until then it is not ours
-            // to delete, and a later sync tries again.
+            // The other device closes it after its own push; until then it is not ours to
+            // delete (refused as a bad request), and a later sync tries again. A retired
+            // mailbox stays on the relay as a tombstone: nothing more to do.
             match client.delete(&key).await {
                 Ok(()) => {}
                 Err(e) if gone(&e) => {}
@@ -256,11 +273,24 @@ async fn end_mailbox<L: RelayLink>(
                     why: RelayRefusal::BadRequest,
                     ..
                 }) => return Ok(()),
+                Err(NetError::RelayRefused {
+                    why: RelayRefusal::Retired,
+                    ..
+                }) => {}
                 Err(e) => return Err(e),
             }
         }
     }
     home.relay_end_done(notebook).await
+}
+
+/// Whether a request failed the way a relay older than it fails it: it closes the stream
+/// rather than answer a request it cannot read. (A refusal is an answer.)
+fn older_relay(e: &NetError) -> bool {
+    matches!(
+        e,
+        NetError::Broken { .. } | NetError::Protocol(_) | NetError::Wire(_)
+    )
 }
 
 /// Rounds of notices one sync sends (a notice refused because another device rotated

@@ -352,6 +352,7 @@ fn reply_name(r: &RelayReply) -> &'static str {
         RelayReply::Refused { .. } => "Refused",
         RelayReply::Retired => "Retired",
         RelayReply::Deleted => "Deleted",
+        RelayReply::Closed => "Closed",
     }
 }
 

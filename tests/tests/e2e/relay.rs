@@ -1217,18 +1217,38 @@ fn a_relay_on_postgres_refuses_wrong_tokens_full_and_retired_mailboxes_and_early
             .len(),
         2
     );
+    // A retired mailbox is a tombstone: its member may not delete it.
     let k = key.clone();
-    duet_tests::on_relay(&relay, move |client| {
+    let kept = duet_tests::on_relay(&relay, move |client| {
         Box::pin(async move { client.delete(&k).await })
-    })
-    .expect("a retired mailbox is deleted by its member");
+    });
+    assert_eq!(refusal(kept), RelayRefusal::Retired);
     assert_eq!(
-        refusal(duet_tests::relay_pull(&relay, &key)),
+        duet_tests::relay_pull(&relay, &key)
+            .expect("still there")
+            .len(),
+        2
+    );
+    // A closed one (its 1-1 ended) is its members' to delete, and may be made anew.
+    let closed = MailboxKey {
+        mailbox: "ef".repeat(16),
+        token: [7; 32],
+        team_token: None,
+    };
+    duet_tests::relay_push(&relay, &closed, vec![5; 64]).expect("push");
+    let c = closed.clone();
+    let (close, delete) = duet_tests::on_relay(&relay, move |client| {
+        Box::pin(async move { (client.close_mailbox(&c).await, client.delete(&c).await) })
+    });
+    close.expect("the member closes it");
+    delete.expect("a closed mailbox is deleted by its member");
+    assert_eq!(
+        refusal(duet_tests::relay_pull(&relay, &closed)),
         RelayRefusal::NoMailbox
     );
     // The relay knew the mailbox from its pushes; a push after the delete makes it anew.
     assert_eq!(
-        duet_tests::relay_push(&relay, &key, vec![4; 64]).expect("push after the delete"),
+        duet_tests::relay_push(&relay, &closed, vec![4; 64]).expect("push after the delete"),
         1
     );
 }
@@ -1559,4 +1579,77 @@ fn a_mailbox_taken_by_many_at_once_through_two_processes_on_postgres_goes_to_one
     let (a, b) = (start("a"), start("b"));
     one_taker_of_eight_wins(&[&a, &b]);
     assert!(a.stop() && b.stop(), "a relay did not stop cleanly");
+}
+
+#[test]
+fn an_operator_deletes_a_retired_mailbox_only_by_force_and_its_id_is_never_made_again() {
+    use duet_core::wire::RelayRefusal;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("relay");
+    let relay = Relay::start(&data, "127.0.0.1:0", None);
+    let key = MailboxKey {
+        mailbox: "9a".repeat(16),
+        token: [3; 32],
+        team_token: None,
+    };
+    duet_tests::relay_push(&relay, &key, vec![1; 64]).expect("push");
+    let k = key.clone();
+    duet_tests::on_relay(&relay, move |client| {
+        Box::pin(async move { client.retire(&k).await })
+    })
+    .expect("retire");
+    let data_arg = duet_tests::path(&data);
+    let refused = relay_cmd(&["mailbox", "delete", &key.mailbox, "--data", data_arg]);
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--force"),
+        "{refused:?}"
+    );
+    assert_eq!(duet_tests::relay_pull(&relay, &key).expect("kept").len(), 1);
+    let forced = relay_cmd(&[
+        "mailbox",
+        "delete",
+        &key.mailbox,
+        "--data",
+        data_arg,
+        "--force",
+    ]);
+    assert!(forced.status.success(), "{forced:?}");
+    match duet_tests::relay_push(&relay, &key, vec![2; 64]) {
+        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, RelayRefusal::Retired)
+        }
+        other => panic!("a forced-away retired mailbox was made again: {other:?}"),
+    }
+    // With the relay stopped, the same holds of its data.
+    let other = MailboxKey {
+        mailbox: "9b".repeat(16),
+        ..key.clone()
+    };
+    duet_tests::relay_push(&relay, &other, vec![1; 64]).expect("push");
+    let o = other.clone();
+    duet_tests::on_relay(&relay, move |client| {
+        Box::pin(async move { client.retire(&o).await })
+    })
+    .expect("retire");
+    assert!(relay.stop(), "the relay stops cleanly");
+    let refused = relay_cmd(&["mailbox", "delete", &other.mailbox, "--data", data_arg]);
+    assert!(!refused.status.success(), "{refused:?}");
+    let forced = relay_cmd(&[
+        "mailbox",
+        "delete",
+        &other.mailbox,
+        "--data",
+        data_arg,
+        "--force",
+    ]);
+    assert!(forced.status.success(), "{forced:?}");
+    let relay = Relay::start(&data, "127.0.0.1:0", None);
+    match duet_tests::relay_push(&relay, &other, vec![2; 64]) {
+        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, RelayRefusal::Retired)
+        }
+        other => panic!("a forced-away retired mailbox was made again: {other:?}"),
+    }
+    assert!(relay.stop(), "the relay stops cleanly");
 }

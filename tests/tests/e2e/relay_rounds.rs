@@ -6,6 +6,7 @@
 //! tests reach every relay step (rotation, farewell, welcome, end, compaction, rewind)
 //! deterministically and in milliseconds.
 
+use duet_core::mailbox::Standing;
 use duet_core::net::memory_relay::MemoryRelay;
 use duet_core::net::relay_client::{self, RelayLink, RelayOutcome};
 use duet_core::net::{local_error, NetError};
@@ -224,8 +225,8 @@ fn a_removed_device_reads_nothing_written_after_its_removal() {
     let new = ana.mailbox();
     assert_ne!(old, new, "the removal moved the notebook to a new mailbox");
     let mailboxes = relay.mailboxes();
-    assert!(mailboxes[&old].retired, "the old mailbox is retired");
-    assert!(!mailboxes[&new].retired);
+    assert_eq!(mailboxes[&old].standing, Standing::Retired);
+    assert_eq!(mailboxes[&new].standing, Standing::Live);
 
     // Bo's laptop finds the new keys in the old mailbox and reads the new one in one round.
     let round = bo.synced(&relay);
@@ -321,14 +322,18 @@ fn an_entry_the_relay_withholds_is_reported_and_a_replayed_one_changes_nothing()
 }
 
 #[test]
-fn an_ended_1_1_retires_then_deletes_its_mailbox() {
+fn an_ended_1_1_closes_then_deletes_its_mailbox() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = MemoryRelay::new();
     let (ana, bo) = pair(dir.path(), &relay);
     let mailbox = ana.mailbox();
     ana.on(|d| d.end_notebook().map(|_| ()));
     ana.synced(&relay);
-    assert!(relay.mailboxes()[&mailbox].retired, "the ender retires it");
+    assert_eq!(
+        relay.mailboxes()[&mailbox].standing,
+        Standing::Closed,
+        "the ender closes it"
+    );
 
     bo.synced(&relay);
     assert!(
@@ -412,4 +417,76 @@ fn a_one_time_invite_s_welcome_is_left_taken_once_and_noticed() {
     let invites = ana.on(|d| d.invites());
     assert_eq!(invites.len(), 1);
     assert_eq!(invites[0].state, "used", "{invites:?}");
+}
+
+/// Ana's laptop, Bo's laptop and Bo's phone on one notebook; Bo's laptop goes offline, and
+/// Ana removes the phone (lost) and writes on. Returns (ana, bo, phone, the old mailbox).
+fn removal_while_bo_is_offline(
+    dir: &Path,
+    relay: &MemoryRelay,
+) -> (Member, Member, Member, String) {
+    let (ana, bo) = pair(dir, relay);
+    let phone = joined(dir, "bo-phone", "Bo", Role::Report, &ana, relay);
+    ana.synced(relay);
+    bo.synced(relay);
+    let old = ana.mailbox();
+    let lost = phone.device_id();
+    ana.on(move |d| d.remove_device(&lost[..8]).map(|_| ()));
+    ana.add("ana after the removal");
+    ana.synced(relay);
+    assert_eq!(relay.mailboxes()[&old].standing, Standing::Retired);
+    (ana, bo, phone, old)
+}
+
+#[test]
+fn a_retired_mailbox_stays_for_the_device_that_missed_the_removal_and_no_member_deletes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo, phone, old) = removal_while_bo_is_offline(dir.path(), &relay);
+    // The lost phone holds the old mailbox's token: it may not delete it.
+    let id = phone.notebook.clone();
+    let key = phone
+        .handle
+        .call_blocking(move |d| d.mailbox_key(&id))
+        .expect("key");
+    assert_eq!(key.mailbox, old);
+    match runtime().block_on(relay.delete(&key)) {
+        Err(NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, duet_core::wire::RelayRefusal::Retired)
+        }
+        other => panic!("a member deleted a retired mailbox: {other:?}"),
+    }
+    // Bo's laptop, back, finds the notice in it and follows the notebook to its new keys.
+    bo.add("bo back online");
+    bo.synced(&relay);
+    assert_eq!(bo.mailbox(), ana.mailbox());
+    ana.synced(&relay);
+    assert!(ana.items().contains(&"bo back online".to_owned()));
+    assert!(bo.items().contains(&"ana after the removal".to_owned()));
+    assert!(phone.sync(&relay).is_err(), "the removed phone still syncs");
+    let on_phone = phone.items();
+    assert!(!on_phone.contains(&"ana after the removal".to_owned()));
+    assert!(!on_phone.contains(&"bo back online".to_owned()));
+}
+
+#[test]
+fn a_retired_mailbox_an_operator_forced_away_is_never_made_again_with_the_old_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (_ana, bo, phone, old) = removal_while_bo_is_offline(dir.path(), &relay);
+    assert!(relay.force_delete(&old));
+    // Bo's laptop finds its mailbox gone and would push its whole notebook there again,
+    // sealed with the old key the lost phone holds: the relay refuses to make it again.
+    bo.add("bo's note under the old key");
+    match bo.sync(&relay) {
+        Err(NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, duet_core::wire::RelayRefusal::Retired)
+        }
+        other => panic!("the old mailbox was made again: {other:?}"),
+    }
+    assert!(!relay.mailboxes().contains_key(&old));
+    let _ = phone.sync(&relay);
+    assert!(!phone
+        .items()
+        .contains(&"bo's note under the old key".to_owned()));
 }

@@ -1,8 +1,8 @@
 //! A relay held in memory, reached through the same [`RelayLink`] as a real one, and
 //! bound by the same mailbox rules as `duet-relay` ([`crate::mailbox`]: a token opens its
-//! mailbox and nothing else, only a push creates one, a retired mailbox is read but never
-//! written, members delete only a retired mailbox, a compaction folds the log up to a
-//! point into one snapshot), answered with no sockets. It also shows a device the faults a real relay can: entries withheld from
+//! mailbox and nothing else, only a push creates one, a retired or closed mailbox is read
+//! but never written, a retired one is a tombstone, members delete only a closed mailbox,
+//! a compaction folds the log up to a point into one snapshot), answered with no sockets. It also shows a device the faults a real relay can: entries withheld from
 //! pulls, a mailbox forgotten, the whole relay restored from an earlier backup, an old
 //! entry replayed as a new one. Tests drive whole relay rounds through it.
 
@@ -10,7 +10,7 @@ use super::relay_client::{Entries, MailboxKey, RELAY_PORT};
 use super::relay_link::{RelayLink, RelayReplies};
 use super::NetError;
 use crate::crypto::token_verifier;
-use crate::mailbox::{self, MailboxRecord, Refusal};
+use crate::mailbox::{self, MailboxRecord, Refusal, Standing};
 use crate::wire::{RelayRefusal, RelayReply, RelayRequest};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -47,6 +47,8 @@ pub struct MemoryBackup(Relay);
 #[derive(Debug, Clone, Default)]
 struct Relay {
     mailboxes: BTreeMap<String, Mailbox>,
+    /// Ids of retired mailboxes whose content an operator forced away: never made again.
+    tombstones: BTreeSet<String>,
     /// (mailbox, sequence number) of entries pulls leave out.
     withheld: BTreeSet<(String, u64)>,
     /// Requests answered so far.
@@ -57,7 +59,7 @@ struct Relay {
 struct Mailbox {
     record: MailboxRecord,
     log: BTreeMap<u64, Vec<u8>>,
-    retired: bool,
+    standing: Standing,
 }
 
 /// What a test sees of one mailbox.
@@ -67,8 +69,8 @@ pub struct MailboxState {
     pub head: u64,
     /// Entries held (a compaction's snapshot counts as one).
     pub entries: usize,
-    /// Whether it was retired.
-    pub retired: bool,
+    /// Whether it is live, closed or retired.
+    pub standing: Standing,
 }
 
 impl MemoryRelay {
@@ -100,10 +102,26 @@ impl MemoryRelay {
         relay.requests = requests;
     }
 
-    /// Drops a mailbox whole, whatever its state (retention, an operator's `mailbox
-    /// delete`, a lost disk). Whether it was there.
+    /// Loses a mailbox whole, tombstone and all (a lost disk, a restore from before it
+    /// was made). Whether it was there.
     pub fn forget(&self, mailbox: &str) -> bool {
-        self.lock().mailboxes.remove(mailbox).is_some()
+        let mut relay = self.lock();
+        let tombstone = relay.tombstones.remove(mailbox);
+        relay.mailboxes.remove(mailbox).is_some() || tombstone
+    }
+
+    /// An operator's forced delete (`duet-relay mailbox delete --force`): the content
+    /// goes; a retired mailbox's id stays a tombstone, never made again. Whether it was
+    /// there.
+    pub fn force_delete(&self, mailbox: &str) -> bool {
+        let mut relay = self.lock();
+        let Some(gone) = relay.mailboxes.remove(mailbox) else {
+            return false;
+        };
+        if gone.standing == Standing::Retired {
+            relay.tombstones.insert(mailbox.to_owned());
+        }
+        true
     }
 
     /// Leaves the entry `seq` of `mailbox` out of every pull from now on, while serving
@@ -133,7 +151,7 @@ impl MemoryRelay {
                 let state = MailboxState {
                     head: m.record.head,
                     entries: m.log.len(),
-                    retired: m.retired,
+                    standing: m.standing,
                 };
                 (id.clone(), state)
             })
@@ -211,19 +229,23 @@ impl Relay {
         let verifier = token_verifier(&key.token);
         let held = self.mailboxes.get(id);
         let record = held.map(|m| m.record);
-        let retired = held.is_some_and(|m| m.retired);
+        let standing = match held {
+            Some(m) => m.standing,
+            None if self.tombstones.contains(id) => Standing::Retired,
+            None => Standing::Live,
+        };
         // No team token is asked for: this relay is open, as a team's own often is.
         if let Err(r) = mailbox::admit(record.as_ref(), &verifier, create, false) {
             return refused(r);
         }
-        if let Err(r) = mailbox::check_request(record.as_ref(), retired, &request) {
+        if let Err(r) = mailbox::check_request(record.as_ref(), standing, &request) {
             return refused(r);
         }
         let withheld = &self.withheld;
         let mailbox = self.mailboxes.entry(id.clone()).or_insert(Mailbox {
             record: MailboxRecord::new(verifier),
             log: BTreeMap::new(),
-            retired: false,
+            standing: Standing::Live,
         });
         match request {
             RelayRequest::Push { envelope } => {
@@ -258,8 +280,12 @@ impl Relay {
                 vec![RelayReply::Compacted { upto }]
             }
             RelayRequest::Retire => {
-                mailbox.retired = true;
+                mailbox.standing = mailbox.standing.after(false);
                 vec![RelayReply::Retired]
+            }
+            RelayRequest::Close => {
+                mailbox.standing = mailbox.standing.after(true);
+                vec![RelayReply::Closed]
             }
             RelayRequest::Delete => {
                 self.mailboxes.remove(id);
@@ -384,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn a_retired_mailbox_is_read_never_written_and_only_then_deleted() {
+    fn a_retired_mailbox_is_a_tombstone_and_a_closed_one_goes() {
         run(async {
             let relay = MemoryRelay::new();
             relay.push(&key(1), vec![1]).await.expect("push");
@@ -404,16 +430,45 @@ mod tests {
                     .expect_err("retired")),
                 RelayRefusal::Retired
             );
+            assert_eq!(
+                why(relay.delete(&key(1)).await.expect_err("a tombstone")),
+                RelayRefusal::Retired
+            );
+            assert_eq!(
+                why(relay.close_mailbox(&key(1)).await.expect_err("a tombstone")),
+                RelayRefusal::Retired
+            );
             assert_eq!(relay.pull(&key(1), 0).await.expect("read").len(), 1);
-            relay.delete(&key(1)).await.expect("delete");
+            // Forced away by an operator, its id is still never made again.
+            assert!(relay.force_delete("ab"));
+            assert_eq!(
+                why(relay.push(&key(1), vec![4]).await.expect_err("tombstone")),
+                RelayRefusal::Retired
+            );
+            // A closed mailbox is read, never written, and its members delete it.
+            let other = MailboxKey {
+                mailbox: "cd".into(),
+                ..key(2)
+            };
+            relay.push(&other, vec![1]).await.expect("push");
+            relay.close_mailbox(&other).await.expect("close");
+            assert_eq!(
+                why(relay.push(&other, vec![2]).await.expect_err("closed")),
+                RelayRefusal::Retired
+            );
+            relay.delete(&other).await.expect("delete");
             assert!(relay.mailboxes().is_empty());
             // A take is one step: the first taker gets the entries, the next finds nothing.
-            relay.push(&key(1), vec![4]).await.expect("push");
+            let third = MailboxKey {
+                mailbox: "ef".into(),
+                ..key(3)
+            };
+            relay.push(&third, vec![4]).await.expect("push");
             assert_eq!(
-                relay.take(&key(1)).await.expect("take"),
+                relay.take(&third).await.expect("take"),
                 Some(vec![(1, vec![4])])
             );
-            assert_eq!(relay.take(&key(1)).await.expect("take again"), None);
+            assert_eq!(relay.take(&third).await.expect("take again"), None);
         });
     }
 

@@ -50,7 +50,8 @@ pub trait RelayLink {
         }
     }
 
-    /// Retires a mailbox (its notebook moved to new keys): still read, never written.
+    /// Retires a mailbox (its notebook moved to new keys): still read, never written, and
+    /// kept as a tombstone.
     async fn retire(&self, key: &MailboxKey) -> Result<(), NetError> {
         let mut replies = self.open_request(key, false, RelayRequest::Retire).await?;
         match answer(replies.next().await?)? {
@@ -59,7 +60,17 @@ pub trait RelayLink {
         }
     }
 
-    /// Deletes a retired mailbox (its 1-1 ended).
+    /// Closes a mailbox whose 1-1 ended: read, never written, and deletable by its
+    /// members once the other side has read the end.
+    async fn close_mailbox(&self, key: &MailboxKey) -> Result<(), NetError> {
+        let mut replies = self.open_request(key, false, RelayRequest::Close).await?;
+        match answer(replies.next().await?)? {
+            RelayReply::Closed => Ok(()),
+            other => Err(unexpected("Closed", &other)),
+        }
+    }
+
+    /// Deletes a closed mailbox (its 1-1 ended, and the other side has read the end).
     async fn delete(&self, key: &MailboxKey) -> Result<(), NetError> {
         let mut replies = self.open_request(key, false, RelayRequest::Delete).await?;
         match answer(replies.next().await?)? {
