@@ -41,6 +41,11 @@ impl RelaySetting {
     }
 }
 
+/// What a notebook's sealed team token is bound to.
+fn team_token_context(notebook: &str) -> String {
+    format!("team token for relay/{notebook}")
+}
+
 /// What to push, and what to remember once the relay has it.
 #[derive(Debug)]
 pub struct Outgoing {
@@ -96,6 +101,7 @@ impl Duet {
         let same_relay = self
             .relay_setting(id)?
             .is_some_and(|old| old.addr == setting.addr && old.fingerprint == setting.fingerprint);
+        let setting = self.sealed_team_token(id, setting);
         if same_relay {
             self.store.put(&key, &setting)?;
         } else {
@@ -116,9 +122,35 @@ impl Duet {
         Ok(())
     }
 
-    /// The relay of a notebook, if it has one.
+    /// The relay of a notebook, if it has one (its team token opened with the home key).
+    /// A team token stored before tokens were sealed is sealed now.
     pub fn relay_setting(&self, notebook: &str) -> Result<Option<RelaySetting>, DuetError> {
-        Ok(self.store.get(&NotebookRelay(notebook.to_owned()))?)
+        let key = NotebookRelay(notebook.to_owned());
+        let Some(mut setting) = self.store.get(&key)? else {
+            return Ok(None);
+        };
+        if let Some(stored) = setting.team_token.take() {
+            let (token, unsealed) = self
+                .home_key
+                .open_plain_text(&team_token_context(notebook), &stored)?;
+            setting.team_token = Some(token);
+            if unsealed {
+                self.store
+                    .put(&key, &self.sealed_team_token(notebook, setting.clone()))?;
+                self.store.flush()?;
+            }
+        }
+        Ok(Some(setting))
+    }
+
+    /// The setting as it is stored: its team token sealed with the home key (a token lets
+    /// whoever holds it make mailboxes on the team's relay).
+    fn sealed_team_token(&self, notebook: &str, mut setting: RelaySetting) -> RelaySetting {
+        setting.team_token = setting.team_token.map(|token| {
+            self.home_key
+                .seal_text(&team_token_context(notebook), token.as_bytes())
+        });
+        setting
     }
 
     /// The selected notebook's id.
@@ -681,4 +713,50 @@ fn dedup(mut v: Vec<ChangeHash>) -> Vec<ChangeHash> {
     v.sort();
     v.dedup();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_team_token_is_kept_sealed_and_one_kept_plain_before_is_sealed_on_first_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ana = Duet::init(&dir.path().join("ana"), "Ana").expect("ana");
+        let id = ana
+            .notebook_new(
+                "Ana / Bo",
+                crate::Role::Manager,
+                "Bo",
+                Default::default(),
+                crate::dates::today(),
+            )
+            .expect("notebook")
+            .id;
+        let fp = crate::crypto::fingerprint_text(&[7; 32]);
+        let token = "dt_team-token-canary".to_owned();
+        ana.relay_set("127.0.0.1:7879", &fp, Some(token.clone()))
+            .expect("relay set");
+        let raw = |ana: &Duet| {
+            ana.store
+                .get(&NotebookRelay(id.clone()))
+                .expect("read")
+                .and_then(|s| s.team_token)
+                .expect("a token is stored")
+        };
+        assert!(!raw(&ana).contains(&token), "the team token is stored in the clear");
+        let setting = ana.relay_setting(&id).expect("setting").expect("a relay");
+        assert_eq!(setting.team_token.as_deref(), Some(token.as_str()));
+        // As a home from before sealing kept it.
+        let plain = RelaySetting {
+            team_token: Some(token.clone()),
+            ..setting
+        };
+        ana.store
+            .put(&NotebookRelay(id.clone()), &plain)
+            .expect("write");
+        let read = ana.relay_setting(&id).expect("setting").expect("a relay");
+        assert_eq!(read.team_token.as_deref(), Some(token.as_str()));
+        assert!(!raw(&ana).contains(&token), "the old token was not sealed");
+    }
 }

@@ -236,6 +236,18 @@ impl HomeKey {
         }
     }
 
+    /// Opens a short text secret sealed with [`HomeKey::seal_text`], or passes one stored
+    /// before it was sealed through: `(text, whether it was stored unsealed)`.
+    pub fn open_plain_text(&self, what: &str, stored: &str) -> Result<(String, bool), DuetError> {
+        if !stored.starts_with(SEALED_TEXT_TAG) {
+            return Ok((stored.to_owned(), true));
+        }
+        let (plain, _) = self.open_text(what, stored)?;
+        let text = String::from_utf8(plain)
+            .map_err(|_| DuetError::Internal(format!("the stored {what} is damaged")))?;
+        Ok((text, false))
+    }
+
     fn wrong(&self, what: &str) -> DuetError {
         DuetError::HomeKey {
             why: format!(
