@@ -203,8 +203,14 @@ fn starts_with(text: &str, prefix: &str) -> bool {
 /// The document id that marks a relay batch as a welcome.
 const WELCOME_DOC: &str = "invite-welcome";
 
-/// Seals a grant as the welcome an invite's joiner finds on the relay.
-pub fn seal_welcome(key: &InviteKey, notebook: &str, grant: &Grant) -> Vec<u8> {
+/// Seals a grant as the welcome an invite's joiner finds on the relay, signed by the
+/// inviting device.
+pub fn seal_welcome(
+    key: &InviteKey,
+    notebook: &str,
+    grant: &Grant,
+    inviter: &crate::crypto::DeviceKey,
+) -> Vec<u8> {
     let batch = [crate::sync::relay::DocChanges {
         doc: WELCOME_DOC.to_owned(),
         // Plain owned data encodes.
@@ -219,6 +225,7 @@ pub fn seal_welcome(key: &InviteKey, notebook: &str, grant: &Grant) -> Vec<u8> {
         sender,
         crate::sync::relay::Chain::default(),
         &batch,
+        inviter,
     )
 }
 
@@ -398,7 +405,8 @@ mod tests {
             title: "Ana / Bo".into(),
             relay_bound: true,
         };
-        let sealed = seal_welcome(&key, "nb1", &grant);
+        let inviter = crate::crypto::DeviceKey::generate();
+        let sealed = seal_welcome(&key, "nb1", &grant, &inviter);
         assert_eq!(open_welcome(&key, "nb1", &sealed), Some(grant));
         assert_eq!(
             open_welcome(&InviteKey::new([4u8; 32]), "nb1", &sealed),

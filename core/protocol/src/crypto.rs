@@ -75,6 +75,28 @@ impl DeviceKey {
     pub fn public_hex(&self) -> String {
         data_encoding::HEXLOWER.encode(self.0.verifying_key().as_bytes())
     }
+
+    /// This device's ed25519 signature of `message`.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.0.sign(message).to_bytes()
+    }
+}
+
+/// Whether `signature` is the signature of `message` by the device whose public key is
+/// `public_hex` (strict ed25519: no malleable or small-order forms).
+pub fn device_signed(public_hex: &str, message: &[u8], signature: &[u8; 64]) -> bool {
+    let Ok(bytes) = data_encoding::HEXLOWER.decode(public_hex.as_bytes()) else {
+        return false;
+    };
+    let Ok(public) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+        return false;
+    };
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&public) else {
+        return false;
+    };
+    key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+        .is_ok()
 }
 
 impl fmt::Debug for DeviceKey {

@@ -514,6 +514,7 @@ impl Duet {
                 sender,
                 crate::sync::relay::Chain::default(),
                 &batch,
+                &self.device,
             );
             targets.retain(|t| t.mailbox != mailbox);
             targets.push(FarewellTarget {

@@ -183,6 +183,7 @@ impl Duet {
                 &InviteKey::new(key),
                 &notebook,
                 &self.grant_of(&notebook)?,
+                &self.device,
             )),
             None => Welcome::None,
         };

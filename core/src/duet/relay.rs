@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use crate::store::settings::{
     NotebookRelay, PeerSyncState, RelayAnchor, RelayCursor, RelayEpoch, RelayRewound, RelaySeen,
-    SealChain, SenderSeen,
+    SealChain, SenderSeen, SenderSigns,
 };
 use crate::sync::relay::Chain;
 use crate::sync::relay_session::{entry_digest, Anchor};
@@ -325,7 +325,7 @@ impl Duet {
             counter: last.counter + 1,
             previous: last.previous,
         };
-        let sealed = envelope::seal(&key, notebook, sender, chain, &batch);
+        let sealed = envelope::seal(&key, notebook, sender, chain, &batch, &self.device);
         Ok(Some(Outgoing {
             digest: entry_digest(&sealed),
             envelope: sealed,
@@ -433,6 +433,41 @@ impl Duet {
         Ok(())
     }
 
+    /// Whether an envelope's chain link is its sender's own: signed by the member device
+    /// whose sender id it bears, or unsigned from a sender never seen signing (a device of
+    /// an older Duet). Another member holds the envelope key too; only the sending device
+    /// holds its signing key. In the personal space (one person's own devices, no device
+    /// list) every link is followed.
+    fn link_is_its_senders(
+        &self,
+        notebook: &str,
+        personal: bool,
+        key: &[u8; 32],
+        nb: &mut Notebook,
+        opened: &envelope::Opened,
+    ) -> Result<bool, DuetError> {
+        if personal {
+            return Ok(true);
+        }
+        let sender = data_encoding::HEXLOWER.encode(&opened.sender);
+        let signs = SenderSigns(notebook.to_owned(), sender);
+        if opened.signature.is_none() {
+            return Ok(!self.store.get(&signs)?.unwrap_or(false));
+        }
+        if self.store.load_doc(notebook, INDEX_DOC)?.is_none() {
+            return Ok(false);
+        }
+        let device = index::devices(&nb.index()?.am)?
+            .into_iter()
+            .map(|(device, _)| device)
+            .find(|device| envelope::sender_id(key, device) == opened.sender);
+        let signed = device.is_some_and(|device| opened.signed_by(&device));
+        if signed {
+            self.store.put(&signs, &true)?;
+        }
+        Ok(signed)
+    }
+
     /// Applies pulled entries (oldest first) and moves the cursor past every entry fully
     /// applied. Entries that fail to open (tampered, moved from another mailbox) are
     /// skipped; entries that open but cannot be applied (schema, limits) are set aside
@@ -476,11 +511,18 @@ impl Duet {
             // changes this store no longer has.
             let batch = match envelope::open(&key, notebook, &bytes) {
                 Ok(opened) => {
-                    if let Some(link) = opened.chain {
-                        self.follow_chain(notebook, opened.sender, link, entry_digest(&bytes))?;
-                        if link.counter > 0 {
+                    // Counter 0 (a notice, a snapshot) stands outside every chain.
+                    if let Some(link) = opened.chain.filter(|l| l.counter > 0) {
+                        if self.link_is_its_senders(notebook, personal, &key, &mut nb, &opened)? {
+                            self.follow_chain(notebook, opened.sender, link, entry_digest(&bytes))?;
                             let sender = data_encoding::HEXLOWER.encode(&opened.sender);
                             self.heard_from_sender(notebook, &sender)?;
+                        } else {
+                            tracing::warn!(
+                                notebook,
+                                seq,
+                                "a chain link that its sender did not sign; not followed"
+                            );
                         }
                     }
                     opened.docs
@@ -593,7 +635,10 @@ impl Duet {
         // Outside this device's chain (counter 0): a snapshot stands for many senders'
         // batches, and readers past it never see it.
         let chain = Chain::default();
-        Ok((upto, envelope::seal(&key, notebook, sender, chain, &batch)))
+        Ok((
+            upto,
+            envelope::seal(&key, notebook, sender, chain, &batch, &self.device),
+        ))
     }
 
     fn relay_seen(&self, notebook: &str, doc: &str) -> Result<Vec<ChangeHash>, DuetError> {
@@ -744,7 +789,10 @@ mod tests {
                 .and_then(|s| s.team_token)
                 .expect("a token is stored")
         };
-        assert!(!raw(&ana).contains(&token), "the team token is stored in the clear");
+        assert!(
+            !raw(&ana).contains(&token),
+            "the team token is stored in the clear"
+        );
         let setting = ana.relay_setting(&id).expect("setting").expect("a relay");
         assert_eq!(setting.team_token.as_deref(), Some(token.as_str()));
         // As a home from before sealing kept it.

@@ -188,6 +188,10 @@ setting!(
     /// counter, and (in `previous`) that envelope's digest.
     SenderSeen(notebook, sender) => crate::sync::relay::Chain, postcard, "sender-seen/{notebook}/{sender}");
 setting!(
+    /// That a sender (hex id) of the notebook's relay log signs its chain links: an
+    /// unsigned link under its id is then not its own (a forgery, or a downgrade).
+    SenderSigns(notebook, sender) => bool, postcard, "sender-signs/{notebook}/{sender}");
+setting!(
     /// Batches of a sender (hex id) the relay did not deliver, as last noticed.
     Withheld(notebook, sender) => crate::WithheldBatches, postcard, "withheld/{notebook}/{sender}");
 setting!(

@@ -16,17 +16,24 @@
 //! The chain link (the sender's counter of acknowledged batches and the digest of its
 //! previous one) is inside the ciphertext, so the relay can neither read nor forge it: a
 //! device reading the log sees when a batch of some sender is missing between two others.
+//! The sending device signs the batch with its device key (version 3), so another member,
+//! who holds the envelope key too, cannot forge a link of someone else's chain (and with it
+//! a report that the relay withheld that device's batches).
 //!
-//! Layout: version | sender (8 bytes) | nonce (24) | ciphertext. Version 1 (no chain link,
-//! an unkeyed sender id) is still opened: logs written by older devices stay readable.
+//! Layout: version | sender (8 bytes) | nonce (24) | ciphertext. Versions 1 (no chain link,
+//! an unkeyed sender id) and 2 (a chain link, unsigned) are still opened: logs written by
+//! older devices stay readable.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-const ENVELOPE_VERSION: u8 = 2;
+const ENVELOPE_VERSION: u8 = 3;
 const ENVELOPE_V1: u8 = 1;
+const ENVELOPE_V2: u8 = 2;
+/// What a device's signature of a batch is bound to, before the notebook and the sender.
+const LINK_CONTEXT: &[u8] = b"duet envelope link v3\0";
 const SENDER_LEN: usize = 8;
 const NONCE_LEN: usize = 24;
 const HEADER_LEN: usize = 1 + SENDER_LEN + NONCE_LEN;
@@ -78,12 +85,48 @@ pub struct Opened {
     pub chain: Option<Chain>,
     /// The batch.
     pub docs: Vec<DocChanges>,
+    /// The sending device's signature of the batch and its link (`None` before version 3).
+    pub signature: Option<LinkSignature>,
+}
+
+/// A device's signature of a batch and its chain link, as an envelope carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSignature {
+    /// What was signed (the notebook, the sender id and a digest of the batch).
+    message: Vec<u8>,
+    signature: [u8; 64],
+}
+
+impl Opened {
+    /// Whether the device with public key `device_public_hex` signed this batch.
+    pub fn signed_by(&self, device_public_hex: &str) -> bool {
+        self.signature.as_ref().is_some_and(|s| {
+            crate::crypto::device_signed(device_public_hex, &s.message, &s.signature)
+        })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
 struct SealedBatch {
     chain: Chain,
     docs: Vec<DocChanges>,
+}
+
+/// A version-3 envelope's plaintext: the encoded [`SealedBatch`] and its signature.
+#[derive(Serialize, Deserialize)]
+struct SignedBatch {
+    body: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// What a device signs for a batch: the notebook, the sender id and the batch's digest.
+fn link_message(notebook: &str, sender: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut message = LINK_CONTEXT.to_vec();
+    message.extend_from_slice(notebook.as_bytes());
+    message.push(0);
+    message.extend_from_slice(sender);
+    message.extend_from_slice(blake3::hash(body).as_bytes());
+    message
 }
 
 /// A device's short id in one notebook's envelopes: 8 bytes of a BLAKE3 hash of its public
@@ -110,20 +153,28 @@ fn aad(version: u8, notebook: &str, sender: &[u8]) -> Vec<u8> {
     aad
 }
 
-/// Seals a batch for `notebook`'s mailbox.
+/// Seals a batch for `notebook`'s mailbox, signed by the sending device `signer`.
 pub fn seal(
     key: &[u8; 32],
     notebook: &str,
     sender: [u8; SENDER_LEN],
     chain: Chain,
     batch: &[DocChanges],
+    signer: &crate::crypto::DeviceKey,
 ) -> Vec<u8> {
     let sealed = SealedBatch {
         chain,
         docs: batch.to_vec(),
     };
     // Encoding owned data into a Vec cannot fail.
-    let plain = super::peer::pack(&postcard::to_allocvec(&sealed).unwrap_or_default());
+    let body = postcard::to_allocvec(&sealed).unwrap_or_default();
+    let signed = SignedBatch {
+        signature: signer
+            .sign(&link_message(notebook, &sender, &body))
+            .to_vec(),
+        body,
+    };
+    let plain = super::peer::pack(&postcard::to_allocvec(&signed).unwrap_or_default());
     let mut nonce = [0u8; NONCE_LEN];
     rand::rng().fill_bytes(&mut nonce);
     let cipher = XChaCha20Poly1305::new(Key::from_slice(key));
@@ -147,7 +198,9 @@ pub fn seal(
 /// Opens an envelope of `notebook`'s mailbox.
 pub fn open(key: &[u8; 32], notebook: &str, envelope: &[u8]) -> Result<Opened, EnvelopeError> {
     let version = *envelope.first().ok_or(EnvelopeError::Format)?;
-    if envelope.len() < HEADER_LEN + 16 || !matches!(version, ENVELOPE_V1 | ENVELOPE_VERSION) {
+    if envelope.len() < HEADER_LEN + 16
+        || !matches!(version, ENVELOPE_V1 | ENVELOPE_V2 | ENVELOPE_VERSION)
+    {
         return Err(EnvelopeError::Format);
     }
     let mut sender = [0u8; SENDER_LEN];
@@ -170,13 +223,25 @@ pub fn open(key: &[u8; 32], notebook: &str, envelope: &[u8]) -> Result<Opened, E
             sender,
             chain: None,
             docs,
+            signature: None,
         });
     }
-    let batch: SealedBatch = postcard::from_bytes(&raw).map_err(|_| EnvelopeError::Malformed)?;
+    let (body, signature) = if version == ENVELOPE_V2 {
+        (raw, None)
+    } else {
+        let signed: SignedBatch =
+            postcard::from_bytes(&raw).map_err(|_| EnvelopeError::Malformed)?;
+        let signature = <[u8; 64]>::try_from(signed.signature.as_slice())
+            .map_err(|_| EnvelopeError::Malformed)?;
+        let message = link_message(notebook, &sender, &signed.body);
+        (signed.body, Some(LinkSignature { message, signature }))
+    };
+    let batch: SealedBatch = postcard::from_bytes(&body).map_err(|_| EnvelopeError::Malformed)?;
     Ok(Opened {
         sender,
         chain: Some(batch.chain),
         docs: batch.docs,
+        signature,
     })
 }
 
@@ -200,23 +265,78 @@ mod tests {
         }
     }
 
+    fn device() -> crate::crypto::DeviceKey {
+        crate::crypto::DeviceKey::from_bytes(&[2u8; 32]).expect("key")
+    }
+
     #[test]
     fn envelopes_round_trip_and_hide_their_content() {
         let key = [9u8; 32];
         let sender = sender_id(&key, "dev");
-        let env = seal(&key, "nb1", sender, chain(), &batch());
-        assert_eq!(
-            open(&key, "nb1", &env),
-            Ok(Opened {
-                sender,
-                chain: Some(chain()),
-                docs: batch()
-            })
-        );
+        let env = seal(&key, "nb1", sender, chain(), &batch(), &device());
+        let opened = open(&key, "nb1", &env).expect("opens");
+        assert_eq!(opened.sender, sender);
+        assert_eq!(opened.chain, Some(chain()));
+        assert_eq!(opened.docs, batch());
         let text = String::from_utf8_lossy(&env);
         assert!(!text.contains("index") && !text.contains("automerge"));
         // A fresh nonce each time: the same batch never seals the same way.
-        assert_ne!(env, seal(&key, "nb1", sender, chain(), &batch()));
+        assert_ne!(env, seal(&key, "nb1", sender, chain(), &batch(), &device()));
+    }
+
+    #[test]
+    fn a_batch_is_signed_by_its_device_and_no_other() {
+        let key = [9u8; 32];
+        let (me, other) = (
+            device(),
+            crate::crypto::DeviceKey::from_bytes(&[3u8; 32]).expect("key"),
+        );
+        let sender = sender_id(&key, &me.public_hex());
+        let opened = open(
+            &key,
+            "nb1",
+            &seal(&key, "nb1", sender, chain(), &batch(), &me),
+        )
+        .expect("opens");
+        assert!(opened.signed_by(&me.public_hex()));
+        assert!(!opened.signed_by(&other.public_hex()));
+        // Another member (it holds the envelope key) sealing a link under this sender's id
+        // signs with its own key: the link is not this device's.
+        let forged = open(
+            &key,
+            "nb1",
+            &seal(&key, "nb1", sender, chain(), &batch(), &other),
+        )
+        .expect("opens");
+        assert!(!forged.signed_by(&me.public_hex()));
+        assert!(!opened.signed_by("not hex"));
+    }
+
+    #[test]
+    fn a_version_2_envelope_still_opens_unsigned() {
+        let key = [9u8; 32];
+        let sender = [5u8; SENDER_LEN];
+        let body = SealedBatch {
+            chain: chain(),
+            docs: batch(),
+        };
+        let plain = crate::sync::peer::pack(&postcard::to_allocvec(&body).expect("encode"));
+        let nonce = [6u8; NONCE_LEN];
+        let sealed = XChaCha20Poly1305::new(Key::from_slice(&key))
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &plain,
+                    aad: &aad(ENVELOPE_V2, "nb1", &sender),
+                },
+            )
+            .expect("seal");
+        let env = [&[ENVELOPE_V2][..], &sender, &nonce, &sealed].concat();
+        let opened = open(&key, "nb1", &env).expect("opens");
+        assert_eq!(opened.chain, Some(chain()));
+        assert_eq!(opened.docs, batch());
+        assert_eq!(opened.signature, None);
+        assert!(!opened.signed_by(&device().public_hex()));
     }
 
     #[test]
@@ -248,7 +368,8 @@ mod tests {
             Ok(Opened {
                 sender,
                 chain: None,
-                docs: batch()
+                docs: batch(),
+                signature: None,
             })
         );
     }
@@ -256,7 +377,14 @@ mod tests {
     #[test]
     fn tampering_moving_and_relabelling_are_detected() {
         let key = [9u8; 32];
-        let env = seal(&key, "nb1", sender_id(&key, "dev"), chain(), &batch());
+        let env = seal(
+            &key,
+            "nb1",
+            sender_id(&key, "dev"),
+            chain(),
+            &batch(),
+            &device(),
+        );
         for at in [0usize, 3, 20, env.len() / 2, env.len() - 1] {
             let mut bad = env.clone();
             bad[at] ^= 0x40;

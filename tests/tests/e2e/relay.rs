@@ -326,6 +326,7 @@ fn tampered_moved_and_replayed_envelopes_change_nothing() {
                 changes: vec![1, 2, 3],
                 heads: vec![],
             }],
+            &duet_core::crypto::DeviceKey::generate(),
         );
         client.push(&key, moved).await.expect("relay stores it");
         client.close().await;
@@ -652,7 +653,8 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
     let secret = duet_tests::secret_ticket(&ana).notebook_secret();
     let notebook = secret.notebook_id();
     let key = secret.envelope_key();
-    let sender = duet_core::sync::relay::sender_id(&key, "a member's runaway device");
+    let runaway = duet_core::crypto::DeviceKey::generate();
+    let sender = duet_core::sync::relay::sender_id(&key, &runaway.public_hex());
     let chain = duet_core::sync::relay::Chain::default();
     // A meeting that is not a meeting: valid seal, content that breaks the schema.
     let mut not_a_meeting = automerge::AutoCommit::new();
@@ -673,6 +675,7 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
             changes: not_a_meeting.save(),
             heads: not_a_meeting.get_heads().iter().map(|h| h.0).collect(),
         }],
+        &runaway,
     );
     // An inflate bomb: 40 MiB of zeros that deflate to almost nothing.
     let bomb = seal(
@@ -685,6 +688,7 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
             changes: vec![0u8; 40 * 1024 * 1024],
             heads: Vec::new(),
         }],
+        &runaway,
     );
     // A meeting document past the operation limit.
     let mut huge = automerge::AutoCommit::new();
@@ -713,6 +717,7 @@ fn a_poisoned_batch_or_a_bomb_from_a_member_is_set_aside_and_sync_goes_on() {
             changes: huge.save(),
             heads: huge.get_heads().iter().map(|h| h.0).collect(),
         }],
+        &runaway,
     );
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
     let rt = tokio::runtime::Runtime::new().expect("runtime");

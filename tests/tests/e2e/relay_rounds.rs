@@ -490,3 +490,56 @@ fn a_retired_mailbox_an_operator_forced_away_is_never_made_again_with_the_old_ke
         .items()
         .contains(&"bo's note under the old key".to_owned()));
 }
+
+#[test]
+fn a_member_cannot_forge_another_device_s_chain_link_to_make_a_withheld_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo) = pair(dir.path(), &relay);
+    let phone = joined(dir.path(), "bo-phone", "Bo", Role::Report, &ana, &relay);
+    for i in 0..2 {
+        ana.add(&format!("ana {i}"));
+        ana.synced(&relay);
+    }
+    phone.synced(&relay);
+    // Bo holds the notebook's envelope key, as every member does, and seals a batch under
+    // Ana's sender id whose link claims she sent 1,000 batches: had it been followed, Bo's
+    // phone would report that the relay withheld hundreds of hers.
+    let secret = bo.on(|d| d.invite(Vec::new(), None)).notebook_secret();
+    let key = secret.envelope_key();
+    let ana_sender = duet_core::sync::relay::sender_id(&key, &ana.device_id());
+    let bo_key = duet_core::crypto::DeviceKey::from_bytes(&[42; 32]).expect("a device key");
+    let forged = duet_core::sync::relay::seal(
+        &key,
+        &ana.notebook,
+        ana_sender,
+        duet_core::sync::relay::Chain {
+            counter: 1_000,
+            previous: [0; 16],
+        },
+        &[],
+        &bo_key,
+    );
+    let id = ana.notebook.clone();
+    let mailbox = ana
+        .handle
+        .call_blocking(move |d| d.mailbox_key(&id))
+        .expect("key");
+    runtime()
+        .block_on(relay.push(&mailbox, forged))
+        .expect("the relay takes it");
+    phone.synced(&relay);
+    let notebook = phone.notebook.clone();
+    let withheld = phone.on(move |d| d.relay_withheld(&notebook));
+    assert!(
+        withheld.is_empty(),
+        "a forged link made a report: {withheld:?}"
+    );
+    // Ana's own next batch still links on from her last one: nothing is reported either.
+    ana.add("ana 2");
+    ana.synced(&relay);
+    phone.synced(&relay);
+    let notebook = phone.notebook.clone();
+    assert!(phone.on(move |d| d.relay_withheld(&notebook)).is_empty());
+    assert!(phone.items().contains(&"ana 2".to_owned()));
+}
