@@ -19,6 +19,24 @@ pub const VERSION: u8 = 1;
 /// would hurt a phone to read into memory.
 pub const MAX_BUNDLE_BYTES: usize = 256 * 1024 * 1024;
 
+/// Reads a bundle file, refusing one over [`MAX_BUNDLE_BYTES`] by its length before
+/// reading it, and never reading more than the limit (a pipe or a growing file included).
+pub fn read_file(path: &std::path::Path) -> std::io::Result<Result<Vec<u8>, BundleError>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let told = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    if told > MAX_BUNDLE_BYTES {
+        return Ok(Err(BundleError::TooLarge { len: told }));
+    }
+    let mut bytes = Vec::with_capacity(told);
+    file.take(MAX_BUNDLE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_BUNDLE_BYTES {
+        return Ok(Err(BundleError::TooLarge { len: bytes.len() }));
+    }
+    Ok(Ok(bytes))
+}
+
 const HEADER_LEN: usize = MAGIC.len() + 1 + 32;
 
 /// Why a file could not be read as a bundle.
@@ -107,6 +125,21 @@ impl Bundle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_by_its_length_unread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("huge.duet");
+        let file = std::fs::File::create(&path).expect("create");
+        // Sparse: the length says 300 MB, and nothing is read to find out.
+        file.set_len(300_000_000).expect("length");
+        match read_file(&path).expect("opens") {
+            Err(BundleError::TooLarge { len }) => assert_eq!(len, 300_000_000),
+            other => panic!("read a file past the limit: {:?}", other.map(|b| b.len())),
+        }
+        std::fs::write(&path, b"small").expect("write");
+        assert_eq!(read_file(&path).expect("opens").expect("read"), b"small");
+    }
     use proptest::prelude::*;
 
     fn sample() -> Bundle {

@@ -123,7 +123,8 @@ impl Duet {
         path: &Path,
         join: Option<JoinAs>,
     ) -> Result<MergeReport, DuetError> {
-        let bytes = std::fs::read(path).map_err(|e| DuetError::io("reading", path, e))?;
+        let bytes =
+            crate::bundle::read_file(path).map_err(|e| DuetError::io("reading", path, e))??;
         let bundle = Bundle::decode(&bytes)?;
         let damaged = || DuetError::Bundle(crate::bundle::BundleError::Damaged);
         let (raw_secret, raw_grant) = bundle.secret.split_at(bundle.secret.len().min(32));
