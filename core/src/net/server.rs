@@ -25,6 +25,46 @@ use std::time::Duration;
 
 /// Connections served at once; more are refused at once.
 pub const MAX_CONNECTIONS: usize = 64;
+/// Connections served at once from one IP address: one stranger on the network cannot take
+/// every place, and the devices of the notebook still get in.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = MAX_CONNECTIONS / 2;
+
+/// Connections held now, by IP address.
+type Held = Arc<Mutex<HashMap<std::net::IpAddr, usize>>>;
+
+/// A connection's place in its address's share, given back when it ends.
+struct AddressSlot {
+    held: Held,
+    ip: std::net::IpAddr,
+}
+
+impl AddressSlot {
+    /// A place for one more connection from `ip`, if its share has one.
+    fn take(held: &Held, ip: std::net::IpAddr) -> Option<AddressSlot> {
+        let mut counts = held.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= MAX_CONNECTIONS_PER_ADDRESS {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            held: held.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
 
 /// Something the server did, for its log.
 #[derive(Debug, Clone)]
@@ -108,6 +148,7 @@ impl Server {
     /// Serves until `shutdown` completes; then closes every connection.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let mut tasks = tokio::task::JoinSet::new();
+        let held: Held = Arc::default();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -123,9 +164,21 @@ impl Server {
                         incoming.refuse();
                         continue;
                     }
+                    let addr = incoming.remote_address();
+                    let Some(slot) = AddressSlot::take(&held, addr.ip()) else {
+                        (self.shared.events)(ServeEvent::Refused {
+                            addr,
+                            reason: format!(
+                                "over {MAX_CONNECTIONS_PER_ADDRESS} connections from {}",
+                                addr.ip()
+                            ),
+                        });
+                        incoming.refuse();
+                        continue;
+                    };
                     let shared = self.shared.clone();
                     tasks.spawn(async move {
-                        let addr = incoming.remote_address();
+                        let _slot = slot;
                         if let Err(e) = connection(shared.clone(), incoming).await {
                             (shared.events)(ServeEvent::Refused { addr, reason: e.to_string() });
                         }

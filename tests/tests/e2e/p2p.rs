@@ -581,3 +581,54 @@ fn the_owners_commands_are_answered_while_strangers_flood_the_node_with_hellos()
         assert!(shown.contains(&format!("during-the-flood-{i}")), "{shown}");
     }
 }
+
+#[test]
+fn one_address_holds_at_most_half_the_serving_device_s_connections() {
+    use duet_core::net::server::{Server, MAX_CONNECTIONS_PER_ADDRESS};
+    use duet_core::net::tls::{Pins, TlsIdentity, ALPN};
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
+    let home = duet_core::node::Home::spawn(duet_tests::open_home(ana.home.path())).expect("home");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let server = rt
+        .block_on(Server::bind(
+            home.handle(),
+            "127.0.0.1:0".parse().expect("addr"),
+            Box::new(|_| {}),
+        ))
+        .expect("bind");
+    let (addr, fp) = (server.local_addr().expect("addr"), server.fingerprint());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = rt.spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    rt.block_on(async {
+        // A stranger's connections: the TLS handshake, then nothing.
+        let identity = TlsIdentity::generate().expect("identity");
+        let connect =
+            || duet_core::net::connect(&identity, addr, Pins::Exactly([fp].into()), ALPN, "serve");
+        let mut held = Vec::new();
+        for _ in 0..MAX_CONNECTIONS_PER_ADDRESS {
+            held.push(connect().await.expect("within the address's share"));
+        }
+        assert!(
+            connect().await.is_err(),
+            "one address took more than its share"
+        );
+        let (endpoint, conn) = held.pop().expect("one held");
+        conn.close(0u32.into(), b"done");
+        endpoint.wait_idle().await;
+        let mut again = None;
+        for _ in 0..50 {
+            if let Ok(c) = connect().await {
+                again = Some(c);
+                break;
+            }
+            // The server counts a closed connection out when QUIC ends it there.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(again.is_some(), "a freed place was not given again");
+    });
+    let _ = stop.send(());
+    let _ = rt.block_on(serving);
+    home.close();
+}
