@@ -1,6 +1,6 @@
 //! The relay's admin socket: `DATA/relay.sock`, a Unix socket only the relay's own user can
 //! use (mode 0600, and a peer of another user is refused by its credentials), through which
-//! `duet-relay backup` and `duet-relay mailbox list|delete --data DIR` reach a running
+//! `duet-relay backup`, `status` and `mailbox list|delete --data DIR` reach a running
 //! relay. Unlike the
 //! metrics listener it changes things, so it is never on the network.
 
@@ -34,6 +34,8 @@ pub enum AdminRequest {
     },
     /// List the mailboxes.
     ListMailboxes,
+    /// How the relay is.
+    Status,
 }
 
 /// The relay's answer.
@@ -55,6 +57,11 @@ pub enum AdminReply {
         /// Each, as operators see it.
         list: Vec<crate::store::MailboxInfo>,
     },
+    /// How the relay is.
+    Status {
+        /// Its figures.
+        status: crate::ops::Status,
+    },
     /// It could not be done.
     Failed {
         /// Why.
@@ -72,12 +79,15 @@ pub fn bind(data: &Path) -> Result<ControlSocket, control::ControlError> {
     ControlSocket::bind_path(socket_path(data))
 }
 
-/// Answers admin requests on `store`.
-pub fn handler(store: Arc<RelayStore>) -> Handler {
+/// Answers admin requests on `store`; `relay` tells its status.
+pub fn handler(store: Arc<RelayStore>, relay: crate::ops::OpsState) -> Handler {
     Arc::new(move |body: Vec<u8>| {
-        let store = store.clone();
+        let (store, relay) = (store.clone(), relay.clone());
         Box::pin(async move {
             let reply = match serde_json::from_slice::<AdminRequest>(&body) {
+                Ok(AdminRequest::Status) => AdminReply::Status {
+                    status: relay.status().await,
+                },
                 Ok(request) => answer(&store, request).await,
                 Err(e) => AdminReply::Failed {
                     error: format!("not an admin request: {e}"),
@@ -93,6 +103,8 @@ async fn answer(store: &RelayStore, request: AdminRequest) -> AdminReply {
         error: e.to_string(),
     };
     match request {
+        // Answered by the handler, which knows the relay beyond its store.
+        AdminRequest::Status => failed(&"no status here"),
         AdminRequest::ListMailboxes => match store.mailbox_list().await {
             Ok(list) => AdminReply::Mailboxes { list },
             Err(e) => failed(&e),

@@ -44,7 +44,7 @@ pub struct RelayConfig {
     /// Days a mailbox may go without a push before it is deleted (0: kept for ever). A
     /// device whose mailbox was deleted pushes its whole notebook again on its next sync.
     pub retention_days: u64,
-    /// Where to serve `/metrics` (Prometheus), `/healthz`, `/readyz` and `/status` over
+    /// Where to serve `/metrics` (Prometheus), `/healthz` and `/readyz` over
     /// HTTP; none by default. Keep it on a private address: it says how busy the relay is.
     pub metrics_listen: Option<SocketAddr>,
     /// `text` (default) or `json`: one JSON object per log line, for log collectors.

@@ -51,7 +51,7 @@ enum Command {
         /// relay only a trusted network reaches).
         #[arg(long)]
         open: bool,
-        /// Serve /metrics (Prometheus), /healthz, /readyz and /status over HTTP on this
+        /// Serve /metrics (Prometheus), /healthz and /readyz over HTTP on this
         /// address (TCP); keep it private.
         #[arg(long, value_name = "ADDR")]
         metrics: Option<SocketAddr>,
@@ -59,14 +59,15 @@ enum Command {
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
     },
-    /// Ask a running relay how it is (through its metrics listener).
+    /// Ask a running relay how it is (through its admin socket, which only its owner
+    /// reaches).
     #[command(
-        after_help = "Example:\n  duet-relay status --metrics 127.0.0.1:9479\n  duet-relay status --metrics 127.0.0.1:9479 --json"
+        after_help = "Example:\n  duet-relay status --data /var/lib/duet-relay\n  duet-relay status --data /var/lib/duet-relay --json"
     )]
     Status {
-        /// The relay's metrics listener.
-        #[arg(long, value_name = "ADDR")]
-        metrics: SocketAddr,
+        /// The relay's data directory.
+        #[arg(long)]
+        data: PathBuf,
         /// Print the status as JSON.
         #[arg(long)]
         json: bool,
@@ -115,23 +116,14 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum MailboxCmd {
-    /// List the mailboxes: from a running relay's metrics listener, or from its data
-    /// directory (through the running relay, or on its stopped data).
+    /// List the mailboxes, through the running relay's admin socket or on its stopped data.
     #[command(
-        after_help = "Examples:\n  duet-relay mailbox list --metrics 127.0.0.1:9479\n  duet-relay mailbox list --data /var/lib/duet-relay --json"
+        after_help = "Examples:\n  duet-relay mailbox list --data /var/lib/duet-relay\n  duet-relay mailbox list --data /var/lib/duet-relay --json"
     )]
     List {
-        /// A running relay's metrics listener.
-        #[arg(
-            long,
-            value_name = "ADDR",
-            required_unless_present = "data",
-            conflicts_with = "data"
-        )]
-        metrics: Option<SocketAddr>,
         /// The relay's data directory.
         #[arg(long)]
-        data: Option<PathBuf>,
+        data: PathBuf,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -221,10 +213,17 @@ async fn serve(
     };
     println!("duet-relay listening on {addr} (UDP), fingerprint {fingerprint}");
     let mut tasks = tokio::task::JoinSet::new();
+    let state = OpsState {
+        metrics: store.metrics(),
+        store: store.clone(),
+        listen: addr,
+        fingerprint: fingerprint.clone(),
+        open,
+    };
     let admin_socket = admin::bind(&data)
         .with_context(|| format!("making the admin socket in {}", data.display()))?;
     tasks.spawn(admin_socket.run(
-        admin::handler(store.clone()),
+        admin::handler(store.clone(), state.clone()),
         until_stopped(stopped.clone()),
     ));
     if let Some(at) = metrics_listen {
@@ -233,13 +232,6 @@ async fn serve(
             .with_context(|| format!("listening for metrics on {at}"))?;
         let bound = listener.local_addr()?;
         println!("duet-relay metrics on http://{bound}/metrics");
-        let state = OpsState {
-            metrics: store.metrics(),
-            store: store.clone(),
-            listen: addr,
-            fingerprint: fingerprint.clone(),
-            open,
-        };
         tasks.spawn(ops::serve(listener, state, until_stopped(stopped.clone())));
     }
     if retention_days > 0 {
@@ -278,7 +270,7 @@ fn absolute(path: &std::path::Path) -> Result<PathBuf> {
 /// A store that will not open offline is most often held by the running relay.
 fn stopped_first(e: duet_relay::store::RelayStoreError, data: &std::path::Path) -> anyhow::Error {
     anyhow::anyhow!(
-        "{e}; if the relay is running on {}, stop it first (or list through --metrics)",
+        "{e}; if the relay is running on {}, stop it first",
         data.display()
     )
 }
@@ -396,20 +388,19 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Status { metrics, json } => {
-            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-            let (code, body) = rt
-                .block_on(ops::get(metrics, "/status"))
-                .with_context(|| format!("asking the relay's metrics listener at {metrics}"))?;
-            if code != 200 {
-                anyhow::bail!("the metrics listener at {metrics} answered {code}");
-            }
+        Command::Status { data, json } => {
+            let s = match admin::request(&data, &AdminRequest::Status)? {
+                Some(AdminReply::Status { status }) => status,
+                Some(AdminReply::Failed { error }) => {
+                    anyhow::bail!("the relay could not tell its status: {error}")
+                }
+                Some(other) => anyhow::bail!("the relay answered {other:?}"),
+                None => anyhow::bail!("no relay is running on {}", data.display()),
+            };
             if json {
-                print!("{body}");
+                println!("{}", serde_json::to_string(&s)?);
                 return Ok(());
             }
-            let s: ops::Status = serde_json::from_str(&body)
-                .context("the relay's status is not in a form this duet-relay reads")?;
             println!(
                 "duet-relay {} on {} ({}), up {}",
                 s.version,
@@ -432,25 +423,9 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Mailbox(MailboxCmd::List {
-            metrics,
-            data,
-            json,
-        }) => {
-            let list: Vec<duet_relay::store::MailboxInfo> = match (metrics, data) {
-                (Some(addr), _) => {
-                    let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-                    let (code, body) =
-                        rt.block_on(ops::get(addr, "/mailboxes")).with_context(|| {
-                            format!("asking the relay's metrics listener at {addr}")
-                        })?;
-                    if code != 200 {
-                        anyhow::bail!("the metrics listener at {addr} answered {code}");
-                    }
-                    serde_json::from_str(&body)
-                        .context("the mailbox list is not in a form this duet-relay reads")?
-                }
-                (None, Some(data)) => match admin::request(&data, &AdminRequest::ListMailboxes)? {
+        Command::Mailbox(MailboxCmd::List { data, json }) => {
+            let list: Vec<duet_relay::store::MailboxInfo> =
+                match admin::request(&data, &AdminRequest::ListMailboxes)? {
                     Some(AdminReply::Mailboxes { list }) => list,
                     Some(AdminReply::Failed { error }) => {
                         anyhow::bail!("the relay could not list them: {error}")
@@ -459,9 +434,7 @@ fn run(cli: Cli) -> Result<()> {
                     None => RelayStore::open_offline(&data)
                         .map_err(|e| stopped_first(e, &data))?
                         .mailbox_list()?,
-                },
-                (None, None) => anyhow::bail!("say where: --metrics ADDR or --data DIR"),
-            };
+                };
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(());

@@ -1,15 +1,18 @@
 //! The operators' HTTP listener (`--metrics ADDR`): `/metrics` (Prometheus text format),
-//! `/healthz` (the process answers), `/readyz` (it serves QUIC and its store takes writes:
-//! on PostgreSQL, the database answers),
-//! `/status` (the same figures as JSON, read by `duet-relay status`) and `/mailboxes`
-//! (ids, sizes and last writes, read by `duet-relay mailbox list`). Nothing here changes
-//! anything: deleting a mailbox is done on the data directory with the relay stopped.
+//! `/healthz` (the process answers) and `/readyz` (it serves QUIC and its store takes
+//! writes: on PostgreSQL, the database answers). Nothing here changes anything, and
+//! nothing names a mailbox: the relay's status and its mailboxes are told on the admin
+//! socket (`duet-relay status|mailbox list --data DIR`), which only the relay's owner reaches.
 //!
-//! Five fixed GET routes with no body, each a short answer with `Connection: close`, on an
-//! address only operators reach: a hand-written HTTP/1.1 responder of a page does this
-//! with a request head capped at [`MAX_HEAD_BYTES`], a read deadline and a cap on
-//! connections at once, where an HTTP server crate would add dozens of crates to a binary
-//! whose whole point is a small attack surface.
+//! Three fixed GET routes with no body, each a short answer with `Connection: close`: a
+//! hand-written HTTP/1.1 responder of a page does this, where an HTTP server crate would
+//! add dozens of crates to a binary whose whole point is a small attack surface. What a
+//! client costs is bounded from the moment it is accepted: at most [`MAX_WAITING`]
+//! connections wait at once (more are closed at once), each has [`READ_DEADLINE`] from
+//! accept to send a head of at most [`MAX_HEAD_BYTES`], health checks are answered at once,
+//! and at most [`MAX_CONCURRENT`] `/metrics` answers are made at a time. A request whose
+//! `Host` is a name rather than an address (a browser led there by DNS rebinding) is
+//! refused.
 
 use crate::metrics::RelayMetrics;
 use crate::store::RelayStore;
@@ -22,12 +25,16 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// The largest request head read (request line and headers).
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
-/// How long a client may take to send its request.
+/// How long a client may take, from accept, to send its request.
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
-/// Requests served at once; more wait.
+/// `/metrics` answers made at once; more wait (within their deadline).
 pub const MAX_CONCURRENT: usize = 16;
+/// Connections accepted and not yet answered; more are closed at once.
+pub const MAX_WAITING: usize = 64;
+/// How long a request may take in all, from accept to its answer sent.
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(10);
 
-/// What `/status` answers.
+/// What `duet-relay status` shows, as the admin socket tells it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     /// The relay's version.
@@ -75,7 +82,8 @@ impl OpsState {
         self.metrics.serving() && self.store.accepting_writes() && self.store.reachable().await
     }
 
-    async fn status(&self) -> Status {
+    /// The relay's status, as the admin socket tells it.
+    pub async fn status(&self) -> Status {
         Status {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_secs: self.metrics.uptime_secs(),
@@ -99,18 +107,26 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT));
+    let waiting = Arc::new(tokio::sync::Semaphore::new(MAX_WAITING));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                // Dropped at once: the file descriptor goes back now, not when a slot frees.
+                let Ok(place) = waiting.clone().try_acquire_owned() else {
+                    tracing::debug!("metrics listener full; a connection was closed unanswered");
+                    continue;
+                };
                 let state = state.clone();
                 let slots = slots.clone();
                 tokio::spawn(async move {
-                    let Ok(_slot) = slots.acquire_owned().await else { return };
-                    if let Err(e) = answer(stream, &state).await {
-                        tracing::debug!(error = %e, "metrics request failed");
+                    let _place = place;
+                    match tokio::time::timeout(ANSWER_DEADLINE, answer(stream, &state, &slots)).await {
+                        Ok(Err(e)) => tracing::debug!(error = %e, "metrics request failed"),
+                        Err(_) => tracing::debug!("metrics request out of time"),
+                        Ok(Ok(())) => {}
                     }
                 });
             }
@@ -118,7 +134,41 @@ pub async fn serve(
     }
 }
 
-async fn answer(mut stream: TcpStream, state: &OpsState) -> std::io::Result<()> {
+/// Whether a request's `Host` names an address (or `localhost`), as an operator's tools
+/// send, rather than a name a browser was led to by DNS rebinding. A request with no
+/// `Host` (HTTP/1.0 probes) is let through.
+fn host_allowed(head: &str) -> bool {
+    let Some(host) = head.lines().skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("host")
+            .then(|| value.trim())
+    }) else {
+        return true;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => {
+            return v6
+                .split(']')
+                .next()
+                .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+        }
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.parse::<u16>().is_ok() {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
+async fn answer(
+    mut stream: TcpStream,
+    state: &OpsState,
+    slots: &tokio::sync::Semaphore,
+) -> std::io::Result<()> {
     let head = match tokio::time::timeout(READ_DEADLINE, read_head(&mut stream)).await {
         Ok(Ok(Some(head))) => head,
         Ok(Ok(None)) => {
@@ -134,8 +184,22 @@ async fn answer(mut stream: TcpStream, state: &OpsState) -> std::io::Result<()> 
     if method != "GET" && method != "HEAD" {
         return respond(&mut stream, 405, "text/plain", "only GET\n").await;
     }
+    if !host_allowed(&head) {
+        return respond(&mut stream, 421, "text/plain", "ask by address\n").await;
+    }
     match path {
+        "/healthz" => respond(&mut stream, 200, "text/plain", "ok\n").await,
+        "/readyz" => {
+            if state.ready().await {
+                respond(&mut stream, 200, "text/plain", "ready\n").await
+            } else {
+                respond(&mut stream, 503, "text/plain", "not ready\n").await
+            }
+        }
         "/metrics" => {
+            let Ok(_slot) = slots.acquire().await else {
+                return Ok(());
+            };
             let body = state.metrics.render(
                 state.store.mailbox_count().await.unwrap_or(0),
                 state.store.bytes_on_disk().await.unwrap_or(0),
@@ -147,23 +211,6 @@ async fn answer(mut stream: TcpStream, state: &OpsState) -> std::io::Result<()> 
                 &body,
             )
             .await
-        }
-        "/healthz" => respond(&mut stream, 200, "text/plain", "ok\n").await,
-        "/readyz" => {
-            if state.ready().await {
-                respond(&mut stream, 200, "text/plain", "ready\n").await
-            } else {
-                respond(&mut stream, 503, "text/plain", "not ready\n").await
-            }
-        }
-        "/mailboxes" => {
-            let list = state.store.mailbox_list().await.unwrap_or_default();
-            let body = serde_json::to_string(&list).unwrap_or_default();
-            respond(&mut stream, 200, "application/json", &format!("{body}\n")).await
-        }
-        "/status" => {
-            let body = serde_json::to_string(&state.status().await).unwrap_or_default();
-            respond(&mut stream, 200, "application/json", &format!("{body}\n")).await
         }
         _ => respond(&mut stream, 404, "text/plain", "not found\n").await,
     }
@@ -198,6 +245,7 @@ async fn respond(
         200 => "OK",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        421 => "Misdirected Request",
         431 => "Request Header Fields Too Large",
         _ => "Service Unavailable",
     };
@@ -208,34 +256,4 @@ async fn respond(
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
     stream.shutdown().await
-}
-
-/// A GET of `path` on an operators' listener, for `duet-relay status`: the status code and
-/// the body.
-pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = tokio::time::timeout(READ_DEADLINE, TcpStream::connect(addr))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connecting timed out"))??;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-    let mut reply = Vec::new();
-    tokio::time::timeout(READ_DEADLINE, stream.read_to_end(&mut reply))
-        .await
-        .map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::TimedOut, "the relay did not answer")
-        })??;
-    let text = String::from_utf8_lossy(&reply);
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((code, body))
 }

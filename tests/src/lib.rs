@@ -574,12 +574,17 @@ impl Drop for Relay {
 /// A GET on an HTTP listener on loopback (a relay's operators' listener): the status code
 /// and the body.
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    http_get_as(addr, path, addr)
+}
+
+/// [`http_get`] with the `Host` header given.
+pub fn http_get_as(addr: &str, path: &str, host: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("metrics listener");
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .expect("timeout");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("request");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").expect("request");
     let mut reply = String::new();
     stream.read_to_string(&mut reply).expect("reply");
     let code = reply

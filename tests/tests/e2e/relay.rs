@@ -980,16 +980,29 @@ fn operators_read_metrics_health_status_and_mailboxes_and_delete_one() {
     assert!(metric(&text, "duet_relay_connections_accepted_total") >= 2.0);
     assert!(!text.contains("ops-canary-item") && !text.contains("Canary ops"));
 
-    let status = relay_cmd(&["status", "--metrics", &ops, "--json"]);
+    // Nothing on the HTTP listener names a mailbox, nor answers a browser led there by a
+    // name (DNS rebinding): the status and the mailboxes are on the owner's admin socket.
+    assert_eq!(http_get(&ops, "/mailboxes").0, 404);
+    assert_eq!(http_get(&ops, "/status").0, 404);
+    assert_eq!(
+        duet_tests::http_get_as(&ops, "/metrics", "rebound.example:9479").0,
+        421
+    );
+    assert_eq!(
+        duet_tests::http_get_as(&ops, "/healthz", "localhost:9479").0,
+        200
+    );
+    let data_arg = duet_tests::path(&data);
+    let status = relay_cmd(&["status", "--data", data_arg, "--json"]);
     assert!(status.status.success(), "{status:?}");
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status is JSON");
     assert_eq!(status["ready"], true, "{status}");
     assert_eq!(status["open"], true);
     assert_eq!(status["fingerprint"], relay.fingerprint.as_str());
-    let words = relay_cmd(&["status", "--metrics", &ops]);
+    let words = relay_cmd(&["status", "--data", data_arg]);
     assert!(String::from_utf8_lossy(&words.stdout).contains("ready"));
 
-    let listed = relay_cmd(&["mailbox", "list", "--metrics", &ops, "--json"]);
+    let listed = relay_cmd(&["mailbox", "list", "--data", data_arg, "--json"]);
     let mailboxes: serde_json::Value =
         serde_json::from_slice(&listed.stdout).expect("list is JSON");
     let mailboxes = mailboxes.as_array().cloned().unwrap_or_default();
@@ -1013,7 +1026,6 @@ fn operators_read_metrics_health_status_and_mailboxes_and_delete_one() {
     // deleted; its devices push everything again and converge.
     let addr = relay.addr.to_string();
     assert!(relay.stop(), "the relay stops cleanly");
-    let data_arg = duet_tests::path(&data);
     let offline = relay_cmd(&["mailbox", "list", "--data", data_arg, "--json"]);
     let offline: serde_json::Value = serde_json::from_slice(&offline.stdout).expect("JSON");
     assert_eq!(offline.as_array().map(Vec::len), Some(mailboxes.len()));
@@ -1656,5 +1668,58 @@ fn an_operator_deletes_a_retired_mailbox_only_by_force_and_its_id_is_never_made_
         }
         other => panic!("a forced-away retired mailbox was made again: {other:?}"),
     }
+    assert!(relay.stop(), "the relay stops cleanly");
+}
+
+#[test]
+fn a_thousand_idle_connections_to_the_metrics_listener_leave_health_checks_answered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        "require_team_token = false\nmetrics_listen = \"127.0.0.1:0\"\n",
+    )
+    .expect("config");
+    let mut relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
+    let ops = relay.metrics_addr();
+    wait_for_status(&ops, "/readyz", 200);
+    // Connections that say nothing: each holds a place until its deadline, and those past
+    // the listener's cap are closed at once.
+    let idle: Vec<std::net::TcpStream> = (0..1000)
+        .filter_map(|_| std::net::TcpStream::connect(&ops).ok())
+        .collect();
+    assert!(
+        idle.len() > duet_relay::ops::MAX_WAITING,
+        "{} connected",
+        idle.len()
+    );
+    // Within the idle ones' deadline, a health check is answered: a place frees as soon as
+    // the oldest idle connections time out, and health waits for no /metrics answer.
+    let started = std::time::Instant::now();
+    let mut answered = None;
+    while started.elapsed() < duet_relay::ops::READ_DEADLINE * 3 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(&ops) {
+            use std::io::{Read, Write};
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            if write!(stream, "GET /healthz HTTP/1.1\r\nHost: {ops}\r\n\r\n").is_ok() {
+                let mut reply = String::new();
+                if stream.read_to_string(&mut reply).is_ok() && reply.starts_with("HTTP/1.1 200") {
+                    answered = Some(started.elapsed());
+                    break;
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        answered.is_some(),
+        "no health answer with idle connections held"
+    );
+    // The relay holds no descriptor per idle connection past its cap.
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", relay.child.id()))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(fds < 400, "the relay holds {fds} descriptors");
+    drop(idle);
     assert!(relay.stop(), "the relay stops cleanly");
 }
