@@ -1,8 +1,8 @@
 //! The relay's admin socket: `DATA/relay.sock`, a Unix socket only the relay's own user can
 //! use (mode 0600, and a peer of another user is refused by its credentials), through which
-//! `duet-relay backup`, `status` and `mailbox list|delete --data DIR` reach a running
-//! relay. Unlike the
-//! metrics listener it changes things, so it is never on the network.
+//! `duet-relay backup`, `status`, `token new|list|revoke` and `mailbox list|delete --data
+//! DIR` reach a running relay. Unlike the metrics listener it changes things, so it is
+//! never on the network.
 
 use crate::store::{BackupReport, RelayStore, Write};
 use duet_protocol::control::{self, ControlSocket, Handler};
@@ -36,6 +36,18 @@ pub enum AdminRequest {
     ListMailboxes,
     /// How the relay is.
     Status,
+    /// Issue a team token.
+    NewToken {
+        /// A label for the team.
+        label: String,
+    },
+    /// Revoke a team token, or every one with a label.
+    RevokeToken {
+        /// The token (`dt_…`) or a label.
+        token_or_label: String,
+    },
+    /// The labels of the team tokens issued.
+    ListTokens,
 }
 
 /// The relay's answer.
@@ -61,6 +73,21 @@ pub enum AdminReply {
     Status {
         /// Its figures.
         status: crate::ops::Status,
+    },
+    /// A new team token (shown once).
+    Token {
+        /// The token.
+        token: String,
+    },
+    /// How many team tokens were revoked.
+    Revoked {
+        /// How many.
+        count: usize,
+    },
+    /// The labels of the team tokens issued.
+    Tokens {
+        /// One per token.
+        labels: Vec<String>,
     },
     /// It could not be done.
     Failed {
@@ -105,6 +132,23 @@ async fn answer(store: &RelayStore, request: AdminRequest) -> AdminReply {
     match request {
         // Answered by the handler, which knows the relay beyond its store.
         AdminRequest::Status => failed(&"no status here"),
+        AdminRequest::NewToken { label } => match store.new_team_token(&label).await {
+            Ok(token) => {
+                tracing::info!(%label, "team token issued by the operator");
+                AdminReply::Token { token }
+            }
+            Err(e) => failed(&e),
+        },
+        AdminRequest::RevokeToken { token_or_label } => {
+            match store.revoke_team_tokens(&token_or_label).await {
+                Ok(count) => AdminReply::Revoked { count },
+                Err(e) => failed(&e),
+            }
+        }
+        AdminRequest::ListTokens => match store.team_token_labels().await {
+            Ok(labels) => AdminReply::Tokens { labels },
+            Err(e) => failed(&e),
+        },
         AdminRequest::ListMailboxes => match store.mailbox_list().await {
             Ok(list) => AdminReply::Mailboxes { list },
             Err(e) => failed(&e),

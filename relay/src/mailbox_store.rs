@@ -275,6 +275,12 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// Keeps a new team token (its hash) under `label`.
     fn add_team_token<'a>(&'a self, label: &'a str, token: &'a str) -> StoreFuture<'a, ()>;
 
+    /// Revokes the team token given (`dt_…`), or every one with that label; how many.
+    fn revoke_team_tokens<'a>(&'a self, token_or_label: &'a str) -> StoreFuture<'a, usize>;
+
+    /// The labels of the team tokens issued.
+    fn team_token_labels(&self) -> StoreFuture<'_, Vec<String>>;
+
     /// Makes everything durable (at shutdown).
     fn flush(&self) -> Result<(), RelayStoreError>;
 

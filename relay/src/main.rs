@@ -153,7 +153,7 @@ enum TokenCmd {
         /// A label for the team.
         #[arg(long)]
         label: String,
-        /// The relay's data directory (a relay on sled).
+        /// The relay's data directory (a relay on sled, running or stopped).
         #[arg(long, required_unless_present = "store", conflicts_with = "store")]
         data: Option<PathBuf>,
         /// The relays' database (relays on PostgreSQL: every process takes the token).
@@ -162,22 +162,137 @@ enum TokenCmd {
     },
     /// List the labels of issued tokens.
     List {
-        /// The relay's data directory.
-        #[arg(long)]
-        data: PathBuf,
+        /// The relay's data directory (running or stopped).
+        #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+        data: Option<PathBuf>,
+        /// The relays' database (relays on PostgreSQL).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// Revoke a team token, or every token with a label; no new mailbox can be made with
-    /// it (mailboxes already made keep working). Run with the relay stopped.
+    /// it (mailboxes already made keep working). Works on a running relay.
     #[command(
         after_help = "Example:\n  duet-relay token revoke platform-team --data /var/lib/duet-relay"
     )]
     Revoke {
         /// The token (`dt_…`) or a label.
         token_or_label: String,
-        /// The relay's data directory.
-        #[arg(long)]
-        data: PathBuf,
+        /// The relay's data directory (running or stopped).
+        #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+        data: Option<PathBuf>,
+        /// The relays' database (relays on PostgreSQL).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
+}
+
+/// Where a token command goes: a relay's data directory (through the relay running on it,
+/// or on its stopped data), or the relays' database.
+enum TokenPlace {
+    Data(PathBuf),
+    Database(std::sync::Arc<RelayStore>, tokio::runtime::Runtime),
+}
+
+impl TokenPlace {
+    fn of(data: Option<PathBuf>, store: Option<String>) -> anyhow::Result<TokenPlace> {
+        match (data, store) {
+            (_, Some(url)) => {
+                let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+                let store = rt
+                    .block_on(RelayStore::open_postgres(&url))
+                    .context("opening the relays' database")?;
+                Ok(TokenPlace::Database(store, rt))
+            }
+            (Some(data), None) => Ok(TokenPlace::Data(data)),
+            (None, None) => anyhow::bail!("say where: --data DIR or --store URL"),
+        }
+    }
+}
+
+/// The running relay's answer to `request`; `None` when no relay runs on `data`.
+fn ask_running(
+    data: &std::path::Path,
+    request: &AdminRequest,
+) -> anyhow::Result<Option<AdminReply>> {
+    match admin::request(data, request)? {
+        Some(AdminReply::Failed { error }) => anyhow::bail!("the relay refused: {error}"),
+        reply => Ok(reply),
+    }
+}
+
+/// The stopped relay's store in `data`.
+fn stopped(data: &std::path::Path) -> anyhow::Result<duet_relay::sled_store::OfflineStore> {
+    RelayStore::open_offline(data).map_err(|e| stopped_first(e, data))
+}
+
+/// `duet-relay token new|list|revoke`, on a running relay as on a stopped one.
+fn tokens(command: TokenCmd) -> anyhow::Result<()> {
+    match command {
+        TokenCmd::New { label, data, store } => {
+            let token = match TokenPlace::of(data, store)? {
+                TokenPlace::Data(data) => {
+                    match ask_running(
+                        &data,
+                        &AdminRequest::NewToken {
+                            label: label.clone(),
+                        },
+                    )? {
+                        Some(AdminReply::Token { token }) => token,
+                        Some(other) => anyhow::bail!("the relay answered {other:?}"),
+                        None => stopped(&data)?.new_team_token(&label)?,
+                    }
+                }
+                TokenPlace::Database(store, rt) => rt.block_on(store.new_team_token(&label))?,
+            };
+            println!("{token}");
+            eprintln!(
+                "Team token for {label:?}: give it to the team; the relay keeps only its hash."
+            );
+            Ok(())
+        }
+        TokenCmd::Revoke {
+            token_or_label,
+            data,
+            store,
+        } => {
+            let count = match TokenPlace::of(data, store)? {
+                TokenPlace::Data(data) => {
+                    let ask = AdminRequest::RevokeToken {
+                        token_or_label: token_or_label.clone(),
+                    };
+                    match ask_running(&data, &ask)? {
+                        Some(AdminReply::Revoked { count }) => count,
+                        Some(other) => anyhow::bail!("the relay answered {other:?}"),
+                        None => stopped(&data)?.revoke_team_token(&token_or_label)?,
+                    }
+                }
+                TokenPlace::Database(store, rt) => {
+                    rt.block_on(store.revoke_team_tokens(&token_or_label))?
+                }
+            };
+            match count {
+                0 => anyhow::bail!("no team token is {token_or_label:?} or labelled so (duet-relay token list shows the labels)"),
+                n => {
+                    println!("Revoked {n} team token{}.", if n == 1 { "" } else { "s" });
+                    Ok(())
+                }
+            }
+        }
+        TokenCmd::List { data, store } => {
+            let labels = match TokenPlace::of(data, store)? {
+                TokenPlace::Data(data) => match ask_running(&data, &AdminRequest::ListTokens)? {
+                    Some(AdminReply::Tokens { labels }) => labels,
+                    Some(other) => anyhow::bail!("the relay answered {other:?}"),
+                    None => stopped(&data)?.team_tokens()?,
+                },
+                TokenPlace::Database(store, rt) => rt.block_on(store.team_token_labels())?,
+            };
+            for label in labels {
+                println!("{label}");
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `duet-relay serve`: the QUIC server, and with them the operators' listener and the
@@ -348,46 +463,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", fingerprint_text(&store.identity()?.fingerprint()));
             Ok(())
         }
-        Command::Token(TokenCmd::New { label, data, store }) => {
-            let token = match (data, store) {
-                (_, Some(url)) => {
-                    let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-                    rt.block_on(async {
-                        let store = RelayStore::open_postgres(&url)
-                            .await
-                            .context("opening the relays' database")?;
-                        Ok::<_, anyhow::Error>(store.new_team_token(&label).await?)
-                    })?
-                }
-                (Some(data), None) => RelayStore::open_offline(&data)?.new_team_token(&label)?,
-                (None, None) => anyhow::bail!("say where: --data DIR or --store URL"),
-            };
-            println!("{token}");
-            eprintln!(
-                "Team token for {label:?}: give it to the team; the relay keeps only its hash."
-            );
-            Ok(())
-        }
-        Command::Token(TokenCmd::Revoke {
-            token_or_label,
-            data,
-        }) => {
-            let store = RelayStore::open_offline(&data)?;
-            match store.revoke_team_token(&token_or_label)? {
-                0 => anyhow::bail!("no team token is {token_or_label:?} or labelled so (duet-relay token list shows the labels)"),
-                n => {
-                    println!("Revoked {n} team token{}.", if n == 1 { "" } else { "s" });
-                    Ok(())
-                }
-            }
-        }
-        Command::Token(TokenCmd::List { data }) => {
-            let store = RelayStore::open_offline(&data)?;
-            for label in store.team_tokens()? {
-                println!("{label}");
-            }
-            Ok(())
-        }
+        Command::Token(command) => tokens(command),
         Command::Status { data, json } => {
             let s = match admin::request(&data, &AdminRequest::Status)? {
                 Some(AdminReply::Status { status }) => status,

@@ -1205,6 +1205,42 @@ impl MailboxStore for PgStore {
         Box::pin(self.new_team_token(label, token))
     }
 
+    fn revoke_team_tokens<'a>(&'a self, token_or_label: &'a str) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            let reader = self.next_reader().await?;
+            let n = if token_or_label.starts_with("dt_") {
+                let hash = blake3::hash(token_or_label.as_bytes()).as_bytes().to_vec();
+                reader
+                    .client
+                    .execute("DELETE FROM duet_relay_tokens WHERE hash = $1", &[&hash])
+                    .await
+            } else {
+                reader
+                    .client
+                    .execute(
+                        "DELETE FROM duet_relay_tokens WHERE label = $1",
+                        &[&token_or_label],
+                    )
+                    .await
+            }
+            .map_err(db)?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn team_token_labels(&self) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let rows = self
+                .next_reader()
+                .await?
+                .client
+                .query("SELECT label FROM duet_relay_tokens ORDER BY created", &[])
+                .await
+                .map_err(db)?;
+            Ok(rows.into_iter().map(|r| r.get(0)).collect())
+        })
+    }
+
     fn flush(&self) -> Result<(), RelayStoreError> {
         // Every commit already is durable.
         Ok(())

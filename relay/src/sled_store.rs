@@ -214,6 +214,18 @@ impl MailboxStore for SledStore {
         })())
     }
 
+    fn revoke_team_tokens<'a>(&'a self, token_or_label: &'a str) -> StoreFuture<'a, usize> {
+        ready((|| {
+            let n = revoke_team_tokens(&self.tokens, token_or_label)?;
+            self.engine.flush()?;
+            Ok(n)
+        })())
+    }
+
+    fn team_token_labels(&self) -> StoreFuture<'_, Vec<String>> {
+        ready(team_token_labels(&self.tokens))
+    }
+
     fn flush(&self) -> Result<(), RelayStoreError> {
         Ok(self.engine.flush()?)
     }
@@ -325,43 +337,54 @@ impl OfflineStore {
     /// Returns how many were revoked. Mailboxes already made keep working (each is opened
     /// by its own notebook's token); no new one can be made with a revoked team token.
     pub fn revoke_team_token(&self, token_or_label: &str) -> Result<usize, RelayStoreError> {
-        let mut doomed = Vec::new();
-        if token_or_label.starts_with("dt_") {
-            let hash = blake3::hash(token_or_label.as_bytes());
-            if self.tokens.get(hash.as_bytes())?.is_some() {
-                doomed.push(hash.as_bytes().to_vec());
-            }
-        } else {
-            for item in self.tokens.iter() {
-                let (k, v) = item?;
-                let label = serde_json::from_slice::<serde_json::Value>(&v)
-                    .ok()
-                    .and_then(|j| j["label"].as_str().map(str::to_owned));
-                if label.as_deref() == Some(token_or_label) {
-                    doomed.push(k.to_vec());
-                }
-            }
-        }
-        for key in &doomed {
-            self.tokens.remove(key)?;
-        }
+        let n = revoke_team_tokens(&self.tokens, token_or_label)?;
         self.engine.flush()?;
-        Ok(doomed.len())
+        Ok(n)
     }
 
     /// The labels of the team tokens issued.
     pub fn team_tokens(&self) -> Result<Vec<String>, RelayStoreError> {
-        let mut out = Vec::new();
-        for item in self.tokens.iter() {
-            let (_, v) = item?;
-            let label = serde_json::from_slice::<serde_json::Value>(&v)
-                .ok()
-                .and_then(|j| j["label"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            out.push(label);
-        }
-        Ok(out)
+        team_token_labels(&self.tokens)
     }
+}
+
+/// Removes the team token given (`dt_…`), or every one with that label (not flushed);
+/// how many went.
+fn revoke_team_tokens(tokens: &sled::Tree, token_or_label: &str) -> Result<usize, RelayStoreError> {
+    let mut doomed = Vec::new();
+    if token_or_label.starts_with("dt_") {
+        let hash = blake3::hash(token_or_label.as_bytes());
+        if tokens.get(hash.as_bytes())?.is_some() {
+            doomed.push(hash.as_bytes().to_vec());
+        }
+    } else {
+        for item in tokens.iter() {
+            let (k, v) = item?;
+            if token_label(&v).as_deref() == Some(token_or_label) {
+                doomed.push(k.to_vec());
+            }
+        }
+    }
+    for key in &doomed {
+        tokens.remove(key)?;
+    }
+    Ok(doomed.len())
+}
+
+/// The labels of the team tokens in `tokens`.
+fn team_token_labels(tokens: &sled::Tree) -> Result<Vec<String>, RelayStoreError> {
+    let mut out = Vec::new();
+    for item in tokens.iter() {
+        let (_, v) = item?;
+        out.push(token_label(&v).unwrap_or_default());
+    }
+    Ok(out)
+}
+
+fn token_label(record: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(record)
+        .ok()
+        .and_then(|j| j["label"].as_str().map(str::to_owned))
 }
 
 /// Copies every tree of `from` into a new store in the data directory `to`, flushed, with

@@ -187,6 +187,17 @@ impl RelayStore {
         Ok(token)
     }
 
+    /// Revokes the team token given (`dt_…`), or every one with that label; how many.
+    /// Mailboxes already made keep working; no new one is made with a revoked token.
+    pub async fn revoke_team_tokens(&self, token_or_label: &str) -> Result<usize, RelayStoreError> {
+        self.backend.revoke_team_tokens(token_or_label).await
+    }
+
+    /// The labels of the team tokens issued.
+    pub async fn team_token_labels(&self) -> Result<Vec<String>, RelayStoreError> {
+        self.backend.team_token_labels().await
+    }
+
     /// Queues a write for the writer task.
     pub async fn write(&self, w: Write) -> Result<(), RelayStoreError> {
         self.writes

@@ -1723,3 +1723,65 @@ fn a_thousand_idle_connections_to_the_metrics_listener_leave_health_checks_answe
     drop(idle);
     assert!(relay.stop(), "the relay stops cleanly");
 }
+
+/// `duet-relay token ARGS`: its standard output, after checking it succeeded.
+fn token_cmd(args: &[&str]) -> String {
+    let out = relay_cmd(&[&["token"], args].concat());
+    assert!(
+        out.status.success(),
+        "token {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Whether `token` makes a new mailbox on `relay` now.
+fn token_makes_a_mailbox(relay: &Relay, token: &str, mailbox: &str) -> bool {
+    let key = MailboxKey {
+        mailbox: mailbox.into(),
+        token: [8; 32],
+        team_token: Some(token.to_owned()),
+    };
+    match duet_tests::relay_push(relay, &key, vec![1; 32]) {
+        Ok(_) => true,
+        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, duet_core::wire::RelayRefusal::TeamTokenRequired);
+            false
+        }
+        Err(e) => panic!("push: {e}"),
+    }
+}
+
+#[test]
+fn team_tokens_are_issued_listed_and_revoked_while_the_relay_runs_on_sled_and_postgres() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("relay");
+    // No settings: a relay requires team tokens by default.
+    let config = dir.path().join("relay.toml");
+    std::fs::write(&config, "").expect("config");
+    let relay = Relay::start(&data, "127.0.0.1:0", Some(&config));
+    let data_arg = duet_tests::path(&data);
+    let token = token_cmd(&["new", "--label", "Platform", "--data", data_arg]);
+    assert!(token.starts_with("dt_"), "{token}");
+    assert_eq!(token_cmd(&["list", "--data", data_arg]), "Platform");
+    assert!(token_makes_a_mailbox(&relay, &token, &"a1".repeat(16)));
+    token_cmd(&["revoke", "Platform", "--data", data_arg]);
+    assert!(!token_makes_a_mailbox(&relay, &token, &"a2".repeat(16)));
+    assert_eq!(token_cmd(&["list", "--data", data_arg]), "");
+    assert!(relay.stop(), "the relay stops cleanly");
+
+    let pg = duet_tests::Postgres::start();
+    let url = pg.url.as_str();
+    let relay = Relay::start_with(
+        &dir.path().join("pg"),
+        "127.0.0.1:0",
+        Some(&config),
+        &["--store", url],
+    );
+    let token = token_cmd(&["new", "--label", "Data team", "--store", url]);
+    assert_eq!(token_cmd(&["list", "--store", url]), "Data team");
+    assert!(token_makes_a_mailbox(&relay, &token, &"b1".repeat(16)));
+    token_cmd(&["revoke", &token, "--store", url]);
+    assert!(!token_makes_a_mailbox(&relay, &token, &"b2".repeat(16)));
+    assert!(relay.stop(), "the relay stops cleanly");
+}
