@@ -6,7 +6,7 @@
 //! - `store`: the relay's store as the server sees it, over one backend
 //! - `mailbox_store`: the backends' seam (the `MailboxStore` trait) and the rules they share
 //! - `sled_store`, `postgres`: mailboxes and logs on sled (embedded) or PostgreSQL, each
-//!   with group commit
+//!   with group commit; `pg_link`: how the relay reaches its database (TLS, password)
 //! - `server`: the QUIC server
 //! - `arrivals`: which subscribers a mailbox's growth wakes
 //! - `committed`: the records a PostgreSQL writer last committed, so its next batch skips
@@ -27,6 +27,7 @@ pub mod known;
 pub mod mailbox_store;
 pub mod metrics;
 pub mod ops;
+pub mod pg_link;
 pub mod postgres;
 pub mod retention;
 pub mod server;

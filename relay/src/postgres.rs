@@ -24,8 +24,9 @@
 //!   runtime that serves devices; the reading connections are driven by that one.
 //!
 //! Readers see only committed rows, so a device never reads an entry a crash could take
-//! back. Connections are plain TCP (or a Unix socket): keep the database on a private
-//! network, as its operators already do.
+//! back. Connections go over TLS as the address's `sslmode` asks, with the password from
+//! the environment or a password file (`pg_link`): the relay's TLS private key lives in
+//! the database, so over a network use `sslmode=verify-full`.
 
 use crate::committed::CommittedRecords;
 use crate::mailbox_store::{
@@ -38,7 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 /// The channel devices' arrivals are announced on.
 pub const CHANNEL: &str = "duet_relay_arrivals";
@@ -187,14 +188,9 @@ fn database_thread() -> Result<tokio::runtime::Handle, RelayStoreError> {
 /// connection to a host that does not answer at all (a failed-over address, a dropped
 /// route) gives up after [`CONNECT_TIMEOUT`] rather than the system's TCP timeout of minutes,
 /// so the writer, the listener and the reading connections try again in time.
+#[cfg(test)]
 fn settings(url: &str) -> Result<tokio_postgres::Config, RelayStoreError> {
-    let mut settings: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| RelayStoreError::Database(format!("the store's address: {e}")))?;
-    if settings.get_connect_timeout().is_none() {
-        settings.connect_timeout(CONNECT_TIMEOUT);
-    }
-    Ok(settings)
+    Ok(crate::pg_link::parse(url, CONNECT_TIMEOUT)?.config)
 }
 
 /// Opens a connection and waits for the database's hello within the address's connect
@@ -206,16 +202,17 @@ async fn open_connection(
 ) -> Result<
     (
         Client,
-        tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+        tokio_postgres::Connection<tokio_postgres::Socket, crate::pg_link::TlsStream>,
     ),
     RelayStoreError,
 > {
-    let settings = settings(url)?;
-    let within = settings
+    let address = crate::pg_link::parse(url, CONNECT_TIMEOUT)?;
+    let within = address
+        .config
         .get_connect_timeout()
         .copied()
         .unwrap_or(CONNECT_TIMEOUT);
-    match tokio::time::timeout(within, settings.connect(NoTls)).await {
+    match tokio::time::timeout(within, address.config.connect(address.tls)).await {
         Ok(opened) => opened.map_err(db),
         Err(_) => Err(RelayStoreError::Database(format!(
             "the database did not answer within {} s",

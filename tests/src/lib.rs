@@ -498,6 +498,17 @@ impl Relay {
 
     /// [`Relay::start`] with more arguments to `serve` (`--store URL`, say).
     pub fn start_with(data: &Path, listen: &str, config: Option<&Path>, more: &[&str]) -> Relay {
+        Relay::start_in_env(data, listen, config, more, &[])
+    }
+
+    /// [`Relay::start_with`] with environment variables set for the relay process.
+    pub fn start_in_env(
+        data: &Path,
+        listen: &str,
+        config: Option<&Path>,
+        more: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Relay {
         use std::io::BufRead;
         let log = data.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
@@ -508,6 +519,7 @@ impl Relay {
         let mut cmd = Command::new(relay_binary());
         cmd.args(["serve", "--listen", listen, "--data", path(data)]);
         cmd.args(more);
+        cmd.envs(env.iter().copied());
         match config {
             Some(c) => cmd.args(["--config", path(c)]),
             // Tests' relays are on loopback: no team token unless a config asks for one.
@@ -727,12 +739,72 @@ pub struct Postgres {
     child: std::process::Child,
     /// The connection string for `duet-relay serve --store`, to the test's own database.
     pub url: String,
+    /// Where it also listens over TCP, TLS only, when started so.
+    pub tls: Option<PostgresOverTls>,
     _dir: tempfile::TempDir,
+}
+
+/// How a [`Postgres`] started with [`Postgres::start_tls`] is reached over the network.
+#[derive(Debug, Clone)]
+pub struct PostgresOverTls {
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
+    /// The certificate of the authority that signed its certificate (PEM).
+    pub ca: PathBuf,
+    /// The `postgres` user's password (TCP connections need it).
+    pub password: String,
+}
+
+/// A new certificate authority and a certificate it signed for 127.0.0.1 and localhost,
+/// written as PEM into `dir`: (the authority's certificate, the certificate, its key).
+pub fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    fn pem(label: &str, der: &[u8]) -> String {
+        let text = data_encoding::BASE64.encode(der);
+        let lines: Vec<&str> = text
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+    let ca_key = rcgen::KeyPair::generate().expect("a key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("an authority");
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("params");
+    let cert = params.signed_by(&key, &ca).expect("signed");
+    std::fs::create_dir_all(dir).expect("dir");
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, pem("CERTIFICATE", ca.der())).expect("write");
+    std::fs::write(&paths.1, pem("CERTIFICATE", cert.der())).expect("write");
+    std::fs::write(&paths.2, pem("PRIVATE KEY", &key.serialize_der())).expect("write");
+    paths
 }
 
 impl Postgres {
     /// Starts the server and makes the database `duet`.
     pub fn start() -> Postgres {
+        Postgres::start_as(false)
+    }
+
+    /// [`Postgres::start`], also listening on 127.0.0.1 over TCP, where it takes TLS
+    /// connections only (a certificate from [`test_certificates`]) with a password, as a
+    /// database on another machine would.
+    pub fn start_tls() -> Postgres {
+        Postgres::start_as(true)
+    }
+
+    fn start_as(tls: bool) -> Postgres {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .and_then(|dirs| {
@@ -776,12 +848,41 @@ impl Postgres {
             .output()
             .expect("initdb runs");
         assert!(out.status.success(), "initdb: {out:?}");
-        let child = as_owner(bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(dir.path())
-            .args(["-p", "5432", "-c", "listen_addresses=", "-c", "fsync=on"])
+        let port = if tls { free_tcp_port() } else { 5432 };
+        let mut server = as_owner(bin.join("postgres"));
+        server.arg("-D").arg(&data).arg("-k").arg(dir.path()).args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "fsync=on",
+        ]);
+        let over_tls = if tls {
+            let (ca, cert, key) = test_certificates(&dir.path().join("tls"));
+            // Over the socket as before; over TCP, TLS and a password or nothing.
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 reject\n",
+            )
+            .expect("pg_hba.conf");
+            for file in [&cert, &key] {
+                restrict(file, root);
+            }
+            server
+                .args(["-c", "listen_addresses=127.0.0.1", "-c", "ssl=on"])
+                .arg("-c")
+                .arg(format!("ssl_cert_file={}", cert.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", key.display()));
+            Some(PostgresOverTls {
+                port,
+                ca,
+                password: "duet-test-password".to_owned(),
+            })
+        } else {
+            server.args(["-c", "listen_addresses="]);
+            None
+        };
+        let child = server
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -789,6 +890,7 @@ impl Postgres {
         let mut pg = Postgres {
             child,
             url: String::new(),
+            tls: over_tls,
             _dir: dir,
         };
         let socket = pg._dir.path().to_owned();
@@ -799,7 +901,7 @@ impl Postgres {
                 let ready = Command::new("pg_isready")
                     .arg("-h")
                     .arg(&socket)
-                    .args(["-p", "5432", "-U", "postgres"])
+                    .args(["-p", &port.to_string(), "-U", "postgres"])
                     .output()
                     .is_ok_and(|o| o.status.success());
                 if ready {
@@ -812,14 +914,24 @@ impl Postgres {
         let made = Command::new("psql")
             .arg("-h")
             .arg(&socket)
-            .args(["-p", "5432", "-U", "postgres", "-c", "CREATE DATABASE duet"])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "-c",
+                "CREATE DATABASE duet",
+            ])
             .output()
             .expect("psql runs");
         assert!(made.status.success(), "CREATE DATABASE: {made:?}");
         pg.url = format!(
-            "host={} port=5432 user=postgres dbname=duet",
+            "host={} port={port} user=postgres dbname=duet",
             socket.display()
         );
+        if let Some(tls) = &pg.tls {
+            pg.sql(&format!("ALTER USER postgres PASSWORD '{}'", tls.password));
+        }
         pg
     }
 
@@ -831,6 +943,27 @@ impl Postgres {
             .expect("psql runs");
         assert!(out.status.success(), "{statement}: {out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// A TCP port on 127.0.0.1 nothing listens on now.
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Makes a file the server reads its owner's alone (PostgreSQL refuses a key others read).
+fn restrict(file: &Path, root: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    if root {
+        let status = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(file)
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "chown to postgres");
     }
 }
 

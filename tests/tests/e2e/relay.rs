@@ -1785,3 +1785,77 @@ fn team_tokens_are_issued_listed_and_revoked_while_the_relay_runs_on_sled_and_po
     assert!(!token_makes_a_mailbox(&relay, &token, &"b2".repeat(16)));
     assert!(relay.stop(), "the relay stops cleanly");
 }
+
+#[test]
+fn a_relay_reaches_postgresql_over_tls_with_its_password_never_on_the_command_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let pg = duet_tests::Postgres::start_tls();
+    let over = pg.tls.clone().expect("listening over TLS");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pgpass = dir.path().join("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!("127.0.0.1:{}:duet:postgres:{}\n", over.port, over.password),
+    )
+    .expect("pgpass");
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let address = |mode: &str, ca: &std::path::Path| {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=duet sslmode={mode} sslrootcert={}",
+            over.port,
+            ca.display()
+        )
+    };
+    let config = dir.path().join("relay.toml");
+    std::fs::write(&config, "require_team_token = false\n").expect("config");
+    let env = [("PGPASSFILE", pgpass.as_os_str())];
+
+    // Verified to the end: the relay serves, and what it stores goes over TLS.
+    let url = address("verify-full", &over.ca);
+    assert!(!url.contains(&over.password));
+    let relay = Relay::start_in_env(
+        &dir.path().join("a"),
+        "127.0.0.1:0",
+        Some(&config),
+        &["--store", &url],
+        &env,
+    );
+    let key = MailboxKey {
+        mailbox: "5e".repeat(16),
+        token: [4; 32],
+        team_token: None,
+    };
+    assert_eq!(
+        duet_tests::relay_push(&relay, &key, vec![1; 32]).expect("push"),
+        1
+    );
+    assert_eq!(duet_tests::relay_pull(&relay, &key).expect("pull").len(), 1);
+    assert!(relay.stop(), "the relay stops cleanly");
+
+    // What must not work does not: no TLS, another authority, no password.
+    let (other_ca, _, _) = duet_tests::test_certificates(&dir.path().join("other"));
+    let refused = |url: &str, env: &[(&str, &std::ffi::OsStr)], why: &str| {
+        let out = std::process::Command::new(duet_tests::relay_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path().join("b"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--store", url])
+            .envs(env.iter().copied())
+            .env_remove("PGPASSWORD")
+            .output()
+            .expect("duet-relay runs");
+        assert!(!out.status.success(), "{why}: the relay started");
+    };
+    refused(&address("disable", &over.ca), &env, "without TLS");
+    refused(
+        &address("verify-full", &other_ca),
+        &env,
+        "another authority",
+    );
+    refused(
+        &address("require", &over.ca),
+        &[("PGPASSFILE", dir.path().join("none").as_os_str())],
+        "no password",
+    );
+}
