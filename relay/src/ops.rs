@@ -8,9 +8,10 @@
 //! hand-written HTTP/1.1 responder of a page does this, where an HTTP server crate would
 //! add dozens of crates to a binary whose whole point is a small attack surface. What a
 //! client costs is bounded from the moment it is accepted: at most [`MAX_WAITING`]
-//! connections wait at once (more are closed at once), each has [`READ_DEADLINE`] from
-//! accept to send a head of at most [`MAX_HEAD_BYTES`], health checks are answered at once,
-//! and at most [`MAX_CONCURRENT`] `/metrics` answers are made at a time. A request whose
+//! connections may still be sending their request (a new one closes the oldest), each has
+//! [`READ_DEADLINE`] from accept to send a head of at most [`MAX_HEAD_BYTES`], health checks
+//! are answered at once, and at most [`MAX_CONCURRENT`] `/metrics` answers are made at a
+//! time. A request whose
 //! `Host` is a name rather than an address (a browser led there by DNS rebinding) is
 //! refused.
 
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 
 /// The largest request head read (request line and headers).
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
@@ -29,7 +31,7 @@ pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// `/metrics` answers made at once; more wait (within their deadline).
 pub const MAX_CONCURRENT: usize = 16;
-/// Connections accepted and not yet answered; more are closed at once.
+/// Connections still sending their request at once; a new one closes the oldest.
 pub const MAX_WAITING: usize = 64;
 /// How long a request may take in all, from accept to its answer sent.
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(10);
@@ -100,6 +102,41 @@ impl OpsState {
     }
 }
 
+/// The connections still sending their request, oldest first: when [`MAX_WAITING`] are,
+/// the oldest is closed to make room, so a flood of silent connections costs the listener
+/// a bounded number of descriptors and never keeps a health check waiting.
+#[derive(Default)]
+struct Waiting {
+    /// The last id given, and each waiting connection's id and closer.
+    queue: std::sync::Mutex<(u64, std::collections::VecDeque<Closer>)>,
+}
+
+/// A waiting connection's id, and what closes it when dropped.
+type Closer = (u64, oneshot::Sender<()>);
+
+impl Waiting {
+    /// A place for a new connection, closing the oldest waiting one when all are taken;
+    /// its id, and what tells it it was closed.
+    fn enter(&self) -> (u64, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        let mut guard = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, queue) = &mut *guard;
+        if queue.len() >= MAX_WAITING {
+            // Dropping its sender closes it (its task ends, and its socket with it).
+            queue.pop_front();
+        }
+        *next += 1;
+        queue.push_back((*next, tx));
+        (*next, rx)
+    }
+
+    /// The connection `id` has sent its request (or gone).
+    fn leave(&self, id: u64) {
+        let mut guard = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        guard.1.retain(|(waiting, _)| *waiting != id);
+    }
+}
+
 /// Serves the operators' routes on `listener` until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
@@ -107,27 +144,23 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT));
-    let waiting = Arc::new(tokio::sync::Semaphore::new(MAX_WAITING));
+    let waiting = Arc::new(Waiting::default());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                // Dropped at once: the file descriptor goes back now, not when a slot frees.
-                let Ok(place) = waiting.clone().try_acquire_owned() else {
-                    tracing::debug!("metrics listener full; a connection was closed unanswered");
-                    continue;
-                };
-                let state = state.clone();
-                let slots = slots.clone();
+                let (id, closed) = waiting.enter();
+                let (state, slots, waiting) = (state.clone(), slots.clone(), waiting.clone());
                 tokio::spawn(async move {
-                    let _place = place;
-                    match tokio::time::timeout(ANSWER_DEADLINE, answer(stream, &state, &slots)).await {
+                    let answered = answer(stream, &state, &slots, closed, || waiting.leave(id));
+                    match tokio::time::timeout(ANSWER_DEADLINE, answered).await {
                         Ok(Err(e)) => tracing::debug!(error = %e, "metrics request failed"),
                         Err(_) => tracing::debug!("metrics request out of time"),
                         Ok(Ok(())) => {}
                     }
+                    waiting.leave(id);
                 });
             }
         }
@@ -168,8 +201,16 @@ async fn answer(
     mut stream: TcpStream,
     state: &OpsState,
     slots: &tokio::sync::Semaphore,
+    closed: oneshot::Receiver<()>,
+    asked: impl FnOnce(),
 ) -> std::io::Result<()> {
-    let head = match tokio::time::timeout(READ_DEADLINE, read_head(&mut stream)).await {
+    let read = tokio::select! {
+        read = tokio::time::timeout(READ_DEADLINE, read_head(&mut stream)) => read,
+        // Closed to make room for a newer connection.
+        _ = closed => return Ok(()),
+    };
+    asked();
+    let head = match read {
         Ok(Ok(Some(head))) => head,
         Ok(Ok(None)) => {
             return respond(&mut stream, 431, "text/plain", "request head too large\n").await
