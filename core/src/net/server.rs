@@ -25,6 +25,9 @@ use std::time::Duration;
 
 /// Connections served at once; more are refused at once.
 pub const MAX_CONNECTIONS: usize = 64;
+/// How long a connection has, from its arrival, to finish the TLS handshake and say its
+/// hello (a device does in milliseconds).
+pub const HELLO_DEADLINE: Duration = Duration::from_secs(5);
 /// Connections served at once from one IP address: one stranger on the network cannot take
 /// every place, and the devices of the notebook still get in.
 pub const MAX_CONNECTIONS_PER_ADDRESS: usize = MAX_CONNECTIONS / 2;
@@ -214,9 +217,23 @@ impl Shared {
     }
 }
 
+/// A step before the peer's hello, within the one deadline all of them share.
+async fn before_hello<T>(
+    deadline: tokio::time::Instant,
+    addr: SocketAddr,
+    what: &'static str,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, NetError> {
+    tokio::time::timeout_at(deadline, fut)
+        .await
+        .map_err(|_| NetError::Timeout { addr, step: what })
+}
+
 async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<(), NetError> {
     let addr = incoming.remote_address();
-    let conn = step(addr, "the handshake", incoming.into_future())
+    // A stranger who says nothing holds its place this long at most.
+    let deadline = tokio::time::Instant::now() + HELLO_DEADLINE;
+    let conn = before_hello(deadline, addr, "the handshake", incoming.into_future())
         .await?
         .map_err(|e| NetError::Broken {
             addr,
@@ -227,16 +244,18 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
         return Err(NetError::Protocol("no client certificate".into()));
     };
     let peer = fingerprint_text(&peer);
-    let (mut send, mut recv) = match step(addr, "the control stream", conn.accept_bi()).await {
-        Ok(Ok(streams)) => streams,
-        Ok(Err(e)) => return Err(handshake::closed_reason_or(&conn, addr, e)),
-        Err(e) => {
-            conn.close(close::PROTOCOL.into(), b"no hello");
-            return Err(e);
-        }
-    };
+    let (mut send, mut recv) =
+        match before_hello(deadline, addr, "the control stream", conn.accept_bi()).await {
+            Ok(Ok(streams)) => streams,
+            Ok(Err(e)) => return Err(handshake::closed_reason_or(&conn, addr, e)),
+            Err(e) => {
+                conn.close(close::PROTOCOL.into(), b"no hello");
+                return Err(e);
+            }
+        };
     // Nothing big before proof: a hello is a few proofs.
-    let hello = step(
+    let hello = before_hello(
+        deadline,
         addr,
         "the hello",
         wire::read_within(&mut recv, wire::MAX_UNPROVEN_FRAME),

@@ -583,7 +583,7 @@ fn the_owners_commands_are_answered_while_strangers_flood_the_node_with_hellos()
 }
 
 #[test]
-fn one_address_holds_at_most_half_the_serving_device_s_connections() {
+fn one_address_holds_at_most_half_the_serving_device_s_connections_and_another_gets_in() {
     use duet_core::net::server::{Server, MAX_CONNECTIONS_PER_ADDRESS};
     use duet_core::net::tls::{Pins, TlsIdentity, ALPN};
     let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
@@ -610,9 +610,27 @@ fn one_address_holds_at_most_half_the_serving_device_s_connections() {
         for _ in 0..MAX_CONNECTIONS_PER_ADDRESS {
             held.push(connect().await.expect("within the address's share"));
         }
+        // A hundred in all from the one address: the rest are refused.
+        for _ in MAX_CONNECTIONS_PER_ADDRESS..100 {
+            assert!(
+                connect().await.is_err(),
+                "one address took more than its share"
+            );
+        }
+        // Another address still gets in while the first one holds its share.
+        let other = duet_core::net::connect_from(
+            "127.0.0.2:0".parse().expect("addr"),
+            &identity,
+            addr,
+            Pins::Exactly([fp].into()),
+            ALPN,
+            "serve",
+        )
+        .await;
         assert!(
-            connect().await.is_err(),
-            "one address took more than its share"
+            other.is_ok(),
+            "a second address was kept out: {:?}",
+            other.err()
         );
         let (endpoint, conn) = held.pop().expect("one held");
         conn.close(0u32.into(), b"done");

@@ -156,6 +156,23 @@ pub async fn connect(
     alpn: &[u8],
     who: &str,
 ) -> Result<(quinn::Endpoint, quinn::Connection), NetError> {
+    let bind: SocketAddr = if addr.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    connect_from(bind, identity, addr, pins, alpn, who).await
+}
+
+/// [`connect`] from the local address `bind` (a port of 0 picks one).
+pub async fn connect_from(
+    bind: SocketAddr,
+    identity: &tls::TlsIdentity,
+    addr: SocketAddr,
+    pins: tls::Pins,
+    alpn: &[u8],
+    who: &str,
+) -> Result<(quinn::Endpoint, quinn::Connection), NetError> {
     let seen = Arc::new(tls::Seen::default());
     let config = tls::client_config_for(identity, pins, seen.clone(), alpn)
         .map_err(|e| NetError::Setup(e.to_string()))?;
@@ -163,11 +180,6 @@ pub async fn connect(
         .map_err(|e| NetError::Setup(e.to_string()))?;
     let mut client_config = quinn::ClientConfig::new(Arc::new(quic));
     client_config.transport_config(transport());
-    let bind: SocketAddr = if addr.is_ipv6() {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    };
     let endpoint = quinn::Endpoint::client(bind).map_err(|e| NetError::Setup(e.to_string()))?;
     let unreachable = |detail: String| NetError::Unreachable { addr, detail };
     let connecting = endpoint
