@@ -115,18 +115,22 @@ impl RelayConfig {
         let json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        let parsed = if json {
-            serde_json::from_str(&text).map_err(|e| e.to_string())
+        RelayConfig::parse(&text, json).map_err(|why| ConfigError::Invalid { path: shown, why })
+    }
+
+    /// Reads a config file's text: TOML, or JSON when `json`; why not, in words.
+    pub fn parse(text: &str, json: bool) -> Result<RelayConfig, String> {
+        if json {
+            serde_json::from_str(text).map_err(|e| e.to_string())
         } else {
-            toml::from_str(&text).map_err(|e| {
+            toml::from_str(text).map_err(|e| {
                 if text.trim_start().starts_with('{') {
                     format!("{e}\n(it looks like JSON: name the file *.json to read it as JSON)")
                 } else {
                     e.to_string()
                 }
             })
-        };
-        parsed.map_err(|why| ConfigError::Invalid { path: shown, why })
+        }
     }
 }
 

@@ -218,26 +218,19 @@ async fn answer(
         Ok(Err(e)) => return Err(e),
         Err(_) => return Ok(()),
     };
-    let line = head.lines().next().unwrap_or_default();
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    if method != "GET" && method != "HEAD" {
-        return respond(&mut stream, 405, "text/plain", "only GET\n").await;
-    }
-    if !host_allowed(&head) {
-        return respond(&mut stream, 421, "text/plain", "ask by address\n").await;
-    }
-    match path {
-        "/healthz" => respond(&mut stream, 200, "text/plain", "ok\n").await,
-        "/readyz" => {
+    match route(&head) {
+        Route::OnlyGet => respond(&mut stream, 405, "text/plain", "only GET\n").await,
+        Route::ByName => respond(&mut stream, 421, "text/plain", "ask by address\n").await,
+        Route::NotFound => respond(&mut stream, 404, "text/plain", "not found\n").await,
+        Route::Health => respond(&mut stream, 200, "text/plain", "ok\n").await,
+        Route::Ready => {
             if state.ready().await {
                 respond(&mut stream, 200, "text/plain", "ready\n").await
             } else {
                 respond(&mut stream, 503, "text/plain", "not ready\n").await
             }
         }
-        "/metrics" => {
+        Route::Metrics => {
             let Ok(_slot) = slots.acquire().await else {
                 return Ok(());
             };
@@ -253,7 +246,43 @@ async fn answer(
             )
             .await
         }
-        _ => respond(&mut stream, 404, "text/plain", "not found\n").await,
+    }
+}
+
+/// What a request head asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/healthz`.
+    Health,
+    /// `/readyz`.
+    Ready,
+    /// `/metrics`.
+    Metrics,
+    /// Another path.
+    NotFound,
+    /// Another method than GET or HEAD.
+    OnlyGet,
+    /// A `Host` that is a name (DNS rebinding).
+    ByName,
+}
+
+/// Reads a request head (the request line and the headers).
+pub fn route(head: &str) -> Route {
+    let line = head.lines().next().unwrap_or_default();
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    if method != "GET" && method != "HEAD" {
+        return Route::OnlyGet;
+    }
+    if !host_allowed(head) {
+        return Route::ByName;
+    }
+    match path {
+        "/healthz" => Route::Health,
+        "/readyz" => Route::Ready,
+        "/metrics" => Route::Metrics,
+        _ => Route::NotFound,
     }
 }
 
@@ -297,4 +326,24 @@ async fn respond(
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
     stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_is_routed_by_method_host_and_path() {
+        let get =
+            |path: &str, host: &str| route(&format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+        assert_eq!(get("/healthz", "127.0.0.1:9479"), Route::Health);
+        assert_eq!(get("/readyz?x=1", "[::1]:9479"), Route::Ready);
+        assert_eq!(get("/metrics", "localhost"), Route::Metrics);
+        assert_eq!(get("/status", "10.0.0.1"), Route::NotFound);
+        assert_eq!(get("/metrics", "rebound.example:9479"), Route::ByName);
+        assert_eq!(get("/metrics", "[not-an-address]:1"), Route::ByName);
+        assert_eq!(route("POST /metrics HTTP/1.1\r\n\r\n"), Route::OnlyGet);
+        assert_eq!(route("GET /healthz HTTP/1.0\r\n\r\n"), Route::Health);
+        assert_eq!(route(""), Route::OnlyGet);
+    }
 }
