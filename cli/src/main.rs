@@ -15,7 +15,7 @@ mod network;
 mod node;
 mod practice;
 mod render;
-mod sheet;
+use duet_core::sheet_text as sheet;
 mod signals;
 mod stdin_secret;
 mod steps;

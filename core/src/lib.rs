@@ -42,6 +42,7 @@
 //!   relay sync, over `duet_protocol`'s links
 //! - `dates`, `ids`: the small parsers people type into
 //! - `packing`: deflate for the views kept in the store, one codec state per thread
+//! - `sheet_text`: a meeting as the Markdown file `duet edit` opens, and that file read back
 //! - `digests`: each meeting's takeaway and commitments, kept for the whole notebook in one
 //!   record checked against one scan of the documents' versions
 #![deny(missing_docs)]
@@ -67,6 +68,7 @@ pub mod one_time_invite;
 mod packing;
 pub mod sample;
 pub mod sealing;
+pub mod sheet_text;
 pub mod store;
 pub mod sync;
 pub use duet_protocol::wire;

@@ -21,11 +21,11 @@
 //! text. A section line that itself begins with `##` is written with a `\` before it, so it
 //! reads back as text and not as a heading.
 
-use duet_core::dates;
-use duet_core::model::sheet::{Sheet, SheetCommitment, SheetItem};
-use duet_core::model::views::SectionText;
-use duet_core::model::CommitmentStatus;
-use duet_core::{Section, SheetSource};
+use crate::dates;
+use crate::model::sheet::{Sheet, SheetCommitment, SheetItem};
+use crate::model::views::SectionText;
+use crate::model::CommitmentStatus;
+use crate::{Section, SheetSource};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -166,6 +166,7 @@ pub struct People<'a> {
 }
 
 impl<'a> People<'a> {
+    /// The people of the meeting `source` was written from.
     pub fn of(source: &'a SheetSource) -> Self {
         People { source }
     }
@@ -396,9 +397,9 @@ fn commitment_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use duet_core::model::views::{AgendaItem, Commitment, MeetingSummary, MeetingView, Person};
-    use duet_core::model::MeetingStatus;
-    use duet_core::{Role, SheetHeads};
+    use crate::model::views::{AgendaItem, Commitment, MeetingSummary, MeetingView, Person};
+    use crate::model::MeetingStatus;
+    use crate::{Role, SheetHeads};
 
     fn source() -> SheetSource {
         let item = |id: &str, text: &str, discussed| AgendaItem {
