@@ -152,8 +152,18 @@ impl Reader {
     }
 }
 
+/// A database error in words an operator can act on: tokio-postgres says only "db error"
+/// for what the server refused, and keeps the server's reason (a pg_hba rule, a wrong
+/// password, a TLS failure) in the error's source.
 fn db(e: tokio_postgres::Error) -> RelayStoreError {
-    RelayStoreError::Database(e.to_string())
+    let mut words = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        words.push_str(": ");
+        words.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    RelayStoreError::Database(words)
 }
 
 fn to_i64(n: u64) -> i64 {

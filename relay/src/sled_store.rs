@@ -85,6 +85,19 @@ impl SledStore {
         })
     }
 
+    /// Whether a mailbox takes no more writes (retired, closed, or a retired one's id).
+    fn read_only(&self, id: &str) -> Result<bool, RelayStoreError> {
+        Ok(standing_of(&self.retired, id)?.read_only())
+    }
+
+    /// A mailbox's record as this batch has it, else as the store does.
+    fn held(&self, batch: &HashMap<String, MailboxRecord>, id: &str) -> Option<MailboxRecord> {
+        batch
+            .get(id)
+            .copied()
+            .or_else(|| self.mailbox(id).ok().flatten())
+    }
+
     /// The durable head of a mailbox.
     fn durable_head(&self, id: &str) -> Result<u64, RelayStoreError> {
         if let Some(h) = self.durable.lock().ok().and_then(|d| d.get(id).copied()) {
@@ -578,23 +591,19 @@ fn apply_batch(
                 quota,
                 reply,
             } => {
-                match p.retired.get(mailbox.as_bytes()) {
-                    Ok(None) => {}
-                    Ok(Some(_)) => {
+                match p.read_only(&mailbox) {
+                    Ok(false) => {}
+                    Ok(true) => {
                         let _ = reply.send(Ok(PushOutcome::Retired));
                         continue;
                     }
                     // Not known to be live: refused, and the device pushes again later.
                     Err(e) => {
-                        let _ = reply.send(Err(RelayStoreError::Sled(e)));
+                        let _ = reply.send(Err(e));
                         continue;
                     }
                 }
-                let record = match records.get(&mailbox).copied() {
-                    Some(r) => Some(r),
-                    None => p.mailbox(&mailbox).ok().flatten(),
-                };
-                let mut record = match record {
+                let mut record = match p.held(&records, &mailbox) {
                     Some(record) => record,
                     None if create => MailboxRecord::new(verifier),
                     None => {
@@ -623,22 +632,18 @@ fn apply_batch(
                 reply,
             } => {
                 // Retired: read, never written again, even by a compaction let in before.
-                match p.retired.get(mailbox.as_bytes()) {
-                    Ok(None) => {}
-                    Ok(Some(_)) => {
+                match p.read_only(&mailbox) {
+                    Ok(false) => {}
+                    Ok(true) => {
                         let _ = reply.send(Err(RelayStoreError::Retired));
                         continue;
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(RelayStoreError::Sled(e)));
+                        let _ = reply.send(Err(e));
                         continue;
                     }
                 }
-                let record = match records.get(&mailbox).copied() {
-                    Some(r) => Some(r),
-                    None => p.mailbox(&mailbox).ok().flatten(),
-                };
-                let Some(mut record) = record else {
+                let Some(mut record) = p.held(&records, &mailbox) else {
                     let _ = reply.send(Err(RelayStoreError::Corrupt("no mailbox".into())));
                     continue;
                 };
@@ -780,14 +785,12 @@ fn take_entries(
     mailbox: &str,
     verifier: &[u8; 32],
 ) -> Result<Option<Entries>, RelayStoreError> {
-    if p.retired.get(mailbox.as_bytes())?.is_some() {
+    if p.read_only(mailbox)? {
         return Ok(None);
     }
-    let record = match records.get(mailbox).copied() {
-        Some(r) => Some(r),
-        None => p.mailbox(mailbox)?,
-    };
-    if record.is_none_or(|r| r.verifier != *verifier) {
+    if p.held(records, mailbox)
+        .is_none_or(|r| r.verifier != *verifier)
+    {
         return Ok(None);
     }
     let mut prefix = mailbox.as_bytes().to_vec();

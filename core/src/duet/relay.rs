@@ -41,6 +41,14 @@ impl RelaySetting {
     }
 }
 
+/// The member devices of a notebook by their sender id under one envelope key, as one
+/// batch of relay entries reads them, and the senders this batch has recorded as signing.
+#[derive(Default)]
+struct Signers {
+    by_sender: BTreeMap<[u8; 8], String>,
+    marked: std::collections::BTreeSet<[u8; 8]>,
+}
+
 /// What a notebook's sealed team token is bound to.
 fn team_token_context(notebook: &str) -> String {
     format!("team token for relay/{notebook}")
@@ -444,6 +452,7 @@ impl Duet {
         personal: bool,
         key: &[u8; 32],
         nb: &mut Notebook,
+        signers: &mut Signers,
         opened: &envelope::Opened,
     ) -> Result<bool, DuetError> {
         if personal {
@@ -454,15 +463,23 @@ impl Duet {
         if opened.signature.is_none() {
             return Ok(!self.store.get(&signs)?.unwrap_or(false));
         }
-        if self.store.load_doc(notebook, INDEX_DOC)?.is_none() {
-            return Ok(false);
+        if !signers.by_sender.contains_key(&opened.sender) {
+            // Read once per batch, and again for a sender not found: a notebook being
+            // joined gets its index in the same batch.
+            signers.by_sender = if self.store.load_doc(notebook, INDEX_DOC)?.is_none() {
+                BTreeMap::new()
+            } else {
+                index::devices(&nb.index()?.am)?
+                    .into_iter()
+                    .map(|(device, _)| (envelope::sender_id(key, &device), device))
+                    .collect()
+            };
         }
-        let device = index::devices(&nb.index()?.am)?
-            .into_iter()
-            .map(|(device, _)| device)
-            .find(|device| envelope::sender_id(key, device) == opened.sender);
-        let signed = device.is_some_and(|device| opened.signed_by(&device));
-        if signed {
+        let signed = signers
+            .by_sender
+            .get(&opened.sender)
+            .is_some_and(|device| opened.signed_by(device));
+        if signed && signers.marked.insert(opened.sender) {
             self.store.put(&signs, &true)?;
         }
         Ok(signed)
@@ -495,6 +512,7 @@ impl Duet {
         let mut anchor = None;
         let mut complete = true;
         let mut rejected = 0;
+        let mut signers = Signers::default();
         // The cursor moves past an entry (and the anchor becomes it) only while every
         // entry before it was fully applied.
         let mut pass = |cursor: &mut u64, seq: u64, bytes: &[u8]| {
@@ -513,7 +531,14 @@ impl Duet {
                 Ok(opened) => {
                     // Counter 0 (a notice, a snapshot) stands outside every chain.
                     if let Some(link) = opened.chain.filter(|l| l.counter > 0) {
-                        if self.link_is_its_senders(notebook, personal, &key, &mut nb, &opened)? {
+                        if self.link_is_its_senders(
+                            notebook,
+                            personal,
+                            &key,
+                            &mut nb,
+                            &mut signers,
+                            &opened,
+                        )? {
                             self.follow_chain(notebook, opened.sender, link, entry_digest(&bytes))?;
                             let sender = data_encoding::HEXLOWER.encode(&opened.sender);
                             self.heard_from_sender(notebook, &sender)?;

@@ -265,6 +265,28 @@ mod tests {
         }
     }
 
+    /// An envelope of an older `version` for notebook `nb1`, as devices of that version
+    /// sealed its encoded content.
+    fn sealed_as(
+        version: u8,
+        key: &[u8; 32],
+        sender: &[u8; SENDER_LEN],
+        content: &[u8],
+    ) -> Vec<u8> {
+        let plain = crate::sync::peer::pack(content);
+        let nonce = [6u8; NONCE_LEN];
+        let sealed = XChaCha20Poly1305::new(Key::from_slice(key))
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &plain,
+                    aad: &aad(version, "nb1", sender),
+                },
+            )
+            .expect("seal");
+        [&[version][..], sender, &nonce, &sealed].concat()
+    }
+
     fn device() -> crate::crypto::DeviceKey {
         crate::crypto::DeviceKey::from_bytes(&[2u8; 32]).expect("key")
     }
@@ -320,18 +342,12 @@ mod tests {
             chain: chain(),
             docs: batch(),
         };
-        let plain = crate::sync::peer::pack(&postcard::to_allocvec(&body).expect("encode"));
-        let nonce = [6u8; NONCE_LEN];
-        let sealed = XChaCha20Poly1305::new(Key::from_slice(&key))
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: &aad(ENVELOPE_V2, "nb1", &sender),
-                },
-            )
-            .expect("seal");
-        let env = [&[ENVELOPE_V2][..], &sender, &nonce, &sealed].concat();
+        let env = sealed_as(
+            ENVELOPE_V2,
+            &key,
+            &sender,
+            &postcard::to_allocvec(&body).expect("encode"),
+        );
         let opened = open(&key, "nb1", &env).expect("opens");
         assert_eq!(opened.chain, Some(chain()));
         assert_eq!(opened.docs, batch());
@@ -351,18 +367,12 @@ mod tests {
     fn a_version_1_envelope_still_opens() {
         let key = [9u8; 32];
         let sender = [5u8; SENDER_LEN];
-        let plain = crate::sync::peer::pack(&postcard::to_allocvec(&batch()).expect("encode"));
-        let nonce = [6u8; NONCE_LEN];
-        let sealed = XChaCha20Poly1305::new(Key::from_slice(&key))
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: &aad(ENVELOPE_V1, "nb1", &sender),
-                },
-            )
-            .expect("seal");
-        let env = [&[ENVELOPE_V1][..], &sender, &nonce, &sealed].concat();
+        let env = sealed_as(
+            ENVELOPE_V1,
+            &key,
+            &sender,
+            &postcard::to_allocvec(&batch()).expect("encode"),
+        );
         assert_eq!(
             open(&key, "nb1", &env),
             Ok(Opened {

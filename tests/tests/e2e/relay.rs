@@ -1823,7 +1823,7 @@ fn a_relay_reaches_postgresql_over_tls_with_its_password_never_on_the_command_li
 
     // What must not work does not: no TLS, another authority, no password.
     let (other_ca, _, _) = duet_tests::test_certificates(&dir.path().join("other"));
-    let refused = |url: &str, env: &[(&str, &std::ffi::OsStr)], why: &str| {
+    let refused = |url: &str, env: &[(&str, &std::ffi::OsStr)], why: &str, said: &str| {
         let out = std::process::Command::new(duet_tests::relay_binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(dir.path().join("b"))
@@ -1835,16 +1835,21 @@ fn a_relay_reaches_postgresql_over_tls_with_its_password_never_on_the_command_li
             .output()
             .expect("duet-relay runs");
         assert!(!out.status.success(), "{why}: the relay started");
+        // Refused for that reason, not another.
+        let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert!(stderr.contains(said), "{why}: {stderr}");
     };
-    refused(&address("disable", &over.ca), &env, "without TLS");
+    refused(&address("disable", &over.ca), &env, "without TLS", "pg_hba");
     refused(
         &address("verify-full", &other_ca),
         &env,
         "another authority",
+        "tls",
     );
     refused(
         &address("require", &over.ca),
         &[("PGPASSFILE", dir.path().join("none").as_os_str())],
         "no password",
+        "password",
     );
 }
