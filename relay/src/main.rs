@@ -326,6 +326,10 @@ async fn serve(
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
+    // Bound before the relay says it listens: whoever waits for that line (an operator's
+    // script, a service manager) may ask the admin socket at once.
+    let admin_socket = admin::bind(&data)
+        .with_context(|| format!("making the admin socket in {}", data.display()))?;
     println!("duet-relay listening on {addr} (UDP), fingerprint {fingerprint}");
     let mut tasks = tokio::task::JoinSet::new();
     let state = OpsState {
@@ -335,8 +339,6 @@ async fn serve(
         fingerprint: fingerprint.clone(),
         open,
     };
-    let admin_socket = admin::bind(&data)
-        .with_context(|| format!("making the admin socket in {}", data.display()))?;
     tasks.spawn(admin_socket.run(
         admin::handler(store.clone(), state.clone()),
         until_stopped(stopped.clone()),
