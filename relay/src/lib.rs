@@ -33,3 +33,4 @@ pub mod retention;
 pub mod server;
 pub mod sled_store;
 pub mod store;
+pub mod udp;

@@ -80,8 +80,15 @@ impl RelayServer {
         let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls_config)?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(quic));
         server_config.transport_config(transport(&config));
-        let endpoint = quinn::Endpoint::server(server_config, listen)
-            .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+        let socket =
+            crate::udp::bind(listen).map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+        let endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server_config),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
         let metrics = store.metrics();
         Ok(RelayServer {
             endpoint,

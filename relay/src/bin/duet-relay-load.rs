@@ -132,14 +132,21 @@ impl Drop for RelayProcess {
     }
 }
 
-fn start_relay(store: Option<&str>) -> Result<RelayProcess> {
+/// Connections the load tool makes beside the idle and active devices: the setup and
+/// echo probes (closed at once, but counted until the relay sees them go) and the pushers.
+const OTHER_CONNECTIONS: usize = 1_000;
+
+/// Starts a relay process that admits `connections` devices, all from this one address.
+fn start_relay(store: Option<&str>, connections: usize) -> Result<RelayProcess> {
     let exe = std::env::current_exe()?;
     let bin = exe.with_file_name("duet-relay");
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("relay.json");
     std::fs::write(
         &config,
-        r#"{ "max_connections": 50000, "max_connections_per_address": 50000, "requests_per_second": 100000, "idle_timeout_secs": 120, "require_team_token": false }"#,
+        format!(
+            r#"{{ "max_connections": {connections}, "max_connections_per_address": {connections}, "requests_per_second": 100000, "idle_timeout_secs": 120, "require_team_token": false }}"#
+        ),
     )?;
     let mut child = std::process::Command::new(&bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
@@ -210,8 +217,16 @@ async fn echo_server(identity: &TlsIdentity) -> Result<(quinn::Endpoint, [u8; 32
     Ok((endpoint, identity.fingerprint()))
 }
 
+/// A client endpoint on its own socket, with buffers as large as the relay's: many
+/// devices' handshakes share it.
 fn client_endpoint() -> Result<quinn::Endpoint> {
-    Ok(quinn::Endpoint::client("127.0.0.1:0".parse()?)?)
+    let socket = duet_relay::udp::bind("127.0.0.1:0".parse()?)?;
+    Ok(quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        None,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )?)
 }
 
 async fn raw_connect(
@@ -246,6 +261,7 @@ fn key(i: usize) -> MailboxKey {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    let admitted = args.devices + args.active + args.pushers + OTHER_CONNECTIONS;
     let relays: Vec<RelayProcess> = match (&args.relay, &args.store) {
         (Some(addr), _) => vec![RelayProcess {
             child: None,
@@ -258,8 +274,11 @@ async fn main() -> Result<()> {
                 .ok_or_else(|| anyhow!("--fingerprint is not a relay fingerprint"))?,
             _dir: None,
         }],
-        (None, Some(url)) => vec![start_relay(Some(url))?, start_relay(Some(url))?],
-        (None, None) => vec![start_relay(None)?],
+        (None, Some(url)) => vec![
+            start_relay(Some(url), admitted)?,
+            start_relay(Some(url), admitted)?,
+        ],
+        (None, None) => vec![start_relay(None, admitted)?],
     };
     let relay = &relays[0];
     let identity = TlsIdentity::generate()?;
@@ -364,21 +383,20 @@ async fn main() -> Result<()> {
             idle.push(r??);
         }
     }
+    let connecting = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = pid.map(rss_kib).transpose()?.unwrap_or(0);
     println!(
-        "{} idle devices connected in {:.1} s; relay RSS {} -> {} KiB: {:.1} KiB per device",
+        "{} idle devices connected in {:.1} s ({:.0} handshakes/s, 100 at a time); relay RSS {} -> {} KiB: {:.1} KiB per device",
         idle.len(),
-        started.elapsed().as_secs_f64(),
+        connecting.as_secs_f64(),
+        idle.len() as f64 / connecting.as_secs_f64(),
         before,
         after,
         (after.saturating_sub(before)) as f64 / idle.len().max(1) as f64
     );
-    for c in &idle {
-        c.close(0u32.into(), b"");
-    }
-    drop(idle);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The idle devices stay connected (keeping their connections alive as devices do)
+    // through the phases that follow: the relay pushes and delivers with them held.
 
     // 4. Durable pushes per second: each acknowledged only after the relay's flush.
     // Pushers are spread over every relay process.
@@ -532,8 +550,16 @@ async fn main() -> Result<()> {
         ms(percentile(&mut acked, 0.5)),
         ms(percentile(&mut acked, 0.99))
     );
+    let still = idle.iter().filter(|c| c.close_reason().is_none()).count();
+    println!(
+        "idle devices still connected at the end: {still} of {}",
+        idle.len()
+    );
     if let Some(pid) = pid {
         println!("relay RSS at the end: {} KiB", rss_kib(pid)?);
+    }
+    for c in &idle {
+        c.close(0u32.into(), b"");
     }
     Ok(())
 }

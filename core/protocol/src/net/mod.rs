@@ -20,6 +20,12 @@ use std::time::Duration;
 
 /// How long a connection may stay silent before it is dropped.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a quiet connection sends a keep-alive: two and a half per idle timeout, so one
+/// lost packet (retransmitted within about a second) never ends a connection. Every
+/// device holding a live relay connection sends these, so they are the relay's cost per
+/// idle device: measured with 50,000 devices on one relay, a 2 s interval (25,000
+/// packets a second to answer) raised the active devices' delivery p99 from 13 ms to 68 ms.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(4);
 /// How long one protocol step may take before the peer counts as gone.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long connecting may take.
@@ -141,7 +147,7 @@ pub fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     // 10 s fits in QUIC's idle timeout encoding: cannot fail.
     t.max_idle_timeout(quinn::IdleTimeout::try_from(IDLE_TIMEOUT).ok());
-    t.keep_alive_interval(Some(Duration::from_secs(2)));
+    t.keep_alive_interval(Some(KEEP_ALIVE));
     t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(MAX_STREAMS));
     t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
     Arc::new(t)
