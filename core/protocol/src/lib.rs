@@ -9,6 +9,8 @@
 //!   and the relay's store
 //! - [`mailbox`]: a relay mailbox's rules (which token opens it, what creates it, what a
 //!   retired one allows, how pushes are numbered), for the relay and the relay in memory
+//! - [`membership`]: signed, hash-linked membership operations and the rules that say
+//!   who is in a space and which key epoch is in force
 //! - [`control`]: a local, owner-only control socket carrying length-prefixed requests
 //!
 //! The relay (`duet-relay`) depends on this crate alone; the device core (`duet-core`)
@@ -22,5 +24,6 @@ pub mod control;
 pub mod crypto;
 pub mod engine;
 pub mod mailbox;
+pub mod membership;
 pub mod net;
 pub mod wire;

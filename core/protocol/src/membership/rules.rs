@@ -1,0 +1,481 @@
+//! Membership from the log: which operations count, who is in, which epoch is in force.
+//!
+//! The rules (docs/security.md states them for users):
+//!
+//! 1. **Causality.** Operations are taken in a topological order of the log (parents first,
+//!    ties by id), so every device computes the same result from the same set of
+//!    operations, whatever order they arrived in. An operation whose parents are not all
+//!    known waits.
+//! 2. **Entitlement at the parents.** An operation counts only if its author was entitled
+//!    to it in the membership *as it stood at its parents* (the operations it follows and
+//!    theirs), never in the current one: the space's one `Begin` (the genesis the device
+//!    was given) makes its author the first device; a member may add or invite devices of
+//!    its own person, and add or invite the other person's device only while that person
+//!    has none; a joiner's `Join` counts once its invite does and its proof is the invite
+//!    key's; a member removes devices of its own person only; either person ends the space;
+//!    an epoch is sealed only to members and names its author among them.
+//! 3. **A removal voids what it did not see.** Every operation of a removed device that is
+//!    not causally before its removal is void: a device cannot plant a future for itself
+//!    (an epoch, an invite, a device) while its removal is on its way. Removals themselves
+//!    are never voided, so two devices removing each other are both removed. Then rule 2
+//!    is asked again without the void operations, so that what a void operation entitled
+//!    (a device it added) does not count either; a void operation stays void.
+//! 4. **The epoch in force** is the greatest `(number, id)` among the counting epochs that
+//!    follow every counting removal (each removal is among their ancestors). With no
+//!    removal and no epoch it is the initial epoch (derived from the space's secret); when
+//!    removals leave no such epoch, the space is *rotating*: any member mints the next.
+//! 5. **Nothing is dropped silently.** Every operation that does not count is reported
+//!    with its reason; two devices that joined with one invite are both in, and named.
+
+use super::op::{join_proof_bytes, Body, DeviceId, OpId, Person, SignedOp};
+use crate::crypto::device_signed;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// People a space may have: two in a 1-1, one in a personal space.
+pub const MAX_PEOPLE: usize = 2;
+
+/// Why an operation does not count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// A `Begin` other than the space's genesis.
+    #[error("a second beginning of the space")]
+    SecondBegin,
+    /// The genesis names no people, too many, the same twice, or not its author's person.
+    #[error("the space's people are not one or two distinct people including the author's")]
+    BadPeople,
+    /// An operation other than `Begin` that follows nothing.
+    #[error("it follows no operation")]
+    NoParents,
+    /// Its author was not a member at its parents.
+    #[error("its author was not a member of the space")]
+    NotAMember,
+    /// It names a person the space does not have.
+    #[error("the space has no person {0:?}")]
+    UnknownPerson(Person),
+    /// It adds a device the space already knows (present or removed).
+    #[error("the device was already known to the space")]
+    AlreadyKnown,
+    /// It adds or invites the other person's device while that person has devices.
+    #[error("the other person already has devices: only they add more")]
+    OtherPersonHasDevices,
+    /// It removes a device of the other person.
+    #[error("a device removes only devices of its own person")]
+    NotYourDevice,
+    /// It removes or seals to a device that is not a member.
+    #[error("the device it names is not a member")]
+    NoSuchDevice,
+    /// An epoch sealed to a non-member, or not to its author.
+    #[error("an epoch sealed to a device that is not a member, or not to its author")]
+    BadSeals,
+    /// A `Share` of an epoch the log does not have, or that does not count.
+    #[error("it names an epoch that does not count")]
+    UnknownEpoch,
+    /// A `Join` with an invite that does not count.
+    #[error("it names an invite that does not count")]
+    UnknownInvite,
+    /// A `Join` whose proof is not the invite key's.
+    #[error("its proof is not the invite key's signature")]
+    BadProof,
+    /// The space had ended at its parents.
+    #[error("the space had ended")]
+    Ended,
+    /// Its author was removed by an operation it did not follow.
+    #[error("its author was removed by {} before it counted", .by.short())]
+    Voided {
+        /// The removal.
+        by: OpId,
+    },
+    /// A parent never arrived.
+    #[error("it follows operations this device does not have")]
+    WaitingForParents,
+}
+
+/// Which key epoch is in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InForce {
+    /// The initial epoch, derived from the space's secret: nobody was ever removed.
+    Initial,
+    /// The epoch minted by this operation.
+    Epoch {
+        /// Its `Epoch` operation.
+        op: OpId,
+        /// Its number.
+        number: u64,
+    },
+    /// A removal left no epoch that follows it: a member must mint the next before
+    /// anything new is sealed.
+    Rotating,
+}
+
+/// The membership a log proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The space's people.
+    pub people: Vec<Person>,
+    /// The member devices and whose they are.
+    pub devices: BTreeMap<DeviceId, Person>,
+    /// Devices removed.
+    pub removed: BTreeSet<DeviceId>,
+    /// The epoch in force.
+    pub in_force: InForce,
+    /// Every counting epoch and the devices its key is sealed to (by `Epoch` and `Share`).
+    pub epochs: BTreeMap<OpId, BTreeSet<DeviceId>>,
+    /// Whether the space ended.
+    pub ended: bool,
+    /// Invites that more than one device joined with, and those devices.
+    pub shared_invites: BTreeMap<OpId, BTreeSet<DeviceId>>,
+    /// Operations that do not count, and why.
+    pub refused: BTreeMap<OpId, Refusal>,
+}
+
+impl Membership {
+    /// Whether `device` is a member now.
+    pub fn is_member(&self, device: &str) -> bool {
+        self.devices.contains_key(device)
+    }
+
+    /// The member devices of `person`.
+    pub fn devices_of<'a>(&'a self, person: &'a str) -> impl Iterator<Item = &'a DeviceId> {
+        self.devices
+            .iter()
+            .filter(move |(_, p)| p.as_str() == person)
+            .map(|(d, _)| d)
+    }
+}
+
+/// The membership as it stood at some point: what the rules ask.
+#[derive(Debug, Default, Clone)]
+struct State {
+    people: Vec<Person>,
+    /// Every device ever added, and whose.
+    devices: BTreeMap<DeviceId, Person>,
+    removed: BTreeSet<DeviceId>,
+    epochs: BTreeMap<OpId, BTreeSet<DeviceId>>,
+    invites: BTreeMap<OpId, (DeviceId, Person)>,
+    joins: BTreeMap<OpId, BTreeSet<DeviceId>>,
+    ended: bool,
+}
+
+impl State {
+    /// The person of `device` while it is a member.
+    fn member(&self, device: &str) -> Option<&Person> {
+        if self.removed.contains(device) {
+            return None;
+        }
+        self.devices.get(device)
+    }
+
+    fn has_members(&self, person: &str) -> bool {
+        self.devices
+            .iter()
+            .any(|(d, p)| p == person && !self.removed.contains(d))
+    }
+
+    fn apply(&mut self, id: OpId, op: &SignedOp) {
+        let author = &op.op.author;
+        match &op.op.body {
+            Body::Begin { person, people } => {
+                self.people = people.clone();
+                self.devices.insert(author.clone(), person.clone());
+            }
+            Body::Add { device, person } => {
+                self.devices.insert(device.clone(), person.clone());
+            }
+            Body::Remove { device } => {
+                self.removed.insert(device.clone());
+            }
+            Body::Epoch { sealed_to, .. } => {
+                self.epochs.insert(id, sealed_to.iter().cloned().collect());
+            }
+            Body::Share { epoch, device, .. } => {
+                if let Some(to) = self.epochs.get_mut(epoch) {
+                    to.insert(device.clone());
+                }
+            }
+            Body::Invite { key, person } => {
+                self.invites.insert(id, (key.clone(), person.clone()));
+            }
+            Body::Join { invite, .. } => {
+                if let Some((_, person)) = self.invites.get(invite) {
+                    self.devices.insert(author.clone(), person.clone());
+                }
+                self.joins
+                    .entry(*invite)
+                    .or_default()
+                    .insert(author.clone());
+            }
+            Body::End => self.ended = true,
+        }
+    }
+
+    /// Whether `op` (not the genesis) may count in this state.
+    fn allows(&self, space: &str, id: OpId, genesis: OpId, op: &SignedOp) -> Result<(), Refusal> {
+        let author = &op.op.author;
+        if let Body::Begin { person, people } = &op.op.body {
+            if id != genesis {
+                return Err(Refusal::SecondBegin);
+            }
+            let distinct: BTreeSet<&Person> = people.iter().collect();
+            if people.is_empty()
+                || people.len() > MAX_PEOPLE
+                || distinct.len() != people.len()
+                || !people.contains(person)
+            {
+                return Err(Refusal::BadPeople);
+            }
+            return Ok(());
+        }
+        if op.op.parents.is_empty() {
+            return Err(Refusal::NoParents);
+        }
+        if let Body::Join { invite, proof } = &op.op.body {
+            // The joiner is not a member yet: its invite entitles it.
+            let Some((key, _)) = self.invites.get(invite) else {
+                return Err(Refusal::UnknownInvite);
+            };
+            if self.ended {
+                return Err(Refusal::Ended);
+            }
+            if self.devices.contains_key(author) {
+                return Err(Refusal::AlreadyKnown);
+            }
+            if !device_signed(key, &join_proof_bytes(space, invite, author), proof) {
+                return Err(Refusal::BadProof);
+            }
+            return Ok(());
+        }
+        let Some(mine) = self.member(author) else {
+            return Err(Refusal::NotAMember);
+        };
+        if self.ended {
+            return Err(Refusal::Ended);
+        }
+        match &op.op.body {
+            Body::Begin { .. } | Body::Join { .. } => Ok(()),
+            Body::Add { device, person }
+            | Body::Invite {
+                key: device,
+                person,
+            } => {
+                if !self.people.contains(person) {
+                    return Err(Refusal::UnknownPerson(person.clone()));
+                }
+                if self.devices.contains_key(device) {
+                    return Err(Refusal::AlreadyKnown);
+                }
+                if person != mine && self.has_members(person) {
+                    return Err(Refusal::OtherPersonHasDevices);
+                }
+                Ok(())
+            }
+            Body::Remove { device } => match self.member(device) {
+                None => Err(Refusal::NoSuchDevice),
+                Some(theirs) if theirs != mine => Err(Refusal::NotYourDevice),
+                Some(_) => Ok(()),
+            },
+            Body::Epoch { sealed_to, .. } => {
+                if !sealed_to.contains(author) || sealed_to.iter().any(|d| self.member(d).is_none())
+                {
+                    return Err(Refusal::BadSeals);
+                }
+                Ok(())
+            }
+            Body::Share { epoch, device, .. } => {
+                let Some(holders) = self.epochs.get(epoch) else {
+                    return Err(Refusal::UnknownEpoch);
+                };
+                if !holders.contains(author) || self.member(device).is_none() {
+                    return Err(Refusal::BadSeals);
+                }
+                Ok(())
+            }
+            Body::End => Ok(()),
+        }
+    }
+}
+
+/// The log's operations in causal order, with each one's ancestors.
+struct Ordered<'a> {
+    order: Vec<(OpId, &'a SignedOp)>,
+    ancestors: BTreeMap<OpId, BTreeSet<OpId>>,
+    waiting: BTreeSet<OpId>,
+}
+
+fn order(ops: &BTreeMap<OpId, SignedOp>) -> Ordered<'_> {
+    let mut children: BTreeMap<OpId, Vec<OpId>> = BTreeMap::new();
+    let mut missing: BTreeMap<OpId, usize> = BTreeMap::new();
+    for (id, op) in ops {
+        let parents: BTreeSet<&OpId> = op.op.parents.iter().collect();
+        missing.insert(*id, parents.len());
+        for p in parents {
+            children.entry(*p).or_default().push(*id);
+        }
+    }
+    let mut ready: BTreeSet<OpId> = missing
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut ordered = Ordered {
+        order: Vec::with_capacity(ops.len()),
+        ancestors: BTreeMap::new(),
+        waiting: BTreeSet::new(),
+    };
+    while let Some(id) = ready.pop_first() {
+        let Some(op) = ops.get(&id) else { continue };
+        let mut mine = BTreeSet::new();
+        for p in &op.op.parents {
+            mine.insert(*p);
+            if let Some(theirs) = ordered.ancestors.get(p) {
+                mine.extend(theirs.iter().copied());
+            }
+        }
+        ordered.ancestors.insert(id, mine);
+        ordered.order.push((id, op));
+        for child in children.get(&id).into_iter().flatten() {
+            if let Some(n) = missing.get_mut(child) {
+                *n -= 1;
+                if *n == 0 {
+                    ready.insert(*child);
+                }
+            }
+        }
+    }
+    // A parent that never arrived (or a cycle, which hashes make impossible) leaves
+    // operations never ready.
+    ordered.waiting = ops
+        .keys()
+        .filter(|id| !ordered.ancestors.contains_key(id))
+        .copied()
+        .collect();
+    ordered
+}
+
+/// Which operations count (rule 2), leaving out `void` ones.
+fn entitled(
+    space: &str,
+    genesis: OpId,
+    ordered: &Ordered<'_>,
+    void: &BTreeMap<OpId, OpId>,
+) -> BTreeMap<OpId, Result<(), Refusal>> {
+    let mut results: BTreeMap<OpId, Result<(), Refusal>> = BTreeMap::new();
+    for (id, op) in &ordered.order {
+        let mut state = State::default();
+        let ancestors = &ordered.ancestors[id];
+        for (before, earlier) in &ordered.order {
+            if ancestors.contains(before)
+                && !void.contains_key(before)
+                && matches!(results.get(before), Some(Ok(())))
+            {
+                state.apply(*before, earlier);
+            }
+        }
+        // An operation that does not follow the genesis belongs to no space we know.
+        let rooted = *id == genesis || ancestors.contains(&genesis);
+        let result = if !rooted {
+            if matches!(op.op.body, Body::Begin { .. }) {
+                Err(Refusal::SecondBegin)
+            } else {
+                Err(Refusal::NotAMember)
+            }
+        } else {
+            state.allows(space, *id, genesis, op)
+        };
+        results.insert(*id, result);
+    }
+    results
+}
+
+/// Computes the membership the log's `ops` prove, for the space `space` begun by `genesis`.
+pub fn membership(space: &str, genesis: OpId, ops: &BTreeMap<OpId, SignedOp>) -> Membership {
+    let ordered = order(ops);
+    let first = entitled(space, genesis, &ordered, &BTreeMap::new());
+    // Rule 3: every counting removal voids its device's operations it does not follow.
+    let mut void: BTreeMap<OpId, OpId> = BTreeMap::new();
+    for (removal, op) in &ordered.order {
+        let Body::Remove { device } = &op.op.body else {
+            continue;
+        };
+        if !matches!(first.get(removal), Some(Ok(()))) {
+            continue;
+        }
+        for (id, other) in &ordered.order {
+            let removes = matches!(other.op.body, Body::Remove { .. });
+            if &other.op.author == device
+                && !removes
+                && !ordered.ancestors[removal].contains(id)
+                && matches!(first.get(id), Some(Ok(())))
+            {
+                void.entry(*id).or_insert(*removal);
+            }
+        }
+    }
+    let results = entitled(space, genesis, &ordered, &void);
+    let mut state = State::default();
+    let mut refused = BTreeMap::new();
+    let mut counting = Vec::new();
+    for (id, op) in &ordered.order {
+        if let Some(by) = void.get(id) {
+            refused.insert(*id, Refusal::Voided { by: *by });
+        } else {
+            match &results[id] {
+                Ok(()) => {
+                    state.apply(*id, op);
+                    counting.push((*id, *op));
+                }
+                Err(why) => {
+                    refused.insert(*id, why.clone());
+                }
+            }
+        }
+    }
+    for id in &ordered.waiting {
+        refused.insert(*id, Refusal::WaitingForParents);
+    }
+    let in_force = in_force(&ordered, &counting);
+    let devices = state
+        .devices
+        .iter()
+        .filter(|(d, _)| !state.removed.contains(*d))
+        .map(|(d, p)| (d.clone(), p.clone()))
+        .collect();
+    let shared_invites = state
+        .joins
+        .iter()
+        .filter(|(_, who)| who.len() > 1)
+        .map(|(i, who)| (*i, who.clone()))
+        .collect();
+    Membership {
+        people: state.people,
+        devices,
+        removed: state.removed,
+        in_force,
+        epochs: state.epochs,
+        ended: state.ended,
+        shared_invites,
+        refused,
+    }
+}
+
+/// Rule 4: the epoch in force among the counting operations.
+fn in_force(ordered: &Ordered<'_>, counting: &[(OpId, &SignedOp)]) -> InForce {
+    let removals: Vec<OpId> = counting
+        .iter()
+        .filter(|(_, op)| matches!(op.op.body, Body::Remove { .. }))
+        .map(|(id, _)| *id)
+        .collect();
+    let best = counting
+        .iter()
+        .filter_map(|(id, op)| match &op.op.body {
+            Body::Epoch { number, .. } => Some((*number, *id)),
+            _ => None,
+        })
+        .filter(|(_, id)| removals.iter().all(|r| ordered.ancestors[id].contains(r)))
+        .max();
+    match best {
+        Some((number, op)) => InForce::Epoch { op, number },
+        None if removals.is_empty() => InForce::Initial,
+        None => InForce::Rotating,
+    }
+}
