@@ -9,9 +9,11 @@ use super::rules::{self, Membership};
 use crate::crypto::DeviceKey;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Operations one space's log may hold: a 1-1 of ten years with devices changing every
-/// month stays under a thousand.
-pub const MAX_OPS: usize = 10_000;
+/// Operations one space's log may hold. A 1-1 of ten years whose people change a phone
+/// every few months makes about 200 (a link, a removal and an epoch each time); the bound
+/// keeps a hostile member's flood from making every device's membership slow to compute
+/// (`cargo bench -p duet-protocol --bench membership_log`).
+pub const MAX_OPS: usize = 2_000;
 
 /// Why an operation was not taken into the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

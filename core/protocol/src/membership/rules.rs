@@ -360,15 +360,47 @@ fn entitled(
     void: &BTreeMap<OpId, OpId>,
 ) -> BTreeMap<OpId, Result<(), Refusal>> {
     let mut results: BTreeMap<OpId, Result<(), Refusal>> = BTreeMap::new();
+    // The state after each operation, kept while a child still needs it: an operation
+    // with one parent starts from its parent's state (the same as replaying its ancestors,
+    // since they come first in the order), so a chain costs one pass, not one per link.
+    let mut children_left: BTreeMap<OpId, usize> = BTreeMap::new();
+    for (_, op) in &ordered.order {
+        for parent in op.op.parents.iter().collect::<BTreeSet<_>>() {
+            *children_left.entry(*parent).or_default() += 1;
+        }
+    }
+    let mut after: BTreeMap<OpId, State> = BTreeMap::new();
     for (id, op) in &ordered.order {
-        let mut state = State::default();
         let ancestors = &ordered.ancestors[id];
-        for (before, earlier) in &ordered.order {
-            if ancestors.contains(before)
-                && !void.contains_key(before)
-                && matches!(results.get(before), Some(Ok(())))
-            {
-                state.apply(*before, earlier);
+        let parents: BTreeSet<&OpId> = op.op.parents.iter().collect();
+        let inherited = match parents.iter().next() {
+            Some(parent) if parents.len() == 1 => {
+                if children_left.get(*parent) == Some(&1) {
+                    after.remove(*parent)
+                } else {
+                    after.get(*parent).cloned()
+                }
+            }
+            _ => None,
+        };
+        let state = inherited.unwrap_or_else(|| {
+            let mut state = State::default();
+            for (before, earlier) in &ordered.order {
+                if ancestors.contains(before)
+                    && !void.contains_key(before)
+                    && matches!(results.get(before), Some(Ok(())))
+                {
+                    state.apply(*before, earlier);
+                }
+            }
+            state
+        });
+        for parent in &parents {
+            if let Some(left) = children_left.get_mut(*parent) {
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    after.remove(*parent);
+                }
             }
         }
         // An operation that does not follow the genesis belongs to no space we know.
@@ -382,6 +414,13 @@ fn entitled(
         } else {
             state.allows(space, *id, genesis, op)
         };
+        if children_left.get(id).is_some_and(|n| *n > 0) {
+            let mut mine = state;
+            if result.is_ok() && !void.contains_key(id) {
+                mine.apply(*id, op);
+            }
+            after.insert(*id, mine);
+        }
         results.insert(*id, result);
     }
     results
