@@ -139,6 +139,25 @@ impl Notebook {
         }
     }
 
+    /// The id of the document that holds the space's membership (device records,
+    /// removals, epochs): a notebook's index, or a personal space's personal document.
+    pub fn members_doc_id(&self) -> &'static str {
+        if self.personal {
+            crate::model::private::PRIVATE_DOC
+        } else {
+            index::INDEX_DOC
+        }
+    }
+
+    /// The document that holds the space's membership (see [`Notebook::members_doc_id`]).
+    pub fn members_doc(&mut self) -> Result<&mut Doc, DuetError> {
+        if self.personal {
+            self.doc(crate::model::private::PRIVATE_DOC)
+        } else {
+            self.index()
+        }
+    }
+
     /// The index document, loaded on first use.
     pub fn index(&mut self) -> Result<&mut Doc, DuetError> {
         if self.index.is_none() {

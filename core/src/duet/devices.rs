@@ -104,8 +104,10 @@ impl Duet {
     /// whether the index changed; the caller persists it.
     pub(super) fn write_device_record(&self, nb: &mut Notebook) -> Result<bool, DuetError> {
         let me = self.device.public_hex();
-        let doc = &mut nb.index()?.am;
-        if index::device_person(doc, &me)?.is_none() {
+        let personal = nb.personal;
+        let doc = &mut nb.members_doc()?.am;
+        // In a personal space every device holding its secret is one of the person's own.
+        if !personal && index::device_person(doc, &me)?.is_none() {
             return Ok(false);
         }
         let mut record = self.own_device_record()?;
@@ -124,13 +126,10 @@ impl Duet {
 
     /// Makes sure a notebook about to sync carries this device's record.
     pub(super) fn register_before_sync(&mut self, notebook: &str) -> Result<(), DuetError> {
-        if self.personal_space()?.as_deref() == Some(notebook)
-            || self.store.load_doc(notebook, INDEX_DOC)?.is_none()
-        {
+        let Some(mut nb) = self.space_with_members(notebook)? else {
             return Ok(());
-        }
+        };
         self.cache.borrow_mut().take();
-        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
         if self.write_device_record(&mut nb)? {
             nb.persist(&mut self.store)?;
         }

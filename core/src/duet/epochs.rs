@@ -85,6 +85,9 @@ pub struct FarewellTarget {
     pub envelope: Vec<u8>,
 }
 
+/// The person every device of a personal space writes as: the space has one.
+pub(super) const OWN_PERSON: &str = "me";
+
 /// The document id that marks a batch as a membership notice, not document changes.
 pub(super) const NOTICE_DOC: &str = "membership-notice";
 /// The most older mailboxes one rotation leaves a notice in.
@@ -113,9 +116,9 @@ pub(super) fn notice_in(batch: &[crate::sync::relay::DocChanges]) -> Option<Rota
     }
 }
 
-/// Writes a notice's removals and epochs into the index.
+/// Writes a notice's removals and epochs into the space's membership document.
 pub(super) fn apply_notice(nb: &mut Notebook, notice: &RotationNotice) -> Result<(), DuetError> {
-    let doc = &mut nb.index()?.am;
+    let doc = &mut nb.members_doc()?.am;
     for removal in &notice.removals {
         members::remove_device(doc, removal)?;
     }
@@ -170,14 +173,26 @@ impl Membership {
 }
 
 impl Duet {
-    /// A notebook's members as its index says.
+    /// A space's members as its membership document says: a notebook's index, or, for
+    /// the personal space, the personal document, where every device that wrote its
+    /// record is one of the person's own.
     pub(super) fn membership_of(&self, nb: &mut Notebook) -> Result<Membership, DuetError> {
-        let doc = &nb.index()?.am;
+        let personal = nb.personal;
+        let doc = &nb.members_doc()?.am;
         let removed = members::removed(doc)?;
         let epochs = members::epochs(doc)?;
+        let records = members::device_records(doc)?;
+        let devices = if personal {
+            records
+                .iter()
+                .map(|(d, _)| (d.clone(), OWN_PERSON.to_owned()))
+                .collect()
+        } else {
+            index::devices(doc)?
+        };
         Ok(Membership {
-            devices: index::devices(doc)?,
-            records: members::device_records(doc)?,
+            devices,
+            records,
             in_force: members::in_force(&removed, &epochs),
             removed,
             epochs,
@@ -237,21 +252,35 @@ impl Duet {
             .store
             .get(&crate::store::settings::RelayBound(notebook.to_owned()))?
             .unwrap_or(false);
-        let personal = self.personal_space()?.as_deref() == Some(notebook);
-        if personal {
-            return Ok(vec![SyncKeys::Initial {
-                secret,
-                bound: told_bound,
-            }]);
-        }
-        let (epochs, in_force, bound) = if self.store.load_doc(notebook, INDEX_DOC)?.is_some() {
-            let mut nb = match self.cache.borrow_mut().take() {
-                Some(nb) if nb.id == notebook => nb,
-                _ => Notebook::load(&self.store, notebook, &self.actor)?,
-            };
-            let m = self.membership_of(&mut nb)?;
-            let bound = crate::model::members::relay_bound(&nb.index()?.am)?;
-            self.keep(nb);
+        let taken = self.cache.borrow_mut().take();
+        let cached = match taken {
+            Some(nb) if nb.id == notebook => Some(nb),
+            Some(other) => {
+                self.keep(other);
+                None
+            }
+            None => None,
+        };
+        let space = match cached {
+            Some(nb) => Some(nb),
+            None => self.space_with_members(notebook)?,
+        };
+        let (epochs, in_force, bound) = if let Some(mut nb) = space {
+            let mut m = self.membership_of(&mut nb)?;
+            let personal = nb.personal;
+            // A personal space says so only in the setting (it has no index).
+            let bound = !personal && crate::model::members::relay_bound(&nb.index()?.am)?;
+            if personal {
+                // A device just linked has a personal document of its own before the
+                // space's arrives: the epoch its ticket handed over counts meanwhile.
+                for copied in self.copied_epochs(notebook)? {
+                    if !m.epochs.iter().any(|e| e.id == copied.id) {
+                        m.epochs.push(copied);
+                    }
+                }
+            } else {
+                self.keep(nb);
+            }
             (m.epochs, m.in_force, bound || told_bound)
         } else {
             (self.copied_epochs(notebook)?, InForce::Initial, told_bound)
@@ -397,7 +426,7 @@ impl Duet {
         }
         let rotated = matches!(m.in_force, InForce::Rotate { .. });
         let new_id = epoch.id.clone();
-        members::put_epoch(&mut nb.index()?.am, &Epoch { keys, ..epoch })?;
+        members::put_epoch(&mut nb.members_doc()?.am, &Epoch { keys, ..epoch })?;
         nb.persist(&mut self.store)?;
         if rotated {
             // The mailboxes left behind get a notice under their old keys: a device
@@ -407,13 +436,21 @@ impl Duet {
         Ok(true)
     }
 
-    /// Removes a device (by id prefix) from the selected notebook: it is refused by the
-    /// others from now on, and a new epoch's keys, sealed to each remaining device, take
-    /// over, so it can open nothing written after. Returns the removed device.
+    /// Removes a device (by id prefix) from the selected notebook and from this person's
+    /// personal space: it is refused by the others from now on, and new epochs' keys,
+    /// sealed to each remaining device, take over in both, so it can open nothing written
+    /// after, private notes included. A device linked only for private notes is found in
+    /// the personal space. Returns the removed device.
     pub fn remove_device(&mut self, device: &str) -> Result<DeviceView, DuetError> {
         let all = self.devices()?;
+        let own = self.own_linked_devices(&all)?;
         let wanted = device.trim().to_ascii_lowercase();
-        let matches: Vec<&DeviceView> = all.iter().filter(|d| d.id.starts_with(&wanted)).collect();
+        let mut matches: Vec<&DeviceView> =
+            all.iter().filter(|d| d.id.starts_with(&wanted)).collect();
+        matches.extend(
+            own.iter()
+                .filter(|d| d.id.starts_with(&wanted) && !all.iter().any(|a| a.id == d.id)),
+        );
         let target = match matches.as_slice() {
             [one] if !wanted.is_empty() => (*one).clone(),
             [] | [_] => {
@@ -438,40 +475,105 @@ impl Duet {
                 "this is this device: remove it from another of the notebook's devices".into(),
             ));
         }
+        let in_notebook = all.iter().any(|d| d.id == target.id);
         let mut nb = self.load()?;
-        let m = self.membership_of(&mut nb)?;
-        for (d, person) in &m.devices {
-            if *d == target.id || m.removed.contains(d) {
-                continue;
+        if in_notebook {
+            let m = self.membership_of(&mut nb)?;
+            for (d, person) in &m.devices {
+                if *d == target.id || m.removed.contains(d) {
+                    continue;
+                }
+                let sealable = m.records.iter().any(|(x, r)| x == d && !r.seal.is_empty());
+                if !sealable {
+                    let person = all
+                        .iter()
+                        .find(|v| v.id == *d)
+                        .map(|v| v.person.clone())
+                        .unwrap_or_else(|| person.clone());
+                    return Err(DuetError::NoSealingKey {
+                        device: d[..8.min(d.len())].to_owned(),
+                        person,
+                    });
+                }
             }
-            let sealable = m.records.iter().any(|(x, r)| x == d && !r.seal.is_empty());
-            if !sealable {
-                let person = all
-                    .iter()
-                    .find(|v| v.id == *d)
-                    .map(|v| v.person.clone())
-                    .unwrap_or_else(|| person.clone());
-                return Err(DuetError::NoSealingKey {
-                    device: d[..8.min(d.len())].to_owned(),
-                    person,
-                });
-            }
+            members::remove_device(
+                &mut nb.index()?.am,
+                &Removal {
+                    device: target.id.clone(),
+                    by: self.device.public_hex(),
+                    at: crate::dates::today().to_string(),
+                },
+            )?;
+            self.save(&mut nb)?;
+            self.settle_epoch(&mut nb)?;
         }
-        members::remove_device(
-            &mut nb.index()?.am,
-            &Removal {
-                device: target.id.clone(),
-                by: self.device.public_hex(),
-                at: crate::dates::today().to_string(),
-            },
-        )?;
-        self.save(&mut nb)?;
-        self.settle_epoch(&mut nb)?;
         self.keep(nb);
+        if own.iter().any(|d| d.id == target.id) {
+            self.remove_from_personal_space(&target.id)?;
+        }
         Ok(DeviceView {
             removed: true,
             ..target
         })
+    }
+
+    /// The devices of this person's personal space still in it, as `devices` would show
+    /// them beside `notebook_devices` (this device's person and role).
+    fn own_linked_devices(
+        &self,
+        notebook_devices: &[DeviceView],
+    ) -> Result<Vec<DeviceView>, DuetError> {
+        let Some(space) = self.personal_space()? else {
+            return Ok(Vec::new());
+        };
+        let Some(mut nb) = self.space_with_members(&space)? else {
+            return Ok(Vec::new());
+        };
+        let m = self.membership_of(&mut nb)?;
+        let me = self.device.public_hex();
+        let Some(mine) = notebook_devices.iter().find(|d| d.this_device) else {
+            return Ok(Vec::new());
+        };
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Ok(m.records
+            .iter()
+            .filter(|(d, _)| !m.removed.contains(d))
+            .map(|(d, r)| DeviceView {
+                id: d.clone(),
+                person: mine.person.clone(),
+                role: mine.role,
+                name: non_empty(&r.name),
+                fingerprint: non_empty(&r.tls),
+                added: non_empty(&r.added),
+                last_seen: None,
+                this_device: *d == me,
+                removed: false,
+            })
+            .collect())
+    }
+
+    /// Removes `device` from this person's personal space and moves the space to a new
+    /// epoch sealed to the devices that remain.
+    fn remove_from_personal_space(&mut self, device: &str) -> Result<(), DuetError> {
+        let Some(space) = self.personal_space()? else {
+            return Ok(());
+        };
+        let Some(mut nb) = self.space_with_members(&space)? else {
+            return Ok(());
+        };
+        // This device must be in the space's own list to make its next epoch.
+        self.write_device_record(&mut nb)?;
+        members::remove_device(
+            &mut nb.members_doc()?.am,
+            &Removal {
+                device: device.to_owned(),
+                by: self.device.public_hex(),
+                at: crate::dates::today().to_string(),
+            },
+        )?;
+        nb.persist(&mut self.store)?;
+        self.settle_epoch(&mut nb)?;
+        Ok(())
     }
 
     /// Seals a notice of the notebook's membership for the relay mailbox of every older
@@ -484,10 +586,10 @@ impl Duet {
             return Ok(());
         };
         let notice = {
-            let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+            let mut nb = self.load_for_sync(notebook)?;
             let m = self.membership_of(&mut nb)?;
             RotationNotice {
-                removals: members::removals(&nb.index()?.am)?,
+                removals: members::removals(&nb.members_doc()?.am)?,
                 epochs: m.epochs,
             }
         };
@@ -572,7 +674,7 @@ impl Duet {
             return Ok(0);
         };
         self.cache.borrow_mut().take();
-        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        let mut nb = self.load_for_sync(notebook)?;
         let mut applied = 0;
         for (_, bytes) in entries {
             let Ok(opened) = crate::sync::relay::open(&keys.envelope_key(), notebook, &bytes)

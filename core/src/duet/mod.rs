@@ -531,6 +531,17 @@ impl Duet {
         Notebook::load_kind(&self.store, id, &self.actor, personal)
     }
 
+    /// A notebook or the personal space whose membership document has arrived (a
+    /// notebook being joined may not have its index yet); `None` before.
+    fn space_with_members(&self, id: &str) -> Result<Option<Notebook>, DuetError> {
+        let nb = self.load_for_sync(id)?;
+        Ok(self
+            .store
+            .load_doc(id, nb.members_doc_id())?
+            .is_some()
+            .then_some(nb))
+    }
+
     fn record(&self, id: &str) -> Result<NotebookRecord, DuetError> {
         self.store
             .notebooks()?

@@ -156,14 +156,13 @@ impl Duet {
         let mut out = Vec::new();
         for record in self.synced_records()? {
             let keys = self.all_sync_keys(&record.id)?;
-            let (remaining, removed) =
-                if record.personal || self.store.load_doc(&record.id, INDEX_DOC)?.is_none() {
-                    (Default::default(), Default::default())
-                } else {
-                    let mut nb = Notebook::load(&self.store, &record.id, &self.actor)?;
+            let (remaining, removed) = match self.space_with_members(&record.id)? {
+                Some(mut nb) => {
                     let m = self.membership_of(&mut nb)?;
                     (m.remaining_fingerprints(), m.removed_fingerprints())
-                };
+                }
+                None => Default::default(),
+            };
             for (i, keys) in keys.iter().enumerate() {
                 out.push(PeerMembership {
                     notebook: record.id.clone(),
@@ -183,14 +182,15 @@ impl Duet {
         notebook: &str,
         peer: &str,
     ) -> Result<Option<DuetError>, DuetError> {
-        if self.personal_space()?.as_deref() == Some(notebook)
-            || self.store.load_doc(notebook, INDEX_DOC)?.is_none()
-        {
+        let Some(mut nb) = self.space_with_members(notebook)? else {
             return Ok(None);
-        }
-        let mut nb = Notebook::load(&self.store, notebook, &self.actor)?;
+        };
         let m = self.membership_of(&mut nb)?;
-        let title = index::title(&nb.index()?.am)?;
+        let title = if nb.personal {
+            super::private::PERSONAL_TITLE.to_owned()
+        } else {
+            index::title(&nb.index()?.am)?
+        };
         if m.removed.contains(&self.device.public_hex()) {
             return Ok(Some(DuetError::RemovedDevice {
                 who: "this device".into(),

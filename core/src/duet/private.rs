@@ -154,7 +154,15 @@ impl Duet {
             addrs,
             fingerprint: self.tls_identity()?.fingerprint(),
             relay,
-            epoch: None,
+            // After a removal the space's keys are an epoch's: the new device needs it to
+            // read what was written since.
+            epoch: self
+                .epoch_grant(&space)?
+                .map(|(id, number, key)| crate::invite::EpochGrant {
+                    id,
+                    number,
+                    key: *key.as_bytes(),
+                }),
             owner: Some(crate::invite::LinkOwner {
                 name: self.name.clone(),
                 device: self.device_name()?,
@@ -211,7 +219,7 @@ impl Duet {
             addrs: link.addrs.clone(),
             fingerprint: link.fingerprint,
             relay: link.relay.clone(),
-            epoch: None,
+            epoch: grant.epoch.clone(),
             owner: link.owner.clone(),
         };
         if full.notebook_secret().notebook_id() != link.notebook {
@@ -242,6 +250,12 @@ impl Duet {
         }
         let earlier = self.all_private_notes()?;
         self.adopt_personal_space(&secret)?;
+        if let Some(epoch) = &link.epoch {
+            let key = crate::crypto::EpochKey::from_bytes(&epoch.key)
+                .map_err(|e| DuetError::Internal(e.to_string()))?;
+            self.keep_epoch_copy(&id, &epoch.id, epoch.number, &key)?;
+            self.store.flush()?;
+        }
         if !earlier.is_empty() {
             let mut nb = Notebook::load_kind(&self.store, &id, &self.actor, true)?;
             let doc = &mut nb.doc(PRIVATE_DOC)?.am;

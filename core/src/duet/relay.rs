@@ -500,11 +500,12 @@ impl Duet {
         let key = keys.envelope_key();
         self.cache.borrow_mut().take();
         let mut nb = self.load_for_sync(notebook)?;
-        let personal = self.personal_space()?.as_deref() == Some(notebook);
-        let epoch_before = if personal || self.store.load_doc(notebook, INDEX_DOC)?.is_none() {
+        let personal = nb.personal;
+        let members_doc = nb.members_doc_id();
+        let epoch_before = if self.store.load_doc(notebook, members_doc)?.is_none() {
             None
         } else {
-            Some(crate::model::members::in_force_of(&nb.index()?.am)?)
+            Some(crate::model::members::in_force_of(&nb.members_doc()?.am)?)
         };
         let mut changed: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
         let mut seen: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
@@ -567,7 +568,7 @@ impl Duet {
                     if complete {
                         pass(&mut cursor, seq, &bytes);
                     }
-                    if crate::model::members::in_force_of(&nb.index()?.am)? != *before {
+                    if crate::model::members::in_force_of(&nb.members_doc()?.am)? != *before {
                         break;
                     }
                 }
@@ -603,8 +604,8 @@ impl Duet {
             // A batch that moved the notebook to a new epoch ends this mailbox for this
             // device: what follows it here was not written by a member of the new epoch.
             if let Some(before) = &epoch_before {
-                if batch.iter().any(|d| d.doc == INDEX_DOC)
-                    && crate::model::members::in_force_of(&nb.index()?.am)? != *before
+                if batch.iter().any(|d| d.doc == members_doc)
+                    && crate::model::members::in_force_of(&nb.members_doc()?.am)? != *before
                 {
                     break;
                 }

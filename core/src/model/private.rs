@@ -4,8 +4,13 @@
 //!
 //! ```text
 //! ROOT { schema, kind: "duet-private",
-//!        "note/<id>": { notebook, meeting, text, at } }
+//!        "note/<id>": { notebook, meeting, text, at },
+//!        device/<pubkey>, removed/<pubkey>, epoch/<id> }     the space's own devices
 //! ```
+//!
+//! The personal space's membership (each of the person's devices' own record, removals and
+//! key epochs) sits beside the notes, in the same shape as a notebook's index holds it
+//! (see `members`): removing a lost phone moves private notes to keys it never gets.
 //!
 //! Notes sit directly under the root, each under its own fresh key, and the document has no
 //! container made at creation: two devices that each started a personal document before

@@ -186,3 +186,104 @@ fn tickets_pasted_in_the_wrong_place_get_clear_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The id of `device`'s own entry in `on`'s `duet devices` list.
+fn device_id_of(on: &Device, device: &Device) -> String {
+    let mine = device.json(&["devices"]);
+    let id = mine
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["this_device"] == true)
+        .and_then(|d| d["id"].as_str())
+        .unwrap_or_else(|| panic!("no own entry in {mine}"))
+        .to_owned();
+    let listed = on.json(&["devices"]);
+    assert!(
+        listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| d["id"] == id.as_str()),
+        "{id} not listed in {listed}"
+    );
+    id
+}
+
+#[test]
+fn a_removed_phone_reads_no_private_note_written_after_by_relay_or_directly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
+    laptop.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    laptop.ok(&["private", "before-removal-canary"]);
+    laptop.ok(&["sync"]);
+    // Ana's phone and tablet join the notebook and link their private notes, through the
+    // relay (nobody serves at the ticket's address).
+    let phone = Device::new("Ana");
+    let tablet = Device::new("Ana");
+    for device in [&phone, &tablet] {
+        let ticket = invite(&laptop, "127.0.0.1:9");
+        assert_eq!(
+            device.json(&["join", &ticket, "--as", "manager"])["synced"],
+            true
+        );
+        let linked = device.json(&["link", &link_ticket(&laptop, "127.0.0.1:9"), "--yes"]);
+        assert_eq!(linked["synced"], true, "{linked}");
+        device.ok(&["sync"]);
+        laptop.ok(&["sync"]);
+    }
+    for device in [&phone, &tablet] {
+        assert!(
+            private_texts(device).contains(&"before-removal-canary".to_owned()),
+            "{:?}",
+            private_texts(device)
+        );
+    }
+
+    // The phone is lost. The tablet is offline while the laptop removes it.
+    let phone_id = device_id_of(&laptop, &phone);
+    laptop.ok(&["devices", "remove", &phone_id]);
+    laptop.ok(&["private", "after-removal-canary"]);
+    laptop.ok(&["sync"]);
+
+    // Through the relay: the phone gets nothing written after.
+    let _ = phone.run(&["sync"]);
+    assert!(
+        !private_texts(&phone).contains(&"after-removal-canary".to_owned()),
+        "the removed phone read a private note written after its removal"
+    );
+    // Directly: the serving laptop refuses it.
+    let serving = Serving::start(&laptop, "127.0.0.1:0");
+    let out = phone.run(&["sync", "--peer", &serving.addr_arg()]);
+    assert!(!out.status.success(), "the removed phone synced directly");
+    drop(serving);
+    assert!(!private_texts(&phone).contains(&"after-removal-canary".to_owned()));
+    assert_no_plaintext(phone.home.path(), &["after-removal-canary"]);
+
+    // The tablet, offline during the removal, learns the new keys from the notice left in
+    // the old mailbox, reads the note, and its own next note reaches the laptop.
+    tablet.ok(&["sync"]);
+    assert!(
+        private_texts(&tablet).contains(&"after-removal-canary".to_owned()),
+        "{:?}",
+        private_texts(&tablet)
+    );
+    tablet.ok(&["private", "tablet-after-canary"]);
+    tablet.ok(&["sync"]);
+    laptop.ok(&["sync"]);
+    assert!(private_texts(&laptop).contains(&"tablet-after-canary".to_owned()));
+    let _ = phone.run(&["sync"]);
+    assert!(!private_texts(&phone).contains(&"tablet-after-canary".to_owned()));
+    assert!(relay.stop(), "the relay stops cleanly");
+    assert_no_plaintext(
+        phone.home.path(),
+        &["after-removal-canary", "tablet-after-canary"],
+    );
+}
