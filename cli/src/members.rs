@@ -48,6 +48,8 @@ fn listing(all: &[DeviceView], out: &Output) -> String {
             .unwrap_or_else(|| "(an older Duet: no name yet)".into());
         let seen = if d.removed {
             "removed".to_owned()
+        } else if d.private_notes_only {
+            "linked for private notes only".to_owned()
         } else if d.this_device {
             "this device".to_owned()
         } else {

@@ -27,6 +27,8 @@ pub struct DeviceRecord {
     pub this_device: bool,
     /// Whether it was removed from the notebook.
     pub removed: bool,
+    /// Whether it is one of this person's devices linked only for private notes.
+    pub private_notes_only: bool,
 }
 
 impl From<duet_core::DeviceView> for DeviceRecord {
@@ -41,6 +43,7 @@ impl From<duet_core::DeviceView> for DeviceRecord {
             last_seen_ms: d.last_seen,
             this_device: d.this_device,
             removed: d.removed,
+            private_notes_only: d.private_notes_only,
         }
     }
 }

@@ -79,6 +79,8 @@ pub struct Member {
     pub last_seen: Option<i64>,
     pub this_device: bool,
     pub removed: bool,
+    /// One of this person's devices linked only for private notes.
+    pub private_notes_only: bool,
 }
 
 impl From<&duet_core::DeviceView> for Member {
@@ -93,6 +95,7 @@ impl From<&duet_core::DeviceView> for Member {
             last_seen: d.last_seen,
             this_device: d.this_device,
             removed: d.removed,
+            private_notes_only: d.private_notes_only,
         }
     }
 }

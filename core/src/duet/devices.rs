@@ -32,6 +32,9 @@ pub struct DeviceView {
     pub this_device: bool,
     /// Whether it was removed from the notebook (it syncs no more).
     pub removed: bool,
+    /// Whether it is one of this person's devices linked only for private notes (it is in
+    /// the personal space, not in the notebook).
+    pub private_notes_only: bool,
 }
 
 /// The device name to use when none was set: the machine's host name where it has one.
@@ -207,8 +210,12 @@ impl Duet {
                 last_seen,
                 this_device,
                 removed: is_removed,
+                private_notes_only: false,
             });
         }
+        // This person's devices linked only for private notes: removable like the others.
+        let own = self.own_linked_devices(&out)?;
+        out.extend(own.into_iter().filter(|d| d.private_notes_only));
         out.sort_by(|a, b| {
             (
                 a.removed,

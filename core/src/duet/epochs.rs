@@ -475,7 +475,9 @@ impl Duet {
                 "this is this device: remove it from another of the notebook's devices".into(),
             ));
         }
-        let in_notebook = all.iter().any(|d| d.id == target.id);
+        let in_notebook = all
+            .iter()
+            .any(|d| d.id == target.id && !d.private_notes_only);
         let mut nb = self.load()?;
         if in_notebook {
             let m = self.membership_of(&mut nb)?;
@@ -519,7 +521,7 @@ impl Duet {
 
     /// The devices of this person's personal space still in it, as `devices` would show
     /// them beside `notebook_devices` (this device's person and role).
-    fn own_linked_devices(
+    pub(super) fn own_linked_devices(
         &self,
         notebook_devices: &[DeviceView],
     ) -> Result<Vec<DeviceView>, DuetError> {
@@ -548,6 +550,9 @@ impl Duet {
                 last_seen: None,
                 this_device: *d == me,
                 removed: false,
+                private_notes_only: !notebook_devices
+                    .iter()
+                    .any(|n| n.id == *d && !n.private_notes_only),
             })
             .collect())
     }

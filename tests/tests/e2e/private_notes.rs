@@ -287,3 +287,55 @@ fn a_removed_phone_reads_no_private_note_written_after_by_relay_or_directly() {
         &["after-removal-canary", "tablet-after-canary"],
     );
 }
+
+#[test]
+fn a_device_linked_only_for_private_notes_is_listed_and_removed_from_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
+    laptop.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    laptop.ok(&["private", "before-canary"]);
+    laptop.ok(&["sync"]);
+    let phone = Device::new("Ana");
+    let linked = phone.json(&["link", &link_ticket(&laptop, "127.0.0.1:9"), "--yes"]);
+    assert_eq!(linked["synced"], true, "{linked}");
+    phone.ok(&["sync"]);
+    laptop.ok(&["sync"]);
+    assert_eq!(private_texts(&phone), vec!["before-canary".to_owned()]);
+
+    // The laptop lists the phone although it is in no notebook, and removes it.
+    let listed = laptop.json(&["devices"]);
+    let entry = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["private_notes_only"] == true)
+        .unwrap_or_else(|| panic!("the linked phone is not listed: {listed}"))
+        .clone();
+    assert_eq!(entry["removed"], false);
+    let id = entry["id"].as_str().expect("an id");
+    let text = laptop.ok(&["devices"]);
+    assert!(text.contains("linked for private notes only"), "{text}");
+    laptop.ok(&["devices", "remove", &id[..8]]);
+    let listed = laptop.json(&["devices"]);
+    assert!(
+        !listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| d["id"] == id),
+        "{listed}"
+    );
+    laptop.ok(&["private", "after-canary"]);
+    laptop.ok(&["sync"]);
+    let _ = phone.run(&["sync"]);
+    assert_eq!(private_texts(&phone), vec!["before-canary".to_owned()]);
+    assert!(relay.stop(), "the relay stops cleanly");
+    assert_no_plaintext(phone.home.path(), &["after-canary"]);
+}
