@@ -74,6 +74,13 @@ fn listing(all: &[DeviceView], out: &Output) -> String {
         if let Some(fp) = &d.fingerprint {
             let _ = writeln!(text, "          {}", p.dim(&format!("fingerprint {fp}")));
         }
+        if d.shared_ticket {
+            let _ = writeln!(
+                text,
+                "          joined with the same one-time ticket as another device: if you do not know it, duet devices remove {}",
+                d.id.get(..8).unwrap_or(&d.id)
+            );
+        }
     }
     text
 }

@@ -29,6 +29,9 @@ pub struct DeviceRecord {
     pub removed: bool,
     /// Whether it is one of this person's devices linked only for private notes.
     pub private_notes_only: bool,
+    /// Whether another device joined with the same one-time ticket: one of them is not who
+    /// the ticket was for (remove it).
+    pub shared_ticket: bool,
 }
 
 impl From<duet_core::DeviceView> for DeviceRecord {
@@ -44,6 +47,7 @@ impl From<duet_core::DeviceView> for DeviceRecord {
             this_device: d.this_device,
             removed: d.removed,
             private_notes_only: d.private_notes_only,
+            shared_ticket: d.shared_ticket,
         }
     }
 }
@@ -51,14 +55,16 @@ impl From<duet_core::DeviceView> for DeviceRecord {
 #[uniffi::export]
 impl DuetApp {
     /// The current notebook's devices, with who each belongs to and when it was last heard
-    /// from.
+    /// from, then this person's devices linked only for private notes.
     pub fn devices(&self) -> Result<Vec<DeviceRecord>, MobileError> {
         self.with(move |d| Ok(d.devices()?.into_iter().map(Into::into).collect()))
     }
 
-    /// Removes a device (by id, or a prefix of it) from the current notebook: a lost
-    /// phone. The other devices refuse it from now on, and the notebook moves to new keys
-    /// it does not have; they reach the other devices with their next sync.
+    /// Removes a device (by id, or a prefix of it) from the current notebook and from this
+    /// person's private notes: a lost phone. The other devices refuse it from now on, and
+    /// the notebook and the private notes move to new keys it does not have; they reach
+    /// the other devices with their next sync. A device linked only for private notes
+    /// (listed by `devices` with `private_notes_only`) is removed from them alone.
     pub fn remove_device(&self, device: String) -> Result<DeviceRecord, MobileError> {
         self.edit("device removed", move |d| {
             Ok(d.remove_device(&device)?.into())

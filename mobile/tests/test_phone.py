@@ -291,6 +291,21 @@ def test_practice_features_and_private_notes_between_ones_own_phones(relay):
     assert bo.private_notes() == []
     assert bo.search("worn") == []
 
+    # The tablet is lost: the phone lists it (linked for private notes only), removes it,
+    # and the private note written after never reaches it.
+    asyncio.run(phone.sync_private_notes())
+    listed = [d for d in phone.devices() if d.private_notes_only]
+    assert len(listed) == 1 and not listed[0].this_device, phone.devices()
+    gone = phone.remove_device(listed[0].id[:8])
+    assert gone.removed and gone.private_notes_only
+    assert all(d.id != gone.id for d in phone.devices())
+    phone.add_private_note("Written after the tablet was lost")
+    asyncio.run(phone.sync_private_notes())
+    # The tablet learns from the old mailbox's notice that it was removed, and nothing more.
+    with pytest.raises(dm.MobileError.Invalid, match="removed"):
+        asyncio.run(tablet.sync_private_notes())
+    assert [n.text for n in tablet.private_notes()] == ["Bo looked worn out"]
+
 
 def test_health_signals_are_records_the_app_can_render():
     import datetime

@@ -81,6 +81,8 @@ pub struct Member {
     pub removed: bool,
     /// One of this person's devices linked only for private notes.
     pub private_notes_only: bool,
+    /// Another device joined with the same one-time ticket.
+    pub shared_ticket: bool,
 }
 
 impl From<&duet_core::DeviceView> for Member {
@@ -96,6 +98,7 @@ impl From<&duet_core::DeviceView> for Member {
             this_device: d.this_device,
             removed: d.removed,
             private_notes_only: d.private_notes_only,
+            shared_ticket: d.shared_ticket,
         }
     }
 }

@@ -35,6 +35,10 @@ pub struct DeviceView {
     /// Whether it is one of this person's devices linked only for private notes (it is in
     /// the personal space, not in the notebook).
     pub private_notes_only: bool,
+    /// Whether another device joined with the same one-time ticket (the inviting device
+    /// granted it while it could not reach the relay, and the relay's welcome was taken
+    /// too): one of them is not who the ticket was for.
+    pub shared_ticket: bool,
 }
 
 /// The device name to use when none was set: the machine's host name where it has one.
@@ -92,6 +96,7 @@ impl Duet {
             added: crate::dates::today().to_string(),
             tls: crate::crypto::fingerprint_text(&tls),
             seal: SealKey::of_device(&self.device).public_hex(),
+            invite: String::new(),
         })
     }
 
@@ -114,6 +119,11 @@ impl Duet {
             return Ok(false);
         }
         let mut record = self.own_device_record()?;
+        record.invite = self
+            .store
+            .get(&crate::store::settings::JoinedWithInvite(nb.id.clone()))?
+            .unwrap_or_default();
+        let doc = &mut nb.members_doc()?.am;
         let old = members::device_record(doc, &me)?;
         if let Some(old) = &old {
             if !old.added.is_empty() {
@@ -171,9 +181,17 @@ impl Duet {
             .into_iter()
             .map(|p| (p.fingerprint, p.last_sync))
             .collect();
+        // How many devices each one-time invite let in.
+        let mut joined_with: HashMap<&str, usize> = HashMap::new();
+        for (device, record) in &records {
+            if !record.invite.is_empty() && !removed.contains(device) {
+                *joined_with.entry(record.invite.as_str()).or_default() += 1;
+            }
+        }
         let mut out = Vec::new();
-        for (device, person_id) in devices {
-            let Some(person) = people.iter().find(|p| p.id == person_id) else {
+        for (device, person_id) in &devices {
+            let device = device.clone();
+            let Some(person) = people.iter().find(|p| p.id == *person_id) else {
                 continue;
             };
             let record = records
@@ -211,6 +229,9 @@ impl Duet {
                 this_device,
                 removed: is_removed,
                 private_notes_only: false,
+                shared_ticket: record.as_ref().is_some_and(|r| {
+                    !is_removed && joined_with.get(r.invite.as_str()).is_some_and(|n| *n > 1)
+                }),
             });
         }
         // This person's devices linked only for private notes: removable like the others.

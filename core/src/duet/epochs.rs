@@ -553,6 +553,7 @@ impl Duet {
                 private_notes_only: !notebook_devices
                     .iter()
                     .any(|n| n.id == *d && !n.private_notes_only),
+                shared_ticket: false,
             })
             .collect())
     }

@@ -652,7 +652,7 @@ impl Duet {
                 "the inviting device granted another notebook than its ticket names".into(),
             ));
         }
-        self.join_with(
+        let id = self.join_with(
             Joining {
                 secret: &secret,
                 title: &grant.title,
@@ -662,7 +662,13 @@ impl Duet {
                 relay_bound: grant.relay_bound,
             },
             role,
-        )
+        )?;
+        self.store.put(
+            &crate::store::settings::JoinedWithInvite(id.clone()),
+            &invite.id,
+        )?;
+        self.store.flush()?;
+        Ok(id)
     }
 
     /// Refuses to join a notebook this device already has (one still waiting for its first

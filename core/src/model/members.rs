@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ROOT { devices         { device_pubkey: person_id },      (see `index`)
-//!        device/<pubkey>  { name, added, tls, seal },        written by that device only
+//!        device/<pubkey>  { name, added, tls, seal, invite }, written by that device only
 //!        removed/<pubkey> { by, at },                        a removal
 //!        epoch/<id>       { number, by, at, keys { device_pubkey: sealed epoch key (hex) } }
 //!        ended            { by, at },                        the 1-1 ended: read-only
@@ -39,6 +39,9 @@ pub struct DeviceRecord {
     pub tls: String,
     /// Its public X25519 key (hex): keys are sealed to it.
     pub seal: String,
+    /// The one-time invite it joined with (the invite's id on the inviting device), empty
+    /// when it joined otherwise: two devices naming one invite joined with one ticket.
+    pub invite: String,
 }
 
 /// A device's own record, if it wrote one.
@@ -51,6 +54,7 @@ pub fn device_record(doc: &AutoCommit, device: &str) -> Result<Option<DeviceReco
         added: am::str(doc, &obj, "added")?.unwrap_or_default(),
         tls: am::str(doc, &obj, "tls")?.unwrap_or_default(),
         seal: am::str(doc, &obj, "seal")?.unwrap_or_default(),
+        invite: am::str(doc, &obj, "invite")?.unwrap_or_default(),
     }))
 }
 
@@ -73,6 +77,7 @@ pub fn put_device_record(
         ("added", &record.added, &old.added),
         ("tls", &record.tls, &old.tls),
         ("seal", &record.seal, &old.seal),
+        ("invite", &record.invite, &old.invite),
     ] {
         if new != was {
             doc.put(&obj, field, new.as_str())?;
@@ -312,12 +317,14 @@ mod tests {
             added: "2026-12-01".into(),
             tls: "fp-a".into(),
             seal: "aa".into(),
+            invite: String::new(),
         };
         let phone = DeviceRecord {
             name: "Bo's phone".into(),
             added: "2026-12-02".into(),
             tls: "fp-b".into(),
             seal: "bb".into(),
+            invite: "inv1".into(),
         };
         put_device_record(&mut ana, "dev-a", &laptop).expect("ana");
         put_device_record(&mut bo, "dev-b", &phone).expect("bo");

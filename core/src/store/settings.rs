@@ -161,6 +161,10 @@ setting!(
     /// (empty once joined).
     PendingJoin(notebook) => String, text, "pending-join/{notebook}");
 setting!(
+    /// The one-time invite this device joined a notebook with (its id on the inviting
+    /// device), which its device record names.
+    JoinedWithInvite(notebook) => String, text, "joined-with-invite/{notebook}");
+setting!(
     /// The relay a notebook (or the personal space) syncs through.
     NotebookRelay(notebook) => crate::RelaySetting, json, "relay/{notebook}");
 setting!(

@@ -764,3 +764,67 @@ fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_in
     laptop.close();
     assert!(relay.stop(), "the relay did not stop cleanly");
 }
+
+#[test]
+fn a_ticket_used_twice_while_the_inviter_could_not_reach_the_relay_shows_both_devices() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("relay");
+    let relay = Relay::start(&data, "127.0.0.1:0", None);
+    let relay_addr = relay.addr.to_string();
+    let (ana, _first) = notebook_on_relay(&relay);
+    let serving = Serving::start(&ana, "127.0.0.1:0");
+    let ticket = invite(&ana, &serving.addr_arg());
+    // The next sync leaves the ticket's welcome on the relay.
+    ana.ok(&["sync"]);
+    assert!(relay.stop(), "the relay stops cleanly");
+
+    // With the relay down, the inviting device grants the ticket itself.
+    let first = Device::new("Bo");
+    first.ok(&["devices", "name", "Bo's laptop"]);
+    let out = first.run(&["join", &ticket, "--as", "report"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(serving);
+
+    // The relay is back; a second holder of the same ticket takes the welcome there.
+    let relay = Relay::start(&data, &relay_addr, None);
+    let second = Device::new("Bo");
+    second.ok(&["devices", "name", "Unknown tablet"]);
+    let out = second.json(&["join", &ticket, "--as", "report"]);
+    assert_eq!(out["synced"], true, "{out}");
+    for d in [&first, &second, &ana, &first, &second, &ana] {
+        let _ = d.run(&["sync"]);
+    }
+
+    // The inviting device's list shows both, flagged, and says what to do.
+    let list = ana.json(&["devices"]);
+    let flagged: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["shared_ticket"] == true)
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(flagged.len(), 2, "{list}");
+    assert!(flagged.contains(&"Bo's laptop") && flagged.contains(&"Unknown tablet"));
+    let text = ana.ok(&["devices"]);
+    assert!(
+        text.contains("joined with the same one-time ticket"),
+        "{text}"
+    );
+    // Removing the one nobody knows clears the flag from the other.
+    ana.ok(&["devices", "remove", &id_of(&ana, "Unknown tablet")]);
+    let list = ana.json(&["devices"]);
+    assert!(
+        !list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| d["shared_ticket"] == true),
+        "{list}"
+    );
+    assert!(relay.stop(), "the relay stops cleanly");
+}
