@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the mobile library, generates its Python, Kotlin and Swift bindings in library
-# mode, and runs the Python test that plays the phone against a real duet-relay.
+# mode, and runs the tests that play the phone against a real duet-relay: the Python one
+# (pytest), and the Kotlin one (JUnit 5 through Maven, the generated Kotlin compiled against
+# the real library as an Android app would use it; needs a JDK 17 and Maven).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +20,9 @@ done
 cp "$lib" "$out/python/"
 DUET_BINDINGS="$out/python" DUET_RELAY="$PWD/target/debug/duet-relay" \
   python3 -m pytest -q mobile/tests/test_phone.py
-echo "bindings: $(ls "$out/kotlin"/*/*/* "$out/swift" 2>/dev/null | wc -l) Kotlin/Swift files generated in $out"
+
+kotlin=mobile/kotlin/target/generated-sources/uniffi
+rm -rf "$kotlin" && mkdir -p "$kotlin" && cp -r "$out/kotlin/." "$kotlin/"
+debug="$PWD/$(dirname "$lib")"
+(cd mobile/kotlin && mvn -B -q -Dstyle.color=never test -Dduet.lib.dir="$debug" -Dduet.bin.dir="$PWD/../../target/debug")
+echo "Kotlin: $(grep -ho 'tests="[0-9]*"' mobile/kotlin/target/surefire-reports/*.xml | tr -dc 0-9) JUnit tests passed; Swift: $(ls "$out/swift" | wc -l) files generated in $out/swift"

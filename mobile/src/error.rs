@@ -5,7 +5,13 @@ use duet_core::store::StoreError;
 use duet_core::DuetError;
 
 /// What went wrong, by kind, with a message for the person using the app.
+///
+/// Flat across the boundary: each kind arrives as its own exception class whose message is
+/// the text for the person (`e.message` in Kotlin, `str(e)` in Python). A field named
+/// `message` would clash with `Throwable.message` in the generated Kotlin, which then does
+/// not compile.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
 #[non_exhaustive]
 pub enum MobileError {
     /// Nothing matches (a notebook, meeting, item or commitment).

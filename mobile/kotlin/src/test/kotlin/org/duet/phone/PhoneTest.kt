@@ -1,0 +1,190 @@
+// The phone from Kotlin, as an Android app would use it: the generated bindings over the
+// real libduet_mobile.so, suspend functions called from coroutines, the listener as a
+// Kotlin object, errors caught as the generated exception classes. The other side is a real
+// `duet` laptop (the CLI, in its own home) and a real `duet-relay` process on loopback.
+package org.duet.phone
+
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.api.AfterEach
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+import uniffi.duet_mobile.ChangeListener
+import uniffi.duet_mobile.DuetApp
+import uniffi.duet_mobile.MobileException
+import uniffi.duet_mobile.NoteSection
+import uniffi.duet_mobile.PersonRole
+import java.io.File
+import java.net.DatagramPacket
+import java.net.DatagramSocket
+import java.net.InetAddress
+import java.nio.file.Files
+import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.TimeUnit
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+
+/** Where the build put `duet` and `duet-relay`. */
+private val binDir = File(System.getProperty("duet.bin.dir") ?: "../../target/debug")
+
+private fun tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile()
+
+/** A real relay process, open (no team token), on a free loopback port. */
+class RelayProcess : AutoCloseable {
+    private val process: Process
+    val addr: String
+    val fingerprint: String
+
+    init {
+        process = ProcessBuilder(
+            File(binDir, "duet-relay").path, "serve", "--open",
+            "--listen", "127.0.0.1:0", "--data", tempDir("relay").path,
+        ).redirectError(ProcessBuilder.Redirect.DISCARD).start()
+        // "duet-relay listening on ADDR (UDP), fingerprint FP"
+        val words = process.inputStream.bufferedReader().readLine().orEmpty().split(" ")
+        require(words.size > 4) { "the relay did not start: $words" }
+        addr = words[3]
+        fingerprint = words.last()
+    }
+
+    override fun close() {
+        process.destroy()
+        process.waitFor(10, TimeUnit.SECONDS)
+    }
+}
+
+/** The laptop: the `duet` command line in a home of its own. */
+class Laptop(name: String) {
+    private val home = tempDir("laptop")
+
+    init {
+        run("init", "--name", name)
+    }
+
+    /** Runs `duet ARGS` with `input` on standard input; its standard output. */
+    fun run(vararg args: String, input: String = ""): String {
+        val process = ProcessBuilder(listOf(File(binDir, "duet").path, "--home", home.path) + args)
+            .start()
+        process.outputStream.use { it.write(input.toByteArray()) }
+        val out = process.inputStream.bufferedReader().readText()
+        val err = process.errorStream.bufferedReader().readText()
+        check(process.waitFor() == 0) { "duet ${args.toList()} failed: $err" }
+        return out
+    }
+}
+
+/** The listener, as an app's view-model would hold it. */
+class Heard : ChangeListener {
+    val events = CopyOnWriteArrayList<Pair<String, String>>()
+
+    override fun notebookChanged(notebookId: String, summary: String) {
+        events.add(notebookId to summary)
+    }
+}
+
+class PhoneTest {
+    private val apps = mutableListOf<DuetApp>()
+
+    private fun phone(name: String): DuetApp = DuetApp.open(tempDir("phone").path, name).also { apps.add(it) }
+
+    @AfterEach
+    fun closeApps() = apps.forEach { it.close() }
+
+    private fun agenda(app: DuetApp): List<String> = app.overview().meeting?.agenda.orEmpty().map { it.text }
+
+    @Test
+    fun `a phone and a laptop converge through a real relay and the listener hears both`() = RelayProcess().use { relay ->
+        val phone = phone("Ana")
+        val heard = Heard()
+        phone.setListener(heard)
+        val notebook = phone.createNotebook("Ana / Bo", PersonRole.MANAGER, "Bo")
+        assertEquals(listOf("Ana", "Bo"), notebook.people.map { it.name })
+        phone.addAgendaItem("phone-agenda-item", false)
+        phone.addNote(NoteSection.CHECKIN, "phone-checkin-note")
+        assertTrue(heard.events.size >= 3, "${heard.events}")
+
+        phone.setRelay(relay.addr, relay.fingerprint)
+        val ticket = phone.invite()
+        assertTrue(ticket.startsWith("duet2"))
+        val pushed = runBlocking { phone.syncRelay() }
+        assertEquals(notebook.id, pushed.notebook)
+
+        val laptop = Laptop("Bo")
+        laptop.run("join", "-", "--as", "report", input = ticket)
+        assertTrue(laptop.run("agenda", "list").contains("phone-agenda-item"))
+        laptop.run("agenda", "add", "laptop-agenda-item")
+        laptop.run("sync")
+
+        val before = heard.events.size
+        val pulled = runBlocking { phone.syncRelay() }
+        assertTrue(pulled.agendaItems >= 1u, "$pulled")
+        assertEquals(listOf("laptop-agenda-item", "phone-agenda-item"), agenda(phone).sorted())
+        assertTrue(heard.events.drop(before).any { it.first == notebook.id }, "${heard.events}")
+    }
+
+    @Test
+    fun `errors arrive as the generated exception classes`() {
+        val phone = phone("Ana")
+        assertThrows<MobileException.NeedsSetup> { phone.overview() }
+        phone.createNotebook("Ana / Bo", PersonRole.MANAGER, "Bo")
+        val notFound = assertThrows<MobileException.NotFound> { phone.completeCommitment("zzzzzzzz") }
+        assertTrue(!notFound.message.isNullOrBlank(), "an exception with no text for the person")
+        assertThrows<MobileException.Invalid> { runBlocking { phone.join("not a ticket", PersonRole.REPORT) } }
+        assertThrows<MobileException.Invalid> { phone.inviteFor("soon") }
+    }
+
+    @Test
+    fun `edits return at once while a sync waits on a dead network`() = RelayProcess().use { relay ->
+        DatagramSocket(0, InetAddress.getLoopbackAddress()).use { silent ->
+            silent.soTimeout = 10_000
+            val phone = phone("Ana")
+            phone.createNotebook("Ana / Bo", PersonRole.MANAGER, "Bo")
+            // A real relay's fingerprint, at an address that swallows every packet.
+            phone.setRelay("127.0.0.1:${silent.localPort}", relay.fingerprint)
+            runBlocking {
+                val sync = async(Dispatchers.IO) { runCatching { phone.syncRelay() } }
+                silent.receive(DatagramPacket(ByteArray(2048), 2048)) // the sync now waits
+                var worst = 0L
+                repeat(10) { i ->
+                    val started = System.nanoTime()
+                    phone.addAgendaItem("typed-while-the-network-is-dead-$i", false)
+                    worst = maxOf(worst, System.nanoTime() - started)
+                }
+                assertTrue(sync.isActive, "the sync ended before the edits returned: nothing was proven")
+                println("worst of 10 edits during a stuck sync: %.1f ms".format(worst / 1e6))
+                val result = withTimeout(60_000) { sync.await() }
+                assertTrue(result.exceptionOrNull() is MobileException.Network, "$result")
+            }
+            assertEquals(10, agenda(phone).count { it.startsWith("typed-while-the-network-is-dead") })
+        }
+    }
+
+    @Test
+    fun `live sync delivers the laptop's edit through the listener with no sync call`() = RelayProcess().use { relay ->
+        val phone = phone("Ana")
+        phone.createNotebook("Ana / Bo", PersonRole.MANAGER, "Bo")
+        phone.setRelay(relay.addr, relay.fingerprint)
+        val ticket = phone.invite()
+        runBlocking { phone.syncNow() }
+        val laptop = Laptop("Bo")
+        laptop.run("join", "-", "--as", "report", input = ticket)
+        val heard = Heard()
+        phone.setListener(heard)
+        phone.startLiveSync()
+        try {
+            laptop.run("agenda", "add", "live-from-the-laptop")
+            laptop.run("sync")
+            runBlocking {
+                withTimeout(30_000) {
+                    while ("live-from-the-laptop" !in agenda(phone)) delay(100)
+                }
+            }
+            assertTrue(heard.events.isNotEmpty(), "the listener heard nothing")
+        } finally {
+            phone.stopLiveSync()
+        }
+    }
+}
