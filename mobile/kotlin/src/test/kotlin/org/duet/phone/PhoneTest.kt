@@ -17,12 +17,14 @@ import uniffi.duet_mobile.DuetApp
 import uniffi.duet_mobile.MobileException
 import uniffi.duet_mobile.NoteSection
 import uniffi.duet_mobile.PersonRole
+import uniffi.duet_mobile.SignalKind
 import java.io.File
 import java.net.DatagramPacket
 import java.net.DatagramSocket
 import java.net.InetAddress
 import java.nio.file.Files
 import java.util.concurrent.CopyOnWriteArrayList
+import java.time.LocalDate
 import java.util.concurrent.TimeUnit
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
@@ -186,5 +188,62 @@ class PhoneTest {
         } finally {
             phone.stopLiveSync()
         }
+    }
+
+    @Test
+    fun `private notes reach a linked tablet until it is removed`() = RelayProcess().use { relay ->
+        val phone = phone("Ana")
+        phone.createNotebook("Ana / Bo", PersonRole.MANAGER, "Bo")
+        phone.setRelay(relay.addr, relay.fingerprint)
+        phone.addPrivateNote("Bo looked worn out")
+        runBlocking { phone.syncPrivateNotes() }
+        val tablet = phone("Ana")
+        val link = phone.linkTicket()
+        assertEquals("Ana", tablet.linkTicketInfo(link).owner)
+        // The phone's next sync leaves the link's welcome on the relay.
+        runBlocking { phone.syncPrivateNotes() }
+        runBlocking { tablet.link(link) }
+        runBlocking { tablet.syncPrivateNotes() }
+        assertEquals(listOf("Bo looked worn out"), tablet.privateNotes().map { it.text })
+
+        // The tablet is lost: listed as linked for private notes only, and removed.
+        runBlocking { phone.syncPrivateNotes() }
+        val linked = phone.devices().single { it.privateNotesOnly }
+        val gone = phone.removeDevice(linked.id.take(8))
+        assertTrue(gone.removed && gone.privateNotesOnly)
+        phone.addPrivateNote("Written after the tablet was lost")
+        runBlocking { phone.syncPrivateNotes() }
+        val refused = assertThrows<MobileException.Invalid> { runBlocking { tablet.syncPrivateNotes() } }
+        assertTrue(refused.message.orEmpty().contains("removed"), refused.message)
+        assertEquals(listOf("Bo looked worn out"), tablet.privateNotes().map { it.text })
+    }
+
+    @Test
+    fun `health signals are sealed classes an app renders with when`() {
+        val today = LocalDate.now()
+        val longAgo = today.minusDays(60).toString()
+        val phone = phone("Ana")
+        phone.createNotebook("Signals", PersonRole.MANAGER, "Bo")
+        phone.newMeeting(longAgo)
+        phone.addCommitment("Write up the incident", false, null)
+        phone.addNote(NoteSection.CHALLENGES, "The outage")
+        phone.wrapMeeting(null, null, null)
+        repeat(3) { n ->
+            phone.addNote(NoteSection.CHALLENGES, "Hiring, week $n")
+            phone.wrapMeeting(null, null, null, 10u)
+        }
+        val rendered = phone.health(10u).signals.map { signal ->
+            when (val kind = signal.kind) {
+                is SignalKind.StaleCommitments ->
+                    "${kind.name}: ${kind.count} open over ${kind.openOverDays} days, oldest ${kind.oldest.first().text}"
+                is SignalKind.ShortMeetings ->
+                    "${kind.meetings.map { it.minutes }} of ${kind.plannedMinutes} minutes"
+                else -> "other: ${signal.text}"
+            }
+        }
+        assertEquals(
+            listOf("Bo: 1 open over 14 days, oldest Write up the incident", "[10, 10, 10] of 30 minutes"),
+            rendered,
+        )
     }
 }
