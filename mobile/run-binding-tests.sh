@@ -25,4 +25,6 @@ kotlin=mobile/kotlin/target/generated-sources/uniffi
 rm -rf "$kotlin" && mkdir -p "$kotlin" && cp -r "$out/kotlin/." "$kotlin/"
 debug="$PWD/$(dirname "$lib")"
 (cd mobile/kotlin && mvn -B -q -Dstyle.color=never test -Dduet.lib.dir="$debug" -Dduet.bin.dir="$PWD/../../target/debug")
-echo "Kotlin: $(grep -ho 'tests="[0-9]*"' mobile/kotlin/target/surefire-reports/*.xml | tr -dc 0-9) JUnit tests passed; Swift: $(ls "$out/swift" | wc -l) files generated in $out/swift"
+passed=$(grep -ho 'testsuite [^>]*tests="[0-9]*"' mobile/kotlin/target/surefire-reports/*.xml \
+  | grep -o 'tests="[0-9]*"' | awk -F'"' '{ n += $2 } END { print n }')
+echo "Kotlin: $passed JUnit tests passed; Swift: $(ls "$out/swift" | wc -l) files generated in $out/swift"
