@@ -371,6 +371,21 @@ impl Duet {
         })
     }
 
+    /// The epoch in force as a ticket or grant hands it to a new device (see
+    /// [`Duet::epoch_grant`]).
+    pub(super) fn ticket_epoch(
+        &self,
+        notebook: &str,
+    ) -> Result<Option<crate::invite::EpochGrant>, DuetError> {
+        Ok(self
+            .epoch_grant(notebook)?
+            .map(|(id, number, key)| crate::invite::EpochGrant {
+                id,
+                number,
+                key: *key.as_bytes(),
+            }))
+    }
+
     /// Makes the next epoch when removals left none in force, and seals the epoch in force
     /// to remaining devices that joined since it was made; saves the notebook when it did.
     /// Returns whether it did.

@@ -378,13 +378,7 @@ impl Duet {
         let secret = self.secret_of(&record)?;
         Ok(Grant {
             secret: *secret.as_bytes(),
-            epoch: self
-                .epoch_grant(notebook)?
-                .map(|(id, number, key)| crate::invite::EpochGrant {
-                    id,
-                    number,
-                    key: *key.as_bytes(),
-                }),
+            epoch: self.ticket_epoch(notebook)?,
             title: record.title,
             relay_bound: self.relay_bound(notebook)?,
         })

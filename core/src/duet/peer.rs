@@ -606,13 +606,7 @@ impl Duet {
             fingerprint: self.tls_identity()?.fingerprint(),
             relay,
             owner: None,
-            epoch: self
-                .epoch_grant(&id)?
-                .map(|(id, number, key)| crate::invite::EpochGrant {
-                    id,
-                    number,
-                    key: *key.as_bytes(),
-                }),
+            epoch: self.ticket_epoch(&id)?,
         })
     }
 

@@ -156,13 +156,7 @@ impl Duet {
             relay,
             // After a removal the space's keys are an epoch's: the new device needs it to
             // read what was written since.
-            epoch: self
-                .epoch_grant(&space)?
-                .map(|(id, number, key)| crate::invite::EpochGrant {
-                    id,
-                    number,
-                    key: *key.as_bytes(),
-                }),
+            epoch: self.ticket_epoch(&space)?,
             owner: Some(crate::invite::LinkOwner {
                 name: self.name.clone(),
                 device: self.device_name()?,

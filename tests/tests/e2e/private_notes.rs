@@ -17,6 +17,19 @@ fn private_texts(device: &Device) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Ana's laptop with the notebook "Ana / Bo", syncing through `relay`.
+fn laptop_on(relay: &Relay) -> Device {
+    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
+    laptop.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    laptop
+}
+
 fn link_ticket(device: &Device, addr: &str) -> String {
     device.json(&["link", "--addr", addr])["ticket"]
         .as_str()
@@ -28,14 +41,7 @@ fn link_ticket(device: &Device, addr: &str) -> String {
 fn private_notes_reach_only_their_writers_devices_through_the_relay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
-    laptop.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
+    let laptop = laptop_on(&relay);
     laptop.ok(&["private", "laptop-private-canary"]);
     laptop.ok(&["note", "shared-note-marker", "--section", "checkin"]);
     laptop.ok(&["sync"]);
@@ -214,14 +220,7 @@ fn device_id_of(on: &Device, device: &Device) -> String {
 fn a_removed_phone_reads_no_private_note_written_after_by_relay_or_directly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
-    laptop.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
+    let laptop = laptop_on(&relay);
     laptop.ok(&["private", "before-removal-canary"]);
     laptop.ok(&["sync"]);
     // Ana's phone and tablet join the notebook and link their private notes, through the
@@ -292,14 +291,7 @@ fn a_removed_phone_reads_no_private_note_written_after_by_relay_or_directly() {
 fn a_device_linked_only_for_private_notes_is_listed_and_removed_from_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
-    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
-    laptop.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
+    let laptop = laptop_on(&relay);
     laptop.ok(&["private", "before-canary"]);
     laptop.ok(&["sync"]);
     let phone = Device::new("Ana");
