@@ -19,7 +19,7 @@ use duet_core::crypto::fingerprint_text;
 use duet_core::net::server::{ServeEvent, Server};
 use duet_core::node::announce::keep_announced;
 use duet_core::node::control::{self, ControlSocket, Handler};
-use duet_core::node::live::{LinkBoard, LiveEvent, LiveSync};
+use duet_core::node::live::{LinkBoard, LiveEvent, LiveOptions, LiveSync};
 use duet_core::node::{Home, HomeHandle};
 use duet_core::{Duet, DuetError};
 use serde::{Deserialize, Serialize};
@@ -409,7 +409,7 @@ pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Res
         let live = LiveSync::start(
             handle.clone(),
             Arc::new(move |e| print_live(&e, json)),
-            true,
+            LiveOptions::everything(),
         );
         let state = NodeState {
             home: handle.clone(),
@@ -485,7 +485,7 @@ pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
                     }
                 }
             }),
-            false,
+            LiveOptions::relays_only(),
         );
         if !json {
             print_line(&format!(
@@ -534,7 +534,11 @@ impl Session {
         let (stop, stop_rx) = watch::channel(false);
         let home_handle = handle.clone();
         let task = rt.spawn(async move {
-            let live = LiveSync::start(home_handle.clone(), Arc::new(|_| {}), false);
+            let live = LiveSync::start(
+                home_handle.clone(),
+                Arc::new(|_| {}),
+                LiveOptions::relays_only(),
+            );
             let state = NodeState {
                 home: home_handle,
                 serving: None,

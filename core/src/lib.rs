@@ -76,9 +76,9 @@ pub use duet_protocol::wire;
 pub use duet::{
     enable_os_keychain, Asked, DeviceView, Duet, ExportManifest, ExportedDoc, HomeKeySource,
     InviteState, InviteView, JoinAs, KnownPeer, MergeReport, MoveTarget, Order, Owner, Prep,
-    QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport,
+    QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport, WakeRecord,
     WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANIFEST_FILE, MAX_DEVICE_NAME_CHARS,
-    MAX_SECTION_BYTES,
+    MAX_SECTION_BYTES, WAKE_REFUSAL_STANDS_MS,
 };
 pub use error::DuetError;
 pub use model::views;

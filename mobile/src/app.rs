@@ -17,7 +17,7 @@
 use crate::error::MobileError;
 use crate::records::*;
 use duet_core::net::{client, relay_client};
-use duet_core::node::live::{LiveEvent, LiveSync};
+use duet_core::node::live::{LiveEvent, LiveOptions, LiveSync};
 use duet_core::node::{Home, HomeHandle};
 use duet_core::{Duet, Owner};
 use std::sync::{Arc, Mutex};
@@ -477,7 +477,7 @@ impl DuetApp {
 }
 
 impl DuetApp {
-    fn reported(&self, reports: Vec<duet_core::SyncReport>) -> Vec<SyncSummary> {
+    pub(crate) fn reported(&self, reports: Vec<duet_core::SyncReport>) -> Vec<SyncSummary> {
         let mut out = Vec::new();
         for report in reports {
             let summary: SyncSummary = report.into();
@@ -497,6 +497,15 @@ impl DuetApp {
     /// edits are pushed within a fifth of a second. For while the app is in the
     /// foreground. Failures are retried with backoff; `sync_status` shows them.
     pub fn start_live_sync(&self) -> Result<(), MobileError> {
+        self.start_live_sync_with(LiveSyncOptions::default())
+    }
+
+    /// [`DuetApp::start_live_sync`] as `options` say: whether devices (and nearby ones,
+    /// found by mDNS) are synced with besides the relays, and how often. On battery, an
+    /// app may keep the relays only: their subscriptions cost a keep-alive every few
+    /// seconds, where each nearby search wakes the Wi-Fi radio (`docs/embedding.md`
+    /// gives the bytes per hour of each).
+    pub fn start_live_sync_with(&self, options: LiveSyncOptions) -> Result<(), MobileError> {
         let mut live = self.live.lock().map_err(|_| poisoned())?;
         if live.is_some() {
             return Ok(());
@@ -534,7 +543,11 @@ impl DuetApp {
                 }
                 _ => {}
             }),
-            true,
+            LiveOptions {
+                devices: options.devices,
+                nearby: options.devices && options.nearby,
+                peer_every: std::time::Duration::from_secs(u64::from(options.peer_interval_secs)),
+            },
         ));
         Ok(())
     }

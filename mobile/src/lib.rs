@@ -8,6 +8,8 @@
 //! - `practice`: prep, health, questions, themes, search, summaries and private notes
 //! - `signals`: the drift signals as typed records, with the phone's wording
 //! - `members`: the notebook's devices as named members
+//! - `wake`: the push endpoint relays wake the phone at, and the bounded sync a wake-up
+//!   runs
 //! - `error`: [`MobileError`], with messages an app can show
 //!
 //! Nothing panics across the FFI: every call returns a result, and a panic inside (which
@@ -22,11 +24,13 @@ mod members;
 mod practice;
 mod records;
 mod signals;
+mod wake;
 
 pub use app::{ChangeListener, DuetApp};
 pub use error::MobileError;
 pub use practice::*;
 pub use records::*;
 pub use signals::*;
+pub use wake::*;
 
 uniffi::setup_scaffolding!();

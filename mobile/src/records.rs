@@ -364,3 +364,28 @@ pub struct SetAsideRecord {
     /// When it was set aside (seconds since the Unix epoch).
     pub at_secs: u64,
 }
+
+/// What live sync reaches, and how often (`start_live_sync_with`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LiveSyncOptions {
+    /// Sync with devices (remembered ones, and nearby ones when `nearby`), besides every
+    /// notebook's relay.
+    #[uniffi(default = true)]
+    pub devices: bool,
+    /// Look for devices on the local network (mDNS) on each peer round.
+    #[uniffi(default = true)]
+    pub nearby: bool,
+    /// Seconds between peer rounds (at least 5).
+    #[uniffi(default = 30)]
+    pub peer_interval_secs: u32,
+}
+
+impl Default for LiveSyncOptions {
+    fn default() -> Self {
+        LiveSyncOptions {
+            devices: true,
+            nearby: true,
+            peer_interval_secs: 30,
+        }
+    }
+}

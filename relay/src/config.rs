@@ -11,6 +11,12 @@
 //! retention_days = 180          # mailboxes with no push for this long are deleted (0: never)
 //! metrics_listen = "127.0.0.1:9479"
 //! log_format = "json"
+//!
+//! [wake]                        # wake-ups POSTed to phones' push endpoints
+//! enabled = true
+//! hosts = ["ntfy.example.org", "*.push.example.com"]   # empty: any public host
+//! min_interval_secs = 30        # at most one wake-up per endpoint this often
+//! attempts = 5                  # tries before a failing endpoint is dropped
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +55,41 @@ pub struct RelayConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// `text` (default) or `json`: one JSON object per log line, for log collectors.
     pub log_format: LogFormat,
+    /// Wake-ups POSTed to devices' push endpoints when their mailbox grows.
+    pub wake: WakeConfig,
+}
+
+/// How the relay wakes sleeping devices (`duet_protocol::wake`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WakeConfig {
+    /// Whether devices may register push endpoints at all (on by default). Off, the relay
+    /// refuses registrations and sends nothing; endpoints already kept are left unused.
+    pub enabled: bool,
+    /// The hosts endpoints may name: exact names, or `*.example.com` for any name under
+    /// it. Empty (the default): any host but loopback, private and link-local addresses
+    /// and `localhost`, which must be listed by name to be used.
+    pub hosts: Vec<String>,
+    /// Seconds between two wake-ups to one endpoint at least: pushes landing meanwhile
+    /// are folded into one wake-up sent when the time is up.
+    pub min_interval_secs: u64,
+    /// Tries per wake-up (the first, then retries with doubling pauses); an endpoint that
+    /// fails them all, or answers 404 or 410, is dropped.
+    pub attempts: u32,
+    /// The pause before the first retry, in milliseconds.
+    pub first_retry_ms: u64,
+}
+
+impl Default for WakeConfig {
+    fn default() -> Self {
+        WakeConfig {
+            enabled: true,
+            hosts: Vec::new(),
+            min_interval_secs: 30,
+            attempts: 5,
+            first_retry_ms: 1000,
+        }
+    }
 }
 
 /// How the relay writes its log.
@@ -77,6 +118,7 @@ impl Default for RelayConfig {
             retention_days: 0,
             metrics_listen: None,
             log_format: LogFormat::Text,
+            wake: WakeConfig::default(),
         }
     }
 }

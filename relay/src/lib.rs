@@ -15,6 +15,8 @@
 //! - `metrics`: what it counts, as Prometheus series
 //! - `ops`: the operators' HTTP listener (metrics, health, status)
 //! - `retention`: deleting mailboxes idle past the configured days
+//! - `wake`: which push endpoints the relay takes, and the sender that wakes them
+//!   (coalesced, retried, dropped when gone); `wake_post`: one wake-up's HTTP POST
 //! - `admin`: the owner-only socket through which backups and deletions reach a running relay
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -34,3 +36,5 @@ pub mod server;
 pub mod sled_store;
 pub mod store;
 pub mod udp;
+pub mod wake;
+pub mod wake_post;

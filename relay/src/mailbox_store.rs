@@ -281,6 +281,20 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// The labels of the team tokens issued.
     fn team_token_labels(&self) -> StoreFuture<'_, Vec<String>>;
 
+    /// Keeps `endpoint` as the mailbox's push endpoint under the slot verifier `slot`, or
+    /// removes it when `None`; durable when answered. `false`: not kept, because the
+    /// mailbox already holds `max` endpoints under other slots.
+    fn set_wake<'a>(
+        &'a self,
+        mailbox: &'a str,
+        slot: [u8; 32],
+        endpoint: Option<&'a str>,
+        max: usize,
+    ) -> StoreFuture<'a, bool>;
+
+    /// The mailbox's push endpoints, by slot verifier.
+    fn wakes<'a>(&'a self, mailbox: &'a str) -> StoreFuture<'a, Vec<([u8; 32], String)>>;
+
     /// Makes everything durable (at shutdown).
     fn flush(&self) -> Result<(), RelayStoreError>;
 

@@ -37,6 +37,8 @@ pub enum Reason {
     unavailable,
     /// A client cut off: garbage, an oversized frame, or a stall.
     cut_off,
+    /// A push endpoint the relay does not take (off, host not allowed, mailbox full).
+    wake_refused,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -58,6 +60,9 @@ pub struct RelayMetrics {
     sent_bytes: Counter,
     commit_seconds: Histogram,
     refusals: Family<RefusalLabels, Counter>,
+    wakeups_sent: Counter,
+    wakeups_failed: Counter,
+    wake_endpoints_dropped: Counter,
     started: Instant,
     serving: AtomicBool,
 }
@@ -115,8 +120,29 @@ impl RelayMetrics {
             "Requests and connections refused, by reason",
             refusals.clone(),
         );
+        let wakeups_sent = Counter::default();
+        let wakeups_failed = Counter::default();
+        let wake_endpoints_dropped = Counter::default();
+        registry.register(
+            "wakeups_sent",
+            "Wake-ups push services accepted",
+            wakeups_sent.clone(),
+        );
+        registry.register(
+            "wakeups_failed",
+            "Wake-up attempts that failed (each retry counts)",
+            wakeups_failed.clone(),
+        );
+        registry.register(
+            "wake_endpoints_dropped",
+            "Push endpoints dropped after failing every retry or being gone",
+            wake_endpoints_dropped.clone(),
+        );
         RelayMetrics {
             registry,
+            wakeups_sent,
+            wakeups_failed,
+            wake_endpoints_dropped,
             connections,
             connections_accepted,
             mailboxes,
@@ -151,6 +177,21 @@ impl RelayMetrics {
     /// Something refused.
     pub fn refused(&self, reason: Reason) {
         self.refusals.get_or_create(&RefusalLabels { reason }).inc();
+    }
+
+    /// A wake-up a push service accepted.
+    pub fn wake_sent(&self) {
+        self.wakeups_sent.inc();
+    }
+
+    /// A wake-up attempt that failed.
+    pub fn wake_failed(&self) {
+        self.wakeups_failed.inc();
+    }
+
+    /// A push endpoint dropped.
+    pub fn wake_dropped(&self) {
+        self.wake_endpoints_dropped.inc();
     }
 
     /// Whether the relay accepts connections (set once bound, cleared when stopping).

@@ -88,6 +88,11 @@ CREATE TABLE IF NOT EXISTS duet_relay_tokens (
     hash bytea PRIMARY KEY,
     label text NOT NULL,
     created timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS duet_relay_wakes (
+    mailbox text NOT NULL,
+    slot bytea NOT NULL,
+    endpoint text NOT NULL,
+    PRIMARY KEY (mailbox, slot));
 ";
 
 /// A store on PostgreSQL: reading connections; the writer and the listener own theirs.
@@ -431,6 +436,64 @@ impl PgStore {
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    /// Keeps (or removes) a push endpoint; `false` when the mailbox holds `max` others.
+    async fn set_wake(
+        &self,
+        mailbox: &str,
+        slot: [u8; 32],
+        endpoint: Option<&str>,
+        max: usize,
+    ) -> Result<bool, RelayStoreError> {
+        let reader = self.next_reader().await?;
+        let slot = slot.to_vec();
+        let Some(url) = endpoint else {
+            reader
+                .client
+                .execute(
+                    "DELETE FROM duet_relay_wakes WHERE mailbox = $1 AND slot = $2",
+                    &[&mailbox, &slot],
+                )
+                .await
+                .map_err(db)?;
+            return Ok(true);
+        };
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let kept = reader
+            .client
+            .execute(
+                "INSERT INTO duet_relay_wakes (mailbox, slot, endpoint) \
+                 SELECT $1, $2, $3 WHERE (SELECT count(*) FROM duet_relay_wakes \
+                 WHERE mailbox = $1 AND slot <> $2) < $4 \
+                 ON CONFLICT (mailbox, slot) DO UPDATE SET endpoint = EXCLUDED.endpoint",
+                &[&mailbox, &slot, &url, &max],
+            )
+            .await
+            .map_err(db)?;
+        Ok(kept > 0)
+    }
+
+    /// A mailbox's push endpoints.
+    async fn wakes(&self, mailbox: &str) -> Result<Vec<([u8; 32], String)>, RelayStoreError> {
+        let rows = self
+            .next_reader()
+            .await?
+            .client
+            .query(
+                "SELECT slot, endpoint FROM duet_relay_wakes WHERE mailbox = $1",
+                &[&mailbox],
+            )
+            .await
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|r| {
+                let slot: Vec<u8> = r.get(0);
+                let slot = <[u8; 32]>::try_from(slot.as_slice())
+                    .map_err(|_| RelayStoreError::Corrupt("a push endpoint's slot".into()))?;
+                Ok((slot, r.get(1)))
+            })
+            .collect()
     }
 
     /// Mailboxes held, and the bytes of their envelopes.
@@ -1024,6 +1087,12 @@ async fn in_transaction(
                     .await
                     .map_err(db)?;
                 tx.execute(
+                    "DELETE FROM duet_relay_wakes WHERE mailbox = $1",
+                    &[&mailbox],
+                )
+                .await
+                .map_err(db)?;
+                tx.execute(
                     "DELETE FROM duet_relay_mailboxes WHERE id = $1",
                     &[&mailbox],
                 )
@@ -1210,6 +1279,20 @@ impl MailboxStore for PgStore {
 
     fn add_team_token<'a>(&'a self, label: &'a str, token: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(self.new_team_token(label, token))
+    }
+
+    fn set_wake<'a>(
+        &'a self,
+        mailbox: &'a str,
+        slot: [u8; 32],
+        endpoint: Option<&'a str>,
+        max: usize,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(PgStore::set_wake(self, mailbox, slot, endpoint, max))
+    }
+
+    fn wakes<'a>(&'a self, mailbox: &'a str) -> StoreFuture<'a, Vec<([u8; 32], String)>> {
+        Box::pin(PgStore::wakes(self, mailbox))
     }
 
     fn revoke_team_tokens<'a>(&'a self, token_or_label: &'a str) -> StoreFuture<'a, usize> {

@@ -9,6 +9,7 @@
 use crate::config::RelayConfig;
 use crate::metrics::{Reason, RelayMetrics};
 use crate::store::{Opening, PushOutcome, RelayStore, RelayStoreError, Write};
+use crate::wake::Waker;
 use duet_protocol::crypto::token_verifier;
 use duet_protocol::mailbox::{self, Admission, Refusal, NO_MAILBOX, RETIRED};
 use duet_protocol::net::tls;
@@ -41,6 +42,7 @@ pub struct RelayServer {
     /// Connections held per source address.
     per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
     metrics: Arc<RelayMetrics>,
+    waker: Waker,
 }
 
 /// Releases a connection's place in the counts when it ends.
@@ -90,8 +92,10 @@ impl RelayServer {
         )
         .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
         let metrics = store.metrics();
+        let waker = Waker::new(config.wake.clone(), store.clone());
         Ok(RelayServer {
             endpoint,
+            waker,
             store,
             metrics,
             config: Arc::new(config),
@@ -126,9 +130,10 @@ impl RelayServer {
                     };
                     let store = self.store.clone();
                     let config = self.config.clone();
+                    let waker = self.waker.clone();
                     tokio::spawn(async move {
                         let addr = incoming.remote_address();
-                        if let Err(e) = connection(&store, config, incoming).await {
+                        if let Err(e) = connection(&store, config, waker, incoming).await {
                             tracing::info!(peer = %addr, error = %e, "connection ended");
                         }
                         drop(admitted);
@@ -227,6 +232,7 @@ impl Budget {
 async fn connection(
     store: &Arc<RelayStore>,
     config: Arc<RelayConfig>,
+    waker: Waker,
     incoming: quinn::Incoming,
 ) -> anyhow::Result<()> {
     let conn =
@@ -240,10 +246,11 @@ async fn connection(
         let allowed = budget.lock().map(|mut b| b.take()).unwrap_or(false);
         let store = store.clone();
         let config = config.clone();
+        let waker = waker.clone();
         let conn = conn.clone();
         tokio::spawn(async move {
             let result = if allowed {
-                stream(&store, &config, send, recv).await
+                stream(&store, &config, &waker, send, recv).await
             } else {
                 refuse(
                     &store,
@@ -310,6 +317,7 @@ fn reason_of(why: RelayRefusal) -> Reason {
         RelayRefusal::RateLimited => Reason::rate_limited,
         RelayRefusal::BadRequest => Reason::bad_request,
         RelayRefusal::Retired => Reason::retired_mailbox,
+        RelayRefusal::WakeRefused => Reason::wake_refused,
         _ => Reason::unavailable,
     }
 }
@@ -334,6 +342,7 @@ async fn send_refusal(
 async fn stream(
     store: &RelayStore,
     config: &RelayConfig,
+    waker: &Waker,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) -> Result<(), WireError> {
@@ -439,6 +448,7 @@ async fn stream(
             let reply = match outcome {
                 Some(PushOutcome::Stored(seq)) => {
                     store.known.learn(&mailbox, verifier);
+                    waker.mailbox_grew(&mailbox);
                     RelayReply::Pushed { seq }
                 }
                 Some(PushOutcome::OverQuota) => RelayReply::Refused {
@@ -586,6 +596,23 @@ async fn stream(
             if let RelayReply::Refused { why, .. } = &reply {
                 store.metrics().refused(reason_of(*why));
             }
+            write_reply(&mut send, stall, reply).await?;
+        }
+        RelayRequest::SetWake { slot, endpoint } => {
+            let reply = match waker
+                .register(&mailbox, &slot, endpoint.as_deref())
+                .await
+                .map_err(internal)?
+            {
+                Ok(()) => RelayReply::WakeSet,
+                Err(message) => {
+                    store.metrics().refused(Reason::wake_refused);
+                    RelayReply::Refused {
+                        why: RelayRefusal::WakeRefused,
+                        message,
+                    }
+                }
+            };
             write_reply(&mut send, stall, reply).await?;
         }
         RelayRequest::Open { .. } => {

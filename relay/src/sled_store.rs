@@ -47,6 +47,8 @@ pub struct SledStore {
     /// Mailbox id → when it was retired or closed (Unix milliseconds, big-endian), then
     /// [`CLOSED`] when it was closed: see [`standing_of`].
     retired: sled::Tree,
+    /// Mailbox id, 0, slot verifier → the push endpoint kept under that slot.
+    wakes: sled::Tree,
     /// Heads that are durable, by mailbox: readers never go past them.
     durable: Mutex<HashMap<String, u64>>,
     /// When each mailbox's last write was last recorded: it is recorded again only
@@ -79,6 +81,7 @@ impl SledStore {
             tokens: db.open_tree("tokens")?,
             activity: db.open_tree("activity")?,
             retired: db.open_tree("retired")?,
+            wakes: db.open_tree("wakes")?,
             engine,
             durable: Mutex::new(HashMap::new()),
             activity_seen: Mutex::new(HashMap::new()),
@@ -239,6 +242,61 @@ impl MailboxStore for SledStore {
         ready(team_token_labels(&self.tokens))
     }
 
+    fn set_wake<'a>(
+        &'a self,
+        mailbox: &'a str,
+        slot: [u8; 32],
+        endpoint: Option<&'a str>,
+        max: usize,
+    ) -> StoreFuture<'a, bool> {
+        ready((|| {
+            let mut prefix = mailbox.as_bytes().to_vec();
+            prefix.push(0);
+            let mut key = prefix.clone();
+            key.extend_from_slice(&slot);
+            let kept = match endpoint {
+                None => {
+                    self.wakes.remove(&key)?;
+                    true
+                }
+                Some(url) => {
+                    let others = self
+                        .wakes
+                        .scan_prefix(&prefix)
+                        .keys()
+                        .filter(|k| k.as_ref().map_or(true, |k| k.as_ref() != key.as_slice()))
+                        .count();
+                    if others >= max {
+                        false
+                    } else {
+                        self.wakes.insert(key, url.as_bytes())?;
+                        true
+                    }
+                }
+            };
+            self.engine.flush()?;
+            Ok(kept)
+        })())
+    }
+
+    fn wakes<'a>(&'a self, mailbox: &'a str) -> StoreFuture<'a, Vec<([u8; 32], String)>> {
+        ready((|| {
+            let mut prefix = mailbox.as_bytes().to_vec();
+            prefix.push(0);
+            let mut out = Vec::new();
+            for item in self.wakes.scan_prefix(&prefix) {
+                let (k, v) = item?;
+                let slot: [u8; 32] = k[prefix.len()..]
+                    .try_into()
+                    .map_err(|_| RelayStoreError::Corrupt("a push endpoint's key".into()))?;
+                let url = String::from_utf8(v.to_vec())
+                    .map_err(|_| RelayStoreError::Corrupt("a push endpoint".into()))?;
+                out.push((slot, url));
+            }
+            Ok(out)
+        })())
+    }
+
     fn flush(&self) -> Result<(), RelayStoreError> {
         Ok(self.engine.flush()?)
     }
@@ -286,6 +344,7 @@ pub struct OfflineStore {
     log: sled::Tree,
     activity: sled::Tree,
     retired: sled::Tree,
+    wakes: sled::Tree,
 }
 
 impl OfflineStore {
@@ -300,6 +359,7 @@ impl OfflineStore {
             log: db.open_tree("log")?,
             activity: db.open_tree("activity")?,
             retired: db.open_tree("retired")?,
+            wakes: db.open_tree("wakes")?,
             engine,
         })
     }
@@ -332,6 +392,7 @@ impl OfflineStore {
             &self.log,
             &self.activity,
             &self.retired,
+            &self.wakes,
             id,
         )?;
         self.engine.flush()?;
@@ -466,13 +527,15 @@ fn list_mailboxes(
     Ok(out)
 }
 
-/// Removes a mailbox's record, log and activity (not flushed); whether it existed. A
-/// retired mailbox's mark stays in `retired`: its id is a tombstone, never made again.
+/// Removes a mailbox's record, log, activity and push endpoints (not flushed); whether it
+/// existed. A retired mailbox's mark stays in `retired`: its id is a tombstone, never made
+/// again.
 fn delete_mailbox(
     mailboxes: &sled::Tree,
     log: &sled::Tree,
     activity: &sled::Tree,
     retired: &sled::Tree,
+    wakes: &sled::Tree,
     id: &str,
 ) -> Result<bool, RelayStoreError> {
     let existed = mailboxes.remove(id.as_bytes())?.is_some();
@@ -480,6 +543,9 @@ fn delete_mailbox(
     prefix.push(0);
     for key in log.scan_prefix(&prefix).keys() {
         log.remove(key?)?;
+    }
+    for key in wakes.scan_prefix(&prefix).keys() {
+        wakes.remove(key?)?;
     }
     activity.remove(id.as_bytes())?;
     if standing_of(retired, id)? != Standing::Retired {
@@ -710,8 +776,14 @@ fn apply_batch(
                     }
                 };
                 records.remove(&mailbox);
-                let deleted =
-                    delete_mailbox(&p.mailboxes, &p.log, &p.activity, &p.retired, &mailbox);
+                let deleted = delete_mailbox(
+                    &p.mailboxes,
+                    &p.log,
+                    &p.activity,
+                    &p.retired,
+                    &p.wakes,
+                    &mailbox,
+                );
                 forget_heads(store, &mailbox);
                 match deleted {
                     Ok(_) => replies.push(Box::new(move |r| {
@@ -727,8 +799,14 @@ fn apply_batch(
             Write::Delete { mailbox, reply } => {
                 // Writes to it earlier in this batch go with it.
                 records.remove(&mailbox);
-                let deleted =
-                    delete_mailbox(&p.mailboxes, &p.log, &p.activity, &p.retired, &mailbox);
+                let deleted = delete_mailbox(
+                    &p.mailboxes,
+                    &p.log,
+                    &p.activity,
+                    &p.retired,
+                    &p.wakes,
+                    &mailbox,
+                );
                 forget_heads(store, &mailbox);
                 match deleted {
                     Ok(existed) => replies.push(Box::new(move |r| {

@@ -198,6 +198,25 @@ impl RelayStore {
         self.backend.team_token_labels().await
     }
 
+    /// Keeps (or removes) a push endpoint under a slot verifier; `false` when the mailbox
+    /// already holds `max` others.
+    pub async fn set_wake(
+        &self,
+        mailbox: &str,
+        verifier: [u8; 32],
+        endpoint: Option<&str>,
+        max: usize,
+    ) -> Result<bool, RelayStoreError> {
+        self.backend
+            .set_wake(mailbox, verifier, endpoint, max)
+            .await
+    }
+
+    /// A mailbox's push endpoints, by slot verifier.
+    pub async fn wakes(&self, mailbox: &str) -> Result<Vec<([u8; 32], String)>, RelayStoreError> {
+        self.backend.wakes(mailbox).await
+    }
+
     /// Queues a write for the writer task.
     pub async fn write(&self, w: Write) -> Result<(), RelayStoreError> {
         self.writes

@@ -11,6 +11,8 @@
 //!   retired one allows, how pushes are numbered), for the relay and the relay in memory
 //! - [`membership`]: signed, hash-linked membership operations and the rules that say
 //!   who is in a space and which key epoch is in force
+//! - [`wake`]: push endpoints a relay POSTs a content-free wake-up to, and the slots
+//!   devices keep them under
 //! - [`control`]: a local, owner-only control socket carrying length-prefixed requests
 //!
 //! The relay (`duet-relay`) depends on this crate alone; the device core (`duet-core`)
@@ -26,4 +28,5 @@ pub mod engine;
 pub mod mailbox;
 pub mod membership;
 pub mod net;
+pub mod wake;
 pub mod wire;

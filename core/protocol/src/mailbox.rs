@@ -187,7 +187,13 @@ pub fn check_request(
 ) -> Result<(), Refusal> {
     let writes = matches!(
         request,
-        RelayRequest::Push { .. } | RelayRequest::Compact { .. } | RelayRequest::Take
+        RelayRequest::Push { .. }
+            | RelayRequest::Compact { .. }
+            | RelayRequest::Take
+            | RelayRequest::SetWake {
+                endpoint: Some(_),
+                ..
+            }
     );
     if writes && standing.read_only() {
         return Err(refusal(RelayRefusal::Retired, RETIRED));

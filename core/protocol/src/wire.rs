@@ -185,6 +185,9 @@ pub enum RelayRefusal {
     /// The mailbox was retired when its notebook moved to new keys: it is read, never
     /// written, any more.
     Retired,
+    /// The relay does not take this push endpoint: wake-ups are off, the endpoint's host
+    /// is not one it allows, or the mailbox holds as many endpoints as it may.
+    WakeRefused,
 }
 
 /// A device's request to a relay: the first frame of a stream names and opens the mailbox,
@@ -239,6 +242,16 @@ pub enum RelayRequest {
     /// members may delete it (the end is the last thing in it). A retired mailbox stays
     /// retired. A relay older than this request closes the stream.
     Close,
+    /// Sets (or, with no endpoint, removes) this device's push endpoint for the mailbox,
+    /// under a slot only this device can name (`crate::wake`): the relay POSTs a
+    /// content-free wake-up there when an envelope lands. A relay older than this request
+    /// closes the stream.
+    SetWake {
+        /// The device's secret slot for this mailbox (`crate::wake::wake_slot`).
+        slot: [u8; 32],
+        /// The push endpoint's URL, or `None` to stop wake-ups to this slot.
+        endpoint: Option<String>,
+    },
 }
 
 /// A relay's reply.
@@ -279,6 +292,8 @@ pub enum RelayReply {
     Deleted,
     /// The mailbox is closed.
     Closed,
+    /// The push endpoint is set (or removed).
+    WakeSet,
 }
 
 /// Encodes a message (of the P2P or the relay protocol) as a whole frame, length prefix

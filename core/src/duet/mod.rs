@@ -48,6 +48,7 @@ mod questions;
 mod relay;
 mod secrets;
 mod sheet;
+mod wake;
 
 pub use devices::{DeviceView, MAX_DEVICE_NAME_CHARS};
 pub use ending::EndStep;
@@ -60,6 +61,8 @@ pub use questions::Asked;
 pub use relay::{Outgoing, RelaySetting};
 pub use secrets::{enable_os_keychain, HomeKeySource};
 pub use sheet::{SheetHeads, SheetReport, SheetSource, MAX_SECTION_BYTES};
+pub(crate) use wake::WakeDue;
+pub use wake::{WakeRecord, WAKE_REFUSAL_STANDS_MS};
 
 use agenda::carry_over;
 use commits::open_commitments;

@@ -114,7 +114,65 @@ pub async fn sync_relay_epochs<L: RelayLink>(
         first
     };
     end_mailbox(home, notebook, client).await?;
+    tend_wake(home, notebook, client).await?;
     Ok(outcome)
+}
+
+/// Tells every relayed notebook's relay this device's push endpoint now, where it does
+/// not hold it yet (after the app set or cleared it); the notebooks whose relay could not
+/// be reached, with why (their next sync tells it).
+pub async fn tend_wakes(home: &HomeHandle) -> Result<Vec<(String, NetError)>, NetError> {
+    let mut failed = Vec::new();
+    for (notebook, _) in home.relayed_notebooks().await? {
+        let told = async {
+            let client = connect_notebook_relay(home, &notebook).await?;
+            let result = tend_wake(home, &notebook, &client).await;
+            client.close().await;
+            result
+        }
+        .await;
+        if let Err(e) = told {
+            failed.push((notebook, e));
+        }
+    }
+    Ok(failed)
+}
+
+/// Tells the notebook's relay this device's push endpoint (or that there is none any
+/// more) when it does not hold it yet. A relay that refuses it is not asked again for a
+/// day ([`crate::duet::WAKE_REFUSAL_STANDS_MS`]); a relay too old for wake-ups counts as
+/// one that refused.
+pub async fn tend_wake<L: RelayLink>(
+    home: &HomeHandle,
+    notebook: &str,
+    client: &L,
+) -> Result<(), NetError> {
+    let Some(due) = home.relay_wake_due(notebook).await? else {
+        return Ok(());
+    };
+    let refused = match client
+        .set_wake(&due.key, due.slot, due.endpoint.clone())
+        .await
+    {
+        Ok(()) => None,
+        Err(NetError::RelayRefused {
+            why: RelayRefusal::WakeRefused,
+            message,
+        }) => Some(message),
+        // Nothing pushed yet: the mailbox is made by the first push; asked again then.
+        Err(e) if is_no_mailbox(&e) => return Ok(()),
+        Err(e) if older_relay(&e) => Some("this relay is too old to send wake-ups".into()),
+        Err(e) => return Err(e),
+    };
+    if let Some(why) = &refused {
+        tracing::info!(
+            notebook,
+            why,
+            "the relay refused this device's push endpoint"
+        );
+    }
+    home.relay_wake_told(notebook, due.key.mailbox, due.endpoint, refused)
+        .await
 }
 
 /// Leaves the welcomes of the notebook's new invites on its relay now (`duet invite` does,

@@ -38,6 +38,41 @@ pub const PEER_PUSH_DEBOUNCE: Duration = Duration::from_millis(50);
 pub const NEARBY_LISTEN: Duration = Duration::from_secs(2);
 /// How often the node looks for notebooks newly given a relay (besides after each write).
 pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
+/// The fewest seconds between two full peer rounds an app may ask for: a round listens
+/// for [`NEARBY_LISTEN`] and syncs with every device, so more often would be all radio.
+pub const MIN_PEER_SYNC_EVERY: Duration = Duration::from_secs(5);
+
+/// What background sync reaches, and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// Sync with devices (remembered ones with an address, and nearby ones when
+    /// `nearby`), besides every notebook's relay.
+    pub devices: bool,
+    /// Look for devices on the local network (mDNS) on each full peer round.
+    pub nearby: bool,
+    /// The pause between full peer rounds (at least [`MIN_PEER_SYNC_EVERY`]).
+    pub peer_every: Duration,
+}
+
+impl LiveOptions {
+    /// Relays and devices, nearby ones included, a full peer round every
+    /// [`PEER_SYNC_EVERY`]: a laptop's node, or a phone on a charger.
+    pub fn everything() -> LiveOptions {
+        LiveOptions {
+            devices: true,
+            nearby: true,
+            peer_every: PEER_SYNC_EVERY,
+        }
+    }
+
+    /// Every notebook's relay only.
+    pub fn relays_only() -> LiveOptions {
+        LiveOptions {
+            devices: false,
+            ..LiveOptions::everything()
+        }
+    }
+}
 
 /// Something background sync did, for the node's log.
 #[derive(Debug, Clone, Serialize)]
@@ -122,9 +157,9 @@ pub struct LiveSync {
 }
 
 impl LiveSync {
-    /// Starts syncing every relayed notebook of `home` and, with `devices`, every
+    /// Starts syncing every relayed notebook of `home` and, as `options` say, every
     /// remembered device and every device nearby that shares a notebook.
-    pub fn start(home: HomeHandle, events: Events, devices: bool) -> LiveSync {
+    pub fn start(home: HomeHandle, events: Events, options: LiveOptions) -> LiveSync {
         let (stop, stopped) = watch::channel(false);
         let board = LinkBoard::default();
         let mut tasks = tokio::task::JoinSet::new();
@@ -134,8 +169,8 @@ impl LiveSync {
             board.clone(),
             stopped.clone(),
         ));
-        if devices {
-            tasks.spawn(peers(home, events, board.clone(), stopped));
+        if options.devices {
+            tasks.spawn(peers(home, events, board.clone(), stopped, options));
         }
         LiveSync { stop, tasks, board }
     }
@@ -410,7 +445,7 @@ fn relay_ok(board: &LinkBoard, key: &str, events: &Events, outcome: &RelayOutcom
 }
 
 /// Syncs with every remembered device that has an address and every device nearby that
-/// shares a notebook: a full round (looking for devices again) every [`PEER_SYNC_EVERY`],
+/// shares a notebook: a full round (looking for devices again) every `peer_every`,
 /// and in between a push round to the devices of the last full round whenever notebook
 /// content was written here, [`PEER_PUSH_DEBOUNCE`] after it. A device that failed waits
 /// out its own backoff.
@@ -423,12 +458,18 @@ async fn peers(
     events: Events,
     board: LinkBoard,
     mut stopped: watch::Receiver<bool>,
+    options: LiveOptions,
 ) {
+    let every = options.peer_every.max(MIN_PEER_SYNC_EVERY);
     let mut backoffs: HashMap<SocketAddr, (Backoff, tokio::time::Instant)> = HashMap::new();
     let mut documents = home.document_writes();
     loop {
         documents.borrow_and_update();
-        let nearby = nearby_devices(&home).await;
+        let nearby = if options.nearby {
+            nearby_devices(&home).await
+        } else {
+            Vec::new()
+        };
         let targets = peer_targets(&home, &nearby).await;
         if peer_round(
             &home,
@@ -437,12 +478,13 @@ async fn peers(
             &mut stopped,
             &mut backoffs,
             &targets,
+            every,
         )
         .await
         {
             return;
         }
-        let next_full_round = tokio::time::Instant::now() + PEER_SYNC_EVERY;
+        let next_full_round = tokio::time::Instant::now() + every;
         loop {
             tokio::select! {
                 _ = stopped.changed() => return,
@@ -457,7 +499,7 @@ async fn peers(
                     // Remembered devices afresh (one synced with by hand since counts),
                     // the nearby ones as the last full round found them.
                     let targets = peer_targets(&home, &nearby).await;
-                    if peer_round(&home, &events, &board, &mut stopped, &mut backoffs, &targets).await {
+                    if peer_round(&home, &events, &board, &mut stopped, &mut backoffs, &targets, every).await {
                         return;
                     }
                 }
@@ -505,6 +547,7 @@ async fn peer_round(
     stopped: &mut watch::Receiver<bool>,
     backoffs: &mut HashMap<SocketAddr, (Backoff, tokio::time::Instant)>,
     targets: &[(SocketAddr, Pins)],
+    every: Duration,
 ) -> bool {
     for (addr, pins) in targets {
         let addr = *addr;
@@ -546,7 +589,7 @@ async fn peer_round(
                     .or_insert_with(|| (Backoff::new(), now));
                 // Devices are tried on the full round at the earliest; backoff only
                 // stretches the wait for one that keeps failing.
-                let pause = entry.0.pause().max(PEER_SYNC_EVERY);
+                let pause = entry.0.pause().max(every);
                 entry.1 = now + pause;
                 let error = e.to_string();
                 board.update(&key, |s| s.last_error = Some(error.clone()));

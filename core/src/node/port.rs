@@ -255,6 +255,28 @@ impl HomeHandle {
         self.port(move |d| d.relay_mailbox_gone(&id)).await
     }
 
+    /// The push-endpoint registration the notebook's relay still needs, if any.
+    pub(crate) async fn relay_wake_due(
+        &self,
+        notebook: &str,
+    ) -> Result<Option<crate::duet::WakeDue>, NetError> {
+        let id = notebook.to_owned();
+        self.port(move |d| d.relay_wake_due(&id)).await
+    }
+
+    /// Records what the notebook's relay answered a registration (`refused`: why not).
+    pub(crate) async fn relay_wake_told(
+        &self,
+        notebook: &str,
+        mailbox: String,
+        endpoint: Option<String>,
+        refused: Option<String>,
+    ) -> Result<(), NetError> {
+        let id = notebook.to_owned();
+        self.port(move |d| d.relay_wake_told(&id, mailbox, endpoint, refused))
+            .await
+    }
+
     /// The welcomes of the notebook's invites to push, check or take down.
     pub(crate) async fn welcome_work(&self, notebook: &str) -> Result<Vec<WelcomeWork>, NetError> {
         let id = notebook.to_owned();

@@ -187,28 +187,59 @@ pub async fn nearby_devices(
 /// its failure is worth retrying. This device's own announcement, found nearby, is
 /// skipped, not a failure.
 pub async fn sync_round(home: &HomeHandle, targets: Vec<SyncTarget>, attempts: usize) -> SyncRound {
+    sync_round_until(home, targets, attempts, None).await
+}
+
+/// [`sync_round`], ending by `deadline` when one is given: the link in progress then is
+/// abandoned (nothing half-applied is kept) and it and the links not begun are failures
+/// ([`NetError::Deadline`]); what finished before stays in the round.
+pub async fn sync_round_until(
+    home: &HomeHandle,
+    targets: Vec<SyncTarget>,
+    attempts: usize,
+    deadline: Option<tokio::time::Instant>,
+) -> SyncRound {
     let mut round = SyncRound::default();
     let (relays, devices): (Vec<_>, Vec<_>) = targets
         .into_iter()
         .partition(|t| matches!(t, SyncTarget::Relay { .. }));
     for target in relays.into_iter().chain(devices) {
-        match &target {
-            SyncTarget::Relay { notebook, .. } => {
-                match sync_relay_with_retries(home, notebook, attempts).await {
-                    Ok(o) => round.relays.push(o),
-                    Err(e) => round.failures.push((target, e)),
+        let link = async {
+            match &target {
+                SyncTarget::Relay { notebook, .. } => {
+                    sync_relay_with_retries(home, notebook, attempts)
+                        .await
+                        .map(Synced::Relay)
+                }
+                SyncTarget::Device { addr, pins } => {
+                    sync_with_retries(home, *addr, pins.clone(), attempts)
+                        .await
+                        .map(Synced::Device)
                 }
             }
-            SyncTarget::Device { addr, pins } => {
-                match sync_with_retries(home, *addr, pins.clone(), attempts).await {
-                    Ok(o) => round.devices.push(o),
-                    Err(NetError::ThisDevice { .. }) => {}
-                    Err(e) => round.failures.push((target, e)),
-                }
-            }
+        };
+        let result = match deadline {
+            Some(at) => tokio::time::timeout_at(at, link).await.unwrap_or_else(|_| {
+                Err(NetError::Deadline {
+                    target: target.label(),
+                })
+            }),
+            None => link.await,
+        };
+        match result {
+            Ok(Synced::Relay(o)) => round.relays.push(o),
+            Ok(Synced::Device(o)) => round.devices.push(o),
+            Err(NetError::ThisDevice { .. }) => {}
+            Err(e) => round.failures.push((target, e)),
         }
     }
     round
+}
+
+/// One link's outcome.
+enum Synced {
+    Relay(RelayOutcome),
+    Device(PeerOutcome),
 }
 
 /// "Sync everything": every notebook's relay and every remembered device, once each.

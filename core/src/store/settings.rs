@@ -124,6 +124,12 @@ setting!(
     /// The person's personal space (private notes) on this device.
     PersonalSpace() => String, text, "personal_space");
 setting!(
+    /// The push endpoint relays wake this device at (`None`: no wake-ups).
+    PushEndpoint() => Option<String>, postcard, "push-endpoint");
+setting!(
+    /// What a notebook's relay was last told of this device's push endpoint.
+    WakeRegistered(notebook) => crate::duet::WakeRecord, postcard, "wake-registered/{notebook}");
+setting!(
     /// A device this one has synced with, by certificate fingerprint.
     KnownDevice(fingerprint) => crate::KnownPeer, json, "peer/{fingerprint}");
 setting!(

@@ -353,6 +353,7 @@ fn reply_name(r: &RelayReply) -> &'static str {
         RelayReply::Retired => "Retired",
         RelayReply::Deleted => "Deleted",
         RelayReply::Closed => "Closed",
+        RelayReply::WakeSet => "WakeSet",
     }
 }
 

@@ -31,3 +31,4 @@ mod relay;
 mod relay_rounds;
 mod storage_faults;
 mod store_ownership;
+mod wake;

@@ -60,6 +60,8 @@ struct Mailbox {
     record: MailboxRecord,
     log: BTreeMap<u64, Vec<u8>>,
     standing: Standing,
+    /// Push endpoints by slot verifier.
+    wakes: BTreeMap<[u8; 32], String>,
 }
 
 /// What a test sees of one mailbox.
@@ -167,6 +169,15 @@ impl MemoryRelay {
             .unwrap_or_default()
     }
 
+    /// The push endpoints a mailbox holds.
+    pub fn wakes(&self, mailbox: &str) -> Vec<String> {
+        self.lock()
+            .mailboxes
+            .get(mailbox)
+            .map(|m| m.wakes.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Requests answered so far.
     pub fn requests(&self) -> usize {
         self.lock().requests
@@ -246,6 +257,7 @@ impl Relay {
             record: MailboxRecord::new(verifier),
             log: BTreeMap::new(),
             standing: Standing::Live,
+            wakes: BTreeMap::new(),
         });
         match request {
             RelayRequest::Push { envelope } => {
@@ -309,6 +321,26 @@ impl Relay {
                     entries,
                     more: false,
                 }]
+            }
+            RelayRequest::SetWake { slot, endpoint } => {
+                let key = crate::wake::slot_verifier(&slot);
+                match endpoint {
+                    None => {
+                        mailbox.wakes.remove(&key);
+                    }
+                    Some(url) => {
+                        let full = mailbox.wakes.len() >= crate::wake::MAX_WAKES_PER_MAILBOX
+                            && !mailbox.wakes.contains_key(&key);
+                        if full || crate::wake::WakeEndpoint::parse(&url).is_err() {
+                            return refused(Refusal {
+                                why: RelayRefusal::WakeRefused,
+                                message: "this relay does not take that push endpoint",
+                            });
+                        }
+                        mailbox.wakes.insert(key, url);
+                    }
+                }
+                vec![RelayReply::WakeSet]
             }
             RelayRequest::Subscribe { .. } => refused(Refusal {
                 why: RelayRefusal::BadRequest,

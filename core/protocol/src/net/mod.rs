@@ -105,6 +105,12 @@ pub enum NetError {
         /// During what.
         step: &'static str,
     },
+    /// A bounded sync ran out of time before this link finished (or began).
+    #[error("{target}: not synced before the deadline")]
+    Deadline {
+        /// The link, as a person would name it.
+        target: String,
+    },
     /// A frame was bad.
     #[error(transparent)]
     Wire(#[from] WireError),

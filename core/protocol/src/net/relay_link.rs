@@ -95,6 +95,23 @@ pub trait RelayLink {
         }
     }
 
+    /// Sets this device's push endpoint for the mailbox under its `slot`, or removes it
+    /// when `endpoint` is `None` (`crate::wake`).
+    async fn set_wake(
+        &self,
+        key: &MailboxKey,
+        slot: [u8; 32],
+        endpoint: Option<String>,
+    ) -> Result<(), NetError> {
+        let mut replies = self
+            .open_request(key, false, RelayRequest::SetWake { slot, endpoint })
+            .await?;
+        match answer(replies.next().await?)? {
+            RelayReply::WakeSet => Ok(()),
+            other => Err(unexpected("WakeSet", &other)),
+        }
+    }
+
     /// Every entry after `after`, across as many pages as the relay sends.
     async fn pull(&self, key: &MailboxKey, after: u64) -> Result<Entries, NetError> {
         let mut replies = self
