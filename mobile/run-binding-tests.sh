@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # `uniffi-bindgen`): after them this is a no-op, where
 # `cargo build -p duet-mobile` alone would resolve other features and compile ~50 crates again.
 cargo test --workspace --locked --no-run --quiet
-lib=target/debug/libduet_mobile.so
-[ -e "$lib" ] || lib=target/debug/deps/libduet_mobile.so
+# The test build leaves the library in deps/; a `cargo build` copy beside it may be older.
+lib=target/debug/deps/libduet_mobile.so
+[ target/debug/libduet_mobile.so -nt "$lib" ] && lib=target/debug/libduet_mobile.so
 out=$(mktemp -d)
 for lang in python kotlin swift; do
   target/debug/uniffi-bindgen generate --library "$lib" --language "$lang" --out-dir "$out/$lang"

@@ -18,7 +18,10 @@ import uniffi.duet_mobile.MobileException
 import uniffi.duet_mobile.NoteSection
 import uniffi.duet_mobile.PersonRole
 import uniffi.duet_mobile.SignalKind
+import com.sun.net.httpserver.HttpServer
 import java.io.File
+import java.net.InetSocketAddress
+import java.util.concurrent.LinkedBlockingQueue
 import java.net.DatagramPacket
 import java.net.DatagramSocket
 import java.net.InetAddress
@@ -34,16 +37,20 @@ private val binDir = File(System.getProperty("duet.bin.dir") ?: "../../target/de
 
 private fun tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile()
 
-/** A real relay process, open (no team token), on a free loopback port. */
-class RelayProcess : AutoCloseable {
+/** A real relay process on a free loopback port: open (no team token), or run with `config`. */
+class RelayProcess(config: String? = null) : AutoCloseable {
     private val process: Process
     val addr: String
     val fingerprint: String
 
     init {
+        val settings = config?.let { text ->
+            File(tempDir("relay-config"), "relay.toml").also { it.writeText(text) }
+        }
+        val access = if (settings == null) listOf("--open") else listOf("--config", settings.path)
         process = ProcessBuilder(
-            File(binDir, "duet-relay").path, "serve", "--open",
-            "--listen", "127.0.0.1:0", "--data", tempDir("relay").path,
+            listOf(File(binDir, "duet-relay").path, "serve") + access +
+                listOf("--listen", "127.0.0.1:0", "--data", tempDir("relay").path),
         ).redirectError(ProcessBuilder.Redirect.DISCARD).start()
         // "duet-relay listening on ADDR (UDP), fingerprint FP"
         val words = process.inputStream.bufferedReader().readLine().orEmpty().split(" ")
@@ -246,4 +253,64 @@ class PhoneTest {
             rendered,
         )
     }
+
+    /** One request the push service received. */
+    private data class Wake(val at: Long, val method: String, val path: String, val body: ByteArray)
+
+    @Test
+    fun `a wake-up reaches the push endpoint within a second of the laptop's push with nothing in it and syncFor brings the item`() =
+        RelayProcess("require_team_token = false\n[wake]\nhosts = [\"127.0.0.1\"]\n").use { relay ->
+            // The push service a UnifiedPush distributor would run, on loopback.
+            val wakes = LinkedBlockingQueue<Wake>()
+            val service = HttpServer.create(InetSocketAddress("127.0.0.1", 0), 0)
+            service.createContext("/") { exchange ->
+                val body = exchange.requestBody.readBytes()
+                wakes.add(Wake(System.nanoTime(), exchange.requestMethod, exchange.requestURI.toString(), body))
+                exchange.sendResponseHeaders(201, -1)
+                exchange.close()
+            }
+            service.start()
+            try {
+                val phone = phone("Ana")
+                phone.createNotebook("Ana / Bo", PersonRole.MANAGER, "Bo")
+                phone.setRelay(relay.addr, relay.fingerprint)
+                val ticket = phone.invite()
+                runBlocking { phone.syncNow() }
+                val laptop = Laptop("Bo")
+                laptop.run("join", "-", "--as", "report", input = ticket)
+
+                // The app hands over the endpoint its push distributor gave it.
+                val endpoint = "http://127.0.0.1:${service.address.port}/up/ana-phone"
+                val unreachable = runBlocking { phone.registerPush(endpoint) }
+                assertEquals(0u, unreachable)
+                val status = phone.pushStatus()
+                assertEquals(endpoint, status.endpoint)
+                assertTrue(status.relays.isNotEmpty() && status.relays.all { it.registered }, "$status")
+
+                // The phone sleeps; the laptop pushes.
+                laptop.run("agenda", "add", "woken-for-this-item")
+                val pushed = System.nanoTime()
+                laptop.run("sync")
+                val wake = wakes.poll(5, TimeUnit.SECONDS) ?: error("no wake-up within 5 s")
+                val millis = (wake.at - pushed) / 1_000_000
+                println("wake-up %d ms after the laptop's sync began".format(millis))
+                assertTrue(millis <= 1000, "wake-up after $millis ms")
+                assertEquals("POST", wake.method)
+                assertEquals("/up/ana-phone", wake.path)
+                assertEquals(0, wake.body.size, "a wake-up carries nothing")
+
+                // What the app runs on the wake-up: a sync bounded by the OS's few seconds.
+                val got = runBlocking { phone.syncFor(10_000u) }
+                assertTrue(got.finished, "${got.notSynced}")
+                assertTrue("woken-for-this-item" in agenda(phone), "${agenda(phone)}")
+
+                // Unregistered: the next push wakes nothing.
+                runBlocking { phone.unregisterPush() }
+                laptop.run("agenda", "add", "no-wake-for-this")
+                laptop.run("sync")
+                assertEquals(null, wakes.poll(1500, TimeUnit.MILLISECONDS))
+            } finally {
+                service.stop(0)
+            }
+        }
 }
