@@ -451,3 +451,32 @@ def test_a_home_sealed_with_the_apps_key_opens_only_with_it():
         dm.DuetApp.open(home, "Ana")
     again = dm.DuetApp.open_with_home_key(home, "Ana", key)
     assert [i.text for i in again.overview().backlog] == ["kept under the app's key"]
+
+
+def test_a_relay_that_does_not_take_the_push_endpoint_says_why_and_sync_for_keeps_its_deadline(relay):
+    addr, fingerprint = relay
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Ana / Bo", dm.PersonRole.MANAGER, "Bo")
+    phone.set_relay(addr, fingerprint)
+    asyncio.run(phone.sync_now())
+
+    # A malformed endpoint is refused before anything is sent.
+    with pytest.raises(dm.MobileError.Invalid):
+        asyncio.run(phone.register_push("ftp://push.example/x"))
+
+    # This relay takes no endpoint on its own network (no `[wake] hosts` set): it says so,
+    # and the phone keeps the endpoint for relays that do.
+    assert asyncio.run(phone.register_push("http://127.0.0.1:9/up/phone")) == 0
+    status = phone.push_status()
+    assert status.endpoint == "http://127.0.0.1:9/up/phone"
+    assert len(status.relays) >= 1
+    assert all(not r.registered for r in status.relays)
+    assert all("127.0.0.1" in (r.refused or "") for r in status.relays), status
+
+    # A bounded sync with time to spare finishes; one with none ends at once, unfinished.
+    phone.add_agenda_item("bounded", False)
+    assert asyncio.run(phone.sync_for(10_000)).finished
+    got = asyncio.run(phone.sync_for(0))
+    assert not got.finished and got.not_synced, got
+    asyncio.run(phone.unregister_push())
+    assert phone.push_status().endpoint is None
