@@ -213,6 +213,23 @@ pub enum Command {
     /// the last takeaway, and a question worth asking.
     #[command(after_help = "Example:\n  duet prep")]
     Prep,
+    /// Your week across every notebook: the 1-1s on the books (who has added to each
+    /// agenda, what keeps being carried, drift), what you owe and what you are owed, and
+    /// the notebooks with nothing on the books.
+    #[command(
+        after_help = "Examples:\n  duet week\n  duet week --from monday --to friday\n  duet week --from 2026-12-01 --to 2026-12-31 --json"
+    )]
+    Week {
+        /// The first day (default: this week's Monday).
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        from: Option<Date>,
+        /// The last day (default: this week's Sunday, or a week after --from).
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        to: Option<Date>,
+    },
+    /// Today's 1-1s across every notebook, with what you owe and are owed.
+    #[command(after_help = "Example:\n  duet today --json")]
+    Today,
     /// Signals that your 1-1s are drifting: cancellations, gaps, follow-through, meetings
     /// that could have been an email, balance.
     #[command(

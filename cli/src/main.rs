@@ -19,6 +19,7 @@ use duet_core::sheet_text as sheet;
 mod signals;
 mod stdin_secret;
 mod steps;
+mod week;
 
 use duet_core::store::StoreError;
 use duet_core::DuetError;

@@ -409,7 +409,7 @@ impl DuetApp {
 }
 
 /// Reads a date as people type it: `2026-12-03`, `tomorrow`, `next tue`, `+7d`.
-fn parse_date(text: &str) -> Result<duet_core::dates::Date, MobileError> {
+pub(crate) fn parse_date(text: &str) -> Result<duet_core::dates::Date, MobileError> {
     duet_core::dates::parse_date(text, duet_core::dates::today()).map_err(|e| {
         MobileError::Invalid {
             message: e.to_string(),

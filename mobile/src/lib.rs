@@ -8,6 +8,7 @@
 //! - `practice`: prep, health, questions, themes, search, summaries and private notes
 //! - `signals`: the drift signals as typed records, with the phone's wording
 //! - `members`: the notebook's devices as named members
+//! - `week`: every notebook's week at a glance
 //! - `wake`: the push endpoint relays wake the phone at, and the bounded sync a wake-up
 //!   runs
 //! - `error`: [`MobileError`], with messages an app can show
@@ -25,6 +26,7 @@ mod practice;
 mod records;
 mod signals;
 mod wake;
+mod week;
 
 pub use app::{ChangeListener, DuetApp};
 pub use error::MobileError;
@@ -32,5 +34,6 @@ pub use practice::*;
 pub use records::*;
 pub use signals::*;
 pub use wake::*;
+pub use week::*;
 
 uniffi::setup_scaffolding!();

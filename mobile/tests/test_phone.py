@@ -480,3 +480,24 @@ def test_a_relay_that_does_not_take_the_push_endpoint_says_why_and_sync_for_keep
     assert not got.finished and got.not_synced, got
     asyncio.run(phone.unregister_push())
     assert phone.push_status().endpoint is None
+
+
+def test_the_week_across_notebooks_lists_each_1_1_and_what_is_owed():
+    import datetime
+
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Ana / Bo", dm.PersonRole.MANAGER, "Bo")
+    phone.add_agenda_item("Promotion timeline", False)
+    overdue = (datetime.date.today() - datetime.timedelta(days=5)).isoformat()
+    phone.add_commitment("Send the leveling guide", True, overdue)
+    phone.create_notebook("Ana / Cy", dm.PersonRole.MANAGER, "Cy")
+
+    today = datetime.date.today().isoformat()
+    week = phone.week(today, today)
+    assert sorted(m.notebook.person for m in week.meetings) == ["Bo", "Cy"]
+    bo = next(m for m in week.meetings if m.notebook.person == "Bo")
+    assert (bo.my_items, bo.their_items) == (1, 0)
+    assert [(o.commitment.text, o.overdue_days) for o in week.i_owe] == [("Send the leveling guide", 5)]
+    assert week.owed_to_me == []
+    with pytest.raises(dm.MobileError.Invalid):
+        phone.week("2026-12-10", "2026-12-01")

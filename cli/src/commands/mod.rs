@@ -429,6 +429,8 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             meeting: None,
         } => export(duet, format, output.as_deref(), out)?,
         Command::Prep => crate::practice::prep(duet, out)?,
+        Command::Week { from, to } => crate::week::week(duet, from, to, out)?,
+        Command::Today => crate::week::today(duet, out)?,
         Command::Health { last, since } => {
             let window = match since {
                 Some(day) => Window::Since(day),

@@ -7,6 +7,7 @@ pub mod notebook;
 pub mod practice;
 pub mod results;
 pub mod sync;
+pub mod week;
 
 use serde::Serialize;
 

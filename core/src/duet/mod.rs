@@ -49,6 +49,7 @@ mod relay;
 mod secrets;
 mod sheet;
 mod wake;
+mod week;
 
 pub use devices::{DeviceView, MAX_DEVICE_NAME_CHARS};
 pub use ending::EndStep;

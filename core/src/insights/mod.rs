@@ -1,5 +1,6 @@
 //! What a notebook's history says: drift signals (`health`, as data in `signals`), recurring
-//! themes and slipping commitments (`themes`), and text search (`search`).
+//! themes and slipping commitments (`themes`), text search (`search`), and a manager's week
+//! across every notebook (`week`).
 //!
 //! Pure functions over the plain views of [`crate::model::views`]: no store, no Automerge,
 //! so each rule is tested on hand-made histories. The façade loads the history once and
@@ -10,6 +11,7 @@ pub mod search;
 pub mod signals;
 pub mod summary;
 pub mod themes;
+pub mod week;
 
 use crate::model::views::{AgendaItem, MeetingView, NotebookView};
 use jiff::civil::Date;

@@ -32,3 +32,4 @@ mod relay_rounds;
 mod storage_faults;
 mod store_ownership;
 mod wake;
+mod week;

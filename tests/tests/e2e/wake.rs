@@ -219,3 +219,74 @@ fn a_relay_with_wake_ups_off_or_another_host_refuses_the_endpoint_and_the_device
         "{refused:?}"
     );
 }
+
+/// What both backends must do with push endpoints: one per slot (a second replaces it),
+/// at most `max` a mailbox, removed by its slot, and gone with their mailbox.
+async fn endpoints_are_kept_per_slot_capped_and_deleted_with_their_mailbox(
+    store: &duet_relay::store::RelayStore,
+) {
+    use duet_relay::store::Write;
+    let mailbox = "c0".repeat(16);
+    let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    let set = |slot: [u8; 32], url: Option<&'static str>| {
+        let mailbox = mailbox.clone();
+        async move { store.set_wake(&mailbox, slot, url, 2).await.expect("set") }
+    };
+    let held = || async {
+        let mut w = store.wakes(&mailbox).await.expect("wakes");
+        w.sort();
+        w
+    };
+    assert!(set(a, Some("https://push.example/a1")).await);
+    assert!(
+        set(a, Some("https://push.example/a2")).await,
+        "the slot's own endpoint is replaced"
+    );
+    assert!(set(b, Some("https://push.example/b")).await);
+    assert!(
+        !set(c, Some("https://push.example/c")).await,
+        "a third is over the cap of two"
+    );
+    assert_eq!(
+        held().await,
+        vec![
+            (a, "https://push.example/a2".to_owned()),
+            (b, "https://push.example/b".to_owned())
+        ]
+    );
+    assert!(set(b, None).await);
+    assert_eq!(
+        held().await,
+        vec![(a, "https://push.example/a2".to_owned())]
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    store
+        .write(Write::Delete {
+            mailbox: mailbox.clone(),
+            reply: tx,
+        })
+        .await
+        .expect("queued");
+    rx.await.expect("answered").expect("deleted");
+    assert!(
+        held().await.is_empty(),
+        "the endpoints went with the mailbox"
+    );
+}
+
+#[test]
+fn push_endpoints_are_kept_per_slot_capped_and_deleted_with_their_mailbox_on_sled_and_postgres() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    runtime.block_on(async {
+        let sled = duet_relay::store::RelayStore::open(dir.path()).expect("sled store");
+        endpoints_are_kept_per_slot_capped_and_deleted_with_their_mailbox(&sled).await;
+    });
+    let pg = duet_tests::Postgres::start();
+    runtime.block_on(async {
+        let store = duet_relay::store::RelayStore::open_postgres(&pg.url)
+            .await
+            .expect("postgres store");
+        endpoints_are_kept_per_slot_capped_and_deleted_with_their_mailbox(&store).await;
+    });
+}
