@@ -195,9 +195,14 @@ const PARAGRAPH_BYTES: usize = 120;
 
 /// Generates a notebook of the given shape.
 pub fn generate(spec: SampleSpec) -> Result<SampleNotebook, DuetError> {
+    generate_for(spec, DeviceKey::generate())
+}
+
+/// [`generate`], with `device` registered as the manager's device: several notebooks
+/// generated for one device go in one home (a manager with several reports).
+pub fn generate_for(spec: SampleSpec, device: DeviceKey) -> Result<SampleNotebook, DuetError> {
     let ana = ActorId::random();
     let bo = ActorId::random();
-    let device = DeviceKey::generate();
     let (ana_id, bo_id) = ("anaperso".to_owned(), "boperson".to_owned());
     let mut idx = AutoCommit::new().with_actor(ana.clone());
     index::create(
@@ -363,13 +368,33 @@ pub fn write_home(home: &Path, sample: &mut SampleNotebook) -> Result<usize, Due
     store.put(&IdentityKey(), &sample.device.to_bytes().to_vec())?;
     store.put(&OwnerName(), &"Ana".to_owned())?;
     let id = sample.secret.notebook_id();
+    store.put(&CurrentNotebook(), &id)?;
+    write_notebook(&mut store, sample, "Ana / Bo weekly")
+}
+
+/// Adds a notebook generated [for](generate_for) the home's device to the home at `home`,
+/// under `title` in its list; the bytes its documents take.
+pub fn add_to_home(
+    home: &Path,
+    sample: &mut SampleNotebook,
+    title: &str,
+) -> Result<usize, DuetError> {
+    let mut store = Store::open(home)?;
+    write_notebook(&mut store, sample, title)
+}
+
+fn write_notebook(
+    store: &mut Store,
+    sample: &mut SampleNotebook,
+    title: &str,
+) -> Result<usize, DuetError> {
+    let id = sample.secret.notebook_id();
     store.put_notebook(&NotebookRecord {
         id: id.clone(),
         secret_hex: data_encoding::HEXLOWER.encode(sample.secret.as_bytes()),
-        title: "Ana / Bo weekly".into(),
+        title: title.into(),
         personal: false,
     })?;
-    store.put(&CurrentNotebook(), &id)?;
     let mut total = 0;
     for (doc_id, doc) in &mut sample.docs {
         let bytes = doc.save();
