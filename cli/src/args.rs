@@ -24,6 +24,38 @@ fn date(text: &str) -> Result<Date, String> {
     dates::parse_date(text, dates::today()).map_err(|e| e.to_string())
 }
 
+/// A reminder's lead: minutes before, or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReminderSpan {
+    /// This many minutes before.
+    Minutes(u32),
+    /// No reminder.
+    Off,
+}
+
+/// `2d`, `1d`, `3h`, `30m` or `off`.
+fn reminder_span(text: &str) -> Result<ReminderSpan, String> {
+    let t = text.trim().to_ascii_lowercase();
+    if t == "off" || t == "never" {
+        return Ok(ReminderSpan::Off);
+    }
+    let bad = || format!("{text:?} is not a span: use 2d, 1d, 3h, 30m or off");
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: u32 = digits.parse().map_err(|_| bad())?;
+    let per = match unit {
+        "m" | "min" => 1,
+        "h" => 60,
+        "d" => 24 * 60,
+        "w" => 7 * 24 * 60,
+        _ => return Err(bad()),
+    };
+    let minutes = n
+        .checked_mul(per)
+        .filter(|m| *m <= 30 * 24 * 60)
+        .ok_or_else(|| format!("{text:?} is too long before: at most 30 days"))?;
+    Ok(ReminderSpan::Minutes(minutes))
+}
+
 /// `host:port`, `host` (port 7878) or `[v6]:port`.
 fn addr(text: &str) -> Result<SocketAddr, String> {
     duet_core::net::resolve(text, duet_core::net::DEFAULT_PORT).map_err(|e| e.to_string())
@@ -227,6 +259,31 @@ pub enum Command {
         #[arg(long, value_name = "DATE", value_parser = date)]
         to: Option<Date>,
     },
+    /// Every notebook's 1-1s as an iCalendar file (RFC 5545) for a calendar app: one event
+    /// a meeting, its id the same on every export and device, canceled ones marked so,
+    /// with a reminder as `duet remind` sets.
+    #[command(
+        after_help = "Examples:\n  duet calendar --output ~/duet.ics\n  duet serve --calendar ~/duet.ics     # kept up to date by the node"
+    )]
+    Calendar {
+        /// Write the file here (default: standard output). Replaced whole, atomically.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// How long before a 1-1 you are reminded (in `duet calendar`'s alarms): this
+    /// notebook's, or every notebook's with --all. Without --before, shows it.
+    #[command(
+        after_help = "Examples:\n  duet remind                 # what is set\n  duet remind --before 1d --all\n  duet remind --before 2h\n  duet remind --before off"
+    )]
+    Remind {
+        /// How long before: 2d, 1d, 3h, 30m, or off. Unset, a manager is reminded a day
+        /// before and a report two days before.
+        #[arg(long, value_name = "SPAN", value_parser = reminder_span)]
+        before: Option<ReminderSpan>,
+        /// For every notebook without a setting of its own.
+        #[arg(long)]
+        all: bool,
+    },
     /// Today's 1-1s across every notebook, with what you owe and are owed.
     #[command(after_help = "Example:\n  duet today --json")]
     Today,
@@ -369,6 +426,9 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
         /// Do not announce this device on the local network (mDNS).
         #[arg(long)]
         no_announce: bool,
+        /// Keep an iCalendar file of every notebook's 1-1s up to date here.
+        #[arg(long, value_name = "FILE")]
+        calendar: Option<PathBuf>,
     },
     /// Sync with another device now: one address, the devices nearby, or every known one.
     #[command(
@@ -473,11 +533,19 @@ pub enum NotebookCmd {
         /// The new title.
         title: String,
     },
-    /// Change how often you meet.
-    #[command(after_help = "Example:\n  duet notebook cadence --every 2w --minutes 45")]
+    /// Change how often you meet, for how long, and at what time of day.
+    #[command(
+        after_help = "Examples:\n  duet notebook cadence --every 2w --minutes 45\n  duet notebook cadence --at 10:00 --tz Europe/Berlin"
+    )]
     Cadence {
         #[command(flatten)]
         cadence: CadenceArgs,
+        /// The time of day you meet (HH:MM): `duet calendar` gives the meetings this time.
+        #[arg(long, value_name = "HH:MM")]
+        at: Option<String>,
+        /// The time zone of --at (default: this device's), as in Europe/Berlin.
+        #[arg(long, value_name = "ZONE", requires = "at")]
+        tz: Option<String>,
     },
     /// Show the current notebook's people and cadence.
     #[command(after_help = "Example:\n  duet notebook show")]

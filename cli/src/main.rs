@@ -2,6 +2,7 @@
 //! façade, renders the result; nothing more.
 
 mod args;
+mod calendar;
 mod commands;
 mod confirm;
 mod demo;

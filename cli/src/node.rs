@@ -210,6 +210,9 @@ fn with_paths_from(command: Command, cwd: &Path) -> Command {
             meeting,
         },
         Command::Import { dir } => Command::Import { dir: abs(dir) },
+        Command::Calendar { output } => Command::Calendar {
+            output: output.map(abs),
+        },
         Command::SheetApply { state } => Command::SheetApply { state: abs(state) },
         Command::Bundle(BundleCmd::Out { file }) => {
             Command::Bundle(BundleCmd::Out { file: abs(file) })
@@ -389,7 +392,13 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 /// `duet serve`: the device's node. Serves peers, keeps every relayed notebook subscribed,
 /// syncs with remembered devices, and carries out the person's commands, until Ctrl-C or
 /// SIGTERM.
-pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Result<()> {
+pub fn serve(
+    home: &Path,
+    listen: SocketAddr,
+    announce: bool,
+    calendar: Option<&Path>,
+    json: bool,
+) -> Result<()> {
     let duet = Duet::open_waiting(home, commands::lock_wait())?;
     let owner = Home::spawn(duet)?;
     let handle = owner.handle();
@@ -411,6 +420,7 @@ pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Res
             Arc::new(move |e| print_live(&e, json)),
             LiveOptions::everything(),
         );
+        let calendar = calendar.map(|path| tokio::spawn(keep_calendar(handle.clone(), path.to_owned())));
         let state = NodeState {
             home: handle.clone(),
             serving: Some(addr),
@@ -431,6 +441,9 @@ pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Res
             socket.run(handler(state), stopped(stop.clone())),
         );
         live.stop().await;
+        if let Some(calendar) = calendar {
+            calendar.abort();
+        }
         if let Some(announcer) = announcer {
             announcer.abort();
             // Its announcement is withdrawn as the task drops it.
@@ -447,6 +460,40 @@ pub fn serve(home: &Path, listen: SocketAddr, announce: bool, json: bool) -> Res
         print_line("Stopped.");
     }
     Ok(())
+}
+
+/// How long edits gather before the calendar file is written again.
+const CALENDAR_DEBOUNCE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the calendar file is written with no edit (the day moves on: yesterday's
+/// meetings leave it).
+const CALENDAR_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Keeps the iCalendar file at `path` up to date: written at once, after edits (this
+/// device's or synced), and every hour.
+async fn keep_calendar(home: HomeHandle, path: std::path::PathBuf) {
+    let mut writes = home.document_writes();
+    loop {
+        writes.borrow_and_update();
+        match home.call(|d| d.calendar()).await {
+            Ok(events) => {
+                if let Err(e) =
+                    crate::calendar::write_atomically(&path, &crate::calendar::ics(&events))
+                {
+                    eprintln!("duet: the calendar file: {e:#}");
+                }
+            }
+            Err(e) => eprintln!("duet: the calendar: {e}"),
+        }
+        tokio::select! {
+            changed = writes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                tokio::time::sleep(CALENDAR_DEBOUNCE).await;
+            }
+            _ = tokio::time::sleep(CALENDAR_REFRESH) => {}
+        }
+    }
 }
 
 /// `duet watch`: a node that serves no peers: subscribed to the notebooks' relays, printing

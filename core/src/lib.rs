@@ -74,11 +74,12 @@ pub mod sync;
 pub use duet_protocol::wire;
 
 pub use duet::{
-    enable_os_keychain, Asked, DeviceView, Duet, ExportManifest, ExportedDoc, HomeKeySource,
-    InviteState, InviteView, JoinAs, KnownPeer, MergeReport, MoveTarget, Order, Owner, Prep,
-    QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport, WakeRecord,
-    WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANIFEST_FILE, MAX_DEVICE_NAME_CHARS,
-    MAX_SECTION_BYTES, WAKE_REFUSAL_STANDS_MS,
+    enable_os_keychain, Asked, CalendarEvent, DeviceView, Duet, ExportManifest, ExportedDoc,
+    HomeKeySource, InviteState, InviteView, JoinAs, KnownPeer, MergeReport, MoveTarget, Order,
+    Owner, Prep, QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport,
+    WakeRecord, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANAGER_REMINDER_MINUTES,
+    MANIFEST_FILE, MAX_DEVICE_NAME_CHARS, MAX_SECTION_BYTES, REPORT_REMINDER_MINUTES,
+    WAKE_REFUSAL_STANDS_MS,
 };
 pub use error::DuetError;
 pub use model::views;

@@ -259,10 +259,16 @@ pub struct Serving {
 impl Serving {
     /// Starts `duet serve` on `device` at `listen` (`127.0.0.1:0` picks a free port).
     pub fn start(device: &Device, listen: &str) -> Serving {
+        Serving::start_with(device, listen, &[])
+    }
+
+    /// [`Serving::start`] with more arguments to `serve` (`--calendar FILE`, say).
+    pub fn start_with(device: &Device, listen: &str, more: &[&str]) -> Serving {
         use std::io::BufRead;
         let mut child = device
             .command()
             .args(["--json", "serve", "--no-announce", "--listen", listen])
+            .args(more)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

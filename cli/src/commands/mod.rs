@@ -88,9 +88,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Serve {
         listen,
         no_announce,
+        calendar,
     } = &cli.command
     {
-        crate::node::serve(&home, *listen, !no_announce, out.json)?;
+        crate::node::serve(&home, *listen, !no_announce, calendar.as_deref(), out.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Watch = &cli.command {
@@ -431,6 +432,8 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
         Command::Prep => crate::practice::prep(duet, out)?,
         Command::Week { from, to } => crate::week::week(duet, from, to, out)?,
         Command::Today => crate::week::today(duet, out)?,
+        Command::Calendar { output } => crate::calendar::calendar(duet, output.as_deref(), out)?,
+        Command::Remind { before, all } => crate::calendar::remind(duet, before, all, out)?,
         Command::Health { last, since } => {
             let window = match since {
                 Some(day) => Window::Since(day),

@@ -35,12 +35,20 @@ pub(super) fn run(duet: &mut Duet, cmd: NotebookCmd, out: &Output) -> Result<()>
                 format!("Renamed to {}.\n", nb.title)
             });
         }
-        NotebookCmd::Cadence { cadence: c } => {
+        NotebookCmd::Cadence { cadence: c, at, tz } => {
             let base = duet.notebook()?.cadence;
+            let time = match &at {
+                Some(at) => Some(duet.set_meeting_time(at, tz.as_deref())?),
+                None => duet.meeting_time()?,
+            };
             let nb = duet.set_cadence(cadence(&c, base)?)?;
             out.print(&Notebook::from(&nb), || {
+                let when = time
+                    .as_ref()
+                    .map(|t| format!(" at {} ({})", t.at, t.tz))
+                    .unwrap_or_default();
                 format!(
-                    "Meeting every {} days for {} minutes.\n",
+                    "Meeting every {} days{when} for {} minutes.\n",
                     nb.cadence.every_days, nb.cadence.minutes
                 )
             });

@@ -95,7 +95,23 @@ pub struct Suggestion {
     pub suggestion: Option<Question>,
 }
 
+/// `duet calendar --output FILE`.
+#[derive(Debug, Serialize)]
+pub struct CalendarWritten {
+    pub file: PathBuf,
+    pub events: usize,
+}
+
+/// `duet remind`: minutes before each 1-1 of the notebook; absent when off.
+#[derive(Debug, Serialize)]
+pub struct Reminder {
+    pub notebook: String,
+    pub minutes_before: Option<u32>,
+}
+
 contract!(
+    CalendarWritten,
+    Reminder,
     Identity,
     NoteAdded,
     AgendaList,

@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 mod agenda;
+mod calendar;
 mod commits;
 mod devices;
 mod ending;
@@ -51,6 +52,7 @@ mod sheet;
 mod wake;
 mod week;
 
+pub use calendar::{CalendarEvent, MANAGER_REMINDER_MINUTES, REPORT_REMINDER_MINUTES};
 pub use devices::{DeviceView, MAX_DEVICE_NAME_CHARS};
 pub use ending::EndStep;
 pub use epochs::{FarewellTarget, SyncKeys};

@@ -4,7 +4,7 @@
 //! ROOT { schema, kind: "duet-index", title,
 //!        people      { person_id: { name, role } },
 //!        devices     { device_pubkey: person_id },
-//!        cadence     { every_days, minutes },
+//!        cadence     { every_days, minutes, at?, tz? },
 //!        meetings    { meeting_id: { date, status, planned?, minutes?, moved/<id>* } },
 //!        backlog     { item_id: agenda item (see `item`): kept for later, or `carried` } }
 //! ```
@@ -14,7 +14,7 @@
 
 use super::am;
 use super::item::{self, NewItem};
-use super::views::{AgendaItem, Cadence, Conflict, MeetingSummary, Person};
+use super::views::{AgendaItem, Cadence, Conflict, MeetingSummary, MeetingTime, Person};
 use super::{MeetingStatus, ModelError, Role, SCHEMA_VERSION};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ROOT};
@@ -147,6 +147,25 @@ pub fn set_cadence(doc: &mut AutoCommit, cadence: Cadence) -> Result<(), ModelEr
     let obj = am::required_map(doc, &ROOT, "cadence")?;
     doc.put(&obj, "every_days", i64::from(cadence.every_days))?;
     doc.put(&obj, "minutes", i64::from(cadence.minutes))?;
+    Ok(())
+}
+
+/// The time of day the pair meets, when one was set: a wall-clock time in a named time
+/// zone, so both devices place the meeting at the same instant wherever they are. A value
+/// that does not read (written by a newer Duet) counts as none.
+pub fn meeting_time(doc: &AutoCommit) -> Result<Option<MeetingTime>, ModelError> {
+    let obj = am::required_map(doc, &ROOT, "cadence")?;
+    let (Some(at), Some(tz)) = (am::str(doc, &obj, "at")?, am::str(doc, &obj, "tz")?) else {
+        return Ok(None);
+    };
+    Ok(MeetingTime::new(&at, &tz).ok())
+}
+
+/// Sets the time of day the pair meets.
+pub fn set_meeting_time(doc: &mut AutoCommit, time: &MeetingTime) -> Result<(), ModelError> {
+    let obj = am::required_map(doc, &ROOT, "cadence")?;
+    doc.put(&obj, "at", time.at.as_str())?;
+    doc.put(&obj, "tz", time.tz.as_str())?;
     Ok(())
 }
 

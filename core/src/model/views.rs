@@ -16,6 +16,41 @@ pub struct Person {
     pub role: Role,
 }
 
+/// The time of day the pair meets: `HH:MM` on the wall clock of an IANA time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingTime {
+    /// `HH:MM`, 24-hour.
+    pub at: String,
+    /// The time zone (`Europe/Berlin`).
+    pub tz: String,
+}
+
+impl MeetingTime {
+    /// A meeting time, checked: a real time of day and a time zone this system knows.
+    pub fn new(at: &str, tz: &str) -> Result<MeetingTime, String> {
+        let time: jiff::civil::Time = at
+            .trim()
+            .parse()
+            .map_err(|_| format!("{at:?} is not a time of day: use HH:MM, as in 09:30"))?;
+        jiff::tz::TimeZone::get(tz.trim())
+            .map_err(|_| format!("{tz:?} is not a time zone: use a name like Europe/Berlin"))?;
+        Ok(MeetingTime {
+            at: time.strftime("%H:%M").to_string(),
+            tz: tz.trim().to_owned(),
+        })
+    }
+
+    /// When a meeting on `date` starts, as an instant.
+    pub fn start_on(&self, date: jiff::civil::Date) -> Option<jiff::Timestamp> {
+        let time: jiff::civil::Time = self.at.parse().ok()?;
+        let tz = jiff::tz::TimeZone::get(&self.tz).ok()?;
+        date.to_datetime(time)
+            .to_zoned(tz)
+            .ok()
+            .map(|z| z.timestamp())
+    }
+}
+
 /// How often the pair meets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cadence {

@@ -130,6 +130,10 @@ setting!(
     /// What a notebook's relay was last told of this device's push endpoint.
     WakeRegistered(notebook) => crate::duet::WakeRecord, postcard, "wake-registered/{notebook}");
 setting!(
+    /// How many minutes before a 1-1 this device reminds its person (negative: never), for
+    /// one notebook, or for all with an empty notebook id.
+    RemindBefore(notebook) => i64, postcard, "remind-before/{notebook}");
+setting!(
     /// A device this one has synced with, by certificate fingerprint.
     KnownDevice(fingerprint) => crate::KnownPeer, json, "peer/{fingerprint}");
 setting!(
