@@ -190,6 +190,7 @@ mod tests {
             time,
             minutes: 45,
             agenda: vec![("Promotion, timeline".into(), "Bo".into())],
+            my_items: 0,
             remind_minutes: Some(24 * 60),
         }
     }

@@ -134,3 +134,63 @@ impl DuetApp {
         self.with(move |d| Ok(d.week(from, to)?.into()))
     }
 }
+
+/// A reminder for the app to schedule as a local notification.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReminderRecord {
+    /// The notebook.
+    pub notebook: WeekNotebookRecord,
+    /// The meeting's id (with the notebook's, a stable key for the notification).
+    pub meeting_id: String,
+    /// The meeting's date.
+    pub date: String,
+    /// When the meeting starts (milliseconds since the epoch): the pair's time of day, or
+    /// 09:00 here when they set none.
+    pub starts_ms: i64,
+    /// When to show the reminder (milliseconds since the epoch).
+    pub remind_at_ms: i64,
+    /// Items on its agenda so far.
+    pub agenda_items: u32,
+    /// Whether this person has added nothing yet (word it as a nudge to prepare).
+    pub nothing_from_me: bool,
+}
+
+#[uniffi::export]
+impl DuetApp {
+    /// The reminders still to come for every notebook's 1-1s on the books, soonest first,
+    /// as `remind` settings give them (a day before for a manager, two for a report).
+    /// Schedule them as local notifications; ask again after a sync or an edit, and
+    /// replace what was scheduled (the keys are the meetings').
+    pub fn upcoming_reminders(&self) -> Result<Vec<ReminderRecord>, MobileError> {
+        let events = self.with(|d| Ok(d.calendar()?))?;
+        let now = jiff::Timestamp::now();
+        let mut out: Vec<ReminderRecord> = events
+            .into_iter()
+            .filter_map(|e| {
+                let remind = e.remind_at().filter(|at| *at > now)?;
+                let starts = e.starts()?;
+                Some(ReminderRecord {
+                    notebook: WeekNotebookRecord {
+                        notebook_id: e.notebook,
+                        title: e.title,
+                        person: e.person,
+                    },
+                    meeting_id: e.meeting,
+                    date: e.date,
+                    starts_ms: starts.as_millisecond(),
+                    remind_at_ms: remind.as_millisecond(),
+                    agenda_items: u32::try_from(e.agenda.len()).unwrap_or(u32::MAX),
+                    nothing_from_me: e.my_items == 0,
+                })
+            })
+            .collect();
+        out.sort_by_key(|r| r.remind_at_ms);
+        Ok(out)
+    }
+
+    /// Sets how long before each 1-1 of the current notebook (or, with `all`, every
+    /// notebook without its own setting) reminders come; `None`: no reminders.
+    pub fn set_reminder(&self, all: bool, minutes_before: Option<u32>) -> Result<(), MobileError> {
+        self.with(move |d| Ok(d.set_reminder(all, minutes_before)?))
+    }
+}

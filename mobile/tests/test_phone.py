@@ -501,3 +501,19 @@ def test_the_week_across_notebooks_lists_each_1_1_and_what_is_owed():
     assert week.owed_to_me == []
     with pytest.raises(dm.MobileError.Invalid):
         phone.week("2026-12-10", "2026-12-01")
+
+
+def test_upcoming_reminders_are_records_an_app_schedules_and_follow_the_setting():
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Ana / Bo", dm.PersonRole.MANAGER, "Bo")
+    phone.new_meeting("+10d")
+    reminders = phone.upcoming_reminders()
+    assert len(reminders) == 1, reminders
+    r = reminders[0]
+    assert r.notebook.person == "Bo" and r.nothing_from_me
+    # A manager is reminded a day before.
+    assert r.starts_ms - r.remind_at_ms == 24 * 3600 * 1000
+    phone.set_reminder(False, 3 * 60)
+    assert phone.upcoming_reminders()[0].starts_ms - phone.upcoming_reminders()[0].remind_at_ms == 3 * 3600 * 1000
+    phone.set_reminder(False, None)
+    assert phone.upcoming_reminders() == []

@@ -37,8 +37,40 @@ pub struct CalendarEvent {
     pub minutes: u32,
     /// Its agenda so far: (text, who added it).
     pub agenda: Vec<(String, String)>,
+    /// Of those, how many this device's person added (none: a nudge to prepare).
+    pub my_items: u32,
     /// Minutes before it this device reminds its person; `None`: no reminder.
     pub remind_minutes: Option<u32>,
+}
+
+/// The hour of the day a whole-day meeting's reminder counts back from.
+pub const WHOLE_DAY_REMINDER_HOUR: i8 = 9;
+
+impl CalendarEvent {
+    /// When it starts: at the pair's time, or at [`WHOLE_DAY_REMINDER_HOUR`] in this
+    /// device's time zone when they set none.
+    pub fn starts(&self) -> Option<jiff::Timestamp> {
+        let date: jiff::civil::Date = self.date.parse().ok()?;
+        match &self.time {
+            Some(t) => t.start_on(date),
+            None => date
+                .at(WHOLE_DAY_REMINDER_HOUR, 0, 0, 0)
+                .to_zoned(jiff::tz::TimeZone::system())
+                .ok()
+                .map(|z| z.timestamp()),
+        }
+    }
+
+    /// When this device reminds its person, if it does.
+    pub fn remind_at(&self) -> Option<jiff::Timestamp> {
+        let minutes = self.remind_minutes?;
+        if self.canceled {
+            return None;
+        }
+        self.starts()?
+            .checked_sub(jiff::SignedDuration::from_mins(i64::from(minutes)))
+            .ok()
+    }
 }
 
 impl Duet {
@@ -84,19 +116,23 @@ impl Duet {
                 m.date >= today && (m.status.is_upcoming() || m.status == MeetingStatus::Canceled)
             }) {
                 let canceled = m.status == MeetingStatus::Canceled;
-                let agenda = if canceled {
+                let items = if canceled {
                     Vec::new()
                 } else {
                     match meeting_view(&self.store, &mut nb, &m.id) {
-                        Ok(v) => v
-                            .agenda
-                            .iter()
-                            .map(|i| (i.text.clone(), name(&i.author)))
-                            .collect(),
+                        Ok(v) => v.agenda,
                         Err(DuetError::MeetingNotHere { .. }) => Vec::new(),
                         Err(e) => return Err(e),
                     }
                 };
+                let my_items = items
+                    .iter()
+                    .filter(|i| me.as_deref() == Some(i.author.as_str()))
+                    .count();
+                let agenda = items
+                    .iter()
+                    .map(|i| (i.text.clone(), name(&i.author)))
+                    .collect();
                 out.push(CalendarEvent {
                     uid: format!("{}.{}@duet", m.id, nb.id),
                     notebook: nb.id.clone(),
@@ -109,6 +145,7 @@ impl Duet {
                     time: time.clone(),
                     minutes: view.cadence.minutes,
                     agenda,
+                    my_items: u32::try_from(my_items).unwrap_or(u32::MAX),
                     remind_minutes,
                 });
             }
