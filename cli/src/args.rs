@@ -499,7 +499,7 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
 pub enum NotebookCmd {
     /// Create a notebook for you and the other person, and make it current.
     #[command(
-        after_help = "Example:\n  duet notebook new \"Ana / Bo\" --me manager --with Bo --every 2w --minutes 45"
+        after_help = "Examples:\n  duet notebook new \"Ana / Bo\" --me manager --with Bo --every 2w --minutes 45\n  duet notebook new \"Ana / Bo\" --me manager --with Bo --from-ics 1-1.ics --event Bo"
     )]
     New {
         /// Its title.
@@ -513,8 +513,15 @@ pub enum NotebookCmd {
         #[command(flatten)]
         cadence: CadenceArgs,
         /// The first meeting's date (default today).
-        #[arg(long, value_name = "DATE", value_parser = date)]
+        #[arg(long, value_name = "DATE", value_parser = date, conflicts_with = "from_ics")]
         first: Option<Date>,
+        /// Take the rhythm, time, length and next date from the recurring 1-1 in this
+        /// calendar export (.ics).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["every", "minutes"])]
+        from_ics: Option<PathBuf>,
+        /// Which recurring event of the file (a piece of its title), when it holds several.
+        #[arg(long, value_name = "TEXT", requires = "from_ics")]
+        event: Option<String>,
     },
     /// List notebooks (* marks the current one).
     #[command(after_help = "Example:\n  duet notebook list --json")]
@@ -590,6 +597,18 @@ pub enum MeetingCmd {
     Show {
         /// Id prefix or date.
         id: Option<String>,
+    },
+    /// Take the rhythm, time of day, length and next meeting of this notebook from the
+    /// recurring 1-1 in a calendar export (.ics).
+    #[command(
+        after_help = "Examples:\n  duet meeting import ~/Downloads/1-1.ics\n  duet meeting import team.ics --event \"Ana / Bo\""
+    )]
+    Import {
+        /// The calendar file.
+        file: PathBuf,
+        /// Which recurring event (a piece of its title), when the file holds several.
+        #[arg(long, value_name = "TEXT")]
+        event: Option<String>,
     },
     /// Cancel a meeting; undiscussed items carry to the next one.
     #[command(after_help = "Example:\n  duet meeting cancel    # the current meeting")]

@@ -8,6 +8,7 @@ mod confirm;
 mod demo;
 mod doctor;
 mod edit;
+mod ics_import;
 mod invites;
 mod json;
 mod meet;

@@ -8,7 +8,7 @@
 //! prints and exits with. With no node, the command opens the home itself. The request and
 //! reply are this crate's JSON types; the node's core only carries the bytes.
 
-use crate::args::{BundleCmd, Cli, Command};
+use crate::args::{BundleCmd, Cli, Command, MeetingCmd, NotebookCmd};
 use crate::commands::{self, Output, RunContext};
 use crate::json::notebook::list;
 use crate::json::sync::{Live, Node, NotebookStatus, Report, ServeLine, Status};
@@ -213,6 +213,29 @@ fn with_paths_from(command: Command, cwd: &Path) -> Command {
         Command::Calendar { output } => Command::Calendar {
             output: output.map(abs),
         },
+        Command::Meeting(MeetingCmd::Import { file, event }) => {
+            Command::Meeting(MeetingCmd::Import {
+                file: abs(file),
+                event,
+            })
+        }
+        Command::Notebook(NotebookCmd::New {
+            title,
+            me,
+            with,
+            cadence,
+            first,
+            from_ics,
+            event,
+        }) => Command::Notebook(NotebookCmd::New {
+            title,
+            me,
+            with,
+            cadence,
+            first,
+            from_ics: from_ics.map(abs),
+            event,
+        }),
         Command::SheetApply { state } => Command::SheetApply { state: abs(state) },
         Command::Bundle(BundleCmd::Out { file }) => {
             Command::Bundle(BundleCmd::Out { file: abs(file) })

@@ -11,6 +11,22 @@ pub(super) fn run(duet: &mut Duet, cmd: MeetingCmd, out: &Output) -> Result<()> 
                 format!("Meeting {} on {} is on the books.\n", m.id, m.date)
             });
         }
+        MeetingCmd::Import { file, event } => {
+            let series = crate::ics_import::read_series(&file, event.as_deref())?;
+            crate::ics_import::apply(duet, &series)?;
+            let next = series.next.to_string();
+            let booked = duet
+                .meetings()?
+                .iter()
+                .any(|m| m.status.is_upcoming() && m.date == next);
+            if !booked {
+                duet.meeting_new(Some(series.next))?;
+            }
+            let nb = duet.notebook()?;
+            out.print(&crate::ics_import::imported(&series, &nb.id), || {
+                crate::ics_import::words(&series)
+            });
+        }
         MeetingCmd::List => {
             let list = duet.meetings()?;
             let current = list

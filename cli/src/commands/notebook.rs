@@ -11,7 +11,28 @@ pub(super) fn run(duet: &mut Duet, cmd: NotebookCmd, out: &Output) -> Result<()>
             with,
             cadence: c,
             first,
+            from_ics,
+            event,
         } => {
+            if let Some(file) = from_ics {
+                // Read whole before anything is made: a refused file creates nothing.
+                let series = crate::ics_import::read_series(&file, event.as_deref())?;
+                let rhythm = Cadence {
+                    every_days: series.every_days,
+                    minutes: series.minutes,
+                };
+                let nb = duet.notebook_new(&title, me, &with, rhythm, series.next)?;
+                crate::ics_import::apply(duet, &series)?;
+                out.print(&crate::ics_import::imported(&series, &nb.id), || {
+                    format!(
+                        "Created notebook {} ({}); it is now current.\n{}",
+                        nb.title,
+                        nb.id.get(..8).unwrap_or(&nb.id),
+                        crate::ics_import::words(&series)
+                    )
+                });
+                return Ok(());
+            }
             let first = first.unwrap_or_else(dates::today);
             let nb =
                 duet.notebook_new(&title, me, &with, cadence(&c, Cadence::default())?, first)?;

@@ -109,7 +109,24 @@ pub struct Reminder {
     pub minutes_before: Option<u32>,
 }
 
+/// `duet meeting import`, `duet notebook new --from-ics`: what the calendar's series gave.
+#[derive(Debug, Serialize)]
+pub struct Imported {
+    /// The event's title in the calendar.
+    pub event: String,
+    pub every_days: u32,
+    pub minutes: u32,
+    /// `HH:MM`, absent for a whole-day event.
+    pub at: Option<String>,
+    pub tz: Option<String>,
+    /// The next meeting's date.
+    pub next: String,
+    /// The notebook's id.
+    pub notebook: String,
+}
+
 contract!(
+    Imported,
     CalendarWritten,
     Reminder,
     Identity,

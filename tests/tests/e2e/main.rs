@@ -11,6 +11,7 @@
 //! build its binaries, and the modules here run those binaries.
 
 mod calendar;
+mod calendar_import;
 mod convergence;
 mod crash;
 mod cross_implementation;
