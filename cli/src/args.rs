@@ -429,6 +429,9 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
         /// Keep an iCalendar file of every notebook's 1-1s up to date here.
         #[arg(long, value_name = "FILE")]
         calendar: Option<PathBuf>,
+        /// Show no desktop notification before 1-1s (see `duet remind`).
+        #[arg(long)]
+        no_reminders: bool,
     },
     /// Sync with another device now: one address, the devices nearby, or every known one.
     #[command(

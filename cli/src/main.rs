@@ -16,6 +16,7 @@ mod members;
 mod network;
 mod node;
 mod practice;
+mod reminders;
 mod render;
 use duet_core::sheet_text as sheet;
 mod signals;

@@ -412,14 +412,23 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
+/// What a node does besides syncing: keep a calendar file, remind before 1-1s.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Keep this iCalendar file current.
+    pub calendar: Option<PathBuf>,
+    /// Show desktop notifications before 1-1s.
+    pub reminders: bool,
+}
+
 /// `duet serve`: the device's node. Serves peers, keeps every relayed notebook subscribed,
-/// syncs with remembered devices, and carries out the person's commands, until Ctrl-C or
-/// SIGTERM.
+/// syncs with remembered devices, reminds before 1-1s, and carries out the person's
+/// commands, until Ctrl-C or SIGTERM.
 pub fn serve(
     home: &Path,
     listen: SocketAddr,
     announce: bool,
-    calendar: Option<&Path>,
+    extras: &Extras,
     json: bool,
 ) -> Result<()> {
     let duet = Duet::open_waiting(home, commands::lock_wait())?;
@@ -443,7 +452,13 @@ pub fn serve(
             Arc::new(move |e| print_live(&e, json)),
             LiveOptions::everything(),
         );
-        let calendar = calendar.map(|path| tokio::spawn(keep_calendar(handle.clone(), path.to_owned())));
+        let calendar = extras
+            .calendar
+            .clone()
+            .map(|path| tokio::spawn(keep_calendar(handle.clone(), path)));
+        let reminders = extras
+            .reminders
+            .then(|| tokio::spawn(crate::reminders::keep_reminding(handle.clone())));
         let state = NodeState {
             home: handle.clone(),
             serving: Some(addr),
@@ -464,8 +479,8 @@ pub fn serve(
             socket.run(handler(state), stopped(stop.clone())),
         );
         live.stop().await;
-        if let Some(calendar) = calendar {
-            calendar.abort();
+        for task in [calendar, reminders].into_iter().flatten() {
+            task.abort();
         }
         if let Some(announcer) = announcer {
             announcer.abort();

@@ -264,11 +264,23 @@ impl Serving {
 
     /// [`Serving::start`] with more arguments to `serve` (`--calendar FILE`, say).
     pub fn start_with(device: &Device, listen: &str, more: &[&str]) -> Serving {
+        Serving::start_in_env(device, listen, more, &[])
+    }
+
+    /// [`Serving::start_with`] with environment variables set for the node (a private
+    /// D-Bus session's address, say).
+    pub fn start_in_env(
+        device: &Device,
+        listen: &str,
+        more: &[&str],
+        env: &[(&str, &str)],
+    ) -> Serving {
         use std::io::BufRead;
         let mut child = device
             .command()
             .args(["--json", "serve", "--no-announce", "--listen", listen])
             .args(more)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

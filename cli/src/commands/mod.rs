@@ -89,9 +89,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         listen,
         no_announce,
         calendar,
+        no_reminders,
     } = &cli.command
     {
-        crate::node::serve(&home, *listen, !no_announce, calendar.as_deref(), out.json)?;
+        let extras = crate::node::Extras {
+            calendar: calendar.clone(),
+            reminders: !no_reminders,
+        };
+        crate::node::serve(&home, *listen, !no_announce, &extras, out.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Watch = &cli.command {

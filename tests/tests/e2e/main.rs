@@ -31,6 +31,7 @@ mod practice;
 mod private_notes;
 mod relay;
 mod relay_rounds;
+mod reminders;
 mod storage_faults;
 mod store_ownership;
 mod wake;
