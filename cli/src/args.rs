@@ -24,6 +24,25 @@ fn date(text: &str) -> Result<Date, String> {
     dates::parse_date(text, dates::today()).map_err(|e| e.to_string())
 }
 
+/// `duet service ...`
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum ServiceCmd {
+    /// Write the service for this binary and home, enable it and start it (again: changes
+    /// nothing).
+    #[command(
+        after_help = "Examples:\n  duet service install\n  loginctl enable-linger $USER   # keep it running while logged out"
+    )]
+    Install {
+        /// Write the unit only; start nothing.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Stop the service, disable it and remove its file.
+    Uninstall,
+    /// Whether it is installed, runs, and names this binary and home.
+    Status,
+}
+
 /// A reminder's lead: minutes before, or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReminderSpan {
@@ -492,6 +511,12 @@ out the other duet commands on this home while it runs.\nOther devices need UDP 
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Run the node (`duet serve`) as a service of your session, from every login on:
+    /// a systemd user unit on Linux, a launchd agent on macOS.
+    #[command(subcommand)]
+    // Carried out by the process itself, never sent to a node.
+    #[serde(skip)]
+    Service(ServiceCmd),
     /// Run Duet's main job end to end in temporary homes: two devices edit offline and merge.
     #[command(after_help = "Example:\n  duet demo\n  duet demo --json")]
     Demo,

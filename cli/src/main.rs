@@ -18,6 +18,7 @@ mod node;
 mod practice;
 mod reminders;
 mod render;
+mod service;
 use duet_core::sheet_text as sheet;
 mod signals;
 mod stdin_secret;

@@ -39,6 +39,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Demo => return crate::demo::run(out.json),
+        Command::Service(cmd) => {
+            let default_home = cli.home.is_none();
+            let home = home_dir(cli.home)?;
+            let action = match cmd {
+                crate::args::ServiceCmd::Install { no_start } => {
+                    crate::service::Action::Install { no_start }
+                }
+                crate::args::ServiceCmd::Uninstall => crate::service::Action::Uninstall,
+                crate::args::ServiceCmd::Status => crate::service::Action::Status,
+            };
+            crate::service::run(&home, default_home, action, &out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Init { name } => {
             let home = home_dir(cli.home)?;
             let duet = Duet::init(&home, &name)?;
@@ -362,6 +375,7 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
     match command {
         Command::Init { .. }
         | Command::Completions { .. }
+        | Command::Service(_)
         | Command::Demo
         | Command::Serve { .. }
         | Command::Watch => {

@@ -32,6 +32,7 @@ mod private_notes;
 mod relay;
 mod relay_rounds;
 mod reminders;
+mod service;
 mod storage_faults;
 mod store_ownership;
 mod wake;
