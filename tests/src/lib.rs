@@ -452,6 +452,19 @@ pub fn initial_mailbox(device: &Device, relay: &Relay) -> duet_core::net::relay_
     }
 }
 
+/// Ana's laptop with the notebook "Ana / Bo", set to sync through `relay`.
+pub fn laptop_on(relay: &Relay) -> Device {
+    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
+    laptop.ok(&[
+        "relay",
+        "set",
+        &relay.addr.to_string(),
+        "--fingerprint",
+        &relay.fingerprint,
+    ]);
+    laptop
+}
+
 /// An invite ticket for `device`'s current notebook, reachable at `addr`.
 pub fn invite(device: &Device, addr: &str) -> String {
     device.json(&["invite", "--addr", addr])["ticket"]

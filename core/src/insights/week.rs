@@ -200,73 +200,34 @@ pub fn this_week(today: Date) -> (Date, Date) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::views::{Cadence, MeetingSummary, Person};
-    use crate::model::{CommitmentStatus, Role};
+    use crate::insights::fixtures;
+    use crate::model::CommitmentStatus;
 
+    /// Ana's notebook with `other` (the fixture's "Bo", renamed), id `id`.
     fn notebook(id: &str, other: &str) -> NotebookView {
-        NotebookView {
-            id: id.into(),
-            title: format!("Ana / {other}"),
-            people: vec![
-                Person {
-                    id: "ana".into(),
-                    name: "Ana".into(),
-                    role: Role::Manager,
-                },
-                Person {
-                    id: format!("{other}-id"),
-                    name: other.into(),
-                    role: Role::Report,
-                },
-            ],
-            cadence: Cadence::default(),
-            me: Some("ana".into()),
-            current: false,
-            ended: None,
-        }
+        let mut nb = fixtures::notebook();
+        nb.id = id.into();
+        nb.title = format!("Ana / {other}");
+        nb.people[1].id = format!("{other}-id");
+        nb.people[1].name = other.into();
+        nb
     }
 
     fn item(text: &str, author: &str, carried: u32) -> AgendaItem {
         AgendaItem {
-            id: text.into(),
-            text: text.into(),
-            author: author.into(),
-            added_at: 0,
-            discussed: false,
-            carried_from: None,
-            also: Vec::new(),
             carried,
+            ..fixtures::item(text, text, author)
         }
     }
 
     fn commitment(text: &str, owner: &str, due: Option<&str>) -> Commitment {
-        Commitment {
-            id: text.into(),
-            text: text.into(),
-            owner: owner.into(),
-            due: due.map(str::to_owned),
-            status: CommitmentStatus::Open,
-            made_in: "m".into(),
-            closed_at: None,
-            conflicts: Vec::new(),
-            slips: 0,
-        }
+        fixtures::commitment(text, text, owner, due, CommitmentStatus::Open, None)
     }
 
     fn meeting(id: &str, date: &str, agenda: Vec<AgendaItem>) -> MeetingView {
         MeetingView {
-            summary: MeetingSummary {
-                id: id.into(),
-                date: date.into(),
-                status: MeetingStatus::Scheduled,
-                conflicts: Vec::new(),
-                reschedules: 0,
-                planned: None,
-                minutes: None,
-            },
             agenda,
-            sections: Vec::new(),
-            commitments: Vec::new(),
+            ..fixtures::meeting(id, date, MeetingStatus::Scheduled)
         }
     }
 

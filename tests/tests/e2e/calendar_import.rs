@@ -112,6 +112,48 @@ END:VCALENDAR
     )
 }
 
+/// `duet notebook new TITLE --me manager --with WITH --from-ics FILE [--event EVENT]`.
+fn new_from_ics(
+    device: &Device,
+    with: &str,
+    file: &str,
+    event: Option<&str>,
+) -> std::process::Output {
+    let title = format!("Ana / {with}");
+    let mut args = vec![
+        "--json",
+        "notebook",
+        "new",
+        &title,
+        "--me",
+        "manager",
+        "--with",
+        with,
+        "--from-ics",
+        file,
+    ];
+    if let Some(event) = event {
+        args.extend(["--event", event]);
+    }
+    device.run(&args)
+}
+
+/// [`new_from_ics`]'s JSON, when it succeeds.
+fn made_from_ics(
+    device: &Device,
+    with: &str,
+    file: &str,
+    event: Option<&str>,
+) -> serde_json::Value {
+    let out = new_from_ics(device, with, file, event);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
 fn notebooks(device: &Device) -> usize {
     device
         .json(&["notebook", "list"])
@@ -125,17 +167,7 @@ fn calendar_exports_give_the_rhythm_and_the_next_meeting_and_bad_ones_create_not
 
     // Google, every other week, the occurrence of today excluded: next in two weeks.
     let google = write(&ana, "google.ics", &google_biweekly(plus(-14), today()));
-    let made = ana.json(&[
-        "notebook",
-        "new",
-        "Ana / Bo",
-        "--me",
-        "manager",
-        "--with",
-        "Bo",
-        "--from-ics",
-        &google,
-    ]);
+    let made = made_from_ics(&ana, "Bo", &google, None);
     assert_eq!(made["every_days"], 14, "{made}");
     assert_eq!(made["minutes"], 45);
     assert_eq!(made["at"], "10:00");
@@ -178,17 +210,7 @@ fn calendar_exports_give_the_rhythm_and_the_next_meeting_and_bad_ones_create_not
     );
     let several = write(&ana, "several.ics", &utc);
     let before = notebooks(&ana);
-    let asked = ana.run(&[
-        "notebook",
-        "new",
-        "Ana / Di",
-        "--me",
-        "manager",
-        "--with",
-        "Di",
-        "--from-ics",
-        &several,
-    ]);
+    let asked = new_from_ics(&ana, "Di", &several, None);
     assert!(!asked.status.success());
     let said = String::from_utf8_lossy(&asked.stderr);
     assert!(
@@ -196,19 +218,7 @@ fn calendar_exports_give_the_rhythm_and_the_next_meeting_and_bad_ones_create_not
         "{said}"
     );
     assert_eq!(notebooks(&ana), before, "nothing made");
-    let di = ana.json(&[
-        "notebook",
-        "new",
-        "Ana / Di",
-        "--me",
-        "manager",
-        "--with",
-        "Di",
-        "--from-ics",
-        &several,
-        "--event",
-        "Di",
-    ]);
+    let di = made_from_ics(&ana, "Di", &several, Some("Di"));
     assert_eq!(
         (di["every_days"].as_u64(), di["minutes"].as_u64()),
         (Some(21), Some(60))
@@ -227,17 +237,7 @@ fn calendar_exports_give_the_rhythm_and_the_next_meeting_and_bad_ones_create_not
         "BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nSUMMARY:1:1\nDTSTART 20261209T100000\nEND:VEVENT\nEND:VCALENDAR\n",
     );
     let before = notebooks(&ana);
-    let refused = ana.run(&[
-        "notebook",
-        "new",
-        "Ana / Ed",
-        "--me",
-        "manager",
-        "--with",
-        "Ed",
-        "--from-ics",
-        &broken,
-    ]);
+    let refused = new_from_ics(&ana, "Ed", &broken, None);
     assert_eq!(refused.status.code(), Some(2));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -250,17 +250,7 @@ fn calendar_exports_give_the_rhythm_and_the_next_meeting_and_bad_ones_create_not
         &google_biweekly(plus(-14), today())
             .replace("FREQ=WEEKLY;WKST=SU;INTERVAL=2", "FREQ=MONTHLY"),
     );
-    let refused = ana.run(&[
-        "notebook",
-        "new",
-        "Ana / Ed",
-        "--me",
-        "manager",
-        "--with",
-        "Ed",
-        "--from-ics",
-        &monthly,
-    ]);
+    let refused = new_from_ics(&ana, "Ed", &monthly, None);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("FREQ=MONTHLY"));
     assert_eq!(notebooks(&ana), before, "nothing made");

@@ -2,7 +2,7 @@
 //! a real relay process and over QUIC directly), while the other person's device and the
 //! relay's disk never hold them in plaintext.
 
-use duet_tests::{assert_no_plaintext, holds_text, invite, Device, Relay, Serving};
+use duet_tests::{assert_no_plaintext, holds_text, invite, laptop_on, Device, Relay, Serving};
 
 fn private_texts(device: &Device) -> Vec<String> {
     device
@@ -15,19 +15,6 @@ fn private_texts(device: &Device) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Ana's laptop with the notebook "Ana / Bo", syncing through `relay`.
-fn laptop_on(relay: &Relay) -> Device {
-    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
-    laptop.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
-    laptop
 }
 
 fn link_ticket(device: &Device, addr: &str) -> String {

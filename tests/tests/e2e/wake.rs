@@ -2,7 +2,7 @@
 //! device registered, soon after another device's push lands in their mailbox; an
 //! endpoint that keeps failing is retried, then dropped, and the relay serves on.
 
-use duet_tests::{eventually, http_get, invite, open_home, Device, Relay};
+use duet_tests::{eventually, http_get, invite, laptop_on, open_home, Device, Relay};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -87,14 +87,7 @@ fn a_push_wakes_the_registered_device_at_once_with_nothing_in_it_and_a_failing_e
     let mut relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
     let ops = relay.metrics_addr();
 
-    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
-    laptop.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
+    let laptop = laptop_on(&relay);
     laptop.ok(&["sync"]);
     let phone = Device::new("Bo");
     phone.ok(&["join", &invite(&laptop, "127.0.0.1:9"), "--as", "report"]);
@@ -199,14 +192,7 @@ fn a_relay_with_wake_ups_off_or_another_host_refuses_the_endpoint_and_the_device
     )
     .expect("config");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", Some(&config));
-    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
-    laptop.ok(&[
-        "relay",
-        "set",
-        &relay.addr.to_string(),
-        "--fingerprint",
-        &relay.fingerprint,
-    ]);
+    let laptop = laptop_on(&relay);
     laptop.ok(&["sync"]);
     register(&laptop, "http://127.0.0.1:9/up");
     laptop.ok(&["sync"]);
