@@ -102,6 +102,18 @@ class PhoneTest {
     @AfterEach
     fun closeApps() = apps.forEach { it.close() }
 
+    /** Ana's phone with "Ana / Bo" on `relay`, and Bo's laptop joined to it by ticket. */
+    private fun phoneAndLaptop(relay: RelayProcess): Pair<DuetApp, Laptop> {
+        val phone = phone("Ana")
+        phone.createNotebook("Ana / Bo", PersonRole.MANAGER, "Bo")
+        phone.setRelay(relay.addr, relay.fingerprint)
+        val ticket = phone.invite()
+        runBlocking { phone.syncNow() }
+        val laptop = Laptop("Bo")
+        laptop.run("join", "-", "--as", "report", input = ticket)
+        return phone to laptop
+    }
+
     private fun agenda(app: DuetApp): List<String> = app.overview().meeting?.agenda.orEmpty().map { it.text }
 
     @Test
@@ -173,13 +185,7 @@ class PhoneTest {
 
     @Test
     fun `live sync delivers the laptop's edit through the listener with no sync call`() = RelayProcess().use { relay ->
-        val phone = phone("Ana")
-        phone.createNotebook("Ana / Bo", PersonRole.MANAGER, "Bo")
-        phone.setRelay(relay.addr, relay.fingerprint)
-        val ticket = phone.invite()
-        runBlocking { phone.syncNow() }
-        val laptop = Laptop("Bo")
-        laptop.run("join", "-", "--as", "report", input = ticket)
+        val (phone, laptop) = phoneAndLaptop(relay)
         val heard = Heard()
         phone.setListener(heard)
         phone.startLiveSync()
@@ -271,13 +277,7 @@ class PhoneTest {
             }
             service.start()
             try {
-                val phone = phone("Ana")
-                phone.createNotebook("Ana / Bo", PersonRole.MANAGER, "Bo")
-                phone.setRelay(relay.addr, relay.fingerprint)
-                val ticket = phone.invite()
-                runBlocking { phone.syncNow() }
-                val laptop = Laptop("Bo")
-                laptop.run("join", "-", "--as", "report", input = ticket)
+                val (phone, laptop) = phoneAndLaptop(relay)
 
                 // The app hands over the endpoint its push distributor gave it.
                 val endpoint = "http://127.0.0.1:${service.address.port}/up/ana-phone"
