@@ -79,7 +79,7 @@ pub use duet::{
     Owner, Prep, QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport,
     WakeRecord, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANAGER_REMINDER_MINUTES,
     MANIFEST_FILE, MAX_DEVICE_NAME_CHARS, MAX_SECTION_BYTES, REPORT_REMINDER_MINUTES,
-    WAKE_REFUSAL_STANDS_MS,
+    WAKE_REFUSAL_STANDS_MS, WHOLE_DAY_REMINDER_HOUR,
 };
 pub use error::DuetError;
 pub use model::views;

@@ -52,7 +52,9 @@ mod sheet;
 mod wake;
 mod week;
 
-pub use calendar::{CalendarEvent, MANAGER_REMINDER_MINUTES, REPORT_REMINDER_MINUTES};
+pub use calendar::{
+    CalendarEvent, MANAGER_REMINDER_MINUTES, REPORT_REMINDER_MINUTES, WHOLE_DAY_REMINDER_HOUR,
+};
 pub use devices::{DeviceView, MAX_DEVICE_NAME_CHARS};
 pub use ending::EndStep;
 pub use epochs::{FarewellTarget, SyncKeys};
