@@ -678,6 +678,25 @@ pub enum AgendaCmd {
         /// A meeting other than the current one.
         #[arg(long, short)]
         meeting: Option<String>,
+        /// Every item one by one, the long-carried ones too (most carried first).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Move the items carried again and again to the backlog (or drop them), in one edit:
+    /// shows what it would do, and does it with --yes.
+    #[command(
+        after_help = "Examples:\n  duet agenda tidy                   # what it would move\n  duet agenda tidy --yes             # items carried 6+ times, to the backlog\n  duet agenda tidy --older-than 12 --drop --yes"
+    )]
+    Tidy {
+        /// Items carried this many times or more.
+        #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
+        older_than: u32,
+        /// Drop them instead of keeping them in the backlog.
+        #[arg(long)]
+        drop: bool,
+        /// Do it (without, only say what it would do).
+        #[arg(long)]
+        yes: bool,
     },
     /// Mark an item discussed.
     #[command(after_help = "Example:\n  duet agenda done k3f    # a unique prefix of the id")]

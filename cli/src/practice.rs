@@ -66,9 +66,7 @@ fn render_prep(prep: &Prep, p: Palette) -> String {
     if prep.agenda.is_empty() {
         let _ = writeln!(out, "  {}", p.dim("(empty — duet agenda add \"...\")"));
     }
-    for item in &prep.agenda {
-        out.push_str(&render::item_line(item, nb, p));
-    }
+    out.push_str(&render::agenda_lines(&prep.agenda, nb, p, false));
     for person in &nb.people {
         let n = prep.agenda.iter().filter(|i| i.author == person.id).count();
         if n == 0 && !prep.agenda.is_empty() {

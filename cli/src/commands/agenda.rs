@@ -16,7 +16,7 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
                 format!("Added {} to {place}.\n", item.id)
             });
         }
-        AgendaCmd::List { meeting } => {
+        AgendaCmd::List { meeting, all } => {
             let (m, backlog) = duet.agenda(meeting.as_deref())?;
             let nb = duet.notebook()?;
             let value = || crate::json::results::AgendaList {
@@ -28,9 +28,7 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
                 let mut s = String::new();
                 if let Some(m) = &m {
                     s.push_str(&format!("Agenda for {}:\n", m.summary.date));
-                    for item in &m.agenda {
-                        s.push_str(&render::item_line(item, &nb, p));
-                    }
+                    s.push_str(&render::agenda_lines(&m.agenda, &nb, p, all));
                     if m.agenda.is_empty() {
                         s.push_str("  (empty)\n");
                     }
@@ -85,6 +83,53 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
         AgendaCmd::Edit { id, text, meeting } => {
             let item = duet.agenda_edit(id.as_str(), &text, meeting.as_deref())?;
             out.print(&AgendaItem::from(&item), || format!("Now: {}\n", item.text));
+        }
+        AgendaCmd::Tidy {
+            older_than,
+            drop,
+            yes,
+        } => {
+            let items = if yes {
+                duet.agenda_tidy(older_than, drop)?
+            } else {
+                duet.agenda_tidy_plan(older_than)?
+            };
+            let to = if drop { "dropped" } else { "backlog" };
+            out.print(
+                &crate::json::results::Tidied {
+                    to,
+                    done: yes,
+                    items: list_of::<_, AgendaItem>(&items),
+                },
+                || {
+                    if items.is_empty() {
+                        return format!("No item is carried {older_than} times or more.\n");
+                    }
+                    let verb = match (yes, drop) {
+                        (true, true) => "Dropped",
+                        (true, false) => "Moved to the backlog",
+                        (false, true) => "Would drop",
+                        (false, false) => "Would move to the backlog",
+                    };
+                    let mut s = format!(
+                        "{verb} {} item(s) carried {older_than} times or more:\n",
+                        items.len()
+                    );
+                    for i in items.iter().take(10) {
+                        s.push_str(&format!(
+                            "  {}  {} (carried {}x)\n",
+                            i.id, i.text, i.carried
+                        ));
+                    }
+                    if items.len() > 10 {
+                        s.push_str(&format!("  … and {} more\n", items.len() - 10));
+                    }
+                    if !yes {
+                        s.push_str("Run it again with --yes to do it.\n");
+                    }
+                    s
+                },
+            );
         }
         AgendaCmd::Move { id, to, meeting } => {
             let (item, place) = duet.agenda_move(id.as_str(), &to, meeting.as_deref())?;

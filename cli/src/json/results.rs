@@ -125,7 +125,18 @@ pub struct Imported {
     pub notebook: String,
 }
 
+/// `duet agenda tidy`: the items moved (or that would be, without `--yes`).
+#[derive(Debug, Serialize)]
+pub struct Tidied {
+    /// `backlog` or `dropped`.
+    pub to: &'static str,
+    /// Whether it was done (false: only shown).
+    pub done: bool,
+    pub items: Vec<AgendaItem>,
+}
+
 contract!(
+    Tidied,
     Imported,
     CalendarWritten,
     Reminder,

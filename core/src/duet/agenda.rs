@@ -222,6 +222,49 @@ impl Duet {
         })
     }
 
+    /// The current meeting's undiscussed items carried `carried_at_least` times or more:
+    /// what [`Duet::agenda_tidy`] would move, most carried first.
+    pub fn agenda_tidy_plan(&self, carried_at_least: u32) -> Result<Vec<AgendaItem>, DuetError> {
+        let mut items: Vec<AgendaItem> = self
+            .overview()?
+            .meeting
+            .map(|m| m.agenda)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| !i.discussed && i.carried >= carried_at_least.max(1))
+            .collect();
+        items.sort_by(|a, b| b.carried.cmp(&a.carried).then(a.added_at.cmp(&b.added_at)));
+        Ok(items)
+    }
+
+    /// Moves the current meeting's items carried `carried_at_least` times or more to the
+    /// backlog (or, with `drop`, drops them), in one edit; the items moved.
+    pub fn agenda_tidy(
+        &mut self,
+        carried_at_least: u32,
+        drop: bool,
+    ) -> Result<Vec<AgendaItem>, DuetError> {
+        let items = self.agenda_tidy_plan(carried_at_least)?;
+        if items.is_empty() {
+            return Ok(items);
+        }
+        let mut nb = self.load()?;
+        for item in &items {
+            for (place, id) in self.find_item(&mut nb, &item.id, None)? {
+                if drop {
+                    let doc = place_doc(&mut nb, &place)?;
+                    let list = items_obj(doc, &place)?;
+                    item::mark_moved(doc, &list, &id, item::DROPPED)?;
+                } else if place != ItemPlace::Backlog {
+                    move_item(&mut nb, &id, &place, &ItemPlace::Backlog)?;
+                }
+            }
+        }
+        self.save(&mut nb)?;
+        self.keep(nb);
+        Ok(items)
+    }
+
     /// Moves an agenda item to the backlog, the next meeting, or a named meeting.
     pub fn agenda_move(
         &mut self,

@@ -10,6 +10,7 @@
 //! `relay/tests/cli.rs`): a crate with an integration test is what makes `cargo test`
 //! build its binaries, and the modules here run those binaries.
 
+mod agenda_tidy;
 mod calendar;
 mod calendar_import;
 mod convergence;
