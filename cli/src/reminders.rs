@@ -13,6 +13,8 @@ use std::time::Duration;
 const LATE_GRACE: Duration = Duration::from_secs(15 * 60);
 /// The longest sleep between two looks at the calendar (edits and syncs wake it sooner).
 const LOOK_EVERY: Duration = Duration::from_secs(60);
+/// How long edits gather before the calendar is read again (a sync writes in bursts).
+const EDITS_SETTLE: Duration = Duration::from_secs(1);
 
 /// Shows each reminder as its time comes, until the node stops.
 pub async fn keep_reminding(home: HomeHandle) {
@@ -67,6 +69,7 @@ pub async fn keep_reminding(home: HomeHandle) {
                 if changed.is_err() {
                     return;
                 }
+                tokio::time::sleep(EDITS_SETTLE.min(wait)).await;
             }
             _ = tokio::time::sleep(wait) => {}
         }

@@ -276,35 +276,20 @@ pub fn item_line(item: &AgendaItem, nb: &NotebookView, p: Palette) -> String {
     out
 }
 
-/// Items carried this often or more are folded into one line per band when there are
-/// more than [`FOLD_ABOVE`] of them: an agenda nobody tends stays a screenful.
-pub const FOLD_FROM: u32 = CARRIED_NUDGE;
-/// How many long-carried items are shown one by one before they fold.
-pub const FOLD_ABOVE: usize = 5;
-/// The bands long-carried items fold into: carried from `.0` to `.1` times (none: or more).
-const FOLD_BANDS: [(u32, Option<u32>); 4] =
-    [(3, Some(5)), (6, Some(11)), (12, Some(25)), (26, None)];
-
-/// An agenda's lines: every item, except that long-carried ones (see [`FOLD_ABOVE`]) fold
-/// into a line per band unless `all`, which lists them after the others, most carried
-/// first, with the nudge said once.
+/// An agenda's lines: every item, except that long-carried ones fold into a line per band
+/// (`duet_core::model::views::fold_agenda`) unless `all`, which lists them after the
+/// others, most carried first, with the nudge said once.
 pub fn agenda_lines(items: &[AgendaItem], nb: &NotebookView, p: Palette, all: bool) -> String {
-    let long = |i: &AgendaItem| !i.discussed && i.carried >= FOLD_FROM;
-    let folded: Vec<&AgendaItem> = items.iter().filter(|i| long(i)).collect();
+    let agenda = duet_core::model::views::fold_agenda(items);
     let mut out = String::new();
-    if folded.len() <= FOLD_ABOVE {
-        for item in items {
-            out.push_str(&item_line(item, nb, p));
-        }
-        return out;
-    }
-    for item in items.iter().filter(|i| !long(i)) {
+    for item in &agenda.shown {
         out.push_str(&item_line(item, nb, p));
     }
+    if agenda.folded.is_empty() {
+        return out;
+    }
     if all {
-        let mut oldest_first = folded;
-        oldest_first.sort_by(|a, b| b.carried.cmp(&a.carried).then(a.added_at.cmp(&b.added_at)));
-        for item in &oldest_first {
+        for item in &agenda.folded {
             let author = format!("— {}, carried {}x", name(nb, &item.author), item.carried);
             let _ = writeln!(
                 out,
@@ -318,24 +303,19 @@ pub fn agenda_lines(items: &[AgendaItem], nb: &NotebookView, p: Palette, all: bo
             out,
             "  {} discuss them, move them to the backlog (duet agenda tidy), or drop them",
             p.warn(&format!(
-                "{} items carried {FOLD_FROM}+ times:",
-                oldest_first.len()
+                "{} items carried {}+ times:",
+                agenda.folded.len(),
+                duet_core::model::views::FOLD_FROM
             ))
         );
         return out;
     }
-    for (from, to) in FOLD_BANDS.iter().rev() {
-        let n = folded
-            .iter()
-            .filter(|i| i.carried >= *from && to.is_none_or(|t| i.carried <= t))
-            .count();
-        if n == 0 {
-            continue;
-        }
-        let times = match to {
-            Some(to) => format!("{from}–{to} times"),
-            None => format!("{from}+ times"),
+    for band in &agenda.bands {
+        let times = match band.to {
+            Some(to) => format!("{}–{to} times", band.from),
+            None => format!("{}+ times", band.from),
         };
+        let n = band.count;
         let _ = writeln!(
             out,
             "  {} {}",

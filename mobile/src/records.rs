@@ -195,23 +195,56 @@ pub struct MeetingRecord {
     pub planned: Option<String>,
     /// How long it ran, in minutes, when recorded at the wrap.
     pub minutes: Option<u32>,
-    /// The agenda.
+    /// The agenda, one by one: every item, but for long-carried ones folded when there
+    /// are many (see `carried_bands`).
     pub agenda: Vec<AgendaItemRecord>,
+    /// The long-carried items folded out of `agenda`, one line each in an app: how many
+    /// were carried how often, most carried first (empty when few were).
+    pub carried_bands: Vec<CarriedBandRecord>,
+    /// Those items themselves, most carried first, for an app that unfolds them.
+    pub folded: Vec<AgendaItemRecord>,
     /// The notes by section.
     pub sections: Vec<SectionRecord>,
     /// Commitments made in it.
     pub commitments: Vec<CommitmentRecord>,
 }
 
+/// A band of folded agenda items.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CarriedBandRecord {
+    /// Carried at least this many times.
+    pub carried_from: u32,
+    /// And at most this many (`None`: or more).
+    pub carried_to: Option<u32>,
+    /// How many items.
+    pub count: u32,
+}
+
 impl From<views::MeetingView> for MeetingRecord {
     fn from(m: views::MeetingView) -> Self {
+        let agenda = views::fold_agenda(&m.agenda);
+        let (shown, folded, bands) = (
+            agenda.shown.into_iter().cloned().map(Into::into).collect(),
+            agenda.folded.into_iter().cloned().map(Into::into).collect(),
+            agenda
+                .bands
+                .iter()
+                .map(|b| CarriedBandRecord {
+                    carried_from: b.from,
+                    carried_to: b.to,
+                    count: u32::try_from(b.count).unwrap_or(u32::MAX),
+                })
+                .collect(),
+        );
         MeetingRecord {
             id: m.summary.id,
             date: m.summary.date,
             status: m.summary.status.as_str().to_owned(),
             planned: m.summary.planned,
             minutes: m.summary.minutes,
-            agenda: m.agenda.into_iter().map(Into::into).collect(),
+            agenda: shown,
+            carried_bands: bands,
+            folded,
             sections: m
                 .sections
                 .into_iter()

@@ -517,3 +517,17 @@ def test_upcoming_reminders_are_records_an_app_schedules_and_follow_the_setting(
     assert phone.upcoming_reminders()[0].starts_ms - phone.upcoming_reminders()[0].remind_at_ms == 3 * 3600 * 1000
     phone.set_reminder(False, None)
     assert phone.upcoming_reminders() == []
+
+
+def test_an_untended_agenda_folds_its_long_carried_items_into_bands():
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Ana / Bo", dm.PersonRole.MANAGER, "Bo")
+    for n in range(8):
+        phone.add_agenda_item(f"carried-item-{n}", False)
+    for _ in range(3):
+        phone.wrap_meeting(None, None, None, None)
+    phone.add_agenda_item("fresh-item", False)
+    meeting = phone.overview().meeting
+    assert [i.text for i in meeting.agenda] == ["fresh-item"]
+    assert [(b.carried_from, b.carried_to, b.count) for b in meeting.carried_bands] == [(3, 5, 8)]
+    assert sorted(i.text for i in meeting.folded) == [f"carried-item-{n}" for n in range(8)]

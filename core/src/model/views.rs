@@ -112,6 +112,70 @@ impl NotebookView {
     }
 }
 
+/// Items carried this often or more, undiscussed, fold when there are more than
+/// [`FOLD_ABOVE`] of them: an agenda nobody tends stays a screenful.
+pub const FOLD_FROM: u32 = CARRIED_NUDGE;
+/// How many long-carried items are shown one by one before they fold.
+pub const FOLD_ABOVE: usize = 5;
+/// The bands long-carried items fold into, most carried first: carried from `.0` to `.1`
+/// times (`None`: or more).
+pub const FOLD_BANDS: [(u32, Option<u32>); 4] =
+    [(26, None), (12, Some(25)), (6, Some(11)), (3, Some(5))];
+
+/// One band of folded items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarriedBand {
+    /// Carried at least this many times.
+    pub from: u32,
+    /// And at most this many (`None`: no bound).
+    pub to: Option<u32>,
+    /// How many items.
+    pub count: usize,
+}
+
+/// An agenda as the views show it: the items one by one, and the long-carried ones
+/// folded into bands (empty when there are few).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoldedAgenda<'a> {
+    /// Shown one by one, in agenda order.
+    pub shown: Vec<&'a AgendaItem>,
+    /// Folded, most carried first (then oldest first).
+    pub folded: Vec<&'a AgendaItem>,
+    /// The bands of `folded`, most carried first, empty bands left out.
+    pub bands: Vec<CarriedBand>,
+}
+
+/// Folds an agenda's long-carried items (see [`FOLD_ABOVE`]).
+pub fn fold_agenda(items: &[AgendaItem]) -> FoldedAgenda<'_> {
+    let long = |i: &AgendaItem| !i.discussed && i.carried >= FOLD_FROM;
+    if items.iter().filter(|i| long(i)).count() <= FOLD_ABOVE {
+        return FoldedAgenda {
+            shown: items.iter().collect(),
+            folded: Vec::new(),
+            bands: Vec::new(),
+        };
+    }
+    let mut folded: Vec<&AgendaItem> = items.iter().filter(|i| long(i)).collect();
+    folded.sort_by(|a, b| b.carried.cmp(&a.carried).then(a.added_at.cmp(&b.added_at)));
+    let bands = FOLD_BANDS
+        .iter()
+        .map(|(from, to)| CarriedBand {
+            from: *from,
+            to: *to,
+            count: folded
+                .iter()
+                .filter(|i| i.carried >= *from && to.is_none_or(|t| i.carried <= t))
+                .count(),
+        })
+        .filter(|b| b.count > 0)
+        .collect();
+    FoldedAgenda {
+        shown: items.iter().filter(|i| !long(i)).collect(),
+        folded,
+        bands,
+    }
+}
+
 /// A meeting as listed in the index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeetingSummary {
@@ -242,4 +306,41 @@ pub struct Overview {
     pub open_commitments: Vec<Commitment>,
     /// Agenda items kept for later.
     pub backlog: Vec<AgendaItem>,
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+
+    fn item(text: &str, carried: u32) -> AgendaItem {
+        AgendaItem {
+            id: text.into(),
+            text: text.into(),
+            author: "ana".into(),
+            added_at: i64::from(carried),
+            discussed: false,
+            carried_from: None,
+            also: Vec::new(),
+            carried,
+        }
+    }
+
+    #[test]
+    fn a_few_long_carried_items_stay_and_many_fold_into_bands_most_carried_first() {
+        let few: Vec<AgendaItem> = (0..5).map(|n| item(&format!("i{n}"), 7)).collect();
+        let f = fold_agenda(&few);
+        assert_eq!((f.shown.len(), f.folded.len()), (5, 0));
+        let mut many: Vec<AgendaItem> = [1, 3, 4, 6, 12, 30, 2, 7, 8]
+            .iter()
+            .map(|c| item(&format!("c{c}"), *c))
+            .collect();
+        many[2].discussed = true; // ticked: never folded
+        let f = fold_agenda(&many);
+        let shown: Vec<&str> = f.shown.iter().map(|i| i.text.as_str()).collect();
+        assert_eq!(shown, ["c1", "c4", "c2"]);
+        let folded: Vec<u32> = f.folded.iter().map(|i| i.carried).collect();
+        assert_eq!(folded, [30, 12, 8, 7, 6, 3]);
+        let bands: Vec<(u32, usize)> = f.bands.iter().map(|b| (b.from, b.count)).collect();
+        assert_eq!(bands, [(26, 1), (12, 1), (6, 3), (3, 1)]);
+    }
 }
