@@ -452,13 +452,8 @@ pub fn serve(
             Arc::new(move |e| print_live(&e, json)),
             LiveOptions::everything(),
         );
-        let calendar = extras
-            .calendar
-            .clone()
-            .map(|path| tokio::spawn(keep_calendar(handle.clone(), path)));
-        let reminders = extras
-            .reminders
-            .then(|| tokio::spawn(crate::reminders::keep_reminding(handle.clone())));
+        let calendar = (extras.calendar.is_some() || extras.reminders)
+            .then(|| tokio::spawn(keep_calendar(handle.clone(), extras.clone())));
         let state = NodeState {
             home: handle.clone(),
             serving: Some(addr),
@@ -479,7 +474,7 @@ pub fn serve(
             socket.run(handler(state), stopped(stop.clone())),
         );
         live.stop().await;
-        for task in [calendar, reminders].into_iter().flatten() {
+        if let Some(task) = calendar {
             task.abort();
         }
         if let Some(announcer) = announcer {
@@ -502,34 +497,45 @@ pub fn serve(
 
 /// How long edits gather before the calendar file is written again.
 const CALENDAR_DEBOUNCE: std::time::Duration = std::time::Duration::from_secs(1);
-/// How often the calendar file is written with no edit (the day moves on: yesterday's
-/// meetings leave it).
+/// How often the calendar is read with no edit when no reminder needs a closer look (the
+/// day moves on: yesterday's meetings leave the file).
 const CALENDAR_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Keeps the iCalendar file at `path` up to date: written at once, after edits (this
-/// device's or synced), and every hour.
-async fn keep_calendar(home: HomeHandle, path: std::path::PathBuf) {
+/// The node's calendar work: one read of every notebook's meetings, after edits (this
+/// device's or synced) and as time passes, feeding both the iCalendar file (when asked
+/// for) and the reminders (unless turned off).
+async fn keep_calendar(home: HomeHandle, extras: Extras) {
     let mut writes = home.document_writes();
+    let mut reminders = crate::reminders::Reminders::default();
     loop {
         writes.borrow_and_update();
-        match home.call(|d| d.calendar()).await {
-            Ok(events) => {
-                if let Err(e) =
-                    crate::calendar::write_atomically(&path, &crate::calendar::ics(&events))
-                {
-                    eprintln!("duet: the calendar file: {e:#}");
-                }
+        let events = match home.call(|d| d.calendar()).await {
+            Ok(events) => events,
+            Err(e) => {
+                eprintln!("duet: the calendar: {e}");
+                Vec::new()
             }
-            Err(e) => eprintln!("duet: the calendar: {e}"),
+        };
+        if let Some(path) = &extras.calendar {
+            if let Err(e) = crate::calendar::write_atomically(path, &crate::calendar::ics(&events))
+            {
+                eprintln!("duet: the calendar file: {e:#}");
+            }
         }
+        let wait = if extras.reminders {
+            reminders.show_due(&events).await;
+            crate::reminders::until_next(&events)
+        } else {
+            CALENDAR_REFRESH
+        };
         tokio::select! {
             changed = writes.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                tokio::time::sleep(CALENDAR_DEBOUNCE).await;
+                tokio::time::sleep(CALENDAR_DEBOUNCE.min(wait)).await;
             }
-            _ = tokio::time::sleep(CALENDAR_REFRESH) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -4,76 +4,65 @@
 //! freedesktop notification service over D-Bus (`notify-rust`); macOS and Windows through
 //! the same crate (untested here). A canceled meeting reminds no one.
 
-use duet_core::node::HomeHandle;
 use duet_core::CalendarEvent;
 use std::collections::HashSet;
 use std::time::Duration;
 
 /// A reminder whose time passed while the computer slept is still shown this long after.
 const LATE_GRACE: Duration = Duration::from_secs(15 * 60);
-/// The longest sleep between two looks at the calendar (edits and syncs wake it sooner).
-const LOOK_EVERY: Duration = Duration::from_secs(60);
-/// How long edits gather before the calendar is read again (a sync writes in bursts).
-const EDITS_SETTLE: Duration = Duration::from_secs(1);
+/// The longest sleep between two looks at the calendar while reminders are on.
+pub const LOOK_EVERY: Duration = Duration::from_secs(60);
 
-/// Shows each reminder as its time comes, until the node stops.
-pub async fn keep_reminding(home: HomeHandle) {
-    let mut shown: HashSet<(String, i64)> = HashSet::new();
-    let mut writes = home.document_writes();
-    let mut failed_once = false;
-    loop {
-        writes.borrow_and_update();
-        let events = match home.call(|d| d.calendar()).await {
-            Ok(events) => events,
-            Err(e) => {
-                eprintln!("duet: reminders: {e}");
-                Vec::new()
-            }
-        };
+/// What the node's reminders remember between two looks at the calendar.
+#[derive(Debug, Default)]
+pub struct Reminders {
+    /// (event, reminder time) already shown.
+    shown: HashSet<(String, i64)>,
+    /// Whether a failure to show one was said already (said once, not per reminder).
+    failed_once: bool,
+}
+
+impl Reminders {
+    /// Shows every reminder of `events` whose time has come (and is not stale), once.
+    pub async fn show_due(&mut self, events: &[CalendarEvent]) {
         let now = jiff::Timestamp::now();
         let grace = jiff::SignedDuration::try_from(LATE_GRACE).unwrap_or_default();
-        for e in &events {
+        for e in events {
             let Some(at) = e.remind_at() else { continue };
             let due = at <= now && now.duration_since(at) <= grace;
-            if due && shown.insert((e.uid.clone(), at.as_millisecond())) {
-                let (summary, body) = words(e);
-                let shown = tokio::task::spawn_blocking(move || {
-                    notify_rust::Notification::new()
-                        .appname("Duet")
-                        .summary(&summary)
-                        .body(&body)
-                        .show()
-                        .map(|_| ())
-                })
-                .await;
-                match shown {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) if !failed_once => {
-                        failed_once = true;
-                        eprintln!("duet: no desktop notification for a reminder: {e}");
-                    }
-                    _ => {}
+            if !due || !self.shown.insert((e.uid.clone(), at.as_millisecond())) {
+                continue;
+            }
+            let (summary, body) = words(e);
+            let shown = tokio::task::spawn_blocking(move || {
+                notify_rust::Notification::new()
+                    .appname("Duet")
+                    .summary(&summary)
+                    .body(&body)
+                    .show()
+                    .map(|_| ())
+            })
+            .await;
+            if let Ok(Err(e)) = shown {
+                if !self.failed_once {
+                    self.failed_once = true;
+                    eprintln!("duet: no desktop notification for a reminder: {e}");
                 }
             }
-        }
-        let next = events
-            .iter()
-            .filter_map(CalendarEvent::remind_at)
-            .filter(|at| *at > now)
-            .min();
-        let wait = next
-            .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
-            .map_or(LOOK_EVERY, |d| d.min(LOOK_EVERY));
-        tokio::select! {
-            changed = writes.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                tokio::time::sleep(EDITS_SETTLE.min(wait)).await;
-            }
-            _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// How long until the next reminder of `events` is due, at most [`LOOK_EVERY`].
+pub fn until_next(events: &[CalendarEvent]) -> Duration {
+    let now = jiff::Timestamp::now();
+    events
+        .iter()
+        .filter_map(CalendarEvent::remind_at)
+        .filter(|at| *at > now)
+        .min()
+        .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
+        .map_or(LOOK_EVERY, |d| d.min(LOOK_EVERY))
 }
 
 /// The notification's title and text.

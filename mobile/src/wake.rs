@@ -93,7 +93,7 @@ impl DuetApp {
             let told = d.push_registrations()?;
             let mut relays = Vec::new();
             for (notebook, _) in relayed {
-                let mailbox = d.mailbox_key(&notebook)?.mailbox;
+                let mailbox = d.current_mailbox(&notebook)?;
                 let record = told.iter().find(|(n, _)| *n == notebook).map(|(_, r)| r);
                 relays.push(PushRegistration {
                     registered: endpoint.is_some()

@@ -19,6 +19,14 @@ use crate::store::settings::{
 use crate::sync::relay::Chain;
 use crate::sync::relay_session::{entry_digest, Anchor};
 
+/// The fingerprint a relay setting pins (zeros when none or damaged: mailboxes are bound
+/// to it).
+fn relay_fingerprint(setting: Option<&RelaySetting>) -> [u8; 32] {
+    setting
+        .and_then(|s| crate::crypto::parse_fingerprint(&s.fingerprint))
+        .unwrap_or_default()
+}
+
 /// The relay a notebook syncs through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelaySetting {
@@ -188,11 +196,7 @@ impl Duet {
     pub fn mailbox_key(&self, notebook: &str) -> Result<MailboxKey, DuetError> {
         let setting = self.relay_setting(notebook)?;
         let keys = self.sync_keys(notebook)?;
-        let relay_fp = setting
-            .as_ref()
-            .and_then(|s| crate::crypto::parse_fingerprint(&s.fingerprint))
-            .unwrap_or_default();
-        let (mailbox, token) = keys.mailbox(notebook, &relay_fp);
+        let (mailbox, token) = keys.mailbox(notebook, &relay_fingerprint(setting.as_ref()));
         if self.relay_epoch(notebook)? != keys.epoch_id() {
             self.store.put_forgetting(
                 &RelayCursor(notebook.to_owned()),
@@ -211,6 +215,16 @@ impl Duet {
             token,
             team_token: setting.and_then(|s| s.team_token),
         })
+    }
+
+    /// The id of the notebook's mailbox at its relay now, read only (where
+    /// [`Duet::mailbox_key`] also starts the cursor over when the keys moved).
+    pub fn current_mailbox(&self, notebook: &str) -> Result<String, DuetError> {
+        let setting = self.relay_setting(notebook)?;
+        let keys = self.sync_keys(notebook)?;
+        Ok(keys
+            .mailbox(notebook, &relay_fingerprint(setting.as_ref()))
+            .0)
     }
 
     /// The epoch whose mailbox the relay cursor refers to (empty: the initial one).
