@@ -195,6 +195,19 @@ pub enum Command {
         #[arg(long, short)]
         meeting: Option<String>,
     },
+    /// Undo your newest edit of this notebook (on this device), as a new edit that syncs
+    /// like any other: what the other person changed since is kept, and said.
+    #[command(
+        after_help = "Examples:\n  duet undo            # the newest edit\n  duet undo --list     # what undo and redo would do, newest first"
+    )]
+    Undo {
+        /// List the edits undo (and redo) would take back, newest first; change nothing.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Redo what the newest undo took back.
+    #[command(after_help = "Example:\n  duet redo")]
+    Redo,
     /// Show the current meeting and everything still open.
     #[command(after_help = "Example:\n  duet show\n  duet show --json | jq .open_commitments")]
     Show,

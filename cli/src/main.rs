@@ -156,6 +156,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             | DuetError::AlreadyJoined { .. }
             | DuetError::NoSealingKey { .. }
             | DuetError::Ended { .. }
+            | DuetError::NothingTo { .. }
+            | DuetError::EditGone { .. }
             | DuetError::NotYourLink { .. },
         ) => 2,
         _ => 1,

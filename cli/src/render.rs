@@ -455,3 +455,46 @@ pub fn markdown(nb: &NotebookView, history: &[MeetingView]) -> String {
     }
     out
 }
+
+/// `duet undo`, `duet redo`: the edit, then what was left because it changed since.
+pub fn undone(verb: &str, u: &duet_core::Undone) -> String {
+    let mut out = format!("{verb}: {}.", u.what);
+    for left in &u.left {
+        let _ = write!(out, "\n  {left}");
+    }
+    out.push('\n');
+    out
+}
+
+/// `duet undo --list`.
+pub fn undo_list(l: &duet_core::UndoList) -> String {
+    let when = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| {
+                t.to_zoned(jiff::tz::TimeZone::system())
+                    .strftime("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    if l.undo.is_empty() && l.redo.is_empty() {
+        return "Nothing to undo or redo in this notebook on this device.\n".into();
+    }
+    let mut out = String::new();
+    if l.undo.is_empty() {
+        out.push_str("Nothing to undo.");
+    } else {
+        out.push_str("duet undo takes back, newest first:");
+        for (n, e) in l.undo.iter().enumerate() {
+            let _ = write!(out, "\n  {:>2}. {}  {}", n + 1, when(e.at_ms), e.what);
+        }
+    }
+    if !l.redo.is_empty() {
+        out.push_str("\nduet redo brings back, newest first:");
+        for (n, e) in l.redo.iter().enumerate() {
+            let _ = write!(out, "\n  {:>2}. {}  {}", n + 1, when(e.at_ms), e.what);
+        }
+    }
+    out.push('\n');
+    out
+}

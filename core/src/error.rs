@@ -140,6 +140,21 @@ pub enum DuetError {
         /// The day it ended.
         on: String,
     },
+    /// The undo list (or the redo list) of this notebook on this device is empty.
+    #[error("nothing to {what} in {title:?} on this device")]
+    NothingTo {
+        /// "undo" or "redo".
+        what: &'static str,
+        /// The notebook's title.
+        title: String,
+    },
+    /// An edit on the undo list is no longer in the notebook's history here (the home was
+    /// restored from an older copy): it is taken off the list.
+    #[error("the edit {what:?} is no longer in this notebook's history (restored from an older copy?): it is taken off the list")]
+    EditGone {
+        /// The edit, as the undo list names it.
+        what: String,
+    },
     /// A remaining device has not said which key to seal the next epoch to.
     #[error("device {device} ({person}) has not synced since Duet learned to seal keys to devices; sync it once first, or remove it too")]
     NoSealingKey {

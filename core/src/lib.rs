@@ -74,12 +74,13 @@ pub mod sync;
 pub use duet_protocol::wire;
 
 pub use duet::{
-    enable_os_keychain, Asked, CalendarEvent, DeviceView, Duet, ExportManifest, ExportedDoc,
-    HomeKeySource, InviteState, InviteView, JoinAs, KnownPeer, MergeReport, MoveTarget, Order,
-    Owner, Prep, QuarantinedBatch, RelaySetting, SheetHeads, SheetReport, SheetSource, SyncReport,
-    WakeRecord, WithheldBatches, WrapNotes, WrapOutcome, HELD_MINUTES, MANAGER_REMINDER_MINUTES,
-    MANIFEST_FILE, MAX_DEVICE_NAME_CHARS, MAX_SECTION_BYTES, REPORT_REMINDER_MINUTES,
-    WAKE_REFUSAL_STANDS_MS, WHOLE_DAY_REMINDER_HOUR,
+    enable_os_keychain, Asked, CalendarEvent, DeviceView, Duet, EditRecord, ExportManifest,
+    ExportedDoc, HomeKeySource, InviteState, InviteView, JoinAs, KnownPeer, MergeReport,
+    MoveTarget, Order, Owner, Prep, QuarantinedBatch, RelaySetting, SheetHeads, SheetReport,
+    SheetSource, SyncReport, UndoList, Undone, WakeRecord, WithheldBatches, WrapNotes, WrapOutcome,
+    HELD_MINUTES, MANAGER_REMINDER_MINUTES, MANIFEST_FILE, MAX_DEVICE_NAME_CHARS,
+    MAX_SECTION_BYTES, MAX_UNDO_EDITS, REPORT_REMINDER_MINUTES, WAKE_REFUSAL_STANDS_MS,
+    WHOLE_DAY_REMINDER_HOUR,
 };
 pub use error::DuetError;
 pub use model::views;

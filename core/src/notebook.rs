@@ -456,6 +456,28 @@ impl Notebook {
         Ok(written)
     }
 
+    /// Each document changed in memory since it was last persisted: its id, and its heads
+    /// then and now (what an edit about to be saved changed, for the undo list).
+    pub fn unsaved_changes(&mut self) -> Vec<(String, Vec<ChangeHash>, Vec<ChangeHash>)> {
+        let mut out = Vec::new();
+        let mut note = |id: &str, doc: &mut Doc| {
+            let heads = doc.am.get_heads();
+            if heads != doc.persisted {
+                out.push((id.to_owned(), doc.persisted.clone(), heads));
+            }
+        };
+        if let Some(doc) = &mut self.index {
+            note(index::INDEX_DOC, doc);
+        }
+        if let Some(doc) = &mut self.commitments {
+            note(COMMITMENTS_DOC, doc);
+        }
+        for (id, doc) in &mut self.meetings {
+            note(id, doc);
+        }
+        out
+    }
+
     /// Appends every document's new changes to the store and flushes. After this returns,
     /// the edit survives a crash.
     pub fn persist(&mut self, store: &mut Store) -> Result<(), DuetError> {

@@ -96,6 +96,10 @@ impl From<DuetError> for MobileError {
             DuetError::Ended { title, on } => MobileError::Invalid {
                 message: format!("The 1-1 \"{title}\" ended on {on}: its notes can be read and searched, not changed."),
             },
+            DuetError::NothingTo { what, .. } => MobileError::Invalid {
+                message: format!("Nothing to {what} in this notebook on this device."),
+            },
+            DuetError::EditGone { .. } => MobileError::Invalid { message },
             DuetError::NoSealingKey { person, .. } => MobileError::Invalid {
                 message: format!("One of {person}'s devices has not synced since this version: sync it once first, or remove it too."),
             },

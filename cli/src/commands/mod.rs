@@ -426,6 +426,27 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
         }
         Command::SheetSource { meeting } => crate::edit::source(duet, meeting.as_deref(), out)?,
         Command::SheetApply { state } => crate::edit::apply(duet, &state, out)?,
+        Command::Undo { list: true } => {
+            let list = duet.undo_list()?;
+            out.print_lazy(
+                || crate::json::results::UndoList::from(&list),
+                || render::undo_list(&list),
+            );
+        }
+        Command::Undo { list: false } => {
+            let undone = duet.undo()?;
+            out.print(
+                &crate::json::results::Undone::from(("undo", &undone)),
+                || render::undone("Undone", &undone),
+            );
+        }
+        Command::Redo => {
+            let redone = duet.redo()?;
+            out.print(
+                &crate::json::results::Undone::from(("redo", &redone)),
+                || render::undone("Redone", &redone),
+            );
+        }
         Command::Show => {
             let o = duet.overview()?;
             out.print_lazy(|| Overview::from(&o), || render::overview(&o, p));

@@ -135,7 +135,64 @@ pub struct Tidied {
     pub items: Vec<AgendaItem>,
 }
 
+/// An edit on the undo or redo list.
+#[derive(Debug, Serialize)]
+pub struct Edit {
+    pub what: String,
+    /// When it was made (RFC 3339, UTC).
+    pub at: String,
+}
+
+impl From<&duet_core::EditRecord> for Edit {
+    fn from(e: &duet_core::EditRecord) -> Self {
+        Edit {
+            what: e.what.clone(),
+            at: jiff::Timestamp::from_millisecond(e.at_ms)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// `duet undo --list`: newest first.
+#[derive(Debug, Serialize)]
+pub struct UndoList {
+    pub undo: Vec<Edit>,
+    pub redo: Vec<Edit>,
+}
+
+impl From<&duet_core::UndoList> for UndoList {
+    fn from(l: &duet_core::UndoList) -> Self {
+        UndoList {
+            undo: l.undo.iter().map(Edit::from).collect(),
+            redo: l.redo.iter().map(Edit::from).collect(),
+        }
+    }
+}
+
+/// `duet undo`, `duet redo`: the edit, and what was left as it is because it changed since.
+#[derive(Debug, Serialize)]
+pub struct Undone {
+    /// `undo` or `redo`.
+    pub action: &'static str,
+    pub what: String,
+    pub left: Vec<String>,
+}
+
+impl From<(&'static str, &duet_core::Undone)> for Undone {
+    fn from((action, u): (&'static str, &duet_core::Undone)) -> Self {
+        Undone {
+            action,
+            what: u.what.clone(),
+            left: u.left.clone(),
+        }
+    }
+}
+
 contract!(
+    Edit,
+    UndoList,
+    Undone,
     Tidied,
     Imported,
     CalendarWritten,

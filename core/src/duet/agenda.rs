@@ -35,7 +35,17 @@ impl Duet {
             meeting::add_item(doc, &new)?;
             item::get(doc, &meeting::agenda_obj(doc)?, &id)?
         };
-        self.save(&mut nb)?;
+        self.save(
+            &mut nb,
+            &undo::quoting(
+                if backlog {
+                    "backlog item"
+                } else {
+                    "agenda item"
+                },
+                &text,
+            ),
+        )?;
         self.keep(nb);
         item.ok_or_else(|| DuetError::NotFound {
             kind: "agenda item",
@@ -70,12 +80,15 @@ impl Duet {
         // A carried item is on the current meeting's agenda: it records that meeting.
         let current = nb.current_meeting(&self.store)?.map(|m| m.id);
         self.keep(nb);
-        self.edit_item(item_id, meeting_id, |doc, place, items, id| {
-            match (place, &current) {
+        self.edit_item(
+            "agenda item ticked",
+            item_id,
+            meeting_id,
+            |doc, place, items, id| match (place, &current) {
                 (ItemPlace::Carried, Some(m)) => item::set_discussed_in(doc, items, id, m),
                 _ => item::set_discussed(doc, items, id, true),
-            }
-        })
+            },
+        )
     }
 
     /// Marks an agenda item not discussed after all.
@@ -84,9 +97,12 @@ impl Duet {
         item_id: &str,
         meeting_id: Option<&str>,
     ) -> Result<AgendaItem, DuetError> {
-        self.edit_item(item_id, meeting_id, |doc, _, items, id| {
-            item::set_undiscussed(doc, items, id)
-        })
+        self.edit_item(
+            "agenda item unticked",
+            item_id,
+            meeting_id,
+            |doc, _, items, id| item::set_undiscussed(doc, items, id),
+        )
     }
 
     /// Puts an agenda item just before or after another of the same agenda. The meeting's
@@ -145,7 +161,7 @@ impl Duet {
         };
         item::set_position(doc, &items, &id, position)?;
         let moved = item::get(doc, &items, &id)?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, "agenda order")?;
         self.keep(nb);
         moved.ok_or(DuetError::NotFound {
             kind: "agenda item",
@@ -168,7 +184,13 @@ impl Duet {
             let items = items_obj(doc, place)?;
             dropped = Some(item::mark_moved(doc, &items, id, item::DROPPED)?);
         }
-        self.save(&mut nb)?;
+        self.save(
+            &mut nb,
+            &undo::quoting(
+                "agenda item dropped",
+                dropped.as_ref().map_or("", |i| i.text.as_str()),
+            ),
+        )?;
         self.keep(nb);
         dropped.ok_or_else(|| DuetError::NotFound {
             kind: "agenda item",
@@ -181,6 +203,7 @@ impl Duet {
     /// left copies of one item in two places, each copy is edited.
     fn edit_item(
         &mut self,
+        what: &str,
         item_id: &str,
         meeting_id: Option<&str>,
         mut edit: impl FnMut(
@@ -201,7 +224,10 @@ impl Duet {
                 edited = item::get(doc, &items, id)?;
             }
         }
-        self.save(&mut nb)?;
+        self.save(
+            &mut nb,
+            &undo::quoting(what, edited.as_ref().map_or("", |i| i.text.as_str())),
+        )?;
         self.keep(nb);
         edited.ok_or_else(|| DuetError::NotFound {
             kind: "agenda item",
@@ -217,9 +243,12 @@ impl Duet {
         meeting_id: Option<&str>,
     ) -> Result<AgendaItem, DuetError> {
         let text = clean_text(text, "agenda item")?;
-        self.edit_item(item_id, meeting_id, |doc, _, items, id| {
-            item::set_text(doc, items, id, &text)
-        })
+        self.edit_item(
+            "agenda item reworded",
+            item_id,
+            meeting_id,
+            |doc, _, items, id| item::set_text(doc, items, id, &text),
+        )
     }
 
     /// The current meeting's undiscussed items carried `carried_at_least` times or more:
@@ -260,7 +289,15 @@ impl Duet {
                 }
             }
         }
-        self.save(&mut nb)?;
+        self.save(
+            &mut nb,
+            &format!(
+                "agenda tidy: {} item{} {}",
+                items.len(),
+                if items.len() == 1 { "" } else { "s" },
+                if drop { "dropped" } else { "to the backlog" }
+            ),
+        )?;
         self.keep(nb);
         Ok(items)
     }
@@ -301,7 +338,13 @@ impl Duet {
         move_item(&mut nb, &id, &from, &to_place)?;
         let doc = place_doc(&mut nb, &to_place)?;
         let item = item::get(doc, &items_obj(doc, &to_place)?, &id)?;
-        self.save(&mut nb)?;
+        self.save(
+            &mut nb,
+            &undo::quoting(
+                "agenda item moved",
+                item.as_ref().map_or("", |i| i.text.as_str()),
+            ),
+        )?;
         let item = item.ok_or_else(|| DuetError::NotFound {
             kind: "agenda item",
             query: id,

@@ -169,7 +169,7 @@ impl Duet {
         let time = MeetingTime::new(at, &tz).map_err(DuetError::Invalid)?;
         let mut nb = self.load()?;
         index::set_meeting_time(&mut nb.index()?.am, &time)?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, &format!("meeting time {}", time.at))?;
         self.keep(nb);
         Ok(time)
     }

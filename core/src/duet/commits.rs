@@ -38,7 +38,7 @@ impl Duet {
         )?;
         let made = meeting::commitment(doc, &id)?;
         commitments::add_open(&mut nb.commitments()?.am, &id, &mid)?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, &undo::quoting("commitment", &text))?;
         made.ok_or(DuetError::NotFound {
             kind: "commitment",
             query: id,
@@ -64,7 +64,7 @@ impl Duet {
         let due = due.map(|d| d.to_string());
         meeting::edit_commitment(doc, &id, text.as_deref(), due.as_deref())?;
         let edited = meeting::commitment(doc, &id)?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, "commitment edited")?;
         edited.ok_or(DuetError::NotFound {
             kind: "commitment",
             query: id,
@@ -85,7 +85,7 @@ impl Duet {
         if status != CommitmentStatus::Open {
             commitments::remove_open(&mut nb.commitments()?.am, &id)?;
         }
-        self.save(&mut nb)?;
+        self.save(&mut nb, &format!("commitment {}", status.as_str()))?;
         closed.ok_or(DuetError::NotFound {
             kind: "commitment",
             query: id,

@@ -521,7 +521,7 @@ impl Duet {
                     at: crate::dates::today().to_string(),
                 },
             )?;
-            self.save(&mut nb)?;
+            self.save_unlisted(&mut nb)?;
             self.settle_epoch(&mut nb)?;
         }
         self.keep(nb);

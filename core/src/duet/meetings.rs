@@ -16,7 +16,7 @@ impl Duet {
         };
         let id = ids::new_id();
         nb.create_meeting(&id, &date.to_string())?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, &format!("meeting on {date} put on the books"))?;
         summary(&mut nb, &id)
     }
 
@@ -43,7 +43,7 @@ impl Duet {
         let id = resolve_meeting(&self.store, &mut nb, id)?;
         index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Canceled)?;
         let outcome = self.close_meeting(&mut nb, &id)?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, "meeting canceled")?;
         Ok(outcome)
     }
 
@@ -62,7 +62,7 @@ impl Duet {
         }
         index::set_meeting_date(&mut nb.index()?.am, &id, &to)?;
         index::set_meeting_status(&mut nb.index()?.am, &id, MeetingStatus::Rescheduled)?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, &format!("meeting moved to {to}"))?;
         summary(&mut nb, &id)
     }
 
@@ -77,7 +77,10 @@ impl Duet {
         let mut nb = self.load()?;
         let id = resolve_meeting(&self.store, &mut nb, meeting_id)?;
         meeting::append(&mut nb.meeting(&id)?.am, section, &text)?;
-        self.save(&mut nb)?;
+        self.save(
+            &mut nb,
+            &undo::quoting(&format!("note in {}", section.title()), &text),
+        )?;
         self.keep(nb);
         Ok(id)
     }
@@ -128,7 +131,7 @@ impl Duet {
         index::set_meeting_status(index, &id, MeetingStatus::Held)?;
         let mut outcome = self.close_meeting(&mut nb, &id)?;
         outcome.held_early_from = held_early.then_some(planned);
-        self.save(&mut nb)?;
+        self.save(&mut nb, "meeting wrapped")?;
         Ok(outcome)
     }
 

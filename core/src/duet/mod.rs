@@ -49,6 +49,7 @@ mod questions;
 mod relay;
 mod secrets;
 mod sheet;
+mod undo;
 mod wake;
 mod week;
 
@@ -66,6 +67,7 @@ pub use questions::Asked;
 pub use relay::{Outgoing, RelaySetting};
 pub use secrets::{enable_os_keychain, HomeKeySource};
 pub use sheet::{SheetHeads, SheetReport, SheetSource, MAX_SECTION_BYTES};
+pub use undo::{EditJournal, EditRecord, UndoList, Undone, MAX_UNDO_EDITS};
 pub(crate) use wake::WakeDue;
 pub use wake::{WakeRecord, WAKE_REFUSAL_STANDS_MS};
 
@@ -505,7 +507,20 @@ impl Duet {
         *self.cache.borrow_mut() = Some(nb);
     }
 
-    fn save(&mut self, nb: &mut Notebook) -> Result<(), DuetError> {
+    /// Saves a person's edit, described as `what` on this device's undo list.
+    fn save(&mut self, nb: &mut Notebook, what: &str) -> Result<(), DuetError> {
+        self.refuse_if_ended(nb)?;
+        self.note_edit(nb, what)?;
+        nb.persist(&mut self.store)
+    }
+
+    /// Saves an edit that is not a person's to undo (a device's membership).
+    fn save_unlisted(&mut self, nb: &mut Notebook) -> Result<(), DuetError> {
+        self.refuse_if_ended(nb)?;
+        nb.persist(&mut self.store)
+    }
+
+    fn refuse_if_ended(&mut self, nb: &mut Notebook) -> Result<(), DuetError> {
         // An ended 1-1 is read-only: the edit stays in memory only, and is dropped.
         if let Some(ended) = nb.ended(&self.store)? {
             self.cache.borrow_mut().take();
@@ -514,7 +529,7 @@ impl Duet {
                 on: ended.at,
             });
         }
-        nb.persist(&mut self.store)
+        Ok(())
     }
 
     /// The shared notebooks of this home (not the personal space).

@@ -115,7 +115,7 @@ impl Duet {
         let title = clean_text(title, "title")?;
         let mut nb = self.load()?;
         index::set_title(&mut nb.index()?.am, &title)?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, &undo::quoting("title", &title))?;
         self.notebook()
     }
 
@@ -124,7 +124,7 @@ impl Duet {
         check_cadence(cadence)?;
         let mut nb = self.load()?;
         index::set_cadence(&mut nb.index()?.am, cadence)?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, "rhythm")?;
         self.notebook()
     }
 }

@@ -42,7 +42,7 @@ impl Duet {
         let me = self.me(&mut nb)?;
         let id = ids::new_id();
         questions::add_own(&mut nb.index()?.am, &id, &text, &me, now_millis())?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, &undo::quoting("question", &text))?;
         let added = questions::all(&nb.index()?.am)?
             .into_iter()
             .find(|q| q.id == id);
@@ -80,7 +80,7 @@ impl Duet {
         let mut nb = self.load()?;
         let meeting = resolve_meeting(&self.store, &mut nb, None)?;
         questions::mark_asked(&mut nb.index()?.am, &question.id, &meeting, now_millis())?;
-        self.save(&mut nb)?;
+        self.save(&mut nb, &undo::quoting("question asked", &question.text))?;
         let question = questions::all(&nb.index()?.am)?
             .into_iter()
             .find(|q| q.id == question.id)

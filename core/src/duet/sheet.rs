@@ -101,7 +101,7 @@ impl Duet {
         for (at, change) in (start..).zip(changes.iter().filter(|c| !is_text(c)).chain(&late)) {
             self.apply_change(&mut nb, &id, change, at, &mut placed)?;
         }
-        self.save(&mut nb)?;
+        self.save(&mut nb, "edit of the meeting")?;
         let meeting = summary(&mut nb, &id)?;
         self.keep(nb);
         Ok(SheetReport { meeting, changes })

@@ -21,6 +21,7 @@ pub mod paragraphs;
 pub mod private;
 pub mod questions;
 pub mod sheet;
+pub mod undo;
 pub mod views;
 
 use serde::{Deserialize, Serialize};

@@ -134,6 +134,9 @@ setting!(
     /// one notebook, or for all with an empty notebook id.
     RemindBefore(notebook) => i64, postcard, "remind-before/{notebook}");
 setting!(
+    /// This device's undo and redo lists of a notebook's edits.
+    UndoJournal(notebook) => crate::duet::EditJournal, postcard, "undo/{notebook}");
+setting!(
     /// A device this one has synced with, by certificate fingerprint.
     KnownDevice(fingerprint) => crate::KnownPeer, json, "peer/{fingerprint}");
 setting!(
