@@ -400,15 +400,29 @@ fn revert_text(
     let now = chars(doc, obj, None)?;
     let mut runs: Vec<(usize, usize)> = Vec::new();
     let mut at = 0;
-    for c in &now {
-        let w = width(&c.text, encoding);
-        if inserted.contains(&c.id.to_string()) {
-            match runs.last_mut() {
-                Some((start, len)) if *start + *len == at => *len += w,
-                _ => runs.push((at, w)),
-            }
+    let mut i = 0;
+    while i < now.len() {
+        let w = width(&now[i].text, encoding);
+        if !inserted.contains(&now[i].id.to_string()) {
+            at += w;
+            i += 1;
+            continue;
         }
-        at += w;
+        let start = at;
+        let newline_before = i > 0 && now[i - 1].text == "\n";
+        while i < now.len() && inserted.contains(&now[i].id.to_string()) {
+            at += width(&now[i].text, encoding);
+            i += 1;
+        }
+        let mut len = at - start;
+        // A paragraph taken out from between two others leaves their two line breaks
+        // together: the later one goes too, so no blank line is left where it was.
+        if newline_before && now.get(i).is_some_and(|c| c.text == "\n") {
+            len += 1;
+            at += 1;
+            i += 1;
+        }
+        runs.push((start, len));
     }
     for (start, len) in runs.into_iter().rev() {
         let len = isize::try_from(len)

@@ -36,5 +36,6 @@ mod reminders;
 mod service;
 mod storage_faults;
 mod store_ownership;
+mod undo;
 mod wake;
 mod week;
