@@ -149,6 +149,12 @@ impl App {
                 let id = item.id.clone();
                 Some(self.agenda_command(&[verb, &id]))
             }
+            KeyCode::Char('u') => Some(Action::Run(vec!["undo".into()])),
+            KeyCode::Char('r') | KeyCode::Char('R')
+                if key.modifiers.contains(KeyModifiers::CONTROL) =>
+            {
+                Some(Action::Run(vec!["redo".into()]))
+            }
             KeyCode::Char('K') => self.reorder(-1),
             KeyCode::Char('J') => self.reorder(1),
             KeyCode::Char('a') => {
@@ -224,6 +230,26 @@ impl App {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn u_undoes_and_ctrl_r_redoes_while_browsing_not_while_typing() {
+        let mut a = app(vec![item("i1", false, false)]);
+        assert_eq!(
+            a.on_key(key(KeyCode::Char('u'))),
+            Some(Action::Run(vec!["undo".into()]))
+        );
+        assert_eq!(
+            a.on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)),
+            Some(Action::Run(vec!["redo".into()]))
+        );
+        assert_eq!(
+            a.on_key(key(KeyCode::Char('r'))),
+            None,
+            "r alone does nothing"
+        );
+        a.on_key(key(KeyCode::Char('a')));
+        assert_eq!(a.on_key(key(KeyCode::Char('u'))), None, "u is typed text");
+    }
+
     use super::*;
     use duet_core::model::views::{MeetingSummary, MeetingView, SectionText};
     use duet_core::model::MeetingStatus;

@@ -26,7 +26,7 @@ use ratatui::Frame;
 
 /// The keys, shown at the bottom while browsing.
 pub const KEYS: &str =
-    "↑↓ select  space tick  J/K move  a add item  1-8 write in a section  n notes  q quit";
+    "↑↓ select  space tick  J/K move  a add item  1-8 write in a section  n notes  u undo  ^R redo  q quit";
 /// The keys while typing.
 pub const TYPING_KEYS: &str = "Enter save  Esc cancel";
 

@@ -496,3 +496,40 @@ fn the_meeting_view_works_through_a_running_node() {
     assert_eq!(item(meeting, "Promo packet")["discussed"], true);
     assert!(node.stop(), "the node stops cleanly");
 }
+
+#[test]
+fn a_tick_by_a_slipped_key_is_undone_with_u_and_redone_with_ctrl_r() {
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
+    ana.ok(&["agenda", "add", "Promo packet"]);
+    let tmux = Tmux::start(&meet_command(&ana));
+    tmux.wait_for(|s| s.contains("Promo packet"), "the view opens");
+    tmux.keys(&["Space"]);
+    tmux.wait_for(
+        |s| line_with(s, "Promo packet").contains("[x]"),
+        "the tick shows",
+    );
+    tmux.keys(&["u"]);
+    let screen = tmux.wait_for(
+        |s| line_with(s, "Promo packet").contains("[ ]"),
+        "the undone tick shows",
+    );
+    assert!(
+        screen.contains("Undone: agenda item ticked"),
+        "the status line says what was undone: {screen}"
+    );
+    // The screen and `duet show` agree.
+    assert_eq!(
+        item(&ana.json(&["show"])["meeting"], "Promo packet")["discussed"],
+        false
+    );
+    tmux.keys(&["C-r"]);
+    tmux.wait_for(
+        |s| line_with(s, "Promo packet").contains("[x]"),
+        "the redone tick shows",
+    );
+    tmux.keys(&["q"]);
+    assert_eq!(
+        item(&ana.json(&["show"])["meeting"], "Promo packet")["discussed"],
+        true
+    );
+}
