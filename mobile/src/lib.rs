@@ -25,6 +25,7 @@ mod members;
 mod practice;
 mod records;
 mod signals;
+mod undo;
 mod wake;
 mod week;
 

@@ -531,3 +531,43 @@ def test_an_untended_agenda_folds_its_long_carried_items_into_bands():
     assert [i.text for i in meeting.agenda] == ["fresh-item"]
     assert [(b.carried_from, b.carried_to, b.count) for b in meeting.carried_bands] == [(3, 5, 8)]
     assert sorted(i.text for i in meeting.folded) == [f"carried-item-{n}" for n in range(8)]
+
+
+def test_undo_and_redo_take_back_and_bring_back_the_phones_own_edits():
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Ana / Bo", dm.PersonRole.MANAGER, "Bo")
+    phone.add_note(dm.NoteSection.WINS, "Shipped the importer")
+    item = phone.add_agenda_item("Career goals", False)
+    phone.agenda_done(item.id)
+    listed = phone.undo_list()
+    assert [e.what for e in listed.undo] == [
+        "agenda item ticked: “Career goals”",
+        "agenda item: “Career goals”",
+        "note in Wins: “Shipped the importer”",
+    ]
+    assert listed.redo == []
+
+    undone = phone.undo()
+    assert undone.what == "agenda item ticked: “Career goals”" and undone.left == []
+    assert not phone.overview().meeting.agenda[0].discussed
+    phone.undo()
+    assert phone.overview().meeting.agenda == []
+    assert [e.what for e in phone.undo_list().redo] == [
+        "agenda item: “Career goals”",
+        "agenda item ticked: “Career goals”",
+    ]
+    phone.redo()
+    phone.redo()
+    agenda = phone.overview().meeting.agenda
+    assert [(i.text, i.discussed) for i in agenda] == [("Career goals", True)]
+    with pytest.raises(dm.MobileError.Invalid) as nothing:
+        phone.redo()
+    assert "Nothing to redo" in str(nothing.value), nothing.value
+
+    # A wrap is taken back whole: the meeting on the books again, the next one gone.
+    meeting = phone.overview().meeting
+    phone.wrap_meeting("Clear", None, None, None)
+    assert len(phone.history()) == 2
+    phone.undo()
+    assert [m.id for m in phone.history()] == [meeting.id]
+    assert phone.overview().meeting.status == "scheduled"

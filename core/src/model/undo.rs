@@ -45,9 +45,27 @@ pub enum LeftKind {
 
 /// A map key the edit put or removed, and where.
 struct KeyChange {
+    /// The map as it was when the edit was made.
     obj: ObjId,
+    /// The keys from the root to that map: an undo or redo may have made it again since,
+    /// as a new object in the same place, where the change now applies.
+    props: Vec<Prop>,
     key: String,
     path: Vec<String>,
+}
+
+impl KeyChange {
+    /// The map in its place now: the one the keys lead to, else the edit's own.
+    fn current(&self, doc: &AutoCommit) -> Result<Option<ObjId>, ModelError> {
+        let mut at = automerge::ROOT;
+        for prop in &self.props {
+            match doc.get(&at, prop.clone())? {
+                Some((Value::Object(_), id)) => at = id,
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(at))
+    }
 }
 
 /// What one edit touched, from Automerge's diff between its heads.
@@ -96,6 +114,7 @@ fn touched(
                     path.push(key.clone());
                     keys.push(KeyChange {
                         obj: patch.obj,
+                        props: patch.path.iter().map(|(_, p)| p.clone()).collect(),
                         key,
                         path,
                     });
@@ -126,7 +145,10 @@ pub fn kept_puts(
     for change in &touched.keys {
         let put = owned(doc.get_at(&change.obj, change.key.as_str(), after)?);
         let was = owned(doc.get_at(&change.obj, change.key.as_str(), before)?);
-        let now = owned(doc.get(&change.obj, change.key.as_str())?);
+        let now = match change.current(doc)? {
+            Some(obj) => owned(doc.get(&obj, change.key.as_str())?),
+            None => None,
+        };
         let made_here =
             matches!(&put, Some((Value::Object(_), id)) if was.as_ref().map(|w| &w.1) != Some(id));
         if made_here && !same_since(doc, &put, &now, after)? {
@@ -190,17 +212,18 @@ fn revert_key(
     after: &[ChangeHash],
     kept: &BTreeSet<String>,
 ) -> Result<Reverted, ModelError> {
-    let (obj, key) = (&change.obj, change.key.as_str());
+    let key = change.key.as_str();
     if change.path.iter().any(|p| kept.contains(p)) {
         // Inside an object kept by the other half of a move, or an entry of a kept one.
         return Ok(Reverted::Left);
     }
-    if doc.object_type(obj).is_err() {
+    let Some(current) = change.current(doc)? else {
         // The map itself is gone now.
         return Ok(Reverted::Left);
-    }
-    let was = owned(doc.get_at(obj, key, before)?);
-    let put = owned(doc.get_at(obj, key, after)?);
+    };
+    let was = owned(doc.get_at(&change.obj, key, before)?);
+    let put = owned(doc.get_at(&change.obj, key, after)?);
+    let obj = &current;
     let now = owned(doc.get(obj, key)?);
     if !same_since(doc, &put, &now, after)? {
         // Already back as it was (another device undid the same by hand) is no loss.
@@ -228,8 +251,8 @@ fn revert_key(
     Ok(Reverted::Done)
 }
 
-/// Whether `now` still holds what `then` held at `heads`: the same scalar, or the same
-/// object with the same content.
+/// Whether `now` still holds what `then` held at `heads`: the same scalar, or an object
+/// with the same content (the same object, or one an undo or redo made again in its place).
 fn same_since(
     doc: &AutoCommit,
     then: &Held,
@@ -240,7 +263,7 @@ fn same_since(
         (None, None) => true,
         (Some((Value::Scalar(a), _)), Some((Value::Scalar(b), _))) => a == b,
         (Some((Value::Object(_), a)), Some((Value::Object(_), b))) => {
-            a == b && snapshot(doc, a, Some(heads))? == snapshot(doc, b, None)?
+            snapshot(doc, a, Some(heads))? == snapshot(doc, b, None)?
         }
         _ => false,
     })
@@ -592,6 +615,43 @@ mod tests {
         assert_eq!(
             (doc.text(&obj).expect("text"), am_str(&doc, &map, "k")),
             wanted
+        );
+    }
+
+    #[test]
+    fn redo_after_two_undos_reaches_an_object_made_again_in_its_place() {
+        let mut doc = AutoCommit::new();
+        let agenda = doc.put_object(ROOT, "agenda", ObjType::Map).expect("map");
+        let mut edits = Vec::new();
+        let mut edit = |doc: &mut AutoCommit, f: &dyn Fn(&mut AutoCommit)| {
+            let before = doc.get_heads();
+            f(doc);
+            (before, doc.get_heads())
+        };
+        edits.push(edit(&mut doc, &|d| {
+            let item = d.put_object(&agenda, "i1", ObjType::Map).expect("item");
+            d.put(&item, "discussed", false).expect("put");
+        }));
+        edits.push(edit(&mut doc, &|d| {
+            let item = d.get(&agenda, "i1").expect("get").expect("item").1;
+            d.put(&item, "discussed", true).expect("tick");
+        }));
+        // Undo both (newest first), then redo both (the undos newest first).
+        let mut undos = Vec::new();
+        for (before, after) in edits.iter().rev() {
+            let start = doc.get_heads();
+            undo(&mut doc, before, after);
+            undos.push((start, doc.get_heads()));
+        }
+        assert!(doc.get(&agenda, "i1").expect("get").is_none());
+        for (before, after) in undos.iter().rev() {
+            undo(&mut doc, before, after);
+        }
+        let item = doc.get(&agenda, "i1").expect("get").expect("item back").1;
+        assert_eq!(
+            super::super::am::bool(&doc, &item, "discussed").expect("read"),
+            Some(true),
+            "the tick is redone on the item made again"
         );
     }
 
