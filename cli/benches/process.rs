@@ -10,7 +10,8 @@
 //! edits and flushes) is measured beside them in the same run. Those notes land in one
 //! meeting that grows by a line per run.
 //!
-//! Run: `cargo bench -p duet-cli --bench process`
+//! Run: `cargo bench -p duet-cli --bench process` (`DUET_BENCH_BEFORE=/path/to/duet` measures
+//! another build beside this one in the same run).
 
 mod support;
 
@@ -36,11 +37,40 @@ fn benches(c: &mut Criterion) {
         .status()
         .expect("run duet");
     assert!(warm.success());
-    group.bench_function("duet_note_year5", |b| {
+    note_benches(&mut group, &home, duet, "");
+    // Another build of `duet` beside this one in the same run (the build before a change,
+    // say): `DUET_BENCH_BEFORE=/path/to/duet`.
+    if let Ok(before) = std::env::var("DUET_BENCH_BEFORE") {
+        note_benches(&mut group, &home, &before, "_before");
+    }
+    group.bench_function("baseline_duet_version", |b| {
+        b.iter(|| {
+            let status = Command::new(duet)
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("run duet");
+            assert!(status.success());
+        })
+    });
+    group.bench_function("baseline_process_start_true", |b| {
+        b.iter(|| Command::new("true").status().expect("run true"))
+    });
+    group.finish();
+}
+
+/// `duet note` by `duet` as a whole process on a fresh copy of `home`, and through a node.
+fn note_benches(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    home: &std::path::Path,
+    duet: &str,
+    suffix: &str,
+) {
+    group.bench_function(format!("duet_note_year5{suffix}"), |b| {
         b.iter_batched(
             || {
                 let copy = tempfile::tempdir().expect("tempdir");
-                copy_dir(&home, copy.path());
+                copy_dir(home, copy.path());
                 copy
             },
             |copy| {
@@ -58,9 +88,9 @@ fn benches(c: &mut Criterion) {
     });
     {
         let copy = tempfile::tempdir().expect("tempdir");
-        copy_dir(&home, copy.path());
+        copy_dir(home, copy.path());
         let node = Node::start(duet, copy.path());
-        group.bench_function("duet_note_year5_through_node", |b| {
+        group.bench_function(format!("duet_note_year5_through_node{suffix}"), |b| {
             b.iter(|| {
                 let status = Command::new(duet)
                     .env("DUET_HOME", copy.path())
@@ -74,20 +104,6 @@ fn benches(c: &mut Criterion) {
         });
         node.stop();
     }
-    group.bench_function("baseline_duet_version", |b| {
-        b.iter(|| {
-            let status = Command::new(duet)
-                .arg("--version")
-                .stdout(std::process::Stdio::null())
-                .status()
-                .expect("run duet");
-            assert!(status.success());
-        })
-    });
-    group.bench_function("baseline_process_start_true", |b| {
-        b.iter(|| Command::new("true").status().expect("run true"))
-    });
-    group.finish();
 }
 
 criterion_group!(process, benches);
