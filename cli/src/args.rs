@@ -695,6 +695,28 @@ pub enum AgendaCmd {
         #[arg(long)]
         all: bool,
     },
+    /// A talking point that comes back on its own: on every Nth meeting, or the first
+    /// meeting of each month. Either person may add one; both see it, marked ↻.
+    #[command(
+        after_help = "Examples:\n  duet agenda recur \"Career goals\" --every 4\n  duet agenda recur \"Quarterly goals\" --monthly\n  duet agenda recur --list\n  duet agenda recur --stop k3f"
+    )]
+    Recur {
+        /// The point.
+        #[arg(required_unless_present_any = ["list", "stop"], conflicts_with_all = ["list", "stop"])]
+        text: Option<String>,
+        /// On every Nth meeting (meetings counted from the first, canceled ones not).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=200), conflicts_with = "monthly")]
+        every: Option<u32>,
+        /// On the first meeting of each calendar month.
+        #[arg(long)]
+        monthly: bool,
+        /// List the notebook's recurring points.
+        #[arg(long, conflicts_with = "stop")]
+        list: bool,
+        /// Stop a recurring point (id prefix): no later meeting gets it.
+        #[arg(long, value_name = "ID", value_parser = id_prefix)]
+        stop: Option<IdPrefix>,
+    },
     /// Move the items carried again and again to the backlog (or drop them), in one edit:
     /// shows what it would do, and does it with --yes.
     #[command(

@@ -250,9 +250,10 @@ pub fn item_line(item: &AgendaItem, nb: &NotebookView, p: Palette) -> String {
     let check = if item.discussed { "[x]" } else { "[ ]" };
     let mut out = String::with_capacity(item.text.len() + 80);
     let author = format!("— {}", name(nb, &item.author));
+    let recurs = if item.recurring.is_some() { " ↻" } else { "" };
     let _ = write!(
         out,
-        "  {check} {}  {}  {}",
+        "  {check} {}  {}{recurs}  {}",
         p.id(&item.id),
         item.text,
         p.dim(&author)
@@ -496,5 +497,22 @@ pub fn undo_list(l: &duet_core::UndoList) -> String {
         }
     }
     out.push('\n');
+    out
+}
+
+/// `duet agenda recur --list`.
+pub fn recurring_points(points: &[duet_core::model::recur::Recurring]) -> String {
+    if points.is_empty() {
+        return "No recurring points: duet agenda recur \"Career goals\" --every 4\n".into();
+    }
+    let mut out = String::new();
+    for p in points {
+        let stopped = if p.stopped_at.is_some() {
+            " (stopped)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "{}  ↻ {} — {}{stopped}", p.id, p.text, p.rule);
+    }
     out
 }

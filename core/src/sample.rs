@@ -278,6 +278,7 @@ pub fn generate_for(spec: SampleSpec, device: DeviceKey) -> Result<SampleNoteboo
                     position: counter as f64,
                     carried_from: None,
                     discussed: !last,
+                    recur: None,
                 },
             )?;
             doc.commit();

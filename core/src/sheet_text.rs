@@ -30,6 +30,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 const AGENDA: &str = "Agenda";
+/// After an item's id: the item comes back on its own (`duet agenda recur`). Read back,
+/// it is dropped: the mark is not part of the item's text.
+const RECURRING_MARK: &str = " ↻";
 const COMMITMENTS: &str = "Commitments";
 
 /// How to edit, written at the top of every file (and skipped when it is read back).
@@ -83,7 +86,17 @@ pub fn render(source: &SheetSource, parts: Parts) -> String {
         let _ = writeln!(out, "\n## {AGENDA}");
         for item in &meeting.agenda {
             let text = one_line(&item.text);
-            let _ = writeln!(out, "- [{}] {text} {{#{}}}", tick(item.discussed), item.id);
+            let recurs = if item.recurring.is_some() {
+                RECURRING_MARK
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "- [{}] {text} {{#{}}}{recurs}",
+                tick(item.discussed),
+                item.id
+            );
         }
     }
     for (at, section) in sections.iter().enumerate() {
@@ -320,6 +333,9 @@ fn list_line<'l>(
     known: &BTreeSet<String>,
 ) -> Result<(bool, &'l str, Option<String>), String> {
     let t = raw.trim();
+    let t = t
+        .strip_suffix(RECURRING_MARK.trim_start())
+        .map_or(t, str::trim_end);
     let Some(rest) = t.strip_prefix("- ").or_else(|| t.strip_prefix("* ")) else {
         return Err(format!(
             "\"{t}\" is not a list line; write one item per line as \"- [ ] text\""
@@ -411,6 +427,7 @@ mod tests {
             carried_from: None,
             also: vec![],
             carried: 0,
+            recurring: None,
         };
         SheetSource {
             notebook: "n1".into(),
@@ -476,11 +493,17 @@ mod tests {
 
     #[test]
     fn a_written_meeting_reads_back_as_itself() {
-        let source = source();
+        let mut source = source();
+        source.meeting.agenda[0].recurring = Some("r1".into());
         let text = render(&source, Parts::All);
+        assert!(text.contains("} ↻\n"), "a recurring item is marked: {text}");
         let sheet = parse(&text, &People::of(&source), &known()).expect("parses");
         let agenda = sheet.agenda.expect("agenda");
         assert_eq!(agenda.len(), 2);
+        assert_eq!(
+            agenda[0].text, source.meeting.agenda[0].text,
+            "the mark is not text"
+        );
         assert_eq!(agenda[1].text, "On-call load");
         assert!(agenda[1].done);
         let wins = sheet

@@ -24,6 +24,7 @@ mod invites;
 mod members;
 mod practice;
 mod records;
+mod recur;
 mod signals;
 mod undo;
 mod wake;

@@ -128,6 +128,8 @@ pub struct AgendaItemRecord {
     /// Carried so often the app should point it out: discuss it, move it to the backlog,
     /// or drop it.
     pub nudge: bool,
+    /// The recurring talking point it comes back for, if it does (show it marked).
+    pub recurring_point: Option<String>,
 }
 
 impl From<views::AgendaItem> for AgendaItemRecord {
@@ -139,6 +141,7 @@ impl From<views::AgendaItem> for AgendaItemRecord {
             author: i.author,
             discussed: i.discussed,
             carried: i.carried,
+            recurring_point: i.recurring,
         }
     }
 }

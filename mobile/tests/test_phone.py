@@ -571,3 +571,23 @@ def test_undo_and_redo_take_back_and_bring_back_the_phones_own_edits():
     phone.undo()
     assert [m.id for m in phone.history()] == [meeting.id]
     assert phone.overview().meeting.status == "scheduled"
+
+
+def test_a_recurring_point_comes_back_on_every_second_meeting_and_stops():
+    phone = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    phone.create_notebook("Ana / Bo", dm.PersonRole.MANAGER, "Bo")
+    point = phone.add_recurring_point("Career goals", 2)
+    assert (point.text, point.every, point.monthly, point.stopped) == ("Career goals", 2, False, False)
+    on = []
+    for meeting in range(1, 5):
+        agenda = phone.overview().meeting.agenda
+        recurring = [i for i in agenda if i.recurring_point == point.id]
+        if recurring:
+            on.append(meeting)
+            phone.agenda_done(recurring[0].id)
+        phone.wrap_meeting(None, None, None, None)
+    assert on == [2, 4]
+    stopped = phone.stop_recurring_point(point.id)
+    assert stopped.stopped and [p.stopped for p in phone.recurring_points()] == [True]
+    phone.wrap_meeting(None, None, None, None)
+    assert all(i.recurring_point is None for i in phone.overview().meeting.agenda)

@@ -84,6 +84,13 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
             let item = duet.agenda_edit(id.as_str(), &text, meeting.as_deref())?;
             out.print(&AgendaItem::from(&item), || format!("Now: {}\n", item.text));
         }
+        AgendaCmd::Recur {
+            text,
+            every,
+            monthly,
+            list,
+            stop,
+        } => recur(duet, text, every, monthly, list, stop, out)?,
         AgendaCmd::Tidy {
             older_than,
             drop,
@@ -142,5 +149,54 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// `duet agenda recur`.
+fn recur(
+    duet: &mut Duet,
+    text: Option<String>,
+    every: Option<u32>,
+    monthly: bool,
+    list: bool,
+    stop: Option<duet_core::ids::IdPrefix>,
+    out: &Output,
+) -> Result<()> {
+    use duet_core::model::recur::Rule;
+    if list {
+        let points = duet.recurring()?;
+        out.print(
+            &list_of::<_, crate::json::results::RecurringPoint>(&points),
+            || crate::render::recurring_points(&points),
+        );
+        return Ok(());
+    }
+    if let Some(id) = stop {
+        let point = duet.recur_stop(id.as_str())?;
+        out.print(&crate::json::results::RecurringPoint::from(&point), || {
+            format!(
+                "Stopped {}: “{}” comes back no more.\n",
+                point.id, point.text
+            )
+        });
+        return Ok(());
+    }
+    let rule = match (every, monthly) {
+        (Some(n), false) => Rule::Every(n),
+        (None, true) => Rule::Monthly,
+        _ => {
+            return Err(duet_core::DuetError::Invalid(
+                "say when it comes back: --every N (every Nth meeting) or --monthly".into(),
+            )
+            .into())
+        }
+    };
+    let point = duet.recur_add(text.as_deref().unwrap_or_default(), rule)?;
+    out.print(&crate::json::results::RecurringPoint::from(&point), || {
+        format!(
+            "Added recurring point {}: “{}”, {}.\n",
+            point.id, point.text, point.rule
+        )
+    });
     Ok(())
 }

@@ -75,6 +75,8 @@ pub struct AgendaItem {
     pub also: Vec<String>,
     /// How many meetings ended with it undiscussed.
     pub carried: u32,
+    /// The recurring point it comes from (`duet agenda recur`), if it does.
+    pub recurring: Option<String>,
 }
 
 /// A commitment.
@@ -237,6 +239,7 @@ impl From<&views::AgendaItem> for AgendaItem {
             carried_from: i.carried_from.clone(),
             also: i.also.clone(),
             carried: i.carried,
+            recurring: i.recurring.clone(),
         }
     }
 }

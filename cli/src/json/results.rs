@@ -189,7 +189,43 @@ impl From<(&'static str, &duet_core::Undone)> for Undone {
     }
 }
 
+/// `duet agenda recur`: a recurring talking point.
+#[derive(Debug, Serialize)]
+pub struct RecurringPoint {
+    pub id: String,
+    pub text: String,
+    /// Every this many meetings; absent for a monthly point.
+    pub every: Option<u32>,
+    /// On the first meeting of each month.
+    pub monthly: bool,
+    /// Who added it (person id).
+    pub author: String,
+    /// When it was stopped (RFC 3339, UTC); absent while it runs.
+    pub stopped: Option<String>,
+}
+
+impl From<&duet_core::model::recur::Recurring> for RecurringPoint {
+    fn from(p: &duet_core::model::recur::Recurring) -> Self {
+        use duet_core::model::recur::Rule;
+        RecurringPoint {
+            id: p.id.clone(),
+            text: p.text.clone(),
+            every: match p.rule {
+                Rule::Every(n) => Some(n),
+                Rule::Monthly => None,
+            },
+            monthly: p.rule == Rule::Monthly,
+            author: p.author.clone(),
+            stopped: p
+                .stopped_at
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map(|t| t.to_string()),
+        }
+    }
+}
+
 contract!(
+    RecurringPoint,
     Edit,
     UndoList,
     Undone,

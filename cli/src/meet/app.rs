@@ -266,6 +266,7 @@ mod tests {
             carried_from: carried.then(|| "m0".to_owned()),
             also: vec![],
             carried: u32::from(carried),
+            recurring: None,
         }
     }
 

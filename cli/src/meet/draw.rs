@@ -147,6 +147,9 @@ fn agenda(frame: &mut Frame<'_>, app: &App, theme: Theme, area: ratatui::layout:
                 },
             )];
             spans.push(Span::raw(item.text.clone()));
+            if item.recurring.is_some() {
+                spans.push(Span::styled(" ↻", theme.dim()));
+            }
             if item.carried > 0 {
                 spans.push(Span::styled(
                     format!("  (carried {}×)", item.carried),

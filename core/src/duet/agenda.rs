@@ -24,6 +24,7 @@ impl Duet {
             position: now as f64,
             carried_from: None,
             discussed: false,
+            recur: None,
         };
         let item = if backlog {
             index::add_backlog(&mut nb.index()?.am, &new)?;
@@ -488,6 +489,7 @@ pub(super) fn move_item(
         position: original.added_at as f64,
         carried_from,
         discussed: *from == ItemPlace::Carried && original.discussed,
+        recur: original.recurring.as_deref(),
     };
     match to {
         ItemPlace::Backlog => {

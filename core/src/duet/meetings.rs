@@ -16,6 +16,7 @@ impl Duet {
         };
         let id = ids::new_id();
         nb.create_meeting(&id, &date.to_string())?;
+        self.add_due_points(&mut nb)?;
         self.save(&mut nb, &format!("meeting on {date} put on the books"))?;
         summary(&mut nb, &id)
     }
@@ -153,6 +154,7 @@ impl Duet {
             }
         };
         let carried = carry_over(nb, id)?;
+        self.add_due_points(nb)?;
         Ok(WrapOutcome {
             held: summary(nb, id)?,
             next: summary(nb, &next_id)?,

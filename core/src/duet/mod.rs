@@ -46,6 +46,7 @@ mod peer;
 mod private;
 mod quarantine;
 mod questions;
+mod recur;
 mod relay;
 mod secrets;
 mod sheet;

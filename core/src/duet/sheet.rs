@@ -202,6 +202,7 @@ impl Duet {
                         position,
                         carried_from: None,
                         discussed: *done,
+                        recur: None,
                     },
                 )?;
             }

@@ -122,6 +122,7 @@ pub(crate) mod fixtures {
             carried_from: None,
             also: Vec::new(),
             carried: 0,
+            recurring: None,
         }
     }
 

@@ -37,6 +37,8 @@ pub struct NewItem<'a> {
     pub carried_from: Option<&'a str>,
     /// Whether it was discussed already.
     pub discussed: bool,
+    /// The recurring point it is an occurrence of (see `recur`).
+    pub recur: Option<&'a str>,
 }
 
 /// Where a dropped item is marked moved to.
@@ -57,6 +59,9 @@ pub fn put(doc: &mut AutoCommit, items: &ObjId, item: &NewItem<'_>) -> Result<bo
     doc.put(&obj, "discussed", item.discussed)?;
     if let Some(from) = item.carried_from {
         doc.put(&obj, "carried_from", from)?;
+    }
+    if let Some(point) = item.recur {
+        doc.put(&obj, "recur", point)?;
     }
     Ok(true)
 }
@@ -133,6 +138,7 @@ fn read(doc: &AutoCommit, obj: &ObjId, id: &str) -> Result<AgendaItem, ModelErro
         carried_from: am::str(doc, obj, "carried_from")?,
         also,
         carried: 0,
+        recurring: am::str(doc, obj, "recur")?,
     })
 }
 

@@ -20,6 +20,7 @@ pub mod members;
 pub mod paragraphs;
 pub mod private;
 pub mod questions;
+pub mod recur;
 pub mod sheet;
 pub mod undo;
 pub mod views;

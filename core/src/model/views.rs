@@ -219,6 +219,9 @@ pub struct AgendaItem {
     /// How many meetings ended with it undiscussed (0: never carried).
     #[serde(default)]
     pub carried: u32,
+    /// The recurring point it is an occurrence of, if it is one (see `model::recur`).
+    #[serde(default)]
+    pub recurring: Option<String>,
 }
 
 /// Carried this many times, an item is pointed out: discuss it, move it to the backlog, or
@@ -322,6 +325,7 @@ mod fold_tests {
             carried_from: None,
             also: Vec::new(),
             carried,
+            recurring: None,
         }
     }
 

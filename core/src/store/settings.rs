@@ -9,6 +9,8 @@
 //! Schema versions:
 //! - 1: homes written before the version was recorded (caches in `meta`).
 //! - 2: caches in their own tree; the version recorded.
+//! - 3: agenda items in the kept views name the recurring point they come from: the caches
+//!   of schema 2 are dropped (rebuilt on use).
 
 use super::{Store, StoreError, TreeName};
 use serde::de::DeserializeOwned;
@@ -16,9 +18,11 @@ use serde::Serialize;
 use std::net::SocketAddr;
 
 /// The schema this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// The key of the schema version in the `meta` tree.
 const SCHEMA_KEY: &str = "schema_version";
+/// A record of the cache tree naming the schema its entries were written under.
+const CACHE_FORMAT_KEY: &str = "cache-format";
 /// Key prefixes of the caches schema 1 kept in `meta`.
 const V1_CACHE_PREFIXES: [&str; 3] = ["heads/", "view/", "current-meeting/"];
 
@@ -332,6 +336,10 @@ pub(super) fn migrate(store: &Store) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
+    if found < 3 {
+        // Views kept by schema 2 decode into the wrong shape now: all go, in one step.
+        store.replace_records(TreeName::Cache, (CACHE_FORMAT_KEY, &[3]), &[""])?;
+    }
     if recorded != Some(SCHEMA_VERSION) {
         // Schema 2 keeps caches in their own tree: schema 1's go from `meta` (they are
         // rebuilt on use) in the same atomic step that records the new version.
@@ -386,6 +394,37 @@ mod tests {
             store.get(&RelayCursor("nb3".into())),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_schema_2_home_loses_its_caches_and_keeps_its_settings() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("new home");
+            store
+                .write_record(TreeName::Meta, SCHEMA_KEY, &2u32.to_be_bytes())
+                .expect("pretend schema 2");
+            store
+                .write_record(TreeName::Cache, "view/nb/m1", b"kept by schema 2")
+                .expect("v2 cache");
+            store.put(&OwnerName(), &"Ana".to_owned()).expect("name");
+            store.flush().expect("flush");
+        }
+        let store = Store::open(dir.path()).expect("migrated");
+        assert_eq!(
+            store
+                .read_record(TreeName::Cache, "view/nb/m1")
+                .expect("read"),
+            None
+        );
+        assert_eq!(
+            store.get(&OwnerName()).expect("name").as_deref(),
+            Some("Ana")
+        );
+        assert_eq!(
+            store.read_record(TreeName::Meta, SCHEMA_KEY).expect("read"),
+            Some(SCHEMA_VERSION.to_be_bytes().to_vec())
+        );
     }
 
     #[test]

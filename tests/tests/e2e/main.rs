@@ -30,6 +30,7 @@ mod offline_exchange;
 mod p2p;
 mod practice;
 mod private_notes;
+mod recurring;
 mod relay;
 mod relay_rounds;
 mod reminders;
