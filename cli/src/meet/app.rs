@@ -1,7 +1,7 @@
 //! What `duet meet` shows and what its keys do: the view's state and the commands keys
 //! turn into. No terminal here, so every key's effect is tested as plain data.
 
-use duet_core::model::views::AgendaItem;
+use duet_core::model::views::{fold_agenda, AgendaItem, CarriedBand};
 use duet_core::{Section, SheetSource};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -45,6 +45,10 @@ pub enum Action {
 pub struct App {
     /// The meeting as last read.
     pub source: SheetSource,
+    /// Its agenda as shown: the items carried again and again fold into `bands`.
+    shown: Vec<AgendaItem>,
+    /// The folded items, a line per band of how often they were carried.
+    pub bands: Vec<CarriedBand>,
     /// The selected agenda item, by index.
     pub selected: usize,
     /// Browsing or typing.
@@ -59,8 +63,11 @@ pub struct App {
 
 impl App {
     pub fn new(source: SheetSource, link: String) -> App {
+        let (shown, bands) = folded(&source);
         App {
             source,
+            shown,
+            bands,
             selected: 0,
             mode: Mode::Browse,
             status: None,
@@ -69,8 +76,9 @@ impl App {
         }
     }
 
-    fn agenda(&self) -> &[AgendaItem] {
-        &self.source.meeting.agenda
+    /// The agenda items shown one by one (the long-carried ones fold into [`App::bands`]).
+    pub fn agenda(&self) -> &[AgendaItem] {
+        &self.shown
     }
 
     /// The selected item, if the agenda has any.
@@ -84,6 +92,7 @@ impl App {
             .follow
             .take()
             .or_else(|| self.selected_item().map(|i| i.id.clone()));
+        (self.shown, self.bands) = folded(&source);
         self.source = source;
         if let Some(id) = keep {
             if let Some(at) = self.agenda().iter().position(|i| i.id == id) {
@@ -228,8 +237,35 @@ impl App {
     }
 }
 
+/// A meeting's agenda as shown, and the bands its long-carried items fold into.
+fn folded(source: &SheetSource) -> (Vec<AgendaItem>, Vec<CarriedBand>) {
+    let agenda = fold_agenda(&source.meeting.agenda);
+    (agenda.shown.into_iter().cloned().collect(), agenda.bands)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_carried_items_fold_out_of_the_selectable_agenda() {
+        let mut items: Vec<AgendaItem> = (0..8)
+            .map(|n| {
+                let mut i = item(&format!("c{n}"), false, true);
+                i.carried = 6;
+                i
+            })
+            .collect();
+        items.push(item("fresh", false, false));
+        let mut a = app(items);
+        assert_eq!(
+            a.agenda().iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            vec!["fresh"]
+        );
+        assert_eq!(a.bands.len(), 1);
+        assert_eq!(a.bands[0].count, 8);
+        a.on_key(key(KeyCode::Down));
+        assert_eq!(a.selected, 0, "a band is not an item to select");
+    }
+
     #[test]
     fn u_undoes_and_ctrl_r_redoes_while_browsing_not_while_typing() {
         let mut a = app(vec![item("i1", false, false)]);

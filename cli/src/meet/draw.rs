@@ -131,10 +131,8 @@ fn target_name(target: Target) -> &'static str {
 }
 
 fn agenda(frame: &mut Frame<'_>, app: &App, theme: Theme, area: ratatui::layout::Rect) {
-    let items: Vec<ListItem<'_>> = app
-        .source
-        .meeting
-        .agenda
+    let mut items: Vec<ListItem<'_>> = app
+        .agenda()
         .iter()
         .map(|item| {
             let tick = if item.discussed { "[x]" } else { "[ ]" };
@@ -160,6 +158,19 @@ fn agenda(frame: &mut Frame<'_>, app: &App, theme: Theme, area: ratatui::layout:
         })
         .collect();
     let empty = items.is_empty();
+    for band in &app.bands {
+        let times = match band.to {
+            Some(to) => format!("{}–{to}", band.from),
+            None => format!("{}+", band.from),
+        };
+        items.push(ListItem::new(Line::from(Span::styled(
+            format!(
+                "⋯ {} carried {times} times — duet agenda list --all",
+                band.count
+            ),
+            theme.dim(),
+        ))));
+    }
     let list = List::new(items)
         .block(Block::default().borders(Borders::ALL).title(" Agenda "))
         .highlight_style(theme.selected())

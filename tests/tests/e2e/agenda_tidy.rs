@@ -1,7 +1,8 @@
 //! An agenda nobody tends stays readable: on a notebook grown with nothing ever ticked,
 //! `show`, `agenda list` and `prep` fold the items carried again and again into a line per
 //! band, `agenda list --all` lists them, and `agenda tidy` moves them to the backlog in one
-//! edit once asked with `--yes` (before that it only says what it would do).
+//! edit once asked with `--yes` (before that it only says what it would do), which one
+//! `duet undo` takes back whole.
 
 use duet_core::sample::{grow, Habit};
 use duet_tests::Device;
@@ -72,4 +73,16 @@ fn long_carried_items_fold_list_on_asking_and_tidy_into_the_backlog() {
     for moved in tidied["items"].as_array().expect("items") {
         assert!(backlog.contains(&moved["text"].as_str().unwrap_or_default().to_owned()));
     }
+
+    // One edit, so one undo puts every item back where it was.
+    let undone = ana.json(&["undo"]);
+    assert!(
+        undone["what"]
+            .as_str()
+            .is_some_and(|w| w.starts_with(&format!("agenda tidy: {planned} items"))),
+        "{undone}"
+    );
+    let restored = ana.json(&["agenda", "list"]);
+    assert_eq!(restored["agenda"], agenda["agenda"]);
+    assert_eq!(restored["backlog"], agenda["backlog"]);
 }
