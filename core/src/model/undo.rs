@@ -108,24 +108,25 @@ fn touched(
         }
         let path: Vec<String> = patch.path.iter().map(|(_, p)| prop_text(p)).collect();
         match patch.action {
-            PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
-                if seen_keys.insert((patch.obj.clone(), key.clone())) {
-                    let mut path = path;
-                    path.push(key.clone());
-                    keys.push(KeyChange {
-                        obj: patch.obj,
-                        props: patch.path.iter().map(|(_, p)| p.clone()).collect(),
-                        key,
-                        path,
-                    });
-                }
+            PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }
+                if seen_keys.insert((patch.obj.clone(), key.clone())) =>
+            {
+                let mut path = path;
+                path.push(key.clone());
+                keys.push(KeyChange {
+                    obj: patch.obj,
+                    props: patch.path.iter().map(|(_, p)| p.clone()).collect(),
+                    key,
+                    path,
+                });
             }
-            PatchAction::SpliceText { .. } | PatchAction::DeleteSeq { .. } => {
-                if !texts.iter().any(|(o, _)| *o == patch.obj) {
-                    texts.push((patch.obj, path));
-                }
+            PatchAction::SpliceText { .. } | PatchAction::DeleteSeq { .. }
+                if !texts.iter().any(|(o, _)| *o == patch.obj) =>
+            {
+                texts.push((patch.obj, path));
             }
-            // Duet's documents hold maps, text and scalars: no lists, counters or marks.
+            // Repeats of the above, and what Duet's documents never hold (lists, counters,
+            // marks).
             _ => {}
         }
     }
@@ -623,7 +624,7 @@ mod tests {
         let mut doc = AutoCommit::new();
         let agenda = doc.put_object(ROOT, "agenda", ObjType::Map).expect("map");
         let mut edits = Vec::new();
-        let mut edit = |doc: &mut AutoCommit, f: &dyn Fn(&mut AutoCommit)| {
+        let edit = |doc: &mut AutoCommit, f: &dyn Fn(&mut AutoCommit)| {
             let before = doc.get_heads();
             f(doc);
             (before, doc.get_heads())
