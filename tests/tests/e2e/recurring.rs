@@ -2,18 +2,10 @@
 //! 6 and not 1, 3 or 5, marked in `show`; two devices that put meeting 4 on the books
 //! offline end with one copy after syncing; `--stop` ends it; `--list` shows who added what.
 
-use duet_tests::{pair, send, Device};
+use duet_tests::{agenda_texts, pair, send, Device};
 
-fn agenda_texts(d: &Device) -> Vec<String> {
-    d.json(&["agenda", "list"])["agenda"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|i| i["text"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+fn agenda_of(d: &Device) -> Vec<String> {
+    agenda_texts(&d.json(&["agenda", "list"]))
 }
 
 /// Ticks the point if it is on the agenda (as the pair would talk about it), then wraps.
@@ -35,7 +27,7 @@ fn a_point_every_two_meetings_is_on_meetings_two_four_and_six_only_until_stopped
     assert_eq!(point["every"], 2);
     let mut on = Vec::new();
     for meeting in 1..=6 {
-        let texts = agenda_texts(&ana);
+        let texts = agenda_of(&ana);
         if texts.contains(&"Career goals".to_owned()) {
             on.push(meeting);
             let item = ana.json(&["agenda", "list"])["agenda"]
@@ -52,7 +44,7 @@ fn a_point_every_two_meetings_is_on_meetings_two_four_and_six_only_until_stopped
     // Stopped, it does not come back on meeting 8.
     ana.ok(&["agenda", "recur", "--stop", &id]);
     hold_meeting(&ana, "Career goals");
-    assert!(!agenda_texts(&ana).contains(&"Career goals".to_owned()));
+    assert!(!agenda_of(&ana).contains(&"Career goals".to_owned()));
     let listed = ana.json(&["agenda", "recur", "--list"]);
     assert_eq!(listed[0]["text"], "Career goals");
     assert!(listed[0]["stopped"].is_string(), "{listed}");
@@ -76,17 +68,14 @@ fn two_devices_booking_meeting_four_offline_end_with_one_copy() {
     bo.ok(&["wrap"]);
     for d in [&ana, &bo] {
         assert_eq!(
-            agenda_texts(d)
-                .iter()
-                .filter(|t| *t == "Career goals")
-                .count(),
+            agenda_of(d).iter().filter(|t| *t == "Career goals").count(),
             1
         );
     }
     send(&ana, &bo);
     send(&bo, &ana);
     for d in [&ana, &bo] {
-        let texts = agenda_texts(d);
+        let texts = agenda_of(d);
         assert_eq!(
             texts.iter().filter(|t| *t == "Career goals").count(),
             1,

@@ -4,7 +4,7 @@
 //! brings back exactly what undo took, and the undo list outlives the node that keeps it,
 //! even a SIGKILL.
 
-use duet_tests::{pair, section_text, send, Device, Serving};
+use duet_tests::{agenda_texts, pair, section_text, send, Device, Serving};
 use serde_json::Value;
 
 fn wins(d: &Device) -> String {
@@ -16,15 +16,7 @@ fn agenda(d: &Device) -> Vec<String> {
 }
 
 fn agenda_of(d: &Device, args: &[&str]) -> Vec<String> {
-    d.json(args)["agenda"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|i| i["text"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    agenda_texts(&d.json(args))
 }
 
 fn meeting(d: &Device) -> (String, String, String) {
