@@ -100,6 +100,12 @@ impl Duet {
         };
         let mut nb = Notebook::load_kind(&self.store, &space, &self.actor, true)?;
         personal_doc::add(&mut nb.doc(PRIVATE_DOC)?.am, &note)?;
+        let steps = Self::unsaved_steps(&mut nb, &space);
+        self.note_steps(
+            &note.notebook,
+            &super::undo::quoting("private note", &note.text),
+            steps,
+        )?;
         nb.persist(&mut self.store)?;
         Ok(note)
     }

@@ -14,7 +14,7 @@ use super::*;
 use crate::model::undo::{self, Left, LeftKind};
 use crate::store::settings::UndoJournal;
 use automerge::ChangeHash;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Edits an undo list keeps per notebook (the oldest go first).
 pub const MAX_UNDO_EDITS: usize = 100;
@@ -24,6 +24,9 @@ const MAX_WHAT_CHARS: usize = 80;
 /// One document's part of an edit: its heads before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EditStep {
+    /// The space the document is in: empty for the notebook itself, else the person's
+    /// personal space (a private note about the notebook is on the notebook's list).
+    space: String,
     doc: String,
     before: Vec<[u8; 32]>,
     after: Vec<[u8; 32]>,
@@ -108,11 +111,22 @@ impl Duet {
     /// Writes `what` on the notebook's undo list with what `nb`'s unsaved changes are, and
     /// empties the redo list (not flushed: the edit's own flush carries it).
     pub(super) fn note_edit(&mut self, nb: &mut Notebook, what: &str) -> Result<(), DuetError> {
-        let steps = Self::unsaved_steps(nb);
+        let steps = Self::unsaved_steps(nb, "");
+        let notebook = nb.id.clone();
+        self.note_steps(&notebook, what, steps)
+    }
+
+    /// Writes `what` on `notebook`'s undo list as `steps` (not flushed).
+    pub(super) fn note_steps(
+        &mut self,
+        notebook: &str,
+        what: &str,
+        steps: Vec<EditStep>,
+    ) -> Result<(), DuetError> {
         if steps.is_empty() {
             return Ok(());
         }
-        let key = UndoJournal(nb.id.clone());
+        let key = UndoJournal(notebook.to_owned());
         let mut journal = self.store.get(&key)?.unwrap_or_default();
         journal.undo.push(EditEntry {
             what: short_what(what),
@@ -126,10 +140,12 @@ impl Duet {
         Ok(())
     }
 
-    fn unsaved_steps(nb: &mut Notebook) -> Vec<EditStep> {
+    /// What `nb` (the notebook, or with `space` named, another space) changed in memory.
+    pub(super) fn unsaved_steps(nb: &mut Notebook, space: &str) -> Vec<EditStep> {
         nb.unsaved_changes()
             .into_iter()
             .map(|(doc, before, after)| EditStep {
+                space: space.to_owned(),
                 doc,
                 before: hashes(&before),
                 after: hashes(&after),
@@ -176,7 +192,14 @@ impl Duet {
             (&mut journal.redo, "redo")
         };
         let entry = from.pop().ok_or(DuetError::NothingTo { what, title })?;
-        let left = match revert_entry(&mut nb, &entry) {
+        let mut others: BTreeMap<String, Notebook> = BTreeMap::new();
+        for step in entry.steps.iter().filter(|s| !s.space.is_empty()) {
+            if !others.contains_key(&step.space) {
+                let space = Notebook::load_kind(&self.store, &step.space, &self.actor, true)?;
+                others.insert(step.space.clone(), space);
+            }
+        }
+        let left = match revert_entry(&mut nb, &mut others, &entry) {
             Ok(left) => left,
             Err(e @ DuetError::EditGone { .. }) => {
                 // Off the list for good, so the next undo reaches the edits still here.
@@ -186,10 +209,15 @@ impl Duet {
             }
             Err(e) => return Err(e),
         };
+        let mut steps = Self::unsaved_steps(&mut nb, "");
+        for (space, other) in &mut others {
+            steps.extend(Self::unsaved_steps(other, space));
+            other.persist(&mut self.store)?;
+        }
         let done = EditEntry {
             what: entry.what.clone(),
             at_ms: now_millis(),
-            steps: Self::unsaved_steps(&mut nb),
+            steps,
         };
         if undoing {
             journal.redo.push(done);
@@ -206,8 +234,13 @@ impl Duet {
     }
 }
 
-/// Reverts every document of `entry` in `nb` (in memory); what it left, in words.
-fn revert_entry(nb: &mut Notebook, entry: &EditEntry) -> Result<Vec<String>, DuetError> {
+/// Reverts every document of `entry` in `nb`, or in the other space it names, loaded in
+/// `others` (in memory); what it left, in words.
+fn revert_entry(
+    nb: &mut Notebook,
+    others: &mut BTreeMap<String, Notebook>,
+    entry: &EditEntry,
+) -> Result<Vec<String>, DuetError> {
     let gone = || DuetError::EditGone {
         what: entry.what.clone(),
     };
@@ -215,6 +248,7 @@ fn revert_entry(nb: &mut Notebook, entry: &EditEntry) -> Result<Vec<String>, Due
     let mut words = Vec::new();
     // First what each document keeps, so the two halves of a move agree.
     for step in &entry.steps {
+        let nb = space_of(nb, others, step).ok_or_else(gone)?;
         if !nb_holds(nb, &step.doc)? {
             return Err(gone());
         }
@@ -243,6 +277,7 @@ fn revert_entry(nb: &mut Notebook, entry: &EditEntry) -> Result<Vec<String>, Due
         if before.is_empty() {
             continue;
         }
+        let nb = space_of(nb, others, step).ok_or_else(gone)?;
         let doc = &mut nb.doc(&step.doc)?.am;
         for left in undo::revert(doc, &before, &after, &kept)? {
             let said = describe(&left);
@@ -252,6 +287,19 @@ fn revert_entry(nb: &mut Notebook, entry: &EditEntry) -> Result<Vec<String>, Due
         }
     }
     Ok(words)
+}
+
+/// The space a step's document is in.
+fn space_of<'a>(
+    nb: &'a mut Notebook,
+    others: &'a mut BTreeMap<String, Notebook>,
+    step: &EditStep,
+) -> Option<&'a mut Notebook> {
+    if step.space.is_empty() {
+        Some(nb)
+    } else {
+        others.get_mut(&step.space)
+    }
 }
 
 fn nb_holds(nb: &mut Notebook, doc: &str) -> Result<bool, DuetError> {

@@ -176,3 +176,26 @@ fn the_undo_list_survives_a_node_restart_and_a_sigkill() {
         "note in Wins: “First”"
     );
 }
+
+#[test]
+fn a_private_note_is_on_the_notebooks_undo_list_and_leaves_the_shared_notebook_alone() {
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
+    ana.ok(&["note", "-s", "wins", "Shared line"]);
+    ana.ok(&["private", "Wrote this in the wrong place"]);
+    let list = ana.json(&["undo", "--list"]);
+    assert_eq!(
+        list["undo"][0]["what"],
+        "private note: “Wrote this in the wrong place”"
+    );
+    ana.ok(&["undo"]);
+    let private = ana.ok(&["private"]);
+    assert!(
+        !private.contains("Wrote this in the wrong place"),
+        "{private}"
+    );
+    assert_eq!(wins(&ana), "Shared line", "the shared note stays");
+    ana.ok(&["redo"]);
+    assert!(ana
+        .ok(&["private"])
+        .contains("Wrote this in the wrong place"));
+}
