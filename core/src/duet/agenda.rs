@@ -279,8 +279,11 @@ impl Duet {
             return Ok(items);
         }
         let mut nb = self.load()?;
+        // Where every item is, read once: a tidy moves hundreds of items.
+        let places = self.item_places(&mut nb, None)?;
         for item in &items {
-            for (place, id) in self.find_item(&mut nb, &item.id, None)? {
+            let here = places.iter().filter(|(_, id)| *id == item.id).cloned();
+            for (place, id) in here.collect::<Vec<_>>() {
                 if drop {
                     let doc = place_doc(&mut nb, &place)?;
                     let list = items_obj(doc, &place)?;
@@ -373,14 +376,15 @@ impl Duet {
     /// Every place holding the live item `query` names: the backlog, the carried items, and
     /// the meeting's own agenda (usually one place; two when an older device copied an item
     /// this one carried).
-    pub(super) fn find_item(
+    /// Every live agenda item's place and id: the backlog, the carried items, and the
+    /// meeting's (the current one by default) own agenda.
+    fn item_places(
         &self,
         nb: &mut Notebook,
-        query: &str,
         meeting_id: Option<&str>,
     ) -> Result<Vec<(ItemPlace, String)>, DuetError> {
         let index = &nb.index()?.am;
-        let mut candidates: Vec<(ItemPlace, String)> = index::backlog(index)?
+        let mut places: Vec<(ItemPlace, String)> = index::backlog(index)?
             .into_iter()
             .map(|i| (ItemPlace::Backlog, i.id))
             .chain(
@@ -392,7 +396,7 @@ impl Duet {
         match resolve_meeting(&self.store, nb, meeting_id) {
             Ok(mid) => {
                 let doc = &nb.meeting(&mid)?.am;
-                candidates.extend(
+                places.extend(
                     meeting::agenda(doc)?
                         .into_iter()
                         .map(|i| (ItemPlace::Meeting(mid.clone()), i.id)),
@@ -401,6 +405,16 @@ impl Duet {
             Err(DuetError::NoCurrentMeeting) => {}
             Err(e) => return Err(e),
         }
+        Ok(places)
+    }
+
+    pub(super) fn find_item(
+        &self,
+        nb: &mut Notebook,
+        query: &str,
+        meeting_id: Option<&str>,
+    ) -> Result<Vec<(ItemPlace, String)>, DuetError> {
+        let mut candidates = self.item_places(nb, meeting_id)?;
         let id = resolve_id(
             "agenda item",
             query,
