@@ -147,6 +147,33 @@ class PhoneTest {
     }
 
     @Test
+    fun `undo takes back the phone's own line and keeps the laptop's, and a recurring point shows marked`() =
+        RelayProcess().use { relay ->
+            val (phone, laptop) = phoneAndLaptop(relay)
+            phone.addNote(NoteSection.WINS, "phone-wrong-line")
+            runBlocking { phone.syncRelay() }
+            laptop.run("sync")
+            laptop.run("note", "-s", "wins", "laptop-line")
+            laptop.run("agenda", "recur", "Career goals", "--every", "1")
+            laptop.run("sync")
+            runBlocking { phone.syncRelay() }
+            fun wins() = phone.overview().meeting?.sections.orEmpty().first { it.section == "wins" }.text
+
+            val undone = phone.undo()
+            assertEquals("note in Wins: “phone-wrong-line”", undone.what)
+            assertEquals(listOf("Wins was edited since: your edit is undone, the rest is kept"), undone.left)
+            assertEquals("laptop-line", wins())
+            assertEquals(listOf("note in Wins: “phone-wrong-line”"), phone.undoList().redo.map { it.what })
+            phone.redo()
+            assertTrue(wins().contains("phone-wrong-line") && wins().contains("laptop-line"), wins())
+
+            val point = phone.recurringPoints().single()
+            assertEquals("Career goals", point.text)
+            val item = phone.overview().meeting?.agenda.orEmpty().single { it.text == "Career goals" }
+            assertEquals(point.id, item.recurringPoint)
+        }
+
+    @Test
     fun `errors arrive as the generated exception classes`() {
         val phone = phone("Ana")
         assertThrows<MobileException.NeedsSetup> { phone.overview() }
