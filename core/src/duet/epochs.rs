@@ -153,11 +153,18 @@ pub(super) struct Membership {
 }
 
 impl Membership {
-    /// The TLS fingerprints of the devices still members.
+    /// The TLS fingerprints of the devices still members: listed devices only, so a record
+    /// written for a device the space does not list (a ghost, planted with another
+    /// device's fingerprint) never counts, and every device that counts shows in
+    /// `duet devices`.
     pub fn remaining_fingerprints(&self) -> BTreeSet<String> {
         self.records
             .iter()
-            .filter(|(d, r)| !self.removed.contains(d) && !r.tls.is_empty())
+            .filter(|(d, r)| {
+                !self.removed.contains(d)
+                    && !r.tls.is_empty()
+                    && self.devices.iter().any(|(listed, _)| listed == d)
+            })
             .map(|(_, r)| r.tls.clone())
             .collect()
     }
@@ -712,5 +719,43 @@ impl Duet {
             self.settle_epoch(&mut nb)?;
         }
         Ok(applied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(tls: &str) -> members::DeviceRecord {
+        members::DeviceRecord {
+            tls: tls.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_record_for_a_device_the_space_does_not_list_proves_nothing() {
+        let m = Membership {
+            devices: vec![
+                ("laptop".into(), "p1".into()),
+                ("phone".into(), "p1".into()),
+            ],
+            records: vec![
+                ("laptop".into(), record("fp-laptop")),
+                ("phone".into(), record("fp-phone")),
+                ("ghost".into(), record("fp-attacker")),
+            ],
+            removed: BTreeSet::from(["phone".to_owned()]),
+            epochs: Vec::new(),
+            in_force: InForce::Initial,
+        };
+        assert_eq!(
+            m.remaining_fingerprints(),
+            BTreeSet::from(["fp-laptop".to_owned()])
+        );
+        assert_eq!(
+            m.removed_fingerprints(),
+            BTreeSet::from(["fp-phone".to_owned()])
+        );
     }
 }
