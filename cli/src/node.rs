@@ -271,6 +271,7 @@ fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
             relay_rewound: d.relay_rewound_at(&nb.id)?,
             set_aside: list(&d.quarantined(&nb.id)?),
             withheld: list(&d.relay_withheld(&nb.id)?),
+            membership_refused: d.membership_refused(&nb.id)?,
         });
     }
     Ok(out)
@@ -369,6 +370,9 @@ fn render_status(view: &Status) -> String {
                 "  Set aside relay entry {} from device {}: {}.\n",
                 batch.seq, batch.sender, batch.reason
             ));
+        }
+        for refused in &nb.membership_refused {
+            text.push_str(&format!("  Not counted: {refused}.\n"));
         }
     }
     for link in &view.links {

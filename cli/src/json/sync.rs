@@ -173,6 +173,8 @@ pub struct NotebookStatus {
     pub relay_rewound: Option<i64>,
     pub set_aside: Vec<SetAside>,
     pub withheld: Vec<Withheld>,
+    /// Membership records that do not count (not signed by a device entitled to them).
+    pub membership_refused: Vec<String>,
 }
 
 /// The running node, in `duet status`.

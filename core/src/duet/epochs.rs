@@ -98,7 +98,7 @@ const MAX_NOTICE_BYTES: usize = 256 * 1024;
 /// What a rotation tells the mailboxes it leaves behind: the removals and the epochs, each
 /// epoch's key sealed to the devices it was made for. It carries no notes: those who can
 /// read an old mailbox include the removed device, which learns only that it was removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct RotationNotice {
     /// Every removal.
     pub removals: Vec<Removal>,
@@ -106,11 +106,107 @@ pub(super) struct RotationNotice {
     pub epochs: Vec<Epoch>,
 }
 
+/// An epoch as older Duets read it in a notice: id, number, maker, day, sealed keys.
+type NoticeEpochV1 = (String, u64, String, String, BTreeMap<String, String>);
+
+/// A notice as sent: the removals and epochs as older Duets read them, then their
+/// signatures (and each epoch's `after`), which older Duets leave unread after the rest.
+#[derive(Serialize, Deserialize)]
+struct NoticeWire {
+    removals: Vec<(String, String, String)>,
+    epochs: Vec<NoticeEpochV1>,
+    removal_sigs: Vec<String>,
+    epochs_signed: Vec<(Vec<String>, String)>,
+}
+
+/// A notice as older Duets sent it.
+#[derive(Deserialize)]
+struct NoticeWireV1 {
+    removals: Vec<(String, String, String)>,
+    epochs: Vec<NoticeEpochV1>,
+}
+
+impl RotationNotice {
+    pub(super) fn encode(&self) -> Vec<u8> {
+        let wire = NoticeWire {
+            removals: self
+                .removals
+                .iter()
+                .map(|r| (r.device.clone(), r.by.clone(), r.at.clone()))
+                .collect(),
+            epochs: self
+                .epochs
+                .iter()
+                .map(|e| {
+                    (
+                        e.id.clone(),
+                        e.number,
+                        e.by.clone(),
+                        e.at.clone(),
+                        e.keys.clone(),
+                    )
+                })
+                .collect(),
+            removal_sigs: self.removals.iter().map(|r| r.sig.clone()).collect(),
+            epochs_signed: self
+                .epochs
+                .iter()
+                .map(|e| (e.after.clone(), e.sig.clone()))
+                .collect(),
+        };
+        postcard::to_allocvec(&wire).unwrap_or_default()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<RotationNotice> {
+        let wire = match postcard::from_bytes::<NoticeWire>(bytes) {
+            Ok(w) => w,
+            Err(_) => {
+                let old: NoticeWireV1 = postcard::from_bytes(bytes).ok()?;
+                NoticeWire {
+                    removals: old.removals,
+                    epochs: old.epochs,
+                    removal_sigs: Vec::new(),
+                    epochs_signed: Vec::new(),
+                }
+            }
+        };
+        let removals = wire
+            .removals
+            .into_iter()
+            .enumerate()
+            .map(|(i, (device, by, at))| Removal {
+                device,
+                by,
+                at,
+                sig: wire.removal_sigs.get(i).cloned().unwrap_or_default(),
+            })
+            .collect();
+        let epochs = wire
+            .epochs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (id, number, by, at, keys))| {
+                let (after, sig) = wire.epochs_signed.get(i).cloned().unwrap_or_default();
+                Epoch {
+                    id,
+                    number,
+                    by,
+                    at,
+                    keys,
+                    after,
+                    sig,
+                }
+            })
+            .collect();
+        Some(RotationNotice { removals, epochs })
+    }
+}
+
 /// The notice a batch holds, if it is one.
 pub(super) fn notice_in(batch: &[crate::sync::relay::DocChanges]) -> Option<RotationNotice> {
     match batch {
         [one] if one.doc == NOTICE_DOC && one.changes.len() <= MAX_NOTICE_BYTES => {
-            postcard::from_bytes(&one.changes).ok()
+            RotationNotice::decode(&one.changes)
         }
         _ => None,
     }
@@ -150,6 +246,8 @@ pub(super) struct Membership {
     pub epochs: Vec<Epoch>,
     /// The epoch in force.
     pub in_force: InForce,
+    /// Membership records that do not count, and why (see `members::judge`).
+    pub refused: Vec<String>,
 }
 
 impl Membership {
@@ -185,11 +283,12 @@ impl Duet {
     /// record is one of the person's own.
     pub(super) fn membership_of(&self, nb: &mut Notebook) -> Result<Membership, DuetError> {
         let personal = nb.personal;
+        let space = nb.id.clone();
         let doc = &nb.members_doc()?.am;
-        let removed = members::removed(doc)?;
+        let removals = members::removals(doc)?;
         let epochs = members::epochs(doc)?;
         let records = members::device_records(doc)?;
-        let devices = if personal {
+        let devices: Vec<(String, String)> = if personal {
             records
                 .iter()
                 .map(|(d, _)| (d.clone(), OWN_PERSON.to_owned()))
@@ -197,12 +296,15 @@ impl Duet {
         } else {
             index::devices(doc)?
         };
+        let listed: BTreeMap<String, String> = devices.iter().cloned().collect();
+        let judged = members::judge(&space, &listed, &removals, &epochs);
         Ok(Membership {
             devices,
             records,
-            in_force: members::in_force(&removed, &epochs),
-            removed,
+            in_force: judged.in_force,
+            removed: judged.removed,
             epochs,
+            refused: judged.refused,
         })
     }
 
@@ -333,9 +435,7 @@ impl Duet {
             .map(|(id, (number, _))| Epoch {
                 id,
                 number,
-                by: String::new(),
-                at: String::new(),
-                keys: BTreeMap::new(),
+                ..Epoch::default()
             })
             .collect())
     }
@@ -416,13 +516,17 @@ impl Duet {
             InForce::Initial => return Ok(false),
             InForce::Rotate { next } => {
                 let key = EpochKey::generate();
-                let epoch = Epoch {
+                let mut epoch = Epoch {
                     id: ids::new_id(),
                     number: *next,
                     by: me.clone(),
                     at: crate::dates::today().to_string(),
                     keys: BTreeMap::new(),
+                    after: m.removed.iter().cloned().collect(),
+                    sig: String::new(),
                 };
+                epoch.sig = data_encoding::HEXLOWER
+                    .encode(&self.device.sign(&members::epoch_bytes(&nb.id, &epoch)));
                 (epoch, key)
             }
             InForce::Epoch(e) => {
@@ -520,14 +624,8 @@ impl Duet {
                     });
                 }
             }
-            members::remove_device(
-                &mut nb.index()?.am,
-                &Removal {
-                    device: target.id.clone(),
-                    by: self.device.public_hex(),
-                    at: crate::dates::today().to_string(),
-                },
-            )?;
+            let removal = self.signed_removal(&nb.id, &target.id);
+            members::remove_device(&mut nb.index()?.am, &removal)?;
             self.save_unlisted(&mut nb)?;
             self.settle_epoch(&mut nb)?;
         }
@@ -580,6 +678,28 @@ impl Duet {
             .collect())
     }
 
+    /// The membership records of `notebook` that do not count (a removal or key epoch not
+    /// signed by a device entitled to it), in words: `duet status` reports them.
+    pub fn membership_refused(&self, notebook: &str) -> Result<Vec<String>, DuetError> {
+        match self.space_with_members(notebook)? {
+            Some(mut nb) => Ok(self.membership_of(&mut nb)?.refused),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// This device's removal of `device` from `space`, signed.
+    fn signed_removal(&self, space: &str, device: &str) -> Removal {
+        let mut removal = Removal {
+            device: device.to_owned(),
+            by: self.device.public_hex(),
+            at: crate::dates::today().to_string(),
+            sig: String::new(),
+        };
+        removal.sig = data_encoding::HEXLOWER
+            .encode(&self.device.sign(&members::removal_bytes(space, &removal)));
+        removal
+    }
+
     /// Removes `device` from this person's personal space and moves the space to a new
     /// epoch sealed to the devices that remain.
     fn remove_from_personal_space(&mut self, device: &str) -> Result<(), DuetError> {
@@ -591,14 +711,8 @@ impl Duet {
         };
         // This device must be in the space's own list to make its next epoch.
         self.write_device_record(&mut nb)?;
-        members::remove_device(
-            &mut nb.members_doc()?.am,
-            &Removal {
-                device: device.to_owned(),
-                by: self.device.public_hex(),
-                at: crate::dates::today().to_string(),
-            },
-        )?;
+        let removal = self.signed_removal(&nb.id, device);
+        members::remove_device(&mut nb.members_doc()?.am, &removal)?;
         nb.persist(&mut self.store)?;
         self.settle_epoch(&mut nb)?;
         Ok(())
@@ -621,8 +735,7 @@ impl Duet {
                 epochs: m.epochs,
             }
         };
-        let payload = postcard::to_allocvec(&notice)
-            .map_err(|e| DuetError::Internal(format!("encoding a membership notice: {e}")))?;
+        let payload = notice.encode();
         let batch = [crate::sync::relay::DocChanges {
             doc: NOTICE_DOC.to_owned(),
             changes: payload,
@@ -748,6 +861,7 @@ mod tests {
             removed: BTreeSet::from(["phone".to_owned()]),
             epochs: Vec::new(),
             in_force: InForce::Initial,
+            refused: Vec::new(),
         };
         assert_eq!(
             m.remaining_fingerprints(),

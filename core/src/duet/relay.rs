@@ -519,7 +519,7 @@ impl Duet {
         let epoch_before = if self.store.load_doc(notebook, members_doc)?.is_none() {
             None
         } else {
-            Some(crate::model::members::in_force_of(&nb.members_doc()?.am)?)
+            Some(self.membership_of(&mut nb)?.in_force)
         };
         let mut changed: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
         let mut seen: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
@@ -582,7 +582,7 @@ impl Duet {
                     if complete {
                         pass(&mut cursor, seq, &bytes);
                     }
-                    if crate::model::members::in_force_of(&nb.members_doc()?.am)? != *before {
+                    if self.membership_of(&mut nb)?.in_force != *before {
                         break;
                     }
                 }
@@ -619,7 +619,7 @@ impl Duet {
             // device: what follows it here was not written by a member of the new epoch.
             if let Some(before) = &epoch_before {
                 if batch.iter().any(|d| d.doc == members_doc)
-                    && crate::model::members::in_force_of(&nb.members_doc()?.am)? != *before
+                    && self.membership_of(&mut nb)?.in_force != *before
                 {
                     break;
                 }

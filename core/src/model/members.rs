@@ -154,7 +154,7 @@ const REMOVED_PREFIX: &str = "removed/";
 const EPOCH_PREFIX: &str = "epoch/";
 
 /// A device removed from the notebook.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Removal {
     /// The removed device.
     pub device: String,
@@ -162,6 +162,8 @@ pub struct Removal {
     pub by: String,
     /// The day (`YYYY-MM-DD`).
     pub at: String,
+    /// `by`'s signature of [`removal_bytes`] (hex); empty when written by an older Duet.
+    pub sig: String,
 }
 
 /// Records that `device` is removed.
@@ -173,6 +175,9 @@ pub fn remove_device(doc: &mut AutoCommit, removal: &Removal) -> Result<(), Mode
     let obj = doc.put_object(ROOT, key.as_str(), ObjType::Map)?;
     doc.put(&obj, "by", removal.by.as_str())?;
     doc.put(&obj, "at", removal.at.as_str())?;
+    if !removal.sig.is_empty() {
+        doc.put(&obj, "sig", removal.sig.as_str())?;
+    }
     Ok(())
 }
 
@@ -190,6 +195,7 @@ pub fn removals(doc: &AutoCommit) -> Result<Vec<Removal>, ModelError> {
             device: device.to_owned(),
             by: am::str(doc, &obj, "by")?.unwrap_or_default(),
             at: am::str(doc, &obj, "at")?.unwrap_or_default(),
+            sig: am::str(doc, &obj, "sig")?.unwrap_or_default(),
         });
     }
     Ok(out)
@@ -201,7 +207,7 @@ pub fn removed(doc: &AutoCommit) -> Result<BTreeSet<String>, ModelError> {
 }
 
 /// One key epoch: its key sealed to each device it was made for.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Epoch {
     /// Random id.
     pub id: String,
@@ -213,6 +219,10 @@ pub struct Epoch {
     pub at: String,
     /// The epoch key sealed to each device (hex), by device.
     pub keys: BTreeMap<String, String>,
+    /// The removed devices its maker knew of, sorted: it follows those removals.
+    pub after: Vec<String>,
+    /// `by`'s signature of [`epoch_bytes`] (hex); empty when made by an older Duet.
+    pub sig: String,
 }
 
 /// Writes an epoch (a new one, or keys added to one for devices that joined since).
@@ -225,6 +235,10 @@ pub fn put_epoch(doc: &mut AutoCommit, epoch: &Epoch) -> Result<(), ModelError> 
             doc.put(&obj, "number", epoch.number as i64)?;
             doc.put(&obj, "by", epoch.by.as_str())?;
             doc.put(&obj, "at", epoch.at.as_str())?;
+            if !epoch.sig.is_empty() {
+                doc.put(&obj, "after", epoch.after.join(",").as_str())?;
+                doc.put(&obj, "sig", epoch.sig.as_str())?;
+            }
             doc.put_object(&obj, "keys", ObjType::Map)?;
             obj
         }
@@ -264,6 +278,15 @@ pub fn epochs(doc: &AutoCommit) -> Result<Vec<Epoch>, ModelError> {
             by: am::str(doc, &obj, "by")?.unwrap_or_default(),
             at: am::str(doc, &obj, "at")?.unwrap_or_default(),
             keys,
+            after: am::str(doc, &obj, "after")?
+                .map(|a| {
+                    a.split(',')
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            sig: am::str(doc, &obj, "sig")?.unwrap_or_default(),
         });
     }
     Ok(out)
@@ -299,9 +322,159 @@ pub fn in_force(removed: &BTreeSet<String>, epochs: &[Epoch]) -> InForce {
     }
 }
 
-/// The epoch in force of an index document.
+/// The epoch in force of an index document by the rule of unsigned membership (see
+/// [`judge`] for the rule that holds once membership is signed).
 pub fn in_force_of(doc: &AutoCommit) -> Result<InForce, ModelError> {
     Ok(in_force(&removed(doc)?, &epochs(doc)?))
+}
+
+/// What a removal's maker signs: the space, the device removed, who removed it, when.
+pub fn removal_bytes(space: &str, r: &Removal) -> Vec<u8> {
+    let mut bytes = b"duet 2026-12 removal v1\0".to_vec();
+    bytes.extend(postcard::to_allocvec(&(space, &r.device, &r.by, &r.at)).unwrap_or_default());
+    bytes
+}
+
+/// What an epoch's maker signs: the space, the epoch, its maker, and the removals it
+/// follows (not the sealed keys: devices that join later add theirs).
+pub fn epoch_bytes(space: &str, e: &Epoch) -> Vec<u8> {
+    let mut bytes = b"duet 2026-12 epoch v1\0".to_vec();
+    bytes.extend(
+        postcard::to_allocvec(&(space, &e.id, e.number, &e.by, &e.at, &e.after))
+            .unwrap_or_default(),
+    );
+    bytes
+}
+
+fn signed_by(by: &str, message: &[u8], sig: &str) -> bool {
+    data_encoding::HEXLOWER
+        .decode(sig.as_bytes())
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .is_some_and(|sig| crate::crypto::device_signed(by, message, &sig))
+}
+
+/// Membership as the signed rules judge it: the removals that count, the epoch in force,
+/// and what was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// The removed devices.
+    pub removed: BTreeSet<String>,
+    /// The epoch in force.
+    pub in_force: InForce,
+    /// What does not count, and why, in words.
+    pub refused: Vec<String>,
+}
+
+/// Which removals count and which epoch is in force, from signed membership.
+///
+/// - A removal signed by its maker counts when the space lists the maker; one whose
+///   signature is not its maker's, or made by a device the space does not list, is
+///   refused. An unsigned removal (an older Duet's) counts: a removal only ever takes
+///   access away. (Who may remove whom, by person, is the signed log's rule: see
+///   `duet_protocol::membership`.)
+/// - Once any counting removal or epoch is signed, an epoch counts only when signed by
+///   a listed device that is not removed, and made after every counting removal (its
+///   signed `after` names them all). So an epoch planted before its maker's removal, or
+///   written by a device the space does not list, never takes over: a removal made by this
+///   Duet always leads to a new epoch. Before that (a notebook only older Duets touched),
+///   the older rule holds ([`in_force`]).
+pub fn judge(
+    space: &str,
+    listed: &BTreeMap<String, String>,
+    removals: &[Removal],
+    epochs: &[Epoch],
+) -> Judged {
+    let short = |d: &str| d.get(..8).unwrap_or(d).to_owned();
+    let mut refused = Vec::new();
+    let mut removed = BTreeSet::new();
+    let mut strict = false;
+    for r in removals {
+        if r.sig.is_empty() {
+            removed.insert(r.device.clone());
+            continue;
+        }
+        if !signed_by(&r.by, &removal_bytes(space, r), &r.sig) {
+            refused.push(format!(
+                "a removal of device {} not signed by the device it names",
+                short(&r.device)
+            ));
+            continue;
+        }
+        if listed.contains_key(&r.by) {
+            removed.insert(r.device.clone());
+            strict = true;
+        } else {
+            refused.push(format!(
+                "a removal of device {} by a device the space does not list",
+                short(&r.device)
+            ));
+        }
+    }
+    let mut signed = Vec::new();
+    for e in epochs {
+        if e.sig.is_empty() {
+            continue;
+        }
+        if signed_by(&e.by, &epoch_bytes(space, e), &e.sig) {
+            signed.push(e);
+            strict = true;
+        } else {
+            refused.push(format!("key epoch {} not signed by its maker", e.id));
+        }
+    }
+    if !strict {
+        let unrefused: Vec<Epoch> = epochs
+            .iter()
+            .filter(|e| e.sig.is_empty())
+            .cloned()
+            .collect();
+        return Judged {
+            in_force: in_force(&removed, &unrefused),
+            removed,
+            refused,
+        };
+    }
+    let valid = signed
+        .iter()
+        .filter(|e| {
+            listed.contains_key(&e.by)
+                && !removed.contains(&e.by)
+                && removed.iter().all(|d| e.after.contains(d))
+        })
+        .max_by(|a, b| (a.number, &a.id).cmp(&(b.number, &b.id)));
+    let in_force = match valid {
+        Some(e) => InForce::Epoch((*e).clone()),
+        None if removed.is_empty() => InForce::Initial,
+        None => InForce::Rotate {
+            next: epochs.iter().map(|e| e.number).max().unwrap_or(0) + 1,
+        },
+    };
+    let floor = match &in_force {
+        InForce::Epoch(e) => e.number,
+        _ => 0,
+    };
+    for e in epochs {
+        let counted = matches!(&in_force, InForce::Epoch(f) if f.id == e.id);
+        if counted || e.number < floor {
+            continue;
+        }
+        if e.sig.is_empty() {
+            refused.push(format!("key epoch {} not signed by its maker", e.id));
+        } else if signed.iter().any(|s| s.id == e.id) && !listed.contains_key(&e.by) {
+            refused.push(format!(
+                "key epoch {} made by a device the space does not list",
+                e.id
+            ));
+        } else if signed.iter().any(|s| s.id == e.id) && removed.contains(&e.by) {
+            refused.push(format!("key epoch {} made by a removed device", e.id));
+        }
+    }
+    Judged {
+        removed,
+        in_force,
+        refused,
+    }
 }
 
 #[cfg(test)]
@@ -351,6 +524,145 @@ mod tests {
 }
 
 #[cfg(test)]
+mod signed_rules {
+    use super::*;
+    use crate::crypto::DeviceKey;
+
+    const SPACE: &str = "nb1";
+
+    struct Device {
+        key: DeviceKey,
+        id: String,
+    }
+
+    fn device() -> Device {
+        let key = DeviceKey::generate();
+        let id = key.public_hex();
+        Device { key, id }
+    }
+
+    fn sig(key: &DeviceKey, bytes: &[u8]) -> String {
+        data_encoding::HEXLOWER.encode(&key.sign(bytes))
+    }
+
+    fn removal(by: &Device, of: &Device) -> Removal {
+        let mut r = Removal {
+            device: of.id.clone(),
+            by: by.id.clone(),
+            at: "2026-12-07".into(),
+            sig: String::new(),
+        };
+        r.sig = sig(&by.key, &removal_bytes(SPACE, &r));
+        r
+    }
+
+    fn epoch(by: &Device, id: &str, number: u64, after: &[&Device]) -> Epoch {
+        let mut e = Epoch {
+            id: id.into(),
+            number,
+            by: by.id.clone(),
+            at: "2026-12-07".into(),
+            keys: BTreeMap::new(),
+            after: after.iter().map(|d| d.id.clone()).collect(),
+            sig: String::new(),
+        };
+        e.after.sort();
+        e.sig = sig(&by.key, &epoch_bytes(SPACE, &e));
+        e
+    }
+
+    fn listed(people: &[(&Device, &str)]) -> BTreeMap<String, String> {
+        people
+            .iter()
+            .map(|(d, p)| (d.id.clone(), (*p).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn an_epoch_planted_before_its_makers_removal_never_takes_over() {
+        let (laptop, phone, bo) = (device(), device(), device());
+        let people = listed(&[(&laptop, "ana"), (&phone, "ana"), (&bo, "bo")]);
+        // Signed or not, made before the removal: it does not follow it.
+        let planted_signed = epoch(&phone, "planted1", 1_000_000, &[]);
+        let mut planted_plain = planted_signed.clone();
+        planted_plain.id = "planted2".into();
+        planted_plain.sig.clear();
+        let removed = removal(&laptop, &phone);
+        let judged = judge(
+            SPACE,
+            &people,
+            std::slice::from_ref(&removed),
+            &[planted_signed.clone(), planted_plain.clone()],
+        );
+        assert_eq!(judged.removed, BTreeSet::from([phone.id.clone()]));
+        assert_eq!(judged.in_force, InForce::Rotate { next: 1_000_001 });
+        assert!(
+            judged.refused.iter().any(|r| r.contains("planted2")),
+            "the unsigned one is reported: {:?}",
+            judged.refused
+        );
+        // The old rule let the unsigned planted epoch take over.
+        assert!(matches!(
+            in_force(&judged.removed, &[planted_plain.clone()]),
+            InForce::Epoch(_)
+        ));
+        // The laptop's epoch after the removal is in force.
+        let next = epoch(&laptop, "next1", 1_000_001, &[&phone]);
+        let judged = judge(
+            SPACE,
+            &people,
+            &[removed],
+            &[planted_signed, planted_plain, next.clone()],
+        );
+        assert_eq!(judged.in_force, InForce::Epoch(next));
+    }
+
+    #[test]
+    fn forged_removals_and_epochs_are_refused_and_reported() {
+        let (laptop, phone, bo) = (device(), device(), device());
+        let people = listed(&[(&laptop, "ana"), (&phone, "ana"), (&bo, "bo")]);
+        let mut forged = removal(&laptop, &phone);
+        forged.by = bo.id.clone();
+        let stranger = device();
+        let cross = removal(&stranger, &laptop);
+        let mut tampered = epoch(&laptop, "e1", 1, &[]);
+        tampered.number = 99;
+        let outsider = epoch(&stranger, "e2", 2, &[]);
+        let judged = judge(SPACE, &people, &[forged, cross], &[tampered, outsider]);
+        assert!(judged.removed.is_empty());
+        assert_eq!(judged.in_force, InForce::Initial);
+        assert_eq!(judged.refused.len(), 4, "{:?}", judged.refused);
+    }
+
+    #[test]
+    fn unsigned_membership_of_older_duets_keeps_the_older_rule() {
+        let (laptop, phone) = (device(), device());
+        let people = listed(&[(&laptop, "ana"), (&phone, "ana")]);
+        let old_removal = Removal {
+            device: phone.id.clone(),
+            by: laptop.id.clone(),
+            at: "2026-11-01".into(),
+            sig: String::new(),
+        };
+        let old_epoch = Epoch {
+            id: "old1".into(),
+            number: 1,
+            by: laptop.id.clone(),
+            keys: BTreeMap::from([(laptop.id.clone(), "sealed".into())]),
+            ..Epoch::default()
+        };
+        let judged = judge(
+            SPACE,
+            &people,
+            &[old_removal],
+            std::slice::from_ref(&old_epoch),
+        );
+        assert_eq!(judged.in_force, InForce::Epoch(old_epoch));
+        assert!(judged.refused.is_empty());
+    }
+}
+
+#[cfg(test)]
 mod concurrent_removals {
     use super::*;
     use proptest::prelude::*;
@@ -395,6 +707,7 @@ mod concurrent_removals {
                     by: DEVICES[me].to_owned(),
                     at: "2026-12-01".into(),
                     keys,
+                    ..Epoch::default()
                 },
             )
             .expect("epoch");
@@ -418,6 +731,7 @@ mod concurrent_removals {
                             device: DEVICES[target].to_owned(),
                             by: DEVICES[by].to_owned(),
                             at: "2026-12-01".into(),
+                            sig: String::new(),
                         };
                         remove_device(&mut docs[by], &removal).expect("remove");
                         settle(&mut docs[by], by, &mut salt);
