@@ -411,8 +411,24 @@ pub fn judge(
             ));
         }
     }
-    let mut signed = Vec::new();
+    // An epoch whose key its maker did not seal to itself is one no honest device makes:
+    // its maker keeps the key outside the notebook (planted to outlive its removal).
+    // The next epoch outnumbers every one written, counted or not: an older Duet, which
+    // counts by number, then takes it too.
+    let next = epochs.iter().map(|e| e.number).max().unwrap_or(0) + 1;
+    let mut unsealed = BTreeSet::new();
     for e in epochs {
+        if !e.keys.contains_key(&e.by) {
+            refused.push(format!("key epoch {} not sealed to its maker", e.id));
+            unsealed.insert(e.id.clone());
+        }
+    }
+    let epochs: Vec<&Epoch> = epochs
+        .iter()
+        .filter(|e| !unsealed.contains(&e.id))
+        .collect();
+    let mut signed = Vec::new();
+    for e in epochs.iter().copied() {
         if e.sig.is_empty() {
             continue;
         }
@@ -427,7 +443,7 @@ pub fn judge(
         let unrefused: Vec<Epoch> = epochs
             .iter()
             .filter(|e| e.sig.is_empty())
-            .cloned()
+            .map(|e| (*e).clone())
             .collect();
         return Judged {
             in_force: in_force(&removed, &unrefused),
@@ -446,15 +462,13 @@ pub fn judge(
     let in_force = match valid {
         Some(e) => InForce::Epoch((*e).clone()),
         None if removed.is_empty() => InForce::Initial,
-        None => InForce::Rotate {
-            next: epochs.iter().map(|e| e.number).max().unwrap_or(0) + 1,
-        },
+        None => InForce::Rotate { next },
     };
     let floor = match &in_force {
         InForce::Epoch(e) => e.number,
         _ => 0,
     };
-    for e in epochs {
+    for e in epochs.iter().copied() {
         let counted = matches!(&in_force, InForce::Epoch(f) if f.id == e.id);
         if counted || e.number < floor {
             continue;
@@ -562,7 +576,7 @@ mod signed_rules {
             number,
             by: by.id.clone(),
             at: "2026-12-07".into(),
-            keys: BTreeMap::new(),
+            keys: BTreeMap::from([(by.id.clone(), "sealed to its maker".to_owned())]),
             after: after.iter().map(|d| d.id.clone()).collect(),
             sig: String::new(),
         };
@@ -582,11 +596,13 @@ mod signed_rules {
     fn an_epoch_planted_before_its_makers_removal_never_takes_over() {
         let (laptop, phone, bo) = (device(), device(), device());
         let people = listed(&[(&laptop, "ana"), (&phone, "ana"), (&bo, "bo")]);
-        // Signed or not, made before the removal: it does not follow it.
+        // Signed and sealed to its maker, but made before the removal: it does not follow
+        // it. Unsigned and sealed to nobody (its maker keeps the key): refused outright.
         let planted_signed = epoch(&phone, "planted1", 1_000_000, &[]);
         let mut planted_plain = planted_signed.clone();
         planted_plain.id = "planted2".into();
         planted_plain.sig.clear();
+        planted_plain.keys.clear();
         let removed = removal(&laptop, &phone);
         let judged = judge(
             SPACE,

@@ -828,3 +828,62 @@ fn a_ticket_used_twice_while_the_inviter_could_not_reach_the_relay_shows_both_de
     );
     assert!(relay.stop(), "the relay stops cleanly");
 }
+
+#[test]
+fn an_epoch_planted_before_its_makers_removal_gives_it_nothing_written_after() {
+    use duet_core::model::members::{self, Epoch};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (laptop, ticket) = notebook_on_relay(&relay);
+    let phone = joined("Ana", "Ana's phone", &ticket, "manager");
+    laptop.ok(&["sync"]);
+    let phone_id = id_of(&laptop, "Ana's phone");
+
+    // The phone, still a member, plants an epoch numbered far ahead, sealed to nobody (its
+    // maker keeps the key): written into its own index with Automerge and imported, as any
+    // tool could, then synced to the laptop.
+    let export = phone.file("export");
+    phone.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "--output",
+        duet_tests::path(&export),
+    ]);
+    let index_file = export.join("index.automerge");
+    let mut index = automerge::AutoCommit::load(&std::fs::read(&index_file).expect("read index"))
+        .expect("load");
+    members::put_epoch(
+        &mut index,
+        &Epoch {
+            id: "planted".into(),
+            number: 1_000_000,
+            by: phone_id.clone(),
+            at: "2026-12-07".into(),
+            ..Epoch::default()
+        },
+    )
+    .expect("plant");
+    std::fs::write(&index_file, index.save()).expect("write index");
+    phone.ok(&["import", duet_tests::path(&export)]);
+    phone.ok(&["sync"]);
+    laptop.ok(&["sync"]);
+
+    // The phone is lost: the laptop removes it and writes on.
+    laptop.ok(&["devices", "remove", &phone_id[..8]]);
+    laptop.ok(&["note", "canary-after-planted-epoch"]);
+    laptop.ok(&["sync"]);
+    let _ = phone.run(&["sync"]);
+    let on_phone = phone.ok(&["show"]);
+    assert!(
+        !on_phone.contains("canary-after-planted-epoch"),
+        "the planted epoch let the removed phone read on: {on_phone}"
+    );
+    duet_tests::assert_no_plaintext(phone.home.path(), &["canary-after-planted-epoch"]);
+
+    // The planted epoch is reported where the laptop's owner looks.
+    let status = laptop.json(&["status"]);
+    let refused = status["notebooks"][0]["membership_refused"].to_string();
+    assert!(refused.contains("planted"), "{status}");
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}
