@@ -608,6 +608,7 @@ impl DuetApp {
                             at_secs: w.at,
                         })
                         .collect(),
+                    membership_refused: d.membership_refused(&id)?,
                     notebook_id: id,
                     relay: setting.addr,
                 });

@@ -373,6 +373,9 @@ pub struct NotebookSyncRecord {
     pub set_aside: Vec<SetAsideRecord>,
     /// Batches the relay did not deliver (lost or withheld), by sender.
     pub withheld: Vec<WithheldRecord>,
+    /// Membership records that do not count (a removal or key epoch not signed by a
+    /// device entitled to it), one sentence each.
+    pub membership_refused: Vec<String>,
 }
 
 /// Batches of one device the relay did not deliver.
