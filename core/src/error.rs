@@ -156,7 +156,7 @@ pub enum DuetError {
         what: String,
     },
     /// A remaining device has not said which key to seal the next epoch to.
-    #[error("device {device} ({person}) has not synced since Duet learned to seal keys to devices; sync it once first, or remove it too")]
+    #[error("device {device} ({person}) has no record of its own to seal the new key to (it has not synced since this version, or another device changed its record); sync it once first, or remove it too")]
     NoSealingKey {
         /// Its short id.
         device: String,

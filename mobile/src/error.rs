@@ -101,7 +101,7 @@ impl From<DuetError> for MobileError {
             },
             DuetError::EditGone { .. } => MobileError::Invalid { message },
             DuetError::NoSealingKey { person, .. } => MobileError::Invalid {
-                message: format!("One of {person}'s devices has not synced since this version: sync it once first, or remove it too."),
+                message: format!("One of {person}'s devices has no record of its own to seal the new key to (not synced since this version, or changed by another device): sync it once first, or remove it too."),
             },
             DuetError::RemovedDevice { title, .. } => MobileError::Invalid { message: format!("A device removed from \"{title}\" cannot sync it.") },
             DuetError::Store(StoreError::Locked { .. }) => MobileError::Storage {

@@ -97,6 +97,7 @@ impl Duet {
             tls: crate::crypto::fingerprint_text(&tls),
             seal: SealKey::of_device(&self.device).public_hex(),
             invite: String::new(),
+            sig: String::new(),
         })
     }
 
@@ -130,6 +131,12 @@ impl Duet {
                 record.added = old.added.clone();
             }
         }
+        record.sig = data_encoding::HEXLOWER.encode(
+            &self
+                .device
+                .sign(&members::record_bytes(&nb.id, &me, &record)),
+        );
+        let doc = &mut nb.members_doc()?.am;
         if old.as_ref() == Some(&record) {
             return Ok(false);
         }

@@ -238,8 +238,11 @@ fn seal_context(notebook: &str, epoch: &str) -> String {
 pub(super) struct Membership {
     /// Devices and the person each writes as.
     pub devices: Vec<(String, String)>,
-    /// Each device's own record.
+    /// Each device's own record (none that another device changed since).
     pub records: Vec<(String, members::DeviceRecord)>,
+    /// The devices whose record is signed by the device itself: keys are sealed only to
+    /// these, and only these prove older keys on a P2P connection.
+    pub signed: BTreeSet<String>,
     /// Removed devices.
     pub removed: BTreeSet<String>,
     /// Every epoch.
@@ -261,6 +264,7 @@ impl Membership {
             .filter(|(d, r)| {
                 !self.removed.contains(d)
                     && !r.tls.is_empty()
+                    && self.signed.contains(d)
                     && self.devices.iter().any(|(listed, _)| listed == d)
             })
             .map(|(_, r)| r.tls.clone())
@@ -287,7 +291,24 @@ impl Duet {
         let doc = &nb.members_doc()?.am;
         let removals = members::removals(doc)?;
         let epochs = members::epochs(doc)?;
-        let records = members::device_records(doc)?;
+        let mut refused = Vec::new();
+        let mut signed = BTreeSet::new();
+        let mut records = Vec::new();
+        for (device, record) in members::device_records(doc)? {
+            match members::record_signed(&space, &device, &record) {
+                Some(true) => {
+                    signed.insert(device.clone());
+                    records.push((device, record));
+                }
+                // Changed by another device since its device wrote it: its keys are not
+                // the device's own, so nothing is sealed to it and it proves nothing.
+                Some(false) => refused.push(format!(
+                    "the record of device {} not signed by that device",
+                    device.get(..8).unwrap_or(&device)
+                )),
+                None => records.push((device, record)),
+            }
+        }
         let devices: Vec<(String, String)> = if personal {
             records
                 .iter()
@@ -298,13 +319,15 @@ impl Duet {
         };
         let listed: BTreeMap<String, String> = devices.iter().cloned().collect();
         let judged = members::judge(&space, &listed, &removals, &epochs);
+        refused.extend(judged.refused);
         Ok(Membership {
             devices,
             records,
+            signed,
             in_force: judged.in_force,
             removed: judged.removed,
             epochs,
-            refused: judged.refused,
+            refused,
         })
     }
 
@@ -508,6 +531,7 @@ impl Duet {
             .filter(|(d, r)| {
                 !m.removed.contains(d)
                     && !r.seal.is_empty()
+                    && m.signed.contains(d)
                     && m.devices.iter().any(|(x, _)| x == d)
             })
             .map(|(d, r)| (d.clone(), r.seal.clone()))
@@ -611,7 +635,8 @@ impl Duet {
                 if *d == target.id || m.removed.contains(d) {
                     continue;
                 }
-                let sealable = m.records.iter().any(|(x, r)| x == d && !r.seal.is_empty());
+                let sealable = m.signed.contains(d)
+                    && m.records.iter().any(|(x, r)| x == d && !r.seal.is_empty());
                 if !sealable {
                     let person = all
                         .iter()
@@ -859,6 +884,7 @@ mod tests {
                 ("ghost".into(), record("fp-attacker")),
             ],
             removed: BTreeSet::from(["phone".to_owned()]),
+            signed: BTreeSet::from(["laptop".to_owned(), "phone".to_owned(), "ghost".to_owned()]),
             epochs: Vec::new(),
             in_force: InForce::Initial,
             refused: Vec::new(),

@@ -42,6 +42,26 @@ pub struct DeviceRecord {
     /// The one-time invite it joined with (the invite's id on the inviting device), empty
     /// when it joined otherwise: two devices naming one invite joined with one ticket.
     pub invite: String,
+    /// The device's own signature of [`record_bytes`] (hex); empty when written by an
+    /// older Duet.
+    pub sig: String,
+}
+
+/// What a device signs of its own record: every field, so no other device can change
+/// what it says (its keys above all).
+pub fn record_bytes(space: &str, device: &str, r: &DeviceRecord) -> Vec<u8> {
+    let mut bytes = b"duet 2026-12 device record v1\0".to_vec();
+    bytes.extend(
+        postcard::to_allocvec(&(space, device, &r.name, &r.added, &r.tls, &r.seal, &r.invite))
+            .unwrap_or_default(),
+    );
+    bytes
+}
+
+/// Whether a record is its device's own: `Some(true)` signed by it, `Some(false)` signed
+/// by something else (altered since), `None` unsigned (an older Duet's).
+pub fn record_signed(space: &str, device: &str, r: &DeviceRecord) -> Option<bool> {
+    (!r.sig.is_empty()).then(|| signed_by(device, &record_bytes(space, device, r), &r.sig))
 }
 
 /// A device's own record, if it wrote one.
@@ -55,6 +75,7 @@ pub fn device_record(doc: &AutoCommit, device: &str) -> Result<Option<DeviceReco
         tls: am::str(doc, &obj, "tls")?.unwrap_or_default(),
         seal: am::str(doc, &obj, "seal")?.unwrap_or_default(),
         invite: am::str(doc, &obj, "invite")?.unwrap_or_default(),
+        sig: am::str(doc, &obj, "sig")?.unwrap_or_default(),
     }))
 }
 
@@ -78,6 +99,7 @@ pub fn put_device_record(
         ("tls", &record.tls, &old.tls),
         ("seal", &record.seal, &old.seal),
         ("invite", &record.invite, &old.invite),
+        ("sig", &record.sig, &old.sig),
     ] {
         if new != was {
             doc.put(&obj, field, new.as_str())?;
@@ -505,6 +527,7 @@ mod tests {
             tls: "fp-a".into(),
             seal: "aa".into(),
             invite: String::new(),
+            sig: String::new(),
         };
         let phone = DeviceRecord {
             name: "Bo's phone".into(),
@@ -512,6 +535,7 @@ mod tests {
             tls: "fp-b".into(),
             seal: "bb".into(),
             invite: "inv1".into(),
+            sig: String::new(),
         };
         put_device_record(&mut ana, "dev-a", &laptop).expect("ana");
         put_device_record(&mut bo, "dev-b", &phone).expect("bo");
@@ -648,6 +672,29 @@ mod signed_rules {
         assert!(judged.removed.is_empty());
         assert_eq!(judged.in_force, InForce::Initial);
         assert_eq!(judged.refused.len(), 4, "{:?}", judged.refused);
+    }
+
+    #[test]
+    fn a_record_altered_by_another_device_is_no_longer_its_devices() {
+        let phone = device();
+        let mut record = DeviceRecord {
+            name: "Bo's phone".into(),
+            added: "2026-12-07".into(),
+            tls: "fp-bo".into(),
+            seal: "bo-seal".into(),
+            invite: String::new(),
+            sig: String::new(),
+        };
+        assert_eq!(record_signed(SPACE, &phone.id, &record), None);
+        record.sig = sig(&phone.key, &record_bytes(SPACE, &phone.id, &record));
+        assert_eq!(record_signed(SPACE, &phone.id, &record), Some(true));
+        // Another member swaps in its own sealing key, keeping the signature.
+        record.seal = "attacker-seal".into();
+        assert_eq!(record_signed(SPACE, &phone.id, &record), Some(false));
+        // Or signs the swap with its own key, under the phone's id.
+        let attacker = device();
+        record.sig = sig(&attacker.key, &record_bytes(SPACE, &phone.id, &record));
+        assert_eq!(record_signed(SPACE, &phone.id, &record), Some(false));
     }
 
     #[test]

@@ -887,3 +887,72 @@ fn an_epoch_planted_before_its_makers_removal_gives_it_nothing_written_after() {
     assert!(refused.contains("planted"), "{status}");
     assert!(relay.stop(), "the relay did not stop cleanly");
 }
+
+#[test]
+fn a_sealing_key_swapped_into_another_devices_record_gets_nothing_after_the_removal() {
+    use duet_core::model::members;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (laptop, ticket) = notebook_on_relay(&relay);
+    let phone = joined("Ana", "Ana's phone", &ticket, "manager");
+    let bo = joined(
+        "Bo",
+        "Bo's laptop",
+        &invite(&laptop, "127.0.0.1:9"),
+        "report",
+    );
+    laptop.ok(&["sync"]);
+    phone.ok(&["sync"]);
+    let (phone_id, bo_id) = (id_of(&laptop, "Ana's phone"), id_of(&laptop, "Bo's laptop"));
+
+    // The phone, still a member, puts its own sealing key into Bo's record (keeping Bo's
+    // signature), so that the next key would be sealed to "Bo" in a form it opens.
+    let export = phone.file("export");
+    phone.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "--output",
+        duet_tests::path(&export),
+    ]);
+    let index_file = export.join("index.automerge");
+    let mut index = automerge::AutoCommit::load(&std::fs::read(&index_file).expect("read index"))
+        .expect("load");
+    let own_seal = members::device_record(&index, &phone_id)
+        .expect("read")
+        .expect("the phone's record")
+        .seal;
+    let mut bos = members::device_record(&index, &bo_id)
+        .expect("read")
+        .expect("Bo's record");
+    bos.seal = own_seal;
+    members::put_device_record(&mut index, &bo_id, &bos).expect("swap");
+    std::fs::write(&index_file, index.save()).expect("write index");
+    phone.ok(&["import", duet_tests::path(&export)]);
+    phone.ok(&["sync"]);
+    laptop.ok(&["sync"]);
+
+    // The laptop will not seal a key to a record its device did not sign: it says so, and
+    // the removal waits for Bo's next sync, which writes his own record again.
+    let refused = laptop.run(&["devices", "remove", &phone_id[..8]]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("changed its record"),
+        "{refused:?}"
+    );
+    let status = laptop.json(&["status"]).to_string();
+    assert!(status.contains("not signed by that device"), "{status}");
+    bo.ok(&["sync"]);
+    laptop.ok(&["sync"]);
+    laptop.ok(&["devices", "remove", &phone_id[..8]]);
+    laptop.ok(&["note", "canary-after-swapped-key"]);
+    laptop.ok(&["sync"]);
+    bo.ok(&["sync"]);
+    assert!(
+        bo.ok(&["show"]).contains("canary-after-swapped-key"),
+        "Bo reads on"
+    );
+    let _ = phone.run(&["sync"]);
+    duet_tests::assert_no_plaintext(phone.home.path(), &["canary-after-swapped-key"]);
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}
