@@ -90,6 +90,9 @@ pub(super) const OWN_PERSON: &str = "me";
 
 /// The document id that marks a batch as a membership notice, not document changes.
 pub(super) const NOTICE_DOC: &str = "membership-notice";
+/// Checked device records a process remembers (a few per device of each space; past this
+/// it forgets them all and checks again).
+const MAX_VERIFIED_RECORDS: usize = 4096;
 /// The most older mailboxes one rotation leaves a notice in.
 const MAX_FAREWELL_MAILBOXES: usize = 8;
 /// The largest notice read (a few removals and epochs are a few KiB).
@@ -295,7 +298,7 @@ impl Duet {
         let mut signed = BTreeSet::new();
         let mut records = Vec::new();
         for (device, record) in members::device_records(doc)? {
-            match members::record_signed(&space, &device, &record) {
+            match self.record_signed(&space, &device, &record) {
                 Some(true) => {
                     signed.insert(device.clone());
                     records.push((device, record));
@@ -710,6 +713,35 @@ impl Duet {
             Some(mut nb) => Ok(self.membership_of(&mut nb)?.refused),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// [`members::record_signed`], remembering the records that checked out.
+    fn record_signed(
+        &self,
+        space: &str,
+        device: &str,
+        record: &members::DeviceRecord,
+    ) -> Option<bool> {
+        if record.sig.is_empty() {
+            return None;
+        }
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&members::record_bytes(space, device, record));
+        hasher.update(device.as_bytes());
+        hasher.update(record.sig.as_bytes());
+        let seen = *hasher.finalize().as_bytes();
+        if self.verified_records.borrow().contains(&seen) {
+            return Some(true);
+        }
+        let ok = members::record_signed(space, device, record)?;
+        if ok {
+            let mut verified = self.verified_records.borrow_mut();
+            if verified.len() >= MAX_VERIFIED_RECORDS {
+                verified.clear();
+            }
+            verified.insert(seen);
+        }
+        Some(ok)
     }
 
     /// This device's removal of `device` from `space`, signed.

@@ -203,6 +203,9 @@ pub struct Duet {
     cache: RefCell<Option<Notebook>>,
     /// Seals the home's secrets before they reach the store.
     home_key: secrets::HomeKey,
+    /// Device records whose signature checked out (by the hash of what was signed and the
+    /// signature): membership is read several times per sync, a record's check once.
+    verified_records: RefCell<std::collections::HashSet<[u8; 32]>>,
 }
 
 /// The home's id (made on first use): names its keychain entry, so a home moved to another
@@ -288,6 +291,7 @@ impl Duet {
             selected: None,
             cache: RefCell::new(None),
             home_key,
+            verified_records: RefCell::default(),
         })
     }
 
@@ -368,6 +372,7 @@ impl Duet {
             selected: None,
             cache: RefCell::new(None),
             home_key,
+            verified_records: RefCell::default(),
         };
         if !sealed {
             duet.seal_unsealed_secrets()?;
