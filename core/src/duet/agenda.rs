@@ -13,12 +13,32 @@ impl Duet {
     ) -> Result<AgendaItem, DuetError> {
         let text = clean_text(text, "agenda item")?;
         let mut nb = self.load()?;
-        let author = self.me(&mut nb)?;
+        let item = self.add_item_in(&mut nb, &text, backlog, meeting_id)?;
+        let what = if backlog {
+            "backlog item"
+        } else {
+            "agenda item"
+        };
+        self.save(&mut nb, &undo::quoting(what, &text))?;
+        self.keep(nb);
+        Ok(item)
+    }
+
+    /// Adds an agenda item to `nb` in memory (the caller saves it, as one edit with
+    /// whatever else it does).
+    pub(super) fn add_item_in(
+        &self,
+        nb: &mut Notebook,
+        text: &str,
+        backlog: bool,
+        meeting_id: Option<&str>,
+    ) -> Result<AgendaItem, DuetError> {
+        let author = self.me(nb)?;
         let id = ids::new_id();
         let now = now_millis();
         let new = NewItem {
             id: &id,
-            text: &text,
+            text,
             author: &author,
             added_at: now,
             position: now as f64,
@@ -31,24 +51,12 @@ impl Duet {
             let index = &nb.index()?.am;
             item::get(index, &index::backlog_obj(index)?, &id)?
         } else {
-            let mid = resolve_meeting(&self.store, &mut nb, meeting_id)?;
+            let mid = resolve_meeting(&self.store, nb, meeting_id)?;
             let doc = &mut nb.meeting(&mid)?.am;
             meeting::add_item(doc, &new)?;
             item::get(doc, &meeting::agenda_obj(doc)?, &id)?
         };
-        self.save(
-            &mut nb,
-            &undo::quoting(
-                if backlog {
-                    "backlog item"
-                } else {
-                    "agenda item"
-                },
-                &text,
-            ),
-        )?;
-        self.keep(nb);
-        item.ok_or_else(|| DuetError::NotFound {
+        item.ok_or(DuetError::NotFound {
             kind: "agenda item",
             query: id,
         })

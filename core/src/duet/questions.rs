@@ -72,13 +72,14 @@ impl Duet {
                 query: "any".into(),
             })?,
         };
+        let mut nb = self.load()?;
+        let meeting = resolve_meeting(&self.store, &mut nb, None)?;
+        // Asked and put on the agenda in one edit, so one undo takes back both.
         let item = if add_to_agenda {
-            Some(self.agenda_add(&question.text, false, None)?)
+            Some(self.add_item_in(&mut nb, &question.text, false, None)?)
         } else {
             None
         };
-        let mut nb = self.load()?;
-        let meeting = resolve_meeting(&self.store, &mut nb, None)?;
         questions::mark_asked(&mut nb.index()?.am, &question.id, &meeting, now_millis())?;
         self.save(&mut nb, &undo::quoting("question asked", &question.text))?;
         let question = questions::all(&nb.index()?.am)?

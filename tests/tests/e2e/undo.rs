@@ -199,3 +199,27 @@ fn a_private_note_is_on_the_notebooks_undo_list_and_leaves_the_shared_notebook_a
         .ok(&["private"])
         .contains("Wrote this in the wrong place"));
 }
+
+#[test]
+fn a_question_asked_onto_the_agenda_is_one_edit_and_one_undo() {
+    let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
+    let asked = ana.json(&["ask", "--add"]);
+    let text = asked["question"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(agenda(&ana), vec![text.clone()]);
+    let list = ana.json(&["undo", "--list"]);
+    assert_eq!(list["undo"].as_array().map(Vec::len), Some(1), "{list}");
+    ana.ok(&["undo"]);
+    assert_eq!(agenda(&ana), Vec::<String>::new());
+    let id = asked["question"]["id"].clone();
+    let listed = ana.json(&["ask", "--list"]);
+    let question = listed
+        .as_array()
+        .and_then(|all| all.iter().find(|q| q["id"] == id))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(question["asked_in"], serde_json::json!([]), "{question}");
+    assert!(question["last_asked"].is_null(), "{question}");
+}
