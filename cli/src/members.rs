@@ -13,8 +13,19 @@ pub fn devices(duet: &mut Duet, cmd: Option<DevicesCmd>, out: &Output) -> Result
     match cmd.unwrap_or(DevicesCmd::List) {
         DevicesCmd::List => {
             let all = duet.devices()?;
+            // A device linked only for private notes has no notebook to judge.
+            let refused = match duet.notebook() {
+                Ok(nb) => duet.membership_refused(&nb.id)?,
+                Err(_) => Vec::new(),
+            };
             let rows: Vec<Member> = list(&all);
-            out.print(&rows, || listing(&all, out));
+            out.print(&rows, || {
+                let mut text = listing(&all, out);
+                for r in &refused {
+                    let _ = writeln!(text, "{}", out.palette.warn(&format!("Not counted: {r}.")));
+                }
+                text
+            });
         }
         DevicesCmd::Remove { device } => {
             let gone = duet.remove_device(&device)?;

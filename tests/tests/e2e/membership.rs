@@ -885,6 +885,11 @@ fn an_epoch_planted_before_its_makers_removal_gives_it_nothing_written_after() {
     let status = laptop.json(&["status"]);
     let refused = status["notebooks"][0]["membership_refused"].to_string();
     assert!(refused.contains("planted"), "{status}");
+    let devices = laptop.ok(&["devices"]);
+    assert!(
+        devices.contains("Not counted: key epoch planted not sealed to its maker"),
+        "{devices}"
+    );
     assert!(relay.stop(), "the relay did not stop cleanly");
 }
 
