@@ -246,6 +246,8 @@ fn revert_entry(
     };
     let mut kept = BTreeSet::new();
     let mut words = Vec::new();
+    // Each document's diff, read once; the documents the edit made have none.
+    let mut diffs: Vec<Option<undo::Touched>> = Vec::new();
     // First what each document keeps, so the two halves of a move agree.
     for step in &entry.steps {
         let nb = space_of(nb, others, step).ok_or_else(gone)?;
@@ -268,18 +270,20 @@ fn revert_entry(
                 kept.insert(step.doc.clone());
                 words.push("the meeting it put on the books had additions since: kept".into());
             }
+            diffs.push(None);
             continue;
         }
-        kept.extend(undo::kept_puts(doc, &before, &after)?);
+        let touched = undo::touched(doc, &before, &after)?;
+        kept.extend(undo::kept_puts(doc, &touched)?);
+        diffs.push(Some(touched));
     }
-    for step in &entry.steps {
-        let (before, after) = (heads(&step.before), heads(&step.after));
-        if before.is_empty() {
+    for (step, touched) in entry.steps.iter().zip(&diffs) {
+        let Some(touched) = touched else {
             continue;
-        }
+        };
         let nb = space_of(nb, others, step).ok_or_else(gone)?;
         let doc = &mut nb.doc(&step.doc)?.am;
-        for left in undo::revert(doc, &before, &after, &kept)? {
+        for left in undo::revert(doc, touched, &kept)? {
             let said = describe(&left);
             if !words.contains(&said) {
                 words.push(said);

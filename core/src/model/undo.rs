@@ -68,8 +68,11 @@ impl KeyChange {
     }
 }
 
-/// What one edit touched, from Automerge's diff between its heads.
-struct Touched {
+/// What one edit touched, from Automerge's diff between its heads: read once, then asked
+/// for what it keeps ([`kept_puts`]) and reverted ([`revert`]).
+pub struct Touched {
+    before: Vec<ChangeHash>,
+    after: Vec<ChangeHash>,
     keys: Vec<KeyChange>,
     texts: Vec<(ObjId, Vec<String>)>,
 }
@@ -83,7 +86,7 @@ fn prop_text(prop: &Prop) -> String {
 
 /// The map keys and text objects the edit from `before` to `after` changed, leaving out
 /// what lies inside objects it made (removing those undoes their content too).
-fn touched(
+pub fn touched(
     doc: &mut AutoCommit,
     before: &[ChangeHash],
     after: &[ChangeHash],
@@ -130,18 +133,19 @@ fn touched(
             _ => {}
         }
     }
-    Ok(Touched { keys, texts })
+    Ok(Touched {
+        before: before.to_vec(),
+        after: after.to_vec(),
+        keys,
+        texts,
+    })
 }
 
 /// The keys of objects the edit put that were changed since (or are gone): an undo keeps
 /// them, and does not make again an object it removed under the same key elsewhere (the
 /// other half of a move). Asked of every document of an edit before any is reverted.
-pub fn kept_puts(
-    doc: &mut AutoCommit,
-    before: &[ChangeHash],
-    after: &[ChangeHash],
-) -> Result<BTreeSet<String>, ModelError> {
-    let touched = touched(doc, before, after)?;
+pub fn kept_puts(doc: &AutoCommit, touched: &Touched) -> Result<BTreeSet<String>, ModelError> {
+    let (before, after) = (&touched.before[..], &touched.after[..]);
     let mut kept = BTreeSet::new();
     for change in &touched.keys {
         let put = owned(doc.get_at(&change.obj, change.key.as_str(), after)?);
@@ -159,16 +163,14 @@ pub fn kept_puts(
     Ok(kept)
 }
 
-/// Puts back what the edit from `before` to `after` changed, as new changes on the
-/// document as it is now; what it left, and where. `kept` holds keys not to make again
-/// (see [`kept_puts`]).
+/// Puts back what the edit changed, as new changes on the document as it is now; what
+/// it left, and where. `kept` holds keys not to make again (see [`kept_puts`]).
 pub fn revert(
     doc: &mut AutoCommit,
-    before: &[ChangeHash],
-    after: &[ChangeHash],
+    touched: &Touched,
     kept: &BTreeSet<String>,
 ) -> Result<Vec<Left>, ModelError> {
-    let touched = touched(doc, before, after)?;
+    let (before, after) = (&touched.before[..], &touched.after[..]);
     let mut left = Vec::new();
     for (obj, path) in &touched.texts {
         if !matches!(doc.object_type(obj), Ok(ObjType::Text)) {
@@ -495,8 +497,9 @@ mod tests {
     }
 
     fn undo(doc: &mut AutoCommit, before: &[ChangeHash], after: &[ChangeHash]) -> Vec<Left> {
-        let kept = kept_puts(doc, before, after).expect("kept");
-        revert(doc, before, after, &kept).expect("revert")
+        let touched = touched(doc, before, after).expect("diff");
+        let kept = kept_puts(doc, &touched).expect("kept");
+        revert(doc, &touched, &kept).expect("revert")
     }
 
     #[test]
