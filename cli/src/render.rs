@@ -292,9 +292,10 @@ pub fn agenda_lines(items: &[AgendaItem], nb: &NotebookView, p: Palette, all: bo
     if all {
         for item in &agenda.folded {
             let author = format!("— {}, carried {}x", name(nb, &item.author), item.carried);
+            let recurs = if item.recurring.is_some() { " ↻" } else { "" };
             let _ = writeln!(
                 out,
-                "  [ ] {}  {}  {}",
+                "  [ ] {}  {}{recurs}  {}",
                 p.id(&item.id),
                 item.text,
                 p.dim(&author)
@@ -312,10 +313,7 @@ pub fn agenda_lines(items: &[AgendaItem], nb: &NotebookView, p: Palette, all: bo
         return out;
     }
     for band in &agenda.bands {
-        let times = match band.to {
-            Some(to) => format!("{}–{to} times", band.from),
-            None => format!("{}+ times", band.from),
-        };
+        let times = band.times();
         let n = band.count;
         let _ = writeln!(
             out,

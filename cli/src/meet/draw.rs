@@ -159,14 +159,11 @@ fn agenda(frame: &mut Frame<'_>, app: &App, theme: Theme, area: ratatui::layout:
         .collect();
     let empty = items.is_empty();
     for band in &app.bands {
-        let times = match band.to {
-            Some(to) => format!("{}–{to}", band.from),
-            None => format!("{}+", band.from),
-        };
         items.push(ListItem::new(Line::from(Span::styled(
             format!(
-                "⋯ {} carried {times} times — duet agenda list --all",
-                band.count
+                "⋯ {} carried {} — duet agenda list --all",
+                band.count,
+                band.times()
             ),
             theme.dim(),
         ))));

@@ -133,6 +133,16 @@ pub struct CarriedBand {
     pub count: usize,
 }
 
+impl CarriedBand {
+    /// How often its items were carried, in words: `6–11 times`, `26+ times`.
+    pub fn times(&self) -> String {
+        match self.to {
+            Some(to) => format!("{}–{to} times", self.from),
+            None => format!("{}+ times", self.from),
+        }
+    }
+}
+
 /// An agenda as the views show it: the items one by one, and the long-carried ones
 /// folded into bands (empty when there are few).
 #[derive(Debug, Clone, PartialEq, Eq)]
