@@ -344,12 +344,6 @@ pub fn in_force(removed: &BTreeSet<String>, epochs: &[Epoch]) -> InForce {
     }
 }
 
-/// The epoch in force of an index document by the rule of unsigned membership (see
-/// [`judge`] for the rule that holds once membership is signed).
-pub fn in_force_of(doc: &AutoCommit) -> Result<InForce, ModelError> {
-    Ok(in_force(&removed(doc)?, &epochs(doc)?))
-}
-
 /// What a removal's maker signs: the space, the device removed, who removed it, when.
 pub fn removal_bytes(space: &str, r: &Removal) -> Vec<u8> {
     let mut bytes = b"duet 2026-12 removal v1\0".to_vec();
@@ -728,6 +722,12 @@ mod signed_rules {
 #[cfg(test)]
 mod concurrent_removals {
     use super::*;
+
+    /// The epoch in force of a document by the rule of unsigned membership (these devices
+    /// are names, not keys: nothing here is signed).
+    fn in_force_of(doc: &AutoCommit) -> Result<InForce, ModelError> {
+        Ok(in_force(&removed(doc)?, &epochs(doc)?))
+    }
     use proptest::prelude::*;
 
     const DEVICES: [&str; 4] = ["ana-laptop", "ana-phone", "bo-laptop", "bo-phone"];

@@ -829,6 +829,25 @@ fn a_ticket_used_twice_while_the_inviter_could_not_reach_the_relay_shows_both_de
     assert!(relay.stop(), "the relay stops cleanly");
 }
 
+/// Edits `device`'s copy of the notebook's index by hand, as any Automerge tool could: the
+/// notebook exported, its index changed by `change`, and the folder imported back.
+fn edit_index_by_hand(device: &Device, change: impl FnOnce(&mut automerge::AutoCommit)) {
+    let export = device.file("export");
+    device.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "--output",
+        duet_tests::path(&export),
+    ]);
+    let index_file = export.join("index.automerge");
+    let mut index = automerge::AutoCommit::load(&std::fs::read(&index_file).expect("read index"))
+        .expect("load");
+    change(&mut index);
+    std::fs::write(&index_file, index.save()).expect("write index");
+    device.ok(&["import", duet_tests::path(&export)]);
+}
+
 #[test]
 fn an_epoch_planted_before_its_makers_removal_gives_it_nothing_written_after() {
     use duet_core::model::members::{self, Epoch};
@@ -842,30 +861,19 @@ fn an_epoch_planted_before_its_makers_removal_gives_it_nothing_written_after() {
     // The phone, still a member, plants an epoch numbered far ahead, sealed to nobody (its
     // maker keeps the key): written into its own index with Automerge and imported, as any
     // tool could, then synced to the laptop.
-    let export = phone.file("export");
-    phone.ok(&[
-        "export",
-        "--format",
-        "automerge",
-        "--output",
-        duet_tests::path(&export),
-    ]);
-    let index_file = export.join("index.automerge");
-    let mut index = automerge::AutoCommit::load(&std::fs::read(&index_file).expect("read index"))
-        .expect("load");
-    members::put_epoch(
-        &mut index,
-        &Epoch {
-            id: "planted".into(),
-            number: 1_000_000,
-            by: phone_id.clone(),
-            at: "2026-12-07".into(),
-            ..Epoch::default()
-        },
-    )
-    .expect("plant");
-    std::fs::write(&index_file, index.save()).expect("write index");
-    phone.ok(&["import", duet_tests::path(&export)]);
+    edit_index_by_hand(&phone, |index| {
+        members::put_epoch(
+            index,
+            &Epoch {
+                id: "planted".into(),
+                number: 1_000_000,
+                by: phone_id.clone(),
+                at: "2026-12-07".into(),
+                ..Epoch::default()
+            },
+        )
+        .expect("plant");
+    });
     phone.ok(&["sync"]);
     laptop.ok(&["sync"]);
 
@@ -912,28 +920,17 @@ fn a_sealing_key_swapped_into_another_devices_record_gets_nothing_after_the_remo
 
     // The phone, still a member, puts its own sealing key into Bo's record (keeping Bo's
     // signature), so that the next key would be sealed to "Bo" in a form it opens.
-    let export = phone.file("export");
-    phone.ok(&[
-        "export",
-        "--format",
-        "automerge",
-        "--output",
-        duet_tests::path(&export),
-    ]);
-    let index_file = export.join("index.automerge");
-    let mut index = automerge::AutoCommit::load(&std::fs::read(&index_file).expect("read index"))
-        .expect("load");
-    let own_seal = members::device_record(&index, &phone_id)
-        .expect("read")
-        .expect("the phone's record")
-        .seal;
-    let mut bos = members::device_record(&index, &bo_id)
-        .expect("read")
-        .expect("Bo's record");
-    bos.seal = own_seal;
-    members::put_device_record(&mut index, &bo_id, &bos).expect("swap");
-    std::fs::write(&index_file, index.save()).expect("write index");
-    phone.ok(&["import", duet_tests::path(&export)]);
+    edit_index_by_hand(&phone, |index| {
+        let own_seal = members::device_record(index, &phone_id)
+            .expect("read")
+            .expect("the phone's record")
+            .seal;
+        let mut bos = members::device_record(index, &bo_id)
+            .expect("read")
+            .expect("Bo's record");
+        bos.seal = own_seal;
+        members::put_device_record(index, &bo_id, &bos).expect("swap");
+    });
     phone.ok(&["sync"]);
     laptop.ok(&["sync"]);
 
