@@ -904,6 +904,39 @@ mod tests {
     }
 
     #[test]
+    fn notices_read_both_ways_between_this_duet_and_an_older_one() {
+        let notice = RotationNotice {
+            removals: vec![Removal {
+                device: "phone".into(),
+                by: "laptop".into(),
+                at: "2026-12-07".into(),
+                sig: "ab".repeat(64),
+            }],
+            epochs: vec![Epoch {
+                id: "e1".into(),
+                number: 2,
+                by: "laptop".into(),
+                at: "2026-12-07".into(),
+                keys: BTreeMap::from([("laptop".into(), "sealed".into())]),
+                after: vec!["phone".into()],
+                sig: "cd".repeat(64),
+            }],
+        };
+        let bytes = notice.encode();
+        assert_eq!(RotationNotice::decode(&bytes), Some(notice.clone()));
+        // An older Duet reads the part it knows and leaves the signatures.
+        let old: NoticeWireV1 = postcard::from_bytes(&bytes).expect("older reader");
+        assert_eq!(old.removals[0].0, "phone");
+        assert_eq!(old.epochs[0].0, "e1");
+        // What an older Duet sent reads here, unsigned.
+        let older = postcard::to_allocvec(&(&old.removals, &old.epochs)).expect("encode");
+        let read = RotationNotice::decode(&older).expect("decodes");
+        assert_eq!(read.removals[0].device, "phone");
+        assert!(read.removals[0].sig.is_empty() && read.epochs[0].sig.is_empty());
+        assert_eq!(read.epochs[0].keys, notice.epochs[0].keys);
+    }
+
+    #[test]
     fn a_record_for_a_device_the_space_does_not_list_proves_nothing() {
         let m = Membership {
             devices: vec![
