@@ -15,7 +15,7 @@ const CALENDAR_NAME: &str = "Duet 1-1s";
 
 /// `duet calendar [--output FILE]`.
 pub fn calendar(duet: &mut Duet, output: Option<&Path>, out: &Output) -> Result<()> {
-    let events = duet.calendar()?;
+    let events = duet.schedule().events()?;
     let text = ics(&events);
     match output {
         Some(path) => {
@@ -46,9 +46,9 @@ pub fn remind(
             ReminderSpan::Minutes(m) => Some(m),
             ReminderSpan::Off => None,
         };
-        duet.set_reminder(all, minutes)?;
+        duet.schedule().set_reminder(all, minutes)?;
     }
-    let minutes = duet.reminder_minutes()?;
+    let minutes = duet.schedule().reminder_minutes()?;
     let notebook = duet.notebook()?;
     out.print(
         &Reminder {

@@ -36,7 +36,8 @@ pub fn run(json: bool) -> Result<ExitCode> {
         Cadence::default(),
         dates::today(),
     )?;
-    ana.agenda_add("Feedback on the design review", false, None)?;
+    ana.agenda()
+        .add("Feedback on the design review", false, None)?;
     let bundle_bytes = ana.bundle_out(&bundle_to_bo)?;
     say(&format!(
         "   She hands Bo a {bundle_bytes}-byte bundle file."
@@ -47,25 +48,30 @@ pub fn run(json: bool) -> Result<ExitCode> {
     bo.bundle_in(&bundle_to_bo, Some(JoinAs::Role(Role::Report)))?;
 
     say("3. Both prepare offline, at the same time, without any network.");
-    ana.note(Section::Checkin, "Ana: busy week, planning season.", None)?;
-    ana.agenda_add("Conference budget for next year", false, None)?;
-    ana.commit_add("Send Bo the leveling guide", &Owner::Me, None, None)?;
-    ana.private_add(
+    ana.meetings()
+        .note(Section::Checkin, "Ana: busy week, planning season.", None)?;
+    ana.agenda()
+        .add("Conference budget for next year", false, None)?;
+    ana.commitments()
+        .add("Send Bo the leveling guide", &Owner::Me, None, None)?;
+    ana.private_notes().add(
         "Privately: ask whether on-call is why Bo seems tired.",
         None,
     )?;
-    bo.note(
+    bo.meetings().note(
         Section::Wins,
         "Bo: the importer shipped a week early.",
         None,
     )?;
-    bo.note(
+    bo.meetings().note(
         Section::Challenges,
         "Bo: on-call is eating focus time.",
         None,
     )?;
-    bo.agenda_add("Ask about the staff engineer path", false, None)?;
-    bo.commit_add("Write up the on-call proposal", &Owner::Me, None, None)?;
+    bo.agenda()
+        .add("Ask about the staff engineer path", false, None)?;
+    bo.commitments()
+        .add("Write up the on-call proposal", &Owner::Me, None, None)?;
 
     say("4. They swap bundle files both ways and merge (no network at all).");
     bo.bundle_out(&bundle_to_ana)?;
@@ -78,10 +84,12 @@ pub fn run(json: bool) -> Result<ExitCode> {
     ));
 
     say("5. Back on the same network, each adds one more item; Ana's laptop serves, Bo syncs over QUIC.");
-    ana.agenda_add("Ana: thanks for the on-call write-up", false, None)?;
-    let ana_fingerprint = ana.tls_identity()?.fingerprint();
+    ana.agenda()
+        .add("Ana: thanks for the on-call write-up", false, None)?;
+    let ana_fingerprint = ana.peers().tls_identity()?.fingerprint();
     drop(ana);
-    bo.agenda_add("Bo: pair on the on-call rota?", false, None)?;
+    bo.agenda()
+        .add("Bo: pair on the on-call rota?", false, None)?;
     let outcome = sync_over_quic(&ana_home, bo, ana_fingerprint)?;
     let bo = Duet::open(&bo_home)?;
     for r in &outcome.reports {
@@ -98,25 +106,25 @@ pub fn run(json: bool) -> Result<ExitCode> {
     say("   Bo pulls the next morning and pushes his answer; Ana pulls it later.");
     let relay_dir = dir.path().join("relay");
     let (ana_sent, bo_got, ana_got) = via_relay(&relay_dir, ana, bo)?;
-    let ana = Duet::open(&ana_home)?;
-    let bo = Duet::open(&bo_home)?;
+    let mut ana = Duet::open(&ana_home)?;
+    let mut bo = Duet::open(&bo_home)?;
     say(&format!(
         "   Ana sent {ana_sent} change(s); Bo received {bo_got}; Ana received {ana_got}. The relay only ever held ciphertext."
     ));
 
-    let ana_view = ana.overview()?;
-    let bo_view = bo.overview()?;
+    let ana_view = ana.meetings().overview()?;
+    let bo_view = bo.meetings().overview()?;
     ensure!(
         ana_view.meeting == bo_view.meeting
             && ana_view.open_commitments == bo_view.open_commitments,
         "the two devices did not converge"
     );
     ensure!(
-        bo.private_notes()?.is_empty() && bo.search("Privately")?.is_empty(),
+        bo.private_notes().list()?.is_empty() && bo.insights().search("Privately")?.is_empty(),
         "Ana's private note reached Bo's laptop"
     );
     say("   Ana's private note stayed with her: Bo's laptop never received it.");
-    if let Some(q) = ana.suggest_question()? {
+    if let Some(q) = ana.questions().suggest()? {
         say(&format!(
             "   A question `duet ask` suggests for next time: {}",
             q.text
@@ -200,18 +208,22 @@ fn via_relay(dir: &std::path::Path, ana: Duet, bo: Duet) -> Result<(usize, Strin
         let result = async {
             for home in [&ana_home, &bo_home] {
                 let (addr, fingerprint) = (addr.to_string(), fingerprint.clone());
-                home.call(move |d| d.relay_set(&addr, &fingerprint, None))
+                home.call(move |d| d.relay().set(&addr, &fingerprint, None))
                     .await?;
             }
             let notebook = ana_home
                 .call(|d| {
-                    d.agenda_add("Ana: read before Thursday: the leveling guide", false, None)?;
+                    d.agenda()
+                        .add("Ana: read before Thursday: the leveling guide", false, None)?;
                     d.selected_notebook()
                 })
                 .await?;
             let sent = relay_client::sync_relay(&ana_home, &notebook).await?;
             bo_home
-                .call(|d| d.note(Section::LookAhead, "Bo: will read it on the train.", None))
+                .call(|d| {
+                    d.meetings()
+                        .note(Section::LookAhead, "Bo: will read it on the train.", None)
+                })
                 .await?;
             let got = relay_client::sync_relay(&bo_home, &notebook).await?;
             let back = relay_client::sync_relay(&ana_home, &notebook).await?;

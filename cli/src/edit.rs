@@ -359,7 +359,7 @@ fn step(home: &Path, cli: &Cli, notebook: Option<&str>, argv: Vec<String>) -> Re
 
 /// `duet sheet-source`: the meeting as JSON, always (it is read by `duet edit`).
 pub fn source(duet: &mut Duet, meeting: Option<&str>, out: &Output) -> Result<()> {
-    let source = duet.sheet_source(meeting)?;
+    let source = duet.meetings().sheet(meeting)?;
     out.write(&serde_json::to_string(&source)?);
     Ok(())
 }
@@ -376,7 +376,7 @@ pub fn apply(duet: &mut Duet, state_path: &Path, out: &Output) -> Result<()> {
         &known_ids(&state.source),
     )
     .map_err(|e| anyhow!(DuetError::Invalid(format!("{}: {e}", file.display()))))?;
-    let report = duet.apply_sheet(
+    let report = duet.meetings().apply_sheet(
         &state.source.meeting.summary.id,
         &state.source.heads,
         &state.base,

@@ -590,7 +590,7 @@ pub fn apply(duet: &mut duet_core::Duet, s: &Series) -> anyhow::Result<()> {
         minutes: s.minutes,
     })?;
     if let Some((at, tz)) = &s.at {
-        duet.set_meeting_time(at, Some(tz))?;
+        duet.schedule().set_time(at, Some(tz))?;
     }
     Ok(())
 }

@@ -53,10 +53,11 @@ pub async fn invite(
                 let addrs = addrs_to_give(d, &ask.addrs, ask.port, &context)?;
                 let notebook = d.selected_notebook()?;
                 let relay = d
-                    .relay_setting(&notebook)?
+                    .relay()
+                    .setting(&notebook)?
                     .map(|r| r.relay_info())
                     .transpose()?;
-                Ok((d.invite_once(addrs, relay, lifetime)?, notebook))
+                Ok((d.members().invite_once(addrs, relay, lifetime)?, notebook))
             })
         })
         .await?;
@@ -145,7 +146,7 @@ pub async fn link(
         .call(move |d| {
             with_selected(d, selected.as_deref(), |d| {
                 let addrs = addrs_to_give(d, &ask.addrs, ask.port, &context)?;
-                Ok(d.link_once(addrs, None)?)
+                Ok(d.members().link_once(addrs, None)?)
             })
         })
         .await?;
@@ -169,12 +170,14 @@ pub async fn link_redeem(home: &HomeHandle, text: &str, no_sync: bool, out: &Out
     let link = OneTimeInvite::from_link_ticket(text).map_err(DuetError::Ticket)?;
     if let Some(owner) = link.owner.clone() {
         // Refused before the ticket is spent.
-        home.call(move |d| d.check_link_owner(&owner)).await?;
+        home.call(move |d| d.joins().check_link_owner(&owner))
+            .await?;
     }
     let (grant, _) = redeem_ticket(home, &link).await?;
     let space = {
         let link = link.clone();
-        home.call(move |d| d.link_granted(&link, &grant)).await?
+        home.call(move |d| d.joins().link_granted(&link, &grant))
+            .await?
     };
     crate::network::first_link_sync(
         home,
@@ -218,8 +221,8 @@ fn with_selected<T>(
 }
 
 /// `duet invite --list`.
-pub fn list(duet: &Duet, out: &Output) -> Result<()> {
-    let invites = duet.invites()?;
+pub fn list(duet: &mut Duet, out: &Output) -> Result<()> {
+    let invites = duet.members().invites()?;
     let rows: Vec<Invitation> = rows_of(&invites);
     out.print(&rows, || {
         if invites.is_empty() {
@@ -242,8 +245,8 @@ pub fn list(duet: &Duet, out: &Output) -> Result<()> {
 }
 
 /// `duet invite --revoke ID`.
-pub fn revoke(duet: &Duet, id: &str, out: &Output) -> Result<()> {
-    let view: InviteView = duet.revoke_invite(id)?;
+pub fn revoke(duet: &mut Duet, id: &str, out: &Output) -> Result<()> {
+    let view: InviteView = duet.members().revoke_invite(id)?;
     out.print(&Invitation::from(&view), || match view.state {
         "revoked" => format!(
             "Revoked invite {}: it is refused from now on; its welcome leaves the relay with the next `duet sync`.\n",
@@ -270,13 +273,13 @@ pub async fn join(
     {
         // Refused before the invite is spent on a notebook this device already has.
         let (notebook, title) = (ticket.notebook.clone(), ticket.title.clone());
-        home.call(move |d| d.check_can_join(&notebook, &title))
+        home.call(move |d| d.joins().check_can_join(&notebook, &title))
             .await?;
     }
     let (grant, by) = redeem_ticket(home, &ticket).await?;
     let id = {
         let ticket = ticket.clone();
-        home.call(move |d| d.join_granted(&ticket, &grant, role))
+        home.call(move |d| d.joins().granted(&ticket, &grant, role))
             .await?
     };
     let from = match &by {

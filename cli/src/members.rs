@@ -12,10 +12,10 @@ use std::fmt::Write as _;
 pub fn devices(duet: &mut Duet, cmd: Option<DevicesCmd>, out: &Output) -> Result<()> {
     match cmd.unwrap_or(DevicesCmd::List) {
         DevicesCmd::List => {
-            let all = duet.devices()?;
+            let all = duet.members().devices()?;
             // A device linked only for private notes has no notebook to judge.
             let refused = match duet.notebook() {
-                Ok(nb) => duet.membership_refused(&nb.id)?,
+                Ok(nb) => duet.members().refused(&nb.id)?,
                 Err(_) => Vec::new(),
             };
             let rows: Vec<Member> = list(&all);
@@ -28,7 +28,7 @@ pub fn devices(duet: &mut Duet, cmd: Option<DevicesCmd>, out: &Output) -> Result
             });
         }
         DevicesCmd::Remove { device } => {
-            let gone = duet.remove_device(&device)?;
+            let gone = duet.members().remove(&device)?;
             let name = gone.name.clone().unwrap_or_else(|| "a device".into());
             out.print(&Member::from(&gone), || {
                 format!(

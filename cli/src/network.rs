@@ -73,7 +73,7 @@ pub(crate) fn addrs_to_give(
     }
     let listen = match context.serving {
         Some(addr) => Some(addr),
-        None => duet.serve_addr()?,
+        None => duet.peers().serve_addr()?,
     };
     Ok(match (listen, port) {
         (_, Some(port)) => reachable_addrs(port),
@@ -97,7 +97,7 @@ pub async fn link_and_sync(
     let link = Invite::from_link_ticket(ticket).map_err(DuetError::Ticket)?;
     let space = {
         let link = link.clone();
-        home.call(move |d| d.link_join(&link)).await?
+        home.call(move |d| d.joins().link(&link)).await?
     };
     first_link_sync(
         home,
@@ -189,8 +189,8 @@ pub async fn first_link_sync(
 
 /// `duet peers`.
 pub fn peers(duet: &Duet, out: &Output) -> Result<()> {
-    let me = fingerprint_text(&duet.tls_identity()?.fingerprint());
-    let peers = duet.known_peers()?;
+    let me = fingerprint_text(&duet.peers().tls_identity()?.fingerprint());
+    let peers = duet.peers().known()?;
     out.print(
         &Peers {
             fingerprint: me.clone(),
@@ -233,7 +233,8 @@ pub async fn join(
     let invite = Invite::from_ticket(ticket).map_err(DuetError::Ticket)?;
     let id = {
         let invite = invite.clone();
-        home.call(move |d| d.join_invite(&invite, role)).await?
+        home.call(move |d| d.joins().by_invite(&invite, role))
+            .await?
     };
     if no_sync {
         out.print(
@@ -475,7 +476,7 @@ pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
             fingerprint,
             team_token,
         } => {
-            let setting = duet.relay_set(&addr, &fingerprint, team_token)?;
+            let setting = duet.relay().set(&addr, &fingerprint, team_token)?;
             out.print(&Relay::from(&setting), || {
                 format!(
                     "This notebook now syncs through the relay at {} (`duet sync`). New invites carry it.\n",
@@ -490,8 +491,8 @@ pub fn relay(duet: &mut Duet, cmd: RelayCmd, out: &Output) -> Result<()> {
         }
         RelayCmd::Show => {
             let id = duet.selected_notebook()?;
-            let setting = duet.relay_setting(&id)?;
-            let cursor = duet.relay_cursor(&id)?;
+            let setting = duet.relay().setting(&id)?;
+            let cursor = duet.relay().cursor(&id)?;
             out.print(
                 &RelayShown {
                     relay: setting.as_ref().map(Relay::from),

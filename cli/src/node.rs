@@ -254,12 +254,12 @@ fn with_paths_from(command: Command, cwd: &Path) -> Command {
 }
 
 fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
-    let relayed = d.relayed_notebooks()?;
+    let relayed = d.relay().notebooks()?;
     let mut out = Vec::new();
     for nb in d.notebooks()? {
         let setting = relayed.iter().find(|(id, _)| *id == nb.id).map(|(_, s)| s);
         let not_on_relay = match setting {
-            Some(_) => Some(d.relay_unacknowledged(&nb.id)?),
+            Some(_) => Some(d.relay().unacknowledged(&nb.id)?),
             None => None,
         };
         out.push(NotebookStatus {
@@ -267,11 +267,11 @@ fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
             title: nb.title.clone(),
             relay: setting.map(|s| s.addr.clone()),
             not_on_relay,
-            not_on_any_other_device: d.unshared_changes(&nb.id)?,
-            relay_rewound: d.relay_rewound_at(&nb.id)?,
-            set_aside: list(&d.quarantined(&nb.id)?),
-            withheld: list(&d.relay_withheld(&nb.id)?),
-            membership_refused: d.membership_refused(&nb.id)?,
+            not_on_any_other_device: d.relay().unshared_changes(&nb.id)?,
+            relay_rewound: d.relay().rewound_at(&nb.id)?,
+            set_aside: list(&d.relay().quarantined(&nb.id)?),
+            withheld: list(&d.relay().withheld(&nb.id)?),
+            membership_refused: d.members().refused(&nb.id)?,
         });
     }
     Ok(out)
@@ -280,7 +280,7 @@ fn notebook_statuses(d: &mut Duet) -> Result<Vec<NotebookStatus>, DuetError> {
 async fn status(state: &NodeState, out: &Output) -> Result<()> {
     let (notebooks, devices) = state
         .home
-        .call(|d| Ok::<_, DuetError>((notebook_statuses(d)?, d.known_peers()?)))
+        .call(|d| Ok::<_, DuetError>((notebook_statuses(d)?, d.peers().known()?)))
         .await?;
     let view = Status {
         node: Some(Node {
@@ -302,7 +302,7 @@ pub fn status_offline(duet: &mut Duet, out: &Output) -> Result<()> {
         node: None,
         notebooks: notebook_statuses(duet)?,
         links: Vec::new(),
-        devices: list(&duet.known_peers()?),
+        devices: list(&duet.peers().known()?),
     };
     out.print(&view, || render_status(&view));
     Ok(())
@@ -443,7 +443,7 @@ pub fn serve(
         let events = Box::new(move |event: ServeEvent| print_event(&event, json));
         let server = Server::bind(handle.clone(), listen, events).await?;
         let addr = server.local_addr()?;
-        handle.call(move |d| d.remember_serve_addr(addr)).await?;
+        handle.call(move |d| d.peers().remember_serve_addr(addr)).await?;
         let fp = fingerprint_text(&server.fingerprint());
         let announcer = announce.then(|| {
             tokio::spawn(keep_announced(handle.clone(), addr.port(), |e| {
@@ -513,7 +513,7 @@ async fn keep_calendar(home: HomeHandle, extras: Extras) {
     let mut reminders = crate::reminders::Reminders::default();
     loop {
         writes.borrow_and_update();
-        let events = match home.call(|d| d.calendar()).await {
+        let events = match home.call(|d| d.schedule().events()).await {
             Ok(events) => events,
             Err(e) => {
                 eprintln!("duet: the calendar: {e}");
@@ -554,7 +554,7 @@ pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
     }
     let id = duet.selected_notebook()?;
     duet.deselect();
-    if duet.relay_setting(&id)?.is_none() {
+    if duet.relay().setting(&id)?.is_none() {
         return Err(anyhow!(DuetError::Invalid(
             "this notebook has no relay to watch (duet relay set ADDR --fingerprint FP)".into(),
         )));

@@ -20,7 +20,7 @@ use std::path::Path;
 
 /// `duet prep`.
 pub fn prep(duet: &Duet, out: &Output) -> Result<()> {
-    let prep = duet.prep()?;
+    let prep = duet.insights().prep()?;
     out.print_lazy(
         || json::Prep::from(&prep),
         || render_prep(&prep, out.palette),
@@ -119,7 +119,7 @@ fn render_prep(prep: &Prep, p: Palette) -> String {
 
 /// `duet health`.
 pub fn health(duet: &Duet, window: Window, out: &Output) -> Result<()> {
-    let h = duet.health(window)?;
+    let h = duet.insights().health(window)?;
     let nb = duet.notebook()?;
     out.print_lazy(
         || json::Health::from(&h),
@@ -197,7 +197,7 @@ pub fn ask(
 ) -> Result<()> {
     let p = out.palette;
     if let Some(text) = new {
-        let q = duet.question_add(&text)?;
+        let q = duet.questions().add(&text)?;
         out.print(&json::Question::from(&q), || {
             format!(
                 "Added question {}: {}\nBoth of you will see it once you sync.\n",
@@ -208,7 +208,7 @@ pub fn ask(
         return Ok(());
     }
     if list {
-        let all = duet.questions()?;
+        let all = duet.questions().list()?;
         out.print(
             &crate::json::notebook::list::<_, json::Question>(&all),
             || render_questions(&all, p),
@@ -216,7 +216,7 @@ pub fn ask(
         return Ok(());
     }
     if id.is_none() && !add {
-        let q = duet.suggest_question()?;
+        let q = duet.questions().suggest()?;
         let suggested = crate::json::results::Suggestion {
             suggestion: q.as_ref().map(json::Question::from),
         };
@@ -234,7 +234,7 @@ pub fn ask(
         });
         return Ok(());
     }
-    let asked = duet.ask(id.as_deref(), add)?;
+    let asked = duet.questions().ask(id.as_deref(), add)?;
     out.print(&json::Asked::from(&asked), || {
         let on = if asked.item.is_some() {
             " and put it on the agenda"
@@ -278,7 +278,7 @@ fn render_questions(all: &[Question], p: Palette) -> String {
 
 /// `duet themes`.
 pub fn themes(duet: &Duet, out: &Output) -> Result<()> {
-    let t = duet.themes()?;
+    let t = duet.insights().themes()?;
     let nb = duet.notebook()?;
     out.print_lazy(
         || json::Themes::from(&t),
@@ -351,7 +351,7 @@ fn render_themes(t: &Themes, nb: &NotebookView, p: Palette) -> String {
 /// `duet search`.
 pub fn search(duet: &Duet, words: &[String], out: &Output) -> Result<()> {
     let query = words.join(" ");
-    let hits = duet.search(&query)?;
+    let hits = duet.insights().search(&query)?;
     out.print_lazy(
         || list::<_, json::Hit>(&hits),
         || render_hits(&hits, out.palette),
@@ -385,8 +385,8 @@ fn render_hits(hits: &[Hit], p: Palette) -> String {
 }
 
 /// `duet history`.
-pub fn history(duet: &Duet, out: &Output) -> Result<()> {
-    let all = duet.takeaways()?;
+pub fn history(duet: &mut Duet, out: &Output) -> Result<()> {
+    let all = duet.meetings().takeaways()?;
     let rows = || all.iter().map(json::HistoryRow::from).collect::<Vec<_>>();
     let p = out.palette;
     out.print_lazy(rows, || {
@@ -424,20 +424,20 @@ pub fn private(
     let p = out.palette;
     match text {
         Some(text) => {
-            let note = duet.private_add(&text, meeting.as_deref())?;
+            let note = duet.private_notes().add(&text, meeting.as_deref())?;
             out.print(&json::PrivateNote::from(&note), || {
                 "Kept privately: only your own devices will have it (link them with `duet link`).\n"
                     .to_owned()
             });
         }
         None => {
-            let mut notes = duet.private_notes()?;
+            let mut notes = duet.private_notes().list()?;
             if let Some(m) = &meeting {
-                let id = duet.meeting(Some(m))?.summary.id;
+                let id = duet.meetings().get(Some(m))?.summary.id;
                 notes.retain(|n| n.meeting.as_deref() == Some(id.as_str()));
             }
             // A device linked only for private notes has no notebook to date them by.
-            let dates: Vec<(String, String)> = match duet.meetings() {
+            let dates: Vec<(String, String)> = match duet.meetings().list() {
                 Ok(list) => list.into_iter().map(|m| (m.id, m.date)).collect(),
                 Err(DuetError::NoNotebook) => Vec::new(),
                 Err(e) => return Err(e.into()),
@@ -469,12 +469,12 @@ fn render_private(notes: &[PrivateNote], dates: &[(String, String)], p: Palette)
 
 /// `duet export --meeting M --format md`: one meeting as a summary to paste into an email.
 pub fn export_meeting(
-    duet: &Duet,
+    duet: &mut Duet,
     query: &str,
     output: Option<&Path>,
     out: &crate::commands::Output,
 ) -> Result<()> {
-    let text = duet.meeting_summary(query)?;
+    let text = duet.meetings().summary(query)?;
     match output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?

@@ -34,7 +34,7 @@ pub fn today(duet: &mut Duet, out: &Output) -> Result<()> {
 }
 
 fn show(duet: &mut Duet, from: Date, to: Date, heading: &str, out: &Output) -> Result<()> {
-    let w = duet.week(from, to)?;
+    let w = duet.schedule().week(from, to)?;
     out.print_lazy(
         || json::Week::from(&w),
         || render_week(&w, heading, out.palette),

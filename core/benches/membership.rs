@@ -38,15 +38,17 @@ fn four_devices(dir: &Path) -> (PathBuf, String) {
     )
     .expect("notebook");
     for i in 0..20 {
-        ana.note(Section::Notes, &format!("A line of week {i}."), None)
+        ana.meetings()
+            .note(Section::Notes, &format!("A line of week {i}."), None)
             .expect("note");
     }
-    ana.relay_set(
-        "127.0.0.1:7879",
-        &duet_core::crypto::fingerprint_text(&[7u8; 32]),
-        None,
-    )
-    .expect("relay");
+    ana.relay()
+        .set(
+            "127.0.0.1:7879",
+            &duet_core::crypto::fingerprint_text(&[7u8; 32]),
+            None,
+        )
+        .expect("relay");
     let mut last = String::new();
     for (name, role) in [
         ("Ana", Role::Manager),
@@ -55,7 +57,10 @@ fn four_devices(dir: &Path) -> (PathBuf, String) {
     ] {
         let out = dir.join("to-join.duet");
         ana.bundle_out(&out).expect("bundle out");
-        let home = dir.join(format!("device-{}", ana.devices().expect("devices").len()));
+        let home = dir.join(format!(
+            "device-{}",
+            ana.members().devices().expect("devices").len()
+        ));
         let mut other = Duet::init(&home, name).expect("init");
         other
             .bundle_in(&out, Some(JoinAs::Role(role)))
@@ -65,7 +70,7 @@ fn four_devices(dir: &Path) -> (PathBuf, String) {
         ana.bundle_in(&back, None).expect("merge back");
         last = other.device_id().to_owned();
     }
-    assert_eq!(ana.devices().expect("devices").len(), 4);
+    assert_eq!(ana.members().devices().expect("devices").len(), 4);
     (ana_home, last)
 }
 
@@ -79,13 +84,14 @@ fn benches(c: &mut Criterion) {
         let before = duet
             .bundle_out(&dir.path().join("before.duet"))
             .expect("size");
-        duet.remove_device(&lost[..8]).expect("remove");
+        duet.members().remove(&lost[..8]).expect("remove");
         let after = duet
             .bundle_out(&dir.path().join("after.duet"))
             .expect("size");
         let id = duet.selected_notebook().expect("id");
         let notices: usize = duet
-            .relay_farewell(&id)
+            .relay()
+            .farewell(&id)
             .expect("farewell")
             .unwrap_or_default()
             .iter()
@@ -111,7 +117,7 @@ fn benches(c: &mut Criterion) {
             fresh,
             |copy| {
                 let mut duet = Duet::open(&copy).expect("open");
-                duet.remove_device(&lost[..8]).expect("remove");
+                duet.members().remove(&lost[..8]).expect("remove");
             },
             BatchSize::PerIteration,
         )
@@ -121,7 +127,8 @@ fn benches(c: &mut Criterion) {
             fresh,
             |copy| {
                 let mut duet = Duet::open(&copy).expect("open");
-                duet.note(Section::Notes, "A line typed during the meeting.", None)
+                duet.meetings()
+                    .note(Section::Notes, "A line typed during the meeting.", None)
                     .expect("note");
             },
             BatchSize::PerIteration,

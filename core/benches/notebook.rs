@@ -36,14 +36,14 @@ fn benches(c: &mut Criterion) {
     open.sample_size(20);
     open.bench_function("duet_year5_current_meeting", |b| {
         b.iter(|| {
-            let duet = Duet::open(&home5).expect("open");
-            black_box(duet.meeting(None).expect("meeting"));
+            let mut duet = Duet::open(&home5).expect("open");
+            black_box(duet.meetings().get(None).expect("meeting"));
         })
     });
     open.bench_function("duet_year1_current_meeting", |b| {
         b.iter(|| {
-            let duet = Duet::open(&home1).expect("open");
-            black_box(duet.meeting(None).expect("meeting"));
+            let mut duet = Duet::open(&home1).expect("open");
+            black_box(duet.meetings().get(None).expect("meeting"));
         })
     });
     open.bench_function("baseline_single_document_year5", |b| {
@@ -53,10 +53,13 @@ fn benches(c: &mut Criterion) {
 
     let mut edit = c.benchmark_group("durable_edit");
     let mut duet = Duet::open(&home5).expect("open");
-    duet.note(Section::Notes, "warm", None).expect("note");
+    duet.meetings()
+        .note(Section::Notes, "warm", None)
+        .expect("note");
     edit.bench_function("duet_note_flushed", |b| {
         b.iter(|| {
-            duet.note(Section::Notes, "A line typed during the meeting.", None)
+            duet.meetings()
+                .note(Section::Notes, "A line typed during the meeting.", None)
                 .expect("note")
         })
     });

@@ -198,11 +198,11 @@ fn quic_fresh_device(save_total: usize) {
             let _ = stop_rx.await;
         }));
         let ticket = ana_handle
-            .call(move |d| d.invite(vec![addr], None))
+            .call(move |d| d.members().invite(vec![addr], None))
             .await
             .expect("invite");
         let mut bo = duet_core::Duet::init(&dir.path().join("bo"), "Bo").expect("bo");
-        bo.join_invite(&ticket, duet_core::Role::Report).expect("join");
+        bo.joins().by_invite(&ticket, duet_core::Role::Report).expect("join");
         let bo = duet_core::node::Home::spawn(bo).expect("bo's home");
         let pins = duet_core::net::tls::Pins::Exactly([ticket.fingerprint].into());
         let started = Instant::now();

@@ -73,6 +73,7 @@ pub mod store;
 pub mod sync;
 pub use duet_protocol::wire;
 
+pub use duet::parts;
 pub use duet::{
     enable_os_keychain, Asked, CalendarEvent, DeviceView, Duet, EditRecord, ExportManifest,
     ExportedDoc, HomeKeySource, InviteState, InviteView, JoinAs, KnownPeer, MergeReport,

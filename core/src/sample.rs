@@ -443,7 +443,7 @@ pub fn grow(home: &Path, meetings: usize, habit: Habit) -> Result<crate::Duet, D
     for week in 0..meetings {
         let mut ticks = Vec::new();
         for n in 0..2 {
-            let item = duet.agenda_add(
+            let item = duet.agenda().add(
                 &format!("Week {week} topic {n}: {}", words.paragraph(40)),
                 false,
                 None,
@@ -451,14 +451,15 @@ pub fn grow(home: &Path, meetings: usize, habit: Habit) -> Result<crate::Duet, D
             ticks.push(item.id);
         }
         for section in [Section::Checkin, Section::Wins, Section::LookAhead] {
-            duet.note(section, &words.paragraph(PARAGRAPH_BYTES), None)?;
+            duet.meetings()
+                .note(section, &words.paragraph(PARAGRAPH_BYTES), None)?;
         }
         let owner = if week % 2 == 0 {
             Owner::Me
         } else {
             Owner::Them
         };
-        let made = duet.commit_add(
+        let made = duet.commitments().add(
             &format!("Week {week} follow-up: {}", words.paragraph(30)),
             &owner,
             None,
@@ -466,17 +467,17 @@ pub fn grow(home: &Path, meetings: usize, habit: Habit) -> Result<crate::Duet, D
         )?;
         if habit == Habit::Ticking {
             for id in &ticks {
-                duet.agenda_done(id, None)?;
+                duet.agenda().done(id, None)?;
             }
             if let Some(id) = last_commitment.take() {
-                duet.commit_close(&id, CommitmentStatus::Done)?;
+                duet.commitments().close(&id, CommitmentStatus::Done)?;
             }
             last_commitment = Some(made.id);
         }
         // The next meeting goes on the books on its own day, not one cadence after today.
         let week = i64::try_from(week).map_err(|e| DuetError::Invalid(e.to_string()))?;
-        duet.meeting_new(Some(day(week + 1)?))?;
-        duet.wrap(
+        duet.meetings().book(Some(day(week + 1)?))?;
+        duet.meetings().wrap(
             None,
             &crate::WrapNotes {
                 takeaway: Some(&words.paragraph(60)),
@@ -494,8 +495,9 @@ mod tests {
     use crate::Duet;
 
     /// The notebook's meetings' ids, by date.
-    fn meeting_ids(duet: &Duet) -> Vec<String> {
+    fn meeting_ids(duet: &mut Duet) -> Vec<String> {
         duet.meetings()
+            .list()
             .expect("meetings")
             .into_iter()
             .map(|m| m.id)
@@ -503,16 +505,16 @@ mod tests {
     }
 
     /// Every read a front end makes, once.
-    fn read_everything(duet: &Duet) {
-        duet.overview().expect("show");
-        duet.prep().expect("prep");
-        duet.agenda(None).expect("agenda list");
-        duet.commitments(true).expect("commit list --open");
-        duet.health(Window::default()).expect("health");
-        duet.themes().expect("themes");
-        duet.search("topic").expect("search");
-        duet.history().expect("history");
-        duet.takeaways().expect("history's takeaways");
+    fn read_everything(duet: &mut Duet) {
+        duet.meetings().overview().expect("show");
+        duet.insights().prep().expect("prep");
+        duet.agenda().list(None).expect("agenda list");
+        duet.commitments().list(true).expect("commit list --open");
+        duet.insights().health(Window::default()).expect("health");
+        duet.insights().themes().expect("themes");
+        duet.insights().search("topic").expect("search");
+        duet.meetings().history().expect("history");
+        duet.meetings().takeaways().expect("history's takeaways");
     }
 
     /// Records a home kept open reads to answer every view a second time.
@@ -520,10 +522,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");
         drop(grow(&home, meetings, Habit::NeverTicked).expect("grow"));
-        let duet = Duet::open(&home).expect("open");
-        read_everything(&duet);
+        let mut duet = Duet::open(&home).expect("open");
+        read_everything(&mut duet);
         let before = duet.records_read();
-        read_everything(&duet);
+        read_everything(&mut duet);
         duet.records_read() - before
     }
 
@@ -545,13 +547,15 @@ mod tests {
         let home = dir.path().join("home");
         drop(grow(&home, 6, Habit::NeverTicked).expect("grow"));
         // The first reads after growing may fill kept views once.
-        read_everything(&Duet::open(&home).expect("open"));
-        let duet = Duet::open(&home).expect("open");
-        read_everything(&duet);
+        read_everything(&mut Duet::open(&home).expect("open"));
+        let mut duet = Duet::open(&home).expect("open");
+        read_everything(&mut duet);
         assert_eq!(duet.documents_loaded(), 0, "reads use kept views only");
         drop(duet);
         let mut duet = Duet::open(&home).expect("open");
-        duet.note(Section::Wins, "a win", None).expect("note");
+        duet.meetings()
+            .note(Section::Wins, "a win", None)
+            .expect("note");
         assert_eq!(
             duet.documents_loaded(),
             1,
@@ -563,10 +567,10 @@ mod tests {
     fn health_from_digests_matches_health_from_every_meeting_in_full() {
         let dir = tempfile::tempdir().expect("tempdir");
         for (name, habit) in [("t", Habit::Ticking), ("n", Habit::NeverTicked)] {
-            let duet = grow(&dir.path().join(name), 20, habit).expect("grow");
+            let mut duet = grow(&dir.path().join(name), 20, habit).expect("grow");
             let notebook = duet.notebook().expect("notebook");
-            let meetings = duet.history().expect("history");
-            let backlog = duet.agenda(None).expect("agenda").1;
+            let meetings = duet.meetings().history().expect("history");
+            let backlog = duet.agenda().list(None).expect("agenda").1;
             let today = crate::dates::today();
             for window in [
                 Window::Last(1),
@@ -584,7 +588,7 @@ mod tests {
                     window,
                 );
                 assert_eq!(
-                    duet.health(window).expect("health"),
+                    duet.insights().health(window).expect("health"),
                     whole,
                     "{name} {window:?}"
                 );
@@ -597,11 +601,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");
         let mut duet = grow(&home, 10, Habit::NeverTicked).expect("grow");
-        let meetings = meeting_ids(&duet);
-        let whole = |duet: &Duet| {
+        let meetings = meeting_ids(&mut duet);
+        let whole = |duet: &mut Duet| {
             let notebook = duet.notebook().expect("notebook");
-            let meetings = duet.history().expect("history");
-            let backlog = duet.agenda(None).expect("agenda").1;
+            let meetings = duet.meetings().history().expect("history");
+            let backlog = duet.agenda().list(None).expect("agenda").1;
             crate::insights::themes::themes(&crate::insights::History {
                 notebook: &notebook,
                 meetings: &meetings,
@@ -614,38 +618,41 @@ mod tests {
             (4, "more #growth"),
             (7, "#growth"),
         ] {
-            duet.note(Section::Wins, text, Some(&meetings[at]))
+            duet.meetings()
+                .note(Section::Wins, text, Some(&meetings[at]))
                 .expect("note");
         }
-        duet.agenda_add("the #on-call rota", false, None)
+        duet.agenda()
+            .add("the #on-call rota", false, None)
             .expect("agenda");
-        let before = duet.themes().expect("themes");
-        assert_eq!(before, whole(&duet));
+        let before = duet.insights().themes().expect("themes");
+        assert_eq!(before, whole(&mut duet));
         assert_eq!(before.themes[0].tag, "growth");
         assert_eq!(before.themes[0].meetings, 3);
         drop(duet);
         // A past meeting edited after the digests were kept.
         let mut duet = Duet::open(&home).expect("open");
-        duet.note(
-            Section::Challenges,
-            "#on-call again, #growth",
-            Some(&meetings[2]),
-        )
-        .expect("note");
+        duet.meetings()
+            .note(
+                Section::Challenges,
+                "#on-call again, #growth",
+                Some(&meetings[2]),
+            )
+            .expect("note");
         drop(duet);
-        let duet = Duet::open(&home).expect("open");
-        let after = duet.themes().expect("themes");
-        assert_eq!(after, whole(&duet));
+        let mut duet = Duet::open(&home).expect("open");
+        let after = duet.insights().themes().expect("themes");
+        assert_eq!(after, whole(&mut duet));
         assert_eq!(after.themes[0].meetings, 4, "{after:?}");
     }
 
     #[test]
     fn search_from_kept_texts_matches_search_over_every_meeting_in_full() {
-        let whole = |duet: &Duet, query: &str| {
+        let whole = |duet: &mut Duet, query: &str| {
             let notebook = duet.notebook().expect("notebook");
-            let meetings = duet.history().expect("history");
-            let backlog = duet.agenda(None).expect("agenda").1;
-            let private = duet.private_notes().expect("private notes");
+            let meetings = duet.meetings().history().expect("history");
+            let backlog = duet.agenda().list(None).expect("agenda").1;
+            let private = duet.private_notes().list().expect("private notes");
             crate::insights::search::search(
                 &crate::insights::History {
                     notebook: &notebook,
@@ -661,33 +668,43 @@ mod tests {
             let dir = tempfile::tempdir().expect("tempdir");
             let home = dir.path().join("home");
             let mut duet = grow(&home, 8, habit).expect("grow");
-            let meetings = meeting_ids(&duet);
-            duet.note(
-                Section::Wins,
-                "the rota\nmoved to Fridays",
-                Some(&meetings[2]),
-            )
-            .expect("note");
-            duet.agenda_add("rota for the holidays", false, None)
+            let meetings = meeting_ids(&mut duet);
+            duet.meetings()
+                .note(
+                    Section::Wins,
+                    "the rota\nmoved to Fridays",
+                    Some(&meetings[2]),
+                )
+                .expect("note");
+            duet.agenda()
+                .add("rota for the holidays", false, None)
                 .expect("agenda");
-            duet.private_add("ask about the rota", Some(&meetings[3]))
+            duet.private_notes()
+                .add("ask about the rota", Some(&meetings[3]))
                 .expect("private note");
             let queries = ["topic", "ROTA", "rota fridays", "week 3", "nothing like it"];
             for query in queries {
-                assert_eq!(duet.search(query).expect("search"), whole(&duet, query));
+                assert_eq!(
+                    duet.insights().search(query).expect("search"),
+                    whole(&mut duet, query)
+                );
             }
-            assert_eq!(duet.search("rota").expect("search").len(), 3);
+            assert_eq!(duet.insights().search("rota").expect("search").len(), 3);
             drop(duet);
             // A past meeting edited after its text was kept, read by a new process.
             let mut duet = Duet::open(&home).expect("open");
-            duet.note(Section::Challenges, "rota again", Some(&meetings[5]))
+            duet.meetings()
+                .note(Section::Challenges, "rota again", Some(&meetings[5]))
                 .expect("note");
             drop(duet);
-            let duet = Duet::open(&home).expect("open");
+            let mut duet = Duet::open(&home).expect("open");
             for query in queries {
-                assert_eq!(duet.search(query).expect("search"), whole(&duet, query));
+                assert_eq!(
+                    duet.insights().search(query).expect("search"),
+                    whole(&mut duet, query)
+                );
             }
-            assert_eq!(duet.search("rota").expect("search").len(), 4);
+            assert_eq!(duet.insights().search("rota").expect("search").len(), 4);
         }
     }
 
@@ -696,17 +713,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");
         drop(grow(&home, 4, Habit::Ticking).expect("grow"));
-        let takeaway_of = |duet: &Duet, meeting: &str| {
-            duet.takeaways()
+        let takeaway_of = |duet: &mut Duet, meeting: &str| {
+            duet.meetings()
+                .takeaways()
                 .expect("takeaways")
                 .into_iter()
                 .find(|(m, _)| m.id == meeting)
                 .map(|(_, t)| t)
                 .expect("the meeting is listed")
         };
-        let open_ids = |duet: &Duet| -> Vec<String> {
+        let open_ids = |duet: &mut Duet| -> Vec<String> {
             let mut ids: Vec<String> = duet
-                .commitments(true)
+                .commitments()
+                .list(true)
                 .expect("open commitments")
                 .into_iter()
                 .map(|c| c.id)
@@ -714,31 +733,36 @@ mod tests {
             ids.sort();
             ids
         };
-        let duet = Duet::open(&home).expect("open");
-        let current = duet.meeting(None).expect("current").summary.id;
+        let mut duet = Duet::open(&home).expect("open");
+        let current = duet.meetings().get(None).expect("current").summary.id;
         // Fill the kept digests, then change what they hold in another process.
-        assert_eq!(takeaway_of(&duet, &current), "");
-        let before = open_ids(&duet);
+        assert_eq!(takeaway_of(&mut duet, &current), "");
+        let before = open_ids(&mut duet);
         drop(duet);
         let mut duet = Duet::open(&home).expect("open");
-        duet.note(Section::Takeaway, "ship it", None).expect("note");
+        duet.meetings()
+            .note(Section::Takeaway, "ship it", None)
+            .expect("note");
         let made = duet
-            .commit_add("Write the proposal", &crate::Owner::Me, None, None)
+            .commitments()
+            .add("Write the proposal", &crate::Owner::Me, None, None)
             .expect("commit");
         // One made in an earlier meeting is closed: its meeting's digest is out of date.
         let closed = before.first().expect("an open commitment").clone();
-        duet.commit_close(&closed, CommitmentStatus::Done)
+        duet.commitments()
+            .close(&closed, CommitmentStatus::Done)
             .expect("close");
         drop(duet);
-        let duet = Duet::open(&home).expect("open");
-        assert_eq!(takeaway_of(&duet, &current), "ship it");
+        let mut duet = Duet::open(&home).expect("open");
+        assert_eq!(takeaway_of(&mut duet, &current), "ship it");
         let mut expected: Vec<String> =
             before.iter().filter(|id| **id != closed).cloned().collect();
         expected.push(made.id.clone());
         expected.sort();
-        assert_eq!(open_ids(&duet), expected, "the new commitment is open");
+        assert_eq!(open_ids(&mut duet), expected, "the new commitment is open");
         // Every history view agrees with the full views.
         let full: Vec<(String, String)> = duet
+            .meetings()
             .history()
             .expect("history")
             .into_iter()
@@ -750,6 +774,7 @@ mod tests {
             })
             .collect();
         let kept: Vec<(String, String)> = duet
+            .meetings()
             .takeaways()
             .expect("takeaways")
             .into_iter()

@@ -194,7 +194,7 @@ impl DuetApp {
     /// The current notebook, meeting and open items.
     pub fn overview(&self) -> Result<OverviewRecord, MobileError> {
         self.with(move |d| {
-            let o = d.overview()?;
+            let o = d.meetings().overview()?;
             Ok(OverviewRecord {
                 notebook: o.notebook.into(),
                 meeting: o.meeting.map(Into::into),
@@ -206,7 +206,13 @@ impl DuetApp {
 
     /// Every meeting, oldest first.
     pub fn history(&self) -> Result<Vec<MeetingRecord>, MobileError> {
-        self.with(move |d| Ok(d.history()?.into_iter().map(Into::into).collect()))
+        self.with(move |d| {
+            Ok(d.meetings()
+                .history()?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
     }
 
     /// Adds to the current meeting's agenda (or the backlog).
@@ -216,21 +222,21 @@ impl DuetApp {
         backlog: bool,
     ) -> Result<AgendaItemRecord, MobileError> {
         self.edit("agenda item added", move |d| {
-            Ok(d.agenda_add(&text, backlog, None)?.into())
+            Ok(d.agenda().add(&text, backlog, None)?.into())
         })
     }
 
     /// Ticks an agenda item off (id or unique prefix).
     pub fn agenda_done(&self, id: String) -> Result<AgendaItemRecord, MobileError> {
         self.edit("agenda item done", move |d| {
-            Ok(d.agenda_done(&id, None)?.into())
+            Ok(d.agenda().done(&id, None)?.into())
         })
     }
 
     /// Marks an agenda item not discussed after all (id or unique prefix).
     pub fn agenda_undone(&self, id: String) -> Result<AgendaItemRecord, MobileError> {
         self.edit("agenda item not done", move |d| {
-            Ok(d.agenda_undone(&id, None)?.into())
+            Ok(d.agenda().undone(&id, None)?.into())
         })
     }
 
@@ -248,21 +254,21 @@ impl DuetApp {
             } else {
                 duet_core::Order::Before(other)
             };
-            Ok(d.agenda_order(&id, &order, None)?.into())
+            Ok(d.agenda().order(&id, &order, None)?.into())
         })
     }
 
     /// Drops an agenda item (id or unique prefix): it leaves the agenda for good.
     pub fn agenda_drop(&self, id: String) -> Result<AgendaItemRecord, MobileError> {
         self.edit("agenda item dropped", move |d| {
-            Ok(d.agenda_drop(&id, None)?.into())
+            Ok(d.agenda().remove(&id, None)?.into())
         })
     }
 
     /// Appends a paragraph to a section of the current meeting's notes.
     pub fn add_note(&self, section: NoteSection, text: String) -> Result<(), MobileError> {
         self.edit("note added", move |d| {
-            d.note(section.into(), &text, None)?;
+            d.meetings().note(section.into(), &text, None)?;
             Ok(())
         })
     }
@@ -277,17 +283,16 @@ impl DuetApp {
         let due = due.map(|t| parse_date(&t)).transpose()?;
         let owner = if mine { Owner::Me } else { Owner::Them };
         self.edit("commitment added", move |d| {
-            Ok(d.commit_add(&text, &owner, due, None)?.into())
+            Ok(d.commitments().add(&text, &owner, due, None)?.into())
         })
     }
 
     /// Marks a commitment done.
     pub fn complete_commitment(&self, id: String) -> Result<CommitmentRecord, MobileError> {
         self.edit("commitment done", move |d| {
-            Ok(
-                d.commit_close(&id, duet_core::model::CommitmentStatus::Done)?
-                    .into(),
-            )
+            Ok(d.commitments()
+                .close(&id, duet_core::model::CommitmentStatus::Done)?
+                .into())
         })
     }
 
@@ -309,7 +314,7 @@ impl DuetApp {
                 needs: needs.as_deref(),
                 minutes,
             };
-            Ok(d.wrap(None, &notes)?.next.id)
+            Ok(d.meetings().wrap(None, &notes)?.next.id)
         })
     }
 
@@ -320,7 +325,7 @@ impl DuetApp {
         text: String,
     ) -> Result<AgendaItemRecord, MobileError> {
         self.edit("agenda item edited", move |d| {
-            Ok(d.agenda_edit(&id, &text, None)?.into())
+            Ok(d.agenda().edit(&id, &text, None)?.into())
         })
     }
 
@@ -333,7 +338,7 @@ impl DuetApp {
             MoveTo::Meeting { id } => duet_core::MoveTarget::Meeting(id),
         };
         self.edit("agenda item moved", move |d| {
-            Ok(d.agenda_move(&id, &target, None)?.1)
+            Ok(d.agenda().move_item(&id, &target, None)?.1)
         })
     }
 
@@ -346,24 +351,24 @@ impl DuetApp {
     ) -> Result<CommitmentRecord, MobileError> {
         let due = due.map(|t| parse_date(&t)).transpose()?;
         self.edit("commitment edited", move |d| {
-            Ok(d.commit_edit(&id, text.as_deref(), due)?.into())
+            Ok(d.commitments().edit(&id, text.as_deref(), due)?.into())
         })
     }
 
     /// Drops a commitment on purpose.
     pub fn drop_commitment(&self, id: String) -> Result<CommitmentRecord, MobileError> {
         self.edit("commitment dropped", move |d| {
-            Ok(
-                d.commit_close(&id, duet_core::model::CommitmentStatus::Dropped)?
-                    .into(),
-            )
+            Ok(d.commitments()
+                .close(&id, duet_core::model::CommitmentStatus::Dropped)?
+                .into())
         })
     }
 
     /// Every commitment of the notebook (or only the open ones).
     pub fn commitments(&self, open_only: bool) -> Result<Vec<CommitmentRecord>, MobileError> {
         self.with(move |d| {
-            Ok(d.commitments(open_only)?
+            Ok(d.commitments()
+                .list(open_only)?
                 .into_iter()
                 .map(Into::into)
                 .collect())
@@ -374,13 +379,13 @@ impl DuetApp {
     /// the last). Returns its id.
     pub fn new_meeting(&self, date: Option<String>) -> Result<String, MobileError> {
         let date = date.map(|t| parse_date(&t)).transpose()?;
-        self.edit("meeting added", move |d| Ok(d.meeting_new(date)?.id))
+        self.edit("meeting added", move |d| Ok(d.meetings().book(date)?.id))
     }
 
     /// Cancels a meeting (default: the current one); its open items carry over.
     pub fn cancel_meeting(&self, id: Option<String>) -> Result<(), MobileError> {
         self.edit("meeting canceled", move |d| {
-            d.cancel(id.as_deref())?;
+            d.meetings().cancel(id.as_deref())?;
             Ok(())
         })
     }
@@ -389,7 +394,7 @@ impl DuetApp {
     pub fn reschedule_meeting(&self, id: Option<String>, date: String) -> Result<(), MobileError> {
         let date = parse_date(&date)?;
         self.edit("meeting rescheduled", move |d| {
-            d.reschedule(id.as_deref(), date)?;
+            d.meetings().reschedule(id.as_deref(), date)?;
             Ok(())
         })
     }
@@ -402,7 +407,7 @@ impl DuetApp {
     /// Uses a relay for the current notebook (invites carry it).
     pub fn set_relay(&self, addr: String, fingerprint: String) -> Result<(), MobileError> {
         self.with(move |d| {
-            d.relay_set(&addr, &fingerprint, None)?;
+            d.relay().set(&addr, &fingerprint, None)?;
             Ok(())
         })
     }
@@ -450,7 +455,7 @@ impl DuetApp {
                 .into(),
                 None => self
                     .home
-                    .call(|d| d.known_peers())
+                    .call(|d| d.peers().known())
                     .await?
                     .iter()
                     .filter_map(|p| duet_core::crypto::parse_fingerprint(&p.fingerprint))
@@ -574,7 +579,7 @@ impl DuetApp {
             .unwrap_or_default();
         let live = self.live.lock().map(|l| l.is_some()).unwrap_or(false);
         let notebooks = self.with(|d| {
-            let relayed = d.relayed_notebooks()?;
+            let relayed = d.relay().notebooks()?;
             let titles = d.notebooks()?;
             let mut out = Vec::new();
             for (id, setting) in relayed {
@@ -584,11 +589,12 @@ impl DuetApp {
                         .find(|n| n.id == id)
                         .map(|n| n.title.clone())
                         .unwrap_or_default(),
-                    not_on_relay: u32::try_from(d.relay_unacknowledged(&id)?).unwrap_or(u32::MAX),
-                    not_on_any_other_device: u32::try_from(d.unshared_changes(&id)?)
+                    not_on_relay: u32::try_from(d.relay().unacknowledged(&id)?).unwrap_or(u32::MAX),
+                    not_on_any_other_device: u32::try_from(d.relay().unshared_changes(&id)?)
                         .unwrap_or(u32::MAX),
-                    relay_rewound_ms: d.relay_rewound_at(&id)?,
+                    relay_rewound_ms: d.relay().rewound_at(&id)?,
                     set_aside: d
+                        .relay()
                         .quarantined(&id)?
                         .into_iter()
                         .map(|b| SetAsideRecord {
@@ -599,7 +605,8 @@ impl DuetApp {
                         })
                         .collect(),
                     withheld: d
-                        .relay_withheld(&id)?
+                        .relay()
+                        .withheld(&id)?
                         .into_iter()
                         .map(|w| WithheldRecord {
                             sender: w.sender,
@@ -608,7 +615,7 @@ impl DuetApp {
                             at_secs: w.at,
                         })
                         .collect(),
-                    membership_refused: d.membership_refused(&id)?,
+                    membership_refused: d.members().refused(&id)?,
                     notebook_id: id,
                     relay: setting.addr,
                 });

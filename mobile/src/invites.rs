@@ -56,7 +56,7 @@ impl DuetApp {
         self.with(move |d| {
             let id = d.selected_notebook()?;
             let relay = d
-                .relay_setting(&id)?
+                .relay().setting(&id)?
                 .map(|r| r.relay_info())
                 .transpose()?;
             if relay.is_none() {
@@ -64,19 +64,19 @@ impl DuetApp {
                     message: "Add a relay to this notebook first: the other device picks the invite up there.".into(),
                 });
             }
-            Ok(d.invite_once(Vec::new(), relay, lifetime)?.to_ticket())
+            Ok(d.members().invite_once(Vec::new(), relay, lifetime)?.to_ticket())
         })
     }
 
     /// The invites made on this device for the current notebook, newest first.
     pub fn invites(&self) -> Result<Vec<InviteRecord>, MobileError> {
-        self.with(move |d| Ok(d.invites()?.into_iter().map(Into::into).collect()))
+        self.with(move |d| Ok(d.members().invites()?.into_iter().map(Into::into).collect()))
     }
 
     /// Revokes an invite (by id, or a prefix of it): it is refused from now on, and its
     /// welcome leaves the relay with the next sync.
     pub fn revoke_invite(&self, id: String) -> Result<InviteRecord, MobileError> {
-        self.with(move |d| Ok(d.revoke_invite(&id)?.into()))
+        self.with(move |d| Ok(d.members().revoke_invite(&id)?.into()))
     }
 }
 
@@ -93,19 +93,19 @@ impl DuetApp {
             {
                 let (id, title) = (invite.notebook.clone(), invite.title.clone());
                 self.home()
-                    .call(move |d| Ok::<_, MobileError>(d.check_can_join(&id, &title)?))
+                    .call(move |d| Ok::<_, MobileError>(d.joins().check_can_join(&id, &title)?))
                     .await?;
             }
             let (grant, _) = redeem_ticket(self.home(), &invite).await?;
             return self
                 .home()
-                .call(move |d| Ok::<_, MobileError>(d.join_granted(&invite, &grant, role)?))
+                .call(move |d| Ok::<_, MobileError>(d.joins().granted(&invite, &grant, role)?))
                 .await;
         }
         // A ticket of an older Duet carries the notebook secret itself.
         let invite = Invite::from_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
         self.home()
-            .call(move |d| Ok::<_, MobileError>(d.join_invite(&invite, role)?))
+            .call(move |d| Ok::<_, MobileError>(d.joins().by_invite(&invite, role)?))
             .await
     }
 }

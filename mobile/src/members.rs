@@ -57,7 +57,7 @@ impl DuetApp {
     /// The current notebook's devices, with who each belongs to and when it was last heard
     /// from, then this person's devices linked only for private notes.
     pub fn devices(&self) -> Result<Vec<DeviceRecord>, MobileError> {
-        self.with(move |d| Ok(d.devices()?.into_iter().map(Into::into).collect()))
+        self.with(move |d| Ok(d.members().devices()?.into_iter().map(Into::into).collect()))
     }
 
     /// Removes a device (by id, or a prefix of it) from the current notebook and from this
@@ -67,7 +67,7 @@ impl DuetApp {
     /// (listed by `devices` with `private_notes_only`) is removed from them alone.
     pub fn remove_device(&self, device: String) -> Result<DeviceRecord, MobileError> {
         self.edit("device removed", move |d| {
-            Ok(d.remove_device(&device)?.into())
+            Ok(d.members().remove(&device)?.into())
         })
     }
 

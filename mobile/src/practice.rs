@@ -223,7 +223,7 @@ impl DuetApp {
     /// What to bring to the next meeting.
     pub fn prep(&self) -> Result<PrepRecord, MobileError> {
         self.with(move |d| {
-            let p = d.prep()?;
+            let p = d.insights().prep()?;
             Ok(PrepRecord {
                 meeting_date: p.meeting.map(|m| m.date),
                 agenda: p.agenda.into_iter().map(Into::into).collect(),
@@ -237,7 +237,7 @@ impl DuetApp {
 
     /// The drift signals over the last `last` concluded meetings.
     pub fn health(&self, last: u32) -> Result<HealthRecord, MobileError> {
-        self.with(move |d| Ok(d.health(Window::Last(last as usize))?.into()))
+        self.with(move |d| Ok(d.insights().health(Window::Last(last as usize))?.into()))
     }
 
     /// The drift signals over the meetings since `since` (`YYYY-MM-DD`).
@@ -245,13 +245,13 @@ impl DuetApp {
         let day: Date = since.trim().parse().map_err(|_| MobileError::Invalid {
             message: format!("\"{since}\" is not a date: use YYYY-MM-DD"),
         })?;
-        self.with(move |d| Ok(d.health(Window::Since(day))?.into()))
+        self.with(move |d| Ok(d.insights().health(Window::Since(day))?.into()))
     }
 
     /// Themes that recur and commitments that keep slipping.
     pub fn themes(&self) -> Result<ThemesRecord, MobileError> {
         self.with(move |d| {
-            let t = d.themes()?;
+            let t = d.insights().themes()?;
             Ok(ThemesRecord {
                 themes: t
                     .themes
@@ -282,7 +282,8 @@ impl DuetApp {
     /// Every entry holding all words of `text`, private notes included.
     pub fn search(&self, text: String) -> Result<Vec<SearchHitRecord>, MobileError> {
         self.with(move |d| {
-            Ok(d.search(&text)?
+            Ok(d.insights()
+                .search(&text)?
                 .into_iter()
                 .map(|h| SearchHitRecord {
                     kind: match h.kind {
@@ -304,17 +305,17 @@ impl DuetApp {
 
     /// One meeting as Markdown for an email: `last`, `current`, an id prefix or a date.
     pub fn meeting_summary(&self, meeting: String) -> Result<String, MobileError> {
-        self.with(move |d| Ok(d.meeting_summary(&meeting)?))
+        self.with(move |d| Ok(d.meetings().summary(&meeting)?))
     }
 
     /// Every question, with when each was asked.
     pub fn questions(&self) -> Result<Vec<QuestionRecord>, MobileError> {
-        self.with(move |d| Ok(d.questions()?.into_iter().map(Into::into).collect()))
+        self.with(move |d| Ok(d.questions().list()?.into_iter().map(Into::into).collect()))
     }
 
     /// The question to suggest for the current meeting.
     pub fn suggest_question(&self) -> Result<Option<QuestionRecord>, MobileError> {
-        self.with(move |d| Ok(d.suggest_question()?.map(Into::into)))
+        self.with(move |d| Ok(d.questions().suggest()?.map(Into::into)))
     }
 
     /// Asks a question (by id, or the suggestion) in the current meeting; with
@@ -325,30 +326,41 @@ impl DuetApp {
         add_to_agenda: bool,
     ) -> Result<QuestionRecord, MobileError> {
         self.edit("question asked", move |d| {
-            Ok(d.ask(id.as_deref(), add_to_agenda)?.question.into())
+            Ok(d.questions()
+                .ask(id.as_deref(), add_to_agenda)?
+                .question
+                .into())
         })
     }
 
     /// Adds one of the pair's own questions.
     pub fn add_question(&self, text: String) -> Result<QuestionRecord, MobileError> {
-        self.edit("question added", move |d| Ok(d.question_add(&text)?.into()))
+        self.edit("question added", move |d| {
+            Ok(d.questions().add(&text)?.into())
+        })
     }
 
     /// Writes a private note for the current meeting: never part of the shared notebook.
     pub fn add_private_note(&self, text: String) -> Result<PrivateNoteRecord, MobileError> {
-        self.with(move |d| Ok(d.private_add(&text, None)?.into()))
+        self.with(move |d| Ok(d.private_notes().add(&text, None)?.into()))
     }
 
     /// This person's private notes about the current notebook.
     pub fn private_notes(&self) -> Result<Vec<PrivateNoteRecord>, MobileError> {
-        self.with(move |d| Ok(d.private_notes()?.into_iter().map(Into::into).collect()))
+        self.with(move |d| {
+            Ok(d.private_notes()
+                .list()?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
     }
 
     /// A one-time personal link ticket for this person's other device, valid 7 days. It
     /// is redeemed on the relay (it carries the relay): its welcome goes there with the next
     /// `sync_private_notes`.
     pub fn link_ticket(&self) -> Result<String, MobileError> {
-        self.with(move |d| Ok(d.link_once(Vec::new(), None)?.to_link_ticket()))
+        self.with(move |d| Ok(d.members().link_once(Vec::new(), None)?.to_link_ticket()))
     }
 
     /// What a personal link ticket links to, for the app to show (and ask) before
@@ -387,18 +399,20 @@ impl DuetApp {
                 OneTimeInvite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
             if let Some(owner) = link.owner.clone() {
                 self.home()
-                    .call(move |d| Ok::<_, MobileError>(d.check_link_owner(&owner)?))
+                    .call(move |d| Ok::<_, MobileError>(d.joins().check_link_owner(&owner)?))
                     .await?;
             }
             let (grant, _) = redeem_ticket(self.home(), &link).await?;
             return self
                 .home()
-                .call(move |d| Ok::<_, MobileError>(d.link_granted(&link, &grant).map(drop)?))
+                .call(move |d| {
+                    Ok::<_, MobileError>(d.joins().link_granted(&link, &grant).map(drop)?)
+                })
                 .await;
         }
         let link = Invite::from_link_ticket(&ticket).map_err(duet_core::DuetError::Ticket)?;
         self.home()
-            .call(move |d| Ok::<_, MobileError>(d.link_join(&link).map(drop)?))
+            .call(move |d| Ok::<_, MobileError>(d.joins().link(&link).map(drop)?))
             .await
     }
 
@@ -408,8 +422,8 @@ impl DuetApp {
         let space = self
             .home()
             .call(|d| {
-                Ok::<_, MobileError>(match d.personal_space()? {
-                    Some(space) if d.relay_setting(&space)?.is_some() => Some(space),
+                Ok::<_, MobileError>(match d.private_notes().space()? {
+                    Some(space) if d.relay().setting(&space)?.is_some() => Some(space),
                     _ => None,
                 })
             })

@@ -49,19 +49,25 @@ impl DuetApp {
     ) -> Result<RecurringPointRecord, MobileError> {
         let rule = every.map_or(Rule::Monthly, Rule::Every);
         self.edit("recurring point", move |d| {
-            Ok(d.recur_add(&text, rule)?.into())
+            Ok(d.agenda().add_recurring(&text, rule)?.into())
         })
     }
 
     /// The current notebook's recurring points, stopped ones too, oldest first.
     pub fn recurring_points(&self) -> Result<Vec<RecurringPointRecord>, MobileError> {
-        self.with(|d| Ok(d.recurring()?.into_iter().map(Into::into).collect()))
+        self.with(|d| {
+            Ok(d.agenda()
+                .recurring()?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
     }
 
     /// Stops a recurring point: no later meeting gets it.
     pub fn stop_recurring_point(&self, id: String) -> Result<RecurringPointRecord, MobileError> {
         self.edit("recurring point stopped", move |d| {
-            Ok(d.recur_stop(&id)?.into())
+            Ok(d.agenda().stop_recurring(&id)?.into())
         })
     }
 }

@@ -50,7 +50,7 @@ impl DuetApp {
     /// on their next sync). A malformed URL is refused before anything is sent.
     pub async fn register_push(&self, endpoint: String) -> Result<u32, MobileError> {
         self.home()
-            .call(move |d| d.set_push_endpoint(Some(&endpoint)))
+            .call(move |d| d.relay().set_push_endpoint(Some(&endpoint)))
             .await?;
         self.tell_relays().await
     }
@@ -58,7 +58,9 @@ impl DuetApp {
     /// Stops wake-ups: clears the endpoint and tells every notebook's relay now; the
     /// number of relays that could not be reached (told on their next sync).
     pub async fn unregister_push(&self) -> Result<u32, MobileError> {
-        self.home().call(|d| d.set_push_endpoint(None)).await?;
+        self.home()
+            .call(|d| d.relay().set_push_endpoint(None))
+            .await?;
         self.tell_relays().await
     }
 
@@ -88,12 +90,12 @@ impl DuetApp {
     /// The push endpoint set, and per notebook what its relay was last told.
     pub fn push_status(&self) -> Result<PushStatus, MobileError> {
         self.with(|d| {
-            let endpoint = d.push_endpoint()?;
-            let relayed = d.relayed_notebooks()?;
-            let told = d.push_registrations()?;
+            let endpoint = d.relay().push_endpoint()?;
+            let relayed = d.relay().notebooks()?;
+            let told = d.relay().push_registrations()?;
             let mut relays = Vec::new();
             for (notebook, _) in relayed {
-                let mailbox = d.current_mailbox(&notebook)?;
+                let mailbox = d.relay().current_mailbox(&notebook)?;
                 let record = told.iter().find(|(n, _)| *n == notebook).map(|(_, r)| r);
                 relays.push(PushRegistration {
                     registered: endpoint.is_some()

@@ -131,7 +131,7 @@ impl DuetApp {
                 message: format!("the week's end ({to}) is before its start ({from})"),
             });
         }
-        self.with(move |d| Ok(d.week(from, to)?.into()))
+        self.with(move |d| Ok(d.schedule().week(from, to)?.into()))
     }
 }
 
@@ -162,7 +162,7 @@ impl DuetApp {
     /// Schedule them as local notifications; ask again after a sync or an edit, and
     /// replace what was scheduled (the keys are the meetings').
     pub fn upcoming_reminders(&self) -> Result<Vec<ReminderRecord>, MobileError> {
-        let events = self.with(|d| Ok(d.calendar()?))?;
+        let events = self.with(|d| Ok(d.schedule().events()?))?;
         let now = jiff::Timestamp::now();
         let mut out: Vec<ReminderRecord> = events
             .into_iter()
@@ -191,6 +191,6 @@ impl DuetApp {
     /// Sets how long before each 1-1 of the current notebook (or, with `all`, every
     /// notebook without its own setting) reminders come; `None`: no reminders.
     pub fn set_reminder(&self, all: bool, minutes_before: Option<u32>) -> Result<(), MobileError> {
-        self.with(move |d| Ok(d.set_reminder(all, minutes_before)?))
+        self.with(move |d| Ok(d.schedule().set_reminder(all, minutes_before)?))
     }
 }

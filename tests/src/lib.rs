@@ -432,8 +432,9 @@ pub fn relay_push(
 /// the notebook secret, for tests that act as a member by hand (`duet invite` prints
 /// one-time tickets, which carry none). Nothing of `device` may be running.
 pub fn secret_ticket(device: &Device) -> duet_core::invite::Invite {
-    let duet = open_home(device.home.path());
-    duet.invite(Vec::new(), None)
+    let mut duet = open_home(device.home.path());
+    duet.members()
+        .invite(Vec::new(), None)
         .unwrap_or_else(|e| panic!("a full ticket of the notebook: {e}"))
 }
 

@@ -10,14 +10,14 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
             backlog,
             meeting,
         } => {
-            let item = duet.agenda_add(&text, backlog, meeting.as_deref())?;
+            let item = duet.agenda().add(&text, backlog, meeting.as_deref())?;
             let place = if backlog { "the backlog" } else { "the agenda" };
             out.print(&AgendaItem::from(&item), || {
                 format!("Added {} to {place}.\n", item.id)
             });
         }
         AgendaCmd::List { meeting, all } => {
-            let (m, backlog) = duet.agenda(meeting.as_deref())?;
+            let (m, backlog) = duet.agenda().list(meeting.as_deref())?;
             let nb = duet.notebook()?;
             let value = || crate::json::results::AgendaList {
                 meeting: m.as_ref().map(|m| MeetingSummary::from(&m.summary)),
@@ -43,13 +43,13 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
             });
         }
         AgendaCmd::Done { id, meeting } => {
-            let item = duet.agenda_done(id.as_str(), meeting.as_deref())?;
+            let item = duet.agenda().done(id.as_str(), meeting.as_deref())?;
             out.print(&AgendaItem::from(&item), || {
                 format!("Discussed: {}\n", item.text)
             });
         }
         AgendaCmd::Undone { id, meeting } => {
-            let item = duet.agenda_undone(id.as_str(), meeting.as_deref())?;
+            let item = duet.agenda().undone(id.as_str(), meeting.as_deref())?;
             out.print(&AgendaItem::from(&item), || {
                 format!("Not discussed yet: {}\n", item.text)
             });
@@ -69,19 +69,21 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
                     )))
                 }
             };
-            let item = duet.agenda_order(id.as_str(), &order, meeting.as_deref())?;
+            let item = duet
+                .agenda()
+                .order(id.as_str(), &order, meeting.as_deref())?;
             out.print(&AgendaItem::from(&item), || {
                 format!("Moved: {}\n", item.text)
             });
         }
         AgendaCmd::Drop { id, meeting } => {
-            let item = duet.agenda_drop(id.as_str(), meeting.as_deref())?;
+            let item = duet.agenda().remove(id.as_str(), meeting.as_deref())?;
             out.print(&AgendaItem::from(&item), || {
                 format!("Dropped: {}\n", item.text)
             });
         }
         AgendaCmd::Edit { id, text, meeting } => {
-            let item = duet.agenda_edit(id.as_str(), &text, meeting.as_deref())?;
+            let item = duet.agenda().edit(id.as_str(), &text, meeting.as_deref())?;
             out.print(&AgendaItem::from(&item), || format!("Now: {}\n", item.text));
         }
         AgendaCmd::Recur {
@@ -97,9 +99,9 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
             yes,
         } => {
             let items = if yes {
-                duet.agenda_tidy(older_than, drop)?
+                duet.agenda().tidy(older_than, drop)?
             } else {
-                duet.agenda_tidy_plan(older_than)?
+                duet.agenda().tidy_plan(older_than)?
             };
             let to = if drop { "dropped" } else { "backlog" };
             out.print(
@@ -139,7 +141,9 @@ pub(super) fn run(duet: &mut Duet, cmd: AgendaCmd, out: &Output) -> Result<()> {
             );
         }
         AgendaCmd::Move { id, to, meeting } => {
-            let (item, place) = duet.agenda_move(id.as_str(), &to, meeting.as_deref())?;
+            let (item, place) = duet
+                .agenda()
+                .move_item(id.as_str(), &to, meeting.as_deref())?;
             out.print(
                 &crate::json::results::ItemMoved {
                     item: AgendaItem::from(&item),
@@ -164,7 +168,7 @@ fn recur(
 ) -> Result<()> {
     use duet_core::model::recur::Rule;
     if list {
-        let points = duet.recurring()?;
+        let points = duet.agenda().recurring()?;
         out.print(
             &list_of::<_, crate::json::results::RecurringPoint>(&points),
             || crate::render::recurring_points(&points),
@@ -172,7 +176,7 @@ fn recur(
         return Ok(());
     }
     if let Some(id) = stop {
-        let point = duet.recur_stop(id.as_str())?;
+        let point = duet.agenda().stop_recurring(id.as_str())?;
         out.print(&crate::json::results::RecurringPoint::from(&point), || {
             format!(
                 "Stopped {}: “{}” comes back no more.\n",
@@ -191,7 +195,9 @@ fn recur(
             .into())
         }
     };
-    let point = duet.recur_add(text.as_deref().unwrap_or_default(), rule)?;
+    let point = duet
+        .agenda()
+        .add_recurring(text.as_deref().unwrap_or_default(), rule)?;
     out.print(&crate::json::results::RecurringPoint::from(&point), || {
         format!(
             "Added recurring point {}: “{}”, {}.\n",

@@ -6,7 +6,7 @@ pub(super) fn run(duet: &mut Duet, cmd: CommitCmd, out: &Output) -> Result<()> {
     let p = out.palette;
     match cmd {
         CommitCmd::Add { text, owner, due } => {
-            let c = duet.commit_add(&text, &owner, due, None)?;
+            let c = duet.commitments().add(&text, &owner, due, None)?;
             let nb = duet.notebook()?;
             out.print(&Commitment::from(&c), || {
                 format!(
@@ -21,19 +21,23 @@ pub(super) fn run(duet: &mut Duet, cmd: CommitCmd, out: &Output) -> Result<()> {
             });
         }
         CommitCmd::Done { id } => {
-            let c = duet.commit_close(id.as_str(), CommitmentStatus::Done)?;
+            let c = duet
+                .commitments()
+                .close(id.as_str(), CommitmentStatus::Done)?;
             out.print(&Commitment::from(&c), || format!("Done: {}\n", c.text));
         }
         CommitCmd::Edit { id, text, due } => {
-            let c = duet.commit_edit(id.as_str(), text.as_deref(), due)?;
+            let c = duet.commitments().edit(id.as_str(), text.as_deref(), due)?;
             out.print(&Commitment::from(&c), || format!("Now: {}\n", c.text))
         }
         CommitCmd::Drop { id } => {
-            let c = duet.commit_close(id.as_str(), CommitmentStatus::Dropped)?;
+            let c = duet
+                .commitments()
+                .close(id.as_str(), CommitmentStatus::Dropped)?;
             out.print(&Commitment::from(&c), || format!("Dropped: {}\n", c.text));
         }
         CommitCmd::List { open } => {
-            let list = duet.commitments(open)?;
+            let list = duet.commitments().list(open)?;
             let nb = duet.notebook()?;
             out.print_lazy(
                 || list_of::<_, Commitment>(&list),

@@ -6,7 +6,7 @@ pub(super) fn run(duet: &mut Duet, cmd: MeetingCmd, out: &Output) -> Result<()> 
     let p = out.palette;
     match cmd {
         MeetingCmd::New { on } => {
-            let m = duet.meeting_new(on)?;
+            let m = duet.meetings().book(on)?;
             out.print(&MeetingSummary::from(&m), || {
                 format!("Meeting {} on {} is on the books.\n", m.id, m.date)
             });
@@ -16,11 +16,12 @@ pub(super) fn run(duet: &mut Duet, cmd: MeetingCmd, out: &Output) -> Result<()> 
             crate::ics_import::apply(duet, &series)?;
             let next = series.next.to_string();
             let booked = duet
-                .meetings()?
+                .meetings()
+                .list()?
                 .iter()
                 .any(|m| m.status.is_upcoming() && m.date == next);
             if !booked {
-                duet.meeting_new(Some(series.next))?;
+                duet.meetings().book(Some(series.next))?;
             }
             let nb = duet.notebook()?;
             out.print(&crate::ics_import::imported(&series, &nb.id), || {
@@ -28,7 +29,7 @@ pub(super) fn run(duet: &mut Duet, cmd: MeetingCmd, out: &Output) -> Result<()> 
             });
         }
         MeetingCmd::List => {
-            let list = duet.meetings()?;
+            let list = duet.meetings().list()?;
             let current = list
                 .iter()
                 .find(|m| m.status.is_upcoming())
@@ -38,12 +39,12 @@ pub(super) fn run(duet: &mut Duet, cmd: MeetingCmd, out: &Output) -> Result<()> 
             });
         }
         MeetingCmd::Show { id } => {
-            let m = duet.meeting(id.as_deref())?;
+            let m = duet.meetings().get(id.as_deref())?;
             let nb = duet.notebook()?;
             out.print_lazy(|| Meeting::from(&m), || render::meeting(&m, &nb, p));
         }
         MeetingCmd::Cancel { id } => {
-            let w = duet.cancel(id.as_deref())?;
+            let w = duet.meetings().cancel(id.as_deref())?;
             out.print(&Wrap::from(&w), || {
                 format!(
                     "Canceled the meeting on {}; {} item(s) carried to {} ({}).\n",
@@ -55,7 +56,7 @@ pub(super) fn run(duet: &mut Duet, cmd: MeetingCmd, out: &Output) -> Result<()> 
             });
         }
         MeetingCmd::Reschedule { id, to } => {
-            let m = duet.reschedule(id.as_deref(), to)?;
+            let m = duet.meetings().reschedule(id.as_deref(), to)?;
             out.print(&MeetingSummary::from(&m), || {
                 format!("Meeting {} is now on {}.\n", m.id, m.date)
             });

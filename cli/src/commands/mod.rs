@@ -390,7 +390,7 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             section,
             meeting,
         } => {
-            let id = duet.note(section, &text, meeting.as_deref())?;
+            let id = duet.meetings().note(section, &text, meeting.as_deref())?;
             out.print(
                 &crate::json::results::NoteAdded {
                     meeting: id.to_string(),
@@ -408,7 +408,7 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             minutes,
             meeting,
         } => {
-            let w = duet.wrap(
+            let w = duet.meetings().wrap(
                 meeting.as_deref(),
                 &WrapNotes {
                     takeaway: takeaway.as_deref(),
@@ -448,7 +448,7 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
             );
         }
         Command::Show => {
-            let o = duet.overview()?;
+            let o = duet.meetings().overview()?;
             out.print_lazy(|| Overview::from(&o), || render::overview(&o, p));
         }
         Command::Export {
@@ -535,7 +535,7 @@ fn export(duet: &mut Duet, format: ExportKind, output: Option<&Path>, out: &Outp
         }
         ExportKind::Md | ExportKind::Json => {
             let nb = duet.notebook()?;
-            let history = duet.history()?;
+            let history = duet.meetings().history()?;
             let text = if format == ExportKind::Md {
                 render::markdown(&nb, &history)
             } else {

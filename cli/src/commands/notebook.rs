@@ -59,8 +59,8 @@ pub(super) fn run(duet: &mut Duet, cmd: NotebookCmd, out: &Output) -> Result<()>
         NotebookCmd::Cadence { cadence: c, at, tz } => {
             let base = duet.notebook()?.cadence;
             let time = match &at {
-                Some(at) => Some(duet.set_meeting_time(at, tz.as_deref())?),
-                None => duet.meeting_time()?,
+                Some(at) => Some(duet.schedule().set_time(at, tz.as_deref())?),
+                None => duet.schedule().time()?,
             };
             let nb = duet.set_cadence(cadence(&c, base)?)?;
             out.print(&Notebook::from(&nb), || {

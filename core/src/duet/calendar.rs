@@ -5,6 +5,7 @@
 use super::*;
 use crate::model::views::MeetingTime;
 use crate::store::settings::RemindBefore;
+use std::ops::{Deref, DerefMut};
 
 /// Minutes before a 1-1 a report is reminded unless told otherwise: two days, time to add
 /// to the agenda.
@@ -74,17 +75,6 @@ impl CalendarEvent {
 }
 
 impl Duet {
-    /// Every notebook's meetings from today on, on the books or canceled, by date. Ended
-    /// 1-1s and notebooks whose content has not arrived are left out.
-    pub fn calendar(&mut self) -> Result<Vec<CalendarEvent>, DuetError> {
-        let saved = self.selected.take();
-        let read = self.calendar_events();
-        self.selected = saved;
-        let mut events = read?;
-        events.sort_by(|a, b| (&a.date, &a.title).cmp(&(&b.date, &b.title)));
-        Ok(events)
-    }
-
     fn calendar_events(&mut self) -> Result<Vec<CalendarEvent>, DuetError> {
         let today = crate::dates::today().to_string();
         let mut out = Vec::new();
@@ -95,7 +85,7 @@ impl Duet {
                 continue;
             }
             self.selected = Some(record.id.clone());
-            let remind_minutes = self.reminder_minutes()?;
+            let remind_minutes = self.schedule().reminder_minutes()?;
             let mut nb = self.load()?;
             let view = self.view_of(&mut nb, false)?;
             if view.ended.is_some() {
@@ -153,62 +143,30 @@ impl Duet {
         }
         Ok(out)
     }
+}
 
-    /// Sets the time of day the pair of the current notebook meets (`HH:MM`) in the time
-    /// zone `tz` (default: this device's); both devices see it once synced.
-    pub fn set_meeting_time(
-        &mut self,
-        at: &str,
-        tz: Option<&str>,
-    ) -> Result<MeetingTime, DuetError> {
-        let system = jiff::tz::TimeZone::system();
-        let tz = match tz {
-            Some(tz) => tz.to_owned(),
-            None => system.iana_name().unwrap_or("UTC").to_owned(),
-        };
-        let time = MeetingTime::new(at, &tz).map_err(DuetError::Invalid)?;
-        let mut nb = self.load()?;
-        index::set_meeting_time(&mut nb.index()?.am, &time)?;
-        self.save(&mut nb, &format!("meeting time {}", time.at))?;
-        self.keep(nb);
-        Ok(time)
-    }
-
+impl<D: Deref<Target = Duet>> Schedule<D> {
     /// The time of day the current notebook's pair meets, if set.
-    pub fn meeting_time(&self) -> Result<Option<MeetingTime>, DuetError> {
-        let mut nb = self.load()?;
+    pub fn time(&self) -> Result<Option<MeetingTime>, DuetError> {
+        let mut nb = self.duet.load()?;
         let time = index::meeting_time(&nb.index()?.am)?;
-        self.keep(nb);
+        self.duet.keep(nb);
         Ok(time)
-    }
-
-    /// Sets how long before each 1-1 of the current notebook (or, with `all`, of every
-    /// notebook without its own setting) this device reminds its person; `None`: never.
-    pub fn set_reminder(&mut self, all: bool, minutes: Option<u32>) -> Result<(), DuetError> {
-        let scope = if all {
-            String::new()
-        } else {
-            self.current_id()?
-        };
-        let value = minutes.map_or(-1, i64::from);
-        self.store.put(&RemindBefore(scope), &value)?;
-        self.store.flush()?;
-        Ok(())
     }
 
     /// Minutes before a 1-1 of the current notebook this device reminds its person: the
     /// notebook's own setting, else the one for all, else a day for a manager and two for
     /// a report. `None`: reminders are off.
     pub fn reminder_minutes(&self) -> Result<Option<u32>, DuetError> {
-        let id = self.current_id()?;
-        let set = match self.store.get(&RemindBefore(id))? {
+        let id = self.duet.current_id()?;
+        let set = match self.duet.store.get(&RemindBefore(id))? {
             Some(v) => Some(v),
-            None => self.store.get(&RemindBefore(String::new()))?,
+            None => self.duet.store.get(&RemindBefore(String::new()))?,
         };
         if let Some(v) = set {
             return Ok(u32::try_from(v).ok());
         }
-        let view = self.notebook()?;
+        let view = self.duet.notebook()?;
         let role = view
             .me
             .as_deref()
@@ -218,5 +176,49 @@ impl Duet {
             Some(Role::Report) => REPORT_REMINDER_MINUTES,
             _ => MANAGER_REMINDER_MINUTES,
         }))
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> Schedule<D> {
+    /// Every notebook's meetings from today on, on the books or canceled, by date. Ended
+    /// 1-1s and notebooks whose content has not arrived are left out.
+    pub fn events(&mut self) -> Result<Vec<CalendarEvent>, DuetError> {
+        let saved = self.duet.selected.take();
+        let read = self.duet.calendar_events();
+        self.duet.selected = saved;
+        let mut events = read?;
+        events.sort_by(|a, b| (&a.date, &a.title).cmp(&(&b.date, &b.title)));
+        Ok(events)
+    }
+
+    /// Sets the time of day the pair of the current notebook meets (`HH:MM`) in the time
+    /// zone `tz` (default: this device's); both devices see it once synced.
+    pub fn set_time(&mut self, at: &str, tz: Option<&str>) -> Result<MeetingTime, DuetError> {
+        let system = jiff::tz::TimeZone::system();
+        let tz = match tz {
+            Some(tz) => tz.to_owned(),
+            None => system.iana_name().unwrap_or("UTC").to_owned(),
+        };
+        let time = MeetingTime::new(at, &tz).map_err(DuetError::Invalid)?;
+        let mut nb = self.duet.load()?;
+        index::set_meeting_time(&mut nb.index()?.am, &time)?;
+        self.duet
+            .save(&mut nb, &format!("meeting time {}", time.at))?;
+        self.duet.keep(nb);
+        Ok(time)
+    }
+
+    /// Sets how long before each 1-1 of the current notebook (or, with `all`, of every
+    /// notebook without its own setting) this device reminds its person; `None`: never.
+    pub fn set_reminder(&mut self, all: bool, minutes: Option<u32>) -> Result<(), DuetError> {
+        let scope = if all {
+            String::new()
+        } else {
+            self.duet.current_id()?
+        };
+        let value = minutes.map_or(-1, i64::from);
+        self.duet.store.put(&RemindBefore(scope), &value)?;
+        self.duet.store.flush()?;
+        Ok(())
     }
 }

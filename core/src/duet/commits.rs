@@ -1,11 +1,34 @@
 //! Commitments and who owns them.
 use super::*;
+use std::ops::{Deref, DerefMut};
 
-impl Duet {
-    // ---- commitments --------------------------------------------------------------------
+impl<D: Deref<Target = Duet>> Commitments<D> {
+    /// Commitments: the open ones, or every one ever made (from each meeting's kept view).
+    pub fn list(&self, open_only: bool) -> Result<Vec<Commitment>, DuetError> {
+        let mut nb = self.duet.load()?;
+        let out = if open_only {
+            open_commitments(&self.duet.store, &mut nb)?
+        } else {
+            let mut out = Vec::new();
+            let index = nb.index_view(&self.duet.store)?;
+            for m in &index.meetings {
+                match nb.meeting_parts(&self.duet.store, &m.id) {
+                    Ok(parts) => out.extend(parts.commitments),
+                    Err(DuetError::MeetingNotHere { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            nb.flush_caches(&self.duet.store)?;
+            out
+        };
+        self.duet.keep(nb);
+        Ok(out)
+    }
+}
 
+impl<D: DerefMut<Target = Duet>> Commitments<D> {
     /// Records a commitment made in a meeting (the current one, else the latest).
-    pub fn commit_add(
+    pub fn add(
         &mut self,
         text: &str,
         owner: &Owner,
@@ -13,9 +36,9 @@ impl Duet {
         meeting_id: Option<&str>,
     ) -> Result<Commitment, DuetError> {
         let text = clean_text(text, "commitment")?;
-        let mut nb = self.load()?;
-        let owner = self.resolve_owner(&mut nb, owner)?;
-        let mid = match resolve_meeting(&self.store, &mut nb, meeting_id) {
+        let mut nb = self.duet.load()?;
+        let owner = self.duet.resolve_owner(&mut nb, owner)?;
+        let mid = match resolve_meeting(&self.duet.store, &mut nb, meeting_id) {
             Ok(id) => id,
             Err(DuetError::NoCurrentMeeting) => index::meetings(&nb.index()?.am)?
                 .pop()
@@ -38,7 +61,8 @@ impl Duet {
         )?;
         let made = meeting::commitment(doc, &id)?;
         commitments::add_open(&mut nb.commitments()?.am, &id, &mid)?;
-        self.save(&mut nb, &undo::quoting("commitment", &text))?;
+        self.duet
+            .save(&mut nb, &undo::quoting("commitment", &text))?;
         made.ok_or(DuetError::NotFound {
             kind: "commitment",
             query: id,
@@ -46,7 +70,7 @@ impl Duet {
     }
 
     /// Rewords an open commitment or moves its due date.
-    pub fn commit_edit(
+    pub fn edit(
         &mut self,
         query: &str,
         text: Option<&str>,
@@ -58,13 +82,13 @@ impl Duet {
                 "nothing to change: give --text and/or --due".into(),
             ));
         }
-        let mut nb = self.load()?;
+        let mut nb = self.duet.load()?;
         let (id, made_in) = find_open(&mut nb, query)?;
         let doc = &mut nb.meeting(&made_in)?.am;
         let due = due.map(|d| d.to_string());
         meeting::edit_commitment(doc, &id, text.as_deref(), due.as_deref())?;
         let edited = meeting::commitment(doc, &id)?;
-        self.save(&mut nb, "commitment edited")?;
+        self.duet.save(&mut nb, "commitment edited")?;
         edited.ok_or(DuetError::NotFound {
             kind: "commitment",
             query: id,
@@ -72,12 +96,12 @@ impl Duet {
     }
 
     /// Closes an open commitment as done or dropped.
-    pub fn commit_close(
+    pub fn close(
         &mut self,
         query: &str,
         status: CommitmentStatus,
     ) -> Result<Commitment, DuetError> {
-        let mut nb = self.load()?;
+        let mut nb = self.duet.load()?;
         let (id, made_in) = find_open(&mut nb, query)?;
         let doc = &mut nb.meeting(&made_in)?.am;
         meeting::set_commitment_status(doc, &id, status, now_millis())?;
@@ -85,33 +109,12 @@ impl Duet {
         if status != CommitmentStatus::Open {
             commitments::remove_open(&mut nb.commitments()?.am, &id)?;
         }
-        self.save(&mut nb, &format!("commitment {}", status.as_str()))?;
+        self.duet
+            .save(&mut nb, &format!("commitment {}", status.as_str()))?;
         closed.ok_or(DuetError::NotFound {
             kind: "commitment",
             query: id,
         })
-    }
-
-    /// Commitments: the open ones, or every one ever made (from each meeting's kept view).
-    pub fn commitments(&self, open_only: bool) -> Result<Vec<Commitment>, DuetError> {
-        let mut nb = self.load()?;
-        let out = if open_only {
-            open_commitments(&self.store, &mut nb)?
-        } else {
-            let mut out = Vec::new();
-            let index = nb.index_view(&self.store)?;
-            for m in &index.meetings {
-                match nb.meeting_parts(&self.store, &m.id) {
-                    Ok(parts) => out.extend(parts.commitments),
-                    Err(DuetError::MeetingNotHere { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            nb.flush_caches(&self.store)?;
-            out
-        };
-        self.keep(nb);
-        Ok(out)
     }
 }
 

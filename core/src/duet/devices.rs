@@ -5,6 +5,7 @@ use super::*;
 use crate::model::members::{self, DeviceRecord};
 use crate::sealing::SealKey;
 use crate::store::settings::{DeviceName, SenderLastSeen};
+use std::ops::Deref;
 
 /// Longest device name, in characters.
 pub const MAX_DEVICE_NAME_CHARS: usize = 60;
@@ -90,7 +91,7 @@ impl Duet {
 
     /// What this device says about itself in a notebook.
     fn own_device_record(&self) -> Result<DeviceRecord, DuetError> {
-        let tls = self.tls_identity()?.fingerprint();
+        let tls = self.peers().tls_identity()?.fingerprint();
         Ok(DeviceRecord {
             name: self.device_name()?,
             added: crate::dates::today().to_string(),
@@ -167,24 +168,29 @@ impl Duet {
         )?;
         Ok(())
     }
+}
 
+impl<D: Deref<Target = Duet>> Members<D> {
     /// The selected notebook's devices: each person's, this device first among its own.
     pub fn devices(&self) -> Result<Vec<DeviceView>, DuetError> {
-        let mut nb = self.load()?;
+        let mut nb = self.duet.load()?;
         let id = nb.id.clone();
-        let me = self.device.public_hex();
+        let me = self.duet.device.public_hex();
         let people = index::people(&nb.index()?.am)?;
-        let m = self.membership_of(&mut nb)?;
+        let m = self.duet.membership_of(&mut nb)?;
         let (devices, records, removed) = (m.devices, m.records, m.removed);
-        self.keep(nb);
+        self.duet.keep(nb);
         // A device's sender id differs in each epoch's relay mailbox.
         let envelope_keys: Vec<[u8; 32]> = self
+            .duet
             .all_sync_keys(&id)?
             .iter()
             .map(|k| k.envelope_key())
             .collect();
         let known: HashMap<String, i64> = self
-            .known_peers()?
+            .duet
+            .peers()
+            .known()?
             .into_iter()
             .map(|p| (p.fingerprint, p.last_sync))
             .collect();
@@ -215,7 +221,8 @@ impl Duet {
                     .filter_map(|key| {
                         let sender = data_encoding::HEXLOWER
                             .encode(&crate::sync::relay::sender_id(key, &device));
-                        self.store
+                        self.duet
+                            .store
                             .get(&SenderLastSeen(id.clone(), sender))
                             .ok()
                             .flatten()
@@ -242,7 +249,7 @@ impl Duet {
             });
         }
         // This person's devices linked only for private notes: removable like the others.
-        let own = self.own_linked_devices(&out)?;
+        let own = self.duet.own_linked_devices(&out)?;
         out.extend(own.into_iter().filter(|d| d.private_notes_only));
         out.sort_by(|a, b| {
             (

@@ -41,7 +41,7 @@ impl Duet {
 
     /// When the notebook's 1-1 ended, if it did.
     pub fn ended_on(&self, notebook: &str) -> Result<Option<String>, DuetError> {
-        if self.personal_space()?.as_deref() == Some(notebook)
+        if self.read_private_notes().space()?.as_deref() == Some(notebook)
             || self.store.load_doc(notebook, INDEX_DOC)?.is_none()
         {
             return Ok(None);
@@ -61,7 +61,7 @@ impl Duet {
             return Ok(None);
         }
         if self.store.load_doc(notebook, INDEX_DOC)?.is_none()
-            || self.personal_space()?.as_deref() == Some(notebook)
+            || self.read_private_notes().space()?.as_deref() == Some(notebook)
         {
             return Ok(None);
         }

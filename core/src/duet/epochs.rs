@@ -10,6 +10,7 @@ use crate::net::relay_client::Entries;
 use crate::sealing::{self, SealKey};
 use crate::store::settings::{EpochKeyCopy, RelayFarewell};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{Deref, DerefMut};
 
 /// The keys a notebook syncs with.
 #[derive(Clone)]
@@ -589,91 +590,13 @@ impl Duet {
         Ok(true)
     }
 
-    /// Removes a device (by id prefix) from the selected notebook and from this person's
-    /// personal space: it is refused by the others from now on, and new epochs' keys,
-    /// sealed to each remaining device, take over in both, so it can open nothing written
-    /// after, private notes included. A device linked only for private notes is found in
-    /// the personal space. Returns the removed device.
-    pub fn remove_device(&mut self, device: &str) -> Result<DeviceView, DuetError> {
-        let all = self.devices()?;
-        let own = self.own_linked_devices(&all)?;
-        let wanted = device.trim().to_ascii_lowercase();
-        let mut matches: Vec<&DeviceView> =
-            all.iter().filter(|d| d.id.starts_with(&wanted)).collect();
-        matches.extend(
-            own.iter()
-                .filter(|d| d.id.starts_with(&wanted) && !all.iter().any(|a| a.id == d.id)),
-        );
-        let target = match matches.as_slice() {
-            [one] if !wanted.is_empty() => (*one).clone(),
-            [] | [_] => {
-                return Err(DuetError::NotFound {
-                    kind: "device",
-                    query: device.to_owned(),
-                })
-            }
-            many => {
-                return Err(DuetError::Ambiguous {
-                    kind: "device",
-                    query: device.to_owned(),
-                    candidates: many
-                        .iter()
-                        .map(|d| d.id[..8.min(d.id.len())].to_owned())
-                        .collect(),
-                })
-            }
-        };
-        if target.this_device {
-            return Err(DuetError::Invalid(
-                "this is this device: remove it from another of the notebook's devices".into(),
-            ));
-        }
-        let in_notebook = all
-            .iter()
-            .any(|d| d.id == target.id && !d.private_notes_only);
-        let mut nb = self.load()?;
-        if in_notebook {
-            let m = self.membership_of(&mut nb)?;
-            for (d, person) in &m.devices {
-                if *d == target.id || m.removed.contains(d) {
-                    continue;
-                }
-                let sealable = m.signed.contains(d)
-                    && m.records.iter().any(|(x, r)| x == d && !r.seal.is_empty());
-                if !sealable {
-                    let person = all
-                        .iter()
-                        .find(|v| v.id == *d)
-                        .map(|v| v.person.clone())
-                        .unwrap_or_else(|| person.clone());
-                    return Err(DuetError::NoSealingKey {
-                        device: d[..8.min(d.len())].to_owned(),
-                        person,
-                    });
-                }
-            }
-            let removal = self.signed_removal(&nb.id, &target.id);
-            members::remove_device(&mut nb.index()?.am, &removal)?;
-            self.save_unlisted(&mut nb)?;
-            self.settle_epoch(&mut nb)?;
-        }
-        self.keep(nb);
-        if own.iter().any(|d| d.id == target.id) {
-            self.remove_from_personal_space(&target.id)?;
-        }
-        Ok(DeviceView {
-            removed: true,
-            ..target
-        })
-    }
-
     /// The devices of this person's personal space still in it, as `devices` would show
     /// them beside `notebook_devices` (this device's person and role).
     pub(super) fn own_linked_devices(
         &self,
         notebook_devices: &[DeviceView],
     ) -> Result<Vec<DeviceView>, DuetError> {
-        let Some(space) = self.personal_space()? else {
+        let Some(space) = self.read_private_notes().space()? else {
             return Ok(Vec::new());
         };
         let Some(mut nb) = self.space_with_members(&space)? else {
@@ -704,15 +627,6 @@ impl Duet {
                 shared_ticket: false,
             })
             .collect())
-    }
-
-    /// The membership records of `notebook` that do not count (a removal or key epoch not
-    /// signed by a device entitled to it), in words: `duet status` reports them.
-    pub fn membership_refused(&self, notebook: &str) -> Result<Vec<String>, DuetError> {
-        match self.space_with_members(notebook)? {
-            Some(mut nb) => Ok(self.membership_of(&mut nb)?.refused),
-            None => Ok(Vec::new()),
-        }
     }
 
     /// [`members::record_signed`], remembering the records that checked out.
@@ -760,7 +674,7 @@ impl Duet {
     /// Removes `device` from this person's personal space and moves the space to a new
     /// epoch sealed to the devices that remain.
     fn remove_from_personal_space(&mut self, device: &str) -> Result<(), DuetError> {
-        let Some(space) = self.personal_space()? else {
+        let Some(space) = self.private_notes().space()? else {
             return Ok(());
         };
         let Some(mut nb) = self.space_with_members(&space)? else {
@@ -778,7 +692,7 @@ impl Duet {
     /// Seals a notice of the notebook's membership for the relay mailbox of every older
     /// epoch this device holds, before the keys move on (see [`RotationNotice`]).
     fn prepare_farewell(&mut self, notebook: &str, in_force: &str) -> Result<(), DuetError> {
-        let Some(setting) = self.relay_setting(notebook)? else {
+        let Some(setting) = self.relay().setting(notebook)? else {
             return Ok(());
         };
         let Some(relay_fp) = crate::crypto::parse_fingerprint(&setting.fingerprint) else {
@@ -798,7 +712,7 @@ impl Duet {
             changes: payload,
             heads: Vec::new(),
         }];
-        let mut targets: Vec<FarewellTarget> = self.relay_farewell(notebook)?.unwrap_or_default();
+        let mut targets: Vec<FarewellTarget> = self.relay().farewell(notebook)?.unwrap_or_default();
         let older = self
             .all_sync_keys(notebook)?
             .into_iter()
@@ -830,22 +744,13 @@ impl Duet {
         Ok(())
     }
 
-    /// The notices waiting for older mailboxes, if any.
-    pub fn relay_farewell(&self, notebook: &str) -> Result<Option<Vec<FarewellTarget>>, DuetError> {
-        Ok(self
-            .store
-            .get(&RelayFarewell(notebook.to_owned()))?
-            .flatten()
-            .filter(|t| !t.is_empty()))
-    }
-
     /// The mailbox `mailbox` has its notice (or another device's).
     pub(crate) fn relay_farewell_sent(
         &self,
         notebook: &str,
         mailbox: &str,
     ) -> Result<(), DuetError> {
-        let mut targets = self.relay_farewell(notebook)?.unwrap_or_default();
+        let mut targets = self.read_relay().farewell(notebook)?.unwrap_or_default();
         targets.retain(|t| t.mailbox != mailbox);
         self.store.put(
             &RelayFarewell(notebook.to_owned()),
@@ -889,6 +794,109 @@ impl Duet {
             self.settle_epoch(&mut nb)?;
         }
         Ok(applied)
+    }
+}
+
+impl<D: Deref<Target = Duet>> Members<D> {
+    /// The membership records of `notebook` that do not count (a removal or key epoch not
+    /// signed by a device entitled to it), in words: `duet status` reports them.
+    pub fn refused(&self, notebook: &str) -> Result<Vec<String>, DuetError> {
+        match self.duet.space_with_members(notebook)? {
+            Some(mut nb) => Ok(self.duet.membership_of(&mut nb)?.refused),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> Members<D> {
+    /// Removes a device (by id prefix) from the selected notebook and from this person's
+    /// personal space: it is refused by the others from now on, and new epochs' keys,
+    /// sealed to each remaining device, take over in both, so it can open nothing written
+    /// after, private notes included. A device linked only for private notes is found in
+    /// the personal space. Returns the removed device.
+    pub fn remove(&mut self, device: &str) -> Result<DeviceView, DuetError> {
+        let all = self.duet.members().devices()?;
+        let own = self.duet.own_linked_devices(&all)?;
+        let wanted = device.trim().to_ascii_lowercase();
+        let mut matches: Vec<&DeviceView> =
+            all.iter().filter(|d| d.id.starts_with(&wanted)).collect();
+        matches.extend(
+            own.iter()
+                .filter(|d| d.id.starts_with(&wanted) && !all.iter().any(|a| a.id == d.id)),
+        );
+        let target = match matches.as_slice() {
+            [one] if !wanted.is_empty() => (*one).clone(),
+            [] | [_] => {
+                return Err(DuetError::NotFound {
+                    kind: "device",
+                    query: device.to_owned(),
+                })
+            }
+            many => {
+                return Err(DuetError::Ambiguous {
+                    kind: "device",
+                    query: device.to_owned(),
+                    candidates: many
+                        .iter()
+                        .map(|d| d.id[..8.min(d.id.len())].to_owned())
+                        .collect(),
+                })
+            }
+        };
+        if target.this_device {
+            return Err(DuetError::Invalid(
+                "this is this device: remove it from another of the notebook's devices".into(),
+            ));
+        }
+        let in_notebook = all
+            .iter()
+            .any(|d| d.id == target.id && !d.private_notes_only);
+        let mut nb = self.duet.load()?;
+        if in_notebook {
+            let m = self.duet.membership_of(&mut nb)?;
+            for (d, person) in &m.devices {
+                if *d == target.id || m.removed.contains(d) {
+                    continue;
+                }
+                let sealable = m.signed.contains(d)
+                    && m.records.iter().any(|(x, r)| x == d && !r.seal.is_empty());
+                if !sealable {
+                    let person = all
+                        .iter()
+                        .find(|v| v.id == *d)
+                        .map(|v| v.person.clone())
+                        .unwrap_or_else(|| person.clone());
+                    return Err(DuetError::NoSealingKey {
+                        device: d[..8.min(d.len())].to_owned(),
+                        person,
+                    });
+                }
+            }
+            let removal = self.duet.signed_removal(&nb.id, &target.id);
+            members::remove_device(&mut nb.index()?.am, &removal)?;
+            self.duet.save_unlisted(&mut nb)?;
+            self.duet.settle_epoch(&mut nb)?;
+        }
+        self.duet.keep(nb);
+        if own.iter().any(|d| d.id == target.id) {
+            self.duet.remove_from_personal_space(&target.id)?;
+        }
+        Ok(DeviceView {
+            removed: true,
+            ..target
+        })
+    }
+}
+
+impl<D: Deref<Target = Duet>> Relay<D> {
+    /// The notices waiting for older mailboxes, if any.
+    pub fn farewell(&self, notebook: &str) -> Result<Option<Vec<FarewellTarget>>, DuetError> {
+        Ok(self
+            .duet
+            .store
+            .get(&RelayFarewell(notebook.to_owned()))?
+            .flatten()
+            .filter(|t| !t.is_empty()))
     }
 }
 

@@ -10,6 +10,7 @@ use crate::insights::themes::{self, Themes};
 use crate::insights::History;
 use crate::model::private::PrivateNote;
 use crate::model::questions::{self, Question};
+use std::ops::Deref;
 
 /// What `duet prep` shows before the next meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,18 +36,19 @@ pub struct Prep {
 /// How many held meetings back `prep` looks for the last takeaway.
 const TAKEAWAY_LOOKBACK: usize = 5;
 
-impl Duet {
+impl<D: Deref<Target = Duet>> Insights<D> {
     /// The drift signals over a window of concluded meetings.
     pub fn health(&self, window: Window) -> Result<Health, DuetError> {
         let today = crate::dates::today();
-        let notebook = self.notebook()?;
-        let mut nb = self.load()?;
-        let index = nb.index_view(&self.store)?;
-        self.keep(nb);
+        let notebook = self.duet.notebook()?;
+        let mut nb = self.duet.load()?;
+        let index = nb.index_view(&self.duet.store)?;
+        self.duet.keep(nb);
         // The window's meetings and the upcoming ones in full; of years of others, only
         // what the signals read (summaries and commitments).
         let full = health::read_in_full(&index.meetings, window, today);
         let meetings: Vec<MeetingView> = self
+            .duet
             .history_reading(|m| full.contains(m.id.as_str()))?
             .into_iter()
             .map(|(view, _)| view)
@@ -66,7 +68,7 @@ impl Duet {
     pub fn themes(&self) -> Result<Themes, DuetError> {
         // The upcoming meetings in full (the current one shows the items carried into it);
         // of the others, the themes kept in their digests.
-        let meetings = self.history_reading(|m| m.status.is_upcoming())?;
+        let meetings = self.duet.history_reading(|m| m.status.is_upcoming())?;
         let tagged: Vec<(&MeetingView, BTreeMap<String, usize>)> = meetings
             .iter()
             .map(|(view, tags)| {
@@ -85,22 +87,22 @@ impl Duet {
         if query.trim().is_empty() {
             return Err(DuetError::Invalid("the search text is empty".into()));
         }
-        let private = self.private_notes()?;
-        let mut nb = self.load()?;
-        let index = nb.index_view(&self.store)?;
-        let among = Among::new(&self.store, &mut nb, &index)?;
+        let private = self.duet.read_private_notes().list()?;
+        let mut nb = self.duet.load()?;
+        let index = nb.index_view(&self.duet.store)?;
+        let among = Among::new(&self.duet.store, &mut nb, &index)?;
         // The upcoming meetings in full (the current one holds the items carried into it);
         // of the others, the texts kept for them.
         let mut upcoming: HashMap<&str, MeetingText> = HashMap::new();
         for m in index.meetings.iter().filter(|m| m.status.is_upcoming()) {
-            if let Some(v) = among.view_if_here(&self.store, &mut nb, m)? {
+            if let Some(v) = among.view_if_here(&self.duet.store, &mut nb, m)? {
                 let text = MeetingText::of(&v.agenda, &v.sections, &v.commitments);
                 upcoming.insert(m.id.as_str(), text);
             }
         }
         let past = index.meetings.iter().filter(|m| !m.status.is_upcoming());
         let kept = crate::digests::per_meeting::<MeetingText>(
-            &self.store,
+            &self.duet.store,
             &mut nb,
             past.map(|m| m.id.as_str()),
         )?;
@@ -113,22 +115,22 @@ impl Duet {
             })
             .collect();
         let hits = search::search_texts(&meetings, &index.backlog, &private, query);
-        nb.flush_caches(&self.store)?;
-        self.keep(nb);
+        nb.flush_caches(&self.duet.store)?;
+        self.duet.keep(nb);
         Ok(hits)
     }
 
     /// What to bring to the next meeting.
     pub fn prep(&self) -> Result<Prep, DuetError> {
-        let mut nb = self.load()?;
-        let notebook = self.view_of(&mut nb, true)?;
-        let current = nb.current_meeting(&self.store)?;
+        let mut nb = self.duet.load()?;
+        let notebook = self.duet.view_of(&mut nb, true)?;
+        let current = nb.current_meeting(&self.duet.store)?;
         let agenda = match &current {
-            Some(m) => meeting_view(&self.store, &mut nb, &m.id)?.agenda,
+            Some(m) => meeting_view(&self.duet.store, &mut nb, &m.id)?.agenda,
             None => Vec::new(),
         };
         let held: Vec<MeetingSummary> = nb
-            .index_view(&self.store)?
+            .index_view(&self.duet.store)?
             .meetings
             .iter()
             .filter(|m| m.status == MeetingStatus::Held)
@@ -136,7 +138,7 @@ impl Duet {
             .collect();
         let mut last_takeaway = None;
         for m in held.iter().rev().take(TAKEAWAY_LOOKBACK) {
-            let parts = match nb.meeting_parts(&self.store, &m.id) {
+            let parts = match nb.meeting_parts(&self.duet.store, &m.id) {
                 Ok(parts) => parts,
                 Err(DuetError::MeetingNotHere { .. }) => continue,
                 Err(e) => return Err(e),
@@ -152,14 +154,16 @@ impl Duet {
                 break;
             }
         }
-        let all_questions = nb.index_view(&self.store)?.questions.clone();
+        let all_questions = nb.index_view(&self.duet.store)?.questions.clone();
         let seed = current.as_ref().map(|m| m.id.clone()).unwrap_or_default();
         let question = questions::suggest(&all_questions, &seed).cloned();
         let prep = Prep {
-            backlog: nb.index_view(&self.store)?.backlog.clone(),
-            open_commitments: open_commitments(&self.store, &mut nb)?,
+            backlog: nb.index_view(&self.duet.store)?.backlog.clone(),
+            open_commitments: open_commitments(&self.duet.store, &mut nb)?,
             private: self
-                .private_notes()?
+                .duet
+                .read_private_notes()
+                .list()?
                 .into_iter()
                 .filter(|n| {
                     current
@@ -173,17 +177,17 @@ impl Duet {
             last_takeaway,
             question,
         };
-        self.keep(nb);
+        self.duet.keep(nb);
         Ok(prep)
     }
 }
 
-impl Duet {
+impl<D: Deref<Target = Duet>> Meetings<D> {
     /// One meeting as a Markdown summary fit to paste into an email. `query` is `last` (the
     /// last held meeting), `current`, an id prefix or a date.
-    pub fn meeting_summary(&self, query: &str) -> Result<String, DuetError> {
-        let notebook = self.notebook()?;
-        let meetings = self.meetings()?;
+    pub fn summary(&self, query: &str) -> Result<String, DuetError> {
+        let notebook = self.duet.notebook()?;
+        let meetings = self.duet.read_meetings().list()?;
         let id = match query.trim() {
             "last" => meetings
                 .iter()
@@ -191,10 +195,10 @@ impl Duet {
                 .find(|m| m.status == MeetingStatus::Held)
                 .map(|m| m.id.clone())
                 .ok_or_else(|| DuetError::Invalid("no meeting has been held yet".into()))?,
-            "current" => self.meeting(None)?.summary.id,
-            q => self.meeting(Some(q))?.summary.id,
+            "current" => self.duet.read_meetings().get(None)?.summary.id,
+            q => self.duet.read_meetings().get(Some(q))?.summary.id,
         };
-        let m = self.meeting(Some(&id))?;
+        let m = self.duet.read_meetings().get(Some(&id))?;
         let next = meetings
             .iter()
             .find(|n| n.status.is_upcoming() && n.date > m.summary.date)

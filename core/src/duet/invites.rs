@@ -8,6 +8,7 @@ use crate::one_time_invite::{
     Grant, InviteKey, OneTimeInvite, Refusal, DEFAULT_LIFETIME_SECS, MAX_LIFETIME_SECS,
 };
 use crate::store::settings::Invitation;
+use std::ops::{Deref, DerefMut};
 
 /// Where an invite stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,31 +127,6 @@ impl InviteRecord {
 }
 
 impl Duet {
-    /// Makes a one-time invite to the selected notebook, reachable at `addrs` (and through
-    /// `relay`), lasting `lifetime_secs` (default 7 days, at most 90).
-    pub fn invite_once(
-        &self,
-        addrs: Vec<std::net::SocketAddr>,
-        relay: Option<crate::invite::RelayInfo>,
-        lifetime_secs: Option<i64>,
-    ) -> Result<OneTimeInvite, DuetError> {
-        self.invite_once_to(&self.current_id()?, addrs, relay, lifetime_secs)
-    }
-
-    /// A one-time personal link for this person's other devices: the personal space's keys reach the other device only when
-    /// it redeems the ticket, here or from the relay's welcome.
-    pub fn link_once(
-        &mut self,
-        addrs: Vec<std::net::SocketAddr>,
-        lifetime_secs: Option<i64>,
-    ) -> Result<OneTimeInvite, DuetError> {
-        let full = self.link_ticket(addrs)?;
-        let space = full.notebook_secret().notebook_id();
-        let mut ticket = self.invite_once_to(&space, full.addrs, full.relay, lifetime_secs)?;
-        ticket.owner = full.owner;
-        Ok(ticket)
-    }
-
     fn invite_once_to(
         &self,
         notebook: &str,
@@ -204,63 +180,13 @@ impl Duet {
             notebook,
             title: record.title,
             addrs,
-            fingerprint: self.tls_identity()?.fingerprint(),
+            fingerprint: self.peers().tls_identity()?.fingerprint(),
             relay,
             id,
             key,
             expires,
             owner: None,
         })
-    }
-
-    /// The selected notebook's invites made on this device, newest first.
-    pub fn invites(&self) -> Result<Vec<InviteView>, DuetError> {
-        let notebook = self.current_id()?;
-        let now = now_secs();
-        let mut out: Vec<InviteRecord> = self
-            .store
-            .scan(&Invitation(notebook, String::new()))?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect();
-        out.sort_by_key(|r| std::cmp::Reverse(r.created));
-        Ok(out.iter().map(|r| r.view(now)).collect())
-    }
-
-    /// Revokes an open invite of the selected notebook (by id prefix).
-    pub fn revoke_invite(&self, id: &str) -> Result<InviteView, DuetError> {
-        let notebook = self.current_id()?;
-        let all = self
-            .store
-            .scan(&Invitation(notebook.clone(), String::new()))?;
-        let matches: Vec<&InviteRecord> = all
-            .iter()
-            .map(|(_, r)| r)
-            .filter(|r| !id.is_empty() && r.id.starts_with(id))
-            .collect();
-        let mut record = match matches.as_slice() {
-            [one] => (*one).clone(),
-            [] => {
-                return Err(DuetError::NotFound {
-                    kind: "invite",
-                    query: id.to_owned(),
-                })
-            }
-            many => {
-                return Err(DuetError::Ambiguous {
-                    kind: "invite",
-                    query: id.to_owned(),
-                    candidates: many.iter().map(|r| r.id.clone()).collect(),
-                })
-            }
-        };
-        if record.state == InviteState::Open {
-            record.state = InviteState::Revoked { at: now_millis() };
-            self.store
-                .put(&Invitation(notebook, record.id.clone()), &record)?;
-            self.store.flush()?;
-        }
-        Ok(record.view(now_secs()))
     }
 
     /// The invite `id` of `notebook`, opened with the home key, if `proves` accepts its
@@ -396,7 +322,7 @@ impl Duet {
 
     /// The welcome mailbox of an invite at the notebook's relay.
     fn welcome_mailbox(&self, record: &InviteRecord) -> Result<Option<MailboxKey>, DuetError> {
-        let Some(setting) = self.relay_setting(&record.notebook)? else {
+        let Some(setting) = self.read_relay().setting(&record.notebook)? else {
             return Ok(None);
         };
         let Some(fp) = crate::crypto::parse_fingerprint(&setting.fingerprint) else {
@@ -500,6 +426,91 @@ impl Duet {
     }
 }
 
+impl<D: Deref<Target = Duet>> Members<D> {
+    /// Makes a one-time invite to the selected notebook, reachable at `addrs` (and through
+    /// `relay`), lasting `lifetime_secs` (default 7 days, at most 90).
+    pub fn invite_once(
+        &self,
+        addrs: Vec<std::net::SocketAddr>,
+        relay: Option<crate::invite::RelayInfo>,
+        lifetime_secs: Option<i64>,
+    ) -> Result<OneTimeInvite, DuetError> {
+        self.duet
+            .invite_once_to(&self.duet.current_id()?, addrs, relay, lifetime_secs)
+    }
+
+    /// The selected notebook's invites made on this device, newest first.
+    pub fn invites(&self) -> Result<Vec<InviteView>, DuetError> {
+        let notebook = self.duet.current_id()?;
+        let now = now_secs();
+        let mut out: Vec<InviteRecord> = self
+            .duet
+            .store
+            .scan(&Invitation(notebook, String::new()))?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        out.sort_by_key(|r| std::cmp::Reverse(r.created));
+        Ok(out.iter().map(|r| r.view(now)).collect())
+    }
+
+    /// Revokes an open invite of the selected notebook (by id prefix).
+    pub fn revoke_invite(&self, id: &str) -> Result<InviteView, DuetError> {
+        let notebook = self.duet.current_id()?;
+        let all = self
+            .duet
+            .store
+            .scan(&Invitation(notebook.clone(), String::new()))?;
+        let matches: Vec<&InviteRecord> = all
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| !id.is_empty() && r.id.starts_with(id))
+            .collect();
+        let mut record = match matches.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                return Err(DuetError::NotFound {
+                    kind: "invite",
+                    query: id.to_owned(),
+                })
+            }
+            many => {
+                return Err(DuetError::Ambiguous {
+                    kind: "invite",
+                    query: id.to_owned(),
+                    candidates: many.iter().map(|r| r.id.clone()).collect(),
+                })
+            }
+        };
+        if record.state == InviteState::Open {
+            record.state = InviteState::Revoked { at: now_millis() };
+            self.duet
+                .store
+                .put(&Invitation(notebook, record.id.clone()), &record)?;
+            self.duet.store.flush()?;
+        }
+        Ok(record.view(now_secs()))
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> Members<D> {
+    /// A one-time personal link for this person's other devices: the personal space's keys reach the other device only when
+    /// it redeems the ticket, here or from the relay's welcome.
+    pub fn link_once(
+        &mut self,
+        addrs: Vec<std::net::SocketAddr>,
+        lifetime_secs: Option<i64>,
+    ) -> Result<OneTimeInvite, DuetError> {
+        let full = self.duet.link_ticket(addrs)?;
+        let space = full.notebook_secret().notebook_id();
+        let mut ticket = self
+            .duet
+            .invite_once_to(&space, full.addrs, full.relay, lifetime_secs)?;
+        ticket.owner = full.owner;
+        Ok(ticket)
+    }
+}
+
 /// One step with an invite's welcome on the relay.
 #[derive(Debug, Clone)]
 pub enum WelcomeWork {
@@ -555,8 +566,11 @@ mod tests {
 
     #[test]
     fn an_invite_is_used_once_and_a_revoked_or_expired_one_is_refused() {
-        let (_dir, ana) = ana();
-        let ticket = ana.invite_once(Vec::new(), None, None).expect("invite");
+        let (_dir, mut ana) = ana();
+        let ticket = ana
+            .members()
+            .invite_once(Vec::new(), None, None)
+            .expect("invite");
         let parsed =
             OneTimeInvite::from_ticket(&ticket.to_ticket()).expect("the ticket reads back");
         let session = [9u8; 32];
@@ -577,9 +591,13 @@ mod tests {
         assert_eq!(redeem("stranger", proof), Err(Refusal::Used));
 
         let second = ana
+            .members()
             .invite_once(Vec::new(), None, Some(3600))
             .expect("invite");
-        let revoked = ana.revoke_invite(&second.id[..4]).expect("revoke");
+        let revoked = ana
+            .members()
+            .revoke_invite(&second.id[..4])
+            .expect("revoke");
         assert_eq!(revoked.state, "revoked");
         let proof = InviteKey::new(second.key).proof(&session);
         assert_eq!(
@@ -589,7 +607,10 @@ mod tests {
             Err(Refusal::Revoked)
         );
 
-        let third = ana.invite_once(Vec::new(), None, Some(1)).expect("invite");
+        let third = ana
+            .members()
+            .invite_once(Vec::new(), None, Some(1))
+            .expect("invite");
         std::thread::sleep(std::time::Duration::from_millis(1100));
         let proof = InviteKey::new(third.key).proof(&session);
         assert_eq!(
@@ -599,19 +620,23 @@ mod tests {
             Err(Refusal::Expired)
         );
         let states: Vec<&str> = ana
+            .members()
             .invites()
             .expect("list")
             .iter()
             .map(|v| v.state)
             .collect();
         assert_eq!(states, ["expired", "revoked", "used"]);
-        assert!(ana.invite_once(Vec::new(), None, Some(0)).is_err());
+        assert!(ana
+            .members()
+            .invite_once(Vec::new(), None, Some(0))
+            .is_err());
     }
 
     #[test]
     fn a_personal_link_grants_a_space_bound_to_its_relay() {
         let (_dir, mut ana) = ana();
-        let link = ana.link_once(Vec::new(), None).expect("link");
+        let link = ana.members().link_once(Vec::new(), None).expect("link");
         assert!(link.owner.is_some(), "a link says whose device it is");
         let session = [4u8; 32];
         let proof = InviteKey::new(link.key).proof(&session);

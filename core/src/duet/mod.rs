@@ -42,6 +42,7 @@ mod insights;
 mod invites;
 mod meetings;
 mod notebooks;
+pub mod parts;
 mod peer;
 mod private;
 mod quarantine;
@@ -74,6 +75,10 @@ pub use wake::{WakeRecord, WAKE_REFUSAL_STANDS_MS};
 
 use agenda::carry_over;
 use commits::open_commitments;
+use parts::{
+    Agenda, Commitments, Insights, Joins, Meetings, Members, Peers, PrivateNotes, Questions, Relay,
+    Schedule,
+};
 
 /// The manifest file of an Automerge export folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -548,7 +553,7 @@ impl Duet {
     /// Everything this home syncs: the shared notebooks and its personal space (a personal
     /// space it replaced when it was linked to another device's is left out).
     fn synced_records(&self) -> Result<Vec<NotebookRecord>, DuetError> {
-        let personal = self.personal_space()?;
+        let personal = self.read_private_notes().space()?;
         let mut all = self.store.notebooks()?;
         all.retain(|r| !r.personal || Some(&r.id) == personal.as_ref());
         Ok(all)
@@ -556,7 +561,7 @@ impl Duet {
 
     /// A notebook or the personal space, loaded lazily, for sync.
     fn load_for_sync(&self, id: &str) -> Result<Notebook, DuetError> {
-        let personal = self.personal_space()?.as_deref() == Some(id);
+        let personal = self.read_private_notes().space()?.as_deref() == Some(id);
         Notebook::load_kind(&self.store, id, &self.actor, personal)
     }
 

@@ -20,6 +20,7 @@ use crate::wire::Message;
 use automerge::sync::State;
 use automerge::{AutoCommit, ChangeHash};
 use std::collections::BTreeSet;
+use std::ops::{Deref, DerefMut};
 
 /// One notebook's sync with one peer: its engine and the notebook it works on. It lives
 /// with the driver between calls on the home (it holds no lock and no store).
@@ -515,26 +516,6 @@ pub struct KnownPeer {
 }
 
 impl Duet {
-    /// This device's TLS identity, made and kept on first use.
-    pub fn tls_identity(&self) -> Result<crate::net::tls::TlsIdentity, DuetError> {
-        if let (Some(cert_der), Some(stored)) = (
-            self.store.get(&TlsCertificate())?,
-            self.store.get(&TlsPrivateKey())?,
-        ) {
-            let key_der = self.home_key.open(TLS_KEY, &stored)?.unwrap_or(stored);
-            return Ok(crate::net::tls::TlsIdentity { cert_der, key_der });
-        }
-        let made = crate::net::tls::TlsIdentity::generate()
-            .map_err(|e| DuetError::Internal(format!("making this device's certificate: {e}")))?;
-        self.store.put(
-            &TlsPrivateKey(),
-            &self.home_key.seal(TLS_KEY, &made.key_der),
-        )?;
-        self.store.put(&TlsCertificate(), &made.cert_der)?;
-        self.store.flush()?;
-        Ok(made)
-    }
-
     /// Remembers a peer reached at `addr` (so its certificate is trusted next time).
     pub(crate) fn remember_peer(
         &self,
@@ -563,120 +544,6 @@ impl Duet {
         }
     }
 
-    /// Records where `duet serve` listens, so tickets printed later name that port.
-    pub fn remember_serve_addr(&self, addr: std::net::SocketAddr) -> Result<(), DuetError> {
-        if self.serve_addr()? == Some(addr) {
-            return Ok(());
-        }
-        self.store.put(&ServeAddress, &addr)?;
-        self.store.flush()?;
-        Ok(())
-    }
-
-    /// Where `duet serve` last listened on this home.
-    pub fn serve_addr(&self) -> Result<Option<std::net::SocketAddr>, DuetError> {
-        Ok(self.store.get(&ServeAddress)?)
-    }
-
-    /// Every device this one has synced with, most recent first.
-    pub fn known_peers(&self) -> Result<Vec<KnownPeer>, DuetError> {
-        let mut peers: Vec<KnownPeer> = self
-            .store
-            .scan(&KnownDevice(String::new()))?
-            .into_iter()
-            .map(|(_, peer)| peer)
-            .collect();
-        peers.sort_by_key(|p| std::cmp::Reverse(p.last_sync));
-        Ok(peers)
-    }
-
-    /// An invite to the selected notebook, reachable at `addrs`.
-    pub fn invite(
-        &self,
-        addrs: Vec<std::net::SocketAddr>,
-        relay: Option<crate::invite::RelayInfo>,
-    ) -> Result<crate::invite::Invite, DuetError> {
-        let id = self.current_id()?;
-        let record = self.record(&id)?;
-        let secret = self.secret_of(&record)?;
-        Ok(crate::invite::Invite {
-            secret: *secret.as_bytes(),
-            title: record.title,
-            addrs,
-            fingerprint: self.tls_identity()?.fingerprint(),
-            relay,
-            owner: None,
-            epoch: self.ticket_epoch(&id)?,
-        })
-    }
-
-    /// Records a notebook from an invite, to be completed by the first sync: this device
-    /// joins as the person with `role` once the notebook's index has arrived, and the relay
-    /// the ticket names becomes the notebook's (so a plain sync reaches it). Returns the
-    /// notebook id.
-    pub fn join_invite(
-        &mut self,
-        invite: &crate::invite::Invite,
-        role: Role,
-    ) -> Result<String, DuetError> {
-        self.join_with(
-            Joining {
-                secret: &invite.notebook_secret(),
-                title: &invite.title,
-                epoch: invite.epoch.as_ref(),
-                inviter: &invite.fingerprint,
-                relay: invite.relay.as_ref(),
-                relay_bound: false,
-            },
-            role,
-        )
-    }
-
-    /// Records a notebook from a one-time invite's grant (see [`Duet::join_invite`]).
-    pub fn join_granted(
-        &mut self,
-        invite: &crate::one_time_invite::OneTimeInvite,
-        grant: &crate::one_time_invite::Grant,
-        role: Role,
-    ) -> Result<String, DuetError> {
-        let secret = NotebookSecret::from_bytes(&grant.secret)
-            .map_err(|e| DuetError::Internal(e.to_string()))?;
-        if secret.notebook_id() != invite.notebook {
-            return Err(DuetError::Invalid(
-                "the inviting device granted another notebook than its ticket names".into(),
-            ));
-        }
-        let id = self.join_with(
-            Joining {
-                secret: &secret,
-                title: &grant.title,
-                epoch: grant.epoch.as_ref(),
-                inviter: &invite.fingerprint,
-                relay: invite.relay.as_ref(),
-                relay_bound: grant.relay_bound,
-            },
-            role,
-        )?;
-        self.store.put(
-            &crate::store::settings::JoinedWithInvite(id.clone()),
-            &invite.id,
-        )?;
-        self.store.flush()?;
-        Ok(id)
-    }
-
-    /// Refuses to join a notebook this device already has (one still waiting for its first
-    /// sync may be joined again).
-    pub fn check_can_join(&self, id: &str, title: &str) -> Result<(), DuetError> {
-        if self.store.notebooks()?.iter().any(|r| r.id == id) && !self.join_pending(id)? {
-            return Err(DuetError::AlreadyJoined {
-                title: title.to_owned(),
-                id: id.get(..8).unwrap_or(id).to_owned(),
-            });
-        }
-        Ok(())
-    }
-
     fn join_with(&mut self, joining: Joining<'_>, role: Role) -> Result<String, DuetError> {
         let Joining {
             secret,
@@ -687,7 +554,7 @@ impl Duet {
             relay_bound,
         } = joining;
         let id = secret.notebook_id();
-        self.check_can_join(&id, title)?;
+        self.joins().check_can_join(&id, title)?;
         self.store.put_notebook(&NotebookRecord {
             id: id.clone(),
             secret_hex: self.seal_notebook_secret(&id, secret.as_bytes()),
@@ -712,7 +579,7 @@ impl Duet {
         self.remember_peer(inviter, None)?;
         self.selected = Some(id.clone());
         if let Some(relay) = relay {
-            self.relay_set(
+            self.relay().set(
                 &relay.addr,
                 &crate::crypto::fingerprint_text(&relay.fingerprint),
                 None,
@@ -758,6 +625,149 @@ impl Duet {
             .store
             .get(&PendingJoin(notebook.to_owned()))?
             .is_some_and(|role| !role.is_empty()))
+    }
+}
+
+impl<D: Deref<Target = Duet>> Peers<D> {
+    /// This device's TLS identity, made and kept on first use.
+    pub fn tls_identity(&self) -> Result<crate::net::tls::TlsIdentity, DuetError> {
+        if let (Some(cert_der), Some(stored)) = (
+            self.duet.store.get(&TlsCertificate())?,
+            self.duet.store.get(&TlsPrivateKey())?,
+        ) {
+            let key_der = self.duet.home_key.open(TLS_KEY, &stored)?.unwrap_or(stored);
+            return Ok(crate::net::tls::TlsIdentity { cert_der, key_der });
+        }
+        let made = crate::net::tls::TlsIdentity::generate()
+            .map_err(|e| DuetError::Internal(format!("making this device's certificate: {e}")))?;
+        self.duet.store.put(
+            &TlsPrivateKey(),
+            &self.duet.home_key.seal(TLS_KEY, &made.key_der),
+        )?;
+        self.duet.store.put(&TlsCertificate(), &made.cert_der)?;
+        self.duet.store.flush()?;
+        Ok(made)
+    }
+
+    /// Records where `duet serve` listens, so tickets printed later name that port.
+    pub fn remember_serve_addr(&self, addr: std::net::SocketAddr) -> Result<(), DuetError> {
+        if self.duet.peers().serve_addr()? == Some(addr) {
+            return Ok(());
+        }
+        self.duet.store.put(&ServeAddress, &addr)?;
+        self.duet.store.flush()?;
+        Ok(())
+    }
+
+    /// Where `duet serve` last listened on this home.
+    pub fn serve_addr(&self) -> Result<Option<std::net::SocketAddr>, DuetError> {
+        Ok(self.duet.store.get(&ServeAddress)?)
+    }
+
+    /// Every device this one has synced with, most recent first.
+    pub fn known(&self) -> Result<Vec<KnownPeer>, DuetError> {
+        let mut peers: Vec<KnownPeer> = self
+            .duet
+            .store
+            .scan(&KnownDevice(String::new()))?
+            .into_iter()
+            .map(|(_, peer)| peer)
+            .collect();
+        peers.sort_by_key(|p| std::cmp::Reverse(p.last_sync));
+        Ok(peers)
+    }
+}
+
+impl<D: Deref<Target = Duet>> Members<D> {
+    /// An invite to the selected notebook, reachable at `addrs`.
+    pub fn invite(
+        &self,
+        addrs: Vec<std::net::SocketAddr>,
+        relay: Option<crate::invite::RelayInfo>,
+    ) -> Result<crate::invite::Invite, DuetError> {
+        let id = self.duet.current_id()?;
+        let record = self.duet.record(&id)?;
+        let secret = self.duet.secret_of(&record)?;
+        Ok(crate::invite::Invite {
+            secret: *secret.as_bytes(),
+            title: record.title,
+            addrs,
+            fingerprint: self.duet.peers().tls_identity()?.fingerprint(),
+            relay,
+            owner: None,
+            epoch: self.duet.ticket_epoch(&id)?,
+        })
+    }
+}
+
+impl<D: Deref<Target = Duet>> Joins<D> {
+    /// Refuses to join a notebook this device already has (one still waiting for its first
+    /// sync may be joined again).
+    pub fn check_can_join(&self, id: &str, title: &str) -> Result<(), DuetError> {
+        if self.duet.store.notebooks()?.iter().any(|r| r.id == id) && !self.duet.join_pending(id)? {
+            return Err(DuetError::AlreadyJoined {
+                title: title.to_owned(),
+                id: id.get(..8).unwrap_or(id).to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> Joins<D> {
+    /// Records a notebook from an invite, to be completed by the first sync: this device
+    /// joins as the person with `role` once the notebook's index has arrived, and the relay
+    /// the ticket names becomes the notebook's (so a plain sync reaches it). Returns the
+    /// notebook id.
+    pub fn by_invite(
+        &mut self,
+        invite: &crate::invite::Invite,
+        role: Role,
+    ) -> Result<String, DuetError> {
+        self.duet.join_with(
+            Joining {
+                secret: &invite.notebook_secret(),
+                title: &invite.title,
+                epoch: invite.epoch.as_ref(),
+                inviter: &invite.fingerprint,
+                relay: invite.relay.as_ref(),
+                relay_bound: false,
+            },
+            role,
+        )
+    }
+
+    /// Records a notebook from a one-time invite's grant (see [`Joins::by_invite`]).
+    pub fn granted(
+        &mut self,
+        invite: &crate::one_time_invite::OneTimeInvite,
+        grant: &crate::one_time_invite::Grant,
+        role: Role,
+    ) -> Result<String, DuetError> {
+        let secret = NotebookSecret::from_bytes(&grant.secret)
+            .map_err(|e| DuetError::Internal(e.to_string()))?;
+        if secret.notebook_id() != invite.notebook {
+            return Err(DuetError::Invalid(
+                "the inviting device granted another notebook than its ticket names".into(),
+            ));
+        }
+        let id = self.duet.join_with(
+            Joining {
+                secret: &secret,
+                title: &grant.title,
+                epoch: grant.epoch.as_ref(),
+                inviter: &invite.fingerprint,
+                relay: invite.relay.as_ref(),
+                relay_bound: grant.relay_bound,
+            },
+            role,
+        )?;
+        self.duet.store.put(
+            &crate::store::settings::JoinedWithInvite(id.clone()),
+            &invite.id,
+        )?;
+        self.duet.store.flush()?;
+        Ok(id)
     }
 }
 
@@ -862,20 +872,24 @@ mod tests {
             .expect("join");
         // Ana's meeting document is one chunk short of being folded into a snapshot.
         for i in 0..crate::store::COMPACT_AFTER_CHUNKS - 1 {
-            ana.note(Section::Notes, &format!("before {i}"), None)
+            ana.meetings()
+                .note(Section::Notes, &format!("before {i}"), None)
                 .expect("note");
         }
-        bo.note(Section::Wins, "from-bo", None).expect("bo's note");
+        bo.meetings()
+            .note(Section::Wins, "from-bo", None)
+            .expect("bo's note");
         // Bo syncs with Ana's serving home; while her side waits for his Done, she types:
         // that write folds the document, and so would the sync keeping its older copy.
         sync_with_edit_during(&mut bo, &mut ana, &nb.id, |ana| {
-            ana.note(Section::Notes, "typed-during-the-sync", None)
+            ana.meetings()
+                .note(Section::Notes, "typed-during-the-sync", None)
                 .expect("note during the sync");
         });
         let home = ana.home().to_owned();
         drop(ana);
-        let ana = Duet::open(&home).expect("reopen");
-        let meeting = format!("{:?}", ana.meeting(None).expect("meeting"));
+        let mut ana = Duet::open(&home).expect("reopen");
+        let meeting = format!("{:?}", ana.meetings().get(None).expect("meeting"));
         assert!(
             meeting.contains("typed-during-the-sync"),
             "the edit was lost"

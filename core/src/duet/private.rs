@@ -13,6 +13,7 @@
 use super::*;
 use crate::invite::Invite;
 use crate::model::private::{self as personal_doc, PrivateNote, PRIVATE_DOC};
+use std::ops::{Deref, DerefMut};
 
 /// The title the personal space is listed under in sync reports.
 use crate::store::settings::PersonalSpace;
@@ -20,14 +21,9 @@ use crate::store::settings::PersonalSpace;
 pub(crate) const PERSONAL_TITLE: &str = "Private notes";
 
 impl Duet {
-    /// The personal space's id, if this device has one.
-    pub fn personal_space(&self) -> Result<Option<String>, DuetError> {
-        Ok(self.store.get(&PersonalSpace())?)
-    }
-
     /// The personal space, made (durably) on first use.
     fn ensure_personal_space(&mut self) -> Result<String, DuetError> {
-        if let Some(id) = self.personal_space()? {
+        if let Some(id) = self.private_notes().space()? {
             return Ok(id);
         }
         let secret = NotebookSecret::generate();
@@ -43,13 +39,13 @@ impl Duet {
     /// Gives the personal space the selected notebook's relay when it has none: private
     /// notes travel through the relay the person's notebook already uses.
     pub(super) fn personal_relay_default(&mut self, space: &str) -> Result<(), DuetError> {
-        if self.relay_setting(space)?.is_some() {
+        if self.relay().setting(space)?.is_some() {
             return Ok(());
         }
         let Ok(notebook) = self.current_id() else {
             return Ok(());
         };
-        if let Some(setting) = self.relay_setting(&notebook)? {
+        if let Some(setting) = self.relay().setting(&notebook)? {
             self.relay_set_for(space, setting)?;
         }
         Ok(())
@@ -74,60 +70,9 @@ impl Duet {
         Ok(id)
     }
 
-    /// Writes a private note about the selected notebook's meeting (the current one by
-    /// default). It goes only to the personal space, never to the shared notebook.
-    pub fn private_add(
-        &mut self,
-        text: &str,
-        meeting_id: Option<&str>,
-    ) -> Result<PrivateNote, DuetError> {
-        let text = clean_text(text, "private note")?;
-        let notebook = self.current_id()?;
-        let mut nb = self.load()?;
-        let meeting = match resolve_meeting(&self.store, &mut nb, meeting_id) {
-            Ok(id) => Some(id),
-            Err(DuetError::NoCurrentMeeting) if meeting_id.is_none() => None,
-            Err(e) => return Err(e),
-        };
-        self.keep(nb);
-        let space = self.ensure_personal_space()?;
-        let note = PrivateNote {
-            id: ids::new_id(),
-            notebook,
-            meeting,
-            text,
-            at: now_millis(),
-        };
-        let mut nb = Notebook::load_kind(&self.store, &space, &self.actor, true)?;
-        personal_doc::add(&mut nb.doc(PRIVATE_DOC)?.am, &note)?;
-        let steps = Self::unsaved_steps(&mut nb, &space);
-        self.note_steps(
-            &note.notebook,
-            &super::undo::quoting("private note", &note.text),
-            steps,
-        )?;
-        nb.persist(&mut self.store)?;
-        Ok(note)
-    }
-
-    /// This person's private notes about the selected notebook, oldest first; on a device
-    /// with no notebook (one linked only for private notes), every note.
-    pub fn private_notes(&self) -> Result<Vec<PrivateNote>, DuetError> {
-        let notebook = match self.current_id() {
-            Ok(id) => id,
-            Err(DuetError::NoNotebook) => return self.all_private_notes(),
-            Err(e) => return Err(e),
-        };
-        Ok(self
-            .all_private_notes()?
-            .into_iter()
-            .filter(|n| n.notebook == notebook)
-            .collect())
-    }
-
     /// Every private note of this person, whatever notebook it is about, oldest first.
     pub(crate) fn all_private_notes(&self) -> Result<Vec<PrivateNote>, DuetError> {
-        let Some(space) = self.personal_space()? else {
+        let Some(space) = self.read_private_notes().space()? else {
             return Ok(Vec::new());
         };
         let mut nb = Notebook::load_kind(&self.store, &space, &self.actor, true)?;
@@ -150,7 +95,8 @@ impl Duet {
         let space = self.ensure_personal_space()?;
         self.personal_relay_default(&space)?;
         let relay = self
-            .relay_setting(&space)?
+            .relay()
+            .setting(&space)?
             .map(|s| s.relay_info())
             .transpose()?;
         let secret = self.secret_of(&self.record(&space)?)?;
@@ -158,7 +104,7 @@ impl Duet {
             secret: *secret.as_bytes(),
             title: PERSONAL_TITLE.to_owned(),
             addrs,
-            fingerprint: self.tls_identity()?.fingerprint(),
+            fingerprint: self.peers().tls_identity()?.fingerprint(),
             relay,
             // After a removal the space's keys are an epoch's: the new device needs it to
             // read what was written since.
@@ -187,25 +133,86 @@ impl Duet {
         }
         Ok(out)
     }
+}
 
+impl<D: Deref<Target = Duet>> PrivateNotes<D> {
+    /// The personal space's id, if this device has one.
+    pub fn space(&self) -> Result<Option<String>, DuetError> {
+        Ok(self.duet.store.get(&PersonalSpace())?)
+    }
+
+    /// This person's private notes about the selected notebook, oldest first; on a device
+    /// with no notebook (one linked only for private notes), every note.
+    pub fn list(&self) -> Result<Vec<PrivateNote>, DuetError> {
+        let notebook = match self.duet.current_id() {
+            Ok(id) => id,
+            Err(DuetError::NoNotebook) => return self.duet.all_private_notes(),
+            Err(e) => return Err(e),
+        };
+        Ok(self
+            .duet
+            .all_private_notes()?
+            .into_iter()
+            .filter(|n| n.notebook == notebook)
+            .collect())
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> PrivateNotes<D> {
+    /// Writes a private note about the selected notebook's meeting (the current one by
+    /// default). It goes only to the personal space, never to the shared notebook.
+    pub fn add(&mut self, text: &str, meeting_id: Option<&str>) -> Result<PrivateNote, DuetError> {
+        let text = clean_text(text, "private note")?;
+        let notebook = self.duet.current_id()?;
+        let mut nb = self.duet.load()?;
+        let meeting = match resolve_meeting(&self.duet.store, &mut nb, meeting_id) {
+            Ok(id) => Some(id),
+            Err(DuetError::NoCurrentMeeting) if meeting_id.is_none() => None,
+            Err(e) => return Err(e),
+        };
+        self.duet.keep(nb);
+        let space = self.duet.ensure_personal_space()?;
+        let note = PrivateNote {
+            id: ids::new_id(),
+            notebook,
+            meeting,
+            text,
+            at: now_millis(),
+        };
+        let mut nb = Notebook::load_kind(&self.duet.store, &space, &self.duet.actor, true)?;
+        personal_doc::add(&mut nb.doc(PRIVATE_DOC)?.am, &note)?;
+        let steps = Duet::unsaved_steps(&mut nb, &space);
+        self.duet.note_steps(
+            &note.notebook,
+            &super::undo::quoting("private note", &note.text),
+            steps,
+        )?;
+        nb.persist(&mut self.duet.store)?;
+        Ok(note)
+    }
+}
+
+impl<D: Deref<Target = Duet>> Joins<D> {
     /// Refuses a link ticket of another person's device (Bo's, pasted on Ana's laptop),
     /// which would hand this device their private notes, and them these: where both hold a
     /// notebook and write in it as different people.
     pub fn check_link_owner(&self, owner: &crate::invite::LinkOwner) -> Result<(), DuetError> {
-        let mine = self.my_people()?;
+        let mine = self.duet.my_people()?;
         for (notebook, person) in &owner.people {
             if let Some((_, me)) = mine.iter().find(|(n, _)| n == notebook) {
                 if me != person {
                     return Err(DuetError::NotYourLink {
                         owner: owner.name.clone(),
-                        title: self.record(notebook)?.title,
+                        title: self.duet.record(notebook)?.title,
                     });
                 }
             }
         }
         Ok(())
     }
+}
 
+impl<D: DerefMut<Target = Duet>> Joins<D> {
     /// Makes this device share the personal space of a one-time link ticket, with the
     /// grant its redemption brought.
     pub fn link_granted(
@@ -228,41 +235,42 @@ impl Duet {
             ));
         }
         if grant.relay_bound {
-            self.store.put(
+            self.duet.store.put(
                 &crate::store::settings::RelayBound(link.notebook.clone()),
                 &true,
             )?;
         }
-        self.link_join(&full)
+        self.duet.joins().link(&full)
     }
 
     /// Makes this device share the personal space of a link ticket. Notes written here
     /// before are copied into it. Returns the personal space's id.
-    pub fn link_join(&mut self, link: &Invite) -> Result<String, DuetError> {
+    pub fn link(&mut self, link: &Invite) -> Result<String, DuetError> {
         if let Some(owner) = &link.owner {
-            self.check_link_owner(owner)?;
+            self.duet.joins().check_link_owner(owner)?;
         }
         let secret = link.notebook_secret();
         let id = secret.notebook_id();
-        let old = self.personal_space()?;
+        let old = self.duet.private_notes().space()?;
         if old.as_deref() == Some(id.as_str()) {
             return Ok(id);
         }
-        let earlier = self.all_private_notes()?;
-        self.adopt_personal_space(&secret)?;
+        let earlier = self.duet.all_private_notes()?;
+        self.duet.adopt_personal_space(&secret)?;
         if let Some(epoch) = &link.epoch {
             let key = crate::crypto::EpochKey::from_bytes(&epoch.key)
                 .map_err(|e| DuetError::Internal(e.to_string()))?;
-            self.keep_epoch_copy(&id, &epoch.id, epoch.number, &key)?;
-            self.store.flush()?;
+            self.duet
+                .keep_epoch_copy(&id, &epoch.id, epoch.number, &key)?;
+            self.duet.store.flush()?;
         }
         if !earlier.is_empty() {
-            let mut nb = Notebook::load_kind(&self.store, &id, &self.actor, true)?;
+            let mut nb = Notebook::load_kind(&self.duet.store, &id, &self.duet.actor, true)?;
             let doc = &mut nb.doc(PRIVATE_DOC)?.am;
             for note in &earlier {
                 personal_doc::add(doc, note)?;
             }
-            nb.persist(&mut self.store)?;
+            nb.persist(&mut self.duet.store)?;
         }
         if let Some(relay) = &link.relay {
             let setting = RelaySetting {
@@ -270,9 +278,9 @@ impl Duet {
                 fingerprint: crate::crypto::fingerprint_text(&relay.fingerprint),
                 team_token: None,
             };
-            self.relay_set_for(&id, setting)?;
+            self.duet.relay_set_for(&id, setting)?;
         }
-        self.remember_peer(&link.fingerprint, None)?;
+        self.duet.remember_peer(&link.fingerprint, None)?;
         Ok(id)
     }
 }

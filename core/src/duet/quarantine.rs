@@ -14,6 +14,7 @@
 use super::*;
 use crate::store::settings::{Quarantined, QuarantinedEnvelope, SenderSeen, Withheld};
 use crate::sync::relay::Chain;
+use std::ops::Deref;
 
 /// Envelopes kept per notebook; past this only the record is kept (an envelope is up to
 /// the relay's envelope limit, 4 MiB by default, and a runaway device could send many).
@@ -109,16 +110,6 @@ impl Duet {
         Ok(())
     }
 
-    /// Batches of `notebook` the relay did not deliver, by sender.
-    pub fn relay_withheld(&self, notebook: &str) -> Result<Vec<WithheldBatches>, DuetError> {
-        Ok(self
-            .store
-            .scan(&Withheld(notebook.to_owned(), String::new()))?
-            .into_iter()
-            .map(|(_, w)| w)
-            .collect())
-    }
-
     /// Sets a relay batch aside. The caller flushes.
     pub(super) fn quarantine(
         &mut self,
@@ -156,10 +147,24 @@ impl Duet {
             .put(&Quarantined(notebook.to_owned(), key), &record)?;
         Ok(())
     }
+}
+
+impl<D: Deref<Target = Duet>> Relay<D> {
+    /// Batches of `notebook` the relay did not deliver, by sender.
+    pub fn withheld(&self, notebook: &str) -> Result<Vec<WithheldBatches>, DuetError> {
+        Ok(self
+            .duet
+            .store
+            .scan(&Withheld(notebook.to_owned(), String::new()))?
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect())
+    }
 
     /// The relay batches of `notebook` set aside, oldest first.
     pub fn quarantined(&self, notebook: &str) -> Result<Vec<QuarantinedBatch>, DuetError> {
         Ok(self
+            .duet
             .store
             .scan(&Quarantined(notebook.to_owned(), String::new()))?
             .into_iter()

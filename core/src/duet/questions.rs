@@ -1,6 +1,7 @@
 //! Questions: the built-in bank and the pair's own, which one to ask next, and asking it.
 use super::*;
 use crate::model::questions::{self, Question};
+use std::ops::{Deref, DerefMut};
 
 /// What `ask` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,40 +14,42 @@ pub struct Asked {
     pub item: Option<AgendaItem>,
 }
 
-impl Duet {
+impl<D: Deref<Target = Duet>> Questions<D> {
     /// Every question: the bank, then the pair's own, with when each was asked.
-    pub fn questions(&self) -> Result<Vec<Question>, DuetError> {
-        let mut nb = self.load()?;
+    pub fn list(&self) -> Result<Vec<Question>, DuetError> {
+        let mut nb = self.duet.load()?;
         let all = questions::all(&nb.index()?.am)?;
-        self.keep(nb);
+        self.duet.keep(nb);
         Ok(all)
     }
 
     /// The question to ask in the current meeting: one not asked before, or the one asked
     /// longest ago. Both people get the same suggestion for the same meeting.
-    pub fn suggest_question(&self) -> Result<Option<Question>, DuetError> {
-        let mut nb = self.load()?;
+    pub fn suggest(&self) -> Result<Option<Question>, DuetError> {
+        let mut nb = self.duet.load()?;
         let seed = nb
-            .current_meeting(&self.store)?
+            .current_meeting(&self.duet.store)?
             .map(|m| m.id)
             .unwrap_or_default();
         let all = questions::all(&nb.index()?.am)?;
-        self.keep(nb);
+        self.duet.keep(nb);
         Ok(questions::suggest(&all, &seed).cloned())
     }
+}
 
+impl<D: DerefMut<Target = Duet>> Questions<D> {
     /// Adds one of the pair's own questions to the bank of this notebook.
-    pub fn question_add(&mut self, text: &str) -> Result<Question, DuetError> {
+    pub fn add(&mut self, text: &str) -> Result<Question, DuetError> {
         let text = clean_text(text, "question")?;
-        let mut nb = self.load()?;
-        let me = self.me(&mut nb)?;
+        let mut nb = self.duet.load()?;
+        let me = self.duet.me(&mut nb)?;
         let id = ids::new_id();
         questions::add_own(&mut nb.index()?.am, &id, &text, &me, now_millis())?;
-        self.save(&mut nb, &undo::quoting("question", &text))?;
+        self.duet.save(&mut nb, &undo::quoting("question", &text))?;
         let added = questions::all(&nb.index()?.am)?
             .into_iter()
             .find(|q| q.id == id);
-        self.keep(nb);
+        self.duet.keep(nb);
         added.ok_or(DuetError::NotFound {
             kind: "question",
             query: id,
@@ -58,7 +61,7 @@ impl Duet {
     pub fn ask(&mut self, query: Option<&str>, add_to_agenda: bool) -> Result<Asked, DuetError> {
         let question = match query {
             Some(q) => {
-                let all = self.questions()?;
+                let all = self.duet.questions().list()?;
                 let id = resolve_id("question", q, all.iter().map(|q| q.id.as_str()))?;
                 all.into_iter()
                     .find(|q| q.id == id)
@@ -67,26 +70,34 @@ impl Duet {
                         query: id,
                     })?
             }
-            None => self.suggest_question()?.ok_or(DuetError::NotFound {
-                kind: "question",
-                query: "any".into(),
-            })?,
+            None => self
+                .duet
+                .questions()
+                .suggest()?
+                .ok_or(DuetError::NotFound {
+                    kind: "question",
+                    query: "any".into(),
+                })?,
         };
-        let mut nb = self.load()?;
-        let meeting = resolve_meeting(&self.store, &mut nb, None)?;
+        let mut nb = self.duet.load()?;
+        let meeting = resolve_meeting(&self.duet.store, &mut nb, None)?;
         // Asked and put on the agenda in one edit, so one undo takes back both.
         let item = if add_to_agenda {
-            Some(self.add_item_in(&mut nb, &question.text, false, None)?)
+            Some(
+                self.duet
+                    .add_item_in(&mut nb, &question.text, false, None)?,
+            )
         } else {
             None
         };
         questions::mark_asked(&mut nb.index()?.am, &question.id, &meeting, now_millis())?;
-        self.save(&mut nb, &undo::quoting("question asked", &question.text))?;
+        self.duet
+            .save(&mut nb, &undo::quoting("question asked", &question.text))?;
         let question = questions::all(&nb.index()?.am)?
             .into_iter()
             .find(|q| q.id == question.id)
             .unwrap_or(question);
-        self.keep(nb);
+        self.duet.keep(nb);
         Ok(Asked {
             question,
             meeting,

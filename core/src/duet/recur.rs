@@ -2,67 +2,9 @@
 //! each meeting they are due on when that meeting becomes current (see `model::recur`).
 use super::*;
 use crate::model::recur::{self, Recurring, Rule, MAX_EVERY};
+use std::ops::{Deref, DerefMut};
 
 impl Duet {
-    /// Adds a recurring talking point to the current notebook; when the current meeting is
-    /// one it is due on, it goes on that agenda now.
-    pub fn recur_add(&mut self, text: &str, rule: Rule) -> Result<Recurring, DuetError> {
-        let text = clean_text(text, "recurring point")?;
-        if let Rule::Every(n) = rule {
-            if !(1..=MAX_EVERY).contains(&n) {
-                return Err(DuetError::Invalid(format!(
-                    "a point comes back every 1 to {MAX_EVERY} meetings (got {n})"
-                )));
-            }
-        }
-        let mut nb = self.load()?;
-        let point = Recurring {
-            id: ids::new_id(),
-            text,
-            rule,
-            author: self.me(&mut nb)?,
-            added_at: now_millis(),
-            stopped_at: None,
-        };
-        recur::add(&mut nb.index()?.am, &point)?;
-        self.add_due_points(&mut nb)?;
-        self.save(
-            &mut nb,
-            &undo::quoting(&format!("recurring point, {}", point.rule), &point.text),
-        )?;
-        self.keep(nb);
-        Ok(point)
-    }
-
-    /// The current notebook's recurring points, stopped ones too, oldest first.
-    pub fn recurring(&self) -> Result<Vec<Recurring>, DuetError> {
-        let mut nb = self.load()?;
-        let all = recur::all(&nb.index()?.am)?;
-        self.keep(nb);
-        Ok(all)
-    }
-
-    /// Stops a recurring point (by id prefix): no later meeting gets it.
-    pub fn recur_stop(&mut self, query: &str) -> Result<Recurring, DuetError> {
-        let mut nb = self.load()?;
-        let all = recur::all(&nb.index()?.am)?;
-        let id = resolve_id("recurring point", query, all.iter().map(|p| p.id.as_str()))?;
-        recur::stop(&mut nb.index()?.am, &id, now_millis())?;
-        let stopped = recur::all(&nb.index()?.am)?
-            .into_iter()
-            .find(|p| p.id == id)
-            .ok_or(DuetError::NotFound {
-                kind: "recurring point",
-                query: id,
-            })?;
-        self.save(
-            &mut nb,
-            &undo::quoting("recurring point stopped", &stopped.text),
-        )?;
-        self.keep(nb);
-        Ok(stopped)
-    }
-
     /// Puts each recurring point due on the current meeting on its agenda, once: under the
     /// occurrence's own id, so a second device doing the same makes the same item. A point
     /// whose earlier occurrence is still open on the agenda is not added again. Returns how
@@ -114,5 +56,68 @@ impl Duet {
             added += 1;
         }
         Ok(added)
+    }
+}
+
+impl<D: Deref<Target = Duet>> Agenda<D> {
+    /// The current notebook's recurring points, stopped ones too, oldest first.
+    pub fn recurring(&self) -> Result<Vec<Recurring>, DuetError> {
+        let mut nb = self.duet.load()?;
+        let all = recur::all(&nb.index()?.am)?;
+        self.duet.keep(nb);
+        Ok(all)
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> Agenda<D> {
+    /// Adds a recurring talking point to the current notebook; when the current meeting is
+    /// one it is due on, it goes on that agenda now.
+    pub fn add_recurring(&mut self, text: &str, rule: Rule) -> Result<Recurring, DuetError> {
+        let text = clean_text(text, "recurring point")?;
+        if let Rule::Every(n) = rule {
+            if !(1..=MAX_EVERY).contains(&n) {
+                return Err(DuetError::Invalid(format!(
+                    "a point comes back every 1 to {MAX_EVERY} meetings (got {n})"
+                )));
+            }
+        }
+        let mut nb = self.duet.load()?;
+        let point = Recurring {
+            id: ids::new_id(),
+            text,
+            rule,
+            author: self.duet.me(&mut nb)?,
+            added_at: now_millis(),
+            stopped_at: None,
+        };
+        recur::add(&mut nb.index()?.am, &point)?;
+        self.duet.add_due_points(&mut nb)?;
+        self.duet.save(
+            &mut nb,
+            &undo::quoting(&format!("recurring point, {}", point.rule), &point.text),
+        )?;
+        self.duet.keep(nb);
+        Ok(point)
+    }
+
+    /// Stops a recurring point (by id prefix): no later meeting gets it.
+    pub fn stop_recurring(&mut self, query: &str) -> Result<Recurring, DuetError> {
+        let mut nb = self.duet.load()?;
+        let all = recur::all(&nb.index()?.am)?;
+        let id = resolve_id("recurring point", query, all.iter().map(|p| p.id.as_str()))?;
+        recur::stop(&mut nb.index()?.am, &id, now_millis())?;
+        let stopped = recur::all(&nb.index()?.am)?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or(DuetError::NotFound {
+                kind: "recurring point",
+                query: id,
+            })?;
+        self.duet.save(
+            &mut nb,
+            &undo::quoting("recurring point stopped", &stopped.text),
+        )?;
+        self.duet.keep(nb);
+        Ok(stopped)
     }
 }

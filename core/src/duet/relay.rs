@@ -11,6 +11,7 @@ use crate::sync::peer::changes_since_raw;
 use crate::sync::relay::{self as envelope, DocChanges};
 use automerge::ChangeHash;
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 
 use crate::store::settings::{
     NotebookRelay, PeerSyncState, RelayAnchor, RelayCursor, RelayEpoch, RelayRewound, RelaySeen,
@@ -78,32 +79,6 @@ pub struct Outgoing {
 }
 
 impl Duet {
-    /// Sets the relay of the selected notebook.
-    pub fn relay_set(
-        &mut self,
-        addr: &str,
-        fingerprint: &str,
-        team_token: Option<String>,
-    ) -> Result<RelaySetting, DuetError> {
-        if crate::crypto::parse_fingerprint(fingerprint).is_none() {
-            return Err(DuetError::Invalid(format!(
-                "{fingerprint:?} is not a relay fingerprint (duet-relay fingerprint prints it)"
-            )));
-        }
-        crate::net::relay_client::resolve(addr).map_err(|e| DuetError::Invalid(e.to_string()))?;
-        let id = self.current_id()?;
-        let setting = RelaySetting {
-            addr: addr.to_owned(),
-            fingerprint: fingerprint.trim().to_ascii_lowercase(),
-            team_token,
-        };
-        self.relay_set_for(&id, setting.clone())?;
-        if let Some(space) = self.personal_space()? {
-            self.personal_relay_default(&space)?;
-        }
-        Ok(setting)
-    }
-
     /// Sets the relay of a notebook or of the personal space. Another relay (address or
     /// identity) has seen nothing of this device: what it read and what it was sent are
     /// forgotten with the old one, so the next sync pulls its whole log and pushes
@@ -115,7 +90,8 @@ impl Duet {
     ) -> Result<(), DuetError> {
         let key = NotebookRelay(id.to_owned());
         let same_relay = self
-            .relay_setting(id)?
+            .relay()
+            .setting(id)?
             .is_some_and(|old| old.addr == setting.addr && old.fingerprint == setting.fingerprint);
         let setting = self.sealed_team_token(id, setting);
         if same_relay {
@@ -138,27 +114,6 @@ impl Duet {
         Ok(())
     }
 
-    /// The relay of a notebook, if it has one (its team token opened with the home key).
-    /// A team token stored before tokens were sealed is sealed now.
-    pub fn relay_setting(&self, notebook: &str) -> Result<Option<RelaySetting>, DuetError> {
-        let key = NotebookRelay(notebook.to_owned());
-        let Some(mut setting) = self.store.get(&key)? else {
-            return Ok(None);
-        };
-        if let Some(stored) = setting.team_token.take() {
-            let (token, unsealed) = self
-                .home_key
-                .open_plain_text(&team_token_context(notebook), &stored)?;
-            setting.team_token = Some(token);
-            if unsealed {
-                self.store
-                    .put(&key, &self.sealed_team_token(notebook, setting.clone()))?;
-                self.store.flush()?;
-            }
-        }
-        Ok(Some(setting))
-    }
-
     /// The setting as it is stored: its team token sealed with the home key (a token lets
     /// whoever holds it make mailboxes on the team's relay).
     fn sealed_team_token(&self, notebook: &str, mut setting: RelaySetting) -> RelaySetting {
@@ -172,59 +127,6 @@ impl Duet {
     /// The selected notebook's id.
     pub fn selected_notebook(&self) -> Result<String, DuetError> {
         self.current_id()
-    }
-
-    /// Every notebook with a relay.
-    pub fn relayed_notebooks(&self) -> Result<Vec<(String, RelaySetting)>, DuetError> {
-        let mut out = Vec::new();
-        for record in self.synced_records()? {
-            if self.relay_mailbox_gone(&record.id)? {
-                // An ended 1-1: its mailbox is retired or gone.
-                continue;
-            }
-            if let Some(setting) = self.relay_setting(&record.id)? {
-                out.push((record.id, setting));
-            }
-        }
-        Ok(out)
-    }
-
-    /// What opens the notebook's mailbox: the one of the keys it syncs with now. When those
-    /// moved to a new epoch since the last relay sync, the new mailbox has seen nothing of
-    /// this device: the cursor and what the relay was believed to hold are forgotten, so the
-    /// sync reads its whole log and pushes everything.
-    pub fn mailbox_key(&self, notebook: &str) -> Result<MailboxKey, DuetError> {
-        let setting = self.relay_setting(notebook)?;
-        let keys = self.sync_keys(notebook)?;
-        let (mailbox, token) = keys.mailbox(notebook, &relay_fingerprint(setting.as_ref()));
-        if self.relay_epoch(notebook)? != keys.epoch_id() {
-            self.store.put_forgetting(
-                &RelayCursor(notebook.to_owned()),
-                &0,
-                &[SenderSeen(notebook.to_owned(), String::new())],
-            )?;
-            self.store.put_forgetting(
-                &RelayEpoch(notebook.to_owned()),
-                &keys.epoch_id().to_owned(),
-                &[RelaySeen(notebook.to_owned(), String::new())],
-            )?;
-            self.store.flush()?;
-        }
-        Ok(MailboxKey {
-            mailbox,
-            token,
-            team_token: setting.and_then(|s| s.team_token),
-        })
-    }
-
-    /// The id of the notebook's mailbox at its relay now, read only (where
-    /// [`Duet::mailbox_key`] also starts the cursor over when the keys moved).
-    pub fn current_mailbox(&self, notebook: &str) -> Result<String, DuetError> {
-        let setting = self.relay_setting(notebook)?;
-        let keys = self.sync_keys(notebook)?;
-        Ok(keys
-            .mailbox(notebook, &relay_fingerprint(setting.as_ref()))
-            .0)
     }
 
     /// The epoch whose mailbox the relay cursor refers to (empty: the initial one).
@@ -271,11 +173,6 @@ impl Duet {
         Ok(())
     }
 
-    /// When this device last found the notebook's relay log changed under it.
-    pub fn relay_rewound_at(&self, notebook: &str) -> Result<Option<i64>, DuetError> {
-        Ok(self.store.get(&RelayRewound(notebook.to_owned()))?)
-    }
-
     /// This device compacted the relay's log up to `upto` with `snapshot`: when that is
     /// its cursor, the snapshot is now the entry there.
     pub(crate) fn relay_compacted(
@@ -284,7 +181,7 @@ impl Duet {
         upto: u64,
         snapshot: &[u8],
     ) -> Result<(), DuetError> {
-        if self.relay_cursor(notebook)? == upto {
+        if self.relay().cursor(notebook)? == upto {
             self.store.put(
                 &RelayAnchor(notebook.to_owned()),
                 &Anchor {
@@ -295,14 +192,6 @@ impl Duet {
             self.store.flush()?;
         }
         Ok(())
-    }
-
-    /// The last relay sequence number applied here.
-    pub fn relay_cursor(&self, notebook: &str) -> Result<u64, DuetError> {
-        Ok(self
-            .store
-            .get(&RelayCursor(notebook.to_owned()))?
-            .unwrap_or(0))
     }
 
     /// The changes of `notebook` the relay has not seen, sealed; `None` when there are none.
@@ -355,49 +244,6 @@ impl Duet {
             changes,
             chain,
         }))
-    }
-
-    /// How many changes of `notebook` its relay has not acknowledged yet (`duet status`).
-    pub fn relay_unacknowledged(&mut self, notebook: &str) -> Result<usize, DuetError> {
-        Ok(self.relay_unseen(notebook)?.2)
-    }
-
-    /// How many changes of `notebook` here no other device is known to have: neither its
-    /// relay nor any device it synced with directly (`duet status`: "3 edits not yet on any
-    /// other device").
-    pub fn unshared_changes(&mut self, notebook: &str) -> Result<usize, DuetError> {
-        self.cache.borrow_mut().take();
-        let peers: Vec<String> = self
-            .known_peers()?
-            .into_iter()
-            .map(|p| p.fingerprint)
-            .collect();
-        let mut nb = self.load_for_sync(notebook)?;
-        let mut unshared = 0;
-        for doc in nb.all_doc_ids()? {
-            let heads = nb.heads(&self.store, &doc)?;
-            let mut known = self.relay_seen(notebook, &doc)?;
-            for peer in &peers {
-                let key = PeerSyncState(peer.clone(), notebook.to_owned(), doc.clone());
-                // A state that does not decode only makes the count larger.
-                if let Some(state) = self
-                    .store
-                    .get(&key)
-                    .ok()
-                    .flatten()
-                    .and_then(|b| automerge::sync::State::decode(&b).ok())
-                {
-                    known.extend(state.shared_heads);
-                }
-            }
-            if heads.is_empty() || covers(&known, &heads) {
-                continue;
-            }
-            let am = &mut nb.doc(&doc)?.am;
-            known.retain(|h| am.get_change_by_hash(h).is_some());
-            unshared += changes_since_raw(am, &dedup(known)).map_or(0, |(_, n)| n);
-        }
-        Ok(unshared)
     }
 
     /// What of `notebook` the relay has not seen: the changes per document, the heads the
@@ -502,7 +348,7 @@ impl Duet {
     /// Applies pulled entries (oldest first) and moves the cursor past every entry fully
     /// applied. Entries that fail to open (tampered, moved from another mailbox) are
     /// skipped; entries that open but cannot be applied (schema, limits) are set aside
-    /// ([`Duet::quarantined`]); entries whose dependencies have not arrived yet are kept
+    /// ([`Relay::quarantined`]); entries whose dependencies have not arrived yet are kept
     /// for next time. Returns the report and how many entries were skipped or set aside.
     pub(crate) fn relay_apply(
         &mut self,
@@ -523,7 +369,7 @@ impl Duet {
         };
         let mut changed: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
         let mut seen: BTreeMap<String, Vec<ChangeHash>> = BTreeMap::new();
-        let mut cursor = self.relay_cursor(notebook)?;
+        let mut cursor = self.relay().cursor(notebook)?;
         let mut anchor = None;
         let mut complete = true;
         let mut rejected = 0;
@@ -655,7 +501,7 @@ impl Duet {
     /// all they held). Returns the cursor and the envelope.
     pub(crate) fn relay_snapshot(&mut self, notebook: &str) -> Result<(u64, Vec<u8>), DuetError> {
         self.cache.borrow_mut().take();
-        let upto = self.relay_cursor(notebook)?;
+        let upto = self.relay().cursor(notebook)?;
         let key = self.sync_keys(notebook)?.envelope_key();
         let mut nb = self.load_for_sync(notebook)?;
         let mut batch = Vec::new();
@@ -702,6 +548,173 @@ impl Duet {
         self.store
             .put(&RelaySeen(notebook.to_owned(), doc.to_owned()), &raw)?;
         Ok(())
+    }
+}
+
+impl<D: Deref<Target = Duet>> Relay<D> {
+    /// The relay of a notebook, if it has one (its team token opened with the home key).
+    /// A team token stored before tokens were sealed is sealed now.
+    pub fn setting(&self, notebook: &str) -> Result<Option<RelaySetting>, DuetError> {
+        let key = NotebookRelay(notebook.to_owned());
+        let Some(mut setting) = self.duet.store.get(&key)? else {
+            return Ok(None);
+        };
+        if let Some(stored) = setting.team_token.take() {
+            let (token, unsealed) = self
+                .duet
+                .home_key
+                .open_plain_text(&team_token_context(notebook), &stored)?;
+            setting.team_token = Some(token);
+            if unsealed {
+                self.duet.store.put(
+                    &key,
+                    &self.duet.sealed_team_token(notebook, setting.clone()),
+                )?;
+                self.duet.store.flush()?;
+            }
+        }
+        Ok(Some(setting))
+    }
+
+    /// Every notebook with a relay.
+    pub fn notebooks(&self) -> Result<Vec<(String, RelaySetting)>, DuetError> {
+        let mut out = Vec::new();
+        for record in self.duet.synced_records()? {
+            if self.duet.relay_mailbox_gone(&record.id)? {
+                // An ended 1-1: its mailbox is retired or gone.
+                continue;
+            }
+            if let Some(setting) = self.duet.read_relay().setting(&record.id)? {
+                out.push((record.id, setting));
+            }
+        }
+        Ok(out)
+    }
+
+    /// What opens the notebook's mailbox: the one of the keys it syncs with now. When those
+    /// moved to a new epoch since the last relay sync, the new mailbox has seen nothing of
+    /// this device: the cursor and what the relay was believed to hold are forgotten, so the
+    /// sync reads its whole log and pushes everything.
+    pub fn mailbox_key(&self, notebook: &str) -> Result<MailboxKey, DuetError> {
+        let setting = self.duet.read_relay().setting(notebook)?;
+        let keys = self.duet.sync_keys(notebook)?;
+        let (mailbox, token) = keys.mailbox(notebook, &relay_fingerprint(setting.as_ref()));
+        if self.duet.relay_epoch(notebook)? != keys.epoch_id() {
+            self.duet.store.put_forgetting(
+                &RelayCursor(notebook.to_owned()),
+                &0,
+                &[SenderSeen(notebook.to_owned(), String::new())],
+            )?;
+            self.duet.store.put_forgetting(
+                &RelayEpoch(notebook.to_owned()),
+                &keys.epoch_id().to_owned(),
+                &[RelaySeen(notebook.to_owned(), String::new())],
+            )?;
+            self.duet.store.flush()?;
+        }
+        Ok(MailboxKey {
+            mailbox,
+            token,
+            team_token: setting.and_then(|s| s.team_token),
+        })
+    }
+
+    /// The id of the notebook's mailbox at its relay now, read only (where
+    /// [`Relay::mailbox_key`] also starts the cursor over when the keys moved).
+    pub fn current_mailbox(&self, notebook: &str) -> Result<String, DuetError> {
+        let setting = self.duet.read_relay().setting(notebook)?;
+        let keys = self.duet.sync_keys(notebook)?;
+        Ok(keys
+            .mailbox(notebook, &relay_fingerprint(setting.as_ref()))
+            .0)
+    }
+
+    /// When this device last found the notebook's relay log changed under it.
+    pub fn rewound_at(&self, notebook: &str) -> Result<Option<i64>, DuetError> {
+        Ok(self.duet.store.get(&RelayRewound(notebook.to_owned()))?)
+    }
+
+    /// The last relay sequence number applied here.
+    pub fn cursor(&self, notebook: &str) -> Result<u64, DuetError> {
+        Ok(self
+            .duet
+            .store
+            .get(&RelayCursor(notebook.to_owned()))?
+            .unwrap_or(0))
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> Relay<D> {
+    /// Sets the relay of the selected notebook.
+    pub fn set(
+        &mut self,
+        addr: &str,
+        fingerprint: &str,
+        team_token: Option<String>,
+    ) -> Result<RelaySetting, DuetError> {
+        if crate::crypto::parse_fingerprint(fingerprint).is_none() {
+            return Err(DuetError::Invalid(format!(
+                "{fingerprint:?} is not a relay fingerprint (duet-relay fingerprint prints it)"
+            )));
+        }
+        crate::net::relay_client::resolve(addr).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        let id = self.duet.current_id()?;
+        let setting = RelaySetting {
+            addr: addr.to_owned(),
+            fingerprint: fingerprint.trim().to_ascii_lowercase(),
+            team_token,
+        };
+        self.duet.relay_set_for(&id, setting.clone())?;
+        if let Some(space) = self.duet.private_notes().space()? {
+            self.duet.personal_relay_default(&space)?;
+        }
+        Ok(setting)
+    }
+
+    /// How many changes of `notebook` its relay has not acknowledged yet (`duet status`).
+    pub fn unacknowledged(&mut self, notebook: &str) -> Result<usize, DuetError> {
+        Ok(self.duet.relay_unseen(notebook)?.2)
+    }
+
+    /// How many changes of `notebook` here no other device is known to have: neither its
+    /// relay nor any device it synced with directly (`duet status`: "3 edits not yet on any
+    /// other device").
+    pub fn unshared_changes(&mut self, notebook: &str) -> Result<usize, DuetError> {
+        self.duet.cache.borrow_mut().take();
+        let peers: Vec<String> = self
+            .duet
+            .peers()
+            .known()?
+            .into_iter()
+            .map(|p| p.fingerprint)
+            .collect();
+        let mut nb = self.duet.load_for_sync(notebook)?;
+        let mut unshared = 0;
+        for doc in nb.all_doc_ids()? {
+            let heads = nb.heads(&self.duet.store, &doc)?;
+            let mut known = self.duet.relay_seen(notebook, &doc)?;
+            for peer in &peers {
+                let key = PeerSyncState(peer.clone(), notebook.to_owned(), doc.clone());
+                // A state that does not decode only makes the count larger.
+                if let Some(state) = self
+                    .duet
+                    .store
+                    .get(&key)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| automerge::sync::State::decode(&b).ok())
+                {
+                    known.extend(state.shared_heads);
+                }
+            }
+            if heads.is_empty() || covers(&known, &heads) {
+                continue;
+            }
+            let am = &mut nb.doc(&doc)?.am;
+            known.retain(|h| am.get_change_by_hash(h).is_some());
+            unshared += changes_since_raw(am, &dedup(known)).map_or(0, |(_, n)| n);
+        }
+        Ok(unshared)
     }
 }
 
@@ -820,7 +833,8 @@ mod tests {
             .id;
         let fp = crate::crypto::fingerprint_text(&[7; 32]);
         let token = "dt_team-token-canary".to_owned();
-        ana.relay_set("127.0.0.1:7879", &fp, Some(token.clone()))
+        ana.relay()
+            .set("127.0.0.1:7879", &fp, Some(token.clone()))
             .expect("relay set");
         let raw = |ana: &Duet| {
             ana.store
@@ -833,7 +847,7 @@ mod tests {
             !raw(&ana).contains(&token),
             "the team token is stored in the clear"
         );
-        let setting = ana.relay_setting(&id).expect("setting").expect("a relay");
+        let setting = ana.relay().setting(&id).expect("setting").expect("a relay");
         assert_eq!(setting.team_token.as_deref(), Some(token.as_str()));
         // As a home from before sealing kept it.
         let plain = RelaySetting {
@@ -843,7 +857,7 @@ mod tests {
         ana.store
             .put(&NotebookRelay(id.clone()), &plain)
             .expect("write");
-        let read = ana.relay_setting(&id).expect("setting").expect("a relay");
+        let read = ana.relay().setting(&id).expect("setting").expect("a relay");
         assert_eq!(read.team_token.as_deref(), Some(token.as_str()));
         assert!(!raw(&ana).contains(&token), "the old token was not sealed");
     }

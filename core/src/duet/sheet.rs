@@ -10,6 +10,7 @@ use super::agenda::{items_obj, place_doc, ItemPlace};
 use super::*;
 use crate::model::sheet::{self, Place, Sheet, SheetChange};
 use automerge::ChangeHash;
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 
 /// The longest section a sheet may save: a whole meeting's notes fit many times over.
@@ -52,61 +53,6 @@ pub struct SheetReport {
 }
 
 impl Duet {
-    /// A meeting (by id prefix or date; the current one by default) to write out as a sheet.
-    pub fn sheet_source(&self, meeting: Option<&str>) -> Result<SheetSource, DuetError> {
-        let mut nb = self.load()?;
-        let id = resolve_meeting(&self.store, &mut nb, meeting)?;
-        let view = meeting_view(&self.store, &mut nb, &id)?;
-        let heads = SheetHeads {
-            meeting: hex_heads(nb.meeting(&id)?.am.get_heads()),
-            index: hex_heads(nb.index()?.am.get_heads()),
-        };
-        let index = nb.index_view(&self.store)?;
-        let nb_id = nb.id.clone();
-        self.keep(nb);
-        Ok(SheetSource {
-            notebook: nb_id,
-            meeting: view,
-            title: index.title.clone(),
-            people: index.people.clone(),
-            me: index.device_person(&self.device.public_hex()),
-            heads,
-        })
-    }
-
-    /// Applies the difference between a sheet as written (`base`, read at `heads`) and as
-    /// saved (`edited`) to meeting `meeting_id`, in one flushed write. Nothing is written
-    /// when the sheet asks for something that cannot be done.
-    pub fn apply_sheet(
-        &mut self,
-        meeting_id: &str,
-        heads: &SheetHeads,
-        base: &Sheet,
-        edited: &Sheet,
-    ) -> Result<SheetReport, DuetError> {
-        let changes = sheet::changes(base, edited)?;
-        let mut nb = self.load()?;
-        let id = resolve_meeting(&self.store, &mut nb, Some(meeting_id))?;
-        if changes.is_empty() {
-            let meeting = summary(&mut nb, &id)?;
-            self.keep(nb);
-            return Ok(SheetReport { meeting, changes });
-        }
-        for change in &changes {
-            check_change(change)?;
-        }
-        let late = self.apply_texts_at_base(&mut nb, &id, heads, &changes)?;
-        let start = now_millis();
-        let mut placed = None;
-        for (at, change) in (start..).zip(changes.iter().filter(|c| !is_text(c)).chain(&late)) {
-            self.apply_change(&mut nb, &id, change, at, &mut placed)?;
-        }
-        self.save(&mut nb, "edit of the meeting")?;
-        let meeting = summary(&mut nb, &id)?;
-        self.keep(nb);
-        Ok(SheetReport { meeting, changes })
-    }
-
     /// Makes the text edits on forks of the meeting and the index at the sheet's versions
     /// and merges them in. Returns the text edits whose target the old version lacks (an
     /// item that moved in since), to be made on the current version.
@@ -291,6 +237,68 @@ impl Duet {
             }
         }
         Ok(())
+    }
+}
+
+impl<D: Deref<Target = Duet>> Meetings<D> {
+    /// A meeting (by id prefix or date; the current one by default) to write out as a sheet.
+    pub fn sheet(&self, meeting: Option<&str>) -> Result<SheetSource, DuetError> {
+        let mut nb = self.duet.load()?;
+        let id = resolve_meeting(&self.duet.store, &mut nb, meeting)?;
+        let view = meeting_view(&self.duet.store, &mut nb, &id)?;
+        let heads = SheetHeads {
+            meeting: hex_heads(nb.meeting(&id)?.am.get_heads()),
+            index: hex_heads(nb.index()?.am.get_heads()),
+        };
+        let index = nb.index_view(&self.duet.store)?;
+        let nb_id = nb.id.clone();
+        self.duet.keep(nb);
+        Ok(SheetSource {
+            notebook: nb_id,
+            meeting: view,
+            title: index.title.clone(),
+            people: index.people.clone(),
+            me: index.device_person(&self.duet.device.public_hex()),
+            heads,
+        })
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> Meetings<D> {
+    /// Applies the difference between a sheet as written (`base`, read at `heads`) and as
+    /// saved (`edited`) to meeting `meeting_id`, in one flushed write. Nothing is written
+    /// when the sheet asks for something that cannot be done.
+    pub fn apply_sheet(
+        &mut self,
+        meeting_id: &str,
+        heads: &SheetHeads,
+        base: &Sheet,
+        edited: &Sheet,
+    ) -> Result<SheetReport, DuetError> {
+        let changes = sheet::changes(base, edited)?;
+        let mut nb = self.duet.load()?;
+        let id = resolve_meeting(&self.duet.store, &mut nb, Some(meeting_id))?;
+        if changes.is_empty() {
+            let meeting = summary(&mut nb, &id)?;
+            self.duet.keep(nb);
+            return Ok(SheetReport { meeting, changes });
+        }
+        for change in &changes {
+            check_change(change)?;
+        }
+        let late = self
+            .duet
+            .apply_texts_at_base(&mut nb, &id, heads, &changes)?;
+        let start = now_millis();
+        let mut placed = None;
+        for (at, change) in (start..).zip(changes.iter().filter(|c| !is_text(c)).chain(&late)) {
+            self.duet
+                .apply_change(&mut nb, &id, change, at, &mut placed)?;
+        }
+        self.duet.save(&mut nb, "edit of the meeting")?;
+        let meeting = summary(&mut nb, &id)?;
+        self.duet.keep(nb);
+        Ok(SheetReport { meeting, changes })
     }
 }
 

@@ -6,6 +6,7 @@ use super::*;
 use crate::net::relay_client::MailboxKey;
 use crate::store::settings::{PushEndpoint, WakeRegistered};
 use duet_protocol::wake::{wake_slot, WakeEndpoint};
+use std::ops::{Deref, DerefMut};
 
 /// How long a relay's refusal of the endpoint stands before it is asked again (its
 /// operator may allow the host meanwhile).
@@ -32,37 +33,11 @@ pub(crate) struct WakeDue {
 }
 
 impl Duet {
-    /// Sets (or, with `None`, clears) the push endpoint the relays of every notebook wake
-    /// this device at; each relay is told on the notebook's next relay sync.
-    pub fn set_push_endpoint(&mut self, endpoint: Option<&str>) -> Result<(), DuetError> {
-        let checked = match endpoint {
-            Some(url) => Some(
-                WakeEndpoint::parse(url)
-                    .map_err(|e| DuetError::Invalid(e.to_string()))?
-                    .to_string(),
-            ),
-            None => None,
-        };
-        self.store.put(&PushEndpoint(), &checked)?;
-        self.store.flush()?;
-        Ok(())
-    }
-
-    /// The push endpoint set for this device, if any.
-    pub fn push_endpoint(&self) -> Result<Option<String>, DuetError> {
-        Ok(self.store.get(&PushEndpoint())?.flatten())
-    }
-
-    /// Per notebook, what its relay was last told of the push endpoint.
-    pub fn push_registrations(&self) -> Result<Vec<(String, WakeRecord)>, DuetError> {
-        Ok(self.store.scan(&WakeRegistered(String::new()))?)
-    }
-
     /// The registration the notebook's relay still needs, if any: the endpoint is not
     /// the one it holds for the current mailbox (or a refusal is old enough to ask again).
     pub(crate) fn relay_wake_due(&self, notebook: &str) -> Result<Option<WakeDue>, DuetError> {
-        let endpoint = self.push_endpoint()?;
-        let key = self.mailbox_key(notebook)?;
+        let endpoint = self.read_relay().push_endpoint()?;
+        let key = self.read_relay().mailbox_key(notebook)?;
         let told = self.store.get(&WakeRegistered(notebook.to_owned()))?;
         let due = match &told {
             // A mailbox told nothing needs nothing removed.
@@ -102,6 +77,36 @@ impl Duet {
         self.store
             .put(&WakeRegistered(notebook.to_owned()), &record)?;
         self.store.flush()?;
+        Ok(())
+    }
+}
+
+impl<D: Deref<Target = Duet>> Relay<D> {
+    /// The push endpoint set for this device, if any.
+    pub fn push_endpoint(&self) -> Result<Option<String>, DuetError> {
+        Ok(self.duet.store.get(&PushEndpoint())?.flatten())
+    }
+
+    /// Per notebook, what its relay was last told of the push endpoint.
+    pub fn push_registrations(&self) -> Result<Vec<(String, WakeRecord)>, DuetError> {
+        Ok(self.duet.store.scan(&WakeRegistered(String::new()))?)
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> Relay<D> {
+    /// Sets (or, with `None`, clears) the push endpoint the relays of every notebook wake
+    /// this device at; each relay is told on the notebook's next relay sync.
+    pub fn set_push_endpoint(&mut self, endpoint: Option<&str>) -> Result<(), DuetError> {
+        let checked = match endpoint {
+            Some(url) => Some(
+                WakeEndpoint::parse(url)
+                    .map_err(|e| DuetError::Invalid(e.to_string()))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        self.duet.store.put(&PushEndpoint(), &checked)?;
+        self.duet.store.flush()?;
         Ok(())
     }
 }

@@ -5,20 +5,9 @@ use super::*;
 use crate::insights::health::Window;
 use crate::insights::week::{self, in_window, NotebookWeek, Week};
 use jiff::civil::Date;
+use std::ops::DerefMut;
 
 impl Duet {
-    /// Every notebook's 1-1s on the books from `from` to `to` (with who has added to each
-    /// agenda, the items carried often and the drift signals), the open commitments owed
-    /// each way, and the notebooks with no meeting on the books. Ended 1-1s, and
-    /// notebooks joined whose content has not arrived, are left out.
-    pub fn week(&mut self, from: Date, to: Date) -> Result<Week, DuetError> {
-        let today = crate::dates::today();
-        let saved = self.selected.take();
-        let read = self.notebook_weeks(from, to, today);
-        self.selected = saved;
-        Ok(week::week(&read?, from, to, today))
-    }
-
     fn notebook_weeks(
         &mut self,
         from: Date,
@@ -65,7 +54,7 @@ impl Duet {
             }
             let open_commitments = open_commitments(&self.store, &mut nb)?;
             self.keep(nb);
-            let signals = self.health(Window::default())?.signals;
+            let signals = self.insights().health(Window::default())?.signals;
             out.push(NotebookWeek {
                 notebook,
                 meetings,
@@ -75,5 +64,19 @@ impl Duet {
             });
         }
         Ok(out)
+    }
+}
+
+impl<D: DerefMut<Target = Duet>> Schedule<D> {
+    /// Every notebook's 1-1s on the books from `from` to `to` (with who has added to each
+    /// agenda, the items carried often and the drift signals), the open commitments owed
+    /// each way, and the notebooks with no meeting on the books. Ended 1-1s, and
+    /// notebooks joined whose content has not arrived, are left out.
+    pub fn week(&mut self, from: Date, to: Date) -> Result<Week, DuetError> {
+        let today = crate::dates::today();
+        let saved = self.duet.selected.take();
+        let read = self.duet.notebook_weeks(from, to, today);
+        self.duet.selected = saved;
+        Ok(week::week(&read?, from, to, today))
     }
 }

@@ -40,7 +40,7 @@ impl HomeHandle {
 
     /// The device's TLS identity.
     pub(crate) async fn tls_identity(&self) -> Result<TlsIdentity, NetError> {
-        self.port(|d| d.tls_identity()).await
+        self.port(|d| d.peers().tls_identity()).await
     }
 
     /// Per notebook held, what proves membership to a peer.
@@ -75,7 +75,7 @@ impl HomeHandle {
 
     /// The peers this device has synced with.
     pub(crate) async fn known_peers(&self) -> Result<Vec<KnownPeer>, NetError> {
-        self.port(|d| d.known_peers()).await
+        self.port(|d| d.peers().known()).await
     }
 
     /// Completes joins whose notebook has arrived; the notebooks completed.
@@ -157,7 +157,7 @@ impl HomeHandle {
 
     /// Every notebook with a relay, and its relay (ended 1-1s left out).
     pub(crate) async fn relayed_notebooks(&self) -> Result<Vec<(String, RelaySetting)>, NetError> {
-        self.port(|d| d.relayed_notebooks()).await
+        self.port(|d| d.relay().notebooks()).await
     }
 
     /// The notebook's relay, if it has one.
@@ -166,7 +166,7 @@ impl HomeHandle {
         notebook: &str,
     ) -> Result<Option<RelaySetting>, NetError> {
         let id = notebook.to_owned();
-        self.port(move |d| d.relay_setting(&id)).await
+        self.port(move |d| d.relay().setting(&id)).await
     }
 
     /// The notebook's title (empty when it has not arrived).
@@ -188,7 +188,7 @@ impl HomeHandle {
         notebook: &str,
     ) -> Result<(MailboxKey, u64), NetError> {
         let id = notebook.to_owned();
-        self.port(move |d| Ok((d.mailbox_key(&id)?, d.relay_cursor(&id)?)))
+        self.port(move |d| Ok((d.relay().mailbox_key(&id)?, d.relay().cursor(&id)?)))
             .await
     }
 
@@ -197,8 +197,8 @@ impl HomeHandle {
         let id = notebook.to_owned();
         self.port(move |d| {
             Ok(RelayStart {
-                key: d.mailbox_key(&id)?,
-                cursor: d.relay_cursor(&id)?,
+                key: d.relay().mailbox_key(&id)?,
+                cursor: d.relay().cursor(&id)?,
                 anchor: d.relay_anchor(&id)?,
             })
         })
@@ -311,7 +311,7 @@ impl HomeHandle {
         notebook: &str,
     ) -> Result<Option<Vec<FarewellTarget>>, NetError> {
         let id = notebook.to_owned();
-        self.port(move |d| d.relay_farewell(&id)).await
+        self.port(move |d| d.relay().farewell(&id)).await
     }
 
     /// Applies another device's notices read from a retired mailbox.
@@ -344,7 +344,7 @@ impl HomeHandle {
     ) -> Result<Option<(EndStep, MailboxKey)>, NetError> {
         let id = notebook.to_owned();
         self.port(move |d| match d.relay_end_step(&id)? {
-            Some(step) => Ok(Some((step, d.mailbox_key(&id)?))),
+            Some(step) => Ok(Some((step, d.relay().mailbox_key(&id)?))),
             None => Ok(None),
         })
         .await
@@ -365,7 +365,7 @@ impl HomeHandle {
         let id = notebook.to_owned();
         self.port(move |d| {
             let (upto, envelope) = d.relay_snapshot(&id)?;
-            Ok((upto, envelope, d.mailbox_key(&id)?))
+            Ok((upto, envelope, d.relay().mailbox_key(&id)?))
         })
         .await
     }

@@ -67,8 +67,8 @@ impl Replicas {
     }
 }
 
-fn items(d: &Duet) -> Vec<(String, String)> {
-    let (meeting, _) = d.agenda(None).expect("agenda");
+fn items(d: &mut Duet) -> Vec<(String, String)> {
+    let (meeting, _) = d.agenda().list(None).expect("agenda");
     meeting
         .map(|m| m.agenda.into_iter().map(|i| (i.id, i.text)).collect())
         .unwrap_or_default()
@@ -90,22 +90,22 @@ proptest! {
             let d = &mut r.devices[who];
             match op {
                 Op::AddItem => {
-                    d.agenda_add(&marker, false, None).expect("add");
+                    d.agenda().add(&marker, false, None).expect("add");
                     markers.push(marker);
                 }
                 Op::Note(s) => {
                     let section = [Section::Checkin, Section::Wins, Section::Challenges, Section::LookAhead, Section::Notes][s];
-                    d.note(section, &marker, None).expect("note");
+                    d.meetings().note(section, &marker, None).expect("note");
                     markers.push(marker);
                 }
                 Op::Commit => {
-                    d.commit_add(&marker, &Owner::Me, None, None).expect("commit");
+                    d.commitments().add(&marker, &Owner::Me, None, None).expect("commit");
                     markers.push(marker);
                 }
                 Op::MarkDone(i) => {
                     let items = items(d);
                     if !items.is_empty() {
-                        d.agenda_done(&items[i % items.len()].0, None).expect("done");
+                        d.agenda().done(&items[i % items.len()].0, None).expect("done");
                     }
                 }
                 Op::EditItem(i) => {
@@ -113,7 +113,7 @@ proptest! {
                     let items = items(d);
                     if !items.is_empty() {
                         let (id, text) = &items[i % items.len()];
-                        d.agenda_edit(id, &format!("{text} +{marker}"), None).expect("edit");
+                        d.agenda().edit(id, &format!("{text} +{marker}"), None).expect("edit");
                         markers.push(marker);
                     }
                 }
@@ -130,8 +130,8 @@ proptest! {
         }
         let views: Vec<String> = r
             .devices
-            .iter()
-            .map(|d| serde_json::to_string(&(d.history().expect("history"), d.commitments(false).expect("commitments"))).expect("json"))
+            .iter_mut()
+            .map(|d| serde_json::to_string(&(d.meetings().history().expect("history"), d.commitments().list(false).expect("commitments"))).expect("json"))
             .collect();
         for v in &views[1..] {
             prop_assert_eq!(v, &views[0]);

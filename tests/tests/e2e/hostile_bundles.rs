@@ -16,7 +16,7 @@ struct Home {
 fn home() -> Home {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut duet = duet_tests::library_home(dir.path(), "Ana");
-    duet.agenda_add("an item", false, None).expect("add");
+    duet.agenda().add("an item", false, None).expect("add");
     let file = dir.path().join("b.duet");
     duet.bundle_out(&file).expect("bundle out");
     let bundle = Bundle::decode(&std::fs::read(&file).expect("read")).expect("decode");
@@ -39,7 +39,7 @@ proptest! {
         use_random in any::<bool>(),
     ) {
         let mut h = home();
-        let before = serde_json::to_string(&h.duet.history().expect("history")).expect("json");
+        let before = serde_json::to_string(&h.duet.meetings().history().expect("history")).expect("json");
         let mut bundle = h.bundle.clone();
         let which = which % bundle.docs.len();
         let doc: &mut BundleDoc = &mut bundle.docs[which];
@@ -55,7 +55,7 @@ proptest! {
         // Refused or merged, never a panic (a panic fails this test).
         let result = h.duet.bundle_in(&h.file, None);
         if result.is_err() {
-            let after = serde_json::to_string(&h.duet.history().expect("history")).expect("json");
+            let after = serde_json::to_string(&h.duet.meetings().history().expect("history")).expect("json");
             prop_assert_eq!(before, after, "a refused bundle changed the notebook");
         }
     }

@@ -570,11 +570,13 @@ fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
         fingerprint: duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp"),
     };
     let (ticket, revoked) = {
-        let duet = duet_tests::open_home(ana.home.path());
+        let mut duet = duet_tests::open_home(ana.home.path());
         let ticket = duet
+            .members()
             .invite_once(Vec::new(), Some(info.clone()), None)
             .expect("invite");
         let revoked = duet
+            .members()
             .invite_once(Vec::new(), Some(info), None)
             .expect("invite");
         (ticket, revoked)
@@ -582,8 +584,8 @@ fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
     // Ana's next sync leaves both welcomes on the relay.
     ana.ok(&["sync"]);
     {
-        let duet = duet_tests::open_home(ana.home.path());
-        duet.revoke_invite(&revoked.id).expect("revoke");
+        let mut duet = duet_tests::open_home(ana.home.path());
+        duet.members().revoke_invite(&revoked.id).expect("revoke");
     }
     // The revoked invite's welcome comes down with the next sync.
     ana.ok(&["sync"]);
@@ -613,8 +615,9 @@ fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
     );
     // Ana's next sync notices that the welcome was taken: the invite is used.
     ana.ok(&["sync"]);
-    let duet = duet_tests::open_home(ana.home.path());
+    let mut duet = duet_tests::open_home(ana.home.path());
     let states: Vec<(String, &str)> = duet
+        .members()
         .invites()
         .expect("invites")
         .into_iter()
@@ -700,11 +703,13 @@ fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_in
     let fresh_ticket = || -> OneTimeInvite {
         let ticket = handle
             .call_blocking(move |d| {
+                let notebook = d.selected_notebook()?;
                 let relay = d
-                    .relay_setting(&d.selected_notebook()?)?
+                    .relay()
+                    .setting(&notebook)?
                     .map(|r| r.relay_info())
                     .transpose()?;
-                d.invite_once(vec![addr], relay, None)
+                d.members().invite_once(vec![addr], relay, None)
             })
             .expect("invite");
         let left = rt
@@ -756,7 +761,9 @@ fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_in
 
     let _ = stop.send(());
     let _ = rt.block_on(serving);
-    let states = handle.call_blocking(|d| d.invites()).expect("invites");
+    let states = handle
+        .call_blocking(|d| d.members().invites())
+        .expect("invites");
     for id in [&ticket.id, &second.id] {
         let state = states.iter().find(|v| &v.id == id).map(|v| v.state);
         assert_eq!(state, Some("used"), "{id}: {states:?}");

@@ -62,13 +62,13 @@ impl Member {
 
     fn add(&self, text: &str) {
         let text = text.to_owned();
-        self.on(move |d| d.agenda_add(&text, true, None).map(|_| ()));
+        self.on(move |d| d.agenda().add(&text, true, None).map(|_| ()));
     }
 
     /// The backlog's texts, as this device has them.
     fn items(&self) -> Vec<String> {
         let mut texts: Vec<String> = self
-            .on(|d| d.agenda(None))
+            .on(|d| d.agenda().list(None))
             .1
             .into_iter()
             .map(|i| i.text)
@@ -87,7 +87,7 @@ impl Member {
     fn mailbox(&self) -> String {
         let id = self.notebook.clone();
         self.handle
-            .call_blocking(move |d| d.mailbox_key(&id))
+            .call_blocking(move |d| d.relay().mailbox_key(&id))
             .expect("mailbox key")
             .mailbox
     }
@@ -125,23 +125,26 @@ fn manager(dir: &Path) -> Member {
             duet_core::dates::today(),
         )
         .expect("notebook");
-    ana.relay_set(
-        RELAY_ADDR,
-        &duet_core::crypto::fingerprint_text(&RELAY_FINGERPRINT),
-        None,
-    )
-    .expect("relay set");
+    ana.relay()
+        .set(
+            RELAY_ADDR,
+            &duet_core::crypto::fingerprint_text(&RELAY_FINGERPRINT),
+            None,
+        )
+        .expect("relay set");
     Member::spawn(ana, view.id)
 }
 
 /// A one-time ticket to `inviter`'s notebook naming the relay.
 fn ticket(inviter: &Member) -> OneTimeInvite {
     inviter.on(|d| {
+        let notebook = d.selected_notebook()?;
         let relay = d
-            .relay_setting(&d.selected_notebook()?)?
+            .relay()
+            .setting(&notebook)?
             .ok_or(DuetError::NoNotebook)?
             .relay_info()?;
-        d.invite_once(Vec::new(), Some(relay), None)
+        d.members().invite_once(Vec::new(), Some(relay), None)
     })
 }
 
@@ -163,7 +166,7 @@ fn joined(
         .expect("take the welcome")
         .expect("the welcome is on the relay");
     let mut duet = Duet::init(&dir.join(folder), person).expect("init");
-    let id = duet.join_granted(&ticket, &grant, role).expect("join");
+    let id = duet.joins().granted(&ticket, &grant, role).expect("join");
     let member = Member::spawn(duet, id);
     member.synced(relay);
     member
@@ -219,7 +222,7 @@ fn a_removed_device_reads_nothing_written_after_its_removal() {
     let old = ana.mailbox();
 
     let lost = phone.device_id();
-    ana.on(move |d| d.remove_device(&lost[..8]).map(|_| ()));
+    ana.on(move |d| d.members().remove(&lost[..8]).map(|_| ()));
     ana.add("after the removal");
     ana.synced(&relay);
     let new = ana.mailbox();
@@ -310,7 +313,7 @@ fn an_entry_the_relay_withholds_is_reported_and_a_replayed_one_changes_nothing()
     assert!(items.contains(&"batch 0".to_owned()), "{items:?}");
     assert!(!items.contains(&"batch 1".to_owned()), "{items:?}");
     let notebook = bo.notebook.clone();
-    let withheld = bo.on(move |d| d.relay_withheld(&notebook));
+    let withheld = bo.on(move |d| d.relay().withheld(&notebook));
     assert_eq!(withheld.len(), 1, "{withheld:?}");
     assert_eq!(withheld[0].from, withheld[0].to, "one batch: {withheld:?}");
 
@@ -407,14 +410,15 @@ fn a_one_time_invite_s_welcome_is_left_taken_once_and_noticed() {
     );
     let mut duet = Duet::init(&dir.path().join("bo"), "Bo").expect("init");
     let id = duet
-        .join_granted(&ticket, &grant, Role::Report)
+        .joins()
+        .granted(&ticket, &grant, Role::Report)
         .expect("join");
     let bo = Member::spawn(duet, id);
     bo.synced(&relay);
     assert_eq!(bo.items(), ["first item"]);
     // Ana's next round sees the welcome gone: the invite is used.
     ana.synced(&relay);
-    let invites = ana.on(|d| d.invites());
+    let invites = ana.on(|d| d.members().invites());
     assert_eq!(invites.len(), 1);
     assert_eq!(invites[0].state, "used", "{invites:?}");
 }
@@ -431,7 +435,7 @@ fn removal_while_bo_is_offline(
     bo.synced(relay);
     let old = ana.mailbox();
     let lost = phone.device_id();
-    ana.on(move |d| d.remove_device(&lost[..8]).map(|_| ()));
+    ana.on(move |d| d.members().remove(&lost[..8]).map(|_| ()));
     ana.add("ana after the removal");
     ana.synced(relay);
     assert_eq!(relay.mailboxes()[&old].standing, Standing::Retired);
@@ -447,7 +451,7 @@ fn a_retired_mailbox_stays_for_the_device_that_missed_the_removal_and_no_member_
     let id = phone.notebook.clone();
     let key = phone
         .handle
-        .call_blocking(move |d| d.mailbox_key(&id))
+        .call_blocking(move |d| d.relay().mailbox_key(&id))
         .expect("key");
     assert_eq!(key.mailbox, old);
     match runtime().block_on(relay.delete(&key)) {
@@ -505,7 +509,9 @@ fn a_member_cannot_forge_another_device_s_chain_link_to_make_a_withheld_report()
     // Bo holds the notebook's envelope key, as every member does, and seals a batch under
     // Ana's sender id whose link claims she sent 1,000 batches: had it been followed, Bo's
     // phone would report that the relay withheld hundreds of hers.
-    let secret = bo.on(|d| d.invite(Vec::new(), None)).notebook_secret();
+    let secret = bo
+        .on(|d| d.members().invite(Vec::new(), None))
+        .notebook_secret();
     let key = secret.envelope_key();
     let ana_sender = duet_core::sync::relay::sender_id(&key, &ana.device_id());
     let bo_key = duet_core::crypto::DeviceKey::from_bytes(&[42; 32]).expect("a device key");
@@ -523,14 +529,14 @@ fn a_member_cannot_forge_another_device_s_chain_link_to_make_a_withheld_report()
     let id = ana.notebook.clone();
     let mailbox = ana
         .handle
-        .call_blocking(move |d| d.mailbox_key(&id))
+        .call_blocking(move |d| d.relay().mailbox_key(&id))
         .expect("key");
     runtime()
         .block_on(relay.push(&mailbox, forged))
         .expect("the relay takes it");
     phone.synced(&relay);
     let notebook = phone.notebook.clone();
-    let withheld = phone.on(move |d| d.relay_withheld(&notebook));
+    let withheld = phone.on(move |d| d.relay().withheld(&notebook));
     assert!(
         withheld.is_empty(),
         "a forged link made a report: {withheld:?}"
@@ -540,6 +546,6 @@ fn a_member_cannot_forge_another_device_s_chain_link_to_make_a_withheld_report()
     ana.synced(&relay);
     phone.synced(&relay);
     let notebook = phone.notebook.clone();
-    assert!(phone.on(move |d| d.relay_withheld(&notebook)).is_empty());
+    assert!(phone.on(move |d| d.relay().withheld(&notebook)).is_empty());
     assert!(phone.items().contains(&"ana 2".to_owned()));
 }

@@ -76,13 +76,15 @@ impl Engine for FailingEngine {
 fn edit(duet: &mut Duet, step: usize) -> Result<(), DuetError> {
     match step % 4 {
         0 => duet
+            .meetings()
             .note(Section::Notes, &edit_marker(step), None)
             .map(drop),
-        1 => duet.agenda_add(&edit_marker(step), false, None).map(drop),
+        1 => duet.agenda().add(&edit_marker(step), false, None).map(drop),
         2 => duet
-            .commit_add(&edit_marker(step), &duet_core::Owner::Me, None, None)
+            .commitments()
+            .add(&edit_marker(step), &duet_core::Owner::Me, None, None)
             .map(drop),
-        _ => duet.agenda_add(&edit_marker(step), true, None).map(drop),
+        _ => duet.agenda().add(&edit_marker(step), true, None).map(drop),
     }
 }
 
@@ -90,11 +92,11 @@ fn edit_marker(step: usize) -> String {
     format!("<edit {step}>")
 }
 
-fn state(duet: &Duet) -> String {
+fn state(duet: &mut Duet) -> String {
     serde_json::to_string(&(
-        duet.history().expect("history"),
-        duet.commitments(false).expect("commitments"),
-        duet.agenda(None).expect("agenda").1,
+        duet.meetings().history().expect("history"),
+        duet.commitments().list(false).expect("commitments"),
+        duet.agenda().list(None).expect("agenda").1,
     ))
     .expect("json")
 }
@@ -150,8 +152,8 @@ fn a_failing_nth_write_gives_a_typed_error_and_loses_nothing_acknowledged() {
             runs += 1;
             faulted += usize::from(failed_at_step.is_some());
             // Any error but a moment's lock (see `open_in_process`) fails the test.
-            let reopened = duet_tests::open_home(&home);
-            let now = state(&reopened);
+            let mut reopened = duet_tests::open_home(&home);
+            let now = state(&mut reopened);
             let context =
                 format!("errno {errno}, write {fail_at}, failed at step {failed_at_step:?}");
             for step in 0..acknowledged {

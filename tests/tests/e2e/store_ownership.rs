@@ -68,6 +68,7 @@ fn a_home_is_private_whatever_the_umask_and_its_lock_names_no_ticket() {
     duet_with_umask_022(&ana, &["note", "private at rest"]);
     // A full ticket of an older Duet (it carries the secret, so it joins with no network).
     let ticket = duet_tests::open_home(&ana)
+        .members()
         .invite(vec!["127.0.0.1:7878".parse().expect("addr")], None)
         .expect("ticket")
         .to_ticket();
@@ -118,7 +119,10 @@ fn a_home_is_private_whatever_the_umask_and_its_lock_names_no_ticket() {
     let secret = duet_core::invite::Invite::from_ticket(&ticket)
         .expect("ticket")
         .notebook_secret();
-    let tls = duet_tests::open_home(&ana).tls_identity().expect("tls");
+    let tls = duet_tests::open_home(&ana)
+        .peers()
+        .tls_identity()
+        .expect("tls");
     // The private part of the key: bytes of the key that the (public) certificate lacks.
     let private_part = tls
         .key_der

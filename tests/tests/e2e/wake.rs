@@ -71,7 +71,7 @@ fn series(ops: &str, name: &str) -> u64 {
 /// `register_push` does), then lets its next sync tell the relay.
 fn register(device: &Device, url: &str) {
     let mut duet = open_home(device.home.path());
-    duet.set_push_endpoint(Some(url)).expect("endpoint");
+    duet.relay().set_push_endpoint(Some(url)).expect("endpoint");
 }
 
 #[test]
@@ -196,8 +196,8 @@ fn a_relay_with_wake_ups_off_or_another_host_refuses_the_endpoint_and_the_device
     laptop.ok(&["sync"]);
     register(&laptop, "http://127.0.0.1:9/up");
     laptop.ok(&["sync"]);
-    let duet = open_home(laptop.home.path());
-    let told = duet.push_registrations().expect("registrations");
+    let mut duet = open_home(laptop.home.path());
+    let told = duet.relay().push_registrations().expect("registrations");
     let refused: Vec<String> = told.iter().filter_map(|(_, r)| r.refused.clone()).collect();
     assert_eq!(told.len(), 1, "{told:?}");
     assert!(
