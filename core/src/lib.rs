@@ -1,7 +1,8 @@
 //! Duet's core library: one shared notebook per manager–report pair, kept offline-first.
 //!
 //! Data flows one way: a front end (the `duet` CLI, the mobile core) calls the [`Duet`]
-//! façade, which opens the device [`store`](crate::store::Store), loads the notebook's
+//! app API (by part of the notebook: [`parts`]), which opens the device
+//! [`store`](crate::store::Store), loads the notebook's
 //! documents through [`model`], applies typed edits, and appends each edit durably before
 //! returning. Devices merge with Automerge; offline exchange goes through [`bundle`] files
 //! and standard `.automerge` exports. While a [`node`] runs, the façade lives on the home's

@@ -890,7 +890,10 @@ impl<D: DerefMut<Target = Duet>> Members<D> {
 
 impl<D: Deref<Target = Duet>> Relay<D> {
     /// The notices waiting for older mailboxes, if any.
-    pub fn farewell(&self, notebook: &str) -> Result<Option<Vec<FarewellTarget>>, DuetError> {
+    pub(crate) fn farewell(
+        &self,
+        notebook: &str,
+    ) -> Result<Option<Vec<FarewellTarget>>, DuetError> {
         Ok(self
             .duet
             .store
