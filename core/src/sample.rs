@@ -6,6 +6,7 @@
 //! real use produces them.
 
 use crate::crypto::{DeviceKey, NotebookSecret};
+use crate::duet::settings::{CurrentNotebook, IdentityKey, OwnerName};
 use crate::error::DuetError;
 use crate::model::commitments::{self, COMMITMENTS_DOC};
 use crate::model::index::{self, NewNotebook, INDEX_DOC};
@@ -13,7 +14,6 @@ use crate::model::item::NewItem;
 use crate::model::meeting::{self, NewCommitment};
 use crate::model::views::{Cadence, Person};
 use crate::model::{CommitmentStatus, MeetingStatus, Role, Section};
-use crate::store::settings::{CurrentNotebook, IdentityKey, OwnerName};
 use crate::store::{NotebookRecord, Store};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT};

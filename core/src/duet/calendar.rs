@@ -3,8 +3,8 @@
 //! that is the same on every device and every export, and the time of day the pair set.
 //! The CLI writes them as iCalendar; the phone schedules its own notifications from them.
 use super::*;
+use crate::duet::settings::RemindBefore;
 use crate::model::views::MeetingTime;
-use crate::store::settings::RemindBefore;
 use std::ops::{Deref, DerefMut};
 
 /// Minutes before a 1-1 a report is reminded unless told otherwise: two days, time to add

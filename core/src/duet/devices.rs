@@ -2,9 +2,9 @@
 //! fingerprint, sealing key, the day it joined) into the index, and this device remembers
 //! when it last heard from each one, directly or through the relay.
 use super::*;
+use crate::duet::settings::{DeviceName, SenderLastSeen};
 use crate::model::members::{self, DeviceRecord};
 use crate::sealing::SealKey;
-use crate::store::settings::{DeviceName, SenderLastSeen};
 use std::ops::Deref;
 
 /// Longest device name, in characters.
@@ -123,7 +123,7 @@ impl Duet {
         let mut record = self.own_device_record()?;
         record.invite = self
             .store
-            .get(&crate::store::settings::JoinedWithInvite(nb.id.clone()))?
+            .get(&crate::duet::settings::JoinedWithInvite(nb.id.clone()))?
             .unwrap_or_default();
         let doc = &mut nb.members_doc()?.am;
         let old = members::device_record(doc, &me)?;

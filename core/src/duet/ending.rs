@@ -3,8 +3,8 @@
 //! relay mailbox goes: the device that ended it retires it once the end is there (still
 //! read, never written), and the other device deletes it once it has read the end.
 use super::*;
+use crate::duet::settings::RelayEnded;
 use crate::model::members::{self, Ended};
-use crate::store::settings::RelayEnded;
 
 /// What a relay sync does with the mailbox of an ended 1-1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,10 +5,10 @@
 //! since, happen here too, as does removing a device.
 use super::*;
 use crate::crypto::{EpochKey, MembershipKey};
+use crate::duet::settings::{EpochKeyCopy, RelayFarewell};
 use crate::model::members::{self, Epoch, InForce, Removal};
-use crate::net::relay_client::Entries;
 use crate::sealing::{self, SealKey};
-use crate::store::settings::{EpochKeyCopy, RelayFarewell};
+use duet_protocol::net::relay_client::Entries;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Deref, DerefMut};
 
@@ -386,7 +386,7 @@ impl Duet {
         // A grant says so before the index has arrived; the index says so after.
         let told_bound = self
             .store
-            .get(&crate::store::settings::RelayBound(notebook.to_owned()))?
+            .get(&crate::duet::settings::RelayBound(notebook.to_owned()))?
             .unwrap_or(false);
         let taken = self.cache.borrow_mut().take();
         let cached = match taken {
@@ -890,10 +890,7 @@ impl<D: DerefMut<Target = Duet>> Members<D> {
 
 impl<D: Deref<Target = Duet>> Relay<D> {
     /// The notices waiting for older mailboxes, if any.
-    pub(crate) fn farewell(
-        &self,
-        notebook: &str,
-    ) -> Result<Option<Vec<FarewellTarget>>, DuetError> {
+    pub fn farewell(&self, notebook: &str) -> Result<Option<Vec<FarewellTarget>>, DuetError> {
         Ok(self
             .duet
             .store

@@ -193,7 +193,7 @@ impl Duet {
         let mut nb = Notebook::load(&self.store, &id, &self.actor)?;
         self.enroll_device(&mut nb, &person.id)?;
         self.store
-            .put(&crate::store::settings::CurrentNotebook(), &id)?;
+            .put(&crate::duet::settings::CurrentNotebook(), &id)?;
         nb.persist(&mut self.store)?;
         self.selected = Some(id);
         report.joined = true;

@@ -3,11 +3,11 @@
 //! revoked; redeeming one checks the joiner's proof and hands over the notebook's
 //! [`Grant`].
 use super::*;
-use crate::net::relay_client::MailboxKey;
+use crate::duet::settings::Invitation;
 use crate::one_time_invite::{
     Grant, InviteKey, OneTimeInvite, Refusal, DEFAULT_LIFETIME_SECS, MAX_LIFETIME_SECS,
 };
-use crate::store::settings::Invitation;
+use duet_protocol::net::relay_client::MailboxKey;
 use std::ops::{Deref, DerefMut};
 
 /// Where an invite stands.

@@ -10,6 +10,7 @@
 
 use crate::bundle::{Bundle, BundleDoc};
 use crate::crypto::{DeviceKey, NotebookSecret};
+use crate::duet::settings::{CurrentNotebook, IdentityKey, OwnerName};
 use crate::error::DuetError;
 use crate::ids::{self, PrefixMatch};
 use crate::model::commitments::{self, COMMITMENTS_DOC};
@@ -21,7 +22,6 @@ use crate::model::views::{
 };
 use crate::model::{CommitmentStatus, MeetingStatus, Role, Section};
 use crate::notebook::{Doc, IndexView, Notebook};
-use crate::store::settings::{CurrentNotebook, IdentityKey, OwnerName};
 use crate::store::{NotebookRecord, Store};
 use automerge::ActorId;
 use jiff::civil::Date;
@@ -50,6 +50,7 @@ mod questions;
 mod recur;
 mod relay;
 mod secrets;
+pub(crate) mod settings;
 mod sheet;
 mod undo;
 mod wake;
@@ -216,7 +217,7 @@ pub struct Duet {
 /// The home's id (made on first use): names its keychain entry, so a home moved to another
 /// folder keeps its key.
 fn home_id(store: &Store) -> Result<String, DuetError> {
-    use crate::store::settings::HomeId;
+    use crate::duet::settings::HomeId;
     if let Some(id) = store.get(&HomeId())? {
         return Ok(id);
     }
@@ -391,10 +392,10 @@ impl Duet {
             &IdentityKey(),
             &self.home_key.seal(DEVICE_KEY, &self.device.to_bytes()),
         )?;
-        if let Some(stored) = self.store.get(&crate::store::settings::TlsPrivateKey())? {
+        if let Some(stored) = self.store.get(&crate::duet::settings::TlsPrivateKey())? {
             if self.home_key.open(TLS_KEY, &stored)?.is_none() {
                 self.store.put(
-                    &crate::store::settings::TlsPrivateKey(),
+                    &crate::duet::settings::TlsPrivateKey(),
                     &self.home_key.seal(TLS_KEY, &stored),
                 )?;
             }

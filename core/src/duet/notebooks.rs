@@ -55,7 +55,7 @@ impl Duet {
             personal: false,
         })?;
         self.store
-            .put(&crate::store::settings::CurrentNotebook(), &id)?;
+            .put(&crate::duet::settings::CurrentNotebook(), &id)?;
         nb.persist(&mut self.store)?;
         self.selected = Some(id);
         self.notebook()
@@ -93,7 +93,7 @@ impl Duet {
     pub fn use_notebook(&mut self, notebook: &str) -> Result<NotebookView, DuetError> {
         let id = self.resolve_notebook(notebook)?;
         self.store
-            .put(&crate::store::settings::CurrentNotebook(), &id)?;
+            .put(&crate::duet::settings::CurrentNotebook(), &id)?;
         self.store.flush()?;
         self.selected = Some(id);
         self.notebook()

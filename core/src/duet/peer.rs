@@ -8,17 +8,17 @@
 use super::private::PERSONAL_TITLE;
 use super::*;
 use crate::crypto::MembershipKey;
-use crate::model::private::{self, PRIVATE_DOC};
-use crate::net::handshake::PeerMembership;
-use crate::store::settings::{
+use crate::duet::settings::{
     CurrentNotebook, KnownDevice, PeerSyncState, PeerSynced, PendingJoin, ServeAddress,
     TlsCertificate, TlsPrivateKey,
 };
+use crate::model::private::{self, PRIVATE_DOC};
 use crate::sync::peer::{PeerDocs, SyncError};
 use crate::sync::session::{PeerEngine, PeerRole};
 use crate::wire::Message;
 use automerge::sync::State;
 use automerge::{AutoCommit, ChangeHash};
+use duet_protocol::net::handshake::PeerMembership;
 use std::collections::BTreeSet;
 use std::ops::{Deref, DerefMut};
 
@@ -37,6 +37,12 @@ pub struct PeerStep {
     pub send: Vec<Message>,
     /// What changed here, once the session's result has been kept.
     pub report: Option<SyncReport>,
+}
+
+impl From<DuetError> for SyncError {
+    fn from(e: DuetError) -> Self {
+        SyncError::Local(Box::new(e))
+    }
 }
 
 impl PeerSession {
@@ -563,7 +569,7 @@ impl Duet {
         })?;
         if relay_bound {
             self.store
-                .put(&crate::store::settings::RelayBound(id.clone()), &true)?;
+                .put(&crate::duet::settings::RelayBound(id.clone()), &true)?;
         }
         if let Some(grant) = epoch {
             let key = crate::crypto::EpochKey::from_bytes(&grant.key)
@@ -630,15 +636,15 @@ impl Duet {
 
 impl<D: Deref<Target = Duet>> Peers<D> {
     /// This device's TLS identity, made and kept on first use.
-    pub fn tls_identity(&self) -> Result<crate::net::tls::TlsIdentity, DuetError> {
+    pub fn tls_identity(&self) -> Result<duet_protocol::net::tls::TlsIdentity, DuetError> {
         if let (Some(cert_der), Some(stored)) = (
             self.duet.store.get(&TlsCertificate())?,
             self.duet.store.get(&TlsPrivateKey())?,
         ) {
             let key_der = self.duet.home_key.open(TLS_KEY, &stored)?.unwrap_or(stored);
-            return Ok(crate::net::tls::TlsIdentity { cert_der, key_der });
+            return Ok(duet_protocol::net::tls::TlsIdentity { cert_der, key_der });
         }
-        let made = crate::net::tls::TlsIdentity::generate()
+        let made = duet_protocol::net::tls::TlsIdentity::generate()
             .map_err(|e| DuetError::Internal(format!("making this device's certificate: {e}")))?;
         self.duet.store.put(
             &TlsPrivateKey(),
@@ -763,7 +769,7 @@ impl<D: DerefMut<Target = Duet>> Joins<D> {
             role,
         )?;
         self.duet.store.put(
-            &crate::store::settings::JoinedWithInvite(id.clone()),
+            &crate::duet::settings::JoinedWithInvite(id.clone()),
             &invite.id,
         )?;
         self.duet.store.flush()?;

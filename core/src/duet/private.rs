@@ -16,7 +16,7 @@ use crate::model::private::{self as personal_doc, PrivateNote, PRIVATE_DOC};
 use std::ops::{Deref, DerefMut};
 
 /// The title the personal space is listed under in sync reports.
-use crate::store::settings::PersonalSpace;
+use crate::duet::settings::PersonalSpace;
 
 pub(crate) const PERSONAL_TITLE: &str = "Private notes";
 
@@ -30,7 +30,7 @@ impl Duet {
         let id = self.adopt_personal_space(&secret)?;
         // A space made from now on has its relay mailbox bound to the relay, as notebooks do.
         self.store
-            .put(&crate::store::settings::RelayBound(id.clone()), &true)?;
+            .put(&crate::duet::settings::RelayBound(id.clone()), &true)?;
         self.store.flush()?;
         self.personal_relay_default(&id)?;
         Ok(id)
@@ -236,7 +236,7 @@ impl<D: DerefMut<Target = Duet>> Joins<D> {
         }
         if grant.relay_bound {
             self.duet.store.put(
-                &crate::store::settings::RelayBound(link.notebook.clone()),
+                &crate::duet::settings::RelayBound(link.notebook.clone()),
                 &true,
             )?;
         }

@@ -12,7 +12,7 @@
 //! skipped.
 
 use super::*;
-use crate::store::settings::{Quarantined, QuarantinedEnvelope, SenderSeen, Withheld};
+use crate::duet::settings::{Quarantined, QuarantinedEnvelope, SenderSeen, Withheld};
 use crate::sync::relay::Chain;
 use std::ops::Deref;
 

@@ -6,14 +6,14 @@
 //! so a device never re-uploads what others already put there.
 use super::peer::acceptable_doc_id;
 use super::*;
-use crate::net::relay_client::{Entries, MailboxKey};
 use crate::sync::peer::changes_since_raw;
 use crate::sync::relay::{self as envelope, DocChanges};
 use automerge::ChangeHash;
+use duet_protocol::net::relay_client::{Entries, MailboxKey};
 use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 
-use crate::store::settings::{
+use crate::duet::settings::{
     NotebookRelay, PeerSyncState, RelayAnchor, RelayCursor, RelayEpoch, RelayRewound, RelaySeen,
     SealChain, SenderSeen, SenderSigns,
 };
@@ -657,7 +657,8 @@ impl<D: DerefMut<Target = Duet>> Relay<D> {
                 "{fingerprint:?} is not a relay fingerprint (duet-relay fingerprint prints it)"
             )));
         }
-        crate::net::relay_client::resolve(addr).map_err(|e| DuetError::Invalid(e.to_string()))?;
+        duet_protocol::net::relay_client::resolve(addr)
+            .map_err(|e| DuetError::Invalid(e.to_string()))?;
         let id = self.duet.current_id()?;
         let setting = RelaySetting {
             addr: addr.to_owned(),

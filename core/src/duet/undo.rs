@@ -11,8 +11,8 @@
 //! what another person changed since is kept and named in the result.
 
 use super::*;
+use crate::duet::settings::UndoJournal;
 use crate::model::undo::{self, Left, LeftKind};
-use crate::store::settings::UndoJournal;
 use automerge::ChangeHash;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,8 +3,8 @@
 //! the notebook's next relay sync (and again whenever the notebook moves to a new
 //! mailbox), under a slot derived from this device's key (`duet_protocol::wake`).
 use super::*;
-use crate::net::relay_client::MailboxKey;
-use crate::store::settings::{PushEndpoint, WakeRegistered};
+use crate::duet::settings::{PushEndpoint, WakeRegistered};
+use duet_protocol::net::relay_client::MailboxKey;
 use duet_protocol::wake::{wake_slot, WakeEndpoint};
 use std::ops::{Deref, DerefMut};
 

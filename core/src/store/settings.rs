@@ -1,7 +1,8 @@
-//! Typed settings: every per-device setting, cursor and cache entry of a home is a type here
-//! that names its key and the type of its value, so no caller builds a key string or picks
-//! an encoding; and the home's schema version, with the migrations that bring an older
-//! home up to it when it is opened.
+//! Typed settings: the machinery by which every per-device setting, cursor and cache entry
+//! of a home is a type that names its key and the type of its value, so no caller builds a
+//! key string or picks an encoding (the [`setting!`] macro; the table of settings itself
+//! lives beside the types it stores, in `duet/settings.rs`); and the home's schema version,
+//! with the migrations that bring an older home up to it when it is opened.
 //!
 //! Settings live in the `meta` tree; caches (rebuildable from the documents at any time)
 //! in the `cache` tree, so a damaged or outdated cache can be dropped wholesale.
@@ -15,7 +16,6 @@
 use super::{Store, StoreError, TreeName};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::net::SocketAddr;
 
 /// The schema this code reads and writes.
 pub const SCHEMA_VERSION: u32 = 3;
@@ -46,23 +46,23 @@ fn encoding_failed(e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(encoding_failed)
 }
 
-fn from_json<T: DeserializeOwned>(b: &[u8]) -> Option<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(b: &[u8]) -> Option<T> {
     serde_json::from_slice(b).ok()
 }
 
-fn compact<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn compact<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     postcard::to_allocvec(v).map_err(encoding_failed)
 }
 
-fn from_compact<T: DeserializeOwned>(b: &[u8]) -> Option<T> {
+pub(crate) fn from_compact<T: DeserializeOwned>(b: &[u8]) -> Option<T> {
     postcard::from_bytes(b).ok()
 }
 
-fn text(b: &[u8]) -> Option<String> {
+pub(crate) fn text(b: &[u8]) -> Option<String> {
     String::from_utf8(b.to_vec()).ok()
 }
 
@@ -75,27 +75,27 @@ macro_rules! setting {
     };
     ($(#[$doc:meta])* $name:ident ( $($field:ident),* ) => $value:ty, text, $fmt:literal) => {
         setting!(@def $(#[$doc])* $name ($($field),*) => $value, $fmt,
-            |v: &$value| Ok(v.as_bytes().to_vec()), text);
+            |v: &$value| Ok(v.as_bytes().to_vec()), $crate::store::settings::text);
     };
     ($(#[$doc:meta])* $name:ident ( $($field:ident),* ) => $value:ty, json, $fmt:literal) => {
-        setting!(@def $(#[$doc])* $name ($($field),*) => $value, $fmt, json, from_json);
+        setting!(@def $(#[$doc])* $name ($($field),*) => $value, $fmt, $crate::store::settings::json, $crate::store::settings::from_json);
     };
     ($(#[$doc:meta])* $name:ident ( $($field:ident),* ) => $value:ty, postcard, $fmt:literal) => {
-        setting!(@def $(#[$doc])* $name ($($field),*) => $value, $fmt, compact, from_compact);
+        setting!(@def $(#[$doc])* $name ($($field),*) => $value, $fmt, $crate::store::settings::compact, $crate::store::settings::from_compact);
     };
     (@def $(#[$doc:meta])* $name:ident ( $($field:ident),* ) => $value:ty, $fmt:literal, $enc:expr, $dec:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name($(pub setting!(@ty $field)),*);
 
-        impl Setting for $name {
+        impl $crate::store::settings::Setting for $name {
             type Value = $value;
             fn key(&self) -> String {
                 #[allow(unused_variables)]
                 let $name($($field),*) = self;
                 format!($fmt)
             }
-            fn encode(value: &$value) -> Result<Vec<u8>, StoreError> {
+            fn encode(value: &$value) -> Result<Vec<u8>, $crate::store::StoreError> {
                 ($enc)(value)
             }
             fn decode(bytes: &[u8]) -> Option<$value> {
@@ -105,157 +105,7 @@ macro_rules! setting {
     };
     (@ty $field:ident) => { String };
 }
-
-setting!(
-    /// This device's signing key (32 bytes).
-    IdentityKey() => Vec<u8>, bytes, "device_key");
-setting!(
-    /// This home's id (names its entry in the OS keychain).
-    HomeId() => String, text, "home_id");
-setting!(
-    /// The device owner's name.
-    OwnerName() => String, text, "name");
-setting!(
-    /// The notebook commands work on by default.
-    CurrentNotebook() => String, text, "current_notebook");
-setting!(
-    /// This device's TLS certificate (DER).
-    TlsCertificate() => Vec<u8>, bytes, "tls_cert");
-setting!(
-    /// This device's TLS private key (PKCS#8 DER).
-    TlsPrivateKey() => Vec<u8>, bytes, "tls_key");
-setting!(
-    /// The person's personal space (private notes) on this device.
-    PersonalSpace() => String, text, "personal_space");
-setting!(
-    /// The push endpoint relays wake this device at (`None`: no wake-ups).
-    PushEndpoint() => Option<String>, postcard, "push-endpoint");
-setting!(
-    /// What a notebook's relay was last told of this device's push endpoint.
-    WakeRegistered(notebook) => crate::duet::WakeRecord, postcard, "wake-registered/{notebook}");
-setting!(
-    /// How many minutes before a 1-1 this device reminds its person (negative: never), for
-    /// one notebook, or for all with an empty notebook id.
-    RemindBefore(notebook) => i64, postcard, "remind-before/{notebook}");
-setting!(
-    /// This device's undo and redo lists of a notebook's edits.
-    UndoJournal(notebook) => crate::duet::EditJournal, postcard, "undo/{notebook}");
-setting!(
-    /// A device this one has synced with, by certificate fingerprint.
-    KnownDevice(fingerprint) => crate::KnownPeer, json, "peer/{fingerprint}");
-setting!(
-    /// A notebook's epoch key this device was handed outside the index (by a ticket or a
-    /// bundle): the epoch's number and the key sealed by the home key.
-    EpochKeyCopy(notebook, epoch) => (u64, Vec<u8>), postcard, "epoch-key/{notebook}/{epoch}");
-setting!(
-    /// The epoch (id; empty for the initial one) whose relay mailbox the notebook's relay
-    /// cursor and what the relay has seen refer to.
-    RelayEpoch(notebook) => String, text, "relay-epoch/{notebook}");
-setting!(
-    /// The membership notices for the mailboxes a new epoch left behind: pushed there once,
-    /// so a device offline during the rotation finds the new epoch's key (sealed to it);
-    /// `None` once pushed.
-    RelayFarewell(notebook) => Option<Vec<crate::duet::FarewellTarget>>, postcard, "relay-farewell/{notebook}");
-setting!(
-    /// The notebook's relay mailbox is bound to its relay (told by a grant, before the
-    /// notebook's index, which says so too, has arrived).
-    RelayBound(notebook) => bool, postcard, "relay-bound/{notebook}");
-setting!(
-    /// A one-time invite made on this device, by notebook and invite id.
-    Invitation(notebook, id) => crate::duet::InviteRecord, postcard, "invitation/{notebook}/{id}");
-setting!(
-    /// The relay mailbox of an ended 1-1 was retired or deleted from here.
-    RelayEnded(notebook) => bool, postcard, "relay-ended/{notebook}");
-setting!(
-    /// This device's name, as the notebooks' other devices see it.
-    DeviceName() => String, text, "device_name");
-setting!(
-    /// When a relay batch from a sender (hex id) of a notebook was last applied here (Unix
-    /// milliseconds): how `duet devices` knows when it last heard from a device.
-    SenderLastSeen(notebook, sender) => i64, postcard, "sender-last-seen/{notebook}/{sender}");
-setting!(
-    /// A notebook joined from an invite whose index has not arrived: the role to join as
-    /// (empty once joined).
-    PendingJoin(notebook) => String, text, "pending-join/{notebook}");
-setting!(
-    /// The one-time invite this device joined a notebook with (its id on the inviting
-    /// device), which its device record names.
-    JoinedWithInvite(notebook) => String, text, "joined-with-invite/{notebook}");
-setting!(
-    /// The relay a notebook (or the personal space) syncs through.
-    NotebookRelay(notebook) => crate::RelaySetting, json, "relay/{notebook}");
-setting!(
-    /// The heads of a document the notebook's relay has seen (from this device or others).
-    RelaySeen(notebook, doc) => Vec<[u8; 32]>, postcard, "relay-seen/{notebook}/{doc}");
-setting!(
-    /// The Automerge sync state with a peer for one document (`State::encode`).
-    PeerSyncState(peer, notebook, doc) => Vec<u8>, bytes, "peer-state/{peer}/{notebook}/{doc}");
-setting!(
-    /// Set once a notebook has completed a sync with a peer.
-    PeerSynced(peer, notebook) => Vec<u8>, bytes, "peer-synced/{peer}/{notebook}");
-setting!(
-    /// The entry at a notebook's relay cursor, as this device read it.
-    RelayAnchor(notebook) => crate::sync::relay_session::Anchor, postcard, "relay-anchor/{notebook}");
-setting!(
-    /// When this device last found its notebook's relay log not the one it had read
-    /// (milliseconds since the Unix epoch), and rewound.
-    RelayRewound(notebook) => i64, postcard, "relay-rewound/{notebook}");
-setting!(
-    /// This device's chain link of its last batch the notebook's relay acknowledged: its
-    /// counter, and (in `previous`) that envelope's digest.
-    SealChain(notebook) => crate::sync::relay::Chain, postcard, "seal-chain/{notebook}");
-setting!(
-    /// The last chain link read from a sender (hex id) in the notebook's relay log: its
-    /// counter, and (in `previous`) that envelope's digest.
-    SenderSeen(notebook, sender) => crate::sync::relay::Chain, postcard, "sender-seen/{notebook}/{sender}");
-setting!(
-    /// That a sender (hex id) of the notebook's relay log signs its chain links: an
-    /// unsigned link under its id is then not its own (a forgery, or a downgrade).
-    SenderSigns(notebook, sender) => bool, postcard, "sender-signs/{notebook}/{sender}");
-setting!(
-    /// Batches of a sender (hex id) the relay did not deliver, as last noticed.
-    Withheld(notebook, sender) => crate::WithheldBatches, postcard, "withheld/{notebook}/{sender}");
-setting!(
-    /// A relay batch set aside instead of applied, by notebook and zero-padded sequence
-    /// number (so a family scan lists them in order).
-    Quarantined(notebook, seq) => crate::QuarantinedBatch, postcard, "quarantine/{notebook}/{seq}");
-setting!(
-    /// The sealed envelope of a batch set aside (kept apart so listing them stays cheap).
-    QuarantinedEnvelope(notebook, seq) => Vec<u8>, bytes, "quarantine-envelope/{notebook}/{seq}");
-
-/// The last relay sequence number applied here, per notebook.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelayCursor(pub String);
-
-impl Setting for RelayCursor {
-    type Value = u64;
-    fn key(&self) -> String {
-        format!("relay-cursor/{}", self.0)
-    }
-    fn encode(value: &u64) -> Result<Vec<u8>, StoreError> {
-        Ok(value.to_be_bytes().to_vec())
-    }
-    fn decode(bytes: &[u8]) -> Option<u64> {
-        bytes.try_into().ok().map(u64::from_be_bytes)
-    }
-}
-
-/// Where `duet serve` last listened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServeAddress;
-
-impl Setting for ServeAddress {
-    type Value = SocketAddr;
-    fn key(&self) -> String {
-        "serve_addr".into()
-    }
-    fn encode(value: &SocketAddr) -> Result<Vec<u8>, StoreError> {
-        Ok(value.to_string().into_bytes())
-    }
-    fn decode(bytes: &[u8]) -> Option<SocketAddr> {
-        text(bytes)?.parse().ok()
-    }
-}
+pub(crate) use setting;
 
 /// A cache entry: rebuildable, kept in the `cache` tree, raw bytes whose format belongs to
 /// the cache's owner (each format carries its own version check).
@@ -361,26 +211,33 @@ pub(super) fn migrate(store: &Store) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    setting!(
+        /// A per-notebook number (a cursor's shape).
+        Cursor(notebook) => u64, json, "relay-cursor/{notebook}");
+    setting!(
+        /// A family of per-document values.
+        Seen(notebook, doc) => Vec<[u8; 32]>, postcard, "relay-seen/{notebook}/{doc}");
+    setting!(
+        /// The owner's name, under the key the home keeps it.
+        Name() => String, text, "name");
+
     #[test]
     fn settings_round_trip_and_families_scan_by_prefix() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("store");
-        store.put(&RelayCursor("nb1".into()), &42).expect("cursor");
-        assert_eq!(
-            store.get(&RelayCursor("nb1".into())).expect("read"),
-            Some(42)
-        );
-        assert_eq!(store.get(&RelayCursor("nb2".into())).expect("read"), None);
+        store.put(&Cursor("nb1".into()), &42).expect("cursor");
+        assert_eq!(store.get(&Cursor("nb1".into())).expect("read"), Some(42));
+        assert_eq!(store.get(&Cursor("nb2".into())).expect("read"), None);
         for doc in ["a", "b"] {
             store
-                .put(&RelaySeen("nb1".into(), doc.into()), &vec![[7u8; 32]])
+                .put(&Seen("nb1".into(), doc.into()), &vec![[7u8; 32]])
                 .expect("seen");
         }
         store
-            .put(&RelaySeen("nb2".into(), "c".into()), &vec![[8u8; 32]])
+            .put(&Seen("nb2".into(), "c".into()), &vec![[8u8; 32]])
             .expect("seen");
         let family = store
-            .scan(&RelaySeen("nb1".into(), String::new()))
+            .scan(&Seen("nb1".into(), String::new()))
             .expect("scan");
         assert_eq!(
             family.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
@@ -391,7 +248,7 @@ mod tests {
             .write_record(TreeName::Meta, "relay-cursor/nb3", b"xyz")
             .expect("raw");
         assert!(matches!(
-            store.get(&RelayCursor("nb3".into())),
+            store.get(&Cursor("nb3".into())),
             Err(StoreError::Corrupt { .. })
         ));
     }
@@ -407,7 +264,7 @@ mod tests {
             store
                 .write_record(TreeName::Cache, "view/nb/m1", b"kept by schema 2")
                 .expect("v2 cache");
-            store.put(&OwnerName(), &"Ana".to_owned()).expect("name");
+            store.put(&Name(), &"Ana".to_owned()).expect("name");
             store.flush().expect("flush");
         }
         let store = Store::open(dir.path()).expect("migrated");
@@ -417,10 +274,7 @@ mod tests {
                 .expect("read"),
             None
         );
-        assert_eq!(
-            store.get(&OwnerName()).expect("name").as_deref(),
-            Some("Ana")
-        );
+        assert_eq!(store.get(&Name()).expect("name").as_deref(), Some("Ana"));
         assert_eq!(
             store.read_record(TreeName::Meta, SCHEMA_KEY).expect("read"),
             Some(SCHEMA_VERSION.to_be_bytes().to_vec())
@@ -443,7 +297,7 @@ mod tests {
             store
                 .write_record(TreeName::Meta, "heads/nb/doc", b"old cache")
                 .expect("v1 cache");
-            store.put(&OwnerName(), &"Ana".to_owned()).expect("name");
+            store.put(&Name(), &"Ana".to_owned()).expect("name");
             store.flush().expect("flush");
         }
         {
@@ -455,10 +309,7 @@ mod tests {
                 None,
                 "schema 1 caches dropped"
             );
-            assert_eq!(
-                store.get(&OwnerName()).expect("name").as_deref(),
-                Some("Ana")
-            );
+            assert_eq!(store.get(&Name()).expect("name").as_deref(), Some("Ana"));
             store
                 .write_record(
                     TreeName::Meta,

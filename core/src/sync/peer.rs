@@ -46,15 +46,10 @@ pub enum SyncError {
     /// What the peer sent breaks a limit (a bomb, or a runaway device).
     #[error("refused what the peer sent: {0}")]
     Limit(#[from] super::limits::LimitError),
-    /// The documents could not be read or written here.
-    #[error(transparent)]
-    Local(#[from] Box<crate::DuetError>),
-}
-
-impl From<crate::DuetError> for SyncError {
-    fn from(e: crate::DuetError) -> Self {
-        SyncError::Local(Box::new(e))
-    }
+    /// The documents could not be read or written here (the device's own error, boxed:
+    /// this layer names nothing above it).
+    #[error("{0}")]
+    Local(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 /// A notebook's documents as the sync sees them. The façade implements it over the store.
