@@ -1,6 +1,6 @@
 //! Typed settings: the machinery by which every per-device setting, cursor and cache entry
 //! of a home is a type that names its key and the type of its value, so no caller builds a
-//! key string or picks an encoding (the [`setting!`] macro; the table of settings itself
+//! key string or picks an encoding (the `setting!` macro; the table of settings itself
 //! lives beside the types it stores, in `duet/settings.rs`); and the home's schema version,
 //! with the migrations that bring an older home up to it when it is opened.
 //!
