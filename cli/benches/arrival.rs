@@ -245,16 +245,12 @@ fn main() {
     bo_node.stop();
     let _ = stop.send(());
     let _ = rt.block_on(serving);
-    report(
-        "through a relay",
-        &relayed,
-        duet_core::node::live::PUSH_DEBOUNCE,
-    );
+    report("through a relay", &relayed, duet_node::live::PUSH_DEBOUNCE);
 
     let direct = direct(dir.path());
     report(
         "between two nodes with no relay",
         &direct,
-        duet_core::node::live::PEER_PUSH_DEBOUNCE,
+        duet_node::live::PEER_PUSH_DEBOUNCE,
     );
 }

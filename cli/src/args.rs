@@ -77,7 +77,7 @@ fn reminder_span(text: &str) -> Result<ReminderSpan, String> {
 
 /// `host:port`, `host` (port 7878) or `[v6]:port`.
 fn addr(text: &str) -> Result<SocketAddr, String> {
-    duet_core::net::resolve(text, duet_core::net::DEFAULT_PORT).map_err(|e| e.to_string())
+    duet_node::net::resolve(text, duet_node::net::DEFAULT_PORT).map_err(|e| e.to_string())
 }
 
 /// A few first characters of an item's or a commitment's id.

@@ -7,11 +7,11 @@
 use crate::render::{self, Palette};
 use anyhow::{ensure, Context, Result};
 use duet_core::model::views::Cadence;
-use duet_core::net::client::{sync_with, PeerOutcome};
-use duet_core::net::relay_client;
-use duet_core::net::server::Server;
-use duet_core::node::Home;
 use duet_core::{dates, Duet, JoinAs, Owner, Role, Section};
+use duet_node::net::client::{sync_with, PeerOutcome};
+use duet_node::net::relay_client;
+use duet_node::net::server::Server;
+use duet_node::Home;
 use std::process::ExitCode;
 
 /// Runs the demo; with `json`, prints the merged overview as JSON.
@@ -168,7 +168,7 @@ fn sync_over_quic(
         let outcome = sync_with(
             &bo.handle(),
             addr,
-            duet_core::net::tls::Pins::Exactly([ana_fingerprint].into()),
+            duet_node::net::tls::Pins::Exactly([ana_fingerprint].into()),
         )
         .await;
         let _ = stop.send(());

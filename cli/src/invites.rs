@@ -8,11 +8,11 @@ use crate::json::notebook::list as rows_of;
 use crate::json::sync::Invitation;
 use crate::network::{addrs_to_give, first_sync, FirstSync};
 use anyhow::Result;
-use duet_core::net::redeem::{redeem_ticket, GrantedBy};
-use duet_core::net::relay_client;
-use duet_core::node::HomeHandle;
 use duet_core::one_time_invite::{parse_lifetime, OneTimeInvite};
 use duet_core::{Duet, DuetError, InviteView, Role};
+use duet_node::net::redeem::{redeem_ticket, GrantedBy};
+use duet_node::net::relay_client;
+use duet_node::HomeHandle;
 use std::fmt::Write as _;
 use std::time::Duration;
 

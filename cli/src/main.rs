@@ -91,10 +91,10 @@ pub(crate) fn error_report(err: &anyhow::Error, json: bool) -> (String, u8) {
 /// says what went wrong; the wording of the remedy is this front end's.
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     use duet_core::invite::InviteError;
-    use duet_core::net::NetError;
+    use duet_node::net::NetError;
     let duet = err.downcast_ref::<DuetError>().or_else(|| {
         err.downcast_ref::<NetError>()
-            .and_then(duet_core::net::local_error)
+            .and_then(duet_node::net::local_error)
     });
     if let Some(e) = duet {
         return match e {
@@ -131,7 +131,7 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
 
 /// Exit codes scripts can rely on (also listed in `duet --help`).
 fn exit_code(err: &anyhow::Error) -> u8 {
-    if let Some(duet_core::net::NetError::Invite(_)) = err.downcast_ref() {
+    if let Some(duet_node::net::NetError::Invite(_)) = err.downcast_ref() {
         return 2;
     }
     match err.downcast_ref::<DuetError>() {

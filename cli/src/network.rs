@@ -14,12 +14,12 @@ use crate::json::sync::{
 use anyhow::{anyhow, Context, Result};
 use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
-use duet_core::net::client::{sync_with_retries, PeerOutcome};
-use duet_core::net::relay_client;
-use duet_core::net::{NetError, DEFAULT_PORT};
-use duet_core::node::service::{self, SyncScope};
-use duet_core::node::HomeHandle;
 use duet_core::{Duet, DuetError, Role};
+use duet_node::net::client::{sync_with_retries, PeerOutcome};
+use duet_node::net::relay_client;
+use duet_node::net::{NetError, DEFAULT_PORT};
+use duet_node::service::{self, SyncScope};
+use duet_node::HomeHandle;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -38,7 +38,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Reads `host:port`, `host` (default port) or `[v6]:port`.
 pub fn parse_addr(text: &str) -> Result<SocketAddr> {
-    duet_core::net::resolve(text, DEFAULT_PORT)
+    duet_node::net::resolve(text, DEFAULT_PORT)
         .map_err(|e| anyhow!(DuetError::Invalid(e.to_string())))
 }
 
@@ -556,7 +556,7 @@ pub fn watch_line(report: &duet_core::SyncReport, json: bool) -> String {
 
 /// A network error as the CLI reports it (store errors keep their exit codes).
 pub fn net_error(e: NetError) -> anyhow::Error {
-    match duet_core::net::into_local_error(e) {
+    match duet_node::net::into_local_error(e) {
         Ok(d) => anyhow!(d),
         Err(other) => anyhow!(other),
     }

@@ -16,12 +16,12 @@ use crate::network;
 use crate::render::Palette;
 use anyhow::{anyhow, Result};
 use duet_core::crypto::fingerprint_text;
-use duet_core::net::server::{ServeEvent, Server};
-use duet_core::node::announce::keep_announced;
-use duet_core::node::control::{self, ControlSocket, Handler};
-use duet_core::node::live::{LinkBoard, LiveEvent, LiveOptions, LiveSync};
-use duet_core::node::{Home, HomeHandle};
 use duet_core::{Duet, DuetError};
+use duet_node::announce::keep_announced;
+use duet_node::control::{self, ControlSocket, Handler};
+use duet_node::live::{LinkBoard, LiveEvent, LiveOptions, LiveSync};
+use duet_node::net::server::{ServeEvent, Server};
+use duet_node::{Home, HomeHandle};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -406,7 +406,7 @@ fn render_status(view: &Status) -> String {
 fn stop_on_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
-        duet_core::net::shutdown_signal().await;
+        duet_node::net::shutdown_signal().await;
         let _ = tx.send(true);
     });
     rx
@@ -564,7 +564,7 @@ pub fn watch(home: &Path, notebook: Option<&str>, out: &Output) -> Result<()> {
     let rt = network::runtime()?;
     let result = rt.block_on(async {
         // Catch up, and push what is pending, before waiting.
-        let first = duet_core::net::relay_client::sync_relay(&handle, &id)
+        let first = duet_node::net::relay_client::sync_relay(&handle, &id)
             .await
             .map_err(network::net_error)?;
         // The socket is bound before the first line, so whoever reads that line can send

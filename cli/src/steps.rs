@@ -7,8 +7,8 @@ use crate::commands::{self, Output, RunContext};
 use crate::render::Palette;
 use anyhow::{anyhow, Result};
 use clap::Parser;
-use duet_core::node::HomeHandle;
 use duet_core::Duet;
+use duet_node::HomeHandle;
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -3,6 +3,9 @@
 use crate::bundle::BundleError;
 use crate::model::ModelError;
 use crate::store::StoreError;
+use crate::sync::peer::SyncError;
+use crate::sync::relay_session::RelaySyncError;
+use duet_protocol::net::NetError;
 use std::path::PathBuf;
 
 /// Errors of the [`Duet`](crate::Duet) façade.
@@ -188,5 +191,48 @@ impl DuetError {
             path: path.to_owned(),
             source,
         }
+    }
+}
+
+// The device's errors cross the protocol's network code boxed in `NetError::Local`.
+
+impl From<DuetError> for NetError {
+    fn from(e: DuetError) -> Self {
+        NetError::Local(Box::new(e))
+    }
+}
+
+impl From<SyncError> for NetError {
+    fn from(e: SyncError) -> Self {
+        NetError::Local(Box::new(e))
+    }
+}
+
+impl From<RelaySyncError> for NetError {
+    fn from(e: RelaySyncError) -> Self {
+        match e {
+            RelaySyncError::Refused { why, message } => NetError::RelayRefused { why, message },
+            RelaySyncError::Protocol(why) => NetError::Protocol(why),
+        }
+    }
+}
+
+/// The device's own error inside a [`NetError::Local`], when it is one: front ends word
+/// it like any other [`DuetError`].
+pub fn local_error(e: &NetError) -> Option<&DuetError> {
+    match e {
+        NetError::Local(inner) => inner.downcast_ref::<DuetError>(),
+        _ => None,
+    }
+}
+
+/// [`local_error`], taking the error: the [`DuetError`] inside, or the error unchanged.
+pub fn into_local_error(e: NetError) -> Result<DuetError, NetError> {
+    match e {
+        NetError::Local(inner) => match inner.downcast::<DuetError>() {
+            Ok(duet) => Ok(*duet),
+            Err(other) => Err(NetError::Local(other)),
+        },
+        other => Err(other),
     }
 }

@@ -2,31 +2,32 @@
 //!
 //! Data flows one way: a front end (the `duet` CLI, the mobile core) calls the [`Duet`]
 //! app API (by part of the notebook: [`parts`]), which opens the device
-//! [`store`](crate::store::Store), loads the notebook's
-//! documents through [`model`], applies typed edits, and appends each edit durably before
-//! returning. Devices merge with Automerge; offline exchange goes through [`bundle`] files
-//! and standard `.automerge` exports. While a [`node`] runs, the façade lives on the home's
-//! own thread and everyone else reaches it through a [`node::HomeHandle`].
+//! [`store`](crate::store::Store), loads the notebook's documents through [`model`],
+//! applies typed edits, and appends each edit durably before returning. Devices merge with
+//! Automerge; offline exchange goes through [`bundle`] files and standard `.automerge`
+//! exports. While a node runs, the app API lives on the home's own thread and everyone
+//! else reaches it through a [`home::HomeHandle`]; the node's network side (peer and relay
+//! sync, the sync service, background sync) is the `duet-node` crate, above this one.
 //!
 //! It is built on `duet_protocol` (wire frames, keys, QUIC links, the relay client, the
 //! durable engine), re-exported here as [`wire`], [`crypto`], [`control`] and, inside
-//! [`net`] and [`store`], the transport and the engine. `docs/ARCHITECTURE.md` has the code
-//! map and the invariants with what holds each.
+//! [`store`], the engine. `docs/ARCHITECTURE.md` has the code map and the invariants with
+//! what holds each.
 //!
 //! # Invariants
-//! - **Layers point one way**: protocol (the `duet_protocol` crate: a compile error to
-//!   reach up) ← model ← store ← sync ← node/net ← front ends. Inside this crate the order
-//!   is a convention. `model`, `insights`, `sync` and `wire` do no I/O and are testable
-//!   with no sockets and no disk.
-//! - **Only `net` and `node` do network I/O; only `store` does disk I/O** (plus the
-//!   façade's explicit exports and bundles).
+//! - **Layers point one way**: protocol (the `duet_protocol` crate) ← model ← store ←
+//!   sync ← the app API and the home ← the node (the `duet-node` crate) ← front ends.
+//!   Between crates the compiler holds it; inside this one `e2e::layers` does. `model`,
+//!   `insights`, `sync` and `wire` do no I/O and are testable with no sockets and no disk.
+//! - **This crate does no network I/O; only `store` does disk I/O** (plus the app API's
+//!   explicit exports and bundles).
 //! - **Nothing holds the home across a network wait.** Network code reaches the home only
-//!   through a [`node::HomeHandle`], one short call per step; an edit waits at most for the
+//!   through the [`home::SyncPort`], one short call per step; an edit waits at most for the
 //!   calls queued before it, never for the network.
 //! - **An edit is durable before it is acknowledged** (flushed and synced), and each run
 //!   writes with a fresh Automerge actor id.
-//! - **Refusals are typed** ([`DuetError`], [`net::NetError`], `wire::RelayRefusal`):
-//!   nothing matches on message text; front ends word them.
+//! - **Refusals are typed** ([`DuetError`], `NetError`, `wire::RelayRefusal`): nothing
+//!   matches on message text; front ends word them.
 //!
 //! - `model`: the notebook schema over Automerge documents (the only module that knows key paths)
 //! - `store`: the device store on sled (identity, secrets, document snapshots and chunks)
@@ -38,9 +39,9 @@
 //!   `duet_protocol`)
 //! - `insights`: health signals, themes and search over a notebook's history
 //! - `sync`: transport-free sync state machines
-//! - `node`: the one owner of a home while it runs (the store's thread and its handle)
-//! - `net`: the device's network ends, `serve`, `sync --peer`, invites, discovery and the
-//!   relay sync, over `duet_protocol`'s links
+//! - `home`: the one owner of a home while a node runs (the store's thread and its handle)
+//!   and the sync port, the one way the node crate (`duet-node`: the network ends, the sync
+//!   service, background sync) reaches a home
 //! - `dates`, `ids`: the small parsers people type into
 //! - `packing`: deflate for the views kept in the store, one codec state per thread
 //! - `sheet_text`: a meeting as the Markdown file `duet edit` opens, and that file read back
@@ -61,9 +62,8 @@ pub mod ids;
 pub mod insights;
 pub mod invite;
 pub use duet_protocol::mailbox;
+pub mod home;
 pub mod model;
-pub mod net;
-pub mod node;
 mod notebook;
 pub mod one_time_invite;
 mod packing;
@@ -75,6 +75,12 @@ pub mod sync;
 pub use duet_protocol::wire;
 
 pub use duet::parts;
+/// The types the sync port's calls carry (the node crate's side of a sync step).
+pub mod steps {
+    pub use crate::duet::{
+        EndStep, FarewellTarget, Outgoing, OwnTake, PeerSession, PeerStep, WakeDue, WelcomeWork,
+    };
+}
 pub use duet::{
     enable_os_keychain, Asked, CalendarEvent, DeviceView, Duet, EditRecord, ExportManifest,
     ExportedDoc, HomeKeySource, InviteState, InviteView, JoinAs, KnownPeer, MergeReport,
@@ -84,6 +90,6 @@ pub use duet::{
     MAX_SECTION_BYTES, MAX_UNDO_EDITS, REPORT_REMINDER_MINUTES, WAKE_REFUSAL_STANDS_MS,
     WHOLE_DAY_REMINDER_HOUR,
 };
-pub use error::DuetError;
+pub use error::{into_local_error, local_error, DuetError};
 pub use model::views;
 pub use model::{Role, Section};

@@ -16,10 +16,10 @@
 
 use crate::error::MobileError;
 use crate::records::*;
-use duet_core::net::{client, relay_client};
-use duet_core::node::live::{LiveEvent, LiveOptions, LiveSync};
-use duet_core::node::{Home, HomeHandle};
 use duet_core::{Duet, Owner};
+use duet_node::live::{LiveEvent, LiveOptions, LiveSync};
+use duet_node::net::{client, relay_client};
+use duet_node::{Home, HomeHandle};
 use std::sync::{Arc, Mutex};
 
 /// What the app implements to hear about changes.
@@ -444,7 +444,7 @@ impl DuetApp {
         addr: String,
         fingerprint: Option<String>,
     ) -> Result<Vec<SyncSummary>, MobileError> {
-        let target = duet_core::net::resolve(&addr, duet_core::net::DEFAULT_PORT)?;
+        let target = duet_node::net::resolve(&addr, duet_node::net::DEFAULT_PORT)?;
         let pins: std::collections::BTreeSet<[u8; 32]> =
             match fingerprint {
                 Some(fp) => [duet_core::crypto::parse_fingerprint(&fp).ok_or_else(|| {
@@ -471,7 +471,7 @@ impl DuetApp {
     /// show in `sync_status`; fails only when nothing could be reached.
     pub async fn sync_now(&self) -> Result<Vec<SyncSummary>, MobileError> {
         // One attempt each: the app calls again (or live sync retries) on its own terms.
-        let round = duet_core::node::service::sync_everything(&self.home, 1).await?;
+        let round = duet_node::service::sync_everything(&self.home, 1).await?;
         let reports = round.reports();
         let first_error = round.failures.into_iter().next().map(|(_, e)| e);
         match (reports.is_empty(), first_error) {

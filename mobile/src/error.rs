@@ -1,8 +1,8 @@
 //! The one error type apps see, with messages they can show as they are.
 
-use duet_core::net::NetError;
 use duet_core::store::StoreError;
 use duet_core::DuetError;
+use duet_node::net::NetError;
 
 /// What went wrong, by kind, with a message for the person using the app.
 ///
@@ -114,7 +114,7 @@ impl From<DuetError> for MobileError {
 
 impl From<NetError> for MobileError {
     fn from(e: NetError) -> Self {
-        let e = match duet_core::net::into_local_error(e) {
+        let e = match duet_node::net::into_local_error(e) {
             Ok(d) => return d.into(),
             Err(e) => e,
         };

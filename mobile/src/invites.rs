@@ -6,8 +6,8 @@ use crate::app::DuetApp;
 use crate::error::MobileError;
 use crate::records::PersonRole;
 use duet_core::invite::Invite;
-use duet_core::net::redeem::redeem_ticket;
 use duet_core::one_time_invite::{parse_lifetime, OneTimeInvite};
+use duet_node::net::redeem::redeem_ticket;
 
 /// One invite made on this device.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

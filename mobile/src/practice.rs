@@ -12,9 +12,9 @@ use duet_core::insights::search::HitKind;
 use duet_core::invite::Invite;
 use duet_core::model::private::PrivateNote;
 use duet_core::model::questions::Question;
-use duet_core::net::redeem::redeem_ticket;
-use duet_core::net::relay_client;
 use duet_core::one_time_invite::OneTimeInvite;
+use duet_node::net::redeem::redeem_ticket;
+use duet_node::net::relay_client;
 
 /// What a personal link ticket links to.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

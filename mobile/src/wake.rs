@@ -9,8 +9,8 @@
 use crate::app::DuetApp;
 use crate::error::MobileError;
 use crate::records::SyncSummary;
-use duet_core::net::relay_client;
-use duet_core::node::service;
+use duet_node::net::relay_client;
+use duet_node::service;
 
 /// What a bounded sync got by its deadline.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

@@ -384,11 +384,11 @@ pub fn notebook_on_relay(
 pub fn on_relay<T>(
     relay: &Relay,
     request: impl for<'c> FnOnce(
-        &'c duet_core::net::relay_client::RelayClient,
+        &'c duet_node::net::relay_client::RelayClient,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'c>>,
 ) -> T {
-    use duet_core::net::relay_client::RelayClient;
-    use duet_core::net::tls::{Pins, TlsIdentity};
+    use duet_node::net::relay_client::RelayClient;
+    use duet_node::net::tls::{Pins, TlsIdentity};
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint)
         .unwrap_or_else(|| panic!("the relay's fingerprint {} is damaged", relay.fingerprint));
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
@@ -406,9 +406,9 @@ pub fn on_relay<T>(
 /// Pulls a mailbox of `relay` with `key` on a connection of its own.
 pub fn relay_pull(
     relay: &Relay,
-    key: &duet_core::net::relay_client::MailboxKey,
-) -> Result<duet_core::net::relay_client::Entries, duet_core::net::NetError> {
-    use duet_core::net::relay_client::RelayLink;
+    key: &duet_node::net::relay_client::MailboxKey,
+) -> Result<duet_node::net::relay_client::Entries, duet_node::net::NetError> {
+    use duet_node::net::relay_client::RelayLink;
     let key = key.clone();
     on_relay(relay, move |client| {
         Box::pin(async move { client.pull(&key, 0).await })
@@ -418,10 +418,10 @@ pub fn relay_pull(
 /// Pushes an envelope to a mailbox of `relay` with `key` on a connection of its own.
 pub fn relay_push(
     relay: &Relay,
-    key: &duet_core::net::relay_client::MailboxKey,
+    key: &duet_node::net::relay_client::MailboxKey,
     envelope: Vec<u8>,
-) -> Result<u64, duet_core::net::NetError> {
-    use duet_core::net::relay_client::RelayLink;
+) -> Result<u64, duet_node::net::NetError> {
+    use duet_node::net::relay_client::RelayLink;
     let key = key.clone();
     on_relay(relay, move |client| {
         Box::pin(async move { client.push(&key, envelope).await })
@@ -441,12 +441,12 @@ pub fn secret_ticket(device: &Device) -> duet_core::invite::Invite {
 /// The mailbox `device`'s current notebook has at `relay` before any removal: bound to
 /// that relay, as for every notebook made since relay binding. Nothing of `device` may be
 /// running.
-pub fn initial_mailbox(device: &Device, relay: &Relay) -> duet_core::net::relay_client::MailboxKey {
+pub fn initial_mailbox(device: &Device, relay: &Relay) -> duet_node::net::relay_client::MailboxKey {
     let secret = secret_ticket(device).notebook_secret();
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint)
         .unwrap_or_else(|| panic!("the relay's fingerprint {} is damaged", relay.fingerprint));
     let (mailbox, token) = secret.relay_mailbox(&fp);
-    duet_core::net::relay_client::MailboxKey {
+    duet_node::net::relay_client::MailboxKey {
         mailbox,
         token,
         team_token: None,

@@ -15,8 +15,8 @@ use duet_core::dates;
 use duet_core::insights::health::Window;
 use duet_core::model::views::Cadence;
 use duet_core::model::CommitmentStatus;
-use duet_core::node::HomeHandle;
 use duet_core::{Duet, DuetError, JoinAs, WrapNotes};
+use duet_node::HomeHandle;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -124,7 +124,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if is_network(&cli.command) {
         // The home moves to its own thread for the command, as in a node, so the network
         // code reaches it the one way it knows.
-        let owner = duet_core::node::Home::spawn(duet)?;
+        let owner = duet_node::Home::spawn(duet)?;
         let handle = owner.handle();
         let rt = crate::network::runtime()?;
         let result = rt.block_on(run_network(&handle, context, cli.command, &out));

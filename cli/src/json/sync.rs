@@ -3,9 +3,9 @@
 
 use super::contract;
 use duet_core::crypto::fingerprint_text;
-use duet_core::net::client::PeerOutcome;
-use duet_core::net::relay_client::RelayOutcome;
-use duet_core::node::live::{LinkStatus, LiveEvent};
+use duet_node::live::{LinkStatus, LiveEvent};
+use duet_node::net::client::PeerOutcome;
+use duet_node::net::relay_client::RelayOutcome;
 use serde::Serialize;
 use std::net::SocketAddr;
 

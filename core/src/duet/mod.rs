@@ -71,8 +71,7 @@ pub use relay::{Outgoing, RelaySetting};
 pub use secrets::{enable_os_keychain, HomeKeySource};
 pub use sheet::{SheetHeads, SheetReport, SheetSource, MAX_SECTION_BYTES};
 pub use undo::{EditJournal, EditRecord, UndoList, Undone, MAX_UNDO_EDITS};
-pub(crate) use wake::WakeDue;
-pub use wake::{WakeRecord, WAKE_REFUSAL_STANDS_MS};
+pub use wake::{WakeDue, WakeRecord, WAKE_REFUSAL_STANDS_MS};
 
 use agenda::carry_over;
 use commits::open_commitments;

@@ -47,7 +47,7 @@ impl From<DuetError> for SyncError {
 
 impl PeerSession {
     /// Takes one message from the peer (no documents needed); returns whether
-    /// [`Duet::peer_advance`] has work to do now.
+    /// [`SyncPort::peer_advance`](crate::home::SyncPort::peer_advance) has work to do now.
     pub fn receive(&mut self, message: Message) -> Result<bool, SyncError> {
         self.engine.receive(message)
     }

@@ -26,9 +26,12 @@ pub struct WakeRecord {
 }
 
 /// A registration due at a notebook's relay.
-pub(crate) struct WakeDue {
+pub struct WakeDue {
+    /// The mailbox it is for.
     pub key: MailboxKey,
+    /// The slot this device's key gives it in that mailbox.
     pub slot: [u8; 32],
+    /// The endpoint to register (`None`: remove the one held).
     pub endpoint: Option<String>,
 }
 

@@ -8,8 +8,9 @@
 //! `notebook.rs`, `bundle.rs`, …), and on top the node and the network ends (`node`,
 //! `net`). `docs/ARCHITECTURE.md` states the invariant and names this test.
 //!
-//! Inside the core, the sync drivers reach a home only through the sync port
-//! (`core/src/node/port.rs`): no other file runs calls on a home.
+//! The sync drivers (the `duet-node` crate) reach a home only through the sync port
+//! (`core/src/home/port.rs`): no other file of the core or the node runs calls on a home,
+//! and only the node crate imports the port, so a front end cannot make a sync step.
 
 use std::path::{Path, PathBuf};
 
@@ -47,12 +48,13 @@ fn rank(name: &str) -> u8 {
     }
 }
 
-fn core_src() -> PathBuf {
+fn repo() -> PathBuf {
     let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    tests
-        .parent()
-        .map(|root| root.join("core/src"))
-        .unwrap_or(tests)
+    tests.parent().map(Path::to_owned).unwrap_or(tests)
+}
+
+fn core_src() -> PathBuf {
+    repo().join("core/src")
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -155,34 +157,74 @@ fn crate_paths_are_found_in_code_and_not_in_comments() {
 }
 
 /// The files that may run calls on a home: the home itself and the sync port.
-const HOME_CALLERS: &[&str] = &["node/home.rs", "node/port.rs"];
+const HOME_CALLERS: &[&str] = &["core/src/home/actor.rs", "core/src/home/port.rs"];
+
+/// Every Rust file under these folders of the repository, as (path from the root, text).
+fn sources(folders: &[&str]) -> Vec<(String, String)> {
+    let root = repo();
+    let mut files = Vec::new();
+    for folder in folders {
+        rust_files(&root.join(folder), &mut files);
+    }
+    files
+        .into_iter()
+        .map(|file| {
+            let relative = file
+                .strip_prefix(&root)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            (relative, text)
+        })
+        .collect()
+}
+
+/// The lines of `text`, outside line comments, that contain `needle`.
+fn lines_naming(relative: &str, text: &str, needle: &str) -> Vec<String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| line.split("//").next().unwrap_or_default().contains(needle))
+        .map(|(i, _)| format!("{relative}:{}", i + 1))
+        .collect()
+}
 
 #[test]
 fn the_sync_drivers_reach_a_home_only_through_the_port() {
-    let src = core_src();
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let mut found = Vec::new();
-    for file in files {
-        let relative = file
-            .strip_prefix(&src)
-            .map(|p| p.to_string_lossy().replace('\\', "/"))
-            .unwrap_or_default();
+    for (relative, text) in sources(&["core/src", "core/node/src"]) {
         if HOME_CALLERS.contains(&relative.as_str()) {
             continue;
         }
-        let text =
-            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        for (i, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or_default();
-            if code.contains(".call(") || code.contains("call_blocking(") {
-                found.push(format!("core/src/{relative}:{}", i + 1));
-            }
-        }
+        found.extend(lines_naming(&relative, &text, ".call("));
+        found.extend(lines_naming(&relative, &text, "call_blocking("));
     }
     assert!(
         found.is_empty(),
-        "calls on a home outside the sync port (add a typed call to core/src/node/port.rs):\n{}",
+        "calls on a home outside the sync port (add a typed call to core/src/home/port.rs):\n{}",
         found.join("\n")
+    );
+}
+
+#[test]
+fn only_the_node_crate_takes_the_sync_port() {
+    let mut found = Vec::new();
+    for (relative, text) in sources(&["cli/src", "mobile/src", "relay/src", "tests"]) {
+        found.extend(lines_naming(&relative, &text, "SyncPort"));
+    }
+    // This file names it in its checks, which is not a use.
+    found.retain(|at| !at.starts_with("tests/tests/e2e/layers.rs"));
+    assert!(
+        found.is_empty(),
+        "a front end takes the sync port (call the app API or the node's service):\n{}",
+        found.join("\n")
+    );
+    let node: Vec<String> = sources(&["core/node/src"])
+        .iter()
+        .flat_map(|(relative, text)| lines_naming(relative, text, "SyncPort"))
+        .collect();
+    assert!(
+        !node.is_empty(),
+        "the node crate reaches homes through the port"
     );
 }

@@ -242,7 +242,7 @@ fn a_lost_phone_is_removed_and_reads_nothing_written_after_by_either_path() {
     // Its mailbox is retired: even a push made by hand with its token is refused, while the
     // log stays readable.
     match duet_tests::relay_push(&relay, &old_mailbox, vec![7u8; 64]) {
-        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+        Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
             assert_eq!(why, duet_core::wire::RelayRefusal::Retired)
         }
         other => panic!("a push to the retired mailbox got {other:?}"),
@@ -434,7 +434,7 @@ fn end_of_a_1_1(relay: &Relay) {
     assert!(list.contains("read-only"), "{list}");
 
     match duet_tests::relay_pull(relay, &old_mailbox) {
-        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+        Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
             assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox)
         }
         other => panic!("the ended 1-1's mailbox is still there: {other:?}"),
@@ -593,15 +593,15 @@ fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let take = |t: &duet_core::one_time_invite::OneTimeInvite| {
         rt.block_on(async {
-            let identity = duet_core::net::tls::TlsIdentity::generate().expect("identity");
-            let client = duet_core::net::relay_client::RelayClient::connect(
+            let identity = duet_node::net::tls::TlsIdentity::generate().expect("identity");
+            let client = duet_node::net::relay_client::RelayClient::connect(
                 &identity,
                 relay.addr,
-                duet_core::net::tls::Pins::Exactly([fp].into()),
+                duet_node::net::tls::Pins::Exactly([fp].into()),
             )
             .await
             .expect("connect");
-            let got = duet_core::net::relay_client::take_welcome(&client, t).await;
+            let got = duet_node::net::relay_client::take_welcome(&client, t).await;
             client.close().await;
             got.expect("take")
         })
@@ -647,7 +647,7 @@ fn a_running_node_takes_an_expired_invite_s_welcome_off_the_relay() {
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
     let (mailbox, token) =
         duet_core::one_time_invite::InviteKey::new(ticket.key).welcome_mailbox(&fp);
-    let welcome = duet_core::net::relay_client::MailboxKey {
+    let welcome = duet_node::net::relay_client::MailboxKey {
         mailbox,
         token,
         team_token: None,
@@ -661,7 +661,7 @@ fn a_running_node_takes_an_expired_invite_s_welcome_off_the_relay() {
         std::time::Duration::from_secs(20),
         "the node to take the expired invite's welcome off the relay",
         || match duet_tests::relay_pull(&relay, &welcome) {
-            Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+            Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
                 assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox);
                 Ok(())
             }
@@ -675,10 +675,10 @@ fn a_running_node_takes_an_expired_invite_s_welcome_off_the_relay() {
 
 #[test]
 fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_inviting_device() {
-    use duet_core::net::redeem::redeem;
-    use duet_core::net::relay_client::{self, RelayClient};
-    use duet_core::node::Home;
     use duet_core::one_time_invite::OneTimeInvite;
+    use duet_node::net::redeem::redeem;
+    use duet_node::net::relay_client::{self, RelayClient};
+    use duet_node::Home;
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
     let (ana, _ticket) = notebook_on_relay(&relay);
@@ -689,7 +689,7 @@ fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_in
     let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let server = rt
-        .block_on(duet_core::net::server::Server::bind(
+        .block_on(duet_node::net::server::Server::bind(
             handle.clone(),
             "127.0.0.1:0".parse().expect("addr"),
             Box::new(|_| {}),
@@ -720,8 +720,8 @@ fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_in
     };
     let take = |ticket: &OneTimeInvite| {
         rt.block_on(async {
-            let identity = duet_core::net::tls::TlsIdentity::generate().expect("identity");
-            let pins = duet_core::net::tls::Pins::Exactly([fp].into());
+            let identity = duet_node::net::tls::TlsIdentity::generate().expect("identity");
+            let pins = duet_node::net::tls::Pins::Exactly([fp].into());
             let client = RelayClient::connect(&identity, relay.addr, pins)
                 .await
                 .expect("connect");
@@ -743,7 +743,7 @@ fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_in
     let ticket = fresh_ticket();
     assert!(take(&ticket).is_some(), "the welcome is on the relay");
     match redeem_at_laptop(&ticket) {
-        Err(duet_core::net::NetError::Invite(why)) => {
+        Err(duet_node::net::NetError::Invite(why)) => {
             assert_eq!(why, duet_core::one_time_invite::Refusal::Used)
         }
         other => panic!("one ticket joined two devices: {other:?}"),

@@ -217,8 +217,8 @@ fn raw_quic_client(
     secret: &duet_core::crypto::NotebookSecret,
 ) -> RawReplies {
     use duet_core::crypto::ProofSide;
-    use duet_core::net::{handshake, tls};
     use duet_core::wire::{self, Message};
+    use duet_node::net::{handshake, tls};
     let key = secret.membership_key();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
@@ -302,7 +302,7 @@ fn raw_quic_client(
             && matches!(
                 conn.close_reason(),
                 Some(quinn::ConnectionError::ApplicationClosed(a))
-                    if a.error_code == duet_core::net::close::NOT_A_MEMBER.into()
+                    if a.error_code == duet_node::net::close::NOT_A_MEMBER.into()
             );
         RawReplies {
             garbage_closed,
@@ -510,8 +510,8 @@ impl Drop for LossyProxy {
 
 #[test]
 fn the_owners_commands_are_answered_while_strangers_flood_the_node_with_hellos() {
-    use duet_core::net::tls;
     use duet_core::wire::{self, Message};
+    use duet_node::net::tls;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let (ana, bo, serving) = joined_pair();
@@ -584,10 +584,10 @@ fn the_owners_commands_are_answered_while_strangers_flood_the_node_with_hellos()
 
 #[test]
 fn one_address_holds_at_most_half_the_serving_device_s_connections_and_another_gets_in() {
-    use duet_core::net::server::{Server, MAX_CONNECTIONS_PER_ADDRESS};
-    use duet_core::net::tls::{Pins, TlsIdentity, ALPN};
+    use duet_node::net::server::{Server, MAX_CONNECTIONS_PER_ADDRESS};
+    use duet_node::net::tls::{Pins, TlsIdentity, ALPN};
     let ana = Device::with_notebook("Ana", "Ana / Bo", "Bo");
-    let home = duet_core::node::Home::spawn(duet_tests::open_home(ana.home.path())).expect("home");
+    let home = duet_node::Home::spawn(duet_tests::open_home(ana.home.path())).expect("home");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let server = rt
         .block_on(Server::bind(
@@ -605,7 +605,7 @@ fn one_address_holds_at_most_half_the_serving_device_s_connections_and_another_g
         // A stranger's connections: the TLS handshake, then nothing.
         let identity = TlsIdentity::generate().expect("identity");
         let connect =
-            || duet_core::net::connect(&identity, addr, Pins::Exactly([fp].into()), ALPN, "serve");
+            || duet_node::net::connect(&identity, addr, Pins::Exactly([fp].into()), ALPN, "serve");
         let mut held = Vec::new();
         for _ in 0..MAX_CONNECTIONS_PER_ADDRESS {
             held.push(connect().await.expect("within the address's share"));
@@ -618,7 +618,7 @@ fn one_address_holds_at_most_half_the_serving_device_s_connections_and_another_g
             );
         }
         // Another address still gets in while the first one holds its share.
-        let other = duet_core::net::connect_from(
+        let other = duet_node::net::connect_from(
             "127.0.0.2:0".parse().expect("addr"),
             &identity,
             addr,

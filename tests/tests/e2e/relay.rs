@@ -3,8 +3,8 @@
 //! SIGKILL, its disk holds no plaintext, and bad clients are refused or cut off while the
 //! others keep syncing.
 
-use duet_core::net::relay_client::{MailboxKey, RelayClient, RelayLink};
-use duet_core::net::tls::{Pins, TlsIdentity};
+use duet_node::net::relay_client::{MailboxKey, RelayClient, RelayLink};
+use duet_node::net::tls::{Pins, TlsIdentity};
 use duet_tests::{http_get, invite, wait_for_status, Device, Relay};
 use std::time::Duration;
 
@@ -266,7 +266,7 @@ async fn raw_connect(
     addr: std::net::SocketAddr,
     fp: [u8; 32],
 ) -> quinn::Connection {
-    use duet_core::net::tls;
+    use duet_node::net::tls;
     let config = tls::client_config_for(
         identity,
         Pins::Exactly([fp].into()),
@@ -1158,8 +1158,8 @@ fn relay_fingerprint(data: &std::path::Path) -> String {
 
 #[test]
 fn a_relay_on_postgres_refuses_wrong_tokens_full_and_retired_mailboxes_and_early_deletes() {
-    use duet_core::net::NetError;
     use duet_core::wire::RelayRefusal;
+    use duet_node::net::NetError;
     let pg = duet_tests::Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("relay.toml");
@@ -1557,7 +1557,7 @@ fn one_taker_of_eight_wins(relays: &[&Relay]) {
     assert_eq!(winners.len(), 1, "{} takers got the mailbox", winners.len());
     assert_eq!(winners[0], &vec![(1, vec![1u8; 64])]);
     match duet_tests::relay_pull(relays[0], &key) {
-        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+        Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
             assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox)
         }
         other => panic!("the taken mailbox is still there: {other:?}"),
@@ -1633,7 +1633,7 @@ fn an_operator_deletes_a_retired_mailbox_only_by_force_and_its_id_is_never_made_
     ]);
     assert!(forced.status.success(), "{forced:?}");
     match duet_tests::relay_push(&relay, &key, vec![2; 64]) {
-        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+        Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
             assert_eq!(why, RelayRefusal::Retired)
         }
         other => panic!("a forced-away retired mailbox was made again: {other:?}"),
@@ -1663,7 +1663,7 @@ fn an_operator_deletes_a_retired_mailbox_only_by_force_and_its_id_is_never_made_
     assert!(forced.status.success(), "{forced:?}");
     let relay = Relay::start(&data, "127.0.0.1:0", None);
     match duet_tests::relay_push(&relay, &other, vec![2; 64]) {
-        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+        Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
             assert_eq!(why, RelayRefusal::Retired)
         }
         other => panic!("a forced-away retired mailbox was made again: {other:?}"),
@@ -1733,7 +1733,7 @@ fn token_makes_a_mailbox(relay: &Relay, token: &str, mailbox: &str) -> bool {
     };
     match duet_tests::relay_push(relay, &key, vec![1; 32]) {
         Ok(_) => true,
-        Err(duet_core::net::NetError::RelayRefused { why, .. }) => {
+        Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
             assert_eq!(why, duet_core::wire::RelayRefusal::TeamTokenRequired);
             false
         }

@@ -2,17 +2,17 @@
 //! each on its own home thread) sync through `MemoryRelay`, which keeps the relay's mailbox
 //! rules in memory, and which misbehaves as a real relay can: restored from an old backup,
 //! a mailbox forgotten, an entry withheld or replayed. Each round is the code the CLI, the
-//! phone and the node run (`duet_core::net::relay_client`, over a `RelayLink`), so these
+//! phone and the node run (`duet_node::net::relay_client`, over a `RelayLink`), so these
 //! tests reach every relay step (rotation, farewell, welcome, end, compaction, rewind)
 //! deterministically and in milliseconds.
 
 use duet_core::mailbox::Standing;
-use duet_core::net::memory_relay::MemoryRelay;
-use duet_core::net::relay_client::{self, RelayLink, RelayOutcome};
-use duet_core::net::{local_error, NetError};
-use duet_core::node::{Home, HomeHandle};
 use duet_core::one_time_invite::OneTimeInvite;
 use duet_core::{Duet, DuetError, Role};
+use duet_node::net::memory_relay::MemoryRelay;
+use duet_node::net::relay_client::{self, RelayLink, RelayOutcome};
+use duet_node::net::{local_error, NetError};
+use duet_node::{Home, HomeHandle};
 use std::path::Path;
 
 /// The relay's certificate fingerprint as the devices pin it (mailboxes are bound to it).
@@ -198,7 +198,7 @@ fn two_devices_meet_and_converge_through_a_relay_in_memory() {
     let fresh = joined(dir.path(), "bo-phone", "Bo", Role::Report, &ana, &relay);
     let pulled = relay.entries(&ana.mailbox()).len();
     assert!(
-        pulled > duet_core::net::memory_relay::MEMORY_PAGE_ENTRIES,
+        pulled > duet_node::net::memory_relay::MEMORY_PAGE_ENTRIES,
         "{pulled} entries"
     );
     ana.synced(&relay);

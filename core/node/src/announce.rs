@@ -3,8 +3,9 @@
 //! announces again when the hour's tags or the notebooks held change. Nearby nodes that
 //! hold one of the notebooks find it by a tag and sync with it.
 
-use super::HomeHandle;
 use crate::net::nearby::{self, NearbyError};
+use crate::HomeHandle;
+use duet_core::home::SyncPort;
 use std::time::Duration;
 
 /// How often the node checks whether its announcement's tags are due to change.

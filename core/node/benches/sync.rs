@@ -181,11 +181,11 @@ fn quic_fresh_device(save_total: usize) {
         .enable_all()
         .build()
         .expect("runtime");
-    let ana = duet_core::node::Home::spawn(duet_core::Duet::open(&ana_home).expect("open ana"))
+    let ana = duet_node::Home::spawn(duet_core::Duet::open(&ana_home).expect("open ana"))
         .expect("ana's home");
     let ana_handle = ana.handle();
     rt.block_on(async {
-        let server = duet_core::net::server::Server::bind(
+        let server = duet_node::net::server::Server::bind(
             ana_handle.clone(),
             "127.0.0.1:0".parse().expect("addr"),
             Box::new(|_| {}),
@@ -203,10 +203,10 @@ fn quic_fresh_device(save_total: usize) {
             .expect("invite");
         let mut bo = duet_core::Duet::init(&dir.path().join("bo"), "Bo").expect("bo");
         bo.joins().by_invite(&ticket, duet_core::Role::Report).expect("join");
-        let bo = duet_core::node::Home::spawn(bo).expect("bo's home");
-        let pins = duet_core::net::tls::Pins::Exactly([ticket.fingerprint].into());
+        let bo = duet_node::Home::spawn(bo).expect("bo's home");
+        let pins = duet_node::net::tls::Pins::Exactly([ticket.fingerprint].into());
         let started = Instant::now();
-        let outcome = duet_core::net::client::sync_with(&bo.handle(), addr, pins)
+        let outcome = duet_node::net::client::sync_with(&bo.handle(), addr, pins)
             .await
             .expect("sync");
         let took = started.elapsed();

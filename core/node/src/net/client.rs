@@ -5,16 +5,17 @@
 use super::handshake;
 use super::tls::{self, Pins};
 use super::{close, step, NetError};
-use crate::crypto::fingerprint_text;
-use crate::node::HomeHandle;
-use crate::sync::limits::SyncBudget;
-use crate::sync::peer::SyncError;
-use crate::sync::session::PeerRole;
-use crate::wire::{self, Message};
-use crate::SyncReport;
+use crate::HomeHandle;
+use duet_core::crypto::fingerprint_text;
+use duet_core::home::SyncPort;
+use duet_core::sync::limits::SyncBudget;
+use duet_core::sync::peer::SyncError;
+use duet_core::sync::session::PeerRole;
+use duet_core::wire::{self, Message};
+use duet_core::SyncReport;
 use std::net::SocketAddr;
 
-pub use crate::sync::session::MAX_DOCS;
+pub use duet_core::sync::session::MAX_DOCS;
 
 /// What one sync with one peer did.
 #[derive(Debug, Clone)]
@@ -86,7 +87,7 @@ async fn run(
         return Err(NetError::ThisDevice { addr });
     }
     let all = home.peer_memberships().await?;
-    let mine = handshake::keys_for_peer(&all, &crate::crypto::fingerprint_text(&peer));
+    let mine = handshake::keys_for_peer(&all, &duet_core::crypto::fingerprint_text(&peer));
     let shared = handshake::client(conn, addr, &mine).await?;
     home.remember_peer(peer, Some(addr)).await?;
     let mut outcome = PeerOutcome {
@@ -105,7 +106,7 @@ async fn run(
 }
 
 /// One notebook on its own stream: a driver of the client's [`PeerEngine`]
-/// (`crate::sync::session`), carrying its messages and asking the home for each step.
+/// (`duet_core::sync::session`), carrying its messages and asking the home for each step.
 async fn sync_notebook(
     home: &HomeHandle,
     conn: &quinn::Connection,
@@ -161,7 +162,7 @@ async fn read(
             Ok(message)
         }
         Ok(None) => Err(handshake::closed_reason(conn, addr)),
-        Err(crate::wire::WireError::Io(_)) => Err(handshake::closed_reason(conn, addr)),
+        Err(duet_core::wire::WireError::Io(_)) => Err(handshake::closed_reason(conn, addr)),
         Err(e) => Err(e.into()),
     }
 }

@@ -9,9 +9,10 @@ pub use duet_protocol::net::relay_link::{RelayLink, RelayReplies};
 
 use super::tls::{self, Pins};
 use super::NetError;
-use crate::crypto::parse_fingerprint;
-use crate::node::HomeHandle;
-use crate::wire::RelayRefusal;
+use crate::HomeHandle;
+use duet_core::crypto::parse_fingerprint;
+use duet_core::home::SyncPort;
+use duet_core::wire::RelayRefusal;
 use std::net::SocketAddr;
 
 /// What one sync of one notebook with its relay did.
@@ -20,7 +21,7 @@ pub struct RelayOutcome {
     /// The relay.
     pub addr: SocketAddr,
     /// What arrived.
-    pub report: crate::SyncReport,
+    pub report: duet_core::SyncReport,
     /// Entries pulled.
     pub pulled: usize,
     /// Entries that failed to open (tampered, or moved from another mailbox) or were set
@@ -94,7 +95,7 @@ pub async fn sync_relay_epochs<L: RelayLink>(
     if home.relay_mailbox_gone(notebook).await? {
         return Ok(RelayOutcome {
             addr: client.addr(),
-            report: fill_report(home, notebook, crate::SyncReport::default()).await?,
+            report: fill_report(home, notebook, duet_core::SyncReport::default()).await?,
             pulled: 0,
             rejected: 0,
             pushed: None,
@@ -140,7 +141,7 @@ pub async fn tend_wakes(home: &HomeHandle) -> Result<Vec<(String, NetError)>, Ne
 
 /// Tells the notebook's relay this device's push endpoint (or that there is none any
 /// more) when it does not hold it yet. A relay that refuses it is not asked again for a
-/// day ([`crate::duet::WAKE_REFUSAL_STANDS_MS`]); a relay too old for wake-ups counts as
+/// day ([`duet_core::WAKE_REFUSAL_STANDS_MS`]); a relay too old for wake-ups counts as
 /// one that refused.
 pub async fn tend_wake<L: RelayLink>(
     home: &HomeHandle,
@@ -191,7 +192,7 @@ async fn tend_welcomes<L: RelayLink>(
     notebook: &str,
     client: &L,
 ) -> Result<usize, NetError> {
-    use crate::duet::WelcomeWork;
+    use duet_core::steps::WelcomeWork;
     let work = home.welcome_work(notebook).await?;
     let gone = |e: &NetError| {
         matches!(
@@ -250,9 +251,9 @@ async fn tend_welcomes<L: RelayLink>(
 /// already taken, revoked or expired.
 pub async fn take_welcome(
     client: &impl RelayLink,
-    ticket: &crate::one_time_invite::OneTimeInvite,
-) -> Result<Option<crate::one_time_invite::Grant>, NetError> {
-    use crate::one_time_invite::{open_welcome, InviteKey};
+    ticket: &duet_core::one_time_invite::OneTimeInvite,
+) -> Result<Option<duet_core::one_time_invite::Grant>, NetError> {
+    use duet_core::one_time_invite::{open_welcome, InviteKey};
     let Some(relay) = &ticket.relay else {
         return Ok(None);
     };
@@ -295,7 +296,7 @@ async fn end_mailbox<L: RelayLink>(
     notebook: &str,
     client: &L,
 ) -> Result<(), NetError> {
-    use crate::duet::EndStep;
+    use duet_core::steps::EndStep;
     let Some((step, key)) = home.relay_end(notebook).await? else {
         return Ok(());
     };
@@ -403,14 +404,14 @@ async fn push_farewell<L: RelayLink>(
 }
 
 /// [`sync_relay`] over a connection already made: a driver of the relay session's engine
-/// (`crate::sync::relay_session`), carrying its requests and replies and asking the home
+/// (`duet_core::sync::relay_session`), carrying its requests and replies and asking the home
 /// for the steps that need the notebook.
 pub async fn sync_relay_on<L: RelayLink>(
     home: &HomeHandle,
     notebook: &str,
     client: &L,
 ) -> Result<RelayOutcome, NetError> {
-    use crate::sync::relay_session::{RelaySession, RelayStep};
+    use duet_core::sync::relay_session::{RelaySession, RelayStep};
     let start = home.relay_start(notebook).await?;
     let key = start.key;
     let mut session = RelaySession::new(start.cursor, start.anchor);
@@ -442,7 +443,7 @@ pub async fn sync_relay_on<L: RelayLink>(
                 };
                 let changes = out.changes;
                 home.relay_pushed(notebook, out).await?;
-                let r: &mut crate::SyncReport = report.get_or_insert_with(Default::default);
+                let r: &mut duet_core::SyncReport = report.get_or_insert_with(Default::default);
                 r.sent_changes = changes;
                 session.recorded()?;
             }
@@ -456,7 +457,7 @@ pub async fn sync_relay_on<L: RelayLink>(
             }
             r
         }
-        None => fill_report(home, notebook, crate::SyncReport::default()).await?,
+        None => fill_report(home, notebook, duet_core::SyncReport::default()).await?,
     };
     Ok(RelayOutcome {
         addr: client.addr(),
@@ -472,8 +473,8 @@ pub async fn sync_relay_on<L: RelayLink>(
 async fn fill_report(
     home: &HomeHandle,
     notebook: &str,
-    mut report: crate::SyncReport,
-) -> Result<crate::SyncReport, NetError> {
+    mut report: duet_core::SyncReport,
+) -> Result<duet_core::SyncReport, NetError> {
     let title = home.notebook_title(notebook).await?;
     report.notebook = notebook.to_owned();
     report.title = title;

@@ -7,12 +7,13 @@
 //! This module waits on the network holding nothing: every step reaches the home through
 //! its [`HomeHandle`], one short call at a time.
 
-use super::HomeHandle;
-use crate::crypto::parse_fingerprint;
 use crate::net::client::{sync_with_retries, PeerOutcome};
 use crate::net::relay_client::{sync_relay_with_retries, RelayOutcome};
 use crate::net::tls::Pins;
 use crate::net::{nearby, NetError};
+use crate::HomeHandle;
+use duet_core::crypto::parse_fingerprint;
+use duet_core::home::SyncPort;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -87,7 +88,7 @@ impl SyncRound {
     }
 
     /// Every notebook's report, relays first.
-    pub fn reports(&self) -> Vec<crate::SyncReport> {
+    pub fn reports(&self) -> Vec<duet_core::SyncReport> {
         self.relays
             .iter()
             .map(|o| o.report.clone())

@@ -9,10 +9,11 @@ use super::handshake;
 use super::relay_client::{MailboxKey, RelayLink};
 use super::tls::{self, Pins};
 use super::{close, step, NetError};
-use crate::duet::OwnTake;
-use crate::node::HomeHandle;
-use crate::one_time_invite::{Grant, InviteKey, OneTimeInvite, Refusal};
-use crate::wire::{self, Message};
+use crate::HomeHandle;
+use duet_core::home::SyncPort;
+use duet_core::one_time_invite::{Grant, InviteKey, OneTimeInvite, Refusal};
+use duet_core::steps::OwnTake;
+use duet_core::wire::{self, Message};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -67,7 +68,7 @@ pub async fn redeem_ticket(
 
 /// The welcome on the ticket's relay, taken (so that nobody else can).
 async fn welcome_at(
-    relay: &crate::invite::RelayInfo,
+    relay: &duet_core::invite::RelayInfo,
     ticket: &OneTimeInvite,
 ) -> Result<Option<Grant>, NetError> {
     // A throwaway certificate, as for every relay connection.

@@ -10,13 +10,14 @@
 use super::handshake;
 use super::tls::{self, TlsIdentity};
 use super::{close, step, transport, NetError, STEP_TIMEOUT};
-use crate::crypto::fingerprint_text;
-use crate::node::HomeHandle;
-use crate::sync::limits::SyncBudget;
-use crate::sync::peer::SyncError;
-use crate::sync::session::{expect_open, PeerRole};
-use crate::wire::{self, Message};
-use crate::SyncReport;
+use crate::HomeHandle;
+use duet_core::crypto::fingerprint_text;
+use duet_core::home::SyncPort;
+use duet_core::sync::limits::SyncBudget;
+use duet_core::sync::peer::SyncError;
+use duet_core::sync::session::{expect_open, PeerRole};
+use duet_core::wire::{self, Message};
+use duet_core::SyncReport;
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -266,9 +267,9 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
         Ok(Err(e)) => {
             // Best effort: tell the peer why before closing, in its own terms.
             let message = match &e {
-                crate::wire::WireError::Version { theirs } => format!(
+                duet_core::wire::WireError::Version { theirs } => format!(
                     "this device speaks Duet sync protocol v{}, yours sent v{theirs}; update Duet on both devices",
-                    crate::wire::PROTOCOL_VERSION
+                    duet_core::wire::PROTOCOL_VERSION
                 ),
                 other => format!("refused: {other}"),
             };
@@ -343,7 +344,7 @@ async fn notebook_stream(
 }
 
 /// One notebook's stream: reads `Open`, then drives the server's [`PeerEngine`]
-/// (`crate::sync::session`), carrying its messages and asking the home for each step.
+/// (`duet_core::sync::session`), carrying its messages and asking the home for each step.
 async fn serve_notebook(
     shared: &Shared,
     notebooks: &[String],

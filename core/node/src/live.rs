@@ -7,13 +7,14 @@
 //!
 //! What each link last did is kept in a [`LinkBoard`] for `duet status`.
 
-use super::service::{self, SyncTarget};
-use super::HomeHandle;
 use crate::net::relay_client::{self, RelayLink, RelayOutcome};
 use crate::net::tls::Pins;
 use crate::net::{client, NetError};
-use crate::sync::relay_feed::{FeedStep, RelayFeed};
-use crate::SyncReport;
+use crate::service::{self, SyncTarget};
+use crate::HomeHandle;
+use duet_core::home::SyncPort;
+use duet_core::sync::relay_feed::{FeedStep, RelayFeed};
+use duet_core::SyncReport;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@
 //! a notebook is still settled by the membership handshake, which an announcement alone
 //! cannot pass.
 
-use crate::crypto::MembershipKey;
+use duet_core::crypto::MembershipKey;
 use mdns_sd::{ServiceDaemon, ServiceEvent, ServiceInfo};
 use rand::RngCore;
 use std::collections::BTreeMap;
@@ -159,7 +159,7 @@ pub fn browse(wait: Duration) -> Result<Vec<Found>, NearbyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::NotebookSecret;
+    use duet_core::crypto::NotebookSecret;
 
     #[test]
     fn a_notebooks_tag_is_recognised_by_its_members_only_and_changes_every_window() {
