@@ -1,8 +1,8 @@
 //! The sync port: every way the sync drivers reach a home, one typed method each. The
 //! peer client and server, invite redemption, the relay rounds, the sync service and
-//! background sync (the `duet-node` crate) call these and nothing else of the home (`tests/tests/e2e/layers.rs`
-//! holds them to it), and the `Duet` methods behind them are the crate's own, not the app
-//! API. So what sync needs from a home is written here, once.
+//! background sync (the `duet-node` crate) call these and nothing else of the home
+//! (`tests/tests/e2e/layers.rs` holds them to it), and the `Duet` methods behind them are
+//! the crate's own, not the app API. So what sync needs from a home is written here, once.
 //!
 //! Each method is one short call on the home's thread: never across a network wait.
 
