@@ -7,7 +7,8 @@
 //! - `mailbox_store`: the backends' seam (the `MailboxStore` trait) and the rules they share
 //! - `sled_store`, `postgres`: mailboxes and logs on sled (embedded) or PostgreSQL, each
 //!   with group commit; `pg_link`: how the relay reaches its database (TLS, password)
-//! - `server`: the QUIC server
+//! - `server`: the QUIC server, carrying what each stream's state machine (`stream`: the
+//!   order of a stream's frames, its checks and its replies, sans I/O) asks
 //! - `arrivals`: which subscribers a mailbox's growth wakes
 //! - `committed`: the records a PostgreSQL writer last committed, so its next batch skips
 //!   locking them
@@ -35,6 +36,7 @@ pub mod retention;
 pub mod server;
 pub mod sled_store;
 pub mod store;
+pub mod stream;
 pub mod udp;
 pub mod wake;
 pub mod wake_post;

@@ -8,10 +8,9 @@
 
 use crate::config::RelayConfig;
 use crate::metrics::{Reason, RelayMetrics};
-use crate::store::{Opening, PushOutcome, RelayStore, RelayStoreError, Write};
+use crate::store::{RelayStore, RelayStoreError, Write};
+use crate::stream::{reason_of, Answer, Ask, Read, StreamLimits, StreamMachine, WriteFailure};
 use crate::wake::Waker;
-use duet_protocol::crypto::token_verifier;
-use duet_protocol::mailbox::{self, Admission, Refusal, NO_MAILBOX, RETIRED};
 use duet_protocol::net::tls;
 use duet_protocol::wire::{self, RelayRefusal, RelayReply, RelayRequest, WireError};
 use std::collections::HashMap;
@@ -23,8 +22,6 @@ use tokio::sync::oneshot;
 
 /// Streams one connection may have open at once.
 const MAX_STREAMS: u32 = 8;
-/// Bytes a request may carry besides its envelope (the request's tag and lengths).
-const REQUEST_OVERHEAD_BYTES: usize = 1024;
 /// Bytes of entries per reply frame.
 const REPLY_BYTES: usize = 1024 * 1024;
 /// Application close code: the client broke the protocol or its limits.
@@ -255,6 +252,7 @@ async fn connection(
                 refuse(
                     &store,
                     send,
+                    Duration::from_secs(config.stall_timeout_secs),
                     RelayRefusal::RateLimited,
                     "too many requests; slow down",
                 )
@@ -297,48 +295,27 @@ async fn send_page(
     Ok(more)
 }
 
-/// Refuses a request and counts it by its reason.
+/// Refuses a stream before its machine starts (the connection's request budget is spent),
+/// counted by its reason.
 async fn refuse(
     store: &RelayStore,
-    send: quinn::SendStream,
+    mut send: quinn::SendStream,
+    stall: Duration,
     why: RelayRefusal,
     message: &str,
 ) -> Result<(), WireError> {
     store.metrics().refused(reason_of(why));
-    send_refusal(send, why, message).await
-}
-
-/// The metric label of a refusal.
-fn reason_of(why: RelayRefusal) -> Reason {
-    match why {
-        RelayRefusal::NoMailbox => Reason::no_mailbox,
-        RelayRefusal::TeamTokenRequired => Reason::team_token_required,
-        RelayRefusal::QuotaExceeded => Reason::mailbox_quota,
-        RelayRefusal::RateLimited => Reason::rate_limited,
-        RelayRefusal::BadRequest => Reason::bad_request,
-        RelayRefusal::Retired => Reason::retired_mailbox,
-        RelayRefusal::WakeRefused => Reason::wake_refused,
-        _ => Reason::unavailable,
-    }
-}
-
-async fn send_refusal(
-    mut send: quinn::SendStream,
-    why: RelayRefusal,
-    message: &str,
-) -> Result<(), WireError> {
-    wire::write(
-        &mut send,
-        &RelayReply::Refused {
-            why,
-            message: message.to_owned(),
-        },
-    )
-    .await?;
+    let reply = RelayReply::Refused {
+        why,
+        message: message.to_owned(),
+    };
+    write_reply(&mut send, stall, reply).await?;
     let _ = send.finish();
     Ok(())
 }
 
+/// Carries one stream: does what its state machine asks, over quinn and the store, until
+/// it is done. An error cuts the connection off.
 async fn stream(
     store: &RelayStore,
     config: &RelayConfig,
@@ -347,339 +324,156 @@ async fn stream(
     mut recv: quinn::RecvStream,
 ) -> Result<(), WireError> {
     let stall = Duration::from_secs(config.stall_timeout_secs);
-    // Nothing big before proof: an `Open` is a few ids and tokens.
-    let Some(RelayRequest::Open {
-        mailbox,
-        token,
-        create,
-        team_token,
-    }) = read_request(&mut recv, stall, wire::MAX_UNPROVEN_FRAME).await?
-    else {
-        return Err(WireError::Malformed("a stream must start with Open".into()));
-    };
-    if let Err(r) = mailbox::check_mailbox_id(&mailbox) {
-        return refuse(store, send, r.why, r.message).await;
-    }
-    // The token is checked before the request's body is read: a stranger's body is never
-    // read, and a member's is bounded by the envelope limit. A mailbox this process stored a
-    // push in under the same token counts as checked: a push to it goes straight to the
-    // writer, which checks it again under the mailbox's lock (on PostgreSQL the read here is
-    // a round trip to the database for every push).
-    let verifier = token_verifier(&token);
-    let team_token = team_token.as_deref();
-    let mut opening = None;
-    if !store.known.knows(&mailbox, &verifier) {
-        match admit(store, config, &mailbox, &verifier, create, team_token).await? {
-            Ok(o) => opening = Some(o),
-            Err(r) => return refuse(store, send, r.why, r.message).await,
-        }
-    }
-    let limit = config
-        .max_envelope_bytes
-        .saturating_add(REQUEST_OVERHEAD_BYTES);
-    let request = match read_request(&mut recv, stall, limit).await {
-        Ok(Some(request)) => request,
-        Ok(None) => return Ok(()),
-        Err(WireError::TooLarge { .. }) => {
-            return refuse(
-                store,
-                send,
-                RelayRefusal::BadRequest,
-                "envelope over the size limit",
-            )
-            .await;
-        }
-        Err(e) => return Err(e),
-    };
-    if opening.is_none() && !matches!(request, RelayRequest::Push { .. }) {
-        match admit(store, config, &mailbox, &verifier, create, team_token).await? {
-            Ok(o) => opening = Some(o),
-            Err(r) => return refuse(store, send, r.why, r.message).await,
-        }
-    }
-    if let Some(Opening { record, standing }) = opening {
-        if let Err(r) = mailbox::check_request(record.as_ref(), standing, &request) {
-            return refuse(store, send, r.why, r.message).await;
-        }
-    }
-    if let RelayRequest::Push { envelope } | RelayRequest::Compact { envelope, .. } = &request {
-        if envelope.len() > config.max_envelope_bytes {
-            return refuse(
-                store,
-                send,
-                RelayRefusal::BadRequest,
-                "envelope over the size limit",
-            )
-            .await;
-        }
-    }
-    if matches!(request, RelayRequest::Push { .. }) && config.max_store_bytes > 0 {
-        let held = store.bytes_on_disk().await.map_err(internal)?;
-        if held >= config.max_store_bytes {
-            tracing::warn!(
-                held,
-                cap = config.max_store_bytes,
-                "push refused: the relay's store is at its disk cap"
-            );
-            store.metrics().refused(Reason::store_full);
-            return send_refusal(
-                send,
-                RelayRefusal::QuotaExceeded,
-                "the relay's disk is full; ask its operator (a member device can compact its mailbox)",
-            )
-            .await;
-        }
-    }
-    match request {
-        RelayRequest::Push { envelope } => {
-            let checked = opening.is_some();
-            let mut outcome = push(store, config, &mailbox, verifier, envelope, checked).await?;
-            if let Some(PushOutcome::Gone { envelope }) = outcome {
-                // The mailbox this process knew was deleted since: check the push as one
-                // that creates it.
-                store.known.forget(&mailbox);
-                if let Err(r) =
-                    admit(store, config, &mailbox, &verifier, create, team_token).await?
-                {
-                    return refuse(store, send, r.why, r.message).await;
-                }
-                outcome = push(store, config, &mailbox, verifier, envelope, true).await?;
+    let (mut machine, mut ask) = StreamMachine::start(StreamLimits {
+        max_envelope_bytes: config.max_envelope_bytes,
+        max_store_bytes: config.max_store_bytes,
+        require_team_token: config.require_team_token,
+    });
+    loop {
+        let answer = match ask {
+            Ask::Done => return Ok(()),
+            Ask::Read { limit } => {
+                Answer::Read(match read_request(&mut recv, stall, limit).await {
+                    Ok(Some(request)) => Read::Request(request),
+                    Ok(None) => Read::End,
+                    Err(WireError::TooLarge { .. }) => Read::TooLarge,
+                    Err(e) => return Err(e),
+                })
             }
-            let reply = match outcome {
-                Some(PushOutcome::Stored(seq)) => {
-                    store.known.learn(&mailbox, verifier);
-                    waker.mailbox_grew(&mailbox);
-                    RelayReply::Pushed { seq }
-                }
-                Some(PushOutcome::OverQuota) => RelayReply::Refused {
-                    why: RelayRefusal::QuotaExceeded,
-                    message: "the mailbox is over its quota; a member device can compact it".into(),
-                },
-                // Gone after a checked push: the mailbox was deleted again meanwhile.
-                Some(PushOutcome::WrongToken | PushOutcome::Gone { .. }) => {
-                    store.known.forget(&mailbox);
-                    RelayReply::Refused {
-                        why: RelayRefusal::NoMailbox,
-                        message: NO_MAILBOX.into(),
-                    }
-                }
-                Some(PushOutcome::Retired) => RelayReply::Refused {
-                    why: RelayRefusal::Retired,
-                    message: RETIRED.into(),
-                },
-                None => RelayReply::Refused {
-                    why: RelayRefusal::Unavailable,
-                    message: "the relay could not store it; retry".into(),
-                },
-            };
-            if let RelayReply::Refused { why, .. } = &reply {
-                store.metrics().refused(reason_of(*why));
+            Ask::Known { mailbox, verifier } => {
+                Answer::Known(store.known.knows(&mailbox, &verifier))
             }
-            write_reply(&mut send, stall, reply).await?;
-        }
-        RelayRequest::Pull { after } => {
-            let mut after = after;
-            while send_page(store, &mailbox, &mut after, &mut send, stall, true).await? {}
-        }
-        RelayRequest::Subscribe { after } => {
-            // Watching starts before the first read, so no arrival falls between them.
-            let mut grown = store.arrivals.watch(&mailbox);
-            let mut after = after;
-            loop {
-                if send_page(store, &mailbox, &mut after, &mut send, stall, false).await? {
-                    continue;
-                }
-                grown.past(after).await;
+            Ask::Opening { mailbox } => {
+                Answer::Opening(store.opening(&mailbox).await.map_err(internal)?)
             }
-        }
-        RelayRequest::Compact { upto, envelope } => {
-            let (tx, rx) = oneshot::channel();
-            store
-                .write(Write::Compact {
+            Ask::TeamToken { token } => {
+                Answer::TeamToken(store.team_token_valid(&token).await.map_err(internal)?)
+            }
+            Ask::BytesOnDisk => Answer::BytesOnDisk(store.bytes_on_disk().await.map_err(internal)?),
+            Ask::Push {
+                mailbox,
+                verifier,
+                envelope,
+                create,
+            } => {
+                let (reply, rx) = oneshot::channel();
+                let push = Write::Push {
+                    arrived: Instant::now(),
+                    mailbox,
+                    verifier,
+                    create,
+                    envelope,
+                    quota: config.mailbox_quota_bytes,
+                    reply,
+                };
+                store.write(push).await.map_err(internal)?;
+                Answer::Pushed(rx.await.ok().and_then(Result::ok))
+            }
+            Ask::Compact {
+                mailbox,
+                upto,
+                envelope,
+            } => {
+                let (reply, rx) = oneshot::channel();
+                let compact = Write::Compact {
                     mailbox,
                     upto,
                     envelope,
-                    reply: tx,
-                })
-                .await
-                .map_err(internal)?;
-            let reply = match rx.await {
-                Ok(Ok(upto)) => RelayReply::Compacted { upto },
-                Ok(Err(RelayStoreError::Retired)) => RelayReply::Refused {
-                    why: RelayRefusal::Retired,
-                    message: RETIRED.into(),
-                },
-                _ => RelayReply::Refused {
-                    why: RelayRefusal::Unavailable,
-                    message: "the relay could not compact; retry".into(),
-                },
-            };
-            if let RelayReply::Refused { why, .. } = &reply {
-                store.metrics().refused(reason_of(*why));
+                    reply,
+                };
+                store.write(compact).await.map_err(internal)?;
+                Answer::Compacted(write_result(rx.await))
             }
-            write_reply(&mut send, stall, reply).await?;
-        }
-        RelayRequest::Retire | RelayRequest::Close => {
-            let closing = matches!(request, RelayRequest::Close);
-            let (tx, rx) = oneshot::channel();
-            store
-                .write(Write::Retire {
+            Ask::Retire { mailbox, closing } => {
+                let (reply, rx) = oneshot::channel();
+                let retire = Write::Retire {
                     mailbox,
                     closing,
-                    reply: tx,
-                })
-                .await
-                .map_err(internal)?;
-            let reply = match rx.await {
-                Ok(Ok(())) if closing => RelayReply::Closed,
-                Ok(Ok(())) => RelayReply::Retired,
-                _ => RelayReply::Refused {
-                    why: RelayRefusal::Unavailable,
-                    message: "the relay could not retire the mailbox; retry".into(),
-                },
-            };
-            write_reply(&mut send, stall, reply).await?;
-        }
-        RelayRequest::Delete => {
-            let (tx, rx) = oneshot::channel();
-            store
-                .write(Write::Delete {
-                    mailbox: mailbox.clone(),
-                    reply: tx,
-                })
-                .await
-                .map_err(internal)?;
-            let reply = match rx.await {
-                Ok(Ok(_)) => {
-                    store.known.forget(&mailbox);
-                    RelayReply::Deleted
-                }
-                _ => RelayReply::Refused {
-                    why: RelayRefusal::Unavailable,
-                    message: "the relay could not delete the mailbox; retry".into(),
-                },
-            };
-            write_reply(&mut send, stall, reply).await?;
-        }
-        RelayRequest::Take => {
-            let (tx, rx) = oneshot::channel();
-            store
-                .write(Write::Take {
-                    mailbox: mailbox.clone(),
+                    reply,
+                };
+                store.write(retire).await.map_err(internal)?;
+                Answer::Retired(write_result(rx.await))
+            }
+            Ask::Delete { mailbox } => {
+                let (reply, rx) = oneshot::channel();
+                store
+                    .write(Write::Delete { mailbox, reply })
+                    .await
+                    .map_err(internal)?;
+                Answer::Deleted(write_result(rx.await).map(|_| ()))
+            }
+            Ask::Take { mailbox, verifier } => {
+                let (reply, rx) = oneshot::channel();
+                let take = Write::Take {
+                    mailbox,
                     verifier,
-                    reply: tx,
-                })
-                .await
-                .map_err(internal)?;
-            let reply = match rx.await {
-                Ok(Ok(Some(entries))) => {
-                    store.known.forget(&mailbox);
-                    RelayReply::Entries {
-                        entries,
-                        more: false,
+                    reply,
+                };
+                store.write(take).await.map_err(internal)?;
+                Answer::Taken(write_result(rx.await))
+            }
+            Ask::SetWake {
+                mailbox,
+                slot,
+                endpoint,
+            } => Answer::WakeSet(
+                waker
+                    .register(&mailbox, &slot, endpoint.as_deref())
+                    .await
+                    .map_err(internal)?,
+            ),
+            Ask::Stored { mailbox, verifier } => {
+                store.known.learn(&mailbox, verifier);
+                waker.mailbox_grew(&mailbox);
+                Answer::Done
+            }
+            Ask::Forget { mailbox } => {
+                store.known.forget(&mailbox);
+                Answer::Done
+            }
+            Ask::Entries {
+                mailbox,
+                after,
+                follow,
+            } => {
+                let mut after = after;
+                if follow {
+                    // Watching starts before the first read, so no arrival falls between them.
+                    let mut grown = store.arrivals.watch(&mailbox);
+                    loop {
+                        if send_page(store, &mailbox, &mut after, &mut send, stall, false).await? {
+                            continue;
+                        }
+                        grown.past(after).await;
                     }
                 }
-                // Another taker was first (or the mailbox went meanwhile).
-                Ok(Ok(None)) => RelayReply::Refused {
-                    why: RelayRefusal::NoMailbox,
-                    message: NO_MAILBOX.into(),
-                },
-                Ok(Err(RelayStoreError::Refused(message))) => RelayReply::Refused {
-                    why: RelayRefusal::BadRequest,
-                    message,
-                },
-                _ => RelayReply::Refused {
-                    why: RelayRefusal::Unavailable,
-                    message: "the relay could not take the mailbox; retry".into(),
-                },
-            };
-            if let RelayReply::Refused { why, .. } = &reply {
-                store.metrics().refused(reason_of(*why));
+                while send_page(store, &mailbox, &mut after, &mut send, stall, true).await? {}
+                let _ = send.finish();
+                Answer::Done
             }
-            write_reply(&mut send, stall, reply).await?;
-        }
-        RelayRequest::SetWake { slot, endpoint } => {
-            let reply = match waker
-                .register(&mailbox, &slot, endpoint.as_deref())
-                .await
-                .map_err(internal)?
-            {
-                Ok(()) => RelayReply::WakeSet,
-                Err(message) => {
-                    store.metrics().refused(Reason::wake_refused);
-                    RelayReply::Refused {
-                        why: RelayRefusal::WakeRefused,
-                        message,
-                    }
+            Ask::Reply { reply, count } => {
+                if let Some(reason) = count {
+                    store.metrics().refused(reason);
                 }
-            };
-            write_reply(&mut send, stall, reply).await?;
-        }
-        RelayRequest::Open { .. } => {
-            return Err(WireError::Malformed("Open twice".into()));
-        }
-    }
-    let _ = send.finish();
-    Ok(())
-}
-
-/// Reads what the store holds of a stream's mailbox and checks the stream against it
-/// (`duet_protocol::mailbox::admit`), asking the store whether a team token is valid when
-/// the stream would create a mailbox on a relay that requires one.
-async fn admit(
-    store: &RelayStore,
-    config: &RelayConfig,
-    mailbox: &str,
-    verifier: &[u8; 32],
-    create: bool,
-    team_token: Option<&str>,
-) -> Result<Result<Opening, Refusal>, WireError> {
-    let opening = store.opening(mailbox).await.map_err(internal)?;
-    match mailbox::admit(
-        opening.record.as_ref(),
-        verifier,
-        create,
-        config.require_team_token,
-    ) {
-        Err(r) => return Ok(Err(r)),
-        Ok(Admission::Open) => {}
-        Ok(Admission::NeedsTeamToken) => {
-            let valid = match team_token {
-                Some(t) => store.team_token_valid(t).await.map_err(internal)?,
-                None => false,
-            };
-            if !valid {
-                return Ok(Err(mailbox::TEAM_TOKEN_REQUIRED));
+                write_reply(&mut send, stall, reply).await?;
+                let _ = send.finish();
+                Answer::Done
             }
-        }
+        };
+        ask = machine.step(answer)?;
     }
-    Ok(Ok(opening))
 }
 
-/// Queues a push for the writer and waits until its batch is durable. `None`: the store
-/// could not take it.
-async fn push(
-    store: &RelayStore,
-    config: &RelayConfig,
-    mailbox: &str,
-    verifier: [u8; 32],
-    envelope: Vec<u8>,
-    create: bool,
-) -> Result<Option<PushOutcome>, WireError> {
-    let (tx, rx) = oneshot::channel();
-    store
-        .write(Write::Push {
-            arrived: Instant::now(),
-            mailbox: mailbox.to_owned(),
-            verifier,
-            create,
-            envelope,
-            quota: config.mailbox_quota_bytes,
-            reply: tx,
-        })
-        .await
-        .map_err(internal)?;
-    Ok(rx.await.ok().and_then(Result::ok))
+/// A write's result as the stream's machine reads it.
+fn write_result<T>(
+    result: Result<Result<T, RelayStoreError>, oneshot::error::RecvError>,
+) -> Result<T, WriteFailure> {
+    match result {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(RelayStoreError::Retired)) => Err(WriteFailure::Retired),
+        Ok(Err(RelayStoreError::Refused(message))) => Err(WriteFailure::Refused(message)),
+        _ => Err(WriteFailure::Failed),
+    }
 }
 
 async fn read_request(
