@@ -6,15 +6,6 @@ use super::*;
 use crate::duet::settings::RelayEnded;
 use crate::model::members::{self, Ended};
 
-/// What a relay sync does with the mailbox of an ended 1-1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndStep {
-    /// This device ended it: the end is now in the mailbox; nothing more may be written.
-    Retire,
-    /// The other device ended it, and this one has read the end: the mailbox can go.
-    Delete,
-}
-
 impl Duet {
     /// Ends the selected notebook's 1-1 (see the module doc). The end reaches the other
     /// device with the next sync.

@@ -73,19 +73,6 @@ impl SyncKeys {
     }
 }
 
-/// A notice waiting for the mailbox of an epoch left behind (see `RelayFarewell`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FarewellTarget {
-    /// The old epoch (empty: the initial one).
-    pub epoch: String,
-    /// Its mailbox's id.
-    pub mailbox: String,
-    /// Its token.
-    pub token: [u8; 32],
-    /// The notice, sealed with the old epoch's envelope key.
-    pub envelope: Vec<u8>,
-}
-
 /// The person every device of a personal space writes as: the space has one.
 pub(super) const OWN_PERSON: &str = "me";
 

@@ -511,34 +511,6 @@ impl<D: DerefMut<Target = Duet>> Members<D> {
     }
 }
 
-/// One step with an invite's welcome on the relay.
-#[derive(Debug, Clone)]
-pub enum WelcomeWork {
-    /// Push it.
-    Push {
-        /// The invite.
-        id: String,
-        /// Its welcome mailbox.
-        mailbox: MailboxKey,
-        /// The sealed welcome.
-        envelope: Vec<u8>,
-    },
-    /// See whether a joiner took it (the mailbox is gone).
-    Check {
-        /// The invite.
-        id: String,
-        /// Its welcome mailbox.
-        mailbox: MailboxKey,
-    },
-    /// Take it down (the invite was revoked or expired).
-    Remove {
-        /// The invite.
-        id: String,
-        /// Its welcome mailbox.
-        mailbox: MailboxKey,
-    },
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,14 +56,14 @@ mod undo;
 mod wake;
 mod week;
 
+pub use crate::sync::relay_round::{EndStep, FarewellTarget, WakeDue, WelcomeWork};
 pub use calendar::{
     CalendarEvent, MANAGER_REMINDER_MINUTES, REPORT_REMINDER_MINUTES, WHOLE_DAY_REMINDER_HOUR,
 };
 pub use devices::{DeviceView, MAX_DEVICE_NAME_CHARS};
-pub use ending::EndStep;
-pub use epochs::{FarewellTarget, SyncKeys};
+pub use epochs::SyncKeys;
 pub use insights::Prep;
-pub use invites::{InviteRecord, InviteState, InviteView, OwnTake, WelcomeWork};
+pub use invites::{InviteRecord, InviteState, InviteView, OwnTake};
 pub use peer::{KnownPeer, PeerSession, PeerStep, SyncReport};
 pub use quarantine::{QuarantinedBatch, WithheldBatches};
 pub use questions::Asked;
@@ -71,7 +71,7 @@ pub use relay::{Outgoing, RelaySetting};
 pub use secrets::{enable_os_keychain, HomeKeySource};
 pub use sheet::{SheetHeads, SheetReport, SheetSource, MAX_SECTION_BYTES};
 pub use undo::{EditJournal, EditRecord, UndoList, Undone, MAX_UNDO_EDITS};
-pub use wake::{WakeDue, WakeRecord, WAKE_REFUSAL_STANDS_MS};
+pub use wake::{WakeRecord, WAKE_REFUSAL_STANDS_MS};
 
 use agenda::carry_over;
 use commits::open_commitments;

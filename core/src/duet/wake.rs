@@ -4,7 +4,6 @@
 //! mailbox), under a slot derived from this device's key (`duet_protocol::wake`).
 use super::*;
 use crate::duet::settings::{PushEndpoint, WakeRegistered};
-use duet_protocol::net::relay_client::MailboxKey;
 use duet_protocol::wake::{wake_slot, WakeEndpoint};
 use std::ops::{Deref, DerefMut};
 
@@ -23,16 +22,6 @@ pub struct WakeRecord {
     pub refused: Option<String>,
     /// When (milliseconds since the epoch).
     pub at_ms: i64,
-}
-
-/// A registration due at a notebook's relay.
-pub struct WakeDue {
-    /// The mailbox it is for.
-    pub key: MailboxKey,
-    /// The slot this device's key gives it in that mailbox.
-    pub slot: [u8; 32],
-    /// The endpoint to register (`None`: remove the one held).
-    pub endpoint: Option<String>,
 }
 
 impl Duet {

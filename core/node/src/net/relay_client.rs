@@ -1,6 +1,8 @@
 //! The device's relay sync: a notebook's sync with its relay across key epochs, welcomes
-//! and farewells, the end of a notebook, compaction. Each step is written once against a
-//! [`RelayLink`]: the protocol's QUIC [`RelayClient`] in use, a relay in memory in tests
+//! and farewells, the end of a notebook, compaction. Their order and every branch are the
+//! core's sans-IO engines (`duet_core::sync::relay_round` around
+//! `duet_core::sync::relay_session`); this driver carries their asks to the home (the sync
+//! port) and to the relay, over a [`RelayLink`]: the protocol's QUIC [`RelayClient`] in use, a relay in memory in tests
 //! (`duet_protocol::net::memory_relay`). The client itself (connect, push, pull,
 //! subscribe) is `duet_protocol`'s, re-exported here.
 
@@ -12,7 +14,9 @@ use super::NetError;
 use crate::HomeHandle;
 use duet_core::crypto::parse_fingerprint;
 use duet_core::home::SyncPort;
-use duet_core::wire::RelayRefusal;
+use duet_core::sync::relay_round::{
+    older_relay, Answer, Ask, HomeAsk, LinkAsk, LinkReply, Plan, RelayRound,
+};
 use std::net::SocketAddr;
 
 /// What one sync of one notebook with its relay did.
@@ -85,38 +89,162 @@ pub async fn sync_relay(home: &HomeHandle, notebook: &str) -> Result<RelayOutcom
 /// [`sync_relay_on`], across a change of key epoch: the farewell batch a rotation left for
 /// the old mailbox goes there first; a session that brought a new epoch (this device was
 /// offline during a rotation) runs again on the new mailbox, once. An ended 1-1 whose
-/// mailbox is retired or deleted from here is not synced at all: a round would find the
-/// mailbox gone, take it for a lost one and push the whole notebook again.
+/// mailbox is retired or deleted from here is not synced at all. The order and every
+/// branch are the engine's (`duet_core::sync::relay_round`); this carries its asks.
 pub async fn sync_relay_epochs<L: RelayLink>(
     home: &HomeHandle,
     notebook: &str,
     client: &L,
 ) -> Result<RelayOutcome, NetError> {
-    if home.relay_mailbox_gone(notebook).await? {
-        return Ok(RelayOutcome {
+    let (outcome, _) = run_round(home, notebook, client, Plan::Sync).await?;
+    match outcome {
+        Some(outcome) => Ok(outcome),
+        None => Ok(RelayOutcome {
             addr: client.addr(),
             report: fill_report(home, notebook, duet_core::SyncReport::default()).await?,
             pulled: 0,
             rejected: 0,
             pushed: None,
             rewound: false,
-        });
+        }),
     }
-    push_farewell(home, notebook, client).await?;
-    tend_welcomes(home, notebook, client).await?;
-    let first = sync_relay_on(home, notebook, client).await?;
-    let outcome = if home.relay_epoch_moved(notebook).await? {
-        let mut second = sync_relay_on(home, notebook, client).await?;
-        second.pulled += first.pulled;
-        second.rejected += first.rejected;
-        second.report.absorb(first.report);
-        second
-    } else {
-        first
-    };
-    end_mailbox(home, notebook, client).await?;
-    tend_wake(home, notebook, client).await?;
-    Ok(outcome)
+}
+
+/// What a round's end says besides its sessions: welcomes pushed, and what the relay kept
+/// after a compaction.
+struct RoundEnd {
+    welcomes: usize,
+    compacted: Option<u64>,
+}
+
+/// Runs one relay round of `plan` for the notebook over `client`: asks the home through
+/// the sync port and the relay through the link what the engine asks, and hands back each
+/// answer. The sessions' outcome (the second merged into the first), if any ran.
+async fn run_round<L: RelayLink>(
+    home: &HomeHandle,
+    notebook: &str,
+    client: &L,
+    plan: Plan,
+) -> Result<(Option<RelayOutcome>, RoundEnd), NetError> {
+    let (mut round, mut ask) = RelayRound::start(plan);
+    let mut outcome: Option<RelayOutcome> = None;
+    loop {
+        let answer = match ask {
+            Ask::Done {
+                welcomes,
+                compacted,
+                ..
+            } => {
+                return Ok((
+                    outcome,
+                    RoundEnd {
+                        welcomes,
+                        compacted,
+                    },
+                ))
+            }
+            Ask::Session => {
+                let next = sync_relay_on(home, notebook, client).await?;
+                outcome = Some(match outcome {
+                    None => next,
+                    Some(first) => {
+                        let mut second = next;
+                        second.pulled += first.pulled;
+                        second.rejected += first.rejected;
+                        second.report.absorb(first.report);
+                        second
+                    }
+                });
+                Answer::Done
+            }
+            Ask::Home(ask) => ask_home(home, notebook, ask).await?,
+            Ask::Link(ask) => Answer::Link(ask_relay(client, ask).await),
+        };
+        ask = round.step(answer)?;
+    }
+}
+
+/// One of the round's questions for the home, through the sync port.
+async fn ask_home(home: &HomeHandle, notebook: &str, ask: HomeAsk) -> Result<Answer, NetError> {
+    Ok(match ask {
+        HomeAsk::MailboxGone => Answer::Yes(home.relay_mailbox_gone(notebook).await?),
+        HomeAsk::Farewell => Answer::Farewell(home.relay_farewell(notebook).await?),
+        HomeAsk::FarewellSent { mailbox } => {
+            home.relay_farewell_sent(notebook, mailbox).await?;
+            Answer::Done
+        }
+        HomeAsk::ApplyNotices { epoch, entries } => {
+            home.apply_notices(notebook, epoch, entries).await?;
+            Answer::Done
+        }
+        HomeAsk::WelcomeWork => Answer::Welcomes(home.welcome_work(notebook).await?),
+        HomeAsk::WelcomeDone {
+            invite,
+            pushed,
+            taken,
+        } => {
+            home.welcome_done(notebook, invite, pushed, taken).await?;
+            Answer::Done
+        }
+        HomeAsk::EpochMoved => Answer::Yes(home.relay_epoch_moved(notebook).await?),
+        HomeAsk::End => Answer::End(home.relay_end(notebook).await?),
+        HomeAsk::EndDone => {
+            home.relay_end_done(notebook).await?;
+            Answer::Done
+        }
+        HomeAsk::WakeDue => Answer::Wake(home.relay_wake_due(notebook).await?),
+        HomeAsk::WakeTold {
+            mailbox,
+            endpoint,
+            refused,
+        } => {
+            home.relay_wake_told(notebook, mailbox, endpoint, refused)
+                .await?;
+            Answer::Done
+        }
+        HomeAsk::Snapshot => {
+            let (upto, envelope, key) = home.relay_snapshot(notebook).await?;
+            Answer::Snapshot(upto, envelope, key)
+        }
+        HomeAsk::Compacted { upto, snapshot } => {
+            home.relay_compacted(notebook, upto, snapshot).await?;
+            Answer::Done
+        }
+    })
+}
+
+/// One of the round's requests for the relay, over the link.
+async fn ask_relay<L: RelayLink>(client: &L, ask: LinkAsk) -> Result<LinkReply, NetError> {
+    Ok(match ask {
+        LinkAsk::Push { key, envelope } => LinkReply::Pushed(client.push(&key, envelope).await?),
+        LinkAsk::Pull { key, after } => LinkReply::Entries(client.pull(&key, after).await?),
+        LinkAsk::Take { key } => LinkReply::Taken(client.take(&key).await?),
+        LinkAsk::Retire { key } => {
+            client.retire(&key).await?;
+            LinkReply::Done
+        }
+        LinkAsk::Close { key } => {
+            client.close_mailbox(&key).await?;
+            LinkReply::Done
+        }
+        LinkAsk::Delete { key } => {
+            client.delete(&key).await?;
+            LinkReply::Done
+        }
+        LinkAsk::SetWake {
+            key,
+            slot,
+            endpoint,
+        } => {
+            client.set_wake(&key, slot, endpoint).await?;
+            LinkReply::Done
+        }
+        LinkAsk::Compact {
+            key,
+            upto,
+            envelope,
+        } => LinkReply::Compacted(client.compact(&key, upto, envelope).await?),
+    })
 }
 
 /// Tells every relayed notebook's relay this device's push endpoint now, where it does
@@ -148,32 +276,8 @@ pub async fn tend_wake<L: RelayLink>(
     notebook: &str,
     client: &L,
 ) -> Result<(), NetError> {
-    let Some(due) = home.relay_wake_due(notebook).await? else {
-        return Ok(());
-    };
-    let refused = match client
-        .set_wake(&due.key, due.slot, due.endpoint.clone())
-        .await
-    {
-        Ok(()) => None,
-        Err(NetError::RelayRefused {
-            why: RelayRefusal::WakeRefused,
-            message,
-        }) => Some(message),
-        // Nothing pushed yet: the mailbox is made by the first push; asked again then.
-        Err(e) if is_no_mailbox(&e) => return Ok(()),
-        Err(e) if older_relay(&e) => Some("this relay is too old to send wake-ups".into()),
-        Err(e) => return Err(e),
-    };
-    if let Some(why) = &refused {
-        tracing::info!(
-            notebook,
-            why,
-            "the relay refused this device's push endpoint"
-        );
-    }
-    home.relay_wake_told(notebook, due.key.mailbox, due.endpoint, refused)
-        .await
+    run_round(home, notebook, client, Plan::Wake).await?;
+    Ok(())
 }
 
 /// Leaves the welcomes of the notebook's new invites on its relay now (`duet invite` does,
@@ -192,57 +296,8 @@ async fn tend_welcomes<L: RelayLink>(
     notebook: &str,
     client: &L,
 ) -> Result<usize, NetError> {
-    use duet_core::steps::WelcomeWork;
-    let work = home.welcome_work(notebook).await?;
-    let gone = |e: &NetError| {
-        matches!(
-            e,
-            NetError::RelayRefused {
-                why: RelayRefusal::NoMailbox,
-                ..
-            }
-        )
-    };
-    let mut pushed_count = 0;
-    for step in work {
-        let (invite, pushed, taken) = match step {
-            WelcomeWork::Push {
-                id,
-                mailbox,
-                envelope,
-            } => {
-                client.push(&mailbox, envelope).await?;
-                pushed_count += 1;
-                (id, true, false)
-            }
-            WelcomeWork::Check { id, mailbox } => match client.pull(&mailbox, 0).await {
-                Ok(_) => continue,
-                Err(e) if gone(&e) => (id, false, true),
-                Err(e) => return Err(e),
-            },
-            WelcomeWork::Remove { id, mailbox } => {
-                // Taken down in one step; a retired welcome would stay readable.
-                match client.take(&mailbox).await {
-                    Ok(_) => {}
-                    Err(e) if gone(&e) => {}
-                    Err(e) if older_relay(&e) => {
-                        for result in [client.retire(&mailbox).await, client.delete(&mailbox).await]
-                        {
-                            match result {
-                                Ok(()) => {}
-                                Err(e) if gone(&e) => {}
-                                Err(e) => return Err(e),
-                            }
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
-                (id, false, false)
-            }
-        };
-        home.welcome_done(notebook, invite, pushed, taken).await?;
-    }
-    Ok(pushed_count)
+    let (_, end) = run_round(home, notebook, client, Plan::Welcomes).await?;
+    Ok(end.welcomes)
 }
 
 /// Joining side: takes the welcome of a one-time invite from the relay the ticket names,
@@ -286,121 +341,6 @@ pub async fn take_welcome(
     Ok(entries
         .iter()
         .find_map(|(_, e)| open_welcome(&key, &ticket.notebook, e)))
-}
-
-/// For an ended 1-1, once this sync has put the end in the mailbox (or read it there):
-/// retires the mailbox (this device ended it) or deletes it (the other did), and stops
-/// relay syncs of the notebook.
-async fn end_mailbox<L: RelayLink>(
-    home: &HomeHandle,
-    notebook: &str,
-    client: &L,
-) -> Result<(), NetError> {
-    use duet_core::steps::EndStep;
-    let Some((step, key)) = home.relay_end(notebook).await? else {
-        return Ok(());
-    };
-    let gone = |e: &NetError| {
-        matches!(
-            e,
-            NetError::RelayRefused {
-                why: RelayRefusal::NoMailbox,
-                ..
-            }
-        )
-    };
-    match step {
-        // Closed, not retired: read and never written, like a retired mailbox, but the
-        // other side may delete it once it has read the end.
-        EndStep::Retire => match client.close_mailbox(&key).await {
-            Ok(()) => {}
-            Err(e) if gone(&e) => {}
-            Err(e) if older_relay(&e) => match client.retire(&key).await {
-                Err(e) if !gone(&e) => return Err(e),
-                _ => {}
-            },
-            Err(e) => return Err(e),
-        },
-        EndStep::Delete => {
-            // The other device closes it after its own push; until then it is not ours to
-            // delete (refused as a bad request), and a later sync tries again. A retired
-            // mailbox stays on the relay as a tombstone: nothing more to do.
-            match client.delete(&key).await {
-                Ok(()) => {}
-                Err(e) if gone(&e) => {}
-                Err(NetError::RelayRefused {
-                    why: RelayRefusal::BadRequest,
-                    ..
-                }) => return Ok(()),
-                Err(NetError::RelayRefused {
-                    why: RelayRefusal::Retired,
-                    ..
-                }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    home.relay_end_done(notebook).await
-}
-
-/// Whether a request failed the way a relay older than it fails it: it closes the stream
-/// rather than answer a request it cannot read. (A refusal is an answer.)
-fn older_relay(e: &NetError) -> bool {
-    matches!(
-        e,
-        NetError::Broken { .. } | NetError::Protocol(_) | NetError::Wire(_)
-    )
-}
-
-/// Rounds of notices one sync sends (a notice refused because another device rotated
-/// meanwhile may lead to one more rotation, whose notices go out in the next round).
-const MAX_NOTICE_ROUNDS: usize = 4;
-
-/// Leaves the membership notices a rotation prepared in the mailboxes it left behind, and
-/// retires each: it is still read, never written. A mailbox another device already retired
-/// (two removals made offline at once) is read for that device's notice instead, which
-/// may make this device rotate again.
-async fn push_farewell<L: RelayLink>(
-    home: &HomeHandle,
-    notebook: &str,
-    client: &L,
-) -> Result<(), NetError> {
-    for _ in 0..MAX_NOTICE_ROUNDS {
-        let Some(targets) = home.relay_farewell(notebook).await? else {
-            return Ok(());
-        };
-        for target in targets {
-            let key = MailboxKey {
-                mailbox: target.mailbox.clone(),
-                token: target.token,
-                team_token: None,
-            };
-            match client.push(&key, target.envelope).await {
-                Ok(_) => {
-                    if let Err(e) = client.retire(&key).await {
-                        // An older relay does not retire: the notice is there all the same.
-                        tracing::warn!(error = %e, "the relay did not retire the old mailbox");
-                    }
-                }
-                Err(NetError::RelayRefused {
-                    why: RelayRefusal::Retired,
-                    ..
-                }) => {
-                    let entries = client.pull(&key, 0).await?;
-                    home.apply_notices(notebook, target.epoch.clone(), entries)
-                        .await?;
-                }
-                // A mailbox that never existed had no reader to tell.
-                Err(NetError::RelayRefused {
-                    why: RelayRefusal::NoMailbox,
-                    ..
-                }) => {}
-                Err(e) => return Err(e),
-            }
-            home.relay_farewell_sent(notebook, target.mailbox).await?;
-        }
-    }
-    Ok(())
 }
 
 /// [`sync_relay`] over a connection already made: a driver of the relay session's engine
@@ -497,13 +437,6 @@ pub async fn compact_on<L: RelayLink>(
     notebook: &str,
     client: &L,
 ) -> Result<u64, NetError> {
-    sync_relay_epochs(home, notebook, client).await?;
-    let (upto, envelope, key) = home.relay_snapshot(notebook).await?;
-    if upto == 0 {
-        return Ok(0);
-    }
-    let snapshot = envelope.clone();
-    let kept = client.compact(&key, upto, envelope).await?;
-    home.relay_compacted(notebook, upto, snapshot).await?;
-    Ok(kept)
+    let (_, end) = run_round(home, notebook, client, Plan::Compact).await?;
+    Ok(end.compacted.unwrap_or(0))
 }

@@ -20,7 +20,7 @@ pub struct RelayClient {
 }
 
 /// What opens a mailbox.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxKey {
     /// The notebook id.
     pub mailbox: String,
