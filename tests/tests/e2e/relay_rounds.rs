@@ -4,7 +4,8 @@
 //! a mailbox forgotten, an entry withheld or replayed. Each round is the code the CLI, the
 //! phone and the node run (`duet_node::net::relay_client`, over a `RelayLink`), so these
 //! tests reach every relay step (rotation, farewell, welcome, end, compaction, rewind)
-//! deterministically and in milliseconds.
+//! deterministically and in milliseconds. A peer round runs the same way over
+//! `MemoryPeerLink`, with the QUIC drivers' own code on both sides.
 
 use duet_core::mailbox::Standing;
 use duet_core::one_time_invite::OneTimeInvite;
@@ -548,4 +549,64 @@ fn a_member_cannot_forge_another_device_s_chain_link_to_make_a_withheld_report()
     let notebook = phone.notebook.clone();
     assert!(phone.on(move |d| d.relay().withheld(&notebook)).is_empty());
     assert!(phone.items().contains(&"ana 2".to_owned()));
+}
+
+/// This device's TLS fingerprint, as a peer names it.
+fn fingerprint(member: &Member) -> String {
+    let fp = member
+        .handle
+        .call_blocking(|d| d.peers().tls_identity().map(|t| t.fingerprint()))
+        .expect("tls identity");
+    duet_core::crypto::fingerprint_text(&fp)
+}
+
+/// One peer round over an in-memory link: `client` offers the notebook, `server` reads
+/// its `Open` and answers, both drivers the same code as over QUIC.
+fn peer_round(client: &Member, server: &Member) -> duet_core::SyncReport {
+    use duet_node::net::client::offer_notebook;
+    use duet_node::net::peer_link::{MemoryPeerLink, PeerLink};
+    use duet_node::net::server::answer_notebook;
+    let (mut near, mut far) = MemoryPeerLink::pair(RELAY_ADDR.parse().expect("addr"));
+    let (client_fp, server_fp) = (fingerprint(client), fingerprint(server));
+    let notebook = client.notebook.clone();
+    runtime().block_on(async {
+        let offer = offer_notebook(&client.handle, &mut near, &notebook, &server_fp);
+        let answer = async {
+            let (open, _) = far.recv().await?.expect("the client opens");
+            let notebook =
+                duet_core::sync::session::expect_open(open, std::slice::from_ref(&notebook))?;
+            answer_notebook(&server.handle, &mut far, notebook, &client_fp).await
+        };
+        let (offered, answered) = tokio::join!(offer, answer);
+        let answered = answered.unwrap_or_else(|e| panic!("server: {e}"));
+        assert!(answered.is_some(), "the server saw the sync to its end");
+        offered.unwrap_or_else(|e| panic!("client: {e}")).report
+    })
+}
+
+#[test]
+fn two_devices_converge_over_a_peer_link_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = MemoryRelay::new();
+    let (ana, bo) = pair(dir.path(), &relay);
+    // Written with no relay round since: only the peer link can carry them.
+    ana.add("from ana, directly");
+    bo.add("from bo, directly");
+    let report = peer_round(&ana, &bo);
+    assert_eq!(report.agenda_items, 1, "ana received bo's item: {report:?}");
+    assert!(report.sent_changes > 0, "ana sent hers: {report:?}");
+    let both = [
+        "first item".to_owned(),
+        "from ana, directly".to_owned(),
+        "from bo, directly".to_owned(),
+    ];
+    assert_eq!(ana.items(), both);
+    assert_eq!(bo.items(), both);
+    // Nothing new: a second round, the other way, sends no change and brings no item.
+    let again = peer_round(&bo, &ana);
+    assert_eq!(
+        (again.sent_changes, again.agenda_items),
+        (0, 0),
+        "{again:?}"
+    );
 }

@@ -11,8 +11,8 @@ use duet_core::home::SyncPort;
 use duet_core::sync::limits::SyncBudget;
 use duet_core::sync::peer::SyncError;
 use duet_core::sync::session::PeerRole;
-use duet_core::wire::{self, Message};
 use duet_core::SyncReport;
+use duet_protocol::net::peer_link::{PeerLink, QuicPeerStream};
 use std::net::SocketAddr;
 
 pub use duet_core::sync::session::MAX_DOCS;
@@ -105,8 +105,7 @@ async fn run(
     Ok(outcome)
 }
 
-/// One notebook on its own stream: a driver of the client's [`PeerEngine`]
-/// (`duet_core::sync::session`), carrying its messages and asking the home for each step.
+/// One notebook on its own stream of the connection.
 async fn sync_notebook(
     home: &HomeHandle,
     conn: &quinn::Connection,
@@ -115,54 +114,67 @@ async fn sync_notebook(
     peer: &[u8; 32],
     counts: &mut PeerOutcome,
 ) -> Result<SyncReport, NetError> {
-    let (mut send, mut recv) = step(addr, "opening a stream", conn.open_bi())
+    let (send, recv) = step(addr, "opening a stream", conn.open_bi())
         .await?
         .map_err(|e| handshake::closed_reason_or(conn, addr, e))?;
-    let (id, peer_text) = (notebook.to_owned(), fingerprint_text(peer));
-    let (mut session, first) = home.peer_open(id, peer_text, PeerRole::Client).await?;
-    write_all(&mut send, addr, &first, counts).await?;
+    let mut link = QuicPeerStream::new(conn.clone(), addr, send, recv);
+    let synced = offer_notebook(home, &mut link, notebook, &fingerprint_text(peer)).await?;
+    counts.bytes_sent += synced.bytes_sent;
+    counts.bytes_received += synced.bytes_received;
+    Ok(synced.report)
+}
+
+/// What one notebook's sync as the client did.
+#[derive(Debug, Clone)]
+pub struct NotebookSynced {
+    /// What arrived and what was sent.
+    pub report: SyncReport,
+    /// Bytes sent on the link.
+    pub bytes_sent: u64,
+    /// Bytes received on the link.
+    pub bytes_received: u64,
+}
+
+/// The client's side of one notebook over a [`PeerLink`]: a driver of the client's
+/// [`PeerEngine`](duet_core::sync::session::PeerEngine), carrying its messages and asking
+/// the home (through the sync port) for each step. `peer` is the other device's
+/// fingerprint (text).
+pub async fn offer_notebook<L: PeerLink>(
+    home: &HomeHandle,
+    link: &mut L,
+    notebook: &str,
+    peer: &str,
+) -> Result<NotebookSynced, NetError> {
+    let mut synced = NotebookSynced {
+        report: SyncReport::default(),
+        bytes_sent: 0,
+        bytes_received: 0,
+    };
+    let (mut session, first) = home
+        .peer_open(notebook.to_owned(), peer.to_owned(), PeerRole::Client)
+        .await?;
+    for m in &first {
+        synced.bytes_sent += link.send(m).await? as u64;
+    }
     let mut report = None;
     let mut budget = SyncBudget::default();
     while !session.is_complete() {
-        let message = read(&mut recv, conn, addr, counts, &mut budget).await?;
+        let Some((message, size)) = link.recv().await? else {
+            return Err(link.gone());
+        };
+        synced.bytes_received += size as u64;
+        budget.take(size).map_err(SyncError::from)?;
         if session.receive(message)? {
             let (s, done) = home.peer_advance(session).await?;
             session = s;
             report = done.report.or(report);
-            write_all(&mut send, addr, &done.send, counts).await?;
+            for m in &done.send {
+                synced.bytes_sent += link.send(m).await? as u64;
+            }
         }
     }
-    let _ = send.finish();
-    report.ok_or_else(|| NetError::Protocol("the sync ended before its result was kept".into()))
-}
-
-async fn write_all(
-    send: &mut quinn::SendStream,
-    addr: SocketAddr,
-    messages: &[Message],
-    counts: &mut PeerOutcome,
-) -> Result<(), NetError> {
-    for m in messages {
-        counts.bytes_sent += step(addr, "sending", wire::write(send, m)).await?? as u64;
-    }
-    Ok(())
-}
-
-async fn read(
-    recv: &mut quinn::RecvStream,
-    conn: &quinn::Connection,
-    addr: SocketAddr,
-    counts: &mut PeerOutcome,
-    budget: &mut SyncBudget,
-) -> Result<Message, NetError> {
-    match step(addr, "waiting for the peer", wire::read_sized(recv)).await? {
-        Ok(Some((message, size))) => {
-            counts.bytes_received += size as u64;
-            budget.take(size).map_err(SyncError::from)?;
-            Ok(message)
-        }
-        Ok(None) => Err(handshake::closed_reason(conn, addr)),
-        Err(duet_core::wire::WireError::Io(_)) => Err(handshake::closed_reason(conn, addr)),
-        Err(e) => Err(e.into()),
-    }
+    link.finish();
+    synced.report = report
+        .ok_or_else(|| NetError::Protocol("the sync ended before its result was kept".into()))?;
+    Ok(synced)
 }

@@ -9,7 +9,7 @@
 
 use super::handshake;
 use super::tls::{self, TlsIdentity};
-use super::{close, step, transport, NetError, STEP_TIMEOUT};
+use super::{close, transport, NetError, STEP_TIMEOUT};
 use crate::HomeHandle;
 use duet_core::crypto::fingerprint_text;
 use duet_core::home::SyncPort;
@@ -18,6 +18,7 @@ use duet_core::sync::peer::SyncError;
 use duet_core::sync::session::{expect_open, PeerRole};
 use duet_core::wire::{self, Message};
 use duet_core::SyncReport;
+use duet_protocol::net::peer_link::{PeerLink, QuicPeerStream};
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -297,7 +298,8 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
         let peer = peer.clone();
         let conn = conn.clone();
         streams.spawn(async move {
-            let result = notebook_stream(&shared, &notebooks, &peer, addr, send, recv).await;
+            let result =
+                notebook_stream(&shared, &notebooks, &peer, addr, conn.clone(), send, recv).await;
             match result {
                 Ok(Some(report)) => (shared.events)(ServeEvent::Synced { addr, peer, report }),
                 Ok(None) => {}
@@ -322,38 +324,33 @@ async fn notebook_stream(
     notebooks: &[String],
     peer: &str,
     addr: SocketAddr,
-    mut send: quinn::SendStream,
-    mut recv: quinn::RecvStream,
+    conn: quinn::Connection,
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
 ) -> Result<Option<SyncReport>, NetError> {
-    let result = serve_notebook(shared, notebooks, peer, addr, &mut send, &mut recv).await;
+    let mut link = QuicPeerStream::new(conn, addr, send, recv);
+    let result = serve_notebook(shared, notebooks, peer, &mut link).await;
     if let Err(e) = &result {
         // Tell the peer why; it may already be gone.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            wire::write(
-                &mut send,
-                &Message::Error {
-                    message: e.to_string(),
-                },
-            ),
-        )
-        .await;
+        let error = Message::Error {
+            message: e.to_string(),
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), link.send(&error)).await;
     }
-    let _ = send.finish();
+    link.finish();
     result
 }
 
-/// One notebook's stream: reads `Open`, then drives the server's [`PeerEngine`]
-/// (`duet_core::sync::session`), carrying its messages and asking the home for each step.
+/// One notebook's stream: reads `Open`, waits its turn on the notebook (one sync of a
+/// notebook at a time here), then answers it.
 async fn serve_notebook(
     shared: &Shared,
     notebooks: &[String],
     peer: &str,
-    addr: SocketAddr,
-    send: &mut quinn::SendStream,
-    recv: &mut quinn::RecvStream,
+    link: &mut QuicPeerStream,
 ) -> Result<Option<SyncReport>, NetError> {
-    let Some(open) = step(addr, "opening", wire::read(recv)).await?? else {
+    let addr = link.addr();
+    let Some((open, _)) = link.recv().await? else {
         return Ok(None);
     };
     let notebook = expect_open(open, notebooks)?;
@@ -370,15 +367,26 @@ async fn serve_notebook(
             addr,
             step: "waiting for another sync of this notebook",
         })?;
-    let home = &shared.home;
-    let peer = peer.to_owned();
-    let (mut session, _) = home.peer_open(notebook, peer, PeerRole::Server).await?;
+    answer_notebook(&shared.home, link, notebook, peer).await
+}
+
+/// The server's side of one notebook over a [`PeerLink`], once its `Open` was read: a
+/// driver of the server's [`PeerEngine`](duet_core::sync::session::PeerEngine), carrying
+/// its messages and asking the home (through the sync port) for each step. `Ok(None)` when
+/// the peer went away before the end.
+pub async fn answer_notebook<L: PeerLink>(
+    home: &HomeHandle,
+    link: &mut L,
+    notebook: String,
+    peer: &str,
+) -> Result<Option<SyncReport>, NetError> {
+    let (mut session, _) = home
+        .peer_open(notebook, peer.to_owned(), PeerRole::Server)
+        .await?;
     let mut report = None;
     let mut budget = SyncBudget::default();
     while !session.is_complete() {
-        let Some((message, size)) =
-            step(addr, "waiting for the peer", wire::read_sized(recv)).await??
-        else {
+        let Some((message, size)) = link.recv().await? else {
             return Ok(None);
         };
         budget.take(size).map_err(SyncError::from)?;
@@ -387,7 +395,7 @@ async fn serve_notebook(
             session = s;
             report = done.report.or(report);
             for m in &done.send {
-                step(addr, "answering", wire::write(send, m)).await??;
+                link.send(m).await?;
             }
         }
     }

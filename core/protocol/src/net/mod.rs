@@ -9,6 +9,7 @@
 
 pub mod handshake;
 pub mod memory_relay;
+pub mod peer_link;
 pub mod relay_client;
 pub mod relay_link;
 pub mod tls;
