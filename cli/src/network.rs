@@ -15,12 +15,11 @@ use anyhow::{anyhow, Context, Result};
 use duet_core::crypto::{fingerprint_text, parse_fingerprint};
 use duet_core::invite::Invite;
 use duet_core::{Duet, DuetError, Role};
-use duet_node::net::client::{sync_with_retries, PeerOutcome};
+use duet_node::net::client::PeerOutcome;
 use duet_node::net::relay_client;
 use duet_node::net::{NetError, DEFAULT_PORT};
-use duet_node::service::{self, SyncScope};
+use duet_node::service::{self, first_contact, FirstContact, SyncScope};
 use duet_node::HomeHandle;
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -132,50 +131,42 @@ pub async fn first_link_sync(
         );
         return Ok(());
     }
-    let mut last_error = None;
-    if relay {
-        match relay_client::sync_relay(home, &space).await {
-            Ok(o) => {
-                out.print(
-                    &FirstSyncResult {
-                        personal_space: Some(space),
-                        synced: true,
-                        relay: Some(o.addr),
-                        report: Some(Report::from(&o.report)),
-                        ..Default::default()
-                    },
-                    || {
-                        format!(
-                            "Linked through the relay at {}: {}.\n",
-                            o.addr,
-                            o.report.summary()
-                        )
-                    },
-                );
-                return Ok(());
-            }
-            Err(e) => last_error = Some(e),
+    let why = match first_contact(home, &space, relay, addrs, fingerprint, ATTEMPTS).await {
+        FirstContact::Relay(o) => {
+            out.print(
+                &FirstSyncResult {
+                    personal_space: Some(space),
+                    synced: true,
+                    relay: Some(o.addr),
+                    report: Some(Report::from(&o.report)),
+                    ..Default::default()
+                },
+                || {
+                    format!(
+                        "Linked through the relay at {}: {}.\n",
+                        o.addr,
+                        o.report.summary()
+                    )
+                },
+            );
+            return Ok(());
         }
-    }
-    let pins = BTreeSet::from([fingerprint]);
-    for addr in addrs {
-        match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
-            Ok(outcome) => {
-                out.print(
-                    &FirstSyncResult {
-                        personal_space: Some(space),
-                        synced: true,
-                        outcome: Some(PeerSync::from(&outcome)),
-                        ..Default::default()
-                    },
-                    || format!("Linked and synced with {addr}: {}.\n", summaries(&outcome)),
-                );
-                return Ok(());
-            }
-            Err(e) => last_error = Some(e),
+        FirstContact::Device(addr, outcome) => {
+            out.print(
+                &FirstSyncResult {
+                    personal_space: Some(space),
+                    synced: true,
+                    outcome: Some(PeerSync::from(&outcome)),
+                    ..Default::default()
+                },
+                || format!("Linked and synced with {addr}: {}.\n", summaries(&outcome)),
+            );
+            return Ok(());
         }
-    }
-    let why = last_error.map_or("the ticket lists no address".to_owned(), |e| e.to_string());
+        FirstContact::Failed(e) => {
+            e.map_or("the ticket lists no address".to_owned(), |e| e.to_string())
+        }
+    };
     out.print(
         &FirstSyncResult {
             personal_space: Some(space),
@@ -293,60 +284,52 @@ pub async fn first_sync(home: &HomeHandle, joined: FirstSync, out: &Output) -> R
         addrs,
         fingerprint,
     } = joined;
-    let pins = BTreeSet::from([fingerprint]);
-    let mut last_error = None;
-    if relay {
-        match relay_client::sync_relay(home, &id).await {
-            Ok(o) => {
-                out.print(
-                    &FirstSyncResult {
-                        notebook: Some(id.clone()),
-                        synced: true,
-                        relay: Some(o.addr),
-                        report: Some(Report::from(&o.report)),
-                        ..Default::default()
-                    },
-                    || {
-                        format!(
-                            "Joined {:?} as {} through the relay at {}: {}.\n",
-                            title,
-                            role.as_str(),
-                            o.addr,
-                            o.report.summary()
-                        )
-                    },
-                );
-                return Ok(());
-            }
-            Err(e) => last_error = Some(e),
+    let why = match first_contact(home, &id, relay, &addrs, fingerprint, ATTEMPTS).await {
+        FirstContact::Relay(o) => {
+            out.print(
+                &FirstSyncResult {
+                    notebook: Some(id.clone()),
+                    synced: true,
+                    relay: Some(o.addr),
+                    report: Some(Report::from(&o.report)),
+                    ..Default::default()
+                },
+                || {
+                    format!(
+                        "Joined {:?} as {} through the relay at {}: {}.\n",
+                        title,
+                        role.as_str(),
+                        o.addr,
+                        o.report.summary()
+                    )
+                },
+            );
+            return Ok(());
         }
-    }
-    for addr in &addrs {
-        match sync_with_retries(home, *addr, pins.clone(), ATTEMPTS).await {
-            Ok(outcome) => {
-                out.print(
-                    &FirstSyncResult {
-                        notebook: Some(id.clone()),
-                        synced: true,
-                        outcome: Some(PeerSync::from(&outcome)),
-                        ..Default::default()
-                    },
-                    || {
-                        format!(
-                            "Joined {:?} as {} and synced with {}: {}.\n",
-                            title,
-                            role.as_str(),
-                            addr,
-                            summaries(&outcome)
-                        )
-                    },
-                );
-                return Ok(());
-            }
-            Err(e) => last_error = Some(e),
+        FirstContact::Device(addr, outcome) => {
+            out.print(
+                &FirstSyncResult {
+                    notebook: Some(id.clone()),
+                    synced: true,
+                    outcome: Some(PeerSync::from(&outcome)),
+                    ..Default::default()
+                },
+                || {
+                    format!(
+                        "Joined {:?} as {} and synced with {}: {}.\n",
+                        title,
+                        role.as_str(),
+                        addr,
+                        summaries(&outcome)
+                    )
+                },
+            );
+            return Ok(());
         }
-    }
-    let why = last_error.map_or("the invite lists no address".to_owned(), |e| e.to_string());
+        FirstContact::Failed(e) => {
+            e.map_or("the invite lists no address".to_owned(), |e| e.to_string())
+        }
+    };
     let result = FirstSyncResult {
         notebook: Some(id.clone()),
         error: Some(why.clone()),

@@ -248,3 +248,44 @@ pub async fn sync_everything(home: &HomeHandle, attempts: usize) -> Result<SyncR
     let targets = targets(home, SyncScope::Everything).await?;
     Ok(sync_round(home, targets, attempts).await)
 }
+
+/// What the first sync of a space just joined or linked reached.
+#[derive(Debug)]
+pub enum FirstContact {
+    /// Its relay.
+    Relay(RelayOutcome),
+    /// The inviting device, at this address.
+    Device(SocketAddr, PeerOutcome),
+    /// Nothing: why the last try failed (`None`: the ticket named no relay and no address).
+    Failed(Option<NetError>),
+}
+
+/// The first sync of a space (a notebook or a personal space) just joined or linked from a
+/// ticket: its relay first when the ticket named one, else the inviting device at each of
+/// its addresses, pinned to its fingerprint; the first that works. Each is tried up to
+/// `attempts` times. A failure is an outcome, not an error: the space is recorded and
+/// arrives with a later sync.
+pub async fn first_contact(
+    home: &HomeHandle,
+    space: &str,
+    relay: bool,
+    addrs: &[SocketAddr],
+    fingerprint: [u8; 32],
+    attempts: usize,
+) -> FirstContact {
+    let mut last_error = None;
+    if relay {
+        match sync_relay_with_retries(home, space, attempts).await {
+            Ok(outcome) => return FirstContact::Relay(outcome),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let pins = BTreeSet::from([fingerprint]);
+    for addr in addrs {
+        match sync_with_retries(home, *addr, pins.clone(), attempts).await {
+            Ok(outcome) => return FirstContact::Device(*addr, outcome),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    FirstContact::Failed(last_error)
+}
