@@ -78,8 +78,9 @@ pub async fn invite(
     Ok(())
 }
 
-/// Leaves the welcomes of `notebook`'s new invites on its relay, waiting at most
-/// [`WELCOME_PUSH_WAIT`]: `None` without a relay, else where it went or why not.
+/// Tends the welcomes of `notebook`'s invites on its relay (leaves new ones, takes down
+/// those of revoked or expired invites), waiting at most [`WELCOME_PUSH_WAIT`]: `None`
+/// without a relay, else the relay's address or why it could not be reached.
 async fn leave_welcome(
     home: &HomeHandle,
     notebook: &str,
@@ -244,15 +245,48 @@ pub fn list(duet: &mut Duet, out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// `duet invite --revoke ID`.
-pub fn revoke(duet: &mut Duet, id: &str, out: &Output) -> Result<()> {
-    let view: InviteView = duet.members().revoke_invite(id)?;
-    out.print(&Invitation::from(&view), || match view.state {
-        "revoked" => format!(
-            "Revoked invite {}: it is refused from now on; its welcome leaves the relay with the next `duet sync`.\n",
+/// `duet invite --revoke ID`: the invite is refused from now on, and its welcome is taken
+/// off the relay at once (so the ticket cannot be redeemed there either); when the relay
+/// cannot be reached, the next sync takes it down.
+pub async fn revoke(
+    home: &HomeHandle,
+    selected: Option<String>,
+    id: String,
+    out: &Output,
+) -> Result<()> {
+    let (view, notebook, relay) = home
+        .call(move |d| {
+            with_selected(d, selected.as_deref(), |d| {
+                let view: InviteView = d.members().revoke_invite(&id)?;
+                let notebook = d.selected_notebook()?;
+                let relay = d
+                    .relay()
+                    .setting(&notebook)?
+                    .map(|r| r.relay_info())
+                    .transpose()?;
+                Ok((view, notebook, relay))
+            })
+        })
+        .await?;
+    let taken_down = if view.state == "revoked" {
+        leave_welcome(home, &notebook, relay.as_ref()).await
+    } else {
+        None
+    };
+    out.print(&Invitation::from(&view), || match (view.state, &taken_down) {
+        ("revoked", None) => format!(
+            "Revoked invite {}: it is refused from now on.\n",
             short(&view.id)
         ),
-        state => format!(
+        ("revoked", Some(Ok(relay))) => format!(
+            "Revoked invite {}: it is refused from now on, and its welcome is off the relay at {relay}.\n",
+            short(&view.id)
+        ),
+        ("revoked", Some(Err(why))) => format!(
+            "Revoked invite {}: it is refused from now on. Its welcome could not be taken off the relay now ({why}); the next `duet sync` takes it down.\n",
+            short(&view.id)
+        ),
+        (state, _) => format!(
             "Invite {} is already {state}: nothing to revoke.\n",
             short(&view.id)
         ),

@@ -153,11 +153,7 @@ pub fn is_network(command: &Command) -> bool {
         command,
         Command::Sync { .. }
             | Command::Join { .. }
-            | Command::Invite {
-                list: false,
-                revoke: None,
-                ..
-            }
+            | Command::Invite { list: false, .. }
             | Command::Link { .. }
             | Command::Relay(crate::args::RelayCmd::Compact)
     )
@@ -223,6 +219,9 @@ pub async fn run_network(
             as_role,
             no_sync,
         } => crate::network::join(home, &ticket, as_role, no_sync, out).await,
+        Command::Invite {
+            revoke: Some(id), ..
+        } => crate::invites::revoke(home, selected, id, out).await,
         Command::Invite {
             addrs,
             port,
@@ -501,9 +500,6 @@ fn execute(duet: &mut Duet, command: Command, out: &Output) -> Result<()> {
         Command::Doctor => crate::doctor::run(duet, out)?,
         Command::Relay(cmd) => crate::network::relay(duet, cmd, out)?,
         Command::Invite { list: true, .. } => crate::invites::list(duet, out)?,
-        Command::Invite {
-            revoke: Some(id), ..
-        } => crate::invites::revoke(duet, &id, out)?,
         Command::Invite { .. } | Command::Join { .. } | Command::Link { .. } => {
             return Err(anyhow!("not a local command: {command:?}"))
         }

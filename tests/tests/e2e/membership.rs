@@ -674,6 +674,45 @@ fn a_running_node_takes_an_expired_invite_s_welcome_off_the_relay() {
 }
 
 #[test]
+fn revoking_an_invite_takes_its_welcome_off_the_relay_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
+    let (ana, _ticket) = notebook_on_relay(&relay);
+    let made = ana.json(&["invite", "--addr", "127.0.0.1:9"]);
+    assert_eq!(made["welcome_on_relay"], true, "{made}");
+    let ticket = duet_core::one_time_invite::OneTimeInvite::from_ticket(
+        made["ticket"].as_str().expect("ticket"),
+    )
+    .expect("ticket");
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let (mailbox, token) =
+        duet_core::one_time_invite::InviteKey::new(ticket.key).welcome_mailbox(&fp);
+    let welcome = duet_node::net::relay_client::MailboxKey {
+        mailbox,
+        token,
+        team_token: None,
+    };
+    assert!(
+        duet_tests::relay_pull(&relay, &welcome).is_ok(),
+        "the welcome is not on the relay"
+    );
+    // No sync and no node: the revoking command itself takes the welcome down.
+    let revoked = ana.run(&["invite", "--revoke", &ticket.id[..8]]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    let said = String::from_utf8_lossy(&revoked.stdout);
+    assert!(said.contains("its welcome is off the relay"), "{said}");
+    match duet_tests::relay_pull(&relay, &welcome) {
+        Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox)
+        }
+        other => panic!("the revoked invite's welcome stayed up: {other:?}"),
+    }
+    let states = ana.json(&["invite", "--list"]);
+    assert_eq!(states[0]["state"], "revoked", "{states}");
+    assert!(relay.stop(), "the relay did not stop cleanly");
+}
+
+#[test]
 fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_inviting_device() {
     use duet_core::one_time_invite::OneTimeInvite;
     use duet_node::net::redeem::redeem;
