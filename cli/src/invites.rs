@@ -52,11 +52,7 @@ pub async fn invite(
             with_selected(d, selected.as_deref(), |d| {
                 let addrs = addrs_to_give(d, &ask.addrs, ask.port, &context)?;
                 let notebook = d.selected_notebook()?;
-                let relay = d
-                    .relay()
-                    .setting(&notebook)?
-                    .map(|r| r.relay_info())
-                    .transpose()?;
+                let relay = d.relay().ticket_relay(&notebook)?;
                 Ok((d.members().invite_once(addrs, relay, lifetime)?, notebook))
             })
         })
@@ -259,11 +255,7 @@ pub async fn revoke(
             with_selected(d, selected.as_deref(), |d| {
                 let view: InviteView = d.members().revoke_invite(&id)?;
                 let notebook = d.selected_notebook()?;
-                let relay = d
-                    .relay()
-                    .setting(&notebook)?
-                    .map(|r| r.relay_info())
-                    .transpose()?;
+                let relay = d.relay().ticket_relay(&notebook)?;
                 Ok((view, notebook, relay))
             })
         })

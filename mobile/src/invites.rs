@@ -55,10 +55,7 @@ impl DuetApp {
         };
         self.with(move |d| {
             let id = d.selected_notebook()?;
-            let relay = d
-                .relay().setting(&id)?
-                .map(|r| r.relay_info())
-                .transpose()?;
+            let relay = d.relay().ticket_relay(&id)?;
             if relay.is_none() {
                 return Err(MobileError::NeedsSetup {
                     message: "Add a relay to this notebook first: the other device picks the invite up there.".into(),

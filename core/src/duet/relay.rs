@@ -552,6 +552,14 @@ impl Duet {
 }
 
 impl<D: Deref<Target = Duet>> Relay<D> {
+    /// The relay a ticket to `notebook` names, if the notebook has one.
+    pub fn ticket_relay(
+        &self,
+        notebook: &str,
+    ) -> Result<Option<crate::invite::RelayInfo>, DuetError> {
+        self.setting(notebook)?.map(|r| r.relay_info()).transpose()
+    }
+
     /// The relay of a notebook, if it has one (its team token opened with the home key).
     /// A team token stored before tokens were sealed is sealed now.
     pub fn setting(&self, notebook: &str) -> Result<Option<RelaySetting>, DuetError> {

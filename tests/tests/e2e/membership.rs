@@ -632,6 +632,21 @@ fn a_one_time_invite_s_welcome_on_the_relay_is_taken_once() {
     assert!(relay.stop(), "the relay did not stop cleanly");
 }
 
+/// The relay mailbox a one-time ticket's welcome waits in.
+fn welcome_mailbox(
+    relay: &Relay,
+    ticket: &duet_core::one_time_invite::OneTimeInvite,
+) -> duet_node::net::relay_client::MailboxKey {
+    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
+    let (mailbox, token) =
+        duet_core::one_time_invite::InviteKey::new(ticket.key).welcome_mailbox(&fp);
+    duet_node::net::relay_client::MailboxKey {
+        mailbox,
+        token,
+        team_token: None,
+    }
+}
+
 #[test]
 fn a_running_node_takes_an_expired_invite_s_welcome_off_the_relay() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -644,14 +659,7 @@ fn a_running_node_takes_an_expired_invite_s_welcome_off_the_relay() {
         made["ticket"].as_str().expect("ticket"),
     )
     .expect("ticket");
-    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
-    let (mailbox, token) =
-        duet_core::one_time_invite::InviteKey::new(ticket.key).welcome_mailbox(&fp);
-    let welcome = duet_node::net::relay_client::MailboxKey {
-        mailbox,
-        token,
-        team_token: None,
-    };
+    let welcome = welcome_mailbox(&relay, &ticket);
     assert!(
         duet_tests::relay_pull(&relay, &welcome).is_ok(),
         "the welcome is not on the relay"
@@ -684,14 +692,7 @@ fn revoking_an_invite_takes_its_welcome_off_the_relay_at_once() {
         made["ticket"].as_str().expect("ticket"),
     )
     .expect("ticket");
-    let fp = duet_core::crypto::parse_fingerprint(&relay.fingerprint).expect("fp");
-    let (mailbox, token) =
-        duet_core::one_time_invite::InviteKey::new(ticket.key).welcome_mailbox(&fp);
-    let welcome = duet_node::net::relay_client::MailboxKey {
-        mailbox,
-        token,
-        team_token: None,
-    };
+    let welcome = welcome_mailbox(&relay, &ticket);
     assert!(
         duet_tests::relay_pull(&relay, &welcome).is_ok(),
         "the welcome is not on the relay"
@@ -743,11 +744,7 @@ fn a_one_time_ticket_joins_one_device_whether_redeemed_at_the_relay_or_at_the_in
         let ticket = handle
             .call_blocking(move |d| {
                 let notebook = d.selected_notebook()?;
-                let relay = d
-                    .relay()
-                    .setting(&notebook)?
-                    .map(|r| r.relay_info())
-                    .transpose()?;
+                let relay = d.relay().ticket_relay(&notebook)?;
                 d.members().invite_once(vec![addr], relay, None)
             })
             .expect("invite");

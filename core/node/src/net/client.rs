@@ -4,12 +4,10 @@
 
 use super::handshake;
 use super::tls::{self, Pins};
-use super::{close, step, NetError};
+use super::{carry_session, close, step, NetError, SessionEnd};
 use crate::HomeHandle;
 use duet_core::crypto::fingerprint_text;
 use duet_core::home::SyncPort;
-use duet_core::sync::limits::SyncBudget;
-use duet_core::sync::peer::SyncError;
 use duet_core::sync::session::PeerRole;
 use duet_core::SyncReport;
 use duet_protocol::net::peer_link::{PeerLink, QuicPeerStream};
@@ -150,31 +148,25 @@ pub async fn offer_notebook<L: PeerLink>(
         bytes_sent: 0,
         bytes_received: 0,
     };
-    let (mut session, first) = home
+    let (session, first) = home
         .peer_open(notebook.to_owned(), peer.to_owned(), PeerRole::Client)
         .await?;
     for m in &first {
         synced.bytes_sent += link.send(m).await? as u64;
     }
-    let mut report = None;
-    let mut budget = SyncBudget::default();
-    while !session.is_complete() {
-        let Some((message, size)) = link.recv().await? else {
-            return Err(link.gone());
-        };
-        synced.bytes_received += size as u64;
-        budget.take(size).map_err(SyncError::from)?;
-        if session.receive(message)? {
-            let (s, done) = home.peer_advance(session).await?;
-            session = s;
-            report = done.report.or(report);
-            for m in &done.send {
-                synced.bytes_sent += link.send(m).await? as u64;
-            }
+    let (carried, end) = carry_session(home, link, session).await?;
+    synced.bytes_sent += carried.bytes_sent;
+    synced.bytes_received += carried.bytes_received;
+    let report = match end {
+        SessionEnd::Report(report) => report,
+        SessionEnd::LinkClosed => return Err(link.gone()),
+        SessionEnd::Unreported => {
+            return Err(NetError::Protocol(
+                "the sync ended before its result was kept".into(),
+            ))
         }
-    }
+    };
     link.finish();
-    synced.report = report
-        .ok_or_else(|| NetError::Protocol("the sync ended before its result was kept".into()))?;
+    synced.report = report;
     Ok(synced)
 }

@@ -9,12 +9,10 @@
 
 use super::handshake;
 use super::tls::{self, TlsIdentity};
-use super::{close, transport, NetError, STEP_TIMEOUT};
+use super::{carry_session, close, transport, NetError, SessionEnd, STEP_TIMEOUT};
 use crate::HomeHandle;
 use duet_core::crypto::fingerprint_text;
 use duet_core::home::SyncPort;
-use duet_core::sync::limits::SyncBudget;
-use duet_core::sync::peer::SyncError;
 use duet_core::sync::session::{expect_open, PeerRole};
 use duet_core::wire::{self, Message};
 use duet_core::SyncReport;
@@ -380,25 +378,13 @@ pub async fn answer_notebook<L: PeerLink>(
     notebook: String,
     peer: &str,
 ) -> Result<Option<SyncReport>, NetError> {
-    let (mut session, _) = home
+    let (session, _) = home
         .peer_open(notebook, peer.to_owned(), PeerRole::Server)
         .await?;
-    let mut report = None;
-    let mut budget = SyncBudget::default();
-    while !session.is_complete() {
-        let Some((message, size)) = link.recv().await? else {
-            return Ok(None);
-        };
-        budget.take(size).map_err(SyncError::from)?;
-        if session.receive(message)? {
-            let (s, done) = home.peer_advance(session).await?;
-            session = s;
-            report = done.report.or(report);
-            for m in &done.send {
-                link.send(m).await?;
-            }
-        }
-    }
+    let report = match carry_session(home, link, session).await?.1 {
+        SessionEnd::Report(report) => Some(report),
+        SessionEnd::Unreported | SessionEnd::LinkClosed => None,
+    };
     if report.is_some() {
         // A notebook this device joined from a ticket may have arrived from the peer.
         home.complete_joins().await?;
