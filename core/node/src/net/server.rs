@@ -249,7 +249,7 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
             Ok(Ok(streams)) => streams,
             Ok(Err(e)) => return Err(handshake::closed_reason_or(&conn, addr, e)),
             Err(e) => {
-                conn.close(close::PROTOCOL.into(), b"no hello");
+                conn.close(close::NO_HELLO.into(), b"no hello");
                 return Err(e);
             }
         };
@@ -279,7 +279,7 @@ async fn connection(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<()
             return Err(e.into());
         }
         Err(e) => {
-            conn.close(close::PROTOCOL.into(), b"no hello");
+            conn.close(close::NO_HELLO.into(), b"no hello");
             return Err(e);
         }
     };

@@ -169,6 +169,15 @@ pub fn closed_reason(conn: &quinn::Connection, addr: SocketAddr) -> NetError {
         {
             NetError::NotAMember { addr }
         }
+        // The peer gave up waiting for this device's hello: the link lost it.
+        Some(quinn::ConnectionError::ApplicationClosed(a))
+            if a.error_code == close::NO_HELLO.into() =>
+        {
+            NetError::Timeout {
+                addr,
+                step: "its wait for this device's hello, lost on the way",
+            }
+        }
         Some(quinn::ConnectionError::ApplicationClosed(a)) => NetError::Peer(format!(
             "closed the connection: {}",
             String::from_utf8_lossy(&a.reason)

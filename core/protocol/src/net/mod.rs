@@ -46,6 +46,9 @@ pub mod close {
     pub const PROTOCOL: u32 = 2;
     /// This device is shutting down.
     pub const SHUTDOWN: u32 = 3;
+    /// The peer's hello did not arrive in time: a lossy or stalled link, worth another
+    /// attempt (older devices close with [`PROTOCOL`] and the words "no hello").
+    pub const NO_HELLO: u32 = 4;
 }
 
 /// Errors of the network layer.
