@@ -199,3 +199,55 @@ pub fn closed_reason_or(
         broken(addr, e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{connect, tls, worth_retrying};
+    use std::sync::Arc;
+
+    /// Connects over loopback QUIC to a server that closes the connection with `code` at
+    /// once, and returns why the client says it closed.
+    async fn closed_with(code: u32, words: &'static [u8]) -> NetError {
+        let server_identity = tls::TlsIdentity::generate().expect("identity");
+        let config = tls::server_config(&server_identity).expect("server config");
+        let quic = quinn::crypto::rustls::QuicServerConfig::try_from(config).expect("quic");
+        let endpoint = quinn::Endpoint::server(
+            quinn::ServerConfig::with_crypto(Arc::new(quic)),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .expect("endpoint");
+        let addr = endpoint.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let incoming = endpoint.accept().await.expect("a connection");
+            let conn = incoming.await.expect("handshake");
+            conn.close(code.into(), words);
+            endpoint.wait_idle().await;
+        });
+        let identity = tls::TlsIdentity::generate().expect("identity");
+        let pins = tls::Pins::Exactly([server_identity.fingerprint()].into());
+        let (_endpoint, conn) = connect(&identity, addr, pins, tls::ALPN, "the test server")
+            .await
+            .expect("connect");
+        conn.closed().await;
+        server.await.expect("server");
+        closed_reason(&conn, addr)
+    }
+
+    #[tokio::test]
+    async fn a_hello_the_peer_never_got_is_worth_another_attempt_and_a_refusal_is_not() {
+        let lost = closed_with(close::NO_HELLO, b"no hello").await;
+        assert!(matches!(lost, NetError::Timeout { .. }), "{lost:?}");
+        assert!(worth_retrying(&lost), "{lost}");
+        // What an older device says for the same: a protocol break, not retried.
+        let older = closed_with(close::PROTOCOL, b"no hello").await;
+        assert!(matches!(older, NetError::Peer(_)), "{older:?}");
+        assert!(!worth_retrying(&older));
+        let outsider = closed_with(close::NOT_A_MEMBER, b"").await;
+        assert!(
+            matches!(outsider, NetError::NotAMember { .. }),
+            "{outsider:?}"
+        );
+        assert!(!worth_retrying(&outsider));
+    }
+}
