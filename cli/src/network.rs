@@ -131,51 +131,74 @@ pub async fn first_link_sync(
         );
         return Ok(());
     }
-    let why = match first_contact(home, &space, relay, addrs, fingerprint, ATTEMPTS).await {
-        FirstContact::Relay(o) => {
-            out.print(
-                &FirstSyncResult {
-                    personal_space: Some(space),
-                    synced: true,
-                    relay: Some(o.addr),
-                    report: Some(Report::from(&o.report)),
-                    ..Default::default()
-                },
-                || {
-                    format!(
-                        "Linked through the relay at {}: {}.\n",
-                        o.addr,
-                        o.report.summary()
-                    )
-                },
-            );
-            return Ok(());
-        }
-        FirstContact::Device(addr, outcome) => {
-            out.print(
-                &FirstSyncResult {
-                    personal_space: Some(space),
-                    synced: true,
-                    outcome: Some(PeerSync::from(&outcome)),
-                    ..Default::default()
-                },
-                || format!("Linked and synced with {addr}: {}.\n", summaries(&outcome)),
-            );
-            return Ok(());
-        }
-        FirstContact::Failed(e) => {
-            e.map_or("the ticket lists no address".to_owned(), |e| e.to_string())
-        }
+    let contact = first_contact(home, &space, relay, addrs, fingerprint, ATTEMPTS).await;
+    let base = FirstSyncResult {
+        personal_space: Some(space),
+        ..Default::default()
     };
-    out.print(
-        &FirstSyncResult {
-            personal_space: Some(space),
-            error: Some(why.clone()),
-            ..Default::default()
+    say_first_contact(
+        out,
+        contact,
+        base,
+        FirstWords {
+            relay: &|at, what| format!("Linked through the relay at {at}: {what}.\n"),
+            device: &|at, what| format!("Linked and synced with {at}: {what}.\n"),
+            failed: &|why| {
+                format!("Linked, but the first sync failed: {why}\nRun `duet sync` when your other device runs `duet serve`.\n")
+            },
+            nothing: "the ticket lists no address",
         },
-        || format!("Linked, but the first sync failed: {why}\nRun `duet sync` when your other device runs `duet serve`.\n"),
     );
     Ok(())
+}
+
+/// How a first sync's outcome is worded: `relay` and `device` take where it synced and
+/// what arrived, `failed` why it did not, and `nothing` is the why when there was
+/// nowhere to try.
+struct FirstWords<'a> {
+    relay: &'a dyn Fn(SocketAddr, &str) -> String,
+    device: &'a dyn Fn(SocketAddr, &str) -> String,
+    failed: &'a dyn Fn(&str) -> String,
+    nothing: &'a str,
+}
+
+/// Prints what a first sync reached: its JSON on `base` (which names the space), and its
+/// words.
+fn say_first_contact(
+    out: &Output,
+    contact: FirstContact,
+    base: FirstSyncResult,
+    words: FirstWords<'_>,
+) {
+    match contact {
+        FirstContact::Relay(o) => out.print(
+            &FirstSyncResult {
+                synced: true,
+                relay: Some(o.addr),
+                report: Some(Report::from(&o.report)),
+                ..base
+            },
+            || (words.relay)(o.addr, &o.report.summary()),
+        ),
+        FirstContact::Device(addr, outcome) => out.print(
+            &FirstSyncResult {
+                synced: true,
+                outcome: Some(PeerSync::from(&outcome)),
+                ..base
+            },
+            || (words.device)(addr, &summaries(&outcome)),
+        ),
+        FirstContact::Failed(e) => {
+            let why = e.map_or(words.nothing.to_owned(), |e| e.to_string());
+            out.print(
+                &FirstSyncResult {
+                    error: Some(why.clone()),
+                    ..base
+                },
+                || (words.failed)(&why),
+            )
+        }
+    }
 }
 
 /// `duet peers`.
@@ -284,62 +307,29 @@ pub async fn first_sync(home: &HomeHandle, joined: FirstSync, out: &Output) -> R
         addrs,
         fingerprint,
     } = joined;
-    let why = match first_contact(home, &id, relay, &addrs, fingerprint, ATTEMPTS).await {
-        FirstContact::Relay(o) => {
-            out.print(
-                &FirstSyncResult {
-                    notebook: Some(id.clone()),
-                    synced: true,
-                    relay: Some(o.addr),
-                    report: Some(Report::from(&o.report)),
-                    ..Default::default()
-                },
-                || {
-                    format!(
-                        "Joined {:?} as {} through the relay at {}: {}.\n",
-                        title,
-                        role.as_str(),
-                        o.addr,
-                        o.report.summary()
-                    )
-                },
-            );
-            return Ok(());
-        }
-        FirstContact::Device(addr, outcome) => {
-            out.print(
-                &FirstSyncResult {
-                    notebook: Some(id.clone()),
-                    synced: true,
-                    outcome: Some(PeerSync::from(&outcome)),
-                    ..Default::default()
-                },
-                || {
-                    format!(
-                        "Joined {:?} as {} and synced with {}: {}.\n",
-                        title,
-                        role.as_str(),
-                        addr,
-                        summaries(&outcome)
-                    )
-                },
-            );
-            return Ok(());
-        }
-        FirstContact::Failed(e) => {
-            e.map_or("the invite lists no address".to_owned(), |e| e.to_string())
-        }
-    };
-    let result = FirstSyncResult {
-        notebook: Some(id.clone()),
-        error: Some(why.clone()),
+    let contact = first_contact(home, &id, relay, &addrs, fingerprint, ATTEMPTS).await;
+    let base = FirstSyncResult {
+        notebook: Some(id),
         ..Default::default()
     };
-    out.print(&result, || {
-        format!(
-            "Added {title:?}, but the first sync failed: {why}\nRun `duet sync` when the inviting device runs `duet serve`.\n"
-        )
-    });
+    let role = role.as_str();
+    say_first_contact(
+        out,
+        contact,
+        base,
+        FirstWords {
+            relay: &|at, what| {
+                format!("Joined {title:?} as {role} through the relay at {at}: {what}.\n")
+            },
+            device: &|at, what| {
+                format!("Joined {title:?} as {role} and synced with {at}: {what}.\n")
+            },
+            failed: &|why| {
+                format!("Added {title:?}, but the first sync failed: {why}\nRun `duet sync` when the inviting device runs `duet serve`.\n")
+            },
+            nothing: "the invite lists no address",
+        },
+    );
     Ok(())
 }
 
