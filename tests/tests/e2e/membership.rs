@@ -647,34 +647,58 @@ fn welcome_mailbox(
     }
 }
 
+/// `duet invite` on `inviter` (with `extra` flags), whose welcome it leaves on `relay`:
+/// the ticket and the welcome's mailbox, checked to be there.
+fn invite_with_welcome(
+    inviter: &Device,
+    relay: &Relay,
+    extra: &[&str],
+) -> (
+    duet_core::one_time_invite::OneTimeInvite,
+    duet_node::net::relay_client::MailboxKey,
+) {
+    let mut args = vec!["invite", "--addr", "127.0.0.1:9"];
+    args.extend_from_slice(extra);
+    let made = inviter.json(&args);
+    assert_eq!(made["welcome_on_relay"], true, "{made}");
+    let ticket = duet_core::one_time_invite::OneTimeInvite::from_ticket(
+        made["ticket"].as_str().expect("ticket"),
+    )
+    .expect("ticket");
+    let welcome = welcome_mailbox(relay, &ticket);
+    assert!(
+        duet_tests::relay_pull(relay, &welcome).is_ok(),
+        "the welcome is not on the relay"
+    );
+    (ticket, welcome)
+}
+
+/// Whether the welcome mailbox is gone from the relay (else what the relay still has).
+fn welcome_gone(
+    relay: &Relay,
+    welcome: &duet_node::net::relay_client::MailboxKey,
+) -> Result<(), String> {
+    match duet_tests::relay_pull(relay, welcome) {
+        Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
+            assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox);
+            Ok(())
+        }
+        other => Err(format!("{other:?}")),
+    }
+}
+
 #[test]
 fn a_running_node_takes_an_expired_invite_s_welcome_off_the_relay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
     let (ana, _ticket) = notebook_on_relay(&relay);
     let node = Serving::start(&ana, "127.0.0.1:0");
-    let made = ana.json(&["invite", "--addr", "127.0.0.1:9", "--expires", "2s"]);
-    assert_eq!(made["welcome_on_relay"], true, "{made}");
-    let ticket = duet_core::one_time_invite::OneTimeInvite::from_ticket(
-        made["ticket"].as_str().expect("ticket"),
-    )
-    .expect("ticket");
-    let welcome = welcome_mailbox(&relay, &ticket);
-    assert!(
-        duet_tests::relay_pull(&relay, &welcome).is_ok(),
-        "the welcome is not on the relay"
-    );
+    let (_, welcome) = invite_with_welcome(&ana, &relay, &["--expires", "2s"]);
     // Nobody syncs by hand: the node takes the welcome down once the invite expires.
     duet_tests::eventually(
         std::time::Duration::from_secs(20),
         "the node to take the expired invite's welcome off the relay",
-        || match duet_tests::relay_pull(&relay, &welcome) {
-            Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
-                assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox);
-                Ok(())
-            }
-            other => Err(format!("{other:?}")),
-        },
+        || welcome_gone(&relay, &welcome),
     );
     assert!(node.stop(), "serve did not stop cleanly");
     let states = ana.json(&["invite", "--list"]);
@@ -686,27 +710,14 @@ fn revoking_an_invite_takes_its_welcome_off_the_relay_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = Relay::start(&dir.path().join("relay"), "127.0.0.1:0", None);
     let (ana, _ticket) = notebook_on_relay(&relay);
-    let made = ana.json(&["invite", "--addr", "127.0.0.1:9"]);
-    assert_eq!(made["welcome_on_relay"], true, "{made}");
-    let ticket = duet_core::one_time_invite::OneTimeInvite::from_ticket(
-        made["ticket"].as_str().expect("ticket"),
-    )
-    .expect("ticket");
-    let welcome = welcome_mailbox(&relay, &ticket);
-    assert!(
-        duet_tests::relay_pull(&relay, &welcome).is_ok(),
-        "the welcome is not on the relay"
-    );
+    let (ticket, welcome) = invite_with_welcome(&ana, &relay, &[]);
     // No sync and no node: the revoking command itself takes the welcome down.
     let revoked = ana.run(&["invite", "--revoke", &ticket.id[..8]]);
     assert!(revoked.status.success(), "{revoked:?}");
     let said = String::from_utf8_lossy(&revoked.stdout);
     assert!(said.contains("its welcome is off the relay"), "{said}");
-    match duet_tests::relay_pull(&relay, &welcome) {
-        Err(duet_node::net::NetError::RelayRefused { why, .. }) => {
-            assert_eq!(why, duet_core::wire::RelayRefusal::NoMailbox)
-        }
-        other => panic!("the revoked invite's welcome stayed up: {other:?}"),
+    if let Err(left) = welcome_gone(&relay, &welcome) {
+        panic!("the revoked invite's welcome stayed up: {left}");
     }
     let states = ana.json(&["invite", "--list"]);
     assert_eq!(states[0]["state"], "revoked", "{states}");
