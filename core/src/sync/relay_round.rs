@@ -6,7 +6,7 @@
 //! only carries them, so every branch (a relay that is older, a mailbox already gone, a
 //! notice another device left first) is decided here and tested with no socket.
 
-use duet_protocol::net::relay_client::{Entries, MailboxKey};
+use duet_protocol::net::relay_client::{is_no_mailbox, older_relay, Entries, MailboxKey};
 use duet_protocol::net::NetError;
 use duet_protocol::wire::RelayRefusal;
 use serde::{Deserialize, Serialize};
@@ -377,9 +377,7 @@ impl RelayRound {
                     ))
                 }
                 // A mailbox that never existed had no reader to tell.
-                Err(e) if refused(&e, RelayRefusal::NoMailbox) => {
-                    Ok(self.farewell_sent(target.mailbox))
-                }
+                Err(e) if is_no_mailbox(&e) => Ok(self.farewell_sent(target.mailbox)),
                 Err(e) => Err(e),
             },
             (Waiting::FarewellRetire(mailbox), Answer::Link(result)) => {
@@ -414,16 +412,12 @@ impl RelayRound {
             }
             (Waiting::WelcomeCheck(id), Answer::Link(result)) => match result {
                 Ok(_) => Ok(self.next_welcome()),
-                Err(e) if refused(&e, RelayRefusal::NoMailbox) => {
-                    Ok(self.welcome_done(id, false, true))
-                }
+                Err(e) if is_no_mailbox(&e) => Ok(self.welcome_done(id, false, true)),
                 Err(e) => Err(e),
             },
             (Waiting::WelcomeTake(id, key), Answer::Link(result)) => match result {
                 Ok(_) => Ok(self.welcome_done(id, false, false)),
-                Err(e) if refused(&e, RelayRefusal::NoMailbox) => {
-                    Ok(self.welcome_done(id, false, false))
-                }
+                Err(e) if is_no_mailbox(&e) => Ok(self.welcome_done(id, false, false)),
                 // A relay older than the take: retire it, then delete it.
                 Err(e) if older_relay(&e) => Ok(self.link(
                     Waiting::WelcomeRetire(id, key.clone()),
@@ -473,7 +467,7 @@ impl RelayRound {
             },
             (Waiting::EndClose(key), Answer::Link(result)) => match result {
                 Ok(_) => Ok(self.end_done()),
-                Err(e) if refused(&e, RelayRefusal::NoMailbox) => Ok(self.end_done()),
+                Err(e) if is_no_mailbox(&e) => Ok(self.end_done()),
                 Err(e) if older_relay(&e) => {
                     Ok(self.link(Waiting::EndRetire, LinkAsk::Retire { key }))
                 }
@@ -486,10 +480,7 @@ impl RelayRound {
             (Waiting::EndDelete, Answer::Link(result)) => match result {
                 Ok(_) => Ok(self.end_done()),
                 // A retired mailbox stays on the relay as a tombstone: nothing more to do.
-                Err(e)
-                    if refused(&e, RelayRefusal::NoMailbox)
-                        || refused(&e, RelayRefusal::Retired) =>
-                {
+                Err(e) if is_no_mailbox(&e) || refused(&e, RelayRefusal::Retired) => {
                     Ok(self.end_done())
                 }
                 Err(e) if refused(&e, RelayRefusal::BadRequest) => Ok(self.after_end()),
@@ -516,7 +507,7 @@ impl RelayRound {
                     }) => Some(message),
                     // Nothing pushed yet: the mailbox is made by the first push; asked
                     // again then.
-                    Err(e) if refused(&e, RelayRefusal::NoMailbox) => return Ok(self.after_wake()),
+                    Err(e) if is_no_mailbox(&e) => return Ok(self.after_wake()),
                     Err(e) if older_relay(&e) => {
                         Some("this relay is too old to send wake-ups".to_owned())
                     }
@@ -673,20 +664,11 @@ fn refused(e: &NetError, why: RelayRefusal) -> bool {
     matches!(e, NetError::RelayRefused { why: w, .. } if *w == why)
 }
 
-/// Whether a request failed the way a relay older than it fails it: it closes the stream
-/// rather than answer a request it cannot read. (A refusal is an answer.)
-pub fn older_relay(e: &NetError) -> bool {
-    matches!(
-        e,
-        NetError::Broken { .. } | NetError::Protocol(_) | NetError::Wire(_)
-    )
-}
-
 /// A write whose mailbox is already gone did what it was for.
 fn gone_is_done(result: Result<LinkReply, NetError>) -> Result<(), NetError> {
     match result {
         Ok(_) => Ok(()),
-        Err(e) if refused(&e, RelayRefusal::NoMailbox) => Ok(()),
+        Err(e) if is_no_mailbox(&e) => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -14,9 +14,7 @@ use super::NetError;
 use crate::HomeHandle;
 use duet_core::crypto::parse_fingerprint;
 use duet_core::home::SyncPort;
-use duet_core::sync::relay_round::{
-    older_relay, Answer, Ask, HomeAsk, LinkAsk, LinkReply, Plan, RelayRound,
-};
+use duet_core::sync::relay_round::{Answer, Ask, HomeAsk, LinkAsk, LinkReply, Plan, RelayRound};
 use std::net::SocketAddr;
 
 /// What one sync of one notebook with its relay did.

@@ -160,6 +160,15 @@ impl Subscription {
     }
 }
 
+/// Whether a request failed the way a relay older than it fails it: it closes the stream
+/// rather than answer a request it cannot read. (A refusal is an answer.)
+pub fn older_relay(e: &NetError) -> bool {
+    matches!(
+        e,
+        NetError::Broken { .. } | NetError::Protocol(_) | NetError::Wire(_)
+    )
+}
+
 /// Whether an error is the relay saying the mailbox does not exist (or the token does not
 /// open it: the relay answers both alike).
 pub fn is_no_mailbox(e: &NetError) -> bool {
