@@ -155,6 +155,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             | DuetError::Ticket(_)
             | DuetError::AlreadyJoined { .. }
             | DuetError::NoSealingKey { .. }
+            | DuetError::NotYourDevice { .. }
             | DuetError::Ended { .. }
             | DuetError::NothingTo { .. }
             | DuetError::EditGone { .. }

@@ -86,10 +86,18 @@ fn listing(all: &[DeviceView], out: &Output) -> String {
             let _ = writeln!(text, "          {}", p.dim(&format!("fingerprint {fp}")));
         }
         if d.shared_ticket {
+            let mine = all
+                .iter()
+                .any(|me| me.this_device && !me.private_notes_only && me.person == d.person);
+            let short = d.id.get(..8).unwrap_or(&d.id);
+            let what = if mine {
+                format!("duet devices remove {short}")
+            } else {
+                format!("ask {} to remove it from one of their devices", d.person)
+            };
             let _ = writeln!(
                 text,
-                "          joined with the same one-time ticket as another device: if you do not know it, duet devices remove {}",
-                d.id.get(..8).unwrap_or(&d.id)
+                "          joined with the same one-time ticket as another device: if you do not know it, {what}"
             );
         }
     }

@@ -166,6 +166,14 @@ pub enum DuetError {
         /// Whose it is.
         person: String,
     },
+    /// A device of the other person: a device removes only its own person's devices.
+    #[error("device {device} is {person}'s: a device removes only devices of its own person ({person} removes theirs; ending the 1-1 is the way out of it)")]
+    NotYourDevice {
+        /// Its short id.
+        device: String,
+        /// Whose it is.
+        person: String,
+    },
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

@@ -103,6 +103,9 @@ impl From<DuetError> for MobileError {
             DuetError::NoSealingKey { person, .. } => MobileError::Invalid {
                 message: format!("One of {person}'s devices has no record of its own to seal the new key to (not synced since this version, or changed by another device): sync it once first, or remove it too."),
             },
+            DuetError::NotYourDevice { person, .. } => MobileError::Invalid {
+                message: format!("That device is {person}'s: only {person}'s own devices remove it (ending the 1-1 is the way out of it)."),
+            },
             DuetError::RemovedDevice { title, .. } => MobileError::Invalid { message: format!("A device removed from \"{title}\" cannot sync it.") },
             DuetError::Store(StoreError::Locked { .. }) => MobileError::Storage {
                 message: "the notebook is open in another process; close it and retry".into(),

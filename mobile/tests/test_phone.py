@@ -139,18 +139,36 @@ def test_phone_and_laptop_converge_through_the_relay(relay):
     assert on_laptop[0].name == "Ana's phone" and on_laptop[0].last_seen_ms is not None
     assert on_laptop[0].fingerprint and on_laptop[1].added
 
-    # The laptop is lost: the phone removes it. The notebook moves to new keys; the
-    # laptop's next sync is refused, and what the phone writes after never reaches it.
-    gone = phone.remove_device(on_laptop[1].id[:8])
-    assert gone.removed and gone.person == "Bo" and gone.name
-    assert [d.removed for d in phone.devices() if d.person == "Bo"] == [True]
+    # Nobody removes the other person's devices: the phone may not remove Bo's laptop.
+    with pytest.raises(dm.MobileError.Invalid) as not_hers:
+        phone.remove_device(on_laptop[1].id[:8])
+    assert "only Bo's own devices" in str(not_hers.value), not_hers.value
+
+    # Ana's tablet joins, and is lost: the phone removes it. The notebook moves to new
+    # keys; the tablet's next sync is refused, and what the phone writes after never
+    # reaches it, while Bo's laptop reads it.
+    tablet_ticket = phone.invite()
+    asyncio.run(phone.sync_relay())
+    tablet = dm.DuetApp.open(tempfile.mkdtemp(), "Ana")
+    asyncio.run(tablet.join(tablet_ticket, dm.PersonRole.MANAGER))
+    asyncio.run(tablet.sync_relay())
+    tablet.set_device_name("Ana's tablet")
+    asyncio.run(tablet.sync_relay())
+    asyncio.run(phone.sync_relay())
+    tablet_id = next(d.id for d in phone.devices() if d.name == "Ana's tablet")
+    gone = phone.remove_device(tablet_id[:8])
+    assert gone.removed and gone.person == "Ana" and gone.name == "Ana's tablet"
+    assert [d.removed for d in phone.devices() if d.id == tablet_id] == [True]
     phone.add_note(dm.NoteSection.NOTES, "after-removal-canary")
     asyncio.run(phone.sync_relay())
     with pytest.raises(dm.MobileError.Invalid) as refused:
-        asyncio.run(laptop.sync_relay())
+        asyncio.run(tablet.sync_relay())
     assert "removed" in str(refused.value), refused.value
-    notes = next(s.text for s in laptop.overview().meeting.sections if s.section == "notes")
+    notes = next(s.text for s in tablet.overview().meeting.sections if s.section == "notes")
     assert "after-removal-canary" not in notes
+    asyncio.run(laptop.sync_relay())
+    notes = next(s.text for s in laptop.overview().meeting.sections if s.section == "notes")
+    assert "after-removal-canary" in notes
 
 
 def test_a_cancelled_sync_leaves_the_notebook_whole_and_the_next_one_completes(relay):

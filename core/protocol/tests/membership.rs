@@ -146,6 +146,7 @@ fn nobody_removes_or_adds_the_other_person_s_devices_and_a_stranger_adds_nobody(
 #[test]
 fn a_device_added_by_a_device_whose_removal_it_raced_is_not_a_member() {
     let (mut ana, mut bo) = a_1_1();
+    meet(&mut ana, &mut bo);
     let mut phone = linked(&mut ana);
     meet(&mut ana, &mut phone);
     // Offline, concurrently: the laptop removes the lost phone; the thief links a device.
@@ -170,6 +171,7 @@ fn a_device_added_by_a_device_whose_removal_it_raced_is_not_a_member() {
 #[test]
 fn two_devices_removing_each_other_are_both_removed() {
     let (mut ana, mut bo) = a_1_1();
+    meet(&mut ana, &mut bo);
     let mut phone = linked(&mut ana);
     meet(&mut ana, &mut phone);
     ana.does(Body::remove(&phone.id()));
@@ -286,6 +288,48 @@ fn one_invite_joined_twice_counts_both_and_names_them() {
     assert_eq!(
         m.shared_invites.get(&invite),
         Some(&[first.id(), second.id()].into_iter().collect())
+    );
+}
+
+#[test]
+fn a_removal_cancels_the_invites_it_follows_for_joins_it_does_not() {
+    let (mut ana, mut bo) = a_1_1();
+    let mut phone = linked(&mut ana);
+    meet(&mut ana, &mut bo);
+    // The phone knew a standing invite's key; Ana's laptop made the invite.
+    let ticket = DeviceKey::generate();
+    let invite = ana.does(Body::Invite {
+        key: ticket.public_hex(),
+        person: "manager".into(),
+    });
+    // A device that joins before the removal, and is seen by it, stays in.
+    let mut early = join_with(&ana, &ticket, invite);
+    meet(&mut ana, &mut early);
+    meet(&mut ana, &mut phone);
+    let removal = ana.does(Body::remove(&phone.id()));
+    // After the removal, the phone's thief joins a new device with the same invite: once
+    // following the removal, once as if it had not heard of it.
+    let after = join_with(&ana, &ticket, invite);
+    let raced = join_with(&phone, &ticket, invite);
+    let mut all = ana.log.clone();
+    for op in after.log.ops().values().chain(raced.log.ops().values()) {
+        all.insert(op.clone()).expect("takes");
+    }
+    let m = all.membership();
+    assert!(m.is_member(&early.id()), "{:?}", m.refused);
+    for late in [&after, &raced] {
+        assert!(!m.is_member(&late.id()));
+        assert!(m
+            .refused
+            .values()
+            .any(|r| *r == Refusal::InviteCancelled { by: removal }));
+    }
+    assert_eq!(
+        m.refused
+            .values()
+            .filter(|r| matches!(r, Refusal::InviteCancelled { .. }))
+            .count(),
+        2
     );
 }
 

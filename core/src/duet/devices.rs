@@ -106,6 +106,7 @@ impl Duet {
     pub(super) fn enroll_device(&self, nb: &mut Notebook, person: &str) -> Result<(), DuetError> {
         index::add_device(&mut nb.index()?.am, &self.device.public_hex(), person)?;
         self.write_device_record(nb)?;
+        self.join_notebook_log(nb, person)?;
         Ok(())
     }
 
@@ -157,6 +158,18 @@ impl Duet {
         // Removals that arrived may call for the next epoch; devices that joined since the
         // epoch in force was made get its key.
         self.settle_epoch(&mut nb)?;
+        // A join that waited for its invite, and the standing invites of a new epoch.
+        let mut nb = self.load_for_sync(notebook)?;
+        let mut wrote = false;
+        if let Some(person) = self.pending_log_join(&mut nb)? {
+            self.join_notebook_log(&mut nb, &person)?;
+            wrote = true;
+        }
+        wrote |= self.settle_standing_invites(&mut nb)?;
+        if wrote {
+            nb.persist(&mut self.store)?;
+            self.cache.borrow_mut().take();
+        }
         Ok(())
     }
 

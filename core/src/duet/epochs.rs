@@ -95,6 +95,9 @@ pub(super) struct RotationNotice {
     pub removals: Vec<Removal>,
     /// Every epoch.
     pub epochs: Vec<Epoch>,
+    /// The notebook's membership log (its signed operations, encoded): a device that
+    /// missed the removal learns it as the log says it, signed.
+    pub log: Vec<Vec<u8>>,
 }
 
 /// An epoch as older Duets read it in a notice: id, number, maker, day, sealed keys.
@@ -104,6 +107,17 @@ type NoticeEpochV1 = (String, u64, String, String, BTreeMap<String, String>);
 /// signatures (and each epoch's `after`), which older Duets leave unread after the rest.
 #[derive(Serialize, Deserialize)]
 struct NoticeWire {
+    removals: Vec<(String, String, String)>,
+    epochs: Vec<NoticeEpochV1>,
+    removal_sigs: Vec<String>,
+    epochs_signed: Vec<(Vec<String>, String)>,
+    log: Vec<Vec<u8>>,
+}
+
+/// A notice as Duets before the membership log sent it (the fields they read; a notice
+/// from this Duet reads the same way there, its log left unread after the rest).
+#[derive(Deserialize)]
+struct NoticeWireV2 {
     removals: Vec<(String, String, String)>,
     epochs: Vec<NoticeEpochV1>,
     removal_sigs: Vec<String>,
@@ -144,21 +158,30 @@ impl RotationNotice {
                 .iter()
                 .map(|e| (e.after.clone(), e.sig.clone()))
                 .collect(),
+            log: self.log.clone(),
         };
         postcard::to_allocvec(&wire).unwrap_or_default()
     }
 
     fn decode(bytes: &[u8]) -> Option<RotationNotice> {
-        let wire = match postcard::from_bytes::<NoticeWire>(bytes) {
-            Ok(w) => w,
-            Err(_) => {
-                let old: NoticeWireV1 = postcard::from_bytes(bytes).ok()?;
-                NoticeWire {
-                    removals: old.removals,
-                    epochs: old.epochs,
-                    removal_sigs: Vec::new(),
-                    epochs_signed: Vec::new(),
-                }
+        let wire = if let Ok(w) = postcard::from_bytes::<NoticeWire>(bytes) {
+            w
+        } else if let Ok(v2) = postcard::from_bytes::<NoticeWireV2>(bytes) {
+            NoticeWire {
+                removals: v2.removals,
+                epochs: v2.epochs,
+                removal_sigs: v2.removal_sigs,
+                epochs_signed: v2.epochs_signed,
+                log: Vec::new(),
+            }
+        } else {
+            let old: NoticeWireV1 = postcard::from_bytes(bytes).ok()?;
+            NoticeWire {
+                removals: old.removals,
+                epochs: old.epochs,
+                removal_sigs: Vec::new(),
+                epochs_signed: Vec::new(),
+                log: Vec::new(),
             }
         };
         let removals = wire
@@ -189,7 +212,11 @@ impl RotationNotice {
                 }
             })
             .collect();
-        Some(RotationNotice { removals, epochs })
+        Some(RotationNotice {
+            removals,
+            epochs,
+            log: wire.log,
+        })
     }
 }
 
@@ -205,7 +232,12 @@ pub(super) fn notice_in(batch: &[crate::sync::relay::DocChanges]) -> Option<Rota
 
 /// Writes a notice's removals and epochs into the space's membership document.
 pub(super) fn apply_notice(nb: &mut Notebook, notice: &RotationNotice) -> Result<(), DuetError> {
+    let space = nb.id.clone();
+    let personal = nb.personal;
     let doc = &mut nb.members_doc()?.am;
+    if !personal {
+        membership_log::take_log_ops(doc, &space, &notice.log)?;
+    }
     for removal in &notice.removals {
         members::remove_device(doc, removal)?;
     }
@@ -279,6 +311,7 @@ impl Duet {
     pub(super) fn membership_of(&self, nb: &mut Notebook) -> Result<Membership, DuetError> {
         let personal = nb.personal;
         let space = nb.id.clone();
+        let log = self.notebook_log(nb)?;
         let doc = &nb.members_doc()?.am;
         let removals = members::removals(doc)?;
         let epochs = members::epochs(doc)?;
@@ -299,6 +332,44 @@ impl Duet {
                 )),
                 None => records.push((device, record)),
             }
+        }
+        if let Some(log) = log {
+            // Who is in, as whose device, and which removals count: the signed log.
+            let m = &log.membership;
+            // Removed devices stay listed as removed, under the person the index names.
+            let named: BTreeMap<String, String> = index::devices(doc)?.into_iter().collect();
+            let mut devices: Vec<(String, String)> = m
+                .devices
+                .iter()
+                .map(|(d, p)| (d.clone(), p.clone()))
+                .collect();
+            for gone in &m.removed {
+                let person = named.get(gone).cloned().unwrap_or_default();
+                devices.push((gone.clone(), person));
+            }
+            let mut listed: BTreeMap<String, String> = m.devices.clone();
+            for gone in &m.removed {
+                listed.entry(gone.clone()).or_default();
+            }
+            for r in removals.iter().filter(|r| !m.removed.contains(&r.device)) {
+                refused.push(format!(
+                    "a removal of device {} that the membership log does not count",
+                    r.device.get(..8).unwrap_or(&r.device)
+                ));
+            }
+            let (in_force, more) =
+                members::judge_epochs(&space, &listed, &m.removed, &epochs, true);
+            refused.extend(membership_log::refusals_in_words(&log));
+            refused.extend(more);
+            return Ok(Membership {
+                devices,
+                records,
+                signed,
+                in_force,
+                removed: m.removed.clone(),
+                epochs,
+                refused,
+            });
         }
         let devices: Vec<(String, String)> = if personal {
             records
@@ -691,6 +762,7 @@ impl Duet {
             RotationNotice {
                 removals: members::removals(&nb.members_doc()?.am)?,
                 epochs: m.epochs,
+                log: self.log_ops_of(&mut nb)?,
             }
         };
         let payload = notice.encode();
@@ -840,6 +912,8 @@ impl<D: DerefMut<Target = Duet>> Members<D> {
             .any(|d| d.id == target.id && !d.private_notes_only);
         let mut nb = self.duet.load()?;
         if in_notebook {
+            // The person rule first: nothing is written for a device of the other person.
+            self.duet.remove_in_log(&mut nb, &target.id)?;
             let m = self.duet.membership_of(&mut nb)?;
             for (d, person) in &m.devices {
                 if *d == target.id || m.removed.contains(d) {
@@ -863,6 +937,11 @@ impl<D: DerefMut<Target = Duet>> Members<D> {
             members::remove_device(&mut nb.index()?.am, &removal)?;
             self.duet.save_unlisted(&mut nb)?;
             self.duet.settle_epoch(&mut nb)?;
+            // The next devices join with the new epoch's standing invites: the removed
+            // device knew the older ones, which the removal cancels.
+            if self.duet.settle_standing_invites(&mut nb)? {
+                nb.persist(&mut self.duet.store)?;
+            }
         }
         self.duet.keep(nb);
         if own.iter().any(|d| d.id == target.id) {
@@ -916,9 +995,23 @@ mod tests {
                 after: vec!["phone".into()],
                 sig: "cd".repeat(64),
             }],
+            log: vec![vec![1, 2, 3]],
         };
         let bytes = notice.encode();
         assert_eq!(RotationNotice::decode(&bytes), Some(notice.clone()));
+        // A Duet before the membership log reads the signed notice and leaves the log.
+        let v2: NoticeWireV2 = postcard::from_bytes(&bytes).expect("a reader before the log");
+        assert_eq!(v2.removal_sigs, vec!["ab".repeat(64)]);
+        let before_log = postcard::to_allocvec(&(
+            &v2.removals,
+            &v2.epochs,
+            &v2.removal_sigs,
+            &v2.epochs_signed,
+        ))
+        .expect("encode");
+        let read = RotationNotice::decode(&before_log).expect("decodes");
+        assert_eq!(read.removals, notice.removals);
+        assert!(read.log.is_empty());
         // An older Duet reads the part it knows and leaves the signatures.
         let old: NoticeWireV1 = postcard::from_bytes(&bytes).expect("older reader");
         assert_eq!(old.removals[0].0, "phone");

@@ -41,6 +41,7 @@ mod exchange;
 mod insights;
 mod invites;
 mod meetings;
+mod membership_log;
 mod notebooks;
 pub mod parts;
 mod peer;
@@ -211,6 +212,9 @@ pub struct Duet {
     /// Device records whose signature checked out (by the hash of what was signed and the
     /// signature): membership is read several times per sync, a record's check once.
     verified_records: RefCell<std::collections::HashSet<[u8; 32]>>,
+    /// Membership logs whose signatures checked out, and what they prove (by the hash of
+    /// their operations): membership is read several times per sync, a log's check once.
+    checked_logs: RefCell<HashMap<[u8; 32], membership_log::CheckedLog>>,
 }
 
 /// The home's id (made on first use): names its keychain entry, so a home moved to another
@@ -297,6 +301,7 @@ impl Duet {
             cache: RefCell::new(None),
             home_key,
             verified_records: RefCell::default(),
+            checked_logs: RefCell::default(),
         })
     }
 
@@ -378,6 +383,7 @@ impl Duet {
             cache: RefCell::new(None),
             home_key,
             verified_records: RefCell::default(),
+            checked_logs: RefCell::default(),
         };
         if !sealed {
             duet.seal_unsealed_secrets()?;

@@ -20,6 +20,7 @@ impl Duet {
         let secret = NotebookSecret::generate();
         let id = secret.notebook_id();
         let my_id = ids::new_id();
+        let their_id = ids::new_id();
         let device = self.device.public_hex();
         let mut nb = Notebook::fresh(&self.store, &id, &self.actor);
         index::create(
@@ -33,7 +34,7 @@ impl Duet {
                         role: me,
                     },
                     Person {
-                        id: ids::new_id(),
+                        id: their_id.clone(),
                         name: with,
                         role: me.other(),
                     },
@@ -43,6 +44,7 @@ impl Duet {
             },
         )?;
         crate::model::members::mark_relay_bound(&mut nb.index()?.am)?;
+        self.begin_notebook_log(&mut nb, &my_id, [&my_id, &their_id], &secret)?;
         let mut open = Doc::fresh(&self.actor);
         commitments::create(&mut open.am)?;
         nb.commitments = Some(open);

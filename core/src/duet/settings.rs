@@ -82,6 +82,10 @@ setting!(
     /// device), which its device record names.
     JoinedWithInvite(notebook) => String, text, "joined-with-invite/{notebook}");
 setting!(
+    /// The first operation of a notebook's membership log (its id, hex), as this device
+    /// learned it: at the notebook's creation, or from the invite it joined with.
+    LogGenesis(notebook) => String, text, "log-genesis/{notebook}");
+setting!(
     /// The relay a notebook (or the personal space) syncs through.
     NotebookRelay(notebook) => crate::RelaySetting, json, "relay/{notebook}");
 setting!(

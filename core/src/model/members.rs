@@ -401,6 +401,22 @@ pub fn judge(
     removals: &[Removal],
     epochs: &[Epoch],
 ) -> Judged {
+    let (removed, strict, mut refused) = judge_removals(space, listed, removals);
+    let (in_force, more) = judge_epochs(space, listed, &removed, epochs, strict);
+    refused.extend(more);
+    Judged {
+        removed,
+        in_force,
+        refused,
+    }
+}
+
+/// The removals that count, whether any of them is signed, and what was refused.
+fn judge_removals(
+    space: &str,
+    listed: &BTreeMap<String, String>,
+    removals: &[Removal],
+) -> (BTreeSet<String>, bool, Vec<String>) {
     let short = |d: &str| d.get(..8).unwrap_or(d).to_owned();
     let mut refused = Vec::new();
     let mut removed = BTreeSet::new();
@@ -427,6 +443,19 @@ pub fn judge(
             ));
         }
     }
+    (removed, strict, refused)
+}
+
+/// The epoch in force given the devices `removed`, and the epochs that do not count.
+/// `strict`: the signed rule (see [`judge`]) rather than an older Duet's.
+pub fn judge_epochs(
+    space: &str,
+    listed: &BTreeMap<String, String>,
+    removed: &BTreeSet<String>,
+    epochs: &[Epoch],
+    mut strict: bool,
+) -> (InForce, Vec<String>) {
+    let mut refused = Vec::new();
     // An epoch whose key its maker did not seal to itself is one no honest device makes:
     // its maker keeps the key outside the notebook (planted to outlive its removal).
     // The next epoch outnumbers every one written, counted or not: an older Duet, which
@@ -461,11 +490,7 @@ pub fn judge(
             .filter(|e| e.sig.is_empty())
             .map(|e| (*e).clone())
             .collect();
-        return Judged {
-            in_force: in_force(&removed, &unrefused),
-            removed,
-            refused,
-        };
+        return (in_force(removed, &unrefused), refused);
     }
     let valid = signed
         .iter()
@@ -500,11 +525,7 @@ pub fn judge(
             refused.push(format!("key epoch {} made by a removed device", e.id));
         }
     }
-    Judged {
-        removed,
-        in_force,
-        refused,
-    }
+    (in_force, refused)
 }
 
 #[cfg(test)]

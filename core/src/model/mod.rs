@@ -17,6 +17,7 @@ pub mod index;
 pub mod item;
 pub mod meeting;
 pub mod members;
+pub mod mlog;
 pub mod paragraphs;
 pub mod private;
 pub mod questions;

@@ -330,9 +330,19 @@ fn two_removals_made_offline_on_two_devices_converge_through_the_relay_excluding
     ana.ok(&["sync"]);
     bo.ok(&["sync"]);
 
-    // Offline, each removes a phone; neither knows of the other's removal.
-    ana.ok(&["devices", "remove", &id_of(&ana, "Bo's phone")]);
-    bo.ok(&["devices", "remove", &id_of(&bo, "Ana's phone")]);
+    // Nobody removes the other person's device: refused, and nothing is written.
+    let before = duet_tests::export_json(&ana);
+    let refused = ana.run(&["devices", "remove", &id_of(&ana, "Bo's phone")]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("removes only devices of its own person"),
+        "{refused:?}"
+    );
+    assert_eq!(duet_tests::export_json(&ana), before);
+
+    // Offline, each removes their own phone; neither knows of the other's removal.
+    ana.ok(&["devices", "remove", &id_of(&ana, "Ana's phone")]);
+    bo.ok(&["devices", "remove", &id_of(&bo, "Bo's phone")]);
     ana.ok(&["note", "canary-concurrent-ana"]);
     bo.ok(&["note", "canary-concurrent-bo"]);
 
@@ -360,11 +370,11 @@ fn two_removals_made_offline_on_two_devices_converge_through_the_relay_excluding
         assert_eq!(removed, ["Ana's phone", "Bo's phone"], "{list}");
     }
     // Both phones are refused, and neither holds the note written by the device that
-    // removed it. (Ana's phone may read Ana's note: she wrote it before she learnt that
-    // Bo had removed her phone, as if her phone had synced just before.)
+    // removed it. (Ana's phone may read Bo's note: he wrote it before he learnt that
+    // Ana had removed her phone, as if her phone had synced just before.)
     for (phone, remover_s_note) in [
-        (&ana_phone, "canary-concurrent-bo"),
-        (&bo_phone, "canary-concurrent-ana"),
+        (&ana_phone, "canary-concurrent-ana"),
+        (&bo_phone, "canary-concurrent-bo"),
     ] {
         let out = phone.run(&["sync"]);
         assert!(!out.status.success(), "a removed phone synced: {out:?}");
@@ -869,8 +879,17 @@ fn a_ticket_used_twice_while_the_inviter_could_not_reach_the_relay_shows_both_de
         text.contains("joined with the same one-time ticket"),
         "{text}"
     );
-    // Removing the one nobody knows clears the flag from the other.
-    ana.ok(&["devices", "remove", &id_of(&ana, "Unknown tablet")]);
+    // The person whose devices they are (Bo) removes the one nobody knows; the inviting
+    // device may not (they are not its person's), and the flag clears from the other.
+    assert_eq!(
+        ana.run(&["devices", "remove", &id_of(&ana, "Unknown tablet")])
+            .status
+            .code(),
+        Some(2)
+    );
+    first.ok(&["devices", "remove", &id_of(&first, "Unknown tablet")]);
+    first.ok(&["sync"]);
+    ana.ok(&["sync"]);
     let list = ana.json(&["devices"]);
     assert!(
         !list
@@ -1011,4 +1030,149 @@ fn a_sealing_key_swapped_into_another_devices_record_gets_nothing_after_the_remo
     let _ = phone.run(&["sync"]);
     duet_tests::assert_no_plaintext(phone.home.path(), &["canary-after-swapped-key"]);
     assert!(relay.stop(), "the relay did not stop cleanly");
+}
+
+#[test]
+fn a_stolen_bundle_or_a_device_listed_by_hand_joins_nobody_the_log_does_not_count() {
+    use duet_core::crypto::DeviceKey;
+    use duet_core::model::{index, members};
+    // Ana's laptop and phone; the phone writes a bundle (it carries the notebook's
+    // secret), which a thief keeps with the phone.
+    let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
+    laptop.ok(&["devices", "name", "Ana's laptop"]);
+    let phone = Device::new("Ana");
+    phone.ok(&["devices", "name", "Ana's phone"]);
+    let first = laptop.file("first.duet");
+    laptop.ok(&["bundle", "out", duet_tests::path(&first)]);
+    phone.ok(&[
+        "bundle",
+        "in",
+        duet_tests::path(&first),
+        "--join",
+        "--as",
+        "manager",
+    ]);
+    duet_tests::send(&phone, &laptop);
+    let stolen = phone.file("stolen.duet");
+    phone.ok(&["bundle", "out", duet_tests::path(&stolen)]);
+
+    // Still a member, the phone lists a device of its own making as Bo's, by hand (as any
+    // Automerge tool could), with a record the ghost signed itself.
+    let ghost = DeviceKey::generate();
+    let ghost_id = ghost.public_hex();
+    let notebook = laptop.json(&["notebook", "show"])["id"]
+        .as_str()
+        .expect("notebook id")
+        .to_owned();
+    edit_index_by_hand(&phone, |doc| {
+        let bo = index::people(doc)
+            .expect("people")
+            .into_iter()
+            .find(|p| p.name == "Bo")
+            .expect("Bo");
+        index::add_device(doc, &ghost_id, &bo.id).expect("list the ghost");
+        let mut record = members::DeviceRecord {
+            name: "Bo's tablet".into(),
+            added: "2026-12-08".into(),
+            seal: duet_core::sealing::SealKey::of_device(&ghost).public_hex(),
+            ..Default::default()
+        };
+        record.sig = data_encoding::HEXLOWER
+            .encode(&ghost.sign(&members::record_bytes(&notebook, &ghost_id, &record)));
+        members::put_device_record(doc, &ghost_id, &record).expect("its record");
+    });
+    duet_tests::send(&phone, &laptop);
+    let listed = laptop.ok(&["devices"]);
+    assert!(!listed.contains("Bo's tablet"), "{listed}");
+
+    // The phone is lost: the laptop removes it and writes on.
+    let phone_id = id_of(&laptop, "Ana's phone");
+    laptop.ok(&["devices", "remove", &phone_id[..8]]);
+    laptop.ok(&["note", "canary-after-the-stolen-bundle"]);
+
+    // The thief joins a new device with the stolen bundle, and the laptop's owner, careless,
+    // takes in a bundle from it.
+    let thief = Device::new("Ana");
+    thief.ok(&[
+        "bundle",
+        "in",
+        duet_tests::path(&stolen),
+        "--join",
+        "--as",
+        "manager",
+    ]);
+    let thief_id = thief
+        .json(&["devices"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["this_device"] == true)
+        .and_then(|d| d["id"].as_str().map(str::to_owned))
+        .expect("the thief's device id");
+    duet_tests::send(&thief, &laptop);
+
+    // Neither the ghost nor the thief's device is listed, and no key of the laptop's is
+    // sealed to either: the removal cancelled the invite the thief joined with.
+    let list = laptop.json(&["devices"]);
+    for id in [&ghost_id, &thief_id] {
+        assert!(
+            !list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| d["id"] == id.as_str()),
+            "{list}"
+        );
+    }
+    laptop.ok(&["note", "canary-after-the-thief-s-bundle"]);
+    let export = laptop.file("after");
+    laptop.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "--output",
+        duet_tests::path(&export),
+    ]);
+    let index = automerge::AutoCommit::load(
+        &std::fs::read(export.join("index.automerge")).expect("read index"),
+    )
+    .expect("load");
+    let epochs = members::epochs(&index).expect("epochs");
+    assert!(!epochs.is_empty(), "the removal made an epoch");
+    for epoch in &epochs {
+        for id in [&ghost_id, &thief_id, &phone_id] {
+            assert!(
+                !epoch.keys.contains_key(id.as_str()),
+                "epoch {} is sealed to {id}",
+                epoch.id
+            );
+        }
+    }
+    let status = laptop.json(&["status"]);
+    let refused = status["notebooks"][0]["membership_refused"].to_string();
+    assert!(
+        refused.contains("invite was cancelled by removal"),
+        "{status}"
+    );
+
+    // A new phone of Ana's joins after the removal with a bundle the laptop writes now (the
+    // new epoch's standing invite), is listed, and reads what was written.
+    let new_phone = Device::new("Ana");
+    new_phone.ok(&["devices", "name", "Ana's new phone"]);
+    let fresh = laptop.file("fresh.duet");
+    laptop.ok(&["bundle", "out", duet_tests::path(&fresh)]);
+    new_phone.ok(&[
+        "bundle",
+        "in",
+        duet_tests::path(&fresh),
+        "--join",
+        "--as",
+        "manager",
+    ]);
+    duet_tests::send(&new_phone, &laptop);
+    let listed = laptop.ok(&["devices"]);
+    assert!(listed.contains("Ana's new phone"), "{listed}");
+    assert!(new_phone
+        .ok(&["show"])
+        .contains("canary-after-the-thief-s-bundle"));
 }

@@ -217,7 +217,7 @@ fn a_removed_device_reads_nothing_written_after_its_removal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let relay = MemoryRelay::new();
     let (ana, bo) = pair(dir.path(), &relay);
-    let phone = joined(dir.path(), "bo-phone", "Bo", Role::Report, &ana, &relay);
+    let phone = joined(dir.path(), "ana-phone", "Ana", Role::Manager, &ana, &relay);
     ana.synced(&relay);
     bo.synced(&relay);
     let old = ana.mailbox();
@@ -424,14 +424,14 @@ fn a_one_time_invite_s_welcome_is_left_taken_once_and_noticed() {
     assert_eq!(invites[0].state, "used", "{invites:?}");
 }
 
-/// Ana's laptop, Bo's laptop and Bo's phone on one notebook; Bo's laptop goes offline, and
-/// Ana removes the phone (lost) and writes on. Returns (ana, bo, phone, the old mailbox).
+/// Ana's laptop, Bo's laptop and Ana's phone on one notebook; Bo's laptop goes offline,
+/// and Ana removes her phone (lost) and writes on. Returns (ana, bo, phone, the old mailbox).
 fn removal_while_bo_is_offline(
     dir: &Path,
     relay: &MemoryRelay,
 ) -> (Member, Member, Member, String) {
     let (ana, bo) = pair(dir, relay);
-    let phone = joined(dir, "bo-phone", "Bo", Role::Report, &ana, relay);
+    let phone = joined(dir, "ana-phone", "Ana", Role::Manager, &ana, relay);
     ana.synced(relay);
     bo.synced(relay);
     let old = ana.mailbox();

@@ -19,7 +19,11 @@
 //!    (an epoch, an invite, a device) while its removal is on its way. Removals themselves
 //!    are never voided, so two devices removing each other are both removed. Then rule 2
 //!    is asked again without the void operations, so that what a void operation entitled
-//!    (a device it added) does not count either; a void operation stays void.
+//!    (a device it added) does not count either; a void operation stays void. A removal
+//!    also cancels the invites it follows: a join with one of them that the removal does
+//!    not follow is void, so that an invite's key known before the removal (to the removed
+//!    device too: a space's standing invites derive from its key of the time) admits
+//!    nobody after it.
 //! 4. **The epoch in force** is the greatest `(number, id)` among the counting epochs that
 //!    follow every counting removal (each removal is among their ancestors). With no
 //!    removal and no epoch it is the initial epoch (derived from the space's secret); when
@@ -83,6 +87,13 @@ pub enum Refusal {
     /// Its author was removed by an operation it did not follow.
     #[error("its author was removed by {} before it counted", .by.short())]
     Voided {
+        /// The removal.
+        by: OpId,
+    },
+    /// A join with an invite that a removal followed, made while that removal was on its
+    /// way or after it: a removal cancels the invites made before it.
+    #[error("its invite was cancelled by removal {} before it counted", .by.short())]
+    InviteCancelled {
         /// The removal.
         by: OpId,
     },
@@ -357,7 +368,7 @@ fn entitled(
     space: &str,
     genesis: OpId,
     ordered: &Ordered<'_>,
-    void: &BTreeMap<OpId, OpId>,
+    void: &BTreeMap<OpId, Refusal>,
 ) -> BTreeMap<OpId, Result<(), Refusal>> {
     let mut results: BTreeMap<OpId, Result<(), Refusal>> = BTreeMap::new();
     // The state after each operation, kept while a child still needs it: an operation
@@ -430,8 +441,9 @@ fn entitled(
 pub fn membership(space: &str, genesis: OpId, ops: &BTreeMap<OpId, SignedOp>) -> Membership {
     let ordered = order(ops);
     let first = entitled(space, genesis, &ordered, &BTreeMap::new());
-    // Rule 3: every counting removal voids its device's operations it does not follow.
-    let mut void: BTreeMap<OpId, OpId> = BTreeMap::new();
+    // Rule 3: every counting removal voids its device's operations it does not follow,
+    // and the joins it does not follow with invites it follows.
+    let mut void: BTreeMap<OpId, Refusal> = BTreeMap::new();
     for (removal, op) in &ordered.order {
         let Body::Remove { device } = &op.op.body else {
             continue;
@@ -439,14 +451,21 @@ pub fn membership(space: &str, genesis: OpId, ops: &BTreeMap<OpId, SignedOp>) ->
         if !matches!(first.get(removal), Some(Ok(()))) {
             continue;
         }
+        let seen = &ordered.ancestors[removal];
         for (id, other) in &ordered.order {
-            let removes = matches!(other.op.body, Body::Remove { .. });
-            if &other.op.author == device
-                && !removes
-                && !ordered.ancestors[removal].contains(id)
-                && matches!(first.get(id), Some(Ok(())))
-            {
-                void.entry(*id).or_insert(*removal);
+            if seen.contains(id) || !matches!(first.get(id), Some(Ok(()))) {
+                continue;
+            }
+            let why = match &other.op.body {
+                Body::Remove { .. } => None,
+                _ if &other.op.author == device => Some(Refusal::Voided { by: *removal }),
+                Body::Join { invite, .. } if seen.contains(invite) => {
+                    Some(Refusal::InviteCancelled { by: *removal })
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                void.entry(*id).or_insert(why);
             }
         }
     }
@@ -455,8 +474,8 @@ pub fn membership(space: &str, genesis: OpId, ops: &BTreeMap<OpId, SignedOp>) ->
     let mut refused = BTreeMap::new();
     let mut counting = Vec::new();
     for (id, op) in &ordered.order {
-        if let Some(by) = void.get(id) {
-            refused.insert(*id, Refusal::Voided { by: *by });
+        if let Some(why) = void.get(id) {
+            refused.insert(*id, why.clone());
         } else {
             match &results[id] {
                 Ok(()) => {
