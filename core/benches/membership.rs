@@ -3,6 +3,11 @@
 //! - `rotation/remove_device`: the removal, the new epoch sealed to 3 devices, the notices
 //!   for the relay mailbox left behind, all flushed;
 //! - `rotation/baseline_note`: one note appended and flushed;
+//! - `rotation/devices_cold`: the devices listed by a process that just opened the home:
+//!   the membership log read and every operation's signature checked (once per process);
+//! - `rotation/bundle_out` and `rotation/bundle_out_after_removal`: a sync by file, which
+//!   brings membership up to date first (records, epoch, standing invites), before any
+//!   removal and as the first one after it;
 //! - and, printed once: the bytes a rotation adds to the notebook and sends to the relay.
 //!
 //! Run: `cargo bench -p duet-core --bench membership`
@@ -50,10 +55,11 @@ fn four_devices(dir: &Path) -> (PathBuf, String) {
         )
         .expect("relay");
     let mut last = String::new();
+    // The last to join is Ana's second device: a device removes only its own person's.
     for (name, role) in [
+        ("Bo", Role::Report),
+        ("Bo", Role::Report),
         ("Ana", Role::Manager),
-        ("Bo", Role::Report),
-        ("Bo", Role::Report),
     ] {
         let out = dir.join("to-join.duet");
         ana.bundle_out(&out).expect("bundle out");
@@ -103,6 +109,13 @@ fn benches(c: &mut Criterion) {
         );
     }
 
+    let removed_home = dir.path().join("removed");
+    copy_home(&home, &removed_home);
+    {
+        let mut duet = Duet::open(&removed_home).expect("open");
+        duet.members().remove(&lost[..8]).expect("remove");
+    }
+
     let mut group = c.benchmark_group("rotation");
     group.sample_size(20);
     let n = std::sync::atomic::AtomicUsize::new(0);
@@ -118,6 +131,43 @@ fn benches(c: &mut Criterion) {
             |copy| {
                 let mut duet = Duet::open(&copy).expect("open");
                 duet.members().remove(&lost[..8]).expect("remove");
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let n_removed = std::sync::atomic::AtomicUsize::new(0);
+    let fresh_removed = || {
+        let i = n_removed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let to = dir.path().join(format!("removed-copy-{i}"));
+        copy_home(&removed_home, &to);
+        to
+    };
+    group.bench_function("devices_cold", |b| {
+        b.iter_batched(
+            fresh,
+            |copy| {
+                let mut duet = Duet::open(&copy).expect("open");
+                assert_eq!(duet.members().devices().expect("devices").len(), 4);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("bundle_out", |b| {
+        b.iter_batched(
+            fresh,
+            |copy| {
+                let mut duet = Duet::open(&copy).expect("open");
+                duet.bundle_out(&copy.join("out.duet")).expect("bundle out");
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("bundle_out_after_removal", |b| {
+        b.iter_batched(
+            fresh_removed,
+            |copy| {
+                let mut duet = Duet::open(&copy).expect("open");
+                duet.bundle_out(&copy.join("out.duet")).expect("bundle out");
             },
             BatchSize::PerIteration,
         )

@@ -62,6 +62,7 @@ pub mod ids;
 pub mod insights;
 pub mod invite;
 pub use duet_protocol::mailbox;
+pub use duet_protocol::membership;
 pub mod home;
 pub mod model;
 mod notebook;

@@ -333,6 +333,121 @@ fn a_removal_cancels_the_invites_it_follows_for_joins_it_does_not() {
     );
 }
 
+/// A device of a space migrated from plain records: its key and its log.
+fn migrating(people: &[&str]) -> Device {
+    Device {
+        key: DeviceKey::generate(),
+        log: Log::migrated(SPACE, people),
+    }
+}
+
+/// `device` claims its place as `person`'s, then vouches for `others` (device, person)
+/// as the plain records listed them, each judged at its claim.
+fn migrate(device: &mut Device, person: &str, others: &[(&str, &str)]) {
+    let claim = device.does(Body::Claim {
+        person: person.into(),
+    });
+    for (other, theirs) in others {
+        if device.log.membership().is_member(other) {
+            continue;
+        }
+        device
+            .log
+            .append_after(
+                &device.key,
+                vec![claim],
+                Body::add(&(*other).to_owned(), &(*theirs).to_owned()),
+            )
+            .expect("vouches");
+    }
+}
+
+#[test]
+fn two_devices_migrating_at_once_offline_begin_one_log_and_agree() {
+    let people = ["report", "manager"];
+    let mut laptop = migrating(&people);
+    let mut bo = migrating(&people);
+    let phone = DeviceKey::generate().public_hex();
+    assert_eq!(
+        laptop.log.genesis(),
+        bo.log.genesis(),
+        "one genesis, derived alike"
+    );
+    let (laptop_id, bo_id) = (laptop.id(), bo.id());
+    migrate(
+        &mut laptop,
+        "manager",
+        &[(&phone, "manager"), (&bo_id, "report")],
+    );
+    migrate(
+        &mut bo,
+        "report",
+        &[(&laptop_id, "manager"), (&phone, "manager")],
+    );
+    meet(&mut laptop, &mut bo);
+    let m = laptop.log.membership();
+    assert_eq!(m, bo.log.membership());
+    assert!(m.refused.is_empty(), "{:?}", m.refused);
+    assert_eq!(m.devices.len(), 3);
+    assert_eq!(m.devices.get(&phone).map(String::as_str), Some("manager"));
+    assert_eq!(m.devices.get(&bo_id).map(String::as_str), Some("report"));
+    assert_eq!(m.in_force, InForce::Initial);
+}
+
+#[test]
+fn a_removal_cancels_the_claims_it_did_not_see_and_a_vouched_device_stays() {
+    let people = ["manager", "report"];
+    let mut laptop = migrating(&people);
+    let mut phone = migrating(&people);
+    let mut bo = migrating(&people);
+    let mut stranger = migrating(&people);
+    let (phone_id, bo_id) = (phone.id(), bo.id());
+    migrate(
+        &mut laptop,
+        "manager",
+        &[(&phone_id, "manager"), (&bo_id, "report")],
+    );
+    let removal = laptop.does(Body::remove(&phone_id));
+    // Offline meanwhile: the lost phone claims its place, a holder of the notebook's
+    // secret the records never listed claims one, and Bo claims his.
+    phone.does(Body::Claim {
+        person: "manager".into(),
+    });
+    stranger.does(Body::Claim {
+        person: "report".into(),
+    });
+    bo.does(Body::Claim {
+        person: "report".into(),
+    });
+    for other in [&mut phone, &mut stranger, &mut bo] {
+        meet(&mut laptop, other);
+    }
+    let m = laptop.log.membership();
+    assert!(!m.is_member(&phone_id) && m.removed.contains(&phone_id));
+    assert!(!m.is_member(&stranger.id()));
+    assert!(
+        m.is_member(&bo_id),
+        "vouched for by the laptop: {:?}",
+        m.refused
+    );
+    let cancelled = m
+        .refused
+        .values()
+        .filter(|r| **r == Refusal::ClaimCancelled { by: removal })
+        .count();
+    // The phone's own claim is void as its removal's device; the other two cancelled.
+    assert_eq!(cancelled, 2, "{:?}", m.refused);
+    // A claim in a space begun with a log is no claim.
+    let (mut ana, _) = a_1_1();
+    let claim = ana.does(Body::Claim {
+        person: "report".into(),
+    });
+    assert_eq!(
+        ana.log.membership().refused.get(&claim),
+        Some(&Refusal::NotMigrated)
+    );
+}
+
 #[test]
 fn forged_second_begin_bad_proof_and_after_end_operations_are_refused() {
     let (mut ana, mut bo) = a_1_1();

@@ -336,29 +336,41 @@ impl Duet {
         if let Some(log) = log {
             // Who is in, as whose device, and which removals count: the signed log.
             let m = &log.membership;
-            // Removed devices stay listed as removed, under the person the index names.
             let named: BTreeMap<String, String> = index::devices(doc)?.into_iter().collect();
+            let mut removed = m.removed.clone();
+            if log.log.is_migrated() {
+                // Removals made before the log count as the plain records say, when made
+                // by a device of the removed one's own person (or unsigned, by an older
+                // Duet): the person rule holds for them too.
+                let person = |d: &str| m.devices.get(d).or_else(|| named.get(d));
+                let before = members::judge(&space, &named, &removals, &[]);
+                for r in &removals {
+                    let same = r.sig.is_empty() || person(&r.by) == person(&r.device);
+                    if before.removed.contains(&r.device) && same {
+                        removed.insert(r.device.clone());
+                    }
+                }
+            }
+            // Removed devices stay listed as removed, under the person the index names.
             let mut devices: Vec<(String, String)> = m
                 .devices
                 .iter()
+                .filter(|(d, _)| !removed.contains(*d))
                 .map(|(d, p)| (d.clone(), p.clone()))
                 .collect();
-            for gone in &m.removed {
+            let mut listed: BTreeMap<String, String> = devices.iter().cloned().collect();
+            for gone in &removed {
                 let person = named.get(gone).cloned().unwrap_or_default();
-                devices.push((gone.clone(), person));
+                devices.push((gone.clone(), person.clone()));
+                listed.entry(gone.clone()).or_insert(person);
             }
-            let mut listed: BTreeMap<String, String> = m.devices.clone();
-            for gone in &m.removed {
-                listed.entry(gone.clone()).or_default();
-            }
-            for r in removals.iter().filter(|r| !m.removed.contains(&r.device)) {
+            for r in removals.iter().filter(|r| !removed.contains(&r.device)) {
                 refused.push(format!(
                     "a removal of device {} that the membership log does not count",
                     r.device.get(..8).unwrap_or(&r.device)
                 ));
             }
-            let (in_force, more) =
-                members::judge_epochs(&space, &listed, &m.removed, &epochs, true);
+            let (in_force, more) = members::judge_epochs(&space, &listed, &removed, &epochs, true);
             refused.extend(membership_log::refusals_in_words(&log));
             refused.extend(more);
             return Ok(Membership {
@@ -366,7 +378,7 @@ impl Duet {
                 records,
                 signed,
                 in_force,
-                removed: m.removed.clone(),
+                removed,
                 epochs,
                 refused,
             });

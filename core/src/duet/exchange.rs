@@ -85,8 +85,11 @@ impl Duet {
         self.merge_docs(&manifest.notebook_id, docs, false)
     }
 
-    /// Writes the selected notebook as one bundle file.
-    pub fn bundle_out(&self, path: &Path) -> Result<usize, DuetError> {
+    /// Writes the selected notebook as one bundle file. Like a sync, it first brings this
+    /// device's membership up to date (its record, the epoch, the membership log).
+    pub fn bundle_out(&mut self, path: &Path) -> Result<usize, DuetError> {
+        let id = self.selected_notebook()?;
+        self.register_before_sync(&id)?;
         let mut nb = self.load()?;
         let record = self.record(&nb.id)?;
         let mut docs = Vec::new();

@@ -73,8 +73,9 @@ fn invites_with_key<'a>(
         })
 }
 
-/// The `Begin` operations among `from` and its ancestors in `ops`.
-fn roots(ops: &BTreeMap<OpId, SignedOp>, from: OpId) -> BTreeSet<OpId> {
+/// The `Begin` operations among `from` and its ancestors in `ops`, and `migrated` (a
+/// migrated space's genesis, which is no operation) when they follow it.
+fn roots(ops: &BTreeMap<OpId, SignedOp>, from: OpId, migrated: OpId) -> BTreeSet<OpId> {
     let mut seen = BTreeSet::new();
     let mut stack = vec![from];
     let mut out = BTreeSet::new();
@@ -82,7 +83,12 @@ fn roots(ops: &BTreeMap<OpId, SignedOp>, from: OpId) -> BTreeSet<OpId> {
         if !seen.insert(id) {
             continue;
         }
-        let Some(op) = ops.get(&id) else { continue };
+        let Some(op) = ops.get(&id) else {
+            if id == migrated {
+                out.insert(id);
+            }
+            continue;
+        };
         if matches!(op.op.body, Body::Begin { .. }) {
             out.insert(id);
         }
@@ -98,7 +104,13 @@ fn read_log(
     genesis: OpId,
 ) -> Result<(Log, usize), DuetError> {
     let stored = mlog::stored_ops(doc)?;
-    let mut log = Log::of(space, genesis);
+    // A migrated notebook's genesis is the one its people derive.
+    let migrated = migrated_log(doc, space)?;
+    let mut log = if migrated.genesis() == genesis {
+        migrated
+    } else {
+        Log::of(space, genesis)
+    };
     let mut unreadable = stored.unreadable;
     for bytes in &stored.ops {
         if log.insert_bytes(bytes).is_err() {
@@ -106,6 +118,13 @@ fn read_log(
         }
     }
     Ok((log, unreadable))
+}
+
+/// The empty log of `space` migrated from plain records, by the people its index names.
+fn migrated_log(doc: &automerge::AutoCommit, space: &str) -> Result<Log, DuetError> {
+    let people: Vec<String> = index::people(doc)?.into_iter().map(|p| p.id).collect();
+    let people: Vec<&str> = people.iter().map(String::as_str).collect();
+    Ok(Log::migrated(space, &people))
 }
 
 impl Duet {
@@ -160,12 +179,16 @@ impl Duet {
 
     /// Signs `body` into the notebook's log (following every head) and writes it into the
     /// index; the caller persists.
-    fn append_to_log(&self, nb: &mut Notebook, log: &mut Log, body: Body) -> Result<(), DuetError> {
+    fn append_to_log(
+        &self,
+        nb: &mut Notebook,
+        log: &mut Log,
+        body: Body,
+    ) -> Result<OpId, DuetError> {
         let op = log
             .append(&self.device, body)
             .map_err(|e| DuetError::Invalid(format!("the membership log: {e}")))?;
-        mlog::put_op(&mut nb.index()?.am, &op)?;
-        Ok(())
+        Ok(mlog::put_op(&mut nb.index()?.am, &op)?)
     }
 
     /// Begins a new notebook's log: this device is the first of `me`, among `people`, and
@@ -221,11 +244,12 @@ impl Duet {
             None => {
                 // Any genesis serves to read what the invites follow.
                 let (all, _) = read_log(&nb.index()?.am, &space, OpId([0; 32]))?;
+                let migrated = migrated_log(&nb.index()?.am, &space)?.genesis();
                 let mut found = BTreeSet::new();
                 for era in &eras {
                     let key = standing_invite_key(era, &space, person)?.public_hex();
                     for (id, _) in invites_with_key(&all, &key, person) {
-                        found.extend(roots(all.ops(), id));
+                        found.extend(roots(all.ops(), id, migrated));
                     }
                 }
                 // Two beginnings behind this device's invites: one is forged, and this
@@ -331,7 +355,79 @@ impl Duet {
             });
         }
         let mut log = checked.log;
-        self.append_to_log(nb, &mut log, Body::remove(&device.to_owned()))
+        self.append_to_log(nb, &mut log, Body::remove(&device.to_owned()))?;
+        Ok(())
+    }
+
+    /// Moves a notebook made before membership logs to a log, on this device's first sync
+    /// with this version: the log's genesis is one every device derives alike (so devices
+    /// migrating at once, offline, begin one log); this device claims its place as the
+    /// plain records list it, and vouches for the other devices they list (its own
+    /// person's, and the other person's while the log has none of theirs). Returns whether
+    /// it wrote anything; the caller persists.
+    pub(super) fn migrate_notebook_log(&self, nb: &mut Notebook) -> Result<bool, DuetError> {
+        if nb.personal || self.log_genesis(&nb.id)?.is_some() {
+            return Ok(false);
+        }
+        let space = nb.id.clone();
+        let me = self.device.public_hex();
+        let stored = mlog::stored_ops(&nb.index()?.am)?;
+        let begun = stored.ops.iter().any(|bytes| {
+            SignedOp::from_bytes(bytes).is_ok_and(|op| matches!(op.op.body, Body::Begin { .. }))
+        });
+        if begun {
+            // Begun with a log: this device joins it instead (see `join_notebook_log`).
+            return Ok(false);
+        }
+        let legacy = self.membership_of(nb)?;
+        let listed: Vec<(String, String)> = legacy
+            .devices
+            .iter()
+            .filter(|(d, _)| !legacy.removed.contains(d))
+            .cloned()
+            .collect();
+        let Some(mine) = listed
+            .iter()
+            .find(|(d, _)| *d == me)
+            .map(|(_, p)| p.clone())
+        else {
+            // Not listed (removed, or its join not complete): nothing of its own to claim.
+            return Ok(false);
+        };
+        let mut log = migrated_log(&nb.index()?.am, &space)?;
+        for bytes in &stored.ops {
+            // A log entry that is no signed operation is reported when the log is read.
+            let _ = log.insert_bytes(bytes);
+        }
+        let mut parents = log.heads();
+        if !log.membership().is_member(&me) {
+            let claim = self.append_to_log(
+                nb,
+                &mut log,
+                Body::Claim {
+                    person: mine.clone(),
+                },
+            )?;
+            parents = vec![claim];
+        }
+        let at_claim = log.membership();
+        for (device, person) in &listed {
+            if at_claim.is_member(device) || at_claim.removed.contains(device) {
+                continue;
+            }
+            if *person != mine && at_claim.devices_of(person).next().is_some() {
+                continue;
+            }
+            let op = log
+                .append_after(&self.device, parents.clone(), Body::add(device, person))
+                .map_err(|e| DuetError::Invalid(format!("the membership log: {e}")))?;
+            mlog::put_op(&mut nb.index()?.am, &op)?;
+        }
+        self.store.put(
+            &LogGenesis(space),
+            &data_encoding::HEXLOWER.encode(&log.genesis().0),
+        )?;
+        Ok(true)
     }
 
     /// The person this device enrolled as in a notebook that keeps a log, while the log

@@ -38,7 +38,7 @@ impl Replicas {
         let dir = tempfile::tempdir().expect("tempdir");
         let files = dir.path().join("bundles");
         std::fs::create_dir_all(&files).expect("mkdir");
-        let first = duet_tests::library_home(dir.path(), "Ana");
+        let mut first = duet_tests::library_home(dir.path(), "Ana");
         let join = files.join("join.duet");
         first.bundle_out(&join).expect("bundle out");
         let mut devices = vec![first];

@@ -1176,3 +1176,128 @@ fn a_stolen_bundle_or_a_device_listed_by_hand_joins_nobody_the_log_does_not_coun
         .ok(&["show"])
         .contains("canary-after-the-thief-s-bundle"));
 }
+
+/// The signed operations of `device`'s membership log, as its exported index holds them.
+fn log_ops(device: &Device) -> Vec<duet_core::membership::SignedOp> {
+    let export = device.file(&format!("log-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&export);
+    device.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "--output",
+        duet_tests::path(&export),
+    ]);
+    let index = automerge::AutoCommit::load(
+        &std::fs::read(export.join("index.automerge")).expect("read index"),
+    )
+    .expect("load");
+    let stored = duet_core::model::mlog::stored_ops(&index).expect("log");
+    assert_eq!(stored.unreadable, 0);
+    let mut ops: Vec<_> = stored
+        .ops
+        .iter()
+        .map(|b| duet_core::membership::SignedOp::from_bytes(b).expect("signed"))
+        .collect();
+    ops.sort_by_key(|o| o.id());
+    ops
+}
+
+/// A notebook made before membership logs (a home and a bundle of its other device, both
+/// written by an older Duet), on two devices that move it to a log each on its own, offline.
+#[test]
+fn a_notebook_made_before_the_log_moves_to_one_and_two_devices_migrating_at_once_agree() {
+    use duet_core::membership::Body;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let ana = Device {
+        home: tempfile::tempdir().expect("tempdir"),
+    };
+    let unpacked = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(fixtures.join("home-old-carry-layout.tar.gz"))
+        .arg("-C")
+        .arg(ana.home.path())
+        .arg("--strip-components=1")
+        .status()
+        .expect("tar");
+    assert!(unpacked.success());
+    let old_bundle = fixtures.join("bo-old-carry-layout.bundle");
+    ana.ok(&["bundle", "in", duet_tests::path(&old_bundle)]);
+    // Bo's new laptop joins from his old device's bundle: a notebook with no log yet.
+    let bo = Device::new("Bo");
+    bo.ok(&["devices", "name", "Bo's new laptop"]);
+    bo.ok(&[
+        "bundle",
+        "in",
+        duet_tests::path(&old_bundle),
+        "--join",
+        "--as",
+        "report",
+    ]);
+    assert!(log_ops(&ana).is_empty() && log_ops(&bo).is_empty());
+
+    // Each writes a bundle for the other before either has read the other's: each moves
+    // the notebook to a log on its own.
+    let (to_bo, to_ana) = (ana.file("to-bo.duet"), bo.file("to-ana.duet"));
+    ana.ok(&["bundle", "out", duet_tests::path(&to_bo)]);
+    bo.ok(&["bundle", "out", duet_tests::path(&to_ana)]);
+    assert_eq!(
+        log_ops(&ana)
+            .iter()
+            .filter(|o| matches!(o.op.body, Body::Claim { .. }))
+            .count(),
+        1
+    );
+    ana.ok(&["bundle", "in", duet_tests::path(&to_ana)]);
+    bo.ok(&["bundle", "in", duet_tests::path(&to_bo)]);
+
+    // One log, one membership, nothing refused, on both.
+    let (on_ana, on_bo) = (log_ops(&ana), log_ops(&bo));
+    assert_eq!(on_ana, on_bo);
+    let claims = on_ana
+        .iter()
+        .filter(|o| matches!(o.op.body, Body::Claim { .. }))
+        .count();
+    assert_eq!(claims, 2, "each device claimed its place: {on_ana:?}");
+    let ids = |d: &Device| -> Vec<(String, String, bool)> {
+        let mut all: Vec<_> = d
+            .json(&["devices"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                (
+                    v["id"].as_str().unwrap_or_default().to_owned(),
+                    v["person"].as_str().unwrap_or_default().to_owned(),
+                    v["removed"] == true,
+                )
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(ids(&ana), ids(&bo));
+    assert_eq!(ids(&ana).len(), 3, "Ana, Bo's old device, Bo's new laptop");
+    for d in [&ana, &bo] {
+        let status = d.json(&["status"]);
+        assert_eq!(
+            status["notebooks"][0]["membership_refused"],
+            serde_json::json!([]),
+            "{status}"
+        );
+    }
+
+    // The person rule holds from here: Ana may not remove Bo's old device; Bo does.
+    let old_bo = ids(&ana)
+        .into_iter()
+        .find(|(id, person, _)| person == "Bo" && *id != id_of(&bo, "Bo's new laptop"))
+        .map(|(id, _, _)| id)
+        .expect("Bo's old device");
+    assert_eq!(
+        ana.run(&["devices", "remove", &old_bo[..8]]).status.code(),
+        Some(2)
+    );
+    bo.ok(&["devices", "remove", &old_bo[..8]]);
+    duet_tests::send(&bo, &ana);
+    assert!(ids(&ana).contains(&(old_bo, "Bo".to_owned(), true)));
+}

@@ -30,11 +30,16 @@ pub enum LogError {
     Full,
 }
 
+/// Context of a migrated space's genesis id.
+const MIGRATED_CONTEXT: &str = "duet 2026-12 migrated membership genesis v1";
+
 /// One space's membership log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Log {
     space: String,
     genesis: OpId,
+    /// A migrated space's people: its genesis is no operation but this id.
+    migrated: Option<Vec<Person>>,
     ops: BTreeMap<OpId, SignedOp>,
 }
 
@@ -55,8 +60,32 @@ impl Log {
         Log {
             space: space.to_owned(),
             genesis: id,
+            migrated: None,
             ops: BTreeMap::from([(id, genesis)]),
         }
+    }
+
+    /// The log of a space whose membership was kept in plain records before: its genesis
+    /// is an id every device derives alike from the space and its people (sorted), with no
+    /// author and no device, so that devices migrating at once, offline, begin one log. Its
+    /// devices enter by [`Body::Claim`], and by the `Add`s of devices that claimed.
+    pub fn migrated(space: &str, people: &[&str]) -> Log {
+        let mut people: Vec<Person> = people.iter().map(|p| (*p).to_owned()).collect();
+        people.sort();
+        people.dedup();
+        let mut hasher = blake3::Hasher::new_derive_key(MIGRATED_CONTEXT);
+        hasher.update(&postcard::to_allocvec(&(space, &people)).unwrap_or_default());
+        Log {
+            space: space.to_owned(),
+            genesis: OpId(*hasher.finalize().as_bytes()),
+            migrated: Some(people),
+            ops: BTreeMap::new(),
+        }
+    }
+
+    /// Whether it is a migrated space's log.
+    pub fn is_migrated(&self) -> bool {
+        self.migrated.is_some()
     }
 
     /// An empty log of `space`, which `genesis` began (a joining device learns both from
@@ -65,6 +94,7 @@ impl Log {
         Log {
             space: space.to_owned(),
             genesis,
+            migrated: None,
             ops: BTreeMap::new(),
         }
     }
@@ -105,14 +135,40 @@ impl Log {
         &self.ops
     }
 
-    /// The operations no other operation follows: what a new one names as its parents.
+    /// The operations no other operation follows: what a new one names as its parents
+    /// (a migrated space's first operation follows its genesis).
     pub fn heads(&self) -> Vec<OpId> {
         let followed: BTreeSet<&OpId> = self.ops.values().flat_map(|o| &o.op.parents).collect();
-        self.ops
+        let heads: Vec<OpId> = self
+            .ops
             .keys()
             .filter(|id| !followed.contains(id))
             .copied()
-            .collect()
+            .collect();
+        if heads.is_empty() && self.migrated.is_some() {
+            return vec![self.genesis];
+        }
+        heads
+    }
+
+    /// Signs `body` with `key` following `parents` (not every head), and takes it into
+    /// the log: a device that vouches for several devices at once names the same parents
+    /// for each, so that each is judged by the membership as it stood before any of them.
+    pub fn append_after(
+        &mut self,
+        key: &DeviceKey,
+        parents: Vec<OpId>,
+        body: Body,
+    ) -> Result<SignedOp, LogError> {
+        let op = Op {
+            space: self.space.clone(),
+            parents,
+            author: key.public_hex(),
+            body,
+        }
+        .sign(key);
+        self.insert(op.clone())?;
+        Ok(op)
     }
 
     /// Signs `body` with `key`, following every head, and takes it into the log.
@@ -138,7 +194,12 @@ impl Log {
 
     /// The membership the log proves (see [`rules`]).
     pub fn membership(&self) -> Membership {
-        rules::membership(&self.space, self.genesis, &self.ops)
+        rules::membership(
+            &self.space,
+            self.genesis,
+            self.migrated.as_deref(),
+            &self.ops,
+        )
     }
 }
 

@@ -103,6 +103,14 @@ pub enum Body {
     },
     /// The space ends (a 1-1 that ended): read-only from here on.
     End,
+    /// In a space whose membership was kept in plain records before its log (a *migrated*
+    /// space, see [`crate::membership::Log::migrated`]), the author claims its place as a
+    /// device of `person`, as those records listed it. Like a join, a removal cancels
+    /// every claim it does not follow.
+    Claim {
+        /// Whose device the author is.
+        person: Person,
+    },
 }
 
 /// What an invite's key signs for the device that joins with it: the space, the invite
@@ -125,6 +133,7 @@ impl Body {
             Body::Invite { .. } => "invite",
             Body::Join { .. } => "join",
             Body::End => "end",
+            Body::Claim { .. } => "claim",
         }
     }
 }

@@ -23,7 +23,10 @@
 //!    also cancels the invites it follows: a join with one of them that the removal does
 //!    not follow is void, so that an invite's key known before the removal (to the removed
 //!    device too: a space's standing invites derive from its key of the time) admits
-//!    nobody after it.
+//!    nobody after it. In a space migrated from plain records (`Log::migrated`: its genesis
+//!    is an id derived from the space and its people, not an operation), a device enters
+//!    by claiming its place (`Claim`), and a removal cancels every claim it does not
+//!    follow in the same way.
 //! 4. **The epoch in force** is the greatest `(number, id)` among the counting epochs that
 //!    follow every counting removal (each removal is among their ancestors). With no
 //!    removal and no epoch it is the initial epoch (derived from the space's secret); when
@@ -97,6 +100,15 @@ pub enum Refusal {
         /// The removal.
         by: OpId,
     },
+    /// A claim that a removal did not follow: a removal cancels every claim it did not see.
+    #[error("its claim was cancelled by removal {} before it counted", .by.short())]
+    ClaimCancelled {
+        /// The removal.
+        by: OpId,
+    },
+    /// A claim in a space that was not migrated from plain records.
+    #[error("a claim in a space that keeps its membership in a log from its beginning")]
+    NotMigrated,
     /// A parent never arrived.
     #[error("it follows operations this device does not have")]
     WaitingForParents,
@@ -158,6 +170,8 @@ impl Membership {
 /// The membership as it stood at some point: what the rules ask.
 #[derive(Debug, Default, Clone)]
 struct State {
+    /// A migrated space (its devices claim their places).
+    migrated: bool,
     people: Vec<Person>,
     /// Every device ever added, and whose.
     devices: BTreeMap<DeviceId, Person>,
@@ -217,6 +231,9 @@ impl State {
                     .insert(author.clone());
             }
             Body::End => self.ended = true,
+            Body::Claim { person } => {
+                self.devices.insert(author.clone(), person.clone());
+            }
         }
     }
 
@@ -239,6 +256,22 @@ impl State {
         }
         if op.op.parents.is_empty() {
             return Err(Refusal::NoParents);
+        }
+        if let Body::Claim { person } = &op.op.body {
+            // The claimer is not a member yet: the records before the log listed it.
+            if !self.migrated {
+                return Err(Refusal::NotMigrated);
+            }
+            if self.ended {
+                return Err(Refusal::Ended);
+            }
+            if !self.people.contains(person) {
+                return Err(Refusal::UnknownPerson(person.clone()));
+            }
+            if self.devices.contains_key(author) {
+                return Err(Refusal::AlreadyKnown);
+            }
+            return Ok(());
         }
         if let Body::Join { invite, proof } = &op.op.body {
             // The joiner is not a member yet: its invite entitles it.
@@ -263,7 +296,7 @@ impl State {
             return Err(Refusal::Ended);
         }
         match &op.op.body {
-            Body::Begin { .. } | Body::Join { .. } => Ok(()),
+            Body::Begin { .. } | Body::Join { .. } | Body::Claim { .. } => Ok(()),
             Body::Add { device, person }
             | Body::Invite {
                 key: device,
@@ -313,11 +346,17 @@ struct Ordered<'a> {
     waiting: BTreeSet<OpId>,
 }
 
-fn order(ops: &BTreeMap<OpId, SignedOp>) -> Ordered<'_> {
+fn order(ops: &BTreeMap<OpId, SignedOp>, root: Option<OpId>) -> Ordered<'_> {
     let mut children: BTreeMap<OpId, Vec<OpId>> = BTreeMap::new();
     let mut missing: BTreeMap<OpId, usize> = BTreeMap::new();
     for (id, op) in ops {
-        let parents: BTreeSet<&OpId> = op.op.parents.iter().collect();
+        // A migrated space's genesis is no operation: following it waits for nothing.
+        let parents: BTreeSet<&OpId> = op
+            .op
+            .parents
+            .iter()
+            .filter(|p| Some(**p) != root || ops.contains_key(*p))
+            .collect();
         missing.insert(*id, parents.len());
         for p in parents {
             children.entry(*p).or_default().push(*id);
@@ -367,6 +406,7 @@ fn order(ops: &BTreeMap<OpId, SignedOp>) -> Ordered<'_> {
 fn entitled(
     space: &str,
     genesis: OpId,
+    base: &State,
     ordered: &Ordered<'_>,
     void: &BTreeMap<OpId, Refusal>,
 ) -> BTreeMap<OpId, Result<(), Refusal>> {
@@ -395,7 +435,7 @@ fn entitled(
             _ => None,
         };
         let state = inherited.unwrap_or_else(|| {
-            let mut state = State::default();
+            let mut state = base.clone();
             for (before, earlier) in &ordered.order {
                 if ancestors.contains(before)
                     && !void.contains_key(before)
@@ -438,9 +478,25 @@ fn entitled(
 }
 
 /// Computes the membership the log's `ops` prove, for the space `space` begun by `genesis`.
-pub fn membership(space: &str, genesis: OpId, ops: &BTreeMap<OpId, SignedOp>) -> Membership {
-    let ordered = order(ops);
-    let first = entitled(space, genesis, &ordered, &BTreeMap::new());
+///
+/// `migrated`: the people of a space migrated from plain records, whose genesis is no
+/// operation (see `Log::migrated`).
+pub fn membership(
+    space: &str,
+    genesis: OpId,
+    migrated: Option<&[Person]>,
+    ops: &BTreeMap<OpId, SignedOp>,
+) -> Membership {
+    let base = match migrated {
+        Some(people) => State {
+            migrated: true,
+            people: people.to_vec(),
+            ..State::default()
+        },
+        None => State::default(),
+    };
+    let ordered = order(ops, migrated.map(|_| genesis));
+    let first = entitled(space, genesis, &base, &ordered, &BTreeMap::new());
     // Rule 3: every counting removal voids its device's operations it does not follow,
     // and the joins it does not follow with invites it follows.
     let mut void: BTreeMap<OpId, Refusal> = BTreeMap::new();
@@ -462,6 +518,7 @@ pub fn membership(space: &str, genesis: OpId, ops: &BTreeMap<OpId, SignedOp>) ->
                 Body::Join { invite, .. } if seen.contains(invite) => {
                     Some(Refusal::InviteCancelled { by: *removal })
                 }
+                Body::Claim { .. } => Some(Refusal::ClaimCancelled { by: *removal }),
                 _ => None,
             };
             if let Some(why) = why {
@@ -469,8 +526,8 @@ pub fn membership(space: &str, genesis: OpId, ops: &BTreeMap<OpId, SignedOp>) ->
             }
         }
     }
-    let results = entitled(space, genesis, &ordered, &void);
-    let mut state = State::default();
+    let results = entitled(space, genesis, &base, &ordered, &void);
+    let mut state = base.clone();
     let mut refused = BTreeMap::new();
     let mut counting = Vec::new();
     for (id, op) in &ordered.order {
