@@ -651,6 +651,11 @@ impl Duet {
         let rotated = matches!(m.in_force, InForce::Rotate { .. });
         let new_id = epoch.id.clone();
         members::put_epoch(&mut nb.members_doc()?.am, &Epoch { keys, ..epoch })?;
+        if rotated {
+            // The next devices join with the new epoch's standing invites: the removed
+            // device knew the older ones, which the removal cancels.
+            self.write_standing_invites(nb, key.as_bytes())?;
+        }
         nb.persist(&mut self.store)?;
         if rotated {
             // The mailboxes left behind get a notice under their old keys: a device
@@ -949,11 +954,6 @@ impl<D: DerefMut<Target = Duet>> Members<D> {
             members::remove_device(&mut nb.index()?.am, &removal)?;
             self.duet.save_unlisted(&mut nb)?;
             self.duet.settle_epoch(&mut nb)?;
-            // The next devices join with the new epoch's standing invites: the removed
-            // device knew the older ones, which the removal cancels.
-            if self.duet.settle_standing_invites(&mut nb)? {
-                nb.persist(&mut self.duet.store)?;
-            }
         }
         self.duet.keep(nb);
         if own.iter().any(|d| d.id == target.id) {

@@ -287,14 +287,9 @@ impl Duet {
     /// device's person, and one for the other person while they have no device. Returns
     /// whether it wrote any; the caller persists.
     pub(super) fn settle_standing_invites(&self, nb: &mut Notebook) -> Result<bool, DuetError> {
-        let Some(checked) = self.notebook_log(nb)? else {
+        if self.notebook_log(nb)?.is_none() {
             return Ok(false);
-        };
-        let me = self.device.public_hex();
-        let m = &checked.membership;
-        let Some(mine) = m.devices.get(&me).cloned() else {
-            return Ok(false);
-        };
+        }
         // Only under the key in force: an epoch this device does not hold yet, or a
         // rotation still to come, waits.
         let keys = self.sync_keys(&nb.id)?;
@@ -307,14 +302,31 @@ impl Duet {
         if keys.epoch_id() != in_force {
             return Ok(false);
         }
-        let era = era_bytes(&keys);
+        self.write_standing_invites(nb, &era_bytes(&keys))
+    }
+
+    /// Makes the standing invites of the key `era` that are missing (see
+    /// [`Duet::settle_standing_invites`]); the caller persists.
+    pub(super) fn write_standing_invites(
+        &self,
+        nb: &mut Notebook,
+        era: &[u8; 32],
+    ) -> Result<bool, DuetError> {
+        let Some(checked) = self.notebook_log(nb)? else {
+            return Ok(false);
+        };
+        let me = self.device.public_hex();
+        let m = &checked.membership;
+        let Some(mine) = m.devices.get(&me).cloned() else {
+            return Ok(false);
+        };
         let mut log = checked.log;
         let mut wrote = false;
         for person in m.people.clone() {
             if person != mine && m.devices_of(&person).next().is_some() {
                 continue;
             }
-            let key = standing_invite_key(&era, &nb.id, &person)?.public_hex();
+            let key = standing_invite_key(era, &nb.id, &person)?.public_hex();
             let counts =
                 invites_with_key(&log, &key, &person).any(|(id, _)| !m.refused.contains_key(&id));
             if !counts {
