@@ -101,6 +101,35 @@ impl Device {
         device
     }
 
+    /// A device whose home is the fixture `tests/fixtures/NAME.tar.gz` (a home an older
+    /// Duet wrote), unpacked.
+    pub fn from_fixture(name: &str) -> Device {
+        let device = Device {
+            home: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
+        };
+        let unpacked = Command::new("tar")
+            .arg("xzf")
+            .arg(fixture(&format!("{name}.tar.gz")))
+            .arg("-C")
+            .arg(device.home.path())
+            .arg("--strip-components=1")
+            .status()
+            .unwrap_or_else(|e| panic!("tar: {e}"));
+        assert!(unpacked.success(), "the fixture {name} did not unpack");
+        device
+    }
+
+    /// A new device of `owner`, named `name`, that joins `from`'s notebook as `role` with
+    /// a bundle `from` writes now.
+    pub fn joined_by_bundle(from: &Device, owner: &str, name: &str, role: &str) -> Device {
+        let device = Device::new(owner);
+        device.ok(&["devices", "name", name]);
+        let bundle = from.file(&format!("join-{}.duet", rand_suffix()));
+        from.ok(&["bundle", "out", path(&bundle)]);
+        device.ok(&["bundle", "in", path(&bundle), "--join", "--as", role]);
+        device
+    }
+
     /// A device whose home holds a generated notebook of `years` of weekly 1-1s (Ana's,
     /// the manager's), written straight into the store.
     pub fn with_sample(years: usize) -> Device {
@@ -167,6 +196,13 @@ pub fn pair() -> (Device, Device) {
     ana.ok(&["bundle", "out", path(&bundle)]);
     bo.ok(&["bundle", "in", path(&bundle), "--join", "--as", "report"]);
     (ana, bo)
+}
+
+/// The path of the test fixture `name` (`tests/fixtures/`).
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// Sends `from`'s notebook to `to` as a bundle file.

@@ -1040,18 +1040,7 @@ fn a_stolen_bundle_or_a_device_listed_by_hand_joins_nobody_the_log_does_not_coun
     // secret), which a thief keeps with the phone.
     let laptop = Device::with_notebook("Ana", "Ana / Bo", "Bo");
     laptop.ok(&["devices", "name", "Ana's laptop"]);
-    let phone = Device::new("Ana");
-    phone.ok(&["devices", "name", "Ana's phone"]);
-    let first = laptop.file("first.duet");
-    laptop.ok(&["bundle", "out", duet_tests::path(&first)]);
-    phone.ok(&[
-        "bundle",
-        "in",
-        duet_tests::path(&first),
-        "--join",
-        "--as",
-        "manager",
-    ]);
+    let phone = Device::joined_by_bundle(&laptop, "Ana", "Ana's phone", "manager");
     duet_tests::send(&phone, &laptop);
     let stolen = phone.file("stolen.duet");
     phone.ok(&["bundle", "out", duet_tests::path(&stolen)]);
@@ -1157,18 +1146,7 @@ fn a_stolen_bundle_or_a_device_listed_by_hand_joins_nobody_the_log_does_not_coun
 
     // A new phone of Ana's joins after the removal with a bundle the laptop writes now (the
     // new epoch's standing invite), is listed, and reads what was written.
-    let new_phone = Device::new("Ana");
-    new_phone.ok(&["devices", "name", "Ana's new phone"]);
-    let fresh = laptop.file("fresh.duet");
-    laptop.ok(&["bundle", "out", duet_tests::path(&fresh)]);
-    new_phone.ok(&[
-        "bundle",
-        "in",
-        duet_tests::path(&fresh),
-        "--join",
-        "--as",
-        "manager",
-    ]);
+    let new_phone = Device::joined_by_bundle(&laptop, "Ana", "Ana's new phone", "manager");
     duet_tests::send(&new_phone, &laptop);
     let listed = laptop.ok(&["devices"]);
     assert!(listed.contains("Ana's new phone"), "{listed}");
@@ -1208,20 +1186,8 @@ fn log_ops(device: &Device) -> Vec<duet_core::membership::SignedOp> {
 #[test]
 fn a_notebook_made_before_the_log_moves_to_one_and_two_devices_migrating_at_once_agree() {
     use duet_core::membership::Body;
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let ana = Device {
-        home: tempfile::tempdir().expect("tempdir"),
-    };
-    let unpacked = std::process::Command::new("tar")
-        .arg("xzf")
-        .arg(fixtures.join("home-old-carry-layout.tar.gz"))
-        .arg("-C")
-        .arg(ana.home.path())
-        .arg("--strip-components=1")
-        .status()
-        .expect("tar");
-    assert!(unpacked.success());
-    let old_bundle = fixtures.join("bo-old-carry-layout.bundle");
+    let ana = Device::from_fixture("home-old-carry-layout");
+    let old_bundle = duet_tests::fixture("bo-old-carry-layout.bundle");
     ana.ok(&["bundle", "in", duet_tests::path(&old_bundle)]);
     // Bo's new laptop joins from his old device's bundle: a notebook with no log yet.
     let bo = Device::new("Bo");
@@ -1300,4 +1266,85 @@ fn a_notebook_made_before_the_log_moves_to_one_and_two_devices_migrating_at_once
     bo.ok(&["devices", "remove", &old_bo[..8]]);
     duet_tests::send(&bo, &ana);
     assert!(ids(&ana).contains(&(old_bo, "Bo".to_owned(), true)));
+}
+
+#[test]
+fn forged_membership_operations_are_refused_and_reported_and_change_nothing() {
+    use duet_core::crypto::DeviceKey;
+    use duet_core::membership::{Body, Op, OpId};
+    use duet_core::model::mlog;
+    let (ana, bo) = duet_tests::pair();
+    duet_tests::send(&bo, &ana);
+    let before: Vec<serde_json::Value> = ana
+        .json(&["devices"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(before.len(), 2);
+    // The manager's device is listed first.
+    let ana_id = before[0]["id"].as_str().expect("Ana's id").to_owned();
+    let bo_id = before[1]["id"].as_str().expect("Bo's id").to_owned();
+    let notebook = ana.json(&["notebook", "show"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // Written into Bo's copy by hand, as any Automerge tool (or a hostile build) could:
+    // a stranger's removal of Ana's laptop, signed by the stranger; an operation that names
+    // Bo as its author but is signed by another key; and Bo's removal of Ana's laptop,
+    // signed by a key standing in for Bo's (so refused as a stranger's too).
+    let stranger = DeviceKey::generate();
+    edit_index_by_hand(&bo, |doc| {
+        let heads: Vec<OpId> = mlog::stored_ops(doc)
+            .expect("log")
+            .ops
+            .iter()
+            .filter_map(|b| duet_core::membership::SignedOp::from_bytes(b).ok())
+            .map(|o| o.id())
+            .collect();
+        let removal = Op {
+            space: notebook.clone(),
+            parents: heads.clone(),
+            author: stranger.public_hex(),
+            body: Body::remove(&ana_id),
+        }
+        .sign(&stranger);
+        mlog::put_op(doc, &removal).expect("put");
+        let mut posing = Op {
+            space: notebook.clone(),
+            parents: heads,
+            author: stranger.public_hex(),
+            body: Body::remove(&ana_id),
+        }
+        .sign(&stranger);
+        posing.op.author = bo_id.clone();
+        mlog::put_op(doc, &posing).expect("put");
+    });
+    duet_tests::send(&bo, &ana);
+
+    // Nothing changed: Ana's laptop is in, on both; both operations are named.
+    for device in [&ana, &bo] {
+        let list = device.json(&["devices"]);
+        assert!(
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .all(|d| d["removed"] == false),
+            "{list}"
+        );
+        let status = device.json(&["status"]);
+        let refused = status["notebooks"][0]["membership_refused"].to_string();
+        assert!(
+            refused.contains("its author was not a member of the space"),
+            "{status}"
+        );
+        assert!(
+            refused.contains("not operations signed by their author"),
+            "{status}"
+        );
+    }
+    // Ana still writes, and Bo still reads what she writes.
+    ana.ok(&["note", "after-the-forgeries"]);
+    duet_tests::send(&ana, &bo);
+    assert!(bo.ok(&["show"]).contains("after-the-forgeries"));
 }

@@ -291,21 +291,7 @@ fn an_invite_while_serving_on_a_custom_port_names_that_port_and_joins() {
 /// served) opens under this code, runs a node, and syncs with a new device.
 #[test]
 fn a_home_written_before_the_node_opens_serves_and_syncs() {
-    let ana = Device {
-        home: tempfile::tempdir().expect("tempdir"),
-    };
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join("home-before-node.tar.gz");
-    let unpacked = std::process::Command::new("tar")
-        .arg("xzf")
-        .arg(&fixture)
-        .arg("-C")
-        .arg(ana.home.path())
-        .arg("--strip-components=1")
-        .status()
-        .expect("tar");
-    assert!(unpacked.success());
+    let ana = Device::from_fixture("home-before-node");
     // 1. Everything it held reads as before.
     let shown = ana.ok(&["show"]);
     for marker in ["fixture-agenda-item", "fixture-note", "fixture-commitment"] {

@@ -417,19 +417,7 @@ fn two_devices_carrying_the_same_item_offline_give_one_item() {
 /// device of that notebook, also written before, in which Bo reworded the carried copy.
 #[test]
 fn a_notebook_in_the_old_carry_layout_opens_and_merges_with_a_device_still_holding_it() {
-    let ana = Device {
-        home: tempfile::tempdir().expect("tempdir"),
-    };
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let unpacked = std::process::Command::new("tar")
-        .arg("xzf")
-        .arg(fixtures.join("home-old-carry-layout.tar.gz"))
-        .arg("-C")
-        .arg(ana.home.path())
-        .arg("--strip-components=1")
-        .status()
-        .expect("tar");
-    assert!(unpacked.success());
+    let ana = Device::from_fixture("home-old-carry-layout");
     // 1. It shows the same meeting: the carried copy, as the old code showed it.
     let agenda = current_agenda(&ana);
     assert_eq!(agenda.len(), 1, "{agenda:?}");
@@ -442,7 +430,7 @@ fn a_notebook_in_the_old_carry_layout_opens_and_merges_with_a_device_still_holdi
     ana.ok(&[
         "bundle",
         "in",
-        path(&fixtures.join("bo-old-carry-layout.bundle")),
+        path(&duet_tests::fixture("bo-old-carry-layout.bundle")),
     ]);
     let agenda = current_agenda(&ana);
     let matching: Vec<&Value> = agenda.iter().filter(|i| i["id"] == id.as_str()).collect();
