@@ -331,6 +331,24 @@ fn a_removal_cancels_the_invites_it_follows_for_joins_it_does_not() {
             .count(),
         2
     );
+
+    // A second join following the cancelled one (refused at first as already known, and
+    // no longer so once the first is void) is cancelled too.
+    let mut again = after;
+    let proof = ticket.sign(&join_proof_bytes(SPACE, &invite, &again.id()));
+    again.does(Body::Join { invite, proof });
+    for op in again.log.ops().values() {
+        all.insert(op.clone()).expect("takes");
+    }
+    let m = all.membership();
+    assert!(!m.is_member(&again.id()), "{:?}", m.refused);
+    assert_eq!(
+        m.refused
+            .values()
+            .filter(|r| matches!(r, Refusal::InviteCancelled { .. }))
+            .count(),
+        3
+    );
 }
 
 /// A device of a space migrated from plain records: its key and its log.

@@ -97,6 +97,25 @@ fn roots(ops: &BTreeMap<OpId, SignedOp>, from: OpId, migrated: OpId) -> BTreeSet
     out
 }
 
+/// Whether `later` follows `earlier` (has it among its ancestors) in `ops`.
+fn follows(ops: &BTreeMap<OpId, SignedOp>, later: OpId, earlier: OpId) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![later];
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let Some(op) = ops.get(&id) else { continue };
+        for parent in &op.op.parents {
+            if *parent == earlier {
+                return true;
+            }
+            stack.push(*parent);
+        }
+    }
+    false
+}
+
 /// Every signed operation of `space` stored in `doc`, in a log begun by `genesis`.
 fn read_log(
     doc: &automerge::AutoCommit,
@@ -269,11 +288,24 @@ impl Duet {
         if membership.is_member(&me) {
             return Ok(());
         }
+        // An invite a counting removal follows is cancelled: a join with it would not
+        // count, so this device waits for the next key's invite instead.
+        let removals: Vec<OpId> = log
+            .ops()
+            .iter()
+            .filter(|(id, op)| {
+                matches!(op.op.body, Body::Remove { .. }) && !membership.refused.contains_key(id)
+            })
+            .map(|(id, _)| *id)
+            .collect();
         for era in &eras {
             let key = standing_invite_key(era, &space, person)?;
             let counting = invites_with_key(&log, &key.public_hex(), person)
                 .map(|(id, _)| id)
-                .find(|id| !membership.refused.contains_key(id));
+                .find(|id| {
+                    !membership.refused.contains_key(id)
+                        && !removals.iter().any(|r| follows(log.ops(), *r, *id))
+                });
             if let Some(invite) = counting {
                 let proof = key.sign(&join_proof_bytes(&space, &invite, &me));
                 self.append_to_log(nb, &mut log, Body::Join { invite, proof })?;

@@ -1348,3 +1348,34 @@ fn forged_membership_operations_are_refused_and_reported_and_change_nothing() {
     duet_tests::send(&ana, &bo);
     assert!(bo.ok(&["show"]).contains("after-the-forgeries"));
 }
+
+#[test]
+fn a_device_of_the_other_person_invited_after_a_removal_joins_once_its_person_has_synced() {
+    let (ana, bo) = duet_tests::pair();
+    let phone = Device::joined_by_bundle(&ana, "Ana", "Ana's phone", "manager");
+    duet_tests::send(&phone, &ana);
+    duet_tests::send(&bo, &ana);
+    ana.ok(&["devices", "remove", &id_of(&ana, "Ana's phone")]);
+
+    // Ana's laptop lets Bo's new tablet in before Bo's laptop has heard of the removal:
+    // the new key's invite for Bo's devices is Bo's to make, so the tablet waits.
+    let tablet = Device::joined_by_bundle(&ana, "Bo", "Bo's tablet", "report");
+    duet_tests::send(&tablet, &ana);
+    assert!(!ana.ok(&["devices"]).contains("Bo's tablet"));
+    // Bo's laptop hears of the removal and makes it; the tablet joins with it.
+    duet_tests::send(&ana, &bo);
+    duet_tests::send(&bo, &tablet);
+    duet_tests::send(&tablet, &ana);
+    let listed = ana.ok(&["devices"]);
+    assert!(listed.contains("Bo's tablet"), "{listed}");
+    ana.ok(&["note", "after-the-tablet-joined"]);
+    duet_tests::send(&ana, &tablet);
+    assert!(tablet.ok(&["show"]).contains("after-the-tablet-joined"));
+    // It joined once: no join it made while waiting was cancelled.
+    let status = ana.json(&["status"]);
+    assert_eq!(
+        status["notebooks"][0]["membership_refused"],
+        serde_json::json!([]),
+        "{status}"
+    );
+}

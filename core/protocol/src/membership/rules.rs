@@ -498,35 +498,47 @@ pub fn membership(
     let ordered = order(ops, migrated.map(|_| genesis));
     let first = entitled(space, genesis, &base, &ordered, &BTreeMap::new());
     // Rule 3: every counting removal voids its device's operations it does not follow,
-    // and the joins it does not follow with invites it follows.
+    // and the joins it does not follow with invites it follows. Asking rule 2 again
+    // without the void operations may let an operation count that one of them kept out
+    // (a second join following a cancelled one), so this runs until nothing more is void.
     let mut void: BTreeMap<OpId, Refusal> = BTreeMap::new();
-    for (removal, op) in &ordered.order {
-        let Body::Remove { device } = &op.op.body else {
-            continue;
-        };
-        if !matches!(first.get(removal), Some(Ok(()))) {
-            continue;
-        }
-        let seen = &ordered.ancestors[removal];
-        for (id, other) in &ordered.order {
-            if seen.contains(id) || !matches!(first.get(id), Some(Ok(()))) {
+    let mut results = first;
+    loop {
+        let before = void.len();
+        for (removal, op) in &ordered.order {
+            let Body::Remove { device } = &op.op.body else {
+                continue;
+            };
+            if !matches!(results.get(removal), Some(Ok(()))) {
                 continue;
             }
-            let why = match &other.op.body {
-                Body::Remove { .. } => None,
-                _ if &other.op.author == device => Some(Refusal::Voided { by: *removal }),
-                Body::Join { invite, .. } if seen.contains(invite) => {
-                    Some(Refusal::InviteCancelled { by: *removal })
+            let seen = &ordered.ancestors[removal];
+            for (id, other) in &ordered.order {
+                if seen.contains(id)
+                    || void.contains_key(id)
+                    || !matches!(results.get(id), Some(Ok(())))
+                {
+                    continue;
                 }
-                Body::Claim { .. } => Some(Refusal::ClaimCancelled { by: *removal }),
-                _ => None,
-            };
-            if let Some(why) = why {
-                void.entry(*id).or_insert(why);
+                let why = match &other.op.body {
+                    Body::Remove { .. } => None,
+                    _ if &other.op.author == device => Some(Refusal::Voided { by: *removal }),
+                    Body::Join { invite, .. } if seen.contains(invite) => {
+                        Some(Refusal::InviteCancelled { by: *removal })
+                    }
+                    Body::Claim { .. } => Some(Refusal::ClaimCancelled { by: *removal }),
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    void.insert(*id, why);
+                }
             }
         }
+        if void.len() == before {
+            break;
+        }
+        results = entitled(space, genesis, &base, &ordered, &void);
     }
-    let results = entitled(space, genesis, &base, &ordered, &void);
     let mut state = base.clone();
     let mut refused = BTreeMap::new();
     let mut counting = Vec::new();
