@@ -233,11 +233,8 @@ pub(super) fn notice_in(batch: &[crate::sync::relay::DocChanges]) -> Option<Rota
 /// Writes a notice's removals and epochs into the space's membership document.
 pub(super) fn apply_notice(nb: &mut Notebook, notice: &RotationNotice) -> Result<(), DuetError> {
     let space = nb.id.clone();
-    let personal = nb.personal;
     let doc = &mut nb.members_doc()?.am;
-    if !personal {
-        membership_log::take_log_ops(doc, &space, &notice.log)?;
-    }
+    membership_log::take_log_ops(doc, &space, &notice.log)?;
     for removal in &notice.removals {
         members::remove_device(doc, removal)?;
     }
@@ -336,7 +333,16 @@ impl Duet {
         if let Some(log) = log {
             // Who is in, as whose device, and which removals count: the signed log.
             let m = &log.membership;
-            let named: BTreeMap<String, String> = index::devices(doc)?.into_iter().collect();
+            // Whose each device is as the plain records say: a notebook's index; in a
+            // personal space, every device that wrote its record there.
+            let named: BTreeMap<String, String> = if personal {
+                records
+                    .iter()
+                    .map(|(d, _)| (d.clone(), OWN_PERSON.to_owned()))
+                    .collect()
+            } else {
+                index::devices(doc)?.into_iter().collect()
+            };
             let mut removed = m.removed.clone();
             if log.log.is_migrated() {
                 // Removals made before the log count as the plain records say, when made
@@ -683,9 +689,10 @@ impl Duet {
             return Ok(Vec::new());
         };
         let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        // Devices the space lists (its log's members, once it keeps one), not removed.
         Ok(m.records
             .iter()
-            .filter(|(d, _)| !m.removed.contains(d))
+            .filter(|(d, _)| !m.removed.contains(d) && m.devices.iter().any(|(x, _)| x == d))
             .map(|(d, r)| DeviceView {
                 id: d.clone(),
                 person: mine.person.clone(),
@@ -757,6 +764,7 @@ impl Duet {
         };
         // This device must be in the space's own list to make its next epoch.
         self.write_device_record(&mut nb)?;
+        self.remove_in_log(&mut nb, device)?;
         let removal = self.signed_removal(&nb.id, device);
         members::remove_device(&mut nb.members_doc()?.am, &removal)?;
         nb.persist(&mut self.store)?;

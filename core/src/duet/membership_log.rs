@@ -17,6 +17,7 @@
 use super::*;
 use crate::crypto::DeviceKey;
 use crate::duet::epochs::SyncKeys;
+use crate::duet::epochs::OWN_PERSON;
 use crate::duet::settings::LogGenesis;
 use crate::model::mlog;
 use duet_protocol::membership::op::join_proof_bytes;
@@ -117,18 +118,15 @@ fn follows(ops: &BTreeMap<OpId, SignedOp>, later: OpId, earlier: OpId) -> bool {
 }
 
 /// Every signed operation of `space` stored in `doc`, in a log begun by `genesis`.
-fn read_log(
-    doc: &automerge::AutoCommit,
-    space: &str,
-    genesis: OpId,
-) -> Result<(Log, usize), DuetError> {
-    let stored = mlog::stored_ops(doc)?;
-    // A migrated notebook's genesis is the one its people derive.
-    let migrated = migrated_log(doc, space)?;
+fn read_log(nb: &mut Notebook, genesis: OpId) -> Result<(Log, usize), DuetError> {
+    // A migrated space's genesis is the one its people derive.
+    let migrated = migrated_log(nb)?;
+    let space = nb.id.clone();
+    let stored = mlog::stored_ops(&nb.members_doc()?.am)?;
     let mut log = if migrated.genesis() == genesis {
         migrated
     } else {
-        Log::of(space, genesis)
+        Log::of(&space, genesis)
     };
     let mut unreadable = stored.unreadable;
     for bytes in &stored.ops {
@@ -139,11 +137,19 @@ fn read_log(
     Ok((log, unreadable))
 }
 
-/// The empty log of `space` migrated from plain records, by the people its index names.
-fn migrated_log(doc: &automerge::AutoCommit, space: &str) -> Result<Log, DuetError> {
-    let people: Vec<String> = index::people(doc)?.into_iter().map(|p| p.id).collect();
+/// The empty log of a space migrated from plain records: a notebook's people as its index
+/// names them; a personal space's one person. A personal space has no beginning of its
+/// own: every device derives this one, and each claims its place or joins.
+fn migrated_log(nb: &mut Notebook) -> Result<Log, DuetError> {
+    if nb.personal {
+        return Ok(Log::migrated(&nb.id, &[OWN_PERSON]));
+    }
+    let people: Vec<String> = index::people(&nb.index()?.am)?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     let people: Vec<&str> = people.iter().map(String::as_str).collect();
-    Ok(Log::migrated(space, &people))
+    Ok(Log::migrated(&nb.id, &people))
 }
 
 impl Duet {
@@ -160,15 +166,11 @@ impl Duet {
     /// The notebook's log and what it proves, when the notebook keeps one on this device
     /// (the signatures of a log already checked are not checked again).
     pub(super) fn notebook_log(&self, nb: &mut Notebook) -> Result<Option<CheckedLog>, DuetError> {
-        if nb.personal {
-            return Ok(None);
-        }
         let Some(genesis) = self.log_genesis(&nb.id)? else {
             return Ok(None);
         };
         let space = nb.id.clone();
-        let doc = &nb.index()?.am;
-        let stored = mlog::stored_ops(doc)?;
+        let stored = mlog::stored_ops(&nb.members_doc()?.am)?;
         let mut hasher = blake3::Hasher::new();
         hasher.update(space.as_bytes());
         hasher.update(&genesis.0);
@@ -182,7 +184,7 @@ impl Duet {
         if let Some(checked) = self.checked_logs.borrow().get(&digest) {
             return Ok(Some(checked.clone()));
         }
-        let (log, unreadable) = read_log(doc, &space, genesis)?;
+        let (log, unreadable) = read_log(nb, genesis)?;
         let checked = CheckedLog {
             membership: log.membership(),
             log,
@@ -207,7 +209,7 @@ impl Duet {
         let op = log
             .append(&self.device, body)
             .map_err(|e| DuetError::Invalid(format!("the membership log: {e}")))?;
-        Ok(mlog::put_op(&mut nb.index()?.am, &op)?)
+        Ok(mlog::put_op(&mut nb.members_doc()?.am, &op)?)
     }
 
     /// Begins a new notebook's log: this device is the first of `me`, among `people`, and
@@ -250,7 +252,7 @@ impl Duet {
         nb: &mut Notebook,
         person: &str,
     ) -> Result<(), DuetError> {
-        if nb.personal || !mlog::has_log(&nb.index()?.am) {
+        if !mlog::has_log(&nb.members_doc()?.am) {
             return Ok(());
         }
         let me = self.device.public_hex();
@@ -262,8 +264,8 @@ impl Duet {
             Some(genesis) => genesis,
             None => {
                 // Any genesis serves to read what the invites follow.
-                let (all, _) = read_log(&nb.index()?.am, &space, OpId([0; 32]))?;
-                let migrated = migrated_log(&nb.index()?.am, &space)?.genesis();
+                let (all, _) = read_log(nb, OpId([0; 32]))?;
+                let migrated = migrated_log(nb)?.genesis();
                 let mut found = BTreeSet::new();
                 for era in &eras {
                     let key = standing_invite_key(era, &space, person)?.public_hex();
@@ -283,7 +285,7 @@ impl Duet {
                 genesis
             }
         };
-        let (mut log, _) = read_log(&nb.index()?.am, &space, genesis)?;
+        let (mut log, _) = read_log(nb, genesis)?;
         let membership = log.membership();
         if membership.is_member(&me) {
             return Ok(());
@@ -410,12 +412,12 @@ impl Duet {
     /// person's, and the other person's while the log has none of theirs). Returns whether
     /// it wrote anything; the caller persists.
     pub(super) fn migrate_notebook_log(&self, nb: &mut Notebook) -> Result<bool, DuetError> {
-        if nb.personal || self.log_genesis(&nb.id)?.is_some() {
+        if self.log_genesis(&nb.id)?.is_some() {
             return Ok(false);
         }
         let space = nb.id.clone();
         let me = self.device.public_hex();
-        let stored = mlog::stored_ops(&nb.index()?.am)?;
+        let stored = mlog::stored_ops(&nb.members_doc()?.am)?;
         let begun = stored.ops.iter().any(|bytes| {
             SignedOp::from_bytes(bytes).is_ok_and(|op| matches!(op.op.body, Body::Begin { .. }))
         });
@@ -438,7 +440,7 @@ impl Duet {
             // Not listed (removed, or its join not complete): nothing of its own to claim.
             return Ok(false);
         };
-        let mut log = migrated_log(&nb.index()?.am, &space)?;
+        let mut log = migrated_log(nb)?;
         for bytes in &stored.ops {
             // A log entry that is no signed operation is reported when the log is read.
             let _ = log.insert_bytes(bytes);
@@ -465,7 +467,7 @@ impl Duet {
             let op = log
                 .append_after(&self.device, parents.clone(), Body::add(device, person))
                 .map_err(|e| DuetError::Invalid(format!("the membership log: {e}")))?;
-            mlog::put_op(&mut nb.index()?.am, &op)?;
+            mlog::put_op(&mut nb.members_doc()?.am, &op)?;
         }
         self.store.put(
             &LogGenesis(space),
@@ -477,11 +479,18 @@ impl Duet {
     /// The person this device enrolled as in a notebook that keeps a log, while the log
     /// does not count it yet (its invite had not arrived when it joined).
     pub(super) fn pending_log_join(&self, nb: &mut Notebook) -> Result<Option<String>, DuetError> {
-        if nb.personal || !mlog::has_log(&nb.index()?.am) {
+        if !mlog::has_log(&nb.members_doc()?.am) {
             return Ok(None);
         }
         let me = self.device.public_hex();
-        let Some(person) = index::device_person(&nb.index()?.am, &me)? else {
+        let person = if nb.personal {
+            // A device of the person's own once it wrote its record there.
+            let mine = crate::model::members::device_record(&nb.members_doc()?.am, &me)?;
+            mine.map(|_| OWN_PERSON.to_owned())
+        } else {
+            index::device_person(&nb.index()?.am, &me)?
+        };
+        let Some(person) = person else {
             return Ok(None);
         };
         Ok(match self.notebook_log(nb)? {
@@ -492,10 +501,7 @@ impl Duet {
 
     /// The signed operations of the notebook's log, encoded (for a rotation notice).
     pub(super) fn log_ops_of(&self, nb: &mut Notebook) -> Result<Vec<Vec<u8>>, DuetError> {
-        if nb.personal {
-            return Ok(Vec::new());
-        }
-        Ok(mlog::stored_ops(&nb.index()?.am)?.ops)
+        Ok(mlog::stored_ops(&nb.members_doc()?.am)?.ops)
     }
 }
 
