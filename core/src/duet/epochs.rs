@@ -1045,6 +1045,81 @@ mod tests {
     }
 
     #[test]
+    fn a_forged_rotation_notice_changes_nothing_and_is_reported() {
+        use duet_protocol::membership::{Body, Op};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut duet = Duet::init(dir.path(), "Ana").expect("init");
+        duet.notebook_new(
+            "Ana / Bo",
+            Role::Manager,
+            "Bo",
+            Default::default(),
+            crate::dates::today(),
+        )
+        .expect("notebook");
+        let me = duet.device.public_hex();
+        let mut nb = duet.load().expect("load");
+        let heads = duet
+            .notebook_log(&mut nb)
+            .expect("log")
+            .expect("a log")
+            .log
+            .heads();
+        // A holder of an old key (a removed device, say) seals a notice that removes this
+        // device, with a removal record, a log operation and an epoch of its own.
+        let stranger = crate::crypto::DeviceKey::generate();
+        let mut removal = Removal {
+            device: me.clone(),
+            by: stranger.public_hex(),
+            at: "2026-12-08".into(),
+            sig: String::new(),
+        };
+        removal.sig = data_encoding::HEXLOWER
+            .encode(&stranger.sign(&members::removal_bytes(&nb.id, &removal)));
+        let op = Op {
+            space: nb.id.clone(),
+            parents: heads,
+            author: stranger.public_hex(),
+            body: Body::remove(&me),
+        }
+        .sign(&stranger);
+        let mut epoch = Epoch {
+            id: "forged1".into(),
+            number: 7,
+            by: stranger.public_hex(),
+            at: "2026-12-08".into(),
+            keys: BTreeMap::from([(stranger.public_hex(), "00".into())]),
+            after: vec![me.clone()],
+            sig: String::new(),
+        };
+        epoch.sig =
+            data_encoding::HEXLOWER.encode(&stranger.sign(&members::epoch_bytes(&nb.id, &epoch)));
+        let notice = RotationNotice {
+            removals: vec![removal],
+            epochs: vec![epoch],
+            log: vec![op.to_bytes()],
+        };
+        let read = notice_in(&[crate::sync::relay::DocChanges {
+            doc: NOTICE_DOC.to_owned(),
+            changes: notice.encode(),
+            heads: Vec::new(),
+        }])
+        .expect("a notice");
+        apply_notice(&mut nb, &read).expect("applied");
+        let m = duet.membership_of(&mut nb).expect("membership");
+        assert!(m.removed.is_empty(), "{:?}", m.removed);
+        assert!(m.devices.iter().any(|(d, _)| *d == me));
+        assert_eq!(m.in_force, InForce::Initial);
+        let refused = m.refused.join("\n");
+        assert!(
+            refused.contains("that the membership log does not count"),
+            "{refused}"
+        );
+        assert!(refused.contains("its author was not a member"), "{refused}");
+        assert!(refused.contains("forged1"), "{refused}");
+    }
+
+    #[test]
     fn a_record_for_a_device_the_space_does_not_list_proves_nothing() {
         let m = Membership {
             devices: vec![
