@@ -160,7 +160,7 @@ impl Duet {
         self.settle_epoch(&mut nb)?;
         // A join that waited for its invite, and the standing invites of a new epoch.
         let mut nb = self.load_for_sync(notebook)?;
-        let mut wrote = self.migrate_notebook_log(&mut nb)?;
+        let mut wrote = self.migrate_to_log(&mut nb)?;
         if let Some(person) = self.pending_log_join(&mut nb)? {
             self.join_notebook_log(&mut nb, &person)?;
             wrote = true;

@@ -1,7 +1,8 @@
-//! A notebook's signed membership log on this device (the rules are
+//! A space's signed membership log on this device (the rules are
 //! `duet_protocol::membership`): begun with the notebook, joined through a standing invite,
 //! and written to on every removal, so that who is listed, as whose device, and who may
-//! remove whom follow from operations signed by devices entitled to them.
+//! remove whom follow from operations signed by devices entitled to them. A personal space
+//! (private notes) keeps one too, with its one person.
 //!
 //! A *standing invite* is an invite whose key derives from the notebook's key of the time
 //! (its secret, or the epoch in force) and a person: every device that was handed that key
@@ -10,9 +11,12 @@
 //! the older keys, joins nobody after it; the devices that remain make the next standing
 //! invites from the new epoch's key.
 //!
-//! Notebooks made before the log keep their membership in plain records (see `epochs`):
-//! a notebook keeps its membership in the log on this device once the device knows the
-//! log's first operation (its *genesis*).
+//! A space keeps its membership in the log on this device once the device knows the log's
+//! first operation (its *genesis*): from the notebook's creation, from the invite it
+//! joined with, or, for a space made before logs (and every personal space), from its
+//! first sync with this version, which migrates it (`membership_migration`): its genesis
+//! is then an id every device derives alike, and each device claims its place. Until then
+//! the space's plain signed records decide (see `epochs`).
 
 use super::*;
 use crate::crypto::DeviceKey;
@@ -140,7 +144,7 @@ fn read_log(nb: &mut Notebook, genesis: OpId) -> Result<(Log, usize), DuetError>
 /// The empty log of a space migrated from plain records: a notebook's people as its index
 /// names them; a personal space's one person. A personal space has no beginning of its
 /// own: every device derives this one, and each claims its place or joins.
-fn migrated_log(nb: &mut Notebook) -> Result<Log, DuetError> {
+pub(super) fn migrated_log(nb: &mut Notebook) -> Result<Log, DuetError> {
     if nb.personal {
         return Ok(Log::migrated(&nb.id, &[OWN_PERSON]));
     }
@@ -154,7 +158,7 @@ fn migrated_log(nb: &mut Notebook) -> Result<Log, DuetError> {
 
 impl Duet {
     /// The genesis this device knows for `notebook`'s log, if it keeps one.
-    fn log_genesis(&self, notebook: &str) -> Result<Option<OpId>, DuetError> {
+    pub(super) fn log_genesis(&self, notebook: &str) -> Result<Option<OpId>, DuetError> {
         Ok(self
             .store
             .get(&LogGenesis(notebook.to_owned()))?
@@ -200,7 +204,7 @@ impl Duet {
 
     /// Signs `body` into the notebook's log (following every head) and writes it into the
     /// index; the caller persists.
-    fn append_to_log(
+    pub(super) fn append_to_log(
         &self,
         nb: &mut Notebook,
         log: &mut Log,
@@ -403,77 +407,6 @@ impl Duet {
         let mut log = checked.log;
         self.append_to_log(nb, &mut log, Body::remove(&device.to_owned()))?;
         Ok(())
-    }
-
-    /// Moves a notebook made before membership logs to a log, on this device's first sync
-    /// with this version: the log's genesis is one every device derives alike (so devices
-    /// migrating at once, offline, begin one log); this device claims its place as the
-    /// plain records list it, and vouches for the other devices they list (its own
-    /// person's, and the other person's while the log has none of theirs). Returns whether
-    /// it wrote anything; the caller persists.
-    pub(super) fn migrate_notebook_log(&self, nb: &mut Notebook) -> Result<bool, DuetError> {
-        if self.log_genesis(&nb.id)?.is_some() {
-            return Ok(false);
-        }
-        let space = nb.id.clone();
-        let me = self.device.public_hex();
-        let stored = mlog::stored_ops(&nb.members_doc()?.am)?;
-        let begun = stored.ops.iter().any(|bytes| {
-            SignedOp::from_bytes(bytes).is_ok_and(|op| matches!(op.op.body, Body::Begin { .. }))
-        });
-        if begun {
-            // Begun with a log: this device joins it instead (see `join_notebook_log`).
-            return Ok(false);
-        }
-        let legacy = self.membership_of(nb)?;
-        let listed: Vec<(String, String)> = legacy
-            .devices
-            .iter()
-            .filter(|(d, _)| !legacy.removed.contains(d))
-            .cloned()
-            .collect();
-        let Some(mine) = listed
-            .iter()
-            .find(|(d, _)| *d == me)
-            .map(|(_, p)| p.clone())
-        else {
-            // Not listed (removed, or its join not complete): nothing of its own to claim.
-            return Ok(false);
-        };
-        let mut log = migrated_log(nb)?;
-        for bytes in &stored.ops {
-            // A log entry that is no signed operation is reported when the log is read.
-            let _ = log.insert_bytes(bytes);
-        }
-        let mut parents = log.heads();
-        if !log.membership().is_member(&me) {
-            let claim = self.append_to_log(
-                nb,
-                &mut log,
-                Body::Claim {
-                    person: mine.clone(),
-                },
-            )?;
-            parents = vec![claim];
-        }
-        let at_claim = log.membership();
-        for (device, person) in &listed {
-            if at_claim.is_member(device) || at_claim.removed.contains(device) {
-                continue;
-            }
-            if *person != mine && at_claim.devices_of(person).next().is_some() {
-                continue;
-            }
-            let op = log
-                .append_after(&self.device, parents.clone(), Body::add(device, person))
-                .map_err(|e| DuetError::Invalid(format!("the membership log: {e}")))?;
-            mlog::put_op(&mut nb.members_doc()?.am, &op)?;
-        }
-        self.store.put(
-            &LogGenesis(space),
-            &data_encoding::HEXLOWER.encode(&log.genesis().0),
-        )?;
-        Ok(true)
     }
 
     /// The person this device enrolled as in a notebook that keeps a log, while the log

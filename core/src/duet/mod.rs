@@ -42,6 +42,7 @@ mod insights;
 mod invites;
 mod meetings;
 mod membership_log;
+mod membership_migration;
 mod notebooks;
 pub mod parts;
 mod peer;
