@@ -379,6 +379,14 @@ impl Duet {
             let (in_force, more) = members::judge_epochs(&space, &listed, &removed, &epochs, true);
             refused.extend(membership_log::refusals_in_words(&log));
             refused.extend(more);
+            let me = self.device.public_hex();
+            if named.contains_key(&me) && !m.is_member(&me) && !removed.contains(&me) {
+                // Enrolled here, not yet let in: said where its owner looks.
+                refused.push(
+                    "this device is not in the membership log yet: it joins with its person's invite of the notebook's current key, which one of its person's devices makes at its next sync"
+                        .to_owned(),
+                );
+            }
             return Ok(Membership {
                 devices,
                 records,

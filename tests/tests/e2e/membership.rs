@@ -1362,6 +1362,11 @@ fn a_device_of_the_other_person_invited_after_a_removal_joins_once_its_person_ha
     let tablet = Device::joined_by_bundle(&ana, "Bo", "Bo's tablet", "report");
     duet_tests::send(&tablet, &ana);
     assert!(!ana.ok(&["devices"]).contains("Bo's tablet"));
+    let waiting = tablet.json(&["status"])["notebooks"][0]["membership_refused"].to_string();
+    assert!(
+        waiting.contains("this device is not in the membership log yet"),
+        "{waiting}"
+    );
     // Bo's laptop hears of the removal and makes it; the tablet joins with it.
     duet_tests::send(&ana, &bo);
     duet_tests::send(&bo, &tablet);
@@ -1371,11 +1376,13 @@ fn a_device_of_the_other_person_invited_after_a_removal_joins_once_its_person_ha
     ana.ok(&["note", "after-the-tablet-joined"]);
     duet_tests::send(&ana, &tablet);
     assert!(tablet.ok(&["show"]).contains("after-the-tablet-joined"));
-    // It joined once: no join it made while waiting was cancelled.
-    let status = ana.json(&["status"]);
-    assert_eq!(
-        status["notebooks"][0]["membership_refused"],
-        serde_json::json!([]),
-        "{status}"
-    );
+    // It joined once: no join it made while waiting was cancelled; it says so no more.
+    for device in [&ana, &tablet] {
+        let status = device.json(&["status"]);
+        assert_eq!(
+            status["notebooks"][0]["membership_refused"],
+            serde_json::json!([]),
+            "{status}"
+        );
+    }
 }
