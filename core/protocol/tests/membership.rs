@@ -317,6 +317,15 @@ fn a_removal_cancels_the_invites_it_follows_for_joins_it_does_not() {
     }
     let m = all.membership();
     assert!(m.is_member(&early.id()), "{:?}", m.refused);
+    // Every invite made before the removal is cancelled (Bo's first one too).
+    assert!(m.cancelled_invites.contains(&invite));
+    assert_eq!(
+        m.cancelled_invites,
+        all.ancestors(removal)
+            .into_iter()
+            .filter(|id| matches!(all.ops()[id].op.body, Body::Invite { .. }))
+            .collect()
+    );
     for late in [&after, &raced] {
         assert!(!m.is_member(&late.id()));
         assert!(m

@@ -146,30 +146,30 @@ impl Duet {
         Ok(true)
     }
 
-    /// Makes sure a notebook about to sync carries this device's record.
+    /// Brings this device's membership of a space about to sync up to date: its record, the
+    /// move of a space kept in plain records to a log, a join that waited for its invite,
+    /// the next epoch that removals call for (and its key for devices that joined since),
+    /// and the standing invites of the key in force.
     pub(super) fn register_before_sync(&mut self, notebook: &str) -> Result<(), DuetError> {
         let Some(mut nb) = self.space_with_members(notebook)? else {
             return Ok(());
         };
         self.cache.borrow_mut().take();
-        if self.write_device_record(&mut nb)? {
-            nb.persist(&mut self.store)?;
-        }
-        // Removals that arrived may call for the next epoch; devices that joined since the
-        // epoch in force was made get its key.
-        self.settle_epoch(&mut nb)?;
-        // A join that waited for its invite, and the standing invites of a new epoch.
-        let mut nb = self.load_for_sync(notebook)?;
-        let mut wrote = self.migrate_to_log(&mut nb)?;
+        // The record first: a personal space's plain records list the devices that wrote one.
+        let mut wrote = self.write_device_record(&mut nb)?;
+        wrote |= self.migrate_to_log(&mut nb)?;
         if let Some(person) = self.pending_log_join(&mut nb)? {
             self.join_notebook_log(&mut nb, &person)?;
             wrote = true;
         }
-        wrote |= self.settle_standing_invites(&mut nb)?;
         if wrote {
             nb.persist(&mut self.store)?;
-            self.cache.borrow_mut().take();
         }
+        self.settle_epoch(&mut nb)?;
+        if self.settle_standing_invites(&mut nb)? {
+            nb.persist(&mut self.store)?;
+        }
+        self.cache.borrow_mut().take();
         Ok(())
     }
 

@@ -78,47 +78,19 @@ fn invites_with_key<'a>(
         })
 }
 
-/// The `Begin` operations among `from` and its ancestors in `ops`, and `migrated` (a
-/// migrated space's genesis, which is no operation) when they follow it.
-fn roots(ops: &BTreeMap<OpId, SignedOp>, from: OpId, migrated: OpId) -> BTreeSet<OpId> {
-    let mut seen = BTreeSet::new();
-    let mut stack = vec![from];
-    let mut out = BTreeSet::new();
-    while let Some(id) = stack.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
-        let Some(op) = ops.get(&id) else {
-            if id == migrated {
-                out.insert(id);
-            }
-            continue;
-        };
-        if matches!(op.op.body, Body::Begin { .. }) {
-            out.insert(id);
-        }
-        stack.extend(op.op.parents.iter().copied());
-    }
-    out
-}
-
-/// Whether `later` follows `earlier` (has it among its ancestors) in `ops`.
-fn follows(ops: &BTreeMap<OpId, SignedOp>, later: OpId, earlier: OpId) -> bool {
-    let mut seen = BTreeSet::new();
-    let mut stack = vec![later];
-    while let Some(id) = stack.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
-        let Some(op) = ops.get(&id) else { continue };
-        for parent in &op.op.parents {
-            if *parent == earlier {
-                return true;
-            }
-            stack.push(*parent);
-        }
-    }
-    false
+/// The beginnings behind `from` in `log`: its `Begin` operations among `from` and what it
+/// follows, and `migrated` (a migrated space's genesis, which is no operation) when it
+/// follows that.
+fn roots(log: &Log, from: OpId, migrated: OpId) -> BTreeSet<OpId> {
+    let mut behind = log.ancestors(from);
+    behind.insert(from);
+    behind
+        .into_iter()
+        .filter(|id| match log.ops().get(id) {
+            Some(op) => matches!(op.op.body, Body::Begin { .. }),
+            None => *id == migrated,
+        })
+        .collect()
 }
 
 /// Every signed operation of `space` stored in `doc`, in a log begun by `genesis`.
@@ -274,7 +246,7 @@ impl Duet {
                 for era in &eras {
                     let key = standing_invite_key(era, &space, person)?.public_hex();
                     for (id, _) in invites_with_key(&all, &key, person) {
-                        found.extend(roots(all.ops(), id, migrated));
+                        found.extend(roots(&all, id, migrated));
                     }
                 }
                 // Two beginnings behind this device's invites: one is forged, and this
@@ -294,23 +266,15 @@ impl Duet {
         if membership.is_member(&me) {
             return Ok(());
         }
-        // An invite a counting removal follows is cancelled: a join with it would not
-        // count, so this device waits for the next key's invite instead.
-        let removals: Vec<OpId> = log
-            .ops()
-            .iter()
-            .filter(|(id, op)| {
-                matches!(op.op.body, Body::Remove { .. }) && !membership.refused.contains_key(id)
-            })
-            .map(|(id, _)| *id)
-            .collect();
+        // A join with a cancelled invite would not count: this device waits for the next
+        // key's invite instead.
         for era in &eras {
             let key = standing_invite_key(era, &space, person)?;
             let counting = invites_with_key(&log, &key.public_hex(), person)
                 .map(|(id, _)| id)
                 .find(|id| {
                     !membership.refused.contains_key(id)
-                        && !removals.iter().any(|r| follows(log.ops(), *r, *id))
+                        && !membership.cancelled_invites.contains(id)
                 });
             if let Some(invite) = counting {
                 let proof = key.sign(&join_proof_bytes(&space, &invite, &me));

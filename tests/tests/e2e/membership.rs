@@ -905,19 +905,9 @@ fn a_ticket_used_twice_while_the_inviter_could_not_reach_the_relay_shows_both_de
 /// Edits `device`'s copy of the notebook's index by hand, as any Automerge tool could: the
 /// notebook exported, its index changed by `change`, and the folder imported back.
 fn edit_index_by_hand(device: &Device, change: impl FnOnce(&mut automerge::AutoCommit)) {
-    let export = device.file("export");
-    device.ok(&[
-        "export",
-        "--format",
-        "automerge",
-        "--output",
-        duet_tests::path(&export),
-    ]);
-    let index_file = export.join("index.automerge");
-    let mut index = automerge::AutoCommit::load(&std::fs::read(&index_file).expect("read index"))
-        .expect("load");
+    let (export, mut index) = exported(device);
     change(&mut index);
-    std::fs::write(&index_file, index.save()).expect("write index");
+    std::fs::write(export.join("index.automerge"), index.save()).expect("write index");
     device.ok(&["import", duet_tests::path(&export)]);
 }
 
@@ -1114,19 +1104,7 @@ fn a_stolen_bundle_or_a_device_listed_by_hand_joins_nobody_the_log_does_not_coun
         );
     }
     laptop.ok(&["note", "canary-after-the-thief-s-bundle"]);
-    let export = laptop.file("after");
-    laptop.ok(&[
-        "export",
-        "--format",
-        "automerge",
-        "--output",
-        duet_tests::path(&export),
-    ]);
-    let index = automerge::AutoCommit::load(
-        &std::fs::read(export.join("index.automerge")).expect("read index"),
-    )
-    .expect("load");
-    let epochs = members::epochs(&index).expect("epochs");
+    let epochs = members::epochs(&exported_index(&laptop)).expect("epochs");
     assert!(!epochs.is_empty(), "the removal made an epoch");
     for epoch in &epochs {
         for id in [&ghost_id, &thief_id, &phone_id] {
@@ -1155,9 +1133,10 @@ fn a_stolen_bundle_or_a_device_listed_by_hand_joins_nobody_the_log_does_not_coun
         .contains("canary-after-the-thief-s-bundle"));
 }
 
-/// The signed operations of `device`'s membership log, as its exported index holds them.
-fn log_ops(device: &Device) -> Vec<duet_core::membership::SignedOp> {
-    let export = device.file(&format!("log-{}", std::process::id()));
+/// `device`'s notebook exported as Automerge files (a folder `duet import` takes back),
+/// and its index as any Automerge tool reads it.
+fn exported(device: &Device) -> (std::path::PathBuf, automerge::AutoCommit) {
+    let export = device.file("export");
     let _ = std::fs::remove_dir_all(&export);
     device.ok(&[
         "export",
@@ -1166,11 +1145,20 @@ fn log_ops(device: &Device) -> Vec<duet_core::membership::SignedOp> {
         "--output",
         duet_tests::path(&export),
     ]);
-    let index = automerge::AutoCommit::load(
-        &std::fs::read(export.join("index.automerge")).expect("read index"),
-    )
-    .expect("load");
-    let stored = duet_core::model::mlog::stored_ops(&index).expect("log");
+    let index =
+        automerge::AutoCommit::load(&std::fs::read(export.join("index.automerge")).expect("read"))
+            .expect("load");
+    (export, index)
+}
+
+/// `device`'s copy of the notebook's index.
+fn exported_index(device: &Device) -> automerge::AutoCommit {
+    exported(device).1
+}
+
+/// The signed operations of `device`'s membership log, as its exported index holds them.
+fn log_ops(device: &Device) -> Vec<duet_core::membership::SignedOp> {
+    let stored = duet_core::model::mlog::stored_ops(&exported_index(device)).expect("log");
     assert_eq!(stored.unreadable, 0);
     let mut ops: Vec<_> = stored
         .ops

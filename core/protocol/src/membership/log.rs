@@ -192,6 +192,21 @@ impl Log {
             .map(|(_, op)| op)
     }
 
+    /// The ids `id` follows, directly or not (a parent this log lacks, such as a migrated
+    /// space's genesis, is named but not followed further).
+    pub fn ancestors(&self, id: OpId) -> BTreeSet<OpId> {
+        let mut out = BTreeSet::new();
+        let mut stack = vec![id];
+        while let Some(next) = stack.pop() {
+            for parent in self.ops.get(&next).into_iter().flat_map(|o| &o.op.parents) {
+                if out.insert(*parent) {
+                    stack.push(*parent);
+                }
+            }
+        }
+        out
+    }
+
     /// The membership the log proves (see [`rules`]).
     pub fn membership(&self) -> Membership {
         rules::membership(

@@ -148,6 +148,9 @@ pub struct Membership {
     pub ended: bool,
     /// Invites that more than one device joined with, and those devices.
     pub shared_invites: BTreeMap<OpId, BTreeSet<DeviceId>>,
+    /// Invites a counting removal follows: a join with one of them no longer counts unless
+    /// the removal follows it too (rule 3), so a joining device waits for a newer one.
+    pub cancelled_invites: BTreeSet<OpId>,
     /// Operations that do not count, and why.
     pub refused: BTreeMap<OpId, Refusal>,
 }
@@ -561,6 +564,13 @@ pub fn membership(
         refused.insert(*id, Refusal::WaitingForParents);
     }
     let in_force = in_force(&ordered, &counting);
+    let cancelled_invites = counting
+        .iter()
+        .filter(|(_, op)| matches!(op.op.body, Body::Remove { .. }))
+        .flat_map(|(removal, _)| &ordered.ancestors[removal])
+        .filter(|id| matches!(ops.get(id).map(|o| &o.op.body), Some(Body::Invite { .. })))
+        .copied()
+        .collect();
     let devices = state
         .devices
         .iter()
@@ -581,6 +591,7 @@ pub fn membership(
         epochs: state.epochs,
         ended: state.ended,
         shared_invites,
+        cancelled_invites,
         refused,
     }
 }
